@@ -1,0 +1,101 @@
+/// A segmentation query: QueryCohort.
+public struct CohortQuery: Hashable, Sendable {
+  public static let defaultLimit = 100
+  public static let maxLimit = 10_000
+
+  /// Nil matches everyone.
+  public var filter: Filter?
+  /// Set: the original `/api/cohort/user` route, scoped to the cookie's email cohort.
+  public var cookie: String?
+  public var limit: Int
+  public var cursor: String?
+  public var countOnly: Bool
+
+  /// - Parameters:
+  ///   - filter: the predicate tree, nil for everyone.
+  ///   - cookie: scope to this cookie's email cohort.
+  ///   - limit: page size, 1...maxLimit.
+  ///   - cursor: `nextCursor` of the previous page.
+  ///   - countOnly: return only the total.
+  public init(
+    filter: Filter? = nil, cookie: String? = nil, limit: Int = CohortQuery.defaultLimit, cursor: String? = nil,
+    countOnly: Bool = false
+  ) {
+    self.filter = filter
+    self.cookie = cookie
+    self.limit = limit
+    self.cursor = cursor
+    self.countOnly = countOnly
+  }
+}
+
+/// One page of a query's answer.
+public struct CohortPage: Hashable, Sendable {
+  /// Every match, not only this page's.
+  public var total: Int
+  public var users: [Record]
+  /// Nil on the last page.
+  public var nextCursor: String?
+
+  /// - Parameters:
+  ///   - total: number of matches.
+  ///   - users: this page.
+  ///   - nextCursor: where the next page starts.
+  public init(total: Int, users: [Record], nextCursor: String?) {
+    self.total = total
+    self.users = users
+    self.nextCursor = nextCursor
+  }
+}
+
+extension IdentityGraph {
+  /// Answers a query by scanning.
+  ///
+  /// Without a cookie, users are profiles in creation order (oldest first); the cursor is
+  /// the last profile id returned, so every match appears exactly once across pages even
+  /// while records arrive (new profiles sort last; a merge keeps the older id).
+  /// With a cookie, users are the latest records of the cookies sharing an email with it,
+  /// in the order the cookies first appeared.
+  /// - Parameters:
+  ///   - query: the query.
+  public func query(_ query: CohortQuery) throws(AudienceError) -> CohortPage {
+    guard (1...CohortQuery.maxLimit).contains(query.limit) else {
+      throw .invalidField("limit", "\(query.limit) is outside 1...\(CohortQuery.maxLimit)")
+    }
+    let scope: Character = query.cookie == nil ? "p" : "c"
+    var after: UInt64?
+    if let cursor = query.cursor, !cursor.isEmpty {
+      guard cursor.first == scope, let n = UInt64(cursor.dropFirst()) else {
+        throw .invalidField("cursor", "\(RecordNormalizer.quote(cursor)) is not a cursor of this query")
+      }
+      after = n
+    }
+    var total = 0
+    var users: [Record] = []
+    var lastKey: UInt64 = 0
+    var more = false
+    func offer(_ key: UInt64, _ matched: Bool, _ make: () -> Record) {
+      guard matched else { return }
+      total += 1
+      if query.countOnly || (after.map { key <= $0 } ?? false) { return }
+      if users.count < query.limit {
+        users.append(make()); lastKey = key
+      } else {
+        more = true
+      }
+    }
+    if let cookie = query.cookie {
+      for c in emailCohort(of: cookie) {
+        guard let r = latestRecord(of: c) else { continue }
+        offer(cookies[c]!.firstSeq, query.filter?.matches(r) ?? true) { r }
+      }
+    } else {
+      for case let p? in profiles {
+        offer(UInt64(p.id), query.filter?.matches(p) ?? true) {
+          p.view(cookie: nil, interestCap: limits.maxInterestsPerProfile)
+        }
+      }
+    }
+    return CohortPage(total: total, users: users, nextCursor: more ? "\(scope)\(lastKey)" : nil)
+  }
+}

@@ -1,0 +1,127 @@
+/// A string attribute a filter can compare.
+public enum StringField: String, Hashable, Sendable, CaseIterable {
+  case gender, country, state, city, education
+}
+
+/// A boolean tree of predicates over a user. String comparisons are case-insensitive
+/// (Unicode-aware); values are folded when the filter is built.
+public indirect enum Filter: Hashable, Sendable {
+  case all([Filter])
+  case any([Filter])
+  case not(Filter)
+  /// Inclusive; a nil bound is open.
+  case age(min: Int64?, max: Int64?)
+  /// Matches when the field equals one of the (folded) values.
+  case field(StringField, Set<String>)
+  /// Inclusive numeric range over incomes that are numbers; labels never match.
+  case income(min: Int64?, max: Int64?)
+  case interestsAny([String])
+  case interestsAll([String])
+  case interestsNone([String])
+
+  /// A string predicate with its values folded for comparison.
+  /// - Parameters:
+  ///   - field: the attribute.
+  ///   - values: accepted values, any case.
+  public static func strings(_ field: StringField, _ values: [String]) -> Filter {
+    .field(field, Set(values.map(fold)))
+  }
+
+  /// Interest predicates, values folded.
+  /// - Parameters:
+  ///   - values: interests, any case.
+  public static func interests(any values: [String]) -> Filter { .interestsAny(values.map(fold)) }
+  /// - Parameters:
+  ///   - values: interests, any case.
+  public static func interests(all values: [String]) -> Filter { .interestsAll(values.map(fold)) }
+  /// - Parameters:
+  ///   - values: interests, any case.
+  public static func interests(none values: [String]) -> Filter { .interestsNone(values.map(fold)) }
+
+  /// Case folding used for every comparison.
+  static func fold(_ s: String) -> String { s.trimmingWhitespace().lowercased() }
+
+  /// Whether a user matches.
+  /// - Parameters:
+  ///   - subject: the user's attributes.
+  func matches(_ s: some FilterSubject) -> Bool {
+    switch self {
+    case .all(let fs): return fs.allSatisfy { $0.matches(s) }
+    case .any(let fs): return fs.contains { $0.matches(s) }
+    case .not(let f): return !f.matches(s)
+    case .age(let lo, let hi):
+      guard let age = s.ageValue.map(Int64.init) else { return false }
+      return (lo.map { age >= $0 } ?? true) && (hi.map { age <= $0 } ?? true)
+    case .field(let field, let values):
+      guard let v = s.value(field) else { return false }
+      return values.contains(Filter.fold(v))
+    case .income(let lo, let hi):
+      guard let income = s.incomeText.flatMap(Filter.numericIncome) else { return false }
+      return (lo.map { income >= $0 } ?? true) && (hi.map { income <= $0 } ?? true)
+    case .interestsAny(let xs): return xs.contains { s.hasInterest(folded: $0) }
+    case .interestsAll(let xs): return xs.allSatisfy { s.hasInterest(folded: $0) }
+    case .interestsNone(let xs): return !xs.contains { s.hasInterest(folded: $0) }
+    }
+  }
+
+  /// An income as a whole number: digits with optional `$`, `,`, `_`, spaces and decimals.
+  /// - Parameters:
+  ///   - text: the income as sent.
+  public static func numericIncome(_ text: String) -> Int64? {
+    var value: Int64 = 0
+    var digits = 0
+    var fraction = false
+    for c in text.utf8 {
+      switch c {
+      case 0x30...0x39:
+        if fraction { continue }
+        let (m, o1) = value.multipliedReportingOverflow(by: 10)
+        let (a, o2) = m.addingReportingOverflow(Int64(c - 0x30))
+        if o1 || o2 { return nil }
+        value = a; digits += 1
+      case 0x2E: if fraction { return nil }; fraction = true
+      case 0x24, 0x2C, 0x5F, 0x20: continue
+      default: return nil
+      }
+    }
+    return digits > 0 ? value : nil
+  }
+}
+
+/// The attributes a filter reads.
+protocol FilterSubject {
+  var ageValue: Int? { get }
+  var incomeText: String? { get }
+  func value(_ field: StringField) -> String?
+  func hasInterest(folded: String) -> Bool
+}
+
+extension Profile: FilterSubject {
+  var incomeText: String? { income?.value }
+  var ageValue: Int? { age?.value }
+  func value(_ field: StringField) -> String? {
+    switch field {
+    case .gender: gender?.value
+    case .country: country?.value
+    case .state: state?.value
+    case .city: city?.value
+    case .education: education?.value
+    }
+  }
+  func hasInterest(folded: String) -> Bool { interests[folded] != nil }
+}
+
+extension Record: FilterSubject {
+  var ageValue: Int? { demographics.age }
+  var incomeText: String? { demographics.income }
+  func value(_ field: StringField) -> String? {
+    switch field {
+    case .gender: demographics.gender
+    case .country: location.country
+    case .state: location.state
+    case .city: location.city
+    case .education: demographics.education
+    }
+  }
+  func hasInterest(folded: String) -> Bool { interests.contains { Filter.fold($0) == folded } }
+}

@@ -1,0 +1,145 @@
+/// A record as stored: normalized, with its ingest sequence number and content identity.
+public struct StoredRecord: Hashable, Sendable {
+  /// Ingest sequence number, increasing, assigned by the store.
+  public var seq: UInt64
+  public var contentID: ContentID
+  /// `createdAt` is always set (the store assigns the ingest time when a record has none).
+  public var record: Record
+
+  /// - Parameters:
+  ///   - seq: ingest sequence number.
+  ///   - contentID: identity of the record's content as sent.
+  ///   - record: the normalized record, with `createdAt` set.
+  public init(seq: UInt64, contentID: ContentID, record: Record) {
+    self.seq = seq
+    self.contentID = contentID
+    self.record = record
+  }
+
+  var key: RecordKey { RecordKey(createdAt: record.createdAt ?? Timestamp(seconds: 0), seq: seq) }
+}
+
+/// What ingesting one record did.
+public enum IngestOutcome: Hashable, Sendable {
+  case created(ProfileID)
+  case updated(ProfileID)
+  /// The record linked profiles; `absorbed` were merged into the surviving (oldest) profile.
+  case merged(ProfileID, absorbed: [ProfileID])
+  /// The identical record was stored before; nothing changed.
+  case duplicate(ProfileID)
+  /// The record was invalid and not stored.
+  case rejected(AudienceError)
+}
+
+/// The identity graph: cookies and emails linked by records, one profile per connected
+/// component. Pure and deterministic: applying the same records in the same sequence
+/// always gives the same profiles, which is how the embedded store rebuilds it at start-up.
+public struct IdentityGraph: Sendable {
+  struct CookieInfo: Sendable {
+    var profile: ProfileID
+    let firstSeq: UInt64
+    var latest: RecordKey
+    var emails: [String]
+  }
+
+  struct EmailInfo: Sendable {
+    var profile: ProfileID
+    var cookies: [String]
+  }
+
+  public let limits: RecordLimits
+  /// Indexed by `ProfileID`; nil where a profile was merged away.
+  private(set) var profiles: [Profile?] = []
+  private(set) var cookies: [String: CookieInfo] = [:]
+  private(set) var emails: [String: EmailInfo] = [:]
+  private(set) var records: [UInt64: Record] = [:]
+  private var contentIDs: [ContentID: UInt64] = [:]
+  /// Number of live profiles.
+  public private(set) var profileCount = 0
+  /// Number of emails seen with two or more cookies.
+  public private(set) var repeatedEmailCount = 0
+  public var recordCount: Int { records.count }
+  /// The highest sequence number applied.
+  public private(set) var lastSeq: UInt64 = 0
+
+  /// - Parameters:
+  ///   - limits: record and profile bounds.
+  public init(limits: RecordLimits = .default) { self.limits = limits }
+
+  /// Whether a record with this content was applied before, and to which profile it went.
+  /// - Parameters:
+  ///   - id: the content identity.
+  public func duplicateProfile(of id: ContentID) -> ProfileID? {
+    guard let seq = contentIDs[id], let r = records[seq] else { return nil }
+    return cookies[r.cookie]?.profile
+  }
+
+  /// Applies one stored record: links its cookie and email, merges profiles it connects,
+  /// and folds its fields into the profile.
+  /// - Parameters:
+  ///   - stored: the record; its `seq` must be above every applied one.
+  @discardableResult
+  public mutating func apply(_ stored: StoredRecord) -> IngestOutcome {
+    if let existing = duplicateProfile(of: stored.contentID) { return .duplicate(existing) }
+    let r = stored.record
+    let key = stored.key
+    lastSeq = max(lastSeq, stored.seq)
+    let byCookie = cookies[r.cookie]?.profile
+    let byEmail = r.email.flatMap { emails[$0]?.profile }
+    let outcome: IngestOutcome
+    let target: ProfileID
+    switch (byCookie, byEmail) {
+    case (nil, nil):
+      target = profiles.count
+      profiles.append(Profile(id: target, key: key, cookie: r.cookie))
+      profileCount += 1
+      outcome = .created(target)
+    case (let a?, nil), (nil, let a?):
+      target = a
+      outcome = .updated(a)
+    case (let a?, let b?) where a == b:
+      target = a
+      outcome = .updated(a)
+    case (let a?, let b?):
+      target = min(a, b)
+      merge(max(a, b), into: target)
+      outcome = .merged(target, absorbed: [max(a, b)])
+    }
+    link(r, key: key, profile: target)
+    profiles[target]!.absorb(r, key: key)
+    records[stored.seq] = r
+    contentIDs[stored.contentID] = stored.seq
+    return outcome
+  }
+
+  private mutating func link(_ r: Record, key: RecordKey, profile: ProfileID) {
+    if var info = cookies[r.cookie] {
+      info.latest = max(info.latest, key)
+      if let e = r.email, !info.emails.contains(e) { info.emails.append(e) }
+      cookies[r.cookie] = info
+    } else {
+      cookies[r.cookie] = CookieInfo(profile: profile, firstSeq: key.seq, latest: key, emails: r.email.map { [$0] } ?? [])
+      profiles[profile]!.cookies.append(r.cookie)
+    }
+    guard let e = r.email else { return }
+    if var info = emails[e] {
+      if !info.cookies.contains(r.cookie) {
+        info.cookies.append(r.cookie)
+        if info.cookies.count == 2 { repeatedEmailCount += 1 }
+      }
+      emails[e] = info
+    } else {
+      emails[e] = EmailInfo(profile: profile, cookies: [r.cookie])
+      profiles[profile]!.emails.append(e)
+    }
+  }
+
+  private mutating func merge(_ absorbed: ProfileID, into survivor: ProfileID) {
+    let gone = profiles[absorbed]!
+    for c in gone.cookies { cookies[c]!.profile = survivor }
+    for e in gone.emails { emails[e]!.profile = survivor }
+    profiles[survivor]!.absorb(gone)
+    profiles[absorbed] = nil
+    profileCount -= 1
+  }
+}

@@ -1,0 +1,21 @@
+/// Bounds on what one record may hold. Checked before anything is stored.
+public struct RecordLimits: Hashable, Sendable {
+  /// Longest string field, in UTF-8 bytes.
+  public var maxFieldBytes: Int
+  /// Most interests in one record.
+  public var maxInterestsPerRecord: Int
+  /// Most interests a profile shows; the oldest are dropped first.
+  public var maxInterestsPerProfile: Int
+
+  /// - Parameters:
+  ///   - maxFieldBytes: longest string field in bytes (default 1024).
+  ///   - maxInterestsPerRecord: most interests per record (default 256).
+  ///   - maxInterestsPerProfile: most interests a profile keeps (default 64).
+  public init(maxFieldBytes: Int = 1024, maxInterestsPerRecord: Int = 256, maxInterestsPerProfile: Int = 64) {
+    self.maxFieldBytes = maxFieldBytes
+    self.maxInterestsPerRecord = maxInterestsPerRecord
+    self.maxInterestsPerProfile = maxInterestsPerProfile
+  }
+
+  public static let `default` = RecordLimits()
+}

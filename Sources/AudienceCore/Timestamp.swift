@@ -1,0 +1,89 @@
+/// A moment in time, seconds since 1970-01-01T00:00:00 UTC.
+///
+/// Records carry naive wall-clock times (the original specification stores
+/// `2025-03-10T15:30:00` with no zone); inputs with an explicit offset are
+/// converted to UTC. The core does its own calendar arithmetic (proleptic
+/// Gregorian) so that it needs no Foundation and is fast.
+public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible {
+  /// Seconds since the Unix epoch.
+  public var seconds: Int64
+
+  /// - Parameters:
+  ///   - seconds: seconds since 1970-01-01T00:00:00.
+  public init(seconds: Int64) { self.seconds = seconds }
+
+  public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.seconds < rhs.seconds }
+
+  /// `YYYY-MM-DDTHH:MM:SS`, the stored form.
+  public var description: String { iso8601 }
+
+  /// `YYYY-MM-DDTHH:MM:SS`, the stored form.
+  public var iso8601: String {
+    let days = Self.floorDiv(seconds, 86_400)
+    let secs = seconds - days * 86_400
+    let (y, m, d) = Self.civil(fromDays: days)
+    var out = ""
+    out.reserveCapacity(19)
+    Self.pad(&out, y, 4); out += "-"; Self.pad(&out, m, 2); out += "-"; Self.pad(&out, d, 2)
+    out += "T"; Self.pad(&out, secs / 3600, 2); out += ":"; Self.pad(&out, (secs / 60) % 60, 2)
+    out += ":"; Self.pad(&out, secs % 60, 2)
+    return out
+  }
+
+  /// Builds a timestamp from calendar fields, or nil when they are not a valid date.
+  /// - Parameters:
+  ///   - year: 1...9999.
+  ///   - month: 1...12.
+  ///   - day: 1...days in that month.
+  ///   - hour: 0...23.
+  ///   - minute: 0...59.
+  ///   - second: 0...59.
+  public init?(year: Int, month: Int, day: Int, hour: Int = 0, minute: Int = 0, second: Int = 0) {
+    guard (1...9999).contains(year), (1...12).contains(month),
+      (1...Self.daysIn(month: month, year: year)).contains(day),
+      (0...23).contains(hour), (0...59).contains(minute), (0...59).contains(second)
+    else { return nil }
+    let days = Self.days(fromCivil: Int64(year), Int64(month), Int64(day))
+    self.seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+  }
+
+  static func daysIn(month: Int, year: Int) -> Int {
+    switch month {
+    case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+    case 4, 6, 9, 11: return 30
+    default: return 31
+    }
+  }
+
+  // Howard Hinnant's days_from_civil / civil_from_days.
+  static func days(fromCivil y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
+    let y = m <= 2 ? y0 - 1 : y0
+    let era = floorDiv(y, 400)
+    let yoe = y - era * 400
+    let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+    return era * 146_097 + doe - 719_468
+  }
+
+  static func civil(fromDays z0: Int64) -> (Int64, Int64, Int64) {
+    let z = z0 + 719_468
+    let era = floorDiv(z, 146_097)
+    let doe = z - era * 146_097
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+    let mp = (5 * doy + 2) / 153
+    let d = doy - (153 * mp + 2) / 5 + 1
+    let m = mp < 10 ? mp + 3 : mp - 9
+    return (m <= 2 ? yoe + era * 400 + 1 : yoe + era * 400, m, d)
+  }
+
+  static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+    a >= 0 ? a / b : -((-a + b - 1) / b)
+  }
+
+  private static func pad(_ out: inout String, _ value: Int64, _ width: Int) {
+    let digits = String(value)
+    if digits.count < width { out += String(repeating: "0", count: width - digits.count) }
+    out += digits
+  }
+}
