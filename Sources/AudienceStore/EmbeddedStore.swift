@@ -1,0 +1,224 @@
+public import AudienceCore
+internal import Glibc
+public import Logging
+import NIOPosix
+public import ServiceLifecycle
+import Synchronization
+
+/// The default store: every raw record in a local SQLite database (WAL, `synchronous=FULL`),
+/// the identity graph in memory, rebuilt from the records at start-up.
+///
+/// Writes use group commit: the first writer to arrive becomes the leader and commits,
+/// in one transaction and one fsync, every batch that queued up while the previous
+/// commit was running. A batch is acknowledged only after its transaction is durable,
+/// and only then becomes visible to readers, so an acknowledged record survives `kill -9`
+/// and a query sent after an acknowledgement sees it.
+public final class EmbeddedStore: ProfileStore, Service {
+  public let kind = "embedded"
+  let logger: Logger
+  private let db: SQLiteDatabase
+  private let graph: Mutex<IdentityGraph>
+  private let writer: Mutex<WriterState>
+  private let pool: NIOThreadPool
+  private let clock: @Sendable () -> Timestamp
+  /// Used only by the current leader (one thread at a time, ordered by the `writer` lock).
+  private nonisolated(unsafe) var insert: SQLiteStatement?
+
+  struct Pending {
+    var records: [Record]
+    var continuation: CheckedContinuation<[IngestOutcome], any Error>
+  }
+
+  struct WriterState {
+    var pending: [Pending] = []
+    var leaderActive = false
+    var closed = false
+    var idle: [CheckedContinuation<Void, Never>] = []
+  }
+
+  /// Opens the store in `directory` (created if missing) and rebuilds the identity graph
+  /// from the stored records. Blocking: call it before serving.
+  /// - Parameters:
+  ///   - directory: where `audience.db` lives.
+  ///   - limits: record and profile bounds.
+  ///   - logger: where to log.
+  ///   - clock: the time given to records without `created_at`.
+  public init(
+    directory: String, limits: RecordLimits = .default, logger: Logger,
+    clock: @escaping @Sendable () -> Timestamp = EmbeddedStore.wallClock
+  ) throws {
+    if mkdir(directory, 0o750) != 0 && errno != EEXIST {
+      throw AudienceError(.unavailable, "cannot create data directory \(directory): \(String(cString: strerror(errno)))")
+    }
+    self.logger = logger
+    self.clock = clock
+    let db = try SQLiteDatabase(path: directory + "/audience.db")
+    do {
+      try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;")
+      try db.execute(RecordTable.schema)
+      try db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '\(RecordTable.schemaVersion)')")
+      var g = IdentityGraph(limits: limits)
+      let select = try db.prepare(RecordTable.selectAllSQL)
+      while try select.step() { g.apply(try RecordTable.read(select)) }
+      self.graph = Mutex(g)
+      self.insert = try db.prepare(RecordTable.insertSQL)
+      logger.info(
+        "embedded store opened",
+        metadata: ["store.path": "\(db.path)", "store.records": "\(g.recordCount)", "store.profiles": "\(g.profileCount)"])
+    } catch {
+      db.close()
+      throw error
+    }
+    self.db = db
+    self.writer = Mutex(WriterState())
+    self.pool = NIOThreadPool(numberOfThreads: 1)
+    pool.start()
+  }
+
+  /// Wall-clock time, the default clock.
+  public static let wallClock: @Sendable () -> Timestamp = {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Timestamp(seconds: Int64(ts.tv_sec))
+  }
+
+  public func ingest(_ records: [Record]) async throws -> [IngestOutcome] {
+    if records.isEmpty { return [] }
+    return try await withCheckedThrowingContinuation { continuation in
+      let lead = writer.withLock { state -> Bool? in
+        if state.closed { return nil }
+        state.pending.append(Pending(records: records, continuation: continuation))
+        if state.leaderActive { return false }
+        state.leaderActive = true
+        return true
+      }
+      switch lead {
+      case nil: continuation.resume(throwing: AudienceError(.unavailable, "the store is shutting down"))
+      case true?: pool.submit { _ in self.lead() }
+      case false?: break
+      }
+    }
+  }
+
+  /// The leader's loop: commit whatever is pending until nothing is.
+  private func lead() {
+    while true {
+      let batch = writer.withLock { state -> [Pending] in
+        if state.pending.isEmpty {
+          state.leaderActive = false
+          let idle = state.idle
+          state.idle = []
+          for waiter in idle { waiter.resume() }
+          return []
+        }
+        defer { state.pending = [] }
+        return state.pending
+      }
+      if batch.isEmpty { return }
+      commit(batch)
+    }
+  }
+
+  private func commit(_ batch: [Pending]) {
+    // 1. Decide what to write: skip records already stored or repeated within the batch.
+    let now = clock()
+    var toWrite: [StoredRecord] = []
+    var plan: [[ContentID?]] = []  // per pending, per record: the id when it is a duplicate
+    graph.withLock { g in
+      var seq = g.lastSeq
+      var seen = Set<ContentID>()
+      for pending in batch {
+        var marks: [ContentID?] = []
+        for var record in pending.records {
+          let id = ContentID(of: record)
+          if g.duplicateProfile(of: id) != nil || !seen.insert(id).inserted {
+            marks.append(id)
+            continue
+          }
+          marks.append(nil)
+          seq += 1
+          if record.createdAt == nil { record.createdAt = now }
+          toWrite.append(StoredRecord(seq: seq, contentID: id, record: record))
+        }
+        plan.append(marks)
+      }
+    }
+    // 2. Make them durable.
+    do {
+      if !toWrite.isEmpty { try write(toWrite) }
+    } catch {
+      logger.error("commit failed", metadata: ["store.error": "\(error)", "store.records": "\(toWrite.count)"])
+      for p in batch { p.continuation.resume(throwing: error) }
+      return
+    }
+    // 3. Make them visible and answer.
+    var results: [[IngestOutcome]] = []
+    graph.withLock { g in
+      var next = toWrite.makeIterator()
+      for (pending, marks) in zip(batch, plan) {
+        results.append(
+          zip(pending.records, marks).map { _, duplicate in
+            if let duplicate { return .duplicate(g.duplicateProfile(of: duplicate) ?? 0) }
+            return g.apply(next.next()!)
+          })
+      }
+    }
+    for (p, r) in zip(batch, results) { p.continuation.resume(returning: r) }
+  }
+
+  private func write(_ records: [StoredRecord]) throws(AudienceError) {
+    guard let insert else { throw AudienceError(.unavailable, "the store is closed") }
+    try db.execute("BEGIN IMMEDIATE")
+    do {
+      for r in records {
+        RecordTable.bind(r, to: insert)
+        _ = try insert.step()
+      }
+      insert.reset()
+      try db.execute("COMMIT")
+    } catch {
+      insert.reset()
+      try? db.execute("ROLLBACK")
+      throw AudienceError(.unavailable, "storage write failed: \(error.message)")
+    }
+  }
+
+  public func user(cookie: String) async throws -> UserView? {
+    graph.withLock { $0.user(cookie: cookie) }
+  }
+
+  public func queryCohort(_ query: CohortQuery) async throws -> CohortPage {
+    try graph.withLock { g throws(AudienceError) in try g.query(query) }
+  }
+
+  public func stats() async throws -> StoreStats {
+    graph.withLock { StoreStats(profiles: $0.profileCount, records: $0.recordCount, repeatedEmails: $0.repeatedEmailCount) }
+  }
+
+  /// Runs until graceful shutdown, then finishes pending writes and closes the database.
+  public func run() async throws {
+    try? await gracefulShutdown()
+    await close()
+  }
+
+  /// Refuses new writes, waits for pending ones to be committed, closes the database.
+  public func close() async {
+    await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+      let busy = writer.withLock { state -> Bool in
+        state.closed = true
+        if state.leaderActive { state.idle.append(waiter); return true }
+        return false
+      }
+      if !busy { waiter.resume() }
+    }
+    let alreadyClosed = writer.withLock { state -> Bool in
+      defer { state.idle = [] }
+      return insert == nil
+    }
+    if alreadyClosed { return }
+    insert = nil
+    db.close()
+    try? await pool.shutdownGracefully()
+    logger.info("embedded store closed", metadata: ["store.path": "\(db.path)"])
+  }
+}

@@ -1,0 +1,91 @@
+import AudienceCore
+
+/// The `users` table of the embedded database: every accepted raw record, one row each,
+/// in the original specification's field names. Profiles and cohorts are derived from it.
+struct RecordTable {
+  static let schemaVersion = 1
+
+  static let schema = """
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS users (
+      seq INTEGER PRIMARY KEY,
+      content_id BLOB NOT NULL UNIQUE,
+      cookie TEXT NOT NULL,
+      email TEXT,
+      phone_number TEXT,
+      created_at TEXT NOT NULL,
+      state TEXT,
+      country TEXT,
+      city TEXT,
+      age INTEGER,
+      gender TEXT,
+      income TEXT,
+      education TEXT,
+      interests TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS users_cookie ON users(cookie);
+    CREATE INDEX IF NOT EXISTS users_email ON users(email);
+    """
+
+  static let insertSQL = """
+    INSERT INTO users (seq, content_id, cookie, email, phone_number, created_at, state, country, city,
+      age, gender, income, education, interests) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+    """
+
+  static let selectAllSQL = """
+    SELECT seq, content_id, cookie, email, phone_number, created_at, state, country, city,
+      age, gender, income, education, interests FROM users ORDER BY seq
+    """
+
+  static func bind(_ s: StoredRecord, to stmt: SQLiteStatement) {
+    let r = s.record
+    stmt.reset()
+    stmt.bind(1, Int64(bitPattern: s.seq))
+    stmt.bind(2, bytes: contentBytes(s.contentID))
+    stmt.bind(3, r.cookie)
+    stmt.bind(4, r.email)
+    stmt.bind(5, r.phoneNumber)
+    stmt.bind(6, (r.createdAt ?? Timestamp(seconds: 0)).iso8601)
+    stmt.bind(7, r.location.state)
+    stmt.bind(8, r.location.country)
+    stmt.bind(9, r.location.city)
+    stmt.bind(10, r.demographics.age.map(Int64.init))
+    stmt.bind(11, r.demographics.gender)
+    stmt.bind(12, r.demographics.income)
+    stmt.bind(13, r.demographics.education)
+    stmt.bind(14, StringListCoding.encode(r.interests))
+  }
+
+  /// Reads the current row of `selectAllSQL`.
+  static func read(_ stmt: SQLiteStatement) throws(AudienceError) -> StoredRecord {
+    let seq = UInt64(bitPattern: stmt.int64(0) ?? 0)
+    func corrupt(_ what: String) -> AudienceError {
+      AudienceError(.internal, "users row seq=\(seq): \(what) is not readable")
+    }
+    let idBytes = stmt.bytes(1)
+    guard idBytes.count == 16 else { throw corrupt("content_id") }
+    guard let cookie = stmt.text(2) else { throw corrupt("cookie") }
+    guard let createdText = stmt.text(5), let createdAt = Timestamp(parsing: createdText) else {
+      throw corrupt("created_at")
+    }
+    guard let interests = StringListCoding.decode(stmt.text(13) ?? "[]") else { throw corrupt("interests") }
+    let record = Record(
+      cookie: cookie, email: stmt.text(3), phoneNumber: stmt.text(4), createdAt: createdAt,
+      location: Location(state: stmt.text(6), country: stmt.text(7), city: stmt.text(8)),
+      demographics: Demographics(
+        age: stmt.int64(9).map { Int($0) }, gender: stmt.text(10), income: stmt.text(11), education: stmt.text(12)),
+      interests: interests)
+    return StoredRecord(seq: seq, contentID: contentID(idBytes), record: record)
+  }
+
+  static func contentBytes(_ id: ContentID) -> [UInt8] {
+    (0..<8).map { UInt8(truncatingIfNeeded: id.high >> (56 - 8 * $0)) }
+      + (0..<8).map { UInt8(truncatingIfNeeded: id.low >> (56 - 8 * $0)) }
+  }
+
+  static func contentID(_ bytes: [UInt8]) -> ContentID {
+    let high = bytes[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    let low = bytes[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    return ContentID(high: high, low: low)
+  }
+}

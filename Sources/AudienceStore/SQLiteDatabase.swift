@@ -1,0 +1,117 @@
+internal import CSQLite
+import AudienceCore
+
+/// One SQLite connection. Owns its `sqlite3*`; `close()` must be called (after every
+/// statement is finalized) before the last reference goes.
+///
+/// `@unchecked Sendable`: the connection is opened in serialized threading mode
+/// (`SQLITE_OPEN_FULLMUTEX`), and `EmbeddedStore` uses it from one thread at a time.
+final class SQLiteDatabase: @unchecked Sendable {
+  private(set) var handle: OpaquePointer?
+  let path: String
+
+  /// Opens (creating if needed) the database file.
+  /// - Parameters:
+  ///   - path: the database file.
+  init(path: String) throws(AudienceError) {
+    self.path = path
+    var db: OpaquePointer?
+    let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nil)
+    guard rc == SQLITE_OK, let db else {
+      let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+      sqlite3_close_v2(db)
+      throw AudienceError(.unavailable, "cannot open database \(path): \(message)")
+    }
+    handle = db
+  }
+
+  deinit { assert(handle == nil, "SQLiteDatabase for \(path) was not closed") }
+
+  func close() {
+    guard let h = handle else { return }
+    sqlite3_close_v2(h)
+    handle = nil
+  }
+
+  /// Runs SQL without results (several statements allowed).
+  /// - Parameters:
+  ///   - sql: the statements.
+  func execute(_ sql: String) throws(AudienceError) {
+    var error: UnsafeMutablePointer<CChar>?
+    let rc = sqlite3_exec(handle, sql, nil, nil, &error)
+    if rc != SQLITE_OK {
+      let message = error.map { String(cString: $0) } ?? lastError
+      sqlite3_free(error)
+      throw AudienceError(.unavailable, "database \(path): \(message)")
+    }
+  }
+
+  var lastError: String { handle.map { String(cString: sqlite3_errmsg($0)) } ?? "closed" }
+
+  /// Compiles a statement.
+  /// - Parameters:
+  ///   - sql: one statement.
+  func prepare(_ sql: String) throws(AudienceError) -> SQLiteStatement {
+    try SQLiteStatement(db: self, sql: sql)
+  }
+}
+
+/// A prepared statement, owned by one Swift value; finalized on `deinit`.
+final class SQLiteStatement {
+  private var stmt: OpaquePointer?
+  private let db: SQLiteDatabase
+
+  fileprivate init(db: SQLiteDatabase, sql: String) throws(AudienceError) {
+    self.db = db
+    let rc = sqlite3_prepare_v3(db.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+    guard rc == SQLITE_OK, stmt != nil else {
+      throw AudienceError(.internal, "cannot prepare \(sql): \(db.lastError)")
+    }
+  }
+
+  deinit { sqlite3_finalize(stmt) }
+
+  func reset() {
+    sqlite3_reset(stmt)
+    sqlite3_clear_bindings(stmt)
+  }
+
+  /// Binds a text or NULL at a 1-based index.
+  func bind(_ index: Int32, _ value: String?) {
+    guard let value else { sqlite3_bind_null(stmt, index); return }
+    sqlite3_bind_text(stmt, index, value, -1, csqlite_transient())
+  }
+
+  func bind(_ index: Int32, _ value: Int64?) {
+    guard let value else { sqlite3_bind_null(stmt, index); return }
+    sqlite3_bind_int64(stmt, index, value)
+  }
+
+  func bind(_ index: Int32, bytes: [UInt8]) {
+    bytes.withUnsafeBytes { _ = sqlite3_bind_blob(stmt, index, $0.baseAddress, Int32($0.count), csqlite_transient()) }
+  }
+
+  /// Steps once. Returns true when a row is available, false when done.
+  func step() throws(AudienceError) -> Bool {
+    switch sqlite3_step(stmt) {
+    case SQLITE_ROW: return true
+    case SQLITE_DONE: return false
+    default: throw AudienceError(.unavailable, "database \(db.path): \(db.lastError)")
+    }
+  }
+
+  func text(_ column: Int32) -> String? {
+    guard let p = sqlite3_column_text(stmt, column) else { return nil }
+    return String(cString: p)
+  }
+
+  func int64(_ column: Int32) -> Int64? {
+    sqlite3_column_type(stmt, column) == SQLITE_NULL ? nil : sqlite3_column_int64(stmt, column)
+  }
+
+  func bytes(_ column: Int32) -> [UInt8] {
+    let n = Int(sqlite3_column_bytes(stmt, column))
+    guard n > 0, let p = sqlite3_column_blob(stmt, column) else { return [] }
+    return Array(UnsafeRawBufferPointer(start: p, count: n))
+  }
+}

@@ -1,0 +1,64 @@
+/// Encodes interests as a JSON array of strings (`["Tech","Gaming"]`), the form the
+/// embedded database stores, readable by `sqlite3` and pandas alike.
+enum StringListCoding {
+  static func encode(_ values: [String]) -> String {
+    var out = "["
+    for (i, v) in values.enumerated() {
+      if i > 0 { out += "," }
+      out += "\""
+      for scalar in v.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        case "\r": out += "\\r"
+        case _ where scalar.value < 0x20:
+          let hex = String(scalar.value, radix: 16)
+          out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        default: out.unicodeScalars.append(scalar)
+        }
+      }
+      out += "\""
+    }
+    return out + "]"
+  }
+
+  /// Decodes what `encode` wrote; nil when the text is not such an array.
+  static func decode(_ text: String) -> [String]? {
+    var scalars = Array(text.unicodeScalars)[...]
+    guard scalars.popFirst() == "[" else { return nil }
+    var result: [String] = []
+    if scalars.first == "]" { return scalars.count == 1 ? [] : nil }
+    while true {
+      guard scalars.popFirst() == "\"" else { return nil }
+      var s = String.UnicodeScalarView()
+      while true {
+        guard let c = scalars.popFirst() else { return nil }
+        if c == "\"" { break }
+        guard c == "\\" else { s.append(c); continue }
+        switch scalars.popFirst() {
+        case "\"": s.append("\"")
+        case "\\": s.append("\\")
+        case "/": s.append("/")
+        case "n": s.append("\n")
+        case "t": s.append("\t")
+        case "r": s.append("\r")
+        case "u":
+          guard scalars.count >= 4, let v = UInt32(String(String.UnicodeScalarView(scalars.prefix(4))), radix: 16),
+            let u = Unicode.Scalar(v)
+          else { return nil }
+          scalars = scalars.dropFirst(4)
+          s.append(u)
+        default: return nil
+        }
+      }
+      result.append(String(s))
+      switch scalars.popFirst() {
+      case ",": continue
+      case "]": return scalars.isEmpty ? result : nil
+      default: return nil
+      }
+    }
+  }
+}

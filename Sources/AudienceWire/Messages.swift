@@ -1,0 +1,108 @@
+public import AudienceCore
+
+/// The protocol version this build speaks; sent in Hello.
+public let audienceProtocolVersion: UInt32 = 1
+
+/// A request envelope (`audience.v1.Request`).
+public struct WireRequest: Hashable, Sendable {
+  public var id: UInt64
+  /// Relative deadline in milliseconds; 0 means none.
+  public var timeoutMs: UInt32
+  public var body: Body
+
+  public enum Body: Hashable, Sendable {
+    case hello(protocolVersion: UInt32, clientName: String)
+    case ingest([RawRecord])
+    case getUser(cookie: String)
+    case queryCohort(CohortQuery)
+    case health
+  }
+
+  /// - Parameters:
+  ///   - id: request id, unique among those in flight.
+  ///   - timeoutMs: deadline in milliseconds, 0 for none.
+  ///   - body: the method and its arguments.
+  public init(id: UInt64, timeoutMs: UInt32 = 0, body: Body) {
+    self.id = id
+    self.timeoutMs = timeoutMs
+    self.body = body
+  }
+}
+
+/// A response envelope (`audience.v1.Response`).
+public struct WireResponse: Hashable, Sendable {
+  public var id: UInt64
+  public var status: WireStatus
+  /// Present when the status is OK.
+  public var body: Body?
+
+  public enum Body: Hashable, Sendable {
+    case hello(HelloInfo)
+    case ingest(IngestSummary)
+    case getUser(UserView)
+    case queryCohort(CohortPage)
+    case health(HealthInfo)
+  }
+
+  /// - Parameters:
+  ///   - id: the request's id.
+  ///   - status: OK or the failure.
+  ///   - body: the result when OK.
+  public init(id: UInt64, status: WireStatus = .ok, body: Body? = nil) {
+    self.id = id
+    self.status = status
+    self.body = body
+  }
+}
+
+/// The server's answer to Hello.
+public struct HelloInfo: Hashable, Sendable {
+  public var protocolVersion: UInt32
+  public var serverVersion: String
+  public var maxFrameBytes: Int
+  public var maxRecordsPerBatch: Int
+  public var maxInFlight: Int
+
+  /// - Parameters: the server's version and limits.
+  public init(protocolVersion: UInt32, serverVersion: String, maxFrameBytes: Int, maxRecordsPerBatch: Int, maxInFlight: Int) {
+    self.protocolVersion = protocolVersion
+    self.serverVersion = serverVersion
+    self.maxFrameBytes = maxFrameBytes
+    self.maxRecordsPerBatch = maxRecordsPerBatch
+    self.maxInFlight = maxInFlight
+  }
+}
+
+/// The answer to Ingest: counts, and one outcome per record.
+public struct IngestSummary: Hashable, Sendable {
+  public var outcomes: [IngestOutcome]
+
+  /// - Parameters:
+  ///   - outcomes: one per record, in request order.
+  public init(outcomes: [IngestOutcome]) { self.outcomes = outcomes }
+
+  /// Stored records, new or changing a profile (duplicates count as accepted: they are stored).
+  public var accepted: Int { outcomes.count - rejected }
+  public var rejected: Int { outcomes.count { if case .rejected = $0 { true } else { false } } }
+  public var duplicates: Int { outcomes.count { if case .duplicate = $0 { true } else { false } } }
+}
+
+/// The answer to Health.
+public struct HealthInfo: Hashable, Sendable {
+  public var status: String
+  public var serverVersion: String
+  public var store: String
+  public var stats: StoreStats
+  public var uptimeSeconds: UInt64
+  public var connections: Int
+
+  /// - Parameters: the server's state.
+  public init(status: String, serverVersion: String, store: String, stats: StoreStats, uptimeSeconds: UInt64, connections: Int) {
+    self.status = status
+    self.serverVersion = serverVersion
+    self.store = store
+    self.stats = stats
+    self.uptimeSeconds = uptimeSeconds
+    self.connections = connections
+  }
+}

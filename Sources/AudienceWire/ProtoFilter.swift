@@ -1,0 +1,106 @@
+import AudienceCore
+internal import CAudienceProto
+
+/// `audience.v1.Filter` <-> `Filter`.
+enum ProtoFilter {
+  /// Deepest filter tree accepted (also enforced on the raw bytes by `NestingGuard`).
+  static let maxDepth = 32
+
+  static func decode(_ p: UnsafeMutablePointer<Audience__V1__Filter>, depth: Int = 1) throws(AudienceError) -> Filter {
+    guard depth <= maxDepth else { throw .invalidField("filter", "is nested deeper than \(maxDepth) levels") }
+    let f = p.pointee
+    func list(_ l: UnsafeMutablePointer<Audience__V1__FilterList>?) throws(AudienceError) -> [Filter] {
+      guard let l, l.pointee.n_filters > 0 else { return [] }
+      var out: [Filter] = []
+      for i in 0..<l.pointee.n_filters {
+        guard let child = l.pointee.filters[i] else { continue }
+        out.append(try decode(child, depth: depth + 1))
+      }
+      return out
+    }
+    func strings(_ s: UnsafeMutablePointer<Audience__V1__StringSet>?, _ name: String) throws(AudienceError) -> [String] {
+      guard let s else { return [] }
+      return try CStrings.read(s.pointee.n_values, s.pointee.values, "filter.\(name)")
+    }
+    func range(_ r: UnsafeMutablePointer<Audience__V1__Range>?) -> (Int64?, Int64?) {
+      guard let r = r?.pointee else { return (nil, nil) }
+      return (
+        r.min_present_case == AUDIENCE__V1__RANGE__MIN_PRESENT_MIN ? r.min : nil,
+        r.max_present_case == AUDIENCE__V1__RANGE__MAX_PRESENT_MAX ? r.max : nil
+      )
+    }
+    switch f.node_case {
+    case AUDIENCE__V1__FILTER__NODE_ALL: return .all(try list(f.all))
+    case AUDIENCE__V1__FILTER__NODE_ANY: return .any(try list(f.any))
+    case AUDIENCE__V1__FILTER__NODE_NOT:
+      guard let child = f.not_ else { throw .invalidField("filter.not", "has no operand") }
+      return .not(try decode(child, depth: depth + 1))
+    case AUDIENCE__V1__FILTER__NODE_AGE:
+      let (lo, hi) = range(f.age)
+      return .age(min: lo, max: hi)
+    case AUDIENCE__V1__FILTER__NODE_INCOME:
+      let (lo, hi) = range(f.income)
+      return .income(min: lo, max: hi)
+    case AUDIENCE__V1__FILTER__NODE_GENDER: return .strings(.gender, try strings(f.gender, "gender"))
+    case AUDIENCE__V1__FILTER__NODE_COUNTRY: return .strings(.country, try strings(f.country, "country"))
+    case AUDIENCE__V1__FILTER__NODE_STATE: return .strings(.state, try strings(f.state, "state"))
+    case AUDIENCE__V1__FILTER__NODE_CITY: return .strings(.city, try strings(f.city, "city"))
+    case AUDIENCE__V1__FILTER__NODE_EDUCATION: return .strings(.education, try strings(f.education, "education"))
+    case AUDIENCE__V1__FILTER__NODE_INTERESTS_ANY: return .interests(any: try strings(f.interests_any, "interests_any"))
+    case AUDIENCE__V1__FILTER__NODE_INTERESTS_ALL: return .interests(all: try strings(f.interests_all, "interests_all"))
+    case AUDIENCE__V1__FILTER__NODE_INTERESTS_NONE:
+      return .interests(none: try strings(f.interests_none, "interests_none"))
+    default: return .all([])
+    }
+  }
+
+  static func encode(_ filter: Filter, _ arena: Arena) -> UnsafeMutablePointer<Audience__V1__Filter> {
+    let m = arena.allocate(Audience__V1__Filter.self)
+    audience__v1__filter__init(m)
+    func list(_ fs: [Filter]) -> UnsafeMutablePointer<Audience__V1__FilterList> {
+      let l = arena.allocate(Audience__V1__FilterList.self)
+      audience__v1__filter_list__init(l)
+      l.pointee.n_filters = fs.count
+      l.pointee.filters = arena.messages(fs) { encode($0, arena) }
+      return l
+    }
+    func set(_ values: some Sequence<String>) -> UnsafeMutablePointer<Audience__V1__StringSet> {
+      let s = arena.allocate(Audience__V1__StringSet.self)
+      audience__v1__string_set__init(s)
+      let sorted = values.sorted()
+      s.pointee.n_values = sorted.count
+      s.pointee.values = arena.strings(sorted)
+      return s
+    }
+    func range(_ lo: Int64?, _ hi: Int64?) -> UnsafeMutablePointer<Audience__V1__Range> {
+      let r = arena.allocate(Audience__V1__Range.self)
+      audience__v1__range__init(r)
+      if let lo { r.pointee.min_present_case = AUDIENCE__V1__RANGE__MIN_PRESENT_MIN; r.pointee.min = lo }
+      if let hi { r.pointee.max_present_case = AUDIENCE__V1__RANGE__MAX_PRESENT_MAX; r.pointee.max = hi }
+      return r
+    }
+    switch filter {
+    case .all(let fs): m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_ALL; m.pointee.all = list(fs)
+    case .any(let fs): m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_ANY; m.pointee.any = list(fs)
+    case .not(let f): m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_NOT; m.pointee.not_ = encode(f, arena)
+    case .age(let lo, let hi): m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_AGE; m.pointee.age = range(lo, hi)
+    case .income(let lo, let hi):
+      m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_INCOME; m.pointee.income = range(lo, hi)
+    case .field(let field, let values):
+      switch field {
+      case .gender: m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_GENDER; m.pointee.gender = set(values)
+      case .country: m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_COUNTRY; m.pointee.country = set(values)
+      case .state: m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_STATE; m.pointee.state = set(values)
+      case .city: m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_CITY; m.pointee.city = set(values)
+      case .education: m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_EDUCATION; m.pointee.education = set(values)
+      }
+    case .interestsAny(let xs):
+      m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_INTERESTS_ANY; m.pointee.interests_any = set(xs)
+    case .interestsAll(let xs):
+      m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_INTERESTS_ALL; m.pointee.interests_all = set(xs)
+    case .interestsNone(let xs):
+      m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_INTERESTS_NONE; m.pointee.interests_none = set(xs)
+    }
+    return m
+  }
+}

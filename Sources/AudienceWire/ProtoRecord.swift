@@ -1,0 +1,79 @@
+import AudienceCore
+internal import CAudienceProto
+
+/// `audience.v1.Record` <-> Swift.
+enum ProtoRecord {
+  /// A record as sent, for the server to validate.
+  static func decode(_ p: UnsafeMutablePointer<Audience__V1__Record>) throws(AudienceError) -> RawRecord {
+    let m = p.pointee
+    var raw = RawRecord(
+      cookie: try CStrings.read(m.cookie, "data.cookie"),
+      email: try CStrings.read(m.email, "data.email"),
+      phoneNumber: try CStrings.read(m.phone_number, "data.phone_number"),
+      createdAt: try CStrings.read(m.created_at, "data.created_at"))
+    if let l = m.location?.pointee {
+      raw.state = try CStrings.read(l.state, "data.location.state")
+      raw.country = try CStrings.read(l.country, "data.location.country")
+      raw.city = try CStrings.read(l.city, "data.location.city")
+    }
+    if let d = m.demographics?.pointee {
+      if d.age_present_case == AUDIENCE__V1__DEMOGRAPHICS__AGE_PRESENT_AGE { raw.age = Int(d.age) }
+      raw.gender = try CStrings.read(d.gender, "data.demographics.gender")
+      raw.income = try CStrings.read(d.income, "data.demographics.income")
+      raw.education = try CStrings.read(d.education, "data.demographics.education")
+    }
+    raw.interests = try CStrings.read(m.n_interests, m.interests, "data.interests")
+    return raw
+  }
+
+  /// A normalized record or profile view, as the server returns it.
+  static func decodeView(_ p: UnsafeMutablePointer<Audience__V1__Record>) throws(AudienceError) -> Record {
+    let raw = try decode(p)
+    func opt(_ s: String) -> String? { s.isEmpty ? nil : s }
+    return Record(
+      cookie: raw.cookie, email: opt(raw.email), phoneNumber: opt(raw.phoneNumber),
+      createdAt: Timestamp(parsing: raw.createdAt),
+      location: Location(state: opt(raw.state), country: opt(raw.country), city: opt(raw.city)),
+      demographics: Demographics(
+        age: raw.age, gender: opt(raw.gender), income: opt(raw.income), education: opt(raw.education)),
+      interests: raw.interests)
+  }
+
+  static func encode(_ r: RawRecord, _ arena: Arena) -> UnsafeMutablePointer<Audience__V1__Record> {
+    let m = arena.allocate(Audience__V1__Record.self)
+    audience__v1__record__init(m)
+    m.pointee.cookie = arena.string(r.cookie)
+    m.pointee.email = arena.string(r.email)
+    m.pointee.phone_number = arena.string(r.phoneNumber)
+    m.pointee.created_at = arena.string(r.createdAt)
+    let l = arena.allocate(Audience__V1__Location.self)
+    audience__v1__location__init(l)
+    l.pointee.state = arena.string(r.state)
+    l.pointee.country = arena.string(r.country)
+    l.pointee.city = arena.string(r.city)
+    m.pointee.location = l
+    let d = arena.allocate(Audience__V1__Demographics.self)
+    audience__v1__demographics__init(d)
+    if let age = r.age {
+      d.pointee.age_present_case = AUDIENCE__V1__DEMOGRAPHICS__AGE_PRESENT_AGE
+      d.pointee.age = Int32(clamping: age)
+    }
+    d.pointee.gender = arena.string(r.gender)
+    d.pointee.income = arena.string(r.income)
+    d.pointee.education = arena.string(r.education)
+    m.pointee.demographics = d
+    m.pointee.n_interests = r.interests.count
+    m.pointee.interests = arena.strings(r.interests)
+    return m
+  }
+
+  static func encode(_ r: Record, _ arena: Arena) -> UnsafeMutablePointer<Audience__V1__Record> {
+    encode(
+      RawRecord(
+        cookie: r.cookie, email: r.email ?? "", phoneNumber: r.phoneNumber ?? "",
+        createdAt: r.createdAt?.iso8601 ?? "", state: r.location.state ?? "", country: r.location.country ?? "",
+        city: r.location.city ?? "", age: r.demographics.age, gender: r.demographics.gender ?? "",
+        income: r.demographics.income ?? "", education: r.demographics.education ?? "", interests: r.interests),
+      arena)
+  }
+}

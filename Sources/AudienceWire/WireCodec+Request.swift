@@ -1,0 +1,134 @@
+import AudienceCore
+internal import CAudienceProto
+public import NIOCore
+
+/// Encodes and decodes envelopes with protobuf-c. Decoding copies everything into Swift
+/// values and frees the C message before returning; encoding builds C messages in an
+/// `Arena` and packs them straight into the output buffer.
+public enum WireCodec {
+  /// Decodes a request payload (without the length prefix).
+  ///
+  /// Errors are `invalidArgument` naming the field; an unknown method is `unimplemented`
+  /// (thrown as `WireStatus`).
+  /// - Parameters:
+  ///   - payload: the frame's bytes.
+  public static func decodeRequest(_ payload: ByteBuffer) throws -> WireRequest {
+    try payload.withUnsafeReadableBytes { bytes throws -> WireRequest in
+      try NestingGuard.check(bytes, maxDepth: ProtoFilter.maxDepth)
+      guard
+        let msg = audience__v1__request__unpack(nil, bytes.count, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self))
+      else {
+        throw AudienceError(.invalidArgument, "frame of \(bytes.count) bytes is not a valid audience.v1.Request protobuf")
+      }
+      defer { audience__v1__request__free_unpacked(msg, nil) }
+      let m = msg.pointee
+      let body: WireRequest.Body
+      switch m.body_case {
+      case AUDIENCE__V1__REQUEST__BODY_HELLO:
+        body = .hello(
+          protocolVersion: m.hello.pointee.protocol_version,
+          clientName: try CStrings.read(m.hello.pointee.client_name, "hello.client_name"))
+      case AUDIENCE__V1__REQUEST__BODY_INGEST:
+        let req = m.ingest.pointee
+        var records: [RawRecord] = []
+        records.reserveCapacity(req.n_records)
+        for i in 0..<req.n_records {
+          do throws(AudienceError) {
+            records.append(try ProtoRecord.decode(req.records[i]!))
+          } catch {
+            throw error.located("record \(i)")
+          }
+        }
+        body = .ingest(records)
+      case AUDIENCE__V1__REQUEST__BODY_GET_USER:
+        body = .getUser(cookie: try CStrings.read(m.get_user.pointee.cookie, "cookie"))
+      case AUDIENCE__V1__REQUEST__BODY_QUERY_COHORT:
+        let q = m.query_cohort.pointee
+        let cookie = try CStrings.read(q.cookie, "cookie")
+        let cursor = try CStrings.read(q.cursor, "cursor")
+        body = .queryCohort(
+          CohortQuery(
+            filter: try q.filter.map { p throws(AudienceError) in try ProtoFilter.decode(p) },
+            cookie: cookie.isEmpty ? nil : cookie,
+            limit: q.limit == 0 ? CohortQuery.defaultLimit : Int(q.limit),
+            cursor: cursor.isEmpty ? nil : cursor, countOnly: q.count_only != 0))
+      case AUDIENCE__V1__REQUEST__BODY_HEALTH:
+        body = .health
+      default:
+        throw WireStatus(.unimplemented, "request \(m.id) names no method this server knows (body field \(m.body_case.rawValue))")
+      }
+      return WireRequest(id: m.id, timeoutMs: m.timeout_ms, body: body)
+    }
+  }
+
+  /// The id of a request that failed to decode, when the bytes hold one (for the error reply).
+  /// - Parameters:
+  ///   - payload: the frame's bytes.
+  public static func peekRequestID(_ payload: ByteBuffer) -> UInt64 {
+    var b = payload
+    guard b.readInteger(as: UInt8.self) == 0x08 else { return 0 }  // field 1, varint
+    var v: UInt64 = 0, shift: UInt64 = 0
+    while let byte = b.readInteger(as: UInt8.self), shift < 64 {
+      v |= UInt64(byte & 0x7F) << shift
+      if byte & 0x80 == 0 { return v }
+      shift += 7
+    }
+    return 0
+  }
+
+  /// Appends a request as one frame (length prefix included).
+  /// - Parameters:
+  ///   - request: the request.
+  ///   - buffer: where to write.
+  public static func encode(_ request: WireRequest, into buffer: inout ByteBuffer) {
+    let arena = Arena()
+    var m = Audience__V1__Request()
+    audience__v1__request__init(&m)
+    m.id = request.id
+    m.timeout_ms = request.timeoutMs
+    switch request.body {
+    case .hello(let version, let name):
+      let h = arena.allocate(Audience__V1__HelloRequest.self)
+      audience__v1__hello_request__init(h)
+      h.pointee.protocol_version = version
+      h.pointee.client_name = arena.string(name)
+      m.body_case = AUDIENCE__V1__REQUEST__BODY_HELLO
+      m.hello = h
+    case .ingest(let records):
+      let r = arena.allocate(Audience__V1__IngestRequest.self)
+      audience__v1__ingest_request__init(r)
+      r.pointee.n_records = records.count
+      r.pointee.records = arena.messages(records) { ProtoRecord.encode($0, arena) }
+      m.body_case = AUDIENCE__V1__REQUEST__BODY_INGEST
+      m.ingest = r
+    case .getUser(let cookie):
+      let g = arena.allocate(Audience__V1__GetUserRequest.self)
+      audience__v1__get_user_request__init(g)
+      g.pointee.cookie = arena.string(cookie)
+      m.body_case = AUDIENCE__V1__REQUEST__BODY_GET_USER
+      m.get_user = g
+    case .queryCohort(let query):
+      let q = arena.allocate(Audience__V1__QueryCohortRequest.self)
+      audience__v1__query_cohort_request__init(q)
+      q.pointee.filter = query.filter.map { ProtoFilter.encode($0, arena) }
+      q.pointee.cookie = arena.string(query.cookie)
+      q.pointee.limit = UInt32(clamping: query.limit)
+      q.pointee.cursor = arena.string(query.cursor)
+      q.pointee.count_only = query.countOnly ? 1 : 0
+      m.body_case = AUDIENCE__V1__REQUEST__BODY_QUERY_COHORT
+      m.query_cohort = q
+    case .health:
+      let h = arena.allocate(Audience__V1__HealthRequest.self)
+      audience__v1__health_request__init(h)
+      m.body_case = AUDIENCE__V1__REQUEST__BODY_HEALTH
+      m.health = h
+    }
+    withExtendedLifetime(arena) {
+      let size = audience__v1__request__get_packed_size(&m)
+      buffer.writeInteger(UInt32(size), endianness: .big)
+      buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+        audience__v1__request__pack(&m, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+      }
+    }
+  }
+}

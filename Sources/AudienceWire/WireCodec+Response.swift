@@ -1,0 +1,129 @@
+import AudienceCore
+internal import CAudienceProto
+public import NIOCore
+
+extension WireCodec {
+  /// Appends a response as one frame (length prefix included).
+  /// - Parameters:
+  ///   - response: the response.
+  ///   - buffer: where to write.
+  public static func encode(_ response: WireResponse, into buffer: inout ByteBuffer) {
+    let arena = Arena()
+    var m = Audience__V1__Response()
+    audience__v1__response__init(&m)
+    m.id = response.id
+    if response.status.code != .ok {
+      let s = arena.allocate(Audience__V1__Status.self)
+      audience__v1__status__init(s)
+      s.pointee.code = Audience__V1__StatusCode(rawValue: UInt32(response.status.code.rawValue))
+      s.pointee.message = arena.string(response.status.message)
+      m.status = s
+    }
+    switch response.body {
+    case nil: break
+    case .hello(let info):
+      let h = arena.allocate(Audience__V1__HelloResponse.self)
+      audience__v1__hello_response__init(h)
+      h.pointee.protocol_version = info.protocolVersion
+      h.pointee.server_version = arena.string(info.serverVersion)
+      h.pointee.max_frame_bytes = UInt32(clamping: info.maxFrameBytes)
+      h.pointee.max_records_per_batch = UInt32(clamping: info.maxRecordsPerBatch)
+      h.pointee.max_in_flight = UInt32(clamping: info.maxInFlight)
+      m.body_case = AUDIENCE__V1__RESPONSE__BODY_HELLO
+      m.hello = h
+    case .ingest(let summary):
+      m.body_case = AUDIENCE__V1__RESPONSE__BODY_INGEST
+      m.ingest = ProtoIngest.encode(summary, arena)
+    case .getUser(let user):
+      let g = arena.allocate(Audience__V1__GetUserResponse.self)
+      audience__v1__get_user_response__init(g)
+      g.pointee.data = ProtoRecord.encode(user.data, arena)
+      g.pointee.profile = ProtoProfile.encode(user.summary, arena)
+      m.body_case = AUDIENCE__V1__RESPONSE__BODY_GET_USER
+      m.get_user = g
+    case .queryCohort(let page):
+      let q = arena.allocate(Audience__V1__QueryCohortResponse.self)
+      audience__v1__query_cohort_response__init(q)
+      q.pointee.total = UInt64(page.total)
+      q.pointee.n_users = page.users.count
+      q.pointee.users = arena.messages(page.users) { ProtoRecord.encode($0, arena) }
+      q.pointee.next_cursor = arena.string(page.nextCursor)
+      m.body_case = AUDIENCE__V1__RESPONSE__BODY_QUERY_COHORT
+      m.query_cohort = q
+    case .health(let info):
+      let h = arena.allocate(Audience__V1__HealthResponse.self)
+      audience__v1__health_response__init(h)
+      h.pointee.status = arena.string(info.status)
+      h.pointee.server_version = arena.string(info.serverVersion)
+      h.pointee.store = arena.string(info.store)
+      h.pointee.profiles = UInt64(info.stats.profiles)
+      h.pointee.records = UInt64(info.stats.records)
+      h.pointee.repeated_emails = UInt64(info.stats.repeatedEmails)
+      h.pointee.uptime_seconds = info.uptimeSeconds
+      h.pointee.connections = UInt32(clamping: info.connections)
+      m.body_case = AUDIENCE__V1__RESPONSE__BODY_HEALTH
+      m.health = h
+    }
+    withExtendedLifetime(arena) {
+      let size = audience__v1__response__get_packed_size(&m)
+      buffer.writeInteger(UInt32(size), endianness: .big)
+      buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+        audience__v1__response__pack(&m, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+      }
+    }
+  }
+
+  /// Decodes a response payload (without the length prefix).
+  /// - Parameters:
+  ///   - payload: the frame's bytes.
+  public static func decodeResponse(_ payload: ByteBuffer) throws -> WireResponse {
+    try payload.withUnsafeReadableBytes { bytes throws -> WireResponse in
+      guard
+        let msg = audience__v1__response__unpack(nil, bytes.count, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self))
+      else {
+        throw AudienceError(.internal, "server sent \(bytes.count) bytes that are not an audience.v1.Response")
+      }
+      defer { audience__v1__response__free_unpacked(msg, nil) }
+      let m = msg.pointee
+      var status = WireStatus.ok
+      if let s = m.status?.pointee {
+        status = WireStatus(StatusCode(rawValue: Int(s.code.rawValue)), try CStrings.read(s.message, "status.message"))
+      }
+      let body: WireResponse.Body?
+      switch m.body_case {
+      case AUDIENCE__V1__RESPONSE__BODY_HELLO:
+        let h = m.hello.pointee
+        body = .hello(
+          HelloInfo(
+            protocolVersion: h.protocol_version, serverVersion: try CStrings.read(h.server_version, "server_version"),
+            maxFrameBytes: Int(h.max_frame_bytes), maxRecordsPerBatch: Int(h.max_records_per_batch),
+            maxInFlight: Int(h.max_in_flight)))
+      case AUDIENCE__V1__RESPONSE__BODY_INGEST:
+        body = .ingest(try ProtoIngest.decode(m.ingest))
+      case AUDIENCE__V1__RESPONSE__BODY_GET_USER:
+        let g = m.get_user.pointee
+        guard let data = g.data, let profile = g.profile else {
+          throw AudienceError(.internal, "GetUser response without data or profile")
+        }
+        body = .getUser(UserView(data: try ProtoRecord.decodeView(data), summary: try ProtoProfile.decode(profile)))
+      case AUDIENCE__V1__RESPONSE__BODY_QUERY_COHORT:
+        let q = m.query_cohort.pointee
+        var users: [Record] = []
+        for i in 0..<q.n_users { users.append(try ProtoRecord.decodeView(q.users[i]!)) }
+        let cursor = try CStrings.read(q.next_cursor, "next_cursor")
+        body = .queryCohort(CohortPage(total: Int(q.total), users: users, nextCursor: cursor.isEmpty ? nil : cursor))
+      case AUDIENCE__V1__RESPONSE__BODY_HEALTH:
+        let h = m.health.pointee
+        body = .health(
+          HealthInfo(
+            status: try CStrings.read(h.status, "status"), serverVersion: try CStrings.read(h.server_version, "server_version"),
+            store: try CStrings.read(h.store, "store"),
+            stats: StoreStats(profiles: Int(h.profiles), records: Int(h.records), repeatedEmails: Int(h.repeated_emails)),
+            uptimeSeconds: h.uptime_seconds, connections: Int(h.connections)))
+      default:
+        body = nil
+      }
+      return WireResponse(id: m.id, status: status, body: body)
+    }
+  }
+}
