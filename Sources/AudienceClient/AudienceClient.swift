@@ -1,0 +1,119 @@
+public import AudienceCore
+public import AudienceWire
+import NIOCore
+public import NIOPosix
+import Synchronization
+
+/// A connection to an Audience server. Safe to share: calls from many tasks are pipelined
+/// on the one connection and their responses matched by request id.
+///
+/// Every method throws `WireStatus` on failure: the server's status code and message, or
+/// UNAVAILABLE when the connection is gone.
+public final class AudienceClient: Sendable {
+  let channel: any Channel
+  private let nextID = Atomic<UInt64>(1)
+  /// What the server said in Hello: its version and limits.
+  public let server: HelloInfo
+
+  private init(channel: any Channel, server: HelloInfo) {
+    self.channel = channel
+    self.server = server
+  }
+
+  /// Connects and checks the protocol version.
+  /// - Parameters:
+  ///   - socketPath: the server's Unix socket.
+  ///   - clientName: identifies the client in the server's logs.
+  ///   - maxFrameBytes: largest response accepted.
+  ///   - eventLoopGroup: NIO threads.
+  public static func connect(
+    socketPath: String, clientName: String = "audience-swift", maxFrameBytes: Int = 256 << 20,
+    eventLoopGroup: MultiThreadedEventLoopGroup = .singleton
+  ) async throws -> AudienceClient {
+    let channel: any Channel
+    do {
+      channel = try await ClientBootstrap(group: eventLoopGroup)
+        .channelInitializer { channel in
+          channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
+            try channel.pipeline.syncOperations.addHandler(ResponseDispatcher())
+          }
+        }
+        .connect(unixDomainSocketPath: socketPath).get()
+    } catch {
+      throw WireStatus(.unavailable, "cannot connect to \(socketPath): \(Self.describe(error)) (is audienced running?)")
+    }
+    let hello = try await Self.send(
+      WireRequest(id: 0, body: .hello(protocolVersion: audienceProtocolVersion, clientName: clientName)), on: channel)
+    guard case .hello(let info)? = hello.body, hello.status.code == .ok else {
+      channel.close(promise: nil)
+      throw hello.status.code == .ok ? WireStatus(.internal, "server answered Hello without a Hello response") : hello.status
+    }
+    return AudienceClient(channel: channel, server: info)
+  }
+
+  /// Stores records; returns one outcome per record (invalid ones are `.rejected` with the reason).
+  /// - Parameters:
+  ///   - records: at most `server.maxRecordsPerBatch` records.
+  ///   - timeoutMs: deadline, 0 for none.
+  public func ingest(_ records: [RawRecord], timeoutMs: UInt32 = 0) async throws -> IngestSummary {
+    guard case .ingest(let s) = try await call(.ingest(records), timeoutMs: timeoutMs) else { throw Self.mismatch }
+    return s
+  }
+
+  /// The merged profile behind a cookie; NOT_FOUND when the cookie is unknown.
+  /// - Parameters:
+  ///   - cookie: the cookie.
+  ///   - timeoutMs: deadline, 0 for none.
+  public func user(cookie: String, timeoutMs: UInt32 = 0) async throws -> UserView {
+    guard case .getUser(let u) = try await call(.getUser(cookie: cookie), timeoutMs: timeoutMs) else { throw Self.mismatch }
+    return u
+  }
+
+  /// One page of a segmentation query.
+  /// - Parameters:
+  ///   - query: filter, scope and paging.
+  ///   - timeoutMs: deadline, 0 for none.
+  public func queryCohort(_ query: CohortQuery, timeoutMs: UInt32 = 0) async throws -> CohortPage {
+    guard case .queryCohort(let p) = try await call(.queryCohort(query), timeoutMs: timeoutMs) else { throw Self.mismatch }
+    return p
+  }
+
+  /// The server's state and counts.
+  /// - Parameters:
+  ///   - timeoutMs: deadline, 0 for none.
+  public func health(timeoutMs: UInt32 = 0) async throws -> HealthInfo {
+    guard case .health(let h) = try await call(.health, timeoutMs: timeoutMs) else { throw Self.mismatch }
+    return h
+  }
+
+  /// Sends any request and returns the response body; throws the status when it is not OK.
+  /// - Parameters:
+  ///   - body: the method and arguments.
+  ///   - timeoutMs: deadline, 0 for none.
+  public func call(_ body: WireRequest.Body, timeoutMs: UInt32 = 0) async throws -> WireResponse.Body {
+    let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+    let response = try await Self.send(WireRequest(id: id, timeoutMs: timeoutMs, body: body), on: channel)
+    guard response.status.code == .ok else { throw response.status }
+    guard let body = response.body else { throw WireStatus(.internal, "server sent an empty response to request \(id)") }
+    return body
+  }
+
+  /// Closes the connection.
+  public func close() async {
+    try? await channel.close()
+  }
+
+  private static func send(_ request: WireRequest, on channel: any Channel) async throws -> WireResponse {
+    let promise = channel.eventLoop.makePromise(of: WireResponse.self)
+    channel.writeAndFlush(PendingRequest(request: request, promise: promise), promise: nil)
+    return try await promise.futureResult.get()
+  }
+
+  private static let mismatch = WireStatus(.internal, "server answered with a different method's response")
+
+  private static func describe(_ error: any Error) -> String {
+    if let e = error as? IOError { return e.description }
+    return "\(error)"
+  }
+}

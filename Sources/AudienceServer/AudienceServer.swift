@@ -1,0 +1,89 @@
+public import AudienceCore
+import AudienceWire
+public import Logging
+public import NIOCore
+public import NIOPosix
+public import ServiceLifecycle
+import Synchronization
+
+/// The Audience RPC server: length-prefixed protobuf frames on a Unix domain socket.
+///
+/// One child task per connection; on each connection up to `maxInFlightPerConnection`
+/// requests run at once and responses go out as they complete, matched by request id.
+/// On graceful shutdown it stops accepting, lets every connection finish the requests
+/// in flight, closes them, and removes the socket file.
+public final class AudienceServer: Service {
+  public let configuration: ServerConfiguration
+  public let router: RequestRouter
+  let logger: Logger
+  let eventLoopGroup: any EventLoopGroup
+  let connections: ConnectionRegistry
+  private let bound = Mutex<[CheckedContinuation<Void, Never>]?>([])
+
+  /// - Parameters:
+  ///   - configuration: socket and limits.
+  ///   - store: where profiles live.
+  ///   - normalizer: record validation.
+  ///   - logger: where to log.
+  ///   - eventLoopGroup: the NIO threads.
+  public init(
+    configuration: ServerConfiguration, store: any ProfileStore, normalizer: RecordNormalizer = RecordNormalizer(),
+    logger: Logger, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+  ) {
+    let connections = ConnectionRegistry()
+    self.connections = connections
+    self.configuration = configuration
+    self.router = RequestRouter(
+      store: store, normalizer: normalizer, configuration: configuration, connectionCount: { connections.count })
+    self.logger = logger
+    self.eventLoopGroup = eventLoopGroup
+  }
+
+  /// Returns once the socket is bound and accepting.
+  public func waitUntilListening() async {
+    await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+      let now = bound.withLock { waiters -> Bool in
+        guard waiters != nil else { return true }
+        waiters!.append(c)
+        return false
+      }
+      if now { c.resume() }
+    }
+  }
+
+  public func run() async throws {
+    let path = configuration.socketPath
+    try SocketFile.prepare(path)
+    let maxFrame = configuration.maxFrameBytes
+    let serverChannel = try await SocketFile.withUmask(for: configuration.socketMode) {
+      try await ServerBootstrap(group: eventLoopGroup)
+        .serverChannelOption(.backlog, value: 256)
+        .bind(unixDomainSocketPath: path) { channel in
+          channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrame)))
+            return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+          }
+        }
+    }
+    defer { SocketFile.remove(path) }
+    try SocketFile.setMode(path, configuration.socketMode)
+    logger.info("listening", metadata: ["audience.socket": "\(path)", "audience.store": "\(router.store.kind)"])
+    for waiter in bound.withLock({ w -> [CheckedContinuation<Void, Never>] in defer { w = nil }; return w ?? [] }) {
+      waiter.resume()
+    }
+    try await withGracefulShutdownHandler {
+      try await withThrowingDiscardingTaskGroup { group in
+        try await serverChannel.executeThenClose { inbound in
+          for try await connection in inbound {
+            group.addTask { await self.serve(connection) }
+          }
+        }
+      }
+    } onGracefulShutdown: {
+      self.logger.info("shutting down: no new connections, finishing requests in flight")
+      serverChannel.channel.close(promise: nil)
+      self.connections.drainAll()
+    }
+    logger.info("stopped", metadata: ["audience.socket": "\(path)"])
+  }
+}

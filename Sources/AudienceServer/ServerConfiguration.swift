@@ -1,0 +1,41 @@
+/// How the server listens and what it accepts. Every limit has a default fit for one host.
+public struct ServerConfiguration: Sendable {
+  /// The Unix domain socket path.
+  public var socketPath: String
+  /// Permission bits of the socket file (default 0660: owner and group).
+  public var socketMode: UInt32
+  /// Largest frame payload accepted, in bytes (default 4 MiB).
+  public var maxFrameBytes: Int
+  /// Most records in one Ingest request (default 10,000).
+  public var maxRecordsPerBatch: Int
+  /// Requests being processed at once on one connection; further frames wait unread (default 64).
+  public var maxInFlightPerConnection: Int
+  /// Connections served at once; more are told RESOURCE_EXHAUSTED and closed (default 1024).
+  public var maxConnections: Int
+  /// Reported in Hello and Health.
+  public var serverVersion: String
+
+  /// - Parameters:
+  ///   - socketPath: where to listen.
+  ///   - socketMode: socket file permissions.
+  ///   - maxFrameBytes: frame size limit.
+  ///   - maxRecordsPerBatch: records per Ingest limit.
+  ///   - maxInFlightPerConnection: pipelining limit per connection.
+  ///   - maxConnections: connection limit.
+  ///   - serverVersion: version string.
+  public init(
+    socketPath: String, socketMode: UInt32 = 0o660, maxFrameBytes: Int = 4 << 20, maxRecordsPerBatch: Int = 10_000,
+    maxInFlightPerConnection: Int = 64, maxConnections: Int = 1024, serverVersion: String = audienceVersion
+  ) {
+    self.socketPath = socketPath
+    self.socketMode = socketMode
+    self.maxFrameBytes = maxFrameBytes
+    self.maxRecordsPerBatch = maxRecordsPerBatch
+    self.maxInFlightPerConnection = maxInFlightPerConnection
+    self.maxConnections = maxConnections
+    self.serverVersion = serverVersion
+  }
+}
+
+/// This build's version.
+public let audienceVersion = "0.1.0"

@@ -1,0 +1,51 @@
+import AudienceCore
+internal import Glibc
+
+/// Checks and cleans the socket path before binding, and fixes its permissions after.
+enum SocketFile {
+  /// Removes a stale socket file; refuses when another server answers on it or the path
+  /// is not a socket.
+  static func prepare(_ path: String) throws {
+    var st = stat()
+    guard lstat(path, &st) == 0 else { return }
+    guard (st.st_mode & S_IFMT) == S_IFSOCK else {
+      throw AudienceError(.failedPrecondition, "\(path) exists and is not a socket; refusing to replace it")
+    }
+    if isAnswering(path) {
+      throw AudienceError(.failedPrecondition, "another server is already listening on \(path)")
+    }
+    unlink(path)
+  }
+
+  static func isAnswering(_ path: String) -> Bool {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var addr = sockaddr_un()
+    addr.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return false }
+    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+      for (i, b) in bytes.enumerated() { raw[i] = b }
+    }
+    let rc = withUnsafePointer(to: &addr) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    return rc == 0
+  }
+
+  static func setMode(_ path: String, _ mode: UInt32) throws {
+    guard chmod(path, mode_t(mode)) == 0 else {
+      throw AudienceError(.unavailable, "cannot set mode \(String(mode, radix: 8)) on \(path): \(String(cString: strerror(errno)))")
+    }
+  }
+
+  /// Runs `body` with a umask that keeps the new socket from ever being wider than `mode`.
+  static func withUmask<T>(for mode: UInt32, _ body: () async throws -> T) async rethrows -> T {
+    let old = umask(mode_t(~mode & 0o777))
+    defer { umask(old) }
+    return try await body()
+  }
+
+  static func remove(_ path: String) { unlink(path) }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import AudienceCore
+import AudienceServer
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `audienced`: parses flags (falling back to the environment) and runs the server.
+@main
+struct Audienced: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "audienced",
+    abstract: "The Audience server: user records in, resolved people, cohorts and segments out, over a Unix socket.",
+    discussion: """
+      Listens on a Unix domain socket for length-prefixed protobuf requests (docs/PROTOCOL.md).
+      Stops gracefully on SIGTERM or SIGINT: finishes requests in flight, flushes the store,
+      removes the socket file.
+      """,
+    version: audienceVersion)
+
+  @Option(name: .long, help: "Unix socket to listen on (env AUDIENCE_SOCKET; default ./audience.sock).")
+  var socket: String?
+
+  @Option(name: .customLong("data-dir"), help: "Directory of the embedded store (env AUDIENCE_DATA_DIR; default ./data).")
+  var dataDir: String?
+
+  @Option(name: .long, help: "Store to use: embedded (the default; MongoDB is not in this build yet).")
+  var store: String = "embedded"
+
+  @Option(name: .customLong("socket-mode"), help: "Permissions of the socket file, octal (default 660).")
+  var socketMode: String = "660"
+
+  @Option(name: .customLong("max-frame-bytes"), help: "Largest request frame accepted, in bytes.")
+  var maxFrameBytes: Int = 4 << 20
+
+  @Option(name: .customLong("max-records-per-batch"), help: "Most records in one Ingest request.")
+  var maxRecordsPerBatch: Int = 10_000
+
+  @Option(name: .customLong("max-in-flight"), help: "Requests processed at once per connection.")
+  var maxInFlight: Int = 64
+
+  @Option(name: .customLong("max-connections"), help: "Connections served at once.")
+  var maxConnections: Int = 1024
+
+  @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env AUDIENCE_LOG_LEVEL).")
+  var logLevel: String?
+
+  func run() async throws {
+    let env = Environment.current
+    let levelName = logLevel ?? env["AUDIENCE_LOG_LEVEL"] ?? "info"
+    guard let level = Logger.Level(rawValue: levelName) else {
+      throw ValidationError("--log-level: \"\(levelName)\" is not one of trace, debug, info, notice, warning, error, critical")
+    }
+    guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777 else {
+      throw ValidationError("--socket-mode: \"\(socketMode)\" is not an octal mode such as 660")
+    }
+    guard store == "embedded" else {
+      throw ValidationError("--store: \"\(store)\" is not available in this build (use embedded)")
+    }
+    for (name, value) in [("--max-frame-bytes", maxFrameBytes), ("--max-records-per-batch", maxRecordsPerBatch),
+                          ("--max-in-flight", maxInFlight), ("--max-connections", maxConnections)] where value < 1 {
+      throw ValidationError("\(name): must be at least 1")
+    }
+    LoggingSystem.bootstrap { label in
+      var handler = StreamLogHandler.standardError(label: label)
+      handler.logLevel = level
+      return handler
+    }
+    let config = AudiencedConfig(
+      server: ServerConfiguration(
+        socketPath: socket ?? env["AUDIENCE_SOCKET"] ?? "./audience.sock", socketMode: mode,
+        maxFrameBytes: maxFrameBytes, maxRecordsPerBatch: maxRecordsPerBatch,
+        maxInFlightPerConnection: maxInFlight, maxConnections: maxConnections),
+      dataDirectory: dataDir ?? env["AUDIENCE_DATA_DIR"] ?? "./data")
+    let logger = Logger(label: "audienced")
+    let services = try buildServices(config: config, logger: logger)
+    let group = ServiceGroup(
+      configuration: ServiceGroupConfiguration(
+        services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+        gracefulShutdownSignals: [.sigterm, .sigint],
+        logger: logger))
+    try await group.run()
+  }
+}

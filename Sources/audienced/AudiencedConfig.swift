@@ -1,0 +1,37 @@
+import AudienceCore
+import AudienceServer
+import AudienceStore
+import Logging
+import ServiceLifecycle
+internal import Glibc
+
+/// Everything `audienced` needs to build its services; tests build it in memory.
+struct AudiencedConfig {
+  var server: ServerConfiguration
+  var dataDirectory: String
+}
+
+/// Builds the store and the server, in dependency order: the group starts them in this
+/// order and shuts them down in reverse (server first, then the store flushes and closes).
+/// - Parameters:
+///   - config: the configuration.
+///   - logger: the root logger.
+func buildServices(config: AudiencedConfig, logger: Logger) throws -> [any Service] {
+  let store = try EmbeddedStore(directory: config.dataDirectory, logger: logger)
+  let server = AudienceServer(configuration: config.server, store: store, logger: logger)
+  return [store, server]
+}
+
+/// Read-only view of the process environment.
+enum Environment {
+  static var current: [String: String] {
+    var result: [String: String] = [:]
+    var p = environ
+    while let entry = p.pointee {
+      let s = String(cString: entry)
+      if let eq = s.firstIndex(of: "=") { result[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+      p += 1
+    }
+    return result
+  }
+}

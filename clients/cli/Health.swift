@@ -1,0 +1,32 @@
+import ArgumentParser
+import AudienceClient
+import AudienceWire
+import AudienceCore
+
+/// `audience health`
+struct Health: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Check that the server answers, and show its version and counts.")
+
+  @OptionGroup var global: GlobalOptions
+
+  func run() async throws {
+    try await Output.withClient(global) { client in
+      let h = try await client.health()
+      let json = JSONValue.object([
+        ("status", .string(h.status)), ("server_version", .string(h.serverVersion)),
+        ("protocol_version", .int(Int64(client.server.protocolVersion))), ("store", .string(h.store)),
+        ("profiles", .int(Int64(h.stats.profiles))), ("records", .int(Int64(h.stats.records))),
+        ("repeated_emails", .int(Int64(h.stats.repeatedEmails))), ("uptime_seconds", .int(Int64(h.uptimeSeconds))),
+        ("connections", .int(Int64(h.connections))),
+      ])
+      if global.json {
+        Output.stdout(json.serialized())
+      } else {
+        Output.stdout(
+          "\(h.status): audienced \(h.serverVersion), \(h.store) store, \(h.stats.profiles) profiles from \(h.stats.records) records, "
+            + "\(h.stats.repeatedEmails) repeated emails, up \(h.uptimeSeconds)s, \(h.connections) connection(s)")
+      }
+    }
+  }
+}

@@ -1,0 +1,72 @@
+import AudienceClient
+import AudienceCore
+
+/// What an ingest run did: counts, and the first errors with their lines.
+struct IngestTally {
+  static let maxErrors = 1000
+
+  struct LineError {
+    var line: Int
+    var file: String?
+    var message: String
+  }
+
+  var accepted = 0
+  var rejected = 0
+  var duplicates = 0
+  var created = 0
+  var updated = 0
+  var merged = 0
+  var errors: [LineError] = []
+  var errorsDropped = 0
+  var seconds = 0.0
+
+  mutating func reject(line: Int, file: String?, message: String) {
+    rejected += 1
+    if errors.count < Self.maxErrors {
+      errors.append(LineError(line: line, file: file, message: message))
+    } else {
+      errorsDropped += 1
+    }
+  }
+
+  mutating func count(_ outcome: IngestOutcome, line: Int, file: String?) {
+    switch outcome {
+    case .created: accepted += 1; created += 1
+    case .updated: accepted += 1; updated += 1
+    case .merged: accepted += 1; merged += 1
+    case .duplicate: accepted += 1; duplicates += 1
+    case .rejected(let error):
+      // The server says "record N: field: problem"; the line number says more than N.
+      var message = error.message
+      if message.hasPrefix("record "), let colon = message.firstIndex(of: ":") {
+        message = String(message[message.index(after: colon)...].drop(while: { $0 == " " }))
+      }
+      reject(line: line, file: file, message: message)
+    }
+  }
+
+  var recordsPerSecond: Double { seconds > 0 ? Double(accepted + rejected) / seconds : 0 }
+
+  var json: JSONValue {
+    .object([
+      ("accepted", .int(Int64(accepted))), ("rejected", .int(Int64(rejected))),
+      ("duplicates", .int(Int64(duplicates))), ("created", .int(Int64(created))),
+      ("updated", .int(Int64(updated))), ("merged", .int(Int64(merged))),
+      ("errors", .array(errors.map { e in
+        var members: [(String, JSONValue)] = [("line", .int(Int64(e.line)))]
+        if let f = e.file { members.append(("file", .string(f))) }
+        members.append(("message", .string(e.message)))
+        return .object(members)
+      })),
+      ("errors_not_shown", .int(Int64(errorsDropped))),
+      ("seconds", .double((seconds * 1000).rounded() / 1000)),
+      ("records_per_second", .int(Int64(recordsPerSecond.rounded()))),
+    ])
+  }
+
+  var text: String {
+    "accepted \(accepted) record(s) (\(created) new profile(s), \(updated) update(s), \(merged) merge(s), "
+      + "\(duplicates) duplicate(s)), rejected \(rejected)"
+  }
+}

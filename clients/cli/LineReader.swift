@@ -1,0 +1,50 @@
+internal import Glibc
+
+/// Reads a file (or standard input for "-") line by line without loading it whole.
+final class LineReader {
+  private let file: UnsafeMutablePointer<FILE>
+  private let ownsFile: Bool
+  private var buffer: UnsafeMutablePointer<CChar>?
+  private var capacity = 0
+  /// 1-based number of the last line returned.
+  private(set) var lineNumber = 0
+
+  /// - Parameters:
+  ///   - path: a file path, or "-" for standard input.
+  init(path: String) throws {
+    if path == "-" {
+      guard let f = fdopen(0, "r") else { throw ReadError(message: "cannot read standard input") }
+      file = f
+      ownsFile = false
+    } else {
+      guard let f = fopen(path, "r") else {
+        throw ReadError(message: "cannot open \(path): \(String(cString: strerror(errno)))")
+      }
+      file = f
+      ownsFile = true
+    }
+  }
+
+  deinit {
+    free(buffer)
+    if ownsFile { fclose(file) }
+  }
+
+  /// The next line without its line terminator (`\n` or `\r\n`), or nil at the end.
+  func next() -> String? {
+    let n = getline(&buffer, &capacity, file)
+    guard n >= 0, let buffer else { return nil }
+    lineNumber += 1
+    var length = n
+    if length > 0, buffer[length - 1] == 0x0A { length -= 1 }
+    if length > 0, buffer[length - 1] == 0x0D { length -= 1 }
+    return buffer.withMemoryRebound(to: UInt8.self, capacity: length) {
+      String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+    }
+  }
+
+  struct ReadError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+  }
+}
