@@ -1,0 +1,57 @@
+# Audience: two commands on a fresh Debian machine with a Swift 6 toolchain.
+#   make run    installs what is missing, builds (release), starts audienced on ./audience.sock
+#   make test   installs what the tests need, checks generated code, runs every test
+SHELL := /bin/bash
+SOCKET ?= ./audience.sock
+DATA_DIR ?= ./data
+DEBIAN_PACKAGES := libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libmongoc-dev libbson-dev \
+	libsqlite3-dev pkg-config
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build build-debug run test test-swift check-generated generate clean help
+
+all: build
+
+help:
+	@echo "make run             install missing packages, build release, start audienced on $(SOCKET)"
+	@echo "make test            install what the tests need, check generated code, run every test"
+	@echo "make build           release build (.build/release/audienced, .build/release/audience)"
+	@echo "make generate        regenerate protobuf code from Protos/"
+	@echo "make clean           remove build products"
+
+# Installs only the Debian packages that are missing.
+deps:
+	@command -v swift >/dev/null || { echo "Swift 6 is required (https://www.swift.org/install/linux/)"; exit 1; }
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	swift build -c release --product audienced
+	swift build -c release --product audience
+
+build-debug: deps
+	swift build
+
+run: build
+	@echo "audienced on $(SOCKET), data in $(DATA_DIR); try: .build/release/audience --socket $(SOCKET) health"
+	exec .build/release/audienced --socket $(SOCKET) --data-dir $(DATA_DIR)
+
+check-generated: deps
+	scripts/check-generated
+
+generate: deps
+	scripts/generate-protos
+
+test: deps check-generated test-swift
+
+test-swift:
+	swift build --build-tests
+	swift test --skip-build
+
+clean:
+	rm -rf .build
