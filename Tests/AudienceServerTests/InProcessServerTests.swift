@@ -1,0 +1,93 @@
+import AudienceClient
+import AudienceCore
+import AudienceServer
+import AudienceWire
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+
+/// A store that answers slowly, to exercise deadlines and draining.
+struct SlowStore: ProfileStore, Service {
+  let kind = "slow"
+  let delay: Duration
+
+  func ingest(_ records: [Record]) async throws -> [IngestOutcome] {
+    try? await Task.sleep(for: delay)
+    return records.indices.map { .created($0) }
+  }
+  func user(cookie: String) async throws -> UserView? {
+    try? await Task.sleep(for: delay)
+    return nil
+  }
+  func queryCohort(_ query: CohortQuery) async throws -> CohortPage { CohortPage(total: 0, users: [], nextCursor: nil) }
+  func stats() async throws -> StoreStats { StoreStats(profiles: 0, records: 0, repeatedEmails: 0) }
+  func run() async throws { try? await gracefulShutdown() }
+}
+
+@Suite("In-process server")
+struct InProcessServerTests {
+  let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+  func withServer(
+    store: SlowStore, _ body: (AudienceServer, String, ServiceGroup) async throws -> Void
+  ) async throws {
+    let path = "/tmp/aud-ip-" + String(UUID().uuidString.prefix(8)) + ".sock"
+    let server = AudienceServer(configuration: ServerConfiguration(socketPath: path), store: store, logger: logger)
+    let group = ServiceGroup(services: [store, server], logger: logger)
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+      tasks.addTask { try await group.run() }
+      await server.waitUntilListening()
+      try await body(server, path, group)
+      await group.triggerGracefulShutdown()
+      try await tasks.waitForAll()
+    }
+    #expect(!FileManager.default.fileExists(atPath: path))
+  }
+
+  @Test func deadlineExceededComesBackOnTime() async throws {
+    try await withServer(store: SlowStore(delay: .seconds(2))) { _, path, _ in
+      let client = try await AudienceClient.connect(socketPath: path)
+      let start = ContinuousClock.now
+      await #expect {
+        _ = try await client.user(cookie: "x", timeoutMs: 50)
+      } throws: { error in
+        (error as? WireStatus)?.code == .deadlineExceeded
+      }
+      #expect(ContinuousClock.now - start < .seconds(1))
+      // The connection is still usable.
+      #expect(try await client.health().store == "slow")
+      await client.close()
+    }
+  }
+
+  @Test func gracefulShutdownAnswersRequestsInFlight() async throws {
+    try await withServer(store: SlowStore(delay: .milliseconds(300))) { _, path, group in
+      let client = try await AudienceClient.connect(socketPath: path)
+      let pending = Task { try await client.ingest([RawRecord(cookie: "a")]) }
+      try await Task.sleep(for: .milliseconds(100))
+      // Shutdown begins while the ingest is in flight; it must still be answered.
+      await group.triggerGracefulShutdown()
+      let summary = try await pending.value
+      #expect(summary.accepted == 1)
+      // New connections are no longer accepted.
+      try await Task.sleep(for: .milliseconds(50))
+      await #expect(throws: WireStatus.self) { _ = try await AudienceClient.connect(socketPath: path) }
+      await client.close()
+    }
+  }
+
+  @Test func batchOverTheLimitIsResourceExhausted() async throws {
+    try await withServer(store: SlowStore(delay: .zero)) { server, path, _ in
+      let client = try await AudienceClient.connect(socketPath: path)
+      let n = server.configuration.maxRecordsPerBatch + 1
+      await #expect {
+        _ = try await client.ingest(Array(repeating: RawRecord(cookie: "a"), count: n))
+      } throws: { error in
+        guard let s = error as? WireStatus else { return false }
+        return s.code == .resourceExhausted && s.message.contains("\(n)")
+      }
+      await client.close()
+    }
+  }
+}

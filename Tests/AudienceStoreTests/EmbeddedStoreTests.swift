@@ -1,0 +1,111 @@
+import AudienceCore
+import Logging
+import Testing
+
+@testable import AudienceStore
+
+@Suite("EmbeddedStore")
+struct EmbeddedStoreTests {
+  let logger = Logger(label: "test")
+
+  func record(_ cookie: String, _ email: String?, _ minute: Int, age: Int? = nil, interests: [String] = []) -> Record {
+    Record(
+      cookie: cookie, email: email, createdAt: Timestamp(year: 2025, month: 3, day: 10, hour: 12, minute: minute),
+      demographics: Demographics(age: age), interests: interests)
+  }
+
+  @Test func ingestResolvesAndSurvivesReopen() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let store = try EmbeddedStore(directory: dir.path, logger: logger)
+    let outcomes = try await store.ingest([
+      record("a", "x@example.com", 1, age: 30, interests: ["Tech"]),
+      record("b", "x@example.com", 2, age: 31),
+      record("c", "y@example.com", 3),
+      record("c", "x@example.com", 4, interests: ["Gaming"]),
+    ])
+    #expect(outcomes == [.created(0), .updated(0), .created(1), .merged(0, absorbed: [1])])
+    let before = try #require(try await store.user(cookie: "c"))
+    #expect(before.summary.cookies == ["a", "b", "c"])
+    #expect(before.data.demographics.age == 31)
+    #expect(before.data.interests == ["Tech", "Gaming"])
+    await store.close()
+
+    let reopened = try EmbeddedStore(directory: dir.path, logger: logger)
+    let after = try #require(try await reopened.user(cookie: "c"))
+    #expect(after == before)
+    let stats = try await reopened.stats()
+    #expect(stats == StoreStats(profiles: 1, records: 4, repeatedEmails: 1))
+    await reopened.close()
+  }
+
+  @Test func duplicatesAreStoredOnceAcrossRestarts() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let r = record("a", "x@example.com", 1, age: 30)
+    let store = try EmbeddedStore(directory: dir.path, logger: logger)
+    #expect(try await store.ingest([r, r]) == [.created(0), .duplicate(0)])
+    #expect(try await store.ingest([r]) == [.duplicate(0)])
+    await store.close()
+    let reopened = try EmbeddedStore(directory: dir.path, logger: logger)
+    #expect(try await reopened.ingest([r]) == [.duplicate(0)])
+    #expect(try await reopened.stats().records == 1)
+    await reopened.close()
+  }
+
+  @Test func recordsWithoutDateGetTheClockTimeAndStayIdempotent() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let now = Timestamp(year: 2026, month: 1, day: 2, hour: 3, minute: 4, second: 5)!
+    let store = try EmbeddedStore(directory: dir.path, logger: logger, clock: { now })
+    let r = Record(cookie: "a", email: "x@example.com")
+    #expect(try await store.ingest([r]) == [.created(0)])
+    #expect(try await store.ingest([r]) == [.duplicate(0)])
+    let user = try #require(try await store.user(cookie: "a"))
+    #expect(user.data.createdAt == now)
+    await store.close()
+  }
+
+  @Test func concurrentWritersShareCommitsAndAllLand() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let store = try EmbeddedStore(directory: dir.path, logger: logger)
+    try await withThrowingTaskGroup(of: [IngestOutcome].self) { group in
+      for i in 0..<200 {
+        group.addTask { try await store.ingest([self.record("c\(i)", "e\(i % 50)@example.com", i % 60)]) }
+      }
+      for try await outcomes in group { #expect(outcomes.count == 1) }
+    }
+    #expect(try await store.stats() == StoreStats(profiles: 50, records: 200, repeatedEmails: 50))
+    await store.close()
+    let reopened = try EmbeddedStore(directory: dir.path, logger: logger)
+    #expect(try await reopened.stats() == StoreStats(profiles: 50, records: 200, repeatedEmails: 50))
+    await reopened.close()
+  }
+
+  @Test func writesAfterCloseAreRefused() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let store = try EmbeddedStore(directory: dir.path, logger: logger)
+    await store.close()
+    await #expect(throws: AudienceError.self) { try await store.ingest([record("a", nil, 1)]) }
+  }
+
+  @Test func queriesSeeAcknowledgedWrites() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let store = try EmbeddedStore(directory: dir.path, logger: logger)
+    for i in 0..<20 {
+      _ = try await store.ingest([record("c\(i)", nil, i, age: 20 + i)])
+      let page = try await store.queryCohort(CohortQuery(filter: .age(min: 20, max: 100), countOnly: true))
+      #expect(page.total == i + 1)
+    }
+    await store.close()
+  }
+
+  @Test func unreadableDirectoryIsAClearError() throws {
+    #expect(throws: AudienceError.self) {
+      _ = try EmbeddedStore(directory: "/proc/audience-cannot-be-here", logger: logger)
+    }
+  }
+}

@@ -1,0 +1,24 @@
+import Testing
+
+@testable import AudienceStore
+
+@Suite("StringListCoding")
+struct StringListCodingTests {
+  @Test(arguments: [
+    [], ["Tech"], ["Tech", "Gaming"], ["quote \" and \\ backslash"], ["line\nbreak", "tab\t"], ["日本", "🎮 games", "é"],
+    ["", " "], ["\u{01}control"],
+  ])
+  func roundTrips(_ values: [String]) {
+    let text = StringListCoding.encode(values)
+    #expect(StringListCoding.decode(text) == values)
+  }
+
+  @Test func writesPlainJSON() {
+    #expect(StringListCoding.encode(["Tech", "Gaming"]) == #"["Tech","Gaming"]"#)
+  }
+
+  @Test(arguments: ["", "[", "[\"a\"", "[\"a\",]", "[a]", "[\"a\"] x", "{}", "[\"\\q\"]"])
+  func rejectsMalformed(_ text: String) {
+    #expect(StringListCoding.decode(text) == nil)
+  }
+}
