@@ -1,3 +1,4 @@
+import AudienceCore
 import AudienceClient
 import Foundation
 import Testing

@@ -1,3 +1,4 @@
+import AudienceCore
 import ArgumentParser
 import AudienceClient
 import AudienceWire

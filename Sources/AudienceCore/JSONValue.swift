@@ -1,3 +1,5 @@
+// JSON values with ordered keys: the CLI reads and prints them, the server reads its
+// interest-category file with them. Pure: no I/O.
 /// A JSON value with ordered object keys: what the CLI reads (records) and prints (results).
 public enum JSONValue: Hashable, Sendable {
   case null
