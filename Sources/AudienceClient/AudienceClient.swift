@@ -79,6 +79,15 @@ public final class AudienceClient: Sendable {
     return p
   }
 
+  /// The notebook's figures over a segment.
+  /// - Parameters:
+  ///   - query: filter, scope and parameters.
+  ///   - timeoutMs: deadline, 0 for none.
+  public func analyze(_ query: AnalyzeQuery, timeoutMs: UInt32 = 0) async throws -> AudienceReport {
+    guard case .analyze(let r) = try await call(.analyze(query), timeoutMs: timeoutMs) else { throw Self.mismatch }
+    return r
+  }
+
   /// The server's state and counts.
   /// - Parameters:
   ///   - timeoutMs: deadline, 0 for none.

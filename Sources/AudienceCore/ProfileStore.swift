@@ -40,6 +40,12 @@ public protocol ProfileStore: Sendable {
   ///   - query: the query.
   func queryCohort(_ query: CohortQuery) async throws -> CohortPage
 
+  /// The notebook's figures over a segment.
+  /// - Parameters:
+  ///   - query: filter, scope and parameters.
+  ///   - categories: interest categories.
+  func analyze(_ query: AnalyzeQuery, categories: InterestCategories) async throws -> AudienceReport
+
   /// Current counts.
   func stats() async throws -> StoreStats
 }

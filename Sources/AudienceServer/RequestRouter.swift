@@ -70,6 +70,15 @@ public struct RequestRouter: Sendable {
         query.cookie = c
       }
       return .queryCohort(try await store.queryCohort(query))
+    case .analyze(var query):
+      if let c = query.cookie?.trimmingCharacters() {
+        guard try await store.user(cookie: c) != nil else {
+          throw AudienceError(.notFound, "no user with cookie \"\(c)\"")
+        }
+        query.cookie = c
+      }
+      try query.validate()
+      return .analyze(try await store.analyze(query, categories: configuration.categories))
     case .health:
       let elapsed = ContinuousClock.now - startedAt
       return .health(

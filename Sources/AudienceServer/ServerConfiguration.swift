@@ -1,5 +1,9 @@
+public import AudienceCore
+
 /// How the server listens and what it accepts. Every limit has a default fit for one host.
 public struct ServerConfiguration: Sendable {
+  /// Interest categories for Analyze (default: the original specification's).
+  public var categories: InterestCategories = .standard
   /// The Unix domain socket path.
   public var socketPath: String
   /// Permission bits of the socket file (default 0660: owner and group).

@@ -191,6 +191,10 @@ public final class EmbeddedStore: ProfileStore, Service {
     try graph.withLock { g throws(AudienceError) in try g.query(query) }
   }
 
+  public func analyze(_ query: AnalyzeQuery, categories: InterestCategories) async throws -> AudienceReport {
+    try graph.withLock { g throws(AudienceError) in try g.analyze(query, categories: categories) }
+  }
+
   public func stats() async throws -> StoreStats {
     graph.withLock { StoreStats(profiles: $0.profileCount, records: $0.recordCount, repeatedEmails: $0.repeatedEmailCount) }
   }

@@ -16,6 +16,7 @@ public struct WireRequest: Hashable, Sendable {
     case getUser(cookie: String)
     case queryCohort(CohortQuery)
     case health
+    case analyze(AnalyzeQuery)
   }
 
   /// - Parameters:
@@ -42,6 +43,7 @@ public struct WireResponse: Hashable, Sendable {
     case getUser(UserView)
     case queryCohort(CohortPage)
     case health(HealthInfo)
+    case analyze(AudienceReport)
   }
 
   /// - Parameters:

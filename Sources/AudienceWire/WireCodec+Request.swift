@@ -54,6 +54,8 @@ public enum WireCodec {
             cursor: cursor.isEmpty ? nil : cursor, countOnly: q.count_only != 0))
       case AUDIENCE__V1__REQUEST__BODY_HEALTH:
         body = .health
+      case AUDIENCE__V1__REQUEST__BODY_ANALYZE:
+        body = .analyze(try ProtoAnalyze.decode(m.analyze))
       default:
         throw WireStatus(.unimplemented, "request \(m.id) names no method this server knows (body field \(m.body_case.rawValue))")
       }
@@ -117,6 +119,9 @@ public enum WireCodec {
       q.pointee.count_only = query.countOnly ? 1 : 0
       m.body_case = AUDIENCE__V1__REQUEST__BODY_QUERY_COHORT
       m.query_cohort = q
+    case .analyze(let query):
+      m.body_case = AUDIENCE__V1__REQUEST__BODY_ANALYZE
+      m.analyze = ProtoAnalyze.encode(query, arena)
     case .health:
       let h = arena.allocate(Audience__V1__HealthRequest.self)
       audience__v1__health_request__init(h)

@@ -50,6 +50,9 @@ extension WireCodec {
       q.pointee.next_cursor = arena.string(page.nextCursor)
       m.body_case = AUDIENCE__V1__RESPONSE__BODY_QUERY_COHORT
       m.query_cohort = q
+    case .analyze(let report):
+      m.body_case = AUDIENCE__V1__RESPONSE__BODY_ANALYZE
+      m.analyze = ProtoAnalyze.encode(report, arena)
     case .health(let info):
       let h = arena.allocate(Audience__V1__HealthResponse.self)
       audience__v1__health_response__init(h)
@@ -120,6 +123,8 @@ extension WireCodec {
             store: try CStrings.read(h.store, "store"),
             stats: StoreStats(profiles: Int(h.profiles), records: Int(h.records), repeatedEmails: Int(h.repeated_emails)),
             uptimeSeconds: h.uptime_seconds, connections: Int(h.connections)))
+      case AUDIENCE__V1__RESPONSE__BODY_ANALYZE:
+        body = .analyze(try ProtoAnalyze.decode(m.analyze))
       default:
         body = nil
       }

@@ -42,6 +42,9 @@ struct Audienced: AsyncParsableCommand {
   @Option(name: .customLong("max-connections"), help: "Connections served at once.")
   var maxConnections: Int = 1024
 
+  @Option(name: .long, help: "Interest categories for analytics: a JSON file shaped like interest-categories.json (default: Sports, Tech, Movies, Finance, else Other).")
+  var categories: String?
+
   @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env AUDIENCE_LOG_LEVEL).")
   var logLevel: String?
 
@@ -66,11 +69,19 @@ struct Audienced: AsyncParsableCommand {
       handler.logLevel = level
       return handler
     }
+    var serverConfig = ServerConfiguration(
+      socketPath: socket ?? env["AUDIENCE_SOCKET"] ?? "./audience.sock", socketMode: mode,
+      maxFrameBytes: maxFrameBytes, maxRecordsPerBatch: maxRecordsPerBatch,
+      maxInFlightPerConnection: maxInFlight, maxConnections: maxConnections)
+    if let categories {
+      do {
+        serverConfig.categories = try InterestCategories(json: JSONValue(parsing: try readFile(categories)))
+      } catch {
+        throw ValidationError("--categories \(categories): \(error)")
+      }
+    }
     let config = AudiencedConfig(
-      server: ServerConfiguration(
-        socketPath: socket ?? env["AUDIENCE_SOCKET"] ?? "./audience.sock", socketMode: mode,
-        maxFrameBytes: maxFrameBytes, maxRecordsPerBatch: maxRecordsPerBatch,
-        maxInFlightPerConnection: maxInFlight, maxConnections: maxConnections),
+      server: serverConfig,
       dataDirectory: dataDir ?? env["AUDIENCE_DATA_DIR"] ?? "./data")
     let logger = Logger(label: "audienced")
     let services = try buildServices(config: config, logger: logger)

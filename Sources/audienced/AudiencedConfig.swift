@@ -22,6 +22,23 @@ func buildServices(config: AudiencedConfig, logger: Logger) throws -> [any Servi
   return [store, server]
 }
 
+/// The whole text of a (small) file.
+func readFile(_ path: String) throws -> String {
+  guard let f = fopen(path, "r") else {
+    throw AudienceError(.invalidArgument, "cannot open \(path): \(String(cString: strerror(errno)))")
+  }
+  defer { fclose(f) }
+  var bytes: [UInt8] = []
+  var chunk = [UInt8](repeating: 0, count: 65536)
+  while true {
+    let n = fread(&chunk, 1, chunk.count, f)
+    if n <= 0 { break }
+    bytes += chunk[0..<n]
+    if bytes.count > 16 << 20 { throw AudienceError(.invalidArgument, "\(path) is larger than 16 MiB") }
+  }
+  return String(decoding: bytes, as: UTF8.self)
+}
+
 /// Read-only view of the process environment.
 enum Environment {
   static var current: [String: String] {

@@ -21,6 +21,9 @@ struct SlowStore: ProfileStore, Service {
     return nil
   }
   func queryCohort(_ query: CohortQuery) async throws -> CohortPage { CohortPage(total: 0, users: [], nextCursor: nil) }
+  func analyze(_ query: AnalyzeQuery, categories: InterestCategories) async throws -> AudienceReport {
+    AudienceReport(total: 0)
+  }
   func stats() async throws -> StoreStats { StoreStats(profiles: 0, records: 0, repeatedEmails: 0) }
   func run() async throws { try? await gracefulShutdown() }
 }

@@ -142,7 +142,7 @@ void   audience__v1__response__free_unpacked
   assert(message->base.descriptor == &audience__v1__response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor audience__v1__request__field_descriptors[7] =
+static const ProtobufCFieldDescriptor audience__v1__request__field_descriptors[8] =
 {
   {
     "id",
@@ -228,8 +228,21 @@ static const ProtobufCFieldDescriptor audience__v1__request__field_descriptors[7
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "analyze",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__Request, body_case),
+    offsetof(Audience__V1__Request, analyze),
+    &audience__v1__analyze_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned audience__v1__request__field_indices_by_name[] = {
+  7,   /* field[7] = analyze */
   4,   /* field[4] = get_user */
   6,   /* field[6] = health */
   2,   /* field[2] = hello */
@@ -242,7 +255,7 @@ static const ProtobufCIntRange audience__v1__request__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 2 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor audience__v1__request__descriptor =
 {
@@ -252,7 +265,7 @@ const ProtobufCMessageDescriptor audience__v1__request__descriptor =
   "Audience__V1__Request",
   "audience.v1",
   sizeof(Audience__V1__Request),
-  7,
+  8,
   audience__v1__request__field_descriptors,
   audience__v1__request__field_indices_by_name,
   2,  audience__v1__request__number_ranges,
@@ -310,7 +323,7 @@ const ProtobufCMessageDescriptor audience__v1__status__descriptor =
   (ProtobufCMessageInit) audience__v1__status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor audience__v1__response__field_descriptors[7] =
+static const ProtobufCFieldDescriptor audience__v1__response__field_descriptors[8] =
 {
   {
     "id",
@@ -396,8 +409,21 @@ static const ProtobufCFieldDescriptor audience__v1__response__field_descriptors[
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "analyze",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__Response, body_case),
+    offsetof(Audience__V1__Response, analyze),
+    &audience__v1__analyze_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned audience__v1__response__field_indices_by_name[] = {
+  7,   /* field[7] = analyze */
   4,   /* field[4] = get_user */
   6,   /* field[6] = health */
   2,   /* field[2] = hello */
@@ -410,7 +436,7 @@ static const ProtobufCIntRange audience__v1__response__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 2 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor audience__v1__response__descriptor =
 {
@@ -420,7 +446,7 @@ const ProtobufCMessageDescriptor audience__v1__response__descriptor =
   "Audience__V1__Response",
   "audience.v1",
   sizeof(Audience__V1__Response),
-  7,
+  8,
   audience__v1__response__field_descriptors,
   audience__v1__response__field_indices_by_name,
   2,  audience__v1__response__number_ranges,

@@ -682,6 +682,321 @@ void   audience__v1__health_response__free_unpacked
   assert(message->base.descriptor == &audience__v1__health_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   audience__v1__analyze_request__init
+                     (Audience__V1__AnalyzeRequest         *message)
+{
+  static const Audience__V1__AnalyzeRequest init_value = AUDIENCE__V1__ANALYZE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t audience__v1__analyze_request__get_packed_size
+                     (const Audience__V1__AnalyzeRequest *message)
+{
+  assert(message->base.descriptor == &audience__v1__analyze_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__analyze_request__pack
+                     (const Audience__V1__AnalyzeRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__analyze_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__analyze_request__pack_to_buffer
+                     (const Audience__V1__AnalyzeRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__analyze_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__AnalyzeRequest *
+       audience__v1__analyze_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__AnalyzeRequest *)
+     protobuf_c_message_unpack (&audience__v1__analyze_request__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__analyze_request__free_unpacked
+                     (Audience__V1__AnalyzeRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__analyze_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   audience__v1__named_count__init
+                     (Audience__V1__NamedCount         *message)
+{
+  static const Audience__V1__NamedCount init_value = AUDIENCE__V1__NAMED_COUNT__INIT;
+  *message = init_value;
+}
+size_t audience__v1__named_count__get_packed_size
+                     (const Audience__V1__NamedCount *message)
+{
+  assert(message->base.descriptor == &audience__v1__named_count__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__named_count__pack
+                     (const Audience__V1__NamedCount *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__named_count__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__named_count__pack_to_buffer
+                     (const Audience__V1__NamedCount *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__named_count__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__NamedCount *
+       audience__v1__named_count__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__NamedCount *)
+     protobuf_c_message_unpack (&audience__v1__named_count__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__named_count__free_unpacked
+                     (Audience__V1__NamedCount *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__named_count__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   audience__v1__histogram_bin__init
+                     (Audience__V1__HistogramBin         *message)
+{
+  static const Audience__V1__HistogramBin init_value = AUDIENCE__V1__HISTOGRAM_BIN__INIT;
+  *message = init_value;
+}
+size_t audience__v1__histogram_bin__get_packed_size
+                     (const Audience__V1__HistogramBin *message)
+{
+  assert(message->base.descriptor == &audience__v1__histogram_bin__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__histogram_bin__pack
+                     (const Audience__V1__HistogramBin *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__histogram_bin__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__histogram_bin__pack_to_buffer
+                     (const Audience__V1__HistogramBin *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__histogram_bin__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__HistogramBin *
+       audience__v1__histogram_bin__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__HistogramBin *)
+     protobuf_c_message_unpack (&audience__v1__histogram_bin__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__histogram_bin__free_unpacked
+                     (Audience__V1__HistogramBin *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__histogram_bin__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   audience__v1__centroid__init
+                     (Audience__V1__Centroid         *message)
+{
+  static const Audience__V1__Centroid init_value = AUDIENCE__V1__CENTROID__INIT;
+  *message = init_value;
+}
+size_t audience__v1__centroid__get_packed_size
+                     (const Audience__V1__Centroid *message)
+{
+  assert(message->base.descriptor == &audience__v1__centroid__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__centroid__pack
+                     (const Audience__V1__Centroid *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__centroid__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__centroid__pack_to_buffer
+                     (const Audience__V1__Centroid *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__centroid__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__Centroid *
+       audience__v1__centroid__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__Centroid *)
+     protobuf_c_message_unpack (&audience__v1__centroid__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__centroid__free_unpacked
+                     (Audience__V1__Centroid *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__centroid__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   audience__v1__age_cluster__init
+                     (Audience__V1__AgeCluster         *message)
+{
+  static const Audience__V1__AgeCluster init_value = AUDIENCE__V1__AGE_CLUSTER__INIT;
+  *message = init_value;
+}
+size_t audience__v1__age_cluster__get_packed_size
+                     (const Audience__V1__AgeCluster *message)
+{
+  assert(message->base.descriptor == &audience__v1__age_cluster__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__age_cluster__pack
+                     (const Audience__V1__AgeCluster *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__age_cluster__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__age_cluster__pack_to_buffer
+                     (const Audience__V1__AgeCluster *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__age_cluster__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__AgeCluster *
+       audience__v1__age_cluster__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__AgeCluster *)
+     protobuf_c_message_unpack (&audience__v1__age_cluster__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__age_cluster__free_unpacked
+                     (Audience__V1__AgeCluster *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__age_cluster__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   audience__v1__kmeans_result__init
+                     (Audience__V1__KMeansResult         *message)
+{
+  static const Audience__V1__KMeansResult init_value = AUDIENCE__V1__KMEANS_RESULT__INIT;
+  *message = init_value;
+}
+size_t audience__v1__kmeans_result__get_packed_size
+                     (const Audience__V1__KMeansResult *message)
+{
+  assert(message->base.descriptor == &audience__v1__kmeans_result__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__kmeans_result__pack
+                     (const Audience__V1__KMeansResult *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__kmeans_result__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__kmeans_result__pack_to_buffer
+                     (const Audience__V1__KMeansResult *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__kmeans_result__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__KMeansResult *
+       audience__v1__kmeans_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__KMeansResult *)
+     protobuf_c_message_unpack (&audience__v1__kmeans_result__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__kmeans_result__free_unpacked
+                     (Audience__V1__KMeansResult *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__kmeans_result__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   audience__v1__analyze_response__init
+                     (Audience__V1__AnalyzeResponse         *message)
+{
+  static const Audience__V1__AnalyzeResponse init_value = AUDIENCE__V1__ANALYZE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t audience__v1__analyze_response__get_packed_size
+                     (const Audience__V1__AnalyzeResponse *message)
+{
+  assert(message->base.descriptor == &audience__v1__analyze_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__analyze_response__pack
+                     (const Audience__V1__AnalyzeResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__analyze_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__analyze_response__pack_to_buffer
+                     (const Audience__V1__AnalyzeResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__analyze_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__AnalyzeResponse *
+       audience__v1__analyze_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__AnalyzeResponse *)
+     protobuf_c_message_unpack (&audience__v1__analyze_response__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__analyze_response__free_unpacked
+                     (Audience__V1__AnalyzeResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__analyze_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor audience__v1__hello_request__field_descriptors[2] =
 {
   {
@@ -1764,6 +2079,610 @@ const ProtobufCMessageDescriptor audience__v1__health_response__descriptor =
   audience__v1__health_response__field_indices_by_name,
   1,  audience__v1__health_response__number_ranges,
   (ProtobufCMessageInit) audience__v1__health_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__analyze_request__field_descriptors[7] =
+{
+  {
+    "filter",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__AnalyzeRequest, filter),
+    &audience__v1__filter__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cookie",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__AnalyzeRequest, cookie),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "top_n",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__AnalyzeRequest, top_n),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "age_bins",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__AnalyzeRequest, age_bins),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "k",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__AnalyzeRequest, k),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kmeans_features",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Audience__V1__AnalyzeRequest, n_kmeans_features),
+    offsetof(Audience__V1__AnalyzeRequest, kmeans_features),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "no_kmeans",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__AnalyzeRequest, no_kmeans),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__analyze_request__field_indices_by_name[] = {
+  3,   /* field[3] = age_bins */
+  1,   /* field[1] = cookie */
+  0,   /* field[0] = filter */
+  4,   /* field[4] = k */
+  5,   /* field[5] = kmeans_features */
+  6,   /* field[6] = no_kmeans */
+  2,   /* field[2] = top_n */
+};
+static const ProtobufCIntRange audience__v1__analyze_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor audience__v1__analyze_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.AnalyzeRequest",
+  "AnalyzeRequest",
+  "Audience__V1__AnalyzeRequest",
+  "audience.v1",
+  sizeof(Audience__V1__AnalyzeRequest),
+  7,
+  audience__v1__analyze_request__field_descriptors,
+  audience__v1__analyze_request__field_indices_by_name,
+  1,  audience__v1__analyze_request__number_ranges,
+  (ProtobufCMessageInit) audience__v1__analyze_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__named_count__field_descriptors[2] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__NamedCount, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "count",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__NamedCount, count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__named_count__field_indices_by_name[] = {
+  1,   /* field[1] = count */
+  0,   /* field[0] = name */
+};
+static const ProtobufCIntRange audience__v1__named_count__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor audience__v1__named_count__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.NamedCount",
+  "NamedCount",
+  "Audience__V1__NamedCount",
+  "audience.v1",
+  sizeof(Audience__V1__NamedCount),
+  2,
+  audience__v1__named_count__field_descriptors,
+  audience__v1__named_count__field_indices_by_name,
+  1,  audience__v1__named_count__number_ranges,
+  (ProtobufCMessageInit) audience__v1__named_count__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__histogram_bin__field_descriptors[3] =
+{
+  {
+    "from",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__HistogramBin, from),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__HistogramBin, to),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "count",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__HistogramBin, count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__histogram_bin__field_indices_by_name[] = {
+  2,   /* field[2] = count */
+  0,   /* field[0] = from */
+  1,   /* field[1] = to */
+};
+static const ProtobufCIntRange audience__v1__histogram_bin__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor audience__v1__histogram_bin__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.HistogramBin",
+  "HistogramBin",
+  "Audience__V1__HistogramBin",
+  "audience.v1",
+  sizeof(Audience__V1__HistogramBin),
+  3,
+  audience__v1__histogram_bin__field_descriptors,
+  audience__v1__histogram_bin__field_indices_by_name,
+  1,  audience__v1__histogram_bin__number_ranges,
+  (ProtobufCMessageInit) audience__v1__histogram_bin__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__centroid__field_descriptors[1] =
+{
+  {
+    "values",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Audience__V1__Centroid, n_values),
+    offsetof(Audience__V1__Centroid, values),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__centroid__field_indices_by_name[] = {
+  0,   /* field[0] = values */
+};
+static const ProtobufCIntRange audience__v1__centroid__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor audience__v1__centroid__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.Centroid",
+  "Centroid",
+  "Audience__V1__Centroid",
+  "audience.v1",
+  sizeof(Audience__V1__Centroid),
+  1,
+  audience__v1__centroid__field_descriptors,
+  audience__v1__centroid__field_indices_by_name,
+  1,  audience__v1__centroid__number_ranges,
+  (ProtobufCMessageInit) audience__v1__centroid__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__age_cluster__field_descriptors[3] =
+{
+  {
+    "age",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__AgeCluster, age),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cluster",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__AgeCluster, cluster),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "count",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__AgeCluster, count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__age_cluster__field_indices_by_name[] = {
+  0,   /* field[0] = age */
+  1,   /* field[1] = cluster */
+  2,   /* field[2] = count */
+};
+static const ProtobufCIntRange audience__v1__age_cluster__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor audience__v1__age_cluster__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.AgeCluster",
+  "AgeCluster",
+  "Audience__V1__AgeCluster",
+  "audience.v1",
+  sizeof(Audience__V1__AgeCluster),
+  3,
+  audience__v1__age_cluster__field_descriptors,
+  audience__v1__age_cluster__field_indices_by_name,
+  1,  audience__v1__age_cluster__number_ranges,
+  (ProtobufCMessageInit) audience__v1__age_cluster__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__kmeans_result__field_descriptors[5] =
+{
+  {
+    "features",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Audience__V1__KMeansResult, n_features),
+    offsetof(Audience__V1__KMeansResult, features),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "centroids",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__KMeansResult, n_centroids),
+    offsetof(Audience__V1__KMeansResult, centroids),
+    &audience__v1__centroid__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sizes",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Audience__V1__KMeansResult, n_sizes),
+    offsetof(Audience__V1__KMeansResult, sizes),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "inertia",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__KMeansResult, inertia),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "age_clusters",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__KMeansResult, n_age_clusters),
+    offsetof(Audience__V1__KMeansResult, age_clusters),
+    &audience__v1__age_cluster__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__kmeans_result__field_indices_by_name[] = {
+  4,   /* field[4] = age_clusters */
+  1,   /* field[1] = centroids */
+  0,   /* field[0] = features */
+  3,   /* field[3] = inertia */
+  2,   /* field[2] = sizes */
+};
+static const ProtobufCIntRange audience__v1__kmeans_result__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor audience__v1__kmeans_result__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.KMeansResult",
+  "KMeansResult",
+  "Audience__V1__KMeansResult",
+  "audience.v1",
+  sizeof(Audience__V1__KMeansResult),
+  5,
+  audience__v1__kmeans_result__field_descriptors,
+  audience__v1__kmeans_result__field_indices_by_name,
+  1,  audience__v1__kmeans_result__number_ranges,
+  (ProtobufCMessageInit) audience__v1__kmeans_result__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__analyze_response__field_descriptors[12] =
+{
+  {
+    "total",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__AnalyzeResponse, total),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "countries",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__AnalyzeResponse, n_countries),
+    offsetof(Audience__V1__AnalyzeResponse, countries),
+    &audience__v1__named_count__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "states",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__AnalyzeResponse, n_states),
+    offsetof(Audience__V1__AnalyzeResponse, states),
+    &audience__v1__named_count__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cities",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__AnalyzeResponse, n_cities),
+    offsetof(Audience__V1__AnalyzeResponse, cities),
+    &audience__v1__named_count__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "genders",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__AnalyzeResponse, n_genders),
+    offsetof(Audience__V1__AnalyzeResponse, genders),
+    &audience__v1__named_count__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "education",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__AnalyzeResponse, n_education),
+    offsetof(Audience__V1__AnalyzeResponse, education),
+    &audience__v1__named_count__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "income_bands",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__AnalyzeResponse, n_income_bands),
+    offsetof(Audience__V1__AnalyzeResponse, income_bands),
+    &audience__v1__named_count__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "interests",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__AnalyzeResponse, n_interests),
+    offsetof(Audience__V1__AnalyzeResponse, interests),
+    &audience__v1__named_count__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "categories",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__AnalyzeResponse, n_categories),
+    offsetof(Audience__V1__AnalyzeResponse, categories),
+    &audience__v1__named_count__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "age_histogram",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__AnalyzeResponse, n_age_histogram),
+    offsetof(Audience__V1__AnalyzeResponse, age_histogram),
+    &audience__v1__histogram_bin__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "with_age",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__AnalyzeResponse, with_age),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kmeans",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__AnalyzeResponse, kmeans),
+    &audience__v1__kmeans_result__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__analyze_response__field_indices_by_name[] = {
+  9,   /* field[9] = age_histogram */
+  8,   /* field[8] = categories */
+  3,   /* field[3] = cities */
+  1,   /* field[1] = countries */
+  5,   /* field[5] = education */
+  4,   /* field[4] = genders */
+  6,   /* field[6] = income_bands */
+  7,   /* field[7] = interests */
+  11,   /* field[11] = kmeans */
+  2,   /* field[2] = states */
+  0,   /* field[0] = total */
+  10,   /* field[10] = with_age */
+};
+static const ProtobufCIntRange audience__v1__analyze_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 12 }
+};
+const ProtobufCMessageDescriptor audience__v1__analyze_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.AnalyzeResponse",
+  "AnalyzeResponse",
+  "Audience__V1__AnalyzeResponse",
+  "audience.v1",
+  sizeof(Audience__V1__AnalyzeResponse),
+  12,
+  audience__v1__analyze_response__field_descriptors,
+  audience__v1__analyze_response__field_indices_by_name,
+  1,  audience__v1__analyze_response__number_ranges,
+  (ProtobufCMessageInit) audience__v1__analyze_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue audience__v1__ingest_outcome__enum_values_by_number[6] =

@@ -32,7 +32,8 @@ typedef enum {
   AUDIENCE__V1__REQUEST__BODY_INGEST = 11,
   AUDIENCE__V1__REQUEST__BODY_GET_USER = 12,
   AUDIENCE__V1__REQUEST__BODY_QUERY_COHORT = 13,
-  AUDIENCE__V1__REQUEST__BODY_HEALTH = 14
+  AUDIENCE__V1__REQUEST__BODY_HEALTH = 14,
+  AUDIENCE__V1__REQUEST__BODY_ANALYZE = 15
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(AUDIENCE__V1__REQUEST__BODY__CASE)
 } Audience__V1__Request__BodyCase;
 
@@ -55,6 +56,7 @@ struct  Audience__V1__Request
     Audience__V1__GetUserRequest *get_user;
     Audience__V1__QueryCohortRequest *query_cohort;
     Audience__V1__HealthRequest *health;
+    Audience__V1__AnalyzeRequest *analyze;
   };
 };
 #define AUDIENCE__V1__REQUEST__INIT \
@@ -79,7 +81,8 @@ typedef enum {
   AUDIENCE__V1__RESPONSE__BODY_INGEST = 11,
   AUDIENCE__V1__RESPONSE__BODY_GET_USER = 12,
   AUDIENCE__V1__RESPONSE__BODY_QUERY_COHORT = 13,
-  AUDIENCE__V1__RESPONSE__BODY_HEALTH = 14
+  AUDIENCE__V1__RESPONSE__BODY_HEALTH = 14,
+  AUDIENCE__V1__RESPONSE__BODY_ANALYZE = 15
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(AUDIENCE__V1__RESPONSE__BODY__CASE)
 } Audience__V1__Response__BodyCase;
 
@@ -98,6 +101,7 @@ struct  Audience__V1__Response
     Audience__V1__GetUserResponse *get_user;
     Audience__V1__QueryCohortResponse *query_cohort;
     Audience__V1__HealthResponse *health;
+    Audience__V1__AnalyzeResponse *analyze;
   };
 };
 #define AUDIENCE__V1__RESPONSE__INIT \

@@ -31,6 +31,13 @@ typedef struct Audience__V1__QueryCohortRequest Audience__V1__QueryCohortRequest
 typedef struct Audience__V1__QueryCohortResponse Audience__V1__QueryCohortResponse;
 typedef struct Audience__V1__HealthRequest Audience__V1__HealthRequest;
 typedef struct Audience__V1__HealthResponse Audience__V1__HealthResponse;
+typedef struct Audience__V1__AnalyzeRequest Audience__V1__AnalyzeRequest;
+typedef struct Audience__V1__NamedCount Audience__V1__NamedCount;
+typedef struct Audience__V1__HistogramBin Audience__V1__HistogramBin;
+typedef struct Audience__V1__Centroid Audience__V1__Centroid;
+typedef struct Audience__V1__AgeCluster Audience__V1__AgeCluster;
+typedef struct Audience__V1__KMeansResult Audience__V1__KMeansResult;
+typedef struct Audience__V1__AnalyzeResponse Audience__V1__AnalyzeResponse;
 
 
 /* --- enums --- */
@@ -362,6 +369,153 @@ struct  Audience__V1__HealthResponse
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0 }
 
 
+/*
+ * The original notebook's figures over a segment of unique profiles.
+ */
+struct  Audience__V1__AnalyzeRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Absent: every profile.
+   */
+  Audience__V1__Filter *filter;
+  /*
+   * Set: the cookie's email cohort (latest record per cookie), as in QueryCohort.
+   */
+  char *cookie;
+  /*
+   * Most states and cities listed; 0 means 20.
+   */
+  uint32_t top_n;
+  /*
+   * Equal-width age bins over the observed range; 0 means 20.
+   */
+  uint32_t age_bins;
+  /*
+   * Clusters; 0 means 3. k-means runs only when it is at most 20.
+   */
+  uint32_t k;
+  /*
+   * "age" (default) and/or "income": the standardized features k-means clusters on.
+   */
+  size_t n_kmeans_features;
+  char **kmeans_features;
+  /*
+   * Skip k-means.
+   */
+  protobuf_c_boolean no_kmeans;
+};
+#define AUDIENCE__V1__ANALYZE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__analyze_request__descriptor) \
+    , NULL, (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0 }
+
+
+struct  Audience__V1__NamedCount
+{
+  ProtobufCMessage base;
+  char *name;
+  uint64_t count;
+};
+#define AUDIENCE__V1__NAMED_COUNT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__named_count__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Audience__V1__HistogramBin
+{
+  ProtobufCMessage base;
+  double from;
+  double to;
+  uint64_t count;
+};
+#define AUDIENCE__V1__HISTOGRAM_BIN__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__histogram_bin__descriptor) \
+    , 0, 0, 0 }
+
+
+struct  Audience__V1__Centroid
+{
+  ProtobufCMessage base;
+  /*
+   * One value per feature, in its units (years, income).
+   */
+  size_t n_values;
+  double *values;
+};
+#define AUDIENCE__V1__CENTROID__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__centroid__descriptor) \
+    , 0,NULL }
+
+
+struct  Audience__V1__AgeCluster
+{
+  ProtobufCMessage base;
+  uint32_t age;
+  uint32_t cluster;
+  uint64_t count;
+};
+#define AUDIENCE__V1__AGE_CLUSTER__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__age_cluster__descriptor) \
+    , 0, 0, 0 }
+
+
+struct  Audience__V1__KMeansResult
+{
+  ProtobufCMessage base;
+  size_t n_features;
+  char **features;
+  /*
+   * Ordered by the first feature.
+   */
+  size_t n_centroids;
+  Audience__V1__Centroid **centroids;
+  size_t n_sizes;
+  uint64_t *sizes;
+  double inertia;
+  /*
+   * Age-only clustering: every distinct age with its cluster.
+   */
+  size_t n_age_clusters;
+  Audience__V1__AgeCluster **age_clusters;
+};
+#define AUDIENCE__V1__KMEANS_RESULT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__kmeans_result__descriptor) \
+    , 0,NULL, 0,NULL, 0,NULL, 0, 0,NULL }
+
+
+struct  Audience__V1__AnalyzeResponse
+{
+  ProtobufCMessage base;
+  uint64_t total;
+  size_t n_countries;
+  Audience__V1__NamedCount **countries;
+  size_t n_states;
+  Audience__V1__NamedCount **states;
+  size_t n_cities;
+  Audience__V1__NamedCount **cities;
+  size_t n_genders;
+  Audience__V1__NamedCount **genders;
+  size_t n_education;
+  Audience__V1__NamedCount **education;
+  size_t n_income_bands;
+  Audience__V1__NamedCount **income_bands;
+  size_t n_interests;
+  Audience__V1__NamedCount **interests;
+  size_t n_categories;
+  Audience__V1__NamedCount **categories;
+  size_t n_age_histogram;
+  Audience__V1__HistogramBin **age_histogram;
+  uint64_t with_age;
+  /*
+   * Absent when k-means was skipped or no user had the features.
+   */
+  Audience__V1__KMeansResult *kmeans;
+};
+#define AUDIENCE__V1__ANALYZE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__analyze_response__descriptor) \
+    , 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, NULL }
+
+
 /* Audience__V1__HelloRequest methods */
 void   audience__v1__hello_request__init
                      (Audience__V1__HelloRequest         *message);
@@ -647,6 +801,139 @@ Audience__V1__HealthResponse *
 void   audience__v1__health_response__free_unpacked
                      (Audience__V1__HealthResponse *message,
                       ProtobufCAllocator *allocator);
+/* Audience__V1__AnalyzeRequest methods */
+void   audience__v1__analyze_request__init
+                     (Audience__V1__AnalyzeRequest         *message);
+size_t audience__v1__analyze_request__get_packed_size
+                     (const Audience__V1__AnalyzeRequest   *message);
+size_t audience__v1__analyze_request__pack
+                     (const Audience__V1__AnalyzeRequest   *message,
+                      uint8_t             *out);
+size_t audience__v1__analyze_request__pack_to_buffer
+                     (const Audience__V1__AnalyzeRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__AnalyzeRequest *
+       audience__v1__analyze_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__analyze_request__free_unpacked
+                     (Audience__V1__AnalyzeRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Audience__V1__NamedCount methods */
+void   audience__v1__named_count__init
+                     (Audience__V1__NamedCount         *message);
+size_t audience__v1__named_count__get_packed_size
+                     (const Audience__V1__NamedCount   *message);
+size_t audience__v1__named_count__pack
+                     (const Audience__V1__NamedCount   *message,
+                      uint8_t             *out);
+size_t audience__v1__named_count__pack_to_buffer
+                     (const Audience__V1__NamedCount   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__NamedCount *
+       audience__v1__named_count__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__named_count__free_unpacked
+                     (Audience__V1__NamedCount *message,
+                      ProtobufCAllocator *allocator);
+/* Audience__V1__HistogramBin methods */
+void   audience__v1__histogram_bin__init
+                     (Audience__V1__HistogramBin         *message);
+size_t audience__v1__histogram_bin__get_packed_size
+                     (const Audience__V1__HistogramBin   *message);
+size_t audience__v1__histogram_bin__pack
+                     (const Audience__V1__HistogramBin   *message,
+                      uint8_t             *out);
+size_t audience__v1__histogram_bin__pack_to_buffer
+                     (const Audience__V1__HistogramBin   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__HistogramBin *
+       audience__v1__histogram_bin__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__histogram_bin__free_unpacked
+                     (Audience__V1__HistogramBin *message,
+                      ProtobufCAllocator *allocator);
+/* Audience__V1__Centroid methods */
+void   audience__v1__centroid__init
+                     (Audience__V1__Centroid         *message);
+size_t audience__v1__centroid__get_packed_size
+                     (const Audience__V1__Centroid   *message);
+size_t audience__v1__centroid__pack
+                     (const Audience__V1__Centroid   *message,
+                      uint8_t             *out);
+size_t audience__v1__centroid__pack_to_buffer
+                     (const Audience__V1__Centroid   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__Centroid *
+       audience__v1__centroid__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__centroid__free_unpacked
+                     (Audience__V1__Centroid *message,
+                      ProtobufCAllocator *allocator);
+/* Audience__V1__AgeCluster methods */
+void   audience__v1__age_cluster__init
+                     (Audience__V1__AgeCluster         *message);
+size_t audience__v1__age_cluster__get_packed_size
+                     (const Audience__V1__AgeCluster   *message);
+size_t audience__v1__age_cluster__pack
+                     (const Audience__V1__AgeCluster   *message,
+                      uint8_t             *out);
+size_t audience__v1__age_cluster__pack_to_buffer
+                     (const Audience__V1__AgeCluster   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__AgeCluster *
+       audience__v1__age_cluster__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__age_cluster__free_unpacked
+                     (Audience__V1__AgeCluster *message,
+                      ProtobufCAllocator *allocator);
+/* Audience__V1__KMeansResult methods */
+void   audience__v1__kmeans_result__init
+                     (Audience__V1__KMeansResult         *message);
+size_t audience__v1__kmeans_result__get_packed_size
+                     (const Audience__V1__KMeansResult   *message);
+size_t audience__v1__kmeans_result__pack
+                     (const Audience__V1__KMeansResult   *message,
+                      uint8_t             *out);
+size_t audience__v1__kmeans_result__pack_to_buffer
+                     (const Audience__V1__KMeansResult   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__KMeansResult *
+       audience__v1__kmeans_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__kmeans_result__free_unpacked
+                     (Audience__V1__KMeansResult *message,
+                      ProtobufCAllocator *allocator);
+/* Audience__V1__AnalyzeResponse methods */
+void   audience__v1__analyze_response__init
+                     (Audience__V1__AnalyzeResponse         *message);
+size_t audience__v1__analyze_response__get_packed_size
+                     (const Audience__V1__AnalyzeResponse   *message);
+size_t audience__v1__analyze_response__pack
+                     (const Audience__V1__AnalyzeResponse   *message,
+                      uint8_t             *out);
+size_t audience__v1__analyze_response__pack_to_buffer
+                     (const Audience__V1__AnalyzeResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__AnalyzeResponse *
+       audience__v1__analyze_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__analyze_response__free_unpacked
+                     (Audience__V1__AnalyzeResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Audience__V1__HelloRequest_Closure)
@@ -694,6 +981,27 @@ typedef void (*Audience__V1__HealthRequest_Closure)
 typedef void (*Audience__V1__HealthResponse_Closure)
                  (const Audience__V1__HealthResponse *message,
                   void *closure_data);
+typedef void (*Audience__V1__AnalyzeRequest_Closure)
+                 (const Audience__V1__AnalyzeRequest *message,
+                  void *closure_data);
+typedef void (*Audience__V1__NamedCount_Closure)
+                 (const Audience__V1__NamedCount *message,
+                  void *closure_data);
+typedef void (*Audience__V1__HistogramBin_Closure)
+                 (const Audience__V1__HistogramBin *message,
+                  void *closure_data);
+typedef void (*Audience__V1__Centroid_Closure)
+                 (const Audience__V1__Centroid *message,
+                  void *closure_data);
+typedef void (*Audience__V1__AgeCluster_Closure)
+                 (const Audience__V1__AgeCluster *message,
+                  void *closure_data);
+typedef void (*Audience__V1__KMeansResult_Closure)
+                 (const Audience__V1__KMeansResult *message,
+                  void *closure_data);
+typedef void (*Audience__V1__AnalyzeResponse_Closure)
+                 (const Audience__V1__AnalyzeResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -717,6 +1025,13 @@ extern const ProtobufCMessageDescriptor audience__v1__query_cohort_request__desc
 extern const ProtobufCMessageDescriptor audience__v1__query_cohort_response__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__health_request__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__health_response__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__analyze_request__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__named_count__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__histogram_bin__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__centroid__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__age_cluster__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__kmeans_result__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__analyze_response__descriptor;
 
 PROTOBUF_C__END_DECLS
 
