@@ -1,0 +1,90 @@
+import ArgumentParser
+import AudienceClient
+import AudienceCore
+internal import Glibc
+
+/// `audience analyze`
+struct Analyze: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Audience analytics over a segment: countries, ages, genders, interests, categories, age clusters.",
+    discussion: """
+      Computed by the server over the unique profiles matching the filters (the same flags as
+      `cohort`). Without --json: charts in the terminal. With --json:
+      {"total", "countries": {name: n}, "genders", "education", "interests", "categories",
+      "age_histogram": [{"from", "to", "count"}], "kmeans": {"k", "centroids", "sizes"}, ...}.
+      With --html FILE: a self-contained report with an SVG chart for each figure.
+      """)
+
+  @OptionGroup var global: GlobalOptions
+  @OptionGroup var filters: FilterOptions
+  @Option(help: "States and cities listed (default 20).") var top: Int = 20
+  @Option(help: "Age histogram bins (default 20).") var bins: Int = 20
+  @Option(help: "k-means clusters (default 3).") var k: Int = 3
+  @Option(help: "k-means features: age, or age,income (default age).") var features: String = "age"
+  @Flag(name: .customLong("no-kmeans"), help: "Skip k-means.") var noKMeans = false
+  @Option(help: "Write a self-contained HTML report to this file.") var html: String?
+
+  func validate() throws {
+    guard (1...1000).contains(top) else { throw ValidationError("--top must be in 1...1000") }
+    guard (1...1000).contains(bins) else { throw ValidationError("--bins must be in 1...1000") }
+    guard (1...20).contains(k) else { throw ValidationError("--k must be in 1...20") }
+    _ = try parsedFeatures()
+  }
+
+  func parsedFeatures() throws -> [KMeansFeature] {
+    try features.split(separator: ",").map {
+      guard let f = KMeansFeature(rawValue: $0.trimmingCharacters(in: " ").lowercased()) else {
+        throw ValidationError("--features: \"\($0)\" is not age or income")
+      }
+      return f
+    }
+  }
+
+  func run() async throws {
+    let query = AnalyzeQuery(
+      filter: filters.filter, cookie: filters.cookie, topN: top, ageBins: bins, k: noKMeans ? 0 : k,
+      features: try parsedFeatures())
+    try await Output.withClient(global) { client in
+      let report = try await client.analyze(query)
+      if let html {
+        let page = HTMLReport.render(report, subtitle: describeFilters())
+        guard let f = fopen(html, "w") else {
+          throw ValidationError("cannot write \(html): \(String(cString: strerror(errno)))")
+        }
+        fputs(page, f)
+        fclose(f)
+        Output.stderr("wrote \(html)")
+      }
+      if global.json {
+        Output.stdout(ReportJSON.json(report).serialized())
+      } else if html == nil {
+        Output.stdout(TerminalCharts.render(report, width: TerminalCharts.terminalWidth()))
+      }
+    }
+  }
+
+  func describeFilters() -> String {
+    var parts: [String] = []
+    let f = filters
+    if let c = f.cookie { parts.append("cookie \(c)") }
+    if f.ageMin != nil || f.ageMax != nil { parts.append("age \(f.ageMin.map(String.init) ?? "")..\(f.ageMax.map(String.init) ?? "")") }
+    for (name, value) in [("interests", f.interests), ("gender", f.gender), ("country", f.country), ("state", f.state),
+                          ("city", f.city), ("education", f.education)] {
+      if let value { parts.append("\(name) \(value)") }
+    }
+    if f.incomeMin != nil || f.incomeMax != nil { parts.append("income \(f.incomeMin.map(String.init) ?? "")..\(f.incomeMax.map(String.init) ?? "")") }
+    return parts.isEmpty ? "all users" : parts.joined(separator: ", ")
+  }
+}
+
+extension Substring {
+  func trimmingCharacters(in _: String) -> String { String(self).trimmingCharacters() }
+}
+
+extension String {
+  func trimmingCharacters() -> String {
+    guard let first = firstIndex(where: { !$0.isWhitespace }) else { return "" }
+    let last = lastIndex(where: { !$0.isWhitespace })!
+    return String(self[first...last])
+  }
+}
