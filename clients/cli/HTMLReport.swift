@@ -58,7 +58,7 @@ enum HTMLReport {
       svg .title { font-size: 16px; font-weight: bold; } svg .tick, svg .value { font-size: 11px; fill: #333; }
       svg .label { font-size: 13px; } svg .grid { stroke: #e8e8e8; } svg .axis { stroke: #333; }
       table { border-collapse: collapse; margin: 12px 0; } td, th { border: 1px solid #ddd; padding: 4px 10px; text-align: right; }
-      caption { text-align: left; font-weight: bold; margin-bottom: 4px; }
+      caption { text-align: left; font-weight: bold; margin-bottom: 4px; white-space: nowrap; }
       </style></head><body>
       <h1>Audience report</h1>
       <p class="sub">\(r.total) users (\(SVGChart.escape(subtitle))), \(r.withAge) with an age.</p>

@@ -3,14 +3,16 @@ internal import Glibc
 /// Small SVG charts in the notebook's style (seaborn-like palettes, titles, axis labels, ticks).
 enum SVGChart {
   static let viridis = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"]
-  static let magma = ["#000004", "#1c1044", "#4f127b", "#812581", "#b5367a", "#e55064", "#fb8761", "#fec287", "#fcfdbf"]
+  static let magma = ["#0b0724", "#3b0f70", "#1c1044", "#4f127b", "#812581", "#b5367a", "#e55064", "#fb8761", "#fec287", "#fcfdbf"]
   static let coolwarm = ["#3b4cc0", "#7396f5", "#b0cbfc", "#dcdddd", "#f6bfa6", "#ea7b60", "#b40426"]
   static let set2 = ["#66c2a5", "#fc8d62", "#8da0cb", "#e78ac3", "#a6d854", "#ffd92f", "#e5c494", "#b3b3b3"]
 
   /// Colors spread over a palette, one per bar.
+  /// Sampled at the centers of n equal slices, as seaborn's `color_palette(name, n)` does, so
+  /// the darkest and lightest extremes are not used.
   static func colors(_ palette: [String], _ n: Int) -> [String] {
-    guard n > 1 else { return [palette[palette.count / 2]] }
-    return (0..<n).map { palette[Int((Double($0) / Double(n - 1) * Double(palette.count - 1)).rounded())] }
+    guard n > 0 else { return [] }
+    return (0..<n).map { palette[min(palette.count - 1, Int((Double($0) + 0.5) / Double(n) * Double(palette.count)))] }
   }
 
   static func escape(_ s: String) -> String {
@@ -104,7 +106,8 @@ enum SVGChart {
       let bh = Double(b.count) * scale
       body += "<rect x=\"\(f(xs(b.from)))\" y=\"\(f(Double(top) + plotH - bh))\" width=\"\(f(max(0.5, xs(b.to) - xs(b.from))))\" height=\"\(f(bh))\" fill=\"\(color)\" fill-opacity=\"0.75\" stroke=\"#ffffff\" stroke-width=\"0.8\"><title>\(label(b.from))–\(label(b.to)): \(b.count)</title></rect>\n"
     }
-    for v in ticks(hi - lo).map({ $0 + (lo / 10).rounded(.down) * 10 }) where v >= lo && v <= hi {
+    let step = ticks(hi - lo).dropFirst().first ?? 1
+    for v in stride(from: (lo / step).rounded(.up) * step, through: hi, by: step) {
       body += "<text x=\"\(f(xs(v)))\" y=\"\(f(Double(top) + plotH + 18))\" class=\"tick\" text-anchor=\"middle\">\(label(v))</text>\n"
     }
     body += axisLabels(w: w, h: h, left: left, top: top, plotH: plotH, xLabel: xLabel, yLabel: yLabel, xLabelY: h - 16)
@@ -117,7 +120,7 @@ enum SVGChart {
     let plotW = Double(w - left - right), plotH = Double(h - top - bottom)
     let maxCluster = max(1, k - 1)
     let maxCount = Double(points.map(\.count).max() ?? 1)
-    let palette = colors(set2, max(k, 1))
+    let palette = Array(set2.prefix(max(1, min(k, 7))))
     var body = ""
     let xs = { (a: Double) in Double(left) + a / 100 * plotW }
     let ys = { (c: Double) in Double(top) + plotH - (c + 0.25) / (Double(maxCluster) + 0.5) * plotH }

@@ -1,0 +1,193 @@
+"""A blocking client: one Unix socket, length-prefixed protobuf envelopes (docs/PROTOCOL.md)."""
+
+import os
+import socket
+import struct
+
+from ._proto import envelope_pb2, rpc_pb2
+from .filters import build_filter
+from .records import record_from_proto, record_to_proto
+
+PROTOCOL_VERSION = 1
+
+
+class AudienceError(Exception):
+    """A request failed: the server's status code name (e.g. "NOT_FOUND") and message."""
+
+    def __init__(self, code, message):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def _code_name(number):
+    try:
+        return rpc_pb2.StatusCode.Name(number)
+    except ValueError:
+        return f"STATUS_{number}"
+
+
+def _counts(xs):
+    return {x.name: x.count for x in xs}
+
+
+class Client:
+    """Connects to audienced and checks the protocol version.
+
+    socket_path defaults to $AUDIENCE_SOCKET, then ./audience.sock.
+    """
+
+    def __init__(self, socket_path=None, timeout=60.0, client_name="audience-python"):
+        path = socket_path or os.environ.get("AUDIENCE_SOCKET") or "./audience.sock"
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.settimeout(timeout)
+        try:
+            self._sock.connect(path)
+        except OSError as e:
+            self._sock.close()
+            raise AudienceError("UNAVAILABLE", f"cannot connect to {path}: {e} (is audienced running?)") from None
+        self._next_id = 1
+        self.server = self._call("hello", rpc_pb2.HelloRequest(protocol_version=PROTOCOL_VERSION, client_name=client_name))
+
+    def close(self):
+        self._sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- transport --------------------------------------------------------------------------
+
+    def _recv_exactly(self, n):
+        chunks = []
+        while n:
+            chunk = self._sock.recv(min(n, 1 << 20))
+            if not chunk:
+                raise AudienceError("UNAVAILABLE", "connection closed by the server")
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
+
+    def _call(self, method, body, timeout_ms=0):
+        request_id = self._next_id
+        self._next_id += 1
+        req = envelope_pb2.Request(id=request_id, timeout_ms=timeout_ms)
+        getattr(req, method).CopyFrom(body)
+        payload = req.SerializeToString()
+        self._sock.sendall(struct.pack(">I", len(payload)) + payload)
+        while True:
+            (length,) = struct.unpack(">I", self._recv_exactly(4))
+            resp = envelope_pb2.Response.FromString(self._recv_exactly(length))
+            if resp.id == request_id or (resp.id == 0 and resp.status.code != 0):
+                break
+        if resp.HasField("status") and resp.status.code != 0:
+            raise AudienceError(_code_name(resp.status.code), resp.status.message)
+        return getattr(resp, method)
+
+    # -- methods ----------------------------------------------------------------------------
+
+    def ingest(self, records, batch_size=1000):
+        """Stores records (dicts in the {"data": {...}} shape). Returns
+        {"accepted", "rejected", "duplicates", "errors": [{"index", "message"}]}."""
+        summary = {"accepted": 0, "rejected": 0, "duplicates": 0, "errors": []}
+        batch, offset = [], 0
+
+        def flush():
+            nonlocal batch, offset
+            if not batch:
+                return
+            resp = self._call("ingest", rpc_pb2.IngestRequest(records=batch))
+            summary["accepted"] += resp.accepted
+            summary["rejected"] += resp.rejected
+            summary["duplicates"] += resp.duplicates
+            for r in resp.results:
+                if r.outcome == rpc_pb2.INGEST_OUTCOME_REJECTED:
+                    summary["errors"].append({"index": offset + r.index, "message": r.message})
+            offset += len(batch)
+            batch = []
+
+        for record in records:
+            batch.append(record_to_proto(record))
+            if len(batch) >= batch_size:
+                flush()
+        flush()
+        return summary
+
+    def get_user(self, cookie):
+        """{"data": {...}, "profile": {...}}; AudienceError NOT_FOUND for an unknown cookie."""
+        resp = self._call("get_user", rpc_pb2.GetUserRequest(cookie=cookie))
+        p = resp.profile
+        out = record_from_proto(resp.data)
+        out["profile"] = {
+            "id": p.id, "cookies": list(p.cookies), "emails": list(p.emails), "records": p.records,
+            "repeated_emails": list(p.repeated_emails), "first_seen": p.first_seen, "last_seen": p.last_seen,
+        }
+        return out
+
+    def query_cohort(self, cookie=None, limit=100, cursor=None, count_only=False, **filters):
+        """One page: {"total", "users": [{"data": {...}}], "next_cursor"}."""
+        req = rpc_pb2.QueryCohortRequest(cookie=cookie or "", limit=limit, cursor=cursor or "", count_only=count_only)
+        f = build_filter(**filters)
+        if f is not None:
+            req.filter.CopyFrom(f)
+        resp = self._call("query_cohort", req)
+        return {
+            "total": resp.total,
+            "users": [record_from_proto(u) for u in resp.users],
+            "next_cursor": resp.next_cursor or None,
+        }
+
+    def iter_users(self, cookie=None, page_size=10000, **filters):
+        """Every matching user ({"data": {...}}), page after page."""
+        cursor = None
+        while True:
+            page = self.query_cohort(cookie=cookie, limit=page_size, cursor=cursor, **filters)
+            yield from page["users"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return
+
+    def analyze(self, cookie=None, top_n=20, age_bins=20, k=3, kmeans_features=("age",), no_kmeans=False, **filters):
+        """The notebook's figures, shaped as `audience analyze --json`."""
+        req = rpc_pb2.AnalyzeRequest(cookie=cookie or "", top_n=top_n, age_bins=age_bins, k=k, no_kmeans=no_kmeans)
+        req.kmeans_features.extend(kmeans_features)
+        f = build_filter(**filters)
+        if f is not None:
+            req.filter.CopyFrom(f)
+        r = self._call("analyze", req)
+        out = {
+            "total": r.total,
+            "countries": _counts(r.countries),
+            "states": _counts(r.states),
+            "cities": _counts(r.cities),
+            "genders": _counts(r.genders),
+            "education": _counts(r.education),
+            "income_bands": _counts(r.income_bands),
+            "interests": _counts(r.interests),
+            "categories": _counts(r.categories),
+            "with_age": r.with_age,
+            "age_histogram": [{"from": b.__getattribute__("from"), "to": b.to, "count": b.count} for b in r.age_histogram],
+            "kmeans": None,
+        }
+        if r.HasField("kmeans"):
+            km = r.kmeans
+            one = len(km.features) == 1
+            out["kmeans"] = {
+                "k": len(km.centroids),
+                "features": list(km.features),
+                "centroids": [c.values[0] if one else list(c.values) for c in km.centroids],
+                "sizes": list(km.sizes),
+                "inertia": km.inertia,
+                "age_clusters": [{"age": a.age, "cluster": a.cluster, "count": a.count} for a in km.age_clusters],
+            }
+        return out
+
+    def health(self):
+        h = self._call("health", rpc_pb2.HealthRequest())
+        return {
+            "status": h.status, "server_version": h.server_version, "store": h.store, "profiles": h.profiles,
+            "records": h.records, "repeated_emails": h.repeated_emails, "uptime_seconds": h.uptime_seconds,
+            "connections": h.connections,
+        }

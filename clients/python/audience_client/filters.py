@@ -1,0 +1,57 @@
+"""Filter trees from keyword arguments (the CLI's cohort flags)."""
+
+from ._proto import rpc_pb2
+
+FILTER_KEYS = {
+    "age_min", "age_max", "interests", "interests_all", "interests_none", "gender", "country",
+    "state", "city", "education", "income_min", "income_max",
+}
+
+
+def _list(v):
+    if isinstance(v, str):
+        return [x.strip() for x in v.split(",") if x.strip()]
+    return [str(x) for x in v]
+
+
+def build_filter(**kw):
+    """An audience.v1.Filter requiring every given predicate, or None when none is given."""
+    unknown = set(kw) - FILTER_KEYS
+    if unknown:
+        raise TypeError(f"unknown filter argument(s): {', '.join(sorted(unknown))}")
+    parts = []
+    if kw.get("age_min") is not None or kw.get("age_max") is not None:
+        f = rpc_pb2.Filter()
+        if kw.get("age_min") is not None:
+            f.age.min = int(kw["age_min"])
+        if kw.get("age_max") is not None:
+            f.age.max = int(kw["age_max"])
+        if not f.HasField("age"):
+            f.age.SetInParent()
+        parts.append(f)
+    if kw.get("income_min") is not None or kw.get("income_max") is not None:
+        f = rpc_pb2.Filter()
+        f.income.SetInParent()
+        if kw.get("income_min") is not None:
+            f.income.min = int(kw["income_min"])
+        if kw.get("income_max") is not None:
+            f.income.max = int(kw["income_max"])
+        parts.append(f)
+    for key, field in [("interests", "interests_any"), ("interests_all", "interests_all"),
+                       ("interests_none", "interests_none")]:
+        if kw.get(key):
+            f = rpc_pb2.Filter()
+            getattr(f, field).values.extend(_list(kw[key]))
+            parts.append(f)
+    for key in ["gender", "country", "state", "city", "education"]:
+        if kw.get(key):
+            f = rpc_pb2.Filter()
+            getattr(f, key).values.extend(_list(kw[key]) if not isinstance(kw[key], str) else [kw[key]])
+            parts.append(f)
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    f = rpc_pb2.Filter()
+    f.all.filters.extend(parts)
+    return f

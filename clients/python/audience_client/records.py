@@ -1,0 +1,75 @@
+"""Records in the original specification's {"data": {...}} shape <-> audience.v1.Record."""
+
+from ._proto import records_pb2
+
+
+def _text(value, field):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        raise ValueError(f"{field}: must be a string")
+    if isinstance(value, (int, float)):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"{field}: must be a string")
+
+
+def record_to_proto(record):
+    """A dict ({"data": {...}} or the bare object) as an audience.v1.Record."""
+    d = record.get("data", record) if isinstance(record, dict) else None
+    if not isinstance(d, dict):
+        raise ValueError("data: must be an object")
+    r = records_pb2.Record(
+        cookie=_text(d.get("cookie"), "data.cookie"),
+        email=_text(d.get("email"), "data.email"),
+        phone_number=_text(d.get("phone_number"), "data.phone_number"),
+        created_at=_text(d.get("created_at"), "data.created_at"),
+    )
+    loc = d.get("location") or {}
+    r.location.state = _text(loc.get("state"), "data.location.state")
+    r.location.country = _text(loc.get("country"), "data.location.country")
+    r.location.city = _text(loc.get("city"), "data.location.city")
+    dem = d.get("demographics") or {}
+    age = dem.get("age")
+    if age is not None and age != "":
+        try:
+            r.demographics.age = int(age) if not isinstance(age, float) or age.is_integer() else None
+        except (TypeError, ValueError):
+            raise ValueError(f'data.demographics.age: "{age}" is not a whole number') from None
+    r.demographics.gender = _text(dem.get("gender"), "data.demographics.gender")
+    r.demographics.income = _text(dem.get("income"), "data.demographics.income")
+    r.demographics.education = _text(dem.get("education"), "data.demographics.education")
+    interests = d.get("interests") or []
+    if isinstance(interests, str):
+        interests = [x for x in interests.replace("|", ";").split(";") if x.strip()]
+    r.interests.extend(_text(x, "data.interests") for x in interests)
+    return r
+
+
+def record_from_proto(r):
+    """An audience.v1.Record as {"data": {...}}, every field present (None when unknown)."""
+
+    def opt(s):
+        return s if s else None
+
+    return {
+        "data": {
+            "cookie": r.cookie,
+            "email": opt(r.email),
+            "phone_number": opt(r.phone_number),
+            "created_at": opt(r.created_at),
+            "location": {
+                "state": opt(r.location.state),
+                "country": opt(r.location.country),
+                "city": opt(r.location.city),
+            },
+            "demographics": {
+                "age": r.demographics.age if r.demographics.HasField("age") else None,
+                "gender": opt(r.demographics.gender),
+                "income": opt(r.demographics.income),
+                "education": opt(r.demographics.education),
+            },
+            "interests": list(r.interests),
+        }
+    }
