@@ -5,10 +5,12 @@ SHELL := /bin/bash
 SOCKET ?= ./audience.sock
 DATA_DIR ?= ./data
 DEBIAN_PACKAGES := libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libmongoc-dev libbson-dev \
-	libsqlite3-dev pkg-config
+	libsqlite3-dev pkg-config python3-venv python3-pip
+VENV := .venv
+PYTHON := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build build-debug run test test-swift check-generated generate clean help
+.PHONY: all deps build build-debug run test test-swift test-python venv check-generated generate clean help
 
 all: build
 
@@ -47,7 +49,18 @@ check-generated: deps
 generate: deps
 	scripts/generate-protos
 
-test: deps check-generated test-swift
+test: deps check-generated test-swift test-python
+
+# Python client tests, in a virtual environment, against the debug audienced built by test-swift.
+venv: $(VENV)/.installed
+$(VENV)/.installed: clients/python/pyproject.toml
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q -e 'clients/python[test,analytics]'
+	touch $@
+
+test-python: venv
+	AUDIENCE_BIN_DIR=$(CURDIR)/.build/debug $(PYTHON) -m pytest -q clients/python/tests
 
 test-swift:
 	swift build --build-tests
