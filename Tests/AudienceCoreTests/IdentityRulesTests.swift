@@ -1,0 +1,110 @@
+import Testing
+
+@testable import AudienceCore
+
+@Suite("Identity rules")
+struct IdentityRulesTests {
+  typealias F = Fixture
+
+  @Test func sharedEmailJoinsAProfile() {
+    var g = IdentityGraph()
+    let o = F.apply([F.record("a", "x@e.com", day: 1), F.record("b", "x@e.com", day: 2)], to: &g)
+    #expect(o == [.created(0), .updated(0)])
+    #expect(g.user(cookie: "b")?.summary.cookies == ["a", "b"])
+    #expect(g.profileCount == 1)
+    #expect(g.repeatedEmailCount == 1)
+  }
+
+  @Test func linkingRecordMergesIntoTheOlderProfile() {
+    var g = IdentityGraph()
+    let o = F.apply(
+      [F.record("a", "x@e.com", day: 1), F.record("b", "y@e.com", day: 2), F.record("b", "x@e.com", day: 3)], to: &g)
+    #expect(o == [.created(0), .created(1), .merged(0, absorbed: [1])])
+    let u = g.user(cookie: "b")!
+    #expect(u.summary.id == 0)
+    #expect(Set(u.summary.cookies) == ["a", "b"])
+    #expect(Set(u.summary.emails) == ["x@e.com", "y@e.com"])
+    #expect(g.profileCount == 1)
+    #expect(g.profile(1) == nil)
+  }
+
+  @Test func chainOfLinksIsOneComponent() {
+    var g = IdentityGraph()
+    F.apply(
+      [F.record("a", "1@e"), F.record("b", "2@e"), F.record("c", "3@e"), F.record("c", "2@e", day: 2),
+       F.record("a", "3@e", day: 3)], to: &g)
+    #expect(g.profileCount == 1)
+    #expect(Set(g.user(cookie: "a")!.summary.cookies) == ["a", "b", "c"])
+  }
+
+  @Test func latestRecordWinsPerFieldAndMissingFieldsDoNotErase() {
+    let g = F.graph([
+      F.record("a", "x@e", day: 5, age: 30, gender: "Male", country: "USA"),
+      F.record("a", "x@e", day: 1, age: 20, gender: "Female", country: "Canada", city: "Toronto"),
+      F.record("a", nil, day: 9, age: 31),
+    ])
+    let d = g.user(cookie: "a")!.data
+    #expect(d.demographics.age == 31)
+    #expect(d.demographics.gender == "Male")
+    #expect(d.location.country == "USA")
+    #expect(d.location.city == "Toronto")
+    #expect(d.email == "x@e")
+    #expect(d.createdAt == F.time(9))
+  }
+
+  @Test func exactTiesGoToTheLaterIngest() {
+    let g = F.graph([F.record("a", day: 2, age: 40), F.record("a", day: 2, age: 41)])
+    #expect(g.user(cookie: "a")!.data.demographics.age == 41)
+  }
+
+  @Test func emailIsTheLatestRecordsEmail() {
+    let g = F.graph([F.record("a", "old@e", day: 1), F.record("a", "new@e", day: 2)])
+    #expect(g.user(cookie: "a")!.data.email == "new@e")
+  }
+
+  @Test func interestsAreAUnionInFirstSeenSpellingAndOrder() {
+    let g = F.graph([
+      F.record("a", "x@e", day: 3, interests: ["gaming", "Music"]),
+      F.record("b", "x@e", day: 1, interests: ["Tech", "Gaming"]),
+      F.record("a", "x@e", day: 2, interests: ["AI", "tech"]),
+    ])
+    #expect(g.user(cookie: "a")!.data.interests == ["Tech", "Gaming", "AI", "Music"])
+  }
+
+  @Test func interestCapDropsTheOldest() {
+    var g = IdentityGraph(limits: RecordLimits(maxInterestsPerProfile: 3))
+    F.apply([F.record("a", day: 1, interests: ["i1", "i2"]), F.record("a", day: 2, interests: ["i3", "i4"])], to: &g)
+    #expect(g.user(cookie: "a")!.data.interests == ["i2", "i3", "i4"])
+  }
+
+  @Test func identicalRecordIsANoOp() {
+    var g = IdentityGraph()
+    let r = F.record("a", "x@e", age: 3, interests: ["T"])
+    let o = F.apply([r, r], to: &g)
+    #expect(o == [.created(0), .duplicate(0)])
+    #expect(g.recordCount == 1)
+    #expect(g.user(cookie: "a")!.summary.records == 1)
+  }
+
+  @Test func cookieCohortRouteUsesEachCookiesLatestRecord() throws {
+    let g = F.graph([
+      F.record("a", "x@e", day: 1, age: 25, interests: ["Gaming"]),
+      F.record("b", "x@e", day: 2, age: 35, interests: ["Gaming"]),
+      F.record("b", "y@e", day: 4, age: 28, interests: ["gaming"]),
+      F.record("c", "y@e", day: 3, age: 22, interests: ["Gaming"]),
+      F.record("d", "z@e", day: 3, age: 22, interests: ["Gaming"]),
+    ])
+    let page = try g.query(CohortQuery(filter: .all([.age(min: 20, max: 30), .interests(any: ["Gaming"])]), cookie: "a"))
+    // a shares x@e with b; b's latest record (day 4, age 28) matches; c shares no email with a.
+    #expect(page.users.map(\.cookie) == ["a", "b"])
+    #expect(page.users[1].demographics.age == 28)
+    #expect(page.total == 2)
+  }
+
+  @Test func repeatedEmailsAreListed() {
+    let g = F.graph([F.record("a", "x@e"), F.record("b", "x@e"), F.record("c", "y@e")])
+    #expect(g.repeatedEmails.map(\.email) == ["x@e"])
+    #expect(g.user(cookie: "c")!.summary.repeatedEmails == [])
+    #expect(g.user(cookie: "a")!.summary.repeatedEmails == ["x@e"])
+  }
+}

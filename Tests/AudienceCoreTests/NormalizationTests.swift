@@ -1,0 +1,77 @@
+import Testing
+
+@testable import AudienceCore
+
+@Suite("Record normalization")
+struct NormalizationTests {
+  let n = RecordNormalizer()
+
+  @Test func normalizesTheSeedRecord() throws {
+    let r = try n.normalize(
+      RawRecord(
+        cookie: "  user_cookie_id ", email: " User@Example.COM ", phoneNumber: "1234567890", createdAt: "03/10/2025 15:30",
+        state: "California", country: "USA", city: "Los Angeles", age: 25, gender: "Male", income: "50000",
+        education: "Bachelor's", interests: ["Tech", " Gaming ", "tech", "", "GAMING"]))
+    #expect(r.cookie == "user_cookie_id")
+    #expect(r.email == "user@example.com")
+    #expect(r.createdAt?.iso8601 == "2025-03-10T15:30:00")
+    #expect(r.interests == ["Tech", "Gaming"])
+    #expect(r.location.city == "Los Angeles")
+    #expect(r.demographics.age == 25)
+  }
+
+  @Test func cookieKeepsItsCase() throws {
+    #expect(try n.normalize(RawRecord(cookie: "AbC")).cookie == "AbC")
+  }
+
+  @Test func emptyStringsAreAbsent() throws {
+    let r = try n.normalize(RawRecord(cookie: "c", email: "  ", createdAt: ""))
+    #expect(r.email == nil)
+    #expect(r.createdAt == nil)
+  }
+
+  @Test(arguments: [
+    (RawRecord(cookie: ""), "data.cookie"),
+    (RawRecord(cookie: "   "), "data.cookie"),
+    (RawRecord(cookie: "c", age: -5), "data.demographics.age"),
+    (RawRecord(cookie: "c", age: 131), "data.demographics.age"),
+    (RawRecord(cookie: "c", createdAt: "02/30/2025 10:00"), "data.created_at"),
+    (RawRecord(cookie: "c", email: "a b@example.com"), "data.email"),
+    (RawRecord(cookie: "c", city: String(repeating: "x", count: 10 << 20)), "data.location.city"),
+    (RawRecord(cookie: "c", gender: "a\u{0}b"), "data.demographics.gender"),
+    (RawRecord(cookie: "c", interests: ["ok", "bad\u{7}"]), "data.interests[1]"),
+    (RawRecord(cookie: "c", interests: Array(repeating: "x", count: 300)), "data.interests"),
+  ])
+  func errorsNameTheField(_ raw: RawRecord, _ field: String) {
+    #expect {
+      _ = try n.normalize(raw)
+    } throws: { error in
+      guard let e = error as? AudienceError else { return false }
+      return e.code == .invalidArgument && e.field == field && e.message.hasPrefix(field)
+    }
+  }
+
+  @Test func tenMegabyteStringSaysTheLimit() {
+    do {
+      _ = try n.normalize(RawRecord(cookie: "c", city: String(repeating: "x", count: 10 << 20)))
+      Issue.record("accepted a 10 MB city")
+    } catch {
+      #expect(error.message.contains("1024"))
+      #expect(error.message.contains("10485760"))
+    }
+  }
+
+  @Test func contentIDDependsOnEveryField() throws {
+    let base = try n.normalize(RawRecord(cookie: "c", email: "e@x", createdAt: "2025-01-01", age: 3, interests: ["a"]))
+    var variants: [Record] = []
+    var v = base; v.cookie = "d"; variants.append(v)
+    v = base; v.email = nil; variants.append(v)
+    v = base; v.demographics.age = 4; variants.append(v)
+    v = base; v.interests = ["a", "b"]; variants.append(v)
+    v = base; v.location.city = "x"; variants.append(v)
+    v = base; v.createdAt = nil; variants.append(v)
+    let ids = Set(variants.map(ContentID.init(of:)) + [ContentID(of: base)])
+    #expect(ids.count == variants.count + 1)
+    #expect(ContentID(of: base) == ContentID(of: base))
+  }
+}

@@ -1,0 +1,52 @@
+import PropertyBased
+import Testing
+
+@testable import AudienceCore
+
+@Suite("Timestamp parsing")
+struct TimestampParsingTests {
+  @Test(arguments: [
+    ("03/10/2025 15:30", "2025-03-10T15:30:00"),
+    ("3/1/2025 5:07", "2025-03-01T05:07:00"),
+    ("03/10/2025 15:30:45", "2025-03-10T15:30:45"),
+    ("03/10/2025", "2025-03-10T00:00:00"),
+    ("  03/10/2025 15:30  ", "2025-03-10T15:30:00"),
+    ("2025-03-10T15:30:00", "2025-03-10T15:30:00"),
+    ("2025-03-10 15:30", "2025-03-10T15:30:00"),
+    ("2025-03-10", "2025-03-10T00:00:00"),
+    ("2025-03-10T15:30:00.123456", "2025-03-10T15:30:00"),
+    ("2025-03-10T15:30:00Z", "2025-03-10T15:30:00"),
+    ("2025-03-10T15:30:00+02:00", "2025-03-10T13:30:00"),
+    ("2025-03-10T01:30:00-0300", "2025-03-10T04:30:00"),
+    ("2025-01-01T00:30:00+01:00", "2024-12-31T23:30:00"),
+    ("02/29/2024 12:00", "2024-02-29T12:00:00"),
+    ("1970-01-01T00:00:00", "1970-01-01T00:00:00"),
+    ("1969-12-31T23:59:59", "1969-12-31T23:59:59"),
+  ])
+  func parses(_ input: String, _ expected: String) throws {
+    let t = try #require(Timestamp(parsing: input))
+    #expect(t.iso8601 == expected)
+  }
+
+  @Test(arguments: [
+    "", "yesterday", "02/30/2025 10:00", "13/01/2025 10:00", "02/29/2025 12:00", "00/10/2025 10:00",
+    "03/10/2025 24:00", "03/10/2025 10:60", "03/10/25 10:00", "2025-13-01", "2025-02-30", "2025-03-10T15",
+    "2025-03-10T15:30:00+25:00", "2025-03-10X15:30", "03/10/2025 15:30 extra", "2025/03/10",
+  ])
+  func rejects(_ input: String) {
+    #expect(Timestamp(parsing: input) == nil)
+  }
+
+  @Test func epochArithmetic() {
+    #expect(Timestamp(year: 1970, month: 1, day: 1)?.seconds == 0)
+    #expect(Timestamp(year: 2000, month: 3, day: 1)?.seconds == 951_868_800)
+    #expect(Timestamp(seconds: -1).iso8601 == "1969-12-31T23:59:59")
+  }
+
+  @Test func iso8601RoundTripsOverFourCenturies() async {
+    await propertyCheck(count: 500, input: Gen.int(in: -11_000_000_000...200_000_000_000)) { seconds in
+      let t = Timestamp(seconds: Int64(seconds) / 100)
+      #expect(Timestamp(parsing: t.iso8601) == t)
+    }
+  }
+}
