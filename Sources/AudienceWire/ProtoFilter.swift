@@ -50,7 +50,9 @@ enum ProtoFilter {
     case AUDIENCE__V1__FILTER__NODE_INTERESTS_ALL: return .interests(all: try strings(f.interests_all, "interests_all"))
     case AUDIENCE__V1__FILTER__NODE_INTERESTS_NONE:
       return .interests(none: try strings(f.interests_none, "interests_none"))
-    default: return .all([])
+    default:
+      // An empty node, or a predicate from a newer protocol: matching everything would be wrong.
+      throw .invalidField("filter", "has no predicate this server knows (filter node field \(f.node_case.rawValue))")
     }
   }
 
@@ -64,12 +66,12 @@ enum ProtoFilter {
       l.pointee.filters = arena.messages(fs) { encode($0, arena) }
       return l
     }
-    func set(_ values: some Sequence<String>) -> UnsafeMutablePointer<Audience__V1__StringSet> {
+    /// Interest lists keep their order; a string set is sent sorted, so equal filters encode equally.
+    func set(_ values: [String]) -> UnsafeMutablePointer<Audience__V1__StringSet> {
       let s = arena.allocate(Audience__V1__StringSet.self)
       audience__v1__string_set__init(s)
-      let sorted = values.sorted()
-      s.pointee.n_values = sorted.count
-      s.pointee.values = arena.strings(sorted)
+      s.pointee.n_values = values.count
+      s.pointee.values = arena.strings(values)
       return s
     }
     func range(_ lo: Int64?, _ hi: Int64?) -> UnsafeMutablePointer<Audience__V1__Range> {
@@ -88,11 +90,11 @@ enum ProtoFilter {
       m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_INCOME; m.pointee.income = range(lo, hi)
     case .field(let field, let values):
       switch field {
-      case .gender: m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_GENDER; m.pointee.gender = set(values)
-      case .country: m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_COUNTRY; m.pointee.country = set(values)
-      case .state: m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_STATE; m.pointee.state = set(values)
-      case .city: m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_CITY; m.pointee.city = set(values)
-      case .education: m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_EDUCATION; m.pointee.education = set(values)
+      case .gender: m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_GENDER; m.pointee.gender = set(values.sorted())
+      case .country: m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_COUNTRY; m.pointee.country = set(values.sorted())
+      case .state: m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_STATE; m.pointee.state = set(values.sorted())
+      case .city: m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_CITY; m.pointee.city = set(values.sorted())
+      case .education: m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_EDUCATION; m.pointee.education = set(values.sorted())
       }
     case .interestsAny(let xs):
       m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_INTERESTS_ANY; m.pointee.interests_any = set(xs)

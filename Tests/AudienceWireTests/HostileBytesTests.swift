@@ -1,0 +1,120 @@
+import AudienceCore
+import AudienceWire
+import NIOCore
+import Testing
+
+/// Bytes that are not a well-formed request get an error that says what was wrong; never a crash.
+@Suite("Hostile bytes")
+struct HostileBytesTests {
+  private func decodeError(_ bytes: [UInt8]) -> String? {
+    do {
+      _ = try WireCodec.decodeRequest(ByteBuffer(bytes: bytes))
+      return nil
+    } catch {
+      return "\(error)"
+    }
+  }
+
+  @Test func httpIsNotAnAudienceRequest() {
+    let message = decodeError(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+    #expect(message?.contains("not a valid audience.v1.Request") == true, "\(message ?? "decoded")")
+  }
+
+  @Test func everyTruncationOfAValidRequestIsRejectedOrDecodesAPrefix() throws {
+    var b = ByteBuffer()
+    WireCodec.encode(WireRequest(id: 9, body: .ingest([CodecRoundTripTests.seedRecord, RawRecord(cookie: "c2")])), into: &b)
+    b.moveReaderIndex(forwardBy: 4)
+    let bytes = Array(b.readableBytesView)
+    var rejected = 0
+    for cut in 1..<bytes.count {
+      // A cut can land between fields (a valid, shorter message); inside a field it must fail.
+      if decodeError(Array(bytes[..<cut])) != nil { rejected += 1 }
+    }
+    #expect(rejected > bytes.count / 2)
+    #expect(decodeError(Array(bytes[..<(bytes.count - 1)]))?.contains("not a valid") == true)
+  }
+
+  @Test func invalidUTF8IsNamedByField() {
+    // Request{id: 1, get_user: {cookie: 0xFF 0xFE}}
+    let message = decodeError([0x08, 0x01, 0x62, 0x04, 0x0A, 0x02, 0xFF, 0xFE])
+    #expect(message == "INVALID_ARGUMENT: cookie: is not valid UTF-8")
+  }
+
+  @Test func invalidUTF8InsideABatchNamesTheRecord() {
+    // Request{id: 1, ingest: {records: [{cookie: "a"}, {cookie: "b", email: 0xFF}]}}
+    let bytes: [UInt8] = [0x08, 0x01, 0x5A, 0x0D, 0x0A, 0x03, 0x0A, 0x01, 0x61, 0x0A, 0x06, 0x0A, 0x01, 0x62, 0x12, 0x01, 0xFF]
+    let message = decodeError(bytes) ?? "decoded"
+    #expect(message.contains("record 1"), "\(message)")
+    #expect(message.contains("email"), "\(message)")
+  }
+
+  @Test func unknownMethodIsUnimplemented() throws {
+    // Request{id: 5, field 20: 1}: a method from a newer protocol.
+    do {
+      _ = try WireCodec.decodeRequest(ByteBuffer(bytes: [0x08, 0x05, 0xA0, 0x01, 0x01]))
+      Issue.record("decoded a request without a method")
+    } catch let status as WireStatus {
+      #expect(status.code == .unimplemented)
+      #expect(status.message.contains("request 5"))
+    }
+  }
+
+  @Test func anEmptyFilterNodeIsAnErrorNotMatchEverything() {
+    // Request{id: 1, query_cohort: {filter: {}}}
+    let message = decodeError([0x08, 0x01, 0x6A, 0x02, 0x0A, 0x00]) ?? "decoded"
+    #expect(message.hasPrefix("INVALID_ARGUMENT: filter: has no predicate"), "\(message)")
+  }
+
+  private static func nested(_ depth: Int, all: Bool) -> Filter {
+    var f: Filter = .age(min: 1, max: 2)
+    for _ in 1..<depth { f = all ? .all([f]) : .not(f) }
+    return f
+  }
+
+  @Test(arguments: [false, true])
+  func filtersNestUpToThirtyTwoLevels(all: Bool) throws {
+    for body in [WireRequest.Body.queryCohort(CohortQuery(filter: Self.nested(32, all: all))), .analyze(AnalyzeQuery(filter: Self.nested(32, all: all)))] {
+      var b = ByteBuffer()
+      WireCodec.encode(WireRequest(id: 1, body: body), into: &b)
+      b.moveReaderIndex(forwardBy: 4)
+      #expect(try WireCodec.decodeRequest(b).body == body)
+    }
+    for body in [WireRequest.Body.queryCohort(CohortQuery(filter: Self.nested(33, all: all))), .analyze(AnalyzeQuery(filter: Self.nested(33, all: all)))] {
+      var b = ByteBuffer()
+      WireCodec.encode(WireRequest(id: 1, body: body), into: &b)
+      b.moveReaderIndex(forwardBy: 4)
+      #expect(throws: AudienceError.invalidField("filter", "is nested deeper than 32 levels")) { try WireCodec.decodeRequest(b) }
+    }
+  }
+
+  @Test func aMillionLevelsOfNotIsRejectedWithoutRecursingIntoIt() {
+    // Filter{not: Filter{not: ... Filter{age: {}}}}, a million levels (about 5 MB): sizes are
+    // computed inside out, bytes written outside in.
+    let depth = 1_000_000
+    var sizes = [2]  // Filter{age: {}} is 0x52 0x00
+    for k in 1..<depth { sizes.append(1 + varint(sizes[k - 1]).count + sizes[k - 1]) }
+    var filter: [UInt8] = []
+    filter.reserveCapacity(sizes[depth - 1])
+    for k in stride(from: depth - 1, through: 1, by: -1) { filter += [0x1A] + varint(sizes[k - 1]) }
+    filter += [0x52, 0x00]
+    let query: [UInt8] = [0x0A] + varint(filter.count) + filter
+    let request: [UInt8] = [0x08, 0x01, 0x6A] + varint(query.count) + query
+    #expect(decodeError(request) == "INVALID_ARGUMENT: filter: is nested deeper than 32 levels")
+  }
+
+  private func varint(_ n: Int) -> [UInt8] {
+    var n = n, out: [UInt8] = []
+    while n >= 0x80 { out.append(UInt8(n & 0x7F) | 0x80); n >>= 7 }
+    out.append(UInt8(n))
+    return out
+  }
+
+  @Test func randomBytesNeverCrash() {
+    var rng = SystemRandomNumberGenerator()
+    for _ in 0..<5_000 {
+      let bytes = (0..<Int.random(in: 0...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+      _ = decodeError(bytes)
+      _ = try? WireCodec.decodeResponse(ByteBuffer(bytes: bytes))
+    }
+  }
+}
