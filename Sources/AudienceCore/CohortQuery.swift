@@ -49,7 +49,7 @@ public struct CohortPage: Hashable, Sendable {
 }
 
 extension IdentityGraph {
-  /// Answers a query by scanning.
+  /// Answers a query: from the segment index for profiles, by scanning a cookie's email cohort.
   ///
   /// Without a cookie, users are profiles in creation order (oldest first); the cursor is
   /// the last profile id returned, so every match appears exactly once across pages even
@@ -90,12 +90,27 @@ extension IdentityGraph {
         offer(cookies[c]!.firstSeq, query.filter?.matches(r) ?? true) { r }
       }
     } else {
-      for case let p? in profiles {
-        offer(UInt64(p.id), query.filter?.matches(p) ?? true) {
-          p.view(cookie: nil, interestCap: limits.maxInterestsPerProfile)
+      let matches = index.evaluate(query.filter)
+      total = matches.count
+      if !query.countOnly {
+        matches.forEach(after: after.map { Int(clamping: min($0, UInt64(Int.max - 1))) } ?? -1) { id in
+          guard users.count < query.limit else { more = true; return false }
+          users.append(profiles[id]!.view(cookie: nil, interestCap: limits.maxInterestsPerProfile))
+          lastKey = UInt64(id)
+          return true
         }
       }
     }
     return CohortPage(total: total, users: users, nextCursor: more ? "\(scope)\(lastKey)" : nil)
+  }
+}
+
+extension IdentityGraph {
+  /// The live profiles matching a filter, found the slow way (each profile tested in turn):
+  /// the definition the index is tested against.
+  /// - Parameters:
+  ///   - filter: the filter.
+  func scanMatches(_ filter: Filter?) -> [ProfileID] {
+    profiles.compactMap { p in p.flatMap { filter?.matches($0) ?? true ? $0.id : nil } }
   }
 }

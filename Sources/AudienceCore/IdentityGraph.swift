@@ -54,6 +54,8 @@ public struct IdentityGraph: Sendable {
   private(set) var emails: [String: EmailInfo] = [:]
   private(set) var records: [UInt64: Record] = [:]
   private var contentIDs: [ContentID: UInt64] = [:]
+  /// The columnar index of live profiles, updated with every applied record.
+  private(set) var index = SegmentIndex()
   /// Number of live profiles.
   public private(set) var profileCount = 0
   /// Number of emails seen with two or more cookies.
@@ -107,6 +109,7 @@ public struct IdentityGraph: Sendable {
     }
     link(r, key: key, profile: target)
     profiles[target]!.absorb(r, key: key)
+    index.update(profiles[target]!, interestCap: limits.maxInterestsPerProfile)
     records[stored.seq] = r
     contentIDs[stored.contentID] = stored.seq
     return outcome
@@ -140,6 +143,7 @@ public struct IdentityGraph: Sendable {
     for e in gone.emails { emails[e]!.profile = survivor }
     profiles[survivor]!.absorb(gone)
     profiles[absorbed] = nil
+    index.remove(absorbed)
     profileCount -= 1
   }
 }

@@ -160,16 +160,26 @@ extension IdentityGraph {
           interests: r.interests.map { ($0, Filter.fold($0)) })
       }
     } else {
-      let cap = limits.maxInterestsPerProfile
-      for case let p? in profiles where query.filter?.matches(p) ?? true {
-        let interests: [(spelling: String, folded: String)] =
-          p.interests.count <= cap
-          ? p.interests.map { ($0.value.spelling, $0.key) }
-          : p.interestList(cap: cap).map { ($0, Filter.fold($0)) }
-        b.add(
-          country: p.country?.value, state: p.state?.value, city: p.city?.value, gender: p.gender?.value,
-          education: p.education?.value, income: p.income?.value, age: p.age?.value, interests: interests)
-      }
+      index.accumulate(index.evaluate(query.filter), into: &b)
+    }
+    return b.build()
+  }
+}
+
+extension IdentityGraph {
+  /// The same report computed the slow way, profile by profile: the definition the index's
+  /// report is tested against.
+  func scanReport(_ query: AnalyzeQuery, categories: InterestCategories) -> AudienceReport {
+    var b = ReportBuilder(query: query, categories: categories)
+    let cap = limits.maxInterestsPerProfile
+    for case let p? in profiles where query.filter?.matches(p) ?? true {
+      let interests: [(spelling: String, folded: String)] =
+        p.interests.count <= cap
+        ? p.interests.map { ($0.value.spelling, $0.key) }
+        : p.interestList(cap: cap).map { ($0, Filter.fold($0)) }
+      b.add(
+        country: p.country?.value, state: p.state?.value, city: p.city?.value, gender: p.gender?.value,
+        education: p.education?.value, income: p.income?.value, age: p.age?.value, interests: interests)
     }
     return b.build()
   }

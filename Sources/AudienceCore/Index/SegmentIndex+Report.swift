@@ -1,0 +1,75 @@
+extension SegmentIndex {
+  /// Fills a report builder from the index: every count is a posting set's size within the
+  /// segment (its plain size when the segment is every live profile).
+  /// - Parameters:
+  ///   - segment: the profiles analyzed.
+  ///   - builder: receives the counts.
+  func accumulate(_ segment: Bitmap, into b: inout ReportBuilder) {
+    let everyone = segment == alive
+    func size(_ p: PostingSet) -> Int { everyone ? p.count : p.intersectionCount(segment) }
+    func counts(_ column: Column) -> [String: Int] {
+      let c = column.rawValue
+      var out: [String: Int] = [:]
+      for code in 1..<postings[c].count {
+        let n = size(postings[c][code])
+        if n > 0 { out[dictionaries[c].values[code]] = n }
+      }
+      return out
+    }
+    b.total = segment.count
+    b.countries = counts(.country)
+    b.states = counts(.state)
+    b.cities = counts(.city)
+    b.genders = counts(.gender)
+    b.education = counts(.education)
+    let income = Column.income.rawValue
+    var known = 0
+    for code in 1..<postings[income].count {
+      let n = size(postings[income][code])
+      guard n > 0 else { continue }
+      known += n
+      if let v = incomeNumbers[code] {
+        b.incomeBands[ReportBuilder.bandLimits.firstIndex { v < $0 } ?? ReportBuilder.bandLimits.count] += n
+      } else {
+        b.incomeLabels[dictionaries[income].values[code], default: 0] += n
+      }
+    }
+    b.incomeUnknown = b.total - known
+    for age in 0...Self.maxAge { b.ages[age] = size(agePostings[age]) }
+
+    // Interests by spelling; categories: each profile goes to the first category (in order)
+    // any of its interests belongs to, so category c counts its members not in an earlier one.
+    let categoryCount = b.categories.order.count
+    var byCategory = [[Int]](repeating: [], count: categoryCount)
+    for code in 1..<interestPostings.count {
+      let n = size(interestPostings[code])
+      guard n > 0 else { continue }
+      let spelling = interestDictionary.values[code]
+      b.spellings[spelling] = n
+      if let c = b.categories.category(ofFolded: Filter.fold(spelling)) { byCategory[c].append(code) }
+    }
+    var taken = Bitmap(capacity: universe)
+    var categorized = 0
+    for c in 0..<categoryCount {
+      var members = Bitmap(capacity: universe)
+      for code in byCategory[c] { interestPostings[code].union(into: &members) }
+      members.formIntersection(segment)
+      members.subtract(taken)
+      b.categoryCounts[c] = members.count
+      categorized += b.categoryCounts[c]
+      taken.formUnion(members)
+    }
+    b.categoryCounts[categoryCount] = b.total - categorized
+
+    if b.wantsIncome {
+      let incomeCodes = codes[income]
+      segment.forEach { id in
+        let age = ages[id]
+        if age != Self.noAge, let n = incomeNumbers[Int(incomeCodes[id])] {
+          b.pairs[ReportBuilder.Pair(age: Int(age), income: n), default: 0] += 1
+        }
+        return true
+      }
+    }
+  }
+}

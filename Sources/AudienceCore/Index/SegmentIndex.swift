@@ -1,0 +1,128 @@
+/// The columnar in-memory index of live profiles, kept in step with the identity graph on
+/// every write (so a query sees a record as soon as it is acknowledged) and rebuilt when the
+/// graph is replayed at start-up.
+///
+/// Each string attribute is dictionary-encoded: a code column (4 bytes per profile) and a
+/// posting set per value. Ages are one byte per profile with a posting set per year.
+/// Interests are posting sets per spelling, grouped by folded form. Filters become bitmap
+/// algebra; counts become popcounts.
+struct SegmentIndex: Sendable {
+  enum Column: Int, CaseIterable {
+    case gender, country, state, city, education, income
+
+    init(_ field: StringField) {
+      switch field {
+      case .gender: self = .gender
+      case .country: self = .country
+      case .state: self = .state
+      case .city: self = .city
+      case .education: self = .education
+      }
+    }
+  }
+
+  static let noAge: UInt8 = .max
+  static let maxAge = 130
+
+  /// Ids below this exist or existed (profile ids are dense).
+  private(set) var universe = 0
+  private(set) var alive = Bitmap()
+  private(set) var dictionaries = [ValueDictionary](repeating: ValueDictionary(), count: Column.allCases.count)
+  private(set) var codes = [[UInt32]](repeating: [], count: Column.allCases.count)
+  private(set) var postings = [[PostingSet]](repeating: [PostingSet()], count: Column.allCases.count)
+  private(set) var ages: [UInt8] = []
+  private(set) var agePostings = [PostingSet](repeating: PostingSet(), count: maxAge + 1)
+  private(set) var interestDictionary = ValueDictionary()
+  private(set) var interestCodes: [[UInt32]] = []
+  private(set) var interestPostings: [PostingSet] = [PostingSet()]
+  /// Per income code: its numeric value, when it is a number.
+  private(set) var incomeNumbers: [Int64?] = [nil]
+
+  private mutating func grow(to id: Int) {
+    guard id >= universe else { return }
+    let n = id + 1 - universe
+    for c in codes.indices { codes[c].append(contentsOf: repeatElement(0, count: n)) }
+    ages.append(contentsOf: repeatElement(Self.noAge, count: n))
+    interestCodes.append(contentsOf: repeatElement([], count: n))
+    universe = id + 1
+  }
+
+  private mutating func set(_ column: Column, _ id: Int, _ value: String?) {
+    let c = column.rawValue
+    let new = value.map { dictionaries[c].code(for: $0) } ?? 0
+    let old = codes[c][id]
+    guard new != old else { return }
+    if Int(new) >= postings[c].count {
+      postings[c].append(contentsOf: repeatElement(PostingSet(), count: Int(new) + 1 - postings[c].count))
+      if column == .income {
+        for k in incomeNumbers.count...Int(new) { incomeNumbers.append(Filter.numericIncome(dictionaries[c].values[k])) }
+      }
+    }
+    if old != 0 { postings[c][Int(old)].remove(id, universe: universe) }
+    if new != 0 { postings[c][Int(new)].insert(id, universe: universe) }
+    codes[c][id] = new
+  }
+
+  private mutating func setAge(_ id: Int, _ age: Int?) {
+    let new = age.flatMap { (0...Self.maxAge).contains($0) ? UInt8($0) : nil } ?? Self.noAge
+    let old = ages[id]
+    guard new != old else { return }
+    if old != Self.noAge { agePostings[Int(old)].remove(id, universe: universe) }
+    if new != Self.noAge { agePostings[Int(new)].insert(id, universe: universe) }
+    ages[id] = new
+  }
+
+  private mutating func setInterests(_ id: Int, _ spellings: [String]) {
+    var new = spellings.map { interestDictionary.code(for: $0) }
+    new.sort()
+    let old = interestCodes[id]
+    guard new != old else { return }
+    if let top = new.last, Int(top) >= interestPostings.count {
+      interestPostings.append(contentsOf: repeatElement(PostingSet(), count: Int(top) + 1 - interestPostings.count))
+    }
+    for c in old where new.firstIndex(of: c) == nil { interestPostings[Int(c)].remove(id, universe: universe) }
+    for c in new where old.firstIndex(of: c) == nil { interestPostings[Int(c)].insert(id, universe: universe) }
+    interestCodes[id] = new
+  }
+
+  /// Brings a profile's entry up to date (inserting it when new).
+  /// - Parameters:
+  ///   - p: the profile as it is now.
+  ///   - interestCap: most interests a profile shows; the index holds the ones shown.
+  mutating func update(_ p: Profile, interestCap: Int) {
+    let id = p.id
+    grow(to: id)
+    alive.insert(id)
+    set(.gender, id, p.gender?.value)
+    set(.country, id, p.country?.value)
+    set(.state, id, p.state?.value)
+    set(.city, id, p.city?.value)
+    set(.education, id, p.education?.value)
+    set(.income, id, p.income?.value)
+    setAge(id, p.age?.value)
+    setInterests(id, p.interests.count <= interestCap ? p.interests.values.map(\.spelling) : p.interestList(cap: interestCap))
+  }
+
+  /// Drops a profile that was merged away.
+  /// - Parameters:
+  ///   - id: its id.
+  mutating func remove(_ id: Int) {
+    guard id < universe, alive.contains(id) else { return }
+    for column in Column.allCases { set(column, id, nil) }
+    setAge(id, nil)
+    setInterests(id, [])
+    alive.remove(id)
+  }
+
+  /// Bytes held by the index (columns, dictionaries, postings).
+  var memoryBytes: Int {
+    var n = alive.memoryBytes + ages.capacity + interestDictionary.memoryBytes
+    for c in codes { n += c.capacity * 4 }
+    for d in dictionaries { n += d.memoryBytes }
+    for ps in postings { n += ps.reduce(0) { $0 + $1.memoryBytes + 24 } }
+    n += agePostings.reduce(0) { $0 + $1.memoryBytes + 24 }
+    n += interestPostings.reduce(0) { $0 + $1.memoryBytes + 24 }
+    n += interestCodes.reduce(interestCodes.capacity * 8) { $0 + ($1.isEmpty ? 0 : 32 + $1.capacity * 4) }
+    return n
+  }
+}

@@ -1,0 +1,127 @@
+import PropertyBased
+import Testing
+
+@testable import AudienceCore
+
+/// The columnar index answers exactly what testing each profile in turn answers.
+@Suite("Segment index")
+struct SegmentIndexTests {
+  static let countries = ["USA", "usa", "India", "Canada", "UK", "Ünited Kingdom"]
+  static let genders = ["Male", "Female", "Non-binary"]
+  static let cities = (0..<40).map { "City\($0)" }
+  static let incomes = ["30000", "$45,000", "75000", "120000", "High", "Low", "250000.50"]
+  static let interests = ["Gaming", "gaming", "AI", "Crypto", "Cricket", "Tech", "Drama", "Stock Market", "Yoga", "Football"]
+
+  static func records(_ rng: inout SplitMix64, count: Int) -> [Record] {
+    (0..<count).map { i in
+      func pick<T>(_ xs: [T]) -> T? { Int.random(in: 0..<6, using: &rng) == 0 ? nil : xs.randomElement(using: &rng) }
+      let emailPool = max(1, count * 2 / 3)
+      let interestCount = Int.random(in: 0...4, using: &rng)
+      return Fixture.record(
+        "c\(Int.random(in: 0..<(count * 3 / 4 + 1), using: &rng))",
+        Int.random(in: 0..<5, using: &rng) == 0 ? nil : "e\(Int.random(in: 0..<emailPool, using: &rng))@x",
+        day: Int.random(in: 1...28, using: &rng), minute: i,
+        age: Int.random(in: 0..<8, using: &rng) == 0 ? nil : Int.random(in: 0...130, using: &rng),
+        gender: pick(genders), country: pick(countries), city: pick(cities), income: pick(incomes),
+        interests: (0..<interestCount).map { _ in interests.randomElement(using: &rng)! })
+    }
+  }
+
+  static func filter(_ rng: inout SplitMix64, depth: Int) -> Filter {
+    let leafOnly = depth >= 3
+    switch Int.random(in: leafOnly ? 3..<11 : 0..<11, using: &rng) {
+    case 0: return .all((0..<Int.random(in: 0...3, using: &rng)).map { _ in filter(&rng, depth: depth + 1) })
+    case 1: return .any((0..<Int.random(in: 0...3, using: &rng)).map { _ in filter(&rng, depth: depth + 1) })
+    case 2: return .not(filter(&rng, depth: depth + 1))
+    case 3:
+      let lo = Int64.random(in: -10...140, using: &rng)
+      return .age(min: Bool.random(using: &rng) ? lo : nil, max: Bool.random(using: &rng) ? lo + Int64.random(in: -5...60, using: &rng) : nil)
+    case 4: return .strings(.country, (0..<Int.random(in: 0...2, using: &rng)).map { _ in countries.randomElement(using: &rng)!.uppercased() })
+    case 5: return .strings(.gender, [genders.randomElement(using: &rng)!.lowercased()])
+    case 6: return .strings(.city, (0..<Int.random(in: 1...5, using: &rng)).map { _ in cities.randomElement(using: &rng)! } + ["Nowhere"])
+    case 7:
+      let lo = Int64.random(in: 0...150_000, using: &rng)
+      return .income(min: Bool.random(using: &rng) ? lo : nil, max: Bool.random(using: &rng) ? lo + 60_000 : nil)
+    case 8: return .interests(any: (0..<Int.random(in: 0...3, using: &rng)).map { _ in interests.randomElement(using: &rng)!.uppercased() })
+    case 9: return .interests(all: (0..<Int.random(in: 0...2, using: &rng)).map { _ in interests.randomElement(using: &rng)! })
+    default: return .interests(none: (0..<Int.random(in: 0...2, using: &rng)).map { _ in interests.randomElement(using: &rng)! })
+    }
+  }
+
+  @Test func indexMatchesABruteForceScan() async {
+    await propertyCheck(count: 150, input: Gen.int(in: 0...1_000_000), Gen.int(in: 1...400)) { seed, n in
+      var rng = SplitMix64(seed: UInt64(seed))
+      let g = Fixture.graph(Self.records(&rng, count: n))
+      for _ in 0..<20 {
+        let f = Self.filter(&rng, depth: 0)
+        #expect(g.index.evaluate(f).members == g.scanMatches(f), "seed \(seed), n \(n), filter \(f)")
+      }
+      #expect(g.index.evaluate(nil).members == g.scanMatches(nil))
+      #expect(g.index.evaluate(nil).count == g.profileCount)
+    }
+  }
+
+  @Test func reportFromTheIndexEqualsTheScannedReport() async throws {
+    await propertyCheck(count: 60, input: Gen.int(in: 0...1_000_000), Gen.int(in: 1...400)) { seed, n in
+      var rng = SplitMix64(seed: UInt64(seed))
+      let g = Fixture.graph(Self.records(&rng, count: n))
+      for f in [nil, Self.filter(&rng, depth: 0), Self.filter(&rng, depth: 1)] {
+        for features: [KMeansFeature] in [[.age], [.age, .income]] {
+          let q = AnalyzeQuery(filter: f, topN: 5, ageBins: 7, k: 3, features: features)
+          #expect(try! g.analyze(q, categories: .standard) == g.scanReport(q, categories: .standard), "seed \(seed) filter \(String(describing: f))")
+        }
+      }
+    }
+  }
+
+  @Test func postingSetsSwitchRepresentationAndKeepTheirMembers() {
+    var set = PostingSet()
+    let universe = 10_000
+    var expected = Set<Int>()
+    var rng = SplitMix64(seed: 7)
+    for _ in 0..<5_000 {
+      let id = Int.random(in: 0..<universe, using: &rng)
+      set.insert(id, universe: universe)
+      expected.insert(id)
+    }
+    #expect(set.isDense)
+    #expect(set.count == expected.count)
+    for id in expected.shuffled(using: &rng).prefix(expected.count - 50) {
+      set.remove(id, universe: universe)
+      expected.remove(id)
+    }
+    #expect(!set.isDense)
+    #expect(set.count == expected.count)
+    #expect(set.bitmap(capacity: universe).members == expected.sorted())
+    set.insert(3, universe: universe)
+    set.insert(3, universe: universe)
+    set.remove(99_999, universe: universe)
+    #expect(set.count == expected.union([3]).count)
+  }
+
+  @Test func bitmapIterationStartsAfterTheCursor() {
+    var b = Bitmap()
+    for i in [0, 1, 63, 64, 65, 127, 128, 1000] { b.insert(i) }
+    var seen: [Int] = []
+    b.forEach(after: 63) { seen.append($0); return seen.count < 4 }
+    #expect(seen == [64, 65, 127, 128])
+    #expect(Bitmap.full(130).count == 130)
+    #expect(b.intersectionCount(.full(65)) == 4)  // 0, 1, 63, 64
+  }
+
+  @Test func mergesLeaveTheIndex() {
+    var g = IdentityGraph()
+    Fixture.apply(
+      [
+        Fixture.record("a", "a@x", age: 30, country: "USA", interests: ["Gaming"]),
+        Fixture.record("b", "b@x", minute: 1, age: 40, country: "India", interests: ["AI"]),
+        Fixture.record("b", "a@x", minute: 2),
+      ], to: &g)
+    #expect(g.profileCount == 1)
+    #expect(g.index.evaluate(nil).members == [0])
+    #expect(g.index.evaluate(.strings(.country, ["india"])).members == [0])
+    #expect(g.index.evaluate(.strings(.country, ["usa"])).members == [])
+    #expect(g.index.evaluate(.interests(all: ["gaming", "ai"])).members == [0])
+    #expect(g.index.evaluate(.age(min: 30, max: 30)).members == [])
+  }
+}
