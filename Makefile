@@ -10,7 +10,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build build-debug run test test-swift test-python venv check-generated generate clean help
+.PHONY: all deps build build-debug run test test-swift test-python venv check-generated generate clean help bench-analytics
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make test            install what the tests need, check generated code, run every test"
 	@echo "make build           release build (.build/release/audienced, .build/release/audience)"
 	@echo "make generate        regenerate protobuf code from Protos/"
+	@echo "make bench-analytics Analyze vs pandas + scikit-learn on 1,000,000 profiles (release)"
 	@echo "make clean           remove build products"
 
 # Installs only the Debian packages that are missing.
@@ -65,6 +66,10 @@ test-python: venv
 test-swift:
 	swift build --build-tests
 	swift test --skip-build
+
+# Benchmarks: release builds; figures are printed (and kept in docs/BENCHMARKS.md), never asserted.
+bench-analytics: build venv
+	$(PYTHON) bench/analytics.py --bin-dir .build/release $(BENCH_ARGS)
 
 clean:
 	rm -rf .build

@@ -167,6 +167,7 @@ def main():
         with Client(sock) as c:
             c.analyze()  # warm-up
             report, ours = timed(c.analyze, args.runs)
+            usa_report, ours_usa = timed(lambda: c.analyze(country="USA"), args.runs)
         server_rss = peak_rss_mib(server.pid)
 
         print("pd.json_normalize ...", file=sys.stderr)
@@ -176,6 +177,10 @@ def main():
         del records
         print(f"notebook x{args.runs} ...", file=sys.stderr)
         nb, theirs = timed(lambda: notebook(df), args.runs)
+        nb_usa, theirs_usa = timed(lambda: notebook(df[df["data.location.country"] == "USA"]), args.runs)
+        assert usa_report["total"] == nb_usa["countries"].sum()
+        assert usa_report["interests"] == dict(nb_usa["interests"])
+        assert [b["count"] for b in usa_report["age_histogram"]] == nb_usa["histogram"][0].tolist()
 
         # Same numbers on both sides, or the timing means nothing.
         assert report["total"] == len(df)
@@ -188,12 +193,15 @@ def main():
         assert all(abs(a - b) <= 0.5 for a, b in zip(report["kmeans"]["centroids"], nb["centroids"]))
 
         m_ours, m_theirs = statistics.median(ours), statistics.median(theirs)
+        u_ours, u_theirs = statistics.median(ours_usa), statistics.median(theirs_usa)
         figures = {
             "profiles": args.profiles, "runs": args.runs,
             "analyze_ms": {"median": m_ours * 1e3, "min": min(ours) * 1e3},
             "pandas_ms": {"median": m_theirs * 1e3, "min": min(theirs) * 1e3},
             "pandas_load_ms": load_s * 1e3,
             "ratio": m_theirs / m_ours,
+            "segment_usa": {"profiles": usa_report["total"], "analyze_ms": u_ours * 1e3, "pandas_ms": u_theirs * 1e3,
+                            "ratio": u_theirs / u_ours},
             "ratio_with_load": (m_theirs + load_s) / m_ours,
             "ingest_records_per_second": args.profiles / ingest_s,
             "server_peak_rss_mib": server_rss,
@@ -212,6 +220,8 @@ def main():
             print(f"| Analyze RPC (every distribution + k-means, over the socket) | {m_ours*1e3:.1f} ms | {min(ours)*1e3:.1f} ms | 1× |")
             print(f"| pandas + scikit-learn, DataFrame in memory | {m_theirs*1e3:.0f} ms | {min(theirs)*1e3:.0f} ms | {m_theirs/m_ours:.1f}× slower |")
             print(f"| pandas + scikit-learn, including pd.json_normalize | {(m_theirs+load_s)*1e3:.0f} ms | | {(m_theirs+load_s)/m_ours:.1f}× slower |")
+            print(f"| Analyze RPC, segment country=USA ({usa_report['total']:,} profiles) | {u_ours*1e3:.1f} ms | {min(ours_usa)*1e3:.1f} ms | 1× |")
+            print(f"| pandas + scikit-learn, same segment (boolean mask, then the same code) | {u_theirs*1e3:.0f} ms | {min(theirs_usa)*1e3:.0f} ms | {u_theirs/u_ours:.1f}× slower |")
             print(f"\nserver peak RSS {server_rss:.0f} MiB after ingesting (CLI ingest ran at {args.profiles/ingest_s:,.0f} records/s)")
     finally:
         if server is not None:

@@ -8,19 +8,19 @@ struct Analyze: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Audience analytics over a segment: countries, ages, genders, interests, categories, age clusters.",
     discussion: """
-      Computed by the server over the unique profiles matching the filters (the same flags as
+      Computed by the server over the unique profiles matching the filters (the same flags as \
       `cohort`). Without --json: charts in the terminal. With --json:
-      {"total", "countries": {name: n}, "genders", "education", "interests", "categories",
-      "age_histogram": [{"from", "to", "count"}], "kmeans": {"k", "centroids", "sizes"}, ...}.
+      {"total", "countries": {name: n}, "genders", "education", "interests", "categories", \
+      "age_histogram": [{"from", "to", "count"}], "kmeans": {"k", "centroids", "sizes"}, ...}. \
       With --html FILE: a self-contained report with an SVG chart for each figure.
       """)
 
   @OptionGroup var global: GlobalOptions
   @OptionGroup var filters: FilterOptions
-  @Option(help: "States and cities listed (default 20).") var top: Int = 20
-  @Option(help: "Age histogram bins (default 20).") var bins: Int = 20
-  @Option(help: "k-means clusters (default 3).") var k: Int = 3
-  @Option(help: "k-means features: age, or age,income (default age).") var features: String = "age"
+  @Option(help: "States and cities listed.") var top: Int = 20
+  @Option(help: "Age histogram bins.") var bins: Int = 20
+  @Option(help: "k-means clusters.") var k: Int = 3
+  @Option(help: "k-means features: age, or age,income.") var features: String = "age"
   @Flag(name: .customLong("no-kmeans"), help: "Skip k-means.") var noKMeans = false
   @Option(help: "Write a self-contained HTML report to this file.") var html: String?
 

@@ -10,7 +10,7 @@ struct Audience: AsyncParsableCommand {
       Every subcommand takes --socket PATH (env AUDIENCE_SOCKET, default ./audience.sock) and
       --json for machine-readable output on stdout (messages go to stderr).
 
-      Exit codes: 0 success; 1 some records were rejected or the request failed;
+      Exit codes: 0 success; 1 some records were rejected or the request failed; \
       3 not found; 4 the server is unavailable; 64 bad usage.
       """,
     subcommands: [Ingest.self, User.self, Cohort.self, Analyze.self, Health.self])

@@ -7,18 +7,18 @@ struct Cohort: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Segment users by demographics, location and interests.",
     discussion: """
-      Without --cookie: the unique profiles matching every given filter, oldest profile first.
-      With --cookie C: the original /api/cohort/user route: for every cookie sharing an email
-      with C (C included), that cookie's latest record, when it matches the filters.
-      String filters compare case-insensitively. --interests matches any of the listed interests.
-      Prints {"total": N, "users": [{"data": {...}}, ...], "next_cursor": T or null} with --json;
+      Without --cookie: the unique profiles matching every given filter, oldest profile first. \
+      With --cookie C: the original /api/cohort/user route: for every cookie sharing an email \
+      with C (C included), that cookie's latest record, when it matches the filters. \
+      String filters compare case-insensitively. --interests matches any of the listed interests. \
+      Prints {"total": N, "users": [{"data": {...}}, ...], "next_cursor": T or null} with --json; \
       pass --cursor T to get the next page.
       """)
 
   @OptionGroup var global: GlobalOptions
 
   @OptionGroup var filters: FilterOptions
-  @Option(help: "Page size, 1...10000 (default 100).") var limit: Int = CohortQuery.defaultLimit
+  @Option(help: "Page size, 1...10000.") var limit: Int = CohortQuery.defaultLimit
   @Option(help: "next_cursor of the previous page.") var cursor: String?
   @Flag(help: "Print only the number of matching users.") var count = false
 

@@ -8,12 +8,12 @@ struct Ingest: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Send user records to the server.",
     discussion: """
-      `audience ingest --record JSON` sends one record; `audience ingest FILE...` sends JSON lines,
-      one record per line ("-" reads standard input). A record is the original {"data": {...}}
+      `audience ingest --record JSON` sends one record; `audience ingest FILE...` sends JSON lines, \
+      one record per line ("-" reads standard input). A record is the original {"data": {...}} \
       shape or the bare object. Re-ingesting a record already stored changes nothing.
 
-      Prints {"accepted": N, "rejected": N, "duplicates": N, "errors": [{"line": N, "message": "..."}], ...}
-      with --json. Exits 0 when every record was accepted, 1 when any was rejected, 4 when the
+      Prints {"accepted": N, "rejected": N, "duplicates": N, "errors": [{"line": N, "message": "..."}], ...} \
+      with --json. Exits 0 when every record was accepted, 1 when any was rejected, 4 when the \
       server went away (the summary then counts what the server acknowledged).
       """)
 
@@ -21,7 +21,7 @@ struct Ingest: AsyncParsableCommand {
 
   @Option(name: .long, help: "One record as JSON.") var record: String?
   @Argument(help: "JSON-lines files to ingest (\"-\" for standard input).") var files: [String] = []
-  @Option(name: .customLong("batch-size"), help: "Records per request (default 1000).") var batchSize: Int = 1000
+  @Option(name: .customLong("batch-size"), help: "Records per request.") var batchSize: Int = 1000
 
   func validate() throws {
     if record == nil && files.isEmpty { throw ValidationError("give --record JSON or one or more FILEs") }

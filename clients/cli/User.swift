@@ -7,7 +7,7 @@ struct User: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Show the person behind a cookie: the merged profile and its identities.",
     discussion: """
-      Prints {"data": {...}, "profile": {"cookies", "emails", "records", ...}} with --json,
+      Prints {"data": {...}, "profile": {"cookies", "emails", "records", ...}} with --json, \
       data.cookie being the cookie asked for. Exits 3 when the cookie is unknown.
       """)
 
