@@ -58,7 +58,8 @@ extension IdentityGraph {
   /// in the order the cookies first appeared.
   /// - Parameters:
   ///   - query: the query.
-  public func query(_ query: CohortQuery) throws(AudienceError) -> CohortPage {
+  ///   - categories: interest categories, for `category` predicates.
+  public func query(_ query: CohortQuery, categories: InterestCategories = .standard) throws(AudienceError) -> CohortPage {
     guard (1...CohortQuery.maxLimit).contains(query.limit) else {
       throw .invalidField("limit", "\(query.limit) is outside 1...\(CohortQuery.maxLimit)")
     }
@@ -87,10 +88,10 @@ extension IdentityGraph {
     if let cookie = query.cookie {
       for c in emailCohort(of: cookie) {
         guard let r = latestRecord(of: c) else { continue }
-        offer(cookies[c]!.firstSeq, query.filter?.matches(r) ?? true) { r }
+        offer(cookies[c]!.firstSeq, query.filter?.matches(cohortRecord(r), categories) ?? true) { r }
       }
     } else {
-      let matches = index.evaluate(query.filter)
+      let matches = index.evaluate(query.filter, categories)
       total = matches.count
       if !query.countOnly {
         matches.forEach(after: after.map { Int(clamping: min($0, UInt64(Int.max - 1))) } ?? -1) { id in
@@ -110,7 +111,12 @@ extension IdentityGraph {
   /// the definition the index is tested against.
   /// - Parameters:
   ///   - filter: the filter.
-  func scanMatches(_ filter: Filter?) -> [ProfileID] {
-    profiles.compactMap { p in p.flatMap { filter?.matches($0) ?? true ? $0.id : nil } }
+  func scanMatches(_ filter: Filter?, _ categories: InterestCategories = .standard) -> [ProfileID] {
+    profiles.compactMap { p in p.flatMap { filter?.matches($0, categories) ?? true ? $0.id : nil } }
+  }
+
+  /// A cohort record as a filter sees it.
+  func cohortRecord(_ r: Record) -> CohortRecord {
+    CohortRecord(record: r, inCohort: r.email.flatMap { emails[$0] }.map { $0.cookies.count >= 2 } ?? false)
   }
 }

@@ -18,6 +18,16 @@ public indirect enum Filter: Hashable, Sendable {
   case interestsAny([String])
   case interestsAll([String])
   case interestsNone([String])
+  /// The profile's interest category (folded names; the fallback name for profiles in none).
+  case category(Set<String>)
+  /// When the first record was created, in seconds since the epoch; inclusive, nil open.
+  case created(min: Int64?, max: Int64?)
+  /// When the latest record was created, likewise.
+  case seen(min: Int64?, max: Int64?)
+  /// Whether the profile has an email seen with two or more cookies.
+  case cohort(Bool)
+  /// Non-numeric income labels, folded.
+  case incomeLabel(Set<String>)
 
   /// A string predicate with its values folded for comparison.
   /// - Parameters:
@@ -38,17 +48,32 @@ public indirect enum Filter: Hashable, Sendable {
   ///   - values: interests, any case.
   public static func interests(none values: [String]) -> Filter { .interestsNone(values.map(fold)) }
 
+  /// Category predicate, names folded.
+  /// - Parameters:
+  ///   - names: category names, any case.
+  public static func categories(_ names: [String]) -> Filter { .category(Set(names.map(fold))) }
+
+  /// Income label predicate, labels folded.
+  /// - Parameters:
+  ///   - labels: labels, any case.
+  public static func incomeLabels(_ labels: [String]) -> Filter { .incomeLabel(Set(labels.map(fold))) }
+
   /// Case folding used for every comparison.
   static func fold(_ s: String) -> String { s.trimmingWhitespace().lowercased() }
 
   /// Whether a user matches.
   /// - Parameters:
   ///   - subject: the user's attributes.
-  func matches(_ s: some FilterSubject) -> Bool {
+  ///   - categories: the interest categories `category` predicates use.
+  func matches(_ s: some FilterSubject, _ categories: InterestCategories) -> Bool {
+    func within(_ v: Int64?, _ lo: Int64?, _ hi: Int64?) -> Bool {
+      guard let v else { return false }
+      return (lo.map { v >= $0 } ?? true) && (hi.map { v <= $0 } ?? true)
+    }
     switch self {
-    case .all(let fs): return fs.allSatisfy { $0.matches(s) }
-    case .any(let fs): return fs.contains { $0.matches(s) }
-    case .not(let f): return !f.matches(s)
+    case .all(let fs): return fs.allSatisfy { $0.matches(s, categories) }
+    case .any(let fs): return fs.contains { $0.matches(s, categories) }
+    case .not(let f): return !f.matches(s, categories)
     case .age(let lo, let hi):
       guard let age = s.ageValue.map(Int64.init) else { return false }
       return (lo.map { age >= $0 } ?? true) && (hi.map { age <= $0 } ?? true)
@@ -61,6 +86,15 @@ public indirect enum Filter: Hashable, Sendable {
     case .interestsAny(let xs): return xs.contains { s.hasInterest(folded: $0) }
     case .interestsAll(let xs): return xs.allSatisfy { s.hasInterest(folded: $0) }
     case .interestsNone(let xs): return !xs.contains { s.hasInterest(folded: $0) }
+    case .category(let names):
+      let best = s.foldedInterests.compactMap { categories.category(ofFolded: $0) }.min()
+      return names.contains(Filter.fold(best.map { categories.order[$0] } ?? categories.fallback))
+    case .created(let lo, let hi): return within(s.createdSeconds, lo, hi)
+    case .seen(let lo, let hi): return within(s.seenSeconds, lo, hi)
+    case .cohort(let member): return s.inCohort == member
+    case .incomeLabel(let labels):
+      guard let text = s.incomeText, Filter.numericIncome(text) == nil else { return false }
+      return labels.contains(Filter.fold(text))
     }
   }
 
@@ -94,6 +128,10 @@ protocol FilterSubject {
   var incomeText: String? { get }
   func value(_ field: StringField) -> String?
   func hasInterest(folded: String) -> Bool
+  var foldedInterests: [String] { get }
+  var createdSeconds: Int64? { get }
+  var seenSeconds: Int64? { get }
+  var inCohort: Bool { get }
 }
 
 extension Profile: FilterSubject {
@@ -109,11 +147,26 @@ extension Profile: FilterSubject {
     }
   }
   func hasInterest(folded: String) -> Bool { interests[folded] != nil }
+  var foldedInterests: [String] { Array(interests.keys) }
+  var createdSeconds: Int64? { first.createdAt.seconds }
+  var seenSeconds: Int64? { last.createdAt.seconds }
 }
 
-extension Record: FilterSubject {
-  var ageValue: Int? { demographics.age }
-  var incomeText: String? { demographics.income }
+/// A record in a cookie's email cohort (the original route), with what the graph knows of it.
+struct CohortRecord: FilterSubject {
+  var record: Record
+  var inCohort: Bool
+
+  var ageValue: Int? { record.demographics.age }
+  var incomeText: String? { record.demographics.income }
+  func value(_ field: StringField) -> String? { record.value(field) }
+  func hasInterest(folded: String) -> Bool { record.interests.contains { Filter.fold($0) == folded } }
+  var foldedInterests: [String] { record.interests.map(Filter.fold) }
+  var createdSeconds: Int64? { record.createdAt?.seconds }
+  var seenSeconds: Int64? { record.createdAt?.seconds }
+}
+
+extension Record {
   func value(_ field: StringField) -> String? {
     switch field {
     case .gender: demographics.gender
@@ -123,5 +176,4 @@ extension Record: FilterSubject {
     case .education: demographics.education
     }
   }
-  func hasInterest(folded: String) -> Bool { interests.contains { Filter.fold($0) == folded } }
 }

@@ -128,7 +128,10 @@ public struct IdentityGraph: Sendable {
     if var info = emails[e] {
       if !info.cookies.contains(r.cookie) {
         info.cookies.append(r.cookie)
-        if info.cookies.count == 2 { repeatedEmailCount += 1 }
+        if info.cookies.count == 2 {
+          repeatedEmailCount += 1
+          profiles[profile]!.inCohort = true
+        }
       }
       emails[e] = info
     } else {

@@ -68,6 +68,9 @@ public struct Profile: Sendable {
   var income: Sourced<String>?
   var education: Sourced<String>?
   var interests: [String: InterestSource] = [:]
+  /// Whether one of its emails was seen with two or more cookies (emails never lose cookies,
+  /// so once true it stays true).
+  public internal(set) var inCohort = false
 
   init(id: ProfileID, key: RecordKey, cookie: String) {
     self.id = id
@@ -108,6 +111,7 @@ public struct Profile: Sendable {
   /// Folds another profile (being merged into this one) into the view.
   mutating func absorb(_ other: Profile) {
     recordCount += other.recordCount
+    inCohort = inCohort || other.inCohort
     first = min(first, other.first)
     last = max(last, other.last)
     if other.cookie.key > cookie.key { cookie = other.cookie }

@@ -38,7 +38,8 @@ public protocol ProfileStore: Sendable {
   /// Answers a segmentation query.
   /// - Parameters:
   ///   - query: the query.
-  func queryCohort(_ query: CohortQuery) async throws -> CohortPage
+  ///   - categories: interest categories, for `category` predicates.
+  func queryCohort(_ query: CohortQuery, categories: InterestCategories) async throws -> CohortPage
 
   /// The notebook's figures over a segment.
   /// - Parameters:

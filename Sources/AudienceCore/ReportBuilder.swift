@@ -153,14 +153,14 @@ extension IdentityGraph {
     var b = ReportBuilder(query: query, categories: categories)
     if let cookie = query.cookie {
       for c in emailCohort(of: cookie) {
-        guard let r = latestRecord(of: c), query.filter?.matches(r) ?? true else { continue }
+        guard let r = latestRecord(of: c), query.filter?.matches(cohortRecord(r), categories) ?? true else { continue }
         b.add(
           country: r.location.country, state: r.location.state, city: r.location.city, gender: r.demographics.gender,
           education: r.demographics.education, income: r.demographics.income, age: r.demographics.age,
           interests: r.interests.map { ($0, Filter.fold($0)) })
       }
     } else {
-      index.accumulate(index.evaluate(query.filter), into: &b)
+      index.accumulate(index.evaluate(query.filter, categories), into: &b)
     }
     return b.build()
   }
@@ -172,7 +172,7 @@ extension IdentityGraph {
   func scanReport(_ query: AnalyzeQuery, categories: InterestCategories) -> AudienceReport {
     var b = ReportBuilder(query: query, categories: categories)
     let cap = limits.maxInterestsPerProfile
-    for case let p? in profiles where query.filter?.matches(p) ?? true {
+    for case let p? in profiles where query.filter?.matches(p, categories) ?? true {
       let interests: [(spelling: String, folded: String)] =
         p.interests.count <= cap
         ? p.interests.map { ($0.value.spelling, $0.key) }

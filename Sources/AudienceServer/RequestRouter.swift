@@ -69,7 +69,7 @@ public struct RequestRouter: Sendable {
         }
         query.cookie = c
       }
-      return .queryCohort(try await store.queryCohort(query))
+      return .queryCohort(try await store.queryCohort(query, categories: configuration.categories))
     case .analyze(var query):
       if let c = query.cookie?.trimmingCharacters() {
         guard try await store.user(cookie: c) != nil else {

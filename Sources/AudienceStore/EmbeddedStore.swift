@@ -187,8 +187,8 @@ public final class EmbeddedStore: ProfileStore, Service {
     graph.withLock { $0.user(cookie: cookie) }
   }
 
-  public func queryCohort(_ query: CohortQuery) async throws -> CohortPage {
-    try graph.withLock { g throws(AudienceError) in try g.query(query) }
+  public func queryCohort(_ query: CohortQuery, categories: InterestCategories) async throws -> CohortPage {
+    try graph.withLock { g throws(AudienceError) in try g.query(query, categories: categories) }
   }
 
   public func analyze(_ query: AnalyzeQuery, categories: InterestCategories) async throws -> AudienceReport {

@@ -42,7 +42,7 @@ enum NestingGuard {
         i += Int(len)
         let child: Kind? =
           switch (kind, field) {
-          case (.request, 13), (.request, 15): .query
+          case (.request, 13), (.request, 15), (.request, 16): .query
           case (.query, 1): .filter
           case (.filter, 1), (.filter, 2): .filterList
           case (.filter, 3), (.filterList, 1): .filter

@@ -50,6 +50,15 @@ enum ProtoFilter {
     case AUDIENCE__V1__FILTER__NODE_INTERESTS_ALL: return .interests(all: try strings(f.interests_all, "interests_all"))
     case AUDIENCE__V1__FILTER__NODE_INTERESTS_NONE:
       return .interests(none: try strings(f.interests_none, "interests_none"))
+    case AUDIENCE__V1__FILTER__NODE_CATEGORY: return .categories(try strings(f.category, "category"))
+    case AUDIENCE__V1__FILTER__NODE_CREATED:
+      let (lo, hi) = range(f.created)
+      return .created(min: lo, max: hi)
+    case AUDIENCE__V1__FILTER__NODE_SEEN:
+      let (lo, hi) = range(f.seen)
+      return .seen(min: lo, max: hi)
+    case AUDIENCE__V1__FILTER__NODE_COHORT: return .cohort(f.cohort != 0)
+    case AUDIENCE__V1__FILTER__NODE_INCOME_LABEL: return .incomeLabels(try strings(f.income_label, "income_label"))
     default:
       // An empty node, or a predicate from a newer protocol: matching everything would be wrong.
       throw .invalidField("filter", "has no predicate this server knows (filter node field \(f.node_case.rawValue))")
@@ -102,6 +111,13 @@ enum ProtoFilter {
       m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_INTERESTS_ALL; m.pointee.interests_all = set(xs)
     case .interestsNone(let xs):
       m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_INTERESTS_NONE; m.pointee.interests_none = set(xs)
+    case .category(let names):
+      m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_CATEGORY; m.pointee.category = set(names.sorted())
+    case .created(let lo, let hi): m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_CREATED; m.pointee.created = range(lo, hi)
+    case .seen(let lo, let hi): m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_SEEN; m.pointee.seen = range(lo, hi)
+    case .cohort(let member): m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_COHORT; m.pointee.cohort = member ? 1 : 0
+    case .incomeLabel(let labels):
+      m.pointee.node_case = AUDIENCE__V1__FILTER__NODE_INCOME_LABEL; m.pointee.income_label = set(labels.sorted())
     }
     return m
   }

@@ -29,7 +29,7 @@ struct SegmentIndexTests {
 
   static func filter(_ rng: inout SplitMix64, depth: Int) -> Filter {
     let leafOnly = depth >= 3
-    switch Int.random(in: leafOnly ? 3..<11 : 0..<11, using: &rng) {
+    switch Int.random(in: leafOnly ? 3..<16 : 0..<16, using: &rng) {
     case 0: return .all((0..<Int.random(in: 0...3, using: &rng)).map { _ in filter(&rng, depth: depth + 1) })
     case 1: return .any((0..<Int.random(in: 0...3, using: &rng)).map { _ in filter(&rng, depth: depth + 1) })
     case 2: return .not(filter(&rng, depth: depth + 1))
@@ -44,7 +44,15 @@ struct SegmentIndexTests {
       return .income(min: Bool.random(using: &rng) ? lo : nil, max: Bool.random(using: &rng) ? lo + 60_000 : nil)
     case 8: return .interests(any: (0..<Int.random(in: 0...3, using: &rng)).map { _ in interests.randomElement(using: &rng)!.uppercased() })
     case 9: return .interests(all: (0..<Int.random(in: 0...2, using: &rng)).map { _ in interests.randomElement(using: &rng)! })
-    default: return .interests(none: (0..<Int.random(in: 0...2, using: &rng)).map { _ in interests.randomElement(using: &rng)! })
+    case 10: return .interests(none: (0..<Int.random(in: 0...2, using: &rng)).map { _ in interests.randomElement(using: &rng)! })
+    case 11: return .categories((0..<Int.random(in: 1...2, using: &rng)).map { _ in ["Sports", "tech", "MOVIES", "Finance", "Other"].randomElement(using: &rng)! })
+    case 12, 13:
+      let lo = Fixture.time(Int.random(in: 1...28, using: &rng)).seconds
+      let hi = lo + Int64.random(in: 0...(10 * 86_400), using: &rng)
+      let (a, b) = (Bool.random(using: &rng) ? lo : nil, Bool.random(using: &rng) ? hi : nil)
+      return Bool.random(using: &rng) ? .created(min: a, max: b) : .seen(min: a, max: b)
+    case 14: return .cohort(Bool.random(using: &rng))
+    default: return .incomeLabels([["high", "LOW", "75000", "none"].randomElement(using: &rng)!])
     }
   }
 
@@ -54,10 +62,10 @@ struct SegmentIndexTests {
       let g = Fixture.graph(Self.records(&rng, count: n))
       for _ in 0..<20 {
         let f = Self.filter(&rng, depth: 0)
-        #expect(g.index.evaluate(f).members == g.scanMatches(f), "seed \(seed), n \(n), filter \(f)")
+        #expect(g.index.evaluate(f, .standard).members == g.scanMatches(f), "seed \(seed), n \(n), filter \(f)")
       }
-      #expect(g.index.evaluate(nil).members == g.scanMatches(nil))
-      #expect(g.index.evaluate(nil).count == g.profileCount)
+      #expect(g.index.evaluate(nil, .standard).members == g.scanMatches(nil))
+      #expect(g.index.evaluate(nil, .standard).count == g.profileCount)
     }
   }
 
@@ -118,10 +126,10 @@ struct SegmentIndexTests {
         Fixture.record("b", "a@x", minute: 2),
       ], to: &g)
     #expect(g.profileCount == 1)
-    #expect(g.index.evaluate(nil).members == [0])
-    #expect(g.index.evaluate(.strings(.country, ["india"])).members == [0])
-    #expect(g.index.evaluate(.strings(.country, ["usa"])).members == [])
-    #expect(g.index.evaluate(.interests(all: ["gaming", "ai"])).members == [0])
-    #expect(g.index.evaluate(.age(min: 30, max: 30)).members == [])
+    #expect(g.index.evaluate(nil, .standard).members == [0])
+    #expect(g.index.evaluate(.strings(.country, ["india"]), .standard).members == [0])
+    #expect(g.index.evaluate(.strings(.country, ["usa"]), .standard).members == [])
+    #expect(g.index.evaluate(.interests(all: ["gaming", "ai"]), .standard).members == [0])
+    #expect(g.index.evaluate(.age(min: 30, max: 30), .standard).members == [])
   }
 }

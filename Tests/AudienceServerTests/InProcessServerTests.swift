@@ -20,7 +20,7 @@ struct SlowStore: ProfileStore, Service {
     try? await Task.sleep(for: delay)
     return nil
   }
-  func queryCohort(_ query: CohortQuery) async throws -> CohortPage { CohortPage(total: 0, users: [], nextCursor: nil) }
+  func queryCohort(_ query: CohortQuery, categories: InterestCategories) async throws -> CohortPage { CohortPage(total: 0, users: [], nextCursor: nil) }
   func analyze(_ query: AnalyzeQuery, categories: InterestCategories) async throws -> AudienceReport {
     AudienceReport(total: 0)
   }

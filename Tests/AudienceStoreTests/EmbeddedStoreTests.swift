@@ -97,7 +97,7 @@ struct EmbeddedStoreTests {
     let store = try EmbeddedStore(directory: dir.path, logger: logger)
     for i in 0..<20 {
       _ = try await store.ingest([record("c\(i)", nil, i, age: 20 + i)])
-      let page = try await store.queryCohort(CohortQuery(filter: .age(min: 20, max: 100), countOnly: true))
+      let page = try await store.queryCohort(CohortQuery(filter: .age(min: 20, max: 100), countOnly: true), categories: .standard)
       #expect(page.total == i + 1)
     }
     await store.close()

@@ -34,6 +34,8 @@ struct CodecRoundTripTests {
     .income(min: nil, max: 30_000),
     .interests(none: ["golf"]),
     .age(min: 65, max: nil),
+    .any([.categories(["Finance", "other"]), .incomeLabels(["High"]), .cohort(true), .cohort(false)]),
+    .created(min: 1_700_000_000, max: nil), .seen(min: nil, max: -5),
   ])
 
   static let requests: [WireRequest] = [

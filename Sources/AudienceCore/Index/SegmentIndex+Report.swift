@@ -38,28 +38,14 @@ extension SegmentIndex {
     for age in 0...Self.maxAge { b.ages[age] = size(agePostings[age]) }
 
     // Interests by spelling; categories: each profile goes to the first category (in order)
-    // any of its interests belongs to, so category c counts its members not in an earlier one.
-    let categoryCount = b.categories.order.count
-    var byCategory = [[Int]](repeating: [], count: categoryCount)
+    // any of its interests belongs to.
     for code in 1..<interestPostings.count {
       let n = size(interestPostings[code])
-      guard n > 0 else { continue }
-      let spelling = interestDictionary.values[code]
-      b.spellings[spelling] = n
-      if let c = b.categories.category(ofFolded: Filter.fold(spelling)) { byCategory[c].append(code) }
+      if n > 0 { b.spellings[interestDictionary.values[code]] = n }
     }
-    var taken = Bitmap(capacity: universe)
-    var categorized = 0
-    for c in 0..<categoryCount {
-      var members = Bitmap(capacity: universe)
-      for code in byCategory[c] { interestPostings[code].union(into: &members) }
-      members.formIntersection(segment)
-      members.subtract(taken)
-      b.categoryCounts[c] = members.count
-      categorized += b.categoryCounts[c]
-      taken.formUnion(members)
+    for (i, members) in categoryMembers(b.categories).enumerated() {
+      b.categoryCounts[i] = everyone ? members.count : members.intersectionCount(segment)
     }
-    b.categoryCounts[categoryCount] = b.total - categorized
 
     if b.wantsIncome {
       let incomeCodes = codes[income]

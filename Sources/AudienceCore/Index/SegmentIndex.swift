@@ -37,6 +37,11 @@ struct SegmentIndex: Sendable {
   private(set) var interestPostings: [PostingSet] = [PostingSet()]
   /// Per income code: its numeric value, when it is a number.
   private(set) var incomeNumbers: [Int64?] = [nil]
+  /// Per profile: when its first and latest records were created (seconds since the epoch).
+  private(set) var created: [Int64] = []
+  private(set) var seen: [Int64] = []
+  /// Profiles with a repeated email.
+  private(set) var cohort = Bitmap()
 
   private mutating func grow(to id: Int) {
     guard id >= universe else { return }
@@ -44,6 +49,8 @@ struct SegmentIndex: Sendable {
     for c in codes.indices { codes[c].append(contentsOf: repeatElement(0, count: n)) }
     ages.append(contentsOf: repeatElement(Self.noAge, count: n))
     interestCodes.append(contentsOf: repeatElement([], count: n))
+    created.append(contentsOf: repeatElement(0, count: n))
+    seen.append(contentsOf: repeatElement(0, count: n))
     universe = id + 1
   }
 
@@ -93,6 +100,9 @@ struct SegmentIndex: Sendable {
     let id = p.id
     grow(to: id)
     alive.insert(id)
+    if p.inCohort { cohort.insert(id) } else { cohort.remove(id) }
+    created[id] = p.first.createdAt.seconds
+    seen[id] = p.last.createdAt.seconds
     set(.gender, id, p.gender?.value)
     set(.country, id, p.country?.value)
     set(.state, id, p.state?.value)
@@ -111,12 +121,14 @@ struct SegmentIndex: Sendable {
     for column in Column.allCases { set(column, id, nil) }
     setAge(id, nil)
     setInterests(id, [])
+    cohort.remove(id)
     alive.remove(id)
   }
 
   /// Bytes held by the index (columns, dictionaries, postings).
   var memoryBytes: Int {
-    var n = alive.memoryBytes + ages.capacity + interestDictionary.memoryBytes
+    var n = alive.memoryBytes + cohort.memoryBytes + ages.capacity + interestDictionary.memoryBytes
+    n += (created.capacity + seen.capacity) * 8
     for c in codes { n += c.capacity * 4 }
     for d in dictionaries { n += d.memoryBytes }
     for ps in postings { n += ps.reduce(0) { $0 + $1.memoryBytes + 24 } }

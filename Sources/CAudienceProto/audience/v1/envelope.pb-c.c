@@ -142,7 +142,7 @@ void   audience__v1__response__free_unpacked
   assert(message->base.descriptor == &audience__v1__response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor audience__v1__request__field_descriptors[8] =
+static const ProtobufCFieldDescriptor audience__v1__request__field_descriptors[10] =
 {
   {
     "id",
@@ -240,9 +240,34 @@ static const ProtobufCFieldDescriptor audience__v1__request__field_descriptors[8
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "watch",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__Request, body_case),
+    offsetof(Audience__V1__Request, watch),
+    &audience__v1__watch_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cancel",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__Request, body_case),
+    offsetof(Audience__V1__Request, cancel),
+    &audience__v1__cancel_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned audience__v1__request__field_indices_by_name[] = {
   7,   /* field[7] = analyze */
+  9,   /* field[9] = cancel */
   4,   /* field[4] = get_user */
   6,   /* field[6] = health */
   2,   /* field[2] = hello */
@@ -250,12 +275,13 @@ static const unsigned audience__v1__request__field_indices_by_name[] = {
   3,   /* field[3] = ingest */
   5,   /* field[5] = query_cohort */
   1,   /* field[1] = timeout_ms */
+  8,   /* field[8] = watch */
 };
 static const ProtobufCIntRange audience__v1__request__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 2 },
-  { 0, 8 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor audience__v1__request__descriptor =
 {
@@ -265,7 +291,7 @@ const ProtobufCMessageDescriptor audience__v1__request__descriptor =
   "Audience__V1__Request",
   "audience.v1",
   sizeof(Audience__V1__Request),
-  8,
+  10,
   audience__v1__request__field_descriptors,
   audience__v1__request__field_indices_by_name,
   2,  audience__v1__request__number_ranges,
@@ -323,7 +349,7 @@ const ProtobufCMessageDescriptor audience__v1__status__descriptor =
   (ProtobufCMessageInit) audience__v1__status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor audience__v1__response__field_descriptors[8] =
+static const ProtobufCFieldDescriptor audience__v1__response__field_descriptors[10] =
 {
   {
     "id",
@@ -421,9 +447,34 @@ static const ProtobufCFieldDescriptor audience__v1__response__field_descriptors[
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "watch",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__Response, body_case),
+    offsetof(Audience__V1__Response, watch),
+    &audience__v1__watch_event__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cancel",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__Response, body_case),
+    offsetof(Audience__V1__Response, cancel),
+    &audience__v1__cancel_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned audience__v1__response__field_indices_by_name[] = {
   7,   /* field[7] = analyze */
+  9,   /* field[9] = cancel */
   4,   /* field[4] = get_user */
   6,   /* field[6] = health */
   2,   /* field[2] = hello */
@@ -431,12 +482,13 @@ static const unsigned audience__v1__response__field_indices_by_name[] = {
   3,   /* field[3] = ingest */
   5,   /* field[5] = query_cohort */
   1,   /* field[1] = status */
+  8,   /* field[8] = watch */
 };
 static const ProtobufCIntRange audience__v1__response__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 2 },
-  { 0, 8 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor audience__v1__response__descriptor =
 {
@@ -446,7 +498,7 @@ const ProtobufCMessageDescriptor audience__v1__response__descriptor =
   "Audience__V1__Response",
   "audience.v1",
   sizeof(Audience__V1__Response),
-  8,
+  10,
   audience__v1__response__field_descriptors,
   audience__v1__response__field_indices_by_name,
   2,  audience__v1__response__number_ranges,

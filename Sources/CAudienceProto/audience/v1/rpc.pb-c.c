@@ -592,6 +592,186 @@ void   audience__v1__query_cohort_response__free_unpacked
   assert(message->base.descriptor == &audience__v1__query_cohort_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   audience__v1__watch_request__init
+                     (Audience__V1__WatchRequest         *message)
+{
+  static const Audience__V1__WatchRequest init_value = AUDIENCE__V1__WATCH_REQUEST__INIT;
+  *message = init_value;
+}
+size_t audience__v1__watch_request__get_packed_size
+                     (const Audience__V1__WatchRequest *message)
+{
+  assert(message->base.descriptor == &audience__v1__watch_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__watch_request__pack
+                     (const Audience__V1__WatchRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__watch_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__watch_request__pack_to_buffer
+                     (const Audience__V1__WatchRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__watch_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__WatchRequest *
+       audience__v1__watch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__WatchRequest *)
+     protobuf_c_message_unpack (&audience__v1__watch_request__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__watch_request__free_unpacked
+                     (Audience__V1__WatchRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__watch_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   audience__v1__watch_event__init
+                     (Audience__V1__WatchEvent         *message)
+{
+  static const Audience__V1__WatchEvent init_value = AUDIENCE__V1__WATCH_EVENT__INIT;
+  *message = init_value;
+}
+size_t audience__v1__watch_event__get_packed_size
+                     (const Audience__V1__WatchEvent *message)
+{
+  assert(message->base.descriptor == &audience__v1__watch_event__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__watch_event__pack
+                     (const Audience__V1__WatchEvent *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__watch_event__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__watch_event__pack_to_buffer
+                     (const Audience__V1__WatchEvent *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__watch_event__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__WatchEvent *
+       audience__v1__watch_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__WatchEvent *)
+     protobuf_c_message_unpack (&audience__v1__watch_event__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__watch_event__free_unpacked
+                     (Audience__V1__WatchEvent *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__watch_event__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   audience__v1__cancel_request__init
+                     (Audience__V1__CancelRequest         *message)
+{
+  static const Audience__V1__CancelRequest init_value = AUDIENCE__V1__CANCEL_REQUEST__INIT;
+  *message = init_value;
+}
+size_t audience__v1__cancel_request__get_packed_size
+                     (const Audience__V1__CancelRequest *message)
+{
+  assert(message->base.descriptor == &audience__v1__cancel_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__cancel_request__pack
+                     (const Audience__V1__CancelRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__cancel_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__cancel_request__pack_to_buffer
+                     (const Audience__V1__CancelRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__cancel_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__CancelRequest *
+       audience__v1__cancel_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__CancelRequest *)
+     protobuf_c_message_unpack (&audience__v1__cancel_request__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__cancel_request__free_unpacked
+                     (Audience__V1__CancelRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__cancel_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   audience__v1__cancel_response__init
+                     (Audience__V1__CancelResponse         *message)
+{
+  static const Audience__V1__CancelResponse init_value = AUDIENCE__V1__CANCEL_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t audience__v1__cancel_response__get_packed_size
+                     (const Audience__V1__CancelResponse *message)
+{
+  assert(message->base.descriptor == &audience__v1__cancel_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__cancel_response__pack
+                     (const Audience__V1__CancelResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__cancel_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__cancel_response__pack_to_buffer
+                     (const Audience__V1__CancelResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__cancel_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__CancelResponse *
+       audience__v1__cancel_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__CancelResponse *)
+     protobuf_c_message_unpack (&audience__v1__cancel_response__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__cancel_response__free_unpacked
+                     (Audience__V1__CancelResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__cancel_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   audience__v1__health_request__init
                      (Audience__V1__HealthRequest         *message)
 {
@@ -1585,7 +1765,7 @@ const ProtobufCMessageDescriptor audience__v1__filter_list__descriptor =
   (ProtobufCMessageInit) audience__v1__filter_list__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor audience__v1__filter__field_descriptors[13] =
+static const ProtobufCFieldDescriptor audience__v1__filter__field_descriptors[18] =
 {
   {
     "all",
@@ -1743,27 +1923,92 @@ static const ProtobufCFieldDescriptor audience__v1__filter__field_descriptors[13
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "category",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__Filter, node_case),
+    offsetof(Audience__V1__Filter, category),
+    &audience__v1__string_set__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__Filter, node_case),
+    offsetof(Audience__V1__Filter, created),
+    &audience__v1__range__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seen",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__Filter, node_case),
+    offsetof(Audience__V1__Filter, seen),
+    &audience__v1__range__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cohort",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Audience__V1__Filter, node_case),
+    offsetof(Audience__V1__Filter, cohort),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "income_label",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__Filter, node_case),
+    offsetof(Audience__V1__Filter, income_label),
+    &audience__v1__string_set__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned audience__v1__filter__field_indices_by_name[] = {
   3,   /* field[3] = age */
   0,   /* field[0] = all */
   1,   /* field[1] = any */
+  13,   /* field[13] = category */
   7,   /* field[7] = city */
+  16,   /* field[16] = cohort */
   5,   /* field[5] = country */
+  14,   /* field[14] = created */
   8,   /* field[8] = education */
   4,   /* field[4] = gender */
   9,   /* field[9] = income */
+  17,   /* field[17] = income_label */
   11,   /* field[11] = interests_all */
   10,   /* field[10] = interests_any */
   12,   /* field[12] = interests_none */
   2,   /* field[2] = not */
+  15,   /* field[15] = seen */
   6,   /* field[6] = state */
 };
 static const ProtobufCIntRange audience__v1__filter__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 3 },
-  { 0, 13 }
+  { 0, 18 }
 };
 const ProtobufCMessageDescriptor audience__v1__filter__descriptor =
 {
@@ -1773,7 +2018,7 @@ const ProtobufCMessageDescriptor audience__v1__filter__descriptor =
   "Audience__V1__Filter",
   "audience.v1",
   sizeof(Audience__V1__Filter),
-  13,
+  18,
   audience__v1__filter__field_descriptors,
   audience__v1__filter__field_indices_by_name,
   2,  audience__v1__filter__number_ranges,
@@ -1932,6 +2177,210 @@ const ProtobufCMessageDescriptor audience__v1__query_cohort_response__descriptor
   audience__v1__query_cohort_response__field_indices_by_name,
   1,  audience__v1__query_cohort_response__number_ranges,
   (ProtobufCMessageInit) audience__v1__query_cohort_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__watch_request__field_descriptors[1] =
+{
+  {
+    "filter",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__WatchRequest, filter),
+    &audience__v1__filter__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__watch_request__field_indices_by_name[] = {
+  0,   /* field[0] = filter */
+};
+static const ProtobufCIntRange audience__v1__watch_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor audience__v1__watch_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.WatchRequest",
+  "WatchRequest",
+  "Audience__V1__WatchRequest",
+  "audience.v1",
+  sizeof(Audience__V1__WatchRequest),
+  1,
+  audience__v1__watch_request__field_descriptors,
+  audience__v1__watch_request__field_indices_by_name,
+  1,  audience__v1__watch_request__number_ranges,
+  (ProtobufCMessageInit) audience__v1__watch_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__watch_event__field_descriptors[5] =
+{
+  {
+    "kind",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__WatchEvent, kind),
+    &audience__v1__watch_event_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "profile_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__WatchEvent, profile_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "data",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__WatchEvent, data),
+    &audience__v1__record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "merged_into",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__WatchEvent, merged_into),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__WatchEvent, total),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__watch_event__field_indices_by_name[] = {
+  2,   /* field[2] = data */
+  0,   /* field[0] = kind */
+  3,   /* field[3] = merged_into */
+  1,   /* field[1] = profile_id */
+  4,   /* field[4] = total */
+};
+static const ProtobufCIntRange audience__v1__watch_event__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor audience__v1__watch_event__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.WatchEvent",
+  "WatchEvent",
+  "Audience__V1__WatchEvent",
+  "audience.v1",
+  sizeof(Audience__V1__WatchEvent),
+  5,
+  audience__v1__watch_event__field_descriptors,
+  audience__v1__watch_event__field_indices_by_name,
+  1,  audience__v1__watch_event__number_ranges,
+  (ProtobufCMessageInit) audience__v1__watch_event__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__cancel_request__field_descriptors[1] =
+{
+  {
+    "request_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__CancelRequest, request_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__cancel_request__field_indices_by_name[] = {
+  0,   /* field[0] = request_id */
+};
+static const ProtobufCIntRange audience__v1__cancel_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor audience__v1__cancel_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.CancelRequest",
+  "CancelRequest",
+  "Audience__V1__CancelRequest",
+  "audience.v1",
+  sizeof(Audience__V1__CancelRequest),
+  1,
+  audience__v1__cancel_request__field_descriptors,
+  audience__v1__cancel_request__field_indices_by_name,
+  1,  audience__v1__cancel_request__number_ranges,
+  (ProtobufCMessageInit) audience__v1__cancel_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__cancel_response__field_descriptors[1] =
+{
+  {
+    "found",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__CancelResponse, found),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__cancel_response__field_indices_by_name[] = {
+  0,   /* field[0] = found */
+};
+static const ProtobufCIntRange audience__v1__cancel_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor audience__v1__cancel_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.CancelResponse",
+  "CancelResponse",
+  "Audience__V1__CancelResponse",
+  "audience.v1",
+  sizeof(Audience__V1__CancelResponse),
+  1,
+  audience__v1__cancel_response__field_descriptors,
+  audience__v1__cancel_response__field_indices_by_name,
+  1,  audience__v1__cancel_response__number_ranges,
+  (ProtobufCMessageInit) audience__v1__cancel_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 #define audience__v1__health_request__field_descriptors NULL
@@ -2719,6 +3168,40 @@ const ProtobufCEnumDescriptor audience__v1__ingest_outcome__descriptor =
   audience__v1__ingest_outcome__enum_values_by_name,
   1,
   audience__v1__ingest_outcome__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue audience__v1__watch_event_kind__enum_values_by_number[5] =
+{
+  { "WATCH_EVENT_KIND_UNSPECIFIED", "AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_UNSPECIFIED", 0 },
+  { "WATCH_EVENT_KIND_STARTED", "AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_STARTED", 1 },
+  { "WATCH_EVENT_KIND_ENTER", "AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_ENTER", 2 },
+  { "WATCH_EVENT_KIND_LEAVE", "AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_LEAVE", 3 },
+  { "WATCH_EVENT_KIND_ENDED", "AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_ENDED", 4 },
+};
+static const ProtobufCIntRange audience__v1__watch_event_kind__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex audience__v1__watch_event_kind__enum_values_by_name[5] =
+{
+  { "WATCH_EVENT_KIND_ENDED", 4 },
+  { "WATCH_EVENT_KIND_ENTER", 2 },
+  { "WATCH_EVENT_KIND_LEAVE", 3 },
+  { "WATCH_EVENT_KIND_STARTED", 1 },
+  { "WATCH_EVENT_KIND_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor audience__v1__watch_event_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "audience.v1.WatchEventKind",
+  "WatchEventKind",
+  "Audience__V1__WatchEventKind",
+  "audience.v1",
+  5,
+  audience__v1__watch_event_kind__enum_values_by_number,
+  5,
+  audience__v1__watch_event_kind__enum_values_by_name,
+  1,
+  audience__v1__watch_event_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue audience__v1__status_code__enum_values_by_number[17] =

@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from . import rpc_pb2 as audience_dot_v1_dot_rpc__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61udience/v1/envelope.proto\x12\x0b\x61udience.v1\x1a\x15\x61udience/v1/rpc.proto\"\xd3\x02\n\x07Request\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x12\n\ntimeout_ms\x18\x02 \x01(\r\x12*\n\x05hello\x18\n \x01(\x0b\x32\x19.audience.v1.HelloRequestH\x00\x12,\n\x06ingest\x18\x0b \x01(\x0b\x32\x1a.audience.v1.IngestRequestH\x00\x12/\n\x08get_user\x18\x0c \x01(\x0b\x32\x1b.audience.v1.GetUserRequestH\x00\x12\x37\n\x0cquery_cohort\x18\r \x01(\x0b\x32\x1f.audience.v1.QueryCohortRequestH\x00\x12,\n\x06health\x18\x0e \x01(\x0b\x32\x1a.audience.v1.HealthRequestH\x00\x12.\n\x07\x61nalyze\x18\x0f \x01(\x0b\x32\x1b.audience.v1.AnalyzeRequestH\x00\x42\x06\n\x04\x62ody\"@\n\x06Status\x12%\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x17.audience.v1.StatusCode\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xeb\x02\n\x08Response\x12\n\n\x02id\x18\x01 \x01(\x04\x12#\n\x06status\x18\x02 \x01(\x0b\x32\x13.audience.v1.Status\x12+\n\x05hello\x18\n \x01(\x0b\x32\x1a.audience.v1.HelloResponseH\x00\x12-\n\x06ingest\x18\x0b \x01(\x0b\x32\x1b.audience.v1.IngestResponseH\x00\x12\x30\n\x08get_user\x18\x0c \x01(\x0b\x32\x1c.audience.v1.GetUserResponseH\x00\x12\x38\n\x0cquery_cohort\x18\r \x01(\x0b\x32 .audience.v1.QueryCohortResponseH\x00\x12-\n\x06health\x18\x0e \x01(\x0b\x32\x1b.audience.v1.HealthResponseH\x00\x12/\n\x07\x61nalyze\x18\x0f \x01(\x0b\x32\x1c.audience.v1.AnalyzeResponseH\x00\x42\x06\n\x04\x62odyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61udience/v1/envelope.proto\x12\x0b\x61udience.v1\x1a\x15\x61udience/v1/rpc.proto\"\xad\x03\n\x07Request\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x12\n\ntimeout_ms\x18\x02 \x01(\r\x12*\n\x05hello\x18\n \x01(\x0b\x32\x19.audience.v1.HelloRequestH\x00\x12,\n\x06ingest\x18\x0b \x01(\x0b\x32\x1a.audience.v1.IngestRequestH\x00\x12/\n\x08get_user\x18\x0c \x01(\x0b\x32\x1b.audience.v1.GetUserRequestH\x00\x12\x37\n\x0cquery_cohort\x18\r \x01(\x0b\x32\x1f.audience.v1.QueryCohortRequestH\x00\x12,\n\x06health\x18\x0e \x01(\x0b\x32\x1a.audience.v1.HealthRequestH\x00\x12.\n\x07\x61nalyze\x18\x0f \x01(\x0b\x32\x1b.audience.v1.AnalyzeRequestH\x00\x12*\n\x05watch\x18\x10 \x01(\x0b\x32\x19.audience.v1.WatchRequestH\x00\x12,\n\x06\x63\x61ncel\x18\x11 \x01(\x0b\x32\x1a.audience.v1.CancelRequestH\x00\x42\x06\n\x04\x62ody\"@\n\x06Status\x12%\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x17.audience.v1.StatusCode\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xc4\x03\n\x08Response\x12\n\n\x02id\x18\x01 \x01(\x04\x12#\n\x06status\x18\x02 \x01(\x0b\x32\x13.audience.v1.Status\x12+\n\x05hello\x18\n \x01(\x0b\x32\x1a.audience.v1.HelloResponseH\x00\x12-\n\x06ingest\x18\x0b \x01(\x0b\x32\x1b.audience.v1.IngestResponseH\x00\x12\x30\n\x08get_user\x18\x0c \x01(\x0b\x32\x1c.audience.v1.GetUserResponseH\x00\x12\x38\n\x0cquery_cohort\x18\r \x01(\x0b\x32 .audience.v1.QueryCohortResponseH\x00\x12-\n\x06health\x18\x0e \x01(\x0b\x32\x1b.audience.v1.HealthResponseH\x00\x12/\n\x07\x61nalyze\x18\x0f \x01(\x0b\x32\x1c.audience.v1.AnalyzeResponseH\x00\x12(\n\x05watch\x18\x10 \x01(\x0b\x32\x17.audience.v1.WatchEventH\x00\x12-\n\x06\x63\x61ncel\x18\x11 \x01(\x0b\x32\x1b.audience.v1.CancelResponseH\x00\x42\x06\n\x04\x62odyb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'audience.v1.envelope_pb2', globals())
@@ -22,9 +22,9 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _REQUEST._serialized_start=67
-  _REQUEST._serialized_end=406
-  _STATUS._serialized_start=408
-  _STATUS._serialized_end=472
-  _RESPONSE._serialized_start=475
-  _RESPONSE._serialized_end=838
+  _REQUEST._serialized_end=496
+  _STATUS._serialized_start=498
+  _STATUS._serialized_end=562
+  _RESPONSE._serialized_start=565
+  _RESPONSE._serialized_end=1017
 # @@protoc_insertion_point(module_scope)

@@ -33,7 +33,9 @@ typedef enum {
   AUDIENCE__V1__REQUEST__BODY_GET_USER = 12,
   AUDIENCE__V1__REQUEST__BODY_QUERY_COHORT = 13,
   AUDIENCE__V1__REQUEST__BODY_HEALTH = 14,
-  AUDIENCE__V1__REQUEST__BODY_ANALYZE = 15
+  AUDIENCE__V1__REQUEST__BODY_ANALYZE = 15,
+  AUDIENCE__V1__REQUEST__BODY_WATCH = 16,
+  AUDIENCE__V1__REQUEST__BODY_CANCEL = 17
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(AUDIENCE__V1__REQUEST__BODY__CASE)
 } Audience__V1__Request__BodyCase;
 
@@ -57,6 +59,8 @@ struct  Audience__V1__Request
     Audience__V1__QueryCohortRequest *query_cohort;
     Audience__V1__HealthRequest *health;
     Audience__V1__AnalyzeRequest *analyze;
+    Audience__V1__WatchRequest *watch;
+    Audience__V1__CancelRequest *cancel;
   };
 };
 #define AUDIENCE__V1__REQUEST__INIT \
@@ -82,7 +86,9 @@ typedef enum {
   AUDIENCE__V1__RESPONSE__BODY_GET_USER = 12,
   AUDIENCE__V1__RESPONSE__BODY_QUERY_COHORT = 13,
   AUDIENCE__V1__RESPONSE__BODY_HEALTH = 14,
-  AUDIENCE__V1__RESPONSE__BODY_ANALYZE = 15
+  AUDIENCE__V1__RESPONSE__BODY_ANALYZE = 15,
+  AUDIENCE__V1__RESPONSE__BODY_WATCH = 16,
+  AUDIENCE__V1__RESPONSE__BODY_CANCEL = 17
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(AUDIENCE__V1__RESPONSE__BODY__CASE)
 } Audience__V1__Response__BodyCase;
 
@@ -102,6 +108,8 @@ struct  Audience__V1__Response
     Audience__V1__QueryCohortResponse *query_cohort;
     Audience__V1__HealthResponse *health;
     Audience__V1__AnalyzeResponse *analyze;
+    Audience__V1__WatchEvent *watch;
+    Audience__V1__CancelResponse *cancel;
   };
 };
 #define AUDIENCE__V1__RESPONSE__INIT \

@@ -29,6 +29,10 @@ typedef struct Audience__V1__FilterList Audience__V1__FilterList;
 typedef struct Audience__V1__Filter Audience__V1__Filter;
 typedef struct Audience__V1__QueryCohortRequest Audience__V1__QueryCohortRequest;
 typedef struct Audience__V1__QueryCohortResponse Audience__V1__QueryCohortResponse;
+typedef struct Audience__V1__WatchRequest Audience__V1__WatchRequest;
+typedef struct Audience__V1__WatchEvent Audience__V1__WatchEvent;
+typedef struct Audience__V1__CancelRequest Audience__V1__CancelRequest;
+typedef struct Audience__V1__CancelResponse Audience__V1__CancelResponse;
 typedef struct Audience__V1__HealthRequest Audience__V1__HealthRequest;
 typedef struct Audience__V1__HealthResponse Audience__V1__HealthResponse;
 typedef struct Audience__V1__AnalyzeRequest Audience__V1__AnalyzeRequest;
@@ -66,6 +70,18 @@ typedef enum _Audience__V1__IngestOutcome {
   AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_REJECTED = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(AUDIENCE__V1__INGEST_OUTCOME)
 } Audience__V1__IngestOutcome;
+typedef enum _Audience__V1__WatchEventKind {
+  AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_UNSPECIFIED = 0,
+  AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_STARTED = 1,
+  AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_ENTER = 2,
+  AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_LEAVE = 3,
+  /*
+   * The watch is over (cancelled, or the server is shutting down); no
+   * events follow.
+   */
+  AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_ENDED = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(AUDIENCE__V1__WATCH_EVENT_KIND)
+} Audience__V1__WatchEventKind;
 /*
  * Canonical status codes, numbered as gRPC's.
  */
@@ -263,7 +279,12 @@ typedef enum {
   AUDIENCE__V1__FILTER__NODE_INCOME = 16,
   AUDIENCE__V1__FILTER__NODE_INTERESTS_ANY = 17,
   AUDIENCE__V1__FILTER__NODE_INTERESTS_ALL = 18,
-  AUDIENCE__V1__FILTER__NODE_INTERESTS_NONE = 19
+  AUDIENCE__V1__FILTER__NODE_INTERESTS_NONE = 19,
+  AUDIENCE__V1__FILTER__NODE_CATEGORY = 20,
+  AUDIENCE__V1__FILTER__NODE_CREATED = 21,
+  AUDIENCE__V1__FILTER__NODE_SEEN = 22,
+  AUDIENCE__V1__FILTER__NODE_COHORT = 23,
+  AUDIENCE__V1__FILTER__NODE_INCOME_LABEL = 24
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(AUDIENCE__V1__FILTER__NODE__CASE)
 } Audience__V1__Filter__NodeCase;
 
@@ -292,6 +313,30 @@ struct  Audience__V1__Filter
     Audience__V1__StringSet *interests_any;
     Audience__V1__StringSet *interests_all;
     Audience__V1__StringSet *interests_none;
+    /*
+     * The profile's interest category (the first, in the server's category
+     * order, any of its interests belongs to; "Other" when none), as Analyze
+     * counts them.
+     */
+    Audience__V1__StringSet *category;
+    /*
+     * When the profile's first record was created, in seconds since
+     * 1970-01-01T00:00:00 (created_at has no time zone; it is read as UTC).
+     */
+    Audience__V1__Range *created;
+    /*
+     * When its latest record was created, in the same unit.
+     */
+    Audience__V1__Range *seen;
+    /*
+     * true: the profile has an email seen with two or more cookies (a
+     * repeated-email cohort); false: it has none.
+     */
+    protobuf_c_boolean cohort;
+    /*
+     * Non-numeric income labels ("High"), compared case-insensitively.
+     */
+    Audience__V1__StringSet *income_label;
   };
 };
 #define AUDIENCE__V1__FILTER__INIT \
@@ -341,6 +386,72 @@ struct  Audience__V1__QueryCohortResponse
 #define AUDIENCE__V1__QUERY_COHORT_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&audience__v1__query_cohort_response__descriptor) \
     , 0, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+/*
+ * A live segment: the server first answers with a STARTED event (total =
+ * the segment's size), then one ENTER or LEAVE event per profile whose
+ * membership changes because of new records, all under the watch request's
+ * id, until the client cancels it or disconnects.
+ */
+struct  Audience__V1__WatchRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Absent: every profile.
+   */
+  Audience__V1__Filter *filter;
+};
+#define AUDIENCE__V1__WATCH_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__watch_request__descriptor) \
+    , NULL }
+
+
+struct  Audience__V1__WatchEvent
+{
+  ProtobufCMessage base;
+  Audience__V1__WatchEventKind kind;
+  uint64_t profile_id;
+  /*
+   * ENTER: the profile as it is now. LEAVE: as it is now, or absent when it
+   * was merged into another profile (merged_into says which).
+   */
+  Audience__V1__Record *data;
+  uint64_t merged_into;
+  /*
+   * STARTED: the segment's size.
+   */
+  uint64_t total;
+};
+#define AUDIENCE__V1__WATCH_EVENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__watch_event__descriptor) \
+    , AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_UNSPECIFIED, 0, NULL, 0, 0 }
+
+
+/*
+ * Ends a watch (or any request still running) on this connection.
+ */
+struct  Audience__V1__CancelRequest
+{
+  ProtobufCMessage base;
+  uint64_t request_id;
+};
+#define AUDIENCE__V1__CANCEL_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__cancel_request__descriptor) \
+    , 0 }
+
+
+struct  Audience__V1__CancelResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Whether a request with that id was running.
+   */
+  protobuf_c_boolean found;
+};
+#define AUDIENCE__V1__CANCEL_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__cancel_response__descriptor) \
+    , 0 }
 
 
 struct  Audience__V1__HealthRequest
@@ -763,6 +874,82 @@ Audience__V1__QueryCohortResponse *
 void   audience__v1__query_cohort_response__free_unpacked
                      (Audience__V1__QueryCohortResponse *message,
                       ProtobufCAllocator *allocator);
+/* Audience__V1__WatchRequest methods */
+void   audience__v1__watch_request__init
+                     (Audience__V1__WatchRequest         *message);
+size_t audience__v1__watch_request__get_packed_size
+                     (const Audience__V1__WatchRequest   *message);
+size_t audience__v1__watch_request__pack
+                     (const Audience__V1__WatchRequest   *message,
+                      uint8_t             *out);
+size_t audience__v1__watch_request__pack_to_buffer
+                     (const Audience__V1__WatchRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__WatchRequest *
+       audience__v1__watch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__watch_request__free_unpacked
+                     (Audience__V1__WatchRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Audience__V1__WatchEvent methods */
+void   audience__v1__watch_event__init
+                     (Audience__V1__WatchEvent         *message);
+size_t audience__v1__watch_event__get_packed_size
+                     (const Audience__V1__WatchEvent   *message);
+size_t audience__v1__watch_event__pack
+                     (const Audience__V1__WatchEvent   *message,
+                      uint8_t             *out);
+size_t audience__v1__watch_event__pack_to_buffer
+                     (const Audience__V1__WatchEvent   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__WatchEvent *
+       audience__v1__watch_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__watch_event__free_unpacked
+                     (Audience__V1__WatchEvent *message,
+                      ProtobufCAllocator *allocator);
+/* Audience__V1__CancelRequest methods */
+void   audience__v1__cancel_request__init
+                     (Audience__V1__CancelRequest         *message);
+size_t audience__v1__cancel_request__get_packed_size
+                     (const Audience__V1__CancelRequest   *message);
+size_t audience__v1__cancel_request__pack
+                     (const Audience__V1__CancelRequest   *message,
+                      uint8_t             *out);
+size_t audience__v1__cancel_request__pack_to_buffer
+                     (const Audience__V1__CancelRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__CancelRequest *
+       audience__v1__cancel_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__cancel_request__free_unpacked
+                     (Audience__V1__CancelRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Audience__V1__CancelResponse methods */
+void   audience__v1__cancel_response__init
+                     (Audience__V1__CancelResponse         *message);
+size_t audience__v1__cancel_response__get_packed_size
+                     (const Audience__V1__CancelResponse   *message);
+size_t audience__v1__cancel_response__pack
+                     (const Audience__V1__CancelResponse   *message,
+                      uint8_t             *out);
+size_t audience__v1__cancel_response__pack_to_buffer
+                     (const Audience__V1__CancelResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__CancelResponse *
+       audience__v1__cancel_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__cancel_response__free_unpacked
+                     (Audience__V1__CancelResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Audience__V1__HealthRequest methods */
 void   audience__v1__health_request__init
                      (Audience__V1__HealthRequest         *message);
@@ -975,6 +1162,18 @@ typedef void (*Audience__V1__QueryCohortRequest_Closure)
 typedef void (*Audience__V1__QueryCohortResponse_Closure)
                  (const Audience__V1__QueryCohortResponse *message,
                   void *closure_data);
+typedef void (*Audience__V1__WatchRequest_Closure)
+                 (const Audience__V1__WatchRequest *message,
+                  void *closure_data);
+typedef void (*Audience__V1__WatchEvent_Closure)
+                 (const Audience__V1__WatchEvent *message,
+                  void *closure_data);
+typedef void (*Audience__V1__CancelRequest_Closure)
+                 (const Audience__V1__CancelRequest *message,
+                  void *closure_data);
+typedef void (*Audience__V1__CancelResponse_Closure)
+                 (const Audience__V1__CancelResponse *message,
+                  void *closure_data);
 typedef void (*Audience__V1__HealthRequest_Closure)
                  (const Audience__V1__HealthRequest *message,
                   void *closure_data);
@@ -1009,6 +1208,7 @@ typedef void (*Audience__V1__AnalyzeResponse_Closure)
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    audience__v1__ingest_outcome__descriptor;
+extern const ProtobufCEnumDescriptor    audience__v1__watch_event_kind__descriptor;
 extern const ProtobufCEnumDescriptor    audience__v1__status_code__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__hello_request__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__hello_response__descriptor;
@@ -1023,6 +1223,10 @@ extern const ProtobufCMessageDescriptor audience__v1__filter_list__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__filter__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__query_cohort_request__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__query_cohort_response__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__watch_request__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__watch_event__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__cancel_request__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__cancel_response__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__health_request__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__health_response__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__analyze_request__descriptor;
