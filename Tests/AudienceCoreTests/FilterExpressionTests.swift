@@ -1,0 +1,79 @@
+import Testing
+
+@testable import AudienceCore
+
+@Suite("--where expressions")
+struct FilterExpressionTests {
+  @Test func theIssuesExamples() throws {
+    #expect(
+      try FilterExpression.parse("age:20..30 and (interest:Gaming or interest:AI) and not country:USA")
+        == .all([
+          .age(min: 20, max: 30), .any([.interests(any: ["Gaming"]), .interests(any: ["AI"])]),
+          .not(.strings(.country, ["USA"])),
+        ]))
+    #expect(try FilterExpression.parse("income:..30000") == .income(min: nil, max: 30_000))
+    #expect(
+      try FilterExpression.parse("category:Finance or (gender:Male and state:Ontario)")
+        == .any([.categories(["Finance"]), .all([.strings(.gender, ["Male"]), .strings(.state, ["Ontario"])])]))
+  }
+
+  @Test func precedenceIsNotThenAndThenOr() throws {
+    let a = Filter.strings(.gender, ["a"]), b = Filter.strings(.gender, ["b"]), c = Filter.strings(.gender, ["c"])
+    #expect(try FilterExpression.parse("gender:a or gender:b and gender:c") == .any([a, .all([b, c])]))
+    #expect(try FilterExpression.parse("not gender:a and gender:b") == .all([.not(a), b]))
+    #expect(try FilterExpression.parse("NOT (gender:a OR gender:b)") == .not(.any([a, b])))
+    #expect(try FilterExpression.parse("  ((gender:a))  ") == a)
+  }
+
+  @Test func values() throws {
+    #expect(try FilterExpression.parse(#"city:"Los Angeles""#) == .strings(.city, ["Los Angeles"]))
+    #expect(try FilterExpression.parse(#"city:"Say \"hi\"""#) == .strings(.city, [#"Say "hi""#]))
+    #expect(try FilterExpression.parse("country:USA,Canada") == .strings(.country, ["usa", "canada"]))
+    #expect(try FilterExpression.parse("interest:gaming,AI") == .interests(any: ["gaming", "ai"]))
+    #expect(try FilterExpression.parse("age:30") == .age(min: 30, max: 30))
+    #expect(try FilterExpression.parse("age:65..") == .age(min: 65, max: nil))
+    #expect(try FilterExpression.parse("income:50k..100k") == .income(min: 50_000, max: 100_000))
+    #expect(try FilterExpression.parse("income:$1.5m..") == .income(min: 1_500_000, max: nil))
+    #expect(try FilterExpression.parse("income:High") == .incomeLabels(["high"]))
+    #expect(try FilterExpression.parse("cohort:yes") == .cohort(true))
+    #expect(try FilterExpression.parse("cohort:No") == .cohort(false))
+    let day = Timestamp(year: 2025, month: 3, day: 10)!.seconds
+    #expect(try FilterExpression.parse("created:2025-03-10") == .created(min: day, max: day + 86_399))
+    #expect(try FilterExpression.parse("seen:03/10/2025..") == .seen(min: day, max: nil))
+    #expect(try FilterExpression.parse("seen:..2025-03-10T15:30") == .seen(min: nil, max: day + 15 * 3600 + 30 * 60))
+  }
+
+  /// Each error says where (the column, with the expression and a caret) and what was expected.
+  @Test(arguments: [
+    ("age:20..30 and (interest:Gaming", "column 32: expected \")\" to close the \"(\" at column 16, found the end"),
+    ("colour:red", "column 1: unknown field \"colour\"; fields are age, gender"),
+    ("age:abc", "column 5: age: \"abc\" is not an age (0 to 130)"),
+    ("age:20..200", "column 5: age: \"200\" is not an age"),
+    ("age:20..30 or", "column 14: expected a predicate such as age:20..30"),
+    ("country:", "column 9: expected a value for country"),
+    ("cohort:maybe", "column 8: cohort: expected yes or no"),
+    (#"city:"Los Angeles"#, "column 6: unterminated quoted value"),
+    ("gender:a gender:b", "column 10: expected \"and\", \"or\" or the end of the expression, found \"gender:b\""),
+    ("gender", "column 7: expected \":\" after \"gender\""),
+    ("", "column 1: expected a predicate"),
+    ("created:yesterday", "column 9: created: \"yesterday\" is not a date"),
+    ("(gender:a))", "column 11: expected \"and\", \"or\" or the end"),
+  ])
+  func errorsSayWhereAndWhat(_ input: String, _ expected: String) {
+    do {
+      let f = try FilterExpression.parse(input)
+      Issue.record("parsed \(input) as \(f)")
+    } catch {
+      #expect(error.code == .invalidArgument)
+      #expect(error.field == "where")
+      #expect(error.message.hasPrefix("where: " + expected), "\(error.message)")
+      #expect(error.message.contains("\n  " + input + "\n"), "\(error.message)")
+    }
+  }
+
+  @Test func keywordsNeedSpaces() throws {
+    // "notable" is not "not": it is an unknown field.
+    #expect(throws: AudienceError.self) { try FilterExpression.parse("notable:1") }
+    #expect(try FilterExpression.parse("not(gender:a)") == .not(.strings(.gender, ["a"])))
+  }
+}
