@@ -42,7 +42,7 @@ struct Analyze: AsyncParsableCommand {
 
   func run() async throws {
     let query = AnalyzeQuery(
-      filter: filters.filter, cookie: filters.cookie, topN: top, ageBins: bins, k: noKMeans ? 0 : k,
+      filter: try filters.filter(), cookie: filters.cookie, topN: top, ageBins: bins, k: noKMeans ? 0 : k,
       features: try parsedFeatures())
     try await Output.withClient(global) { client in
       let report = try await client.analyze(query)
@@ -66,6 +66,7 @@ struct Analyze: AsyncParsableCommand {
   func describeFilters() -> String {
     var parts: [String] = []
     let f = filters
+    if let e = f.expression { parts.append(e) }
     if let c = f.cookie { parts.append("cookie \(c)") }
     if f.ageMin != nil || f.ageMax != nil { parts.append("age \(f.ageMin.map(String.init) ?? "")..\(f.ageMax.map(String.init) ?? "")") }
     for (name, value) in [("interests", f.interests), ("gender", f.gender), ("country", f.country), ("state", f.state),

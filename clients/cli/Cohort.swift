@@ -11,6 +11,9 @@ struct Cohort: AsyncParsableCommand {
       With --cookie C: the original /api/cohort/user route: for every cookie sharing an email \
       with C (C included), that cookie's latest record, when it matches the filters. \
       String filters compare case-insensitively. --interests matches any of the listed interests. \
+      --where takes a filter expression (docs/QUERY.md), e.g. \
+      'age:20..30 and (interest:Gaming or interest:AI) and not country:USA'; it combines with the \
+      other flags by "and". \
       Prints {"total": N, "users": [{"data": {...}}, ...], "next_cursor": T or null} with --json; \
       pass --cursor T to get the next page.
       """)
@@ -27,7 +30,7 @@ struct Cohort: AsyncParsableCommand {
   }
 
   func run() async throws {
-    let query = CohortQuery(filter: filters.filter, cookie: filters.cookie, limit: limit, cursor: cursor, countOnly: count)
+    let query = CohortQuery(filter: try filters.filter(), cookie: filters.cookie, limit: limit, cursor: cursor, countOnly: count)
     try await Output.withClient(global) { client in
       let page = try await client.queryCohort(query)
       if count {

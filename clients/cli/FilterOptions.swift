@@ -3,6 +3,12 @@ import AudienceCore
 
 /// The segment flags shared by `cohort` and `analyze`.
 struct FilterOptions: ParsableArguments {
+  @Option(
+    name: .customLong("where"),
+    help: ArgumentHelp(
+      "A filter expression, e.g. 'age:20..30 and (interest:Gaming or interest:AI) and not country:USA'.",
+      discussion: "Fields: age, gender, country, state, city, education, income, interest, category, cohort, created, seen. See docs/QUERY.md.",
+      valueName: "expr")) var expression: String?
   @Option(help: "Scope to this cookie's email cohort (the original route).") var cookie: String?
   @Option(name: .customLong("age-min"), help: "Minimum age, inclusive.") var ageMin: Int?
   @Option(name: .customLong("age-max"), help: "Maximum age, inclusive.") var ageMax: Int?
@@ -18,11 +24,16 @@ struct FilterOptions: ParsableArguments {
   func validate() throws {
     if let a = ageMin, let b = ageMax, a > b { throw ValidationError("--age-min \(a) is greater than --age-max \(b)") }
     if let a = incomeMin, let b = incomeMax, a > b { throw ValidationError("--income-min \(a) is greater than --income-max \(b)") }
+    _ = try filter()
   }
 
-  /// Every given flag must hold (nil when none is given).
-  var filter: Filter? {
+  /// Every given flag and the --where expression must hold (nil when none is given).
+  /// - Throws: `ValidationError` with the parser's message when the expression is not valid.
+  func filter() throws -> Filter? {
     var parts: [Filter] = []
+    if let expression {
+      do { parts.append(try FilterExpression.parse(expression)) } catch { throw ValidationError("--\(error.message)") }
+    }
     if ageMin != nil || ageMax != nil { parts.append(.age(min: ageMin.map(Int64.init), max: ageMax.map(Int64.init))) }
     if let interests {
       let list = interests.split(separator: ",").map { String($0) }.filter { !$0.allSatisfy(\.isWhitespace) }
