@@ -96,6 +96,24 @@ public final class AudienceClient: Sendable {
     return h
   }
 
+  /// Opens a live segment. The first event is `.started(total:)`; then one `.enter` or
+  /// `.leave` per profile whose membership changes because of new records; `.ended` last,
+  /// after `cancel()` or when the server stops. The stream throws the status when the
+  /// server ends the watch with an error. Cancelling the consuming task also cancels the watch.
+  /// - Parameters:
+  ///   - filter: the segment; nil is every profile.
+  public func watch(_ filter: Filter?) -> LiveSegment {
+    let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+    let (events, continuation) = AsyncThrowingStream.makeStream(of: WatchEvent.self)
+    let segment = LiveSegment(requestID: id, events: events, client: self)
+    continuation.onTermination = { reason in
+      if case .cancelled = reason { Task { _ = try? await segment.cancel() } }
+    }
+    channel.writeAndFlush(
+      PendingRequest(request: WireRequest(id: id, body: .watch(filter)), sink: .stream(continuation)), promise: nil)
+    return segment
+  }
+
   /// Sends any request and returns the response body; throws the status when it is not OK.
   /// - Parameters:
   ///   - body: the method and arguments.
@@ -115,7 +133,7 @@ public final class AudienceClient: Sendable {
 
   private static func send(_ request: WireRequest, on channel: any Channel) async throws -> WireResponse {
     let promise = channel.eventLoop.makePromise(of: WireResponse.self)
-    channel.writeAndFlush(PendingRequest(request: request, promise: promise), promise: nil)
+    channel.writeAndFlush(PendingRequest(request: request, sink: .single(promise)), promise: nil)
     return try await promise.futureResult.get()
   }
 
@@ -124,5 +142,24 @@ public final class AudienceClient: Sendable {
   private static func describe(_ error: any Error) -> String {
     if let e = error as? IOError { return e.description }
     return "\(error)"
+  }
+}
+
+/// A watch opened by `AudienceClient.watch`.
+public struct LiveSegment: Sendable {
+  /// The Watch request's id (what Cancel names).
+  public let requestID: UInt64
+  /// The events, from STARTED to ENDED.
+  public let events: AsyncThrowingStream<WatchEvent, any Error>
+  let client: AudienceClient
+
+  /// Asks the server to end the watch; `events` then finishes with `.ended`.
+  /// - Returns: whether the server still had it open.
+  @discardableResult
+  public func cancel() async throws -> Bool {
+    guard case .cancel(let found) = try await client.call(.cancel(requestID: requestID)) else {
+      throw WireStatus(.internal, "server answered Cancel with another method's response")
+    }
+    return found
   }
 }

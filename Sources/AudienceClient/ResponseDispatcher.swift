@@ -1,10 +1,24 @@
 import AudienceWire
 import NIOCore
 
-/// A request on its way out, with the promise its response completes.
+/// A request on its way out, with where its response goes.
 struct PendingRequest: Sendable {
   var request: WireRequest
-  var promise: EventLoopPromise<WireResponse>
+  var sink: ResponseSink
+}
+
+/// Where responses to one request go: a promise for the one response of a call, or a
+/// stream for a watch's events (finished by ENDED or by an error status).
+enum ResponseSink: Sendable {
+  case single(EventLoopPromise<WireResponse>)
+  case stream(AsyncThrowingStream<WatchEvent, any Error>.Continuation)
+
+  func fail(_ status: WireStatus) {
+    switch self {
+    case .single(let p): p.fail(status)
+    case .stream(let c): c.finish(throwing: status)
+    }
+  }
 }
 
 /// Writes requests and matches responses to them by id, so many requests can be in
@@ -14,17 +28,17 @@ final class ResponseDispatcher: ChannelDuplexHandler {
   typealias OutboundIn = PendingRequest
   typealias OutboundOut = ByteBuffer
 
-  private var pending: [UInt64: EventLoopPromise<WireResponse>] = [:]
+  private var pending: [UInt64: ResponseSink] = [:]
   private var closedStatus: WireStatus?
 
   func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
     let p = unwrapOutboundIn(data)
     if let closedStatus {
-      p.promise.fail(closedStatus)
+      p.sink.fail(closedStatus)
       promise?.fail(closedStatus)
       return
     }
-    pending[p.request.id] = p.promise
+    pending[p.request.id] = p.sink
     var buffer = context.channel.allocator.buffer(capacity: 256)
     WireCodec.encode(p.request, into: &buffer)
     context.write(wrapOutboundOut(buffer), promise: promise)
@@ -40,11 +54,29 @@ final class ResponseDispatcher: ChannelDuplexHandler {
       context.close(promise: nil)
       return
     }
-    if let promise = pending.removeValue(forKey: response.id) {
+    switch pending[response.id] {
+    case .single(let promise)?:
+      pending[response.id] = nil
       promise.succeed(response)
-    } else if response.status.code != .ok {
+    case .stream(let continuation)?:
+      if response.status.code != .ok {
+        pending[response.id] = nil
+        continuation.finish(throwing: response.status)
+      } else if case .watch(let event)? = response.body {
+        continuation.yield(event)
+        if event == .ended {
+          pending[response.id] = nil
+          continuation.finish()
+        }
+      } else {
+        pending[response.id] = nil
+        continuation.finish(throwing: WireStatus(.internal, "server answered a watch with another method's response"))
+      }
+    case nil where response.status.code != .ok:
       // A connection-level error (id 0): the server is about to close.
       failAll(response.status)
+    case nil:
+      break  // a late event of a watch the client already let go of
     }
   }
 

@@ -7,7 +7,7 @@ public struct AudienceError: Error, Hashable, Sendable, CustomStringConvertible 
   public struct Code: Hashable, Sendable, CustomStringConvertible {
     enum Wrapped: Hashable, Sendable {
       case invalidArgument, notFound, resourceExhausted, failedPrecondition, deadlineExceeded,
-        unavailable, `internal`, cancelled
+        unavailable, `internal`, cancelled, unimplemented
     }
     let wrapped: Wrapped
 
@@ -19,6 +19,7 @@ public struct AudienceError: Error, Hashable, Sendable, CustomStringConvertible 
     public static let unavailable = Code(wrapped: .unavailable)
     public static let `internal` = Code(wrapped: .internal)
     public static let cancelled = Code(wrapped: .cancelled)
+    public static let unimplemented = Code(wrapped: .unimplemented)
 
     public var description: String {
       switch wrapped {
@@ -30,6 +31,7 @@ public struct AudienceError: Error, Hashable, Sendable, CustomStringConvertible 
       case .unavailable: "UNAVAILABLE"
       case .internal: "INTERNAL"
       case .cancelled: "CANCELLED"
+      case .unimplemented: "UNIMPLEMENTED"
       }
     }
   }

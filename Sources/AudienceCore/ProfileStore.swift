@@ -49,4 +49,40 @@ public protocol ProfileStore: Sendable {
 
   /// Current counts.
   func stats() async throws -> StoreStats
+
+  /// Opens a live segment: its size now, then every profile entering or leaving it
+  /// because of records committed afterwards.
+  /// - Parameters:
+  ///   - filter: the segment; nil is every profile.
+  ///   - categories: interest categories, for `category` predicates.
+  func watch(_ filter: Filter?, categories: InterestCategories) async throws -> SegmentWatch
+}
+
+extension ProfileStore {
+  public func watch(_ filter: Filter?, categories: InterestCategories) async throws -> SegmentWatch {
+    throw AudienceError(.unimplemented, "the \(kind) store does not serve live segments")
+  }
+}
+
+/// A live segment opened by `ProfileStore.watch`.
+public struct SegmentWatch: Sendable {
+  /// The segment's size when the watch began.
+  public let total: Int
+  /// The changes, in commit order. Finishes when `stop()` is called or the store closes;
+  /// fails with RESOURCE_EXHAUSTED when the reader falls too far behind.
+  public let changes: AsyncThrowingStream<SegmentChange, any Error>
+  private let onStop: @Sendable () -> Void
+
+  /// - Parameters:
+  ///   - total: the segment's size now.
+  ///   - changes: the stream of changes.
+  ///   - stop: ends the stream.
+  public init(total: Int, changes: AsyncThrowingStream<SegmentChange, any Error>, stop: @escaping @Sendable () -> Void) {
+    self.total = total
+    self.changes = changes
+    self.onStop = stop
+  }
+
+  /// Ends the watch: the stream finishes after the changes already queued.
+  public func stop() { onStop() }
 }

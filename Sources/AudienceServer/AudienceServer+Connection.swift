@@ -37,7 +37,8 @@ extension AudienceServer {
   ) async throws {
     var machine = ConnectionStateMachine(hello: router.hello)
     let maxInFlight = configuration.maxInFlightPerConnection
-    try await withThrowingTaskGroup(of: Void.self) { group in
+    // Each task returns whether it counted against maxInFlight.
+    try await withThrowingTaskGroup(of: Bool.self) { group in
       var running = 0
       do {
         for try await frame in inbound {
@@ -55,15 +56,29 @@ extension AudienceServer {
             try await outbound.write(Self.frame(response))
             if close { return }
           case .dispatch(let request):
-            if running >= maxInFlight {
-              try await group.next()
-              running -= 1
-            }
-            context.begin()
-            running += 1
-            group.addTask {
-              await self.respond(to: request, outbound)
-              context.end()
+            switch request.body {
+            case .cancel(let target):
+              let found = context.stopWatch(target)
+              try await outbound.write(Self.frame(WireResponse(id: request.id, body: .cancel(found: found))))
+            case .watch(let filter):
+              // Watches run until cancelled; they do not count against maxInFlight.
+              context.begin()
+              group.addTask {
+                await self.runWatch(request.id, filter, context, outbound, logger)
+                context.end()
+                return false
+              }
+            default:
+              while running >= maxInFlight {
+                if try await group.next() == true { running -= 1 }
+              }
+              context.begin()
+              running += 1
+              group.addTask {
+                await self.respond(to: request, outbound)
+                context.end()
+                return true
+              }
             }
           }
         }
@@ -72,6 +87,8 @@ extension AudienceServer {
         let code: StatusCode = if case .tooLarge = error { .resourceExhausted } else { .invalidArgument }
         try? await outbound.write(Self.frame(WireResponse(id: 0, status: WireStatus(code, error.description))))
       }
+      // The peer is gone or the connection is closing: nobody is left to read watch events.
+      context.stopAllWatches()
       try await group.waitForAll()
     }
   }

@@ -1,10 +1,13 @@
+import AudienceCore
 import NIOCore
 import Synchronization
 
-/// One connection's in-flight count and drain flag, shared by its reader and its request tasks.
+/// One connection's in-flight count, drain flag and open watches, shared by its reader and
+/// its request tasks.
 final class ConnectionContext: Sendable {
   let channel: any Channel
   private let state = Mutex<(inFlight: Int, draining: Bool)>((0, false))
+  private let watches = Mutex<[UInt64: SegmentWatch]>([:])
 
   init(channel: any Channel) { self.channel = channel }
 
@@ -21,8 +24,34 @@ final class ConnectionContext: Sendable {
     if close { channel.close(promise: nil) }
   }
 
-  /// Stop taking requests; close once the ones in flight are answered.
+  var watchCount: Int { watches.withLock { $0.count } }
+
+  /// Records an open watch under its request id; false when the id is already watching.
+  func addWatch(_ id: UInt64, _ watch: SegmentWatch) -> Bool {
+    watches.withLock { w in
+      guard w[id] == nil else { return false }
+      w[id] = watch
+      return true
+    }
+  }
+
+  func removeWatch(_ id: UInt64) { _ = watches.withLock { $0.removeValue(forKey: id) } }
+
+  /// Ends the watch with this request id; false when there is none.
+  func stopWatch(_ id: UInt64) -> Bool {
+    guard let watch = watches.withLock({ $0[id] }) else { return false }
+    watch.stop()
+    return true
+  }
+
+  /// Ends every watch (the peer left, or the server is draining).
+  func stopAllWatches() {
+    for watch in watches.withLock({ Array($0.values) }) { watch.stop() }
+  }
+
+  /// Stop taking requests; end the watches; close once the requests in flight are answered.
   func drain() {
+    stopAllWatches()
     let close = state.withLock { s -> Bool in
       s.draining = true
       return s.inFlight == 0

@@ -79,6 +79,9 @@ public struct RequestRouter: Sendable {
       }
       try query.validate()
       return .analyze(try await store.analyze(query, categories: configuration.categories))
+    case .watch, .cancel:
+      // Streams and cancellation belong to the connection (AudienceServer+Watch.swift).
+      throw AudienceError(.internal, "Watch and Cancel are handled by the connection, not the router")
     case .health:
       let elapsed = ContinuousClock.now - startedAt
       return .health(
@@ -87,6 +90,13 @@ public struct RequestRouter: Sendable {
           stats: try await store.stats(), uptimeSeconds: UInt64(max(0, elapsed.components.seconds)),
           connections: connectionCount()))
     }
+  }
+
+  /// Opens a live segment on the store.
+  /// - Parameters:
+  ///   - filter: the segment; nil is every profile.
+  public func watch(_ filter: Filter?) async throws -> SegmentWatch {
+    try await store.watch(filter, categories: configuration.categories)
   }
 
   /// Validates every record, stores the valid ones, and answers one outcome per record.

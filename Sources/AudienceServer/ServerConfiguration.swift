@@ -14,6 +14,8 @@ public struct ServerConfiguration: Sendable {
   public var maxRecordsPerBatch: Int
   /// Requests being processed at once on one connection; further frames wait unread (default 64).
   public var maxInFlightPerConnection: Int
+  /// Watches open at once on one connection; more are refused with RESOURCE_EXHAUSTED (default 64).
+  public var maxWatchesPerConnection = 64
   /// Connections served at once; more are told RESOURCE_EXHAUSTED and closed (default 1024).
   public var maxConnections: Int
   /// Reported in Hello and Health.

@@ -20,6 +20,7 @@ public final class EmbeddedStore: ProfileStore, Service {
   private let graph: Mutex<IdentityGraph>
   private let writer: Mutex<WriterState>
   private let pool: NIOThreadPool
+  private let watchers = Mutex(WatcherTable())
   private let clock: @Sendable () -> Timestamp
   /// Used only by the current leader (one thread at a time, ordered by the `writer` lock).
   private nonisolated(unsafe) var insert: SQLiteStatement?
@@ -35,6 +36,21 @@ public final class EmbeddedStore: ProfileStore, Service {
     var closed = false
     var idle: [CheckedContinuation<Void, Never>] = []
   }
+
+  /// Live segments. Updated under the graph lock (graph first, then this lock), so a
+  /// watcher sees every commit after the one it started on, exactly once.
+  struct WatcherTable {
+    struct Watcher {
+      var membership: SegmentMembership
+      let continuation: AsyncThrowingStream<SegmentChange, any Error>.Continuation
+    }
+    var next = 0
+    var live: [Int: Watcher] = [:]
+    var closed = false
+  }
+
+  /// Changes a watcher may have queued unread before it is ended with RESOURCE_EXHAUSTED.
+  public static let watchBufferLimit = 100_000
 
   /// Opens the store in `directory` (created if missing) and rebuilds the identity graph
   /// from the stored records. Blocking: call it before serving.
@@ -153,7 +169,7 @@ public final class EmbeddedStore: ProfileStore, Service {
     }
     // 3. Make them visible and answer.
     var results: [[IngestOutcome]] = []
-    graph.withLock { g in
+    let behind = graph.withLock { g in
       var next = toWrite.makeIterator()
       for (pending, marks) in zip(batch, plan) {
         results.append(
@@ -162,8 +178,55 @@ public final class EmbeddedStore: ProfileStore, Service {
             return g.apply(next.next()!)
           })
       }
+      return notifyWatchers(results.joined(), g)
+    }
+    for continuation in behind {
+      continuation.finish(
+        throwing: AudienceError(
+          .resourceExhausted, "the watch fell more than \(Self.watchBufferLimit) changes behind; it was ended"))
     }
     for (p, r) in zip(batch, results) { p.continuation.resume(returning: r) }
+  }
+
+  /// Tells every watcher what the just-applied outcomes changed. Called under the graph lock.
+  /// Returns the watchers that fell behind, to be finished once the locks are released.
+  private func notifyWatchers(_ outcomes: some Sequence<IngestOutcome>, _ g: IdentityGraph)
+    -> [AsyncThrowingStream<SegmentChange, any Error>.Continuation]
+  {
+    watchers.withLock { table in
+      var behind: [AsyncThrowingStream<SegmentChange, any Error>.Continuation] = []
+      for id in Array(table.live.keys) {
+        let changes = table.live[id]!.membership.update(after: outcomes, in: g)
+        let continuation = table.live[id]!.continuation
+        for change in changes {
+          if case .dropped = continuation.yield(change) {
+            table.live[id] = nil
+            behind.append(continuation)
+            break
+          }
+        }
+      }
+      return behind
+    }
+  }
+
+  public func watch(_ filter: Filter?, categories: InterestCategories) async throws -> SegmentWatch {
+    let (stream, continuation) = AsyncThrowingStream.makeStream(
+      of: SegmentChange.self, bufferingPolicy: .bufferingOldest(Self.watchBufferLimit))
+    let opened = graph.withLock { g -> (id: Int, total: Int)? in
+      let membership = SegmentMembership(filter, categories: categories, in: g)
+      return watchers.withLock { table in
+        if table.closed { return nil }
+        table.next += 1
+        table.live[table.next] = WatcherTable.Watcher(membership: membership, continuation: continuation)
+        return (table.next, membership.count)
+      }
+    }
+    guard let opened else { throw AudienceError(.unavailable, "the store is shutting down") }
+    continuation.onTermination = { [weak self] _ in
+      _ = self?.watchers.withLock { $0.live.removeValue(forKey: opened.id) }
+    }
+    return SegmentWatch(total: opened.total, changes: stream, stop: { continuation.finish() })
   }
 
   private func write(_ records: [StoredRecord]) throws(AudienceError) {
@@ -207,6 +270,12 @@ public final class EmbeddedStore: ProfileStore, Service {
 
   /// Refuses new writes, waits for pending ones to be committed, closes the database.
   public func close() async {
+    let open = watchers.withLock { table in
+      table.closed = true
+      defer { table.live = [:] }
+      return table.live.values.map(\.continuation)
+    }
+    for continuation in open { continuation.finish() }
     await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
       let busy = writer.withLock { state -> Bool in
         state.closed = true

@@ -17,6 +17,10 @@ public struct WireRequest: Hashable, Sendable {
     case queryCohort(CohortQuery)
     case health
     case analyze(AnalyzeQuery)
+    /// A live segment (nil: every profile); answered by a stream of events under this id.
+    case watch(Filter?)
+    /// Ends the request with this id (a watch) on this connection.
+    case cancel(requestID: UInt64)
   }
 
   /// - Parameters:
@@ -44,6 +48,10 @@ public struct WireResponse: Hashable, Sendable {
     case queryCohort(CohortPage)
     case health(HealthInfo)
     case analyze(AudienceReport)
+    /// One event of a watch; many share the watch request's id.
+    case watch(WatchEvent)
+    /// Whether the cancelled request was running.
+    case cancel(found: Bool)
   }
 
   /// - Parameters:
@@ -106,5 +114,28 @@ public struct HealthInfo: Hashable, Sendable {
     self.stats = stats
     self.uptimeSeconds = uptimeSeconds
     self.connections = connections
+  }
+}
+
+/// One event of a live segment (`audience.v1.WatchEvent`).
+public enum WatchEvent: Hashable, Sendable {
+  /// The watch began; the segment has `total` profiles.
+  case started(total: Int)
+  /// The profile entered the segment; `profile` is how it looks now.
+  case enter(ProfileID, profile: Record)
+  /// The profile left the segment: `profile` is how it looks now, or nil when it was
+  /// merged into `mergedInto`.
+  case leave(ProfileID, profile: Record?, mergedInto: ProfileID?)
+  /// The watch is over (cancelled or the server is stopping); nothing follows.
+  case ended
+
+  /// The wire form of a store's change.
+  /// - Parameters:
+  ///   - change: what the store reported.
+  public init(_ change: SegmentChange) {
+    switch change {
+    case .enter(let id, let profile): self = .enter(id, profile: profile)
+    case .leave(let id, let profile, let into): self = .leave(id, profile: profile, mergedInto: into)
+    }
   }
 }

@@ -43,6 +43,7 @@ public struct StatusCode: Hashable, Sendable, CustomStringConvertible {
     case .deadlineExceeded: self = .deadlineExceeded
     case .unavailable: self = .unavailable
     case .cancelled: self = .cancelled
+    case .unimplemented: self = .unimplemented
     default: self = .internal
     }
   }

@@ -56,6 +56,10 @@ public enum WireCodec {
         body = .health
       case AUDIENCE__V1__REQUEST__BODY_ANALYZE:
         body = .analyze(try ProtoAnalyze.decode(m.analyze))
+      case AUDIENCE__V1__REQUEST__BODY_WATCH:
+        body = .watch(try m.watch.pointee.filter.map { p throws(AudienceError) in try ProtoFilter.decode(p) })
+      case AUDIENCE__V1__REQUEST__BODY_CANCEL:
+        body = .cancel(requestID: m.cancel.pointee.request_id)
       default:
         throw WireStatus(.unimplemented, "request \(m.id) names no method this server knows (body field \(m.body_case.rawValue))")
       }
@@ -122,6 +126,18 @@ public enum WireCodec {
     case .analyze(let query):
       m.body_case = AUDIENCE__V1__REQUEST__BODY_ANALYZE
       m.analyze = ProtoAnalyze.encode(query, arena)
+    case .watch(let filter):
+      let w = arena.allocate(Audience__V1__WatchRequest.self)
+      audience__v1__watch_request__init(w)
+      w.pointee.filter = filter.map { ProtoFilter.encode($0, arena) }
+      m.body_case = AUDIENCE__V1__REQUEST__BODY_WATCH
+      m.watch = w
+    case .cancel(let requestID):
+      let c = arena.allocate(Audience__V1__CancelRequest.self)
+      audience__v1__cancel_request__init(c)
+      c.pointee.request_id = requestID
+      m.body_case = AUDIENCE__V1__REQUEST__BODY_CANCEL
+      m.cancel = c
     case .health:
       let h = arena.allocate(Audience__V1__HealthRequest.self)
       audience__v1__health_request__init(h)

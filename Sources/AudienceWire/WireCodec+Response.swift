@@ -53,6 +53,15 @@ extension WireCodec {
     case .analyze(let report):
       m.body_case = AUDIENCE__V1__RESPONSE__BODY_ANALYZE
       m.analyze = ProtoAnalyze.encode(report, arena)
+    case .watch(let event):
+      m.body_case = AUDIENCE__V1__RESPONSE__BODY_WATCH
+      m.watch = ProtoWatch.encode(event, arena)
+    case .cancel(let found):
+      let c = arena.allocate(Audience__V1__CancelResponse.self)
+      audience__v1__cancel_response__init(c)
+      c.pointee.found = found ? 1 : 0
+      m.body_case = AUDIENCE__V1__RESPONSE__BODY_CANCEL
+      m.cancel = c
     case .health(let info):
       let h = arena.allocate(Audience__V1__HealthResponse.self)
       audience__v1__health_response__init(h)
@@ -125,6 +134,10 @@ extension WireCodec {
             uptimeSeconds: h.uptime_seconds, connections: Int(h.connections)))
       case AUDIENCE__V1__RESPONSE__BODY_ANALYZE:
         body = .analyze(try ProtoAnalyze.decode(m.analyze))
+      case AUDIENCE__V1__RESPONSE__BODY_WATCH:
+        body = .watch(try ProtoWatch.decode(m.watch.pointee))
+      case AUDIENCE__V1__RESPONSE__BODY_CANCEL:
+        body = .cancel(found: m.cancel.pointee.found != 0)
       default:
         body = nil
       }

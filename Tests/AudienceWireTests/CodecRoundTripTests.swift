@@ -48,6 +48,9 @@ struct CodecRoundTripTests {
     WireRequest(id: 7, body: .health),
     WireRequest(id: 8, body: .analyze(AnalyzeQuery())),
     WireRequest(id: 9, body: .analyze(AnalyzeQuery(filter: filter, cookie: "c9", topN: 5, ageBins: 7, k: 4, features: [.age, .income]))),
+    WireRequest(id: 10, body: .watch(nil)),
+    WireRequest(id: 11, body: .watch(filter)),
+    WireRequest(id: 12, body: .cancel(requestID: 11)),
   ]
 
   @Test(arguments: requests)
@@ -108,6 +111,14 @@ struct CodecRoundTripTests {
     WireResponse(id: 8, body: .analyze(AudienceReport(total: 0))),
     WireResponse(id: 9, status: WireStatus(.notFound, "no user with cookie \"zz\"")),
     WireResponse(id: 10, status: WireStatus(.resourceExhausted, "record 3: data.location.city: longer than 1024 bytes")),
+    WireResponse(id: 11, body: .watch(.started(total: 0))),
+    WireResponse(id: 11, body: .watch(.started(total: 1_000_000))),
+    WireResponse(id: 11, body: .watch(.enter(0, profile: record))),
+    WireResponse(id: 11, body: .watch(.leave(7, profile: record, mergedInto: nil))),
+    WireResponse(id: 11, body: .watch(.leave(7, profile: nil, mergedInto: 0))),
+    WireResponse(id: 11, body: .watch(.ended)),
+    WireResponse(id: 12, body: .cancel(found: true)),
+    WireResponse(id: 12, body: .cancel(found: false)),
   ]
 
   @Test(arguments: responses)
@@ -119,7 +130,7 @@ struct CodecRoundTripTests {
     let pairs: [(AudienceError.Code, StatusCode)] = [
       (.invalidArgument, .invalidArgument), (.notFound, .notFound), (.resourceExhausted, .resourceExhausted),
       (.failedPrecondition, .failedPrecondition), (.deadlineExceeded, .deadlineExceeded), (.unavailable, .unavailable),
-      (.internal, .internal), (.cancelled, .cancelled),
+      (.internal, .internal), (.cancelled, .cancelled), (.unimplemented, .unimplemented),
     ]
     for (core, wire) in pairs { #expect(StatusCode(core) == wire) }
     #expect("\(StatusCode.invalidArgument)" == "INVALID_ARGUMENT")

@@ -10,6 +10,12 @@ enum Output {
     print(text)
   }
 
+  /// One line, flushed at once (for streams read through a pipe).
+  static func line(_ text: String) {
+    print(text)
+    fflush(nil)  // all output streams
+  }
+
   static func stderr(_ text: String) {
     let line = text + "\n"
     _ = line.withCString { write(2, $0, strlen($0)) }

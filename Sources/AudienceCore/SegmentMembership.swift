@@ -1,0 +1,71 @@
+/// A profile entering or leaving a live segment.
+public enum SegmentChange: Hashable, Sendable {
+  /// The profile now matches; `profile` is how it looks now.
+  case enter(ProfileID, profile: Record)
+  /// The profile no longer matches. `profile` is how it looks now, nil when it was merged
+  /// into another profile (`mergedInto`).
+  case leave(ProfileID, profile: Record?, mergedInto: ProfileID?)
+}
+
+/// Who is in one live segment, kept in step with the graph: after records are applied,
+/// `update` compares the profiles they touched with the filter and reports who entered
+/// and who left. Only touched profiles can change, because a record changes only the
+/// profile it joins (and those merged into it).
+public struct SegmentMembership: Sendable {
+  public let filter: Filter?
+  let categories: InterestCategories
+  private var members: Bitmap
+
+  /// The segment as it is now.
+  /// - Parameters:
+  ///   - filter: the segment; nil is every profile.
+  ///   - categories: interest categories, for `category` predicates.
+  ///   - graph: the profiles.
+  public init(_ filter: Filter?, categories: InterestCategories, in graph: IdentityGraph) {
+    self.filter = filter
+    self.categories = categories
+    self.members = graph.index.evaluate(filter, categories)
+  }
+
+  /// Number of profiles in the segment.
+  public var count: Int { members.count }
+
+  /// Brings the membership up to date after records were applied.
+  /// - Parameters:
+  ///   - outcomes: what applying them returned, in order.
+  ///   - graph: the graph after all of them were applied.
+  /// - Returns: the changes, each profile at most once, in the order the records touched them.
+  public mutating func update(after outcomes: some Sequence<IngestOutcome>, in graph: IdentityGraph) -> [SegmentChange] {
+    var changes: [SegmentChange] = []
+    for outcome in outcomes {
+      switch outcome {
+      case .created(let id), .updated(let id):
+        check(id, graph, &changes)
+      case .merged(let id, let absorbed):
+        for gone in absorbed where members.contains(gone) {
+          members.remove(gone)
+          changes.append(.leave(gone, profile: nil, mergedInto: id))
+        }
+        check(id, graph, &changes)
+      case .duplicate, .rejected:
+        break
+      }
+    }
+    return changes
+  }
+
+  private mutating func check(_ id: ProfileID, _ graph: IdentityGraph, _ changes: inout [SegmentChange]) {
+    // Merged away by a later record of the same batch: that record's outcome reports it.
+    guard let profile = graph.profiles[id] else { return }
+    let now = filter?.matches(profile, categories) ?? true
+    guard now != members.contains(id) else { return }
+    let view = profile.view(cookie: nil, interestCap: graph.limits.maxInterestsPerProfile)
+    if now {
+      members.insert(id)
+      changes.append(.enter(id, profile: view))
+    } else {
+      members.remove(id)
+      changes.append(.leave(id, profile: view, mergedInto: nil))
+    }
+  }
+}

@@ -1,0 +1,51 @@
+import AudienceCore
+import AudienceWire
+import Logging
+import NIOCore
+
+extension AudienceServer {
+  /// Serves one Watch request: STARTED with the segment's size, one ENTER or LEAVE per
+  /// change, then ENDED when it is cancelled, the connection drains, or the store closes.
+  /// Every event carries the watch request's id. A watch that cannot keep up, or cannot be
+  /// opened, ends with an error status instead.
+  func runWatch(
+    _ id: UInt64, _ filter: Filter?, _ context: ConnectionContext,
+    _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, _ logger: Logger
+  ) async {
+    func send(_ response: WireResponse) async -> Bool {
+      do { try await outbound.write(Self.frame(response)); return true } catch { return false }
+    }
+    guard context.watchCount < configuration.maxWatchesPerConnection else {
+      let status = WireStatus(
+        .resourceExhausted, "too many watches on this connection (limit \(configuration.maxWatchesPerConnection))")
+      _ = await send(WireResponse(id: id, status: status))
+      return
+    }
+    let watch: SegmentWatch
+    do {
+      watch = try await router.watch(filter)
+    } catch {
+      let status = (error as? AudienceError).map(WireStatus.init) ?? WireStatus(.internal, "\(error)")
+      _ = await send(WireResponse(id: id, status: status))
+      return
+    }
+    defer { watch.stop() }
+    guard context.addWatch(id, watch) else {
+      _ = await send(WireResponse(id: id, status: WireStatus(.invalidArgument, "request id \(id) is already a watch on this connection")))
+      return
+    }
+    defer { context.removeWatch(id) }
+    logger.debug("watch started", metadata: ["audience.request": "\(id)", "audience.total": "\(watch.total)"])
+    guard await send(WireResponse(id: id, body: .watch(.started(total: watch.total)))) else { return }
+    do {
+      for try await change in watch.changes {
+        guard await send(WireResponse(id: id, body: .watch(WatchEvent(change)))) else { return }
+      }
+      _ = await send(WireResponse(id: id, body: .watch(.ended)))
+    } catch {
+      let status = (error as? AudienceError).map(WireStatus.init) ?? WireStatus(.internal, "\(error)")
+      _ = await send(WireResponse(id: id, status: status))
+    }
+    logger.debug("watch ended", metadata: ["audience.request": "\(id)"])
+  }
+}

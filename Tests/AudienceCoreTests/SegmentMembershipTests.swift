@@ -1,0 +1,56 @@
+import PropertyBased
+import Testing
+
+@testable import AudienceCore
+
+/// A live segment replayed from its changes always equals the segment computed afresh.
+@Suite("Live segment membership")
+struct SegmentMembershipTests {
+  @Test func changesReplayToTheFreshSegment() async {
+    await propertyCheck(count: 120, input: Gen.int(in: 0...1_000_000), Gen.int(in: 2...300)) { seed, n in
+      var rng = SplitMix64(seed: UInt64(seed))
+      let records = SegmentIndexTests.records(&rng, count: n)
+      let filter = Bool.random(using: &rng) ? nil : SegmentIndexTests.filter(&rng, depth: 0)
+      let start = Int.random(in: 0..<n, using: &rng)
+      var g = Fixture.graph(Array(records[..<start]))
+      var live = SegmentMembership(filter, categories: .standard, in: g)
+      var members = Set(g.scanMatches(filter))
+      #expect(live.count == members.count)
+      var rest = records[start...]
+      while !rest.isEmpty {
+        let batch = rest.prefix(Int.random(in: 1...8, using: &rng))
+        rest = rest.dropFirst(batch.count)
+        let outcomes = Fixture.apply(Array(batch), to: &g)
+        var touched = Set<ProfileID>()
+        for change in live.update(after: outcomes, in: g) {
+          switch change {
+          case .enter(let id, let profile):
+            #expect(members.insert(id).inserted, "seed \(seed): \(id) entered twice")
+            #expect(profile == g.profiles[id]!.view(cookie: nil, interestCap: g.limits.maxInterestsPerProfile))
+            #expect(touched.insert(id).inserted, "seed \(seed): \(id) reported twice in one batch")
+          case .leave(let id, let profile, let into):
+            #expect(members.remove(id) != nil, "seed \(seed): \(id) left without being in")
+            #expect((profile == nil) == (into != nil))
+            if profile == nil { #expect(g.profiles[id] == nil, "merged profile \(id) is still live") }
+            #expect(touched.insert(id).inserted, "seed \(seed): \(id) reported twice in one batch")
+          }
+        }
+        #expect(members == Set(g.scanMatches(filter)), "seed \(seed), n \(n), filter \(String(describing: filter))")
+        #expect(live.count == members.count)
+      }
+    }
+  }
+
+  @Test func aMergeReportsTheAbsorbedProfileAsLeavingIntoTheSurvivor() {
+    var g = Fixture.graph([
+      Fixture.record("a", "a@x", day: 1, age: 25, interests: ["Gaming"]),
+      Fixture.record("b", "b@x", day: 2, age: 26, interests: ["Gaming"]),
+    ])
+    var live = SegmentMembership(.interests(any: ["gaming"]), categories: .standard, in: g)
+    #expect(live.count == 2)
+    // A record joining cookie b to email a@x merges profile 1 into profile 0.
+    let outcomes = Fixture.apply([Fixture.record("b", "a@x", day: 3, age: 26)], to: &g)
+    #expect(live.update(after: outcomes, in: g) == [.leave(1, profile: nil, mergedInto: 0)])
+    #expect(live.count == 1)
+  }
+}

@@ -1,0 +1,113 @@
+import AudienceClient
+import AudienceCore
+import AudienceWire
+import Foundation
+import Testing
+
+/// Live segments against the real server: events, cancellation, disconnects, shutdown, the CLI.
+@Suite("Watch end to end", .serialized)
+struct WatchEndToEndTests {
+  typealias R = SegmentEndToEndTests
+
+  static func raw(_ json: String) throws -> RawRecord { try RecordJSON.record(from: JSONValue(parsing: json)) }
+
+  @Test func eventsFollowTheSegmentUntilCancelled() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let client = try await server.client()
+    _ = try await client.ingest(R.people.map(Self.raw))
+
+    let segment = client.watch(try FilterExpression.parse("interest:AI and age:..30"))
+    var events = segment.events.makeAsyncIterator()
+    #expect(try await events.next() == .started(total: 2))  // c2, c4
+
+    // Enters: a new profile that matches.
+    _ = try await client.ingest([try Self.raw(
+      R.record("c7", "g@x.com", age: 27, gender: "Male", country: "USA", state: "Utah", income: "1", interests: ["AI"]))])
+    guard case .enter(let id, let profile)? = try await events.next() else { Issue.record("no enter"); return }
+    #expect(profile.cookie == "c7")
+    // Not a change: a record that leaves membership as it was produces nothing; the next
+    // event is the leave below.
+    _ = try await client.ingest([try Self.raw(
+      R.record("c1", "a@x.com", age: 26, gender: "Male", country: "USA", state: "Texas", income: "40000", interests: [],
+               at: "2025-04-01T00:00:00"))])
+    // Leaves: c7 grows older than the segment allows.
+    _ = try await client.ingest([try Self.raw(
+      R.record("c7", "g@x.com", age: 31, gender: "Male", country: "USA", state: "Utah", income: "1", interests: [],
+               at: "2026-01-01T00:00:00"))])
+    guard case .leave(let left, let now?, nil)? = try await events.next() else { Issue.record("no leave"); return }
+    #expect(left == id)
+    #expect(now.demographics.age == 31)
+
+    #expect(try await segment.cancel() == true)
+    #expect(try await events.next() == .ended)
+    #expect(try await events.next() == nil)
+    #expect(try await client.call(.cancel(requestID: segment.requestID)) == .cancel(found: false))
+    await client.close()
+    #expect(await server.stop() == 0)
+  }
+
+  @Test func aDisconnectedWatcherDoesNotHoldTheServer() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let watcher = try await server.client()
+    let segment = watcher.watch(nil)
+    var events = segment.events.makeAsyncIterator()
+    #expect(try await events.next() == .started(total: 0))
+    await watcher.close()
+    let other = try await server.client()
+    _ = try await other.ingest(R.people.map(Self.raw))
+    #expect(try await other.health().connections == 1)
+    await other.close()
+    #expect(await server.stop() == 0)
+  }
+
+  @Test func shutdownEndsWatchesCleanly() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let client = try await server.client()
+    let segment = client.watch(try FilterExpression.parse("country:USA"))
+    var events = segment.events.makeAsyncIterator()
+    #expect(try await events.next() == .started(total: 0))
+    _ = try await client.ingest([try Self.raw(R.people[0])])
+    guard case .enter? = try await events.next() else { Issue.record("no enter"); return }
+    let stopped = Task { await server.stop() }
+    #expect(try await events.next() == .ended)
+    #expect(await stopped.value == 0)
+  }
+
+  @Test func theCLIPrintsEventsAsJSONLines() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/audience")
+    p.arguments = ["--socket", server.socketPath, "watch", "--where", "country:canada", "--json", "--max-events", "2"]
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    // Wait for the started line before writing, so the events are certain to follow it.
+    var text = ""
+    while !text.contains("\n") {
+      let chunk = out.fileHandleForReading.availableData
+      if chunk.isEmpty { break }
+      text += String(decoding: chunk, as: UTF8.self)
+    }
+    #expect(text == #"{"event":"started","total":0}"# + "\n")
+    let client = try await server.client()
+    _ = try await client.ingest(R.people.map(Self.raw))  // c2, c3, c4 are in Canada
+    text += String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    #expect(p.terminationStatus == 0)
+    let lines = text.split(separator: "\n").map { try! JSONValue(parsing: String($0)) }
+    #expect(lines.count == 3, "\(text)")
+    #expect(lines.dropFirst().map { $0["event"] } == [.string("enter"), .string("enter")])
+    #expect(lines.dropFirst().map { $0["data"]?["cookie"] } == [.string("c2"), .string("c3")])
+    await client.close()
+    #expect(await server.stop() == 0)
+  }
+}
