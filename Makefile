@@ -10,7 +10,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build build-debug run test test-swift test-python venv check-generated generate clean help bench-analytics
+.PHONY: all deps build build-debug run test test-swift test-python venv check-generated generate clean help bench-analytics bench-query
 
 all: build
 
@@ -20,6 +20,7 @@ help:
 	@echo "make build           release build (.build/release/audienced, .build/release/audience)"
 	@echo "make generate        regenerate protobuf code from Protos/"
 	@echo "make bench-analytics Analyze vs pandas + scikit-learn on 1,000,000 profiles (release)"
+	@echo "make bench-query     segments, GetUser, index memory, restart vs PostgreSQL and SQLite (release)"
 	@echo "make clean           remove build products"
 
 # Installs only the Debian packages that are missing.
@@ -70,6 +71,14 @@ test-swift:
 # Benchmarks: release builds; figures are printed (and kept in docs/BENCHMARKS.md), never asserted.
 bench-analytics: build venv
 	$(PYTHON) bench/analytics.py --bin-dir .build/release $(BENCH_ARGS)
+
+bench-query: build venv
+	@dpkg-query -W -f='$${Status}' postgresql 2>/dev/null | grep -q "install ok installed" || { \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql; }
+	$(PYTHON) -m pip install -q 'psycopg[binary]>=3.1'
+	swift build -c release --product audience-bench
+	mkdir -p bench/.build && cc -O2 -pthread -o bench/.build/echo bench/echo.c
+	$(PYTHON) bench/query.py --bin-dir .build/release $(BENCH_ARGS)
 
 clean:
 	rm -rf .build

@@ -14,6 +14,7 @@ let package = Package(
   products: [
     .executable(name: "audienced", targets: ["audienced"]),
     .executable(name: "audience", targets: ["audience"]),
+    .executable(name: "audience-bench", targets: ["audience-bench"]),
     .library(name: "AudienceClient", targets: ["AudienceClient"]),
   ],
   dependencies: [
@@ -93,6 +94,16 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "clients/cli",
+      swiftSettings: swiftSettings),
+
+    .executableTarget(
+      name: "audience-bench",
+      dependencies: [
+        "AudienceClient", "AudienceCore", "AudienceWire",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "NIOCore", package: "swift-nio"),
+      ],
+      path: "bench/AudienceBench",
       swiftSettings: swiftSettings),
 
     .testTarget(

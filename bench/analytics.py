@@ -29,42 +29,15 @@ from sklearn.cluster import KMeans
 from sklearn.preprocessing import StandardScaler
 
 from audience_client import Client
+from dataset import generate
+from harness import peak_rss_mib, start_server, timed
 
-COUNTRIES = [("USA", 40), ("India", 22), ("Canada", 10), ("UK", 9), ("Germany", 8), ("Brazil", 6), ("Japan", 5),
-             ("France", 4), ("Australia", 3), ("Mexico", 3)]
-INTERESTS = ["Tech", "Gaming", "AI", "Finance", "Cricket", "Movies", "Sports", "Crypto", "Travel", "Music",
-             "Football", "Drama", "Stock Market", "Cooking", "Yoga", "Fashion", "Hollywood", "Banking"]
 INTEREST_CATEGORIES = {  # ../shared/interest-categories.json, as the notebook has it
     "Sports": ["sports", "football", "basketball", "cricket", "tennis"],
     "Tech": ["tech", "ai", "gadgets", "programming", "blockchain"],
     "Movies": ["movies", "hollywood", "bollywood", "action", "drama"],
     "Finance": ["finance", "stock market", "investment", "banking", "crypto"],
 }
-
-
-def generate(n, seed=42):
-    """n records with distinct cookies and emails, so n records are n unique profiles."""
-    rng = random.Random(seed)
-    country_names = [c for c, _ in COUNTRIES]
-    country_weights = [w for _, w in COUNTRIES]
-    countries = rng.choices(country_names, country_weights, k=n)
-    out = []
-    for i in range(n):
-        age = int(min(95, max(14, rng.gauss(rng.choice((24, 40, 60)), 5))))
-        out.append({"data": {
-            "cookie": f"c{i}",
-            "email": f"user{i}@example.com",
-            "created_at": f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/2025 {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}",
-            "location": {"country": countries[i], "state": f"S{rng.randrange(50)}", "city": f"City{rng.randrange(300)}"},
-            "demographics": {
-                "age": age if rng.random() > 0.05 else None,
-                "gender": rng.choice(("Male", "Female", "Female", "Male", "Non-binary")),
-                "income": str(rng.randint(15, 200) * 1000),
-                "education": rng.choice(("Bachelor's", "Master's", "PhD", "High School")),
-            },
-            "interests": rng.sample(INTERESTS, rng.randint(0, 4)),
-        }})
-    return out
 
 
 def assign_cohort(interests):  # the notebook's function, verbatim
@@ -98,41 +71,6 @@ def notebook(df):
     kmeans.fit_predict(scaled)
     r["centroids"] = sorted(scaler.inverse_transform(kmeans.cluster_centers_)[:, 0])
     return r
-
-
-def timed(f, runs):
-    times, result = [], None
-    for _ in range(runs):
-        t = time.perf_counter()
-        result = f()
-        times.append(time.perf_counter() - t)
-    return result, times
-
-
-def start_server(bin_dir, workdir):
-    sock = os.path.join(workdir, "s.sock")
-    log = open(os.path.join(workdir, "audienced.log"), "w")
-    p = subprocess.Popen([os.path.join(bin_dir, "audienced"), "--socket", sock, "--data-dir", os.path.join(workdir, "data"),
-                          "--log-level", "warning"], stdout=log, stderr=log)
-    for _ in range(1000):
-        if os.path.exists(sock):
-            try:
-                Client(sock).close()
-                return p, sock
-            except OSError:
-                pass
-        if p.poll() is not None:
-            sys.exit(open(log.name).read())
-        time.sleep(0.02)
-    sys.exit("audienced did not start")
-
-
-def peak_rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main():

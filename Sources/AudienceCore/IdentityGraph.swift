@@ -56,6 +56,8 @@ public struct IdentityGraph: Sendable {
   private var contentIDs: [ContentID: UInt64] = [:]
   /// The columnar index of live profiles, updated with every applied record.
   private(set) var index = SegmentIndex()
+  /// Bytes held by the segment index.
+  public var indexMemoryBytes: Int { index.memoryBytes }
   /// Number of live profiles.
   public private(set) var profileCount = 0
   /// Number of emails seen with two or more cookies.

@@ -1,0 +1,175 @@
+import ArgumentParser
+import AudienceClient
+import AudienceCore
+import AudienceWire
+import Foundation
+
+/// The Swift half of `make bench-query` (bench/query.py drives it): measures a running
+/// audienced over a plain blocking Unix-socket client and prints one JSON object per figure.
+struct AudienceBench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "audience-bench",
+    abstract: "Measure a running audienced: segment queries, GetUser throughput and latency, index memory.",
+    subcommands: [Queries.self, Throughput.self, Latency.self, IndexMemory.self])
+}
+
+/// The four segments.
+enum Segments {
+  static let all: [(String, Filter)] = [
+    ("Q1", .all([.age(min: 20, max: 30), .interests(any: ["Gaming"]), .strings(.country, ["USA"])])),
+    ("Q2", .interests(any: ["Crypto"])),
+    ("Q3", .all([.strings(.gender, ["Female"]), .income(min: 50_000, max: 100_000)])),
+    ("Q4", .interests(any: ["AI", "Crypto"])),
+  ]
+}
+
+struct Queries: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Count Q1-Q4 (count_only) and fetch every user of Q1.")
+  @Option(help: "audienced's socket.") var socket: String
+  @Option(help: "Timed runs per query.") var runs = 200
+  @Option(help: "Timed fetches of all Q1 users.") var fetches = 30
+
+  func run() throws {
+    let s = try Wire.connect(socket)
+    for (name, filter) in Segments.all {
+      let body = WireRequest.Body.queryCohort(CohortQuery(filter: filter, countOnly: true))
+      for _ in 0..<5 { _ = try Wire.call(s, body) }
+      var samples: [Double] = []
+      var total = 0
+      for _ in 0..<runs {
+        let t = now()
+        guard case .queryCohort(let page) = try Wire.call(s, body) else { throw BenchError("not a page") }
+        samples.append(Double(now() - t) / 1e3)
+        total = page.total
+      }
+      emit(.object([("figure", .string("count")), ("query", .string(name)), ("total", .int(Int64(total))), ("us", Stats(samples).json)]))
+    }
+    // Every user of Q1, page by page (10,000 per page, the largest page).
+    var samples: [Double] = []
+    var users = 0
+    for run in 0..<(fetches + 2) {
+      let t = now()
+      var cursor: String? = nil
+      var n = 0
+      repeat {
+        let q = CohortQuery(filter: Segments.all[0].1, limit: CohortQuery.maxLimit, cursor: cursor)
+        guard case .queryCohort(let page) = try Wire.call(s, .queryCohort(q)) else { throw BenchError("not a page") }
+        n += page.users.count
+        cursor = page.nextCursor
+      } while cursor != nil
+      if run >= 2 { samples.append(Double(now() - t) / 1e6) }
+      users = n
+    }
+    emit(.object([("figure", .string("fetch")), ("query", .string("Q1")), ("users", .int(Int64(users))), ("ms", Stats(samples).json)]))
+  }
+}
+
+struct Throughput: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "GetUser requests per second, pipelined on one connection (a writer thread keeps the socket full).")
+  @Option(help: "audienced's socket.") var socket: String
+  @Option(help: "Cookies c0..c(N-1) exist.") var profiles: Int
+  @Option(help: "Requests to send.") var requests = 1_000_000
+  @Option(help: "Timed repetitions.") var rounds = 3
+
+  func run() throws {
+    var rng = SystemRandomNumberGenerator()
+    // 4096 distinct requests, encoded once, sent round and round.
+    let batch = (0..<4096).map { i in
+      Wire.frame(WireRequest(id: UInt64(i + 1), body: .getUser(cookie: "c\(Int.random(in: 0..<profiles, using: &rng))")))
+    }
+    let chunk = batch.joined().map { $0 }
+    let perChunk = batch.count
+    for _ in 0..<rounds {
+      let s = try Wire.connect(socket)
+      let chunks = max(1, requests / perChunk)
+      let fd = s.fd
+      let writer = Thread {
+        for _ in 0..<chunks { try? BlockingSocket.writeAll(fd, chunk) }
+      }
+      let t = now()
+      writer.start()
+      var checked = 0
+      for k in 0..<chunks {
+        let last = try s.skipFrames(perChunk)
+        if k % 16 == 0 {
+          let r = try Wire.decode(last)
+          guard r.status.code == .ok, case .getUser = r.body else { throw BenchError("GetUser failed: \(r.status)") }
+          checked += 1
+        }
+      }
+      let seconds = Double(now() - t) / 1e9
+      let n = chunks * perChunk
+      emit(.object([
+        ("figure", .string("getuser_pipelined")), ("requests", .int(Int64(n))), ("seconds", .double(seconds)),
+        ("per_second", .double(Double(n) / seconds)), ("checked", .int(Int64(checked))),
+      ]))
+    }
+  }
+}
+
+struct Latency: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Sequential GetUser round trips, interleaved with the same bytes sent to a C echo server.")
+  @Option(help: "audienced's socket.") var socket: String
+  @Option(help: "The echo server's socket (bench/echo.c).") var echo: String
+  @Option(help: "Cookies c0..c(N-1) exist.") var profiles: Int
+  @Option(help: "Round trips per block.") var block = 2_000
+  @Option(help: "Blocks per server, alternating.") var blocks = 10
+
+  func run() throws {
+    var rng = SystemRandomNumberGenerator()
+    let frames = (0..<block).map { i in
+      Wire.frame(WireRequest(id: UInt64(i + 1), body: .getUser(cookie: "c\(Int.random(in: 0..<profiles, using: &rng))")))
+    }
+    let server = try Wire.connect(socket)
+    let echo = try BlockingSocket(path: echo)
+    var ours: [Double] = [], theirs: [Double] = []
+    for round in 0..<(blocks + 1) {
+      for f in frames {
+        let t = now()
+        try server.writeAll(f)
+        _ = try server.readFrame()
+        if round > 0 { ours.append(Double(now() - t) / 1e3) }
+      }
+      for f in frames {
+        let t = now()
+        try echo.writeAll(f)
+        _ = try echo.readFrame()
+        if round > 0 { theirs.append(Double(now() - t) / 1e3) }
+      }
+    }
+    emit(.object([("figure", .string("getuser_latency")), ("us", Stats(ours).json)]))
+    emit(.object([("figure", .string("echo_latency")), ("us", Stats(theirs).json)]))
+  }
+}
+
+struct IndexMemory: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "index-memory", abstract: "Build the identity graph in-process from a JSON-lines file; report the index's bytes per profile.")
+  @Option(help: "JSON lines, one record per line.") var file: String
+
+  func run() throws {
+    let text = try String(contentsOfFile: file, encoding: .utf8)
+    let normalizer = RecordNormalizer()
+    var graph = IdentityGraph()
+    var seq: UInt64 = 0
+    let t = now()
+    for line in text.split(separator: "\n") {
+      let raw = try RecordJSON.record(from: JSONValue(parsing: String(line)))
+      var record = try normalizer.normalize(raw)
+      if record.createdAt == nil { record.createdAt = Timestamp(seconds: 0) }
+      seq += 1
+      graph.apply(StoredRecord(seq: seq, contentID: ContentID(of: record), record: record))
+    }
+    let seconds = Double(now() - t) / 1e9
+    emit(.object([
+      ("figure", .string("index_memory")), ("profiles", .int(Int64(graph.profileCount))),
+      ("index_bytes", .int(Int64(graph.indexMemoryBytes))),
+      ("bytes_per_profile", .double(Double(graph.indexMemoryBytes) / Double(max(1, graph.profileCount)))),
+      ("build_seconds", .double(seconds)),
+    ]))
+  }
+}
+
+AudienceBench.main()

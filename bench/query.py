@@ -1,0 +1,292 @@
+#!/usr/bin/env python3
+"""make bench-query: segment counts and fetches, GetUser throughput and latency, index memory and
+restart time of audienced on 1,000,000 generated profiles, with PostgreSQL (btree on age, country,
+gender; GIN on interests) and SQLite (btree indexes, an interest table) timed on the same data and
+queries in the same run.
+
+  Q1  age 20-30 and interest Gaming and country USA
+  Q2  interest Crypto
+  Q3  gender Female and income 50,000-100,000
+  Q4  interest AI or Crypto
+
+audienced is measured by bench/AudienceBench (`audience-bench`, release) over a plain blocking
+Unix-socket client; latency is compared with bench/echo.c, a minimal C echo server, in interleaved
+blocks. PostgreSQL and SQLite are timed from Python: their queries take milliseconds, so the
+driver's microseconds do not matter. Medians are reported; every side's counts must agree.
+"""
+
+import argparse
+import glob
+import json
+import os
+import platform
+import pwd
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from dataset import generate
+from harness import peak_rss_mib, start_server
+
+QUERIES = {
+    "Q1": {"pg": "age BETWEEN 20 AND 30 AND interests @> ARRAY['Gaming'] AND country = 'USA'",
+           "sqlite": "age BETWEEN 20 AND 30 AND country = 'USA' AND id IN (SELECT user_id FROM interests WHERE interest = 'Gaming')"},
+    "Q2": {"pg": "interests @> ARRAY['Crypto']",
+           "sqlite": "id IN (SELECT user_id FROM interests WHERE interest = 'Crypto')"},
+    "Q3": {"pg": "gender = 'Female' AND income BETWEEN 50000 AND 100000",
+           "sqlite": "gender = 'Female' AND income BETWEEN 50000 AND 100000"},
+    "Q4": {"pg": "interests && ARRAY['AI', 'Crypto']",
+           "sqlite": "id IN (SELECT user_id FROM interests WHERE interest IN ('AI', 'Crypto'))"},
+}
+COLUMNS = ["id", "cookie", "email", "country", "state", "city", "age", "gender", "income", "education"]
+
+
+def rows(records):
+    for i, r in enumerate(records):
+        d = r["data"]
+        loc, dem = d["location"], d["demographics"]
+        yield (i, d["cookie"], d["email"], loc["country"], loc["state"], loc["city"], dem["age"], dem["gender"],
+               int(dem["income"]), dem["education"]), d["interests"]
+
+
+def median_ms(f, runs):
+    times, result = [], None
+    for _ in range(runs):
+        t = time.perf_counter()
+        result = f()
+        times.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(times), result
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+class Postgres:
+    """A throwaway cluster from Debian's postgresql, on a Unix socket in the work directory."""
+
+    def __init__(self, work):
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        if not bins:
+            sys.exit("PostgreSQL is not installed (make bench-query installs Debian's postgresql)")
+        self.bin = bins[-1]
+        self.dir = os.path.join(work, "pg")
+        self.sock = work
+        self.run_as = []
+        if os.getuid() == 0:  # initdb refuses root: run the cluster as the postgres user
+            pw = pwd.getpwnam("postgres")
+            os.chown(work, pw.pw_uid, pw.pw_gid)
+            self.run_as = ["runuser", "-u", "postgres", "--"]
+        self.sh("initdb", "-D", self.dir, "-A", "trust", "-U", "bench", "--no-sync")
+        opts = (f"-k {self.sock} -c listen_addresses='' -c shared_buffers=2GB -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_wal_size=8GB")
+        self.sh("pg_ctl", "-D", self.dir, "-o", opts, "-l", os.path.join(self.dir, "log"), "-w", "start")
+        self.version = subprocess.run([os.path.join(self.bin, "postgres"), "--version"], capture_output=True,
+                                      text=True).stdout.strip()
+
+    def sh(self, tool, *args):
+        subprocess.run(self.run_as + [os.path.join(self.bin, tool), *args], check=True, stdout=subprocess.DEVNULL)
+
+    def stop(self):
+        self.sh("pg_ctl", "-D", self.dir, "-m", "immediate", "stop")
+
+    def measure(self, records, runs, fetch_runs):
+        import psycopg
+        out = {"version": self.version}
+        with psycopg.connect(host=self.sock, user="bench", dbname="postgres", autocommit=True) as c:
+            c.execute("CREATE TABLE users (id bigint PRIMARY KEY, cookie text, email text, country text, state text, "
+                      "city text, age int, gender text, income bigint, education text, interests text[])")
+            t = time.perf_counter()
+            with c.cursor().copy(f"COPY users ({', '.join(COLUMNS)}, interests) FROM STDIN") as copy:
+                for row, interests in rows(records):
+                    copy.write_row(row + (interests,))
+            for ddl in ["CREATE INDEX ON users (age)", "CREATE INDEX ON users (country)", "CREATE INDEX ON users (gender)",
+                        "CREATE INDEX ON users USING GIN (interests)", "VACUUM ANALYZE users"]:
+                c.execute(ddl)
+            out["load_s"] = time.perf_counter() - t
+            for name, q in QUERIES.items():
+                sql = f"SELECT count(*) FROM users WHERE {q['pg']}"
+                c.execute(sql).fetchone()
+                ms, result = median_ms(lambda: c.execute(sql).fetchone()[0], runs)
+                out[name] = {"count_ms": ms, "total": result}
+            sql = f"SELECT * FROM users WHERE {QUERIES['Q1']['pg']} ORDER BY id"
+            ms, fetched = median_ms(lambda: len(c.execute(sql).fetchall()), fetch_runs)
+            out["Q1"].update(fetch_ms=ms, fetched=fetched)
+            out["size_mb"] = c.execute("SELECT pg_total_relation_size('users')").fetchone()[0] / 2**20
+        return out
+
+
+# ---------------------------------------------------------------- SQLite
+
+def sqlite_measure(records, work, runs, fetch_runs):
+    db = sqlite3.connect(os.path.join(work, "bench.sqlite"))
+    db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-2000000;"
+                     "CREATE TABLE users (id INTEGER PRIMARY KEY, cookie TEXT, email TEXT, country TEXT, state TEXT, "
+                     "city TEXT, age INT, gender TEXT, income INT, education TEXT);"
+                     "CREATE TABLE interests (user_id INT, interest TEXT);")
+    t = time.perf_counter()
+    users, links = [], []
+    for row, interests in rows(records):
+        users.append(row)
+        links.extend((row[0], i) for i in interests)
+    db.executemany(f"INSERT INTO users VALUES ({', '.join('?' * len(COLUMNS))})", users)
+    db.executemany("INSERT INTO interests VALUES (?, ?)", links)
+    db.executescript("CREATE INDEX users_age ON users (age); CREATE INDEX users_country ON users (country);"
+                     "CREATE INDEX users_gender ON users (gender);"
+                     "CREATE INDEX interests_interest ON interests (interest, user_id); ANALYZE;")
+    db.commit()
+    out = {"version": sqlite3.sqlite_version, "load_s": time.perf_counter() - t}
+    for name, q in QUERIES.items():
+        sql = f"SELECT count(*) FROM users WHERE {q['sqlite']}"
+        db.execute(sql).fetchone()
+        ms, result = median_ms(lambda: db.execute(sql).fetchone()[0], runs)
+        out[name] = {"count_ms": ms, "total": result}
+    sql = f"SELECT * FROM users WHERE {QUERIES['Q1']['sqlite']} ORDER BY id"
+    ms, fetched = median_ms(lambda: len(db.execute(sql).fetchall()), fetch_runs)
+    out["Q1"].update(fetch_ms=ms, fetched=fetched)
+    db.close()
+    return out
+
+
+# ---------------------------------------------------------------- audienced
+
+def bench(bin_dir, *args):
+    p = subprocess.run([os.path.join(bin_dir, "audience-bench"), *args], capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"audience-bench {' '.join(args)} failed:\n{p.stderr}")
+    return [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+
+
+def stop(server):
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=120)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profiles", type=int, default=1_000_000, help="unique profiles (default 1,000,000)")
+    ap.add_argument("--runs", type=int, default=200, help="timed count queries per query for audienced (default 200)")
+    ap.add_argument("--peer-runs", type=int, default=15, help="timed runs per query for PostgreSQL and SQLite (default 15)")
+    ap.add_argument("--restarts", type=int, default=3, help="timed restarts (default 3)")
+    ap.add_argument("--bin-dir", default=".build/release", help="where audienced, audience and audience-bench are")
+    ap.add_argument("--echo", default="bench/.build/echo", help="the compiled bench/echo.c")
+    ap.add_argument("--skip-peers", action="store_true", help="measure audienced only")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = ap.parse_args()
+
+    work = tempfile.mkdtemp(prefix="aud-q-", dir="/tmp")
+    os.chmod(work, 0o755)
+    server = echo = pg = None
+    fig = {"profiles": args.profiles, "machine": f"{os.cpu_count()} cores, {platform.machine()}, {platform.release()}"}
+    try:
+        log(f"generating {args.profiles:,} profiles ...")
+        records = generate(args.profiles)
+        path = os.path.join(work, "people.jsonl")
+        with open(path, "w") as f:
+            for r in records:
+                f.write(json.dumps(r))
+                f.write("\n")
+
+        server, sock = start_server(args.bin_dir, work)
+        log("ingesting through `audience ingest` ...")
+        t = time.perf_counter()
+        out = subprocess.run([os.path.join(args.bin_dir, "audience"), "--socket", sock, "--json", "ingest", path],
+                             capture_output=True, text=True)
+        fig["ingest_records_per_s"] = args.profiles / (time.perf_counter() - t)
+        assert json.loads(out.stdout)["accepted"] == args.profiles, out.stderr[-2000:]
+
+        log("restarting audienced ...")
+        restarts = []
+        for _ in range(args.restarts):
+            stop(server)
+            t = time.perf_counter()
+            server, sock = start_server(args.bin_dir, work, poll=0.005)
+            restarts.append(time.perf_counter() - t)
+        fig["restart_s"] = statistics.median(restarts)
+
+        log("segment queries ...")
+        for f in bench(args.bin_dir, "queries", "--socket", sock, "--runs", str(args.runs)):
+            if f["figure"] == "count":
+                fig[f["query"]] = {"total": f["total"], "count_us": f["us"]}
+            else:
+                fig["Q1"].update(fetch_ms=f["ms"], fetched=f["users"])
+        log("GetUser pipelined ...")
+        runs = bench(args.bin_dir, "throughput", "--socket", sock, "--profiles", str(args.profiles))
+        fig["getuser_per_s"] = statistics.median(r["per_second"] for r in runs)
+        log("GetUser latency vs the C echo server ...")
+        echo_sock = os.path.join(work, "echo.sock")
+        echo = subprocess.Popen([args.echo, echo_sock])
+        while not os.path.exists(echo_sock):
+            time.sleep(0.01)
+        for f in bench(args.bin_dir, "latency", "--socket", sock, "--echo", echo_sock, "--profiles", str(args.profiles)):
+            fig[f["figure"] + "_us"] = f["us"]
+        fig["server_rss_mib"] = peak_rss_mib(server.pid)
+        stop(server)
+        server = None
+
+        log("index memory (in-process build from the same file) ...")
+        fig["index"] = bench(args.bin_dir, "index-memory", "--file", path)[0]
+
+        if not args.skip_peers:
+            log("PostgreSQL: load, index, query ...")
+            pg = Postgres(work)
+            fig["postgres"] = pg.measure(records, args.peer_runs, max(3, args.peer_runs // 3))
+            pg.stop()
+            pg = None
+            log("SQLite: load, index, query ...")
+            fig["sqlite"] = sqlite_measure(records, work, args.peer_runs, max(3, args.peer_runs // 3))
+            for name in QUERIES:
+                for peer in ("postgres", "sqlite"):
+                    assert fig[peer][name]["total"] == fig[name]["total"], (peer, name, fig[peer][name], fig[name])
+            assert fig["postgres"]["Q1"]["fetched"] == fig["Q1"]["fetched"] == fig["sqlite"]["Q1"]["fetched"]
+    finally:
+        for p in (server, echo):
+            if p is not None:
+                p.kill()
+        if pg is not None:
+            pg.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    if args.json:
+        print(json.dumps(fig, indent=2))
+    else:
+        report(fig)
+
+
+def report(fig):
+    print(f"{fig['profiles']:,} profiles; {fig['machine']}")
+    peers = [p for p in ("postgres", "sqlite") if p in fig]
+    head = "| query | matches | audienced count p50 | " + " | ".join(f"{p} count p50 | ratio" for p in peers) + " |"
+    print(head)
+    print("|" + "---|" * (3 + 2 * len(peers)))
+    for name in QUERIES:
+        ours = fig[name]["count_us"]["median"]
+        cells = [name, f"{fig[name]['total']:,}", f"{ours:.0f} µs"]
+        for p in peers:
+            theirs = fig[p][name]["count_ms"]
+            cells += [f"{theirs:.1f} ms", f"{theirs * 1e3 / ours:,.0f}×"]
+        print("| " + " | ".join(cells) + " |")
+    q1 = fig["Q1"]
+    line = f"fetch all {q1['fetched']:,} users of Q1: audienced {q1['fetch_ms']['median']:.1f} ms"
+    for p in peers:
+        line += f", {p} {fig[p]['Q1']['fetch_ms']:.1f} ms"
+    print(line)
+    lat, echo = fig["getuser_latency_us"]["median"], fig["echo_latency_us"]["median"]
+    print(f"GetUser pipelined on one connection: {fig['getuser_per_s']:,.0f} requests/s")
+    print(f"GetUser sequential round trip: {lat:.1f} µs; C echo server: {echo:.1f} µs ({lat / echo:.2f}×)")
+    ix = fig["index"]
+    print(f"index memory: {ix['bytes_per_profile']:.0f} bytes/profile ({ix['index_bytes'] / 2**20:.0f} MiB)")
+    print(f"restart with {fig['profiles']:,} profiles: {fig['restart_s']:.2f} s (median of restarts)")
+    print(f"ingest via `audience ingest`: {fig['ingest_records_per_s']:,.0f} records/s; server peak RSS "
+          f"{fig['server_rss_mib']:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
