@@ -58,6 +58,17 @@ public protocol ProfileStore: Sendable {
   func watch(_ filter: Filter?, categories: InterestCategories) async throws -> SegmentWatch
 }
 
+/// A store whose reads are answered from memory at once: the server then answers them on the
+/// connection's event loop instead of in a task (no thread hop, one flush per burst).
+public protocol ImmediateProfileReads: ProfileStore {
+  /// As `user(cookie:)`, without suspending.
+  func userNow(cookie: String) -> UserView?
+  /// As `queryCohort(_:categories:)`, without suspending.
+  func queryCohortNow(_ query: CohortQuery, categories: InterestCategories) throws(AudienceError) -> CohortPage
+  /// As `stats()`, without suspending.
+  func statsNow() -> StoreStats
+}
+
 extension ProfileStore {
   public func watch(_ filter: Filter?, categories: InterestCategories) async throws -> SegmentWatch {
     throw AudienceError(.unimplemented, "the \(kind) store does not serve live segments")

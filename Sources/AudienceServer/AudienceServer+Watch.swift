@@ -10,11 +10,9 @@ extension AudienceServer {
   /// opened, ends with an error status instead.
   func runWatch(
     _ id: UInt64, _ filter: Filter?, _ context: ConnectionContext,
-    _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, _ logger: Logger
+    _ writer: ResponseWriter, _ logger: Logger
   ) async {
-    func send(_ response: WireResponse) async -> Bool {
-      do { try await outbound.write(Self.frame(response)); return true } catch { return false }
-    }
+    func send(_ response: WireResponse) async -> Bool { await writer.write(response) }
     guard context.watchCount < configuration.maxWatchesPerConnection else {
       let status = WireStatus(
         .resourceExhausted, "too many watches on this connection (limit \(configuration.maxWatchesPerConnection))")

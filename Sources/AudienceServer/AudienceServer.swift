@@ -54,14 +54,13 @@ public final class AudienceServer: Service {
   public func run() async throws {
     let path = configuration.socketPath
     try SocketFile.prepare(path)
-    let maxFrame = configuration.maxFrameBytes
     let serverChannel = try await SocketFile.withUmask(for: configuration.socketMode) {
       try await ServerBootstrap(group: eventLoopGroup)
         .serverChannelOption(.backlog, value: 256)
         .bind(unixDomainSocketPath: path) { channel in
           channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrame)))
-            return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+            try self.setUpConnection(channel)
+            return channel
           }
         }
     }
@@ -75,7 +74,8 @@ public final class AudienceServer: Service {
       try await withThrowingDiscardingTaskGroup { group in
         try await serverChannel.executeThenClose { inbound in
           for try await connection in inbound {
-            group.addTask { await self.serve(connection) }
+            // Each connection is served by its ConnectionHandler; the group waits for it to close.
+            group.addTask { try? await connection.closeFuture.get() }
           }
         }
       }

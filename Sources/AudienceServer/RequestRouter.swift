@@ -5,6 +5,8 @@ public import AudienceWire
 /// the connection hands requests in, and tests can call it directly.
 public struct RequestRouter: Sendable {
   public let store: any ProfileStore
+  /// The same store when it answers reads at once (`handleNow`), else nil.
+  let immediate: (any ImmediateProfileReads)?
   public let normalizer: RecordNormalizer
   public let configuration: ServerConfiguration
   let startedAt: ContinuousClock.Instant
@@ -20,6 +22,7 @@ public struct RequestRouter: Sendable {
     connectionCount: @escaping @Sendable () -> Int = { 0 }
   ) {
     self.store = store
+    self.immediate = store as? any ImmediateProfileReads
     self.normalizer = normalizer
     self.configuration = configuration
     self.startedAt = .now
@@ -40,13 +43,60 @@ public struct RequestRouter: Sendable {
   public func handle(_ request: WireRequest) async -> WireResponse {
     do {
       return WireResponse(id: request.id, body: try await body(for: request.body))
-    } catch let error as AudienceError {
-      return WireResponse(id: request.id, status: WireStatus(error))
-    } catch let status as WireStatus {
-      return WireResponse(id: request.id, status: status)
     } catch {
-      return WireResponse(id: request.id, status: WireStatus(.internal, "\(error)"))
+      return Self.failure(request.id, error)
     }
+  }
+
+  /// Answers at once, without suspending, the reads an immediate store serves from memory
+  /// (GetUser, QueryCohort, Health); nil for any other request or store.
+  /// - Parameters:
+  ///   - request: the decoded request.
+  public func handleNow(_ request: WireRequest) -> WireResponse? {
+    guard let s = immediate else { return nil }
+    do {
+      switch request.body {
+      case .getUser(let cookie):
+        let c = try Self.requiredCookie(cookie)
+        guard let user = s.userNow(cookie: c) else { throw Self.unknown(c) }
+        return WireResponse(id: request.id, body: .getUser(user))
+      case .queryCohort(var query):
+        if let c = query.cookie?.trimmingCharacters() {
+          guard s.userNow(cookie: c) != nil else { throw Self.unknown(c) }
+          query.cookie = c
+        }
+        return WireResponse(id: request.id, body: .queryCohort(try s.queryCohortNow(query, categories: configuration.categories)))
+      case .health:
+        return WireResponse(id: request.id, body: .health(health(s.statsNow())))
+      default:
+        return nil
+      }
+    } catch {
+      return Self.failure(request.id, error)
+    }
+  }
+
+  private static func failure(_ id: UInt64, _ error: any Error) -> WireResponse {
+    switch error {
+    case let error as AudienceError: WireResponse(id: id, status: WireStatus(error))
+    case let status as WireStatus: WireResponse(id: id, status: status)
+    default: WireResponse(id: id, status: WireStatus(.internal, "\(error)"))
+    }
+  }
+
+  private static func requiredCookie(_ cookie: String) throws(AudienceError) -> String {
+    let c = cookie.trimmingCharacters()
+    guard !c.isEmpty else { throw AudienceError.invalidField("cookie", "is required") }
+    return c
+  }
+
+  private static func unknown(_ cookie: String) -> AudienceError { AudienceError(.notFound, "no user with cookie \"\(cookie)\"") }
+
+  private func health(_ stats: StoreStats) -> HealthInfo {
+    let elapsed = ContinuousClock.now - startedAt
+    return HealthInfo(
+      status: "serving", serverVersion: configuration.serverVersion, store: store.kind, stats: stats,
+      uptimeSeconds: UInt64(max(0, elapsed.components.seconds)), connections: connectionCount())
   }
 
   private func body(for body: WireRequest.Body) async throws -> WireResponse.Body {
@@ -56,25 +106,18 @@ public struct RequestRouter: Sendable {
     case .ingest(let raws):
       return .ingest(try await ingest(raws))
     case .getUser(let cookie):
-      let c = cookie.trimmingCharacters()
-      guard !c.isEmpty else { throw AudienceError.invalidField("cookie", "is required") }
-      guard let user = try await store.user(cookie: c) else {
-        throw AudienceError(.notFound, "no user with cookie \"\(c)\"")
-      }
+      let c = try Self.requiredCookie(cookie)
+      guard let user = try await store.user(cookie: c) else { throw Self.unknown(c) }
       return .getUser(user)
     case .queryCohort(var query):
       if let c = query.cookie?.trimmingCharacters() {
-        guard try await store.user(cookie: c) != nil else {
-          throw AudienceError(.notFound, "no user with cookie \"\(c)\"")
-        }
+        guard try await store.user(cookie: c) != nil else { throw Self.unknown(c) }
         query.cookie = c
       }
       return .queryCohort(try await store.queryCohort(query, categories: configuration.categories))
     case .analyze(var query):
       if let c = query.cookie?.trimmingCharacters() {
-        guard try await store.user(cookie: c) != nil else {
-          throw AudienceError(.notFound, "no user with cookie \"\(c)\"")
-        }
+        guard try await store.user(cookie: c) != nil else { throw Self.unknown(c) }
         query.cookie = c
       }
       try query.validate()
@@ -83,12 +126,7 @@ public struct RequestRouter: Sendable {
       // Streams and cancellation belong to the connection (AudienceServer+Watch.swift).
       throw AudienceError(.internal, "Watch and Cancel are handled by the connection, not the router")
     case .health:
-      let elapsed = ContinuousClock.now - startedAt
-      return .health(
-        HealthInfo(
-          status: "serving", serverVersion: configuration.serverVersion, store: store.kind,
-          stats: try await store.stats(), uptimeSeconds: UInt64(max(0, elapsed.components.seconds)),
-          connections: connectionCount()))
+      return .health(health(try await store.stats()))
     }
   }
 

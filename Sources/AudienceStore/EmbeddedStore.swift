@@ -13,7 +13,7 @@ import Synchronization
 /// commit was running. A batch is acknowledged only after its transaction is durable,
 /// and only then becomes visible to readers, so an acknowledged record survives `kill -9`
 /// and a query sent after an acknowledgement sees it.
-public final class EmbeddedStore: ProfileStore, Service {
+public final class EmbeddedStore: ImmediateProfileReads, Service {
   public let kind = "embedded"
   let logger: Logger
   private let db: SQLiteDatabase
@@ -246,11 +246,17 @@ public final class EmbeddedStore: ProfileStore, Service {
     }
   }
 
-  public func user(cookie: String) async throws -> UserView? {
+  public func user(cookie: String) async throws -> UserView? { userNow(cookie: cookie) }
+
+  public func userNow(cookie: String) -> UserView? {
     graph.withLock { $0.user(cookie: cookie) }
   }
 
   public func queryCohort(_ query: CohortQuery, categories: InterestCategories) async throws -> CohortPage {
+    try queryCohortNow(query, categories: categories)
+  }
+
+  public func queryCohortNow(_ query: CohortQuery, categories: InterestCategories) throws(AudienceError) -> CohortPage {
     try graph.withLock { g throws(AudienceError) in try g.query(query, categories: categories) }
   }
 
@@ -258,7 +264,9 @@ public final class EmbeddedStore: ProfileStore, Service {
     try graph.withLock { g throws(AudienceError) in try g.analyze(query, categories: categories) }
   }
 
-  public func stats() async throws -> StoreStats {
+  public func stats() async throws -> StoreStats { statsNow() }
+
+  public func statsNow() -> StoreStats {
     graph.withLock { StoreStats(profiles: $0.profileCount, records: $0.recordCount, repeatedEmails: $0.repeatedEmailCount) }
   }
 

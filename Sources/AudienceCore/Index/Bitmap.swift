@@ -36,6 +36,12 @@ public struct Bitmap: Sendable, Equatable {
     if w < words.count { words[w] &= ~(1 << UInt64(i & 63)) }
   }
 
+  /// Makes room for ids below `count` (ids past the end read as absent either way).
+  mutating func reserve(_ count: Int) {
+    let n = (count + 63) >> 6
+    if n > words.count { words.append(contentsOf: repeatElement(0, count: n - words.count)) }
+  }
+
   /// Number of members.
   public var count: Int {
     words.withUnsafeBufferPointer { ws in

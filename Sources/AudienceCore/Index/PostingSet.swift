@@ -79,8 +79,12 @@ struct PostingSet: Sendable {
     if let bits {
       result.formUnion(bits)
     } else {
-      ids.withUnsafeBufferPointer { xs in
-        for x in xs { result.insert(Int(x)) }
+      guard let last = ids.last else { return }
+      result.reserve(Int(last) + 1)
+      result.words.withUnsafeMutableBufferPointer { ws in
+        ids.withUnsafeBufferPointer { xs in
+          for x in xs { ws[Int(x >> 6)] |= 1 << UInt64(x & 63) }
+        }
       }
     }
   }

@@ -7,13 +7,7 @@ extension SegmentIndex {
     guard let filter else { return alive }
     switch filter {
     case .all(let fs):
-      guard let first = fs.first else { return alive }
-      var result = evaluate(first, categories)
-      for f in fs.dropFirst() {
-        if result.isEmpty { break }
-        result.formIntersection(evaluate(f, categories))
-      }
-      return result
+      return evaluateAll(fs, categories)
     case .any(let fs):
       var result = Bitmap(capacity: universe)
       for f in fs { result.formUnion(evaluate(f, categories)) }

@@ -1,0 +1,169 @@
+import AudienceCore
+import AudienceWire
+import Logging
+import NIOCore
+
+/// Serves one connection on its event loop, the swift-nio way: frames come in from the
+/// `FrameDecoder`, the `ConnectionStateMachine` decides, and
+/// - reads the store answers at once from memory (GetUser, QueryCohort, Health) and Cancel
+///   are answered right here, written without a flush and flushed once per read burst, so a
+///   pipelined burst costs one write syscall;
+/// - requests that wait (Ingest for durability, Analyze, anything on a store without
+///   immediate reads) run as tasks and write their responses when done; at most
+///   `maxInFlightPerConnection` of them at once, past which the handler stops reading the
+///   socket (backpressure) until one finishes;
+/// - Watch runs as a task that streams events until cancelled (not counted as in flight).
+final class ConnectionHandler: ChannelDuplexHandler {
+  typealias InboundIn = ByteBuffer
+  typealias OutboundIn = ByteBuffer
+  typealias OutboundOut = ByteBuffer
+
+  private let server: AudienceServer
+  private let connection: ConnectionContext
+  private let logger: Logger
+  private var machine: ConnectionStateMachine
+  private var context: ChannelHandlerContext?
+  private var running = 0
+  private var readHeld = false
+  private var unflushed = false
+  private var closing = false
+
+  init(server: AudienceServer, connection: ConnectionContext, logger: Logger) {
+    self.server = server
+    self.connection = connection
+    self.logger = logger
+    self.machine = ConnectionStateMachine(hello: server.router.hello)
+  }
+
+  func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+  func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    guard !closing else { return }
+    let frame = unwrapInboundIn(data)
+    if connection.isDraining { machine.drain() }
+    let action: ConnectionStateMachine.Action
+    do {
+      action = machine.received(try WireCodec.decodeRequest(frame))
+    } catch {
+      let status = (error as? WireStatus) ?? (error as? AudienceError).map(WireStatus.init) ?? WireStatus(.invalidArgument, "\(error)")
+      logger.debug("bad request frame", metadata: ["audience.error": "\(status)"])
+      action = machine.decodeFailed(id: WireCodec.peekRequestID(frame), status: status)
+    }
+    switch action {
+    case .reply(let response, let close):
+      if close { closeAfter(context, response) } else { write(context, response) }
+    case .dispatch(let request):
+      dispatch(context, request)
+    }
+  }
+
+  private func dispatch(_ context: ChannelHandlerContext, _ request: WireRequest) {
+    switch request.body {
+    case .cancel(let target):
+      write(context, WireResponse(id: request.id, body: .cancel(found: connection.stopWatch(target))))
+    case .watch(let filter):
+      let (server, connection, logger) = (self.server, self.connection, self.logger)
+      let writer = ResponseWriter(channel: context.channel)
+      connection.begin()
+      Task {
+        await server.runWatch(request.id, filter, connection, writer, logger)
+        connection.end()
+      }
+    default:
+      if let response = server.router.handleNow(request) {
+        write(context, response)
+        return
+      }
+      running += 1
+      connection.begin()
+      let (server, connection) = (self.server, self.connection)
+      let writer = ResponseWriter(channel: context.channel)
+      let loop = context.eventLoop
+      let me = NIOLoopBound(self, eventLoop: loop)
+      Task {
+        await server.respond(to: request, writer)
+        loop.execute { me.value.finishedOne() }
+        connection.end()
+      }
+    }
+  }
+
+  /// A task-run request finished: resume reading if the limit held it.
+  fileprivate func finishedOne() {
+    running -= 1
+    if readHeld, running < server.configuration.maxInFlightPerConnection, let context {
+      readHeld = false
+      context.read()
+    }
+  }
+
+  private func write(_ context: ChannelHandlerContext, _ response: WireResponse) {
+    var buffer = context.channel.allocator.buffer(capacity: 256)
+    WireCodec.encode(response, into: &buffer)
+    context.write(wrapOutboundOut(buffer), promise: nil)
+    unflushed = true
+  }
+
+  /// Writes a last response, then closes once it is on its way.
+  private func closeAfter(_ context: ChannelHandlerContext, _ response: WireResponse) {
+    closing = true
+    unflushed = false
+    var buffer = context.channel.allocator.buffer(capacity: 256)
+    WireCodec.encode(response, into: &buffer)
+    let channel = context.channel
+    context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
+  }
+
+  func channelReadComplete(context: ChannelHandlerContext) {
+    if unflushed {
+      unflushed = false
+      context.flush()
+    }
+    context.fireChannelReadComplete()
+  }
+
+  func read(context: ChannelHandlerContext) {
+    if running >= server.configuration.maxInFlightPerConnection {
+      readHeld = true
+    } else {
+      context.read()
+    }
+  }
+
+  func channelInactive(context: ChannelHandlerContext) {
+    // Nobody is left to read watch events.
+    connection.stopAllWatches()
+    context.fireChannelInactive()
+  }
+
+  func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    guard !closing else { return }
+    if let error = error as? FrameError {
+      logger.info("closing connection: bad framing", metadata: ["audience.error": "\(error)"])
+      let code: StatusCode = if case .tooLarge = error { .resourceExhausted } else { .invalidArgument }
+      closeAfter(context, WireResponse(id: 0, status: WireStatus(code, error.description)))
+    } else {
+      logger.debug("connection failed", metadata: ["audience.error": "\(error)"])
+      closing = true
+      context.close(promise: nil)
+    }
+  }
+}
+
+/// Writes responses from tasks off the event loop.
+struct ResponseWriter: Sendable {
+  let channel: any Channel
+
+  /// Writes and flushes one response; false when the connection is gone.
+  func write(_ response: WireResponse) async -> Bool {
+    var buffer = channel.allocator.buffer(capacity: 256)
+    WireCodec.encode(response, into: &buffer)
+    do {
+      try await channel.writeAndFlush(buffer)
+      return true
+    } catch {
+      return false
+    }
+  }
+}
