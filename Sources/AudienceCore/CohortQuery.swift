@@ -96,7 +96,7 @@ extension IdentityGraph {
       if !query.countOnly {
         matches.forEach(after: after.map { Int(clamping: min($0, UInt64(Int.max - 1))) } ?? -1) { id in
           guard users.count < query.limit else { more = true; return false }
-          users.append(profiles[id]!.view(cookie: nil, interestCap: limits.maxInterestsPerProfile))
+          if let user = profiles[id]?.view(cookie: nil, interestCap: limits.maxInterestsPerProfile) { users.append(user) }
           lastKey = UInt64(id)
           return true
         }

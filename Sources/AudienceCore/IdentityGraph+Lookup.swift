@@ -44,8 +44,12 @@ extension IdentityGraph {
   /// - Parameters:
   ///   - cookie: the cookie, trimmed.
   public func user(cookie: String) -> UserView? {
-    guard let id = cookies[cookie]?.profile, let p = profiles[id] else { return nil }
-    return UserView(data: p.view(cookie: cookie, interestCap: limits.maxInterestsPerProfile), summary: summary(p))
+    // Read in place: a Profile is large, and copying it retains every field.
+    guard let id = cookies[cookie]?.profile,
+      let data = profiles[id]?.view(cookie: cookie, interestCap: limits.maxInterestsPerProfile),
+      let summary = profiles[id].map(summary)
+    else { return nil }
+    return UserView(data: data, summary: summary)
   }
 
   /// The profile with this id, if it is live.
@@ -79,6 +83,6 @@ extension IdentityGraph {
 
   /// The latest record of a cookie.
   func latestRecord(of cookie: String) -> Record? {
-    cookies[cookie].flatMap { records[$0.latest.seq] }
+    cookies[cookie].flatMap { record($0.latest.seq) }
   }
 }

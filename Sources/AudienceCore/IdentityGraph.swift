@@ -52,7 +52,8 @@ public struct IdentityGraph: Sendable {
   private(set) var profiles: [Profile?] = []
   private(set) var cookies: [String: CookieInfo] = [:]
   private(set) var emails: [String: EmailInfo] = [:]
-  private(set) var records: [UInt64: Record] = [:]
+  /// Indexed by sequence number (dense: the store numbers records 1, 2, 3...).
+  private(set) var records: [Record?] = []
   private var contentIDs: [ContentID: UInt64] = [:]
   /// The columnar index of live profiles, updated with every applied record.
   private(set) var index = SegmentIndex()
@@ -62,7 +63,7 @@ public struct IdentityGraph: Sendable {
   public private(set) var profileCount = 0
   /// Number of emails seen with two or more cookies.
   public private(set) var repeatedEmailCount = 0
-  public var recordCount: Int { records.count }
+  public private(set) var recordCount = 0
   /// The highest sequence number applied.
   public private(set) var lastSeq: UInt64 = 0
 
@@ -70,11 +71,26 @@ public struct IdentityGraph: Sendable {
   ///   - limits: record and profile bounds.
   public init(limits: RecordLimits = .default) { self.limits = limits }
 
+  /// Makes room for about `count` more records (and as many profiles, cookies and emails), so a
+  /// replay at start-up does not grow its tables step by step.
+  /// - Parameters:
+  ///   - count: records about to be applied.
+  public mutating func reserve(records count: Int) {
+    records.reserveCapacity(records.count + count + 1)
+    profiles.reserveCapacity(profiles.count + count)
+    cookies.reserveCapacity(cookies.count + count)
+    emails.reserveCapacity(emails.count + count)
+    contentIDs.reserveCapacity(contentIDs.count + count)
+  }
+
+  /// The record with this sequence number.
+  func record(_ seq: UInt64) -> Record? { seq < UInt64(records.count) ? records[Int(seq)] : nil }
+
   /// Whether a record with this content was applied before, and to which profile it went.
   /// - Parameters:
   ///   - id: the content identity.
   public func duplicateProfile(of id: ContentID) -> ProfileID? {
-    guard let seq = contentIDs[id], let r = records[seq] else { return nil }
+    guard let seq = contentIDs[id], let r = record(seq) else { return nil }
     return cookies[r.cookie]?.profile
   }
 
@@ -112,7 +128,10 @@ public struct IdentityGraph: Sendable {
     link(r, key: key, profile: target)
     profiles[target]!.absorb(r, key: key)
     index.update(profiles[target]!, interestCap: limits.maxInterestsPerProfile)
-    records[stored.seq] = r
+    let slot = Int(stored.seq)
+    if slot >= records.count { records.append(contentsOf: repeatElement(nil, count: slot + 1 - records.count)) }
+    records[slot] = r
+    recordCount += 1
     contentIDs[stored.contentID] = stored.seq
     return outcome
   }

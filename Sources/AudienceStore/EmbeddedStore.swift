@@ -74,6 +74,8 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
       try db.execute(RecordTable.schema)
       try db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '\(RecordTable.schemaVersion)')")
       var g = IdentityGraph(limits: limits)
+      let rows = try db.prepare("SELECT count(*) FROM users")
+      if try rows.step(), let n = rows.int64(0) { g.reserve(records: Int(n)) }
       let select = try db.prepare(RecordTable.selectAllSQL)
       while try select.step() { g.apply(try RecordTable.read(select)) }
       self.graph = Mutex(g)
