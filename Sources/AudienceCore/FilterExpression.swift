@@ -17,6 +17,9 @@ public enum FilterExpression {
     "seen",
   ]
 
+  /// Deepest nesting of parentheses and `not` accepted (the wire's filter trees nest at most 32).
+  public static let maxDepth = 30
+
   /// Parses an expression.
   /// - Parameters:
   ///   - text: the expression.
@@ -33,6 +36,8 @@ public enum FilterExpression {
 private struct Parser {
   let chars: [Character]
   var i = 0
+  /// Open parentheses and `not`s around the current position.
+  var depth = 0
 
   init(_ chars: [Character]) { self.chars = chars }
 
@@ -85,11 +90,20 @@ private struct Parser {
 
   mutating func factor() throws(AudienceError) -> Filter {
     skipSpace()
-    if keyword("not") { return .not(try factor()) }
+    if depth >= FilterExpression.maxDepth {
+      throw error("expressions nest at most \(FilterExpression.maxDepth) deep (parentheses and not)")
+    }
+    if keyword("not") {
+      depth += 1
+      defer { depth -= 1 }
+      return .not(try factor())
+    }
     skipSpace()
     if i < chars.count, chars[i] == "(" {
       let open = i
       i += 1
+      depth += 1
+      defer { depth -= 1 }
       let inner = try expression()
       skipSpace()
       guard i < chars.count, chars[i] == ")" else {

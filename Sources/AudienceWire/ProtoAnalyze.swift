@@ -14,7 +14,7 @@ enum ProtoAnalyze {
       features.append(f)
     }
     return AnalyzeQuery(
-      filter: try m.filter.map { p throws(AudienceError) in try ProtoFilter.decode(p) },
+      filter: try ProtoFilter.decode(m.filter, where: m.where),
       cookie: cookie.isEmpty ? nil : cookie,
       topN: m.top_n == 0 ? 20 : Int(m.top_n), ageBins: m.age_bins == 0 ? 20 : Int(m.age_bins),
       k: m.no_kmeans != 0 ? 0 : (m.k == 0 ? 3 : Int(m.k)), features: features.isEmpty ? [.age] : features)

@@ -6,6 +6,20 @@ enum ProtoFilter {
   /// Deepest filter tree accepted (also enforced on the raw bytes by `NestingGuard`).
   static let maxDepth = 32
 
+  /// A request's filter: the `filter` tree and the `where` text (docs/QUERY.md), combined by and.
+  /// - Parameters:
+  ///   - tree: the `filter` field, if set.
+  ///   - text: the `where` field (C string), if set.
+  static func decode(
+    _ tree: UnsafeMutablePointer<Audience__V1__Filter>?, where text: UnsafeMutablePointer<CChar>?
+  ) throws(AudienceError) -> Filter? {
+    let filter = try tree.map { p throws(AudienceError) in try decode(p) }
+    let expression = try CStrings.read(text, "where")
+    guard !expression.allSatisfy(\.isWhitespace) else { return filter }
+    let parsed = try FilterExpression.parse(expression)
+    return filter.map { .all([$0, parsed]) } ?? parsed
+  }
+
   static func decode(_ p: UnsafeMutablePointer<Audience__V1__Filter>, depth: Int = 1) throws(AudienceError) -> Filter {
     guard depth <= maxDepth else { throw .invalidField("filter", "is nested deeper than \(maxDepth) levels") }
     let f = p.pointee

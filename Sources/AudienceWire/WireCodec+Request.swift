@@ -48,7 +48,7 @@ public enum WireCodec {
         let cursor = try CStrings.read(q.cursor, "cursor")
         body = .queryCohort(
           CohortQuery(
-            filter: try q.filter.map { p throws(AudienceError) in try ProtoFilter.decode(p) },
+            filter: try ProtoFilter.decode(q.filter, where: q.where),
             cookie: cookie.isEmpty ? nil : cookie,
             limit: q.limit == 0 ? CohortQuery.defaultLimit : Int(q.limit),
             cursor: cursor.isEmpty ? nil : cursor, countOnly: q.count_only != 0))
@@ -57,7 +57,7 @@ public enum WireCodec {
       case AUDIENCE__V1__REQUEST__BODY_ANALYZE:
         body = .analyze(try ProtoAnalyze.decode(m.analyze))
       case AUDIENCE__V1__REQUEST__BODY_WATCH:
-        body = .watch(try m.watch.pointee.filter.map { p throws(AudienceError) in try ProtoFilter.decode(p) })
+        body = .watch(try ProtoFilter.decode(m.watch.pointee.filter, where: m.watch.pointee.where))
       case AUDIENCE__V1__REQUEST__BODY_CANCEL:
         body = .cancel(requestID: m.cancel.pointee.request_id)
       default:

@@ -71,6 +71,18 @@ struct FilterExpressionTests {
     }
   }
 
+  @Test func nestingIsBounded() throws {
+    let ok = String(repeating: "(", count: 29) + "age:1" + String(repeating: ")", count: 29)
+    #expect(throws: Never.self) { try FilterExpression.parse(ok) }
+    for hostile in [String(repeating: "(", count: 100_000), String(repeating: "not ", count: 100_000) + "age:1"] {
+      #expect {
+        try FilterExpression.parse(hostile)
+      } throws: { error in
+        (error as? AudienceError)?.message.contains("nest at most 30 deep") == true
+      }
+    }
+  }
+
   @Test func keywordsNeedSpaces() throws {
     // "notable" is not "not": it is an unknown field.
     #expect(throws: AudienceError.self) { try FilterExpression.parse("notable:1") }

@@ -71,4 +71,26 @@ struct ProtocInteropTests {
           id: 77, timeoutMs: 1000,
           body: .ingest([RawRecord(cookie: "abc", email: "A@X.COM", createdAt: "03/10/2025 15:30", country: "USA", age: 29, interests: ["Gaming"])])))
   }
+
+  /// `where` text is parsed by the server and combined with the `filter` tree by and.
+  @Test func whereTextBecomesAFilter() throws {
+    func decode(_ text: String) throws -> WireRequest {
+      try WireCodec.decodeRequest(ByteBuffer(bytes: try Self.protoc("encode", "Request", input: Data(text.utf8))))
+    }
+    let q = try decode(#"id: 5 query_cohort { where: "age:20..30 and not country:USA" filter { gender { values: "Female" } } }"#)
+    #expect(
+      q.body
+        == .queryCohort(
+          CohortQuery(filter: .all([.strings(.gender, ["female"]), .all([.age(min: 20, max: 30), .not(.strings(.country, ["usa"]))])]))))
+    let w = try decode(#"id: 6 watch { where: "interest:AI" }"#)
+    #expect(w.body == .watch(.interests(any: ["ai"])))
+    let a = try decode(#"id: 7 analyze { where: "  " }"#)
+    guard case .analyze(let query) = a.body else { Issue.record("not analyze"); return }
+    #expect(query.filter == nil)
+    #expect {
+      try decode(#"id: 8 query_cohort { where: "age:20..30 and (" }"#)
+    } throws: { error in
+      (error as? AudienceError)?.message.hasPrefix("where: column 17: expected a predicate") == true
+    }
+  }
 }

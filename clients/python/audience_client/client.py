@@ -39,6 +39,7 @@ class Client:
 
     def __init__(self, socket_path=None, timeout=60.0, client_name="audience-python"):
         path = socket_path or os.environ.get("AUDIENCE_SOCKET") or "./audience.sock"
+        self._path = path
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.settimeout(timeout)
         try:
@@ -126,9 +127,13 @@ class Client:
         }
         return out
 
-    def query_cohort(self, cookie=None, limit=100, cursor=None, count_only=False, **filters):
-        """One page: {"total", "users": [{"data": {...}}], "next_cursor"}."""
-        req = rpc_pb2.QueryCohortRequest(cookie=cookie or "", limit=limit, cursor=cursor or "", count_only=count_only)
+    def query_cohort(self, cookie=None, limit=100, cursor=None, count_only=False, where=None, **filters):
+        """One page: {"total", "users": [{"data": {...}}], "next_cursor"}.
+
+        `where` is a filter expression (docs/QUERY.md), e.g. "age:20..30 and interest:Gaming",
+        parsed by the server; it combines with the keyword filters by and."""
+        req = rpc_pb2.QueryCohortRequest(cookie=cookie or "", limit=limit, cursor=cursor or "", count_only=count_only,
+                                         where=where or "")
         f = build_filter(**filters)
         if f is not None:
             req.filter.CopyFrom(f)
@@ -139,19 +144,21 @@ class Client:
             "next_cursor": resp.next_cursor or None,
         }
 
-    def iter_users(self, cookie=None, page_size=10000, **filters):
+    def iter_users(self, cookie=None, page_size=10000, where=None, **filters):
         """Every matching user ({"data": {...}}), page after page."""
         cursor = None
         while True:
-            page = self.query_cohort(cookie=cookie, limit=page_size, cursor=cursor, **filters)
+            page = self.query_cohort(cookie=cookie, limit=page_size, cursor=cursor, where=where, **filters)
             yield from page["users"]
             cursor = page["next_cursor"]
             if not cursor:
                 return
 
-    def analyze(self, cookie=None, top_n=20, age_bins=20, k=3, kmeans_features=("age",), no_kmeans=False, **filters):
+    def analyze(self, cookie=None, top_n=20, age_bins=20, k=3, kmeans_features=("age",), no_kmeans=False, where=None,
+                **filters):
         """The notebook's figures, shaped as `audience analyze --json`."""
-        req = rpc_pb2.AnalyzeRequest(cookie=cookie or "", top_n=top_n, age_bins=age_bins, k=k, no_kmeans=no_kmeans)
+        req = rpc_pb2.AnalyzeRequest(cookie=cookie or "", top_n=top_n, age_bins=age_bins, k=k, no_kmeans=no_kmeans,
+                                     where=where or "")
         req.kmeans_features.extend(kmeans_features)
         f = build_filter(**filters)
         if f is not None:
@@ -183,6 +190,49 @@ class Client:
                 "age_clusters": [{"age": a.age, "cluster": a.cluster, "count": a.count} for a in km.age_clusters],
             }
         return out
+
+    def watch(self, where=None, **filters):
+        """A live segment, as a generator of events (dicts shaped as `audience watch --json`):
+        {"event": "started", "total"}, then {"event": "enter" | "leave", "profile_id", "data",
+        "merged_into"} as records change the segment, until the generator is closed.
+
+        The watch runs on a connection of its own, so this client stays usable meanwhile;
+        closing the generator closes that connection, which ends the watch on the server."""
+        stream = Client(self._path, timeout=None, client_name="audience-python-watch")
+        try:
+            request_id = stream._next_id
+            stream._next_id += 1
+            body = rpc_pb2.WatchRequest(where=where or "")
+            f = build_filter(**filters)
+            if f is not None:
+                body.filter.CopyFrom(f)
+            req = envelope_pb2.Request(id=request_id)
+            req.watch.CopyFrom(body)
+            payload = req.SerializeToString()
+            stream._sock.sendall(struct.pack(">I", len(payload)) + payload)
+            while True:
+                (length,) = struct.unpack(">I", stream._recv_exactly(4))
+                resp = envelope_pb2.Response.FromString(stream._recv_exactly(length))
+                if resp.id != request_id and not (resp.id == 0 and resp.status.code != 0):
+                    continue
+                if resp.HasField("status") and resp.status.code != 0:
+                    raise AudienceError(_code_name(resp.status.code), resp.status.message)
+                e = resp.watch
+                if e.kind == rpc_pb2.WATCH_EVENT_KIND_STARTED:
+                    yield {"event": "started", "total": e.total}
+                elif e.kind == rpc_pb2.WATCH_EVENT_KIND_ENDED:
+                    return
+                else:
+                    enter = e.kind == rpc_pb2.WATCH_EVENT_KIND_ENTER
+                    has_data = e.HasField("data")
+                    yield {
+                        "event": "enter" if enter else "leave",
+                        "profile_id": e.profile_id,
+                        "data": record_from_proto(e.data)["data"] if has_data else None,
+                        "merged_into": None if enter or has_data else e.merged_into,
+                    }
+        finally:
+            stream.close()
 
     def health(self):
         h = self._call("health", rpc_pb2.HealthRequest())

@@ -41,3 +41,43 @@ def test_errors_carry_code_and_field(server):
         with pytest.raises(AudienceError) as e:
             c.query_cohort(limit=20000)
         assert e.value.code == "INVALID_ARGUMENT"
+
+
+PEOPLE = [
+    {"cookie": "p1", "email": "p1@x.com", "location": {"country": "USA"}, "demographics": {"age": 25, "income": "40000"},
+     "interests": ["Gaming"]},
+    {"cookie": "p2", "email": "p2@x.com", "location": {"country": "Canada"}, "demographics": {"age": 28, "income": "60000"},
+     "interests": ["AI"]},
+    {"cookie": "p3", "email": "p3@x.com", "location": {"country": "Canada"}, "demographics": {"age": 45, "income": "High"},
+     "interests": ["Crypto"]},
+]
+
+
+def test_where_expressions(server):
+    with Client(server) as c:
+        c.ingest(PEOPLE)
+        page = c.query_cohort(where="age:20..30 and (interest:gaming or interest:ai) and not country:usa")
+        assert [u["data"]["cookie"] for u in page["users"]] == ["p2"]
+        assert c.query_cohort(where="income:high or category:finance", count_only=True)["total"] == 1
+        assert c.query_cohort(where="age:20..", country="canada", count_only=True)["total"] == 2
+        assert [u["data"]["cookie"] for u in c.iter_users(where="country:canada", page_size=1)] == ["p2", "p3"]
+        assert c.analyze(where="country:canada")["total"] == 2
+        with pytest.raises(AudienceError) as e:
+            c.query_cohort(where="age:20..30 and (")
+        assert e.value.code == "INVALID_ARGUMENT"
+        assert "column 17" in e.value.message and "expected a predicate" in e.value.message
+
+
+def test_watch_streams_enter_and_leave(server):
+    with Client(server) as c:
+        c.ingest(PEOPLE)
+        events = c.watch(where="country:canada")
+        assert next(events) == {"event": "started", "total": 2}
+        c.ingest([{"cookie": "p4", "email": "p4@x.com", "location": {"country": "Canada"}}])
+        e = next(events)
+        assert e["event"] == "enter" and e["data"]["cookie"] == "p4" and e["merged_into"] is None
+        c.ingest([{"cookie": "p2", "created_at": "2030-01-01T00:00:00", "location": {"country": "Mexico"}}])
+        e = next(events)
+        assert e["event"] == "leave" and e["data"]["location"]["country"] == "Mexico"
+        events.close()
+        assert c.health()["profiles"] == 4  # the client is still usable

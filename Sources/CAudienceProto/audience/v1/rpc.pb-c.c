@@ -2025,7 +2025,7 @@ const ProtobufCMessageDescriptor audience__v1__filter__descriptor =
   (ProtobufCMessageInit) audience__v1__filter__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor audience__v1__query_cohort_request__field_descriptors[5] =
+static const ProtobufCFieldDescriptor audience__v1__query_cohort_request__field_descriptors[6] =
 {
   {
     "filter",
@@ -2087,6 +2087,18 @@ static const ProtobufCFieldDescriptor audience__v1__query_cohort_request__field_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "where",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__QueryCohortRequest, where),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned audience__v1__query_cohort_request__field_indices_by_name[] = {
   1,   /* field[1] = cookie */
@@ -2094,11 +2106,12 @@ static const unsigned audience__v1__query_cohort_request__field_indices_by_name[
   3,   /* field[3] = cursor */
   0,   /* field[0] = filter */
   2,   /* field[2] = limit */
+  5,   /* field[5] = where */
 };
 static const ProtobufCIntRange audience__v1__query_cohort_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor audience__v1__query_cohort_request__descriptor =
 {
@@ -2108,7 +2121,7 @@ const ProtobufCMessageDescriptor audience__v1__query_cohort_request__descriptor 
   "Audience__V1__QueryCohortRequest",
   "audience.v1",
   sizeof(Audience__V1__QueryCohortRequest),
-  5,
+  6,
   audience__v1__query_cohort_request__field_descriptors,
   audience__v1__query_cohort_request__field_indices_by_name,
   1,  audience__v1__query_cohort_request__number_ranges,
@@ -2179,7 +2192,7 @@ const ProtobufCMessageDescriptor audience__v1__query_cohort_response__descriptor
   (ProtobufCMessageInit) audience__v1__query_cohort_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor audience__v1__watch_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor audience__v1__watch_request__field_descriptors[2] =
 {
   {
     "filter",
@@ -2193,14 +2206,27 @@ static const ProtobufCFieldDescriptor audience__v1__watch_request__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "where",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__WatchRequest, where),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned audience__v1__watch_request__field_indices_by_name[] = {
   0,   /* field[0] = filter */
+  1,   /* field[1] = where */
 };
 static const ProtobufCIntRange audience__v1__watch_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor audience__v1__watch_request__descriptor =
 {
@@ -2210,7 +2236,7 @@ const ProtobufCMessageDescriptor audience__v1__watch_request__descriptor =
   "Audience__V1__WatchRequest",
   "audience.v1",
   sizeof(Audience__V1__WatchRequest),
-  1,
+  2,
   audience__v1__watch_request__field_descriptors,
   audience__v1__watch_request__field_indices_by_name,
   1,  audience__v1__watch_request__number_ranges,
@@ -2530,7 +2556,7 @@ const ProtobufCMessageDescriptor audience__v1__health_response__descriptor =
   (ProtobufCMessageInit) audience__v1__health_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor audience__v1__analyze_request__field_descriptors[7] =
+static const ProtobufCFieldDescriptor audience__v1__analyze_request__field_descriptors[8] =
 {
   {
     "filter",
@@ -2616,6 +2642,18 @@ static const ProtobufCFieldDescriptor audience__v1__analyze_request__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "where",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__AnalyzeRequest, where),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned audience__v1__analyze_request__field_indices_by_name[] = {
   3,   /* field[3] = age_bins */
@@ -2625,11 +2663,12 @@ static const unsigned audience__v1__analyze_request__field_indices_by_name[] = {
   5,   /* field[5] = kmeans_features */
   6,   /* field[6] = no_kmeans */
   2,   /* field[2] = top_n */
+  7,   /* field[7] = where */
 };
 static const ProtobufCIntRange audience__v1__analyze_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor audience__v1__analyze_request__descriptor =
 {
@@ -2639,7 +2678,7 @@ const ProtobufCMessageDescriptor audience__v1__analyze_request__descriptor =
   "Audience__V1__AnalyzeRequest",
   "audience.v1",
   sizeof(Audience__V1__AnalyzeRequest),
-  7,
+  8,
   audience__v1__analyze_request__field_descriptors,
   audience__v1__analyze_request__field_indices_by_name,
   1,  audience__v1__analyze_request__number_ranges,

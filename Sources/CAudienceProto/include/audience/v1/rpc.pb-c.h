@@ -366,10 +366,16 @@ struct  Audience__V1__QueryCohortRequest
    */
   char *cursor;
   protobuf_c_boolean count_only;
+  /*
+   * A filter expression in the text form of docs/QUERY.md
+   * ("age:20..30 and interest:Gaming"), parsed by the server and combined with
+   * `filter` by and. A syntax error is INVALID_ARGUMENT naming the column.
+   */
+  char *where;
 };
 #define AUDIENCE__V1__QUERY_COHORT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&audience__v1__query_cohort_request__descriptor) \
-    , NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0 }
+    , NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Audience__V1__QueryCohortResponse
@@ -401,10 +407,14 @@ struct  Audience__V1__WatchRequest
    * Absent: every profile.
    */
   Audience__V1__Filter *filter;
+  /*
+   * As QueryCohortRequest.where.
+   */
+  char *where;
 };
 #define AUDIENCE__V1__WATCH_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&audience__v1__watch_request__descriptor) \
-    , NULL }
+    , NULL, (char *)protobuf_c_empty_string }
 
 
 struct  Audience__V1__WatchEvent
@@ -515,10 +525,14 @@ struct  Audience__V1__AnalyzeRequest
    * Skip k-means.
    */
   protobuf_c_boolean no_kmeans;
+  /*
+   * As QueryCohortRequest.where.
+   */
+  char *where;
 };
 #define AUDIENCE__V1__ANALYZE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&audience__v1__analyze_request__descriptor) \
-    , NULL, (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0 }
+    , NULL, (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Audience__V1__NamedCount
