@@ -65,7 +65,7 @@ public enum RecordJSON {
       guard d == d.rounded(), (0...130).contains(d) else { throw .invalidField(field, "\(d) is not a whole number in 0...130") }
       return Int(d)
     case .string(let s)?:
-      let t = s.trimmingCharacters()
+      let t = s.trimmingWhitespace()
       if t.isEmpty { return nil }
       guard let a = Int(t) else { throw .invalidField(field, "\"\(t.prefix(40))\" is not a whole number") }
       guard (0...130).contains(a) else { throw .invalidField(field, "\(a) is outside 0...130") }
@@ -116,13 +116,5 @@ public enum RecordJSON {
         ("last_seen", .string(s.lastSeen.iso8601)),
       ])),
     ])
-  }
-}
-
-extension String {
-  func trimmingCharacters() -> String {
-    guard let first = firstIndex(where: { !$0.isWhitespace }) else { return "" }
-    let last = lastIndex(where: { !$0.isWhitespace })!
-    return String(self[first...last])
   }
 }

@@ -78,7 +78,7 @@ public struct RecordNormalizer: Sendable {
 
 extension String {
   /// The string without leading and trailing whitespace (Unicode-aware).
-  func trimmingWhitespace() -> String {
+  public func trimmingWhitespace() -> String {
     guard let first = firstIndex(where: { !$0.isWhitespace }) else { return "" }
     let last = lastIndex(where: { !$0.isWhitespace })!
     return String(self[first...last])

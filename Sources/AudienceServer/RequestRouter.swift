@@ -61,7 +61,7 @@ public struct RequestRouter: Sendable {
         guard let user = s.userNow(cookie: c) else { throw Self.unknown(c) }
         return WireResponse(id: request.id, body: .getUser(user))
       case .queryCohort(var query):
-        if let c = query.cookie?.trimmingCharacters() {
+        if let c = query.cookie?.trimmingWhitespace() {
           guard s.userNow(cookie: c) != nil else { throw Self.unknown(c) }
           query.cookie = c
         }
@@ -85,7 +85,7 @@ public struct RequestRouter: Sendable {
   }
 
   private static func requiredCookie(_ cookie: String) throws(AudienceError) -> String {
-    let c = cookie.trimmingCharacters()
+    let c = cookie.trimmingWhitespace()
     guard !c.isEmpty else { throw AudienceError.invalidField("cookie", "is required") }
     return c
   }
@@ -110,13 +110,13 @@ public struct RequestRouter: Sendable {
       guard let user = try await store.user(cookie: c) else { throw Self.unknown(c) }
       return .getUser(user)
     case .queryCohort(var query):
-      if let c = query.cookie?.trimmingCharacters() {
+      if let c = query.cookie?.trimmingWhitespace() {
         guard try await store.user(cookie: c) != nil else { throw Self.unknown(c) }
         query.cookie = c
       }
       return .queryCohort(try await store.queryCohort(query, categories: configuration.categories))
     case .analyze(var query):
-      if let c = query.cookie?.trimmingCharacters() {
+      if let c = query.cookie?.trimmingWhitespace() {
         guard try await store.user(cookie: c) != nil else { throw Self.unknown(c) }
         query.cookie = c
       }
@@ -160,13 +160,5 @@ public struct RequestRouter: Sendable {
       for (i, outcome) in zip(positions, try await store.ingest(valid)) { outcomes[i] = outcome }
     }
     return IngestSummary(outcomes: outcomes.map { $0! })
-  }
-}
-
-extension String {
-  func trimmingCharacters() -> String {
-    guard let first = firstIndex(where: { !$0.isWhitespace }) else { return "" }
-    let last = lastIndex(where: { !$0.isWhitespace })!
-    return String(self[first...last])
   }
 }

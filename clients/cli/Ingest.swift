@@ -2,38 +2,54 @@ import ArgumentParser
 import AudienceClient
 import AudienceCore
 import AudienceWire
+internal import Glibc
 
 /// `audience ingest`
 struct Ingest: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Send user records to the server.",
     discussion: """
-      `audience ingest --record JSON` sends one record; `audience ingest FILE...` sends JSON lines, \
-      one record per line ("-" reads standard input). A record is the original {"data": {...}} \
-      shape or the bare object. Re-ingesting a record already stored changes nothing.
+      `audience ingest --record JSON` sends one record; `audience ingest FILE...` streams JSON lines \
+      (one record per line, the original {"data": {...}} shape or the bare object) or CSV (a header \
+      row naming the columns: cookie, email, phone_number, created_at, state, country, city, age, \
+      gender, income, education, interests, or the dotted names pandas writes such as \
+      location.city and demographics.age; interests separated by ; or |). The format comes from \
+      the extension (.csv, .jsonl/.ndjson/.json) or --format; "-" reads standard input (JSON \
+      lines unless --format csv). Re-ingesting a record already stored changes nothing.
 
-      Prints {"accepted": N, "rejected": N, "duplicates": N, "errors": [{"line": N, "message": "..."}], ...} \
-      with --json. Exits 0 when every record was accepted, 1 when any was rejected, 4 when the \
-      server went away (the summary then counts what the server acknowledged).
+      A bad line is reported with its line number and the good lines around it are kept. A \
+      progress line is shown on a terminal. Prints {"accepted": N, "rejected": N, "duplicates": N, \
+      "errors": [{"line": N, "message": "..."}], "records_per_second": N, ...} with --json. Exits \
+      0 when every record was accepted, 1 when any was rejected, 4 when the server went away \
+      (the summary then counts what the server acknowledged).
       """)
+
+  enum Format: String, ExpressibleByArgument, CaseIterable { case csv, jsonl }
 
   @OptionGroup var global: GlobalOptions
 
   @Option(name: .long, help: "One record as JSON.") var record: String?
-  @Argument(help: "JSON-lines files to ingest (\"-\" for standard input).") var files: [String] = []
+  @Argument(help: "JSON-lines or CSV files to ingest (\"-\" for standard input).") var files: [String] = []
+  @Option(help: "csv or jsonl (default: from each file's extension).") var format: Format?
   @Option(name: .customLong("batch-size"), help: "Records per request.") var batchSize: Int = 1000
+  @Option(name: .customLong("max-errors"), help: "Stop after this many rejected records.") var maxErrors: Int?
 
   func validate() throws {
     if record == nil && files.isEmpty { throw ValidationError("give --record JSON or one or more FILEs") }
     if record != nil && !files.isEmpty { throw ValidationError("give either --record or FILEs, not both") }
     if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+    if let maxErrors, maxErrors < 1 { throw ValidationError("--max-errors must be at least 1") }
   }
+
+  /// Stops the run once --max-errors is reached.
+  struct TooManyErrors: Error {}
 
   func run() async throws {
     var summary = IngestTally()
     let clock = ContinuousClock()
     let started = clock.now
     var failure: (any Error)?
+    var progress = Progress(enabled: !global.json && isatty(2) != 0)
     do {
       try await Output.withClient(global) { client in
         let sender = BatchSender(client: client, batchSize: min(batchSize, client.server.maxRecordsPerBatch))
@@ -41,33 +57,95 @@ struct Ingest: AsyncParsableCommand {
           try await sender.add(line: 1, file: nil, text: record, into: &summary)
         } else {
           for path in files {
-            let reader: LineReader
-            do { reader = try LineReader(path: path) } catch {
-              throw WireStatus(.invalidArgument, "\(error)")
-            }
-            while let line = reader.next() {
-              if line.allSatisfy(\.isWhitespace) { continue }
-              try await sender.add(line: reader.lineNumber, file: files.count > 1 ? path : nil, text: line, into: &summary)
+            let name = files.count > 1 ? path : nil
+            switch try format(of: path) {
+            case .jsonl: try await sendJSONLines(path, name, sender, &summary, &progress)
+            case .csv: try await sendCSV(path, name, sender, &summary, &progress)
             }
           }
         }
         try await sender.finish(into: &summary)
       }
+    } catch is TooManyErrors {
+      failure = ExitCode(1)
     } catch {
       failure = error
     }
-    let seconds = Double((clock.now - started).components.attoseconds) / 1e18 + Double((clock.now - started).components.seconds)
-    summary.seconds = seconds
+    progress.clear()
+    let elapsed = clock.now - started
+    summary.seconds = Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds)
     summary.errors.sort { ($0.file ?? "", $0.line) < ($1.file ?? "", $1.line) }
     if global.json {
       Output.stdout(summary.json.serialized())
     } else {
       for e in summary.errors { Output.stderr("line \(e.line)\(e.file.map { " of \($0)" } ?? ""): \(e.message)") }
       if summary.errorsDropped > 0 { Output.stderr("... and \(summary.errorsDropped) more errors") }
+      if let maxErrors, summary.rejected >= maxErrors { Output.stderr("stopped after \(maxErrors) error(s) (--max-errors)") }
       Output.stderr(summary.text)
     }
     if let failure { throw failure }
     if summary.rejected > 0 { throw ExitCode(1) }
+  }
+
+  private func format(of path: String) throws -> Format {
+    if let format { return format }
+    let lower = path.lowercased()
+    if lower.hasSuffix(".csv") { return .csv }
+    if path == "-" || [".jsonl", ".ndjson", ".json", ".jsonlines"].contains(where: { lower.hasSuffix($0) }) { return .jsonl }
+    throw WireStatus(.invalidArgument, "\(path): cannot tell the format from the extension; give --format csv or --format jsonl")
+  }
+
+  private func check(_ summary: IngestTally) throws {
+    if let maxErrors, summary.rejected >= maxErrors { throw TooManyErrors() }
+  }
+
+  private func sendJSONLines(
+    _ path: String, _ name: String?, _ sender: BatchSender, _ summary: inout IngestTally, _ progress: inout Progress
+  ) async throws {
+    let reader: LineReader
+    do { reader = try LineReader(path: path) } catch { throw WireStatus(.invalidArgument, "\(error)") }
+    progress.start(total: reader.size)
+    while let line = reader.next() {
+      progress.update(records: summary.accepted + summary.rejected, bytes: reader.bytesRead)
+      if line.allSatisfy(\.isWhitespace) { continue }
+      try await sender.add(line: reader.lineNumber, file: name, text: line, into: &summary)
+      try check(summary)
+    }
+  }
+
+  private func sendCSV(
+    _ path: String, _ name: String?, _ sender: BatchSender, _ summary: inout IngestTally, _ progress: inout Progress
+  ) async throws {
+    let reader: ChunkReader
+    do { reader = try ChunkReader(path: path) } catch { throw WireStatus(.invalidArgument, "\(error)") }
+    progress.start(total: reader.size)
+    var parser = CSVParser()
+    var columns: CSVRecords?
+    var done = false
+    while !done {
+      let rows: [CSVRow]
+      if let chunk = try reader.next() { rows = parser.feed(chunk) } else { rows = parser.finish(); done = true }
+      for row in rows {
+        if let error = row.error {
+          summary.reject(line: row.line, file: name, message: error)
+          try check(summary)
+          continue
+        }
+        guard let mapping = columns else {
+          do { columns = try CSVRecords(header: row.fields) } catch {
+            throw WireStatus(.invalidArgument, "\(path): \(error.message)")
+          }
+          continue
+        }
+        do {
+          try await sender.add(line: row.line, file: name, record: try mapping.record(row.fields), into: &summary)
+        } catch let e as AudienceError {
+          summary.reject(line: row.line, file: name, message: e.message)
+        }
+        try check(summary)
+      }
+      progress.update(records: summary.accepted + summary.rejected, bytes: reader.bytesRead)
+    }
   }
 }
 
@@ -87,15 +165,23 @@ final class BatchSender {
 
   /// Parses one line; a line that is not a record is counted as rejected at once.
   func add(line: Int, file: String?, text: String, into tally: inout IngestTally) async throws {
+    let record: RawRecord
     do {
-      let json = try JSONValue(parsing: text)
-      records.append(try RecordJSON.record(from: json))
-      lines.append((line, file))
+      record = try RecordJSON.record(from: try JSONValue(parsing: text))
     } catch let e as JSONParseError {
       tally.reject(line: line, file: file, message: e.description)
+      return
     } catch let e as AudienceError {
       tally.reject(line: line, file: file, message: e.message)
+      return
     }
+    try await add(line: line, file: file, record: record, into: &tally)
+  }
+
+  /// Queues one record; sends a batch when it is full.
+  func add(line: Int, file: String?, record: RawRecord, into tally: inout IngestTally) async throws {
+    records.append(record)
+    lines.append((line, file))
     if records.count >= batchSize { try await flush(into: &tally) }
   }
 

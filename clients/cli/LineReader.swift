@@ -8,6 +8,10 @@ final class LineReader {
   private var capacity = 0
   /// 1-based number of the last line returned.
   private(set) var lineNumber = 0
+  /// Bytes read so far.
+  private(set) var bytesRead = 0
+  /// The file's size, or 0 when unknown (a pipe).
+  private(set) var size = 0
 
   /// - Parameters:
   ///   - path: a file path, or "-" for standard input.
@@ -23,6 +27,8 @@ final class LineReader {
       file = f
       ownsFile = true
     }
+    var st = stat()
+    if fstat(fileno(file), &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { size = Int(st.st_size) }
   }
 
   deinit {
@@ -35,6 +41,7 @@ final class LineReader {
     let n = getline(&buffer, &capacity, file)
     guard n >= 0, let buffer else { return nil }
     lineNumber += 1
+    bytesRead += n
     var length = n
     if length > 0, buffer[length - 1] == 0x0A { length -= 1 }
     if length > 0, buffer[length - 1] == 0x0D { length -= 1 }

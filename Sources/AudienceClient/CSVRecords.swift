@@ -1,0 +1,102 @@
+public import AudienceCore
+
+/// Records from CSV rows, columns found by header name: the plain names of the original
+/// specification (`cookie`, `email`, `phone_number`, `created_at`, `state`, `country`, `city`,
+/// `age`, `gender`, `income`, `education`, `interests`) or the dotted names pandas writes
+/// (`location.city`, `demographics.age`, `data.location.city`, ...), any case. Unknown columns
+/// are ignored. `interests` is a list separated by `;` or `|`, or a Python list as pandas
+/// writes one (`['Tech', 'Gaming']`).
+public struct CSVRecords: Sendable {
+  enum Column: String, CaseIterable {
+    case cookie, email, phone_number, created_at, state, country, city, age, gender, income, education, interests
+  }
+
+  private let columns: [(Column, Int)]
+
+  /// Reads the header row.
+  /// - Parameters:
+  ///   - header: the first row's fields.
+  /// - Throws: `invalidArgument` when there is no `cookie` column or a column appears twice.
+  public init(header: [String]) throws(AudienceError) {
+    var found: [Column: Int] = [:]
+    for (i, name) in header.enumerated() {
+      var key = name.trimmingWhitespace().lowercased()
+      for prefix in ["data.", "location.", "demographics."] where key.hasPrefix(prefix) {
+        key.removeFirst(prefix.count)
+      }
+      guard let column = Column(rawValue: key) else { continue }
+      if let first = found[column] {
+        throw AudienceError(.invalidArgument, "header: columns \(first + 1) and \(i + 1) are both \(column.rawValue)")
+      }
+      found[column] = i
+    }
+    guard found[.cookie] != nil else {
+      throw AudienceError(
+        .invalidArgument,
+        "header: no cookie column (found \(header.prefix(20).joined(separator: ", "))); expected names like cookie, email, created_at, location.city, demographics.age, interests")
+    }
+    columns = found.map { ($0.key, $0.value) }.sorted { $0.1 < $1.1 }
+  }
+
+  /// The record in a data row. Missing trailing fields read as empty.
+  /// - Parameters:
+  ///   - fields: the row's fields.
+  /// - Throws: `invalidArgument` naming the column, e.g. an age that is not a whole number.
+  public func record(_ fields: [String]) throws(AudienceError) -> RawRecord {
+    var r = RawRecord()
+    for (column, i) in columns {
+      let value = i < fields.count ? fields[i] : ""
+      switch column {
+      case .cookie: r.cookie = value
+      case .email: r.email = value
+      case .phone_number: r.phoneNumber = value
+      case .created_at: r.createdAt = value
+      case .state: r.state = value
+      case .country: r.country = value
+      case .city: r.city = value
+      case .gender: r.gender = value
+      case .income: r.income = Self.number(value) ?? value
+      case .education: r.education = value
+      case .interests: r.interests = Self.list(value)
+      case .age:
+        let text = value.trimmingWhitespace()
+        if text.isEmpty || text.lowercased() == "nan" { continue }
+        // pandas writes ages as 25.0 when the column has gaps.
+        guard let d = Double(text), d == d.rounded(), abs(d) < 1e9 else {
+          throw .invalidField("age", "\"\(text.prefix(40))\" is not a whole number")
+        }
+        r.age = Int(d)
+      }
+    }
+    return r
+  }
+
+  /// `50000.0` (pandas) as `50000`; other text unchanged (nil).
+  private static func number(_ s: String) -> String? {
+    guard s.hasSuffix(".0"), let d = Double(s), d == d.rounded(), abs(d) < 1e15 else { return nil }
+    return String(Int64(d))
+  }
+
+  /// `Tech;Gaming`, `Tech|Gaming`, or `['Tech', 'Gaming']`.
+  static func list(_ s: String) -> [String] {
+    let t = s.trimmingWhitespace()
+    guard t.hasPrefix("["), t.hasSuffix("]") else { return RecordJSON.splitList(t) }
+    var items: [String] = []
+    var current = ""
+    var quote: Character?
+    for c in t.dropFirst().dropLast() {
+      if let q = quote {
+        if c == q { quote = nil } else { current.append(c) }
+      } else if c == "'" || c == "\"" {
+        quote = c
+      } else if c == "," {
+        items.append(current)
+        current = ""
+      } else if !c.isWhitespace {
+        current.append(c)
+      }
+    }
+    items.append(current)
+    return items.filter { !$0.allSatisfy(\.isWhitespace) }
+  }
+}

@@ -1,0 +1,170 @@
+/// One row of a CSV file.
+public struct CSVRow: Hashable, Sendable {
+  /// The file line the row starts on (1-based; a quoted field may span lines).
+  public var line: Int
+  public var fields: [String]
+  /// Why the row is unreadable (broken quoting, invalid UTF-8); `fields` is then partial.
+  public var error: String?
+
+  public init(line: Int, fields: [String], error: String? = nil) {
+    self.line = line
+    self.fields = fields
+    self.error = error
+  }
+}
+
+/// An RFC 4180 CSV reader that is fed bytes in chunks of any size and returns rows as they
+/// complete, so a file of any length streams through a bounded buffer. Pure: no I/O.
+///
+/// Fields are separated by commas and rows by LF or CRLF; a field in double quotes may hold
+/// commas, quotes (doubled) and line breaks. A UTF-8 byte order mark at the start is skipped.
+/// Empty lines are skipped. A row with broken quoting (a quote inside an unquoted field,
+/// text after a closing quote, a quote never closed) or invalid UTF-8 is returned with an
+/// `error`, and reading goes on at the next line.
+public struct CSVParser: Sendable {
+  private enum State { case fieldStart, unquoted, quoted, quoteInQuoted, skipping }
+
+  private var state = State.fieldStart
+  private var field: [UInt8] = []
+  private var fields: [String] = []
+  private var rowLine = 1
+  private var line = 1
+  private var error: String?
+  private var started = false
+  private var bom: [UInt8] = []
+  /// Longest field accepted, so a missing closing quote cannot swallow a whole file.
+  public let maxFieldBytes: Int
+
+  /// - Parameters:
+  ///   - maxFieldBytes: longest field accepted (default 1 MiB).
+  public init(maxFieldBytes: Int = 1 << 20) { self.maxFieldBytes = maxFieldBytes }
+
+  /// Reads more bytes.
+  /// - Parameters:
+  ///   - bytes: the next chunk of the file.
+  /// - Returns: the rows completed by this chunk.
+  public mutating func feed(_ bytes: some Sequence<UInt8>) -> [CSVRow] {
+    var rows: [CSVRow] = []
+    for b in bytes {
+      if !started {
+        // Hold back up to three bytes to recognize a byte order mark (EF BB BF).
+        bom.append(b)
+        if bom == [0xEF] || bom == [0xEF, 0xBB] { continue }
+        started = true
+        let held = bom
+        bom = []
+        if held == [0xEF, 0xBB, 0xBF] { continue }
+        for h in held { step(h, &rows) }
+        continue
+      }
+      step(b, &rows)
+    }
+    return rows
+  }
+
+  /// The end of the file: the last row, if it did not end with a line break.
+  public mutating func finish() -> [CSVRow] {
+    var rows: [CSVRow] = []
+    if !started {
+      started = true
+      for h in bom { step(h, &rows) }
+      bom = []
+    }
+    switch state {
+    case .quoted:
+      error = error ?? "a quoted field starting on line \(rowLine) is never closed"
+      endRow(&rows)
+    case .fieldStart where fields.isEmpty:
+      break
+    default:
+      endRow(&rows)
+    }
+    return rows
+  }
+
+  private mutating func step(_ b: UInt8, _ rows: inout [CSVRow]) {
+    switch state {
+    case .skipping:
+      if b == 0x0A {
+        line += 1
+        endRow(&rows)
+      }
+    case .fieldStart:
+      switch b {
+      case 0x22: state = .quoted
+      case 0x2C: endField()
+      case 0x0D: break
+      case 0x0A:
+        line += 1
+        if fields.isEmpty { rowLine = line } else { endRow(&rows) }
+      default:
+        append(b)
+        state = .unquoted
+      }
+    case .unquoted:
+      switch b {
+      case 0x2C: endField()
+      case 0x0A:
+        line += 1
+        endRow(&rows)
+      case 0x0D: break
+      case 0x22: fail("a quote inside an unquoted field (quote the whole field and double the quote)")
+      default: append(b)
+      }
+    case .quoted:
+      if b == 0x22 {
+        state = .quoteInQuoted
+      } else {
+        if b == 0x0A { line += 1 }
+        append(b)
+      }
+    case .quoteInQuoted:
+      switch b {
+      case 0x22:
+        append(0x22)
+        state = .quoted
+      case 0x2C: endField()
+      case 0x0D: break
+      case 0x0A:
+        line += 1
+        endRow(&rows)
+      default: fail("text after the closing quote of a field")
+      }
+    }
+  }
+
+  private mutating func append(_ b: UInt8) {
+    if field.count >= maxFieldBytes {
+      fail("a field is longer than \(maxFieldBytes) bytes (is a quote missing?)")
+      return
+    }
+    field.append(b)
+  }
+
+  private mutating func endField() {
+    if let s = String(validating: field, as: UTF8.self) {
+      fields.append(s)
+    } else {
+      error = error ?? "field \(fields.count + 1) is not valid UTF-8"
+      fields.append(String(decoding: field, as: UTF8.self))
+    }
+    field.removeAll(keepingCapacity: true)
+    state = .fieldStart
+  }
+
+  private mutating func endRow(_ rows: inout [CSVRow]) {
+    if state != .skipping { endField() }
+    rows.append(CSVRow(line: rowLine, fields: fields, error: error))
+    fields = []
+    error = nil
+    rowLine = line
+    state = .fieldStart
+  }
+
+  /// Marks the row broken and skips to the end of its line.
+  private mutating func fail(_ message: String) {
+    error = error ?? message
+    field.removeAll(keepingCapacity: true)
+    state = .skipping
+  }
+}

@@ -1,0 +1,72 @@
+import Testing
+
+@testable import AudienceCore
+
+@Suite("CSV parser")
+struct CSVParserTests {
+  /// Parses in chunks of `chunk` bytes (0: all at once).
+  static func parse(_ text: String, chunk: Int = 0) -> [CSVRow] {
+    var p = CSVParser()
+    let bytes = Array(text.utf8)
+    var rows: [CSVRow] = []
+    if chunk == 0 {
+      rows = p.feed(bytes)
+    } else {
+      var i = 0
+      while i < bytes.count {
+        rows += p.feed(bytes[i..<min(i + chunk, bytes.count)])
+        i += chunk
+      }
+    }
+    return rows + p.finish()
+  }
+
+  @Test(arguments: [0, 1, 2, 3, 7])
+  func edgeCases(chunk: Int) {
+    let text = "\u{FEFF}cookie,city,interests\r\n"  // BOM and CRLF
+      + "c1,\"Washington, D.C.\",\"Tech;Gaming\"\r\n"  // quoted comma
+      + "c2,\"He said \"\"hi\"\"\",\r\n"  // doubled quotes, empty last field
+      + "\r\n"  // empty line
+      + "c3,\"two\nlines\",AI\n"  // embedded newline
+      + "c4,short\n"  // missing column
+      + "c5,a,b,extra\n"  // extra column
+      + "c6,Zürich,Ski"  // no final newline, UTF-8
+    let rows = Self.parse(text, chunk: chunk)
+    #expect(
+      rows == [
+        CSVRow(line: 1, fields: ["cookie", "city", "interests"]),
+        CSVRow(line: 2, fields: ["c1", "Washington, D.C.", "Tech;Gaming"]),
+        CSVRow(line: 3, fields: ["c2", "He said \"hi\"", ""]),
+        CSVRow(line: 5, fields: ["c3", "two\nlines", "AI"]),
+        CSVRow(line: 7, fields: ["c4", "short"]),
+        CSVRow(line: 8, fields: ["c5", "a", "b", "extra"]),
+        CSVRow(line: 9, fields: ["c6", "Zürich", "Ski"]),
+      ])
+  }
+
+  @Test(arguments: [0, 1, 5])
+  func brokenRowsAreReportedAndTheRestKept(chunk: Int) {
+    let text = "cookie,city\n" + "c1,ok\n" + "c2,bro\"ken\n" + "c3,\"closed\"junk\n" + "c4,fine\n" + "c5,\"never closed\n"
+    let rows = Self.parse(text, chunk: chunk)
+    #expect(rows.map(\.line) == [1, 2, 3, 4, 5, 6])
+    #expect(rows[1].error == nil && rows[1].fields == ["c1", "ok"])
+    #expect(rows[2].error?.contains("quote inside an unquoted field") == true)
+    #expect(rows[3].error?.contains("text after the closing quote") == true)
+    #expect(rows[4] == CSVRow(line: 5, fields: ["c4", "fine"]))
+    #expect(rows[5].error?.contains("never closed") == true)
+  }
+
+  @Test func invalidUTF8IsAnError() {
+    var p = CSVParser()
+    let rows = p.feed(Array("a,b\n".utf8) + [0x63, 0xFF, 0x2C, 0x64, 0x0A]) + p.finish()
+    #expect(rows.count == 2)
+    #expect(rows[1].error == "field 1 is not valid UTF-8")
+  }
+
+  @Test func aMissingQuoteCannotSwallowTheFile() {
+    var p = CSVParser(maxFieldBytes: 16)
+    let rows = p.feed(Array("c1,\"".utf8) + Array(repeating: 0x61, count: 100) + Array("\nc2,x\n".utf8)) + p.finish()
+    #expect(rows.first?.error?.contains("longer than 16 bytes") == true)
+    #expect(rows.last == CSVRow(line: 2, fields: ["c2", "x"]))
+  }
+}

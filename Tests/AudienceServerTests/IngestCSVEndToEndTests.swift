@@ -1,0 +1,101 @@
+import AudienceClient
+import AudienceCore
+import Foundation
+import Testing
+
+/// `audience ingest FILE.csv` against the real server.
+@Suite("CSV ingest end to end", .serialized)
+struct IngestCSVEndToEndTests {
+  static let csv = """
+    data.cookie,data.email,data.created_at,data.location.city,data.location.country,data.demographics.age,data.demographics.income,data.interests,notes
+    c1,a@x.com,03/10/2025 15:30,"Washington, D.C.",USA,25.0,50000.0,"['Tech', 'Gaming']",ignored
+    c2,b@x.com,2025-03-11T10:00:00,Toronto,Canada,abc,,AI;Crypto,
+    c3,c@x.com,2025-03-12,Paris,France,,High,Movies|Drama,
+    c4,"broken"quote,2025-03-12,Paris,France,30,,,
+    ,d@x.com,2025-03-12,Paris,France,30,,,
+    c5,e@x.com,"2025-03-13T08:00:00",Lyon,France,41,,,
+    """
+
+  @Test func csvRowsBecomeRecordsAndBadRowsAreReportedByLine() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let path = server.directory + "/people.csv"
+    try Self.csv.write(toFile: path, atomically: true, encoding: .utf8)
+
+    let first = try CLI.run(["ingest", path, "--json"], socket: server.socketPath)
+    #expect(first.status == 1, "\(first.stderr)")
+    let summary = try CLI.json(first)
+    #expect(summary["accepted"] == .int(3))
+    #expect(summary["rejected"] == .int(3))
+    guard case .array(let errors)? = summary["errors"] else { Issue.record("no errors"); return }
+    #expect(errors.map { $0["line"] } == [.int(3), .int(5), .int(6)])
+    #expect(errors[0]["message"].map { "\($0)" }?.contains("age") == true)
+    #expect(errors[1]["message"].map { "\($0)" }?.contains("quote") == true)
+    #expect(errors[2]["message"].map { "\($0)" }?.contains("cookie") == true)
+
+    let user = try CLI.json(try CLI.run(["user", "c1", "--json"], socket: server.socketPath))
+    #expect(user["data"]?["location"]?["city"] == .string("Washington, D.C."))
+    #expect(user["data"]?["demographics"]?["age"] == .int(25))
+    #expect(user["data"]?["demographics"]?["income"] == .string("50000"))
+    #expect(user["data"]?["interests"] == .array([.string("Tech"), .string("Gaming")]))
+    let c3 = try CLI.json(try CLI.run(["user", "c3", "--json"], socket: server.socketPath))
+    #expect(c3["data"]?["interests"] == .array([.string("Movies"), .string("Drama")]))
+
+    // Again: nothing new.
+    let again = try CLI.json(try CLI.run(["ingest", path, "--json"], socket: server.socketPath))
+    #expect(again["duplicates"] == .int(3))
+    #expect(try CLI.json(try CLI.run(["health", "--json"], socket: server.socketPath))["profiles"] == .int(3))
+
+    // --max-errors stops early; a file of unknown format is refused.
+    let stopped = try CLI.run(["ingest", path, "--max-errors", "1"], socket: server.socketPath)
+    #expect(stopped.status == 1)
+    #expect(stopped.stderr.contains("stopped after 1 error"), "\(stopped.stderr)")
+    let unknown = try CLI.run(["ingest", server.directory + "/people.txt"], socket: server.socketPath)
+    #expect(unknown.status != 0)
+    #expect(unknown.stderr.contains("--format"), "\(unknown.stderr)")
+    // Standard input with --format csv.
+    let piped = try CLI.run(
+      ["ingest", "-", "--format", "csv", "--json"], socket: server.socketPath, stdin: "cookie,age\nc9,33\n")
+    #expect(try CLI.json(piped)["accepted"] == .int(1))
+    #expect(await server.stop() == 0)
+  }
+
+  @Test func aHeaderWithoutCookieIsRefused() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let r = try CLI.run(["ingest", "-", "--format", "csv"], socket: server.socketPath, stdin: "email,age\na@x.com,3\n")
+    #expect(r.status != 0)
+    #expect(r.stderr.contains("no cookie column"), "\(r.stderr)")
+    #expect(await server.stop() == 0)
+  }
+
+  @Test func genIsDeterministicAndIngestsWithMerges() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let a = server.directory + "/a.csv", b = server.directory + "/b.csv"
+    for path in [a, b] {
+      let r = try CLI.run(["gen", "--count", "2000", "--seed", "7", "--format", "csv", "--output", path], socket: server.socketPath)
+      #expect(r.status == 0, "\(r.stderr)")
+    }
+    let textA = try String(contentsOfFile: a, encoding: .utf8)
+    #expect(textA == (try String(contentsOfFile: b, encoding: .utf8)))
+    #expect(textA.split(separator: "\n").count == 2001)
+    let other = try CLI.run(["gen", "--count", "2000", "--seed", "8"], socket: server.socketPath)
+    #expect(other.stdout.split(separator: "\n").count == 2000)
+    #expect(other.stdout.split(separator: "\n").first?.hasPrefix(#"{"data":{"cookie":"c0""#) == true)
+
+    let summary = try CLI.json(try CLI.run(["ingest", a, "--json"], socket: server.socketPath))
+    #expect(summary["accepted"] == .int(2000))
+    guard case .int(let merged)? = summary["merged"], case .int(let updated)? = summary["updated"] else {
+      Issue.record("no counts"); return
+    }
+    #expect(merged + updated > 100)
+    let health = try CLI.json(try CLI.run(["health", "--json"], socket: server.socketPath))
+    guard case .int(let repeated)? = health["repeated_emails"] else { Issue.record("no repeated_emails"); return }
+    #expect(repeated > 50)
+    #expect(await server.stop() == 0)
+  }
+}
