@@ -5,14 +5,24 @@ import AudienceWire
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 /// A store that answers slowly, to exercise deadlines and draining.
 struct SlowStore: ProfileStore, Service {
   let kind = "slow"
   let delay: Duration
+  /// Ingests begun, so a test can wait until one is in flight.
+  let ingests = Counter()
+
+  final class Counter: Sendable {
+    private let value = Atomic<Int>(0)
+    func increment() { value.add(1, ordering: .relaxed) }
+    var count: Int { value.load(ordering: .relaxed) }
+  }
 
   func ingest(_ records: [Record]) async throws -> [IngestOutcome] {
+    ingests.increment()
     try? await Task.sleep(for: delay)
     return records.indices.map { .created($0) }
   }
@@ -65,10 +75,12 @@ struct InProcessServerTests {
   }
 
   @Test func gracefulShutdownAnswersRequestsInFlight() async throws {
-    try await withServer(store: SlowStore(delay: .milliseconds(300))) { _, path, group in
+    let store = SlowStore(delay: .milliseconds(300))
+    try await withServer(store: store) { _, path, group in
       let client = try await AudienceClient.connect(socketPath: path)
       let pending = Task { try await client.ingest([RawRecord(cookie: "a")]) }
-      try await Task.sleep(for: .milliseconds(100))
+      // Wait until the server is running the ingest (a request not yet read is not in flight).
+      while store.ingests.count == 0 { try await Task.sleep(for: .milliseconds(5)) }
       // Shutdown begins while the ingest is in flight; it must still be answered.
       await group.triggerGracefulShutdown()
       let summary = try await pending.value
