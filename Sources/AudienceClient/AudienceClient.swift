@@ -109,8 +109,7 @@ public final class AudienceClient: Sendable {
     continuation.onTermination = { reason in
       if case .cancelled = reason { Task { _ = try? await segment.cancel() } }
     }
-    channel.writeAndFlush(
-      PendingRequest(request: WireRequest(id: id, body: .watch(filter)), sink: .stream(continuation)), promise: nil)
+    Self.write(PendingRequest(request: WireRequest(id: id, body: .watch(filter)), sink: .stream(continuation)), on: channel)
     return segment
   }
 
@@ -133,8 +132,18 @@ public final class AudienceClient: Sendable {
 
   private static func send(_ request: WireRequest, on channel: any Channel) async throws -> WireResponse {
     let promise = channel.eventLoop.makePromise(of: WireResponse.self)
-    channel.writeAndFlush(PendingRequest(request: request, sink: .single(promise)), promise: nil)
+    write(PendingRequest(request: request, sink: .single(promise)), on: channel)
     return try await promise.futureResult.get()
+  }
+
+  /// Writes a request; if the write fails (the connection is already gone, so the dispatcher
+  /// never sees it), its caller is failed instead of waiting forever.
+  private static func write(_ pending: PendingRequest, on channel: any Channel) {
+    let written = channel.eventLoop.makePromise(of: Void.self)
+    written.futureResult.whenFailure { error in
+      pending.sink.fail((error as? WireStatus) ?? WireStatus(.unavailable, "connection closed: \(describe(error))"))
+    }
+    channel.writeAndFlush(pending, promise: written)
   }
 
   private static let mismatch = WireStatus(.internal, "server answered with a different method's response")

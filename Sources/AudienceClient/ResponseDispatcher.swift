@@ -34,7 +34,7 @@ final class ResponseDispatcher: ChannelDuplexHandler {
   func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
     let p = unwrapOutboundIn(data)
     if let closedStatus {
-      p.sink.fail(closedStatus)
+      // The sender fails the request when this write fails.
       promise?.fail(closedStatus)
       return
     }

@@ -20,8 +20,11 @@ extension AudienceServer {
     channel.closeFuture.whenComplete { _ in self.connections.remove(id) }
     var logger = self.logger
     logger[metadataKey: "audience.connection"] = "\(id)"
+    let bytes = ByteCounter()
+    try channel.pipeline.syncOperations.addHandler(bytes)
     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: configuration.maxFrameBytes)))
-    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(server: self, connection: context, logger: logger))
+    try channel.pipeline.syncOperations.addHandler(
+      ConnectionHandler(server: self, connection: context, bytes: bytes, logger: logger))
   }
 
   /// Runs a request and writes its response; past the request's deadline writes

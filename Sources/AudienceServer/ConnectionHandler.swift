@@ -20,7 +20,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
   private let server: AudienceServer
   private let connection: ConnectionContext
+  private let bytes: ByteCounter
   private let logger: Logger
+  /// Bytes of the frames decoded so far; below `bytes.received` while a frame is partial.
+  private var frameBytes = 0
+  private var lastActivity = NIODeadline.now()
+  private var partialSince: NIODeadline?
+  private var timer: RepeatedTask?
   private var machine: ConnectionStateMachine
   private var context: ChannelHandlerContext?
   private var running = 0
@@ -28,19 +34,66 @@ final class ConnectionHandler: ChannelDuplexHandler {
   private var unflushed = false
   private var closing = false
 
-  init(server: AudienceServer, connection: ConnectionContext, logger: Logger) {
+  init(server: AudienceServer, connection: ConnectionContext, bytes: ByteCounter, logger: Logger) {
     self.server = server
     self.connection = connection
+    self.bytes = bytes
     self.logger = logger
     self.machine = ConnectionStateMachine(hello: server.router.hello)
   }
 
-  func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-  func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+  func handlerAdded(context: ChannelHandlerContext) {
+    self.context = context
+    let me = NIOLoopBound(self, eventLoop: context.eventLoop)
+    timer = context.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+      me.value.checkTimeouts()
+    }
+  }
+
+  func handlerRemoved(context: ChannelHandlerContext) {
+    timer?.cancel()
+    timer = nil
+    self.context = nil
+  }
+
+  /// Once a second: close a connection that trickles a frame or sits idle.
+  private func checkTimeouts() {
+    guard let context, !closing else { return }
+    let now = NIODeadline.now()
+    if bytes.received > frameBytes {
+      let since = partialSince ?? now
+      partialSince = since
+      let limit = server.configuration.frameTimeout
+      if now - since >= Self.amount(limit) {
+        logger.info("closing connection: frame incomplete", metadata: ["audience.timeout": "\(limit)"])
+        closeAfter(context, WireResponse(id: 0, status: WireStatus(.deadlineExceeded, "a frame was not completed within \(limit); closing")))
+      }
+      return
+    }
+    partialSince = nil
+    if bytes.received != lastBytes {
+      lastBytes = bytes.received
+      lastActivity = now
+    }
+    let limit = server.configuration.idleTimeout
+    let busy = running > 0 || connection.watchCount > 0
+    if busy { lastActivity = now }
+    if now - lastActivity >= Self.amount(limit) {
+      logger.debug("closing idle connection", metadata: ["audience.timeout": "\(limit)"])
+      closeAfter(context, WireResponse(id: 0, status: WireStatus(.unavailable, "idle for \(limit); closing")))
+    }
+  }
+
+  private var lastBytes = 0
+
+  private static func amount(_ d: Duration) -> TimeAmount {
+    .nanoseconds(d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000)
+  }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     guard !closing else { return }
     let frame = unwrapInboundIn(data)
+    frameBytes += 4 + frame.readableBytes
     if connection.isDraining { machine.drain() }
     let action: ConnectionStateMachine.Action
     do {
@@ -165,5 +218,18 @@ struct ResponseWriter: Sendable {
     } catch {
       return false
     }
+  }
+}
+
+/// Counts the bytes a connection receives, before framing, so the handler can tell a frame
+/// that is still arriving from a quiet connection. Lives on the connection's event loop.
+final class ByteCounter: ChannelInboundHandler {
+  typealias InboundIn = ByteBuffer
+  typealias InboundOut = ByteBuffer
+  private(set) var received = 0
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    received += unwrapInboundIn(data).readableBytes
+    context.fireChannelRead(data)
   }
 }

@@ -14,6 +14,12 @@ public struct ServerConfiguration: Sendable {
   public var maxRecordsPerBatch: Int
   /// Requests being processed at once on one connection; further frames wait unread (default 64).
   public var maxInFlightPerConnection: Int
+  /// A connection with no request in flight, no watch and no bytes arriving for this long is
+  /// closed (default 300 s).
+  public var idleTimeout: Duration = .seconds(300)
+  /// A frame must arrive whole within this long of its first byte, or the connection is closed:
+  /// a client trickling bytes cannot hold a connection (default 30 s).
+  public var frameTimeout: Duration = .seconds(30)
   /// Watches open at once on one connection; more are refused with RESOURCE_EXHAUSTED (default 64).
   public var maxWatchesPerConnection = 64
   /// Connections served at once; more are told RESOURCE_EXHAUSTED and closed (default 1024).

@@ -42,6 +42,12 @@ struct Audienced: AsyncParsableCommand {
   @Option(name: .customLong("max-connections"), help: "Connections served at once.")
   var maxConnections: Int = 1024
 
+  @Option(name: .customLong("idle-timeout"), help: "Close connections idle this many seconds (no request, watch or bytes).")
+  var idleTimeout: Int = 300
+
+  @Option(name: .customLong("frame-timeout"), help: "Close a connection whose frame is not complete this many seconds after its first byte.")
+  var frameTimeout: Int = 30
+
   @Option(name: .long, help: "Interest categories for analytics: a JSON file shaped like interest-categories.json (default: Sports, Tech, Movies, Finance, else Other).")
   var categories: String?
 
@@ -61,7 +67,8 @@ struct Audienced: AsyncParsableCommand {
       throw ValidationError("--store: \"\(store)\" is not available in this build (use embedded)")
     }
     for (name, value) in [("--max-frame-bytes", maxFrameBytes), ("--max-records-per-batch", maxRecordsPerBatch),
-                          ("--max-in-flight", maxInFlight), ("--max-connections", maxConnections)] where value < 1 {
+                          ("--max-in-flight", maxInFlight), ("--max-connections", maxConnections),
+                          ("--idle-timeout", idleTimeout), ("--frame-timeout", frameTimeout)] where value < 1 {
       throw ValidationError("\(name): must be at least 1")
     }
     LoggingSystem.bootstrap { label in
@@ -73,6 +80,8 @@ struct Audienced: AsyncParsableCommand {
       socketPath: socket ?? env["AUDIENCE_SOCKET"] ?? "./audience.sock", socketMode: mode,
       maxFrameBytes: maxFrameBytes, maxRecordsPerBatch: maxRecordsPerBatch,
       maxInFlightPerConnection: maxInFlight, maxConnections: maxConnections)
+    serverConfig.idleTimeout = .seconds(idleTimeout)
+    serverConfig.frameTimeout = .seconds(frameTimeout)
     if let categories {
       do {
         serverConfig.categories = try InterestCategories(json: JSONValue(parsing: try readFile(categories)))
