@@ -3,6 +3,7 @@ import AudienceWire
 import Logging
 import NIOCore
 import Synchronization
+internal import Glibc
 
 extension AudienceServer {
   /// Sets up an accepted connection: framing and the handler, or a refusal past the limit.
@@ -10,10 +11,7 @@ extension AudienceServer {
   func setUpConnection(_ channel: any Channel) throws {
     let context = ConnectionContext(channel: channel)
     guard connections.count < configuration.maxConnections else {
-      let status = WireStatus(.resourceExhausted, "too many connections (limit \(configuration.maxConnections))")
-      var frame = channel.allocator.buffer(capacity: 64)
-      WireCodec.encode(WireResponse(id: 0, status: status), into: &frame)
-      channel.writeAndFlush(frame).whenComplete { _ in channel.close(promise: nil) }
+      try refuse(channel, WireStatus(.resourceExhausted, "too many connections (limit \(configuration.maxConnections))"))
       return
     }
     let id = connections.register(context)
@@ -25,6 +23,34 @@ extension AudienceServer {
     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: configuration.maxFrameBytes)))
     try channel.pipeline.syncOperations.addHandler(
       ConnectionHandler(server: self, connection: context, bytes: bytes, logger: logger))
+  }
+
+  /// Answers a connection with one status frame and closes it.
+  func refuse(_ channel: any Channel, _ status: WireStatus) throws {
+    var frame = channel.allocator.buffer(capacity: 64)
+    WireCodec.encode(WireResponse(id: 0, status: status), into: &frame)
+    channel.writeAndFlush(frame).whenComplete { _ in channel.close(promise: nil) }
+  }
+
+  /// Why the peer may not connect (nil: it may), from its SO_PEERCRED credentials.
+  func checkPeer(_ channel: any Channel) -> EventLoopFuture<WireStatus?> {
+    let uids = configuration.allowedUIDs, gids = configuration.allowedGIDs
+    guard uids != nil || gids != nil else { return channel.eventLoop.makeSucceededFuture(nil) }
+    guard let provider = channel as? any SocketOptionProvider else {
+      return channel.eventLoop.makeSucceededFuture(WireStatus(.permissionDenied, "cannot read the peer's credentials"))
+    }
+    let logger = self.logger
+    let credentials: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(
+      level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+    return credentials.map { peer -> WireStatus? in
+      if uids?.contains(peer.uid) == true || gids?.contains(peer.gid) == true { return nil }
+      logger.notice("refused a connection", metadata: ["audience.peer.uid": "\(peer.uid)", "audience.peer.gid": "\(peer.gid)"])
+      return WireStatus(
+        .permissionDenied,
+        "uid \(peer.uid) (gid \(peer.gid)) may not connect to this server (see audienced --allow-uid / --allow-gid)")
+    }.recover { error in
+      WireStatus(.permissionDenied, "cannot read the peer's credentials: \(error)")
+    }
   }
 
   /// Runs a request and writes its response; past the request's deadline writes
@@ -57,6 +83,13 @@ extension AudienceServer {
     WireCodec.encode(response, into: &buffer)
     return buffer
   }
+}
+
+/// `struct ucred` of SO_PEERCRED: three 32-bit fields, in this order.
+struct PeerCredentials: Sendable {
+  var pid: Int32 = 0
+  var uid: UInt32 = 0
+  var gid: UInt32 = 0
 }
 
 /// Who answers a request first: its handler or its deadline.

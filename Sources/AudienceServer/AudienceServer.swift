@@ -58,8 +58,8 @@ public final class AudienceServer: Service {
       try await ServerBootstrap(group: eventLoopGroup)
         .serverChannelOption(.backlog, value: 256)
         .bind(unixDomainSocketPath: path) { channel in
-          channel.eventLoop.makeCompletedFuture {
-            try self.setUpConnection(channel)
+          self.checkPeer(channel).flatMapThrowing { refusal in
+            if let refusal { try self.refuse(channel, refusal) } else { try self.setUpConnection(channel) }
             return channel
           }
         }

@@ -20,6 +20,11 @@ public struct ServerConfiguration: Sendable {
   /// A frame must arrive whole within this long of its first byte, or the connection is closed:
   /// a client trickling bytes cannot hold a connection (default 30 s).
   public var frameTimeout: Duration = .seconds(30)
+  /// When either is set, only peers whose user id is in `allowedUIDs` or whose group id is in
+  /// `allowedGIDs` (from SO_PEERCRED) may connect; others are told PERMISSION_DENIED. Both nil:
+  /// the socket file's permissions decide alone.
+  public var allowedUIDs: Set<UInt32>?
+  public var allowedGIDs: Set<UInt32>?
   /// Watches open at once on one connection; more are refused with RESOURCE_EXHAUSTED (default 64).
   public var maxWatchesPerConnection = 64
   /// Connections served at once; more are told RESOURCE_EXHAUSTED and closed (default 1024).

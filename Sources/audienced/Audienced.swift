@@ -42,6 +42,12 @@ struct Audienced: AsyncParsableCommand {
   @Option(name: .customLong("max-connections"), help: "Connections served at once.")
   var maxConnections: Int = 1024
 
+  @Option(name: .customLong("allow-uid"), help: "Only peers with this user id may connect (repeatable; with --allow-gid, either suffices).")
+  var allowUID: [UInt32] = []
+
+  @Option(name: .customLong("allow-gid"), help: "Only peers in this group id may connect (repeatable).")
+  var allowGID: [UInt32] = []
+
   @Option(name: .customLong("idle-timeout"), help: "Close connections idle this many seconds (no request, watch or bytes).")
   var idleTimeout: Int = 300
 
@@ -80,6 +86,10 @@ struct Audienced: AsyncParsableCommand {
       socketPath: socket ?? env["AUDIENCE_SOCKET"] ?? "./audience.sock", socketMode: mode,
       maxFrameBytes: maxFrameBytes, maxRecordsPerBatch: maxRecordsPerBatch,
       maxInFlightPerConnection: maxInFlight, maxConnections: maxConnections)
+    if !allowUID.isEmpty || !allowGID.isEmpty {
+      serverConfig.allowedUIDs = Set(allowUID)
+      serverConfig.allowedGIDs = Set(allowGID)
+    }
     serverConfig.idleTimeout = .seconds(idleTimeout)
     serverConfig.frameTimeout = .seconds(frameTimeout)
     if let categories {

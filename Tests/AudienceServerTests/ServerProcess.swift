@@ -1,5 +1,6 @@
 import AudienceCore
 import AudienceClient
+import AudienceWire
 import Foundation
 import Testing
 
@@ -43,9 +44,13 @@ final class ServerProcess: @unchecked Sendable {
     try p.run()
     process = p
     for _ in 0..<300 {
-      if FileManager.default.fileExists(atPath: socketPath), let c = try? await AudienceClient.connect(socketPath: socketPath) {
-        await c.close()
-        return
+      if FileManager.default.fileExists(atPath: socketPath) {
+        do {
+          await (try AudienceClient.connect(socketPath: socketPath)).close()
+          return
+        } catch let status as WireStatus where status.code == .permissionDenied {
+          return  // listening, and refusing us on purpose (--allow-uid)
+        } catch {}
       }
       guard p.isRunning else { break }
       try await Task.sleep(for: .milliseconds(20))

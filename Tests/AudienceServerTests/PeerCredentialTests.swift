@@ -1,0 +1,48 @@
+import AudienceClient
+import AudienceWire
+import Foundation
+import Testing
+
+@testable import AudienceServer
+
+/// --allow-uid / --allow-gid, checked with SO_PEERCRED.
+@Suite("Peer credentials", .serialized)
+struct PeerCredentialTests {
+  /// glibc's `struct ucred { pid_t pid; uid_t uid; gid_t gid; }` (needs _GNU_SOURCE, so Swift
+  /// does not import it): 12 bytes, fields at 0, 4 and 8.
+  @Test func theCredentialsStructHasUcredsLayout() {
+    #expect(MemoryLayout<PeerCredentials>.size == 12)
+    #expect(MemoryLayout<PeerCredentials>.offset(of: \PeerCredentials.pid) == 0)
+    #expect(MemoryLayout<PeerCredentials>.offset(of: \PeerCredentials.uid) == 4)
+    #expect(MemoryLayout<PeerCredentials>.offset(of: \PeerCredentials.gid) == 8)
+  }
+
+  @Test func aPeerNotAllowedIsRefusedWithPermissionDenied() async throws {
+    let other = getuid() == 4242 ? "4243" : "4242"
+    let server = ServerProcess(arguments: ["--allow-uid", other])
+    try await server.start()
+    defer { server.removeFiles() }
+    await #expect {
+      _ = try await AudienceClient.connect(socketPath: server.socketPath)
+    } throws: { error in
+      guard let status = error as? WireStatus else { return false }
+      return status.code == .permissionDenied && status.message.contains("uid \(getuid())")
+    }
+    let cli = try CLI.run(["health"], socket: server.socketPath)
+    #expect(cli.status != 0)
+    #expect(cli.stderr.contains("PERMISSION_DENIED"), "\(cli.stderr)")
+    #expect(await server.stop() == 0)
+  }
+
+  @Test func anAllowedUserOrGroupConnects() async throws {
+    for flags in [["--allow-uid", "4242", "--allow-uid", "\(getuid())"], ["--allow-uid", "4242", "--allow-gid", "\(getgid())"]] {
+      let server = ServerProcess(arguments: flags)
+      try await server.start()
+      defer { server.removeFiles() }
+      let client = try await server.client()
+      #expect(try await client.health().status == "serving")
+      await client.close()
+      #expect(await server.stop() == 0)
+    }
+  }
+}
