@@ -12,9 +12,9 @@ struct Audienced: AsyncParsableCommand {
     commandName: "audienced",
     abstract: "The Audience server: user records in, resolved people, cohorts and segments out, over a Unix socket.",
     discussion: """
-      Listens on a Unix domain socket for length-prefixed protobuf requests (docs/PROTOCOL.md).
-      Stops gracefully on SIGTERM or SIGINT: finishes requests in flight, flushes the store,
-      removes the socket file.
+      Listens on a Unix domain socket for length-prefixed protobuf requests (docs/PROTOCOL.md). \
+      Stops gracefully on SIGTERM or SIGINT: finishes requests in flight, flushes the store, \
+      removes the socket file. Limits, permissions and backups: docs/OPERATIONS.md.
       """,
     version: audienceVersion)
 
@@ -24,10 +24,10 @@ struct Audienced: AsyncParsableCommand {
   @Option(name: .customLong("data-dir"), help: "Directory of the embedded store (env AUDIENCE_DATA_DIR; default ./data).")
   var dataDir: String?
 
-  @Option(name: .long, help: "Store to use: embedded (the default; MongoDB is not in this build yet).")
+  @Option(name: .long, help: "Store to use: embedded (MongoDB is not in this build yet).")
   var store: String = "embedded"
 
-  @Option(name: .customLong("socket-mode"), help: "Permissions of the socket file, octal (default 660).")
+  @Option(name: .customLong("socket-mode"), help: "Permissions of the socket file, octal.")
   var socketMode: String = "660"
 
   @Option(name: .customLong("max-frame-bytes"), help: "Largest request frame accepted, in bytes.")
