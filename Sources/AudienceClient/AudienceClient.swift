@@ -15,8 +15,12 @@ public final class AudienceClient: Sendable {
   /// What the server said in Hello: its version and limits.
   public let server: HelloInfo
 
-  private init(channel: any Channel, server: HelloInfo) {
+  /// Why the connection closed, as the server said it (a status frame with id 0), if it did.
+  let closeReason: CloseReason
+
+  private init(channel: any Channel, server: HelloInfo, closeReason: CloseReason) {
     self.channel = channel
+    self.closeReason = closeReason
     self.server = server
   }
 
@@ -31,12 +35,13 @@ public final class AudienceClient: Sendable {
     eventLoopGroup: MultiThreadedEventLoopGroup = .singleton
   ) async throws -> AudienceClient {
     let channel: any Channel
+    let reason = CloseReason()
     do {
       channel = try await ClientBootstrap(group: eventLoopGroup)
         .channelInitializer { channel in
           channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
-            try channel.pipeline.syncOperations.addHandler(ResponseDispatcher())
+            try channel.pipeline.syncOperations.addHandler(ResponseDispatcher(closeReason: reason))
           }
         }
         .connect(unixDomainSocketPath: socketPath).get()
@@ -44,12 +49,13 @@ public final class AudienceClient: Sendable {
       throw WireStatus(.unavailable, "cannot connect to \(socketPath): \(Self.describe(error)) (is audienced running?)")
     }
     let hello = try await Self.send(
-      WireRequest(id: 0, body: .hello(protocolVersion: audienceProtocolVersion, clientName: clientName)), on: channel)
+      WireRequest(id: 0, body: .hello(protocolVersion: audienceProtocolVersion, clientName: clientName)), on: channel,
+      reason: reason)
     guard case .hello(let info)? = hello.body, hello.status.code == .ok else {
       channel.close(promise: nil)
       throw hello.status.code == .ok ? WireStatus(.internal, "server answered Hello without a Hello response") : hello.status
     }
-    return AudienceClient(channel: channel, server: info)
+    return AudienceClient(channel: channel, server: info, closeReason: reason)
   }
 
   /// Stores records; returns one outcome per record (invalid ones are `.rejected` with the reason).
@@ -109,7 +115,9 @@ public final class AudienceClient: Sendable {
     continuation.onTermination = { reason in
       if case .cancelled = reason { Task { _ = try? await segment.cancel() } }
     }
-    Self.write(PendingRequest(request: WireRequest(id: id, body: .watch(filter)), sink: .stream(continuation)), on: channel)
+    Self.write(
+      PendingRequest(request: WireRequest(id: id, body: .watch(filter)), sink: .stream(continuation)), on: channel,
+      reason: closeReason)
     return segment
   }
 
@@ -119,7 +127,7 @@ public final class AudienceClient: Sendable {
   ///   - timeoutMs: deadline, 0 for none.
   public func call(_ body: WireRequest.Body, timeoutMs: UInt32 = 0) async throws -> WireResponse.Body {
     let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-    let response = try await Self.send(WireRequest(id: id, timeoutMs: timeoutMs, body: body), on: channel)
+    let response = try await Self.send(WireRequest(id: id, timeoutMs: timeoutMs, body: body), on: channel, reason: closeReason)
     guard response.status.code == .ok else { throw response.status }
     guard let body = response.body else { throw WireStatus(.internal, "server sent an empty response to request \(id)") }
     return body
@@ -130,18 +138,23 @@ public final class AudienceClient: Sendable {
     try? await channel.close()
   }
 
-  private static func send(_ request: WireRequest, on channel: any Channel) async throws -> WireResponse {
+  private static func send(_ request: WireRequest, on channel: any Channel, reason: CloseReason) async throws -> WireResponse {
     let promise = channel.eventLoop.makePromise(of: WireResponse.self)
-    write(PendingRequest(request: request, sink: .single(promise)), on: channel)
+    write(PendingRequest(request: request, sink: .single(promise)), on: channel, reason: reason)
     return try await promise.futureResult.get()
   }
 
   /// Writes a request; if the write fails (the connection is already gone, so the dispatcher
   /// never sees it), its caller is failed instead of waiting forever.
-  private static func write(_ pending: PendingRequest, on channel: any Channel) {
+  private static func write(_ pending: PendingRequest, on channel: any Channel, reason: CloseReason) {
     let written = channel.eventLoop.makePromise(of: Void.self)
     written.futureResult.whenFailure { error in
-      pending.sink.fail((error as? WireStatus) ?? WireStatus(.unavailable, "connection closed: \(describe(error))"))
+      // Once the channel has closed, any status frame the server sent before closing has been read.
+      channel.closeFuture.whenComplete { _ in
+        pending.sink.fail(
+          reason.status ?? (error as? WireStatus) ?? WireStatus(.unavailable, "connection closed: \(describe(error))"))
+      }
+      channel.close(promise: nil)
     }
     channel.writeAndFlush(pending, promise: written)
   }
@@ -171,4 +184,12 @@ public struct LiveSegment: Sendable {
     }
     return found
   }
+}
+
+/// The server's last word on a connection (a status frame with id 0 before it closed), kept
+/// where requests written after the close can still find it.
+final class CloseReason: Sendable {
+  private let value = Mutex<WireStatus?>(nil)
+  var status: WireStatus? { value.withLock { $0 } }
+  func record(_ status: WireStatus) { value.withLock { if $0 == nil { $0 = status } } }
 }

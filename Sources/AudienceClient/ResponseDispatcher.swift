@@ -30,6 +30,9 @@ final class ResponseDispatcher: ChannelDuplexHandler {
 
   private var pending: [UInt64: ResponseSink] = [:]
   private var closedStatus: WireStatus?
+  private let closeReason: CloseReason
+
+  init(closeReason: CloseReason) { self.closeReason = closeReason }
 
   func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
     let p = unwrapOutboundIn(data)
@@ -74,6 +77,7 @@ final class ResponseDispatcher: ChannelDuplexHandler {
       }
     case nil where response.status.code != .ok:
       // A connection-level error (id 0): the server is about to close.
+      closeReason.record(response.status)
       failAll(response.status)
     case nil:
       break  // a late event of a watch the client already let go of
