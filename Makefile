@@ -10,7 +10,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build build-debug run test test-swift test-python venv check-generated generate clean help bench-analytics bench-query
+.PHONY: all deps build build-debug run test test-swift test-python venv check-generated generate clean help bench-analytics bench-query crash-test
 
 all: build
 
@@ -21,6 +21,7 @@ help:
 	@echo "make generate        regenerate protobuf code from Protos/"
 	@echo "make bench-analytics Analyze vs pandas + scikit-learn on 1,000,000 profiles (release)"
 	@echo "make bench-query     segments, GetUser, index memory, restart vs PostgreSQL and SQLite (release)"
+	@echo "make crash-test      SIGKILL audienced 20 times during a 200,000-record ingest; check nothing acknowledged is lost"
 	@echo "make clean           remove build products"
 
 # Installs only the Debian packages that are missing.
@@ -79,6 +80,9 @@ bench-query: build venv
 	swift build -c release --product audience-bench
 	mkdir -p bench/.build && cc -O2 -pthread -o bench/.build/echo bench/echo.c
 	$(PYTHON) bench/query.py --bin-dir .build/release $(BENCH_ARGS)
+
+crash-test: build venv
+	$(PYTHON) scripts/crash-test --bin-dir .build/release $(CRASH_ARGS)
 
 clean:
 	rm -rf .build

@@ -6,6 +6,12 @@ public struct RecordLimits: Hashable, Sendable {
   public var maxInterestsPerRecord: Int
   /// Most interests a profile shows; the oldest are dropped first.
   public var maxInterestsPerProfile: Int
+  /// Placeholder values that are not identifiers (compared trimmed and lower-cased): a cookie
+  /// equal to one is rejected, an email equal to one is dropped, so "null" never joins people.
+  public var blockedIdentifiers: Set<String> = RecordLimits.defaultBlockedIdentifiers
+
+  /// What `blockedIdentifiers` holds unless configured.
+  public static let defaultBlockedIdentifiers: Set<String> = ["null", "undefined", "none", "nil", "nan", "n/a", "unknown"]
 
   /// - Parameters:
   ///   - maxFieldBytes: longest string field in bytes (default 1024).

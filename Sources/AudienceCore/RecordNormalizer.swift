@@ -9,7 +9,8 @@ public struct RecordNormalizer: Sendable {
   /// Normalizes one record, or throws an `invalidArgument` naming the first bad field.
   ///
   /// Email is trimmed and lower-cased; cookie and other strings are trimmed; empty
-  /// strings become absent; `created_at` is parsed (see `Timestamp(parsing:)`);
+  /// strings become absent; a cookie that is a blocked placeholder ("null", "undefined", ...) is
+  /// an error and such an email is dropped; `created_at` is parsed (see `Timestamp(parsing:)`);
   /// age must be 0...130; interests are trimmed, empty ones dropped, and
   /// case-insensitive repeats removed (first spelling kept).
   /// - Parameters:
@@ -17,7 +18,12 @@ public struct RecordNormalizer: Sendable {
   public func normalize(_ raw: RawRecord) throws(AudienceError) -> Record {
     let cookie = try text(raw.cookie, "data.cookie")
     guard let cookie else { throw .invalidField("data.cookie", "is required and must not be empty") }
-    let email = try text(raw.email, "data.email")?.lowercased()
+    if limits.blockedIdentifiers.contains(cookie.lowercased()) {
+      throw .invalidField("data.cookie", "\(Self.quote(cookie)) is a placeholder, not an identifier (a blocked value)")
+    }
+    // A placeholder email is no email: it must not join everyone who sent it.
+    var email = try text(raw.email, "data.email")?.lowercased()
+    if let e = email, limits.blockedIdentifiers.contains(e) { email = nil }
     if let email, email.contains(where: { $0 == " " || $0.isNewline }) {
       throw .invalidField("data.email", "must not contain spaces")
     }

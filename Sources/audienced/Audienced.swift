@@ -54,6 +54,11 @@ struct Audienced: AsyncParsableCommand {
   @Option(name: .customLong("frame-timeout"), help: "Close a connection whose frame is not complete this many seconds after its first byte.")
   var frameTimeout: Int = 30
 
+  @Option(
+    name: .customLong("blocked-identifiers"),
+    help: "Comma-separated placeholder values that are not identifiers: a cookie equal to one is rejected, an email equal to one is dropped (\"\" blocks none; default: null, undefined, none, nil, nan, n/a, unknown).")
+  var blockedIdentifiers: String?
+
   @Option(name: .long, help: "Interest categories for analytics: a JSON file shaped like interest-categories.json (default: Sports, Tech, Movies, Finance, else Other).")
   var categories: String?
 
@@ -99,9 +104,13 @@ struct Audienced: AsyncParsableCommand {
         throw ValidationError("--categories \(categories): \(error)")
       }
     }
-    let config = AudiencedConfig(
+    var config = AudiencedConfig(
       server: serverConfig,
       dataDirectory: dataDir ?? env["AUDIENCE_DATA_DIR"] ?? "./data")
+    if let blockedIdentifiers {
+      config.limits.blockedIdentifiers = Set(
+        blockedIdentifiers.split(separator: ",").map { String($0).trimmingWhitespace().lowercased() }.filter { !$0.isEmpty })
+    }
     let logger = Logger(label: "audienced")
     let services = try buildServices(config: config, logger: logger)
     let group = ServiceGroup(

@@ -9,6 +9,7 @@ internal import Glibc
 struct AudiencedConfig {
   var server: ServerConfiguration
   var dataDirectory: String
+  var limits = RecordLimits.default
 }
 
 /// Builds the store and the server, in dependency order: the group starts them in this
@@ -17,8 +18,9 @@ struct AudiencedConfig {
 ///   - config: the configuration.
 ///   - logger: the root logger.
 func buildServices(config: AudiencedConfig, logger: Logger) throws -> [any Service] {
-  let store = try EmbeddedStore(directory: config.dataDirectory, logger: logger)
-  let server = AudienceServer(configuration: config.server, store: store, logger: logger)
+  let store = try EmbeddedStore(directory: config.dataDirectory, limits: config.limits, logger: logger)
+  let server = AudienceServer(
+    configuration: config.server, store: store, normalizer: RecordNormalizer(limits: config.limits), logger: logger)
   return [store, server]
 }
 

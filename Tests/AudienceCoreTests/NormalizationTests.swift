@@ -24,6 +24,26 @@ struct NormalizationTests {
     #expect(try n.normalize(RawRecord(cookie: "AbC")).cookie == "AbC")
   }
 
+  @Test func placeholdersAreNotIdentifiers() throws {
+    for placeholder in ["null", " NULL ", "undefined", "None", "nan", "N/A"] {
+      #expect(try n.normalize(RawRecord(cookie: "c", email: placeholder)).email == nil, "\(placeholder)")
+      #expect {
+        try n.normalize(RawRecord(cookie: placeholder))
+      } throws: { error in
+        (error as? AudienceError)?.message.contains("placeholder") == true
+      }
+    }
+    // Configurable: an empty list blocks nothing.
+    var limits = RecordLimits()
+    limits.blockedIdentifiers = []
+    #expect(try RecordNormalizer(limits: limits).normalize(RawRecord(cookie: "null", email: "none")).email == "none")
+    // Two records with the placeholder email stay two people.
+    var g = IdentityGraph()
+    let records = try [RawRecord(cookie: "a", email: "null"), RawRecord(cookie: "b", email: "null")].map(n.normalize)
+    Fixture.apply(records, to: &g)
+    #expect(g.profileCount == 2)
+  }
+
   @Test func emptyStringsAreAbsent() throws {
     let r = try n.normalize(RawRecord(cookie: "c", email: "  ", createdAt: ""))
     #expect(r.email == nil)
