@@ -94,6 +94,23 @@ public final class AudienceClient: Sendable {
     return r
   }
 
+  /// Erases a person (every raw record of their profile); returns what was erased. NOT_FOUND
+  /// when the person is unknown.
+  /// - Parameters:
+  ///   - person: a cookie or an email.
+  public func forget(_ person: PersonRef) async throws -> ProfileSummary {
+    guard case .forget(let s) = try await call(.forget(person)) else { throw Self.mismatch }
+    return s
+  }
+
+  /// Everything held about a person. NOT_FOUND when the person is unknown.
+  /// - Parameters:
+  ///   - person: a cookie or an email.
+  public func export(_ person: PersonRef) async throws -> PersonExport {
+    guard case .export(let x) = try await call(.export(person)) else { throw Self.mismatch }
+    return x
+  }
+
   /// The server's state and counts.
   /// - Parameters:
   ///   - timeoutMs: deadline, 0 for none.

@@ -161,6 +161,39 @@ public struct IdentityGraph: Sendable {
     }
   }
 
+  /// Erases a profile: its cookies, emails, raw records, content ids and index entries.
+  /// Other profiles are untouched (a profile is a whole connected component).
+  /// - Parameters:
+  ///   - id: a live profile.
+  /// - Returns: the sequence numbers of the records it held (the store deletes those rows).
+  @discardableResult
+  public mutating func forget(_ id: ProfileID) -> [UInt64] {
+    guard id >= 0, id < profiles.count, let p = profiles[id] else { return [] }
+    let seqs = recordSeqs(of: id)
+    let gone = Set(seqs)
+    for seq in seqs { records[Int(seq)] = nil }
+    recordCount -= seqs.count
+    contentIDs = contentIDs.filter { !gone.contains($0.value) }
+    for c in p.cookies { cookies[c] = nil }
+    for e in p.emails {
+      if (emails[e]?.cookies.count ?? 0) >= 2 { repeatedEmailCount -= 1 }
+      emails[e] = nil
+    }
+    profiles[id] = nil
+    index.remove(id)
+    profileCount -= 1
+    return seqs
+  }
+
+  /// Sequence numbers of a profile's raw records, oldest first.
+  public func recordSeqs(of id: ProfileID) -> [UInt64] {
+    guard id >= 0, id < profiles.count, let p = profiles[id] else { return [] }
+    let mine = Set(p.cookies)
+    var out: [UInt64] = []
+    for (slot, r) in records.enumerated() where r.map({ mine.contains($0.cookie) }) ?? false { out.append(UInt64(slot)) }
+    return out
+  }
+
   private mutating func merge(_ absorbed: ProfileID, into survivor: ProfileID) {
     let gone = profiles[absorbed]!
     for c in gone.cookies { cookies[c]!.profile = survivor }

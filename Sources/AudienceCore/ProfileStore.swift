@@ -56,6 +56,17 @@ public protocol ProfileStore: Sendable {
   ///   - filter: the segment; nil is every profile.
   ///   - categories: interest categories, for `category` predicates.
   func watch(_ filter: Filter?, categories: InterestCategories) async throws -> SegmentWatch
+
+  /// Erases a person durably: every raw record of their profile, and the profile from every
+  /// index, cohort and live segment. Returns what was erased, or nil when the person is unknown.
+  /// - Parameters:
+  ///   - person: a cookie or an email.
+  func forget(_ person: PersonRef) async throws -> ProfileSummary?
+
+  /// Everything held about a person, or nil when unknown.
+  /// - Parameters:
+  ///   - person: a cookie or an email.
+  func export(_ person: PersonRef) async throws -> PersonExport?
 }
 
 /// A store whose reads are answered from memory at once: the server then answers them on the
@@ -72,6 +83,14 @@ public protocol ImmediateProfileReads: ProfileStore {
 extension ProfileStore {
   public func watch(_ filter: Filter?, categories: InterestCategories) async throws -> SegmentWatch {
     throw AudienceError(.unimplemented, "the \(kind) store does not serve live segments")
+  }
+
+  public func forget(_ person: PersonRef) async throws -> ProfileSummary? {
+    throw AudienceError(.unimplemented, "the \(kind) store cannot erase people yet")
+  }
+
+  public func export(_ person: PersonRef) async throws -> PersonExport? {
+    throw AudienceError(.unimplemented, "the \(kind) store cannot export people yet")
   }
 }
 

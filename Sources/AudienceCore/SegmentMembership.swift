@@ -5,6 +5,8 @@ public enum SegmentChange: Hashable, Sendable {
   /// The profile no longer matches. `profile` is how it looks now, nil when it was merged
   /// into another profile (`mergedInto`).
   case leave(ProfileID, profile: Record?, mergedInto: ProfileID?)
+  /// The profile was erased (Forget) while in the segment.
+  case forgotten(ProfileID)
 }
 
 /// Who is in one live segment, kept in step with the graph: after records are applied,
@@ -52,6 +54,15 @@ public struct SegmentMembership: Sendable {
       }
     }
     return changes
+  }
+
+  /// A profile was erased: it leaves the segment if it was in it.
+  /// - Parameters:
+  ///   - id: the erased profile.
+  public mutating func forgotten(_ id: ProfileID) -> SegmentChange? {
+    guard members.contains(id) else { return nil }
+    members.remove(id)
+    return .forgotten(id)
   }
 
   private mutating func check(_ id: ProfileID, _ graph: IdentityGraph, _ changes: inout [SegmentChange]) {

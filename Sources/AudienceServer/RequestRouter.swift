@@ -90,6 +90,13 @@ public struct RequestRouter: Sendable {
     return c
   }
 
+  private static func unknownPerson(_ person: PersonRef) -> AudienceError {
+    switch person {
+    case .cookie(let c): unknown(c)
+    case .email: AudienceError(.notFound, "no user with that email")
+    }
+  }
+
   private static func unknown(_ cookie: String) -> AudienceError { AudienceError(.notFound, "no user with cookie \"\(cookie)\"") }
 
   private func health(_ stats: StoreStats) -> HealthInfo {
@@ -122,6 +129,12 @@ public struct RequestRouter: Sendable {
       }
       try query.validate()
       return .analyze(try await store.analyze(query, categories: configuration.categories))
+    case .forget(let person):
+      guard let erased = try await store.forget(person) else { throw Self.unknownPerson(person) }
+      return .forget(erased)
+    case .export(let person):
+      guard let export = try await store.export(person) else { throw Self.unknownPerson(person) }
+      return .export(export)
     case .watch, .cancel:
       // Streams and cancellation belong to the connection (AudienceServer+Watch.swift).
       throw AudienceError(.internal, "Watch and Cancel are handled by the connection, not the router")

@@ -30,8 +30,14 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     var continuation: CheckedContinuation<[IngestOutcome], any Error>
   }
 
+  struct PendingForget {
+    var person: PersonRef
+    var continuation: CheckedContinuation<ProfileSummary?, any Error>
+  }
+
   struct WriterState {
     var pending: [Pending] = []
+    var forgets: [PendingForget] = []
     var leaderActive = false
     var closed = false
     var idle: [CheckedContinuation<Void, Never>] = []
@@ -70,7 +76,8 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     self.clock = clock
     let db = try SQLiteDatabase(path: directory + "/audience.db")
     do {
-      try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;")
+      // secure_delete: an erased person's bytes are overwritten, not left in free pages.
+      try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA secure_delete=ON;")
       try db.execute(RecordTable.schema)
       try db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '\(RecordTable.schemaVersion)')")
       var g = IdentityGraph(limits: limits)
@@ -103,38 +110,99 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
   public func ingest(_ records: [Record]) async throws -> [IngestOutcome] {
     if records.isEmpty { return [] }
     return try await withCheckedThrowingContinuation { continuation in
-      let lead = writer.withLock { state -> Bool? in
-        if state.closed { return nil }
-        state.pending.append(Pending(records: records, continuation: continuation))
-        if state.leaderActive { return false }
-        state.leaderActive = true
-        return true
-      }
-      switch lead {
-      case nil: continuation.resume(throwing: AudienceError(.unavailable, "the store is shutting down"))
-      case true?: pool.submit { _ in self.lead() }
-      case false?: break
+      if !enqueue({ $0.pending.append(Pending(records: records, continuation: continuation)) }) {
+        continuation.resume(throwing: AudienceError(.unavailable, "the store is shutting down"))
       }
     }
   }
 
-  /// The leader's loop: commit whatever is pending until nothing is.
+  /// The leader's loop: commit whatever is pending, then run the erasures, until nothing is left.
   private func lead() {
     while true {
-      let batch = writer.withLock { state -> [Pending] in
-        if state.pending.isEmpty {
+      let (batch, forgets) = writer.withLock { state -> ([Pending], [PendingForget]) in
+        if state.pending.isEmpty && state.forgets.isEmpty {
           state.leaderActive = false
           let idle = state.idle
           state.idle = []
           for waiter in idle { waiter.resume() }
-          return []
+          return ([], [])
         }
-        defer { state.pending = [] }
-        return state.pending
+        defer {
+          state.pending = []
+          state.forgets = []
+        }
+        return (state.pending, state.forgets)
       }
-      if batch.isEmpty { return }
-      commit(batch)
+      if batch.isEmpty && forgets.isEmpty { return }
+      // Records queued before an erasure are committed first, so it erases them too.
+      if !batch.isEmpty { commit(batch) }
+      for f in forgets { erase(f) }
     }
+  }
+
+  /// Enqueues work for the leader (becoming it when there is none); false when closed.
+  private func enqueue(_ add: (inout WriterState) -> Void) -> Bool {
+    let lead = writer.withLock { state -> Bool? in
+      if state.closed { return nil }
+      add(&state)
+      if state.leaderActive { return false }
+      state.leaderActive = true
+      return true
+    }
+    if lead == true { pool.submit { _ in self.lead() } }
+    return lead != nil
+  }
+
+  public func forget(_ person: PersonRef) async throws -> ProfileSummary? {
+    try await withCheckedThrowingContinuation { continuation in
+      if !enqueue({ $0.forgets.append(PendingForget(person: person, continuation: continuation)) }) {
+        continuation.resume(throwing: AudienceError(.unavailable, "the store is shutting down"))
+      }
+    }
+  }
+
+  /// Deletes a person's rows durably, then drops the profile from the graph and every watch.
+  private func erase(_ f: PendingForget) {
+    let plan = graph.withLock { g -> (id: ProfileID, seqs: [UInt64], summary: ProfileSummary)? in
+      guard let id = g.profileID(of: f.person), let summary = g.summary(of: id) else { return nil }
+      return (id, g.recordSeqs(of: id), summary)
+    }
+    guard let plan else { return f.continuation.resume(returning: nil) }
+    do {
+      try db.execute("BEGIN IMMEDIATE")
+      do {
+        let delete = try db.prepare("DELETE FROM users WHERE seq = ?")
+        for seq in plan.seqs {
+          delete.reset()
+          delete.bind(1, Int64(bitPattern: seq))
+          _ = try delete.step()
+        }
+        delete.reset()
+        try db.execute("COMMIT")
+        // Copy the erasure into the database file and empty the log, where the old rows still were.
+        try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+      } catch {
+        try? db.execute("ROLLBACK")
+        throw error
+      }
+    } catch {
+      logger.error("erasure failed", metadata: ["store.error": "\(error)"])
+      return f.continuation.resume(throwing: AudienceError(.unavailable, "erasure failed: \(error)"))
+    }
+    graph.withLock { g in
+      g.forget(plan.id)
+      watchers.withLock { table in
+        for id in Array(table.live.keys) {
+          if let change = table.live[id]!.membership.forgotten(plan.id) { table.live[id]!.continuation.yield(change) }
+        }
+      }
+    }
+    logger.info("erased a profile", metadata: ["store.profile": "\(plan.id)", "store.records": "\(plan.seqs.count)"])
+    f.continuation.resume(returning: plan.summary)
+  }
+
+  public func export(_ person: PersonRef) async throws -> PersonExport? {
+    graph.withLock { $0.export(person) }
   }
 
   private func commit(_ batch: [Pending]) {

@@ -21,6 +21,10 @@ public struct WireRequest: Hashable, Sendable {
     case watch(Filter?)
     /// Ends the request with this id (a watch) on this connection.
     case cancel(requestID: UInt64)
+    /// Erases a person.
+    case forget(PersonRef)
+    /// Everything held about a person.
+    case export(PersonRef)
   }
 
   /// - Parameters:
@@ -52,6 +56,9 @@ public struct WireResponse: Hashable, Sendable {
     case watch(WatchEvent)
     /// Whether the cancelled request was running.
     case cancel(found: Bool)
+    /// What Forget erased.
+    case forget(ProfileSummary)
+    case export(PersonExport)
   }
 
   /// - Parameters:
@@ -128,6 +135,8 @@ public enum WatchEvent: Hashable, Sendable {
   case leave(ProfileID, profile: Record?, mergedInto: ProfileID?)
   /// The watch is over (cancelled or the server is stopping); nothing follows.
   case ended
+  /// The profile was erased (Forget) while in the segment.
+  case forgotten(ProfileID)
 
   /// The wire form of a store's change.
   /// - Parameters:
@@ -136,6 +145,7 @@ public enum WatchEvent: Hashable, Sendable {
     switch change {
     case .enter(let id, let profile): self = .enter(id, profile: profile)
     case .leave(let id, let profile, let into): self = .leave(id, profile: profile, mergedInto: into)
+    case .forgotten(let id): self = .forgotten(id)
     }
   }
 }

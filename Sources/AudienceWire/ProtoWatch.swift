@@ -21,6 +21,9 @@ enum ProtoWatch {
       w.pointee.merged_into = into.map(UInt64.init) ?? 0
     case .ended:
       w.pointee.kind = AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_ENDED
+    case .forgotten(let id):
+      w.pointee.kind = AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_FORGOTTEN
+      w.pointee.profile_id = UInt64(id)
     }
     return w
   }
@@ -38,6 +41,8 @@ enum ProtoWatch {
       return .leave(ProfileID(w.profile_id), profile: profile, mergedInto: profile == nil ? ProfileID(w.merged_into) : nil)
     case AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_ENDED:
       return .ended
+    case AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_FORGOTTEN:
+      return .forgotten(ProfileID(w.profile_id))
     default:
       throw AudienceError(.internal, "watch event of unknown kind \(w.kind.rawValue)")
     }

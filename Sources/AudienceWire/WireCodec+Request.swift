@@ -60,6 +60,10 @@ public enum WireCodec {
         body = .watch(try ProtoFilter.decode(m.watch.pointee.filter, where: m.watch.pointee.where))
       case AUDIENCE__V1__REQUEST__BODY_CANCEL:
         body = .cancel(requestID: m.cancel.pointee.request_id)
+      case AUDIENCE__V1__REQUEST__BODY_FORGET:
+        body = .forget(try ProtoPerson.decode(m.forget.pointee.person))
+      case AUDIENCE__V1__REQUEST__BODY_EXPORT:
+        body = .export(try ProtoPerson.decode(m.export.pointee.person))
       default:
         throw WireStatus(.unimplemented, "request \(m.id) names no method this server knows (body field \(m.body_case.rawValue))")
       }
@@ -138,6 +142,18 @@ public enum WireCodec {
       c.pointee.request_id = requestID
       m.body_case = AUDIENCE__V1__REQUEST__BODY_CANCEL
       m.cancel = c
+    case .forget(let person):
+      let f = arena.allocate(Audience__V1__ForgetRequest.self)
+      audience__v1__forget_request__init(f)
+      f.pointee.person = ProtoPerson.encode(person, arena)
+      m.body_case = AUDIENCE__V1__REQUEST__BODY_FORGET
+      m.forget = f
+    case .export(let person):
+      let x = arena.allocate(Audience__V1__ExportRequest.self)
+      audience__v1__export_request__init(x)
+      x.pointee.person = ProtoPerson.encode(person, arena)
+      m.body_case = AUDIENCE__V1__REQUEST__BODY_EXPORT
+      m.export = x
     case .health:
       let h = arena.allocate(Audience__V1__HealthRequest.self)
       audience__v1__health_request__init(h)

@@ -62,6 +62,21 @@ extension WireCodec {
       c.pointee.found = found ? 1 : 0
       m.body_case = AUDIENCE__V1__RESPONSE__BODY_CANCEL
       m.cancel = c
+    case .forget(let summary):
+      let f = arena.allocate(Audience__V1__ForgetResponse.self)
+      audience__v1__forget_response__init(f)
+      f.pointee.profile = ProtoProfile.encode(summary, arena)
+      m.body_case = AUDIENCE__V1__RESPONSE__BODY_FORGET
+      m.forget = f
+    case .export(let export):
+      let x = arena.allocate(Audience__V1__ExportResponse.self)
+      audience__v1__export_response__init(x)
+      x.pointee.data = ProtoRecord.encode(export.data, arena)
+      x.pointee.profile = ProtoProfile.encode(export.summary, arena)
+      x.pointee.n_records = export.records.count
+      x.pointee.records = arena.messages(export.records) { ProtoRecord.encode($0, arena) }
+      m.body_case = AUDIENCE__V1__RESPONSE__BODY_EXPORT
+      m.export = x
     case .health(let info):
       let h = arena.allocate(Audience__V1__HealthResponse.self)
       audience__v1__health_response__init(h)
@@ -138,6 +153,17 @@ extension WireCodec {
         body = .watch(try ProtoWatch.decode(m.watch.pointee))
       case AUDIENCE__V1__RESPONSE__BODY_CANCEL:
         body = .cancel(found: m.cancel.pointee.found != 0)
+      case AUDIENCE__V1__RESPONSE__BODY_FORGET:
+        guard let profile = m.forget.pointee.profile else { throw AudienceError(.internal, "Forget response without the profile") }
+        body = .forget(try ProtoProfile.decode(profile))
+      case AUDIENCE__V1__RESPONSE__BODY_EXPORT:
+        let x = m.export.pointee
+        guard let data = x.data, let profile = x.profile else {
+          throw AudienceError(.internal, "Export response without data or profile")
+        }
+        var records: [Record] = []
+        for i in 0..<x.n_records { records.append(try ProtoRecord.decodeView(x.records[i]!)) }
+        body = .export(PersonExport(data: try ProtoRecord.decodeView(data), summary: try ProtoProfile.decode(profile), records: records))
       default:
         body = nil
       }

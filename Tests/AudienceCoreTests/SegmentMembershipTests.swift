@@ -33,6 +33,8 @@ struct SegmentMembershipTests {
             #expect((profile == nil) == (into != nil))
             if profile == nil { #expect(g.profiles[id] == nil, "merged profile \(id) is still live") }
             #expect(touched.insert(id).inserted, "seed \(seed): \(id) reported twice in one batch")
+          case .forgotten(let id):
+            Issue.record("update reported \(id) as forgotten")
           }
         }
         #expect(members == Set(g.scanMatches(filter)), "seed \(seed), n \(n), filter \(String(describing: filter))")

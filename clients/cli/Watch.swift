@@ -14,6 +14,7 @@ struct Watch: AsyncParsableCommand {
       --max-events changes were printed. With --json, one JSON object per line: \
       {"event": "started", "total": N}, {"event": "enter", "profile_id": N, "data": {...}}, \
       {"event": "leave", "profile_id": N, "data": {...} or null, "merged_into": N or null}, \
+      {"event": "forgotten", "profile_id": N} (the person was erased), \
       {"event": "ended"}. The filter flags are those of `audience cohort` (without --cookie); \
       see docs/QUERY.md.
       """)
@@ -57,6 +58,7 @@ struct Watch: AsyncParsableCommand {
         ("merged_into", .from(into)),
       ])
     case .ended: return .object([("event", .string("ended"))])
+    case .forgotten(let id): return .object([("event", .string("forgotten")), ("profile_id", .int(Int64(id)))])
     }
   }
 
@@ -71,6 +73,7 @@ struct Watch: AsyncParsableCommand {
     case .leave(let id, let profile?, _): return "- #\(id)  \(describe(profile))"
     case .leave(let id, nil, let into): return "- #\(id)  merged into #\(into.map(String.init) ?? "?")"
     case .ended: return "watch ended"
+    case .forgotten(let id): return "- #\(id)  erased (audience forget)"
     }
   }
 }

@@ -772,6 +772,231 @@ void   audience__v1__cancel_response__free_unpacked
   assert(message->base.descriptor == &audience__v1__cancel_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   audience__v1__person_ref__init
+                     (Audience__V1__PersonRef         *message)
+{
+  static const Audience__V1__PersonRef init_value = AUDIENCE__V1__PERSON_REF__INIT;
+  *message = init_value;
+}
+size_t audience__v1__person_ref__get_packed_size
+                     (const Audience__V1__PersonRef *message)
+{
+  assert(message->base.descriptor == &audience__v1__person_ref__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__person_ref__pack
+                     (const Audience__V1__PersonRef *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__person_ref__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__person_ref__pack_to_buffer
+                     (const Audience__V1__PersonRef *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__person_ref__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__PersonRef *
+       audience__v1__person_ref__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__PersonRef *)
+     protobuf_c_message_unpack (&audience__v1__person_ref__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__person_ref__free_unpacked
+                     (Audience__V1__PersonRef *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__person_ref__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   audience__v1__forget_request__init
+                     (Audience__V1__ForgetRequest         *message)
+{
+  static const Audience__V1__ForgetRequest init_value = AUDIENCE__V1__FORGET_REQUEST__INIT;
+  *message = init_value;
+}
+size_t audience__v1__forget_request__get_packed_size
+                     (const Audience__V1__ForgetRequest *message)
+{
+  assert(message->base.descriptor == &audience__v1__forget_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__forget_request__pack
+                     (const Audience__V1__ForgetRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__forget_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__forget_request__pack_to_buffer
+                     (const Audience__V1__ForgetRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__forget_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__ForgetRequest *
+       audience__v1__forget_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__ForgetRequest *)
+     protobuf_c_message_unpack (&audience__v1__forget_request__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__forget_request__free_unpacked
+                     (Audience__V1__ForgetRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__forget_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   audience__v1__forget_response__init
+                     (Audience__V1__ForgetResponse         *message)
+{
+  static const Audience__V1__ForgetResponse init_value = AUDIENCE__V1__FORGET_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t audience__v1__forget_response__get_packed_size
+                     (const Audience__V1__ForgetResponse *message)
+{
+  assert(message->base.descriptor == &audience__v1__forget_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__forget_response__pack
+                     (const Audience__V1__ForgetResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__forget_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__forget_response__pack_to_buffer
+                     (const Audience__V1__ForgetResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__forget_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__ForgetResponse *
+       audience__v1__forget_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__ForgetResponse *)
+     protobuf_c_message_unpack (&audience__v1__forget_response__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__forget_response__free_unpacked
+                     (Audience__V1__ForgetResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__forget_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   audience__v1__export_request__init
+                     (Audience__V1__ExportRequest         *message)
+{
+  static const Audience__V1__ExportRequest init_value = AUDIENCE__V1__EXPORT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t audience__v1__export_request__get_packed_size
+                     (const Audience__V1__ExportRequest *message)
+{
+  assert(message->base.descriptor == &audience__v1__export_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__export_request__pack
+                     (const Audience__V1__ExportRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__export_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__export_request__pack_to_buffer
+                     (const Audience__V1__ExportRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__export_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__ExportRequest *
+       audience__v1__export_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__ExportRequest *)
+     protobuf_c_message_unpack (&audience__v1__export_request__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__export_request__free_unpacked
+                     (Audience__V1__ExportRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__export_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   audience__v1__export_response__init
+                     (Audience__V1__ExportResponse         *message)
+{
+  static const Audience__V1__ExportResponse init_value = AUDIENCE__V1__EXPORT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t audience__v1__export_response__get_packed_size
+                     (const Audience__V1__ExportResponse *message)
+{
+  assert(message->base.descriptor == &audience__v1__export_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__export_response__pack
+                     (const Audience__V1__ExportResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__export_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__export_response__pack_to_buffer
+                     (const Audience__V1__ExportResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__export_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__ExportResponse *
+       audience__v1__export_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__ExportResponse *)
+     protobuf_c_message_unpack (&audience__v1__export_response__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__export_response__free_unpacked
+                     (Audience__V1__ExportResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__export_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   audience__v1__health_request__init
                      (Audience__V1__HealthRequest         *message)
 {
@@ -2409,6 +2634,235 @@ const ProtobufCMessageDescriptor audience__v1__cancel_response__descriptor =
   (ProtobufCMessageInit) audience__v1__cancel_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor audience__v1__person_ref__field_descriptors[2] =
+{
+  {
+    "cookie",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__PersonRef, cookie),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "email",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__PersonRef, email),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__person_ref__field_indices_by_name[] = {
+  0,   /* field[0] = cookie */
+  1,   /* field[1] = email */
+};
+static const ProtobufCIntRange audience__v1__person_ref__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor audience__v1__person_ref__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.PersonRef",
+  "PersonRef",
+  "Audience__V1__PersonRef",
+  "audience.v1",
+  sizeof(Audience__V1__PersonRef),
+  2,
+  audience__v1__person_ref__field_descriptors,
+  audience__v1__person_ref__field_indices_by_name,
+  1,  audience__v1__person_ref__number_ranges,
+  (ProtobufCMessageInit) audience__v1__person_ref__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__forget_request__field_descriptors[1] =
+{
+  {
+    "person",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__ForgetRequest, person),
+    &audience__v1__person_ref__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__forget_request__field_indices_by_name[] = {
+  0,   /* field[0] = person */
+};
+static const ProtobufCIntRange audience__v1__forget_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor audience__v1__forget_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.ForgetRequest",
+  "ForgetRequest",
+  "Audience__V1__ForgetRequest",
+  "audience.v1",
+  sizeof(Audience__V1__ForgetRequest),
+  1,
+  audience__v1__forget_request__field_descriptors,
+  audience__v1__forget_request__field_indices_by_name,
+  1,  audience__v1__forget_request__number_ranges,
+  (ProtobufCMessageInit) audience__v1__forget_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__forget_response__field_descriptors[1] =
+{
+  {
+    "profile",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__ForgetResponse, profile),
+    &audience__v1__profile_summary__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__forget_response__field_indices_by_name[] = {
+  0,   /* field[0] = profile */
+};
+static const ProtobufCIntRange audience__v1__forget_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor audience__v1__forget_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.ForgetResponse",
+  "ForgetResponse",
+  "Audience__V1__ForgetResponse",
+  "audience.v1",
+  sizeof(Audience__V1__ForgetResponse),
+  1,
+  audience__v1__forget_response__field_descriptors,
+  audience__v1__forget_response__field_indices_by_name,
+  1,  audience__v1__forget_response__number_ranges,
+  (ProtobufCMessageInit) audience__v1__forget_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__export_request__field_descriptors[1] =
+{
+  {
+    "person",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__ExportRequest, person),
+    &audience__v1__person_ref__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__export_request__field_indices_by_name[] = {
+  0,   /* field[0] = person */
+};
+static const ProtobufCIntRange audience__v1__export_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor audience__v1__export_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.ExportRequest",
+  "ExportRequest",
+  "Audience__V1__ExportRequest",
+  "audience.v1",
+  sizeof(Audience__V1__ExportRequest),
+  1,
+  audience__v1__export_request__field_descriptors,
+  audience__v1__export_request__field_indices_by_name,
+  1,  audience__v1__export_request__number_ranges,
+  (ProtobufCMessageInit) audience__v1__export_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__export_response__field_descriptors[3] =
+{
+  {
+    "data",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__ExportResponse, data),
+    &audience__v1__record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "profile",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__ExportResponse, profile),
+    &audience__v1__profile_summary__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "records",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__ExportResponse, n_records),
+    offsetof(Audience__V1__ExportResponse, records),
+    &audience__v1__record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__export_response__field_indices_by_name[] = {
+  0,   /* field[0] = data */
+  1,   /* field[1] = profile */
+  2,   /* field[2] = records */
+};
+static const ProtobufCIntRange audience__v1__export_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor audience__v1__export_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.ExportResponse",
+  "ExportResponse",
+  "Audience__V1__ExportResponse",
+  "audience.v1",
+  sizeof(Audience__V1__ExportResponse),
+  3,
+  audience__v1__export_response__field_descriptors,
+  audience__v1__export_response__field_indices_by_name,
+  1,  audience__v1__export_response__number_ranges,
+  (ProtobufCMessageInit) audience__v1__export_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 #define audience__v1__health_request__field_descriptors NULL
 #define audience__v1__health_request__field_indices_by_name NULL
 #define audience__v1__health_request__number_ranges NULL
@@ -3209,21 +3663,23 @@ const ProtobufCEnumDescriptor audience__v1__ingest_outcome__descriptor =
   audience__v1__ingest_outcome__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue audience__v1__watch_event_kind__enum_values_by_number[5] =
+static const ProtobufCEnumValue audience__v1__watch_event_kind__enum_values_by_number[6] =
 {
   { "WATCH_EVENT_KIND_UNSPECIFIED", "AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_UNSPECIFIED", 0 },
   { "WATCH_EVENT_KIND_STARTED", "AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_STARTED", 1 },
   { "WATCH_EVENT_KIND_ENTER", "AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_ENTER", 2 },
   { "WATCH_EVENT_KIND_LEAVE", "AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_LEAVE", 3 },
   { "WATCH_EVENT_KIND_ENDED", "AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_ENDED", 4 },
+  { "WATCH_EVENT_KIND_FORGOTTEN", "AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_FORGOTTEN", 5 },
 };
 static const ProtobufCIntRange audience__v1__watch_event_kind__value_ranges[] = {
-{0, 0},{0, 5}
+{0, 0},{0, 6}
 };
-static const ProtobufCEnumValueIndex audience__v1__watch_event_kind__enum_values_by_name[5] =
+static const ProtobufCEnumValueIndex audience__v1__watch_event_kind__enum_values_by_name[6] =
 {
   { "WATCH_EVENT_KIND_ENDED", 4 },
   { "WATCH_EVENT_KIND_ENTER", 2 },
+  { "WATCH_EVENT_KIND_FORGOTTEN", 5 },
   { "WATCH_EVENT_KIND_LEAVE", 3 },
   { "WATCH_EVENT_KIND_STARTED", 1 },
   { "WATCH_EVENT_KIND_UNSPECIFIED", 0 },
@@ -3235,9 +3691,9 @@ const ProtobufCEnumDescriptor audience__v1__watch_event_kind__descriptor =
   "WatchEventKind",
   "Audience__V1__WatchEventKind",
   "audience.v1",
-  5,
+  6,
   audience__v1__watch_event_kind__enum_values_by_number,
-  5,
+  6,
   audience__v1__watch_event_kind__enum_values_by_name,
   1,
   audience__v1__watch_event_kind__value_ranges,

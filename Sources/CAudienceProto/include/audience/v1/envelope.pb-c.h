@@ -35,7 +35,9 @@ typedef enum {
   AUDIENCE__V1__REQUEST__BODY_HEALTH = 14,
   AUDIENCE__V1__REQUEST__BODY_ANALYZE = 15,
   AUDIENCE__V1__REQUEST__BODY_WATCH = 16,
-  AUDIENCE__V1__REQUEST__BODY_CANCEL = 17
+  AUDIENCE__V1__REQUEST__BODY_CANCEL = 17,
+  AUDIENCE__V1__REQUEST__BODY_FORGET = 18,
+  AUDIENCE__V1__REQUEST__BODY_EXPORT = 19
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(AUDIENCE__V1__REQUEST__BODY__CASE)
 } Audience__V1__Request__BodyCase;
 
@@ -61,6 +63,8 @@ struct  Audience__V1__Request
     Audience__V1__AnalyzeRequest *analyze;
     Audience__V1__WatchRequest *watch;
     Audience__V1__CancelRequest *cancel;
+    Audience__V1__ForgetRequest *forget;
+    Audience__V1__ExportRequest *export;
   };
 };
 #define AUDIENCE__V1__REQUEST__INIT \
@@ -88,7 +92,9 @@ typedef enum {
   AUDIENCE__V1__RESPONSE__BODY_HEALTH = 14,
   AUDIENCE__V1__RESPONSE__BODY_ANALYZE = 15,
   AUDIENCE__V1__RESPONSE__BODY_WATCH = 16,
-  AUDIENCE__V1__RESPONSE__BODY_CANCEL = 17
+  AUDIENCE__V1__RESPONSE__BODY_CANCEL = 17,
+  AUDIENCE__V1__RESPONSE__BODY_FORGET = 18,
+  AUDIENCE__V1__RESPONSE__BODY_EXPORT = 19
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(AUDIENCE__V1__RESPONSE__BODY__CASE)
 } Audience__V1__Response__BodyCase;
 
@@ -110,6 +116,8 @@ struct  Audience__V1__Response
     Audience__V1__AnalyzeResponse *analyze;
     Audience__V1__WatchEvent *watch;
     Audience__V1__CancelResponse *cancel;
+    Audience__V1__ForgetResponse *forget;
+    Audience__V1__ExportResponse *export;
   };
 };
 #define AUDIENCE__V1__RESPONSE__INIT \

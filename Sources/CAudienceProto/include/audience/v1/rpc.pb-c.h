@@ -33,6 +33,11 @@ typedef struct Audience__V1__WatchRequest Audience__V1__WatchRequest;
 typedef struct Audience__V1__WatchEvent Audience__V1__WatchEvent;
 typedef struct Audience__V1__CancelRequest Audience__V1__CancelRequest;
 typedef struct Audience__V1__CancelResponse Audience__V1__CancelResponse;
+typedef struct Audience__V1__PersonRef Audience__V1__PersonRef;
+typedef struct Audience__V1__ForgetRequest Audience__V1__ForgetRequest;
+typedef struct Audience__V1__ForgetResponse Audience__V1__ForgetResponse;
+typedef struct Audience__V1__ExportRequest Audience__V1__ExportRequest;
+typedef struct Audience__V1__ExportResponse Audience__V1__ExportResponse;
 typedef struct Audience__V1__HealthRequest Audience__V1__HealthRequest;
 typedef struct Audience__V1__HealthResponse Audience__V1__HealthResponse;
 typedef struct Audience__V1__AnalyzeRequest Audience__V1__AnalyzeRequest;
@@ -79,7 +84,11 @@ typedef enum _Audience__V1__WatchEventKind {
    * The watch is over (cancelled, or the server is shutting down); no
    * events follow.
    */
-  AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_ENDED = 4
+  AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_ENDED = 4,
+  /*
+   * The profile was erased (Forget); it has left the segment. No data.
+   */
+  AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_FORGOTTEN = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(AUDIENCE__V1__WATCH_EVENT_KIND)
 } Audience__V1__WatchEventKind;
 /*
@@ -462,6 +471,81 @@ struct  Audience__V1__CancelResponse
 #define AUDIENCE__V1__CANCEL_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&audience__v1__cancel_response__descriptor) \
     , 0 }
+
+
+/*
+ * Who Forget and Export are about: the person behind a cookie or an email
+ * (exactly one of them).
+ */
+struct  Audience__V1__PersonRef
+{
+  ProtobufCMessage base;
+  char *cookie;
+  char *email;
+};
+#define AUDIENCE__V1__PERSON_REF__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__person_ref__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Erases a person: every raw record of their profile (all its cookies and
+ * emails) is deleted from the store, durably, and the profile leaves every
+ * index, cohort and live segment (watchers get FORGOTTEN).
+ */
+struct  Audience__V1__ForgetRequest
+{
+  ProtobufCMessage base;
+  Audience__V1__PersonRef *person;
+};
+#define AUDIENCE__V1__FORGET_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__forget_request__descriptor) \
+    , NULL }
+
+
+struct  Audience__V1__ForgetResponse
+{
+  ProtobufCMessage base;
+  /*
+   * What was erased.
+   */
+  Audience__V1__ProfileSummary *profile;
+};
+#define AUDIENCE__V1__FORGET_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__forget_response__descriptor) \
+    , NULL }
+
+
+/*
+ * Everything held about a person.
+ */
+struct  Audience__V1__ExportRequest
+{
+  ProtobufCMessage base;
+  Audience__V1__PersonRef *person;
+};
+#define AUDIENCE__V1__EXPORT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__export_request__descriptor) \
+    , NULL }
+
+
+struct  Audience__V1__ExportResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The merged profile, as GetUser shows it (data.cookie: the latest record's).
+   */
+  Audience__V1__Record *data;
+  Audience__V1__ProfileSummary *profile;
+  /*
+   * Every raw record stored for the person, oldest first.
+   */
+  size_t n_records;
+  Audience__V1__Record **records;
+};
+#define AUDIENCE__V1__EXPORT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__export_response__descriptor) \
+    , NULL, NULL, 0,NULL }
 
 
 struct  Audience__V1__HealthRequest
@@ -964,6 +1048,101 @@ Audience__V1__CancelResponse *
 void   audience__v1__cancel_response__free_unpacked
                      (Audience__V1__CancelResponse *message,
                       ProtobufCAllocator *allocator);
+/* Audience__V1__PersonRef methods */
+void   audience__v1__person_ref__init
+                     (Audience__V1__PersonRef         *message);
+size_t audience__v1__person_ref__get_packed_size
+                     (const Audience__V1__PersonRef   *message);
+size_t audience__v1__person_ref__pack
+                     (const Audience__V1__PersonRef   *message,
+                      uint8_t             *out);
+size_t audience__v1__person_ref__pack_to_buffer
+                     (const Audience__V1__PersonRef   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__PersonRef *
+       audience__v1__person_ref__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__person_ref__free_unpacked
+                     (Audience__V1__PersonRef *message,
+                      ProtobufCAllocator *allocator);
+/* Audience__V1__ForgetRequest methods */
+void   audience__v1__forget_request__init
+                     (Audience__V1__ForgetRequest         *message);
+size_t audience__v1__forget_request__get_packed_size
+                     (const Audience__V1__ForgetRequest   *message);
+size_t audience__v1__forget_request__pack
+                     (const Audience__V1__ForgetRequest   *message,
+                      uint8_t             *out);
+size_t audience__v1__forget_request__pack_to_buffer
+                     (const Audience__V1__ForgetRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__ForgetRequest *
+       audience__v1__forget_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__forget_request__free_unpacked
+                     (Audience__V1__ForgetRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Audience__V1__ForgetResponse methods */
+void   audience__v1__forget_response__init
+                     (Audience__V1__ForgetResponse         *message);
+size_t audience__v1__forget_response__get_packed_size
+                     (const Audience__V1__ForgetResponse   *message);
+size_t audience__v1__forget_response__pack
+                     (const Audience__V1__ForgetResponse   *message,
+                      uint8_t             *out);
+size_t audience__v1__forget_response__pack_to_buffer
+                     (const Audience__V1__ForgetResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__ForgetResponse *
+       audience__v1__forget_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__forget_response__free_unpacked
+                     (Audience__V1__ForgetResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Audience__V1__ExportRequest methods */
+void   audience__v1__export_request__init
+                     (Audience__V1__ExportRequest         *message);
+size_t audience__v1__export_request__get_packed_size
+                     (const Audience__V1__ExportRequest   *message);
+size_t audience__v1__export_request__pack
+                     (const Audience__V1__ExportRequest   *message,
+                      uint8_t             *out);
+size_t audience__v1__export_request__pack_to_buffer
+                     (const Audience__V1__ExportRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__ExportRequest *
+       audience__v1__export_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__export_request__free_unpacked
+                     (Audience__V1__ExportRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Audience__V1__ExportResponse methods */
+void   audience__v1__export_response__init
+                     (Audience__V1__ExportResponse         *message);
+size_t audience__v1__export_response__get_packed_size
+                     (const Audience__V1__ExportResponse   *message);
+size_t audience__v1__export_response__pack
+                     (const Audience__V1__ExportResponse   *message,
+                      uint8_t             *out);
+size_t audience__v1__export_response__pack_to_buffer
+                     (const Audience__V1__ExportResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__ExportResponse *
+       audience__v1__export_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__export_response__free_unpacked
+                     (Audience__V1__ExportResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Audience__V1__HealthRequest methods */
 void   audience__v1__health_request__init
                      (Audience__V1__HealthRequest         *message);
@@ -1188,6 +1367,21 @@ typedef void (*Audience__V1__CancelRequest_Closure)
 typedef void (*Audience__V1__CancelResponse_Closure)
                  (const Audience__V1__CancelResponse *message,
                   void *closure_data);
+typedef void (*Audience__V1__PersonRef_Closure)
+                 (const Audience__V1__PersonRef *message,
+                  void *closure_data);
+typedef void (*Audience__V1__ForgetRequest_Closure)
+                 (const Audience__V1__ForgetRequest *message,
+                  void *closure_data);
+typedef void (*Audience__V1__ForgetResponse_Closure)
+                 (const Audience__V1__ForgetResponse *message,
+                  void *closure_data);
+typedef void (*Audience__V1__ExportRequest_Closure)
+                 (const Audience__V1__ExportRequest *message,
+                  void *closure_data);
+typedef void (*Audience__V1__ExportResponse_Closure)
+                 (const Audience__V1__ExportResponse *message,
+                  void *closure_data);
 typedef void (*Audience__V1__HealthRequest_Closure)
                  (const Audience__V1__HealthRequest *message,
                   void *closure_data);
@@ -1241,6 +1435,11 @@ extern const ProtobufCMessageDescriptor audience__v1__watch_request__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__watch_event__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__cancel_request__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__cancel_response__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__person_ref__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__forget_request__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__forget_response__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__export_request__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__export_response__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__health_request__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__health_response__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__analyze_request__descriptor;

@@ -1,0 +1,68 @@
+import AudienceClient
+import AudienceCore
+import AudienceWire
+import Foundation
+import Testing
+
+/// `audience forget` and `audience export` against the real server, across a restart.
+@Suite("Forget and export end to end", .serialized)
+struct PrivacyEndToEndTests {
+  @Test func forgetErasesThePersonEverywhereAndDurably() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let client = try await server.client()
+    _ = try await client.ingest([
+      RawRecord(cookie: "phone", email: "ann@x.com", createdAt: "2025-03-01T10:00:00", country: "USA", interests: ["AI"]),
+      RawRecord(cookie: "laptop", email: "ANN@x.com", createdAt: "2025-03-02T10:00:00", country: "USA"),
+      RawRecord(cookie: "laptop", createdAt: "2025-03-03T10:00:00", city: "Austin"),
+      RawRecord(cookie: "bob", email: "bob@x.com", createdAt: "2025-03-01T10:00:00", country: "USA"),
+    ])
+    let segment = client.watch(.strings(.country, ["usa"]))
+    var events = segment.events.makeAsyncIterator()
+    #expect(try await events.next() == .started(total: 2))
+
+    // Export: the merged view and every raw record, oldest first.
+    let export = try CLI.json(try CLI.run(["export", "--cookie", "phone"], socket: server.socketPath))
+    #expect(export["profile"]?["cookies"] == .array([.string("phone"), .string("laptop")]))
+    guard case .array(let raws)? = export["records"] else { Issue.record("no records"); return }
+    #expect(raws.map { $0["data"]?["created_at"] } == ["2025-03-01T10:00:00", "2025-03-02T10:00:00", "2025-03-03T10:00:00"].map { .string($0) })
+    #expect(export["data"]?["location"]?["city"] == .string("Austin"))
+
+    // Forget by email erases every cookie of the person.
+    let forget = try CLI.run(["forget", "--email", "Ann@X.com", "--json"], socket: server.socketPath)
+    #expect(forget.status == 0, "\(forget.stderr)")
+    #expect(try CLI.json(forget)["erased"]?["records"] == .int(3))
+    guard case .forgotten? = try await events.next() else { Issue.record("the watch did not see it"); return }
+    // Not in the database file nor in its write-ahead log, right away.
+    for file in ["audience.db", "audience.db-wal"] {
+      let bytes = (try? Data(contentsOf: URL(fileURLWithPath: server.dataDirectory + "/" + file))) ?? Data()
+      #expect(bytes.range(of: Data("ann@x.com".utf8)) == nil, "\(file) still holds the erased email")
+    }
+    for cookie in ["phone", "laptop"] {
+      await #expect(throws: WireStatus.self) { _ = try await client.user(cookie: cookie) }
+    }
+    let health = try await client.health()
+    #expect(health.stats.profiles == 1)
+    #expect(health.stats.records == 1)
+    #expect(try await client.queryCohort(CohortQuery(filter: .interests(any: ["ai"]), countOnly: true)).total == 0)
+    let again = try CLI.run(["forget", "--cookie", "phone"], socket: server.socketPath)
+    #expect(again.status == 3)
+    let both = try CLI.run(["forget", "--cookie", "phone", "--email", "x@y.z"], socket: server.socketPath)
+    #expect(both.status == 64)
+    await client.close()
+
+    // After a restart the person is still gone and the others are still there.
+    #expect(await server.stop() == 0)
+    try await server.start()
+    let after = try await server.client()
+    #expect(try await after.health().stats.records == 1)
+    await #expect(throws: WireStatus.self) { _ = try await after.user(cookie: "laptop") }
+    #expect(try await after.export(.email("bob@x.com")).records.count == 1)
+    await after.close()
+    #expect(await server.stop() == 0)
+    // Nothing of the person is left in the database file either.
+    let db = try Data(contentsOf: URL(fileURLWithPath: server.dataDirectory + "/audience.db"))
+    #expect(db.range(of: Data("ann@x.com".utf8)) == nil)
+  }
+}
