@@ -51,6 +51,9 @@ struct CodecRoundTripTests {
     WireRequest(id: 10, body: .watch(nil)),
     WireRequest(id: 11, body: .watch(filter)),
     WireRequest(id: 12, body: .cancel(requestID: 11)),
+    WireRequest(id: 13, body: .forget(.cookie("AbC"))),
+    WireRequest(id: 14, body: .forget(.email("a@x.com"))),
+    WireRequest(id: 15, body: .export(.cookie("c1"))),
   ]
 
   @Test(arguments: requests)
@@ -119,6 +122,22 @@ struct CodecRoundTripTests {
     WireResponse(id: 11, body: .watch(.ended)),
     WireResponse(id: 12, body: .cancel(found: true)),
     WireResponse(id: 12, body: .cancel(found: false)),
+    WireResponse(id: 11, body: .watch(.forgotten(3))),
+    WireResponse(
+      id: 13,
+      body: .forget(
+        ProfileSummary(
+          id: 3, cookies: ["c1"], emails: [], records: 2, repeatedEmails: [],
+          firstSeen: Timestamp(seconds: 1_700_000_000), lastSeen: Timestamp(seconds: 1_700_000_000)))),
+    WireResponse(
+      id: 15,
+      body: .export(
+        PersonExport(
+          data: record,
+          summary: ProfileSummary(
+            id: 3, cookies: ["c1", "c2"], emails: ["a@x.com"], records: 2, repeatedEmails: ["a@x.com"],
+            firstSeen: Timestamp(seconds: 1_700_000_000), lastSeen: Timestamp(seconds: 1_750_000_000)),
+          records: [record, Record(cookie: "c2")]))),
   ]
 
   @Test(arguments: responses)

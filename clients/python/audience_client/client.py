@@ -27,6 +27,11 @@ def _code_name(number):
         return f"STATUS_{number}"
 
 
+def _summary(p):
+    return {"id": p.id, "cookies": list(p.cookies), "emails": list(p.emails), "records": p.records,
+            "repeated_emails": list(p.repeated_emails), "first_seen": p.first_seen, "last_seen": p.last_seen}
+
+
 def _counts(xs):
     return {x.name: x.count for x in xs}
 
@@ -119,12 +124,8 @@ class Client:
     def get_user(self, cookie):
         """{"data": {...}, "profile": {...}}; AudienceError NOT_FOUND for an unknown cookie."""
         resp = self._call("get_user", rpc_pb2.GetUserRequest(cookie=cookie))
-        p = resp.profile
         out = record_from_proto(resp.data)
-        out["profile"] = {
-            "id": p.id, "cookies": list(p.cookies), "emails": list(p.emails), "records": p.records,
-            "repeated_emails": list(p.repeated_emails), "first_seen": p.first_seen, "last_seen": p.last_seen,
-        }
+        out["profile"] = _summary(resp.profile)
         return out
 
     def query_cohort(self, cookie=None, limit=100, cursor=None, count_only=False, where=None, **filters):
@@ -222,6 +223,8 @@ class Client:
                     yield {"event": "started", "total": e.total}
                 elif e.kind == rpc_pb2.WATCH_EVENT_KIND_ENDED:
                     return
+                elif e.kind == rpc_pb2.WATCH_EVENT_KIND_FORGOTTEN:
+                    yield {"event": "forgotten", "profile_id": e.profile_id}
                 else:
                     enter = e.kind == rpc_pb2.WATCH_EVENT_KIND_ENTER
                     has_data = e.HasField("data")
@@ -233,6 +236,25 @@ class Client:
                     }
         finally:
             stream.close()
+
+    def _person(self, cookie, email):
+        if (cookie is None) == (email is None):
+            raise TypeError("give cookie= or email= (one of them)")
+        return rpc_pb2.PersonRef(cookie=cookie or "", email=email or "")
+
+    def forget(self, cookie=None, email=None):
+        """Erases the person behind a cookie or an email (every record of their profile);
+        returns what was erased: {"id", "cookies", "emails", "records", ...}."""
+        r = self._call("forget", rpc_pb2.ForgetRequest(person=self._person(cookie, email)))
+        return _summary(r.profile)
+
+    def export(self, cookie=None, email=None):
+        """Everything held about a person: {"data", "profile", "records": [{"data": {...}}, ...]}."""
+        r = self._call("export", rpc_pb2.ExportRequest(person=self._person(cookie, email)))
+        out = record_from_proto(r.data)
+        out["profile"] = _summary(r.profile)
+        out["records"] = [record_from_proto(x) for x in r.records]
+        return out
 
     def health(self):
         h = self._call("health", rpc_pb2.HealthRequest())

@@ -81,3 +81,18 @@ def test_watch_streams_enter_and_leave(server):
         assert e["event"] == "leave" and e["data"]["location"]["country"] == "Mexico"
         events.close()
         assert c.health()["profiles"] == 4  # the client is still usable
+
+
+def test_forget_and_export(server):
+    with Client(server) as c:
+        c.ingest(PEOPLE + [{"cookie": "p1b", "email": "P1@x.com", "created_at": "2030-01-01T00:00:00"}])
+        x = c.export(email="p1@x.com")
+        assert x["profile"]["cookies"] == ["p1", "p1b"] and len(x["records"]) == 2
+        erased = c.forget(cookie="p1b")
+        assert erased["records"] == 2 and erased["emails"] == ["p1@x.com"]
+        with pytest.raises(AudienceError) as e:
+            c.get_user("p1")
+        assert e.value.code == "NOT_FOUND"
+        assert c.health()["records"] == 2
+        with pytest.raises(TypeError):
+            c.forget()
