@@ -10,7 +10,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build build-debug run test test-swift test-python venv check-generated generate clean help bench-analytics bench-query crash-test
+.PHONY: all deps build build-debug run test test-swift test-python venv check-generated generate clean help bench-analytics bench-query crash-test fuzz
 
 all: build
 
@@ -22,6 +22,7 @@ help:
 	@echo "make bench-analytics Analyze vs pandas + scikit-learn on 1,000,000 profiles (release)"
 	@echo "make bench-query     segments, GetUser, index memory, restart vs PostgreSQL and SQLite (release)"
 	@echo "make crash-test      SIGKILL audienced 20 times during a 200,000-record ingest; check nothing acknowledged is lost"
+	@echo "make fuzz            libFuzzer on the --where parser, the CSV parser and frame/envelope decoding (FUZZ_SECONDS each, default 60)"
 	@echo "make clean           remove build products"
 
 # Installs only the Debian packages that are missing.
@@ -83,6 +84,10 @@ bench-query: build venv
 
 crash-test: build venv
 	$(PYTHON) scripts/crash-test --bin-dir .build/release $(CRASH_ARGS)
+
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	scripts/fuzz $(FUZZ_SECONDS)
 
 clean:
 	rm -rf .build

@@ -16,6 +16,9 @@ let package = Package(
     .executable(name: "audience", targets: ["audience"]),
     .executable(name: "audience-bench", targets: ["audience-bench"]),
     .library(name: "AudienceClient", targets: ["AudienceClient"]),
+    // For the fuzz targets in fuzz/ (a package of their own, built with -sanitize=fuzzer).
+    .library(name: "AudienceCore", targets: ["AudienceCore"]),
+    .library(name: "AudienceWire", targets: ["AudienceWire"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
