@@ -13,12 +13,6 @@ extension AudienceServer {
     _ writer: ResponseWriter, _ logger: Logger
   ) async {
     func send(_ response: WireResponse) async -> Bool { await writer.write(response) }
-    guard context.watchCount < configuration.maxWatchesPerConnection else {
-      let status = WireStatus(
-        .resourceExhausted, "too many watches on this connection (limit \(configuration.maxWatchesPerConnection))")
-      _ = await send(WireResponse(id: id, status: status))
-      return
-    }
     let watch: SegmentWatch
     do {
       watch = try await router.watch(filter)
@@ -28,8 +22,16 @@ extension AudienceServer {
       return
     }
     defer { watch.stop() }
-    guard context.addWatch(id, watch) else {
+    switch context.addWatch(id, watch, limit: configuration.maxWatchesPerConnection) {
+    case .added:
+      break
+    case .duplicateID:
       _ = await send(WireResponse(id: id, status: WireStatus(.invalidArgument, "request id \(id) is already a watch on this connection")))
+      return
+    case .tooMany:
+      let status = WireStatus(
+        .resourceExhausted, "too many watches on this connection (limit \(configuration.maxWatchesPerConnection))")
+      _ = await send(WireResponse(id: id, status: status))
       return
     }
     defer { context.removeWatch(id) }

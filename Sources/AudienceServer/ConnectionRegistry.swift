@@ -26,12 +26,16 @@ final class ConnectionContext: Sendable {
 
   var watchCount: Int { watches.withLock { $0.count } }
 
-  /// Records an open watch under its request id; false when the id is already watching.
-  func addWatch(_ id: UInt64, _ watch: SegmentWatch) -> Bool {
+  enum AddWatch { case added, duplicateID, tooMany }
+
+  /// Records an open watch under its request id, unless the id is already watching or the
+  /// connection already has `limit` watches.
+  func addWatch(_ id: UInt64, _ watch: SegmentWatch, limit: Int) -> AddWatch {
     watches.withLock { w in
-      guard w[id] == nil else { return false }
+      if w[id] != nil { return .duplicateID }
+      if w.count >= limit { return .tooMany }
       w[id] = watch
-      return true
+      return .added
     }
   }
 

@@ -48,6 +48,28 @@ struct WatchEndToEndTests {
     #expect(await server.stop() == 0)
   }
 
+  @Test func aConnectionHoldsAtMost64Watches() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let client = try await server.client()
+    var open: [AsyncThrowingStream<WatchEvent, any Error>.AsyncIterator] = []
+    for _ in 0..<64 {
+      var events = client.watch(nil).events.makeAsyncIterator()
+      #expect(try await events.next() == .started(total: 0))
+      open.append(events)
+    }
+    var extra = client.watch(nil).events.makeAsyncIterator()
+    await #expect {
+      _ = try await extra.next()
+    } throws: { error in
+      (error as? WireStatus)?.code == .resourceExhausted
+    }
+    open.removeAll()
+    await client.close()
+    #expect(await server.stop() == 0)
+  }
+
   @Test func aDisconnectedWatcherDoesNotHoldTheServer() async throws {
     let server = ServerProcess()
     try await server.start()
