@@ -27,6 +27,8 @@ public enum IngestOutcome: Hashable, Sendable {
   case merged(ProfileID, absorbed: [ProfileID])
   /// The identical record was stored before; nothing changed.
   case duplicate(ProfileID)
+  /// Stored in the profile, but the link it carried was refused (identifier cap); `reason` says which.
+  case capped(ProfileID, reason: String)
   /// The record was invalid and not stored.
   case rejected(AudienceError)
 }
@@ -101,12 +103,19 @@ public struct IdentityGraph: Sendable {
   @discardableResult
   public mutating func apply(_ stored: StoredRecord) -> IngestOutcome {
     if let existing = duplicateProfile(of: stored.contentID) { return .duplicate(existing) }
-    let r = stored.record
+    var r = stored.record
     let key = stored.key
     lastSeq = max(lastSeq, stored.seq)
     let byCookie = cookies[r.cookie]?.profile
-    let byEmail = r.email.flatMap { emails[$0]?.profile }
-    let outcome: IngestOutcome
+    var byEmail = r.email.flatMap { emails[$0]?.profile }
+    // The identifier cap: a link that would take a profile past it is refused, and the record
+    // joins by its cookie alone (deterministic, so a replay decides the same).
+    let refusal = capRefusal(r, byCookie, byEmail)
+    if refusal != nil {
+      r.email = nil
+      byEmail = nil
+    }
+    var outcome: IngestOutcome
     let target: ProfileID
     switch (byCookie, byEmail) {
     case (nil, nil):
@@ -128,12 +137,30 @@ public struct IdentityGraph: Sendable {
     link(r, key: key, profile: target)
     profiles[target]!.absorb(r, key: key)
     index.update(profiles[target]!, interestCap: limits.maxInterestsPerProfile)
+    if let refusal { outcome = .capped(target, reason: refusal) }
     let slot = Int(stored.seq)
     if slot >= records.count { records.append(contentsOf: repeatElement(nil, count: slot + 1 - records.count)) }
-    records[slot] = r
+    records[slot] = stored.record
     recordCount += 1
     contentIDs[stored.contentID] = stored.seq
     return outcome
+  }
+
+  /// Why linking this record's email would break the identifier cap, or nil when it would not.
+  private func capRefusal(_ r: Record, _ byCookie: ProfileID?, _ byEmail: ProfileID?) -> String? {
+    guard r.email != nil else { return nil }
+    let cap = limits.maxIdentifiersPerProfile
+    func size(_ id: ProfileID) -> Int { profiles[id].map { $0.cookies.count + $0.emails.count } ?? 0 }
+    switch (byCookie, byEmail) {
+    case (let a?, let b?) where a != b && size(a) + size(b) > cap:
+      return "the record's email was not linked: merging profiles \(a) and \(b) would hold \(size(a) + size(b)) identifiers, past the cap of \(cap)"
+    case (let a?, nil) where size(a) + 1 > cap:
+      return "the record's email was not linked: profile \(a) already holds \(size(a)) identifiers (cap \(cap))"
+    case (nil, let b?) where size(b) + 1 > cap:
+      return "the record's cookie was not linked to its email: profile \(b) already holds \(size(b)) identifiers (cap \(cap))"
+    default:
+      return nil
+    }
   }
 
   private mutating func link(_ r: Record, key: RecordKey, profile: ProfileID) {

@@ -6,6 +6,10 @@ public struct RecordLimits: Hashable, Sendable {
   public var maxInterestsPerRecord: Int
   /// Most interests a profile shows; the oldest are dropped first.
   public var maxInterestsPerProfile: Int
+  /// Most identifiers (cookies plus emails) one profile may hold; a record that would link past
+  /// it is stored, but its email is not linked (the outcome says so). Protects against one
+  /// shared identifier merging thousands of people.
+  public var maxIdentifiersPerProfile = 1000
   /// Placeholder values that are not identifiers (compared trimmed and lower-cased): a cookie
   /// equal to one is rejected, an email equal to one is dropped, so "null" never joins people.
   public var blockedIdentifiers: Set<String> = RecordLimits.defaultBlockedIdentifiers

@@ -41,7 +41,7 @@ public struct SegmentMembership: Sendable {
     var changes: [SegmentChange] = []
     for outcome in outcomes {
       switch outcome {
-      case .created(let id), .updated(let id):
+      case .created(let id), .updated(let id), .capped(let id, _):
         check(id, graph, &changes)
       case .merged(let id, let absorbed):
         for gone in absorbed where members.contains(gone) {

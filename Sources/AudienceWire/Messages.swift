@@ -102,6 +102,8 @@ public struct IngestSummary: Hashable, Sendable {
   public var accepted: Int { outcomes.count - rejected }
   public var rejected: Int { outcomes.count { if case .rejected = $0 { true } else { false } } }
   public var duplicates: Int { outcomes.count { if case .duplicate = $0 { true } else { false } } }
+  /// Stored, but with a link refused by the identifier cap.
+  public var capped: Int { outcomes.count { if case .capped = $0 { true } else { false } } }
 }
 
 /// The answer to Health.

@@ -18,6 +18,10 @@ enum ProtoIngest {
       case .created(let id): e.pointee.outcome = AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_CREATED; e.pointee.profile_id = UInt64(id)
       case .updated(let id): e.pointee.outcome = AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_UPDATED; e.pointee.profile_id = UInt64(id)
       case .duplicate(let id): e.pointee.outcome = AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_DUPLICATE; e.pointee.profile_id = UInt64(id)
+      case .capped(let id, let reason):
+        e.pointee.outcome = AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_CAPPED
+        e.pointee.profile_id = UInt64(id)
+        e.pointee.message = arena.string(reason)
       case .merged(let id, let absorbed):
         e.pointee.outcome = AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_MERGED
         e.pointee.profile_id = UInt64(id)
@@ -47,6 +51,8 @@ enum ProtoIngest {
       case AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_CREATED: outcomes.append(.created(id))
       case AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_UPDATED: outcomes.append(.updated(id))
       case AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_DUPLICATE: outcomes.append(.duplicate(id))
+      case AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_CAPPED:
+        outcomes.append(.capped(id, reason: try CStrings.read(e.message, "message")))
       case AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_MERGED:
         let absorbed = (0..<e.n_merged_profile_ids).map { ProfileID(e.merged_profile_ids[$0]) }
         outcomes.append(.merged(id, absorbed: absorbed))

@@ -55,6 +55,11 @@ struct Audienced: AsyncParsableCommand {
   var frameTimeout: Int = 30
 
   @Option(
+    name: .customLong("max-identifiers-per-profile"),
+    help: "Most cookies plus emails one profile may hold; links past it are refused and reported.")
+  var maxIdentifiersPerProfile: Int = 1000
+
+  @Option(
     name: .customLong("blocked-identifiers"),
     help: "Comma-separated placeholder values that are not identifiers: a cookie equal to one is rejected, an email equal to one is dropped (\"\" blocks none; default: null, undefined, none, nil, nan, n/a, unknown).")
   var blockedIdentifiers: String?
@@ -79,7 +84,8 @@ struct Audienced: AsyncParsableCommand {
     }
     for (name, value) in [("--max-frame-bytes", maxFrameBytes), ("--max-records-per-batch", maxRecordsPerBatch),
                           ("--max-in-flight", maxInFlight), ("--max-connections", maxConnections),
-                          ("--idle-timeout", idleTimeout), ("--frame-timeout", frameTimeout)] where value < 1 {
+                          ("--idle-timeout", idleTimeout), ("--frame-timeout", frameTimeout),
+                          ("--max-identifiers-per-profile", maxIdentifiersPerProfile)] where value < 1 {
       throw ValidationError("\(name): must be at least 1")
     }
     LoggingSystem.bootstrap { label in
@@ -107,6 +113,7 @@ struct Audienced: AsyncParsableCommand {
     var config = AudiencedConfig(
       server: serverConfig,
       dataDirectory: dataDir ?? env["AUDIENCE_DATA_DIR"] ?? "./data")
+    config.limits.maxIdentifiersPerProfile = maxIdentifiersPerProfile
     if let blockedIdentifiers {
       config.limits.blockedIdentifiers = Set(
         blockedIdentifiers.split(separator: ",").map { String($0).trimmingWhitespace().lowercased() }.filter { !$0.isEmpty })

@@ -15,6 +15,36 @@ struct IdentityRulesTests {
     #expect(g.repeatedEmailCount == 1)
   }
 
+  /// The identifier cap: links past it are refused, reported, and replay decides the same.
+  @Test func linksPastTheIdentifierCapAreRefused() {
+    var limits = RecordLimits()
+    limits.maxIdentifiersPerProfile = 3
+    var g = IdentityGraph(limits: limits)
+    let records = [
+      F.record("a", "x@e.com", day: 1),  // {a, x}: 2 identifiers
+      F.record("b", "x@e.com", day: 2),  // {a, b, x}: 3
+      F.record("c", "x@e.com", day: 3),  // a 4th would pass the cap: c stays apart, without x
+      F.record("d", "y@e.com", day: 4),  // {d, y}
+      F.record("d", "x@e.com", day: 5),  // merging {a, b, x} and {d, y} would hold 5
+      F.record("a", "z@e.com", day: 6),  // a new email for a full profile
+    ]
+    let o = F.apply(records, to: &g)
+    #expect(o[0] == .created(0) && o[1] == .updated(0))
+    guard case .capped(let c, let reason) = o[2] else { Issue.record("\(o[2])"); return }
+    #expect(c == 1 && reason.contains("cap of 3") == false && reason.contains("cap 3"))
+    guard case .capped(2, let merge) = o[4] else { Issue.record("\(o[4])"); return }
+    #expect(merge.contains("past the cap of 3"))
+    guard case .capped(0, _) = o[5] else { Issue.record("\(o[5])"); return }
+    #expect(g.user(cookie: "c")?.summary.emails == [])
+    #expect(g.user(cookie: "a")?.summary.emails == ["x@e.com"])
+    #expect(g.user(cookie: "d")?.summary.emails == ["y@e.com"])
+    #expect(g.profileCount == 3)
+    // The records are kept whole (export shows them), and a replay decides the same.
+    #expect(g.export(.cookie("c"))?.records.first?.email == "x@e.com")
+    var replay = IdentityGraph(limits: limits)
+    #expect(F.apply(records, to: &replay) == o)
+  }
+
   @Test func linkingRecordMergesIntoTheOlderProfile() {
     var g = IdentityGraph()
     let o = F.apply(

@@ -98,4 +98,21 @@ struct IngestCSVEndToEndTests {
     #expect(repeated > 50)
     #expect(await server.stop() == 0)
   }
+
+  @Test func theIdentifierCapIsReportedByLine() async throws {
+    let server = ServerProcess(arguments: ["--max-identifiers-per-profile", "2"])
+    try await server.start()
+    defer { server.removeFiles() }
+    let r = try CLI.run(
+      ["ingest", "-", "--format", "csv", "--json"], socket: server.socketPath,
+      stdin: "cookie,email\nc1,shared@x.com\nc2,shared@x.com\n")
+    #expect(r.status == 0, "\(r.stderr)")
+    let summary = try CLI.json(r)
+    #expect(summary["accepted"] == .int(2))
+    #expect(summary["capped"] == .int(1))
+    guard case .array(let warnings)? = summary["warnings"] else { Issue.record("no warnings"); return }
+    #expect(warnings.first?["line"] == .int(3))
+    #expect(try CLI.json(try CLI.run(["health", "--json"], socket: server.socketPath))["profiles"] == .int(2))
+    #expect(await server.stop() == 0)
+  }
 }

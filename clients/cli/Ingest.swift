@@ -79,6 +79,9 @@ struct Ingest: AsyncParsableCommand {
       Output.stdout(summary.json.serialized())
     } else {
       for e in summary.errors { Output.stderr("line \(e.line)\(e.file.map { " of \($0)" } ?? ""): \(e.message)") }
+      for w in summary.cappedReasons.prefix(20) {
+        Output.stderr("line \(w.line)\(w.file.map { " of \($0)" } ?? ""): warning: \(w.message)")
+      }
       if summary.errorsDropped > 0 { Output.stderr("... and \(summary.errorsDropped) more errors") }
       if let maxErrors, summary.rejected >= maxErrors { Output.stderr("stopped after \(maxErrors) error(s) (--max-errors)") }
       Output.stderr(summary.text)

@@ -17,6 +17,9 @@ struct IngestTally {
   var created = 0
   var updated = 0
   var merged = 0
+  /// Stored with a link refused by the identifier cap; the first reasons are kept.
+  var capped = 0
+  var cappedReasons: [LineError] = []
   var errors: [LineError] = []
   var errorsDropped = 0
   var seconds = 0.0
@@ -36,6 +39,10 @@ struct IngestTally {
     case .updated: accepted += 1; updated += 1
     case .merged: accepted += 1; merged += 1
     case .duplicate: accepted += 1; duplicates += 1
+    case .capped(_, let reason):
+      accepted += 1
+      capped += 1
+      if cappedReasons.count < Self.maxErrors { cappedReasons.append(LineError(line: line, file: file, message: reason)) }
     case .rejected(let error):
       // The server says "record N: field: problem"; the line number says more than N.
       var message = error.message
@@ -52,7 +59,7 @@ struct IngestTally {
     .object([
       ("accepted", .int(Int64(accepted))), ("rejected", .int(Int64(rejected))),
       ("duplicates", .int(Int64(duplicates))), ("created", .int(Int64(created))),
-      ("updated", .int(Int64(updated))), ("merged", .int(Int64(merged))),
+      ("updated", .int(Int64(updated))), ("merged", .int(Int64(merged))), ("capped", .int(Int64(capped))),
       ("errors", .array(errors.map { e in
         var members: [(String, JSONValue)] = [("line", .int(Int64(e.line)))]
         if let f = e.file { members.append(("file", .string(f))) }
@@ -60,6 +67,12 @@ struct IngestTally {
         return .object(members)
       })),
       ("errors_not_shown", .int(Int64(errorsDropped))),
+      ("warnings", .array(cappedReasons.map { e in
+        var members: [(String, JSONValue)] = [("line", .int(Int64(e.line)))]
+        if let f = e.file { members.append(("file", .string(f))) }
+        members.append(("message", .string(e.message)))
+        return .object(members)
+      })),
       ("seconds", .double((seconds * 1000).rounded() / 1000)),
       ("records_per_second", .int(Int64(recordsPerSecond.rounded()))),
     ])
@@ -67,6 +80,6 @@ struct IngestTally {
 
   var text: String {
     "accepted \(accepted) record(s) (\(created) new profile(s), \(updated) update(s), \(merged) merge(s), "
-      + "\(duplicates) duplicate(s)), rejected \(rejected)"
+      + "\(duplicates) duplicate(s)\(capped > 0 ? ", \(capped) with a link refused by the identifier cap" : "")), rejected \(rejected)"
   }
 }

@@ -111,6 +111,8 @@ class Client:
             for r in resp.results:
                 if r.outcome == rpc_pb2.INGEST_OUTCOME_REJECTED:
                     summary["errors"].append({"index": offset + r.index, "message": r.message})
+                elif r.outcome == rpc_pb2.INGEST_OUTCOME_CAPPED:
+                    summary.setdefault("warnings", []).append({"index": offset + r.index, "message": r.message})
             offset += len(batch)
             batch = []
 

@@ -3627,7 +3627,7 @@ const ProtobufCMessageDescriptor audience__v1__analyze_response__descriptor =
   (ProtobufCMessageInit) audience__v1__analyze_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue audience__v1__ingest_outcome__enum_values_by_number[6] =
+static const ProtobufCEnumValue audience__v1__ingest_outcome__enum_values_by_number[7] =
 {
   { "INGEST_OUTCOME_UNSPECIFIED", "AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_UNSPECIFIED", 0 },
   { "INGEST_OUTCOME_CREATED", "AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_CREATED", 1 },
@@ -3635,12 +3635,14 @@ static const ProtobufCEnumValue audience__v1__ingest_outcome__enum_values_by_num
   { "INGEST_OUTCOME_MERGED", "AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_MERGED", 3 },
   { "INGEST_OUTCOME_DUPLICATE", "AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_DUPLICATE", 4 },
   { "INGEST_OUTCOME_REJECTED", "AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_REJECTED", 5 },
+  { "INGEST_OUTCOME_CAPPED", "AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_CAPPED", 6 },
 };
 static const ProtobufCIntRange audience__v1__ingest_outcome__value_ranges[] = {
-{0, 0},{0, 6}
+{0, 0},{0, 7}
 };
-static const ProtobufCEnumValueIndex audience__v1__ingest_outcome__enum_values_by_name[6] =
+static const ProtobufCEnumValueIndex audience__v1__ingest_outcome__enum_values_by_name[7] =
 {
+  { "INGEST_OUTCOME_CAPPED", 6 },
   { "INGEST_OUTCOME_CREATED", 1 },
   { "INGEST_OUTCOME_DUPLICATE", 4 },
   { "INGEST_OUTCOME_MERGED", 3 },
@@ -3655,9 +3657,9 @@ const ProtobufCEnumDescriptor audience__v1__ingest_outcome__descriptor =
   "IngestOutcome",
   "Audience__V1__IngestOutcome",
   "audience.v1",
-  6,
+  7,
   audience__v1__ingest_outcome__enum_values_by_number,
-  6,
+  7,
   audience__v1__ingest_outcome__enum_values_by_name,
   1,
   audience__v1__ingest_outcome__value_ranges,

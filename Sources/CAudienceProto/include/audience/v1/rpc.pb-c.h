@@ -72,7 +72,13 @@ typedef enum _Audience__V1__IngestOutcome {
   /*
    * The record was invalid and was not stored (see code and message).
    */
-  AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_REJECTED = 5
+  AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_REJECTED = 5,
+  /*
+   * The record was stored in profile_id, but the link it carried (its email
+   * joining another profile, or a new identifier) was refused: the profile
+   * would pass the identifier cap. message says what was refused.
+   */
+  AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_CAPPED = 6
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(AUDIENCE__V1__INGEST_OUTCOME)
 } Audience__V1__IngestOutcome;
 typedef enum _Audience__V1__WatchEventKind {
