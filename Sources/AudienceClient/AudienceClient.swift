@@ -111,6 +111,14 @@ public final class AudienceClient: Sendable {
     return x
   }
 
+  /// How a person's profile came to be, record by record. NOT_FOUND when unknown.
+  /// - Parameters:
+  ///   - person: a cookie or an email.
+  public func history(_ person: PersonRef) async throws -> PersonHistory {
+    guard case .history(let h) = try await call(.history(person)) else { throw Self.mismatch }
+    return h
+  }
+
   /// The server's state and counts.
   /// - Parameters:
   ///   - timeoutMs: deadline, 0 for none.

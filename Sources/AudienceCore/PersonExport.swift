@@ -46,3 +46,65 @@ extension IdentityGraph {
       records: recordSeqs(of: id).compactMap { record($0) })
   }
 }
+
+/// A person's profile and how it came to be (`audience history`).
+public struct PersonHistory: Hashable, Sendable {
+  public var summary: ProfileSummary
+  public var entries: [HistoryEntry]
+
+  public init(summary: ProfileSummary, entries: [HistoryEntry]) {
+    self.summary = summary
+    self.entries = entries
+  }
+}
+
+/// One step of how a person's profile came to be: a raw record and what it changed.
+public struct HistoryEntry: Hashable, Sendable {
+  public var record: Record
+  /// What the record did, in words: "new profile: cookie c1, email a@x.com", "added cookie c2",
+  /// "merged the profile of cookie c3 (linked by email b@x.com)", "no new identifier", or the
+  /// identifier cap's refusal.
+  public var change: String
+
+  public init(record: Record, change: String) {
+    self.record = record
+    self.change = change
+  }
+}
+
+extension IdentityGraph {
+  /// How a person's profile was built, record by record, oldest first: which record brought
+  /// each cookie and email and which record merged which profiles. Computed by replaying the
+  /// profile's own records (a profile's history depends on nothing else), so no history is
+  /// kept in memory.
+  /// - Parameters:
+  ///   - person: a cookie or an email.
+  public func history(_ person: PersonRef) -> PersonHistory? {
+    guard let id = profileID(of: person), let summary = summary(of: id) else { return nil }
+    var g = IdentityGraph(limits: limits)
+    var entries: [HistoryEntry] = []
+    for seq in recordSeqs(of: id) {
+      guard let r = record(seq) else { continue }
+      let byCookie = g.profileID(of: .cookie(r.cookie))
+      let byEmail = r.email.flatMap { g.profileID(of: .email($0)) }
+      let absorbedCookies = [byCookie, byEmail].compactMap { $0 }.max().flatMap { g.profile($0)?.cookies } ?? []
+      let outcome = g.apply(StoredRecord(seq: seq, contentID: ContentID(of: r), record: r))
+      var added: [String] = []
+      if byCookie == nil { added.append("cookie \(r.cookie)") }
+      if let e = r.email, byEmail == nil, g.profileID(of: .email(e)) != nil { added.append("email \(e)") }
+      let change: String
+      switch outcome {
+      case .created: change = "new profile: " + added.joined(separator: ", ")
+      case .updated: change = added.isEmpty ? "no new identifier" : "added " + added.joined(separator: ", ")
+      case .merged:
+        let via = byCookie != nil && byEmail != nil ? " (linked by cookie \(r.cookie) and email \(r.email ?? ""))" : ""
+        change = "merged the profile of cookie \(absorbedCookies.joined(separator: ", "))\(via)"
+      case .capped(_, let reason): change = reason
+      case .duplicate: change = "duplicate"
+      case .rejected(let error): change = error.message
+      }
+      entries.append(HistoryEntry(record: r, change: change))
+    }
+    return PersonHistory(summary: summary, entries: entries)
+  }
+}

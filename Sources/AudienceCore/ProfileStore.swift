@@ -67,6 +67,11 @@ public protocol ProfileStore: Sendable {
   /// - Parameters:
   ///   - person: a cookie or an email.
   func export(_ person: PersonRef) async throws -> PersonExport?
+
+  /// How a person's profile came to be, or nil when unknown.
+  /// - Parameters:
+  ///   - person: a cookie or an email.
+  func history(_ person: PersonRef) async throws -> PersonHistory?
 }
 
 /// A store whose reads are answered from memory at once: the server then answers them on the
@@ -91,6 +96,10 @@ extension ProfileStore {
 
   public func export(_ person: PersonRef) async throws -> PersonExport? {
     throw AudienceError(.unimplemented, "the \(kind) store cannot export people yet")
+  }
+
+  public func history(_ person: PersonRef) async throws -> PersonHistory? {
+    throw AudienceError(.unimplemented, "the \(kind) store cannot show histories yet")
   }
 }
 

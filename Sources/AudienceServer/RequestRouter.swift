@@ -135,6 +135,9 @@ public struct RequestRouter: Sendable {
     case .export(let person):
       guard let export = try await store.export(person) else { throw Self.unknownPerson(person) }
       return .export(export)
+    case .history(let person):
+      guard let history = try await store.history(person) else { throw Self.unknownPerson(person) }
+      return .history(history)
     case .watch, .cancel:
       // Streams and cancellation belong to the connection (AudienceServer+Watch.swift).
       throw AudienceError(.internal, "Watch and Cancel are handled by the connection, not the router")

@@ -205,6 +205,10 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     graph.withLock { $0.export(person) }
   }
 
+  public func history(_ person: PersonRef) async throws -> PersonHistory? {
+    graph.withLock { $0.history(person) }
+  }
+
   private func commit(_ batch: [Pending]) {
     // 1. Decide what to write: skip records already stored or repeated within the batch.
     let now = clock()

@@ -25,6 +25,8 @@ public struct WireRequest: Hashable, Sendable {
     case forget(PersonRef)
     /// Everything held about a person.
     case export(PersonRef)
+    /// How a person's profile came to be.
+    case history(PersonRef)
   }
 
   /// - Parameters:
@@ -59,6 +61,7 @@ public struct WireResponse: Hashable, Sendable {
     /// What Forget erased.
     case forget(ProfileSummary)
     case export(PersonExport)
+    case history(PersonHistory)
   }
 
   /// - Parameters:

@@ -64,6 +64,8 @@ public enum WireCodec {
         body = .forget(try ProtoPerson.decode(m.forget.pointee.person))
       case AUDIENCE__V1__REQUEST__BODY_EXPORT:
         body = .export(try ProtoPerson.decode(m.export.pointee.person))
+      case AUDIENCE__V1__REQUEST__BODY_HISTORY:
+        body = .history(try ProtoPerson.decode(m.history.pointee.person))
       default:
         throw WireStatus(.unimplemented, "request \(m.id) names no method this server knows (body field \(m.body_case.rawValue))")
       }
@@ -154,6 +156,12 @@ public enum WireCodec {
       x.pointee.person = ProtoPerson.encode(person, arena)
       m.body_case = AUDIENCE__V1__REQUEST__BODY_EXPORT
       m.export = x
+    case .history(let person):
+      let h = arena.allocate(Audience__V1__HistoryRequest.self)
+      audience__v1__history_request__init(h)
+      h.pointee.person = ProtoPerson.encode(person, arena)
+      m.body_case = AUDIENCE__V1__REQUEST__BODY_HISTORY
+      m.history = h
     case .health:
       let h = arena.allocate(Audience__V1__HealthRequest.self)
       audience__v1__health_request__init(h)

@@ -77,6 +77,20 @@ extension WireCodec {
       x.pointee.records = arena.messages(export.records) { ProtoRecord.encode($0, arena) }
       m.body_case = AUDIENCE__V1__RESPONSE__BODY_EXPORT
       m.export = x
+    case .history(let history):
+      let h = arena.allocate(Audience__V1__HistoryResponse.self)
+      audience__v1__history_response__init(h)
+      h.pointee.profile = ProtoProfile.encode(history.summary, arena)
+      h.pointee.n_entries = history.entries.count
+      h.pointee.entries = arena.messages(history.entries) { entry in
+        let e = arena.allocate(Audience__V1__HistoryEntry.self)
+        audience__v1__history_entry__init(e)
+        e.pointee.record = ProtoRecord.encode(entry.record, arena)
+        e.pointee.change = arena.string(entry.change)
+        return e
+      }
+      m.body_case = AUDIENCE__V1__RESPONSE__BODY_HISTORY
+      m.history = h
     case .health(let info):
       let h = arena.allocate(Audience__V1__HealthResponse.self)
       audience__v1__health_response__init(h)
@@ -156,6 +170,16 @@ extension WireCodec {
       case AUDIENCE__V1__RESPONSE__BODY_FORGET:
         guard let profile = m.forget.pointee.profile else { throw AudienceError(.internal, "Forget response without the profile") }
         body = .forget(try ProtoProfile.decode(profile))
+      case AUDIENCE__V1__RESPONSE__BODY_HISTORY:
+        let h = m.history.pointee
+        guard let profile = h.profile else { throw AudienceError(.internal, "History response without the profile") }
+        var entries: [HistoryEntry] = []
+        for i in 0..<h.n_entries {
+          let e = h.entries[i]!.pointee
+          guard let record = e.record else { throw AudienceError(.internal, "History entry without its record") }
+          entries.append(HistoryEntry(record: try ProtoRecord.decodeView(record), change: try CStrings.read(e.change, "change")))
+        }
+        body = .history(PersonHistory(summary: try ProtoProfile.decode(profile), entries: entries))
       case AUDIENCE__V1__RESPONSE__BODY_EXPORT:
         let x = m.export.pointee
         guard let data = x.data, let profile = x.profile else {

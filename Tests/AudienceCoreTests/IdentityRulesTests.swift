@@ -45,6 +45,24 @@ struct IdentityRulesTests {
     #expect(F.apply(records, to: &replay) == o)
   }
 
+  @Test func historyTellsWhichRecordBroughtWhat() {
+    var g = IdentityGraph()
+    F.apply(
+      [
+        F.record("a", "x@e.com", day: 1), F.record("b", "y@e.com", day: 2), F.record("other", "o@e.com", day: 2),
+        F.record("b", "x@e.com", day: 3), F.record("a", nil, day: 4),
+      ], to: &g)
+    let h = g.history(.cookie("b"))!
+    #expect(h.summary.cookies.sorted() == ["a", "b"])
+    #expect(
+      h.entries.map(\.change) == [
+        "new profile: cookie a, email x@e.com", "new profile: cookie b, email y@e.com",
+        "merged the profile of cookie b (linked by cookie b and email x@e.com)", "no new identifier",
+      ])
+    #expect(h.entries.map(\.record.cookie) == ["a", "b", "b", "a"])
+    #expect(g.history(.email("nobody@e.com")) == nil)
+  }
+
   @Test func linkingRecordMergesIntoTheOlderProfile() {
     var g = IdentityGraph()
     let o = F.apply(

@@ -29,6 +29,11 @@ struct PrivacyEndToEndTests {
     #expect(raws.map { $0["data"]?["created_at"] } == ["2025-03-01T10:00:00", "2025-03-02T10:00:00", "2025-03-03T10:00:00"].map { .string($0) })
     #expect(export["data"]?["location"]?["city"] == .string("Austin"))
 
+    // History: which record brought which identifier.
+    let history = try CLI.json(try CLI.run(["history", "--cookie", "laptop", "--json"], socket: server.socketPath))
+    guard case .array(let entries)? = history["entries"] else { Issue.record("no entries"); return }
+    #expect(entries.map { $0["change"] } == ["new profile: cookie phone, email ann@x.com", "added cookie laptop", "no new identifier"].map { .string($0) })
+
     // Forget by email erases every cookie of the person.
     let forget = try CLI.run(["forget", "--email", "Ann@X.com", "--json"], socket: server.socketPath)
     #expect(forget.status == 0, "\(forget.stderr)")

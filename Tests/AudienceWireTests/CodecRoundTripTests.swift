@@ -54,6 +54,7 @@ struct CodecRoundTripTests {
     WireRequest(id: 13, body: .forget(.cookie("AbC"))),
     WireRequest(id: 14, body: .forget(.email("a@x.com"))),
     WireRequest(id: 15, body: .export(.cookie("c1"))),
+    WireRequest(id: 16, body: .history(.email("a@x.com"))),
   ]
 
   @Test(arguments: requests)
@@ -138,6 +139,14 @@ struct CodecRoundTripTests {
             id: 3, cookies: ["c1", "c2"], emails: ["a@x.com"], records: 2, repeatedEmails: ["a@x.com"],
             firstSeen: Timestamp(seconds: 1_700_000_000), lastSeen: Timestamp(seconds: 1_750_000_000)),
           records: [record, Record(cookie: "c2")]))),
+    WireResponse(
+      id: 16,
+      body: .history(
+        PersonHistory(
+          summary: ProfileSummary(
+            id: 3, cookies: ["c1"], emails: [], records: 1, repeatedEmails: [],
+            firstSeen: Timestamp(seconds: 1_700_000_000), lastSeen: Timestamp(seconds: 1_700_000_000)),
+          entries: [HistoryEntry(record: record, change: "new profile: cookie c1")]))),
   ]
 
   @Test(arguments: responses)

@@ -61,3 +61,40 @@ struct Export: AsyncParsableCommand {
     }
   }
 }
+
+/// `audience history`
+struct History: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Show how a person's profile came to be: which record brought each identifier and merge.",
+    discussion: """
+      Lists the profile's raw records, oldest first, each with what it changed: a new profile, \
+      an added cookie or email, a merge of another profile (and the identifiers that linked \
+      them), or a link refused by the identifier cap. Prints {"profile": {...}, "entries": \
+      [{"created_at", "cookie", "email", "change"}, ...]} with --json. Exits 3 when nobody has \
+      that cookie or email.
+      """)
+
+  @OptionGroup var global: GlobalOptions
+  @OptionGroup var who: PersonOptions
+
+  func run() async throws {
+    try await Output.withClient(global) { client in
+      let h = try await client.history(who.person)
+      if global.json {
+        let entries = h.entries.map { e in
+          JSONValue.object([
+            ("created_at", .from(e.record.createdAt?.iso8601)), ("cookie", .string(e.record.cookie)),
+            ("email", .from(e.record.email)), ("change", .string(e.change)),
+          ])
+        }
+        Output.stdout(JSONValue.object([("profile", RecordJSON.json(h.summary)), ("entries", .array(entries))]).serialized())
+      } else {
+        var lines = ["profile #\(h.summary.id): \(h.summary.cookies.count) cookie(s), \(h.summary.emails.count) email(s), \(h.summary.records) record(s)"]
+        for e in h.entries {
+          lines.append("  \(e.record.createdAt?.iso8601 ?? "-")  \(e.record.cookie)  \(e.record.email ?? "-")  \(e.change)")
+        }
+        Output.stdout(lines.joined(separator: "\n"))
+      }
+    }
+  }
+}

@@ -142,7 +142,7 @@ void   audience__v1__response__free_unpacked
   assert(message->base.descriptor == &audience__v1__response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor audience__v1__request__field_descriptors[12] =
+static const ProtobufCFieldDescriptor audience__v1__request__field_descriptors[13] =
 {
   {
     "id",
@@ -288,6 +288,18 @@ static const ProtobufCFieldDescriptor audience__v1__request__field_descriptors[1
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "history",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__Request, body_case),
+    offsetof(Audience__V1__Request, history),
+    &audience__v1__history_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned audience__v1__request__field_indices_by_name[] = {
   7,   /* field[7] = analyze */
@@ -297,6 +309,7 @@ static const unsigned audience__v1__request__field_indices_by_name[] = {
   4,   /* field[4] = get_user */
   6,   /* field[6] = health */
   2,   /* field[2] = hello */
+  12,   /* field[12] = history */
   0,   /* field[0] = id */
   3,   /* field[3] = ingest */
   5,   /* field[5] = query_cohort */
@@ -307,7 +320,7 @@ static const ProtobufCIntRange audience__v1__request__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 2 },
-  { 0, 12 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor audience__v1__request__descriptor =
 {
@@ -317,7 +330,7 @@ const ProtobufCMessageDescriptor audience__v1__request__descriptor =
   "Audience__V1__Request",
   "audience.v1",
   sizeof(Audience__V1__Request),
-  12,
+  13,
   audience__v1__request__field_descriptors,
   audience__v1__request__field_indices_by_name,
   2,  audience__v1__request__number_ranges,
@@ -375,7 +388,7 @@ const ProtobufCMessageDescriptor audience__v1__status__descriptor =
   (ProtobufCMessageInit) audience__v1__status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor audience__v1__response__field_descriptors[12] =
+static const ProtobufCFieldDescriptor audience__v1__response__field_descriptors[13] =
 {
   {
     "id",
@@ -521,6 +534,18 @@ static const ProtobufCFieldDescriptor audience__v1__response__field_descriptors[
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "history",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__Response, body_case),
+    offsetof(Audience__V1__Response, history),
+    &audience__v1__history_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned audience__v1__response__field_indices_by_name[] = {
   7,   /* field[7] = analyze */
@@ -530,6 +555,7 @@ static const unsigned audience__v1__response__field_indices_by_name[] = {
   4,   /* field[4] = get_user */
   6,   /* field[6] = health */
   2,   /* field[2] = hello */
+  12,   /* field[12] = history */
   0,   /* field[0] = id */
   3,   /* field[3] = ingest */
   5,   /* field[5] = query_cohort */
@@ -540,7 +566,7 @@ static const ProtobufCIntRange audience__v1__response__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 2 },
-  { 0, 12 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor audience__v1__response__descriptor =
 {
@@ -550,7 +576,7 @@ const ProtobufCMessageDescriptor audience__v1__response__descriptor =
   "Audience__V1__Response",
   "audience.v1",
   sizeof(Audience__V1__Response),
-  12,
+  13,
   audience__v1__response__field_descriptors,
   audience__v1__response__field_indices_by_name,
   2,  audience__v1__response__number_ranges,

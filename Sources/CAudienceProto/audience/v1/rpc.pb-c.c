@@ -997,6 +997,141 @@ void   audience__v1__export_response__free_unpacked
   assert(message->base.descriptor == &audience__v1__export_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   audience__v1__history_request__init
+                     (Audience__V1__HistoryRequest         *message)
+{
+  static const Audience__V1__HistoryRequest init_value = AUDIENCE__V1__HISTORY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t audience__v1__history_request__get_packed_size
+                     (const Audience__V1__HistoryRequest *message)
+{
+  assert(message->base.descriptor == &audience__v1__history_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__history_request__pack
+                     (const Audience__V1__HistoryRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__history_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__history_request__pack_to_buffer
+                     (const Audience__V1__HistoryRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__history_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__HistoryRequest *
+       audience__v1__history_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__HistoryRequest *)
+     protobuf_c_message_unpack (&audience__v1__history_request__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__history_request__free_unpacked
+                     (Audience__V1__HistoryRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__history_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   audience__v1__history_entry__init
+                     (Audience__V1__HistoryEntry         *message)
+{
+  static const Audience__V1__HistoryEntry init_value = AUDIENCE__V1__HISTORY_ENTRY__INIT;
+  *message = init_value;
+}
+size_t audience__v1__history_entry__get_packed_size
+                     (const Audience__V1__HistoryEntry *message)
+{
+  assert(message->base.descriptor == &audience__v1__history_entry__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__history_entry__pack
+                     (const Audience__V1__HistoryEntry *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__history_entry__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__history_entry__pack_to_buffer
+                     (const Audience__V1__HistoryEntry *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__history_entry__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__HistoryEntry *
+       audience__v1__history_entry__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__HistoryEntry *)
+     protobuf_c_message_unpack (&audience__v1__history_entry__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__history_entry__free_unpacked
+                     (Audience__V1__HistoryEntry *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__history_entry__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   audience__v1__history_response__init
+                     (Audience__V1__HistoryResponse         *message)
+{
+  static const Audience__V1__HistoryResponse init_value = AUDIENCE__V1__HISTORY_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t audience__v1__history_response__get_packed_size
+                     (const Audience__V1__HistoryResponse *message)
+{
+  assert(message->base.descriptor == &audience__v1__history_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__history_response__pack
+                     (const Audience__V1__HistoryResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__history_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__history_response__pack_to_buffer
+                     (const Audience__V1__HistoryResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__history_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__HistoryResponse *
+       audience__v1__history_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__HistoryResponse *)
+     protobuf_c_message_unpack (&audience__v1__history_response__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__history_response__free_unpacked
+                     (Audience__V1__HistoryResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__history_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   audience__v1__health_request__init
                      (Audience__V1__HealthRequest         *message)
 {
@@ -2861,6 +2996,146 @@ const ProtobufCMessageDescriptor audience__v1__export_response__descriptor =
   audience__v1__export_response__field_indices_by_name,
   1,  audience__v1__export_response__number_ranges,
   (ProtobufCMessageInit) audience__v1__export_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__history_request__field_descriptors[1] =
+{
+  {
+    "person",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__HistoryRequest, person),
+    &audience__v1__person_ref__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__history_request__field_indices_by_name[] = {
+  0,   /* field[0] = person */
+};
+static const ProtobufCIntRange audience__v1__history_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor audience__v1__history_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.HistoryRequest",
+  "HistoryRequest",
+  "Audience__V1__HistoryRequest",
+  "audience.v1",
+  sizeof(Audience__V1__HistoryRequest),
+  1,
+  audience__v1__history_request__field_descriptors,
+  audience__v1__history_request__field_indices_by_name,
+  1,  audience__v1__history_request__number_ranges,
+  (ProtobufCMessageInit) audience__v1__history_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__history_entry__field_descriptors[2] =
+{
+  {
+    "record",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__HistoryEntry, record),
+    &audience__v1__record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "change",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__HistoryEntry, change),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__history_entry__field_indices_by_name[] = {
+  1,   /* field[1] = change */
+  0,   /* field[0] = record */
+};
+static const ProtobufCIntRange audience__v1__history_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor audience__v1__history_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.HistoryEntry",
+  "HistoryEntry",
+  "Audience__V1__HistoryEntry",
+  "audience.v1",
+  sizeof(Audience__V1__HistoryEntry),
+  2,
+  audience__v1__history_entry__field_descriptors,
+  audience__v1__history_entry__field_indices_by_name,
+  1,  audience__v1__history_entry__number_ranges,
+  (ProtobufCMessageInit) audience__v1__history_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__history_response__field_descriptors[2] =
+{
+  {
+    "profile",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__HistoryResponse, profile),
+    &audience__v1__profile_summary__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "entries",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__HistoryResponse, n_entries),
+    offsetof(Audience__V1__HistoryResponse, entries),
+    &audience__v1__history_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__history_response__field_indices_by_name[] = {
+  1,   /* field[1] = entries */
+  0,   /* field[0] = profile */
+};
+static const ProtobufCIntRange audience__v1__history_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor audience__v1__history_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.HistoryResponse",
+  "HistoryResponse",
+  "Audience__V1__HistoryResponse",
+  "audience.v1",
+  sizeof(Audience__V1__HistoryResponse),
+  2,
+  audience__v1__history_response__field_descriptors,
+  audience__v1__history_response__field_indices_by_name,
+  1,  audience__v1__history_response__number_ranges,
+  (ProtobufCMessageInit) audience__v1__history_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 #define audience__v1__health_request__field_descriptors NULL

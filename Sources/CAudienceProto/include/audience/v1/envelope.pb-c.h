@@ -37,7 +37,8 @@ typedef enum {
   AUDIENCE__V1__REQUEST__BODY_WATCH = 16,
   AUDIENCE__V1__REQUEST__BODY_CANCEL = 17,
   AUDIENCE__V1__REQUEST__BODY_FORGET = 18,
-  AUDIENCE__V1__REQUEST__BODY_EXPORT = 19
+  AUDIENCE__V1__REQUEST__BODY_EXPORT = 19,
+  AUDIENCE__V1__REQUEST__BODY_HISTORY = 20
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(AUDIENCE__V1__REQUEST__BODY__CASE)
 } Audience__V1__Request__BodyCase;
 
@@ -65,6 +66,7 @@ struct  Audience__V1__Request
     Audience__V1__CancelRequest *cancel;
     Audience__V1__ForgetRequest *forget;
     Audience__V1__ExportRequest *export;
+    Audience__V1__HistoryRequest *history;
   };
 };
 #define AUDIENCE__V1__REQUEST__INIT \
@@ -94,7 +96,8 @@ typedef enum {
   AUDIENCE__V1__RESPONSE__BODY_WATCH = 16,
   AUDIENCE__V1__RESPONSE__BODY_CANCEL = 17,
   AUDIENCE__V1__RESPONSE__BODY_FORGET = 18,
-  AUDIENCE__V1__RESPONSE__BODY_EXPORT = 19
+  AUDIENCE__V1__RESPONSE__BODY_EXPORT = 19,
+  AUDIENCE__V1__RESPONSE__BODY_HISTORY = 20
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(AUDIENCE__V1__RESPONSE__BODY__CASE)
 } Audience__V1__Response__BodyCase;
 
@@ -118,6 +121,7 @@ struct  Audience__V1__Response
     Audience__V1__CancelResponse *cancel;
     Audience__V1__ForgetResponse *forget;
     Audience__V1__ExportResponse *export;
+    Audience__V1__HistoryResponse *history;
   };
 };
 #define AUDIENCE__V1__RESPONSE__INIT \

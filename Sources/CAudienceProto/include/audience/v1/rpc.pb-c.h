@@ -38,6 +38,9 @@ typedef struct Audience__V1__ForgetRequest Audience__V1__ForgetRequest;
 typedef struct Audience__V1__ForgetResponse Audience__V1__ForgetResponse;
 typedef struct Audience__V1__ExportRequest Audience__V1__ExportRequest;
 typedef struct Audience__V1__ExportResponse Audience__V1__ExportResponse;
+typedef struct Audience__V1__HistoryRequest Audience__V1__HistoryRequest;
+typedef struct Audience__V1__HistoryEntry Audience__V1__HistoryEntry;
+typedef struct Audience__V1__HistoryResponse Audience__V1__HistoryResponse;
 typedef struct Audience__V1__HealthRequest Audience__V1__HealthRequest;
 typedef struct Audience__V1__HealthResponse Audience__V1__HealthResponse;
 typedef struct Audience__V1__AnalyzeRequest Audience__V1__AnalyzeRequest;
@@ -552,6 +555,52 @@ struct  Audience__V1__ExportResponse
 #define AUDIENCE__V1__EXPORT_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&audience__v1__export_response__descriptor) \
     , NULL, NULL, 0,NULL }
+
+
+/*
+ * How a person's profile came to be, record by record.
+ */
+struct  Audience__V1__HistoryRequest
+{
+  ProtobufCMessage base;
+  Audience__V1__PersonRef *person;
+};
+#define AUDIENCE__V1__HISTORY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__history_request__descriptor) \
+    , NULL }
+
+
+struct  Audience__V1__HistoryEntry
+{
+  ProtobufCMessage base;
+  /*
+   * The raw record.
+   */
+  Audience__V1__Record *record;
+  /*
+   * What it changed, in words ("added cookie c2", "merged the profile of
+   * cookie c3 (linked by cookie c3 and email b@x.com)", a refused link, ...).
+   */
+  char *change;
+};
+#define AUDIENCE__V1__HISTORY_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__history_entry__descriptor) \
+    , NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Audience__V1__HistoryResponse
+{
+  ProtobufCMessage base;
+  Audience__V1__ProfileSummary *profile;
+  /*
+   * Oldest first.
+   */
+  size_t n_entries;
+  Audience__V1__HistoryEntry **entries;
+};
+#define AUDIENCE__V1__HISTORY_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__history_response__descriptor) \
+    , NULL, 0,NULL }
 
 
 struct  Audience__V1__HealthRequest
@@ -1149,6 +1198,63 @@ Audience__V1__ExportResponse *
 void   audience__v1__export_response__free_unpacked
                      (Audience__V1__ExportResponse *message,
                       ProtobufCAllocator *allocator);
+/* Audience__V1__HistoryRequest methods */
+void   audience__v1__history_request__init
+                     (Audience__V1__HistoryRequest         *message);
+size_t audience__v1__history_request__get_packed_size
+                     (const Audience__V1__HistoryRequest   *message);
+size_t audience__v1__history_request__pack
+                     (const Audience__V1__HistoryRequest   *message,
+                      uint8_t             *out);
+size_t audience__v1__history_request__pack_to_buffer
+                     (const Audience__V1__HistoryRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__HistoryRequest *
+       audience__v1__history_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__history_request__free_unpacked
+                     (Audience__V1__HistoryRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Audience__V1__HistoryEntry methods */
+void   audience__v1__history_entry__init
+                     (Audience__V1__HistoryEntry         *message);
+size_t audience__v1__history_entry__get_packed_size
+                     (const Audience__V1__HistoryEntry   *message);
+size_t audience__v1__history_entry__pack
+                     (const Audience__V1__HistoryEntry   *message,
+                      uint8_t             *out);
+size_t audience__v1__history_entry__pack_to_buffer
+                     (const Audience__V1__HistoryEntry   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__HistoryEntry *
+       audience__v1__history_entry__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__history_entry__free_unpacked
+                     (Audience__V1__HistoryEntry *message,
+                      ProtobufCAllocator *allocator);
+/* Audience__V1__HistoryResponse methods */
+void   audience__v1__history_response__init
+                     (Audience__V1__HistoryResponse         *message);
+size_t audience__v1__history_response__get_packed_size
+                     (const Audience__V1__HistoryResponse   *message);
+size_t audience__v1__history_response__pack
+                     (const Audience__V1__HistoryResponse   *message,
+                      uint8_t             *out);
+size_t audience__v1__history_response__pack_to_buffer
+                     (const Audience__V1__HistoryResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__HistoryResponse *
+       audience__v1__history_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__history_response__free_unpacked
+                     (Audience__V1__HistoryResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Audience__V1__HealthRequest methods */
 void   audience__v1__health_request__init
                      (Audience__V1__HealthRequest         *message);
@@ -1388,6 +1494,15 @@ typedef void (*Audience__V1__ExportRequest_Closure)
 typedef void (*Audience__V1__ExportResponse_Closure)
                  (const Audience__V1__ExportResponse *message,
                   void *closure_data);
+typedef void (*Audience__V1__HistoryRequest_Closure)
+                 (const Audience__V1__HistoryRequest *message,
+                  void *closure_data);
+typedef void (*Audience__V1__HistoryEntry_Closure)
+                 (const Audience__V1__HistoryEntry *message,
+                  void *closure_data);
+typedef void (*Audience__V1__HistoryResponse_Closure)
+                 (const Audience__V1__HistoryResponse *message,
+                  void *closure_data);
 typedef void (*Audience__V1__HealthRequest_Closure)
                  (const Audience__V1__HealthRequest *message,
                   void *closure_data);
@@ -1446,6 +1561,9 @@ extern const ProtobufCMessageDescriptor audience__v1__forget_request__descriptor
 extern const ProtobufCMessageDescriptor audience__v1__forget_response__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__export_request__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__export_response__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__history_request__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__history_entry__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__history_response__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__health_request__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__health_response__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__analyze_request__descriptor;
