@@ -49,9 +49,9 @@ struct HostileBytesTests {
   }
 
   @Test func unknownMethodIsUnimplemented() throws {
-    // Request{id: 5, field 20: 1}: a method from a newer protocol.
+    // Request{id: 5, field 30: 1}: a method from a newer protocol.
     do {
-      _ = try WireCodec.decodeRequest(ByteBuffer(bytes: [0x08, 0x05, 0xA0, 0x01, 0x01]))
+      _ = try WireCodec.decodeRequest(ByteBuffer(bytes: [0x08, 0x05, 0xF0, 0x01, 0x01]))
       Issue.record("decoded a request without a method")
     } catch let status as WireStatus {
       #expect(status.code == .unimplemented)
