@@ -57,6 +57,10 @@ public final class AudienceServer: Service {
     let serverChannel = try await SocketFile.withUmask(for: configuration.socketMode) {
       try await ServerBootstrap(group: eventLoopGroup)
         .serverChannelOption(.backlog, value: 256)
+        .childChannelOption(
+          .writeBufferWaterMark,
+          value: ChannelOptions.Types.WriteBufferWaterMark(
+            low: configuration.maxBufferedBytes / 2, high: configuration.maxBufferedBytes))
         .bind(unixDomainSocketPath: path) { channel in
           self.checkPeer(channel).flatMapThrowing { refusal in
             if let refusal { try self.refuse(channel, refusal) } else { try self.setUpConnection(channel) }

@@ -145,10 +145,25 @@ final class ConnectionHandler: ChannelDuplexHandler {
   /// A task-run request finished: resume reading if the limit held it.
   fileprivate func finishedOne() {
     running -= 1
-    if readHeld, running < server.configuration.maxInFlightPerConnection, let context {
-      readHeld = false
-      context.read()
-    }
+    resumeReading()
+  }
+
+  /// Reads again if reading was held and neither limit holds it any more.
+  private func resumeReading() {
+    guard readHeld, let context, mayRead(context) else { return }
+    readHeld = false
+    context.read()
+  }
+
+  /// Below the in-flight limit, and the responses not yet taken by the peer are below the
+  /// buffer's high-water mark (a peer that does not read cannot make the server buffer more).
+  private func mayRead(_ context: ChannelHandlerContext) -> Bool {
+    running < server.configuration.maxInFlightPerConnection && context.channel.isWritable
+  }
+
+  func channelWritabilityChanged(context: ChannelHandlerContext) {
+    resumeReading()
+    context.fireChannelWritabilityChanged()
   }
 
   private func write(_ context: ChannelHandlerContext, _ response: WireResponse) {
@@ -177,12 +192,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
   }
 
   func read(context: ChannelHandlerContext) {
-    if running >= server.configuration.maxInFlightPerConnection {
-      readHeld = true
-    } else {
+    if mayRead(context) {
       context.read()
+    } else {
+      readHeld = true
     }
   }
+
 
   func channelInactive(context: ChannelHandlerContext) {
     // Nobody is left to read watch events.

@@ -14,6 +14,9 @@ public struct ServerConfiguration: Sendable {
   public var maxRecordsPerBatch: Int
   /// Requests being processed at once on one connection; further frames wait unread (default 64).
   public var maxInFlightPerConnection: Int
+  /// Bytes of responses a connection may have waiting for the peer to read before the server
+  /// stops reading its requests (default 4 MiB).
+  public var maxBufferedBytes = 4 << 20
   /// A connection with no request in flight, no watch and no bytes arriving for this long is
   /// closed (default 300 s).
   public var idleTimeout: Duration = .seconds(300)

@@ -42,6 +42,9 @@ struct Audienced: AsyncParsableCommand {
   @Option(name: .customLong("max-connections"), help: "Connections served at once.")
   var maxConnections: Int = 1024
 
+  @Option(name: .customLong("max-buffered-bytes"), help: "Response bytes a connection may leave unread before the server stops reading its requests.")
+  var maxBufferedBytes: Int = 4 << 20
+
   @Option(name: .customLong("allow-uid"), help: "Only peers with this user id may connect (repeatable; with --allow-gid, either suffices).")
   var allowUID: [UInt32] = []
 
@@ -85,7 +88,8 @@ struct Audienced: AsyncParsableCommand {
     for (name, value) in [("--max-frame-bytes", maxFrameBytes), ("--max-records-per-batch", maxRecordsPerBatch),
                           ("--max-in-flight", maxInFlight), ("--max-connections", maxConnections),
                           ("--idle-timeout", idleTimeout), ("--frame-timeout", frameTimeout),
-                          ("--max-identifiers-per-profile", maxIdentifiersPerProfile)] where value < 1 {
+                          ("--max-identifiers-per-profile", maxIdentifiersPerProfile),
+                          ("--max-buffered-bytes", maxBufferedBytes)] where value < 1 {
       throw ValidationError("\(name): must be at least 1")
     }
     LoggingSystem.bootstrap { label in
@@ -101,6 +105,7 @@ struct Audienced: AsyncParsableCommand {
       serverConfig.allowedUIDs = Set(allowUID)
       serverConfig.allowedGIDs = Set(allowGID)
     }
+    serverConfig.maxBufferedBytes = maxBufferedBytes
     serverConfig.idleTimeout = .seconds(idleTimeout)
     serverConfig.frameTimeout = .seconds(frameTimeout)
     if let categories {

@@ -2,6 +2,7 @@ import AudienceClient
 import AudienceCore
 import AudienceWire
 import Foundation
+import NIOCore
 import Testing
 
 /// Idle and slow clients cannot hold connections; many of them do not stop a good client.
@@ -70,6 +71,54 @@ struct TimeoutTests {
     #expect(try await client.health().connections >= 201)
     await client.close()
     idle.removeAll()
+    #expect(await server.stop() == 0)
+  }
+}
+
+/// A peer that sends requests and never reads the responses is throttled: the server stops
+/// reading it while its responses cannot be written (the handler holds reads while the channel
+/// is not writable, past --max-buffered-bytes; NIO's socket channel was also seen to stop reading
+/// under write backpressure on its own), so the peer's sends block and the server's memory stays
+/// bounded. The test checks that property, whichever mechanism holds.
+@Suite("Slow readers")
+struct SlowReaderTests {
+  @Test func aClientThatNeverReadsIsStoppedNotBuffered() async throws {
+    let server = ServerProcess(arguments: ["--max-buffered-bytes", "65536"])
+    try await server.start()
+    defer { server.removeFiles() }
+    let client = try await server.client()
+    _ = try await client.ingest([RawRecord(cookie: "c", email: "c@x.com", city: String(repeating: "x", count: 900))])
+
+    let greedy = try RawSocket(path: server.socketPath)
+    try greedy.hello()
+    var one = ByteBuffer()
+    WireCodec.encode(WireRequest(id: 9, body: .getUser(cookie: "c")), into: &one)
+    let burst = Array(repeating: Array(one.readableBytesView), count: 1000).flatMap { $0 }
+    _ = fcntl(greedy.fd, F_SETFL, fcntl(greedy.fd, F_GETFL) | O_NONBLOCK)
+    var sent = 0
+    var blocked = false
+    let deadline = ContinuousClock.now + .seconds(20)
+    while ContinuousClock.now < deadline, sent < 200_000_000 {
+      let n = burst.withUnsafeBytes { Foundation.send(greedy.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+      if n < 0 {
+        if errno == EAGAIN {
+          // Full: give the server a moment, and see whether it is still blocked.
+          try await Task.sleep(for: .milliseconds(300))
+          let again = burst.withUnsafeBytes { Foundation.send(greedy.fd, $0.baseAddress, 1, Int32(MSG_NOSIGNAL)) }
+          if again < 0 && errno == EAGAIN { blocked = true; break }
+          continue
+        }
+        break
+      }
+      sent += n
+    }
+    #expect(blocked, "the server kept reading \(sent) bytes from a peer that never reads")
+    // Others are served meanwhile, and the server's memory is bounded.
+    #expect(try await client.user(cookie: "c").data.email == "c@x.com")
+    let status = try String(contentsOfFile: "/proc/\(server.process!.processIdentifier)/status", encoding: .utf8)
+    let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
+    #expect(rss < 300_000, "server RSS \(rss) KiB")
+    await client.close()
     #expect(await server.stop() == 0)
   }
 }
