@@ -258,6 +258,12 @@ class Client:
         out["records"] = [record_from_proto(x) for x in r.records]
         return out
 
+    def history(self, cookie=None, email=None):
+        """How a person's profile came to be: {"profile", "entries": [{"data": {...}, "change"}, ...]}."""
+        r = self._call("history", rpc_pb2.HistoryRequest(person=self._person(cookie, email)))
+        return {"profile": _summary(r.profile),
+                "entries": [dict(record_from_proto(e.record), change=e.change) for e in r.entries]}
+
     def health(self):
         h = self._call("health", rpc_pb2.HealthRequest())
         return {

@@ -86,6 +86,8 @@ def test_watch_streams_enter_and_leave(server):
 def test_forget_and_export(server):
     with Client(server) as c:
         c.ingest(PEOPLE + [{"cookie": "p1b", "email": "P1@x.com", "created_at": "2030-01-01T00:00:00"}])
+        h = c.history(cookie="p1b")
+        assert [e["change"] for e in h["entries"]] == ["new profile: cookie p1, email p1@x.com", "added cookie p1b"]
         x = c.export(email="p1@x.com")
         assert x["profile"]["cookies"] == ["p1", "p1b"] and len(x["records"]) == 2
         erased = c.forget(cookie="p1b")
