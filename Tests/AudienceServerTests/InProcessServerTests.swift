@@ -59,7 +59,9 @@ struct InProcessServerTests {
   }
 
   @Test func deadlineExceededComesBackOnTime() async throws {
-    try await withServer(store: SlowStore(delay: .seconds(2))) { _, path, _ in
+    // The store would take a minute; the 50 ms deadline must answer long before that. (The bound
+    // is loose on purpose: a loaded test machine can delay any task by a second or two.)
+    try await withServer(store: SlowStore(delay: .seconds(60))) { _, path, _ in
       let client = try await AudienceClient.connect(socketPath: path)
       let start = ContinuousClock.now
       await #expect {
@@ -67,7 +69,7 @@ struct InProcessServerTests {
       } throws: { error in
         (error as? WireStatus)?.code == .deadlineExceeded
       }
-      #expect(ContinuousClock.now - start < .seconds(1))
+      #expect(ContinuousClock.now - start < .seconds(30))
       // The connection is still usable.
       #expect(try await client.health().store == "slow")
       await client.close()
