@@ -7,7 +7,7 @@ struct Audience: AsyncParsableCommand {
     commandName: "audience",
     abstract: "Talk to an Audience server: ingest records, look up people, segment cohorts.",
     discussion: """
-      Every subcommand takes --socket PATH (env AUDIENCE_SOCKET, default ./audience.sock) and
+      Every subcommand takes --socket PATH (env AUDIENCE_SOCKET, default ./audience.sock) and \
       --json for machine-readable output on stdout (messages go to stderr).
 
       Exit codes: 0 success; 1 some records were rejected or the request failed; \

@@ -19,9 +19,9 @@ struct Forget: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Erase a person: every record of their profile, from every index, cohort and segment.",
     discussion: """
-      Finds the profile of the cookie or email and deletes, durably, every raw record of it (all \\
-      its cookies and emails); the profile leaves every index, cohort and live segment (watchers \\
-      see it as forgotten). Prints what was erased ({"erased": {"id", "cookies", "emails", \\
+      Finds the profile of the cookie or email and deletes, durably, every raw record of it (all \
+      its cookies and emails); the profile leaves every index, cohort and live segment (watchers \
+      see it as forgotten). Prints what was erased ({"erased": {"id", "cookies", "emails", \
       "records", ...}} with --json). Exits 3 when nobody has that cookie or email.
       """)
 
@@ -47,8 +47,8 @@ struct Export: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Print everything held about a person: the profile and every raw record.",
     discussion: """
-      Prints {"data": {...}, "profile": {...}, "records": [{"data": {...}}, ...]} (the merged view, \\
-      the identities, and every stored record, oldest first). The output is JSON with or without \\
+      Prints {"data": {...}, "profile": {...}, "records": [{"data": {...}}, ...]} (the merged view, \
+      the identities, and every stored record, oldest first). The output is JSON with or without \
       --json. Exits 3 when nobody has that cookie or email.
       """)
 
