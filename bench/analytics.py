@@ -12,11 +12,9 @@ import argparse
 import json
 import os
 import platform
-import random
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +28,7 @@ from sklearn.preprocessing import StandardScaler
 
 from audience_client import Client
 from dataset import generate
-from harness import peak_rss_mib, start_server, timed
+from harness import ingest_file, peak_rss_mib, start_server, timed, write_jsonl
 
 INTEREST_CATEGORIES = {  # ../shared/interest-categories.json, as the notebook has it
     "Sports": ["sports", "football", "basketball", "cricket", "tennis"],
@@ -87,19 +85,11 @@ def main():
         print(f"generating {args.profiles:,} profiles ...", file=sys.stderr)
         records = generate(args.profiles)
         path = os.path.join(work, "people.jsonl")
-        with open(path, "w") as f:
-            for r in records:
-                f.write(json.dumps(r))
-                f.write("\n")
+        write_jsonl(records, path)
 
         server, sock = start_server(args.bin_dir, work)
         print("ingesting through `audience ingest` ...", file=sys.stderr)
-        t = time.perf_counter()
-        out = subprocess.run([os.path.join(args.bin_dir, "audience"), "--socket", sock, "--json", "ingest", path],
-                             capture_output=True, text=True)
-        ingest_s = time.perf_counter() - t
-        summary = json.loads(out.stdout)
-        assert summary["accepted"] == args.profiles, (summary, out.stderr[-2000:])
+        ingest_s = ingest_file(args.bin_dir, sock, path, args.profiles)
 
         print(f"Analyze x{args.runs} ...", file=sys.stderr)
         with Client(sock) as c:

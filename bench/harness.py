@@ -1,5 +1,6 @@
 """Process helpers shared by the benchmarks: starting audienced, timing, memory."""
 
+import json
 import os
 import subprocess
 import sys
@@ -43,3 +44,23 @@ def peak_rss_mib(pid):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def write_jsonl(records, path):
+    """The records as JSON lines, for `audience ingest`."""
+    with open(path, "w") as f:
+        for r in records:
+            f.write(json.dumps(r))
+            f.write("\n")
+
+
+def ingest_file(bin_dir, sock, path, expected):
+    """`audience ingest PATH` against the server; returns the seconds it took. Stops the benchmark
+    unless exactly `expected` records were accepted."""
+    t = time.perf_counter()
+    out = subprocess.run([os.path.join(bin_dir, "audience"), "--socket", sock, "--json", "ingest", path],
+                         capture_output=True, text=True)
+    seconds = time.perf_counter() - t
+    summary = json.loads(out.stdout)
+    assert summary["accepted"] == expected, (summary, out.stderr[-2000:])
+    return seconds

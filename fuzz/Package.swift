@@ -11,14 +11,15 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
   ],
   targets: [
+    .target(name: "FuzzDriver"),
     .executableTarget(
-      name: "fuzz-where", dependencies: [.product(name: "AudienceCore", package: "audience")]),
+      name: "fuzz-where", dependencies: ["FuzzDriver", .product(name: "AudienceCore", package: "audience")]),
     .executableTarget(
-      name: "fuzz-csv", dependencies: [.product(name: "AudienceCore", package: "audience")]),
+      name: "fuzz-csv", dependencies: ["FuzzDriver", .product(name: "AudienceCore", package: "audience")]),
     .executableTarget(
       name: "fuzz-frames",
       dependencies: [
-        .product(name: "AudienceWire", package: "audience"), .product(name: "AudienceCore", package: "audience"),
+        "FuzzDriver", .product(name: "AudienceWire", package: "audience"), .product(name: "AudienceCore", package: "audience"),
         .product(name: "NIOCore", package: "swift-nio"),
       ]),
   ]

@@ -192,11 +192,12 @@ public struct IdentityGraph: Sendable {
   /// Other profiles are untouched (a profile is a whole connected component).
   /// - Parameters:
   ///   - id: a live profile.
+  ///   - known: its records' sequence numbers when the caller already has them (`recordSeqs(of:)`).
   /// - Returns: the sequence numbers of the records it held (the store deletes those rows).
   @discardableResult
-  public mutating func forget(_ id: ProfileID) -> [UInt64] {
+  public mutating func forget(_ id: ProfileID, records known: [UInt64]? = nil) -> [UInt64] {
     guard id >= 0, id < profiles.count, let p = profiles[id] else { return [] }
-    let seqs = recordSeqs(of: id)
+    let seqs = known ?? recordSeqs(of: id)
     let gone = Set(seqs)
     for seq in seqs { records[Int(seq)] = nil }
     recordCount -= seqs.count

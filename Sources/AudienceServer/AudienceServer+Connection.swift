@@ -27,9 +27,7 @@ extension AudienceServer {
 
   /// Answers a connection with one status frame and closes it.
   func refuse(_ channel: any Channel, _ status: WireStatus) throws {
-    var frame = channel.allocator.buffer(capacity: 64)
-    WireCodec.encode(WireResponse(id: 0, status: status), into: &frame)
-    channel.writeAndFlush(frame).whenComplete { _ in channel.close(promise: nil) }
+    channel.writeAndFlush(Self.frame(WireResponse(id: 0, status: status), channel.allocator)).whenComplete { _ in channel.close(promise: nil) }
   }
 
   /// Why the peer may not connect (nil: it may), from its SO_PEERCRED credentials.
@@ -78,8 +76,9 @@ extension AudienceServer {
     }
   }
 
-  static func frame(_ response: WireResponse) -> ByteBuffer {
-    var buffer = ByteBuffer()
+  /// One response as a frame (length prefix included), in the channel's allocator's memory.
+  static func frame(_ response: WireResponse, _ allocator: ByteBufferAllocator) -> ByteBuffer {
+    var buffer = allocator.buffer(capacity: 256)
     WireCodec.encode(response, into: &buffer)
     return buffer
   }

@@ -167,9 +167,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
   }
 
   private func write(_ context: ChannelHandlerContext, _ response: WireResponse) {
-    var buffer = context.channel.allocator.buffer(capacity: 256)
-    WireCodec.encode(response, into: &buffer)
-    context.write(wrapOutboundOut(buffer), promise: nil)
+    context.write(wrapOutboundOut(AudienceServer.frame(response, context.channel.allocator)), promise: nil)
     unflushed = true
   }
 
@@ -177,10 +175,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
   private func closeAfter(_ context: ChannelHandlerContext, _ response: WireResponse) {
     closing = true
     unflushed = false
-    var buffer = context.channel.allocator.buffer(capacity: 256)
-    WireCodec.encode(response, into: &buffer)
     let channel = context.channel
-    context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
+    context.writeAndFlush(wrapOutboundOut(AudienceServer.frame(response, channel.allocator))).whenComplete { _ in channel.close(promise: nil) }
   }
 
   func channelReadComplete(context: ChannelHandlerContext) {
@@ -226,10 +222,8 @@ struct ResponseWriter: Sendable {
 
   /// Writes and flushes one response; false when the connection is gone.
   func write(_ response: WireResponse) async -> Bool {
-    var buffer = channel.allocator.buffer(capacity: 256)
-    WireCodec.encode(response, into: &buffer)
     do {
-      try await channel.writeAndFlush(buffer)
+      try await channel.writeAndFlush(AudienceServer.frame(response, channel.allocator))
       return true
     } catch {
       return false

@@ -189,14 +189,11 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
       logger.error("erasure failed", metadata: ["store.error": "\(error)"])
       return f.continuation.resume(throwing: AudienceError(.unavailable, "erasure failed: \(error)"))
     }
-    graph.withLock { g in
-      g.forget(plan.id)
-      watchers.withLock { table in
-        for id in Array(table.live.keys) {
-          if let change = table.live[id]!.membership.forgotten(plan.id) { table.live[id]!.continuation.yield(change) }
-        }
-      }
+    let behind = graph.withLock { g in
+      g.forget(plan.id, records: plan.seqs)
+      return notifyWatchers { $0.forgotten(plan.id).map { [$0] } ?? [] }
     }
+    endBehind(behind)
     logger.info("erased a profile", metadata: ["store.profile": "\(plan.id)", "store.records": "\(plan.seqs.count)"])
     f.continuation.resume(returning: plan.summary)
   }
@@ -252,27 +249,23 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
             return g.apply(next.next()!)
           })
       }
-      return notifyWatchers(results.joined(), g)
+      return notifyWatchers { $0.update(after: results.joined(), in: g) }
     }
-    for continuation in behind {
-      continuation.finish(
-        throwing: AudienceError(
-          .resourceExhausted, "the watch fell more than \(Self.watchBufferLimit) changes behind; it was ended"))
-    }
+    endBehind(behind)
     for (p, r) in zip(batch, results) { p.continuation.resume(returning: r) }
   }
 
-  /// Tells every watcher what the just-applied outcomes changed. Called under the graph lock.
-  /// Returns the watchers that fell behind, to be finished once the locks are released.
-  private func notifyWatchers(_ outcomes: some Sequence<IngestOutcome>, _ g: IdentityGraph)
+  /// Gives every watcher the changes `changes` computes from its membership (updating it).
+  /// Called under the graph lock. Returns the watchers that fell behind, to be ended by
+  /// `endBehind` once the locks are released.
+  private func notifyWatchers(_ changes: (inout SegmentMembership) -> [SegmentChange])
     -> [AsyncThrowingStream<SegmentChange, any Error>.Continuation]
   {
     watchers.withLock { table in
       var behind: [AsyncThrowingStream<SegmentChange, any Error>.Continuation] = []
       for id in Array(table.live.keys) {
-        let changes = table.live[id]!.membership.update(after: outcomes, in: g)
         let continuation = table.live[id]!.continuation
-        for change in changes {
+        for change in changes(&table.live[id]!.membership) {
           if case .dropped = continuation.yield(change) {
             table.live[id] = nil
             behind.append(continuation)
@@ -281,6 +274,14 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
         }
       }
       return behind
+    }
+  }
+
+  private func endBehind(_ behind: [AsyncThrowingStream<SegmentChange, any Error>.Continuation]) {
+    for continuation in behind {
+      continuation.finish(
+        throwing: AudienceError(
+          .resourceExhausted, "the watch fell more than \(Self.watchBufferLimit) changes behind; it was ended"))
     }
   }
 

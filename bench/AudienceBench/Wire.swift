@@ -14,6 +14,14 @@ enum Wire {
     try WireCodec.decodeResponse(ByteBuffer(bytes: payload))
   }
 
+  /// `count` GetUser requests (ids 1...count) for random cookies among c0..c(profiles-1), encoded.
+  static func getUserFrames(_ count: Int, profiles: Int) -> [[UInt8]] {
+    var rng = SystemRandomNumberGenerator()
+    return (0..<count).map { i in
+      frame(WireRequest(id: UInt64(i + 1), body: .getUser(cookie: "c\(Int.random(in: 0..<profiles, using: &rng))")))
+    }
+  }
+
   /// Connects and says Hello.
   static func connect(_ path: String) throws -> BlockingSocket {
     let s = try BlockingSocket(path: path)

@@ -73,11 +73,8 @@ struct Throughput: ParsableCommand {
   @Option(help: "Timed repetitions.") var rounds = 3
 
   func run() throws {
-    var rng = SystemRandomNumberGenerator()
     // 4096 distinct requests, encoded once, sent round and round.
-    let batch = (0..<4096).map { i in
-      Wire.frame(WireRequest(id: UInt64(i + 1), body: .getUser(cookie: "c\(Int.random(in: 0..<profiles, using: &rng))")))
-    }
+    let batch = Wire.getUserFrames(4096, profiles: profiles)
     let chunk = batch.joined().map { $0 }
     let perChunk = batch.count
     for _ in 0..<rounds {
@@ -118,10 +115,7 @@ struct Latency: ParsableCommand {
   @Option(help: "Blocks per server, alternating.") var blocks = 10
 
   func run() throws {
-    var rng = SystemRandomNumberGenerator()
-    let frames = (0..<block).map { i in
-      Wire.frame(WireRequest(id: UInt64(i + 1), body: .getUser(cookie: "c\(Int.random(in: 0..<profiles, using: &rng))")))
-    }
+    let frames = Wire.getUserFrames(block, profiles: profiles)
     let server = try Wire.connect(socket)
     let echo = try BlockingSocket(path: echo)
     var ours: [Double] = [], theirs: [Double] = []
