@@ -56,6 +56,15 @@ let package = Package(
       ],
       swiftSettings: swiftSettings),
     .target(
+      name: "AudienceMongo",
+      dependencies: [
+        "AudienceCore", "CMongoc",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: swiftSettings),
+    .target(
       name: "AudienceWire",
       dependencies: [
         "AudienceCore", "CAudienceProto", "CProtobufC",
@@ -83,7 +92,7 @@ let package = Package(
     .executableTarget(
       name: "audienced",
       dependencies: [
-        "AudienceCore", "AudienceServer", "AudienceStore",
+        "AudienceCore", "AudienceServer", "AudienceStore", "AudienceMongo",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

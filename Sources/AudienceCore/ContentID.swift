@@ -39,8 +39,20 @@ public struct ContentID: Hashable, Sendable, CustomStringConvertible {
 
   /// 32 hex digits.
   public var description: String {
-    let hex = String(high, radix: 16) + ":" + String(low, radix: 16)
-    return hex
+    func pad(_ n: UInt64) -> String {
+      let h = String(n, radix: 16)
+      return String(repeating: "0", count: 16 - h.count) + h
+    }
+    return pad(high) + pad(low)
+  }
+
+  /// Reads the 32 hex digits of `description`.
+  /// - Parameters:
+  ///   - hex: 32 hex digits.
+  public init?(hex: String) {
+    guard hex.utf8.count == 32, let high = UInt64(hex.prefix(16), radix: 16), let low = UInt64(hex.suffix(16), radix: 16)
+    else { return nil }
+    self.init(high: high, low: low)
   }
 }
 

@@ -149,18 +149,10 @@ public struct IdentityGraph: Sendable {
   /// Why linking this record's email would break the identifier cap, or nil when it would not.
   private func capRefusal(_ r: Record, _ byCookie: ProfileID?, _ byEmail: ProfileID?) -> String? {
     guard r.email != nil else { return nil }
-    let cap = limits.maxIdentifiersPerProfile
-    func size(_ id: ProfileID) -> Int { profiles[id].map { $0.cookies.count + $0.emails.count } ?? 0 }
-    switch (byCookie, byEmail) {
-    case (let a?, let b?) where a != b && size(a) + size(b) > cap:
-      return "the record's email was not linked: merging profiles \(a) and \(b) would hold \(size(a) + size(b)) identifiers, past the cap of \(cap)"
-    case (let a?, nil) where size(a) + 1 > cap:
-      return "the record's email was not linked: profile \(a) already holds \(size(a)) identifiers (cap \(cap))"
-    case (nil, let b?) where size(b) + 1 > cap:
-      return "the record's cookie was not linked to its email: profile \(b) already holds \(size(b)) identifiers (cap \(cap))"
-    default:
-      return nil
+    func sized(_ id: ProfileID?) -> (id: ProfileID, size: Int)? {
+      id.map { id in (id, profiles[id].map { $0.cookies.count + $0.emails.count } ?? 0) }
     }
+    return Self.capRefusal(byCookie: sized(byCookie), byEmail: sized(byEmail), cap: limits.maxIdentifiersPerProfile)
   }
 
   private mutating func link(_ r: Record, key: RecordKey, profile: ProfileID) {

@@ -184,3 +184,23 @@ extension IdentityGraph {
     return b.build()
   }
 }
+
+extension AudienceReport {
+  /// The report over a list of users in the record shape (a store that fetches the segment's
+  /// profile views, such as the MongoDB store).
+  /// - Parameters:
+  ///   - users: the segment's merged views.
+  ///   - query: the parameters (its filter was already applied).
+  ///   - categories: interest categories.
+  public init(users: [Record], query: AnalyzeQuery, categories: InterestCategories) throws(AudienceError) {
+    try query.validate()
+    var b = ReportBuilder(query: query, categories: categories)
+    for r in users {
+      b.add(
+        country: r.location.country, state: r.location.state, city: r.location.city, gender: r.demographics.gender,
+        education: r.demographics.education, income: r.demographics.income, age: r.demographics.age,
+        interests: r.interests.map { ($0, Filter.fold($0)) })
+    }
+    self = b.build()
+  }
+}

@@ -24,8 +24,17 @@ struct Audienced: AsyncParsableCommand {
   @Option(name: .customLong("data-dir"), help: "Directory of the embedded store (env AUDIENCE_DATA_DIR; default ./data).")
   var dataDir: String?
 
-  @Option(name: .long, help: "Store to use: embedded (MongoDB is not in this build yet).")
+  @Option(name: .long, help: "Store to use: embedded (local, the default) or mongodb (docs/MONGODB.md).")
   var store: String = "embedded"
+
+  @Option(name: .customLong("mongo-uri"), help: "MongoDB connection string for --store mongodb (env MONGO_URI; default mongodb://localhost:27017/).")
+  var mongoURI: String?
+
+  @Option(name: .customLong("mongo-db"), help: "MongoDB database for --store mongodb (env MONGO_DB; default user_database).")
+  var mongoDB: String?
+
+  @Option(name: .customLong("mongo-threads"), help: "MongoDB calls that may run at once (--store mongodb).")
+  var mongoThreads: Int = 8
 
   @Option(name: .customLong("socket-mode"), help: "Permissions of the socket file, octal.")
   var socketMode: String = "660"
@@ -82,14 +91,15 @@ struct Audienced: AsyncParsableCommand {
     guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777 else {
       throw ValidationError("--socket-mode: \"\(socketMode)\" is not an octal mode such as 660")
     }
-    guard store == "embedded" else {
-      throw ValidationError("--store: \"\(store)\" is not available in this build (use embedded)")
+    guard store == "embedded" || store == "mongodb" else {
+      throw ValidationError("--store: \"\(store)\" is not a store (use embedded or mongodb)")
     }
     for (name, value) in [("--max-frame-bytes", maxFrameBytes), ("--max-records-per-batch", maxRecordsPerBatch),
                           ("--max-in-flight", maxInFlight), ("--max-connections", maxConnections),
                           ("--idle-timeout", idleTimeout), ("--frame-timeout", frameTimeout),
                           ("--max-identifiers-per-profile", maxIdentifiersPerProfile),
-                          ("--max-buffered-bytes", maxBufferedBytes)] where value < 1 {
+                          ("--max-buffered-bytes", maxBufferedBytes),
+                          ("--mongo-threads", mongoThreads)] where value < 1 {
       throw ValidationError("\(name): must be at least 1")
     }
     LoggingSystem.bootstrap { label in
@@ -118,6 +128,11 @@ struct Audienced: AsyncParsableCommand {
     var config = AudiencedConfig(
       server: serverConfig,
       dataDirectory: dataDir ?? env["AUDIENCE_DATA_DIR"] ?? "./data")
+    if store == "mongodb" {
+      config.mongo = MongoSettings(
+        uri: mongoURI ?? env["MONGO_URI"] ?? "mongodb://localhost:27017/",
+        database: mongoDB ?? env["MONGO_DB"] ?? "user_database", threads: mongoThreads)
+    }
     config.limits.maxIdentifiersPerProfile = maxIdentifiersPerProfile
     if let blockedIdentifiers {
       config.limits.blockedIdentifiers = Set(

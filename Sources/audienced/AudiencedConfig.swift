@@ -1,4 +1,5 @@
 import AudienceCore
+import AudienceMongo
 import AudienceServer
 import AudienceStore
 import Logging
@@ -10,6 +11,15 @@ struct AudiencedConfig {
   var server: ServerConfiguration
   var dataDirectory: String
   var limits = RecordLimits.default
+  /// Set for `--store mongodb`.
+  var mongo: MongoSettings?
+}
+
+/// Where the MongoDB store connects.
+struct MongoSettings {
+  var uri: String
+  var database: String
+  var threads: Int
 }
 
 /// Builds the store and the server, in dependency order: the group starts them in this
@@ -18,7 +28,14 @@ struct AudiencedConfig {
 ///   - config: the configuration.
 ///   - logger: the root logger.
 func buildServices(config: AudiencedConfig, logger: Logger) throws -> [any Service] {
-  let store = try EmbeddedStore(directory: config.dataDirectory, limits: config.limits, logger: logger)
+  let store: any ProfileStore & Service
+  if let mongo = config.mongo {
+    store = try MongoStore(
+      uri: mongo.uri, database: mongo.database, limits: config.limits, categories: config.server.categories,
+      threads: mongo.threads, logger: logger)
+  } else {
+    store = try EmbeddedStore(directory: config.dataDirectory, limits: config.limits, logger: logger)
+  }
   let server = AudienceServer(
     configuration: config.server, store: store, normalizer: RecordNormalizer(limits: config.limits), logger: logger)
   return [store, server]

@@ -1,0 +1,116 @@
+/// A profile rebuilt from its own records alone, for stores that keep no identity graph in memory
+/// (the MongoDB store): a profile depends on nothing but its records, so replaying them through an
+/// `IdentityGraph` gives the same view, summary and filter fields the embedded store computes.
+public struct ProfileReplay: Sendable {
+  /// The replayed graph: one profile (more only if the records do not connect).
+  public let graph: IdentityGraph
+  /// The profile in `graph`.
+  public let profileID: ProfileID
+  /// Local sequence number (as replayed) -> the record's stored sequence number.
+  public let storedSeqs: [UInt64]
+
+  /// Replays records, oldest sequence first.
+  /// - Parameters:
+  ///   - records: the profile's records with their stored sequence numbers (any order, gaps allowed).
+  ///   - emails: the profile's linked emails; a record's other email (a link the identifier cap
+  ///     refused) is not linked in the replay either. Nil links every email.
+  ///   - limits: record bounds (the identifier cap is not applied again: the store decided the links).
+  ///   - mainCookie: a cookie of the profile, to pick it when the records do not all connect.
+  public init?(records: [StoredRecord], emails: Set<String>?, limits: RecordLimits, mainCookie: String) {
+    var unbounded = limits
+    unbounded.maxIdentifiersPerProfile = .max
+    var g = IdentityGraph(limits: unbounded)
+    g.reserve(records: records.count)
+    var seqs: [UInt64] = [0]
+    for (n, stored) in records.sorted(by: { $0.seq < $1.seq }).enumerated() {
+      var r = stored.record
+      if let e = r.email, let emails, !emails.contains(e) { r.email = nil }
+      g.apply(StoredRecord(seq: UInt64(n + 1), contentID: stored.contentID, record: r))
+      seqs.append(stored.seq)
+    }
+    guard let id = g.profileID(of: .cookie(mainCookie)) else { return nil }
+    self.graph = g
+    self.profileID = id
+    self.storedSeqs = seqs
+  }
+
+  var profile: Profile { graph.profile(profileID)! }
+
+  /// The merged view, showing `cookie` (nil: the latest record's cookie).
+  public func view(cookie: String? = nil) -> Record {
+    profile.view(cookie: cookie, interestCap: graph.limits.maxInterestsPerProfile)
+  }
+
+  /// The identity summary, numbered `id`.
+  public func summary(id: ProfileID) -> ProfileSummary {
+    var s = graph.summary(profile)
+    s.id = id
+    return s
+  }
+
+  /// What filters test, for a store that pushes filters down.
+  public func filterFields(categories: InterestCategories) -> FilterFields {
+    let p = profile
+    let best = p.foldedInterests.compactMap { categories.category(ofFolded: $0) }.min()
+    let income = p.incomeText
+    let numeric = income.flatMap(Filter.numericIncome)
+    return FilterFields(
+      age: p.ageValue, gender: p.value(.gender).map(Filter.fold), country: p.value(.country).map(Filter.fold),
+      state: p.value(.state).map(Filter.fold), city: p.value(.city).map(Filter.fold),
+      education: p.value(.education).map(Filter.fold), income: numeric,
+      incomeLabel: numeric == nil ? income.map(Filter.fold) : nil, interests: p.foldedInterests.sorted(),
+      category: Filter.fold(best.map { categories.order[$0] } ?? categories.fallback),
+      created: p.first.createdAt.seconds, seen: p.last.createdAt.seconds, inCohort: p.inCohort)
+  }
+}
+
+/// A profile's values as filters compare them: strings folded (trimmed, lower-cased), income
+/// split into a number or a label, every interest (not only the shown ones), the category.
+public struct FilterFields: Hashable, Sendable {
+  public var age: Int?
+  public var gender: String?
+  public var country: String?
+  public var state: String?
+  public var city: String?
+  public var education: String?
+  public var income: Int64?
+  public var incomeLabel: String?
+  public var interests: [String]
+  public var category: String
+  public var created: Int64
+  public var seen: Int64
+  public var inCohort: Bool
+
+  /// The value of a string field.
+  public func value(_ field: StringField) -> String? {
+    switch field {
+    case .gender: gender
+    case .country: country
+    case .state: state
+    case .city: city
+    case .education: education
+    }
+  }
+}
+
+extension IdentityGraph {
+  /// Why linking a record's email would break the identifier cap, or nil when it would not.
+  /// - Parameters:
+  ///   - byCookie: the profile of the record's cookie and its identifier count, if known.
+  ///   - byEmail: the profile of the record's email and its identifier count, if known.
+  ///   - cap: most identifiers per profile.
+  public static func capRefusal(
+    byCookie: (id: ProfileID, size: Int)?, byEmail: (id: ProfileID, size: Int)?, cap: Int
+  ) -> String? {
+    switch (byCookie, byEmail) {
+    case (let a?, let b?) where a.id != b.id && a.size + b.size > cap:
+      return "the record's email was not linked: merging profiles \(a.id) and \(b.id) would hold \(a.size + b.size) identifiers, past the cap of \(cap)"
+    case (let a?, nil) where a.size + 1 > cap:
+      return "the record's email was not linked: profile \(a.id) already holds \(a.size) identifiers (cap \(cap))"
+    case (nil, let b?) where b.size + 1 > cap:
+      return "the record's cookie was not linked to its email: profile \(b.id) already holds \(b.size) identifiers (cap \(cap))"
+    default:
+      return nil
+    }
+  }
+}

@@ -1,0 +1,101 @@
+// Records in the seed's JSON shape: the CLI reads and prints them, the MongoDB store writes them
+// as its documents' `data`. Pure: no I/O.
+/// Records in the original specification's JSON shape: `{"data": {...}}` or the bare object.
+public enum RecordJSON {
+  /// Reads one record. Errors name the field (`data.demographics.age: "abc" is not a whole number`).
+  /// - Parameters:
+  ///   - json: a `{"data": {...}}` document or the bare record object.
+  public static func record(from json: JSONValue) throws(AudienceError) -> RawRecord {
+    var d = json
+    if let inner = json["data"] { d = inner }
+    guard case .object = d else { throw .invalidField("data", "must be an object") }
+    var r = RawRecord()
+    r.cookie = try text(d["cookie"], "data.cookie")
+    r.email = try text(d["email"], "data.email")
+    r.phoneNumber = try text(d["phone_number"], "data.phone_number")
+    r.createdAt = try text(d["created_at"], "data.created_at")
+    if let l = d["location"], l != .null {
+      guard case .object = l else { throw .invalidField("data.location", "must be an object") }
+      r.state = try text(l["state"], "data.location.state")
+      r.country = try text(l["country"], "data.location.country")
+      r.city = try text(l["city"], "data.location.city")
+    }
+    if let m = d["demographics"], m != .null {
+      guard case .object = m else { throw .invalidField("data.demographics", "must be an object") }
+      r.age = try age(m["age"])
+      r.gender = try text(m["gender"], "data.demographics.gender")
+      r.income = try text(m["income"], "data.demographics.income")
+      r.education = try text(m["education"], "data.demographics.education")
+    }
+    switch d["interests"] {
+    case nil, .null?: break
+    case .array(let xs)?:
+      r.interests = try xs.enumerated().map { (i, x) throws(AudienceError) in try text(x, "data.interests[\(i)]") }
+    case .string(let s)?: r.interests = splitList(s)
+    default: throw .invalidField("data.interests", "must be a list of strings")
+    }
+    return r
+  }
+
+  /// Splits `"Tech;Gaming"` or `"Tech|Gaming"`.
+  /// - Parameters:
+  ///   - s: the list text.
+  public static func splitList(_ s: String) -> [String] {
+    s.split(whereSeparator: { $0 == ";" || $0 == "|" }).map(String.init).filter { !$0.allSatisfy(\.isWhitespace) }
+  }
+
+  private static func text(_ v: JSONValue?, _ field: String) throws(AudienceError) -> String {
+    switch v {
+    case nil, .null?: return ""
+    case .string(let s)?: return s
+    case .int(let n)?: return String(n)
+    case .double(let d)?: return d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d)
+    default: throw .invalidField(field, "must be a string")
+    }
+  }
+
+  private static func age(_ v: JSONValue?) throws(AudienceError) -> Int? {
+    let field = "data.demographics.age"
+    switch v {
+    case nil, .null?: return nil
+    case .int(let n)?:
+      guard let a = Int(exactly: n), (0...130).contains(a) else { throw .invalidField(field, "\(n) is outside 0...130") }
+      return a
+    case .double(let d)?:
+      guard d == d.rounded(), (0...130).contains(d) else { throw .invalidField(field, "\(d) is not a whole number in 0...130") }
+      return Int(d)
+    case .string(let s)?:
+      let t = s.trimmingWhitespace()
+      if t.isEmpty { return nil }
+      guard let a = Int(t) else { throw .invalidField(field, "\"\(t.prefix(40))\" is not a whole number") }
+      guard (0...130).contains(a) else { throw .invalidField(field, "\(a) is outside 0...130") }
+      return a
+    default: throw .invalidField(field, "must be a whole number")
+    }
+  }
+
+  /// A record or profile view as `{"data": {...}}`, every field present (null when unknown).
+  /// - Parameters:
+  ///   - r: the record.
+  public static func json(_ r: Record) -> JSONValue {
+    .object([("data", data(r))])
+  }
+
+  /// The inner `data` object.
+  /// - Parameters:
+  ///   - r: the record.
+  public static func data(_ r: Record) -> JSONValue {
+    .object([
+      ("cookie", .string(r.cookie)),
+      ("email", .from(r.email)),
+      ("phone_number", .from(r.phoneNumber)),
+      ("created_at", .from(r.createdAt?.iso8601)),
+      ("location", .object([("state", .from(r.location.state)), ("country", .from(r.location.country)), ("city", .from(r.location.city))])),
+      ("demographics", .object([
+        ("age", .from(r.demographics.age)), ("gender", .from(r.demographics.gender)),
+        ("income", .from(r.demographics.income)), ("education", .from(r.demographics.education)),
+      ])),
+      ("interests", .array(r.interests.map { .string($0) })),
+    ])
+  }
+}

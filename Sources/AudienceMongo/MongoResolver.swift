@@ -1,0 +1,264 @@
+import AudienceCore
+
+/// One person document as the resolver reads it: identity and version, not the view.
+struct PersonRow {
+  var id: ProfileID
+  var version: Int64
+  var cookies: [String]
+  var emails: [String]
+  /// A merge in progress: the absorbed person as it was when the merge began.
+  var merging: PersonRow? {
+    get { absorbing.first }
+    set { absorbing = newValue.map { [$0] } ?? [] }
+  }
+  private var absorbing: [PersonRow] = []
+
+  init?(_ doc: JSONValue) {
+    guard let id = doc.int("_id") else { return nil }
+    self.id = ProfileID(id)
+    version = doc.int("v") ?? 0
+    cookies = doc.strings("cookies")
+    emails = doc.strings("emails")
+    if let m = doc["merging"], m != .null, let row = PersonRow(m) { merging = row }
+  }
+
+  init(id: ProfileID, version: Int64, cookies: [String], emails: [String]) {
+    self.id = id
+    self.version = version
+    self.cookies = cookies
+    self.emails = emails
+  }
+
+  var size: Int { cookies.count + emails.count }
+
+  var json: JSONValue {
+    .object([
+      ("_id", .int(Int64(id))), ("v", .int(version)), ("cookies", .array(cookies.map { .string($0) })),
+      ("emails", .array(emails.map { .string($0) })),
+    ])
+  }
+
+  static let projection: JSONValue = .object([
+    ("_id", .int(1)), ("v", .int(1)), ("cookies", .int(1)), ("emails", .int(1)), ("merging", .int(1)),
+  ])
+}
+
+/// Resolves records into person documents with compare-and-set writes (see `MongoStore`).
+struct MongoResolver {
+  let store: MongoStore
+  let session: MongoSession
+  private var s: MongoSession { session }
+
+  init(store: MongoStore, session: MongoSession) {
+    self.store = store
+    self.session = session
+  }
+
+  /// Links a stored raw record into its person and rewrites the person's document.
+  /// - Parameters:
+  ///   - record: the record, already in `users`.
+  ///   - stored: whether it was there before this ingest (a duplicate).
+  func resolve(_ record: StoredRecord, stored: Bool) throws -> IngestOutcome {
+    let r = record.record
+    for _ in 0..<MongoStore.maxAttempts {
+      let rows = try people(cookie: r.cookie, email: r.email)
+      if let merging = rows.first(where: { $0.merging != nil }) {
+        _ = try finishMerge(merging)
+        continue
+      }
+      let byCookie = rows.first { $0.cookies.contains(r.cookie) }
+      let byEmail = r.email.flatMap { e in rows.first { $0.emails.contains(e) } }
+      if stored, let p = byCookie { return .duplicate(p.id) }
+      let refusal =
+        r.email == nil
+        ? nil
+        : IdentityGraph.capRefusal(
+          byCookie: byCookie.map { ($0.id, $0.size) }, byEmail: byEmail.map { ($0.id, $0.size) },
+          cap: store.limits.maxIdentifiersPerProfile)
+      let email = refusal == nil ? r.email : nil
+      let linked = refusal == nil ? byEmail : nil
+      var outcome: IngestOutcome
+      switch (byCookie, linked) {
+      case (nil, nil):
+        let id = ProfileID(try MongoCounters.reserve(s, "profiles", 1) - 1)
+        let row = PersonRow(id: id, version: 1, cookies: [r.cookie], emails: email.map { [$0] } ?? [])
+        guard try insert(row) else { continue }
+        outcome = .created(id)
+      case (let a?, nil), (nil, let a?):
+        guard try update(a, adding: r.cookie, email) else { continue }
+        outcome = .updated(a.id)
+      case (let a?, let b?) where a.id == b.id:
+        guard try update(a, adding: r.cookie, email) else { continue }
+        outcome = .updated(a.id)
+      case (let a?, let b?):
+        let (survivor, absorbed) = a.id < b.id ? (a, b) : (b, a)
+        guard let marked = try markMerge(survivor, absorbing: absorbed), try finishMerge(marked) else { continue }
+        outcome = .merged(survivor.id, absorbed: [absorbed.id])
+      }
+      if let email, outcome.profileID != nil { try syncCohort(email: email) }
+      if let refusal, let target = outcome.profileID { outcome = .capped(target, reason: refusal) }
+      return outcome
+    }
+    throw AudienceError(.unavailable, "MongoDB: gave up linking a record after \(MongoStore.maxAttempts) conflicting writes")
+  }
+
+  /// The person documents holding a cookie or an email (also as the absorbed side of a merge).
+  private func people(cookie: String, email: String?) throws -> [PersonRow] {
+    var or: [JSONValue] = [
+      .object([("cookies", .string(cookie))]), .object([("merging.cookies", .string(cookie))]),
+    ]
+    if let email {
+      or += [.object([("emails", .string(email))]), .object([("merging.emails", .string(email))])]
+    }
+    return try s.find(MongoDocuments.unique, .object([("$or", .array(or))]), .object([("projection", PersonRow.projection)]))
+      .compactMap(PersonRow.init)
+  }
+
+  /// The document of a person, any merge it is part of finished first.
+  func settledPerson(_ person: PersonRef) throws -> JSONValue? {
+    let filter: JSONValue
+    switch person {
+    case .cookie(let c): filter = .object([("$or", .array([.object([("cookies", .string(c))]), .object([("merging.cookies", .string(c))])]))])
+    case .email(let e):
+      let e = e.lowercased()
+      filter = .object([("$or", .array([.object([("emails", .string(e))]), .object([("merging.emails", .string(e))])]))])
+    }
+    for _ in 0..<MongoStore.maxAttempts {
+      guard let doc = try s.find(MongoDocuments.unique, filter, .object([("limit", .int(1))])).first, let row = PersonRow(doc)
+      else { return nil }
+      if row.merging == nil { return doc }
+      _ = try finishMerge(row)
+    }
+    throw AudienceError(.unavailable, "MongoDB: a merge did not settle after \(MongoStore.maxAttempts) attempts")
+  }
+
+  /// Replays a person's records.
+  func replay(cookies: [String], emails: [String]) throws -> ProfileReplay {
+    let docs = try s.find(
+      MongoDocuments.users, .object([("data.cookie", .object([("$in", .array(cookies.map { .string($0) }))]))]))
+    let records = docs.compactMap(MongoDocuments.stored)
+    guard let replay = ProfileReplay(records: records, emails: Set(emails), limits: store.limits, mainCookie: cookies[0]) else {
+      throw AudienceError(.internal, "MongoDB: profile of cookie \(cookies[0]) has no records in users")
+    }
+    return replay
+  }
+
+  /// The person's document with these identifiers, recomputed from their records.
+  private func document(_ row: PersonRow) throws -> JSONValue {
+    let replay = try replay(cookies: row.cookies, emails: row.emails)
+    return MongoDocuments.person(
+      id: row.id, version: row.version, replay: replay, cookies: row.cookies, emails: row.emails,
+      categories: store.categories)
+  }
+
+  /// Creates a person; false when an identifier was taken meanwhile.
+  private func insert(_ row: PersonRow) throws -> Bool {
+    do {
+      try s.write(.object([("insert", .string(MongoDocuments.unique)), ("documents", .array([try document(row)]))]))
+      return true
+    } catch let f as MongoFailure where f.isDuplicateKey {
+      return false
+    }
+  }
+
+  /// Replaces a person's document if its version is still `expected`; false otherwise.
+  private func replace(_ row: PersonRow, expected: Int64) throws -> Bool {
+    do {
+      let reply = try s.write(.object([
+        ("update", .string(MongoDocuments.unique)),
+        ("updates", .array([.object([
+          ("q", .object([("_id", .int(Int64(row.id))), ("v", .int(expected))])), ("u", try document(row)),
+        ])])),
+      ]))
+      return (reply.int("n") ?? 0) == 1
+    } catch let f as MongoFailure where f.isDuplicateKey {
+      return false
+    }
+  }
+
+  /// Adds a cookie and an email to a person.
+  private func update(_ row: PersonRow, adding cookie: String, _ email: String?) throws -> Bool {
+    var next = row
+    next.version += 1
+    if !next.cookies.contains(cookie) { next.cookies.append(cookie) }
+    if let email, !next.emails.contains(email) { next.emails.append(email) }
+    return try replace(next, expected: row.version)
+  }
+
+  /// Records in the survivor that it absorbs `absorbed`; the survivor as marked, or nil when it changed.
+  private func markMerge(_ survivor: PersonRow, absorbing absorbed: PersonRow) throws -> PersonRow? {
+    let reply = try s.write(.object([
+      ("update", .string(MongoDocuments.unique)),
+      ("updates", .array([.object([
+        ("q", .object([("_id", .int(Int64(survivor.id))), ("v", .int(survivor.version))])),
+        ("u", .object([("$set", .object([("merging", absorbed.json), ("v", .int(survivor.version + 1))]))])),
+      ])])),
+    ]))
+    guard (reply.int("n") ?? 0) == 1 else { return nil }
+    var marked = survivor
+    marked.version += 1
+    marked.merging = absorbed
+    return marked
+  }
+
+  /// Finishes a merge recorded in `survivor`: deletes the absorbed document (as recorded), then
+  /// writes the survivor with both people's identifiers. False when another writer got there first.
+  private func finishMerge(_ survivor: PersonRow) throws -> Bool {
+    var survivor = survivor
+    for _ in 0..<MongoStore.maxAttempts {
+      guard let absorbed = survivor.merging else { return false }
+      let deleted = try s.write(.object([
+        ("delete", .string(MongoDocuments.unique)),
+        ("deletes", .array([.object([
+          ("q", .object([("_id", .int(Int64(absorbed.id))), ("v", .int(absorbed.version))])), ("limit", .int(1)),
+        ])])),
+      ]))
+      if (deleted.int("n") ?? 0) == 0,
+        let current = try s.find(MongoDocuments.unique, .object([("_id", .int(Int64(absorbed.id)))])).first.flatMap(PersonRow.init)
+      {
+        // The absorbed person is itself absorbing someone: settle that first.
+        if current.merging != nil {
+          _ = try finishMerge(current)
+          continue
+        }
+        // The absorbed person changed since the merge began: record its identifiers as they are now.
+        guard let remarked = try markMerge(survivor, absorbing: current) else { return false }
+        survivor = remarked
+        continue
+      }
+      var merged = PersonRow(
+        id: survivor.id, version: survivor.version + 1, cookies: survivor.cookies, emails: survivor.emails)
+      for c in absorbed.cookies where !merged.cookies.contains(c) { merged.cookies.append(c) }
+      for e in absorbed.emails where !merged.emails.contains(e) { merged.emails.append(e) }
+      guard try replace(merged, expected: survivor.version) else { return false }
+      for e in absorbed.emails { try syncCohort(email: e) }
+      return true
+    }
+    return false
+  }
+
+  /// Copies the raw records of a repeated email into `cohort` (idempotent upserts).
+  private func syncCohort(email: String) throws {
+    let records = try s.find(MongoDocuments.users, .object([("data.email", .string(email))]))
+    guard Set(records.compactMap { $0["data"]?.string("cookie") }).count >= 2 else { return }
+    let updates: [JSONValue] = records.map { doc in
+      .object([("q", .object([("_id", doc["_id"] ?? .null)])), ("u", doc), ("upsert", .bool(true))])
+    }
+    var start = 0
+    while start < updates.count {
+      let chunk = Array(updates[start..<min(start + 1000, updates.count)])
+      try s.write(.object([("update", .string(MongoDocuments.cohort)), ("updates", .array(chunk)), ("ordered", .bool(false))]))
+      start += chunk.count
+    }
+  }
+}
+
+extension IngestOutcome {
+  /// The person the record went to.
+  var profileID: ProfileID? {
+    switch self {
+    case .created(let id), .updated(let id), .merged(let id, _), .duplicate(let id), .capped(let id, _): id
+    case .rejected: nil
+    }
+  }
+}

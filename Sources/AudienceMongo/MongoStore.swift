@@ -1,0 +1,241 @@
+public import AudienceCore
+internal import Glibc
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// The MongoDB store: the original layout (`users`, `unique`, `cohort`) over libmongoc, shared by
+/// any number of `audienced` processes.
+///
+/// Raw records are the truth; a person's `unique` document is derived from them. Ingesting a
+/// record (1) inserts it into `users` under its content id (a duplicate-key error means it was
+/// stored before), then (2) finds the people its cookie and email belong to and writes their
+/// document recomputed from their records (the same `IdentityGraph` replay the embedded store
+/// does), with a compare-and-set on the document's version `v`. Unique indexes on `cookies` and
+/// `emails` stop two writers from creating two people for one identifier; a writer that loses
+/// (no match on `v`, or error 11000) reads again and retries. A merge first records its intent
+/// in the survivor (`merging`: the absorbed person's id, version and identifiers), deletes the
+/// absorbed document, then writes the survivor; any writer that meets a `merging` document
+/// finishes the merge first, so a crash half-way loses nothing.
+public final class MongoStore: ProfileStore, Service {
+  public let kind = "mongodb"
+  let connection: MongoConnection
+  let limits: RecordLimits
+  let categories: InterestCategories
+  let logger: Logger
+  private let clock: @Sendable () -> Timestamp
+  private let indexesReady = Atomic<Bool>(false)
+
+  /// Most attempts at one record before giving up (each loses a race to another writer).
+  static let maxAttempts = 100
+
+  /// Connects lazily: the store opens even while MongoDB is down, and each request fails with
+  /// UNAVAILABLE until it is back.
+  /// - Parameters:
+  ///   - uri: the connection string.
+  ///   - database: the database (`user_database` in the original).
+  ///   - limits: record and profile bounds.
+  ///   - categories: interest categories, for the `category` values stored with each person.
+  ///   - threads: MongoDB calls that may run at once.
+  ///   - logger: where to log.
+  ///   - clock: the time given to records without `created_at`.
+  public init(
+    uri: String, database: String, limits: RecordLimits = .default, categories: InterestCategories = .standard,
+    threads: Int = 4, logger: Logger, clock: @escaping @Sendable () -> Timestamp = MongoStore.wallClock
+  ) throws(AudienceError) {
+    guard !database.isEmpty, !database.contains(where: { "/\\. \"$".contains($0) }) else {
+      throw AudienceError(.invalidArgument, "--mongo-db: \"\(database)\" is not a valid database name", field: "mongo-db")
+    }
+    connection = try MongoConnection(uri: uri, database: database, threads: threads)
+    self.limits = limits
+    self.categories = categories
+    self.logger = logger
+    self.clock = clock
+    logger.info("mongodb store", metadata: ["store.hosts": "\(connection.hosts)", "store.database": "\(database)"])
+  }
+
+  /// Wall-clock time, the default clock.
+  public static let wallClock: @Sendable () -> Timestamp = {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Timestamp(seconds: Int64(ts.tv_sec))
+  }
+
+  public func run() async throws {
+    try? await gracefulShutdown()
+    await connection.close()
+  }
+
+  /// Runs blocking MongoDB work on the store's threads, creating the indexes first if needed.
+  func run<T: Sendable>(_ what: String, _ body: @escaping @Sendable (MongoSession) throws -> T) async throws -> T {
+    try await connection.run(what) { [self] session in
+      if !indexesReady.load(ordering: .acquiring) {
+        try MongoIndexes.create(session)
+        indexesReady.store(true, ordering: .releasing)
+      }
+      return try body(session)
+    }
+  }
+
+  // MARK: ProfileStore
+
+  public func ingest(_ records: [Record]) async throws -> [IngestOutcome] {
+    if records.isEmpty { return [] }
+    let now = clock()
+    return try await run("ingest") { [self] s in
+      let first = try MongoCounters.reserve(s, "records", records.count)
+      let stored = records.enumerated().map { (i, r) -> StoredRecord in
+        var record = r
+        let id = ContentID(of: r)
+        if record.createdAt == nil { record.createdAt = now }
+        return StoredRecord(seq: first + UInt64(i), contentID: id, record: record)
+      }
+      let duplicates = try insertRaw(s, stored)
+      return try stored.enumerated().map { (i, r) in
+        try MongoResolver(store: self, session: s).resolve(r, stored: duplicates.contains(i))
+      }
+    }
+  }
+
+  /// Inserts raw records (in chunks, unordered); returns the positions already stored.
+  private func insertRaw(_ s: MongoSession, _ stored: [StoredRecord]) throws -> Set<Int> {
+    var duplicates = Set<Int>()
+    var start = 0
+    while start < stored.count {
+      let chunk = stored[start..<min(start + 1000, stored.count)]
+      let reply = try s.writeReportingErrors(.object([
+        ("insert", .string(MongoDocuments.users)), ("documents", .array(chunk.map(MongoDocuments.raw))),
+        ("ordered", .bool(false)),
+      ]))
+      for e in reply.errors {
+        guard e.code == 11000 else { throw MongoFailure(server: e.code, e.message) }
+        duplicates.insert(start + e.index)
+      }
+      start += chunk.count
+    }
+    return duplicates
+  }
+
+  public func user(cookie: String) async throws -> UserView? {
+    try await run("GetUser") { s in
+      guard let doc = try s.find(MongoDocuments.unique, .object([("cookies", .string(cookie))]), .object([("limit", .int(1))])).first,
+        var data = MongoDocuments.view(doc), let summary = MongoDocuments.summary(doc)
+      else { return nil }
+      data.cookie = cookie
+      return UserView(data: data, summary: summary)
+    }
+  }
+
+  public func queryCohort(_ query: CohortQuery, categories: InterestCategories) async throws -> CohortPage {
+    guard (1...CohortQuery.maxLimit).contains(query.limit) else {
+      throw AudienceError.invalidField("limit", "\(query.limit) is outside 1...\(CohortQuery.maxLimit)")
+    }
+    if let cookie = query.cookie {
+      return try await run("QueryCohort") { [self] s in
+        guard let replay = try replayOfPerson(s, .cookie(cookie)) else { return CohortPage(total: 0, users: [], nextCursor: nil) }
+        return try replay.replay.graph.query(query, categories: categories)
+      }
+    }
+    var after: Int64 = -1
+    if let cursor = query.cursor, !cursor.isEmpty {
+      guard cursor.first == "p", let n = Int64(cursor.dropFirst()) else {
+        throw AudienceError.invalidField("cursor", "\"\(cursor.prefix(40))\" is not a cursor of this query")
+      }
+      after = n
+    }
+    let filter = MongoFilter.query(query.filter)
+    return try await run("QueryCohort") { [after] s in
+      let total = try s.count(MongoDocuments.unique, filter)
+      if query.countOnly { return CohortPage(total: total, users: [], nextCursor: nil) }
+      let page = try s.find(
+        MongoDocuments.unique,
+        .object([("$and", .array([filter, .object([("_id", .object([("$gt", .int(after))]))])]))]),
+        .object([
+          ("sort", .object([("_id", .int(1))])), ("limit", .int(Int64(query.limit + 1))),
+          ("projection", .object([("data", .int(1))])),
+        ]))
+      let shown = page.prefix(query.limit)
+      let next = page.count > query.limit ? shown.last?.int("_id").map { "p\($0)" } : nil
+      return CohortPage(total: total, users: shown.compactMap(MongoDocuments.view), nextCursor: next)
+    }
+  }
+
+  public func analyze(_ query: AnalyzeQuery, categories: InterestCategories) async throws -> AudienceReport {
+    try query.validate()
+    if let cookie = query.cookie {
+      return try await run("Analyze") { [self] s in
+        guard let replay = try replayOfPerson(s, .cookie(cookie)) else {
+          return try AudienceReport(users: [], query: query, categories: categories)
+        }
+        return try replay.replay.graph.analyze(query, categories: categories)
+      }
+    }
+    let filter = MongoFilter.query(query.filter)
+    return try await run("Analyze") { s in
+      let docs = try s.find(MongoDocuments.unique, filter, .object([("projection", .object([("data", .int(1))]))]))
+      return try AudienceReport(users: docs.compactMap(MongoDocuments.view), query: query, categories: categories)
+    }
+  }
+
+  public func stats() async throws -> StoreStats {
+    try await run("Health") { s in
+      let repeated = try s.aggregate(
+        MongoDocuments.unique,
+        [.object([("$group", .object([("_id", .null), ("n", .object([("$sum", .string("$q.repeated_n"))]))]))])])
+      return StoreStats(
+        profiles: try s.count(MongoDocuments.unique, .object([])), records: try s.count(MongoDocuments.users, .object([])),
+        repeatedEmails: Int(repeated.first?.int("n") ?? 0))
+    }
+  }
+
+  public func forget(_ person: PersonRef) async throws -> ProfileSummary? {
+    let summary = try await run("Forget") { [self] s -> ProfileSummary? in
+      guard let doc = try MongoResolver(store: self, session: s).settledPerson(person),
+        let summary = MongoDocuments.summary(doc)
+      else { return nil }
+      let mine: JSONValue = .object([("data.cookie", .object([("$in", .array(summary.cookies.map { .string($0) }))]))])
+      // Records first: if this stops half-way the person is still found, and forgetting again finishes.
+      for collection in [MongoDocuments.users, MongoDocuments.cohort] {
+        try s.write(.object([
+          ("delete", .string(collection)),
+          ("deletes", .array([.object([("q", mine), ("limit", .int(0))])])),
+        ]))
+      }
+      try s.write(.object([
+        ("delete", .string(MongoDocuments.unique)),
+        ("deletes", .array([.object([("q", .object([("_id", .int(Int64(summary.id)))])), ("limit", .int(1))])])),
+      ]))
+      return summary
+    }
+    if let summary {
+      logger.info("erased a profile", metadata: ["store.profile": "\(summary.id)", "store.records": "\(summary.records)"])
+    }
+    return summary
+  }
+
+  public func export(_ person: PersonRef) async throws -> PersonExport? {
+    try await run("Export") { [self] s in
+      guard let (replay, summary) = try replayOfPerson(s, person), var export = replay.graph.export(.cookie(summary.cookies[0]))
+      else { return nil }
+      export.summary = summary
+      return export
+    }
+  }
+
+  public func history(_ person: PersonRef) async throws -> PersonHistory? {
+    try await run("History") { [self] s in
+      guard let (replay, summary) = try replayOfPerson(s, person), var history = replay.graph.history(.cookie(summary.cookies[0]))
+      else { return nil }
+      history.summary = summary
+      return history
+    }
+  }
+
+  /// A person's records replayed, with the stored summary.
+  private func replayOfPerson(_ s: MongoSession, _ person: PersonRef) throws -> (replay: ProfileReplay, summary: ProfileSummary)? {
+    let resolver = MongoResolver(store: self, session: s)
+    guard let doc = try resolver.settledPerson(person), let summary = MongoDocuments.summary(doc), !summary.cookies.isEmpty
+    else { return nil }
+    return (try resolver.replay(cookies: summary.cookies, emails: summary.emails), summary)
+  }
+}
