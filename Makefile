@@ -53,7 +53,7 @@ check-generated: deps
 generate: deps
 	scripts/generate-protos
 
-test: deps check-generated test-swift test-python
+test: deps check-generated venv test-swift test-python
 
 # Python client tests, in a virtual environment, against the debug audienced built by test-swift.
 venv: $(VENV)/.installed
@@ -66,7 +66,8 @@ $(VENV)/.installed: clients/python/pyproject.toml
 test-python: venv
 	AUDIENCE_BIN_DIR=$(CURDIR)/.build/debug $(PYTHON) -m pytest -q clients/python/tests
 
-test-swift:
+# The Swift tests start scripts/mongo-test-server with the venv's Python (mockupdb, mongomock).
+test-swift: venv
 	swift build --build-tests
 	swift test --skip-build
 

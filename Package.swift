@@ -138,6 +138,13 @@ let package = Package(
       dependencies: ["AudienceStore", "AudienceCore"],
       swiftSettings: swiftSettings),
     .testTarget(
+      name: "StoreConformanceTests",
+      dependencies: [
+        "AudienceStore", "AudienceMongo", "AudienceCore",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings),
+    .testTarget(
       name: "AudienceServerTests",
       dependencies: [
         "AudienceServer", "AudienceClient", "AudienceStore", "AudienceCore", "AudienceWire",

@@ -239,3 +239,8 @@ public final class MongoStore: ProfileStore, Service {
     return (try resolver.replay(cookies: summary.cookies, emails: summary.emails), summary)
   }
 }
+
+extension MongoStore {
+  /// Waits for running calls and closes the connection pool (also done at graceful shutdown).
+  public func close() async { await connection.close() }
+}

@@ -1,0 +1,192 @@
+import AudienceCore
+import Testing
+
+/// The same rules, checked on every store: identity resolution, cohorts, segments, idempotency,
+/// forgetting. The MongoDB store runs against scripts/mongo-test-server through libmongoc.
+@Suite("Store conformance")
+struct StoreConformanceTests {
+  typealias R = Records
+
+  @Test(arguments: StoreKind.allCases)
+  func identityRules(_ kind: StoreKind) async throws {
+    let s = try StoreUnderTest.open(kind)
+    defer { Task { await s.close() } }
+    let outcomes = try await s.store.ingest([
+      R.record("a", "x@example.com", minute: 1, age: 30, interests: ["Tech"]),
+      R.record("b", "x@example.com", minute: 2, age: 31),
+      R.record("c", "y@example.com", minute: 3),
+      R.record("c", "x@example.com", minute: 4, interests: ["Gaming", "tech"]),
+    ])
+    #expect(outcomes == [.created(0), .updated(0), .created(1), .merged(0, absorbed: [1])])
+    let user = try #require(try await s.store.user(cookie: "c"))
+    #expect(user.data.cookie == "c")
+    #expect(user.summary.cookies == ["a", "b", "c"])
+    #expect(Set(user.summary.emails) == ["x@example.com", "y@example.com"])
+    #expect(user.summary.repeatedEmails == ["x@example.com"])
+    #expect(user.data.demographics.age == 31)
+    #expect(user.data.email == "x@example.com")
+    #expect(user.data.interests == ["Tech", "Gaming"])
+    #expect(try await s.store.user(cookie: "nobody") == nil)
+    #expect(try await s.store.stats() == StoreStats(profiles: 1, records: 4, repeatedEmails: 1))
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func reingestingChangesNothing(_ kind: StoreKind) async throws {
+    let s = try StoreUnderTest.open(kind)
+    defer { Task { await s.close() } }
+    var dateless = R.record("d", nil, age: 44)
+    dateless.createdAt = nil
+    let records = [R.record("a", "x@example.com", age: 30), R.record("b", "x@example.com"), dateless, dateless]
+    let first = try await s.store.ingest(records)
+    #expect(first == [.created(0), .updated(0), .created(1), .duplicate(1)])
+    let again = try await s.store.ingest(records)
+    #expect(again == [.duplicate(0), .duplicate(0), .duplicate(1), .duplicate(1)])
+    #expect(try await s.store.stats() == StoreStats(profiles: 2, records: 3, repeatedEmails: 1))
+    let d = try #require(try await s.store.user(cookie: "d"))
+    #expect(d.data.createdAt == StoreUnderTest.fixedClock())
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func emailCohortOfACookie(_ kind: StoreKind) async throws {
+    let s = try StoreUnderTest.open(kind)
+    defer { Task { await s.close() } }
+    _ = try await s.store.ingest([
+      R.record("a", "x@example.com", minute: 1, age: 25, interests: ["Gaming"]),
+      R.record("b", "x@example.com", minute: 2, age: 35, interests: ["Gaming"]),
+      R.record("c", "x@example.com", minute: 3, age: 28),
+      R.record("z", "other@example.com", minute: 4, age: 22, interests: ["Gaming"]),
+    ])
+    let all = try await s.store.queryCohort(CohortQuery(cookie: "b"), categories: .standard)
+    #expect(all.total == 3)
+    #expect(all.users.map(\.cookie) == ["a", "b", "c"])
+    let gamers = try await s.store.queryCohort(
+      CohortQuery(filter: .all([.age(min: 20, max: 30), .interests(any: ["gaming"])]), cookie: "b"), categories: .standard)
+    #expect(gamers.users.map(\.cookie) == ["a"])
+    let report = try await s.store.analyze(AnalyzeQuery(cookie: "a"), categories: .standard)
+    #expect(report.total == 3)
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func identifierCapRefusesLinks(_ kind: StoreKind) async throws {
+    var limits = RecordLimits.default
+    limits.maxIdentifiersPerProfile = 3
+    let s = try StoreUnderTest.open(kind, limits: limits)
+    defer { Task { await s.close() } }
+    let outcomes = try await s.store.ingest([
+      R.record("a", "x@example.com", minute: 1), R.record("b", "x@example.com", minute: 2),
+      R.record("c", "x@example.com", minute: 3), R.record("d", "y@example.com", minute: 4),
+      R.record("d", "x@example.com", minute: 5),
+    ])
+    #expect(outcomes[0...1] == [.created(0), .updated(0)])
+    #expect(outcomes[3] == .created(2))
+    // c's link to x would make 4 identifiers: c becomes a person of its own.
+    guard case .capped(1, let cookieReason) = outcomes[2], case .capped(2, let mergeReason) = outcomes[4] else {
+      Issue.record("expected refused links, got \(outcomes)")
+      return
+    }
+    #expect(cookieReason.contains("cap 3"))
+    #expect(mergeReason.contains("cap of 3"))
+    #expect(try await s.store.user(cookie: "a")?.summary.cookies == ["a", "b"])
+    #expect(try await s.store.user(cookie: "c")?.summary.emails == [])
+    #expect(try await s.store.user(cookie: "d")?.summary.emails == ["y@example.com"])
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func forgetErasesThePerson(_ kind: StoreKind) async throws {
+    let s = try StoreUnderTest.open(kind)
+    defer { Task { await s.close() } }
+    _ = try await s.store.ingest([
+      R.record("a", "x@example.com", minute: 1, age: 30), R.record("b", "x@example.com", minute: 2),
+      R.record("k", "keep@example.com", minute: 3, age: 50),
+    ])
+    let export = try #require(try await s.store.export(.cookie("b")))
+    #expect(export.records.map(\.cookie) == ["a", "b"])
+    #expect(export.summary.id == 0)
+    let history = try #require(try await s.store.history(.email("X@example.com")))
+    #expect(history.entries.map(\.change) == ["new profile: cookie a, email x@example.com", "added cookie b"])
+    let erased = try #require(try await s.store.forget(.email("x@example.com")))
+    #expect(erased.cookies == ["a", "b"])
+    #expect(try await s.store.user(cookie: "a") == nil)
+    #expect(try await s.store.export(.cookie("b")) == nil)
+    #expect(try await s.store.forget(.cookie("a")) == nil)
+    #expect(try await s.store.stats() == StoreStats(profiles: 1, records: 1, repeatedEmails: 0))
+    #expect(try await s.store.queryCohort(CohortQuery(), categories: .standard).users.map(\.cookie) == ["k"])
+    // The same person again starts from nothing.
+    #expect(try await s.store.ingest([R.record("a", nil, minute: 9)]) == [.created(2)])
+  }
+
+  /// Random records into both stores in the same batches: the same outcomes, people, pages,
+  /// counts and reports, for filters over every predicate.
+  @Test func mongoAgreesWithEmbeddedOnRandomData() async throws {
+    let embedded = try StoreUnderTest.open(.embedded)
+    let mongo = try StoreUnderTest.open(.mongodb)
+    defer { Task { await embedded.close(); await mongo.close() } }
+    let records = Records.random(400, seed: 7)
+    for start in stride(from: 0, to: records.count, by: 50) {
+      let batch = Array(records[start..<start + 50])
+      let a = try await embedded.store.ingest(batch)
+      let b = try await mongo.store.ingest(batch)
+      #expect(a == b, "batch at \(start)")
+    }
+    #expect(try await embedded.store.stats() == (try await mongo.store.stats()))
+    for cookie in Set(records.map(\.cookie)) {
+      #expect(try await embedded.store.user(cookie: cookie) == (try await mongo.store.user(cookie: cookie)), "\(cookie)")
+    }
+    var filters: [Filter?] = [
+      nil, .age(min: 20, max: 30), .not(.age(min: 20, max: 30)), .strings(.country, ["usa", "Canada"]),
+      .all([.strings(.gender, ["female"]), .income(min: 50_000, max: 100_000)]), .interests(any: ["AI", "crypto"]),
+      .interests(all: ["Gaming", "AI"]), .interests(none: ["Gaming"]), .categories(["Tech", "Other"]),
+      .incomeLabels(["high"]), .cohort(true), .cohort(false), .created(min: Timestamp(year: 2025, month: 3, day: 10)!.seconds, max: nil),
+      .seen(min: nil, max: Timestamp(year: 2025, month: 3, day: 20)!.seconds), .any([]), .all([]),
+      .any([.strings(.country, ["india"]), .not(.interests(any: ["movies"]))]),
+    ]
+    var rng = SeededRandom(state: 99)
+    for _ in 0..<20 { filters.append(randomFilter(depth: 3, &rng)) }
+    for filter in filters {
+      var cursor: String?
+      var pages = 0
+      repeat {
+        let q = CohortQuery(filter: filter, limit: 7, cursor: cursor)
+        let a = try await embedded.store.queryCohort(q, categories: .standard)
+        let b = try await mongo.store.queryCohort(q, categories: .standard)
+        #expect(a == b, "\(String(describing: filter)) page \(pages)")
+        cursor = a.nextCursor
+        pages += 1
+      } while cursor != nil && pages < 100
+      let qa = AnalyzeQuery(filter: filter)
+      let ra = try await embedded.store.analyze(qa, categories: .standard)
+      let rb = try await mongo.store.analyze(qa, categories: .standard)
+      #expect(ra == rb, "\(String(describing: filter)) analyze")
+    }
+    for cookie in ["c1", "c7", "c42"] {
+      let a = try await embedded.store.export(.cookie(cookie))
+      let b = try await mongo.store.export(.cookie(cookie))
+      #expect(a?.summary == b?.summary)
+      #expect(a.map { Set($0.records) } == b.map { Set($0.records) })
+    }
+  }
+
+  private func randomFilter(depth: Int, _ rng: inout SeededRandom) -> Filter {
+    let leaf = depth == 0 || Int.random(in: 0..<3, using: &rng) == 0
+    if !leaf {
+      let children = (0..<Int.random(in: 1...3, using: &rng)).map { _ in randomFilter(depth: depth - 1, &rng) }
+      switch Int.random(in: 0..<3, using: &rng) {
+      case 0: return .all(children)
+      case 1: return .any(children)
+      default: return .not(children[0])
+      }
+    }
+    let interests = ["gaming", "ai", "crypto", "tech", "movies", "travel"]
+    switch Int.random(in: 0..<7, using: &rng) {
+    case 0:
+      let lo = Int64.random(in: 10...60, using: &rng)
+      return .age(min: lo, max: lo + Int64.random(in: 0...20, using: &rng))
+    case 1: return .strings(.country, [["usa", "canada", "india", "germany"].randomElement(using: &rng)!])
+    case 2: return .interests(any: [interests.randomElement(using: &rng)!, interests.randomElement(using: &rng)!])
+    case 3: return .interests(all: [interests.randomElement(using: &rng)!])
+    case 4: return .income(min: Int64.random(in: 0...80_000, using: &rng), max: nil)
+    case 5: return .cohort(Bool.random(using: &rng))
+    default: return .categories([["tech", "movies", "other", "sports", "finance"].randomElement(using: &rng)!])
+    }
+  }
+}
