@@ -62,6 +62,12 @@ public final class MongoStore: ProfileStore, Service {
   }
 
   public func run() async throws {
+    // Create the indexes now if MongoDB is up; otherwise the first request that reaches it does.
+    do {
+      try await run("createIndexes") { _ in }
+    } catch {
+      logger.warning("MongoDB is not reachable yet; requests fail with UNAVAILABLE until it is", metadata: ["store.error": "\(error)"])
+    }
     try? await gracefulShutdown()
     await connection.close()
   }
