@@ -45,4 +45,29 @@ struct PeerCredentialTests {
       #expect(await server.stop() == 0)
     }
   }
+
+  /// Another user (nobody, through runuser) is refused: by the socket file's mode by default,
+  /// and by SO_PEERCRED when the mode lets everyone reach the socket.
+  @Test(.enabled(if: getuid() == 0, "runuser needs root (CI runs as root)"))
+  func anotherUserIsRefused() async throws {
+    let open = ServerProcess(arguments: ["--allow-uid", "\(getuid())", "--socket-mode", "666"])
+    try await open.start()
+    defer { open.removeFiles() }
+    _ = chmod(open.directory, 0o755)
+    let refused = try CLI.run(["health"], socket: open.socketPath, user: "nobody")
+    #expect(refused.status != 0)
+    #expect(refused.stderr.contains("PERMISSION_DENIED: uid 65534"), "\(refused.stderr)")
+    #expect(try CLI.run(["health"], socket: open.socketPath).status == 0)
+    #expect(await open.stop() == 0)
+    #expect(try String(contentsOfFile: open.logPath, encoding: .utf8).contains("refused"))
+
+    let closed = ServerProcess()
+    try await closed.start()
+    defer { closed.removeFiles() }
+    _ = chmod(closed.directory, 0o755)
+    let denied = try CLI.run(["health"], socket: closed.socketPath, user: "nobody")
+    #expect(denied.status != 0)
+    #expect(denied.stderr.lowercased().contains("permission denied"), "\(denied.stderr)")
+    #expect(await closed.stop() == 0)
+  }
 }

@@ -84,10 +84,18 @@ struct CLI {
     var stderr: String
   }
 
-  static func run(_ arguments: [String], socket: String, stdin: String? = nil) throws -> Result {
+  /// Runs the `audience` CLI on `socket`; as another user (through runuser, which needs root)
+  /// when `user` is given.
+  static func run(_ arguments: [String], socket: String, stdin: String? = nil, user: String? = nil) throws -> Result {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/audience")
-    p.arguments = ["--socket", socket] + arguments
+    let binary = ServerProcess.binDirectory + "/audience"
+    if let user {
+      p.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+      p.arguments = ["-u", user, "--", binary, "--socket", socket] + arguments
+    } else {
+      p.executableURL = URL(fileURLWithPath: binary)
+      p.arguments = ["--socket", socket] + arguments
+    }
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
