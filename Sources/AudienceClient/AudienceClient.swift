@@ -103,6 +103,15 @@ public final class AudienceClient: Sendable {
     return s
   }
 
+  /// Detaches a wrongly merged cookie into a profile of its own; returns the profiles its old
+  /// profile became (the cookie's first). NOT_FOUND for an unknown cookie.
+  /// - Parameters:
+  ///   - cookie: the cookie.
+  public func split(cookie: String) async throws -> [ProfileSummary] {
+    guard case .split(let profiles) = try await call(.split(cookie: cookie)) else { throw Self.mismatch }
+    return profiles
+  }
+
   /// Everything held about a person. NOT_FOUND when the person is unknown.
   /// - Parameters:
   ///   - person: a cookie or an email.

@@ -56,7 +56,9 @@ public struct IdentityGraph: Sendable {
   private(set) var emails: [String: EmailInfo] = [:]
   /// Indexed by sequence number (dense: the store numbers records 1, 2, 3...).
   private(set) var records: [Record?] = []
-  private var contentIDs: [ContentID: UInt64] = [:]
+  var contentIDs: [ContentID: UInt64] = [:]
+  /// Cookies split off by `split(cookie:)`: their records never link their emails.
+  public internal(set) var splitCookies: Set<String> = []
   /// The columnar index of live profiles, updated with every applied record.
   private(set) var index = SegmentIndex()
   /// Bytes held by the segment index.
@@ -110,7 +112,7 @@ public struct IdentityGraph: Sendable {
     var byEmail = r.email.flatMap { emails[$0]?.profile }
     // The identifier cap: a link that would take a profile past it is refused, and the record
     // joins by its cookie alone (deterministic, so a replay decides the same).
-    let refusal = capRefusal(r, byCookie, byEmail)
+    let refusal = splitRefusal(r) ?? capRefusal(r, byCookie, byEmail)
     if refusal != nil {
       r.email = nil
       byEmail = nil
@@ -194,7 +196,10 @@ public struct IdentityGraph: Sendable {
     for seq in seqs { records[Int(seq)] = nil }
     recordCount -= seqs.count
     contentIDs = contentIDs.filter { !gone.contains($0.value) }
-    for c in p.cookies { cookies[c] = nil }
+    for c in p.cookies {
+      cookies[c] = nil
+      splitCookies.remove(c)  // nothing of an erased person is kept, not even that it was split
+    }
     for e in p.emails {
       if (emails[e]?.cookies.count ?? 0) >= 2 { repeatedEmailCount -= 1 }
       emails[e] = nil

@@ -82,6 +82,7 @@ extension IdentityGraph {
   public func history(_ person: PersonRef) -> PersonHistory? {
     guard let id = profileID(of: person), let summary = summary(of: id) else { return nil }
     var g = IdentityGraph(limits: limits)
+    g.splitCookies = splitCookies.intersection(summary.cookies)
     var entries: [HistoryEntry] = []
     for seq in recordSeqs(of: id) {
       guard let r = record(seq) else { continue }

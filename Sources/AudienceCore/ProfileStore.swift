@@ -63,6 +63,13 @@ public protocol ProfileStore: Sendable {
   ///   - person: a cookie or an email.
   func forget(_ person: PersonRef) async throws -> ProfileSummary?
 
+  /// Detaches a wrongly merged cookie into a profile of its own, durably: from now on its records
+  /// do not link their emails. Returns the profiles its old profile became (the cookie's first),
+  /// or nil when the cookie is unknown.
+  /// - Parameters:
+  ///   - cookie: the cookie.
+  func split(cookie: String) async throws -> [ProfileSummary]?
+
   /// Everything held about a person, or nil when unknown.
   /// - Parameters:
   ///   - person: a cookie or an email.
@@ -92,6 +99,10 @@ extension ProfileStore {
 
   public func forget(_ person: PersonRef) async throws -> ProfileSummary? {
     throw AudienceError(.unimplemented, "the \(kind) store cannot erase people yet")
+  }
+
+  public func split(cookie: String) async throws -> [ProfileSummary]? {
+    throw AudienceError(.unimplemented, "the \(kind) store cannot split profiles yet")
   }
 
   public func export(_ person: PersonRef) async throws -> PersonExport? {

@@ -65,6 +65,21 @@ public struct SegmentMembership: Sendable {
     return .forgotten(id)
   }
 
+  /// A profile was split (`IdentityGraph.split`): it leaves the segment if it was in it, and the
+  /// profiles it became enter if they match.
+  /// - Parameters:
+  ///   - split: what the split did.
+  ///   - graph: the graph after it.
+  public mutating func update(after split: SplitResult, in graph: IdentityGraph) -> [SegmentChange] {
+    var changes: [SegmentChange] = []
+    if members.contains(split.from) {
+      members.remove(split.from)
+      changes.append(.leave(split.from, profile: nil, mergedInto: nil))
+    }
+    for id in split.profiles { check(id, graph, &changes) }
+    return changes
+  }
+
   private mutating func check(_ id: ProfileID, _ graph: IdentityGraph, _ changes: inout [SegmentChange]) {
     // Merged away by a later record of the same batch: that record's outcome reports it.
     guard let profile = graph.profiles[id] else { return }

@@ -1,5 +1,5 @@
-public import AudienceCore
-public import CMongoc
+import AudienceCore
+import CMongoc
 internal import Glibc
 
 /// A BSON document owned by Swift: built from a `JSONValue` object (integers become int64),

@@ -1,4 +1,4 @@
-public import AudienceCore
+import AudienceCore
 import CMongoc
 import NIOPosix
 

@@ -138,6 +138,9 @@ public struct RequestRouter: Sendable {
     case .history(let person):
       guard let history = try await store.history(person) else { throw Self.unknownPerson(person) }
       return .history(history)
+    case .split(let cookie):
+      guard let profiles = try await store.split(cookie: cookie) else { throw Self.unknown(cookie) }
+      return .split(profiles)
     case .watch, .cancel:
       // Streams and cancellation belong to the connection (AudienceServer+Watch.swift).
       throw AudienceError(.internal, "Watch and Cancel are handled by the connection, not the router")

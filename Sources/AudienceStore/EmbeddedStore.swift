@@ -35,9 +35,15 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     var continuation: CheckedContinuation<ProfileSummary?, any Error>
   }
 
+  struct PendingSplit {
+    var cookie: String
+    var continuation: CheckedContinuation<SplitResult?, any Error>
+  }
+
   struct WriterState {
     var pending: [Pending] = []
     var forgets: [PendingForget] = []
+    var splits: [PendingSplit] = []
     var leaderActive = false
     var closed = false
     var idle: [CheckedContinuation<Void, Never>] = []
@@ -83,8 +89,23 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
       var g = IdentityGraph(limits: limits)
       let rows = try db.prepare("SELECT count(*) FROM users")
       if try rows.step(), let n = rows.int64(0) { g.reserve(records: Int(n)) }
+      // Splits happen where they happened: after the records stored before them.
+      var splits: [(cookie: String, after: UInt64)] = []
+      let splitRows = try db.prepare("SELECT cookie, after_seq FROM splits ORDER BY after_seq")
+      while try splitRows.step() {
+        if let c = splitRows.text(0) { splits.append((c, UInt64(bitPattern: splitRows.int64(1) ?? 0))) }
+      }
+      var nextSplit = 0
       let select = try db.prepare(RecordTable.selectAllSQL)
-      while try select.step() { g.apply(try RecordTable.read(select)) }
+      while try select.step() {
+        let stored = try RecordTable.read(select)
+        while nextSplit < splits.count, splits[nextSplit].after < stored.seq {
+          g.split(cookie: splits[nextSplit].cookie)
+          nextSplit += 1
+        }
+        g.apply(stored)
+      }
+      for split in splits[nextSplit...] { g.split(cookie: split.cookie) }
       self.graph = Mutex(g)
       self.insert = try db.prepare(RecordTable.insertSQL)
       logger.info(
@@ -119,24 +140,26 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
   /// The leader's loop: commit whatever is pending, then run the erasures, until nothing is left.
   private func lead() {
     while true {
-      let (batch, forgets) = writer.withLock { state -> ([Pending], [PendingForget]) in
-        if state.pending.isEmpty && state.forgets.isEmpty {
+      let (batch, forgets, splits) = writer.withLock { state -> ([Pending], [PendingForget], [PendingSplit]) in
+        if state.pending.isEmpty && state.forgets.isEmpty && state.splits.isEmpty {
           state.leaderActive = false
           let idle = state.idle
           state.idle = []
           for waiter in idle { waiter.resume() }
-          return ([], [])
+          return ([], [], [])
         }
         defer {
           state.pending = []
           state.forgets = []
+          state.splits = []
         }
-        return (state.pending, state.forgets)
+        return (state.pending, state.forgets, state.splits)
       }
-      if batch.isEmpty && forgets.isEmpty { return }
+      if batch.isEmpty && forgets.isEmpty && splits.isEmpty { return }
       // Records queued before an erasure are committed first, so it erases them too.
       if !batch.isEmpty { commit(batch) }
       for f in forgets { erase(f) }
+      for s in splits { split(s) }
     }
   }
 
@@ -178,6 +201,13 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
           _ = try delete.step()
         }
         delete.reset()
+        let unsplit = try db.prepare("DELETE FROM splits WHERE cookie = ?")
+        for cookie in plan.summary.cookies {
+          unsplit.reset()
+          unsplit.bind(1, cookie)
+          _ = try unsplit.step()
+        }
+        unsplit.reset()
         try db.execute("COMMIT")
         // Copy the erasure into the database file and empty the log, where the old rows still were.
         try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -196,6 +226,39 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     endBehind(behind)
     logger.info("erased a profile", metadata: ["store.profile": "\(plan.id)", "store.records": "\(plan.seqs.count)"])
     f.continuation.resume(returning: plan.summary)
+  }
+
+  public func split(cookie: String) async throws -> [ProfileSummary]? {
+    let result = try await withCheckedThrowingContinuation { continuation in
+      if !enqueue({ $0.splits.append(PendingSplit(cookie: cookie, continuation: continuation)) }) {
+        continuation.resume(throwing: AudienceError(.unavailable, "the store is shutting down"))
+      }
+    }
+    guard let result else { return nil }
+    return graph.withLock { g in result.profiles.compactMap { g.summary(of: $0) } }
+  }
+
+  /// Records a split durably (after the records committed so far), then applies it to the graph
+  /// and every watch.
+  private func split(_ s: PendingSplit) {
+    let lastSeq = graph.withLock { g -> UInt64? in g.profileID(of: .cookie(s.cookie)) == nil ? nil : g.lastSeq }
+    guard let lastSeq else { return s.continuation.resume(returning: nil) }
+    do {
+      let insert = try db.prepare("INSERT OR REPLACE INTO splits(cookie, after_seq) VALUES (?, ?)")
+      insert.bind(1, s.cookie)
+      insert.bind(2, Int64(bitPattern: lastSeq))
+      _ = try insert.step()
+    } catch {
+      logger.error("split failed", metadata: ["store.error": "\(error)"])
+      return s.continuation.resume(throwing: AudienceError(.unavailable, "split failed: \(error)"))
+    }
+    let (result, behind) = graph.withLock { g -> (SplitResult?, [AsyncThrowingStream<SegmentChange, any Error>.Continuation]) in
+      guard let result = g.split(cookie: s.cookie) else { return (nil, []) }
+      return (result, notifyWatchers { $0.update(after: result, in: g) })
+    }
+    endBehind(behind)
+    logger.info("split a cookie off its profile", metadata: ["store.profile": "\(result?.from ?? -1)", "store.profiles": "\(result?.profiles ?? [])"])
+    s.continuation.resume(returning: result)
   }
 
   public func export(_ person: PersonRef) async throws -> PersonExport? {

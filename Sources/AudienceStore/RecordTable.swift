@@ -25,6 +25,7 @@ struct RecordTable {
     );
     CREATE INDEX IF NOT EXISTS users_cookie ON users(cookie);
     CREATE INDEX IF NOT EXISTS users_email ON users(email);
+    CREATE TABLE IF NOT EXISTS splits (cookie TEXT PRIMARY KEY, after_seq INTEGER NOT NULL);
     """
 
   static let insertSQL = """

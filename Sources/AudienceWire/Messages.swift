@@ -27,6 +27,8 @@ public struct WireRequest: Hashable, Sendable {
     case export(PersonRef)
     /// How a person's profile came to be.
     case history(PersonRef)
+    /// Detaches a cookie into a profile of its own.
+    case split(cookie: String)
   }
 
   /// - Parameters:
@@ -62,6 +64,8 @@ public struct WireResponse: Hashable, Sendable {
     case forget(ProfileSummary)
     case export(PersonExport)
     case history(PersonHistory)
+    /// The profiles a split left: the split cookie's first.
+    case split([ProfileSummary])
   }
 
   /// - Parameters:

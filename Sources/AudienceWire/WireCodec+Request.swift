@@ -66,6 +66,10 @@ public enum WireCodec {
         body = .export(try ProtoPerson.decode(m.export.pointee.person))
       case AUDIENCE__V1__REQUEST__BODY_HISTORY:
         body = .history(try ProtoPerson.decode(m.history.pointee.person))
+      case AUDIENCE__V1__REQUEST__BODY_SPLIT:
+        let cookie = try CStrings.read(m.split.pointee.cookie, "cookie").trimmingWhitespace()
+        guard !cookie.isEmpty else { throw AudienceError.invalidField("cookie", "is required") }
+        body = .split(cookie: cookie)
       default:
         throw WireStatus(.unimplemented, "request \(m.id) names no method this server knows (body field \(m.body_case.rawValue))")
       }
@@ -162,6 +166,12 @@ public enum WireCodec {
       h.pointee.person = ProtoPerson.encode(person, arena)
       m.body_case = AUDIENCE__V1__REQUEST__BODY_HISTORY
       m.history = h
+    case .split(let cookie):
+      let x = arena.allocate(Audience__V1__SplitRequest.self)
+      audience__v1__split_request__init(x)
+      x.pointee.cookie = arena.string(cookie)
+      m.body_case = AUDIENCE__V1__REQUEST__BODY_SPLIT
+      m.split = x
     case .health:
       let h = arena.allocate(Audience__V1__HealthRequest.self)
       audience__v1__health_request__init(h)

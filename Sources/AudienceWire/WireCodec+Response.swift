@@ -68,6 +68,13 @@ extension WireCodec {
       f.pointee.profile = ProtoProfile.encode(summary, arena)
       m.body_case = AUDIENCE__V1__RESPONSE__BODY_FORGET
       m.forget = f
+    case .split(let profiles):
+      let x = arena.allocate(Audience__V1__SplitResponse.self)
+      audience__v1__split_response__init(x)
+      x.pointee.n_profiles = profiles.count
+      x.pointee.profiles = arena.messages(profiles) { ProtoProfile.encode($0, arena) }
+      m.body_case = AUDIENCE__V1__RESPONSE__BODY_SPLIT
+      m.split = x
     case .export(let export):
       let x = arena.allocate(Audience__V1__ExportResponse.self)
       audience__v1__export_response__init(x)
@@ -170,6 +177,11 @@ extension WireCodec {
       case AUDIENCE__V1__RESPONSE__BODY_FORGET:
         guard let profile = m.forget.pointee.profile else { throw AudienceError(.internal, "Forget response without the profile") }
         body = .forget(try ProtoProfile.decode(profile))
+      case AUDIENCE__V1__RESPONSE__BODY_SPLIT:
+        let x = m.split.pointee
+        var profiles: [ProfileSummary] = []
+        for i in 0..<x.n_profiles { profiles.append(try ProtoProfile.decode(x.profiles[i]!)) }
+        body = .split(profiles)
       case AUDIENCE__V1__RESPONSE__BODY_HISTORY:
         let h = m.history.pointee
         guard let profile = h.profile else { throw AudienceError(.internal, "History response without the profile") }

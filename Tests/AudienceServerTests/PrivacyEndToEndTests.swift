@@ -71,3 +71,48 @@ struct PrivacyEndToEndTests {
     #expect(db.range(of: Data("ann@x.com".utf8)) == nil)
   }
 }
+
+/// `audience split` against the real server: the cookie stands alone, watchers see it, and it
+/// stays so across a restart.
+@Suite("Split end to end", .serialized)
+struct SplitEndToEndTests {
+  @Test func splitDetachesACookieDurably() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let client = try await server.client()
+    _ = try await client.ingest([
+      RawRecord(cookie: "c1", email: "a@x.com", createdAt: "2025-03-01T10:00:00", age: 25),
+      RawRecord(cookie: "kiosk", email: "a@x.com", createdAt: "2025-03-02T10:00:00"),
+      RawRecord(cookie: "kiosk", email: "b@x.com", createdAt: "2025-03-03T10:00:00"),
+      RawRecord(cookie: "c2", email: "b@x.com", createdAt: "2025-03-04T10:00:00", age: 40),
+    ])
+    var events = client.watch(.age(min: 20, max: 30)).events.makeAsyncIterator()
+    #expect(try await events.next() == .started(total: 0))  // the merged person's latest age is 40
+
+    let split = try CLI.run(["split", "kiosk", "--json"], socket: server.socketPath)
+    #expect(split.status == 0, "\(split.stderr)")
+    guard case .array(let profiles)? = try CLI.json(split)["profiles"] else { Issue.record("no profiles"); return }
+    #expect(profiles.map { $0["cookies"] } == [["kiosk"], ["c1"], ["c2"]].map { .array($0.map { .string($0) }) })
+    guard case .enter(_, let entered)? = try await events.next() else { Issue.record("the watch did not see c1 enter"); return }
+    #expect(entered.cookie == "c1")
+
+    let unknown = try CLI.run(["split", "nobody"], socket: server.socketPath)
+    #expect(unknown.status == 3)
+    #expect(unknown.stderr.contains("NOT_FOUND"))
+
+    let before = try await client.user(cookie: "kiosk")
+    await client.close()
+    #expect(await server.stop() == 0)
+    try await server.start()
+    let again = try await server.client()
+    #expect(try await again.user(cookie: "kiosk") == before)
+    #expect(try await again.user(cookie: "c1").summary.cookies == ["c1"])
+    // Later records of the cookie do not link it again.
+    let summary = try await again.ingest([RawRecord(cookie: "kiosk", email: "a@x.com", createdAt: "2025-03-05T10:00:00")])
+    #expect(summary.capped == 1)
+    #expect(try await again.user(cookie: "kiosk").summary.emails == [])
+    await again.close()
+    #expect(await server.stop() == 0)
+  }
+}

@@ -13,7 +13,7 @@ struct Audience: AsyncParsableCommand {
       Exit codes: 0 success; 1 some records were rejected or the request failed; \
       3 not found; 4 the server is unavailable; 64 bad usage.
       """,
-    subcommands: [Ingest.self, User.self, Cohort.self, Watch.self, Analyze.self, Health.self, Gen.self, Export.self, History.self, Forget.self])
+    subcommands: [Ingest.self, User.self, Cohort.self, Watch.self, Analyze.self, Health.self, Gen.self, Export.self, History.self, Forget.self, Split.self])
 
   /// Lets the global options stand before the subcommand too (`audience --socket S user C`):
   /// ArgumentParser binds options to the subcommand that declares them, so they are moved

@@ -2,16 +2,46 @@ import ArgumentParser
 import AudienceClient
 import AudienceCore
 
-/// `--cookie C | --email E`, shared by forget and export.
+/// `COOKIE | --cookie C | --email E`, shared by forget, export and history.
 struct PersonOptions: ParsableArguments {
+  @Argument(help: "The person's cookie (same as --cookie).") var cookieArgument: String?
   @Option(help: "The person's cookie (any of their cookies).") var cookie: String?
   @Option(help: "The person's email (any of their emails).") var email: String?
 
   func validate() throws {
-    if (cookie == nil) == (email == nil) { throw ValidationError("give --cookie C or --email E (one of them)") }
+    if [cookieArgument, cookie, email].compactMap({ $0 }).count != 1 {
+      throw ValidationError("give a cookie (COOKIE or --cookie C) or --email E, one of them")
+    }
   }
 
-  var person: PersonRef { cookie.map { .cookie($0) } ?? .email(email!) }
+  var person: PersonRef { (cookieArgument ?? cookie).map { .cookie($0) } ?? .email(email!) }
+}
+
+/// `audience split`
+struct Split: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Detach a wrongly merged cookie (a shared device, a test account) into a profile of its own.",
+    discussion: """
+      From now on the cookie's records do not link their emails, so it stays apart whatever       arrives later (durable: it survives restarts). The profile it was in is rebuilt from its       records; it falls apart where only that cookie held it together. Prints the profiles it       became, the cookie's own first ({"profiles": [...]} with --json). Exits 3 for an unknown       cookie. `audience history` shows the links this removed.
+      """)
+
+  @OptionGroup var global: GlobalOptions
+  @Argument(help: "The cookie to detach.") var cookie: String
+
+  func run() async throws {
+    try await Output.withClient(global) { client in
+      let profiles = try await client.split(cookie: cookie)
+      if global.json {
+        Output.stdout(JSONValue.object([("profiles", .array(profiles.map { RecordJSON.json($0) }))]).serialized())
+      } else {
+        for (i, p) in profiles.enumerated() {
+          Output.stdout(
+            (i == 0 ? "split off: " : "remains:   ") + "profile #\(p.id): \(p.records) record(s), cookies "
+              + p.cookies.joined(separator: ", ") + (p.emails.isEmpty ? "" : ", emails \(p.emails.joined(separator: ", "))"))
+        }
+      }
+    }
+  }
 }
 
 /// `audience forget`

@@ -142,7 +142,7 @@ void   audience__v1__response__free_unpacked
   assert(message->base.descriptor == &audience__v1__response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor audience__v1__request__field_descriptors[13] =
+static const ProtobufCFieldDescriptor audience__v1__request__field_descriptors[14] =
 {
   {
     "id",
@@ -300,6 +300,18 @@ static const ProtobufCFieldDescriptor audience__v1__request__field_descriptors[1
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "split",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__Request, body_case),
+    offsetof(Audience__V1__Request, split),
+    &audience__v1__split_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned audience__v1__request__field_indices_by_name[] = {
   7,   /* field[7] = analyze */
@@ -313,6 +325,7 @@ static const unsigned audience__v1__request__field_indices_by_name[] = {
   0,   /* field[0] = id */
   3,   /* field[3] = ingest */
   5,   /* field[5] = query_cohort */
+  13,   /* field[13] = split */
   1,   /* field[1] = timeout_ms */
   8,   /* field[8] = watch */
 };
@@ -320,7 +333,7 @@ static const ProtobufCIntRange audience__v1__request__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 2 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor audience__v1__request__descriptor =
 {
@@ -330,7 +343,7 @@ const ProtobufCMessageDescriptor audience__v1__request__descriptor =
   "Audience__V1__Request",
   "audience.v1",
   sizeof(Audience__V1__Request),
-  13,
+  14,
   audience__v1__request__field_descriptors,
   audience__v1__request__field_indices_by_name,
   2,  audience__v1__request__number_ranges,
@@ -388,7 +401,7 @@ const ProtobufCMessageDescriptor audience__v1__status__descriptor =
   (ProtobufCMessageInit) audience__v1__status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor audience__v1__response__field_descriptors[13] =
+static const ProtobufCFieldDescriptor audience__v1__response__field_descriptors[14] =
 {
   {
     "id",
@@ -546,6 +559,18 @@ static const ProtobufCFieldDescriptor audience__v1__response__field_descriptors[
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "split",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__Response, body_case),
+    offsetof(Audience__V1__Response, split),
+    &audience__v1__split_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned audience__v1__response__field_indices_by_name[] = {
   7,   /* field[7] = analyze */
@@ -559,6 +584,7 @@ static const unsigned audience__v1__response__field_indices_by_name[] = {
   0,   /* field[0] = id */
   3,   /* field[3] = ingest */
   5,   /* field[5] = query_cohort */
+  13,   /* field[13] = split */
   1,   /* field[1] = status */
   8,   /* field[8] = watch */
 };
@@ -566,7 +592,7 @@ static const ProtobufCIntRange audience__v1__response__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 2 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor audience__v1__response__descriptor =
 {
@@ -576,7 +602,7 @@ const ProtobufCMessageDescriptor audience__v1__response__descriptor =
   "Audience__V1__Response",
   "audience.v1",
   sizeof(Audience__V1__Response),
-  13,
+  14,
   audience__v1__response__field_descriptors,
   audience__v1__response__field_indices_by_name,
   2,  audience__v1__response__number_ranges,

@@ -907,6 +907,96 @@ void   audience__v1__forget_response__free_unpacked
   assert(message->base.descriptor == &audience__v1__forget_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   audience__v1__split_request__init
+                     (Audience__V1__SplitRequest         *message)
+{
+  static const Audience__V1__SplitRequest init_value = AUDIENCE__V1__SPLIT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t audience__v1__split_request__get_packed_size
+                     (const Audience__V1__SplitRequest *message)
+{
+  assert(message->base.descriptor == &audience__v1__split_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__split_request__pack
+                     (const Audience__V1__SplitRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__split_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__split_request__pack_to_buffer
+                     (const Audience__V1__SplitRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__split_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__SplitRequest *
+       audience__v1__split_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__SplitRequest *)
+     protobuf_c_message_unpack (&audience__v1__split_request__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__split_request__free_unpacked
+                     (Audience__V1__SplitRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__split_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   audience__v1__split_response__init
+                     (Audience__V1__SplitResponse         *message)
+{
+  static const Audience__V1__SplitResponse init_value = AUDIENCE__V1__SPLIT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t audience__v1__split_response__get_packed_size
+                     (const Audience__V1__SplitResponse *message)
+{
+  assert(message->base.descriptor == &audience__v1__split_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__split_response__pack
+                     (const Audience__V1__SplitResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__split_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__split_response__pack_to_buffer
+                     (const Audience__V1__SplitResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__split_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__SplitResponse *
+       audience__v1__split_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__SplitResponse *)
+     protobuf_c_message_unpack (&audience__v1__split_response__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__split_response__free_unpacked
+                     (Audience__V1__SplitResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__split_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   audience__v1__export_request__init
                      (Audience__V1__ExportRequest         *message)
 {
@@ -2894,6 +2984,82 @@ const ProtobufCMessageDescriptor audience__v1__forget_response__descriptor =
   audience__v1__forget_response__field_indices_by_name,
   1,  audience__v1__forget_response__number_ranges,
   (ProtobufCMessageInit) audience__v1__forget_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__split_request__field_descriptors[1] =
+{
+  {
+    "cookie",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__SplitRequest, cookie),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__split_request__field_indices_by_name[] = {
+  0,   /* field[0] = cookie */
+};
+static const ProtobufCIntRange audience__v1__split_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor audience__v1__split_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.SplitRequest",
+  "SplitRequest",
+  "Audience__V1__SplitRequest",
+  "audience.v1",
+  sizeof(Audience__V1__SplitRequest),
+  1,
+  audience__v1__split_request__field_descriptors,
+  audience__v1__split_request__field_indices_by_name,
+  1,  audience__v1__split_request__number_ranges,
+  (ProtobufCMessageInit) audience__v1__split_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__split_response__field_descriptors[1] =
+{
+  {
+    "profiles",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__SplitResponse, n_profiles),
+    offsetof(Audience__V1__SplitResponse, profiles),
+    &audience__v1__profile_summary__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__split_response__field_indices_by_name[] = {
+  0,   /* field[0] = profiles */
+};
+static const ProtobufCIntRange audience__v1__split_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor audience__v1__split_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.SplitResponse",
+  "SplitResponse",
+  "Audience__V1__SplitResponse",
+  "audience.v1",
+  sizeof(Audience__V1__SplitResponse),
+  1,
+  audience__v1__split_response__field_descriptors,
+  audience__v1__split_response__field_indices_by_name,
+  1,  audience__v1__split_response__number_ranges,
+  (ProtobufCMessageInit) audience__v1__split_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor audience__v1__export_request__field_descriptors[1] =

@@ -38,7 +38,8 @@ typedef enum {
   AUDIENCE__V1__REQUEST__BODY_CANCEL = 17,
   AUDIENCE__V1__REQUEST__BODY_FORGET = 18,
   AUDIENCE__V1__REQUEST__BODY_EXPORT = 19,
-  AUDIENCE__V1__REQUEST__BODY_HISTORY = 20
+  AUDIENCE__V1__REQUEST__BODY_HISTORY = 20,
+  AUDIENCE__V1__REQUEST__BODY_SPLIT = 21
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(AUDIENCE__V1__REQUEST__BODY__CASE)
 } Audience__V1__Request__BodyCase;
 
@@ -67,6 +68,7 @@ struct  Audience__V1__Request
     Audience__V1__ForgetRequest *forget;
     Audience__V1__ExportRequest *export;
     Audience__V1__HistoryRequest *history;
+    Audience__V1__SplitRequest *split;
   };
 };
 #define AUDIENCE__V1__REQUEST__INIT \
@@ -97,7 +99,8 @@ typedef enum {
   AUDIENCE__V1__RESPONSE__BODY_CANCEL = 17,
   AUDIENCE__V1__RESPONSE__BODY_FORGET = 18,
   AUDIENCE__V1__RESPONSE__BODY_EXPORT = 19,
-  AUDIENCE__V1__RESPONSE__BODY_HISTORY = 20
+  AUDIENCE__V1__RESPONSE__BODY_HISTORY = 20,
+  AUDIENCE__V1__RESPONSE__BODY_SPLIT = 21
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(AUDIENCE__V1__RESPONSE__BODY__CASE)
 } Audience__V1__Response__BodyCase;
 
@@ -122,6 +125,7 @@ struct  Audience__V1__Response
     Audience__V1__ForgetResponse *forget;
     Audience__V1__ExportResponse *export;
     Audience__V1__HistoryResponse *history;
+    Audience__V1__SplitResponse *split;
   };
 };
 #define AUDIENCE__V1__RESPONSE__INIT \

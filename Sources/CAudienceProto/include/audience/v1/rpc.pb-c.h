@@ -36,6 +36,8 @@ typedef struct Audience__V1__CancelResponse Audience__V1__CancelResponse;
 typedef struct Audience__V1__PersonRef Audience__V1__PersonRef;
 typedef struct Audience__V1__ForgetRequest Audience__V1__ForgetRequest;
 typedef struct Audience__V1__ForgetResponse Audience__V1__ForgetResponse;
+typedef struct Audience__V1__SplitRequest Audience__V1__SplitRequest;
+typedef struct Audience__V1__SplitResponse Audience__V1__SplitResponse;
 typedef struct Audience__V1__ExportRequest Audience__V1__ExportRequest;
 typedef struct Audience__V1__ExportResponse Audience__V1__ExportResponse;
 typedef struct Audience__V1__HistoryRequest Audience__V1__HistoryRequest;
@@ -523,6 +525,36 @@ struct  Audience__V1__ForgetResponse
 #define AUDIENCE__V1__FORGET_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&audience__v1__forget_response__descriptor) \
     , NULL }
+
+
+/*
+ * Detaches a wrongly merged cookie into a profile of its own, durably: from
+ * now on the cookie's records do not link their emails. The profile it was in
+ * is rebuilt from its records; it may fall apart where only that cookie held
+ * it together. NOT_FOUND for an unknown cookie.
+ */
+struct  Audience__V1__SplitRequest
+{
+  ProtobufCMessage base;
+  char *cookie;
+};
+#define AUDIENCE__V1__SPLIT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__split_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Audience__V1__SplitResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The profiles the old one became: the split cookie's own first.
+   */
+  size_t n_profiles;
+  Audience__V1__ProfileSummary **profiles;
+};
+#define AUDIENCE__V1__SPLIT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__split_response__descriptor) \
+    , 0,NULL }
 
 
 /*
@@ -1160,6 +1192,44 @@ Audience__V1__ForgetResponse *
 void   audience__v1__forget_response__free_unpacked
                      (Audience__V1__ForgetResponse *message,
                       ProtobufCAllocator *allocator);
+/* Audience__V1__SplitRequest methods */
+void   audience__v1__split_request__init
+                     (Audience__V1__SplitRequest         *message);
+size_t audience__v1__split_request__get_packed_size
+                     (const Audience__V1__SplitRequest   *message);
+size_t audience__v1__split_request__pack
+                     (const Audience__V1__SplitRequest   *message,
+                      uint8_t             *out);
+size_t audience__v1__split_request__pack_to_buffer
+                     (const Audience__V1__SplitRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__SplitRequest *
+       audience__v1__split_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__split_request__free_unpacked
+                     (Audience__V1__SplitRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Audience__V1__SplitResponse methods */
+void   audience__v1__split_response__init
+                     (Audience__V1__SplitResponse         *message);
+size_t audience__v1__split_response__get_packed_size
+                     (const Audience__V1__SplitResponse   *message);
+size_t audience__v1__split_response__pack
+                     (const Audience__V1__SplitResponse   *message,
+                      uint8_t             *out);
+size_t audience__v1__split_response__pack_to_buffer
+                     (const Audience__V1__SplitResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__SplitResponse *
+       audience__v1__split_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__split_response__free_unpacked
+                     (Audience__V1__SplitResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Audience__V1__ExportRequest methods */
 void   audience__v1__export_request__init
                      (Audience__V1__ExportRequest         *message);
@@ -1488,6 +1558,12 @@ typedef void (*Audience__V1__ForgetRequest_Closure)
 typedef void (*Audience__V1__ForgetResponse_Closure)
                  (const Audience__V1__ForgetResponse *message,
                   void *closure_data);
+typedef void (*Audience__V1__SplitRequest_Closure)
+                 (const Audience__V1__SplitRequest *message,
+                  void *closure_data);
+typedef void (*Audience__V1__SplitResponse_Closure)
+                 (const Audience__V1__SplitResponse *message,
+                  void *closure_data);
 typedef void (*Audience__V1__ExportRequest_Closure)
                  (const Audience__V1__ExportRequest *message,
                   void *closure_data);
@@ -1559,6 +1635,8 @@ extern const ProtobufCMessageDescriptor audience__v1__cancel_response__descripto
 extern const ProtobufCMessageDescriptor audience__v1__person_ref__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__forget_request__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__forget_response__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__split_request__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__split_response__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__export_request__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__export_response__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__history_request__descriptor;

@@ -1,0 +1,50 @@
+/// What splitting a cookie off its profile did.
+public struct SplitResult: Hashable, Sendable {
+  /// The profile the cookie was in; it no longer exists.
+  public var from: ProfileID
+  /// The profiles its records form now: the split cookie's own first, then what remained of
+  /// the old profile (more than one when the cookie was what held it together).
+  public var profiles: [ProfileID]
+}
+
+extension IdentityGraph {
+  /// Detaches a wrongly merged cookie (a shared device, a test account) into a profile of its own.
+  ///
+  /// From now on the cookie's records do not link their emails (as a link the identifier cap
+  /// refuses), so the cookie stays apart whatever arrives later. The profile it was in is rebuilt
+  /// from its records in their original order, with that rule: the rest stays one profile when
+  /// other links hold it together, and falls apart where only the split cookie joined it.
+  /// - Parameters:
+  ///   - cookie: the cookie to detach.
+  /// - Returns: what it did, or nil when the cookie is unknown (it is still split from now on).
+  @discardableResult
+  public mutating func split(cookie: String) -> SplitResult? {
+    guard let old = cookies[cookie]?.profile else {
+      splitCookies.insert(cookie)
+      return nil
+    }
+    let seqs = recordSeqs(of: old)
+    let wanted = Set(seqs)
+    var ids: [UInt64: ContentID] = [:]
+    for (id, seq) in contentIDs where wanted.contains(seq) { ids[seq] = id }
+    let stored = seqs.compactMap { seq in
+      record(seq).flatMap { r in ids[seq].map { StoredRecord(seq: seq, contentID: $0, record: r) } }
+    }
+    let members = profiles[old]!.cookies
+    forget(old, records: seqs)
+    splitCookies.insert(cookie)
+    for r in stored { apply(r) }
+    let own = cookies[cookie]!.profile
+    var formed: [ProfileID] = []
+    for c in members {
+      if let id = cookies[c]?.profile, id != own, !formed.contains(id) { formed.append(id) }
+    }
+    return SplitResult(from: old, profiles: [own] + formed.sorted())
+  }
+
+  /// Why a record's email is not linked because its cookie was split off, or nil.
+  func splitRefusal(_ r: Record) -> String? {
+    guard r.email != nil, splitCookies.contains(r.cookie) else { return nil }
+    return "the record's email was not linked: cookie \(r.cookie) was split off its profile (audience split)"
+  }
+}
