@@ -172,6 +172,15 @@ public final class AudienceClient: Sendable {
     try? await channel.close()
   }
 
+  /// Sends a request now (requests go out in the order of these calls) and returns its id and
+  /// its response to come.
+  func start(_ body: WireRequest.Body) -> (id: UInt64, response: EventLoopFuture<WireResponse>) {
+    let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+    let promise = channel.eventLoop.makePromise(of: WireResponse.self)
+    Self.write(PendingRequest(request: WireRequest(id: id, body: body), sink: .single(promise)), on: channel, reason: closeReason)
+    return (id, promise.futureResult)
+  }
+
   private static func send(_ request: WireRequest, on channel: any Channel, reason: CloseReason) async throws -> WireResponse {
     let promise = channel.eventLoop.makePromise(of: WireResponse.self)
     write(PendingRequest(request: request, sink: .single(promise)), on: channel, reason: reason)

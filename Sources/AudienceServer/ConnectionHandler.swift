@@ -33,6 +33,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
   private var readHeld = false
   private var unflushed = false
   private var closing = false
+  private var streams = IngestStreams()
 
   init(server: AudienceServer, connection: ConnectionContext, bytes: ByteCounter, logger: Logger) {
     self.server = server
@@ -123,6 +124,21 @@ final class ConnectionHandler: ChannelDuplexHandler {
         await server.runWatch(request.id, filter, connection, writer, logger)
         connection.end()
       }
+    case .ingestStream(let window):
+      switch streams.open(request.id, requested: window, server.configuration) {
+      case .opened(let granted): write(context, WireResponse(id: request.id, body: .ingestStream(window: granted)))
+      case .refused(let status): write(context, WireResponse(id: request.id, status: status))
+      }
+    case .ingestBatch(let batch):
+      switch streams.accept(request.id, batch, maxRecords: server.configuration.maxRecordsPerBatch) {
+      case .refused(let status):
+        write(context, WireResponse(id: request.id, status: status))
+      case .queued:
+        running += 1
+      case .startCommitting:
+        running += 1
+        startCommitter(context, stream: batch.stream)
+      }
     default:
       if let response = server.router.handleNow(request) {
         write(context, response)
@@ -140,6 +156,45 @@ final class ConnectionHandler: ChannelDuplexHandler {
         connection.end()
       }
     }
+  }
+
+  /// Commits an ingest stream's waiting batches, all that are waiting each time, in order, until
+  /// none is left; acknowledges each batch once durable (one flush per commit).
+  private func startCommitter(_ context: ChannelHandlerContext, stream: UInt64) {
+    let (server, connection) = (self.server, self.connection)
+    let writer = ResponseWriter(channel: context.channel)
+    let loop = context.eventLoop
+    let me = NIOLoopBound(self, eventLoop: loop)
+    connection.begin()
+    Task {
+      defer { connection.end() }
+      while true {
+        guard let batches = try? await loop.submit({ me.value.streams.take(stream) }).get(), !batches.isEmpty else { return }
+        var responses: [WireResponse]
+        var failed = false
+        do {
+          let summaries = try await server.router.ingest(batches: batches.map(\.batch.records))
+          responses = zip(batches, summaries).map { WireResponse(id: $0.id, body: .ingest($1)) }
+        } catch {
+          failed = true
+          let rest = (try? await loop.submit({ me.value.streams.fail(stream) }).get()) ?? []
+          responses = (batches + rest).map { RequestRouter.failure($0.id, error) }
+        }
+        // Count them as acknowledged before the client can see the acknowledgements (the loop
+        // runs this before the write below), so a client that sends on receipt is in its window.
+        let answered = responses.count
+        loop.execute { me.value.acknowledged(stream, answered) }
+        _ = await writer.write(responses)
+        if failed { return }
+      }
+    }
+  }
+
+  /// Batches of an ingest stream were answered: they no longer count as in flight.
+  fileprivate func acknowledged(_ stream: UInt64, _ count: Int) {
+    streams.acknowledged(stream, count)
+    running -= count
+    resumeReading()
   }
 
   /// A task-run request finished: resume reading if the limit held it.
@@ -219,6 +274,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
 /// Writes responses from tasks off the event loop.
 struct ResponseWriter: Sendable {
   let channel: any Channel
+
+  /// Writes several responses with one flush; false when the connection is gone.
+  func write(_ responses: [WireResponse]) async -> Bool {
+    guard let last = responses.last else { return true }
+    for r in responses.dropLast() { channel.write(AudienceServer.frame(r, channel.allocator), promise: nil) }
+    return await write(last)
+  }
 
   /// Writes and flushes one response; false when the connection is gone.
   func write(_ response: WireResponse) async -> Bool {

@@ -76,7 +76,7 @@ public struct RequestRouter: Sendable {
     }
   }
 
-  private static func failure(_ id: UInt64, _ error: any Error) -> WireResponse {
+  static func failure(_ id: UInt64, _ error: any Error) -> WireResponse {
     switch error {
     case let error as AudienceError: WireResponse(id: id, status: WireStatus(error))
     case let status as WireStatus: WireResponse(id: id, status: status)
@@ -141,9 +141,9 @@ public struct RequestRouter: Sendable {
     case .split(let cookie):
       guard let profiles = try await store.split(cookie: cookie) else { throw Self.unknown(cookie) }
       return .split(profiles)
-    case .watch, .cancel:
-      // Streams and cancellation belong to the connection (AudienceServer+Watch.swift).
-      throw AudienceError(.internal, "Watch and Cancel are handled by the connection, not the router")
+    case .watch, .cancel, .ingestStream, .ingestBatch:
+      // Streams and cancellation belong to the connection (AudienceServer+Watch.swift, IngestStreams.swift).
+      throw AudienceError(.internal, "Watch, Cancel and ingest streams are handled by the connection, not the router")
     case .health:
       return .health(health(try await store.stats()))
     }
@@ -164,20 +164,32 @@ public struct RequestRouter: Sendable {
         .resourceExhausted,
         "ingest.records: batch of \(raws.count) records exceeds the limit of \(configuration.maxRecordsPerBatch); split it")
     }
-    var outcomes = [IngestOutcome?](repeating: nil, count: raws.count)
+    return try await ingest(batches: [raws])[0]
+  }
+
+  /// Validates and stores several batches with one store call (one durable commit), in order.
+  /// - Parameters:
+  ///   - batches: the batches, each within the batch limit.
+  /// - Returns: one summary per batch.
+  func ingest(batches: [[RawRecord]]) async throws -> [IngestSummary] {
+    var outcomes: [[IngestOutcome?]] = []
     var valid: [Record] = []
-    var positions: [Int] = []
-    for (i, raw) in raws.enumerated() {
-      do throws(AudienceError) {
-        valid.append(try normalizer.normalize(raw))
-        positions.append(i)
-      } catch {
-        outcomes[i] = .rejected(error.located("record \(i)"))
+    var positions: [(batch: Int, index: Int)] = []
+    for (b, raws) in batches.enumerated() {
+      var mine = [IngestOutcome?](repeating: nil, count: raws.count)
+      for (i, raw) in raws.enumerated() {
+        do throws(AudienceError) {
+          valid.append(try normalizer.normalize(raw))
+          positions.append((b, i))
+        } catch {
+          mine[i] = .rejected(error.located("record \(i)"))
+        }
       }
+      outcomes.append(mine)
     }
     if !valid.isEmpty {
-      for (i, outcome) in zip(positions, try await store.ingest(valid)) { outcomes[i] = outcome }
+      for (at, outcome) in zip(positions, try await store.ingest(valid)) { outcomes[at.batch][at.index] = outcome }
     }
-    return IngestSummary(outcomes: outcomes.map { $0! })
+    return outcomes.map { IngestSummary(outcomes: $0.map { $0! }) }
   }
 }

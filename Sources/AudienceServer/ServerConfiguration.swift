@@ -30,6 +30,11 @@ public struct ServerConfiguration: Sendable {
   public var allowedGIDs: Set<UInt32>?
   /// Watches open at once on one connection; more are refused with RESOURCE_EXHAUSTED (default 64).
   public var maxWatchesPerConnection = 64
+  /// Ingest streams open at once on one connection.
+  public var maxIngestStreamsPerConnection = 4
+  /// Unacknowledged batches an ingest stream gets when it asks for none; and the most it may ask for.
+  public var defaultIngestWindow = 8
+  public var maxIngestWindow = 32
   /// Connections served at once; more are told RESOURCE_EXHAUSTED and closed (default 1024).
   public var maxConnections: Int
   /// Reported in Hello and Health.

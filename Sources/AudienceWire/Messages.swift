@@ -29,6 +29,10 @@ public struct WireRequest: Hashable, Sendable {
     case history(PersonRef)
     /// Detaches a cookie into a profile of its own.
     case split(cookie: String)
+    /// Opens an ingest stream on this request's id, asking for `window` batches in flight (0: the server's default).
+    case ingestStream(window: UInt32)
+    /// One batch of the ingest stream opened by request `stream`; acknowledged with `.ingest`.
+    case ingestBatch(IngestBatch)
   }
 
   /// - Parameters:
@@ -66,6 +70,8 @@ public struct WireResponse: Hashable, Sendable {
     case history(PersonHistory)
     /// The profiles a split left: the split cookie's first.
     case split([ProfileSummary])
+    /// An ingest stream is open: batches that may be unacknowledged at once.
+    case ingestStream(window: Int)
   }
 
   /// - Parameters:
@@ -156,5 +162,23 @@ public enum WatchEvent: Hashable, Sendable {
     case .leave(let id, let profile, let into): self = .leave(id, profile: profile, mergedInto: into)
     case .forgotten(let id): self = .forgotten(id)
     }
+  }
+}
+
+/// One batch of an ingest stream (`audience.v1.IngestBatch`).
+public struct IngestBatch: Hashable, Sendable {
+  /// The id of the request that opened the stream.
+  public var stream: UInt64
+  /// 0, 1, 2, ... in the order the batches must be applied.
+  public var sequence: UInt64
+  public var records: [RawRecord]
+  /// The stream ends after this batch.
+  public var last: Bool
+
+  public init(stream: UInt64, sequence: UInt64, records: [RawRecord], last: Bool = false) {
+    self.stream = stream
+    self.sequence = sequence
+    self.records = records
+    self.last = last
   }
 }

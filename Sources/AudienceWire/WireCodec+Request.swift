@@ -12,6 +12,22 @@ public enum WireCodec {
   /// (thrown as `WireStatus`).
   /// - Parameters:
   ///   - payload: the frame's bytes.
+  /// Copies a repeated Record field; errors name the record's position.
+  private static func records(
+    _ n: Int, _ items: UnsafeMutablePointer<UnsafeMutablePointer<Audience__V1__Record>?>?
+  ) throws(AudienceError) -> [RawRecord] {
+    var records: [RawRecord] = []
+    records.reserveCapacity(n)
+    for i in 0..<n {
+      do throws(AudienceError) {
+        records.append(try ProtoRecord.decode(items![i]!))
+      } catch {
+        throw error.located("record \(i)")
+      }
+    }
+    return records
+  }
+
   public static func decodeRequest(_ payload: ByteBuffer) throws -> WireRequest {
     try payload.withUnsafeReadableBytes { bytes throws -> WireRequest in
       try NestingGuard.check(bytes, maxDepth: ProtoFilter.maxDepth)
@@ -29,17 +45,13 @@ public enum WireCodec {
           protocolVersion: m.hello.pointee.protocol_version,
           clientName: try CStrings.read(m.hello.pointee.client_name, "hello.client_name"))
       case AUDIENCE__V1__REQUEST__BODY_INGEST:
-        let req = m.ingest.pointee
-        var records: [RawRecord] = []
-        records.reserveCapacity(req.n_records)
-        for i in 0..<req.n_records {
-          do throws(AudienceError) {
-            records.append(try ProtoRecord.decode(req.records[i]!))
-          } catch {
-            throw error.located("record \(i)")
-          }
-        }
-        body = .ingest(records)
+        body = .ingest(try records(m.ingest.pointee.n_records, m.ingest.pointee.records))
+      case AUDIENCE__V1__REQUEST__BODY_INGEST_STREAM:
+        body = .ingestStream(window: m.ingest_stream.pointee.window)
+      case AUDIENCE__V1__REQUEST__BODY_INGEST_BATCH:
+        let b = m.ingest_batch.pointee
+        body = .ingestBatch(
+          IngestBatch(stream: b.stream, sequence: b.sequence, records: try records(b.n_records, b.records), last: b.last != 0))
       case AUDIENCE__V1__REQUEST__BODY_GET_USER:
         body = .getUser(cookie: try CStrings.read(m.get_user.pointee.cookie, "cookie"))
       case AUDIENCE__V1__REQUEST__BODY_QUERY_COHORT:
@@ -166,6 +178,22 @@ public enum WireCodec {
       h.pointee.person = ProtoPerson.encode(person, arena)
       m.body_case = AUDIENCE__V1__REQUEST__BODY_HISTORY
       m.history = h
+    case .ingestStream(let window):
+      let x = arena.allocate(Audience__V1__IngestStreamRequest.self)
+      audience__v1__ingest_stream_request__init(x)
+      x.pointee.window = window
+      m.body_case = AUDIENCE__V1__REQUEST__BODY_INGEST_STREAM
+      m.ingest_stream = x
+    case .ingestBatch(let batch):
+      let b = arena.allocate(Audience__V1__IngestBatch.self)
+      audience__v1__ingest_batch__init(b)
+      b.pointee.stream = batch.stream
+      b.pointee.sequence = batch.sequence
+      b.pointee.last = batch.last ? 1 : 0
+      b.pointee.n_records = batch.records.count
+      b.pointee.records = arena.messages(batch.records) { ProtoRecord.encode($0, arena) }
+      m.body_case = AUDIENCE__V1__REQUEST__BODY_INGEST_BATCH
+      m.ingest_batch = b
     case .split(let cookie):
       let x = arena.allocate(Audience__V1__SplitRequest.self)
       audience__v1__split_request__init(x)

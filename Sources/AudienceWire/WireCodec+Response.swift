@@ -68,6 +68,12 @@ extension WireCodec {
       f.pointee.profile = ProtoProfile.encode(summary, arena)
       m.body_case = AUDIENCE__V1__RESPONSE__BODY_FORGET
       m.forget = f
+    case .ingestStream(let window):
+      let x = arena.allocate(Audience__V1__IngestStreamResponse.self)
+      audience__v1__ingest_stream_response__init(x)
+      x.pointee.window = UInt32(clamping: window)
+      m.body_case = AUDIENCE__V1__RESPONSE__BODY_INGEST_STREAM
+      m.ingest_stream = x
     case .split(let profiles):
       let x = arena.allocate(Audience__V1__SplitResponse.self)
       audience__v1__split_response__init(x)
@@ -177,6 +183,8 @@ extension WireCodec {
       case AUDIENCE__V1__RESPONSE__BODY_FORGET:
         guard let profile = m.forget.pointee.profile else { throw AudienceError(.internal, "Forget response without the profile") }
         body = .forget(try ProtoProfile.decode(profile))
+      case AUDIENCE__V1__RESPONSE__BODY_INGEST_STREAM:
+        body = .ingestStream(window: Int(m.ingest_stream.pointee.window))
       case AUDIENCE__V1__RESPONSE__BODY_SPLIT:
         let x = m.split.pointee
         var profiles: [ProfileSummary] = []

@@ -31,13 +31,15 @@ struct Ingest: AsyncParsableCommand {
   @Option(name: .long, help: "One record as JSON.") var record: String?
   @Argument(help: "JSON-lines or CSV files to ingest (\"-\" for standard input).") var files: [String] = []
   @Option(help: "csv or jsonl (default: from each file's extension).") var format: Format?
-  @Option(name: .customLong("batch-size"), help: "Records per request.") var batchSize: Int = 1000
+  @Option(name: .customLong("batch-size"), help: "Records per batch.") var batchSize: Int = 1000
+  @Option(help: "Batches in flight on the ingest stream (0: the server's default, 8).") var window: Int = 0
   @Option(name: .customLong("max-errors"), help: "Stop after this many rejected records.") var maxErrors: Int?
 
   func validate() throws {
     if record == nil && files.isEmpty { throw ValidationError("give --record JSON or one or more FILEs") }
     if record != nil && !files.isEmpty { throw ValidationError("give either --record or FILEs, not both") }
     if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+    if window < 0 { throw ValidationError("--window must be 0 or more") }
     if let maxErrors, maxErrors < 1 { throw ValidationError("--max-errors must be at least 1") }
   }
 
@@ -49,10 +51,12 @@ struct Ingest: AsyncParsableCommand {
     let clock = ContinuousClock()
     let started = clock.now
     var failure: (any Error)?
+    var requestFailure: WireStatus?
     var progress = Progress(enabled: !global.json && isatty(2) != 0)
     do {
-      try await Output.withClient(global) { client in
-        let sender = BatchSender(client: client, batchSize: min(batchSize, client.server.maxRecordsPerBatch))
+      try await Output.withClient(global, jsonErrors: false) { client in
+        let sender = BatchSender(
+          stream: try await client.ingestStream(window: window), batchSize: min(batchSize, client.server.maxRecordsPerBatch))
         if let record {
           try await sender.add(line: 1, file: nil, text: record, into: &summary)
         } else {
@@ -68,6 +72,10 @@ struct Ingest: AsyncParsableCommand {
       }
     } catch is TooManyErrors {
       failure = ExitCode(1)
+    } catch let f as Output.RequestFailed {
+      // The summary still says what the server acknowledged before it failed.
+      requestFailure = f.status
+      failure = Output.exitCode(f.status)
     } catch {
       failure = error
     }
@@ -75,8 +83,13 @@ struct Ingest: AsyncParsableCommand {
     let elapsed = clock.now - started
     summary.seconds = Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds)
     summary.errors.sort { ($0.file ?? "", $0.line) < ($1.file ?? "", $1.line) }
+    if let status = requestFailure { Output.stderr("audience: \(status.code): \(status.message)") }
     if global.json {
-      Output.stdout(summary.json.serialized())
+      var json = summary.json
+      if let status = requestFailure, case .object(let members) = json {
+        json = .object(members + [("error", Output.errorJSON(status))])
+      }
+      Output.stdout(json.serialized())
     } else {
       for e in summary.errors { Output.stderr("line \(e.line)\(e.file.map { " of \($0)" } ?? ""): \(e.message)") }
       for w in summary.cappedReasons.prefix(20) {
@@ -152,17 +165,19 @@ struct Ingest: AsyncParsableCommand {
   }
 }
 
-/// Groups lines into batches and keeps a few requests in flight.
+/// Groups lines into batches and sends them on an ingest stream (a window of batches in flight;
+/// each acknowledged once durable).
 final class BatchSender {
-  let client: AudienceClient
+  let stream: IngestStream
   let batchSize: Int
-  let window = 4
   private var lines: [(line: Int, file: String?)] = []
   private var records: [RawRecord] = []
-  private var inFlight: [Task<(IngestSummary, [(line: Int, file: String?)]), any Error>] = []
+  /// Where each unacknowledged batch's records came from, by batch sequence.
+  private var places: [UInt64: [(line: Int, file: String?)]] = [:]
+  private var sequence: UInt64 = 0
 
-  init(client: AudienceClient, batchSize: Int) {
-    self.client = client
+  init(stream: IngestStream, batchSize: Int) {
+    self.stream = stream
     self.batchSize = batchSize
   }
 
@@ -190,23 +205,22 @@ final class BatchSender {
 
   func finish(into tally: inout IngestTally) async throws {
     try await flush(into: &tally)
-    while !inFlight.isEmpty { try await collect(into: &tally) }
+    for ack in try await stream.finish() { count(ack, into: &tally) }
   }
 
   private func flush(into tally: inout IngestTally) async throws {
     guard !records.isEmpty else { return }
     let batch = records
-    let where_ = lines
+    places[sequence] = lines
+    sequence += 1
     records = []
     lines = []
-    let client = self.client
-    inFlight.append(Task { (try await client.ingest(batch), where_) })
-    if inFlight.count >= window { try await collect(into: &tally) }
+    for ack in try await stream.send(batch) { count(ack, into: &tally) }
   }
 
-  private func collect(into tally: inout IngestTally) async throws {
-    let task = inFlight.removeFirst()
-    let (summary, where_) = try await task.value
-    for (outcome, place) in zip(summary.outcomes, where_) { tally.count(outcome, line: place.line, file: place.file) }
+  private func count(_ ack: IngestAck, into tally: inout IngestTally) {
+    let where_ = places.removeValue(forKey: ack.sequence) ?? []
+    for (outcome, place) in zip(ack.summary.outcomes, where_) { tally.count(outcome, line: place.line, file: place.file) }
   }
+
 }

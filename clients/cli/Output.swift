@@ -23,25 +23,47 @@ enum Output {
 
   /// The exit code for a failed request, after printing its message.
   static func failure(_ error: any Error, json: Bool) -> ExitCode {
-    let status = (error as? WireStatus) ?? WireStatus(.internal, "\(error)")
+    let status = Self.status(error)
     stderr("audience: \(status.code): \(status.message)")
-    if json {
-      stdout(JSONValue.object([("error", .object([("code", .string("\(status.code)")), ("message", .string(status.message))]))]).serialized())
-    }
+    if json { stdout(JSONValue.object([("error", errorJSON(status))]).serialized()) }
+    return exitCode(status)
+  }
+
+  /// A failure as a status.
+  static func status(_ error: any Error) -> WireStatus { (error as? WireStatus) ?? WireStatus(.internal, "\(error)") }
+
+  /// `{"code": ..., "message": ...}`
+  static func errorJSON(_ status: WireStatus) -> JSONValue {
+    .object([("code", .string("\(status.code)")), ("message", .string(status.message))])
+  }
+
+  /// 3 not found, 4 unavailable, 1 otherwise.
+  static func exitCode(_ status: WireStatus) -> ExitCode {
     switch status.code {
-    case .notFound: return ExitCode(3)
-    case .unavailable: return ExitCode(4)
-    default: return ExitCode(1)
+    case .notFound: ExitCode(3)
+    case .unavailable: ExitCode(4)
+    default: ExitCode(1)
     }
   }
 
-  /// Connects, runs `body`, closes; failures become exit codes.
-  static func withClient(_ global: GlobalOptions, _ body: (AudienceClient) async throws -> Void) async throws {
+  /// A failed request, for a command that reports it in its own output (`jsonErrors: false`).
+  struct RequestFailed: Error {
+    var status: WireStatus
+  }
+
+  /// Connects, runs `body`, closes; failures become exit codes (printed as `{"error": ...}` with
+  /// --json), or `RequestFailed` when `jsonErrors` is false.
+  static func withClient(
+    _ global: GlobalOptions, jsonErrors: Bool = true, _ body: (AudienceClient) async throws -> Void
+  ) async throws {
+    func fail(_ error: any Error) -> any Error {
+      jsonErrors ? failure(error, json: global.json) : RequestFailed(status: status(error))
+    }
     let client: AudienceClient
     do {
       client = try await AudienceClient.connect(socketPath: global.socketPath, clientName: "audience-cli")
     } catch {
-      throw failure(error, json: global.json)
+      throw fail(error)
     }
     do {
       try await body(client)
@@ -51,7 +73,7 @@ enum Output {
       throw exit
     } catch {
       await client.close()
-      throw failure(error, json: global.json)
+      throw fail(error)
     }
   }
 }

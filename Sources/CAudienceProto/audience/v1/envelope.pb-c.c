@@ -142,7 +142,7 @@ void   audience__v1__response__free_unpacked
   assert(message->base.descriptor == &audience__v1__response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor audience__v1__request__field_descriptors[14] =
+static const ProtobufCFieldDescriptor audience__v1__request__field_descriptors[16] =
 {
   {
     "id",
@@ -312,6 +312,30 @@ static const ProtobufCFieldDescriptor audience__v1__request__field_descriptors[1
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "ingest_stream",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__Request, body_case),
+    offsetof(Audience__V1__Request, ingest_stream),
+    &audience__v1__ingest_stream_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ingest_batch",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__Request, body_case),
+    offsetof(Audience__V1__Request, ingest_batch),
+    &audience__v1__ingest_batch__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned audience__v1__request__field_indices_by_name[] = {
   7,   /* field[7] = analyze */
@@ -324,6 +348,8 @@ static const unsigned audience__v1__request__field_indices_by_name[] = {
   12,   /* field[12] = history */
   0,   /* field[0] = id */
   3,   /* field[3] = ingest */
+  15,   /* field[15] = ingest_batch */
+  14,   /* field[14] = ingest_stream */
   5,   /* field[5] = query_cohort */
   13,   /* field[13] = split */
   1,   /* field[1] = timeout_ms */
@@ -333,7 +359,7 @@ static const ProtobufCIntRange audience__v1__request__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 2 },
-  { 0, 14 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor audience__v1__request__descriptor =
 {
@@ -343,7 +369,7 @@ const ProtobufCMessageDescriptor audience__v1__request__descriptor =
   "Audience__V1__Request",
   "audience.v1",
   sizeof(Audience__V1__Request),
-  14,
+  16,
   audience__v1__request__field_descriptors,
   audience__v1__request__field_indices_by_name,
   2,  audience__v1__request__number_ranges,
@@ -401,7 +427,7 @@ const ProtobufCMessageDescriptor audience__v1__status__descriptor =
   (ProtobufCMessageInit) audience__v1__status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor audience__v1__response__field_descriptors[14] =
+static const ProtobufCFieldDescriptor audience__v1__response__field_descriptors[15] =
 {
   {
     "id",
@@ -571,6 +597,18 @@ static const ProtobufCFieldDescriptor audience__v1__response__field_descriptors[
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "ingest_stream",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__Response, body_case),
+    offsetof(Audience__V1__Response, ingest_stream),
+    &audience__v1__ingest_stream_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned audience__v1__response__field_indices_by_name[] = {
   7,   /* field[7] = analyze */
@@ -583,6 +621,7 @@ static const unsigned audience__v1__response__field_indices_by_name[] = {
   12,   /* field[12] = history */
   0,   /* field[0] = id */
   3,   /* field[3] = ingest */
+  14,   /* field[14] = ingest_stream */
   5,   /* field[5] = query_cohort */
   13,   /* field[13] = split */
   1,   /* field[1] = status */
@@ -592,7 +631,7 @@ static const ProtobufCIntRange audience__v1__response__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 2 },
-  { 0, 14 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor audience__v1__response__descriptor =
 {
@@ -602,7 +641,7 @@ const ProtobufCMessageDescriptor audience__v1__response__descriptor =
   "Audience__V1__Response",
   "audience.v1",
   sizeof(Audience__V1__Response),
-  14,
+  15,
   audience__v1__response__field_descriptors,
   audience__v1__response__field_indices_by_name,
   2,  audience__v1__response__number_ranges,

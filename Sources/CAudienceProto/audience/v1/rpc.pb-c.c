@@ -142,6 +142,141 @@ void   audience__v1__ingest_request__free_unpacked
   assert(message->base.descriptor == &audience__v1__ingest_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   audience__v1__ingest_stream_request__init
+                     (Audience__V1__IngestStreamRequest         *message)
+{
+  static const Audience__V1__IngestStreamRequest init_value = AUDIENCE__V1__INGEST_STREAM_REQUEST__INIT;
+  *message = init_value;
+}
+size_t audience__v1__ingest_stream_request__get_packed_size
+                     (const Audience__V1__IngestStreamRequest *message)
+{
+  assert(message->base.descriptor == &audience__v1__ingest_stream_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__ingest_stream_request__pack
+                     (const Audience__V1__IngestStreamRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__ingest_stream_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__ingest_stream_request__pack_to_buffer
+                     (const Audience__V1__IngestStreamRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__ingest_stream_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__IngestStreamRequest *
+       audience__v1__ingest_stream_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__IngestStreamRequest *)
+     protobuf_c_message_unpack (&audience__v1__ingest_stream_request__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__ingest_stream_request__free_unpacked
+                     (Audience__V1__IngestStreamRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__ingest_stream_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   audience__v1__ingest_stream_response__init
+                     (Audience__V1__IngestStreamResponse         *message)
+{
+  static const Audience__V1__IngestStreamResponse init_value = AUDIENCE__V1__INGEST_STREAM_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t audience__v1__ingest_stream_response__get_packed_size
+                     (const Audience__V1__IngestStreamResponse *message)
+{
+  assert(message->base.descriptor == &audience__v1__ingest_stream_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__ingest_stream_response__pack
+                     (const Audience__V1__IngestStreamResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__ingest_stream_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__ingest_stream_response__pack_to_buffer
+                     (const Audience__V1__IngestStreamResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__ingest_stream_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__IngestStreamResponse *
+       audience__v1__ingest_stream_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__IngestStreamResponse *)
+     protobuf_c_message_unpack (&audience__v1__ingest_stream_response__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__ingest_stream_response__free_unpacked
+                     (Audience__V1__IngestStreamResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__ingest_stream_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   audience__v1__ingest_batch__init
+                     (Audience__V1__IngestBatch         *message)
+{
+  static const Audience__V1__IngestBatch init_value = AUDIENCE__V1__INGEST_BATCH__INIT;
+  *message = init_value;
+}
+size_t audience__v1__ingest_batch__get_packed_size
+                     (const Audience__V1__IngestBatch *message)
+{
+  assert(message->base.descriptor == &audience__v1__ingest_batch__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t audience__v1__ingest_batch__pack
+                     (const Audience__V1__IngestBatch *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &audience__v1__ingest_batch__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t audience__v1__ingest_batch__pack_to_buffer
+                     (const Audience__V1__IngestBatch *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &audience__v1__ingest_batch__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Audience__V1__IngestBatch *
+       audience__v1__ingest_batch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Audience__V1__IngestBatch *)
+     protobuf_c_message_unpack (&audience__v1__ingest_batch__descriptor,
+                                allocator, len, data);
+}
+void   audience__v1__ingest_batch__free_unpacked
+                     (Audience__V1__IngestBatch *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &audience__v1__ingest_batch__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   audience__v1__ingest_result__init
                      (Audience__V1__IngestResult         *message)
 {
@@ -1804,6 +1939,159 @@ const ProtobufCMessageDescriptor audience__v1__ingest_request__descriptor =
   audience__v1__ingest_request__field_indices_by_name,
   1,  audience__v1__ingest_request__number_ranges,
   (ProtobufCMessageInit) audience__v1__ingest_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__ingest_stream_request__field_descriptors[1] =
+{
+  {
+    "window",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__IngestStreamRequest, window),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__ingest_stream_request__field_indices_by_name[] = {
+  0,   /* field[0] = window */
+};
+static const ProtobufCIntRange audience__v1__ingest_stream_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor audience__v1__ingest_stream_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.IngestStreamRequest",
+  "IngestStreamRequest",
+  "Audience__V1__IngestStreamRequest",
+  "audience.v1",
+  sizeof(Audience__V1__IngestStreamRequest),
+  1,
+  audience__v1__ingest_stream_request__field_descriptors,
+  audience__v1__ingest_stream_request__field_indices_by_name,
+  1,  audience__v1__ingest_stream_request__number_ranges,
+  (ProtobufCMessageInit) audience__v1__ingest_stream_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__ingest_stream_response__field_descriptors[1] =
+{
+  {
+    "window",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__IngestStreamResponse, window),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__ingest_stream_response__field_indices_by_name[] = {
+  0,   /* field[0] = window */
+};
+static const ProtobufCIntRange audience__v1__ingest_stream_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor audience__v1__ingest_stream_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.IngestStreamResponse",
+  "IngestStreamResponse",
+  "Audience__V1__IngestStreamResponse",
+  "audience.v1",
+  sizeof(Audience__V1__IngestStreamResponse),
+  1,
+  audience__v1__ingest_stream_response__field_descriptors,
+  audience__v1__ingest_stream_response__field_indices_by_name,
+  1,  audience__v1__ingest_stream_response__number_ranges,
+  (ProtobufCMessageInit) audience__v1__ingest_stream_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor audience__v1__ingest_batch__field_descriptors[4] =
+{
+  {
+    "stream",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__IngestBatch, stream),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sequence",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__IngestBatch, sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "records",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Audience__V1__IngestBatch, n_records),
+    offsetof(Audience__V1__IngestBatch, records),
+    &audience__v1__record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Audience__V1__IngestBatch, last),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned audience__v1__ingest_batch__field_indices_by_name[] = {
+  3,   /* field[3] = last */
+  2,   /* field[2] = records */
+  1,   /* field[1] = sequence */
+  0,   /* field[0] = stream */
+};
+static const ProtobufCIntRange audience__v1__ingest_batch__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor audience__v1__ingest_batch__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "audience.v1.IngestBatch",
+  "IngestBatch",
+  "Audience__V1__IngestBatch",
+  "audience.v1",
+  sizeof(Audience__V1__IngestBatch),
+  4,
+  audience__v1__ingest_batch__field_descriptors,
+  audience__v1__ingest_batch__field_indices_by_name,
+  1,  audience__v1__ingest_batch__number_ranges,
+  (ProtobufCMessageInit) audience__v1__ingest_batch__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor audience__v1__ingest_result__field_descriptors[7] =

@@ -39,7 +39,9 @@ typedef enum {
   AUDIENCE__V1__REQUEST__BODY_FORGET = 18,
   AUDIENCE__V1__REQUEST__BODY_EXPORT = 19,
   AUDIENCE__V1__REQUEST__BODY_HISTORY = 20,
-  AUDIENCE__V1__REQUEST__BODY_SPLIT = 21
+  AUDIENCE__V1__REQUEST__BODY_SPLIT = 21,
+  AUDIENCE__V1__REQUEST__BODY_INGEST_STREAM = 22,
+  AUDIENCE__V1__REQUEST__BODY_INGEST_BATCH = 23
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(AUDIENCE__V1__REQUEST__BODY__CASE)
 } Audience__V1__Request__BodyCase;
 
@@ -69,6 +71,8 @@ struct  Audience__V1__Request
     Audience__V1__ExportRequest *export;
     Audience__V1__HistoryRequest *history;
     Audience__V1__SplitRequest *split;
+    Audience__V1__IngestStreamRequest *ingest_stream;
+    Audience__V1__IngestBatch *ingest_batch;
   };
 };
 #define AUDIENCE__V1__REQUEST__INIT \
@@ -100,7 +104,8 @@ typedef enum {
   AUDIENCE__V1__RESPONSE__BODY_FORGET = 18,
   AUDIENCE__V1__RESPONSE__BODY_EXPORT = 19,
   AUDIENCE__V1__RESPONSE__BODY_HISTORY = 20,
-  AUDIENCE__V1__RESPONSE__BODY_SPLIT = 21
+  AUDIENCE__V1__RESPONSE__BODY_SPLIT = 21,
+  AUDIENCE__V1__RESPONSE__BODY_INGEST_STREAM = 22
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(AUDIENCE__V1__RESPONSE__BODY__CASE)
 } Audience__V1__Response__BodyCase;
 
@@ -126,6 +131,7 @@ struct  Audience__V1__Response
     Audience__V1__ExportResponse *export;
     Audience__V1__HistoryResponse *history;
     Audience__V1__SplitResponse *split;
+    Audience__V1__IngestStreamResponse *ingest_stream;
   };
 };
 #define AUDIENCE__V1__RESPONSE__INIT \

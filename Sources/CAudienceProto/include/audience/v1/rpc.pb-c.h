@@ -19,6 +19,9 @@ PROTOBUF_C__BEGIN_DECLS
 typedef struct Audience__V1__HelloRequest Audience__V1__HelloRequest;
 typedef struct Audience__V1__HelloResponse Audience__V1__HelloResponse;
 typedef struct Audience__V1__IngestRequest Audience__V1__IngestRequest;
+typedef struct Audience__V1__IngestStreamRequest Audience__V1__IngestStreamRequest;
+typedef struct Audience__V1__IngestStreamResponse Audience__V1__IngestStreamResponse;
+typedef struct Audience__V1__IngestBatch Audience__V1__IngestBatch;
 typedef struct Audience__V1__IngestResult Audience__V1__IngestResult;
 typedef struct Audience__V1__IngestResponse Audience__V1__IngestResponse;
 typedef struct Audience__V1__GetUserRequest Audience__V1__GetUserRequest;
@@ -165,6 +168,69 @@ struct  Audience__V1__IngestRequest
 #define AUDIENCE__V1__INGEST_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&audience__v1__ingest_request__descriptor) \
     , 0,NULL }
+
+
+/*
+ * Opens an ingest stream on this request's id. The response grants a window;
+ * then the client sends IngestBatch requests (each under an id of its own)
+ * naming this stream. Batches are applied in sequence order, and each is
+ * acknowledged (an IngestResponse under the batch's id) once it is durable;
+ * the server commits the batches that are waiting together. At most `window`
+ * batches may be unacknowledged: one more is refused with RESOURCE_EXHAUSTED,
+ * so a stream holds at most window x max frame bytes of server memory however
+ * fast the client sends.
+ */
+struct  Audience__V1__IngestStreamRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Batches the client wants in flight; 0 means the server's default. The
+   * server may grant fewer.
+   */
+  uint32_t window;
+};
+#define AUDIENCE__V1__INGEST_STREAM_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__ingest_stream_request__descriptor) \
+    , 0 }
+
+
+struct  Audience__V1__IngestStreamResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Batches that may be unacknowledged at once.
+   */
+  uint32_t window;
+};
+#define AUDIENCE__V1__INGEST_STREAM_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__ingest_stream_response__descriptor) \
+    , 0 }
+
+
+/*
+ * One batch of an open ingest stream.
+ */
+struct  Audience__V1__IngestBatch
+{
+  ProtobufCMessage base;
+  /*
+   * The id of the IngestStreamRequest that opened the stream.
+   */
+  uint64_t stream;
+  /*
+   * 0, 1, 2, ...: a gap or a repeat ends the stream (FAILED_PRECONDITION).
+   */
+  uint64_t sequence;
+  size_t n_records;
+  Audience__V1__Record **records;
+  /*
+   * The stream ends after this batch (which may hold no records).
+   */
+  protobuf_c_boolean last;
+};
+#define AUDIENCE__V1__INGEST_BATCH__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&audience__v1__ingest_batch__descriptor) \
+    , 0, 0, 0,NULL, 0 }
 
 
 struct  Audience__V1__IngestResult
@@ -869,6 +935,63 @@ Audience__V1__IngestRequest *
 void   audience__v1__ingest_request__free_unpacked
                      (Audience__V1__IngestRequest *message,
                       ProtobufCAllocator *allocator);
+/* Audience__V1__IngestStreamRequest methods */
+void   audience__v1__ingest_stream_request__init
+                     (Audience__V1__IngestStreamRequest         *message);
+size_t audience__v1__ingest_stream_request__get_packed_size
+                     (const Audience__V1__IngestStreamRequest   *message);
+size_t audience__v1__ingest_stream_request__pack
+                     (const Audience__V1__IngestStreamRequest   *message,
+                      uint8_t             *out);
+size_t audience__v1__ingest_stream_request__pack_to_buffer
+                     (const Audience__V1__IngestStreamRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__IngestStreamRequest *
+       audience__v1__ingest_stream_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__ingest_stream_request__free_unpacked
+                     (Audience__V1__IngestStreamRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Audience__V1__IngestStreamResponse methods */
+void   audience__v1__ingest_stream_response__init
+                     (Audience__V1__IngestStreamResponse         *message);
+size_t audience__v1__ingest_stream_response__get_packed_size
+                     (const Audience__V1__IngestStreamResponse   *message);
+size_t audience__v1__ingest_stream_response__pack
+                     (const Audience__V1__IngestStreamResponse   *message,
+                      uint8_t             *out);
+size_t audience__v1__ingest_stream_response__pack_to_buffer
+                     (const Audience__V1__IngestStreamResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__IngestStreamResponse *
+       audience__v1__ingest_stream_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__ingest_stream_response__free_unpacked
+                     (Audience__V1__IngestStreamResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Audience__V1__IngestBatch methods */
+void   audience__v1__ingest_batch__init
+                     (Audience__V1__IngestBatch         *message);
+size_t audience__v1__ingest_batch__get_packed_size
+                     (const Audience__V1__IngestBatch   *message);
+size_t audience__v1__ingest_batch__pack
+                     (const Audience__V1__IngestBatch   *message,
+                      uint8_t             *out);
+size_t audience__v1__ingest_batch__pack_to_buffer
+                     (const Audience__V1__IngestBatch   *message,
+                      ProtobufCBuffer     *buffer);
+Audience__V1__IngestBatch *
+       audience__v1__ingest_batch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   audience__v1__ingest_batch__free_unpacked
+                     (Audience__V1__IngestBatch *message,
+                      ProtobufCAllocator *allocator);
 /* Audience__V1__IngestResult methods */
 void   audience__v1__ingest_result__init
                      (Audience__V1__IngestResult         *message);
@@ -1507,6 +1630,15 @@ typedef void (*Audience__V1__HelloResponse_Closure)
 typedef void (*Audience__V1__IngestRequest_Closure)
                  (const Audience__V1__IngestRequest *message,
                   void *closure_data);
+typedef void (*Audience__V1__IngestStreamRequest_Closure)
+                 (const Audience__V1__IngestStreamRequest *message,
+                  void *closure_data);
+typedef void (*Audience__V1__IngestStreamResponse_Closure)
+                 (const Audience__V1__IngestStreamResponse *message,
+                  void *closure_data);
+typedef void (*Audience__V1__IngestBatch_Closure)
+                 (const Audience__V1__IngestBatch *message,
+                  void *closure_data);
 typedef void (*Audience__V1__IngestResult_Closure)
                  (const Audience__V1__IngestResult *message,
                   void *closure_data);
@@ -1618,6 +1750,9 @@ extern const ProtobufCEnumDescriptor    audience__v1__status_code__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__hello_request__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__hello_response__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__ingest_request__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__ingest_stream_request__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__ingest_stream_response__descriptor;
+extern const ProtobufCMessageDescriptor audience__v1__ingest_batch__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__ingest_result__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__ingest_response__descriptor;
 extern const ProtobufCMessageDescriptor audience__v1__get_user_request__descriptor;

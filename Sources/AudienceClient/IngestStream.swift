@@ -1,0 +1,97 @@
+public import AudienceCore
+public import AudienceWire
+import NIOCore
+
+/// A batch of an ingest stream, acknowledged: it is durable.
+public struct IngestAck: Hashable, Sendable {
+  /// The batch's position in the stream (0, 1, 2, ...).
+  public var sequence: UInt64
+  /// One outcome per record of the batch.
+  public var summary: IngestSummary
+}
+
+/// An open ingest stream (`AudienceClient.ingestStream`): batches go out in order, at most
+/// `window` of them unacknowledged; `send` waits for the oldest acknowledgement when the window
+/// is full, so a fast producer is held back instead of filling the server's memory. The server
+/// commits the batches that are waiting together. Use it from one task.
+public final class IngestStream {
+  /// Batches that may be unacknowledged at once (granted by the server).
+  public let window: Int
+  let client: AudienceClient
+  /// The id of the request that opened the stream.
+  public let streamID: UInt64
+  private var nextSequence: UInt64 = 0
+  private var inFlight: [(sequence: UInt64, response: EventLoopFuture<WireResponse>)] = []
+  private var head = 0
+  private var ended = false
+
+  init(client: AudienceClient, streamID: UInt64, window: Int) {
+    self.client = client
+    self.streamID = streamID
+    self.window = max(1, window)
+  }
+
+  /// Batches sent and not yet acknowledged.
+  public var unacknowledged: Int { inFlight.count - head }
+
+  /// Sends one batch, first waiting for acknowledgements while the window is full.
+  /// - Parameters:
+  ///   - records: at most the server's batch limit.
+  /// - Returns: the acknowledgements awaited to make room, oldest first.
+  public func send(_ records: [RawRecord]) async throws -> [IngestAck] {
+    try await send(records, last: false)
+  }
+
+  /// Ends the stream and waits for every acknowledgement.
+  /// - Returns: the acknowledgements not returned by `send`, oldest first.
+  public func finish() async throws -> [IngestAck] {
+    let closing = nextSequence
+    var acks = try await send([], last: true)
+    while unacknowledged > 0 { acks.append(try await next()) }
+    // The closing batch holds no records: its acknowledgement only ends the stream.
+    return acks.filter { $0.sequence != closing }
+  }
+
+  /// Waits for the oldest unacknowledged batch.
+  public func next() async throws -> IngestAck {
+    precondition(unacknowledged > 0, "no batch is waiting for an acknowledgement")
+    let (sequence, future) = inFlight[head]
+    head += 1
+    if head > 64 && head * 2 > inFlight.count {
+      inFlight.removeFirst(head)
+      head = 0
+    }
+    let response = try await future.get()
+    guard response.status.code == .ok else { throw response.status }
+    guard case .ingest(let summary)? = response.body else {
+      throw WireStatus(.internal, "server answered an ingest batch with a different method's response")
+    }
+    return IngestAck(sequence: sequence, summary: summary)
+  }
+
+  private func send(_ records: [RawRecord], last: Bool) async throws -> [IngestAck] {
+    guard !ended else { throw WireStatus(.failedPrecondition, "the ingest stream was finished") }
+    var acks: [IngestAck] = []
+    while unacknowledged >= window { acks.append(try await next()) }
+    let batch = IngestBatch(stream: streamID, sequence: nextSequence, records: records, last: last)
+    nextSequence += 1
+    if last { ended = true }
+    inFlight.append((batch.sequence, client.start(.ingestBatch(batch)).response))
+    return acks
+  }
+}
+
+extension AudienceClient {
+  /// Opens an ingest stream.
+  /// - Parameters:
+  ///   - window: batches to keep in flight; 0 takes the server's default (the server may grant fewer).
+  public func ingestStream(window: Int = 0) async throws -> IngestStream {
+    let (id, future) = start(.ingestStream(window: UInt32(clamping: window)))
+    let response = try await future.get()
+    guard response.status.code == .ok else { throw response.status }
+    guard case .ingestStream(let granted)? = response.body else {
+      throw WireStatus(.internal, "server answered IngestStream with a different method's response")
+    }
+    return IngestStream(client: self, streamID: id, window: granted)
+  }
+}

@@ -1,0 +1,115 @@
+import AudienceWire
+
+/// The ingest streams of one connection: which are open, the batches waiting to be committed,
+/// and how many are unacknowledged. Pure bookkeeping, confined to the connection's event loop.
+struct IngestStreams {
+  struct Stream {
+    let window: Int
+    var nextSequence: UInt64 = 0
+    var unacknowledged = 0
+    var waiting: [(id: UInt64, batch: IngestBatch)] = []
+    var committing = false
+    var ended = false
+    /// Why later batches are refused (a batch came out of sequence), once it is closed.
+    var closed: String?
+    /// Nothing waits and nothing is unacknowledged: the stream can go.
+    var done: Bool { (ended || closed != nil) && unacknowledged == 0 && waiting.isEmpty }
+  }
+
+  private(set) var streams: [UInt64: Stream] = [:]
+
+  enum Opened: Equatable {
+    case opened(window: Int)
+    case refused(WireStatus)
+  }
+
+  /// Opens a stream on request `id`.
+  /// - Parameters:
+  ///   - id: the opening request's id.
+  ///   - requested: the window asked for (0: the default).
+  ///   - configuration: the limits.
+  mutating func open(_ id: UInt64, requested: UInt32, _ configuration: ServerConfiguration) -> Opened {
+    if streams[id] != nil {
+      return .refused(WireStatus(.invalidArgument, "request id \(id) is already an ingest stream on this connection"))
+    }
+    guard streams.count < configuration.maxIngestStreamsPerConnection else {
+      return .refused(WireStatus(
+        .resourceExhausted, "too many ingest streams on this connection (limit \(configuration.maxIngestStreamsPerConnection))"))
+    }
+    let window = requested == 0 ? configuration.defaultIngestWindow : min(Int(requested), configuration.maxIngestWindow)
+    streams[id] = Stream(window: window)
+    return .opened(window: window)
+  }
+
+  enum Accepted: Equatable {
+    /// Queued, and nobody is committing this stream: start a committer.
+    case startCommitting
+    /// Queued behind a running commit.
+    case queued
+    case refused(WireStatus)
+  }
+
+  /// Takes one batch of a stream, or says why not. A batch out of sequence closes the stream;
+  /// one past the window or the batch limit is refused and may be sent again.
+  /// - Parameters:
+  ///   - id: the batch request's id.
+  ///   - batch: the batch.
+  ///   - maxRecords: the batch limit.
+  mutating func accept(_ id: UInt64, _ batch: IngestBatch, maxRecords: Int) -> Accepted {
+    guard var s = streams[batch.stream] else {
+      return .refused(WireStatus(.failedPrecondition, "no ingest stream \(batch.stream) is open on this connection"))
+    }
+    if let closed = s.closed { return .refused(WireStatus(.failedPrecondition, closed)) }
+    if s.ended {
+      return .refused(WireStatus(.failedPrecondition, "ingest stream \(batch.stream) has ended (its last batch was sent)"))
+    }
+    guard batch.sequence == s.nextSequence else {
+      // Batches already taken are still committed and acknowledged; later ones are refused.
+      let reason = "ingest stream \(batch.stream) expected batch \(s.nextSequence), got \(batch.sequence); the stream is closed"
+      s.closed = reason
+      streams[batch.stream] = s.done ? nil : s
+      return .refused(WireStatus(.failedPrecondition, reason))
+    }
+    guard s.unacknowledged < s.window else {
+      return .refused(WireStatus(
+        .resourceExhausted,
+        "ingest stream \(batch.stream) already has \(s.window) unacknowledged batches (its window); wait for an acknowledgement"))
+    }
+    guard batch.records.count <= maxRecords else {
+      return .refused(WireStatus(
+        .resourceExhausted, "ingest batch of \(batch.records.count) records exceeds the limit of \(maxRecords); split it"))
+    }
+    s.nextSequence += 1
+    s.unacknowledged += 1
+    s.waiting.append((id, batch))
+    if batch.last { s.ended = true }
+    let start = !s.committing
+    s.committing = true
+    streams[batch.stream] = s
+    return start ? .startCommitting : .queued
+  }
+
+  /// The batches waiting to be committed, all of them; none means the committer stops.
+  mutating func take(_ stream: UInt64) -> [(id: UInt64, batch: IngestBatch)] {
+    guard var s = streams[stream] else { return [] }
+    let batches = s.waiting
+    s.waiting = []
+    if batches.isEmpty { s.committing = false }
+    streams[stream] = s
+    return batches
+  }
+
+  /// Batches were acknowledged; a stream whose last batch is acknowledged closes.
+  mutating func acknowledged(_ stream: UInt64, _ count: Int) {
+    guard var s = streams[stream] else { return }
+    s.unacknowledged -= count
+    streams[stream] = s.done ? nil : s
+  }
+
+  /// Closes a stream whose commit failed; returns its batches still waiting (they fail too).
+  /// Later batches are refused.
+  mutating func fail(_ stream: UInt64) -> [(id: UInt64, batch: IngestBatch)] {
+    defer { streams[stream] = nil }
+    return streams[stream]?.waiting ?? []
+  }
+}

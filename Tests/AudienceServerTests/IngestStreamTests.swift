@@ -1,0 +1,124 @@
+import AudienceClient
+import AudienceCore
+import AudienceWire
+import Foundation
+import Testing
+
+/// The streaming ingest RPC against the real server: ordered, acknowledged once durable,
+/// held to its window.
+@Suite("Ingest streams", .serialized)
+struct IngestStreamTests {
+  static func batch(_ n: Int, size: Int, prefix: String = "s") -> [RawRecord] {
+    (0..<size).map { i in
+      RawRecord(cookie: "\(prefix)\(n)-\(i)", email: "\(prefix)\(n)-\(i)@x.com", createdAt: "2025-03-01T10:00:00", age: 20 + i % 50)
+    }
+  }
+
+  @Test func everyBatchIsAcknowledgedInOrderOnceDurable() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let client = try await server.client()
+    let stream = try await client.ingestStream(window: 3)
+    #expect(stream.window == 3)
+    var acks: [IngestAck] = []
+    for n in 0..<20 {
+      acks += try await stream.send(Self.batch(n, size: 100))
+      #expect(stream.unacknowledged <= 3)
+    }
+    acks += try await stream.finish()
+    #expect(acks.map(\.sequence) == Array(0..<20))
+    #expect(acks.allSatisfy { $0.summary.outcomes.count == 100 && $0.summary.accepted == 100 })
+    await #expect(throws: WireStatus.self) { _ = try await stream.send(Self.batch(99, size: 1)) }
+    await client.close()
+    // Acknowledged means durable: all of it survives kill -9.
+    await server.stop(signal: SIGKILL)
+    try await server.start()
+    let after = try await server.client()
+    #expect(try await after.health().stats.records == 2000)
+    #expect(try await after.user(cookie: "s19-99").data.demographics.age == 20 + 99 % 50)
+    // A window larger than the server allows is lowered; the server's default applies to 0.
+    #expect(try await after.ingestStream(window: 1000).window == 32)
+    #expect(try await after.ingestStream().window == 8)
+    await after.close()
+    #expect(await server.stop() == 0)
+  }
+
+  /// A client that sends past its window without reading acknowledgements is refused, not
+  /// buffered: the server holds at most `window` batches of a stream.
+  @Test func aClientIgnoringItsWindowIsRefusedNotBuffered() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let raw = try RawSocket(path: server.socketPath)
+    try raw.hello()
+    raw.send(WireRequest(id: 10, body: .ingestStream(window: 2)))
+    guard case .ingestStream(let window)? = try raw.readResponse()?.body else { Issue.record("no stream"); return }
+    #expect(window == 2)
+    // Big batches, so that the first commit is still running when the third batch arrives.
+    for n in 0..<8 {
+      raw.send(WireRequest(id: 100 + UInt64(n), body: .ingestBatch(IngestBatch(stream: 10, sequence: UInt64(n), records: Self.batch(n, size: 5000)))))
+    }
+    var statuses: [UInt64: WireStatus] = [:]
+    for _ in 0..<8 {
+      guard let r = try raw.readResponse() else { Issue.record("connection closed"); return }
+      statuses[r.id] = r.status
+    }
+    #expect(statuses[100]?.code == .ok)
+    #expect(statuses[101]?.code == .ok)
+    #expect(statuses[102]?.code == .resourceExhausted)
+    #expect(statuses[102]?.message.contains("window") == true)
+    #expect(statuses[103]?.code == .failedPrecondition)  // out of sequence: the stream is closed
+    #expect((104..<108).allSatisfy { statuses[$0]?.code == .failedPrecondition })
+    let client = try await server.client()
+    #expect(try await client.health().stats.records == 10_000)
+    await client.close()
+    #expect(await server.stop() == 0)
+  }
+
+  @Test func batchesMustComeInSequence() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let raw = try RawSocket(path: server.socketPath)
+    try raw.hello()
+    raw.send(WireRequest(id: 5, body: .ingestBatch(IngestBatch(stream: 4, sequence: 0, records: Self.batch(0, size: 1)))))
+    #expect(try raw.readResponse()?.status.message.contains("no ingest stream 4") == true)
+    raw.send(WireRequest(id: 4, body: .ingestStream(window: 0)))
+    #expect(try raw.readResponse()?.body == .ingestStream(window: 8))
+    raw.send(WireRequest(id: 6, body: .ingestBatch(IngestBatch(stream: 4, sequence: 1, records: Self.batch(0, size: 1)))))
+    let gap = try raw.readResponse()
+    #expect(gap?.status.code == .failedPrecondition)
+    #expect(gap?.status.message.contains("expected batch 0, got 1") == true)
+    raw.send(WireRequest(id: 7, body: .ingestBatch(IngestBatch(stream: 4, sequence: 0, records: Self.batch(0, size: 1)))))
+    #expect(try raw.readResponse()?.status.code == .failedPrecondition)
+    #expect(await server.stop() == 0)
+  }
+
+  /// The server dies during `audience ingest`: the CLI prints what was acknowledged and exits 4.
+  @Test func anInterruptedIngestReportsWhatWasAcknowledged() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let path = server.directory + "/big.jsonl"
+    let gen = try CLI.run(["gen", "--count", "150000", "--seed", "5", "--format", "jsonl"], socket: server.socketPath)
+    try gen.stdout.write(toFile: path, atomically: true, encoding: .utf8)
+    let killer = Task {
+      try await Task.sleep(for: .milliseconds(1500))
+      await server.stop(signal: SIGKILL)
+    }
+    let cli = try CLI.run(["ingest", path, "--json"], socket: server.socketPath)
+    _ = try await killer.value
+    #expect(cli.status == 4, "\(cli.stderr)")
+    #expect(cli.stderr.contains("UNAVAILABLE"), "\(cli.stderr)")
+    let summary = try CLI.json(cli)
+    guard case .int(let accepted)? = summary["accepted"] else { Issue.record("no summary: \(cli.stdout)"); return }
+    #expect(accepted > 0 && accepted < 150_000, "the kill should land mid-way (accepted \(accepted))")
+    try await server.start()
+    let client = try await server.client()
+    // Everything acknowledged is there (records committed but not yet acknowledged may be too).
+    #expect(try await client.health().stats.records >= Int(accepted))
+    await client.close()
+    #expect(await server.stop() == 0)
+  }
+}
