@@ -10,7 +10,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build build-debug run test test-swift test-python venv check-generated generate clean help bench-analytics bench-query crash-test fuzz
+.PHONY: all deps build build-debug run test test-swift test-python venv check-generated generate clean help bench-analytics bench-query bench-ingest crash-test fuzz
 
 all: build
 
@@ -21,6 +21,7 @@ help:
 	@echo "make generate        regenerate protobuf code from Protos/"
 	@echo "make bench-analytics Analyze vs pandas + scikit-learn on 1,000,000 profiles (release)"
 	@echo "make bench-query     segments, GetUser, index memory, restart vs PostgreSQL and SQLite (release)"
+	@echo "make bench-ingest    1,000,000 records: binary stream and CSV through the CLI, vs PostgreSQL and SQLite upserts (release)"
 	@echo "make crash-test      SIGKILL audienced 20 times during a 200,000-record ingest; check nothing acknowledged is lost"
 	@echo "make fuzz            libFuzzer on the --where parser, the CSV parser and frame/envelope decoding (FUZZ_SECONDS each, default 60)"
 	@echo "make clean           remove build products"
@@ -82,6 +83,13 @@ bench-query: build venv
 	swift build -c release --product audience-bench
 	mkdir -p bench/.build && cc -O2 -pthread -o bench/.build/echo bench/echo.c
 	$(PYTHON) bench/query.py --bin-dir .build/release $(BENCH_ARGS)
+
+bench-ingest: build venv
+	@dpkg-query -W -f='$${Status}' postgresql 2>/dev/null | grep -q "install ok installed" || { \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql; }
+	$(PYTHON) -m pip install -q 'psycopg[binary]>=3.1'
+	swift build -c release --product audience-bench
+	$(PYTHON) bench/ingest.py --bin-dir .build/release $(BENCH_ARGS)
 
 crash-test: build venv
 	$(PYTHON) scripts/crash-test --bin-dir .build/release $(CRASH_ARGS)

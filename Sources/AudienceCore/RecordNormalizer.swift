@@ -69,7 +69,8 @@ public struct RecordNormalizer: Sendable {
     guard value.utf8.count <= limits.maxFieldBytes else {
       throw .invalidField(field, "\(value.utf8.count) bytes exceed the limit of \(limits.maxFieldBytes)")
     }
-    if value.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" }) {
+    // Control characters are ASCII, so a byte scan finds them (UTF-8 continuation bytes are >= 0x80).
+    if value.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 }) {
       throw .invalidField(field, "contains control characters")
     }
     let trimmed = value.trimmingWhitespace()
@@ -85,6 +86,10 @@ public struct RecordNormalizer: Sendable {
 extension String {
   /// The string without leading and trailing whitespace (Unicode-aware).
   public func trimmingWhitespace() -> String {
+    // Fast path: ends that are printable ASCII other than space need no Unicode analysis.
+    if let head = utf8.first, let tail = utf8.last, (0x21...0x7E).contains(head), (0x21...0x7E).contains(tail) {
+      return self
+    }
     guard let first = firstIndex(where: { !$0.isWhitespace }) else { return "" }
     let last = lastIndex(where: { !$0.isWhitespace })!
     return String(self[first...last])

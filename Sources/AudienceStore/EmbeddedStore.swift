@@ -83,7 +83,7 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     let db = try SQLiteDatabase(path: directory + "/audience.db")
     do {
       // secure_delete: an erased person's bytes are overwritten, not left in free pages.
-      try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA secure_delete=ON;")
+      try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA secure_delete=ON; PRAGMA cache_size=-65536;")
       try db.execute(RecordTable.schema)
       try db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '\(RecordTable.schemaVersion)')")
       var g = IdentityGraph(limits: limits)

@@ -6,11 +6,12 @@ import Foundation
 
 /// The Swift half of `make bench-query` (bench/query.py drives it): measures a running
 /// audienced over a plain blocking Unix-socket client and prints one JSON object per figure.
-struct AudienceBench: ParsableCommand {
+@main
+struct AudienceBench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "audience-bench",
-    abstract: "Measure a running audienced: segment queries, GetUser throughput and latency, index memory.",
-    subcommands: [Queries.self, Throughput.self, Latency.self, IndexMemory.self])
+    abstract: "Measure a running audienced: segment queries, GetUser throughput and latency, index memory, ingest.",
+    subcommands: [Queries.self, Throughput.self, Latency.self, IndexMemory.self, IngestStreamBench.self])
 }
 
 /// The four segments.
@@ -165,5 +166,3 @@ struct IndexMemory: ParsableCommand {
     ]))
   }
 }
-
-AudienceBench.main()
