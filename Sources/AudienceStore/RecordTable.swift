@@ -23,8 +23,10 @@ struct RecordTable {
       education TEXT,
       interests TEXT NOT NULL
     );
-    CREATE INDEX IF NOT EXISTS users_cookie ON users(cookie);
-    CREATE INDEX IF NOT EXISTS users_email ON users(email);
+    -- The server reads rows only in seq order (start-up) and deletes by seq (forget): indexes on
+    -- cookie and email (version 1 had them) cost a random B-tree insert each per record for nothing.
+    DROP INDEX IF EXISTS users_cookie;
+    DROP INDEX IF EXISTS users_email;
     CREATE TABLE IF NOT EXISTS splits (cookie TEXT PRIMARY KEY, after_seq INTEGER NOT NULL);
     """
 

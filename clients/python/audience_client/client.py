@@ -1,5 +1,6 @@
 """A blocking client: one Unix socket, length-prefixed protobuf envelopes (docs/PROTOCOL.md)."""
 
+import itertools
 import os
 import socket
 import struct
@@ -34,6 +35,17 @@ def _summary(p):
 
 def _counts(xs):
     return {x.name: x.count for x in xs}
+
+
+def _batches(items, size):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 class Client:
@@ -76,35 +88,48 @@ class Client:
             n -= len(chunk)
         return b"".join(chunks)
 
-    def _call(self, method, body, timeout_ms=0):
+    def _send(self, method, body, timeout_ms=0):
+        """Sends one request; returns its id."""
         request_id = self._next_id
         self._next_id += 1
         req = envelope_pb2.Request(id=request_id, timeout_ms=timeout_ms)
         getattr(req, method).CopyFrom(body)
         payload = req.SerializeToString()
         self._sock.sendall(struct.pack(">I", len(payload)) + payload)
+        return request_id
+
+    def _receive(self, wanted):
+        """The next response whose id is in `wanted` (a status frame with id 0 is raised)."""
         while True:
             (length,) = struct.unpack(">I", self._recv_exactly(4))
             resp = envelope_pb2.Response.FromString(self._recv_exactly(length))
-            if resp.id == request_id or (resp.id == 0 and resp.status.code != 0):
-                break
+            if resp.id == 0 and resp.status.code != 0:
+                raise AudienceError(_code_name(resp.status.code), resp.status.message)
+            if resp.id in wanted:
+                return resp
+
+    @staticmethod
+    def _body(resp, method):
         if resp.HasField("status") and resp.status.code != 0:
             raise AudienceError(_code_name(resp.status.code), resp.status.message)
         return getattr(resp, method)
 
+    def _call(self, method, body, timeout_ms=0):
+        request_id = self._send(method, body, timeout_ms)
+        return self._body(self._receive((request_id,)), method)
+
     # -- methods ----------------------------------------------------------------------------
 
-    def ingest(self, records, batch_size=1000):
+    def ingest(self, records, batch_size=1000, window=8):
         """Stores records (dicts in the {"data": {...}} shape). Returns
-        {"accepted", "rejected", "duplicates", "errors": [{"index", "message"}]}."""
-        summary = {"accepted": 0, "rejected": 0, "duplicates": 0, "errors": []}
-        batch, offset = [], 0
+        {"accepted", "rejected", "duplicates", "errors": [{"index", "message"}]}.
 
-        def flush():
-            nonlocal batch, offset
-            if not batch:
-                return
-            resp = self._call("ingest", rpc_pb2.IngestRequest(records=batch))
+        More than one batch goes on an ingest stream: up to `window` batches in flight, each
+        acknowledged once durable. If the server fails or goes away, AudienceError is raised and
+        its `summary` attribute holds what was acknowledged before."""
+        summary = {"accepted": 0, "rejected": 0, "duplicates": 0, "errors": []}
+
+        def count(resp, offset):
             summary["accepted"] += resp.accepted
             summary["rejected"] += resp.rejected
             summary["duplicates"] += resp.duplicates
@@ -113,15 +138,45 @@ class Client:
                     summary["errors"].append({"index": offset + r.index, "message": r.message})
                 elif r.outcome == rpc_pb2.INGEST_OUTCOME_CAPPED:
                     summary.setdefault("warnings", []).append({"index": offset + r.index, "message": r.message})
-            offset += len(batch)
-            batch = []
 
-        for record in records:
-            batch.append(record_to_proto(record))
-            if len(batch) >= batch_size:
-                flush()
-        flush()
-        return summary
+        batches = _batches((record_to_proto(r) for r in records), batch_size)
+        first = next(batches, [])
+        second = next(batches, None)
+        try:
+            if second is None:  # one batch: a plain Ingest request
+                if first:
+                    count(self._call("ingest", rpc_pb2.IngestRequest(records=first)), 0)
+                return summary
+            stream = self._next_id
+            granted = self._call("ingest_stream", rpc_pb2.IngestStreamRequest(window=window)).window
+            pending = {}  # request id -> offset of its first record
+            sequence, offset = 0, 0
+
+            def wait_one():
+                resp = self._receive(pending)
+                count(self._body(resp, "ingest"), pending.pop(resp.id))
+
+            def send(batch, last):
+                nonlocal sequence, offset
+                while len(pending) >= granted:
+                    wait_one()
+                rid = self._send("ingest_batch", rpc_pb2.IngestBatch(stream=stream, sequence=sequence, records=batch,
+                                                                     last=last))
+                pending[rid] = offset
+                sequence += 1
+                offset += len(batch)
+
+            batch = first
+            for following in itertools.chain([second], batches):
+                send(batch, False)
+                batch = following
+            send(batch, True)
+            while pending:
+                wait_one()
+            return summary
+        except AudienceError as e:
+            e.summary = summary
+            raise
 
     def get_user(self, cookie):
         """{"data": {...}, "profile": {...}}; AudienceError NOT_FOUND for an unknown cookie."""

@@ -98,3 +98,17 @@ def test_forget_and_export(server):
         assert c.health()["records"] == 2
         with pytest.raises(TypeError):
             c.forget()
+
+
+def test_bulk_ingest_goes_on_a_stream_and_reports_errors_by_index(server):
+    records = [{"cookie": f"bulk{i}", "email": f"b{i}@x.com", "demographics": {"age": i % 90}} for i in range(2500)]
+    records[7]["demographics"]["age"] = 200
+    records[1234]["cookie"] = ""
+    with Client(server) as c:
+        s = c.ingest(records, batch_size=300, window=2)
+        assert (s["accepted"], s["rejected"], s["duplicates"]) == (2498, 2, 0)
+        assert [e["index"] for e in s["errors"]] == [7, 1234]
+        assert c.health()["records"] == 2498
+        again = c.ingest(records, batch_size=1000)
+        assert again["duplicates"] == 2498
+        assert c.get_user("bulk2499")["data"]["demographics"]["age"] == 2499 % 90
