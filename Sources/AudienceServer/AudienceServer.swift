@@ -70,6 +70,7 @@ public final class AudienceServer: Service {
     }
     defer { SocketFile.remove(path) }
     try SocketFile.setMode(path, configuration.socketMode)
+    try SocketFile.setOwner(path, uid: configuration.socketOwner, gid: configuration.socketGroup)
     logger.info("listening", metadata: ["audience.socket": "\(path)", "audience.store": "\(router.store.kind)"])
     for waiter in bound.withLock({ w -> [CheckedContinuation<Void, Never>] in defer { w = nil }; return w ?? [] }) {
       waiter.resume()

@@ -8,6 +8,9 @@ public struct ServerConfiguration: Sendable {
   public var socketPath: String
   /// Permission bits of the socket file (default 0660: owner and group).
   public var socketMode: UInt32
+  /// Owner and group given to the socket file (nil: the server's own).
+  public var socketOwner: UInt32?
+  public var socketGroup: UInt32?
   /// Largest frame payload accepted, in bytes (default 4 MiB).
   public var maxFrameBytes: Int
   /// Most records in one Ingest request (default 10,000).

@@ -40,6 +40,16 @@ enum SocketFile {
     }
   }
 
+  /// Gives the socket file to a user and/or group (nil leaves that one as it is).
+  static func setOwner(_ path: String, uid: UInt32?, gid: UInt32?) throws {
+    guard uid != nil || gid != nil else { return }
+    guard chown(path, uid.map { uid_t($0) } ?? uid_t.max, gid.map { gid_t($0) } ?? gid_t.max) == 0 else {
+      throw AudienceError(
+        .unavailable,
+        "cannot give \(path) to uid \(uid.map(String.init) ?? "-") gid \(gid.map(String.init) ?? "-"): \(String(cString: strerror(errno)))")
+    }
+  }
+
   /// Runs `body` with a umask that keeps the new socket from ever being wider than `mode`.
   static func withUmask<T>(for mode: UInt32, _ body: () async throws -> T) async rethrows -> T {
     let old = umask(mode_t(~mode & 0o777))

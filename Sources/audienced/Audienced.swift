@@ -39,6 +39,12 @@ struct Audienced: AsyncParsableCommand {
   @Option(name: .customLong("socket-mode"), help: "Permissions of the socket file, octal.")
   var socketMode: String = "660"
 
+  @Option(name: .customLong("socket-owner"), help: "User (name or uid) to own the socket file (default: the server's user; needs root to change).")
+  var socketOwner: String?
+
+  @Option(name: .customLong("socket-group"), help: "Group (name or gid) of the socket file, so its members may connect with mode 660.")
+  var socketGroup: String?
+
   @Option(name: .customLong("max-frame-bytes"), help: "Largest request frame accepted, in bytes.")
   var maxFrameBytes: Int = 4 << 20
 
@@ -114,6 +120,12 @@ struct Audienced: AsyncParsableCommand {
     if !allowUID.isEmpty || !allowGID.isEmpty {
       serverConfig.allowedUIDs = Set(allowUID)
       serverConfig.allowedGIDs = Set(allowGID)
+    }
+    do {
+      serverConfig.socketOwner = try socketOwner.map(userID)
+      serverConfig.socketGroup = try socketGroup.map(groupID)
+    } catch let error as AudienceError {
+      throw ValidationError(error.message)
     }
     serverConfig.maxBufferedBytes = maxBufferedBytes
     serverConfig.idleTimeout = .seconds(idleTimeout)

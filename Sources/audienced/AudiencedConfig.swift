@@ -41,6 +41,20 @@ func buildServices(config: AudiencedConfig, logger: Logger) throws -> [any Servi
   return [store, server]
 }
 
+/// A user name or number as a uid.
+func userID(_ name: String) throws -> UInt32 {
+  if let n = UInt32(name) { return n }
+  guard let pw = getpwnam(name) else { throw AudienceError(.invalidArgument, "--socket-owner: no user \"\(name)\"") }
+  return pw.pointee.pw_uid
+}
+
+/// A group name or number as a gid.
+func groupID(_ name: String) throws -> UInt32 {
+  if let n = UInt32(name) { return n }
+  guard let gr = getgrnam(name) else { throw AudienceError(.invalidArgument, "--socket-group: no group \"\(name)\"") }
+  return gr.pointee.gr_gid
+}
+
 /// The whole text of a (small) file.
 func readFile(_ path: String) throws -> String {
   guard let f = fopen(path, "r") else {

@@ -69,5 +69,16 @@ struct PeerCredentialTests {
     #expect(denied.status != 0)
     #expect(denied.stderr.lowercased().contains("permission denied"), "\(denied.stderr)")
     #expect(await closed.stop() == 0)
+
+    // --socket-group lets that group's members in (mode 660 still keeps everyone else out).
+    let shared = ServerProcess(arguments: ["--socket-group", "nogroup"])
+    try await shared.start()
+    defer { shared.removeFiles() }
+    _ = chmod(shared.directory, 0o755)
+    var st = stat()
+    #expect(stat(shared.socketPath, &st) == 0 && st.st_gid == 65534 && st.st_mode & 0o777 == 0o660)
+    let member = try CLI.run(["health"], socket: shared.socketPath, user: "nobody")
+    #expect(member.status == 0, "\(member.stderr)")
+    #expect(await shared.stop() == 0)
   }
 }
