@@ -319,6 +319,12 @@ class Client:
         return {"profile": _summary(r.profile),
                 "entries": [dict(record_from_proto(e.record), change=e.change) for e in r.entries]}
 
+    def split(self, cookie):
+        """Detaches a wrongly merged cookie into a profile of its own (durably: its records no
+        longer link their emails); returns the profiles its old profile became, its own first."""
+        r = self._call("split", rpc_pb2.SplitRequest(cookie=cookie))
+        return [_summary(p) for p in r.profiles]
+
     def health(self):
         h = self._call("health", rpc_pb2.HealthRequest())
         return {

@@ -112,3 +112,18 @@ def test_bulk_ingest_goes_on_a_stream_and_reports_errors_by_index(server):
         again = c.ingest(records, batch_size=1000)
         assert again["duplicates"] == 2498
         assert c.get_user("bulk2499")["data"]["demographics"]["age"] == 2499 % 90
+
+
+def test_split_detaches_a_shared_cookie(server):
+    with Client(server) as c:
+        c.ingest([{"cookie": "c1", "email": "a@x.com", "created_at": "2025-03-01T10:00:00"},
+                  {"cookie": "kiosk", "email": "a@x.com", "created_at": "2025-03-02T10:00:00"},
+                  {"cookie": "kiosk", "email": "b@x.com", "created_at": "2025-03-03T10:00:00"},
+                  {"cookie": "c2", "email": "b@x.com", "created_at": "2025-03-04T10:00:00"}])
+        assert sorted(c.get_user("c1")["profile"]["cookies"]) == ["c1", "c2", "kiosk"]
+        profiles = c.split("kiosk")
+        assert [p["cookies"] for p in profiles] == [["kiosk"], ["c1"], ["c2"]]
+        assert c.get_user("kiosk")["profile"]["emails"] == []
+        with pytest.raises(AudienceError) as e:
+            c.split("nobody")
+        assert e.value.code == "NOT_FOUND"
