@@ -70,6 +70,10 @@ public struct IdentityGraph: Sendable {
   public private(set) var recordCount = 0
   /// The highest sequence number applied.
   public private(set) var lastSeq: UInt64 = 0
+  /// A replay of stored records is running (`beginReplay`): the segment index is built once at
+  /// the end instead of record by record, and records are not checked for duplicates (the store
+  /// holds each content once).
+  private var replaying = false
 
   /// - Parameters:
   ///   - limits: record and profile bounds.
@@ -85,6 +89,18 @@ public struct IdentityGraph: Sendable {
     cookies.reserveCapacity(cookies.count + count)
     emails.reserveCapacity(emails.count + count)
     contentIDs.reserveCapacity(contentIDs.count + count)
+  }
+
+  /// Starts replaying stored records (start-up): cheaper, and the index is not usable until
+  /// `finishReplay()`.
+  public mutating func beginReplay() { replaying = true }
+
+  /// Ends a replay: builds the segment index from the live profiles.
+  public mutating func finishReplay() {
+    guard replaying else { return }
+    replaying = false
+    index = SegmentIndex()
+    for case let p? in profiles { index.update(p, interestCap: limits.maxInterestsPerProfile) }
   }
 
   /// The record with this sequence number.
@@ -104,7 +120,7 @@ public struct IdentityGraph: Sendable {
   ///   - stored: the record; its `seq` must be above every applied one.
   @discardableResult
   public mutating func apply(_ stored: StoredRecord) -> IngestOutcome {
-    if let existing = duplicateProfile(of: stored.contentID) { return .duplicate(existing) }
+    if !replaying, let existing = duplicateProfile(of: stored.contentID) { return .duplicate(existing) }
     var r = stored.record
     let key = stored.key
     lastSeq = max(lastSeq, stored.seq)
@@ -138,7 +154,7 @@ public struct IdentityGraph: Sendable {
     }
     link(r, key: key, profile: target)
     profiles[target]!.absorb(r, key: key)
-    index.update(profiles[target]!, interestCap: limits.maxInterestsPerProfile)
+    if !replaying { index.update(profiles[target]!, interestCap: limits.maxInterestsPerProfile) }
     if let refusal { outcome = .capped(target, reason: refusal) }
     let slot = Int(stored.seq)
     if slot >= records.count { records.append(contentsOf: repeatElement(nil, count: slot + 1 - records.count)) }
@@ -205,7 +221,7 @@ public struct IdentityGraph: Sendable {
       emails[e] = nil
     }
     profiles[id] = nil
-    index.remove(id)
+    if !replaying { index.remove(id) }
     profileCount -= 1
     return seqs
   }
@@ -225,7 +241,7 @@ public struct IdentityGraph: Sendable {
     for e in gone.emails { emails[e]!.profile = survivor }
     profiles[survivor]!.absorb(gone)
     profiles[absorbed] = nil
-    index.remove(absorbed)
+    if !replaying { index.remove(absorbed) }
     profileCount -= 1
   }
 }

@@ -96,6 +96,7 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
         if let c = splitRows.text(0) { splits.append((c, UInt64(bitPattern: splitRows.int64(1) ?? 0))) }
       }
       var nextSplit = 0
+      g.beginReplay()
       let select = try db.prepare(RecordTable.selectAllSQL)
       while try select.step() {
         let stored = try RecordTable.read(select)
@@ -106,6 +107,7 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
         g.apply(stored)
       }
       for split in splits[nextSplit...] { g.split(cookie: split.cookie) }
+      g.finishReplay()
       self.graph = Mutex(g)
       self.insert = try db.prepare(RecordTable.insertSQL)
       logger.info(

@@ -39,6 +39,40 @@ struct EmbeddedStoreTests {
     await reopened.close()
   }
 
+  /// The index built once after the start-up replay answers as the one kept record by record.
+  @Test func segmentsAreTheSameAfterARestart() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let store = try EmbeddedStore(directory: dir.path, logger: logger)
+    var records: [Record] = []
+    let interests = ["Gaming", "AI", "Crypto", "Tech", "Movies"]
+    for i in 0..<600 {
+      records.append(record(
+        "c\(i % 250)", i % 3 == 0 ? nil : "e\(i % 90)@x.com", i % 59, age: 15 + i % 60,
+        interests: [interests[i % 5], interests[(i / 5) % 5]]))
+    }
+    _ = try await store.ingest(records)
+    _ = try await store.forget(.cookie("c7"))
+    _ = try await store.split(cookie: "c11")
+    let filters: [Filter?] = [
+      nil, .age(min: 20, max: 30), .interests(any: ["gaming"]), .all([.interests(all: ["ai", "tech"]), .not(.age(min: 40, max: nil))]),
+      .cohort(true), .categories(["Tech"]),
+    ]
+    func pages(_ s: EmbeddedStore) async throws -> [CohortPage] {
+      var out: [CohortPage] = []
+      for f in filters { out.append(try await s.queryCohort(CohortQuery(filter: f, limit: 1000), categories: .standard)) }
+      return out
+    }
+    let before = try await pages(store)
+    let stats = try await store.stats()
+    await store.close()
+    let reopened = try EmbeddedStore(directory: dir.path, logger: logger)
+    #expect(try await pages(reopened) == before)
+    #expect(try await reopened.stats() == stats)
+    #expect(try await reopened.analyze(AnalyzeQuery(), categories: .standard) == (try await store.analyze(AnalyzeQuery(), categories: .standard)))
+    await reopened.close()
+  }
+
   @Test func duplicatesAreStoredOnceAcrossRestarts() async throws {
     let dir = TemporaryDirectory()
     defer { dir.remove() }
