@@ -6,6 +6,12 @@ enum StringListCoding {
     for (i, v) in values.enumerated() {
       if i > 0 { out += "," }
       out += "\""
+      // Most values need no escape: copy them whole.
+      if !v.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+        out += v
+        out += "\""
+        continue
+      }
       for scalar in v.unicodeScalars {
         switch scalar {
         case "\"": out += "\\\""
@@ -26,6 +32,31 @@ enum StringListCoding {
 
   /// Decodes what `encode` wrote; nil when the text is not such an array.
   static func decode(_ text: String) -> [String]? {
+    if text.utf8.contains(0x5C) { return decodeEscaped(text) }
+    // No escapes: split the bytes at the quotes.
+    return text.utf8.withContiguousStorageIfAvailable { bytes -> [String]? in
+      let n = bytes.count
+      guard n >= 2, bytes[0] == 0x5B else { return nil }
+      if n == 2 { return bytes[1] == 0x5D ? [] : nil }
+      var result: [String] = []
+      var i = 1
+      while true {
+        guard i < n, bytes[i] == 0x22 else { return nil }
+        i += 1
+        let start = i
+        while i < n, bytes[i] != 0x22 { i += 1 }
+        guard i < n else { return nil }
+        result.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self))
+        i += 1
+        guard i < n else { return nil }
+        if bytes[i] == 0x2C { i += 1; continue }
+        return bytes[i] == 0x5D && i == n - 1 ? result : nil
+      }
+    } ?? decodeEscaped(text)
+  }
+
+  /// `decode` for text with escapes, scalar by scalar.
+  private static func decodeEscaped(_ text: String) -> [String]? {
     var scalars = Array(text.unicodeScalars)[...]
     guard scalars.popFirst() == "[" else { return nil }
     var result: [String] = []
