@@ -37,23 +37,40 @@ public final class IngestStream {
   /// Sends one batch, first waiting for acknowledgements while the window is full.
   /// - Parameters:
   ///   - records: at most the server's batch limit.
-  /// - Returns: the acknowledgements awaited to make room, oldest first.
+  /// - Returns: the acknowledgements received since the last call, oldest first. If this throws,
+  ///   those received before the failure are still available from `takeAcknowledged()`.
   public func send(_ records: [RawRecord]) async throws -> [IngestAck] {
     try await send(records, last: false)
+    return takeAcknowledged()
   }
 
   /// Ends the stream and waits for every acknowledgement.
-  /// - Returns: the acknowledgements not returned by `send`, oldest first.
+  /// - Returns: the acknowledgements not returned yet, oldest first (after a failure, see
+  ///   `takeAcknowledged()`).
   public func finish() async throws -> [IngestAck] {
     let closing = nextSequence
-    var acks = try await send([], last: true)
-    while unacknowledged > 0 { acks.append(try await next()) }
+    try await send([], last: true)
+    while unacknowledged > 0 { try await receive() }
     // The closing batch holds no records: its acknowledgement only ends the stream.
-    return acks.filter { $0.sequence != closing }
+    return takeAcknowledged().filter { $0.sequence != closing }
   }
 
   /// Waits for the oldest unacknowledged batch.
   public func next() async throws -> IngestAck {
+    try await receive()
+    return received.removeLast()
+  }
+
+  /// The acknowledgements received and not returned yet, oldest first; after `send` or `finish`
+  /// threw, the ones that arrived before the failure (they are durable).
+  public func takeAcknowledged() -> [IngestAck] {
+    defer { received = [] }
+    return received
+  }
+
+  private var received: [IngestAck] = []
+
+  private func receive() async throws {
     precondition(unacknowledged > 0, "no batch is waiting for an acknowledgement")
     let (sequence, future) = inFlight[head]
     head += 1
@@ -66,18 +83,16 @@ public final class IngestStream {
     guard case .ingest(let summary)? = response.body else {
       throw WireStatus(.internal, "server answered an ingest batch with a different method's response")
     }
-    return IngestAck(sequence: sequence, summary: summary)
+    received.append(IngestAck(sequence: sequence, summary: summary))
   }
 
-  private func send(_ records: [RawRecord], last: Bool) async throws -> [IngestAck] {
+  private func send(_ records: [RawRecord], last: Bool) async throws {
     guard !ended else { throw WireStatus(.failedPrecondition, "the ingest stream was finished") }
-    var acks: [IngestAck] = []
-    while unacknowledged >= window { acks.append(try await next()) }
+    while unacknowledged >= window { try await receive() }
     let batch = IngestBatch(stream: streamID, sequence: nextSequence, records: records, last: last)
     nextSequence += 1
     if last { ended = true }
     inFlight.append((batch.sequence, client.start(.ingestBatch(batch)).response))
-    return acks
   }
 }
 

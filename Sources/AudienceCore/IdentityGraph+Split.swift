@@ -5,6 +5,11 @@ public struct SplitResult: Hashable, Sendable {
   /// The profiles its records form now: the split cookie's own first, then what remained of
   /// the old profile (more than one when the cookie was what held it together).
   public var profiles: [ProfileID]
+
+  public init(from: ProfileID, profiles: [ProfileID]) {
+    self.from = from
+    self.profiles = profiles
+  }
 }
 
 extension IdentityGraph {
@@ -16,13 +21,16 @@ extension IdentityGraph {
   /// other links hold it together, and falls apart where only the split cookie joined it.
   /// - Parameters:
   ///   - cookie: the cookie to detach.
-  /// - Returns: what it did, or nil when the cookie is unknown (it is still split from now on).
+  /// - Returns: what it did (for a cookie split before: its own profile, unchanged), or nil when
+  ///   the cookie is unknown (it is still split from now on).
   @discardableResult
   public mutating func split(cookie: String) -> SplitResult? {
     guard let old = cookies[cookie]?.profile else {
       splitCookies.insert(cookie)
       return nil
     }
+    // Split before: it stands alone already.
+    if splitCookies.contains(cookie) { return SplitResult(from: old, profiles: [old]) }
     let seqs = recordSeqs(of: old)
     let wanted = Set(seqs)
     var ids: [UInt64: ContentID] = [:]

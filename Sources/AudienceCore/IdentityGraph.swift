@@ -91,6 +91,10 @@ public struct IdentityGraph: Sendable {
     contentIDs.reserveCapacity(contentIDs.count + count)
   }
 
+  /// Makes the next sequence number at least `seq + 1` (a store that recorded an event at `seq`
+  /// whose records were erased since, such as a split, keeps later records after it).
+  public mutating func advanceSequence(to seq: UInt64) { lastSeq = max(lastSeq, seq) }
+
   /// Starts replaying stored records (start-up): cheaper, and the index is not usable until
   /// `finishReplay()`.
   public mutating func beginReplay() { replaying = true }

@@ -71,6 +71,7 @@ public struct SegmentMembership: Sendable {
   ///   - split: what the split did.
   ///   - graph: the graph after it.
   public mutating func update(after split: SplitResult, in graph: IdentityGraph) -> [SegmentChange] {
+    if split.profiles == [split.from] { return [] }  // nothing changed
     var changes: [SegmentChange] = []
     if members.contains(split.from) {
       members.remove(split.from)

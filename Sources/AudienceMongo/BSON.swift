@@ -46,15 +46,13 @@ final class BSON {
     }
   }
 
-  /// The document as a `JSONValue` object.
-  var json: JSONValue { Self.json(ptr) }
-
-  /// A document libbson owns, as a `JSONValue` object.
-  static func json(_ doc: OpaquePointer) -> JSONValue {
+  /// A document libbson owns, as a `JSONValue` object; nil when it cannot be read (it is not
+  /// valid BSON or UTF-8): callers treat that as a failed call, never as an empty reply.
+  static func json(_ doc: OpaquePointer) -> JSONValue? {
     var length = 0
-    guard let text = bson_as_relaxed_extended_json(doc, &length) else { return .object([]) }
+    guard let text = bson_as_relaxed_extended_json(doc, &length) else { return nil }
     defer { bson_free(text) }
-    return (try? JSONValue(parsing: String(cString: text))) ?? .object([])
+    return try? JSONValue(parsing: String(cString: text))
   }
 }
 
@@ -75,7 +73,7 @@ final class BSONReply {
     raw.deallocate()
   }
 
-  var json: JSONValue { BSON.json(ptr) }
+  var json: JSONValue? { BSON.json(ptr) }
 }
 
 extension JSONValue {

@@ -23,6 +23,17 @@ struct MongoFailure: Error, CustomStringConvertible {
     self.message = message
   }
 
+  /// A reply libbson could not read.
+  static func unreadable(_ what: String) -> MongoFailure {
+    MongoFailure(domain: MONGOC_ERROR_PROTOCOL.rawValue, code: 0, message: "unreadable reply to \(what)")
+  }
+
+  init(domain: UInt32, code: UInt32, message: String) {
+    self.domain = domain
+    self.code = code
+    self.message = message
+  }
+
   /// MongoDB's duplicate-key error (11000).
   var isDuplicateKey: Bool { code == 11000 && isServerError }
   /// Reported by a server (as opposed to: no server could be reached).
@@ -31,12 +42,27 @@ struct MongoFailure: Error, CustomStringConvertible {
       || domain == MONGOC_ERROR_QUERY.rawValue
   }
 
+  /// Server errors that pass (a failover, a node shutting down, a write concern timing out):
+  /// MongoDB's retryable codes.
+  static let transientCodes: Set<UInt32> = [
+    6, 7, 64, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436,
+  ]
+
+  /// No server was reached or the connection broke, or the server said it is in transition.
+  var isUnavailable: Bool {
+    if isServerError { return Self.transientCodes.contains(code) }
+    return domain == MONGOC_ERROR_STREAM.rawValue || domain == MONGOC_ERROR_SERVER_SELECTION.rawValue
+      || domain == MONGOC_ERROR_PROTOCOL.rawValue || domain == MONGOC_ERROR_POOL.rawValue
+      || (domain == MONGOC_ERROR_CLIENT.rawValue && code == MONGOC_ERROR_CLIENT_NOT_READY.rawValue)
+  }
+
   var description: String { "\(message) (domain \(domain), code \(code))" }
 
-  /// The status the client sees: UNAVAILABLE when MongoDB cannot be reached, INTERNAL when it refused.
+  /// The status the client sees: UNAVAILABLE when MongoDB cannot be reached or is in transition
+  /// (retry), INTERNAL when it refused the request.
   func audienceError(_ what: String) -> AudienceError {
-    if isServerError { return AudienceError(.internal, "MongoDB refused \(what): \(message) (code \(code))") }
-    return AudienceError(.unavailable, "MongoDB is unavailable (\(what)): \(message)")
+    if isUnavailable { return AudienceError(.unavailable, "MongoDB is unavailable (\(what)): \(message)") }
+    return AudienceError(.internal, "MongoDB refused \(what): \(message) (domain \(domain), code \(code))")
   }
 }
 
@@ -141,7 +167,8 @@ struct MongoSession {
       mongoc_client_write_command_with_opts(client, database, cmd.ptr, nil, reply.ptr, &error)
     }
     if !ok { throw MongoFailure(error) }
-    let json = reply.json
+    guard let json = reply.json else { throw MongoFailure.unreadable("a write") }
+    try Self.checkWriteConcern(json)
     if let first = json.array("writeErrors").first {
       throw MongoFailure(server: UInt32(clamping: first.int("code") ?? 8), first.string("errmsg") ?? "write error")
     }
@@ -163,12 +190,22 @@ struct MongoSession {
     let ok = withExtendedLifetime(cmd) {
       mongoc_client_write_command_with_opts(client, database, cmd.ptr, nil, reply.ptr, &error)
     }
-    let json = reply.json
+    guard let json = reply.json else { throw MongoFailure.unreadable("a write") }
+    // A write concern failure is never acknowledged, whatever else the reply says.
+    try Self.checkWriteConcern(json)
     let errors = json.array("writeErrors").map {
       WriteError(index: Int($0.int("index") ?? 0), code: UInt32(clamping: $0.int("code") ?? 8), message: $0.string("errmsg") ?? "")
     }
     if !ok && errors.isEmpty { throw MongoFailure(error) }
     return (json, errors)
+  }
+
+  /// Throws the reply's write concern error, if any.
+  private static func checkWriteConcern(_ reply: JSONValue) throws {
+    guard let wce = reply["writeConcernError"], wce != .null else { return }
+    throw MongoFailure(
+      domain: MONGOC_ERROR_WRITE_CONCERN.rawValue, code: UInt32(clamping: wce.int("code") ?? 64),
+      message: wce.string("errmsg") ?? "write concern error")
   }
 
   /// Runs a read command (count, ping).
@@ -180,7 +217,8 @@ struct MongoSession {
       mongoc_client_read_command_with_opts(client, database, cmd.ptr, nil, nil, reply.ptr, &error)
     }
     if !ok { throw MongoFailure(error) }
-    return reply.json
+    guard let json = reply.json else { throw MongoFailure.unreadable("a read") }
+    return json
   }
 
   /// The documents matching `filter`, with find options (`sort`, `limit`, `projection`...).
@@ -218,7 +256,10 @@ struct MongoSession {
     defer { mongoc_cursor_destroy(cursor) }
     var out: [JSONValue] = []
     var doc: OpaquePointer?
-    while mongoc_cursor_next(cursor, &doc), let d = doc { out.append(BSON.json(d)) }
+    while mongoc_cursor_next(cursor, &doc), let d = doc {
+      guard let json = BSON.json(d) else { throw MongoFailure.unreadable("a query") }
+      out.append(json)
+    }
     var error = bson_error_t()
     if mongoc_cursor_error(cursor, &error) { throw MongoFailure(error) }
     return out

@@ -68,7 +68,9 @@ struct MongoResolver {
       }
       let byCookie = rows.first { $0.cookies.contains(r.cookie) }
       let byEmail = r.email.flatMap { e in rows.first { $0.emails.contains(e) } }
-      if stored, let p = byCookie { return .duplicate(p.id) }
+      // Stored before: a duplicate, unless an earlier attempt stored it but stopped before
+      // linking it (the person's document then counts fewer records than `users` holds).
+      if stored, let p = byCookie, try isComplete(p) { return .duplicate(p.id) }
       let refusal =
         r.email == nil
         ? nil
@@ -102,6 +104,16 @@ struct MongoResolver {
     throw AudienceError(.unavailable, "MongoDB: gave up linking a record after \(MongoStore.maxAttempts) conflicting writes")
   }
 
+  /// Whether a person's document accounts for every raw record of its cookies.
+  private func isComplete(_ row: PersonRow) throws -> Bool {
+    guard let doc = try s.find(
+      MongoDocuments.unique, .object([("_id", .int(Int64(row.id)))]), .object([("projection", .object([("records", .int(1))]))])
+    ).first else { return false }
+    let stored = try s.count(
+      MongoDocuments.users, .object([("data.cookie", .object([("$in", .array(row.cookies.map { .string($0) }))]))]))
+    return Int(doc.int("records") ?? -1) == stored
+  }
+
   /// The person documents holding a cookie or an email (also as the absorbed side of a merge).
   private func people(cookie: String, email: String?) throws -> [PersonRow] {
     var or: [JSONValue] = [
@@ -124,10 +136,14 @@ struct MongoResolver {
       filter = .object([("$or", .array([.object([("emails", .string(e))]), .object([("merging.emails", .string(e))])]))])
     }
     for _ in 0..<MongoStore.maxAttempts {
-      guard let doc = try s.find(MongoDocuments.unique, filter, .object([("limit", .int(1))])).first, let row = PersonRow(doc)
-      else { return nil }
-      if row.merging == nil { return doc }
-      _ = try finishMerge(row)
+      // Every match: a merge in progress shows the person twice (absorbed, and in the survivor's
+      // intent); it is finished first, so the answer is the person as a whole.
+      let docs = try s.find(MongoDocuments.unique, filter)
+      if let merging = docs.compactMap(PersonRow.init).first(where: { $0.merging != nil }) {
+        _ = try finishMerge(merging)
+        continue
+      }
+      return docs.first
     }
     throw AudienceError(.unavailable, "MongoDB: a merge did not settle after \(MongoStore.maxAttempts) attempts")
   }
@@ -161,8 +177,11 @@ struct MongoResolver {
     }
   }
 
-  /// Replaces a person's document if its version is still `expected`; false otherwise.
-  private func replace(_ row: PersonRow, expected: Int64) throws -> Bool {
+  enum Replaced { case done, changed, taken }
+
+  /// Replaces a person's document if its version is still `expected`: `changed` when it is not,
+  /// `taken` when another person holds one of the identifiers (error 11000).
+  private func replace(_ row: PersonRow, expected: Int64) throws -> Replaced {
     do {
       let reply = try s.write(.object([
         ("update", .string(MongoDocuments.unique)),
@@ -170,9 +189,9 @@ struct MongoResolver {
           ("q", .object([("_id", .int(Int64(row.id))), ("v", .int(expected))])), ("u", try document(row)),
         ])])),
       ]))
-      return (reply.int("n") ?? 0) == 1
+      return (reply.int("n") ?? 0) == 1 ? .done : .changed
     } catch let f as MongoFailure where f.isDuplicateKey {
-      return false
+      return .taken
     }
   }
 
@@ -182,7 +201,7 @@ struct MongoResolver {
     next.version += 1
     if !next.cookies.contains(cookie) { next.cookies.append(cookie) }
     if let email, !next.emails.contains(email) { next.emails.append(email) }
-    return try replace(next, expected: row.version)
+    return try replace(next, expected: row.version) == .done
   }
 
   /// Records in the survivor that it absorbs `absorbed`; the survivor as marked, or nil when it changed.
@@ -230,11 +249,31 @@ struct MongoResolver {
         id: survivor.id, version: survivor.version + 1, cookies: survivor.cookies, emails: survivor.emails)
       for c in absorbed.cookies where !merged.cookies.contains(c) { merged.cookies.append(c) }
       for e in absorbed.emails where !merged.emails.contains(e) { merged.emails.append(e) }
-      guard try replace(merged, expected: survivor.version) else { return false }
-      for e in absorbed.emails { try syncCohort(email: e) }
-      return true
+      switch try replace(merged, expected: survivor.version) {
+      case .done:
+        for e in absorbed.emails { try syncCohort(email: e) }
+        return true
+      case .changed:
+        return false  // another writer finished it (or changed the survivor): read again
+      case .taken:
+        // Another survivor absorbed the same person first (two merges raced for it): its
+        // identifiers live there now. Drop this intent; resolving again merges the two survivors.
+        try dropMerge(survivor)
+        return false
+      }
     }
     return false
+  }
+
+  /// Removes a merge intent that can no longer be finished (compare-and-set on the version).
+  private func dropMerge(_ survivor: PersonRow) throws {
+    try s.write(.object([
+      ("update", .string(MongoDocuments.unique)),
+      ("updates", .array([.object([
+        ("q", .object([("_id", .int(Int64(survivor.id))), ("v", .int(survivor.version))])),
+        ("u", .object([("$unset", .object([("merging", .string("")) ])), ("$set", .object([("v", .int(survivor.version + 1))]))])),
+      ])])),
+    ]))
   }
 
   /// Copies the raw records of a repeated email into `cohort` (idempotent upserts).

@@ -123,8 +123,8 @@ public final class MongoStore: ProfileStore, Service {
   }
 
   public func user(cookie: String) async throws -> UserView? {
-    try await run("GetUser") { s in
-      guard let doc = try s.find(MongoDocuments.unique, .object([("cookies", .string(cookie))]), .object([("limit", .int(1))])).first,
+    try await run("GetUser") { [self] s in
+      guard let doc = try MongoResolver(store: self, session: s).settledPerson(.cookie(cookie)),
         var data = MongoDocuments.view(doc), let summary = MongoDocuments.summary(doc)
       else { return nil }
       data.cookie = cookie

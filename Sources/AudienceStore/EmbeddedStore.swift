@@ -107,6 +107,9 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
         g.apply(stored)
       }
       for split in splits[nextSplit...] { g.split(cookie: split.cookie) }
+      // Records stored from now on come after every split, as they did before the restart
+      // (even when the last records before a split were erased since).
+      g.advanceSequence(to: splits.last?.after ?? 0)
       g.finishReplay()
       self.graph = Mutex(g)
       self.insert = try db.prepare(RecordTable.insertSQL)
@@ -243,10 +246,15 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
   /// Records a split durably (after the records committed so far), then applies it to the graph
   /// and every watch.
   private func split(_ s: PendingSplit) {
-    let lastSeq = graph.withLock { g -> UInt64? in g.profileID(of: .cookie(s.cookie)) == nil ? nil : g.lastSeq }
-    guard let lastSeq else { return s.continuation.resume(returning: nil) }
+    let state = graph.withLock { g -> (lastSeq: UInt64, profile: ProfileID, before: Bool)? in
+      g.profileID(of: .cookie(s.cookie)).map { (g.lastSeq, $0, g.splitCookies.contains(s.cookie)) }
+    }
+    guard let state else { return s.continuation.resume(returning: nil) }
+    // Split before: it stands alone already (and its split keeps its place in the sequence).
+    if state.before { return s.continuation.resume(returning: SplitResult(from: state.profile, profiles: [state.profile])) }
+    let lastSeq = state.lastSeq
     do {
-      let insert = try db.prepare("INSERT OR REPLACE INTO splits(cookie, after_seq) VALUES (?, ?)")
+      let insert = try db.prepare("INSERT OR IGNORE INTO splits(cookie, after_seq) VALUES (?, ?)")
       insert.bind(1, s.cookie)
       insert.bind(2, Int64(bitPattern: lastSeq))
       _ = try insert.step()

@@ -54,6 +54,8 @@ struct EmbeddedStoreTests {
     _ = try await store.ingest(records)
     _ = try await store.forget(.cookie("c7"))
     _ = try await store.split(cookie: "c11")
+    let again = try await store.split(cookie: "c11")  // split before: nothing changes
+    #expect(again?.count == 1)
     let filters: [Filter?] = [
       nil, .age(min: 20, max: 30), .interests(any: ["gaming"]), .all([.interests(all: ["ai", "tech"]), .not(.age(min: 40, max: nil))]),
       .cohort(true), .categories(["Tech"]),
@@ -71,6 +73,30 @@ struct EmbeddedStoreTests {
     #expect(try await reopened.stats() == stats)
     #expect(try await reopened.analyze(AnalyzeQuery(), categories: .standard) == (try await store.analyze(AnalyzeQuery(), categories: .standard)))
     await reopened.close()
+  }
+
+  /// A split keeps its place in the record sequence across restarts, even when the records just
+  /// before it were erased (later records must still come after it).
+  @Test func splitsKeepTheirPlaceAfterErasures() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    var store = try EmbeddedStore(directory: dir.path, logger: logger)
+    _ = try await store.ingest([record("c1", "e1@x.com", 1), record("k", "e2@x.com", 2), record("z", "e3@x.com", 3)])
+    _ = try await store.split(cookie: "k")
+    _ = try await store.forget(.cookie("z"))  // the newest record before the split
+    await store.close()
+    store = try EmbeddedStore(directory: dir.path, logger: logger)
+    // k is split: this record does not link it to e1's person.
+    guard case .capped = try await store.ingest([record("k", "e1@x.com", 4)])[0] else {
+      Issue.record("the split was not in force")
+      return
+    }
+    let before = [try await store.user(cookie: "c1"), try await store.user(cookie: "k")]
+    await store.close()
+    store = try EmbeddedStore(directory: dir.path, logger: logger)
+    #expect([try await store.user(cookie: "c1"), try await store.user(cookie: "k")] == before)
+    #expect(try await store.user(cookie: "c1")?.summary.cookies == ["c1"])
+    await store.close()
   }
 
   @Test func duplicatesAreStoredOnceAcrossRestarts() async throws {

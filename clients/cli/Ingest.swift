@@ -205,7 +205,12 @@ final class BatchSender {
 
   func finish(into tally: inout IngestTally) async throws {
     try await flush(into: &tally)
-    for ack in try await stream.finish() { count(ack, into: &tally) }
+    do {
+      for ack in try await stream.finish() { count(ack, into: &tally) }
+    } catch {
+      for ack in stream.takeAcknowledged() { count(ack, into: &tally) }  // durable before the failure
+      throw error
+    }
   }
 
   private func flush(into tally: inout IngestTally) async throws {
@@ -215,7 +220,12 @@ final class BatchSender {
     sequence += 1
     records = []
     lines = []
-    for ack in try await stream.send(batch) { count(ack, into: &tally) }
+    do {
+      for ack in try await stream.send(batch) { count(ack, into: &tally) }
+    } catch {
+      for ack in stream.takeAcknowledged() { count(ack, into: &tally) }  // durable before the failure
+      throw error
+    }
   }
 
   private func count(_ ack: IngestAck, into tally: inout IngestTally) {
