@@ -53,25 +53,34 @@ public final class AudienceServer: Service {
 
   public func run() async throws {
     let path = configuration.socketPath
-    try SocketFile.prepare(path)
-    let serverChannel = try await SocketFile.withUmask(for: configuration.socketMode) {
-      try await ServerBootstrap(group: eventLoopGroup)
-        .serverChannelOption(.backlog, value: 256)
-        .childChannelOption(
-          .writeBufferWaterMark,
-          value: ChannelOptions.Types.WriteBufferWaterMark(
-            low: configuration.maxBufferedBytes / 2, high: configuration.maxBufferedBytes))
-        .bind(unixDomainSocketPath: path) { channel in
-          self.checkPeer(channel).flatMapThrowing { refusal in
-            if let refusal { try self.refuse(channel, refusal) } else { try self.setUpConnection(channel) }
-            return channel
-          }
-        }
+    let bootstrap = ServerBootstrap(group: eventLoopGroup)
+      .serverChannelOption(.backlog, value: 256)
+      .childChannelOption(
+        .writeBufferWaterMark,
+        value: ChannelOptions.Types.WriteBufferWaterMark(
+          low: configuration.maxBufferedBytes / 2, high: configuration.maxBufferedBytes))
+    let accept: @Sendable (any Channel) -> EventLoopFuture<any Channel> = { channel in
+      self.checkPeer(channel).flatMapThrowing { refusal in
+        if let refusal { try self.refuse(channel, refusal) } else { try self.setUpConnection(channel) }
+        return channel
+      }
     }
-    defer { SocketFile.remove(path) }
-    try SocketFile.setMode(path, configuration.socketMode)
-    try SocketFile.setOwner(path, uid: configuration.socketOwner, gid: configuration.socketGroup)
-    logger.info("listening", metadata: ["audience.socket": "\(path)", "audience.store": "\(router.store.kind)"])
+    let serverChannel: NIOAsyncChannel<any Channel, Never>
+    if let fd = configuration.inheritedSocket {
+      // Socket activation: systemd bound the socket (and owns its file).
+      serverChannel = try await bootstrap.bind(fd, childChannelInitializer: accept)
+      logger.info(
+        "listening on the socket systemd passed", metadata: ["audience.socket": "\(path)", "audience.store": "\(router.store.kind)"])
+    } else {
+      try SocketFile.prepare(path)
+      serverChannel = try await SocketFile.withUmask(for: configuration.socketMode) {
+        try await bootstrap.bind(unixDomainSocketPath: path, childChannelInitializer: accept)
+      }
+      try SocketFile.setMode(path, configuration.socketMode)
+      try SocketFile.setOwner(path, uid: configuration.socketOwner, gid: configuration.socketGroup)
+      logger.info("listening", metadata: ["audience.socket": "\(path)", "audience.store": "\(router.store.kind)"])
+    }
+    defer { if configuration.inheritedSocket == nil { SocketFile.remove(path) } }
     for waiter in bound.withLock({ w -> [CheckedContinuation<Void, Never>] in defer { w = nil }; return w ?? [] }) {
       waiter.resume()
     }

@@ -8,6 +8,9 @@ public struct ServerConfiguration: Sendable {
   public var socketPath: String
   /// Permission bits of the socket file (default 0660: owner and group).
   public var socketMode: UInt32
+  /// A listening Unix socket handed over by systemd (socket activation): served instead of
+  /// binding `socketPath`, whose file systemd owns (mode, owner and group are its `.socket` unit's).
+  public var inheritedSocket: Int32?
   /// Owner and group given to the socket file (nil: the server's own).
   public var socketOwner: UInt32?
   public var socketGroup: UInt32?

@@ -127,6 +127,11 @@ struct Audienced: AsyncParsableCommand {
     } catch let error as AudienceError {
       throw ValidationError(error.message)
     }
+    do {
+      serverConfig.inheritedSocket = try systemdSocket(env)
+    } catch let error as AudienceError {
+      throw ValidationError(error.message)
+    }
     serverConfig.maxBufferedBytes = maxBufferedBytes
     serverConfig.idleTimeout = .seconds(idleTimeout)
     serverConfig.frameTimeout = .seconds(frameTimeout)

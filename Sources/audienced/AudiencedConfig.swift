@@ -41,6 +41,22 @@ func buildServices(config: AudiencedConfig, logger: Logger) throws -> [any Servi
   return [store, server]
 }
 
+/// The listening socket systemd passes to a socket-activated service (`LISTEN_FDS=1` for this
+/// process, the socket being fd 3), or nil when started otherwise.
+func systemdSocket(_ env: [String: String]) throws -> Int32? {
+  guard let count = env["LISTEN_FDS"], let pid = env["LISTEN_PID"].flatMap({ Int32($0) }), pid == getpid() else {
+    return nil
+  }
+  guard count == "1" else {
+    throw AudienceError(.invalidArgument, "systemd passed \(count) sockets; audienced serves one (a single ListenStream=)")
+  }
+  var st = stat()
+  guard fstat(3, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK else {
+    throw AudienceError(.invalidArgument, "LISTEN_FDS=1 but file descriptor 3 is not a socket")
+  }
+  return 3
+}
+
 /// A user name or number as a uid.
 func userID(_ name: String) throws -> UInt32 {
   if let n = UInt32(name) { return n }
