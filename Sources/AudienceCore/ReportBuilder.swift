@@ -204,3 +204,75 @@ extension AudienceReport {
     self = b.build()
   }
 }
+
+/// A segment described by counts (how many users have each value), what a store that groups in
+/// the database (MongoDB's aggregation pipelines) hands to the core to build the report.
+public struct SegmentCounts: Sendable {
+  public var total = 0
+  public var countries: [String: Int] = [:]
+  public var states: [String: Int] = [:]
+  public var cities: [String: Int] = [:]
+  public var genders: [String: Int] = [:]
+  public var education: [String: Int] = [:]
+  /// Income as stored (a number or a label) -> users; users without income are not counted.
+  public var incomes: [String: Int] = [:]
+  /// Age -> users.
+  public var ages: [Int: Int] = [:]
+  /// Each interest spelling (as shown) -> users showing it.
+  public var interests: [String: Int] = [:]
+  /// Category name (as in `InterestCategories.order`, or the fallback) -> users.
+  public var categories: [String: Int] = [:]
+  /// (age, income as stored) -> users, for k-means over age and income.
+  public var ageIncome: [AgeIncome: Int] = [:]
+
+  public struct AgeIncome: Hashable, Sendable {
+    public var age: Int
+    public var income: String
+    public init(age: Int, income: String) {
+      self.age = age
+      self.income = income
+    }
+  }
+
+  public init() {}
+}
+
+extension AudienceReport {
+  /// The report of a segment given by counts; the same as building it user by user.
+  /// - Parameters:
+  ///   - counts: the segment's counts.
+  ///   - query: the parameters (its filter was already applied).
+  ///   - categories: interest categories.
+  public init(counts: SegmentCounts, query: AnalyzeQuery, categories: InterestCategories) throws(AudienceError) {
+    try query.validate()
+    var b = ReportBuilder(query: query, categories: categories)
+    b.total = counts.total
+    b.countries = counts.countries
+    b.states = counts.states
+    b.cities = counts.cities
+    b.genders = counts.genders
+    b.education = counts.education
+    var known = 0
+    for (text, n) in counts.incomes {
+      known += n
+      if let v = Filter.numericIncome(text) {
+        b.incomeBands[ReportBuilder.bandLimits.firstIndex { v < $0 } ?? ReportBuilder.bandLimits.count] += n
+      } else {
+        b.incomeLabels[text, default: 0] += n
+      }
+    }
+    b.incomeUnknown = counts.total - known
+    for (age, n) in counts.ages where age >= 0 && age < b.ages.count { b.ages[age] += n }
+    b.spellings = counts.interests
+    let names = categories.order + [categories.fallback]
+    for (name, n) in counts.categories {
+      if let i = names.firstIndex(of: name) { b.categoryCounts[i] += n }
+    }
+    if b.wantsIncome {
+      for (pair, n) in counts.ageIncome {
+        if let v = Filter.numericIncome(pair.income) { b.pairs[ReportBuilder.Pair(age: pair.age, income: v), default: 0] += n }
+      }
+    }
+    self = b.build()
+  }
+}

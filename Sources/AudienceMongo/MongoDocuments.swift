@@ -45,11 +45,15 @@ enum MongoDocuments {
   ) -> JSONValue {
     let summary = replay.summary(id: id)
     let f = replay.filterFields(categories: categories)
+    let view = replay.view()
     func opt(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
     var q: [(String, JSONValue)] = [
       ("interests", .array(f.interests.map { .string($0) })), ("category", .string(f.category)),
       ("created", .int(f.created)), ("seen", .int(f.seen)), ("cohort", .bool(f.inCohort)),
       ("repeated_n", .int(Int64(summary.repeatedEmails.count))),
+      // The category of the interests shown (at most the cap), which analytics count; `category`
+      // (of every interest) is what filters test, as in the embedded store.
+      ("view_category", .string(categories.category(of: view.interests))),
     ]
     // Absent, not null, when unknown: a range never matches a missing value, as in the embedded index.
     if let age = f.age { q.append(("age", .int(Int64(age)))) }
@@ -57,7 +61,7 @@ enum MongoDocuments {
     if let income = f.income { q.append(("income", .int(income))) }
     if let label = f.incomeLabel { q.append(("income_label", .string(label))) }
     var members: [(String, JSONValue)] = [
-      ("_id", .int(Int64(id))), ("v", .int(version)), ("data", RecordJSON.data(replay.view())),
+      ("_id", .int(Int64(id))), ("v", .int(version)), ("data", RecordJSON.data(view)),
       ("cookies", .array(cookies.map { .string($0) })),
     ]
     // No `emails` member without emails: the unique index on it is sparse.

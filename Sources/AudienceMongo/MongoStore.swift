@@ -178,8 +178,7 @@ public final class MongoStore: ProfileStore, Service {
     }
     let filter = MongoFilter.query(query.filter)
     return try await run("Analyze") { s in
-      let docs = try s.find(MongoDocuments.unique, filter, .object([("projection", .object([("data", .int(1))]))]))
-      return try AudienceReport(users: docs.compactMap(MongoDocuments.view), query: query, categories: categories)
+      try AudienceReport(counts: try MongoAnalytics.counts(s, filter, wantsIncome: query.features.contains(.income)), query: query, categories: categories)
     }
   }
 

@@ -158,6 +158,11 @@ struct StoreConformanceTests {
       let rb = try await mongo.store.analyze(qa, categories: .standard)
       #expect(ra == rb, "\(String(describing: filter)) analyze")
     }
+    // K-means over age and income, and other report parameters.
+    for filter in [nil, Filter.age(min: 20, max: 50)] {
+      let q = AnalyzeQuery(filter: filter, topN: 3, ageBins: 7, k: 2, features: [.age, .income])
+      #expect(try await embedded.store.analyze(q, categories: .standard) == (try await mongo.store.analyze(q, categories: .standard)))
+    }
     for cookie in ["c1", "c7", "c42"] {
       let a = try await embedded.store.export(.cookie(cookie))
       let b = try await mongo.store.export(.cookie(cookie))
