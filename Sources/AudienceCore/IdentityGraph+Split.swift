@@ -53,6 +53,20 @@ extension IdentityGraph {
   /// Why a record's email is not linked because its cookie was split off, or nil.
   func splitRefusal(_ r: Record) -> String? {
     guard r.email != nil, splitCookies.contains(r.cookie) else { return nil }
-    return "the record's email was not linked: cookie \(r.cookie) was split off its profile (audience split)"
+    return Self.splitRefusal(cookie: r.cookie)
+  }
+
+  /// The outcome message of a record whose cookie was split off (its email is not linked).
+  public static func splitRefusal(cookie: String) -> String {
+    "the record's email was not linked: cookie \(cookie) was split off its profile (audience split)"
+  }
+
+  /// The people the graph's profiles are: each one's cookies and emails, in the order of `cookies`.
+  /// - Parameters:
+  ///   - cookies: cookies of the graph (a replay's).
+  public func components(of cookies: [String]) -> [(cookies: [String], emails: [String])] {
+    var order: [ProfileID] = []
+    for c in cookies { if let id = self.cookies[c]?.profile, !order.contains(id) { order.append(id) } }
+    return order.compactMap { profiles[$0].map { ($0.cookies, $0.emails) } }
   }
 }

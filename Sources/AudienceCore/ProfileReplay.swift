@@ -16,15 +16,20 @@ public struct ProfileReplay: Sendable {
   ///     refused) is not linked in the replay either. Nil links every email.
   ///   - limits: record bounds (the identifier cap is not applied again: the store decided the links).
   ///   - mainCookie: a cookie of the profile, to pick it when the records do not all connect.
-  public init?(records: [StoredRecord], emails: Set<String>?, limits: RecordLimits, mainCookie: String) {
+  ///   - splitCookies: the profile's cookies that were split off (their emails are not linked).
+  public init?(
+    records: [StoredRecord], emails: Set<String>?, limits: RecordLimits, mainCookie: String, splitCookies: Set<String> = []
+  ) {
     var unbounded = limits
     unbounded.maxIdentifiersPerProfile = .max
     var g = IdentityGraph(limits: unbounded)
+    g.splitCookies = splitCookies
     g.reserve(records: records.count)
     var seqs: [UInt64] = [0]
     for (n, stored) in records.sorted(by: { $0.seq < $1.seq }).enumerated() {
       var r = stored.record
-      if let e = r.email, let emails, !emails.contains(e) { r.email = nil }
+      // A split cookie keeps its email: the replay refuses the link itself, and says so.
+      if let e = r.email, let emails, !emails.contains(e), !splitCookies.contains(r.cookie) { r.email = nil }
       g.apply(StoredRecord(seq: UInt64(n + 1), contentID: stored.contentID, record: r))
       seqs.append(stored.seq)
     }

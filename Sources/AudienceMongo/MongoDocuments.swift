@@ -11,6 +11,7 @@ enum MongoDocuments {
   static let unique = "unique"
   static let cohort = "cohort"
   static let counters = "counters"
+  static let splits = "splits"
 
   /// A raw record document.
   static func raw(_ stored: StoredRecord) -> JSONValue {

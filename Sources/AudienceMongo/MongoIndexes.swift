@@ -11,6 +11,8 @@ enum MongoIndexes {
     (MongoDocuments.unique, "emails", true, true),
     (MongoDocuments.unique, "merging.cookies", false, true),
     (MongoDocuments.unique, "merging.emails", false, true),
+    (MongoDocuments.unique, "splitting.cookies", false, true),
+    (MongoDocuments.unique, "splitting.emails", false, true),
     (MongoDocuments.cohort, "data.email", false, false),
     (MongoDocuments.cohort, "data.cookie", false, false),
   ] + ["age", "gender", "country", "state", "city", "education", "income", "income_label", "interests", "category",

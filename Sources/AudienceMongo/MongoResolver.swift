@@ -12,6 +12,10 @@ struct PersonRow {
     set { absorbing = newValue.map { [$0] } ?? [] }
   }
   private var absorbing: [PersonRow] = []
+  /// A split in progress: the people to create from this one's former identifiers.
+  var splitting: [PersonRow] = []
+  /// A merge or a split is in progress: it is finished before anything else touches this person.
+  var unsettled: Bool { merging != nil || !splitting.isEmpty }
 
   init?(_ doc: JSONValue) {
     guard let id = doc.int("_id") else { return nil }
@@ -20,6 +24,7 @@ struct PersonRow {
     cookies = doc.strings("cookies")
     emails = doc.strings("emails")
     if let m = doc["merging"], m != .null, let row = PersonRow(m) { merging = row }
+    splitting = doc.array("splitting").compactMap(PersonRow.init)
   }
 
   init(id: ProfileID, version: Int64, cookies: [String], emails: [String]) {
@@ -40,6 +45,7 @@ struct PersonRow {
 
   static let projection: JSONValue = .object([
     ("_id", .int(1)), ("v", .int(1)), ("cookies", .int(1)), ("emails", .int(1)), ("merging", .int(1)),
+    ("splitting", .int(1)),
   ])
 }
 
@@ -62,8 +68,8 @@ struct MongoResolver {
     let r = record.record
     for _ in 0..<MongoStore.maxAttempts {
       let rows = try people(cookie: r.cookie, email: r.email)
-      if let merging = rows.first(where: { $0.merging != nil }) {
-        _ = try finishMerge(merging)
+      if let unsettled = rows.first(where: \.unsettled) {
+        try settle(unsettled)
         continue
       }
       let byCookie = rows.first { $0.cookies.contains(r.cookie) }
@@ -74,7 +80,7 @@ struct MongoResolver {
       let refusal =
         r.email == nil
         ? nil
-        : IdentityGraph.capRefusal(
+        : try isSplit(r.cookie) ? IdentityGraph.splitRefusal(cookie: r.cookie) : IdentityGraph.capRefusal(
           byCookie: byCookie.map { ($0.id, $0.size) }, byEmail: byEmail.map { ($0.id, $0.size) },
           cap: store.limits.maxIdentifiersPerProfile)
       let email = refusal == nil ? r.email : nil
@@ -116,11 +122,9 @@ struct MongoResolver {
 
   /// The person documents holding a cookie or an email (also as the absorbed side of a merge).
   private func people(cookie: String, email: String?) throws -> [PersonRow] {
-    var or: [JSONValue] = [
-      .object([("cookies", .string(cookie))]), .object([("merging.cookies", .string(cookie))]),
-    ]
+    var or: [JSONValue] = ["cookies", "merging.cookies", "splitting.cookies"].map { .object([($0, .string(cookie))]) }
     if let email {
-      or += [.object([("emails", .string(email))]), .object([("merging.emails", .string(email))])]
+      or += ["emails", "merging.emails", "splitting.emails"].map { .object([($0, .string(email))]) }
     }
     return try s.find(MongoDocuments.unique, .object([("$or", .array(or))]), .object([("projection", PersonRow.projection)]))
       .compactMap(PersonRow.init)
@@ -128,19 +132,18 @@ struct MongoResolver {
 
   /// The document of a person, any merge it is part of finished first.
   func settledPerson(_ person: PersonRef) throws -> JSONValue? {
-    let filter: JSONValue
-    switch person {
-    case .cookie(let c): filter = .object([("$or", .array([.object([("cookies", .string(c))]), .object([("merging.cookies", .string(c))])]))])
-    case .email(let e):
-      let e = e.lowercased()
-      filter = .object([("$or", .array([.object([("emails", .string(e))]), .object([("merging.emails", .string(e))])]))])
-    }
+    let (fields, value): ([String], String) =
+      switch person {
+      case .cookie(let c): (["cookies", "merging.cookies", "splitting.cookies"], c)
+      case .email(let e): (["emails", "merging.emails", "splitting.emails"], e.lowercased())
+      }
+    let filter: JSONValue = .object([("$or", .array(fields.map { .object([($0, .string(value))]) }))])
     for _ in 0..<MongoStore.maxAttempts {
       // Every match: a merge in progress shows the person twice (absorbed, and in the survivor's
       // intent); it is finished first, so the answer is the person as a whole.
       let docs = try s.find(MongoDocuments.unique, filter)
-      if let merging = docs.compactMap(PersonRow.init).first(where: { $0.merging != nil }) {
-        _ = try finishMerge(merging)
+      if let unsettled = docs.compactMap(PersonRow.init).first(where: \.unsettled) {
+        try settle(unsettled)
         continue
       }
       return docs.first
@@ -153,7 +156,12 @@ struct MongoResolver {
     let docs = try s.find(
       MongoDocuments.users, .object([("data.cookie", .object([("$in", .array(cookies.map { .string($0) }))]))]))
     let records = docs.compactMap(MongoDocuments.stored)
-    guard let replay = ProfileReplay(records: records, emails: Set(emails), limits: store.limits, mainCookie: cookies[0]) else {
+    let split = try s.find(MongoDocuments.splits, .object([("_id", .object([("$in", .array(cookies.map { .string($0) }))]))]))
+    guard
+      let replay = ProfileReplay(
+        records: records, emails: Set(emails), limits: store.limits, mainCookie: cookies[0],
+        splitCookies: Set(split.compactMap { $0.string("_id") }))
+    else {
       throw AudienceError(.internal, "MongoDB: profile of cookie \(cookies[0]) has no records in users")
     }
     return replay
@@ -162,9 +170,11 @@ struct MongoResolver {
   /// The person's document with these identifiers, recomputed from their records.
   private func document(_ row: PersonRow) throws -> JSONValue {
     let replay = try replay(cookies: row.cookies, emails: row.emails)
-    return MongoDocuments.person(
+    let doc = MongoDocuments.person(
       id: row.id, version: row.version, replay: replay, cookies: row.cookies, emails: row.emails,
       categories: store.categories)
+    guard !row.splitting.isEmpty, case .object(let members) = doc else { return doc }
+    return .object(members + [("splitting", .array(row.splitting.map(\.json)))])
   }
 
   /// Creates a person; false when an identifier was taken meanwhile.
@@ -235,9 +245,9 @@ struct MongoResolver {
       if (deleted.int("n") ?? 0) == 0,
         let current = try s.find(MongoDocuments.unique, .object([("_id", .int(Int64(absorbed.id)))])).first.flatMap(PersonRow.init)
       {
-        // The absorbed person is itself absorbing someone: settle that first.
-        if current.merging != nil {
-          _ = try finishMerge(current)
+        // The absorbed person is itself in a merge or a split: settle that first.
+        if current.unsettled {
+          try settle(current)
           continue
         }
         // The absorbed person changed since the merge began: record its identifiers as they are now.
@@ -263,6 +273,70 @@ struct MongoResolver {
       }
     }
     return false
+  }
+
+  /// Whether a cookie was split off (`audience split`): its records do not link their emails.
+  private func isSplit(_ cookie: String) throws -> Bool {
+    try s.count(MongoDocuments.splits, .object([("_id", .string(cookie))])) > 0
+  }
+
+  /// Finishes the merge or split a person is in.
+  private func settle(_ row: PersonRow) throws {
+    if row.merging != nil { _ = try finishMerge(row) } else { try finishSplit(row) }
+  }
+
+  /// Detaches a cookie from its person: records the split, then rebuilds the person from its
+  /// records with the cookie's email links refused. The part holding the person's first cookie
+  /// keeps its id; every other part becomes a person of its own. Crash-safe like a merge: the
+  /// reduced person is written first with the parts to create (`splitting`), then they are
+  /// created, then the intent is removed; anyone meeting the intent finishes it.
+  /// - Returns: the people it became, the cookie's first; nil for an unknown cookie.
+  func split(cookie: String) throws -> [ProfileSummary]? {
+    try s.write(.object([
+      ("update", .string(MongoDocuments.splits)),
+      ("updates", .array([.object([
+        ("q", .object([("_id", .string(cookie))])), ("u", .object([("$set", .object([("_id", .string(cookie))]))])),
+        ("upsert", .bool(true)),
+      ])])),
+    ]))
+    for _ in 0..<MongoStore.maxAttempts {
+      guard let doc = try settledPerson(.cookie(cookie)), let row = PersonRow(doc) else { return nil }
+      let parts = try replay(cookies: row.cookies, emails: row.emails).graph.components(of: row.cookies)
+      guard parts.count > 1 else { return [MongoDocuments.summary(doc)].compactMap { $0 } }
+      var keep = PersonRow(id: row.id, version: row.version + 1, cookies: parts[0].cookies, emails: parts[0].emails)
+      var created: [PersonRow] = []
+      for part in parts.dropFirst() {
+        let id = ProfileID(try MongoCounters.reserve(s, "profiles", 1) - 1)
+        created.append(PersonRow(id: id, version: 1, cookies: part.cookies, emails: part.emails))
+      }
+      keep.splitting = created
+      guard try replace(keep, expected: row.version) == .done else { continue }
+      try finishSplit(keep)
+      let ids = [keep.id] + created.map(\.id)
+      let docs = try s.find(MongoDocuments.unique, .object([("_id", .object([("$in", .array(ids.map { .int(Int64($0)) }))]))]))
+      let summaries = docs.compactMap(MongoDocuments.summary)
+      let own = summaries.filter { $0.cookies.contains(cookie) }
+      return own + summaries.filter { !$0.cookies.contains(cookie) }.sorted { $0.id < $1.id }
+    }
+    throw AudienceError(.unavailable, "MongoDB: gave up splitting after \(MongoStore.maxAttempts) conflicting writes")
+  }
+
+  /// Creates the people a split recorded (those not created yet), then removes the intent.
+  private func finishSplit(_ row: PersonRow) throws {
+    for part in row.splitting {
+      do {
+        try s.write(.object([("insert", .string(MongoDocuments.unique)), ("documents", .array([try document(part)]))]))
+      } catch let f as MongoFailure where f.isDuplicateKey {
+        // Created already (by us before a crash, or by another writer finishing this split).
+      }
+    }
+    try s.write(.object([
+      ("update", .string(MongoDocuments.unique)),
+      ("updates", .array([.object([
+        ("q", .object([("_id", .int(Int64(row.id))), ("v", .int(row.version))])),
+        ("u", .object([("$unset", .object([("splitting", .string(""))])), ("$set", .object([("v", .int(row.version + 1))]))])),
+      ])])),
+    ]))
   }
 
   /// Removes a merge intent that can no longer be finished (compare-and-set on the version).

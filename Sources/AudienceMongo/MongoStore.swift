@@ -206,6 +206,13 @@ public final class MongoStore: ProfileStore, Service {
           ("deletes", .array([.object([("q", mine), ("limit", .int(0))])])),
         ]))
       }
+      // Not even that a cookie of theirs was split is kept.
+      try s.write(.object([
+        ("delete", .string(MongoDocuments.splits)),
+        ("deletes", .array([.object([
+          ("q", .object([("_id", .object([("$in", .array(summary.cookies.map { .string($0) }))]))])), ("limit", .int(0)),
+        ])])),
+      ]))
       try s.write(.object([
         ("delete", .string(MongoDocuments.unique)),
         ("deletes", .array([.object([("q", .object([("_id", .int(Int64(summary.id)))])), ("limit", .int(1))])])),
@@ -216,6 +223,10 @@ public final class MongoStore: ProfileStore, Service {
       logger.info("erased a profile", metadata: ["store.profile": "\(summary.id)", "store.records": "\(summary.records)"])
     }
     return summary
+  }
+
+  public func split(cookie: String) async throws -> [ProfileSummary]? {
+    try await run("Split") { [self] s in try MongoResolver(store: self, session: s).split(cookie: cookie) }
   }
 
   public func export(_ person: PersonRef) async throws -> PersonExport? {

@@ -115,6 +115,37 @@ struct StoreConformanceTests {
     #expect(try await s.store.ingest([R.record("a", nil, minute: 9)]) == [.created(2)])
   }
 
+  @Test(arguments: StoreKind.allCases)
+  func splitDetachesACookie(_ kind: StoreKind) async throws {
+    let s = try StoreUnderTest.open(kind)
+    defer { Task { await s.close() } }
+    _ = try await s.store.ingest([
+      R.record("c1", "a@x.com", day: 1, age: 25), R.record("kiosk", "a@x.com", day: 2),
+      R.record("kiosk", "b@x.com", day: 3), R.record("c2", "b@x.com", day: 4, age: 40),
+    ])
+    #expect(try await s.store.user(cookie: "c2")?.summary.cookies.count == 3)
+    let parts = try #require(try await s.store.split(cookie: "kiosk"))
+    #expect(parts.map(\.cookies) == [["kiosk"], ["c1"], ["c2"]])
+    #expect(parts[0].emails == [])
+    #expect(try await s.store.user(cookie: "c1")?.summary.emails == ["a@x.com"])
+    #expect(try await s.store.user(cookie: "c2")?.data.demographics.age == 40)
+    #expect(try await s.store.stats() == StoreStats(profiles: 3, records: 4, repeatedEmails: 0))
+    // It stays apart, and splitting it again changes nothing.
+    let later = try await s.store.ingest([R.record("kiosk", "a@x.com", day: 5)])
+    guard case .capped(_, let reason) = later[0] else {
+      Issue.record("expected a refused link, got \(later)")
+      return
+    }
+    #expect(reason.contains("split off"))
+    #expect(try await s.store.user(cookie: "c1")?.summary.cookies == ["c1"])
+    #expect(try await s.store.split(cookie: "kiosk")?.map(\.cookies) == [["kiosk"]])
+    #expect(try await s.store.split(cookie: "nobody") == nil)
+    let history = try #require(try await s.store.history(.cookie("kiosk")))
+    #expect(history.entries.count == 3)
+    #expect(history.entries.allSatisfy { $0.change.contains("split off") }, "\(history.entries.map(\.change))")
+    #expect(try await s.store.queryCohort(CohortQuery(filter: .age(min: 20, max: 30)), categories: .standard).users.map(\.cookie) == ["c1"])
+  }
+
   /// Random records into both stores in the same batches: the same outcomes, people, pages,
   /// counts and reports, for filters over every predicate.
   @Test func mongoAgreesWithEmbeddedOnRandomData() async throws {
