@@ -195,34 +195,43 @@ public final class MongoStore: ProfileStore, Service {
 
   public func forget(_ person: PersonRef) async throws -> ProfileSummary? {
     let summary = try await run("Forget") { [self] s -> ProfileSummary? in
-      guard let doc = try MongoResolver(store: self, session: s).settledPerson(person),
-        let summary = MongoDocuments.summary(doc)
-      else { return nil }
-      let mine: JSONValue = .object([("data.cookie", .object([("$in", .array(summary.cookies.map { .string($0) }))]))])
-      // Records first: if this stops half-way the person is still found, and forgetting again finishes.
-      for collection in [MongoDocuments.users, MongoDocuments.cohort] {
-        try s.write(.object([
-          ("delete", .string(collection)),
-          ("deletes", .array([.object([("q", mine), ("limit", .int(0))])])),
+      var erased: ProfileSummary?
+      for _ in 0..<Self.maxAttempts {
+        guard let doc = try MongoResolver(store: self, session: s).settledPerson(person), let row = PersonRow(doc),
+          let summary = MongoDocuments.summary(doc)
+        else { return erased }
+        try erase(s, cookies: summary.cookies)
+        // The person's document goes last, and only as it was read: a record that joined the
+        // person meanwhile (a new cookie) makes this round fail, and the next erases it too.
+        let deleted = try s.write(.object([
+          ("delete", .string(MongoDocuments.unique)),
+          ("deletes", .array([.object([
+            ("q", .object([("_id", .int(Int64(row.id))), ("v", .int(row.version))])), ("limit", .int(1)),
+          ])])),
         ]))
+        erased = summary
+        if (deleted.int("n") ?? 0) == 1 { return summary }
       }
-      // Not even that a cookie of theirs was split is kept.
-      try s.write(.object([
-        ("delete", .string(MongoDocuments.splits)),
-        ("deletes", .array([.object([
-          ("q", .object([("_id", .object([("$in", .array(summary.cookies.map { .string($0) }))]))])), ("limit", .int(0)),
-        ])])),
-      ]))
-      try s.write(.object([
-        ("delete", .string(MongoDocuments.unique)),
-        ("deletes", .array([.object([("q", .object([("_id", .int(Int64(summary.id)))])), ("limit", .int(1))])])),
-      ]))
-      return summary
+      throw AudienceError(.unavailable, "MongoDB: the person kept changing while being erased; try again")
     }
     if let summary {
       logger.info("erased a profile", metadata: ["store.profile": "\(summary.id)", "store.records": "\(summary.records)"])
     }
     return summary
+  }
+
+  /// Deletes the raw records, cohort records and split marks of these cookies. Records first: if
+  /// this stops half-way the person is still found, and forgetting again finishes.
+  private func erase(_ s: MongoSession, cookies: [String]) throws {
+    let list: JSONValue = .array(cookies.map { .string($0) })
+    for (collection, field) in [
+      (MongoDocuments.users, "data.cookie"), (MongoDocuments.cohort, "data.cookie"), (MongoDocuments.splits, "_id"),
+    ] {
+      try s.write(.object([
+        ("delete", .string(collection)),
+        ("deletes", .array([.object([("q", .object([(field, .object([("$in", list)]))])), ("limit", .int(0))])])),
+      ]))
+    }
   }
 
   public func split(cookie: String) async throws -> [ProfileSummary]? {
