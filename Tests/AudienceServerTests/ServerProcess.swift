@@ -31,6 +31,11 @@ final class ServerProcess: @unchecked Sendable {
     extraArguments = arguments
   }
 
+  /// A test that stops early (a failed `try`) must not leave its server running.
+  deinit {
+    if let p = process, p.isRunning { kill(p.processIdentifier, SIGKILL) }
+  }
+
   /// Starts audienced and waits until it accepts connections.
   func start() async throws {
     let p = Process()
