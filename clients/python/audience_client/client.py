@@ -177,6 +177,10 @@ class Client:
         except AudienceError as e:
             e.summary = summary
             raise
+        except OSError as e:  # the connection broke (the server went away)
+            error = AudienceError("UNAVAILABLE", f"connection lost: {e}")
+            error.summary = summary
+            raise error from e
 
     def get_user(self, cookie):
         """{"data": {...}, "profile": {...}}; AudienceError NOT_FOUND for an unknown cookie."""
