@@ -22,7 +22,11 @@ struct Split: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Detach a wrongly merged cookie (a shared device, a test account) into a profile of its own.",
     discussion: """
-      From now on the cookie's records do not link their emails, so it stays apart whatever       arrives later (durable: it survives restarts). The profile it was in is rebuilt from its       records; it falls apart where only that cookie held it together. Prints the profiles it       became, the cookie's own first ({"profiles": [...]} with --json). Exits 3 for an unknown       cookie. `audience history` shows the links this removed.
+      From now on the cookie's records do not link their emails, so it stays apart whatever \
+      arrives later (durable: it survives restarts). The profile it was in is rebuilt from its \
+      records; it falls apart where only that cookie held it together. Prints the profiles it \
+      became, the cookie's own first ({"profiles": [...]} with --json). Exits 3 for an unknown \
+      cookie. `audience history` shows the links this removed.
       """)
 
   @OptionGroup var global: GlobalOptions

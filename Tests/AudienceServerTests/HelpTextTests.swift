@@ -1,0 +1,33 @@
+import Foundation
+import Testing
+
+/// Every command has help, and its text reads as prose (no stray line-continuation artifacts).
+@Suite("Help texts")
+struct HelpTextTests {
+  static let commands: [[String]] = [
+    ["audience"], ["audience", "ingest"], ["audience", "user"], ["audience", "cohort"], ["audience", "watch"],
+    ["audience", "analyze"], ["audience", "health"], ["audience", "gen"], ["audience", "export"],
+    ["audience", "history"], ["audience", "forget"], ["audience", "split"], ["audienced"],
+  ]
+
+  @Test(arguments: commands)
+  func helpIsThereAndReadsWell(_ command: [String]) throws {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/" + command[0])
+    p.arguments = Array(command.dropFirst()) + ["--help"]
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    try p.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    #expect(p.terminationStatus == 0, "\(command)")
+    #expect(text.contains("USAGE:"), "\(command)")
+    // The prose between OVERVIEW and USAGE: wrapped by ArgumentParser, never a literal backslash
+    // or a run of spaces left by a broken line continuation.
+    guard let usage = text.range(of: "USAGE:") else { return }
+    let prose = text[..<usage.lowerBound]
+    #expect(!prose.contains("\\"), "\(command): \(prose)")
+    #expect(prose.range(of: "[^ \n]   +[^ \n]", options: .regularExpression) == nil, "\(command): \(prose)")
+  }
+}
