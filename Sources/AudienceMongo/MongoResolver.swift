@@ -86,24 +86,32 @@ struct MongoResolver {
       let email = refusal == nil ? r.email : nil
       let linked = refusal == nil ? byEmail : nil
       var outcome: IngestOutcome
+      var written: JSONValue?
       switch (byCookie, linked) {
       case (nil, nil):
         let id = ProfileID(try MongoCounters.reserve(s, "profiles", 1) - 1)
         let row = PersonRow(id: id, version: 1, cookies: [r.cookie], emails: email.map { [$0] } ?? [])
-        guard try insert(row) else { continue }
+        guard let doc = try insert(row) else { continue }
+        written = doc
         outcome = .created(id)
       case (let a?, nil), (nil, let a?):
-        guard try update(a, adding: r.cookie, email) else { continue }
+        guard let doc = try update(a, adding: r.cookie, email) else { continue }
+        written = doc
         outcome = .updated(a.id)
       case (let a?, let b?) where a.id == b.id:
-        guard try update(a, adding: r.cookie, email) else { continue }
+        guard let doc = try update(a, adding: r.cookie, email) else { continue }
+        written = doc
         outcome = .updated(a.id)
       case (let a?, let b?):
         let (survivor, absorbed) = a.id < b.id ? (a, b) : (b, a)
         guard let marked = try markMerge(survivor, absorbing: absorbed), try finishMerge(marked) else { continue }
         outcome = .merged(survivor.id, absorbed: [absorbed.id])
       }
-      if let email, outcome.profileID != nil { try syncCohort(email: email) }
+      // The cohort collection needs this record only when its email is now repeated (the written
+      // document says so; after a merge, check).
+      if let email, outcome.profileID != nil, written.map({ $0.strings("repeated").contains(email) }) ?? true {
+        try syncCohort(email: email)
+      }
       if let refusal, let target = outcome.profileID { outcome = .capped(target, reason: refusal) }
       return outcome
     }
@@ -177,13 +185,14 @@ struct MongoResolver {
     return .object(members + [("splitting", .array(row.splitting.map(\.json)))])
   }
 
-  /// Creates a person; false when an identifier was taken meanwhile.
-  private func insert(_ row: PersonRow) throws -> Bool {
+  /// Creates a person; returns the document, or nil when an identifier was taken meanwhile.
+  private func insert(_ row: PersonRow) throws -> JSONValue? {
+    let doc = try document(row)
     do {
-      try s.write(.object([("insert", .string(MongoDocuments.unique)), ("documents", .array([try document(row)]))]))
-      return true
+      try s.write(.object([("insert", .string(MongoDocuments.unique)), ("documents", .array([doc]))]))
+      return doc
     } catch let f as MongoFailure where f.isDuplicateKey {
-      return false
+      return nil
     }
   }
 
@@ -192,11 +201,15 @@ struct MongoResolver {
   /// Replaces a person's document if its version is still `expected`: `changed` when it is not,
   /// `taken` when another person holds one of the identifiers (error 11000).
   private func replace(_ row: PersonRow, expected: Int64) throws -> Replaced {
+    try replace(row, with: try document(row), expected: expected)
+  }
+
+  private func replace(_ row: PersonRow, with doc: JSONValue, expected: Int64) throws -> Replaced {
     do {
       let reply = try s.write(.object([
         ("update", .string(MongoDocuments.unique)),
         ("updates", .array([.object([
-          ("q", .object([("_id", .int(Int64(row.id))), ("v", .int(expected))])), ("u", try document(row)),
+          ("q", .object([("_id", .int(Int64(row.id))), ("v", .int(expected))])), ("u", doc),
         ])])),
       ]))
       return (reply.int("n") ?? 0) == 1 ? .done : .changed
@@ -205,13 +218,15 @@ struct MongoResolver {
     }
   }
 
-  /// Adds a cookie and an email to a person.
-  private func update(_ row: PersonRow, adding cookie: String, _ email: String?) throws -> Bool {
+  /// Adds a cookie and an email to a person; returns the document written, or nil when the
+  /// person changed meanwhile.
+  private func update(_ row: PersonRow, adding cookie: String, _ email: String?) throws -> JSONValue? {
     var next = row
     next.version += 1
     if !next.cookies.contains(cookie) { next.cookies.append(cookie) }
     if let email, !next.emails.contains(email) { next.emails.append(email) }
-    return try replace(next, expected: row.version) == .done
+    let doc = try document(next)
+    return try replace(next, with: doc, expected: row.version) == .done ? doc : nil
   }
 
   /// Records in the survivor that it absorbs `absorbed`; the survivor as marked, or nil when it changed.
