@@ -160,19 +160,9 @@ struct MongoSession {
   /// Write errors in the reply are thrown, the first one as a `MongoFailure`.
   @discardableResult
   func write(_ command: JSONValue) throws -> JSONValue {
-    let cmd = BSON(command)
-    let reply = BSONReply()
-    var error = bson_error_t()
-    let ok = withExtendedLifetime(cmd) {
-      mongoc_client_write_command_with_opts(client, database, cmd.ptr, nil, reply.ptr, &error)
-    }
-    if !ok { throw MongoFailure(error) }
-    guard let json = reply.json else { throw MongoFailure.unreadable("a write") }
-    try Self.checkWriteConcern(json)
-    if let first = json.array("writeErrors").first {
-      throw MongoFailure(server: UInt32(clamping: first.int("code") ?? 8), first.string("errmsg") ?? "write error")
-    }
-    return json
+    let (reply, errors) = try writeReportingErrors(command)
+    if let first = errors.first { throw MongoFailure(server: first.code, first.message) }
+    return reply
   }
 
   /// A write error of a command that went on past it (`ordered: false`).
@@ -190,7 +180,7 @@ struct MongoSession {
     let ok = withExtendedLifetime(cmd) {
       mongoc_client_write_command_with_opts(client, database, cmd.ptr, nil, reply.ptr, &error)
     }
-    guard let json = reply.json else { throw MongoFailure.unreadable("a write") }
+    guard let json = reply.json else { throw ok ? MongoFailure.unreadable("a write") : MongoFailure(error) }
     // A write concern failure is never acknowledged, whatever else the reply says.
     try Self.checkWriteConcern(json)
     let errors = json.array("writeErrors").map {

@@ -345,22 +345,20 @@ struct MongoResolver {
         // Created already (by us before a crash, or by another writer finishing this split).
       }
     }
+    try clearIntent("splitting", of: row)
+  }
+
+  /// Removes a merge intent that can no longer be finished.
+  private func dropMerge(_ survivor: PersonRow) throws { try clearIntent("merging", of: survivor) }
+
+  /// Removes a recorded intent (`merging` or `splitting`) from a person, compare-and-set on the
+  /// version it was read at.
+  private func clearIntent(_ field: String, of row: PersonRow) throws {
     try s.write(.object([
       ("update", .string(MongoDocuments.unique)),
       ("updates", .array([.object([
         ("q", .object([("_id", .int(Int64(row.id))), ("v", .int(row.version))])),
-        ("u", .object([("$unset", .object([("splitting", .string(""))])), ("$set", .object([("v", .int(row.version + 1))]))])),
-      ])])),
-    ]))
-  }
-
-  /// Removes a merge intent that can no longer be finished (compare-and-set on the version).
-  private func dropMerge(_ survivor: PersonRow) throws {
-    try s.write(.object([
-      ("update", .string(MongoDocuments.unique)),
-      ("updates", .array([.object([
-        ("q", .object([("_id", .int(Int64(survivor.id))), ("v", .int(survivor.version))])),
-        ("u", .object([("$unset", .object([("merging", .string("")) ])), ("$set", .object([("v", .int(survivor.version + 1))]))])),
+        ("u", .object([("$unset", .object([(field, .string(""))])), ("$set", .object([("v", .int(row.version + 1))]))])),
       ])])),
     ]))
   }

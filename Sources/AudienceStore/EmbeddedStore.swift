@@ -16,11 +16,11 @@ import Synchronization
 public final class EmbeddedStore: ImmediateProfileReads, Service {
   public let kind = "embedded"
   let logger: Logger
-  private let db: SQLiteDatabase
-  private let graph: Mutex<IdentityGraph>
-  private let writer: Mutex<WriterState>
+  let db: SQLiteDatabase
+  let graph: Mutex<IdentityGraph>
+  let writer: Mutex<WriterState>
   private let pool: NIOThreadPool
-  private let watchers = Mutex(WatcherTable())
+  let watchers = Mutex(WatcherTable())
   private let clock: @Sendable () -> Timestamp
   /// Used only by the current leader (one thread at a time, ordered by the `writer` lock).
   private nonisolated(unsafe) var insert: SQLiteStatement?
@@ -135,8 +135,17 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
 
   public func ingest(_ records: [Record]) async throws -> [IngestOutcome] {
     if records.isEmpty { return [] }
-    return try await withCheckedThrowingContinuation { continuation in
-      if !enqueue({ $0.pending.append(Pending(records: records, continuation: continuation)) }) {
+    return try await submit { state, continuation in
+      state.pending.append(Pending(records: records, continuation: continuation))
+    }
+  }
+
+  /// Queues work for the leader and waits for its answer; UNAVAILABLE once the store is closing.
+  func submit<T: Sendable>(
+    _ add: (inout WriterState, CheckedContinuation<T, any Error>) -> Void
+  ) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+      if !enqueue({ add(&$0, continuation) }) {
         continuation.resume(throwing: AudienceError(.unavailable, "the store is shutting down"))
       }
     }
@@ -179,104 +188,6 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     }
     if lead == true { pool.submit { _ in self.lead() } }
     return lead != nil
-  }
-
-  public func forget(_ person: PersonRef) async throws -> ProfileSummary? {
-    try await withCheckedThrowingContinuation { continuation in
-      if !enqueue({ $0.forgets.append(PendingForget(person: person, continuation: continuation)) }) {
-        continuation.resume(throwing: AudienceError(.unavailable, "the store is shutting down"))
-      }
-    }
-  }
-
-  /// Deletes a person's rows durably, then drops the profile from the graph and every watch.
-  private func erase(_ f: PendingForget) {
-    let plan = graph.withLock { g -> (id: ProfileID, seqs: [UInt64], summary: ProfileSummary)? in
-      guard let id = g.profileID(of: f.person), let summary = g.summary(of: id) else { return nil }
-      return (id, g.recordSeqs(of: id), summary)
-    }
-    guard let plan else { return f.continuation.resume(returning: nil) }
-    do {
-      try db.execute("BEGIN IMMEDIATE")
-      do {
-        let delete = try db.prepare("DELETE FROM users WHERE seq = ?")
-        for seq in plan.seqs {
-          delete.reset()
-          delete.bind(1, Int64(bitPattern: seq))
-          _ = try delete.step()
-        }
-        delete.reset()
-        let unsplit = try db.prepare("DELETE FROM splits WHERE cookie = ?")
-        for cookie in plan.summary.cookies {
-          unsplit.reset()
-          unsplit.bind(1, cookie)
-          _ = try unsplit.step()
-        }
-        unsplit.reset()
-        try db.execute("COMMIT")
-        // Copy the erasure into the database file and empty the log, where the old rows still were.
-        try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-      } catch {
-        try? db.execute("ROLLBACK")
-        throw error
-      }
-    } catch {
-      logger.error("erasure failed", metadata: ["store.error": "\(error)"])
-      return f.continuation.resume(throwing: AudienceError(.unavailable, "erasure failed: \(error)"))
-    }
-    let behind = graph.withLock { g in
-      g.forget(plan.id, records: plan.seqs)
-      return notifyWatchers { $0.forgotten(plan.id).map { [$0] } ?? [] }
-    }
-    endBehind(behind)
-    logger.info("erased a profile", metadata: ["store.profile": "\(plan.id)", "store.records": "\(plan.seqs.count)"])
-    f.continuation.resume(returning: plan.summary)
-  }
-
-  public func split(cookie: String) async throws -> [ProfileSummary]? {
-    let result = try await withCheckedThrowingContinuation { continuation in
-      if !enqueue({ $0.splits.append(PendingSplit(cookie: cookie, continuation: continuation)) }) {
-        continuation.resume(throwing: AudienceError(.unavailable, "the store is shutting down"))
-      }
-    }
-    guard let result else { return nil }
-    return graph.withLock { g in result.profiles.compactMap { g.summary(of: $0) } }
-  }
-
-  /// Records a split durably (after the records committed so far), then applies it to the graph
-  /// and every watch.
-  private func split(_ s: PendingSplit) {
-    let state = graph.withLock { g -> (lastSeq: UInt64, profile: ProfileID, before: Bool)? in
-      g.profileID(of: .cookie(s.cookie)).map { (g.lastSeq, $0, g.splitCookies.contains(s.cookie)) }
-    }
-    guard let state else { return s.continuation.resume(returning: nil) }
-    // Split before: it stands alone already (and its split keeps its place in the sequence).
-    if state.before { return s.continuation.resume(returning: SplitResult(from: state.profile, profiles: [state.profile])) }
-    let lastSeq = state.lastSeq
-    do {
-      let insert = try db.prepare("INSERT OR IGNORE INTO splits(cookie, after_seq) VALUES (?, ?)")
-      insert.bind(1, s.cookie)
-      insert.bind(2, Int64(bitPattern: lastSeq))
-      _ = try insert.step()
-    } catch {
-      logger.error("split failed", metadata: ["store.error": "\(error)"])
-      return s.continuation.resume(throwing: AudienceError(.unavailable, "split failed: \(error)"))
-    }
-    let (result, behind) = graph.withLock { g -> (SplitResult?, [AsyncThrowingStream<SegmentChange, any Error>.Continuation]) in
-      guard let result = g.split(cookie: s.cookie) else { return (nil, []) }
-      return (result, notifyWatchers { $0.update(after: result, in: g) })
-    }
-    endBehind(behind)
-    logger.info("split a cookie off its profile", metadata: ["store.profile": "\(result?.from ?? -1)", "store.profiles": "\(result?.profiles ?? [])"])
-    s.continuation.resume(returning: result)
-  }
-
-  public func export(_ person: PersonRef) async throws -> PersonExport? {
-    graph.withLock { $0.export(person) }
-  }
-
-  public func history(_ person: PersonRef) async throws -> PersonHistory? {
-    graph.withLock { $0.history(person) }
   }
 
   private func commit(_ batch: [Pending]) {
@@ -326,55 +237,6 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     }
     endBehind(behind)
     for (p, r) in zip(batch, results) { p.continuation.resume(returning: r) }
-  }
-
-  /// Gives every watcher the changes `changes` computes from its membership (updating it).
-  /// Called under the graph lock. Returns the watchers that fell behind, to be ended by
-  /// `endBehind` once the locks are released.
-  private func notifyWatchers(_ changes: (inout SegmentMembership) -> [SegmentChange])
-    -> [AsyncThrowingStream<SegmentChange, any Error>.Continuation]
-  {
-    watchers.withLock { table in
-      var behind: [AsyncThrowingStream<SegmentChange, any Error>.Continuation] = []
-      for id in Array(table.live.keys) {
-        let continuation = table.live[id]!.continuation
-        for change in changes(&table.live[id]!.membership) {
-          if case .dropped = continuation.yield(change) {
-            table.live[id] = nil
-            behind.append(continuation)
-            break
-          }
-        }
-      }
-      return behind
-    }
-  }
-
-  private func endBehind(_ behind: [AsyncThrowingStream<SegmentChange, any Error>.Continuation]) {
-    for continuation in behind {
-      continuation.finish(
-        throwing: AudienceError(
-          .resourceExhausted, "the watch fell more than \(Self.watchBufferLimit) changes behind; it was ended"))
-    }
-  }
-
-  public func watch(_ filter: Filter?, categories: InterestCategories) async throws -> SegmentWatch {
-    let (stream, continuation) = AsyncThrowingStream.makeStream(
-      of: SegmentChange.self, bufferingPolicy: .bufferingOldest(Self.watchBufferLimit))
-    let opened = graph.withLock { g -> (id: Int, total: Int)? in
-      let membership = SegmentMembership(filter, categories: categories, in: g)
-      return watchers.withLock { table in
-        if table.closed { return nil }
-        table.next += 1
-        table.live[table.next] = WatcherTable.Watcher(membership: membership, continuation: continuation)
-        return (table.next, membership.count)
-      }
-    }
-    guard let opened else { throw AudienceError(.unavailable, "the store is shutting down") }
-    continuation.onTermination = { [weak self] _ in
-      _ = self?.watchers.withLock { $0.live.removeValue(forKey: opened.id) }
-    }
-    return SegmentWatch(total: opened.total, changes: stream, stop: { continuation.finish() })
   }
 
   private func write(_ records: [StoredRecord]) throws(AudienceError) {

@@ -1,0 +1,99 @@
+public import AudienceCore
+import Logging
+import Synchronization
+
+/// One person at a time: erasing (forget), splitting a cookie off, export and history. Erasures
+/// and splits are queued to the leader, so they come after the records committed before them.
+extension EmbeddedStore {
+  public func forget(_ person: PersonRef) async throws -> ProfileSummary? {
+    try await submit { state, continuation in state.forgets.append(PendingForget(person: person, continuation: continuation)) }
+  }
+
+  /// Deletes a person's rows durably, then drops the profile from the graph and every watch.
+  func erase(_ f: PendingForget) {
+    let plan = graph.withLock { g -> (id: ProfileID, seqs: [UInt64], summary: ProfileSummary)? in
+      guard let id = g.profileID(of: f.person), let summary = g.summary(of: id) else { return nil }
+      return (id, g.recordSeqs(of: id), summary)
+    }
+    guard let plan else { return f.continuation.resume(returning: nil) }
+    do {
+      try db.execute("BEGIN IMMEDIATE")
+      do {
+        let delete = try db.prepare("DELETE FROM users WHERE seq = ?")
+        for seq in plan.seqs {
+          delete.reset()
+          delete.bind(1, Int64(bitPattern: seq))
+          _ = try delete.step()
+        }
+        delete.reset()
+        let unsplit = try db.prepare("DELETE FROM splits WHERE cookie = ?")
+        for cookie in plan.summary.cookies {
+          unsplit.reset()
+          unsplit.bind(1, cookie)
+          _ = try unsplit.step()
+        }
+        unsplit.reset()
+        try db.execute("COMMIT")
+        // Copy the erasure into the database file and empty the log, where the old rows still were.
+        try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+      } catch {
+        try? db.execute("ROLLBACK")
+        throw error
+      }
+    } catch {
+      logger.error("erasure failed", metadata: ["store.error": "\(error)"])
+      return f.continuation.resume(throwing: AudienceError(.unavailable, "erasure failed: \(error)"))
+    }
+    let behind = graph.withLock { g in
+      g.forget(plan.id, records: plan.seqs)
+      return notifyWatchers { $0.forgotten(plan.id).map { [$0] } ?? [] }
+    }
+    endBehind(behind)
+    logger.info("erased a profile", metadata: ["store.profile": "\(plan.id)", "store.records": "\(plan.seqs.count)"])
+    f.continuation.resume(returning: plan.summary)
+  }
+
+  public func split(cookie: String) async throws -> [ProfileSummary]? {
+    let result: SplitResult? = try await submit { state, continuation in
+      state.splits.append(PendingSplit(cookie: cookie, continuation: continuation))
+    }
+    guard let result else { return nil }
+    return graph.withLock { g in result.profiles.compactMap { g.summary(of: $0) } }
+  }
+
+  /// Records a split durably (after the records committed so far), then applies it to the graph
+  /// and every watch.
+  func split(_ s: PendingSplit) {
+    let state = graph.withLock { g -> (lastSeq: UInt64, profile: ProfileID, before: Bool)? in
+      g.profileID(of: .cookie(s.cookie)).map { (g.lastSeq, $0, g.splitCookies.contains(s.cookie)) }
+    }
+    guard let state else { return s.continuation.resume(returning: nil) }
+    // Split before: it stands alone already (and its split keeps its place in the sequence).
+    if state.before { return s.continuation.resume(returning: SplitResult(from: state.profile, profiles: [state.profile])) }
+    let lastSeq = state.lastSeq
+    do {
+      let insert = try db.prepare("INSERT OR IGNORE INTO splits(cookie, after_seq) VALUES (?, ?)")
+      insert.bind(1, s.cookie)
+      insert.bind(2, Int64(bitPattern: lastSeq))
+      _ = try insert.step()
+    } catch {
+      logger.error("split failed", metadata: ["store.error": "\(error)"])
+      return s.continuation.resume(throwing: AudienceError(.unavailable, "split failed: \(error)"))
+    }
+    let (result, behind) = graph.withLock { g -> (SplitResult?, [AsyncThrowingStream<SegmentChange, any Error>.Continuation]) in
+      guard let result = g.split(cookie: s.cookie) else { return (nil, []) }
+      return (result, notifyWatchers { $0.update(after: result, in: g) })
+    }
+    endBehind(behind)
+    logger.info("split a cookie off its profile", metadata: ["store.profile": "\(result?.from ?? -1)", "store.profiles": "\(result?.profiles ?? [])"])
+    s.continuation.resume(returning: result)
+  }
+
+  public func export(_ person: PersonRef) async throws -> PersonExport? {
+    graph.withLock { $0.export(person) }
+  }
+
+  public func history(_ person: PersonRef) async throws -> PersonHistory? {
+    graph.withLock { $0.history(person) }
+  }
+}
