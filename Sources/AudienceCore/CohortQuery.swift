@@ -60,6 +60,31 @@ extension IdentityGraph {
   ///   - query: the query.
   ///   - categories: interest categories, for `category` predicates.
   public func query(_ query: CohortQuery, categories: InterestCategories = .standard) throws(AudienceError) -> CohortPage {
+    let page = try self.page(query, categories) { r in r } profile: { p in
+      p.view(cookie: nil, interestCap: limits.maxInterestsPerProfile)
+    }
+    return CohortPage(total: page.total, users: page.users, nextCursor: page.nextCursor)
+  }
+
+  /// A profile-scoped query's page (no `cookie`) as stamps, for readers that keep each profile's
+  /// encoded view (`stampedViews` gives the views they lack). Same order, totals and cursors as
+  /// `query`.
+  /// - Parameters:
+  ///   - query: the query; `query.cookie` must be nil.
+  ///   - categories: interest categories, for `category` predicates.
+  public func queryStamps(_ query: CohortQuery, categories: InterestCategories = .standard) throws(AudienceError) -> StampedPage {
+    precondition(query.cookie == nil, "a cookie-scoped query returns records, not profiles")
+    let page = try self.page(query, categories) { _ in nil } profile: { p in
+      (stamp: ProfileStamp(id: p.id, revision: p.revision), cookie: p.cookie.value)
+    }
+    return StampedPage(total: page.total, users: page.users, nextCursor: page.nextCursor)
+  }
+
+  /// The query's page with each user made by `record` (a cookie-scoped query's latest records)
+  /// or `profile` (a profile).
+  private func page<User>(
+    _ query: CohortQuery, _ categories: InterestCategories, record: (Record) -> User?, profile: (Profile) -> User
+  ) throws(AudienceError) -> (total: Int, users: [User], nextCursor: String?) {
     guard (1...CohortQuery.maxLimit).contains(query.limit) else {
       throw .invalidField("limit", "\(query.limit) is outside 1...\(CohortQuery.maxLimit)")
     }
@@ -72,37 +97,36 @@ extension IdentityGraph {
       after = n
     }
     var total = 0
-    var users: [Record] = []
+    var users: [User] = []
     var lastKey: UInt64 = 0
     var more = false
-    func offer(_ key: UInt64, _ matched: Bool, _ make: () -> Record) {
-      guard matched else { return }
-      total += 1
-      if query.countOnly || (after.map { key <= $0 } ?? false) { return }
-      if users.count < query.limit {
-        users.append(make()); lastKey = key
-      } else {
-        more = true
-      }
-    }
     if let cookie = query.cookie {
       for c in emailCohort(of: cookie) {
-        guard let r = latestRecord(of: c) else { continue }
-        offer(cookies[c]!.firstSeq, query.filter?.matches(cohortRecord(r), categories) ?? true) { r }
+        guard let r = latestRecord(of: c), query.filter?.matches(cohortRecord(r), categories) ?? true else { continue }
+        total += 1
+        let key = cookies[c]!.firstSeq
+        if query.countOnly || (after.map { key <= $0 } ?? false) { continue }
+        if users.count < query.limit {
+          if let user = record(r) { users.append(user) }
+          lastKey = key
+        } else {
+          more = true
+        }
       }
     } else {
       let matches = index.evaluate(query.filter, categories)
       total = matches.count
       if !query.countOnly {
+        users.reserveCapacity(min(query.limit, total))
         matches.forEach(after: after.map { Int(clamping: min($0, UInt64(Int.max - 1))) } ?? -1) { id in
           guard users.count < query.limit else { more = true; return false }
-          if let user = profiles[id]?.view(cookie: nil, interestCap: limits.maxInterestsPerProfile) { users.append(user) }
+          if let p = profiles[id] { users.append(profile(p)) }
           lastKey = UInt64(id)
           return true
         }
       }
     }
-    return CohortPage(total: total, users: users, nextCursor: more ? "\(scope)\(lastKey)" : nil)
+    return (total, users, more ? "\(scope)\(lastKey)" : nil)
   }
 }
 

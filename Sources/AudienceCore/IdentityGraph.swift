@@ -158,6 +158,7 @@ public struct IdentityGraph: Sendable {
     }
     link(r, key: key, profile: target)
     profiles[target]!.absorb(r, key: key)
+    profiles[target]!.revision = ProfileStamp.nextRevision()
     if !replaying { index.update(profiles[target]!, interestCap: limits.maxInterestsPerProfile) }
     if let refusal { outcome = .capped(target, reason: refusal) }
     let slot = Int(stored.seq)

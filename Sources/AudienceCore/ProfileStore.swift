@@ -90,6 +90,13 @@ public protocol ImmediateProfileReads: ProfileStore {
   func queryCohortNow(_ query: CohortQuery, categories: InterestCategories) throws(AudienceError) -> CohortPage
   /// As `stats()`, without suspending.
   func statsNow() -> StoreStats
+  /// The stamp of the profile behind a cookie (nil: unknown cookie), for readers that keep
+  /// encoded views: an equal stamp means an unchanged view.
+  func userStampNow(cookie: String) -> ProfileStamp?
+  /// As `queryCohortNow` for a query without `cookie`, as stamps instead of views.
+  func queryStampsNow(_ query: CohortQuery, categories: InterestCategories) throws(AudienceError) -> StampedPage
+  /// The current views of these profiles, nil where one is gone.
+  func stampedViewsNow(_ ids: [ProfileID]) -> [StampedView?]
 }
 
 extension ProfileStore {

@@ -140,8 +140,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
         startCommitter(context, stream: batch.stream)
       }
     default:
-      if let response = server.router.handleNow(request) {
-        write(context, response)
+      var frame = context.channel.allocator.buffer(capacity: 512)
+      if server.router.handleNow(request, into: &frame) {
+        context.write(wrapOutboundOut(frame), promise: nil)
+        unflushed = true
         return
       }
       running += 1

@@ -1,5 +1,6 @@
 public import AudienceCore
 public import AudienceWire
+public import NIOCore
 
 /// Runs one decoded request against the store and builds its response. No sockets here:
 /// the connection hands requests in, and tests can call it directly.
@@ -11,6 +12,8 @@ public struct RequestRouter: Sendable {
   public let configuration: ServerConfiguration
   let startedAt: ContinuousClock.Instant
   let connectionCount: @Sendable () -> Int
+  /// Profiles' packed views, for `handleNow`.
+  let views: PackedViewCache
 
   /// - Parameters:
   ///   - store: where profiles live.
@@ -27,6 +30,7 @@ public struct RequestRouter: Sendable {
     self.configuration = configuration
     self.startedAt = .now
     self.connectionCount = connectionCount
+    self.views = PackedViewCache(capacity: self.immediate == nil ? 0 : configuration.packedViewCache)
   }
 
   /// The Hello answer: version and limits.
@@ -49,31 +53,74 @@ public struct RequestRouter: Sendable {
   }
 
   /// Answers at once, without suspending, the reads an immediate store serves from memory
-  /// (GetUser, QueryCohort, Health); nil for any other request or store.
+  /// (GetUser, QueryCohort, Health): writes the response frame and returns true; false for any
+  /// other request or store. Profiles' views come packed from `views` (packed and kept on a miss).
   /// - Parameters:
   ///   - request: the decoded request.
-  public func handleNow(_ request: WireRequest) -> WireResponse? {
-    guard let s = immediate else { return nil }
+  ///   - buffer: where the response frame goes.
+  public func handleNow(_ request: WireRequest, into buffer: inout ByteBuffer) -> Bool {
+    guard let s = immediate else { return false }
     do {
       switch request.body {
       case .getUser(let cookie):
         let c = try Self.requiredCookie(cookie)
-        guard let user = s.userNow(cookie: c) else { throw Self.unknown(c) }
-        return WireResponse(id: request.id, body: .getUser(user))
+        guard let stamp = s.userStampNow(cookie: c) else { throw Self.unknown(c) }
+        if let view = packedViews([stamp], s)[0] {
+          WireCodec.encodeGetUser(id: request.id, cookie: c, view: view.view, into: &buffer)
+        } else {
+          // Gone since the stamp was read (merged or forgotten): read it the plain way.
+          guard let user = s.userNow(cookie: c) else { throw Self.unknown(c) }
+          WireCodec.encode(WireResponse(id: request.id, body: .getUser(user)), into: &buffer)
+        }
       case .queryCohort(var query):
         if let c = query.cookie?.trimmingWhitespace() {
-          guard s.userNow(cookie: c) != nil else { throw Self.unknown(c) }
+          guard s.userStampNow(cookie: c) != nil else { throw Self.unknown(c) }
           query.cookie = c
+          let page = try s.queryCohortNow(query, categories: configuration.categories)
+          WireCodec.encode(WireResponse(id: request.id, body: .queryCohort(page)), into: &buffer)
+          return true
         }
-        return WireResponse(id: request.id, body: .queryCohort(try s.queryCohortNow(query, categories: configuration.categories)))
+        let page = try s.queryStampsNow(query, categories: configuration.categories)
+        let views = packedViews(page.users.map(\.stamp), s)
+        if views.contains(where: { $0 == nil }) {
+          // A profile of the page went between the two reads: answer from one read instead.
+          let page = try s.queryCohortNow(query, categories: configuration.categories)
+          WireCodec.encode(WireResponse(id: request.id, body: .queryCohort(page)), into: &buffer)
+          return true
+        }
+        let users = zip(page.users, views).map { user, packed in
+          // A view packed just now may be newer than the page's stamp: it shows its own cookie.
+          (cookie: packed!.cookie ?? user.cookie, view: packed!.view)
+        }
+        WireCodec.encodeCohortPage(id: request.id, total: page.total, users: users, nextCursor: page.nextCursor, into: &buffer)
       case .health:
-        return WireResponse(id: request.id, body: .health(health(s.statsNow())))
+        WireCodec.encode(WireResponse(id: request.id, body: .health(health(s.statsNow()))), into: &buffer)
       default:
-        return nil
+        return false
       }
     } catch {
-      return Self.failure(request.id, error)
+      WireCodec.encode(Self.failure(request.id, error), into: &buffer)
     }
+    return true
+  }
+
+  /// Packed views of these profiles: kept ones, the others packed now and kept; nil where a
+  /// profile is gone. `cookie` is set on views packed now (their latest record's cookie).
+  private func packedViews(_ stamps: [ProfileStamp], _ s: any ImmediateProfileReads) -> [(view: PackedView, cookie: String?)?] {
+    var found: [(view: PackedView, cookie: String?)?] = views.views(stamps).map { $0.map { ($0, nil) } }
+    let missing = found.indices.filter { found[$0] == nil }
+    guard !missing.isEmpty else { return found }
+    let fresh = s.stampedViewsNow(missing.map { stamps[$0].id })
+    var packed: [(stamp: ProfileStamp, view: PackedView)] = []
+    packed.reserveCapacity(missing.count)
+    for (i, view) in zip(missing, fresh) {
+      guard let view else { continue }
+      let p = PackedView(view)
+      packed.append((view.stamp, p))
+      found[i] = (p, view.data.cookie)
+    }
+    views.keep(packed)
+    return found
   }
 
   static func failure(_ id: UInt64, _ error: any Error) -> WireResponse {

@@ -41,6 +41,10 @@ public struct ServerConfiguration: Sendable {
   /// Unacknowledged batches an ingest stream gets when it asks for none; and the most it may ask for.
   public var defaultIngestWindow = 8
   public var maxIngestWindow = 32
+  /// Profiles whose packed views (GetUser's and QueryCohort's encoding of a profile) the server
+  /// keeps, re-packed when the profile changes; 0 packs every view per request (default 1,048,576;
+  /// about 200 bytes per profile read).
+  public var packedViewCache = 1 << 20
   /// Connections served at once; more are told RESOURCE_EXHAUSTED and closed (default 1024).
   public var maxConnections: Int
   /// Reported in Hello and Health.

@@ -270,6 +270,18 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     try graph.withLock { g throws(AudienceError) in try g.query(query, categories: categories) }
   }
 
+  public func userStampNow(cookie: String) -> ProfileStamp? {
+    graph.withLock { $0.stamp(cookie: cookie) }
+  }
+
+  public func queryStampsNow(_ query: CohortQuery, categories: InterestCategories) throws(AudienceError) -> StampedPage {
+    try graph.withLock { g throws(AudienceError) in try g.queryStamps(query, categories: categories) }
+  }
+
+  public func stampedViewsNow(_ ids: [ProfileID]) -> [StampedView?] {
+    graph.withLock { $0.stampedViews(ids) }
+  }
+
   public func analyze(_ query: AnalyzeQuery, categories: InterestCategories) async throws -> AudienceReport {
     try graph.withLock { g throws(AudienceError) in try g.analyze(query, categories: categories) }
   }

@@ -1,3 +1,4 @@
+internal import CProtobufC
 internal import Glibc
 
 /// Owns the C memory of protobuf-c messages being built for packing: every string and
@@ -58,5 +59,18 @@ final class Arena {
     let p = allocate(UnsafeMutablePointer<T>?.self, count: values.count)
     for (i, v) in values.enumerated() { p[i] = make(v) }
     return p
+  }
+}
+
+/// Where protobuf-c unpacks a received message: a bump allocator (CProtobufC's
+/// `AudienceUnpackArena`) freed with everything in it when `body` returns, instead of a malloc
+/// and a free per string and sub-message.
+enum UnpackArena {
+  /// Calls `body` with the allocator to pass to `*__unpack`; nothing unpacked with it may
+  /// outlive the call, and `*__free_unpacked` must not be called on it.
+  static func with<T, E: Error>(_ body: (UnsafeMutablePointer<ProtobufCAllocator>) throws(E) -> T) throws(E) -> T {
+    guard let arena = audience_unpack_arena_new() else { fatalError("out of memory allocating an unpack arena") }
+    defer { audience_unpack_arena_free(arena) }
+    return try body(arena.pointer(to: \.allocator)!)
   }
 }

@@ -60,6 +60,11 @@ struct Audienced: AsyncParsableCommand {
   @Option(name: .customLong("max-buffered-bytes"), help: "Response bytes a connection may leave unread before the server stops reading its requests.")
   var maxBufferedBytes: Int = 4 << 20
 
+  @Option(
+    name: .customLong("packed-view-cache"),
+    help: "Profiles whose encoded views GetUser and QueryCohort keep ready (about 200 bytes each once read; 0 encodes every view per request).")
+  var packedViewCache: Int = 1 << 20
+
   @Option(name: .customLong("allow-uid"), help: "Only peers with this user id may connect (repeatable; with --allow-gid, either suffices).")
   var allowUID: [UInt32] = []
 
@@ -133,6 +138,8 @@ struct Audienced: AsyncParsableCommand {
       throw ValidationError(error.message)
     }
     serverConfig.maxBufferedBytes = maxBufferedBytes
+    guard packedViewCache >= 0 else { throw ValidationError("--packed-view-cache: must be 0 or more") }
+    serverConfig.packedViewCache = packedViewCache
     serverConfig.idleTimeout = .seconds(idleTimeout)
     serverConfig.frameTimeout = .seconds(frameTimeout)
     if let categories {

@@ -1,0 +1,50 @@
+import AudienceCore
+import AudienceWire
+import Synchronization
+
+/// Profiles' packed views (`PackedView`), each kept under the stamp of the view it packs, so
+/// GetUser and QueryCohort copy bytes instead of building and encoding a view per request.
+///
+/// Direct-mapped by profile id (profile ids are dense): a slot holds one profile's latest packed
+/// view; a changed profile has a new stamp, so its old view is never served. `capacity` slots at
+/// most (0 keeps nothing); the table grows with the ids read.
+final class PackedViewCache: Sendable {
+  private struct Slot {
+    var stamp: ProfileStamp
+    var view: PackedView
+  }
+
+  let capacity: Int
+  private let slots = Mutex<[Slot?]>([])
+
+  /// - Parameters:
+  ///   - capacity: most profiles kept (0: none).
+  init(capacity: Int) { self.capacity = max(0, capacity) }
+
+  /// The packed views kept for these stamps, nil where there is none or it is of another state.
+  func views(_ stamps: [ProfileStamp]) -> [PackedView?] {
+    guard capacity > 0 else { return Array(repeating: nil, count: stamps.count) }
+    return slots.withLock { table in
+      stamps.map { stamp in
+        let i = stamp.id % capacity
+        guard i < table.count, let slot = table[i], slot.stamp == stamp else { return nil }
+        return slot.view
+      }
+    }
+  }
+
+  /// Keeps packed views, each replacing whatever its slot held.
+  func keep(_ views: [(stamp: ProfileStamp, view: PackedView)]) {
+    guard capacity > 0, !views.isEmpty else { return }
+    slots.withLock { table in
+      for (stamp, view) in views {
+        let i = stamp.id % capacity
+        if i >= table.count {
+          let grown = min(capacity, max(i + 1, table.count * 2, 1024))
+          table.append(contentsOf: repeatElement(nil, count: grown - table.count))
+        }
+        table[i] = Slot(stamp: stamp, view: view)
+      }
+    }
+  }
+}

@@ -1,0 +1,162 @@
+public import AudienceCore
+internal import CAudienceProto
+public import NIOCore
+
+/// A profile's view packed once by protobuf-c, kept by the server under the view's
+/// `ProfileStamp` and copied into GetUser and QueryCohort responses without re-encoding.
+///
+/// `record` is the packed `audience.v1.Record` without its `cookie` (field 1): a response shows a
+/// different cookie per request (GetUser's is the one asked for), and writing field 1 in front of
+/// the other fields gives exactly the bytes protobuf-c packs for the whole record.
+public struct PackedView: Sendable {
+  /// `audience.v1.Record` without field 1, then `audience.v1.ProfileSummary` (one allocation).
+  private let packed: [UInt8]
+  private let recordCount: Int
+
+  /// Packs a view.
+  /// - Parameters:
+  ///   - view: the profile's view and summary.
+  public init(_ view: StampedView) {
+    let arena = Arena()
+    var data = view.data
+    data.cookie = ""  // proto3: an empty string is not packed
+    let r = ProtoRecord.encode(data, arena)
+    let s = ProtoProfile.encode(view.summary, arena)
+    let (recordSize, summarySize) = (audience__v1__record__get_packed_size(r), audience__v1__profile_summary__get_packed_size(s))
+    packed = withExtendedLifetime(arena) {
+      [UInt8](unsafeUninitializedCapacity: recordSize + summarySize) { out, count in
+        count = audience__v1__record__pack(r, out.baseAddress!)
+        count += audience__v1__profile_summary__pack(s, out.baseAddress! + count)
+      }
+    }
+    recordCount = recordSize
+  }
+
+  /// `audience.v1.Record` without field 1.
+  var record: ArraySlice<UInt8> { packed[..<recordCount] }
+  /// `audience.v1.ProfileSummary`.
+  var summary: ArraySlice<UInt8> { packed[recordCount...] }
+
+  /// Bytes held, for cache accounting.
+  public var bytes: Int { packed.count }
+}
+
+extension WireCodec {
+  /// Appends a GetUser response frame built from a packed view: the same bytes as
+  /// `encode(_:into:)` of the response with that view and summary.
+  /// - Parameters:
+  ///   - id: the request's id.
+  ///   - cookie: the cookie asked for (`data.cookie`).
+  ///   - view: the profile's packed view.
+  ///   - buffer: where to write.
+  public static func encodeGetUser(id: UInt64, cookie: String, view: PackedView, into buffer: inout ByteBuffer) {
+    var cookie = cookie
+    cookie.withUTF8 { c in
+      let record = ProtoSizes.record(cookie: c.count, rest: view.record.count)
+      let body = ProtoSizes.field(record) + ProtoSizes.field(view.summary.count)
+      buffer.writeFrameStart(payload: ProtoSizes.response(id: id, body: body))
+      buffer.writeResponseStart(id: id, body: 12, size: body)  // Response.get_user
+      buffer.writeTag(1, size: record)  // GetUserResponse.data
+      buffer.writeRecord(cookie: c, rest: view.record)
+      buffer.writeTag(2, size: view.summary.count)  // GetUserResponse.profile
+      buffer.writeBytes(view.summary)
+    }
+  }
+
+  /// Appends a QueryCohort response frame built from packed views: the same bytes as
+  /// `encode(_:into:)` of the page with those users.
+  /// - Parameters:
+  ///   - id: the request's id.
+  ///   - total: every match.
+  ///   - users: this page's users: the cookie each shows and its packed view.
+  ///   - nextCursor: where the next page starts; nil on the last page.
+  ///   - buffer: where to write.
+  public static func encodeCohortPage(
+    id: UInt64, total: Int, users: [(cookie: String, view: PackedView)], nextCursor: String?, into buffer: inout ByteBuffer
+  ) {
+    var body = total == 0 ? 0 : 1 + ProtoSizes.varint(UInt64(total))
+    for u in users { body += ProtoSizes.field(ProtoSizes.record(cookie: u.cookie.utf8.count, rest: u.view.record.count)) }
+    let cursor = Array((nextCursor ?? "").utf8)
+    if !cursor.isEmpty { body += ProtoSizes.field(cursor.count) }
+    buffer.writeFrameStart(payload: ProtoSizes.response(id: id, body: body))
+    buffer.writeResponseStart(id: id, body: 13, size: body)  // Response.query_cohort
+    if total != 0 {
+      buffer.writeKey(1, wireType: 0)  // QueryCohortResponse.total
+      buffer.writeVarint(UInt64(total))
+    }
+    for u in users {
+      var cookie = u.cookie
+      cookie.withUTF8 { c in
+        buffer.writeTag(2, size: ProtoSizes.record(cookie: c.count, rest: u.view.record.count))  // users
+        buffer.writeRecord(cookie: c, rest: u.view.record)
+      }
+    }
+    if !cursor.isEmpty {
+      buffer.writeTag(3, size: cursor.count)  // next_cursor
+      buffer.writeBytes(cursor)
+    }
+  }
+}
+
+/// Sizes in protobuf's wire format, for the few envelopes written around packed views.
+enum ProtoSizes {
+  static func varint(_ v: UInt64) -> Int {
+    var n = 1
+    var v = v >> 7
+    while v != 0 { n += 1; v >>= 7 }
+    return n
+  }
+
+  /// A length-delimited field with a one-byte key.
+  static func field(_ length: Int) -> Int { 1 + varint(UInt64(length)) + length }
+
+  /// A Record given its cookie's and other fields' sizes.
+  static func record(cookie: Int, rest: Int) -> Int { (cookie == 0 ? 0 : field(cookie)) + rest }
+
+  /// A Response with this id and a body field of this size.
+  static func response(id: UInt64, body: Int) -> Int { (id == 0 ? 0 : 1 + varint(id)) + field(body) }
+}
+
+/// Protobuf's wire format, written straight into a frame.
+extension ByteBuffer {
+  /// The frame's 4-byte big-endian length, with room reserved for the payload.
+  fileprivate mutating func writeFrameStart(payload: Int) {
+    reserveCapacity(minimumWritableBytes: 4 + payload)
+    writeInteger(UInt32(payload), endianness: .big)
+  }
+
+  fileprivate mutating func writeVarint(_ v: UInt64) {
+    var v = v
+    while v >= 0x80 {
+      writeInteger(UInt8(truncatingIfNeeded: v) | 0x80)
+      v >>= 7
+    }
+    writeInteger(UInt8(v))
+  }
+
+  fileprivate mutating func writeKey(_ field: UInt64, wireType: UInt64) { writeVarint(field << 3 | wireType) }
+
+  /// The key and length of a length-delimited field.
+  fileprivate mutating func writeTag(_ field: UInt64, size: Int) {
+    writeKey(field, wireType: 2)
+    writeVarint(UInt64(size))
+  }
+
+  /// `Response.id` (omitted when 0, as proto3 does) and the key and length of the body field.
+  fileprivate mutating func writeResponseStart(id: UInt64, body field: UInt64, size: Int) {
+    if id != 0 {
+      writeKey(1, wireType: 0)
+      writeVarint(id)
+    }
+    writeTag(field, size: size)
+  }
+
+  /// A Record's fields: the cookie as field 1, then the packed rest.
+  fileprivate mutating func writeRecord(cookie: UnsafeBufferPointer<UInt8>, rest: ArraySlice<UInt8>) {
+    if !cookie.isEmpty {
+      writeTag(1, size: cookie.count)
+      writeBytes(cookie)
+    }
+    writeBytes(rest)
+  }
+}
