@@ -60,8 +60,8 @@ extension IdentityGraph {
   ///   - query: the query.
   ///   - categories: interest categories, for `category` predicates.
   public func query(_ query: CohortQuery, categories: InterestCategories = .standard) throws(AudienceError) -> CohortPage {
-    let page = try self.page(query, categories) { r in r } profile: { p in
-      p.view(cookie: nil, interestCap: limits.maxInterestsPerProfile)
+    let page = try self.page(query, categories) { r in r } profile: { id in
+      profiles[id]?.view(cookie: nil, interestCap: limits.maxInterestsPerProfile)
     }
     return CohortPage(total: page.total, users: page.users, nextCursor: page.nextCursor)
   }
@@ -74,16 +74,19 @@ extension IdentityGraph {
   ///   - categories: interest categories, for `category` predicates.
   public func queryStamps(_ query: CohortQuery, categories: InterestCategories = .standard) throws(AudienceError) -> StampedPage {
     precondition(query.cookie == nil, "a cookie-scoped query returns records, not profiles")
-    let page = try self.page(query, categories) { _ in nil } profile: { p in
-      (stamp: ProfileStamp(id: p.id, revision: p.revision), cookie: p.cookie.value)
+    typealias User = (stamp: ProfileStamp, cookie: String)
+    let page = try self.page(query, categories) { _ -> User? in nil } profile: { id -> User? in
+      // Optional chaining reads the profile in place (binding it would copy every field).
+      guard let revision = profiles[id]?.revision, let cookie = profiles[id]?.cookie.value else { return nil }
+      return (stamp: ProfileStamp(id: id, revision: revision), cookie: cookie)
     }
     return StampedPage(total: page.total, users: page.users, nextCursor: page.nextCursor)
   }
 
   /// The query's page with each user made by `record` (a cookie-scoped query's latest records)
-  /// or `profile` (a profile).
+  /// or `profile` (a live profile's id).
   private func page<User>(
-    _ query: CohortQuery, _ categories: InterestCategories, record: (Record) -> User?, profile: (Profile) -> User
+    _ query: CohortQuery, _ categories: InterestCategories, record: (Record) -> User?, profile: (ProfileID) -> User?
   ) throws(AudienceError) -> (total: Int, users: [User], nextCursor: String?) {
     guard (1...CohortQuery.maxLimit).contains(query.limit) else {
       throw .invalidField("limit", "\(query.limit) is outside 1...\(CohortQuery.maxLimit)")
@@ -120,7 +123,7 @@ extension IdentityGraph {
         users.reserveCapacity(min(query.limit, total))
         matches.forEach(after: after.map { Int(clamping: min($0, UInt64(Int.max - 1))) } ?? -1) { id in
           guard users.count < query.limit else { more = true; return false }
-          if let p = profiles[id] { users.append(profile(p)) }
+          if let user = profile(id) { users.append(user) }
           lastKey = UInt64(id)
           return true
         }

@@ -8,7 +8,16 @@ extension Timestamp {
   ///   - text: the text to parse; surrounding whitespace is ignored.
   /// - Returns: nil when the text is not one of these forms or not a real date.
   public init?(parsing text: String) {
-    var scanner = DateScanner(Array(text.utf8))
+    var text = text
+    guard let parsed = text.withUTF8({ Timestamp(utf8: $0) }) else { return nil }
+    self = parsed
+  }
+
+  /// As `init?(parsing:)`, from UTF-8 bytes.
+  /// - Parameters:
+  ///   - utf8: the text's bytes.
+  public init?(utf8: UnsafeBufferPointer<UInt8>) {
+    var scanner = DateScanner(utf8)
     scanner.skipSpaces()
     guard let parsed = scanner.slashForm() ?? scanner.isoForm() else { return nil }
     self = parsed
@@ -17,10 +26,10 @@ extension Timestamp {
 
 /// A tiny cursor over the UTF-8 bytes of a date.
 private struct DateScanner {
-  let bytes: [UInt8]
+  let bytes: UnsafeBufferPointer<UInt8>
   var i = 0
 
-  init(_ bytes: [UInt8]) { self.bytes = bytes }
+  init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
   mutating func skipSpaces() { while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x09 { i += 1 } }
 

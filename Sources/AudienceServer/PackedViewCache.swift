@@ -33,6 +33,16 @@ final class PackedViewCache: Sendable {
     }
   }
 
+  /// The packed view kept for this stamp, nil when there is none or it is of another state.
+  func view(_ stamp: ProfileStamp) -> PackedView? {
+    guard capacity > 0 else { return nil }
+    return slots.withLock { table in
+      let i = stamp.id % capacity
+      guard i < table.count, let slot = table[i], slot.stamp == stamp else { return nil }
+      return slot.view
+    }
+  }
+
   /// Keeps packed views, each replacing whatever its slot held.
   func keep(_ views: [(stamp: ProfileStamp, view: PackedView)]) {
     guard capacity > 0, !views.isEmpty else { return }

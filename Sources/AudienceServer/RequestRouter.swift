@@ -65,8 +65,8 @@ public struct RequestRouter: Sendable {
       case .getUser(let cookie):
         let c = try Self.requiredCookie(cookie)
         guard let stamp = s.userStampNow(cookie: c) else { throw Self.unknown(c) }
-        if let view = packedViews([stamp], s)[0] {
-          WireCodec.encodeGetUser(id: request.id, cookie: c, view: view.view, into: &buffer)
+        if let view = views.view(stamp) ?? packedViews([stamp], s)[0]?.view {
+          WireCodec.encodeGetUser(id: request.id, cookie: c, view: view, into: &buffer)
         } else {
           // Gone since the stamp was read (merged or forgotten): read it the plain way.
           guard let user = s.userNow(cookie: c) else { throw Self.unknown(c) }

@@ -54,12 +54,17 @@ extension WireCodec {
     cookie.withUTF8 { c in
       let record = ProtoSizes.record(cookie: c.count, rest: view.record.count)
       let body = ProtoSizes.field(record) + ProtoSizes.field(view.summary.count)
-      buffer.writeFrameStart(payload: ProtoSizes.response(id: id, body: body))
-      buffer.writeResponseStart(id: id, body: 12, size: body)  // Response.get_user
-      buffer.writeTag(1, size: record)  // GetUserResponse.data
-      buffer.writeRecord(cookie: c, rest: view.record)
-      buffer.writeTag(2, size: view.summary.count)  // GetUserResponse.profile
-      buffer.writeBytes(view.summary)
+      let payload = ProtoSizes.response(id: id, body: body)
+      buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 4 + payload) { out in
+        var w = ProtoOut(out)
+        w.frameLength(payload)
+        w.responseStart(id: id, body: 12, size: body)  // Response.get_user
+        w.tag(1, size: record)  // GetUserResponse.data
+        w.record(cookie: c, rest: view.record)
+        w.tag(2, size: view.summary.count)  // GetUserResponse.profile
+        w.bytes(view.summary)
+        return w.at
+      }
     }
   }
 
@@ -78,22 +83,27 @@ extension WireCodec {
     for u in users { body += ProtoSizes.field(ProtoSizes.record(cookie: u.cookie.utf8.count, rest: u.view.record.count)) }
     let cursor = Array((nextCursor ?? "").utf8)
     if !cursor.isEmpty { body += ProtoSizes.field(cursor.count) }
-    buffer.writeFrameStart(payload: ProtoSizes.response(id: id, body: body))
-    buffer.writeResponseStart(id: id, body: 13, size: body)  // Response.query_cohort
-    if total != 0 {
-      buffer.writeKey(1, wireType: 0)  // QueryCohortResponse.total
-      buffer.writeVarint(UInt64(total))
-    }
-    for u in users {
-      var cookie = u.cookie
-      cookie.withUTF8 { c in
-        buffer.writeTag(2, size: ProtoSizes.record(cookie: c.count, rest: u.view.record.count))  // users
-        buffer.writeRecord(cookie: c, rest: u.view.record)
+    let payload = ProtoSizes.response(id: id, body: body)
+    buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 4 + payload) { out in
+      var w = ProtoOut(out)
+      w.frameLength(payload)
+      w.responseStart(id: id, body: 13, size: body)  // Response.query_cohort
+      if total != 0 {
+        w.key(1, wireType: 0)  // QueryCohortResponse.total
+        w.varint(UInt64(total))
       }
-    }
-    if !cursor.isEmpty {
-      buffer.writeTag(3, size: cursor.count)  // next_cursor
-      buffer.writeBytes(cursor)
+      for u in users {
+        var cookie = u.cookie
+        cookie.withUTF8 { c in
+          w.tag(2, size: ProtoSizes.record(cookie: c.count, rest: u.view.record.count))  // users
+          w.record(cookie: c, rest: u.view.record)
+        }
+      }
+      if !cursor.isEmpty {
+        w.tag(3, size: cursor.count)  // next_cursor
+        cursor.withUnsafeBufferPointer { w.bytes($0) }
+      }
+      return w.at
     }
   }
 }
@@ -117,46 +127,61 @@ enum ProtoSizes {
   static func response(id: UInt64, body: Int) -> Int { (id == 0 ? 0 : 1 + varint(id)) + field(body) }
 }
 
-/// Protobuf's wire format, written straight into a frame.
-extension ByteBuffer {
-  /// The frame's 4-byte big-endian length, with room reserved for the payload.
-  fileprivate mutating func writeFrameStart(payload: Int) {
-    reserveCapacity(minimumWritableBytes: 4 + payload)
-    writeInteger(UInt32(payload), endianness: .big)
+/// Protobuf's wire format written into memory sized in advance by `ProtoSizes` (a frame).
+private struct ProtoOut {
+  let out: UnsafeMutableRawBufferPointer
+  var at = 0
+
+  init(_ out: UnsafeMutableRawBufferPointer) { self.out = out }
+
+  /// The frame's 4-byte big-endian length.
+  mutating func frameLength(_ payload: Int) {
+    out.storeBytes(of: UInt32(payload).bigEndian, toByteOffset: at, as: UInt32.self)
+    at += 4
   }
 
-  fileprivate mutating func writeVarint(_ v: UInt64) {
+  mutating func varint(_ v: UInt64) {
     var v = v
     while v >= 0x80 {
-      writeInteger(UInt8(truncatingIfNeeded: v) | 0x80)
+      out[at] = UInt8(truncatingIfNeeded: v) | 0x80
+      at += 1
       v >>= 7
     }
-    writeInteger(UInt8(v))
+    out[at] = UInt8(v)
+    at += 1
   }
 
-  fileprivate mutating func writeKey(_ field: UInt64, wireType: UInt64) { writeVarint(field << 3 | wireType) }
+  mutating func key(_ field: UInt64, wireType: UInt64) { varint(field << 3 | wireType) }
 
   /// The key and length of a length-delimited field.
-  fileprivate mutating func writeTag(_ field: UInt64, size: Int) {
-    writeKey(field, wireType: 2)
-    writeVarint(UInt64(size))
+  mutating func tag(_ field: UInt64, size: Int) {
+    key(field, wireType: 2)
+    varint(UInt64(size))
   }
 
+  mutating func bytes(_ b: UnsafeBufferPointer<UInt8>) {
+    guard let base = b.baseAddress else { return }
+    (out.baseAddress! + at).copyMemory(from: base, byteCount: b.count)
+    at += b.count
+  }
+
+  mutating func bytes(_ b: ArraySlice<UInt8>) { b.withUnsafeBufferPointer { bytes($0) } }
+
   /// `Response.id` (omitted when 0, as proto3 does) and the key and length of the body field.
-  fileprivate mutating func writeResponseStart(id: UInt64, body field: UInt64, size: Int) {
+  mutating func responseStart(id: UInt64, body field: UInt64, size: Int) {
     if id != 0 {
-      writeKey(1, wireType: 0)
-      writeVarint(id)
+      key(1, wireType: 0)
+      varint(id)
     }
-    writeTag(field, size: size)
+    tag(field, size: size)
   }
 
   /// A Record's fields: the cookie as field 1, then the packed rest.
-  fileprivate mutating func writeRecord(cookie: UnsafeBufferPointer<UInt8>, rest: ArraySlice<UInt8>) {
+  mutating func record(cookie: UnsafeBufferPointer<UInt8>, rest: ArraySlice<UInt8>) {
     if !cookie.isEmpty {
-      writeTag(1, size: cookie.count)
-      writeBytes(cookie)
+      tag(1, size: cookie.count)
+      bytes(cookie)
     }
-    writeBytes(rest)
+    bytes(rest)
   }
 }

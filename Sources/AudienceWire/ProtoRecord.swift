@@ -1,5 +1,6 @@
 import AudienceCore
 internal import CAudienceProto
+internal import Glibc
 
 /// `audience.v1.Record` <-> Swift.
 enum ProtoRecord {
@@ -26,17 +27,32 @@ enum ProtoRecord {
     return raw
   }
 
-  /// A normalized record or profile view, as the server returns it.
+  /// A normalized record or profile view, as the server returns it (empty strings are absent).
   static func decodeView(_ p: UnsafeMutablePointer<Audience__V1__Record>) throws(AudienceError) -> Record {
-    let raw = try decode(p)
-    func opt(_ s: String) -> String? { s.isEmpty ? nil : s }
-    return Record(
-      cookie: raw.cookie, email: opt(raw.email), phoneNumber: opt(raw.phoneNumber),
-      createdAt: Timestamp(parsing: raw.createdAt),
-      location: Location(state: opt(raw.state), country: opt(raw.country), city: opt(raw.city)),
-      demographics: Demographics(
-        age: raw.age, gender: opt(raw.gender), income: opt(raw.income), education: opt(raw.education)),
-      interests: raw.interests)
+    let m = p.pointee
+    func opt(_ s: UnsafeMutablePointer<CChar>?, _ field: @autoclosure () -> String) throws(AudienceError) -> String? {
+      guard let s, s.pointee != 0 else { return nil }
+      return try CStrings.read(s, field())
+    }
+    var r = Record(
+      cookie: try CStrings.read(m.cookie, "data.cookie"), email: try opt(m.email, "data.email"),
+      phoneNumber: try opt(m.phone_number, "data.phone_number"),
+      createdAt: m.created_at.flatMap { c in
+        Timestamp(utf8: UnsafeBufferPointer(start: UnsafeRawPointer(c).assumingMemoryBound(to: UInt8.self), count: strlen(c)))
+      },
+      interests: try CStrings.read(m.n_interests, m.interests, "data.interests"))
+    if let l = m.location?.pointee {
+      r.location = Location(
+        state: try opt(l.state, "data.location.state"), country: try opt(l.country, "data.location.country"),
+        city: try opt(l.city, "data.location.city"))
+    }
+    if let d = m.demographics?.pointee {
+      r.demographics = Demographics(
+        age: d.age_present_case == AUDIENCE__V1__DEMOGRAPHICS__AGE_PRESENT_AGE ? Int(d.age) : nil,
+        gender: try opt(d.gender, "data.demographics.gender"), income: try opt(d.income, "data.demographics.income"),
+        education: try opt(d.education, "data.demographics.education"))
+    }
+    return r
   }
 
   static func encode(_ r: RawRecord, _ arena: Arena) -> UnsafeMutablePointer<Audience__V1__Record> {
