@@ -6,7 +6,7 @@ import Synchronization
 internal import Glibc
 
 extension AudienceServer {
-  /// Sets up an accepted connection: framing and the handler, or a refusal past the limit.
+  /// Sets up an accepted connection: its handler, or a refusal past the limit.
   /// Runs on the connection's event loop, before its first read.
   func setUpConnection(_ channel: any Channel) throws {
     let context = ConnectionContext(channel: channel)
@@ -18,11 +18,7 @@ extension AudienceServer {
     channel.closeFuture.whenComplete { _ in self.connections.remove(id) }
     var logger = self.logger
     logger[metadataKey: "audience.connection"] = "\(id)"
-    let bytes = ByteCounter()
-    try channel.pipeline.syncOperations.addHandler(bytes)
-    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: configuration.maxFrameBytes)))
-    try channel.pipeline.syncOperations.addHandler(
-      ConnectionHandler(server: self, connection: context, bytes: bytes, logger: logger))
+    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(server: self, connection: context, logger: logger))
   }
 
   /// Answers a connection with one status frame and closes it.

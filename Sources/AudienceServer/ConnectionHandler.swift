@@ -3,8 +3,10 @@ import AudienceWire
 import Logging
 import NIOCore
 
-/// Serves one connection on its event loop, the swift-nio way: frames come in from the
-/// `FrameDecoder`, the `ConnectionStateMachine` decides, and
+/// Serves one connection on its event loop, the swift-nio way: bytes come in and are cut into
+/// frames by a `FrameDecoder` (called directly: one handler per connection, no generic decoder
+/// handler and no wrapping between handlers on the per-request path), the
+/// `ConnectionStateMachine` decides, and
 /// - reads the store answers at once from memory (GetUser, QueryCohort, Health) and Cancel
 ///   are answered right here, written without a flush and flushed once per read burst, so a
 ///   pipelined burst costs one write syscall;
@@ -19,10 +21,16 @@ final class ConnectionHandler: ChannelDuplexHandler {
   typealias OutboundOut = ByteBuffer
 
   private let server: AudienceServer
+  /// The server's router, held here so a request does not copy it out of the server.
+  private let router: RequestRouter
   private let connection: ConnectionContext
-  private let bytes: ByteCounter
   private let logger: Logger
-  /// Bytes of the frames decoded so far; below `bytes.received` while a frame is partial.
+  private var decoder: FrameDecoder
+  /// Received bytes not yet cut into frames (a partial frame), if any.
+  private var unframed: ByteBuffer?
+  /// Bytes received so far.
+  private var received = 0
+  /// Bytes of the frames decoded so far; below `received` while a frame is partial.
   private var frameBytes = 0
   private var lastActivity = NIODeadline.now()
   private var partialSince: NIODeadline?
@@ -35,10 +43,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
   private var closing = false
   private var streams = IngestStreams()
 
-  init(server: AudienceServer, connection: ConnectionContext, bytes: ByteCounter, logger: Logger) {
+  init(server: AudienceServer, connection: ConnectionContext, logger: Logger) {
     self.server = server
+    self.router = server.router
     self.connection = connection
-    self.bytes = bytes
+    self.decoder = FrameDecoder(maxFrameBytes: server.configuration.maxFrameBytes)
     self.logger = logger
     self.machine = ConnectionStateMachine(hello: server.router.hello)
   }
@@ -61,7 +70,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
   private func checkTimeouts() {
     guard let context, !closing else { return }
     let now = NIODeadline.now()
-    if bytes.received > frameBytes {
+    if received > frameBytes {
       let since = partialSince ?? now
       partialSince = since
       let limit = server.configuration.frameTimeout
@@ -72,8 +81,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
       return
     }
     partialSince = nil
-    if bytes.received != lastBytes {
-      lastBytes = bytes.received
+    if received != lastBytes {
+      lastBytes = received
       lastActivity = now
     }
     let limit = server.configuration.idleTimeout
@@ -93,7 +102,27 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     guard !closing else { return }
-    let frame = unwrapInboundIn(data)
+    var bytes = unwrapInboundIn(data)
+    received += bytes.readableBytes
+    if var earlier = unframed {
+      unframed = nil  // uniquely referenced again, so the append below does not copy
+      earlier.writeBuffer(&bytes)
+      bytes = earlier
+    }
+    do {
+      while !closing, let frame = try decoder.decode(buffer: &bytes) { handle(frame, context) }
+    } catch {
+      failFraming(context, error)
+      return
+    }
+    if bytes.readableBytes > 0 {
+      bytes.discardReadBytes()
+      unframed = bytes
+    }
+  }
+
+  /// One whole frame: a request to decode and answer.
+  private func handle(_ frame: ByteBuffer, _ context: ChannelHandlerContext) {
     frameBytes += 4 + frame.readableBytes
     if connection.isDraining { machine.drain() }
     let action: ConnectionStateMachine.Action
@@ -141,7 +170,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
       }
     default:
       var frame = context.channel.allocator.buffer(capacity: 512)
-      if server.router.handleNow(request, into: &frame) {
+      if router.handleNow(request, into: &frame) {
         context.write(wrapOutboundOut(frame), promise: nil)
         unflushed = true
         return
@@ -261,15 +290,16 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
     guard !closing else { return }
-    if let error = error as? FrameError {
-      logger.info("closing connection: bad framing", metadata: ["audience.error": "\(error)"])
-      let code: StatusCode = if case .tooLarge = error { .resourceExhausted } else { .invalidArgument }
-      closeAfter(context, WireResponse(id: 0, status: WireStatus(code, error.description)))
-    } else {
-      logger.debug("connection failed", metadata: ["audience.error": "\(error)"])
-      closing = true
-      context.close(promise: nil)
-    }
+    logger.debug("connection failed", metadata: ["audience.error": "\(error)"])
+    closing = true
+    context.close(promise: nil)
+  }
+
+  /// The bytes are not frames of this protocol: says why, then closes.
+  private func failFraming(_ context: ChannelHandlerContext, _ error: any Error) {
+    logger.info("closing connection: bad framing", metadata: ["audience.error": "\(error)"])
+    let code: StatusCode = if case .tooLarge = error as? FrameError { .resourceExhausted } else { .invalidArgument }
+    closeAfter(context, WireResponse(id: 0, status: WireStatus(code, "\(error)")))
   }
 }
 
@@ -292,18 +322,5 @@ struct ResponseWriter: Sendable {
     } catch {
       return false
     }
-  }
-}
-
-/// Counts the bytes a connection receives, before framing, so the handler can tell a frame
-/// that is still arriving from a quiet connection. Lives on the connection's event loop.
-final class ByteCounter: ChannelInboundHandler {
-  typealias InboundIn = ByteBuffer
-  typealias InboundOut = ByteBuffer
-  private(set) var received = 0
-
-  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-    received += unwrapInboundIn(data).readableBytes
-    context.fireChannelRead(data)
   }
 }
