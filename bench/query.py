@@ -133,11 +133,20 @@ def sqlite_measure(records, work, runs, fetch_runs):
 
 # ---------------------------------------------------------------- audienced
 
-def bench(bin_dir, *args):
-    p = subprocess.run([os.path.join(bin_dir, "audience-bench"), *args], capture_output=True, text=True)
+def bench(bin_dir, *args, cpus=None):
+    """Runs audience-bench (on `cpus` when given); returns its figures."""
+    pin_child = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+    p = subprocess.run([os.path.join(bin_dir, "audience-bench"), *args], capture_output=True, text=True,
+                       preexec_fn=pin_child)
     if p.returncode != 0:
         sys.exit(f"audience-bench {' '.join(args)} failed:\n{p.stderr}")
     return [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+
+
+def pin(pid, cpus):
+    """Pins every thread of a process to `cpus`."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(tid), cpus)
 
 
 def stop(server):
@@ -185,7 +194,7 @@ def main():
             if f["figure"] == "count":
                 fig[f["query"]] = {"total": f["total"], "count_us": f["us"]}
             else:
-                fig["Q1"].update(fetch_ms=f["ms"], fetched=f["users"])
+                fig["Q1"].update(fetch_ms=f["ms"], fetched=f["users"], first_fetch_ms=f["first_ms"])
         log("GetUser pipelined ...")
         runs = bench(args.bin_dir, "throughput", "--socket", sock, "--profiles", str(args.profiles))
         fig["getuser_per_s"] = statistics.median(r["per_second"] for r in runs)
@@ -194,8 +203,22 @@ def main():
         echo = subprocess.Popen([args.echo, echo_sock])
         while not os.path.exists(echo_sock):
             time.sleep(0.01)
-        for f in bench(args.bin_dir, "latency", "--socket", sock, "--echo", echo_sock, "--profiles", str(args.profiles)):
-            fig[f["figure"] + "_us"] = f["us"]
+        # Where the scheduler puts the threads decides most of a round trip in this VM (a wake-up
+        # across CPUs costs ~50 µs, on the same CPU a few): both servers are measured in the same
+        # placements, pinned: all on one CPU, and servers on one CPU with the client on the other;
+        # and once as the scheduler places them.
+        cpus = sorted(os.sched_getaffinity(0))
+        placements = [("unpinned", None, None)]
+        if len(cpus) >= 2:
+            placements += [("same_cpu", {cpus[0]}, {cpus[0]}), ("across_cpus", {cpus[1]}, {cpus[0]})]
+        for name, server_cpus, client_cpus in placements:
+            for p in (server, echo):
+                pin(p.pid, server_cpus or set(cpus))
+            for f in bench(args.bin_dir, "latency", "--socket", sock, "--echo", echo_sock, "--profiles", str(args.profiles),
+                           cpus=client_cpus):
+                fig.setdefault("latency", {}).setdefault(name, {})[f["figure"]] = f["us"]
+        for p in (server, echo):
+            pin(p.pid, set(cpus))
         fig["server_rss_mib"] = peak_rss_mib(server.pid)
         stop(server)
         server = None
@@ -243,13 +266,16 @@ def report(fig):
             cells += [f"{theirs:.1f} ms", f"{theirs * 1e3 / ours:,.0f}×"]
         print("| " + " | ".join(cells) + " |")
     q1 = fig["Q1"]
-    line = f"fetch all {q1['fetched']:,} users of Q1: audienced {q1['fetch_ms']['median']:.1f} ms"
+    line = (f"fetch all {q1['fetched']:,} users of Q1: audienced {q1['fetch_ms']['median']:.1f} ms "
+            f"(first fetch after start: {q1['first_fetch_ms']:.1f} ms)")
     for p in peers:
         line += f", {p} {fig[p]['Q1']['fetch_ms']:.1f} ms"
     print(line)
-    lat, echo = fig["getuser_latency_us"]["median"], fig["echo_latency_us"]["median"]
     print(f"GetUser pipelined on one connection: {fig['getuser_per_s']:,.0f} requests/s")
-    print(f"GetUser sequential round trip: {lat:.1f} µs; C echo server: {echo:.1f} µs ({lat / echo:.2f}×)")
+    for name, lat in fig["latency"].items():
+        ours, echo = lat["getuser_latency"]["median"], lat["echo_latency"]["median"]
+        print(f"GetUser sequential round trip, {name.replace('_', ' ')}: {ours:.1f} µs; C echo server: {echo:.1f} µs "
+              f"({ours / echo:.2f}×)")
     ix = fig["index"]
     print(f"index memory: {ix['bytes_per_profile']:.0f} bytes/profile ({ix['index_bytes'] / 2**20:.0f} MiB)")
     print(f"restart with {fig['profiles']:,} profiles: {fig['restart_s']:.2f} s (median of restarts)")

@@ -45,8 +45,10 @@ struct Queries: ParsableCommand {
       }
       emit(.object([("figure", .string("count")), ("query", .string(name)), ("total", .int(Int64(total))), ("us", Stats(samples).json)]))
     }
-    // Every user of Q1, page by page (10,000 per page, the largest page).
+    // Every user of Q1, page by page (10,000 per page, the largest page). The first fetch after
+    // a start packs each profile's view; later ones copy the kept packed views.
     var samples: [Double] = []
+    var first = 0.0
     var users = 0
     for run in 0..<(fetches + 2) {
       let t = now()
@@ -58,10 +60,14 @@ struct Queries: ParsableCommand {
         n += page.users.count
         cursor = page.nextCursor
       } while cursor != nil
+      if run == 0 { first = Double(now() - t) / 1e6 }
       if run >= 2 { samples.append(Double(now() - t) / 1e6) }
       users = n
     }
-    emit(.object([("figure", .string("fetch")), ("query", .string("Q1")), ("users", .int(Int64(users))), ("ms", Stats(samples).json)]))
+    emit(.object([
+      ("figure", .string("fetch")), ("query", .string("Q1")), ("users", .int(Int64(users))), ("ms", Stats(samples).json),
+      ("first_ms", .double(first)),
+    ]))
   }
 }
 
