@@ -51,25 +51,25 @@ public struct IdentityGraph: Sendable {
 
   public let limits: RecordLimits
   /// Indexed by `ProfileID`; nil where a profile was merged away.
-  private(set) var profiles: [Profile?] = []
-  private(set) var cookies: [String: CookieInfo] = [:]
-  private(set) var emails: [String: EmailInfo] = [:]
+  var profiles: [Profile?] = []
+  var cookies: [String: CookieInfo] = [:]
+  var emails: [String: EmailInfo] = [:]
   /// Indexed by sequence number (dense: the store numbers records 1, 2, 3...).
-  private(set) var records: [Record?] = []
+  var records: [Record?] = []
   var contentIDs: [ContentID: UInt64] = [:]
   /// Cookies split off by `split(cookie:)`: their records never link their emails.
   public internal(set) var splitCookies: Set<String> = []
   /// The columnar index of live profiles, updated with every applied record.
-  private(set) var index = SegmentIndex()
+  var index = SegmentIndex()
   /// Bytes held by the segment index.
   public var indexMemoryBytes: Int { index.memoryBytes }
   /// Number of live profiles.
-  public private(set) var profileCount = 0
+  public internal(set) var profileCount = 0
   /// Number of emails seen with two or more cookies.
-  public private(set) var repeatedEmailCount = 0
-  public private(set) var recordCount = 0
+  public internal(set) var repeatedEmailCount = 0
+  public internal(set) var recordCount = 0
   /// The highest sequence number applied.
-  public private(set) var lastSeq: UInt64 = 0
+  public internal(set) var lastSeq: UInt64 = 0
   /// A replay of stored records is running (`beginReplay`): the segment index is built once at
   /// the end instead of record by record, and records are not checked for duplicates (the store
   /// holds each content once).

@@ -41,6 +41,7 @@ extension EmbeddedStore {
         throw error
       }
     } catch {
+      storageFailed.store(true, ordering: .relaxed)
       logger.error("erasure failed", metadata: ["store.error": "\(error)"])
       return f.continuation.resume(throwing: AudienceError(.unavailable, "erasure failed: \(error)"))
     }
@@ -77,6 +78,7 @@ extension EmbeddedStore {
       insert.bind(2, Int64(bitPattern: lastSeq))
       _ = try insert.step()
     } catch {
+      storageFailed.store(true, ordering: .relaxed)
       logger.error("split failed", metadata: ["store.error": "\(error)"])
       return s.continuation.resume(throwing: AudienceError(.unavailable, "split failed: \(error)"))
     }

@@ -17,7 +17,13 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
   public let kind = "embedded"
   let logger: Logger
   let db: SQLiteDatabase
+  let directory: String
   let graph: Mutex<IdentityGraph>
+  /// Whether the start restored the shutdown snapshot (else it replayed the records).
+  let restoredFromSnapshot: Bool
+  /// A storage write failed since the start: the database may hold what the graph does not, so
+  /// no snapshot is saved at shutdown.
+  let storageFailed = Atomic<Bool>(false)
   let writer: Mutex<WriterState>
   private let pool: NIOThreadPool
   let watchers = Mutex(WatcherTable())
@@ -86,31 +92,8 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
       try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA secure_delete=ON; PRAGMA cache_size=-65536;")
       try db.execute(RecordTable.schema)
       try db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '\(RecordTable.schemaVersion)')")
-      var g = IdentityGraph(limits: limits)
-      let rows = try db.prepare("SELECT count(*) FROM users")
-      if try rows.step(), let n = rows.int64(0) { g.reserve(records: Int(n)) }
-      // Splits happen where they happened: after the records stored before them.
-      var splits: [(cookie: String, after: UInt64)] = []
-      let splitRows = try db.prepare("SELECT cookie, after_seq FROM splits ORDER BY after_seq")
-      while try splitRows.step() {
-        if let c = splitRows.text(0) { splits.append((c, UInt64(bitPattern: splitRows.int64(1) ?? 0))) }
-      }
-      var nextSplit = 0
-      g.beginReplay()
-      let select = try db.prepare(RecordTable.selectAllSQL)
-      while try select.step() {
-        let stored = try RecordTable.read(select)
-        while nextSplit < splits.count, splits[nextSplit].after < stored.seq {
-          g.split(cookie: splits[nextSplit].cookie)
-          nextSplit += 1
-        }
-        g.apply(stored)
-      }
-      for split in splits[nextSplit...] { g.split(cookie: split.cookie) }
-      // Records stored from now on come after every split, as they did before the restart
-      // (even when the last records before a split were erased since).
-      g.advanceSequence(to: splits.last?.after ?? 0)
-      g.finishReplay()
+      let (g, restored) = try Self.restoreOrReplay(db, directory: directory, limits: limits, logger: logger)
+      self.restoredFromSnapshot = restored
       self.graph = Mutex(g)
       self.insert = try db.prepare(RecordTable.insertSQL)
       logger.info(
@@ -121,9 +104,89 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
       throw error
     }
     self.db = db
+    self.directory = directory
     self.writer = Mutex(WriterState())
     self.pool = NIOThreadPool(numberOfThreads: 1)
     pool.start()
+  }
+
+  /// The graph of the stored records: restored from the snapshot of the last clean shutdown
+  /// when it is still exactly that (`GraphSnapshotFile`), else replayed record by record.
+  private static func restoreOrReplay(
+    _ db: SQLiteDatabase, directory: String, limits: RecordLimits, logger: Logger
+  ) throws(AudienceError) -> (IdentityGraph, restored: Bool) {
+    // The token goes before anything can change the records: a snapshot is used at most once.
+    let rows = try db.prepare("SELECT value FROM meta WHERE key = '\(GraphSnapshotFile.tokenKey)'")
+    let token = try rows.step() ? rows.text(0) : nil
+    rows.reset()
+    try db.execute("DELETE FROM meta WHERE key = '\(GraphSnapshotFile.tokenKey)'")
+    defer { GraphSnapshotFile.remove(directory: directory) }
+    if let token, let bytes = GraphSnapshotFile.read(directory: directory) {
+      do {
+        let restored = try bytes.withUnsafeBytes { raw throws(SnapshotError) -> IdentityGraph? in
+          guard let found = IdentityGraph.snapshotToken(raw), GraphSnapshotFile.hex(found) == token else { return nil }
+          return try IdentityGraph(snapshot: raw, limits: limits)
+        }
+        if let restored {
+          logger.info("identity graph restored from the shutdown snapshot", metadata: ["store.records": "\(restored.recordCount)"])
+          return (restored, true)
+        }
+        logger.warning("the snapshot is not of these records; replaying them")
+      } catch {
+        logger.warning("replaying the records", metadata: ["store.snapshot": "\(error)"])
+      }
+    }
+    return (try replay(db, limits: limits), false)
+  }
+
+  /// The graph rebuilt by applying every stored record in order (and the splits where they
+  /// happened).
+  private static func replay(_ db: SQLiteDatabase, limits: RecordLimits) throws(AudienceError) -> IdentityGraph {
+    var g = IdentityGraph(limits: limits)
+    let rows = try db.prepare("SELECT count(*) FROM users")
+    if try rows.step(), let n = rows.int64(0) { g.reserve(records: Int(n)) }
+    // Splits happen where they happened: after the records stored before them.
+    var splits: [(cookie: String, after: UInt64)] = []
+    let splitRows = try db.prepare("SELECT cookie, after_seq FROM splits ORDER BY after_seq")
+    while try splitRows.step() {
+      if let c = splitRows.text(0) { splits.append((c, UInt64(bitPattern: splitRows.int64(1) ?? 0))) }
+    }
+    var nextSplit = 0
+    g.beginReplay()
+    let select = try db.prepare(RecordTable.selectAllSQL)
+    while try select.step() {
+      let stored = try RecordTable.read(select)
+      while nextSplit < splits.count, splits[nextSplit].after < stored.seq {
+        g.split(cookie: splits[nextSplit].cookie)
+        nextSplit += 1
+      }
+      g.apply(stored)
+    }
+    for split in splits[nextSplit...] { g.split(cookie: split.cookie) }
+    // Records stored from now on come after every split, as they did before the restart
+    // (even when the last records before a split were erased since).
+    g.advanceSequence(to: splits.last?.after ?? 0)
+    g.finishReplay()
+    return g
+  }
+
+  /// At a clean shutdown, after the last commit: saves the graph for the next start (best
+  /// effort: without it the next start replays the records).
+  private func saveSnapshot() {
+    guard !storageFailed.load(ordering: .relaxed) else {
+      logger.notice("no snapshot saved: a storage write failed since the start; the next start replays the records")
+      return
+    }
+    let token = GraphSnapshotFile.newToken()
+    let bytes = graph.withLock { $0.snapshot(token: token) }
+    do {
+      try GraphSnapshotFile.write(bytes, directory: directory)
+      try db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('\(GraphSnapshotFile.tokenKey)', '\(GraphSnapshotFile.hex(token))')")
+      logger.info("snapshot saved", metadata: ["store.snapshot.bytes": "\(bytes.count)"])
+    } catch {
+      GraphSnapshotFile.remove(directory: directory)
+      logger.warning("no snapshot saved; the next start replays the records", metadata: ["store.error": "\(error)"])
+    }
   }
 
   /// Wall-clock time, the default clock.
@@ -218,6 +281,7 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     do {
       if !toWrite.isEmpty { try write(toWrite) }
     } catch {
+      storageFailed.store(true, ordering: .relaxed)
       logger.error("commit failed", metadata: ["store.error": "\(error)", "store.records": "\(toWrite.count)"])
       for p in batch { p.continuation.resume(throwing: error) }
       return
@@ -320,6 +384,7 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     }
     if alreadyClosed { return }
     insert = nil
+    saveSnapshot()
     db.close()
     try? await pool.shutdownGracefully()
     logger.info("embedded store closed", metadata: ["store.path": "\(db.path)"])

@@ -1,4 +1,5 @@
 import AudienceCore
+import Foundation
 import Logging
 import Testing
 
@@ -37,6 +38,63 @@ struct EmbeddedStoreTests {
     let stats = try await reopened.stats()
     #expect(stats == StoreStats(profiles: 1, records: 4, repeatedEmails: 1))
     await reopened.close()
+  }
+
+  /// A clean shutdown saves the graph and the next start restores it; a start without a valid
+  /// snapshot (none, or one older than the records) replays them; all three agree.
+  @Test func aSnapshotIsUsedOnlyWhenItIsOfTheseRecords() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let snapshot = dir.path + "/" + GraphSnapshotFile.name
+    let interests = ["Gaming", "AI", "Crypto"]
+    func batch(_ from: Int, _ count: Int) -> [Record] {
+      (from..<(from + count)).map { i in
+        record("c\(i % 97)", i % 3 == 0 ? "person\(i % 41)@a-long-example-domain.com" : nil, i % 60, age: 18 + i % 50,
+               interests: [interests[i % 3]])
+      }
+    }
+    func state(_ s: EmbeddedStore) async throws -> [String] {
+      var out: [String] = ["\(try await s.stats())"]
+      for c in 0..<97 { out.append("\(String(describing: try await s.user(cookie: "c\(c)")))") }
+      out.append("\(try await s.queryCohort(CohortQuery(filter: .interests(any: ["AI"]), limit: 10_000), categories: .standard))")
+      return out
+    }
+
+    var store = try EmbeddedStore(directory: dir.path, logger: logger)
+    #expect(!store.restoredFromSnapshot)
+    // (No forget here: a replay numbers profiles afresh, so ids after an erasure differ.)
+    _ = try await store.ingest(batch(0, 300))
+    let first = try await state(store)
+    await store.close()
+    #expect(FileManager.default.fileExists(atPath: snapshot))
+    let old = try Data(contentsOf: URL(fileURLWithPath: snapshot))
+
+    store = try EmbeddedStore(directory: dir.path, logger: logger)
+    #expect(store.restoredFromSnapshot)
+    #expect(!FileManager.default.fileExists(atPath: snapshot), "a snapshot is used once, then deleted")
+    #expect(try await state(store) == first)
+    _ = try await store.ingest(batch(300, 200))
+    let second = try await state(store)
+    await store.close()
+
+    // An older snapshot put back is not of these records: replayed.
+    try FileManager.default.removeItem(atPath: snapshot)
+    try old.write(to: URL(fileURLWithPath: snapshot))
+    store = try EmbeddedStore(directory: dir.path, logger: logger)
+    #expect(!store.restoredFromSnapshot)
+    #expect(try await state(store) == second)
+    await store.close()
+
+    // Restored and replayed agree.
+    store = try EmbeddedStore(directory: dir.path, logger: logger)
+    #expect(store.restoredFromSnapshot)
+    #expect(try await state(store) == second)
+    await store.close()
+    try FileManager.default.removeItem(atPath: snapshot)
+    store = try EmbeddedStore(directory: dir.path, logger: logger)
+    #expect(!store.restoredFromSnapshot)
+    #expect(try await state(store) == second)
+    await store.close()
   }
 
   /// The index built once after the start-up replay answers as the one kept record by record.

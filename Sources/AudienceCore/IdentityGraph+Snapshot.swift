@@ -1,0 +1,412 @@
+/// A snapshot of the identity graph: everything `apply` built (profiles, cookies, emails, raw
+/// records, content ids, split cookies, counters) in a compact binary form, so a store can
+/// restore the graph at start-up without replaying every record. The segment index is not in
+/// it: it is rebuilt from the profiles. Bytes in, bytes out: the store owns the file.
+///
+/// Layout: the magic `AUDSNAP1`, a caller's 16-byte token (the store checks it against its
+/// database), the limits the graph was built with, the graph, and a 64-bit checksum of all that.
+/// Integers are varints (zigzag for signed ones); strings longer than 15 bytes are written once
+/// and referred to afterwards (an email appears in a record, a profile and two dictionaries).
+extension IdentityGraph {
+  static let snapshotMagic = Array("AUDSNAP1".utf8)
+
+  /// The graph as snapshot bytes.
+  /// - Parameters:
+  ///   - token: 16 bytes the store uses to tell this snapshot from older ones.
+  public func snapshot(token: [UInt8]) -> [UInt8] {
+    precondition(token.count == 16, "a snapshot token is 16 bytes")
+    var w = SnapshotWriter()
+    w.bytes(Self.snapshotMagic)
+    w.bytes(token)
+    w.limits(limits)
+    for n in [profileCount, repeatedEmailCount, recordCount] { w.int(n) }
+    w.uint(lastSeq)
+    w.int(profiles.count)
+    for p in profiles {
+      if let p { w.flag(true); w.profile(p) } else { w.flag(false) }
+    }
+    w.int(records.count)
+    for r in records {
+      if let r { w.flag(true); w.record(r) } else { w.flag(false) }
+    }
+    w.int(cookies.count)
+    for (cookie, info) in cookies {
+      w.string(cookie)
+      w.int(info.profile)
+      w.uint(info.firstSeq)
+      w.key(info.latest)
+      w.strings(info.emails)
+    }
+    w.int(emails.count)
+    for (email, info) in emails {
+      w.string(email)
+      w.int(info.profile)
+      w.strings(info.cookies)
+    }
+    w.int(contentIDs.count)
+    for (id, seq) in contentIDs {
+      w.fixed(id.high)
+      w.fixed(id.low)
+      w.uint(seq)
+    }
+    w.strings(splitCookies.sorted())
+    w.fixed(w.out.withUnsafeBytes { SnapshotWriter.checksum($0) })
+    return w.out
+  }
+
+  /// The token of snapshot bytes, or nil when they do not start like a snapshot.
+  /// - Parameters:
+  ///   - bytes: the snapshot.
+  public static func snapshotToken(_ bytes: UnsafeRawBufferPointer) -> [UInt8]? {
+    guard bytes.count >= 24, Array(bytes[0..<8]) == snapshotMagic else { return nil }
+    return Array(bytes[8..<24])
+  }
+
+  /// Restores a graph from snapshot bytes, with its segment index rebuilt.
+  /// - Parameters:
+  ///   - snapshot: bytes from `snapshot(token:)`.
+  ///   - limits: the limits the graph must have; a snapshot made under others is refused
+  ///     (the identifier cap decides links, so the graph would differ from a replay).
+  /// - Throws: `SnapshotError` when the bytes are not a whole, intact snapshot or were made
+  ///   under other limits.
+  public init(snapshot bytes: UnsafeRawBufferPointer, limits: RecordLimits) throws(SnapshotError) {
+    guard bytes.count >= 32 else { throw .damaged("\(bytes.count) bytes is too short") }
+    let body = UnsafeRawBufferPointer(rebasing: bytes[..<(bytes.count - 8)])
+    var sum: UInt64 = 0
+    for i in 0..<8 { sum |= UInt64(bytes[bytes.count - 8 + i]) << (8 * UInt64(i)) }
+    guard sum == SnapshotWriter.checksum(body) else { throw .damaged("the checksum does not match") }
+    var r = SnapshotReader(body)
+    guard try r.bytes(8) == Self.snapshotMagic else { throw .damaged("not a snapshot") }
+    _ = try r.bytes(16)
+    let made = try r.limits()
+    guard made == limits else { throw .otherLimits }
+    self.init(limits: limits)
+    profileCount = try r.int()
+    repeatedEmailCount = try r.int()
+    recordCount = try r.int()
+    lastSeq = try r.uint()
+    let profileSlots = try r.count()
+    profiles.reserveCapacity(profileSlots)
+    for id in 0..<profileSlots { profiles.append(try r.flag() ? try r.profile(id: id) : nil) }
+    let recordSlots = try r.count()
+    records.reserveCapacity(recordSlots)
+    for _ in 0..<recordSlots { records.append(try r.flag() ? try r.record() : nil) }
+    let cookieCount = try r.count()
+    cookies.reserveCapacity(cookieCount)
+    for _ in 0..<cookieCount {
+      let cookie = try r.string()
+      cookies[cookie] = CookieInfo(
+        profile: try r.profileID(below: profileSlots), firstSeq: try r.uint(), latest: try r.key(), emails: try r.strings())
+    }
+    let emailCount = try r.count()
+    emails.reserveCapacity(emailCount)
+    for _ in 0..<emailCount {
+      let email = try r.string()
+      emails[email] = EmailInfo(profile: try r.profileID(below: profileSlots), cookies: try r.strings())
+    }
+    let idCount = try r.count()
+    contentIDs.reserveCapacity(idCount)
+    for _ in 0..<idCount {
+      let id = ContentID(high: try r.fixed(), low: try r.fixed())
+      contentIDs[id] = try r.uint()
+    }
+    splitCookies = Set(try r.strings())
+    guard r.atEnd else { throw .damaged("\(r.remaining) bytes follow the graph") }
+    for case let p? in profiles { index.update(p, interestCap: limits.maxInterestsPerProfile) }
+  }
+}
+
+/// Why snapshot bytes were not restored (the store then replays its records instead).
+public enum SnapshotError: Error, Hashable, Sendable, CustomStringConvertible {
+  case damaged(String)
+  case otherLimits
+
+  public var description: String {
+    switch self {
+    case .damaged(let why): "the snapshot is damaged: \(why)"
+    case .otherLimits: "the snapshot was made under other record limits"
+    }
+  }
+}
+
+/// Appends a snapshot's values.
+struct SnapshotWriter {
+  var out: [UInt8] = []
+  /// Long strings written so far, by their number in order of first appearance.
+  private var seen: [String: Int] = [:]
+
+  init() { out.reserveCapacity(1 << 20) }
+
+  mutating func bytes(_ b: [UInt8]) { out.append(contentsOf: b) }
+
+  mutating func uint(_ v: UInt64) {
+    var v = v
+    while v >= 0x80 {
+      out.append(UInt8(truncatingIfNeeded: v) | 0x80)
+      v >>= 7
+    }
+    out.append(UInt8(v))
+  }
+
+  mutating func int(_ v: Int) { uint(UInt64(bitPattern: Int64((v << 1) ^ (v >> 63)))) }
+
+  mutating func fixed(_ v: UInt64) { for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) } }
+
+  mutating func flag(_ b: Bool) { out.append(b ? 1 : 0) }
+
+  /// A string: `len << 2` inline, `len << 2 | 1` inline and remembered, `n << 2 | 2` the n-th
+  /// remembered one. Strings of 15 bytes or fewer are stored inline by Swift, so only longer
+  /// ones are remembered.
+  mutating func string(_ s: String) {
+    let length = s.utf8.count
+    if length > 15 {
+      if let n = seen[s] { return uint(UInt64(n) << 2 | 2) }
+      seen[s] = seen.count
+      uint(UInt64(length) << 2 | 1)
+    } else {
+      uint(UInt64(length) << 2)
+    }
+    var s = s
+    s.withUTF8 { out.append(contentsOf: $0) }
+  }
+
+  mutating func strings(_ list: [String]) {
+    int(list.count)
+    for s in list { string(s) }
+  }
+
+  mutating func optional(_ s: String?) {
+    if let s { flag(true); string(s) } else { flag(false) }
+  }
+
+  mutating func key(_ k: RecordKey) {
+    int(Int(k.createdAt.seconds))
+    uint(k.seq)
+  }
+
+  mutating func sourced(_ s: Sourced<String>?) {
+    guard let s else { return flag(false) }
+    flag(true)
+    string(s.value)
+    key(s.key)
+  }
+
+  mutating func limits(_ l: RecordLimits) {
+    for n in [l.maxFieldBytes, l.maxInterestsPerRecord, l.maxInterestsPerProfile, l.maxIdentifiersPerProfile] { int(n) }
+    strings(l.blockedIdentifiers.sorted())
+  }
+
+  mutating func profile(_ p: Profile) {
+    strings(p.cookies)
+    strings(p.emails)
+    int(p.recordCount)
+    key(p.first)
+    key(p.last)
+    sourced(p.cookie)
+    for field in [p.email, p.phone, p.state, p.country, p.city, p.gender, p.income, p.education] { sourced(field) }
+    if let age = p.age {
+      flag(true)
+      int(age.value)
+      key(age.key)
+    } else {
+      flag(false)
+    }
+    int(p.interests.count)
+    for (folded, source) in p.interests {
+      string(folded)
+      string(source.spelling)
+      key(source.key)
+      int(source.position)
+    }
+    flag(p.inCohort)
+  }
+
+  mutating func record(_ r: Record) {
+    string(r.cookie)
+    for field in [r.email, r.phoneNumber, r.location.state, r.location.country, r.location.city] { optional(field) }
+    for field in [r.demographics.gender, r.demographics.income, r.demographics.education] { optional(field) }
+    if let t = r.createdAt { flag(true); int(Int(t.seconds)) } else { flag(false) }
+    if let age = r.demographics.age { flag(true); int(age) } else { flag(false) }
+    strings(r.interests)
+  }
+
+  /// A 64-bit checksum over four interleaved lanes (fast enough to check hundreds of MiB at
+  /// start-up; it catches damage, it is not a cryptographic hash).
+  static func checksum(_ raw: UnsafeRawBufferPointer) -> UInt64 {
+    var lanes: (UInt64, UInt64, UInt64, UInt64) = (0x9E37_79B9_7F4A_7C15, 0xC2B2_AE3D_27D4_EB4F, 0x1656_67B1_9E37_79F9, 0x27D4_EB2F_1656_67C5)
+    @inline(__always) func mix(_ h: UInt64, _ w: UInt64) -> UInt64 {
+      let x = (h ^ w) &* 0x9E37_79B1_85EB_CA87
+      return x << 31 | x >> 33
+    }
+    let blocks = raw.count / 32
+    for b in 0..<blocks {
+      let o = b * 32
+      lanes.0 = mix(lanes.0, raw.loadUnaligned(fromByteOffset: o, as: UInt64.self))
+      lanes.1 = mix(lanes.1, raw.loadUnaligned(fromByteOffset: o + 8, as: UInt64.self))
+      lanes.2 = mix(lanes.2, raw.loadUnaligned(fromByteOffset: o + 16, as: UInt64.self))
+      lanes.3 = mix(lanes.3, raw.loadUnaligned(fromByteOffset: o + 24, as: UInt64.self))
+    }
+    var tail = UInt64(raw.count)
+    for i in (blocks * 32)..<raw.count { tail = mix(tail, UInt64(raw[i])) }
+    return mix(mix(mix(mix(tail, lanes.0), lanes.1), lanes.2), lanes.3)
+  }
+}
+
+/// Reads a snapshot's values; every read is bounds-checked, so damaged bytes throw.
+struct SnapshotReader {
+  private let buf: UnsafeRawBufferPointer
+  private var at = 0
+  private var remembered: [String] = []
+
+  init(_ buf: UnsafeRawBufferPointer) { self.buf = buf }
+
+  var atEnd: Bool { at == buf.count }
+  var remaining: Int { buf.count - at }
+
+  private func damaged(_ what: String) -> SnapshotError { .damaged("\(what) at byte \(at)") }
+
+  mutating func bytes(_ n: Int) throws(SnapshotError) -> [UInt8] {
+    guard n <= remaining else { throw damaged("truncated") }
+    defer { at += n }
+    return Array(buf[at..<(at + n)])
+  }
+
+  mutating func uint() throws(SnapshotError) -> UInt64 {
+    var v: UInt64 = 0
+    var shift: UInt64 = 0
+    while true {
+      guard at < buf.count, shift < 64 else { throw damaged("bad varint") }
+      let b = buf[at]
+      at += 1
+      v |= UInt64(b & 0x7F) << shift
+      if b < 0x80 { return v }
+      shift += 7
+    }
+  }
+
+  mutating func int() throws(SnapshotError) -> Int {
+    let z = try uint()
+    return Int(truncatingIfNeeded: Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1))))
+  }
+
+  /// A count of things that follow (each at least one byte), so a damaged count cannot ask
+  /// for more memory than the snapshot's size.
+  mutating func count() throws(SnapshotError) -> Int {
+    let n = try int()
+    guard n >= 0, n <= remaining else { throw damaged("bad count \(n)") }
+    return n
+  }
+
+  mutating func profileID(below slots: Int) throws(SnapshotError) -> ProfileID {
+    let id = try int()
+    guard id >= 0, id < slots else { throw damaged("profile id \(id) out of range") }
+    return id
+  }
+
+  mutating func fixed() throws(SnapshotError) -> UInt64 {
+    guard remaining >= 8 else { throw damaged("truncated") }
+    defer { at += 8 }
+    return buf.loadUnaligned(fromByteOffset: at, as: UInt64.self).littleEndian
+  }
+
+  mutating func flag() throws(SnapshotError) -> Bool {
+    guard at < buf.count else { throw damaged("truncated") }
+    defer { at += 1 }
+    switch buf[at] {
+    case 0: return false
+    case 1: return true
+    default: throw damaged("bad flag")
+    }
+  }
+
+  mutating func string() throws(SnapshotError) -> String {
+    let v = try uint()
+    let n = Int(v >> 2)
+    switch v & 3 {
+    case 2:
+      guard n < remembered.count else { throw damaged("unknown string \(n)") }
+      return remembered[n]
+    case 0, 1:
+      guard n <= remaining else { throw damaged("truncated string") }
+      let s = String(decoding: UnsafeRawBufferPointer(rebasing: buf[at..<(at + n)]), as: UTF8.self)
+      at += n
+      if v & 3 == 1 { remembered.append(s) }
+      return s
+    default:
+      throw damaged("bad string tag")
+    }
+  }
+
+  mutating func strings() throws(SnapshotError) -> [String] {
+    let n = try count()
+    var list: [String] = []
+    list.reserveCapacity(n)
+    for _ in 0..<n { list.append(try string()) }
+    return list
+  }
+
+  mutating func optional() throws(SnapshotError) -> String? { try flag() ? try string() : nil }
+
+  mutating func key() throws(SnapshotError) -> RecordKey {
+    RecordKey(createdAt: Timestamp(seconds: Int64(try int())), seq: try uint())
+  }
+
+  mutating func sourced() throws(SnapshotError) -> Sourced<String>? {
+    guard try flag() else { return nil }
+    return Sourced(value: try string(), key: try key())
+  }
+
+  mutating func limits() throws(SnapshotError) -> RecordLimits {
+    var l = RecordLimits(maxFieldBytes: try int(), maxInterestsPerRecord: try int(), maxInterestsPerProfile: try int())
+    l.maxIdentifiersPerProfile = try int()
+    l.blockedIdentifiers = Set(try strings())
+    return l
+  }
+
+  mutating func profile(id: ProfileID) throws(SnapshotError) -> Profile {
+    let cookies = try strings()
+    let emails = try strings()
+    let recordCount = try int()
+    let first = try key()
+    let last = try key()
+    guard let cookie = try sourced() else { throw damaged("profile without a cookie") }
+    var p = Profile(id: id, key: first, cookie: cookie.value)
+    p.cookies = cookies
+    p.emails = emails
+    p.recordCount = recordCount
+    p.first = first
+    p.last = last
+    p.cookie = cookie
+    p.email = try sourced()
+    p.phone = try sourced()
+    p.state = try sourced()
+    p.country = try sourced()
+    p.city = try sourced()
+    p.gender = try sourced()
+    p.income = try sourced()
+    p.education = try sourced()
+    if try flag() { p.age = Sourced(value: try int(), key: try key()) }
+    let interests = try count()
+    p.interests.reserveCapacity(interests)
+    for _ in 0..<interests {
+      let folded = try string()
+      p.interests[folded] = InterestSource(spelling: try string(), key: try key(), position: try int())
+    }
+    p.inCohort = try flag()
+    p.revision = ProfileStamp.nextRevision()
+    return p
+  }
+
+  mutating func record() throws(SnapshotError) -> Record {
+    var r = Record(cookie: try string())
+    r.email = try optional()
+    r.phoneNumber = try optional()
+    r.location = Location(state: try optional(), country: try optional(), city: try optional())
+    let gender = try optional(), income = try optional(), education = try optional()
+    if try flag() { r.createdAt = Timestamp(seconds: Int64(try int())) }
+    let age: Int? = try flag() ? try int() : nil
+    r.demographics = Demographics(age: age, gender: gender, income: income, education: education)
+    r.interests = try strings()
+    return r
+  }
+}

@@ -1,0 +1,93 @@
+import AudienceCore
+internal import Glibc
+
+/// The identity graph saved at a clean shutdown (`audience.snapshot` in the data directory), so
+/// the next start restores it instead of replaying every record.
+///
+/// Trusted only when it is exactly the graph of the database's records: the shutdown writes the
+/// file (to a temporary name, fsync, rename, fsync of the directory), then records its random
+/// token in the database's `meta` table. Start-up reads and deletes that token before anything
+/// else, and restores the file only when its token matches; the file itself is deleted once
+/// read, so it never outlives a change (and never keeps a forgotten person's data). A crash, a
+/// failed write since the start, other record limits or a damaged file: the records are replayed.
+enum GraphSnapshotFile {
+  static let name = "audience.snapshot"
+  static let tokenKey = "snapshot_token"
+
+  static func path(_ directory: String) -> String { directory + "/" + name }
+
+  /// A new random token.
+  static func newToken() -> [UInt8] {
+    var g = SystemRandomNumberGenerator()
+    return (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }
+  }
+
+  static func hex(_ bytes: [UInt8]) -> String {
+    bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+  }
+
+  /// Writes the snapshot durably under its final name.
+  static func write(_ bytes: [UInt8], directory: String) throws(AudienceError) {
+    let final = path(directory), temporary = final + ".tmp"
+    func failed(_ what: String) -> AudienceError {
+      AudienceError(.unavailable, "cannot \(what) \(temporary): \(String(cString: strerror(errno)))")
+    }
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw failed("create") }
+    var written = 0
+    let ok = bytes.withUnsafeBytes { raw -> Bool in
+      while written < raw.count {
+        let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { return false }
+        written += n
+      }
+      return true
+    }
+    guard ok, fsync(fd) == 0 else {
+      let error = failed("write")
+      close(fd)
+      unlink(temporary)
+      throw error
+    }
+    close(fd)
+    guard rename(temporary, final) == 0 else {
+      unlink(temporary)
+      throw failed("rename")
+    }
+    let dir = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if dir >= 0 {
+      fsync(dir)
+      close(dir)
+    }
+  }
+
+  /// The file's bytes, or nil when there is none or it cannot be read.
+  static func read(directory: String) -> [UInt8]? {
+    let fd = open(path(directory), O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { return nil }
+    let size = Int(st.st_size)
+    var complete = false
+    let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+      var got = 0
+      while got < size {
+        let n = Glibc.read(fd, buffer.baseAddress! + got, size - got)
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { break }
+        got += n
+      }
+      complete = got == size
+      count = got
+    }
+    return complete ? bytes : nil
+  }
+
+  /// Deletes the file (and a temporary one a crash left behind).
+  static func remove(directory: String) {
+    unlink(path(directory))
+    unlink(path(directory) + ".tmp")
+  }
+}
