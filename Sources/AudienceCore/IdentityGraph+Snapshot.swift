@@ -1,55 +1,73 @@
 /// A snapshot of the identity graph: everything `apply` built (profiles, cookies, emails, raw
-/// records, content ids, split cookies, counters) in a compact binary form, so a store can
-/// restore the graph at start-up without replaying every record. The segment index is not in
-/// it: it is rebuilt from the profiles. Bytes in, bytes out: the store owns the file.
+/// records, content ids, split cookies, counters) and its segment index, in a compact binary
+/// form, so a store can restore the graph at start-up without replaying every record. Bytes in,
+/// bytes out: the store owns the file.
 ///
-/// Layout: the magic `AUDSNAP1`, a caller's 16-byte token (the store checks it against its
-/// database), the limits the graph was built with, the graph, and a 64-bit checksum of all that.
-/// Integers are varints (zigzag for signed ones); strings longer than 15 bytes are written once
-/// and referred to afterwards (an email appears in a record, a profile and two dictionaries).
+/// Layout: the magic `AUDSNAP2`, a caller's 16-byte token (the store checks it against its
+/// database), the limits the graph was built with, the counters, the sizes of six sections
+/// (profiles, index, records, cookies, emails, content ids and splits), the sections, and a
+/// 64-bit checksum of all that. Sections are independent (each has its own string table), so
+/// they can be decoded at the same time on several cores (`GraphSnapshot`). Integers are varints
+/// (zigzag for signed ones); strings longer than 15 bytes are written once per section and
+/// referred to afterwards; the index's columns are raw little-endian arrays.
 extension IdentityGraph {
-  static let snapshotMagic = Array("AUDSNAP1".utf8)
+  static let snapshotMagic = Array("AUDSNAP2".utf8)
 
   /// The graph as snapshot bytes.
   /// - Parameters:
   ///   - token: 16 bytes the store uses to tell this snapshot from older ones.
   public func snapshot(token: [UInt8]) -> [UInt8] {
     precondition(token.count == 16, "a snapshot token is 16 bytes")
+    let sections: [[UInt8]] = GraphSnapshot.Section.allCases.map { section in
+      var w = SnapshotWriter()
+      switch section {
+      case .profiles:
+        w.int(profiles.count)
+        for p in profiles {
+          if let p { w.flag(true); w.profile(p) } else { w.flag(false) }
+        }
+      case .index:
+        w.index(index)
+      case .records:
+        w.int(records.count)
+        for r in records {
+          if let r { w.flag(true); w.record(r) } else { w.flag(false) }
+        }
+      case .cookies:
+        w.int(cookies.count)
+        for (cookie, info) in cookies {
+          w.string(cookie)
+          w.int(info.profile)
+          w.uint(info.firstSeq)
+          w.key(info.latest)
+          w.strings(info.emails)
+        }
+      case .emails:
+        w.int(emails.count)
+        for (email, info) in emails {
+          w.string(email)
+          w.int(info.profile)
+          w.strings(info.cookies)
+        }
+      case .contentIDs:
+        w.int(contentIDs.count)
+        for (id, seq) in contentIDs {
+          w.fixed(id.high)
+          w.fixed(id.low)
+          w.uint(seq)
+        }
+        w.strings(splitCookies.sorted())
+      }
+      return w.out
+    }
     var w = SnapshotWriter()
     w.bytes(Self.snapshotMagic)
     w.bytes(token)
     w.limits(limits)
     for n in [profileCount, repeatedEmailCount, recordCount] { w.int(n) }
     w.uint(lastSeq)
-    w.int(profiles.count)
-    for p in profiles {
-      if let p { w.flag(true); w.profile(p) } else { w.flag(false) }
-    }
-    w.int(records.count)
-    for r in records {
-      if let r { w.flag(true); w.record(r) } else { w.flag(false) }
-    }
-    w.int(cookies.count)
-    for (cookie, info) in cookies {
-      w.string(cookie)
-      w.int(info.profile)
-      w.uint(info.firstSeq)
-      w.key(info.latest)
-      w.strings(info.emails)
-    }
-    w.int(emails.count)
-    for (email, info) in emails {
-      w.string(email)
-      w.int(info.profile)
-      w.strings(info.cookies)
-    }
-    w.int(contentIDs.count)
-    for (id, seq) in contentIDs {
-      w.fixed(id.high)
-      w.fixed(id.low)
-      w.uint(seq)
-    }
-    w.strings(splitCookies.sorted())
+    for s in sections { w.int(s.count) }
+    for s in sections { w.bytes(s) }
     w.fixed(w.out.withUnsafeBytes { SnapshotWriter.checksum($0) })
     return w.out
   }
@@ -62,57 +80,162 @@ extension IdentityGraph {
     return Array(bytes[8..<24])
   }
 
-  /// Restores a graph from snapshot bytes, with its segment index rebuilt.
+  /// Restores a graph from snapshot bytes, decoding one section after the other.
   /// - Parameters:
   ///   - snapshot: bytes from `snapshot(token:)`.
-  ///   - limits: the limits the graph must have; a snapshot made under others is refused
-  ///     (the identifier cap decides links, so the graph would differ from a replay).
-  /// - Throws: `SnapshotError` when the bytes are not a whole, intact snapshot or were made
-  ///   under other limits.
+  ///   - limits: the limits the graph must have.
+  /// - Throws: `SnapshotError` as `GraphSnapshot` and `init(_:sections:)` do.
   public init(snapshot bytes: UnsafeRawBufferPointer, limits: RecordLimits) throws(SnapshotError) {
+    let snapshot = try GraphSnapshot(bytes, limits: limits)
+    var decoded: [GraphSnapshot.Decoded] = []
+    for section in GraphSnapshot.Section.allCases { decoded.append(try snapshot.decode(section)) }
+    try self.init(snapshot, sections: decoded)
+  }
+
+  /// Assembles a graph from its snapshot's decoded sections (one of each, in any order).
+  /// - Throws: `SnapshotError.damaged` when the sections do not fit together.
+  public init(_ snapshot: GraphSnapshot, sections: [GraphSnapshot.Decoded]) throws(SnapshotError) {
+    self.init(limits: snapshot.limits)
+    profileCount = snapshot.profileCount
+    repeatedEmailCount = snapshot.repeatedEmailCount
+    recordCount = snapshot.recordCount
+    lastSeq = snapshot.lastSeq
+    var found = Set<GraphSnapshot.Section>()
+    for part in sections {
+      switch part.content {
+      case .profiles(let p): profiles = p
+      case .index(let i): index = i
+      case .records(let r): records = r
+      case .cookies(let c): cookies = c
+      case .emails(let e): emails = e
+      case .contentIDs(let ids, let splits):
+        contentIDs = ids
+        splitCookies = splits
+      }
+      found.insert(part.section)
+    }
+    guard found.count == GraphSnapshot.Section.allCases.count else { throw .damaged("sections are missing") }
+    let slots = profiles.count
+    guard index.universe <= slots, cookies.values.allSatisfy({ $0.profile < slots }), emails.values.allSatisfy({ $0.profile < slots })
+    else { throw .damaged("the sections do not fit together") }
+  }
+}
+
+/// Snapshot bytes checked and cut into sections, each decodable on its own (and at the same
+/// time as the others: the store decodes them on all cores).
+public struct GraphSnapshot: @unchecked Sendable {
+  /// The parts of a snapshot, in file order.
+  public enum Section: Int, CaseIterable, Sendable {
+    case profiles, index, records, cookies, emails, contentIDs
+  }
+
+  /// One decoded section.
+  public struct Decoded: @unchecked Sendable {
+    public let section: Section
+    let content: Content
+  }
+
+  enum Content {
+    case profiles([Profile?])
+    case index(SegmentIndex)
+    case records([Record?])
+    case cookies([String: IdentityGraph.CookieInfo])
+    case emails([String: IdentityGraph.EmailInfo])
+    case contentIDs([ContentID: UInt64], Set<String>)
+  }
+
+  /// The bytes: valid while the caller keeps them (`@unchecked Sendable`: read only).
+  let bytes: UnsafeRawBufferPointer
+  let limits: RecordLimits
+  let profileCount: Int
+  let repeatedEmailCount: Int
+  let recordCount: Int
+  let lastSeq: UInt64
+  private let ranges: [Range<Int>]
+
+  /// Checks the checksum, the magic and the limits, and finds the sections.
+  /// - Parameters:
+  ///   - bytes: the snapshot; they must outlive this value and the decoding of its sections.
+  ///   - limits: the limits the graph must have; a snapshot made under others is refused (the
+  ///     identifier cap decides links, so the graph would differ from a replay).
+  public init(_ bytes: UnsafeRawBufferPointer, limits: RecordLimits) throws(SnapshotError) {
     guard bytes.count >= 32 else { throw .damaged("\(bytes.count) bytes is too short") }
     let body = UnsafeRawBufferPointer(rebasing: bytes[..<(bytes.count - 8)])
     var sum: UInt64 = 0
     for i in 0..<8 { sum |= UInt64(bytes[bytes.count - 8 + i]) << (8 * UInt64(i)) }
     guard sum == SnapshotWriter.checksum(body) else { throw .damaged("the checksum does not match") }
     var r = SnapshotReader(body)
-    guard try r.bytes(8) == Self.snapshotMagic else { throw .damaged("not a snapshot") }
+    guard try r.bytes(8) == IdentityGraph.snapshotMagic else { throw .damaged("not a snapshot of this version") }
     _ = try r.bytes(16)
-    let made = try r.limits()
-    guard made == limits else { throw .otherLimits }
-    self.init(limits: limits)
+    guard try r.limits() == limits else { throw .otherLimits }
+    self.bytes = body
+    self.limits = limits
     profileCount = try r.int()
     repeatedEmailCount = try r.int()
     recordCount = try r.int()
     lastSeq = try r.uint()
-    let profileSlots = try r.count()
-    profiles.reserveCapacity(profileSlots)
-    for id in 0..<profileSlots { profiles.append(try r.flag() ? try r.profile(id: id) : nil) }
-    let recordSlots = try r.count()
-    records.reserveCapacity(recordSlots)
-    for _ in 0..<recordSlots { records.append(try r.flag() ? try r.record() : nil) }
-    let cookieCount = try r.count()
-    cookies.reserveCapacity(cookieCount)
-    for _ in 0..<cookieCount {
-      let cookie = try r.string()
-      cookies[cookie] = CookieInfo(
-        profile: try r.profileID(below: profileSlots), firstSeq: try r.uint(), latest: try r.key(), emails: try r.strings())
+    var sizes: [Int] = []
+    for _ in Section.allCases { sizes.append(try r.count()) }
+    var at = r.offset
+    var ranges: [Range<Int>] = []
+    for size in sizes {
+      ranges.append(at..<(at + size))
+      at += size
     }
-    let emailCount = try r.count()
-    emails.reserveCapacity(emailCount)
-    for _ in 0..<emailCount {
-      let email = try r.string()
-      emails[email] = EmailInfo(profile: try r.profileID(below: profileSlots), cookies: try r.strings())
+    guard at == body.count else { throw .damaged("the sections do not add up to the snapshot's size") }
+    self.ranges = ranges
+  }
+
+  /// Decodes one section.
+  public func decode(_ section: Section) throws(SnapshotError) -> Decoded {
+    var r = SnapshotReader(UnsafeRawBufferPointer(rebasing: bytes[ranges[section.rawValue]]))
+    let content: Content
+    switch section {
+    case .profiles:
+      let slots = try r.count()
+      var profiles: [Profile?] = []
+      profiles.reserveCapacity(slots)
+      for id in 0..<slots { profiles.append(try r.flag() ? try r.profile(id: id) : nil) }
+      content = .profiles(profiles)
+    case .index:
+      content = .index(try r.index())
+    case .records:
+      let slots = try r.count()
+      var records: [Record?] = []
+      records.reserveCapacity(slots)
+      for _ in 0..<slots { records.append(try r.flag() ? try r.record() : nil) }
+      content = .records(records)
+    case .cookies:
+      let n = try r.count()
+      var cookies: [String: IdentityGraph.CookieInfo] = [:]
+      cookies.reserveCapacity(n)
+      for _ in 0..<n {
+        let cookie = try r.string()
+        cookies[cookie] = IdentityGraph.CookieInfo(
+          profile: try r.nonNegative(), firstSeq: try r.uint(), latest: try r.key(), emails: try r.strings())
+      }
+      content = .cookies(cookies)
+    case .emails:
+      let n = try r.count()
+      var emails: [String: IdentityGraph.EmailInfo] = [:]
+      emails.reserveCapacity(n)
+      for _ in 0..<n {
+        let email = try r.string()
+        emails[email] = IdentityGraph.EmailInfo(profile: try r.nonNegative(), cookies: try r.strings())
+      }
+      content = .emails(emails)
+    case .contentIDs:
+      let n = try r.count()
+      var ids: [ContentID: UInt64] = [:]
+      ids.reserveCapacity(n)
+      for _ in 0..<n {
+        let id = ContentID(high: try r.fixed(), low: try r.fixed())
+        ids[id] = try r.uint()
+      }
+      content = .contentIDs(ids, Set(try r.strings()))
     }
-    let idCount = try r.count()
-    contentIDs.reserveCapacity(idCount)
-    for _ in 0..<idCount {
-      let id = ContentID(high: try r.fixed(), low: try r.fixed())
-      contentIDs[id] = try r.uint()
-    }
-    splitCookies = Set(try r.strings())
-    guard r.atEnd else { throw .damaged("\(r.remaining) bytes follow the graph") }
-    for case let p? in profiles { index.update(p, interestCap: limits.maxInterestsPerProfile) }
+    guard r.atEnd else { throw .damaged("\(r.remaining) bytes follow section \(section)") }
+    return Decoded(section: section, content: content)
   }
 }
 
@@ -221,6 +344,50 @@ struct SnapshotWriter {
     flag(p.inCohort)
   }
 
+  /// An array of fixed-width integers: its count, then its bytes (little-endian, as in memory).
+  mutating func raw<T: FixedWidthInteger>(_ a: [T]) {
+    int(a.count)
+    a.withUnsafeBytes { out.append(contentsOf: $0) }
+  }
+
+  mutating func bitmap(_ b: Bitmap) { raw(b.words) }
+
+  mutating func posting(_ p: PostingSet) {
+    int(p.count)
+    raw(p.ids)
+    if let bits = p.bits { flag(true); bitmap(bits) } else { flag(false) }
+  }
+
+  mutating func postings(_ list: [PostingSet]) {
+    int(list.count)
+    for p in list { posting(p) }
+  }
+
+  mutating func index(_ x: SegmentIndex) {
+    int(x.universe)
+    bitmap(x.alive)
+    int(x.dictionaries.count)
+    for d in x.dictionaries { strings(d.values) }
+    for c in x.codes { raw(c) }
+    for p in x.postings { postings(p) }
+    raw(x.ages)
+    postings(x.agePostings)
+    strings(x.interestDictionary.values)
+    int(x.interestCodes.count)
+    for codes in x.interestCodes {
+      int(codes.count)
+      for c in codes { uint(UInt64(c)) }
+    }
+    postings(x.interestPostings)
+    int(x.incomeNumbers.count)
+    for n in x.incomeNumbers {
+      if let n { flag(true); int(Int(n)) } else { flag(false) }
+    }
+    raw(x.created)
+    raw(x.seen)
+    bitmap(x.cohort)
+  }
+
   mutating func record(_ r: Record) {
     string(r.cookie)
     for field in [r.email, r.phoneNumber, r.location.state, r.location.country, r.location.city] { optional(field) }
@@ -261,6 +428,7 @@ struct SnapshotReader {
   init(_ buf: UnsafeRawBufferPointer) { self.buf = buf }
 
   var atEnd: Bool { at == buf.count }
+  var offset: Int { at }
   var remaining: Int { buf.count - at }
 
   private func damaged(_ what: String) -> SnapshotError { .damaged("\(what) at byte \(at)") }
@@ -297,10 +465,10 @@ struct SnapshotReader {
     return n
   }
 
-  mutating func profileID(below slots: Int) throws(SnapshotError) -> ProfileID {
-    let id = try int()
-    guard id >= 0, id < slots else { throw damaged("profile id \(id) out of range") }
-    return id
+  mutating func nonNegative() throws(SnapshotError) -> Int {
+    let n = try int()
+    guard n >= 0 else { throw damaged("negative number \(n)") }
+    return n
   }
 
   mutating func fixed() throws(SnapshotError) -> UInt64 {
@@ -395,6 +563,78 @@ struct SnapshotReader {
     p.inCohort = try flag()
     p.revision = ProfileStamp.nextRevision()
     return p
+  }
+
+  /// An array written by `SnapshotWriter.raw`.
+  mutating func raw<T: FixedWidthInteger>(_: T.Type = T.self) throws(SnapshotError) -> [T] {
+    let n = try int()
+    let size = MemoryLayout<T>.stride
+    guard n >= 0, n <= remaining / size else { throw damaged("bad array length \(n)") }
+    let source = buf.baseAddress.map { $0 + at }
+    at += n * size
+    return [T](unsafeUninitializedCapacity: n) { out, count in
+      if n > 0, let source { UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: source, byteCount: n * size) }
+      count = n
+    }
+  }
+
+  mutating func bitmap() throws(SnapshotError) -> Bitmap {
+    var b = Bitmap()
+    b.words = try raw()
+    return b
+  }
+
+  mutating func posting() throws(SnapshotError) -> PostingSet {
+    var p = PostingSet()
+    p.count = try nonNegative()
+    p.ids = try raw()
+    if try flag() { p.bits = try bitmap() }
+    return p
+  }
+
+  mutating func postings() throws(SnapshotError) -> [PostingSet] {
+    let n = try count()
+    var list: [PostingSet] = []
+    list.reserveCapacity(n)
+    for _ in 0..<n { list.append(try posting()) }
+    return list
+  }
+
+  mutating func index() throws(SnapshotError) -> SegmentIndex {
+    var x = SegmentIndex()
+    x.universe = try nonNegative()
+    x.alive = try bitmap()
+    let columns = SegmentIndex.Column.allCases.count
+    guard try int() == columns else { throw damaged("the index has other columns") }
+    x.dictionaries = []
+    for _ in 0..<columns { x.dictionaries.append(ValueDictionary(values: try strings())) }
+    for c in 0..<columns { x.codes[c] = try raw() }
+    for c in 0..<columns { x.postings[c] = try postings() }
+    x.ages = try raw()
+    x.agePostings = try postings()
+    x.interestDictionary = ValueDictionary(values: try strings())
+    let n = try count()
+    x.interestCodes.reserveCapacity(n)
+    for _ in 0..<n {
+      let k = try count()
+      var codes: [UInt32] = []
+      codes.reserveCapacity(k)
+      for _ in 0..<k { codes.append(UInt32(truncatingIfNeeded: try uint())) }
+      x.interestCodes.append(codes)
+    }
+    x.interestPostings = try postings()
+    let incomes = try count()
+    x.incomeNumbers = []
+    for _ in 0..<incomes { x.incomeNumbers.append(try flag() ? Int64(try int()) : nil) }
+    x.created = try raw()
+    x.seen = try raw()
+    x.cohort = try bitmap()
+    let u = x.universe
+    guard x.codes.allSatisfy({ $0.count == u }), x.ages.count == u, x.interestCodes.count == u, x.created.count == u,
+      x.seen.count == u, x.agePostings.count == SegmentIndex.maxAge + 1,
+      zip(x.postings, x.dictionaries).allSatisfy({ $0.count <= $1.count }), x.interestPostings.count <= x.interestDictionary.count
+    else { throw damaged("the index's columns do not fit together") }
+    return x
   }
 
   mutating func record() throws(SnapshotError) -> Record {

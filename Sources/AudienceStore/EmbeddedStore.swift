@@ -125,7 +125,7 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
       do {
         let restored = try bytes.withUnsafeBytes { raw throws(SnapshotError) -> IdentityGraph? in
           guard let found = IdentityGraph.snapshotToken(raw), GraphSnapshotFile.hex(found) == token else { return nil }
-          return try IdentityGraph(snapshot: raw, limits: limits)
+          return try GraphSnapshotFile.restore(GraphSnapshot(raw, limits: limits))
         }
         if let restored {
           logger.info("identity graph restored from the shutdown snapshot", metadata: ["store.records": "\(restored.recordCount)"])

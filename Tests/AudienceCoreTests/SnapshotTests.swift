@@ -57,6 +57,12 @@ struct SnapshotTests {
       let more = Self.records(&rng, count: n / 2 + 1) + records.prefix(5)
       #expect(Fixture.apply(more, to: &r) == Fixture.apply(more, to: &g), "seed \(seed)")
       for c in Set(more.map(\.cookie)) { #expect(r.user(cookie: c) == g.user(cookie: c), "seed \(seed), cookie \(c)") }
+      // The restored index went on too.
+      for _ in 0..<10 {
+        let f = SegmentIndexTests.filter(&rng, depth: 0)
+        #expect(r.index.evaluate(f, .standard).members == r.scanMatches(f), "seed \(seed), filter \(f)")
+        #expect(r.index.evaluate(f, .standard).members == g.index.evaluate(f, .standard).members, "seed \(seed), filter \(f)")
+      }
     }
   }
 

@@ -2,9 +2,9 @@
 /// a bitmap once it is common (more than one profile in 32), back to an array below one in 64.
 /// So a rare city costs 4 bytes per profile and a common country an eighth of a byte.
 struct PostingSet: Sendable {
-  private(set) var count = 0
-  private var ids: [UInt32] = []
-  private var bits: Bitmap?
+  var count = 0
+  var ids: [UInt32] = []
+  var bits: Bitmap?
 
   var isDense: Bool { bits != nil }
 

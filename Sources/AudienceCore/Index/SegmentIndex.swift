@@ -25,23 +25,23 @@ struct SegmentIndex: Sendable {
   static let maxAge = 130
 
   /// Ids below this exist or existed (profile ids are dense).
-  private(set) var universe = 0
-  private(set) var alive = Bitmap()
-  private(set) var dictionaries = [ValueDictionary](repeating: ValueDictionary(), count: Column.allCases.count)
-  private(set) var codes = [[UInt32]](repeating: [], count: Column.allCases.count)
-  private(set) var postings = [[PostingSet]](repeating: [PostingSet()], count: Column.allCases.count)
-  private(set) var ages: [UInt8] = []
-  private(set) var agePostings = [PostingSet](repeating: PostingSet(), count: maxAge + 1)
-  private(set) var interestDictionary = ValueDictionary()
-  private(set) var interestCodes: [[UInt32]] = []
-  private(set) var interestPostings: [PostingSet] = [PostingSet()]
+  var universe = 0
+  var alive = Bitmap()
+  var dictionaries = [ValueDictionary](repeating: ValueDictionary(), count: Column.allCases.count)
+  var codes = [[UInt32]](repeating: [], count: Column.allCases.count)
+  var postings = [[PostingSet]](repeating: [PostingSet()], count: Column.allCases.count)
+  var ages: [UInt8] = []
+  var agePostings = [PostingSet](repeating: PostingSet(), count: maxAge + 1)
+  var interestDictionary = ValueDictionary()
+  var interestCodes: [[UInt32]] = []
+  var interestPostings: [PostingSet] = [PostingSet()]
   /// Per income code: its numeric value, when it is a number.
-  private(set) var incomeNumbers: [Int64?] = [nil]
+  var incomeNumbers: [Int64?] = [nil]
   /// Per profile: when its first and latest records were created (seconds since the epoch).
-  private(set) var created: [Int64] = []
-  private(set) var seen: [Int64] = []
+  var created: [Int64] = []
+  var seen: [Int64] = []
   /// Profiles with a repeated email.
-  private(set) var cohort = Bitmap()
+  var cohort = Bitmap()
 
   private mutating func grow(to id: Int) {
     guard id >= universe else { return }

@@ -6,6 +6,13 @@ struct ValueDictionary: Sendable {
   private var codes: [String: UInt32] = [:]
   private var folded: [String: [UInt32]] = [:]
 
+  init() {}
+
+  /// The dictionary whose values (code order, "" first) these are.
+  init(values: [String]) {
+    for v in values.dropFirst() { _ = code(for: v) }
+  }
+
   /// The value's code, assigning the next one to a new value.
   mutating func code(for value: String) -> UInt32 {
     if let c = codes[value] { return c }
