@@ -3,71 +3,91 @@
 /// form, so a store can restore the graph at start-up without replaying every record. Bytes in,
 /// bytes out: the store owns the file.
 ///
-/// Layout: the magic `AUDSNAP2`, a caller's 16-byte token (the store checks it against its
-/// database), the limits the graph was built with, the counters, the sizes of six sections
-/// (profiles, index, records, cookies, emails, content ids and splits), the sections, and a
-/// 64-bit checksum of all that. Sections are independent (each has its own string table), so
-/// they can be decoded at the same time on several cores (`GraphSnapshot`). Integers are varints
-/// (zigzag for signed ones); strings longer than 15 bytes are written once per section and
-/// referred to afterwards; the index's columns are raw little-endian arrays.
+/// Layout: a header (the magic `AUDSNAP3`, a caller's 16-byte token the store checks against its
+/// database, the limits the graph was built with, the counters, then the size and 64-bit
+/// checksum of each of six sections, then a checksum of the header), then the sections:
+/// profiles, index, records, cookies, emails, content ids and splits. Sections are independent,
+/// so they are encoded and decoded at the same time on several cores (`GraphSnapshot`).
+/// Integers are varints (zigzag for signed ones), strings their UTF-8 length and bytes; the
+/// index's columns are raw little-endian arrays.
 extension IdentityGraph {
-  static let snapshotMagic = Array("AUDSNAP2".utf8)
+  static let snapshotMagic = Array("AUDSNAP3".utf8)
 
-  /// The graph as snapshot bytes.
+  /// The graph as snapshot bytes (the header, then every section: `snapshotHeader` over
+  /// `snapshotSection` of each).
   /// - Parameters:
   ///   - token: 16 bytes the store uses to tell this snapshot from older ones.
   public func snapshot(token: [UInt8]) -> [UInt8] {
-    precondition(token.count == 16, "a snapshot token is 16 bytes")
-    let sections: [[UInt8]] = GraphSnapshot.Section.allCases.map { section in
-      var w = SnapshotWriter()
-      switch section {
-      case .profiles:
-        w.int(profiles.count)
-        for p in profiles {
-          if let p { w.flag(true); w.profile(p) } else { w.flag(false) }
-        }
-      case .index:
-        w.index(index)
-      case .records:
-        w.int(records.count)
-        for r in records {
-          if let r { w.flag(true); w.record(r) } else { w.flag(false) }
-        }
-      case .cookies:
-        w.int(cookies.count)
-        for (cookie, info) in cookies {
-          w.string(cookie)
-          w.int(info.profile)
-          w.uint(info.firstSeq)
-          w.key(info.latest)
-          w.strings(info.emails)
-        }
-      case .emails:
-        w.int(emails.count)
-        for (email, info) in emails {
-          w.string(email)
-          w.int(info.profile)
-          w.strings(info.cookies)
-        }
-      case .contentIDs:
-        w.int(contentIDs.count)
-        for (id, seq) in contentIDs {
-          w.fixed(id.high)
-          w.fixed(id.low)
-          w.uint(seq)
-        }
-        w.strings(splitCookies.sorted())
+    let sections = GraphSnapshot.Section.allCases.map { snapshotSection($0) }
+    return ([snapshotHeader(token: token, sections: sections)] + sections).flatMap { $0 }
+  }
+
+  /// One section of the snapshot (sections may be encoded at the same time).
+  public func snapshotSection(_ section: GraphSnapshot.Section) -> [UInt8] {
+    var w = SnapshotWriter()
+    switch section {
+    case .profiles:
+      w.reserve(profiles.count * 96)
+      w.int(profiles.count)
+      for p in profiles {
+        if let p { w.flag(true); w.profile(p) } else { w.flag(false) }
       }
-      return w.out
+    case .index:
+      w.index(index)
+    case .records:
+      w.reserve(records.count * 112)
+      w.int(records.count)
+      for r in records {
+        if let r { w.flag(true); w.record(r) } else { w.flag(false) }
+      }
+    case .cookies:
+      w.reserve(cookies.count * 48)
+      w.int(cookies.count)
+      for (cookie, info) in cookies {
+        w.string(cookie)
+        w.int(info.profile)
+        w.uint(info.firstSeq)
+        w.key(info.latest)
+        w.strings(info.emails)
+      }
+    case .emails:
+      w.reserve(emails.count * 40)
+      w.int(emails.count)
+      for (email, info) in emails {
+        w.string(email)
+        w.int(info.profile)
+        w.strings(info.cookies)
+      }
+    case .contentIDs:
+      w.reserve(contentIDs.count * 20)
+      w.int(contentIDs.count)
+      for (id, seq) in contentIDs {
+        w.fixed(id.high)
+        w.fixed(id.low)
+        w.uint(seq)
+      }
+      w.strings(splitCookies.sorted())
     }
+    return w.out
+  }
+
+  /// The snapshot's header, for its sections (all of them, in `Section` order).
+  /// - Parameters:
+  ///   - token: 16 bytes the store uses to tell this snapshot from older ones.
+  ///   - sections: `snapshotSection` of every section.
+  public func snapshotHeader(token: [UInt8], sections: [[UInt8]]) -> [UInt8] {
+    precondition(token.count == 16, "a snapshot token is 16 bytes")
+    precondition(sections.count == GraphSnapshot.Section.allCases.count, "a snapshot has every section")
     var w = SnapshotWriter()
     w.bytes(Self.snapshotMagic)
     w.bytes(token)
     w.limits(limits)
     for n in [profileCount, repeatedEmailCount, recordCount] { w.int(n) }
     w.uint(lastSeq)
-    for s in sections { w.int(s.count) }
-    for s in sections { w.bytes(s) }
+    for section in sections {
+      w.int(section.count)
+      w.fixed(section.withUnsafeBytes { SnapshotWriter.checksum($0) })
+    }
     w.fixed(w.out.withUnsafeBytes { SnapshotWriter.checksum($0) })
     return w.out
   }
@@ -152,43 +172,49 @@ public struct GraphSnapshot: @unchecked Sendable {
   let recordCount: Int
   let lastSeq: UInt64
   private let ranges: [Range<Int>]
+  private let sums: [UInt64]
 
-  /// Checks the checksum, the magic and the limits, and finds the sections.
+  /// Checks the header (its checksum, the magic, the limits) and finds the sections; each
+  /// section's checksum is checked when it is decoded.
   /// - Parameters:
   ///   - bytes: the snapshot; they must outlive this value and the decoding of its sections.
   ///   - limits: the limits the graph must have; a snapshot made under others is refused (the
   ///     identifier cap decides links, so the graph would differ from a replay).
   public init(_ bytes: UnsafeRawBufferPointer, limits: RecordLimits) throws(SnapshotError) {
-    guard bytes.count >= 32 else { throw .damaged("\(bytes.count) bytes is too short") }
-    let body = UnsafeRawBufferPointer(rebasing: bytes[..<(bytes.count - 8)])
-    var sum: UInt64 = 0
-    for i in 0..<8 { sum |= UInt64(bytes[bytes.count - 8 + i]) << (8 * UInt64(i)) }
-    guard sum == SnapshotWriter.checksum(body) else { throw .damaged("the checksum does not match") }
-    var r = SnapshotReader(body)
-    guard try r.bytes(8) == IdentityGraph.snapshotMagic else { throw .damaged("not a snapshot of this version") }
+    var r = SnapshotReader(bytes)
+    guard bytes.count >= 8, try r.bytes(8) == IdentityGraph.snapshotMagic else { throw .damaged("not a snapshot of this version") }
     _ = try r.bytes(16)
-    guard try r.limits() == limits else { throw .otherLimits }
-    self.bytes = body
+    let made = try r.limits()
+    self.bytes = bytes
     self.limits = limits
     profileCount = try r.int()
     repeatedEmailCount = try r.int()
     recordCount = try r.int()
     lastSeq = try r.uint()
-    var sizes: [Int] = []
-    for _ in Section.allCases { sizes.append(try r.count()) }
+    var sizes: [(size: Int, sum: UInt64)] = []
+    for _ in Section.allCases { sizes.append((try r.nonNegative(), try r.fixed())) }
+    let header = r.offset
+    guard try r.fixed() == SnapshotWriter.checksum(UnsafeRawBufferPointer(rebasing: bytes[..<header])) else {
+      throw .damaged("the header's checksum does not match")
+    }
+    guard made == limits else { throw .otherLimits }
     var at = r.offset
     var ranges: [Range<Int>] = []
-    for size in sizes {
+    for (size, _) in sizes {
+      guard size <= bytes.count - at else { throw .damaged("the sections do not add up to the snapshot's size") }
       ranges.append(at..<(at + size))
       at += size
     }
-    guard at == body.count else { throw .damaged("the sections do not add up to the snapshot's size") }
+    guard at == bytes.count else { throw .damaged("\(bytes.count - at) bytes follow the last section") }
     self.ranges = ranges
+    self.sums = sizes.map(\.sum)
   }
 
   /// Decodes one section.
   public func decode(_ section: Section) throws(SnapshotError) -> Decoded {
-    var r = SnapshotReader(UnsafeRawBufferPointer(rebasing: bytes[ranges[section.rawValue]]))
+    let part = UnsafeRawBufferPointer(rebasing: bytes[ranges[section.rawValue]])
+    guard SnapshotWriter.checksum(part) == sums[section.rawValue] else { throw .damaged("section \(section): the checksum does not match") }
+    var r = SnapshotReader(part)
     let content: Content
     switch section {
     case .profiles:
@@ -255,10 +281,8 @@ public enum SnapshotError: Error, Hashable, Sendable, CustomStringConvertible {
 /// Appends a snapshot's values.
 struct SnapshotWriter {
   var out: [UInt8] = []
-  /// Long strings written so far, by their number in order of first appearance.
-  private var seen: [String: Int] = [:]
 
-  init() { out.reserveCapacity(1 << 20) }
+  mutating func reserve(_ bytes: Int) { out.reserveCapacity(bytes) }
 
   mutating func bytes(_ b: [UInt8]) { out.append(contentsOf: b) }
 
@@ -277,20 +301,13 @@ struct SnapshotWriter {
 
   mutating func flag(_ b: Bool) { out.append(b ? 1 : 0) }
 
-  /// A string: `len << 2` inline, `len << 2 | 1` inline and remembered, `n << 2 | 2` the n-th
-  /// remembered one. Strings of 15 bytes or fewer are stored inline by Swift, so only longer
-  /// ones are remembered.
+  /// A string: its UTF-8 length, then its bytes.
   mutating func string(_ s: String) {
-    let length = s.utf8.count
-    if length > 15 {
-      if let n = seen[s] { return uint(UInt64(n) << 2 | 2) }
-      seen[s] = seen.count
-      uint(UInt64(length) << 2 | 1)
-    } else {
-      uint(UInt64(length) << 2)
-    }
     var s = s
-    s.withUTF8 { out.append(contentsOf: $0) }
+    s.withUTF8 { u in
+      uint(UInt64(u.count))
+      out.append(contentsOf: u)
+    }
   }
 
   mutating func strings(_ list: [String]) {
@@ -307,11 +324,27 @@ struct SnapshotWriter {
     uint(k.seq)
   }
 
-  mutating func sourced(_ s: Sourced<String>?) {
+  /// A key that is mostly the profile's latest (one byte then).
+  mutating func key(_ k: RecordKey, usually last: RecordKey) {
+    if k == last { flag(false) } else { flag(true); key(k) }
+  }
+
+  mutating func sourced(_ s: Sourced<String>?, last: RecordKey) {
     guard let s else { return flag(false) }
     flag(true)
     string(s.value)
-    key(s.key)
+    key(s.key, usually: last)
+  }
+
+  /// A value that is one of `list` (a profile's cookie or email): its position, or past the end
+  /// and then the value.
+  mutating func member(_ value: String, of list: [String]) {
+    if let i = list.firstIndex(of: value) {
+      int(i)
+    } else {
+      int(list.count)
+      string(value)
+    }
   }
 
   mutating func limits(_ l: RecordLimits) {
@@ -325,21 +358,31 @@ struct SnapshotWriter {
     int(p.recordCount)
     key(p.first)
     key(p.last)
-    sourced(p.cookie)
-    for field in [p.email, p.phone, p.state, p.country, p.city, p.gender, p.income, p.education] { sourced(field) }
+    member(p.cookie.value, of: p.cookies)
+    key(p.cookie.key, usually: p.last)
+    if let email = p.email {
+      flag(true)
+      member(email.value, of: p.emails)
+      key(email.key, usually: p.last)
+    } else {
+      flag(false)
+    }
+    for field in [p.phone, p.state, p.country, p.city, p.gender, p.income, p.education] { sourced(field, last: p.last) }
     if let age = p.age {
       flag(true)
       int(age.value)
-      key(age.key)
+      key(age.key, usually: p.last)
     } else {
       flag(false)
     }
     int(p.interests.count)
     for (folded, source) in p.interests {
-      string(folded)
       string(source.spelling)
-      key(source.key)
+      // The folded form is the spelling lower-cased, as `Profile` keys it.
+      key(source.key, usually: p.last)
       int(source.position)
+      flag(folded != source.spelling.lowercased())
+      if folded != source.spelling.lowercased() { string(folded) }
     }
     flag(p.inCohort)
   }
@@ -423,7 +466,6 @@ struct SnapshotWriter {
 struct SnapshotReader {
   private let buf: UnsafeRawBufferPointer
   private var at = 0
-  private var remembered: [String] = []
 
   init(_ buf: UnsafeRawBufferPointer) { self.buf = buf }
 
@@ -488,21 +530,12 @@ struct SnapshotReader {
   }
 
   mutating func string() throws(SnapshotError) -> String {
-    let v = try uint()
-    let n = Int(v >> 2)
-    switch v & 3 {
-    case 2:
-      guard n < remembered.count else { throw damaged("unknown string \(n)") }
-      return remembered[n]
-    case 0, 1:
-      guard n <= remaining else { throw damaged("truncated string") }
-      let s = String(decoding: UnsafeRawBufferPointer(rebasing: buf[at..<(at + n)]), as: UTF8.self)
-      at += n
-      if v & 3 == 1 { remembered.append(s) }
-      return s
-    default:
-      throw damaged("bad string tag")
-    }
+    let length = try uint()
+    guard length <= UInt64(remaining) else { throw damaged("truncated string") }
+    let n = Int(length)
+    let s = String(decoding: UnsafeRawBufferPointer(rebasing: buf[at..<(at + n)]), as: UTF8.self)
+    at += n
+    return s
   }
 
   mutating func strings() throws(SnapshotError) -> [String] {
@@ -519,9 +552,16 @@ struct SnapshotReader {
     RecordKey(createdAt: Timestamp(seconds: Int64(try int())), seq: try uint())
   }
 
-  mutating func sourced() throws(SnapshotError) -> Sourced<String>? {
+  mutating func key(usually last: RecordKey) throws(SnapshotError) -> RecordKey { try flag() ? try key() : last }
+
+  mutating func sourced(last: RecordKey) throws(SnapshotError) -> Sourced<String>? {
     guard try flag() else { return nil }
-    return Sourced(value: try string(), key: try key())
+    return Sourced(value: try string(), key: try key(usually: last))
+  }
+
+  mutating func member(of list: [String]) throws(SnapshotError) -> String {
+    let i = try nonNegative()
+    return i < list.count ? list[i] : try string()
   }
 
   mutating func limits() throws(SnapshotError) -> RecordLimits {
@@ -537,7 +577,7 @@ struct SnapshotReader {
     let recordCount = try int()
     let first = try key()
     let last = try key()
-    guard let cookie = try sourced() else { throw damaged("profile without a cookie") }
+    let cookie = Sourced(value: try member(of: cookies), key: try key(usually: last))
     var p = Profile(id: id, key: first, cookie: cookie.value)
     p.cookies = cookies
     p.emails = emails
@@ -545,20 +585,21 @@ struct SnapshotReader {
     p.first = first
     p.last = last
     p.cookie = cookie
-    p.email = try sourced()
-    p.phone = try sourced()
-    p.state = try sourced()
-    p.country = try sourced()
-    p.city = try sourced()
-    p.gender = try sourced()
-    p.income = try sourced()
-    p.education = try sourced()
-    if try flag() { p.age = Sourced(value: try int(), key: try key()) }
+    if try flag() { p.email = Sourced(value: try member(of: emails), key: try key(usually: last)) }
+    p.phone = try sourced(last: last)
+    p.state = try sourced(last: last)
+    p.country = try sourced(last: last)
+    p.city = try sourced(last: last)
+    p.gender = try sourced(last: last)
+    p.income = try sourced(last: last)
+    p.education = try sourced(last: last)
+    if try flag() { p.age = Sourced(value: try int(), key: try key(usually: last)) }
     let interests = try count()
     p.interests.reserveCapacity(interests)
     for _ in 0..<interests {
-      let folded = try string()
-      p.interests[folded] = InterestSource(spelling: try string(), key: try key(), position: try int())
+      let source = InterestSource(spelling: try string(), key: try key(usually: last), position: try int())
+      let folded = try flag() ? try string() : source.spelling.lowercased()
+      p.interests[folded] = source
     }
     p.inCohort = try flag()
     p.revision = ProfileStamp.nextRevision()

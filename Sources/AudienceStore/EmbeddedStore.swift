@@ -121,14 +121,21 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     rows.reset()
     try db.execute("DELETE FROM meta WHERE key = '\(GraphSnapshotFile.tokenKey)'")
     defer { GraphSnapshotFile.remove(directory: directory) }
+    let started = ContinuousClock.now
     if let token, let bytes = GraphSnapshotFile.read(directory: directory) {
+      let read = ContinuousClock.now - started
       do {
         let restored = try bytes.withUnsafeBytes { raw throws(SnapshotError) -> IdentityGraph? in
           guard let found = IdentityGraph.snapshotToken(raw), GraphSnapshotFile.hex(found) == token else { return nil }
           return try GraphSnapshotFile.restore(GraphSnapshot(raw, limits: limits))
         }
         if let restored {
-          logger.info("identity graph restored from the shutdown snapshot", metadata: ["store.records": "\(restored.recordCount)"])
+          logger.info(
+            "identity graph restored from the shutdown snapshot",
+            metadata: [
+              "store.records": "\(restored.recordCount)", "store.snapshot.bytes": "\(bytes.count)",
+              "store.snapshot.read": "\(read)", "store.snapshot.restore": "\(ContinuousClock.now - started - read)",
+            ])
           return (restored, true)
         }
         logger.warning("the snapshot is not of these records; replaying them")
@@ -178,11 +185,19 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
       return
     }
     let token = GraphSnapshotFile.newToken()
-    let bytes = graph.withLock { $0.snapshot(token: token) }
+    let started = ContinuousClock.now
+    let parts = GraphSnapshotFile.encode(graph.withLock { $0 }, token: token)
+    let bytes = parts.reduce(0) { $0 + $1.count }
+    let encoded = ContinuousClock.now - started
     do {
-      try GraphSnapshotFile.write(bytes, directory: directory)
+      try GraphSnapshotFile.write(parts, directory: directory)
       try db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('\(GraphSnapshotFile.tokenKey)', '\(GraphSnapshotFile.hex(token))')")
-      logger.info("snapshot saved", metadata: ["store.snapshot.bytes": "\(bytes.count)"])
+      logger.info(
+        "snapshot saved",
+        metadata: [
+          "store.snapshot.bytes": "\(bytes)", "store.snapshot.encode": "\(encoded)",
+          "store.snapshot.write": "\(ContinuousClock.now - started - encoded)",
+        ])
     } catch {
       GraphSnapshotFile.remove(directory: directory)
       logger.warning("no snapshot saved; the next start replays the records", metadata: ["store.error": "\(error)"])

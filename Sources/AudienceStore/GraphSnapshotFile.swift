@@ -28,23 +28,39 @@ enum GraphSnapshotFile {
     bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
   }
 
-  /// Writes the snapshot durably under its final name.
-  static func write(_ bytes: [UInt8], directory: String) throws(AudienceError) {
+  /// The graph's snapshot, its sections encoded on all cores at once: the header, then the
+  /// sections, to be written in this order.
+  static func encode(_ graph: IdentityGraph, token: [UInt8]) -> [[UInt8]] {
+    let order: [GraphSnapshot.Section] = [.profiles, .records, .cookies, .index, .emails, .contentIDs]
+    let encoded = Mutex([[UInt8]](repeating: [], count: GraphSnapshot.Section.allCases.count))
+    DispatchQueue.concurrentPerform(iterations: order.count) { i in
+      let bytes = graph.snapshotSection(order[i])
+      encoded.withLock { $0[order[i].rawValue] = bytes }
+    }
+    let sections = encoded.withLock { $0 }
+    return [graph.snapshotHeader(token: token, sections: sections)] + sections
+  }
+
+  /// Writes the snapshot (`parts` one after the other) durably under its final name.
+  static func write(_ parts: [[UInt8]], directory: String) throws(AudienceError) {
     let final = path(directory), temporary = final + ".tmp"
     func failed(_ what: String) -> AudienceError {
       AudienceError(.unavailable, "cannot \(what) \(temporary): \(String(cString: strerror(errno)))")
     }
     let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw failed("create") }
-    var written = 0
-    let ok = bytes.withUnsafeBytes { raw -> Bool in
-      while written < raw.count {
-        let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
-        if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { return false }
-        written += n
+    var ok = true
+    for part in parts where ok {
+      ok = part.withUnsafeBytes { raw -> Bool in
+        var written = 0
+        while written < raw.count {
+          let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
+          if n < 0 && errno == EINTR { continue }
+          guard n > 0 else { return false }
+          written += n
+        }
+        return true
       }
-      return true
     }
     guard ok, fsync(fd) == 0 else {
       let error = failed("write")
