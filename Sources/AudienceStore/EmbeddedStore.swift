@@ -121,24 +121,23 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     rows.reset()
     try db.execute("DELETE FROM meta WHERE key = '\(GraphSnapshotFile.tokenKey)'")
     defer { GraphSnapshotFile.remove(directory: directory) }
-    let started = ContinuousClock.now
-    if let token, let bytes = GraphSnapshotFile.read(directory: directory) {
-      let read = ContinuousClock.now - started
+    if let token {
+      let started = ContinuousClock.now
       do {
-        let restored = try bytes.withUnsafeBytes { raw throws(SnapshotError) -> IdentityGraph? in
+        let restored = try GraphSnapshotFile.withMapped(directory: directory) { raw throws(SnapshotError) -> (IdentityGraph, Int)? in
           guard let found = IdentityGraph.snapshotToken(raw), GraphSnapshotFile.hex(found) == token else { return nil }
-          return try GraphSnapshotFile.restore(GraphSnapshot(raw, limits: limits))
+          return (try GraphSnapshotFile.restore(GraphSnapshot(raw, limits: limits)), raw.count)
         }
-        if let restored {
+        if let (graph, bytes) = restored ?? nil {
           logger.info(
             "identity graph restored from the shutdown snapshot",
             metadata: [
-              "store.records": "\(restored.recordCount)", "store.snapshot.bytes": "\(bytes.count)",
-              "store.snapshot.read": "\(read)", "store.snapshot.restore": "\(ContinuousClock.now - started - read)",
+              "store.records": "\(graph.recordCount)", "store.snapshot.bytes": "\(bytes)",
+              "store.snapshot.seconds": "\(ContinuousClock.now - started)",
             ])
-          return (restored, true)
+          return (graph, true)
         }
-        logger.warning("the snapshot is not of these records; replaying them")
+        logger.warning("the snapshot is missing or not of these records; replaying them")
       } catch {
         logger.warning("replaying the records", metadata: ["store.snapshot": "\(error)"])
       }

@@ -80,27 +80,18 @@ enum GraphSnapshotFile {
     }
   }
 
-  /// The file's bytes, or nil when there is none or it cannot be read.
-  static func read(directory: String) -> [UInt8]? {
+  /// Calls `body` with the file's bytes, mapped read-only (no copy: the page cache serves
+  /// them), or returns nil when there is no file or it cannot be mapped.
+  static func withMapped<T>(directory: String, _ body: (UnsafeRawBufferPointer) throws(SnapshotError) -> T) throws(SnapshotError) -> T? {
     let fd = open(path(directory), O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
     var st = stat()
-    guard fstat(fd, &st) == 0 else { return nil }
+    guard fstat(fd, &st) == 0, st.st_size > 0 else { return nil }
     let size = Int(st.st_size)
-    var complete = false
-    let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-      var got = 0
-      while got < size {
-        let n = Glibc.read(fd, buffer.baseAddress! + got, size - got)
-        if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { break }
-        got += n
-      }
-      complete = got == size
-      count = got
-    }
-    return complete ? bytes : nil
+    guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0), base != MAP_FAILED else { return nil }
+    defer { munmap(base, size) }
+    return try body(UnsafeRawBufferPointer(start: base, count: size))
   }
 
   /// The graph of a snapshot, its sections decoded on all cores at once (largest first).
