@@ -165,7 +165,7 @@ public struct GraphSnapshot: @unchecked Sendable {
   }
 
   /// The bytes: valid while the caller keeps them (`@unchecked Sendable`: read only).
-  let bytes: UnsafeRawBufferPointer
+  public let bytes: UnsafeRawBufferPointer
   let limits: RecordLimits
   let profileCount: Int
   let repeatedEmailCount: Int
@@ -209,6 +209,9 @@ public struct GraphSnapshot: @unchecked Sendable {
     self.ranges = ranges
     self.sums = sizes.map(\.sum)
   }
+
+  /// Where a section's bytes are in the snapshot.
+  public func range(of section: Section) -> Range<Int> { ranges[section.rawValue] }
 
   /// Decodes one section.
   public func decode(_ section: Section) throws(SnapshotError) -> Decoded {

@@ -89,7 +89,8 @@ enum GraphSnapshotFile {
     var st = stat()
     guard fstat(fd, &st) == 0, st.st_size > 0 else { return nil }
     let size = Int(st.st_size)
-    guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0), base != MAP_FAILED else { return nil }
+    guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { return nil }
+    madvise(base, size, MADV_SEQUENTIAL)
     defer { munmap(base, size) }
     return try body(UnsafeRawBufferPointer(start: base, count: size))
   }
@@ -101,6 +102,9 @@ enum GraphSnapshotFile {
     DispatchQueue.concurrentPerform(iterations: order.count) { i in
       let result = Result { () throws(SnapshotError) in try snapshot.decode(order[i]) }
       decoded.withLock { $0[i] = result }
+      // Decoded: its pages of the mapped file are not needed any more (they would count in the
+      // server's memory until the whole snapshot is unmapped).
+      snapshot.release(snapshot.range(of: order[i]))
     }
     var sections: [GraphSnapshot.Decoded] = []
     for result in decoded.withLock({ $0 }) { sections.append(try result!.get()) }
@@ -113,3 +117,17 @@ enum GraphSnapshotFile {
     unlink(path(directory) + ".tmp")
   }
 }
+
+extension GraphSnapshot {
+  /// Drops the mapped pages wholly inside `range` of the snapshot's bytes (read again from the
+  /// file if touched).
+  fileprivate func release(_ range: Range<Int>) {
+    guard let base = bytes.baseAddress else { return }
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let start = (range.lowerBound + page - 1) / page * page
+    let end = range.upperBound / page * page
+    guard end > start else { return }
+    madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+  }
+}
+

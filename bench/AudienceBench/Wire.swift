@@ -38,4 +38,42 @@ enum Wire {
     guard r.status.code == .ok, let b = r.body else { throw BenchError("request failed: \(r.status)") }
     return b
   }
+
+  /// `next_cursor` of a QueryCohort response, read from its protobuf bytes without decoding the
+  /// users (Response field 13, QueryCohortResponse field 3); nil when empty or absent.
+  static func nextCursor(_ payload: ArraySlice<UInt8>) throws -> String? {
+    func fields(_ bytes: ArraySlice<UInt8>, _ visit: (UInt64, ArraySlice<UInt8>) throws -> Void) throws {
+      var i = bytes.startIndex
+      func varint() throws -> UInt64 {
+        var v: UInt64 = 0, shift: UInt64 = 0
+        while true {
+          guard i < bytes.endIndex, shift < 64 else { throw BenchError("bad varint") }
+          let b = bytes[i]
+          i += 1
+          v |= UInt64(b & 0x7F) << shift
+          if b < 0x80 { return v }
+          shift += 7
+        }
+      }
+      while i < bytes.endIndex {
+        let key = try varint()
+        switch key & 7 {
+        case 0: _ = try varint()
+        case 2:
+          let n = Int(try varint())
+          guard n <= bytes.endIndex - i else { throw BenchError("truncated field") }
+          try visit(key >> 3, bytes[i..<(i + n)])
+          i += n
+        default: throw BenchError("unexpected wire type \(key & 7)")
+        }
+      }
+    }
+    var cursor: String? = nil
+    try fields(payload) { field, body in
+      if field == 2 { throw BenchError("the query failed") }
+      guard field == 13 else { return }
+      try fields(body) { f, value in if f == 3, !value.isEmpty { cursor = String(decoding: value, as: UTF8.self) } }
+    }
+    return cursor
+  }
 }
