@@ -74,11 +74,8 @@ extension IdentityGraph {
   ///   - categories: interest categories, for `category` predicates.
   public func queryStamps(_ query: CohortQuery, categories: InterestCategories = .standard) throws(AudienceError) -> StampedPage {
     precondition(query.cookie == nil, "a cookie-scoped query returns records, not profiles")
-    typealias User = (stamp: ProfileStamp, cookie: String)
-    let page = try self.page(query, categories) { _ -> User? in nil } profile: { id -> User? in
-      // Optional chaining reads the profile in place (binding it would copy every field).
-      guard let revision = profiles[id]?.revision, let cookie = profiles[id]?.cookie.value else { return nil }
-      return (stamp: ProfileStamp(id: id, revision: revision), cookie: cookie)
+    let page = try self.page(query, categories) { _ -> ProfileStamp? in nil } profile: { id -> ProfileStamp? in
+      ProfileStamp(id: id, revision: revisions[id])
     }
     return StampedPage(total: page.total, users: page.users, nextCursor: page.nextCursor)
   }

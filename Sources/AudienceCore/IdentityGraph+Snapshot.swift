@@ -123,7 +123,9 @@ extension IdentityGraph {
     var found = Set<GraphSnapshot.Section>()
     for part in sections {
       switch part.content {
-      case .profiles(let p): profiles = p
+      case .profiles(let p, let r):
+        profiles = p
+        revisions = r
       case .index(let i): index = i
       case .records(let r): records = r
       case .cookies(let c): cookies = c
@@ -156,7 +158,7 @@ public struct GraphSnapshot: @unchecked Sendable {
   }
 
   enum Content {
-    case profiles([Profile?])
+    case profiles([Profile?], revisions: [UInt64])
     case index(SegmentIndex)
     case records([Record?])
     case cookies([String: IdentityGraph.CookieInfo])
@@ -224,8 +226,15 @@ public struct GraphSnapshot: @unchecked Sendable {
       let slots = try r.count()
       var profiles: [Profile?] = []
       profiles.reserveCapacity(slots)
-      for id in 0..<slots { profiles.append(try r.flag() ? try r.profile(id: id) : nil) }
-      content = .profiles(profiles)
+      // Fresh revisions: stamps of this process never repeat.
+      var revisions: [UInt64] = []
+      revisions.reserveCapacity(slots)
+      for id in 0..<slots {
+        let live = try r.flag()
+        profiles.append(live ? try r.profile(id: id) : nil)
+        revisions.append(live ? ProfileStamp.nextRevision() : 0)
+      }
+      content = .profiles(profiles, revisions: revisions)
     case .index:
       content = .index(try r.index())
     case .records:
@@ -605,7 +614,6 @@ struct SnapshotReader {
       p.interests[folded] = source
     }
     p.inCohort = try flag()
-    p.revision = ProfileStamp.nextRevision()
     return p
   }
 

@@ -54,6 +54,10 @@ public struct IdentityGraph: Sendable {
   var profiles: [Profile?] = []
   var cookies: [String: CookieInfo] = [:]
   var emails: [String: EmailInfo] = [:]
+  /// Per profile id: changes whenever the profile does (a new record, a merge into it), to a
+  /// value no profile of this process had before, so readers may keep encodings of a view under
+  /// its `ProfileStamp`. Apart from the profiles: reading a stamp must not touch (or copy) one.
+  var revisions: [UInt64] = []
   /// Indexed by sequence number (dense: the store numbers records 1, 2, 3...).
   var records: [Record?] = []
   var contentIDs: [ContentID: UInt64] = [:]
@@ -158,7 +162,8 @@ public struct IdentityGraph: Sendable {
     }
     link(r, key: key, profile: target)
     profiles[target]!.absorb(r, key: key)
-    profiles[target]!.revision = ProfileStamp.nextRevision()
+    if target >= revisions.count { revisions.append(contentsOf: repeatElement(0, count: target + 1 - revisions.count)) }
+    revisions[target] = ProfileStamp.nextRevision()
     if !replaying { index.update(profiles[target]!, interestCap: limits.maxInterestsPerProfile) }
     if let refusal { outcome = .capped(target, reason: refusal) }
     let slot = Int(stored.seq)

@@ -71,9 +71,6 @@ public struct Profile: Sendable {
   /// Whether one of its emails was seen with two or more cookies (emails never lose cookies,
   /// so once true it stays true).
   public internal(set) var inCohort = false
-  /// Changes whenever the profile does (a new record, a merge into it), to a value no profile of
-  /// this process had before: readers keep encodings of a view under its `ProfileStamp`.
-  public internal(set) var revision: UInt64 = 0
 
   init(id: ProfileID, key: RecordKey, cookie: String) {
     self.id = id

@@ -40,8 +40,8 @@ public struct StampedView: Sendable {
 public struct StampedPage: Sendable {
   /// Every match, not only this page's.
   public var total: Int
-  /// This page: each profile's stamp and the cookie its view shows (the latest record's).
-  public var users: [(stamp: ProfileStamp, cookie: String)]
+  /// This page's profiles.
+  public var users: [ProfileStamp]
   /// Nil on the last page.
   public var nextCursor: String?
 }
@@ -51,8 +51,8 @@ extension IdentityGraph {
   /// - Parameters:
   ///   - cookie: the cookie, trimmed.
   public func stamp(cookie: String) -> ProfileStamp? {
-    guard let id = cookies[cookie]?.profile, let revision = profiles[id]?.revision else { return nil }
-    return ProfileStamp(id: id, revision: revision)
+    guard let id = cookies[cookie]?.profile, id < revisions.count else { return nil }
+    return ProfileStamp(id: id, revision: revisions[id])
   }
 
   /// The views of live profiles, with their current stamps; nil where a profile is gone.
@@ -62,7 +62,7 @@ extension IdentityGraph {
     ids.map { id in
       guard id >= 0, id < profiles.count, let p = profiles[id] else { return nil }
       return StampedView(
-        stamp: ProfileStamp(id: id, revision: p.revision),
+        stamp: ProfileStamp(id: id, revision: revisions[id]),
         data: p.view(cookie: nil, interestCap: limits.maxInterestsPerProfile), summary: summary(p))
     }
   }

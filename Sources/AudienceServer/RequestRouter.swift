@@ -65,7 +65,7 @@ public struct RequestRouter: Sendable {
       case .getUser(let cookie):
         let c = try Self.requiredCookie(cookie)
         guard let stamp = s.userStampNow(cookie: c) else { throw Self.unknown(c) }
-        if let view = views.view(stamp) ?? packedViews([stamp], s)[0]?.view {
+        if let view = views.view(stamp) ?? packedViews([stamp], s)[0] {
           WireCodec.encodeGetUser(id: request.id, cookie: c, view: view, into: &buffer)
         } else {
           // Gone since the stamp was read (merged or forgotten): read it the plain way.
@@ -81,17 +81,14 @@ public struct RequestRouter: Sendable {
           return true
         }
         let page = try s.queryStampsNow(query, categories: configuration.categories)
-        let views = packedViews(page.users.map(\.stamp), s)
+        let views = packedViews(page.users, s)
         if views.contains(where: { $0 == nil }) {
           // A profile of the page went between the two reads: answer from one read instead.
           let page = try s.queryCohortNow(query, categories: configuration.categories)
           WireCodec.encode(WireResponse(id: request.id, body: .queryCohort(page)), into: &buffer)
           return true
         }
-        let users = zip(page.users, views).map { user, packed in
-          // A view packed just now may be newer than the page's stamp: it shows its own cookie.
-          (cookie: packed!.cookie ?? user.cookie, view: packed!.view)
-        }
+        let users = views.map { (cookie: $0!.latestCookie, view: $0!) }
         WireCodec.encodeCohortPage(id: request.id, total: page.total, users: users, nextCursor: page.nextCursor, into: &buffer)
       case .health:
         WireCodec.encode(WireResponse(id: request.id, body: .health(health(s.statsNow()))), into: &buffer)
@@ -105,9 +102,10 @@ public struct RequestRouter: Sendable {
   }
 
   /// Packed views of these profiles: kept ones, the others packed now and kept; nil where a
-  /// profile is gone. `cookie` is set on views packed now (their latest record's cookie).
-  private func packedViews(_ stamps: [ProfileStamp], _ s: any ImmediateProfileReads) -> [(view: PackedView, cookie: String?)?] {
-    var found: [(view: PackedView, cookie: String?)?] = views.views(stamps).map { $0.map { ($0, nil) } }
+  /// profile is gone. (A view packed now may be of a newer state than its stamp: it is kept under
+  /// its own.)
+  private func packedViews(_ stamps: [ProfileStamp], _ s: any ImmediateProfileReads) -> [PackedView?] {
+    var found = views.views(stamps)
     let missing = found.indices.filter { found[$0] == nil }
     guard !missing.isEmpty else { return found }
     let fresh = s.stampedViewsNow(missing.map { stamps[$0].id })
@@ -117,7 +115,7 @@ public struct RequestRouter: Sendable {
       guard let view else { continue }
       let p = PackedView(view)
       packed.append((view.stamp, p))
-      found[i] = (p, view.data.cookie)
+      found[i] = p
     }
     views.keep(packed)
     return found

@@ -12,12 +12,15 @@ public struct PackedView: Sendable {
   /// `audience.v1.Record` without field 1, then `audience.v1.ProfileSummary` (one allocation).
   private let packed: [UInt8]
   private let recordCount: Int
+  /// The cookie of the profile's latest record: `data.cookie` in a QueryCohort page.
+  public let latestCookie: String
 
   /// Packs a view.
   /// - Parameters:
   ///   - view: the profile's view and summary.
   public init(_ view: StampedView) {
     let arena = Arena()
+    latestCookie = view.data.cookie
     var data = view.data
     data.cookie = ""  // proto3: an empty string is not packed
     let r = ProtoRecord.encode(data, arena)
