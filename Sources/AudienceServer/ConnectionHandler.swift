@@ -39,7 +39,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
   private var context: ChannelHandlerContext?
   private var running = 0
   private var readHeld = false
-  private var unflushed = false
+  /// Responses answered on the event loop during this read burst: written and flushed as one
+  /// buffer when the burst ends (`channelReadComplete`).
+  private var outgoing: ByteBuffer?
   private var closing = false
   private var streams = IngestStreams()
 
@@ -169,12 +171,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
         startCommitter(context, stream: batch.stream)
       }
     default:
-      var frame = context.channel.allocator.buffer(capacity: 512)
-      if router.handleNow(request, into: &frame) {
-        context.write(wrapOutboundOut(frame), promise: nil)
-        unflushed = true
-        return
-      }
+      var frames = takeOutgoing(context)
+      let answered = router.handleNow(request, into: &frames)
+      outgoing = frames
+      if answered { return }
       running += 1
       connection.begin()
       let (server, connection) = (self.server, self.connection)
@@ -252,24 +252,35 @@ final class ConnectionHandler: ChannelDuplexHandler {
     context.fireChannelWritabilityChanged()
   }
 
+  /// The burst's response buffer, taken out so appending to it does not copy.
+  private func takeOutgoing(_ context: ChannelHandlerContext) -> ByteBuffer {
+    defer { outgoing = nil }
+    return outgoing ?? context.channel.allocator.buffer(capacity: 4096)
+  }
+
   private func write(_ context: ChannelHandlerContext, _ response: WireResponse) {
-    context.write(wrapOutboundOut(AudienceServer.frame(response, context.channel.allocator)), promise: nil)
-    unflushed = true
+    var frames = takeOutgoing(context)
+    WireCodec.encode(response, into: &frames)
+    outgoing = frames
+  }
+
+  /// Writes and flushes the burst's responses.
+  private func flushOutgoing(_ context: ChannelHandlerContext) {
+    guard let frames = outgoing, frames.readableBytes > 0 else { return }
+    outgoing = nil
+    context.writeAndFlush(wrapOutboundOut(frames), promise: nil)
   }
 
   /// Writes a last response, then closes once it is on its way.
   private func closeAfter(_ context: ChannelHandlerContext, _ response: WireResponse) {
+    flushOutgoing(context)
     closing = true
-    unflushed = false
     let channel = context.channel
     context.writeAndFlush(wrapOutboundOut(AudienceServer.frame(response, channel.allocator))).whenComplete { _ in channel.close(promise: nil) }
   }
 
   func channelReadComplete(context: ChannelHandlerContext) {
-    if unflushed {
-      unflushed = false
-      context.flush()
-    }
+    flushOutgoing(context)
     context.fireChannelReadComplete()
   }
 
