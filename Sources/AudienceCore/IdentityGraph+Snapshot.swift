@@ -12,6 +12,9 @@
 /// index's columns are raw little-endian arrays.
 extension IdentityGraph {
   static let snapshotMagic = Array("AUDSNAP3".utf8)
+  /// The version of what `apply` decides (links, merges, caps, folding). A build that decides
+  /// differently must bump it: its snapshots are then refused and the records replayed.
+  public static let rulesVersion = 1
 
   /// The graph as snapshot bytes (the header, then every section: `snapshotHeader` over
   /// `snapshotSection` of each).
@@ -81,6 +84,7 @@ extension IdentityGraph {
     var w = SnapshotWriter()
     w.bytes(Self.snapshotMagic)
     w.bytes(token)
+    w.int(Self.rulesVersion)
     w.limits(limits)
     for n in [profileCount, repeatedEmailCount, recordCount] { w.int(n) }
     w.uint(lastSeq)
@@ -138,7 +142,10 @@ extension IdentityGraph {
     }
     guard found.count == GraphSnapshot.Section.allCases.count else { throw .damaged("sections are missing") }
     let slots = profiles.count
-    guard index.universe <= slots, cookies.values.allSatisfy({ $0.profile < slots }), emails.values.allSatisfy({ $0.profile < slots })
+    // A live profile has a revision; every cookie and email must point at one.
+    guard revisions.count == slots, index.universe <= slots,
+      cookies.values.allSatisfy({ $0.profile < slots && revisions[$0.profile] != 0 }),
+      emails.values.allSatisfy({ $0.profile < slots && revisions[$0.profile] != 0 })
     else { throw .damaged("the sections do not fit together") }
   }
 }
@@ -186,6 +193,7 @@ public struct GraphSnapshot: @unchecked Sendable {
     var r = SnapshotReader(bytes)
     guard bytes.count >= 8, try r.bytes(8) == IdentityGraph.snapshotMagic else { throw .damaged("not a snapshot of this version") }
     _ = try r.bytes(16)
+    let rules = try r.int()
     let made = try r.limits()
     self.bytes = bytes
     self.limits = limits
@@ -199,6 +207,7 @@ public struct GraphSnapshot: @unchecked Sendable {
     guard try r.fixed() == SnapshotWriter.checksum(UnsafeRawBufferPointer(rebasing: bytes[..<header])) else {
       throw .damaged("the header's checksum does not match")
     }
+    guard rules == IdentityGraph.rulesVersion else { throw .otherRules }
     guard made == limits else { throw .otherLimits }
     var at = r.offset
     var ranges: [Range<Int>] = []
@@ -281,11 +290,13 @@ public struct GraphSnapshot: @unchecked Sendable {
 public enum SnapshotError: Error, Hashable, Sendable, CustomStringConvertible {
   case damaged(String)
   case otherLimits
+  case otherRules
 
   public var description: String {
     switch self {
     case .damaged(let why): "the snapshot is damaged: \(why)"
     case .otherLimits: "the snapshot was made under other record limits"
+    case .otherRules: "the snapshot was made by a build with other identity rules"
     }
   }
 }

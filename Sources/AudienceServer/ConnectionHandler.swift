@@ -111,8 +111,21 @@ final class ConnectionHandler: ChannelDuplexHandler {
       earlier.writeBuffer(&bytes)
       bytes = earlier
     }
+    unframed = bytes
+    answerFrames(context)
+  }
+
+  /// Answers the whole frames received so far, in order. Responses gathered past `flushBytes`
+  /// are written at once; when the peer stops reading (the channel is not writable) the rest
+  /// wait, unanswered and unread from the socket, until it reads again.
+  private func answerFrames(_ context: ChannelHandlerContext) {
+    guard var bytes = unframed else { return }
+    unframed = nil
     do {
-      while !closing, let frame = try decoder.decode(buffer: &bytes) { handle(frame, context) }
+      while !closing, context.channel.isWritable, let frame = try decoder.decode(buffer: &bytes) {
+        handle(frame, context)
+        if (outgoing?.readableBytes ?? 0) >= flushBytes { flushOutgoing(context) }
+      }
     } catch {
       failFraming(context, error)
       return
@@ -122,6 +135,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
       unframed = bytes
     }
   }
+
+  /// Responses gathered in a burst past this many bytes are written before the next frame.
+  private var flushBytes: Int { min(1 << 20, server.configuration.maxBufferedBytes) }
 
   /// One whole frame: a request to decode and answer.
   private func handle(_ frame: ByteBuffer, _ context: ChannelHandlerContext) {
@@ -236,7 +252,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
   /// Reads again if reading was held and neither limit holds it any more.
   private func resumeReading() {
-    guard readHeld, let context, mayRead(context) else { return }
+    guard let context, !closing else { return }
+    // Frames held back while the peer was not reading come first.
+    if context.channel.isWritable, (unframed?.readableBytes ?? 0) > 0 {
+      answerFrames(context)
+      flushOutgoing(context)
+    }
+    guard readHeld, mayRead(context) else { return }
     readHeld = false
     context.read()
   }
@@ -245,6 +267,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
   /// buffer's high-water mark (a peer that does not read cannot make the server buffer more).
   private func mayRead(_ context: ChannelHandlerContext) -> Bool {
     running < server.configuration.maxInFlightPerConnection && context.channel.isWritable
+      && (unframed?.readableBytes ?? 0) <= server.configuration.maxFrameBytes + 4
   }
 
   func channelWritabilityChanged(context: ChannelHandlerContext) {

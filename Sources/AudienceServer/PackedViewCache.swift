@@ -43,6 +43,15 @@ final class PackedViewCache: Sendable {
     }
   }
 
+  /// Drops a profile's packed view (a forgotten person's bytes are not kept).
+  func evict(_ id: ProfileID) {
+    guard capacity > 0 else { return }
+    slots.withLock { table in
+      let i = id % capacity
+      if i < table.count, table[i]?.stamp.id == id { table[i] = nil }
+    }
+  }
+
   /// Keeps packed views, each replacing whatever its slot held.
   func keep(_ views: [(stamp: ProfileStamp, view: PackedView)]) {
     guard capacity > 0, !views.isEmpty else { return }

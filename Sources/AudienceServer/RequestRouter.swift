@@ -65,7 +65,7 @@ public struct RequestRouter: Sendable {
       case .getUser(let cookie):
         let c = try Self.requiredCookie(cookie)
         guard let stamp = s.userStampNow(cookie: c) else { throw Self.unknown(c) }
-        if let view = views.view(stamp) ?? packedViews([stamp], s)[0] {
+        if let view = views.view(stamp) ?? packedViews([stamp], s).views[0] {
           WireCodec.encodeGetUser(id: request.id, cookie: c, view: view, into: &buffer)
         } else {
           // Gone since the stamp was read (merged or forgotten): read it the plain way.
@@ -81,9 +81,10 @@ public struct RequestRouter: Sendable {
           return true
         }
         let page = try s.queryStampsNow(query, categories: configuration.categories)
-        let views = packedViews(page.users, s)
-        if views.contains(where: { $0 == nil }) {
-          // A profile of the page went between the two reads: answer from one read instead.
+        let (views, current) = packedViews(page.users, s)
+        if !current {
+          // A profile of the page changed between the two reads: answer from one read instead
+          // (a page shows its users as they were when the filter chose them).
           let page = try s.queryCohortNow(query, categories: configuration.categories)
           WireCodec.encode(WireResponse(id: request.id, body: .queryCohort(page)), into: &buffer)
           return true
@@ -102,23 +103,28 @@ public struct RequestRouter: Sendable {
   }
 
   /// Packed views of these profiles: kept ones, the others packed now and kept; nil where a
-  /// profile is gone. (A view packed now may be of a newer state than its stamp: it is kept under
-  /// its own.)
-  private func packedViews(_ stamps: [ProfileStamp], _ s: any ImmediateProfileReads) -> [PackedView?] {
+  /// profile is gone. `current`: every view is of the state its stamp names (one packed now may
+  /// be newer; it is kept under its own stamp).
+  private func packedViews(_ stamps: [ProfileStamp], _ s: any ImmediateProfileReads) -> (views: [PackedView?], current: Bool) {
     var found = views.views(stamps)
     let missing = found.indices.filter { found[$0] == nil }
-    guard !missing.isEmpty else { return found }
+    guard !missing.isEmpty else { return (found, true) }
+    var current = true
     let fresh = s.stampedViewsNow(missing.map { stamps[$0].id })
     var packed: [(stamp: ProfileStamp, view: PackedView)] = []
     packed.reserveCapacity(missing.count)
     for (i, view) in zip(missing, fresh) {
-      guard let view else { continue }
+      guard let view else {
+        current = false
+        continue
+      }
+      if view.stamp != stamps[i] { current = false }
       let p = PackedView(view)
       packed.append((view.stamp, p))
       found[i] = p
     }
     views.keep(packed)
-    return found
+    return (found, current)
   }
 
   static func failure(_ id: UInt64, _ error: any Error) -> WireResponse {
@@ -176,6 +182,7 @@ public struct RequestRouter: Sendable {
       return .analyze(try await store.analyze(query, categories: configuration.categories))
     case .forget(let person):
       guard let erased = try await store.forget(person) else { throw Self.unknownPerson(person) }
+      views.evict(erased.id)  // never served again anyway (its stamp is gone); not kept either
       return .forget(erased)
     case .export(let person):
       guard let export = try await store.export(person) else { throw Self.unknownPerson(person) }

@@ -18,6 +18,8 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
   let logger: Logger
   let db: SQLiteDatabase
   let directory: String
+  /// `audience.lock`, held (flock) while the store is open.
+  private let lock: Int32
   let graph: Mutex<IdentityGraph>
   /// Whether the start restored the shutdown snapshot (else it replayed the records).
   let restoredFromSnapshot: Bool
@@ -86,7 +88,24 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     }
     self.logger = logger
     self.clock = clock
-    let db = try SQLiteDatabase(path: directory + "/audience.db")
+    // One server per data directory: a second one would write records the first's graph (and
+    // its shutdown snapshot) never sees.
+    let lock = open(directory + "/audience.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    guard lock >= 0 else {
+      throw AudienceError(.unavailable, "cannot open \(directory)/audience.lock: \(String(cString: strerror(errno)))")
+    }
+    guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+      Glibc.close(lock)
+      throw AudienceError(.unavailable, "data directory \(directory) is in use by another audienced (audience.lock is locked)")
+    }
+    self.lock = lock
+    let db: SQLiteDatabase
+    do {
+      db = try SQLiteDatabase(path: directory + "/audience.db")
+    } catch {
+      Glibc.close(lock)
+      throw error
+    }
     do {
       // secure_delete: an erased person's bytes are overwritten, not left in free pages.
       try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA secure_delete=ON; PRAGMA cache_size=-65536;")
@@ -101,6 +120,7 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
         metadata: ["store.path": "\(db.path)", "store.records": "\(g.recordCount)", "store.profiles": "\(g.profileCount)"])
     } catch {
       db.close()
+      Glibc.close(lock)
       throw error
     }
     self.db = db
@@ -128,7 +148,9 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
           guard let found = IdentityGraph.snapshotToken(raw), GraphSnapshotFile.hex(found) == token else { return nil }
           return (try GraphSnapshotFile.restore(GraphSnapshot(raw, limits: limits)), raw.count)
         }
-        if let (graph, bytes) = restored ?? nil {
+        // The token says the file is the one saved last; the tables must also still be what it
+        // was saved from (an older build or a sqlite3 session may have written since).
+        if let (graph, bytes) = restored ?? nil, try Self.tables(db, match: graph) {
           logger.info(
             "identity graph restored from the shutdown snapshot",
             metadata: [
@@ -143,6 +165,15 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
       }
     }
     return (try replay(db, limits: limits), false)
+  }
+
+  /// Whether the tables hold what `graph` was built from: as many records, none after its last
+  /// sequence number, as many splits.
+  private static func tables(_ db: SQLiteDatabase, match graph: IdentityGraph) throws(AudienceError) -> Bool {
+    let rows = try db.prepare("SELECT count(*), coalesce(max(seq), 0), (SELECT count(*) FROM splits) FROM users")
+    guard try rows.step() else { return false }
+    return rows.int64(0) == Int64(graph.recordCount) && UInt64(bitPattern: rows.int64(1) ?? 0) <= graph.lastSeq
+      && rows.int64(2) == Int64(graph.splitCookies.count)
   }
 
   /// The graph rebuilt by applying every stored record in order (and the splits where they
@@ -394,12 +425,14 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     }
     let alreadyClosed = writer.withLock { state -> Bool in
       defer { state.idle = [] }
-      return insert == nil
+      if insert == nil { return true }
+      insert = nil
+      return false
     }
     if alreadyClosed { return }
-    insert = nil
     saveSnapshot()
     db.close()
+    Glibc.close(lock)
     try? await pool.shutdownGracefully()
     logger.info("embedded store closed", metadata: ["store.path": "\(db.path)"])
   }

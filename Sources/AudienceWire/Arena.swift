@@ -1,4 +1,5 @@
 internal import CProtobufC
+internal import CUnpackArena
 internal import Glibc
 
 /// Owns the C memory of protobuf-c messages being built for packing: every string and
@@ -62,9 +63,9 @@ final class Arena {
   }
 }
 
-/// Where protobuf-c unpacks a received message: a bump allocator (CProtobufC's
-/// `AudienceUnpackArena`) freed with everything in it when `body` returns, instead of a malloc
-/// and a free per string and sub-message.
+/// Where protobuf-c unpacks a received message: a bump allocator (`CUnpackArena`) freed with
+/// everything in it when `body` returns, instead of a malloc and a free per string and
+/// sub-message.
 enum UnpackArena {
   /// Calls `body` with the allocator to pass to `*__unpack`; nothing unpacked with it may
   /// outlive the call, and `*__free_unpacked` must not be called on it.

@@ -95,6 +95,27 @@ struct EmbeddedStoreTests {
     #expect(!store.restoredFromSnapshot)
     #expect(try await state(store) == second)
     await store.close()
+
+    // The tables changed behind the token's back (an older build, a sqlite3 session): replayed.
+    #expect(FileManager.default.fileExists(atPath: snapshot))
+    let db = try SQLiteDatabase(path: dir.path + "/audience.db")
+    try db.execute("DELETE FROM users WHERE seq = (SELECT max(seq) FROM users)")
+    db.close()
+    store = try EmbeddedStore(directory: dir.path, logger: logger)
+    #expect(!store.restoredFromSnapshot)
+    #expect(try await store.stats().records == 499)
+    await store.close()
+  }
+
+  /// A second store on the same directory would write records the first never sees.
+  @Test func oneStorePerDirectory() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let first = try EmbeddedStore(directory: dir.path, logger: logger)
+    #expect(throws: AudienceError.self) { _ = try EmbeddedStore(directory: dir.path, logger: logger) }
+    await first.close()
+    let again = try EmbeddedStore(directory: dir.path, logger: logger)
+    await again.close()
   }
 
   /// The index built once after the start-up replay answers as the one kept record by record.
