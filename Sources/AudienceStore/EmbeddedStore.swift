@@ -140,7 +140,7 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     let token = try rows.step() ? rows.text(0) : nil
     rows.reset()
     try db.execute("DELETE FROM meta WHERE key = '\(GraphSnapshotFile.tokenKey)'")
-    defer { GraphSnapshotFile.remove(directory: directory) }
+    defer { GraphSnapshotFile.discard(directory: directory) }
     if let token {
       let started = ContinuousClock.now
       do {
@@ -229,7 +229,7 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
           "store.snapshot.write": "\(ContinuousClock.now - started - encoded)",
         ])
     } catch {
-      GraphSnapshotFile.remove(directory: directory)
+      GraphSnapshotFile.discard(directory: directory)
       logger.warning("no snapshot saved; the next start replays the records", metadata: ["store.error": "\(error)"])
     }
   }

@@ -111,10 +111,30 @@ enum GraphSnapshotFile {
     return try IdentityGraph(snapshot, sections: sections)
   }
 
-  /// Deletes the file (and a temporary one a crash left behind).
-  static func remove(directory: String) {
-    unlink(path(directory))
+  /// Deletes the snapshot: unlinked at once, its bytes overwritten with zeros in the background
+  /// (it holds every person's data, and someone erased later with `audience forget` must not
+  /// linger in freed disk blocks, as the database's `secure_delete` sees to for its own pages);
+  /// and a temporary one a crash left behind.
+  static func discard(directory: String) {
     unlink(path(directory) + ".tmp")
+    let fd = open(path(directory), O_WRONLY | O_CLOEXEC)
+    unlink(path(directory))
+    guard fd >= 0 else { return }
+    DispatchQueue.global(qos: .utility).async {
+      var st = stat()
+      if fstat(fd, &st) == 0 {
+        let zeros = [UInt8](repeating: 0, count: 1 << 20)
+        var left = Int(st.st_size)
+        while left > 0 {
+          let n = zeros.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, min(left, $0.count)) }
+          if n < 0 && errno == EINTR { continue }
+          guard n > 0 else { break }
+          left -= n
+        }
+        fsync(fd)
+      }
+      close(fd)
+    }
   }
 }
 
@@ -130,4 +150,3 @@ extension GraphSnapshot {
     madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
   }
 }
-
