@@ -131,14 +131,6 @@ extension WireCodec {
   /// - Parameters:
   ///   - payload: the frame's bytes.
   public static func decodeResponse(_ payload: ByteBuffer) throws -> WireResponse {
-    // Pages of users, most of what a client decodes, are read straight from the bytes when they
-    // are in the canonical form (CohortPageDecoder); everything else goes through protobuf-c.
-    if let page = payload.withUnsafeReadableBytes({ CohortPageDecoder.decode($0) }) { return page }
-    return try decodeResponseWithProtobufC(payload)
-  }
-
-  /// `decodeResponse` through protobuf-c only.
-  static func decodeResponseWithProtobufC(_ payload: ByteBuffer) throws -> WireResponse {
     try payload.withUnsafeReadableBytes { bytes throws -> WireResponse in
       try UnpackArena.with { allocator throws -> WireResponse in
         guard
@@ -173,7 +165,7 @@ extension WireCodec {
           var users: [Record] = []
           for i in 0..<q.n_users { users.append(try ProtoRecord.decodeView(q.users[i]!)) }
           let cursor = try CStrings.read(q.next_cursor, "next_cursor")
-          body = .queryCohort(CohortPage(total: Int(clamping: q.total), users: users, nextCursor: cursor.isEmpty ? nil : cursor))
+          body = .queryCohort(CohortPage(total: Int(q.total), users: users, nextCursor: cursor.isEmpty ? nil : cursor))
         case AUDIENCE__V1__RESPONSE__BODY_HEALTH:
           let h = m.health.pointee
           body = .health(
