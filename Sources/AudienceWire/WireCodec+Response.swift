@@ -165,7 +165,7 @@ extension WireCodec {
           var users: [Record] = []
           for i in 0..<q.n_users { users.append(try ProtoRecord.decodeView(q.users[i]!)) }
           let cursor = try CStrings.read(q.next_cursor, "next_cursor")
-          body = .queryCohort(CohortPage(total: Int(q.total), users: users, nextCursor: cursor.isEmpty ? nil : cursor))
+          body = .queryCohort(CohortPage(total: Int(clamping: q.total), users: users, nextCursor: cursor.isEmpty ? nil : cursor))
         case AUDIENCE__V1__RESPONSE__BODY_HEALTH:
           let h = m.health.pointee
           body = .health(
