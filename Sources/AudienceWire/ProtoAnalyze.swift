@@ -103,10 +103,10 @@ enum ProtoAnalyze {
     let m = p.pointee
     func counts(_ n: Int, _ xs: UnsafeMutablePointer<UnsafeMutablePointer<Audience__V1__NamedCount>?>?) throws(AudienceError) -> [NamedCount] {
       var out: [NamedCount] = []
-      for i in 0..<n { out.append(NamedCount(try CStrings.read(xs![i]!.pointee.name, "name"), Int(xs![i]!.pointee.count))) }
+      for i in 0..<n { out.append(NamedCount(try CStrings.read(xs![i]!.pointee.name, "name"), Int(clamping: xs![i]!.pointee.count))) }
       return out
     }
-    var r = AudienceReport(total: Int(m.total))
+    var r = AudienceReport(total: Int(clamping: m.total))
     r.countries = try counts(m.n_countries, m.countries)
     r.states = try counts(m.n_states, m.states)
     r.cities = try counts(m.n_cities, m.cities)
@@ -117,9 +117,9 @@ enum ProtoAnalyze {
     r.categories = try counts(m.n_categories, m.categories)
     r.ageHistogram = (0..<m.n_age_histogram).map { i in
       let b = m.age_histogram[i]!.pointee
-      return HistogramBin(from: b.from, to: b.to, count: Int(b.count))
+      return HistogramBin(from: b.from, to: b.to, count: Int(clamping: b.count))
     }
-    r.withAge = Int(m.with_age)
+    r.withAge = Int(clamping: m.with_age)
     if let k = m.kmeans?.pointee {
       let features = try CStrings.read(k.n_features, k.features, "features").compactMap(KMeansFeature.init(rawValue:))
       let centroids = (0..<k.n_centroids).map { i in
@@ -127,10 +127,10 @@ enum ProtoAnalyze {
         return (0..<c.n_values).map { c.values[$0] }
       }
       r.kmeans = KMeansSummary(
-        features: features, centroids: centroids, sizes: (0..<k.n_sizes).map { Int(k.sizes[$0]) }, inertia: k.inertia,
+        features: features, centroids: centroids, sizes: (0..<k.n_sizes).map { Int(clamping: k.sizes[$0]) }, inertia: k.inertia,
         ageClusters: (0..<k.n_age_clusters).map { i in
           let a = k.age_clusters[i]!.pointee
-          return KMeansSummary.AgeCluster(age: Int(a.age), cluster: Int(a.cluster), count: Int(a.count))
+          return KMeansSummary.AgeCluster(age: Int(a.age), cluster: Int(a.cluster), count: Int(clamping: a.count))
         })
     }
     return r

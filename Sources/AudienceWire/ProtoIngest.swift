@@ -46,7 +46,7 @@ enum ProtoIngest {
     outcomes.reserveCapacity(r.n_results)
     for i in 0..<r.n_results {
       let e = r.results[i]!.pointee
-      let id = ProfileID(e.profile_id)
+      let id = ProfileID(clamping: e.profile_id)
       switch e.outcome {
       case AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_CREATED: outcomes.append(.created(id))
       case AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_UPDATED: outcomes.append(.updated(id))
@@ -54,7 +54,7 @@ enum ProtoIngest {
       case AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_CAPPED:
         outcomes.append(.capped(id, reason: try CStrings.read(e.message, "message")))
       case AUDIENCE__V1__INGEST_OUTCOME__INGEST_OUTCOME_MERGED:
-        let absorbed = (0..<e.n_merged_profile_ids).map { ProfileID(e.merged_profile_ids[$0]) }
+        let absorbed = (0..<e.n_merged_profile_ids).map { ProfileID(clamping: e.merged_profile_ids[$0]) }
         outcomes.append(.merged(id, absorbed: absorbed))
       default:
         let field = try CStrings.read(e.field, "field")
@@ -90,8 +90,8 @@ enum ProtoProfile {
   static func decode(_ p: UnsafeMutablePointer<Audience__V1__ProfileSummary>) throws(AudienceError) -> ProfileSummary {
     let s = p.pointee
     return ProfileSummary(
-      id: ProfileID(s.id), cookies: try CStrings.read(s.n_cookies, s.cookies, "profile.cookies"),
-      emails: try CStrings.read(s.n_emails, s.emails, "profile.emails"), records: Int(s.records),
+      id: ProfileID(clamping: s.id), cookies: try CStrings.read(s.n_cookies, s.cookies, "profile.cookies"),
+      emails: try CStrings.read(s.n_emails, s.emails, "profile.emails"), records: Int(clamping: s.records),
       repeatedEmails: try CStrings.read(s.n_repeated_emails, s.repeated_emails, "profile.repeated_emails"),
       firstSeen: Timestamp(parsing: try CStrings.read(s.first_seen, "profile.first_seen")) ?? Timestamp(seconds: 0),
       lastSeen: Timestamp(parsing: try CStrings.read(s.last_seen, "profile.last_seen")) ?? Timestamp(seconds: 0))

@@ -32,17 +32,17 @@ enum ProtoWatch {
   static func decode(_ w: Audience__V1__WatchEvent) throws(AudienceError) -> WatchEvent {
     switch w.kind {
     case AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_STARTED:
-      return .started(total: Int(w.total))
+      return .started(total: Int(clamping: w.total))
     case AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_ENTER:
       guard let data = w.data else { throw AudienceError(.internal, "ENTER event without the profile") }
-      return .enter(ProfileID(w.profile_id), profile: try ProtoRecord.decodeView(data))
+      return .enter(ProfileID(clamping: w.profile_id), profile: try ProtoRecord.decodeView(data))
     case AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_LEAVE:
       let profile = try w.data.map { p throws(AudienceError) in try ProtoRecord.decodeView(p) }
-      return .leave(ProfileID(w.profile_id), profile: profile, mergedInto: profile == nil ? ProfileID(w.merged_into) : nil)
+      return .leave(ProfileID(clamping: w.profile_id), profile: profile, mergedInto: profile == nil ? ProfileID(clamping: w.merged_into) : nil)
     case AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_ENDED:
       return .ended
     case AUDIENCE__V1__WATCH_EVENT_KIND__WATCH_EVENT_KIND_FORGOTTEN:
-      return .forgotten(ProfileID(w.profile_id))
+      return .forgotten(ProfileID(clamping: w.profile_id))
     default:
       throw AudienceError(.internal, "watch event of unknown kind \(w.kind.rawValue)")
     }

@@ -172,7 +172,7 @@ extension WireCodec {
             HealthInfo(
               status: try CStrings.read(h.status, "status"), serverVersion: try CStrings.read(h.server_version, "server_version"),
               store: try CStrings.read(h.store, "store"),
-              stats: StoreStats(profiles: Int(h.profiles), records: Int(h.records), repeatedEmails: Int(h.repeated_emails)),
+              stats: StoreStats(profiles: Int(clamping: h.profiles), records: Int(clamping: h.records), repeatedEmails: Int(clamping: h.repeated_emails)),
               uptimeSeconds: h.uptime_seconds, connections: Int(h.connections)))
         case AUDIENCE__V1__RESPONSE__BODY_ANALYZE:
           body = .analyze(try ProtoAnalyze.decode(m.analyze))

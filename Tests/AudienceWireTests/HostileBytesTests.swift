@@ -117,4 +117,15 @@ struct HostileBytesTests {
       _ = try? WireCodec.decodeResponse(ByteBuffer(bytes: bytes))
     }
   }
+
+  /// A client is not crashed by a server's absurd counts: a uint64 past Int.max clamps.
+  @Test func hugeCountsFromAServerClamp() throws {
+    // Response { id: 1, health { profiles: 2^64 - 1 } }
+    let bytes: [UInt8] = [0x08, 0x01, 0x72, 0x0B, 0x20, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]
+    guard case .health(let info)? = try WireCodec.decodeResponse(ByteBuffer(bytes: bytes)).body else {
+      Issue.record("not a Health response")
+      return
+    }
+    #expect(info.stats.profiles == Int.max)
+  }
 }
