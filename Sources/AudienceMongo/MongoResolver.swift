@@ -281,10 +281,20 @@ struct MongoResolver {
       case .changed:
         return false  // another writer finished it (or changed the survivor): read again
       case .taken:
-        // Another survivor absorbed the same person first (two merges raced for it): its
-        // identifiers live there now. Drop this intent; resolving again merges the two survivors.
-        try dropMerge(survivor)
-        return false
+        // Once the absorbed document was deleted, its identifiers were free in the unique indexes
+        // until now, and another document took one: a person created at that moment, or another
+        // survivor of the same person. Either way it is this person too: absorb it as well,
+        // keeping every identifier of the first absorbed (dropping the merge here lost them).
+        guard let holder = try holders(of: absorbed, besides: survivor.id).first else { continue }
+        if holder.unsettled {
+          try settle(holder)
+          continue
+        }
+        var both = holder
+        for c in absorbed.cookies where !both.cookies.contains(c) { both.cookies.append(c) }
+        for e in absorbed.emails where !both.emails.contains(e) { both.emails.append(e) }
+        guard let remarked = try markMerge(survivor, absorbing: both) else { return false }
+        survivor = remarked
       }
     }
     return false
@@ -348,8 +358,17 @@ struct MongoResolver {
     try clearIntent("splitting", of: row)
   }
 
-  /// Removes a merge intent that can no longer be finished.
-  private func dropMerge(_ survivor: PersonRow) throws { try clearIntent("merging", of: survivor) }
+  /// The other person documents holding one of these identifiers.
+  private func holders(of row: PersonRow, besides id: ProfileID) throws -> [PersonRow] {
+    let filter: JSONValue = .object([
+      ("_id", .object([("$ne", .int(Int64(id)))])),
+      ("$or", .array([
+        .object([("cookies", .object([("$in", .array(row.cookies.map { .string($0) }))]))]),
+        .object([("emails", .object([("$in", .array(row.emails.map { .string($0) }))]))]),
+      ])),
+    ])
+    return try s.find(MongoDocuments.unique, filter, .object([("projection", PersonRow.projection)])).compactMap(PersonRow.init)
+  }
 
   /// Removes a recorded intent (`merging` or `splitting`) from a person, compare-and-set on the
   /// version it was read at.
