@@ -25,7 +25,7 @@ enum GraphSnapshotFile {
   }
 
   static func hex(_ bytes: [UInt8]) -> String {
-    bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
   }
 
   /// The graph's snapshot, its sections encoded on all cores at once: the header, then the

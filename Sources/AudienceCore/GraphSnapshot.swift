@@ -1,0 +1,150 @@
+/// Snapshot bytes checked and cut into sections, each decodable on its own (and at the same
+/// time as the others: the store decodes them on all cores).
+public struct GraphSnapshot: @unchecked Sendable {
+  /// The parts of a snapshot, in file order.
+  public enum Section: Int, CaseIterable, Sendable {
+    case profiles, index, records, cookies, emails, contentIDs
+  }
+
+  /// One decoded section.
+  public struct Decoded: @unchecked Sendable {
+    public let section: Section
+    let content: Content
+  }
+
+  enum Content {
+    case profiles([Profile?], revisions: [UInt64])
+    case index(SegmentIndex)
+    case records([Record?])
+    case cookies([String: IdentityGraph.CookieInfo])
+    case emails([String: IdentityGraph.EmailInfo])
+    case contentIDs([ContentID: UInt64], Set<String>)
+  }
+
+  /// The bytes: valid while the caller keeps them (`@unchecked Sendable`: read only).
+  public let bytes: UnsafeRawBufferPointer
+  let limits: RecordLimits
+  let profileCount: Int
+  let repeatedEmailCount: Int
+  let recordCount: Int
+  let lastSeq: UInt64
+  private let ranges: [Range<Int>]
+  private let sums: [UInt64]
+
+  /// Checks the header (its checksum, the magic, the limits) and finds the sections; each
+  /// section's checksum is checked when it is decoded.
+  /// - Parameters:
+  ///   - bytes: the snapshot; they must outlive this value and the decoding of its sections.
+  ///   - limits: the limits the graph must have; a snapshot made under others is refused (the
+  ///     identifier cap decides links, so the graph would differ from a replay).
+  public init(_ bytes: UnsafeRawBufferPointer, limits: RecordLimits) throws(SnapshotError) {
+    var r = SnapshotReader(bytes)
+    guard bytes.count >= 8, try r.bytes(8) == IdentityGraph.snapshotMagic else { throw .damaged("not a snapshot of this version") }
+    _ = try r.bytes(16)
+    let rules = try r.int()
+    let made = try r.limits()
+    self.bytes = bytes
+    self.limits = limits
+    profileCount = try r.int()
+    repeatedEmailCount = try r.int()
+    recordCount = try r.int()
+    lastSeq = try r.uint()
+    var sizes: [(size: Int, sum: UInt64)] = []
+    for _ in Section.allCases { sizes.append((try r.nonNegative(), try r.fixed())) }
+    let header = r.offset
+    guard try r.fixed() == SnapshotWriter.checksum(UnsafeRawBufferPointer(rebasing: bytes[..<header])) else {
+      throw .damaged("the header's checksum does not match")
+    }
+    guard rules == IdentityGraph.rulesVersion else { throw .otherRules }
+    guard made == limits else { throw .otherLimits }
+    var at = r.offset
+    var ranges: [Range<Int>] = []
+    for (size, _) in sizes {
+      guard size <= bytes.count - at else { throw .damaged("the sections do not add up to the snapshot's size") }
+      ranges.append(at..<(at + size))
+      at += size
+    }
+    guard at == bytes.count else { throw .damaged("\(bytes.count - at) bytes follow the last section") }
+    self.ranges = ranges
+    self.sums = sizes.map(\.sum)
+  }
+
+  /// Where a section's bytes are in the snapshot.
+  public func range(of section: Section) -> Range<Int> { ranges[section.rawValue] }
+
+  /// Decodes one section.
+  public func decode(_ section: Section) throws(SnapshotError) -> Decoded {
+    let part = UnsafeRawBufferPointer(rebasing: bytes[ranges[section.rawValue]])
+    guard SnapshotWriter.checksum(part) == sums[section.rawValue] else { throw .damaged("section \(section): the checksum does not match") }
+    var r = SnapshotReader(part)
+    let content: Content
+    switch section {
+    case .profiles:
+      let slots = try r.count()
+      var profiles: [Profile?] = []
+      profiles.reserveCapacity(slots)
+      // Fresh revisions: stamps of this process never repeat.
+      var revisions: [UInt64] = []
+      revisions.reserveCapacity(slots)
+      for id in 0..<slots {
+        let live = try r.flag()
+        profiles.append(live ? try r.profile(id: id) : nil)
+        revisions.append(live ? ProfileStamp.nextRevision() : 0)
+      }
+      content = .profiles(profiles, revisions: revisions)
+    case .index:
+      content = .index(try r.index())
+    case .records:
+      let slots = try r.count()
+      var records: [Record?] = []
+      records.reserveCapacity(slots)
+      for _ in 0..<slots { records.append(try r.flag() ? try r.record() : nil) }
+      content = .records(records)
+    case .cookies:
+      let n = try r.count()
+      var cookies: [String: IdentityGraph.CookieInfo] = [:]
+      cookies.reserveCapacity(n)
+      for _ in 0..<n {
+        let cookie = try r.string()
+        cookies[cookie] = IdentityGraph.CookieInfo(
+          profile: try r.nonNegative(), firstSeq: try r.uint(), latest: try r.key(), emails: try r.strings())
+      }
+      content = .cookies(cookies)
+    case .emails:
+      let n = try r.count()
+      var emails: [String: IdentityGraph.EmailInfo] = [:]
+      emails.reserveCapacity(n)
+      for _ in 0..<n {
+        let email = try r.string()
+        emails[email] = IdentityGraph.EmailInfo(profile: try r.nonNegative(), cookies: try r.strings())
+      }
+      content = .emails(emails)
+    case .contentIDs:
+      let n = try r.count()
+      var ids: [ContentID: UInt64] = [:]
+      ids.reserveCapacity(n)
+      for _ in 0..<n {
+        let id = ContentID(high: try r.fixed(), low: try r.fixed())
+        ids[id] = try r.uint()
+      }
+      content = .contentIDs(ids, Set(try r.strings()))
+    }
+    guard r.atEnd else { throw .damaged("\(r.remaining) bytes follow section \(section)") }
+    return Decoded(section: section, content: content)
+  }
+}
+
+/// Why snapshot bytes were not restored (the store then replays its records instead).
+public enum SnapshotError: Error, Hashable, Sendable, CustomStringConvertible {
+  case damaged(String)
+  case otherLimits
+  case otherRules
+
+  public var description: String {
+    switch self {
+    case .damaged(let why): "the snapshot is damaged: \(why)"
+    case .otherLimits: "the snapshot was made under other record limits"
+    case .otherRules: "the snapshot was made by a build with other identity rules"
+    }
+  }
+}

@@ -1,0 +1,111 @@
+import AudienceCore
+import Logging
+import Synchronization
+
+/// Start-up and shutdown of the embedded store: the graph restored from the shutdown snapshot
+/// (`GraphSnapshotFile`) or replayed from the records, and the snapshot saved at a clean close.
+extension EmbeddedStore {
+  /// The graph of the stored records: restored from the snapshot of the last clean shutdown
+  /// when it is still exactly that (`GraphSnapshotFile`), else replayed record by record.
+  static func restoreOrReplay(
+    _ db: SQLiteDatabase, directory: String, limits: RecordLimits, logger: Logger
+  ) throws(AudienceError) -> (IdentityGraph, restored: Bool) {
+    // The token goes before anything can change the records: a snapshot is used at most once.
+    let rows = try db.prepare("SELECT value FROM meta WHERE key = '\(GraphSnapshotFile.tokenKey)'")
+    let token = try rows.step() ? rows.text(0) : nil
+    rows.reset()
+    try db.execute("DELETE FROM meta WHERE key = '\(GraphSnapshotFile.tokenKey)'")
+    defer { GraphSnapshotFile.discard(directory: directory) }
+    if let token {
+      let started = ContinuousClock.now
+      do {
+        let restored = try GraphSnapshotFile.withMapped(directory: directory) { raw throws(SnapshotError) -> (IdentityGraph, Int)? in
+          guard let found = IdentityGraph.snapshotToken(raw), GraphSnapshotFile.hex(found) == token else { return nil }
+          return (try GraphSnapshotFile.restore(GraphSnapshot(raw, limits: limits)), raw.count)
+        }
+        // The token says the file is the one saved last; the tables must also still be what it
+        // was saved from (an older build or a sqlite3 session may have written since).
+        if let (graph, bytes) = restored ?? nil, try Self.tables(db, match: graph) {
+          logger.info(
+            "identity graph restored from the shutdown snapshot",
+            metadata: [
+              "store.records": "\(graph.recordCount)", "store.snapshot.bytes": "\(bytes)",
+              "store.snapshot.seconds": "\(ContinuousClock.now - started)",
+            ])
+          return (graph, true)
+        }
+        logger.warning("the snapshot is missing or not of these records; replaying them")
+      } catch {
+        logger.warning("replaying the records", metadata: ["store.snapshot": "\(error)"])
+      }
+    }
+    return (try replay(db, limits: limits), false)
+  }
+
+  /// Whether the tables hold what `graph` was built from: as many records, none after its last
+  /// sequence number, as many splits.
+  static func tables(_ db: SQLiteDatabase, match graph: IdentityGraph) throws(AudienceError) -> Bool {
+    let rows = try db.prepare("SELECT count(*), coalesce(max(seq), 0), (SELECT count(*) FROM splits) FROM users")
+    guard try rows.step() else { return false }
+    return rows.int64(0) == Int64(graph.recordCount) && UInt64(bitPattern: rows.int64(1) ?? 0) <= graph.lastSeq
+      && rows.int64(2) == Int64(graph.splitCookies.count)
+  }
+
+  /// The graph rebuilt by applying every stored record in order (and the splits where they
+  /// happened).
+  static func replay(_ db: SQLiteDatabase, limits: RecordLimits) throws(AudienceError) -> IdentityGraph {
+    var g = IdentityGraph(limits: limits)
+    let rows = try db.prepare("SELECT count(*) FROM users")
+    if try rows.step(), let n = rows.int64(0) { g.reserve(records: Int(n)) }
+    // Splits happen where they happened: after the records stored before them.
+    var splits: [(cookie: String, after: UInt64)] = []
+    let splitRows = try db.prepare("SELECT cookie, after_seq FROM splits ORDER BY after_seq")
+    while try splitRows.step() {
+      if let c = splitRows.text(0) { splits.append((c, UInt64(bitPattern: splitRows.int64(1) ?? 0))) }
+    }
+    var nextSplit = 0
+    g.beginReplay()
+    let select = try db.prepare(RecordTable.selectAllSQL)
+    while try select.step() {
+      let stored = try RecordTable.read(select)
+      while nextSplit < splits.count, splits[nextSplit].after < stored.seq {
+        g.split(cookie: splits[nextSplit].cookie)
+        nextSplit += 1
+      }
+      g.apply(stored)
+    }
+    for split in splits[nextSplit...] { g.split(cookie: split.cookie) }
+    // Records stored from now on come after every split, as they did before the restart
+    // (even when the last records before a split were erased since).
+    g.advanceSequence(to: splits.last?.after ?? 0)
+    g.finishReplay()
+    return g
+  }
+
+  /// At a clean shutdown, after the last commit: saves the graph for the next start (best
+  /// effort: without it the next start replays the records).
+  func saveSnapshot() {
+    guard !storageFailed.load(ordering: .relaxed) else {
+      logger.notice("no snapshot saved: a storage write failed since the start; the next start replays the records")
+      return
+    }
+    let token = GraphSnapshotFile.newToken()
+    let started = ContinuousClock.now
+    let parts = GraphSnapshotFile.encode(graph.withLock { $0 }, token: token)
+    let bytes = parts.reduce(0) { $0 + $1.count }
+    let encoded = ContinuousClock.now - started
+    do {
+      try GraphSnapshotFile.write(parts, directory: directory)
+      try db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('\(GraphSnapshotFile.tokenKey)', '\(GraphSnapshotFile.hex(token))')")
+      logger.info(
+        "snapshot saved",
+        metadata: [
+          "store.snapshot.bytes": "\(bytes)", "store.snapshot.encode": "\(encoded)",
+          "store.snapshot.write": "\(ContinuousClock.now - started - encoded)",
+        ])
+    } catch {
+      GraphSnapshotFile.discard(directory: directory)
+      logger.warning("no snapshot saved; the next start replays the records", metadata: ["store.error": "\(error)"])
+    }
+  }
+}
