@@ -42,11 +42,23 @@ public struct IdentityGraph: Sendable {
     let firstSeq: UInt64
     var latest: RecordKey
     var emails: [String]
+
+    mutating func link(key: RecordKey, email: String?) {
+      latest = max(latest, key)
+      if let email, !emails.contains(email) { emails.append(email) }
+    }
   }
 
   struct EmailInfo: Sendable {
     var profile: ProfileID
     var cookies: [String]
+
+    /// Adds a cookie; true when it made this email repeated (its second cookie).
+    mutating func link(cookie: String) -> Bool {
+      guard !cookies.contains(cookie) else { return false }
+      cookies.append(cookie)
+      return cookies.count == 2
+    }
   }
 
   public let limits: RecordLimits
@@ -126,19 +138,22 @@ public struct IdentityGraph: Sendable {
   /// and folds its fields into the profile.
   /// - Parameters:
   ///   - stored: the record; its `seq` must be above every applied one.
+  ///   - knownNew: the caller checked `duplicateProfile(of:)` since the last apply (the store's
+  ///     writer does, before it writes), so the check is not repeated.
   @discardableResult
-  public mutating func apply(_ stored: StoredRecord) -> IngestOutcome {
-    if !replaying, let existing = duplicateProfile(of: stored.contentID) { return .duplicate(existing) }
-    var r = stored.record
+  public mutating func apply(_ stored: consuming StoredRecord, knownNew: Bool = false) -> IngestOutcome {
+    if !replaying, !knownNew, let existing = duplicateProfile(of: stored.contentID) { return .duplicate(existing) }
     let key = stored.key
     lastSeq = max(lastSeq, stored.seq)
-    let byCookie = cookies[r.cookie]?.profile
-    var byEmail = r.email.flatMap { emails[$0]?.profile }
+    // The record is read in place (no copy of its strings) and moved into `records` at the end.
+    let byCookie = cookies[stored.record.cookie]?.profile
+    var email = stored.record.email
+    var byEmail = email.flatMap { emails[$0]?.profile }
     // The identifier cap: a link that would take a profile past it is refused, and the record
     // joins by its cookie alone (deterministic, so a replay decides the same).
-    let refusal = splitRefusal(r) ?? capRefusal(r, byCookie, byEmail)
+    let refusal = splitRefusal(stored.record) ?? capRefusal(stored.record, byCookie, byEmail)
     if refusal != nil {
-      r.email = nil
+      email = nil
       byEmail = nil
     }
     var outcome: IngestOutcome
@@ -146,7 +161,7 @@ public struct IdentityGraph: Sendable {
     switch (byCookie, byEmail) {
     case (nil, nil):
       target = profiles.count
-      profiles.append(Profile(id: target, key: key, cookie: r.cookie))
+      profiles.append(Profile(id: target, key: key, cookie: stored.record.cookie))
       profileCount += 1
       outcome = .created(target)
     case (let a?, nil), (nil, let a?):
@@ -160,17 +175,17 @@ public struct IdentityGraph: Sendable {
       merge(max(a, b), into: target)
       outcome = .merged(target, absorbed: [max(a, b)])
     }
-    link(r, key: key, profile: target)
-    profiles[target]!.absorb(r, key: key)
+    link(cookie: stored.record.cookie, email: email, key: key, profile: target)
+    profiles[target]!.absorb(stored.record, email: email, key: key)
     if target >= revisions.count { revisions.append(contentsOf: repeatElement(0, count: target + 1 - revisions.count)) }
     revisions[target] = ProfileStamp.nextRevision()
     if !replaying { index.update(profiles[target]!, interestCap: limits.maxInterestsPerProfile) }
     if let refusal { outcome = .capped(target, reason: refusal) }
-    let slot = Int(stored.seq)
-    if slot >= records.count { records.append(contentsOf: repeatElement(nil, count: slot + 1 - records.count)) }
-    records[slot] = stored.record
     recordCount += 1
     contentIDs[stored.contentID] = stored.seq
+    let slot = Int(stored.seq)
+    while records.count < slot { records.append(nil) }
+    if slot == records.count { records.append(stored.record) } else { records[slot] = stored.record }
     return outcome
   }
 
@@ -183,28 +198,25 @@ public struct IdentityGraph: Sendable {
     return Self.capRefusal(byCookie: sized(byCookie), byEmail: sized(byEmail), cap: limits.maxIdentifiersPerProfile)
   }
 
-  private mutating func link(_ r: Record, key: RecordKey, profile: ProfileID) {
-    if var info = cookies[r.cookie] {
-      info.latest = max(info.latest, key)
-      if let e = r.email, !info.emails.contains(e) { info.emails.append(e) }
-      cookies[r.cookie] = info
-    } else {
-      cookies[r.cookie] = CookieInfo(profile: profile, firstSeq: key.seq, latest: key, emails: r.email.map { [$0] } ?? [])
-      profiles[profile]!.cookies.append(r.cookie)
+  /// - Parameters:
+  ///   - email: the record's email, nil when it has none or its link was refused.
+  private mutating func link(cookie: String, email: String?, key: RecordKey, profile: ProfileID) {
+    // One hash of each identifier where it is known (the modify accessors), two where it is new.
+    let knownCookie: Void? = cookies[cookie]?.link(key: key, email: email)
+    if knownCookie == nil {
+      cookies[cookie] = CookieInfo(profile: profile, firstSeq: key.seq, latest: key, emails: email.map { [$0] } ?? [])
+      profiles[profile]!.cookies.append(cookie)
     }
-    guard let e = r.email else { return }
-    if var info = emails[e] {
-      if !info.cookies.contains(r.cookie) {
-        info.cookies.append(r.cookie)
-        if info.cookies.count == 2 {
-          repeatedEmailCount += 1
-          profiles[profile]!.inCohort = true
-        }
-      }
-      emails[e] = info
-    } else {
-      emails[e] = EmailInfo(profile: profile, cookies: [r.cookie])
+    guard let e = email else { return }
+    switch emails[e]?.link(cookie: cookie) {
+    case nil:
+      emails[e] = EmailInfo(profile: profile, cookies: [cookie])
       profiles[profile]!.emails.append(e)
+    case true?:
+      repeatedEmailCount += 1
+      profiles[profile]!.inCohort = true
+    case false?:
+      break
     }
   }
 

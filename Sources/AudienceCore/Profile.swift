@@ -80,7 +80,9 @@ public struct Profile: Sendable {
   }
 
   /// Folds one record's fields into the view.
-  mutating func absorb(_ r: Record, key: RecordKey) {
+  /// - Parameters:
+  ///   - email: the record's email as linked (nil when its link was refused).
+  mutating func absorb(_ r: Record, email: String?, key: RecordKey) {
     recordCount += 1
     first = min(first, key)
     last = max(last, key)
@@ -88,7 +90,7 @@ public struct Profile: Sendable {
       if let value { slot = Sourced.newer(slot, Sourced(value: value, key: key)) }
     }
     if key >= cookie.key { cookie = Sourced(value: r.cookie, key: key) }
-    take(&email, r.email)
+    take(&self.email, email)
     take(&phone, r.phoneNumber)
     take(&state, r.location.state)
     take(&country, r.location.country)

@@ -35,6 +35,8 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
 
   struct Pending {
     var records: [Record]
+    /// `ContentID(of:)` of each record, computed by the caller's thread rather than the writer's.
+    var contentIDs: [ContentID]
     var continuation: CheckedContinuation<[IngestOutcome], any Error>
   }
 
@@ -139,8 +141,9 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
 
   public func ingest(_ records: [Record]) async throws -> [IngestOutcome] {
     if records.isEmpty { return [] }
+    let ids = records.map(ContentID.init(of:))
     return try await submit { state, continuation in
-      state.pending.append(Pending(records: records, continuation: continuation))
+      state.pending.append(Pending(records: records, contentIDs: ids, continuation: continuation))
     }
   }
 
@@ -204,8 +207,7 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
       var seen = Set<ContentID>()
       for pending in batch {
         var marks: [ContentID?] = []
-        for var record in pending.records {
-          let id = ContentID(of: record)
+        for (var record, id) in zip(pending.records, pending.contentIDs) {
           if g.duplicateProfile(of: id) != nil || !seen.insert(id).inserted {
             marks.append(id)
             continue
@@ -229,13 +231,13 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     }
     // 3. Make them visible and answer.
     var results: [[IngestOutcome]] = []
+    toWrite.reverse()  // popLast() then moves each record into the graph, in order, without a copy
     let behind = graph.withLock { g in
-      var next = toWrite.makeIterator()
-      for (pending, marks) in zip(batch, plan) {
+      for marks in plan {
         results.append(
-          zip(pending.records, marks).map { _, duplicate in
+          marks.map { duplicate in
             if let duplicate { return .duplicate(g.duplicateProfile(of: duplicate) ?? 0) }
-            return g.apply(next.next()!)
+            return g.apply(toWrite.popLast()!, knownNew: true)
           })
       }
       return notifyWatchers { $0.update(after: results.joined(), in: g) }

@@ -9,7 +9,7 @@ struct RecordTable {
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS users (
       seq INTEGER PRIMARY KEY,
-      content_id BLOB NOT NULL UNIQUE,
+      content_id BLOB NOT NULL,
       cookie TEXT NOT NULL,
       email TEXT,
       phone_number TEXT,
@@ -23,6 +23,9 @@ struct RecordTable {
       education TEXT,
       interests TEXT NOT NULL
     );
+    -- content_id is unique by construction: the single writer skips a record whose content the
+    -- graph (rebuilt from this table at start) already holds. Databases made before kept a
+    -- UNIQUE index on it; a random B-tree insert per record bought nothing.
     -- The server reads rows only in seq order (start-up) and deletes by seq (forget): indexes on
     -- cookie and email (version 1 had them) cost a random B-tree insert each per record for nothing.
     DROP INDEX IF EXISTS users_cookie;
@@ -44,7 +47,7 @@ struct RecordTable {
     let r = s.record
     stmt.reset()
     stmt.bind(1, Int64(bitPattern: s.seq))
-    stmt.bind(2, bytes: contentBytes(s.contentID))
+    withUnsafeBytes(of: (s.contentID.high.bigEndian, s.contentID.low.bigEndian)) { stmt.bind(2, bytes: $0) }
     stmt.bind(3, r.cookie)
     stmt.bind(4, r.email)
     stmt.bind(5, r.phoneNumber)
@@ -79,11 +82,6 @@ struct RecordTable {
         age: stmt.int64(9).map { Int($0) }, gender: stmt.text(10), income: stmt.text(11), education: stmt.text(12)),
       interests: interests)
     return StoredRecord(seq: seq, contentID: contentID(idBytes), record: record)
-  }
-
-  static func contentBytes(_ id: ContentID) -> [UInt8] {
-    (0..<8).map { UInt8(truncatingIfNeeded: id.high >> (56 - 8 * $0)) }
-      + (0..<8).map { UInt8(truncatingIfNeeded: id.low >> (56 - 8 * $0)) }
   }
 
   static func contentID(_ bytes: [UInt8]) -> ContentID {

@@ -4,8 +4,9 @@ import AudienceCore
 /// One SQLite connection. Owns its `sqlite3*`; `close()` must be called (after every
 /// statement is finalized) before the last reference goes.
 ///
-/// `@unchecked Sendable`: the connection is opened in serialized threading mode
-/// (`SQLITE_OPEN_FULLMUTEX`), and `EmbeddedStore` uses it from one thread at a time.
+/// `@unchecked Sendable`: `EmbeddedStore` uses it from one thread at a time (its opener, then
+/// the writer's leader, then its closer, each handing over under a lock), so the connection is
+/// opened without SQLite's own per-call mutex (`SQLITE_OPEN_NOMUTEX`).
 final class SQLiteDatabase: @unchecked Sendable {
   private(set) var handle: OpaquePointer?
   let path: String
@@ -15,8 +16,9 @@ final class SQLiteDatabase: @unchecked Sendable {
   ///   - path: the database file.
   init(path: String) throws(AudienceError) {
     self.path = path
+    _ = Self.configured
     var db: OpaquePointer?
-    let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nil)
+    let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
     guard rc == SQLITE_OK, let db else {
       let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
       sqlite3_close_v2(db)
@@ -24,6 +26,10 @@ final class SQLiteDatabase: @unchecked Sendable {
     }
     handle = db
   }
+
+  /// Process-wide settings, made once before the first connection: no memory statistics (they
+  /// take a global mutex on every allocation SQLite makes).
+  private static let configured: Bool = csqlite_disable_memstatus() == SQLITE_OK
 
   deinit { assert(handle == nil, "SQLiteDatabase for \(path) was not closed") }
 
@@ -78,8 +84,14 @@ final class SQLiteStatement {
 
   /// Binds a text or NULL at a 1-based index.
   func bind(_ index: Int32, _ value: String?) {
-    guard let value else { sqlite3_bind_null(stmt, index); return }
-    sqlite3_bind_text(stmt, index, value, -1, csqlite_transient())
+    guard var value else { sqlite3_bind_null(stmt, index); return }
+    // The string's own UTF-8 (no C-string copy): SQLite copies it (SQLITE_TRANSIENT).
+    value.withUTF8 { utf8 in
+      _ = utf8.withMemoryRebound(to: CChar.self) { text in
+        guard let base = text.baseAddress, !text.isEmpty else { return sqlite3_bind_text(stmt, index, "", 0, nil) }
+        return sqlite3_bind_text(stmt, index, base, Int32(text.count), csqlite_transient())
+      }
+    }
   }
 
   func bind(_ index: Int32, _ value: Int64?) {
@@ -88,7 +100,11 @@ final class SQLiteStatement {
   }
 
   func bind(_ index: Int32, bytes: [UInt8]) {
-    bytes.withUnsafeBytes { _ = sqlite3_bind_blob(stmt, index, $0.baseAddress, Int32($0.count), csqlite_transient()) }
+    bytes.withUnsafeBytes { bind(index, bytes: $0) }
+  }
+
+  func bind(_ index: Int32, bytes: UnsafeRawBufferPointer) {
+    _ = sqlite3_bind_blob(stmt, index, bytes.baseAddress, Int32(bytes.count), csqlite_transient())
   }
 
   /// Steps once. Returns true when a row is available, false when done.

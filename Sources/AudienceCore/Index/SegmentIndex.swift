@@ -56,8 +56,10 @@ struct SegmentIndex: Sendable {
 
   private mutating func set(_ column: Column, _ id: Int, _ value: String?) {
     let c = column.rawValue
-    let new = value.map { dictionaries[c].code(for: $0) } ?? 0
     let old = codes[c][id]
+    // Most updates leave a value as it was: comparing is cheaper than hashing it.
+    if let value, old != 0, dictionaries[c].values[Int(old)] == value { return }
+    let new = value.map { dictionaries[c].code(for: $0) } ?? 0
     guard new != old else { return }
     if Int(new) >= postings[c].count {
       postings[c].append(contentsOf: repeatElement(PostingSet(), count: Int(new) + 1 - postings[c].count))
