@@ -19,18 +19,25 @@ extension EmbeddedStore {
     if let token {
       let started = ContinuousClock.now
       do {
-        let restored = try GraphSnapshotFile.withMapped(directory: directory) { raw throws(SnapshotError) -> (IdentityGraph, Int)? in
+        let restored = try GraphSnapshotFile.withMapped(directory: directory) {
+          raw throws(SnapshotError) -> (IdentityGraph, TableCounts?, [(GraphSnapshot.Section, Duration)], Int)? in
           guard let found = IdentityGraph.snapshotToken(raw), GraphSnapshotFile.hex(found) == token else { return nil }
-          return (try GraphSnapshotFile.restore(GraphSnapshot(raw, limits: limits)), raw.count)
+          // The tables are counted while the sections decode (the connection is used by this
+          // one task meanwhile: the calling thread waits).
+          let (graph, counts, took) = try GraphSnapshotFile.restore(GraphSnapshot(raw, limits: limits)) {
+            try? Self.tableCounts(db)
+          }
+          return (graph, counts, took, raw.count)
         }
         // The token says the file is the one saved last; the tables must also still be what it
         // was saved from (an older build or a sqlite3 session may have written since).
-        if let (graph, bytes) = restored ?? nil, try Self.tables(db, match: graph) {
+        if let (graph, counts, took, bytes) = restored ?? nil, let counts, counts.match(graph) {
           logger.info(
             "identity graph restored from the shutdown snapshot",
             metadata: [
               "store.records": "\(graph.recordCount)", "store.snapshot.bytes": "\(bytes)",
               "store.snapshot.seconds": "\(ContinuousClock.now - started)",
+              "store.snapshot.sections": "\(took.map { "\($0.0)=\(Self.milliseconds($0.1))ms" }.joined(separator: " "))",
             ])
           return (graph, true)
         }
@@ -42,13 +49,27 @@ extension EmbeddedStore {
     return (try replay(db, limits: limits), false)
   }
 
-  /// Whether the tables hold what `graph` was built from: as many records, none after its last
-  /// sequence number, as many splits.
-  static func tables(_ db: SQLiteDatabase, match graph: IdentityGraph) throws(AudienceError) -> Bool {
+  /// What the tables hold, to tell whether they are still what a snapshot was built from.
+  struct TableCounts: Sendable {
+    var records: Int64
+    var maxSeq: UInt64
+    var splits: Int64
+
+    /// Whether the tables hold what `graph` was built from: as many records, none after its
+    /// last sequence number, as many splits.
+    func match(_ graph: IdentityGraph) -> Bool {
+      records == Int64(graph.recordCount) && maxSeq <= graph.lastSeq && splits == Int64(graph.splitCookies.count)
+    }
+  }
+
+  static func milliseconds(_ d: Duration) -> Int {
+    Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
+  }
+
+  static func tableCounts(_ db: SQLiteDatabase) throws(AudienceError) -> TableCounts? {
     let rows = try db.prepare("SELECT count(*), coalesce(max(seq), 0), (SELECT count(*) FROM splits) FROM users")
-    guard try rows.step() else { return false }
-    return rows.int64(0) == Int64(graph.recordCount) && UInt64(bitPattern: rows.int64(1) ?? 0) <= graph.lastSeq
-      && rows.int64(2) == Int64(graph.splitCookies.count)
+    guard try rows.step() else { return nil }
+    return TableCounts(records: rows.int64(0) ?? -1, maxSeq: UInt64(bitPattern: rows.int64(1) ?? 0), splits: rows.int64(2) ?? -1)
   }
 
   /// The graph rebuilt by applying every stored record in order (and the splits where they

@@ -95,20 +95,34 @@ enum GraphSnapshotFile {
     return try body(UnsafeRawBufferPointer(start: base, count: size))
   }
 
-  /// The graph of a snapshot, its sections decoded on all cores at once (largest first).
-  static func restore(_ snapshot: GraphSnapshot) throws(SnapshotError) -> IdentityGraph {
+  /// The graph of a snapshot, its sections decoded on all cores at once (largest first), and
+  /// `alongside` run at the same time (the store checks its tables meanwhile).
+  /// - Returns: the graph, what `alongside` returned, and how long each section took to decode.
+  static func restore<T: Sendable>(
+    _ snapshot: GraphSnapshot, alongside: @Sendable () -> T
+  ) throws(SnapshotError) -> (IdentityGraph, T, sections: [(GraphSnapshot.Section, Duration)]) {
     let order: [GraphSnapshot.Section] = [.profiles, .cookies, .emails, .records, .contentIDs, .index]
     let decoded = Mutex([Result<GraphSnapshot.Decoded, SnapshotError>?](repeating: nil, count: order.count))
-    DispatchQueue.concurrentPerform(iterations: order.count) { i in
+    let took = Mutex([Duration](repeating: .zero, count: order.count))
+    let other = Mutex<T?>(nil)
+    DispatchQueue.concurrentPerform(iterations: order.count + 1) { i in
+      guard i < order.count else {
+        let value = alongside()
+        other.withLock { $0 = value }
+        return
+      }
+      let started = ContinuousClock.now
       let result = Result { () throws(SnapshotError) in try snapshot.decode(order[i]) }
       decoded.withLock { $0[i] = result }
       // Decoded: its pages of the mapped file are not needed any more (they would count in the
       // server's memory until the whole snapshot is unmapped).
       snapshot.release(snapshot.range(of: order[i]))
+      took.withLock { $0[i] = ContinuousClock.now - started }
     }
     var sections: [GraphSnapshot.Decoded] = []
     for result in decoded.withLock({ $0 }) { sections.append(try result!.get()) }
-    return try IdentityGraph(snapshot, sections: sections)
+    let graph = try IdentityGraph(snapshot, sections: sections)
+    return (graph, other.withLock { $0! }, Array(zip(order, took.withLock { $0 })))
   }
 
   /// Deletes the snapshot: unlinked at once, its bytes overwritten with zeros in the background
