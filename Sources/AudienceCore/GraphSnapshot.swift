@@ -3,7 +3,8 @@
 public struct GraphSnapshot: @unchecked Sendable {
   /// The parts of a snapshot, in file order.
   public enum Section: Int, CaseIterable, Sendable {
-    case profiles, index, records, cookies, emails, contentIDs
+    /// `profiles` holds the first half of the profile slots, `moreProfiles` the rest.
+    case profiles, moreProfiles, index, records, cookies, emails, contentIDs
   }
 
   /// One decoded section.
@@ -13,7 +14,7 @@ public struct GraphSnapshot: @unchecked Sendable {
   }
 
   enum Content {
-    case profiles([Profile?], revisions: [UInt64])
+    case profiles([Profile?], revisions: [UInt64], first: ProfileID)
     case index(SegmentIndex)
     case records([Record?])
     case cookies([String: IdentityGraph.CookieInfo])
@@ -79,19 +80,26 @@ public struct GraphSnapshot: @unchecked Sendable {
     var r = SnapshotReader(part)
     let content: Content
     switch section {
-    case .profiles:
+    case .profiles, .moreProfiles:
+      let first = try r.nonNegative()
       let slots = try r.count()
+      let all = try r.nonNegative()
+      // Every slot takes a byte at least: a count past the snapshot's size is damage.
+      guard first <= bytes.count, all >= first + slots, all - first - slots <= bytes.count else {
+        throw .damaged("profile slots \(first)..<\(first + slots) of \(all) do not fit the snapshot")
+      }
       var profiles: [Profile?] = []
-      profiles.reserveCapacity(slots)
+      // The first half gets room for the second, which is moved in after it.
+      profiles.reserveCapacity(first == 0 ? all : slots)
       // Fresh revisions: stamps of this process never repeat.
       var revisions: [UInt64] = []
       revisions.reserveCapacity(slots)
-      for id in 0..<slots {
+      for id in first..<(first + slots) {
         let live = try r.flag()
         profiles.append(live ? try r.profile(id: id) : nil)
         revisions.append(live ? ProfileStamp.nextRevision() : 0)
       }
-      content = .profiles(profiles, revisions: revisions)
+      content = .profiles(profiles, revisions: revisions, first: first)
     case .index:
       content = .index(try r.index())
     case .records:

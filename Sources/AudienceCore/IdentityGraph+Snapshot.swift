@@ -3,15 +3,16 @@
 /// form, so a store can restore the graph at start-up without replaying every record. Bytes in,
 /// bytes out: the store owns the file.
 ///
-/// Layout: a header (the magic `AUDSNAP3`, a caller's 16-byte token the store checks against its
+/// Layout: a header (the magic `AUDSNAP4`, a caller's 16-byte token the store checks against its
 /// database, the limits the graph was built with, the counters, then the size and 64-bit
-/// checksum of each of six sections, then a checksum of the header), then the sections:
-/// profiles, index, records, cookies, emails, content ids and splits. Sections are independent,
-/// so they are encoded and decoded at the same time on several cores (`GraphSnapshot`).
+/// checksum of each of seven sections, then a checksum of the header), then the sections: the
+/// first half of the profiles, the second half, index, records, cookies, emails, content ids
+/// and splits. Sections are independent, so they are encoded and decoded at the same time on
+/// several cores (`GraphSnapshot`); the profiles, the costliest to decode, come in two halves.
 /// Integers are varints (zigzag for signed ones), strings their UTF-8 length and bytes; the
 /// index's columns are raw little-endian arrays.
 extension IdentityGraph {
-  static let snapshotMagic = Array("AUDSNAP3".utf8)
+  static let snapshotMagic = Array("AUDSNAP4".utf8)
   /// The version of what `apply` decides (links, merges, caps, folding). A build that decides
   /// differently must bump it: its snapshots are then refused and the records replayed.
   public static let rulesVersion = 1
@@ -29,10 +30,15 @@ extension IdentityGraph {
   public func snapshotSection(_ section: GraphSnapshot.Section) -> [UInt8] {
     var w = SnapshotWriter()
     switch section {
-    case .profiles:
-      w.reserve(profiles.count * 96)
+    case .profiles, .moreProfiles:
+      // Each half: its first id, its count, the count of both, then each slot.
+      let half = profiles.count / 2
+      let slots = section == .profiles ? 0..<half : half..<profiles.count
+      w.reserve(slots.count * 96)
+      w.int(slots.lowerBound)
+      w.int(slots.count)
       w.int(profiles.count)
-      for p in profiles {
+      for p in profiles[slots] {
         if let p { w.flag(true); w.profile(p) } else { w.flag(false) }
       }
     case .index:
@@ -117,19 +123,25 @@ extension IdentityGraph {
   }
 
   /// Assembles a graph from its snapshot's decoded sections (one of each, in any order).
+  /// - Parameters:
+  ///   - recordsLater: the `.records` section is left out, to be given to `installRecords`
+  ///     (until then `rawRecordsLoaded` is false: see there).
   /// - Throws: `SnapshotError.damaged` when the sections do not fit together.
-  public init(_ snapshot: GraphSnapshot, sections: [GraphSnapshot.Decoded]) throws(SnapshotError) {
+  public init(_ snapshot: GraphSnapshot, sections: consuming [GraphSnapshot.Decoded], recordsLater: Bool = false) throws(SnapshotError) {
     self.init(limits: snapshot.limits)
     profileCount = snapshot.profileCount
     repeatedEmailCount = snapshot.repeatedEmailCount
     recordCount = snapshot.recordCount
     lastSeq = snapshot.lastSeq
     var found = Set<GraphSnapshot.Section>()
-    for part in sections {
+    var halves: [(first: Int, profiles: [Profile?], revisions: [UInt64])] = []
+    // Taken out one by one, so each part's arrays end up referenced once (the profiles' halves
+    // are then joined in place, without copying a million profiles).
+    var parts = consume sections
+    while let part = parts.popLast() {
       switch part.content {
-      case .profiles(let p, let r):
-        profiles = p
-        revisions = r
+      case .profiles(let p, let r, let first):
+        halves.append((first, p, r))
       case .index(let i): index = i
       case .records(let r): records = r
       case .cookies(let c): cookies = c
@@ -140,12 +152,57 @@ extension IdentityGraph {
       }
       found.insert(part.section)
     }
+    if recordsLater {
+      guard !found.contains(.records) else { throw .damaged("the records were given twice") }
+      found.insert(.records)
+      rawRecordsLoaded = false
+    }
     guard found.count == GraphSnapshot.Section.allCases.count else { throw .damaged("sections are missing") }
+    halves.sort { $0.first < $1.first }
+    guard halves.count == 2, halves[0].first == 0, halves[1].first == halves[0].profiles.count else {
+      throw .damaged("the profiles' halves do not fit together")
+    }
+    swap(&profiles, &halves[0].profiles)
+    Self.moveAppend(&profiles, from: &halves[1].profiles)
+    revisions = halves[0].revisions + halves[1].revisions
     let slots = profiles.count
     // A live profile has a revision; every cookie and email must point at one.
     guard revisions.count == slots, index.universe <= slots,
       cookies.values.allSatisfy({ $0.profile < slots && revisions[$0.profile] != 0 }),
       emails.values.allSatisfy({ $0.profile < slots && revisions[$0.profile] != 0 })
     else { throw .damaged("the sections do not fit together") }
+  }
+
+  /// Moves `source`'s profiles to the end of `target` (a memory copy: no retain or release of
+  /// their strings and arrays), leaving `source` all nil.
+  private static func moveAppend(_ target: inout [Profile?], from source: inout [Profile?]) {
+    let n = source.count
+    target.append(contentsOf: repeatElement(nil, count: n))
+    target.withUnsafeMutableBufferPointer { all in
+      source.withUnsafeMutableBufferPointer { from in
+        let tail = UnsafeMutableBufferPointer(rebasing: all[(all.count - n)...])
+        _ = tail.deinitialize()  // nils
+        _ = tail.moveInitialize(fromContentsOf: from)
+        from.initialize(repeating: nil)  // moved out: uninitialized until given nils again
+      }
+    }
+  }
+
+  /// Gives a graph assembled with `recordsLater` its raw records: the snapshot's `.records`
+  /// section, decoded.
+  /// - Throws: `SnapshotError.damaged` when it is another section or does not fit the graph.
+  public mutating func installRecords(_ section: GraphSnapshot.Decoded) throws(SnapshotError) {
+    guard case .records(let r) = section.content else { throw .damaged("\(section.section) is not the records") }
+    guard r.count == 0 || UInt64(r.count - 1) <= lastSeq else { throw .damaged("the records go past the last sequence number") }
+    installRecords(r)
+  }
+
+  /// Gives a graph assembled with `recordsLater` its raw records, read another way (the
+  /// database's rows, when the snapshot's could not be decoded).
+  /// - Parameters:
+  ///   - records: indexed by sequence number.
+  public mutating func installRecords(_ records: [Record?]) {
+    self.records = records
+    rawRecordsLoaded = true
   }
 }

@@ -72,6 +72,11 @@ public struct IdentityGraph: Sendable {
   var revisions: [UInt64] = []
   /// Indexed by sequence number (dense: the store numbers records 1, 2, 3...).
   var records: [Record?] = []
+  /// False while a graph restored from a snapshot waits for its raw records (`installRecords`):
+  /// until then only what reads profiles, identifiers and the index may run (GetUser, queries
+  /// without a cookie, counts, analytics), not what reads or adds raw records (writes, duplicate
+  /// checks, cookie-scoped queries, export, history, forget, split, a new snapshot).
+  public internal(set) var rawRecordsLoaded = true
   var contentIDs: [ContentID: UInt64] = [:]
   /// Cookies split off by `split(cookie:)`: their records never link their emails.
   public internal(set) var splitCookies: Set<String> = []

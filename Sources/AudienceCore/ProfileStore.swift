@@ -97,6 +97,9 @@ public protocol ImmediateProfileReads: ProfileStore {
   func queryStampsNow(_ query: CohortQuery, categories: InterestCategories) throws(AudienceError) -> StampedPage
   /// The current views of these profiles, nil where one is gone.
   func stampedViewsNow(_ ids: [ProfileID]) -> [StampedView?]
+  /// False while the store still loads raw records at start-up: a cookie-scoped
+  /// `queryCohortNow` would wait for them, so ask the suspending `queryCohort` instead.
+  var rawRecordsLoadedNow: Bool { get }
 }
 
 extension ProfileStore {

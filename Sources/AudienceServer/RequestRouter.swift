@@ -74,6 +74,8 @@ public struct RequestRouter: Sendable {
         }
       case .queryCohort(var query):
         if let c = query.cookie?.trimmingWhitespace() {
+          // Raw records still loading (start-up): not on the event loop.
+          guard s.rawRecordsLoadedNow else { return false }
           guard s.userStampNow(cookie: c) != nil else { throw Self.unknown(c) }
           query.cookie = c
           let page = try s.queryCohortNow(query, categories: configuration.categories)

@@ -92,10 +92,12 @@ extension EmbeddedStore {
   }
 
   public func export(_ person: PersonRef) async throws -> PersonExport? {
-    graph.withLock { $0.export(person) }
+    await recordsLoaded()
+    return graph.withLock { $0.export(person) }
   }
 
   public func history(_ person: PersonRef) async throws -> PersonHistory? {
-    graph.withLock { $0.history(person) }
+    await recordsLoaded()
+    return graph.withLock { $0.history(person) }
   }
 }

@@ -1,4 +1,5 @@
 import AudienceCore
+import Dispatch
 import Logging
 import Synchronization
 
@@ -7,46 +8,93 @@ import Synchronization
 extension EmbeddedStore {
   /// The graph of the stored records: restored from the snapshot of the last clean shutdown
   /// when it is still exactly that (`GraphSnapshotFile`), else replayed record by record.
+  /// - Parameters:
+  ///   - reading: entered when a restored graph's raw records are left to the returned loader
+  ///     (the caller leaves it once they are installed): the file is zeroed only after that.
+  /// - Returns: the graph; and, when it was restored, the loader of its raw records.
   static func restoreOrReplay(
-    _ db: SQLiteDatabase, directory: String, limits: RecordLimits, logger: Logger
-  ) throws(AudienceError) -> (IdentityGraph, restored: Bool) {
+    _ db: SQLiteDatabase, directory: String, limits: RecordLimits, logger: Logger, reading: DispatchGroup
+  ) throws(AudienceError) -> (IdentityGraph, records: GraphSnapshotFile.RecordsLoader?) {
     // The token goes before anything can change the records: a snapshot is used at most once.
     let rows = try db.prepare("SELECT value FROM meta WHERE key = '\(GraphSnapshotFile.tokenKey)'")
     let token = try rows.step() ? rows.text(0) : nil
     rows.reset()
     try db.execute("DELETE FROM meta WHERE key = '\(GraphSnapshotFile.tokenKey)'")
-    defer { GraphSnapshotFile.discard(directory: directory) }
-    if let token {
+    defer { GraphSnapshotFile.discard(directory: directory, after: reading) }
+    if let token, let mapped = GraphSnapshotFile.map(directory: directory) {
       let started = ContinuousClock.now
       do {
-        let restored = try GraphSnapshotFile.withMapped(directory: directory) {
-          raw throws(SnapshotError) -> (IdentityGraph, TableCounts?, [(GraphSnapshot.Section, Duration)], Int)? in
-          guard let found = IdentityGraph.snapshotToken(raw), GraphSnapshotFile.hex(found) == token else { return nil }
-          // The tables are counted while the sections decode (the connection is used by this
-          // one task meanwhile: the calling thread waits).
-          let (graph, counts, took) = try GraphSnapshotFile.restore(GraphSnapshot(raw, limits: limits)) {
-            try? Self.tableCounts(db)
-          }
-          return (graph, counts, took, raw.count)
+        guard let found = IdentityGraph.snapshotToken(mapped.bytes), GraphSnapshotFile.hex(found) == token else {
+          throw SnapshotError.damaged("it is not the one the database names")
         }
+        // The tables are counted while the sections decode (the connection is used by that one
+        // task meanwhile: this thread waits).
+        let (graph, counts, took, loader) = try GraphSnapshotFile.restore(mapped, limits: limits) { try? Self.tableCounts(db) }
         // The token says the file is the one saved last; the tables must also still be what it
         // was saved from (an older build or a sqlite3 session may have written since).
-        if let (graph, counts, took, bytes) = restored ?? nil, let counts, counts.match(graph) {
-          logger.info(
-            "identity graph restored from the shutdown snapshot",
-            metadata: [
-              "store.records": "\(graph.recordCount)", "store.snapshot.bytes": "\(bytes)",
-              "store.snapshot.seconds": "\(ContinuousClock.now - started)",
-              "store.snapshot.sections": "\(took.map { "\($0.0)=\(Self.milliseconds($0.1))ms" }.joined(separator: " "))",
-            ])
-          return (graph, true)
-        }
-        logger.warning("the snapshot is missing or not of these records; replaying them")
+        guard let counts, counts.match(graph) else { throw SnapshotError.damaged("the database's tables changed since") }
+        logger.info(
+          "identity graph restored from the shutdown snapshot (raw records to follow)",
+          metadata: [
+            "store.records": "\(graph.recordCount)", "store.snapshot.bytes": "\(mapped.bytes.count)",
+            "store.snapshot.seconds": "\(ContinuousClock.now - started)",
+            "store.snapshot.sections": "\(took.map { "\($0.0)=\(Self.milliseconds($0.1))ms" }.joined(separator: " "))",
+          ])
+        reading.enter()
+        return (graph, loader)
       } catch {
         logger.warning("replaying the records", metadata: ["store.snapshot": "\(error)"])
       }
+    } else if token != nil {
+      logger.warning("the shutdown snapshot is missing; replaying the records")
     }
-    return (try replay(db, limits: limits), false)
+    return (try replay(db, limits: limits), nil)
+  }
+
+  /// Installs a restored graph's raw records (`IdentityGraph.rawRecordsLoaded`), decoded from
+  /// the snapshot, or read from the database if that fails; then lets writes and the reads of
+  /// raw records through. Runs in the background while the server already answers.
+  func loadRecords(_ loader: GraphSnapshotFile.RecordsLoader) {
+    let started = ContinuousClock.now
+    do {
+      let section = try loader.decode()
+      try graph.withLock { g throws(SnapshotError) in try g.installRecords(section) }
+      logger.info("raw records restored from the shutdown snapshot", metadata: ["store.snapshot.seconds": "\(ContinuousClock.now - started)"])
+    } catch {
+      logger.warning("reading the raw records from the database", metadata: ["store.snapshot": "\(error)"])
+      do {
+        var records: [Record?] = []
+        let select = try db.prepare(RecordTable.selectAllSQL)
+        while try select.step() {
+          let stored = try RecordTable.read(select)
+          let slot = Int(stored.seq)
+          while records.count < slot { records.append(nil) }
+          records.append(stored.record)
+        }
+        graph.withLock { $0.installRecords(records) }
+      } catch {
+        // The graph answers without raw records (no duplicate detection, export, history);
+        // no snapshot of it is saved, so the next start replays.
+        storageFailed.store(true, ordering: .relaxed)
+        logger.error("cannot read the raw records", metadata: ["store.error": "\(error)"])
+        graph.withLock { $0.installRecords([]) }
+      }
+    }
+    recordsReady.store(true, ordering: .releasing)
+    recordsReading.leave()
+  }
+
+  /// Blocks until the raw records are loaded (at once unless a restore is still loading them).
+  func waitForRecords() {
+    if !recordsReady.load(ordering: .acquiring) { recordsReading.wait() }
+  }
+
+  /// Waits until the raw records are loaded (at once unless a restore is still loading them).
+  func recordsLoaded() async {
+    if recordsReady.load(ordering: .acquiring) { return }
+    await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+      recordsReading.notify(queue: .global()) { c.resume() }
+    }
   }
 
   /// What the tables hold, to tell whether they are still what a snapshot was built from.

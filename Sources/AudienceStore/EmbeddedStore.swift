@@ -1,6 +1,7 @@
 public import AudienceCore
 internal import Glibc
 public import Logging
+import Dispatch
 import NIOPosix
 public import ServiceLifecycle
 import Synchronization
@@ -23,6 +24,11 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
   let graph: Mutex<IdentityGraph>
   /// Whether the start restored the shutdown snapshot (else it replayed the records).
   let restoredFromSnapshot: Bool
+  /// Entered while a restored graph's raw records load in the background (`loadRecords`).
+  let recordsReading = DispatchGroup()
+  /// The raw records are in the graph (`IdentityGraph.rawRecordsLoaded`): what needs them
+  /// waits on `recordsReading` until then.
+  let recordsReady = Atomic<Bool>(true)
   /// A storage write failed since the start: the database may hold what the graph does not, so
   /// no snapshot is saved at shutdown.
   let storageFailed = Atomic<Bool>(false)
@@ -81,9 +87,19 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
   ///   - limits: record and profile bounds.
   ///   - logger: where to log.
   ///   - clock: the time given to records without `created_at`.
-  public init(
+  public convenience init(
     directory: String, limits: RecordLimits = .default, logger: Logger,
     clock: @escaping @Sendable () -> Timestamp = EmbeddedStore.wallClock
+  ) throws {
+    try self.init(directory: directory, limits: limits, logger: logger, clock: clock, recordsHold: nil)
+  }
+
+  /// - Parameters:
+  ///   - recordsHold: when set, a restore's raw records start loading only once it is signalled
+  ///     (tests see what waits for them).
+  init(
+    directory: String, limits: RecordLimits, logger: Logger, clock: @escaping @Sendable () -> Timestamp,
+    recordsHold: DispatchSemaphore?
   ) throws {
     if mkdir(directory, 0o750) != 0 && errno != EEXIST {
       throw AudienceError(.unavailable, "cannot create data directory \(directory): \(String(cString: strerror(errno)))")
@@ -92,6 +108,7 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     self.clock = clock
     // One server per data directory: a second one would write records the first's graph (and
     // its shutdown snapshot) never sees.
+    var recordsLoader: GraphSnapshotFile.RecordsLoader?
     let lock = open(directory + "/audience.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
     guard lock >= 0 else {
       throw AudienceError(.unavailable, "cannot open \(directory)/audience.lock: \(String(cString: strerror(errno)))")
@@ -113,9 +130,11 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
       try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA secure_delete=ON; PRAGMA cache_size=-65536;")
       try db.execute(RecordTable.schema)
       try db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '\(RecordTable.schemaVersion)')")
-      let (g, restored) = try Self.restoreOrReplay(db, directory: directory, limits: limits, logger: logger)
-      self.restoredFromSnapshot = restored
+      let (g, loader) = try Self.restoreOrReplay(db, directory: directory, limits: limits, logger: logger, reading: recordsReading)
+      self.restoredFromSnapshot = loader != nil
       self.graph = Mutex(g)
+      recordsLoader = loader
+      if loader != nil { recordsReady.store(false, ordering: .relaxed) }
       self.insert = try db.prepare(RecordTable.insertSQL)
       logger.info(
         "embedded store opened",
@@ -130,6 +149,12 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     self.writer = Mutex(WriterState())
     self.pool = NIOThreadPool(numberOfThreads: 1)
     pool.start()
+    if let recordsLoader {
+      DispatchQueue.global(qos: .userInitiated).async {
+        recordsHold?.wait()
+        self.loadRecords(recordsLoader)
+      }
+    }
   }
 
   /// Wall-clock time, the default clock.
@@ -160,6 +185,7 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
 
   /// The leader's loop: commit whatever is pending, then run the erasures, until nothing is left.
   private func lead() {
+    waitForRecords()  // a restore may still be loading them: every write needs them
     while true {
       let (batch, forgets, splits) = writer.withLock { state -> ([Pending], [PendingForget], [PendingSplit]) in
         if state.pending.isEmpty && state.forgets.isEmpty && state.splits.isEmpty {
@@ -270,12 +296,17 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
   }
 
   public func queryCohort(_ query: CohortQuery, categories: InterestCategories) async throws -> CohortPage {
-    try queryCohortNow(query, categories: categories)
+    if query.cookie != nil { await recordsLoaded() }
+    return try queryCohortNow(query, categories: categories)
   }
 
   public func queryCohortNow(_ query: CohortQuery, categories: InterestCategories) throws(AudienceError) -> CohortPage {
-    try graph.withLock { g throws(AudienceError) in try g.query(query, categories: categories) }
+    // A cookie's cohort lists its raw records (routers ask `rawRecordsLoadedNow` first).
+    if query.cookie != nil { waitForRecords() }
+    return try graph.withLock { g throws(AudienceError) in try g.query(query, categories: categories) }
   }
+
+  public var rawRecordsLoadedNow: Bool { recordsReady.load(ordering: .acquiring) }
 
   public func userStampNow(cookie: String) -> ProfileStamp? {
     graph.withLock { $0.stamp(cookie: cookie) }
@@ -307,6 +338,7 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
 
   /// Refuses new writes, waits for pending ones to be committed, closes the database.
   public func close() async {
+    await recordsLoaded()  // the snapshot saved below holds them
     let open = watchers.withLock { table in
       table.closed = true
       defer { table.live = [:] }

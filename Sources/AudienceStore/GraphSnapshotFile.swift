@@ -31,7 +31,7 @@ enum GraphSnapshotFile {
   /// The graph's snapshot, its sections encoded on all cores at once: the header, then the
   /// sections, to be written in this order.
   static func encode(_ graph: IdentityGraph, token: [UInt8]) -> [[UInt8]] {
-    let order: [GraphSnapshot.Section] = [.profiles, .records, .cookies, .index, .emails, .contentIDs]
+    let order: [GraphSnapshot.Section] = [.profiles, .moreProfiles, .records, .cookies, .index, .emails, .contentIDs]
     let encoded = Mutex([[UInt8]](repeating: [], count: GraphSnapshot.Section.allCases.count))
     DispatchQueue.concurrentPerform(iterations: order.count) { i in
       let bytes = graph.snapshotSection(order[i])
@@ -80,9 +80,9 @@ enum GraphSnapshotFile {
     }
   }
 
-  /// Calls `body` with the file's bytes, mapped read-only (no copy: the page cache serves
-  /// them), or returns nil when there is no file or it cannot be mapped.
-  static func withMapped<T>(directory: String, _ body: (UnsafeRawBufferPointer) throws(SnapshotError) -> T) throws(SnapshotError) -> T? {
+  /// The file's bytes, mapped read-only (no copy: the page cache serves them), or nil when
+  /// there is no file or it cannot be mapped. Unmapped when the last reference goes.
+  static func map(directory: String) -> MappedSnapshot? {
     let fd = open(path(directory), O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
@@ -91,26 +91,30 @@ enum GraphSnapshotFile {
     let size = Int(st.st_size)
     guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { return nil }
     madvise(base, size, MADV_SEQUENTIAL)
-    defer { munmap(base, size) }
-    return try body(UnsafeRawBufferPointer(start: base, count: size))
+    return MappedSnapshot(bytes: UnsafeRawBufferPointer(start: base, count: size))
   }
 
-  /// The graph of a snapshot, its sections decoded on all cores at once (largest first), and
-  /// `alongside` run at the same time (the store checks its tables meanwhile).
-  /// - Returns: the graph, what `alongside` returned, and how long each section took to decode.
+  /// The graph of a snapshot, its sections decoded on all cores at once (largest first), but
+  /// its raw records (`rawRecordsLoaded` is false), and `alongside` run at the same time (the
+  /// store checks its tables meanwhile). The records are the loader's to decode, later.
+  /// - Returns: the graph, what `alongside` returned, how long each section took to decode,
+  ///   and the loader of the records section (it keeps the mapping).
   static func restore<T: Sendable>(
-    _ snapshot: GraphSnapshot, alongside: @Sendable () -> T
-  ) throws(SnapshotError) -> (IdentityGraph, T, sections: [(GraphSnapshot.Section, Duration)]) {
-    let order: [GraphSnapshot.Section] = [.profiles, .cookies, .emails, .records, .contentIDs, .index]
+    _ mapped: MappedSnapshot, limits: RecordLimits, alongside: @Sendable () -> T
+  ) throws(SnapshotError) -> (IdentityGraph, T, sections: [(GraphSnapshot.Section, Duration)], records: RecordsLoader) {
+    let snapshot = try GraphSnapshot(mapped.bytes, limits: limits)
+    let order: [GraphSnapshot.Section] = [.profiles, .moreProfiles, .emails, .cookies, .contentIDs, .index]
     let decoded = Mutex([Result<GraphSnapshot.Decoded, SnapshotError>?](repeating: nil, count: order.count))
     let took = Mutex([Duration](repeating: .zero, count: order.count))
     let other = Mutex<T?>(nil)
     DispatchQueue.concurrentPerform(iterations: order.count + 1) { i in
-      guard i < order.count else {
+      // `alongside` first, the sections (largest first) after it.
+      guard i > 0 else {
         let value = alongside()
         other.withLock { $0 = value }
         return
       }
+      let i = i - 1
       let started = ContinuousClock.now
       let result = Result { () throws(SnapshotError) in try snapshot.decode(order[i]) }
       decoded.withLock { $0[i] = result }
@@ -119,22 +123,41 @@ enum GraphSnapshotFile {
       snapshot.release(snapshot.range(of: order[i]))
       took.withLock { $0[i] = ContinuousClock.now - started }
     }
+    // Moved out (popLast), never copied: each decoded array must stay referenced once, so the
+    // graph can join the profiles' halves in place.
+    var results = decoded.withLock { all in
+      let taken = all
+      all = []
+      return taken
+    }
     var sections: [GraphSnapshot.Decoded] = []
-    for result in decoded.withLock({ $0 }) { sections.append(try result!.get()) }
-    let graph = try IdentityGraph(snapshot, sections: sections)
-    return (graph, other.withLock { $0! }, Array(zip(order, took.withLock { $0 })))
+    while let result = results.popLast() { sections.append(try result!.get()) }
+    let graph = try IdentityGraph(snapshot, sections: consume sections, recordsLater: true)
+    return (graph, other.withLock { $0! }, Array(zip(order, took.withLock { $0 })), RecordsLoader(mapped: mapped, snapshot: snapshot))
+  }
+
+  /// Decodes a snapshot's records section, which start-up leaves for after the server is up.
+  struct RecordsLoader: Sendable {
+    let mapped: MappedSnapshot
+    let snapshot: GraphSnapshot
+
+    func decode() throws(SnapshotError) -> GraphSnapshot.Decoded {
+      let section = try snapshot.decode(.records)
+      snapshot.release(snapshot.range(of: .records))
+      return section
+    }
   }
 
   /// Deletes the snapshot: unlinked at once, its bytes overwritten with zeros in the background
   /// (it holds every person's data, and someone erased later with `audience forget` must not
   /// linger in freed disk blocks, as the database's `secure_delete` sees to for its own pages);
   /// and a temporary one a crash left behind.
-  static func discard(directory: String) {
+  static func discard(directory: String, after reading: DispatchGroup? = nil) {
     unlink(path(directory) + ".tmp")
     let fd = open(path(directory), O_WRONLY | O_CLOEXEC)
     unlink(path(directory))
     guard fd >= 0 else { return }
-    DispatchQueue.global(qos: .utility).async {
+    let zero: @Sendable () -> Void = {
       var st = stat()
       if fstat(fd, &st) == 0 {
         let zeros = [UInt8](repeating: 0, count: 1 << 20)
@@ -149,7 +172,23 @@ enum GraphSnapshotFile {
       }
       close(fd)
     }
+    // Not while the file is still being read (its mapping would read zeros).
+    if let reading {
+      reading.notify(queue: .global(qos: .utility), execute: zero)
+    } else {
+      DispatchQueue.global(qos: .utility).async(execute: zero)
+    }
   }
+}
+
+/// A snapshot file mapped read-only; unmapped on deinit.
+final class MappedSnapshot: @unchecked Sendable {
+  /// Read only, valid until deinit.
+  let bytes: UnsafeRawBufferPointer
+
+  init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+  deinit { munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count) }
 }
 
 extension GraphSnapshot {
