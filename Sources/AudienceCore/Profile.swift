@@ -67,7 +67,7 @@ public struct Profile: Sendable {
   var gender: Sourced<String>?
   var income: Sourced<String>?
   var education: Sourced<String>?
-  var interests: [String: InterestSource] = [:]
+  var interests = InterestSet()
   /// Whether one of its emails was seen with two or more cookies (emails never lose cookies,
   /// so once true it stays true).
   public internal(set) var inCohort = false
@@ -105,7 +105,7 @@ public struct Profile: Sendable {
   }
 
   private mutating func addInterest(_ source: InterestSource) {
-    let folded = source.spelling.lowercased()
+    let folded = source.spelling.asciiFastLowercased
     if let existing = interests[folded], existing.precedes(source) { return }
     interests[folded] = source
   }

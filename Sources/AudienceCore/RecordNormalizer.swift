@@ -18,11 +18,11 @@ public struct RecordNormalizer: Sendable {
   public func normalize(_ raw: RawRecord) throws(AudienceError) -> Record {
     let cookie = try text(raw.cookie, "data.cookie")
     guard let cookie else { throw .invalidField("data.cookie", "is required and must not be empty") }
-    if limits.blockedIdentifiers.contains(cookie.lowercased()) {
+    if limits.blockedIdentifiers.contains(cookie.asciiFastLowercased) {
       throw .invalidField("data.cookie", "\(Self.quote(cookie)) is a placeholder, not an identifier (a blocked value)")
     }
     // A placeholder email is no email: it must not join everyone who sent it.
-    var email = try text(raw.email, "data.email")?.lowercased()
+    var email = try text(raw.email, "data.email")?.asciiFastLowercased
     if let e = email, limits.blockedIdentifiers.contains(e) { email = nil }
     if let email, email.contains(where: { $0 == " " || $0.isNewline }) {
       throw .invalidField("data.email", "must not contain spaces")

@@ -134,7 +134,7 @@ struct SnapshotReader {
     p.interests.reserveCapacity(interests)
     for _ in 0..<interests {
       let source = InterestSource(spelling: try string(), key: try key(usually: last), position: try int())
-      let folded = try flag() ? try string() : source.spelling.lowercased()
+      let folded = try flag() ? try string() : source.spelling.asciiFastLowercased
       p.interests[folded] = source
     }
     p.inCohort = try flag()

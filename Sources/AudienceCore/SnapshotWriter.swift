@@ -101,7 +101,7 @@ struct SnapshotWriter {
       // The folded form is the spelling lower-cased, as `Profile` keys it.
       key(source.key, usually: p.last)
       int(source.position)
-      flag(folded != source.spelling.lowercased())
+      flag(folded != source.spelling.asciiFastLowercased)
       if folded != source.spelling.lowercased() { string(folded) }
     }
     flag(p.inCohort)
