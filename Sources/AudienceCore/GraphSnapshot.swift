@@ -84,8 +84,9 @@ public struct GraphSnapshot: @unchecked Sendable {
       let first = try r.nonNegative()
       let slots = try r.count()
       let all = try r.nonNegative()
-      // Every slot takes a byte at least: a count past the snapshot's size is damage.
-      guard first <= bytes.count, all >= first + slots, all - first - slots <= bytes.count else {
+      // The first half holds `all / 2` slots, the second the rest.
+      let fits = first == 0 ? slots == all / 2 : (first == all / 2 && first + slots == all)
+      guard first <= bytes.count, slots <= bytes.count, all <= 2 * bytes.count, fits else {
         throw .damaged("profile slots \(first)..<\(first + slots) of \(all) do not fit the snapshot")
       }
       var profiles: [Profile?] = []

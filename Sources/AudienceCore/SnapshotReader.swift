@@ -208,8 +208,14 @@ struct SnapshotReader {
     let u = x.universe
     guard x.codes.allSatisfy({ $0.count == u }), x.ages.count == u, x.interestCodes.count == u, x.created.count == u,
       x.seen.count == u, x.agePostings.count == SegmentIndex.maxAge + 1,
-      zip(x.postings, x.dictionaries).allSatisfy({ $0.count <= $1.count }), x.interestPostings.count <= x.interestDictionary.count
+      zip(x.postings, x.dictionaries).allSatisfy({ $0.count <= $1.count }), x.interestPostings.count <= x.interestDictionary.count,
+      x.incomeNumbers.count >= x.postings[SegmentIndex.Column.income.rawValue].count
     else { throw damaged("the index's columns do not fit together") }
+    // Every code must name a posting set (the index updates them by code).
+    guard zip(x.codes, x.postings).allSatisfy({ Int($0.max() ?? 0) < max($1.count, 1) }),
+      x.ages.allSatisfy({ $0 == SegmentIndex.noAge || Int($0) < x.agePostings.count }),
+      x.interestCodes.allSatisfy({ Int($0.max() ?? 0) < max(x.interestPostings.count, 1) })
+    else { throw damaged("the index holds a code without a value") }
     return x
   }
 

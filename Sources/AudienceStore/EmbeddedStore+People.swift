@@ -92,12 +92,12 @@ extension EmbeddedStore {
   }
 
   public func export(_ person: PersonRef) async throws -> PersonExport? {
-    await recordsLoaded()
+    try await recordsLoaded()
     return graph.withLock { $0.export(person) }
   }
 
   public func history(_ person: PersonRef) async throws -> PersonHistory? {
-    await recordsLoaded()
+    try await recordsLoaded()
     return graph.withLock { $0.history(person) }
   }
 }

@@ -73,11 +73,14 @@ extension EmbeddedStore {
         }
         graph.withLock { $0.installRecords(records) }
       } catch {
-        // The graph answers without raw records (no duplicate detection, export, history);
-        // no snapshot of it is saved, so the next start replays.
+        // Reads of profiles go on; everything that needs the raw records (writes, erasures,
+        // cookie cohorts, export, history) answers UNAVAILABLE until a restart replays them. No
+        // snapshot is saved.
         storageFailed.store(true, ordering: .relaxed)
-        logger.error("cannot read the raw records", metadata: ["store.error": "\(error)"])
-        graph.withLock { $0.installRecords([]) }
+        logger.critical("cannot read the raw records: writes are refused until a restart", metadata: ["store.error": "\(error)"])
+        recordsFailure.withLock { $0 = AudienceError(.unavailable, "the stored records could not be read at start-up (\(error)); restart audienced") }
+        recordsReading.leave()
+        return
       }
     }
     recordsReady.store(true, ordering: .releasing)
@@ -85,16 +88,21 @@ extension EmbeddedStore {
   }
 
   /// Blocks until the raw records are loaded (at once unless a restore is still loading them).
-  func waitForRecords() {
-    if !recordsReady.load(ordering: .acquiring) { recordsReading.wait() }
+  /// - Returns: why they never will be, or nil once they are there.
+  func waitForRecords() -> AudienceError? {
+    if recordsReady.load(ordering: .acquiring) { return nil }
+    recordsReading.wait()
+    return recordsFailure.withLock { $0 }
   }
 
   /// Waits until the raw records are loaded (at once unless a restore is still loading them).
-  func recordsLoaded() async {
+  /// - Throws: UNAVAILABLE when they could not be loaded.
+  func recordsLoaded() async throws(AudienceError) {
     if recordsReady.load(ordering: .acquiring) { return }
     await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
       recordsReading.notify(queue: .global()) { c.resume() }
     }
+    if let failure = recordsFailure.withLock({ $0 }) { throw failure }
   }
 
   /// What the tables hold, to tell whether they are still what a snapshot was built from.

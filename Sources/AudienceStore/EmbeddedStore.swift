@@ -29,6 +29,8 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
   /// The raw records are in the graph (`IdentityGraph.rawRecordsLoaded`): what needs them
   /// waits on `recordsReading` until then.
   let recordsReady = Atomic<Bool>(true)
+  /// Set when they could not be loaded at all: what needs them fails with it.
+  let recordsFailure = Mutex<AudienceError?>(nil)
   /// A storage write failed since the start: the database may hold what the graph does not, so
   /// no snapshot is saved at shutdown.
   let storageFailed = Atomic<Bool>(false)
@@ -140,6 +142,8 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
         "embedded store opened",
         metadata: ["store.path": "\(db.path)", "store.records": "\(g.recordCount)", "store.profiles": "\(g.profileCount)"])
     } catch {
+      // The restore left the snapshot's zeroing until its records were read: they never will be.
+      if recordsLoader != nil { recordsReading.leave() }
       db.close()
       Glibc.close(lock)
       throw error
@@ -185,7 +189,8 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
 
   /// The leader's loop: commit whatever is pending, then run the erasures, until nothing is left.
   private func lead() {
-    waitForRecords()  // a restore may still be loading them: every write needs them
+    // A restore may still be loading the raw records: every write needs them.
+    let unavailable = waitForRecords()
     while true {
       let (batch, forgets, splits) = writer.withLock { state -> ([Pending], [PendingForget], [PendingSplit]) in
         if state.pending.isEmpty && state.forgets.isEmpty && state.splits.isEmpty {
@@ -203,6 +208,12 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
         return (state.pending, state.forgets, state.splits)
       }
       if batch.isEmpty && forgets.isEmpty && splits.isEmpty { return }
+      if let unavailable {
+        for p in batch { p.continuation.resume(throwing: unavailable) }
+        for f in forgets { f.continuation.resume(throwing: unavailable) }
+        for s in splits { s.continuation.resume(throwing: unavailable) }
+        continue
+      }
       // Records queued before an erasure are committed first, so it erases them too.
       if !batch.isEmpty { commit(batch) }
       for f in forgets { erase(f) }
@@ -296,13 +307,13 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
   }
 
   public func queryCohort(_ query: CohortQuery, categories: InterestCategories) async throws -> CohortPage {
-    if query.cookie != nil { await recordsLoaded() }
+    if query.cookie != nil { try await recordsLoaded() }
     return try queryCohortNow(query, categories: categories)
   }
 
   public func queryCohortNow(_ query: CohortQuery, categories: InterestCategories) throws(AudienceError) -> CohortPage {
     // A cookie's cohort lists its raw records (routers ask `rawRecordsLoadedNow` first).
-    if query.cookie != nil { waitForRecords() }
+    if query.cookie != nil, let failure = waitForRecords() { throw failure }
     return try graph.withLock { g throws(AudienceError) in try g.query(query, categories: categories) }
   }
 
@@ -321,7 +332,9 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
   }
 
   public func analyze(_ query: AnalyzeQuery, categories: InterestCategories) async throws -> AudienceReport {
-    try graph.withLock { g throws(AudienceError) in try g.analyze(query, categories: categories) }
+    // A cookie's cohort is read from its raw records.
+    if query.cookie != nil { try await recordsLoaded() }
+    return try graph.withLock { g throws(AudienceError) in try g.analyze(query, categories: categories) }
   }
 
   public func stats() async throws -> StoreStats { statsNow() }
@@ -338,7 +351,7 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
 
   /// Refuses new writes, waits for pending ones to be committed, closes the database.
   public func close() async {
-    await recordsLoaded()  // the snapshot saved below holds them
+    try? await recordsLoaded()  // the snapshot saved below holds them (none is saved if they failed)
     let open = watchers.withLock { table in
       table.closed = true
       defer { table.live = [:] }

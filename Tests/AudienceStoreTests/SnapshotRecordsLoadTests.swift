@@ -1,5 +1,6 @@
 import AudienceCore
 import Dispatch
+import Foundation
 import Logging
 import Synchronization
 import Testing
@@ -67,6 +68,31 @@ struct SnapshotRecordsLoadTests {
     #expect(store.restoredFromSnapshot)
     #expect(try await store.export(.cookie("a")) == export)
     #expect(try await store.ingest([records[2]]) == [.duplicate(1)])
+    await store.close()
+  }
+}
+
+extension SnapshotRecordsLoadTests {
+  /// A records section that does not decode (here: its checksum) is not a reason to replay
+  /// everything: the rest of the snapshot is restored and the raw records read from the database.
+  @Test func damagedRecordsAreReadFromTheDatabase() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    var store = try EmbeddedStore(directory: dir.path, logger: logger)
+    _ = try await store.ingest([record("a", "x@example.com", 1), record("b", "x@example.com", 2), record("c", nil, 3)])
+    let export = try await store.export(.cookie("a"))
+    await store.close()
+
+    let path = dir.path + "/" + GraphSnapshotFile.name
+    var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+    let range = try bytes.withUnsafeBytes { try GraphSnapshot($0, limits: .default).range(of: .records) }
+    bytes[range.lowerBound + range.count / 2] ^= 0xFF
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+
+    store = try EmbeddedStore(directory: dir.path, logger: logger)
+    #expect(store.restoredFromSnapshot)
+    #expect(try await store.export(.cookie("a")) == export)
+    #expect(try await store.ingest([record("c", nil, 3)]) == [.duplicate(1)])
     await store.close()
   }
 }
