@@ -4,7 +4,11 @@ public struct GraphSnapshot: @unchecked Sendable {
   /// The parts of a snapshot, in file order.
   public enum Section: Int, CaseIterable, Sendable {
     /// `profiles` holds the first half of the profile slots, `moreProfiles` the rest.
-    case profiles, moreProfiles, index, records, cookies, emails, contentIDs
+    /// Likewise `records` and `moreRecords`.
+    case profiles, moreProfiles, index, records, moreRecords, cookies, emails, contentIDs
+
+    /// The sections only writes and raw-record reads need (`IdentityGraph.rawRecordsLoaded`).
+    public static let rawRecords: Set<Section> = [.records, .moreRecords, .contentIDs]
   }
 
   /// One decoded section.
@@ -16,10 +20,10 @@ public struct GraphSnapshot: @unchecked Sendable {
   enum Content {
     case profiles([Profile?], revisions: [UInt64], first: ProfileID)
     case index(SegmentIndex)
-    case records([Record?])
-    case cookies([String: IdentityGraph.CookieInfo])
+    case records([Record?], first: Int)
+    case cookies([String: IdentityGraph.CookieInfo], splits: Set<String>)
     case emails([String: IdentityGraph.EmailInfo])
-    case contentIDs([ContentID: UInt64], Set<String>)
+    case contentIDs([ContentID: UInt64])
   }
 
   /// The bytes: valid while the caller keeps them (`@unchecked Sendable`: read only).
@@ -81,14 +85,7 @@ public struct GraphSnapshot: @unchecked Sendable {
     let content: Content
     switch section {
     case .profiles, .moreProfiles:
-      let first = try r.nonNegative()
-      let slots = try r.count()
-      let all = try r.nonNegative()
-      // The first half holds `all / 2` slots, the second the rest.
-      let fits = first == 0 ? slots == all / 2 : (first == all / 2 && first + slots == all)
-      guard first <= bytes.count, slots <= bytes.count, all <= 2 * bytes.count, fits else {
-        throw .damaged("profile slots \(first)..<\(first + slots) of \(all) do not fit the snapshot")
-      }
+      let (first, slots, all) = try r.half()
       var profiles: [Profile?] = []
       // The first half gets room for the second, which is moved in after it.
       profiles.reserveCapacity(first == 0 ? all : slots)
@@ -103,12 +100,12 @@ public struct GraphSnapshot: @unchecked Sendable {
       content = .profiles(profiles, revisions: revisions, first: first)
     case .index:
       content = .index(try r.index())
-    case .records:
-      let slots = try r.count()
+    case .records, .moreRecords:
+      let (first, slots, all) = try r.half()
       var records: [Record?] = []
-      records.reserveCapacity(slots)
+      records.reserveCapacity(first == 0 ? all : slots)
       for _ in 0..<slots { records.append(try r.flag() ? try r.record() : nil) }
-      content = .records(records)
+      content = .records(records, first: first)
     case .cookies:
       let n = try r.count()
       var cookies: [String: IdentityGraph.CookieInfo] = [:]
@@ -118,7 +115,7 @@ public struct GraphSnapshot: @unchecked Sendable {
         cookies[cookie] = IdentityGraph.CookieInfo(
           profile: try r.nonNegative(), firstSeq: try r.uint(), latest: try r.key(), emails: try r.strings())
       }
-      content = .cookies(cookies)
+      content = .cookies(cookies, splits: Set(try r.strings()))
     case .emails:
       let n = try r.count()
       var emails: [String: IdentityGraph.EmailInfo] = [:]
@@ -136,7 +133,7 @@ public struct GraphSnapshot: @unchecked Sendable {
         let id = ContentID(high: try r.fixed(), low: try r.fixed())
         ids[id] = try r.uint()
       }
-      content = .contentIDs(ids, Set(try r.strings()))
+      content = .contentIDs(ids)
     }
     guard r.atEnd else { throw .damaged("\(r.remaining) bytes follow section \(section)") }
     return Decoded(section: section, content: content)

@@ -3,16 +3,16 @@
 /// form, so a store can restore the graph at start-up without replaying every record. Bytes in,
 /// bytes out: the store owns the file.
 ///
-/// Layout: a header (the magic `AUDSNAP4`, a caller's 16-byte token the store checks against its
+/// Layout: a header (the magic `AUDSNAP5`, a caller's 16-byte token the store checks against its
 /// database, the limits the graph was built with, the counters, then the size and 64-bit
-/// checksum of each of seven sections, then a checksum of the header), then the sections: the
-/// first half of the profiles, the second half, index, records, cookies, emails, content ids
-/// and splits. Sections are independent, so they are encoded and decoded at the same time on
-/// several cores (`GraphSnapshot`); the profiles, the costliest to decode, come in two halves.
+/// checksum of each of eight sections, then a checksum of the header), then the sections: the
+/// first half of the profiles, the second half, index, the records in two halves too, cookies
+/// and splits, emails, content ids. Sections are independent, so they are encoded and decoded at
+/// the same time on several cores (`GraphSnapshot`); the costliest come in halves.
 /// Integers are varints (zigzag for signed ones), strings their UTF-8 length and bytes; the
 /// index's columns are raw little-endian arrays.
 extension IdentityGraph {
-  static let snapshotMagic = Array("AUDSNAP4".utf8)
+  static let snapshotMagic = Array("AUDSNAP5".utf8)
   /// The version of what `apply` decides (links, merges, caps, folding). A build that decides
   /// differently must bump it: its snapshots are then refused and the records replayed.
   public static let rulesVersion = 1
@@ -31,22 +31,17 @@ extension IdentityGraph {
     var w = SnapshotWriter()
     switch section {
     case .profiles, .moreProfiles:
-      // Each half: its first id, its count, the count of both, then each slot.
-      let half = profiles.count / 2
-      let slots = section == .profiles ? 0..<half : half..<profiles.count
+      let slots = w.half(of: profiles.count, second: section == .moreProfiles)
       w.reserve(slots.count * 96)
-      w.int(slots.lowerBound)
-      w.int(slots.count)
-      w.int(profiles.count)
       for p in profiles[slots] {
         if let p { w.flag(true); w.profile(p) } else { w.flag(false) }
       }
     case .index:
       w.index(index)
-    case .records:
-      w.reserve(records.count * 112)
-      w.int(records.count)
-      for r in records {
+    case .records, .moreRecords:
+      let slots = w.half(of: records.count, second: section == .moreRecords)
+      w.reserve(slots.count * 112)
+      for r in records[slots] {
         if let r { w.flag(true); w.record(r) } else { w.flag(false) }
       }
     case .cookies:
@@ -59,6 +54,7 @@ extension IdentityGraph {
         w.key(info.latest)
         w.strings(info.emails)
       }
+      w.strings(splitCookies.sorted())
     case .emails:
       w.reserve(emails.count * 40)
       w.int(emails.count)
@@ -75,7 +71,6 @@ extension IdentityGraph {
         w.fixed(id.low)
         w.uint(seq)
       }
-      w.strings(splitCookies.sorted())
     }
     return w.out
   }
@@ -124,7 +119,8 @@ extension IdentityGraph {
 
   /// Assembles a graph from its snapshot's decoded sections (one of each, in any order).
   /// - Parameters:
-  ///   - recordsLater: the `.records` section is left out, to be given to `installRecords`
+  ///   - recordsLater: the raw records' sections (`.records`, `.moreRecords`, `.contentIDs`) are
+  ///     left out, to be given to `installRecords`
   ///     (until then `rawRecordsLoaded` is false: see there).
   /// - Throws: `SnapshotError.damaged` when the sections do not fit together.
   public init(_ snapshot: GraphSnapshot, sections: consuming [GraphSnapshot.Decoded], recordsLater: Bool = false) throws(SnapshotError) {
@@ -135,27 +131,30 @@ extension IdentityGraph {
     lastSeq = snapshot.lastSeq
     var found = Set<GraphSnapshot.Section>()
     var halves: [(first: Int, profiles: [Profile?], revisions: [UInt64])] = []
-    // Taken out one by one, so each part's arrays end up referenced once (the profiles' halves
-    // are then joined in place, without copying a million profiles).
+    var recordHalves: [(first: Int, records: [Record?])] = []
+    // Taken out one by one, so each part's arrays end up referenced once (the halves are then
+    // joined in place, without copying a million profiles).
     var parts = consume sections
     while let part = parts.popLast() {
       switch part.content {
       case .profiles(let p, let r, let first):
         halves.append((first, p, r))
       case .index(let i): index = i
-      case .records(let r): records = r
-      case .cookies(let c): cookies = c
-      case .emails(let e): emails = e
-      case .contentIDs(let ids, let splits):
-        contentIDs = ids
+      case .records(let r, let first): recordHalves.append((first, r))
+      case .cookies(let c, let splits):
+        cookies = c
         splitCookies = splits
+      case .emails(let e): emails = e
+      case .contentIDs(let ids): contentIDs = ids
       }
       found.insert(part.section)
     }
     if recordsLater {
-      guard !found.contains(.records) else { throw .damaged("the records were given twice") }
-      found.insert(.records)
+      guard recordHalves.isEmpty, !found.contains(.contentIDs) else { throw .damaged("the raw records were given twice") }
+      found.formUnion(GraphSnapshot.Section.rawRecords)
       rawRecordsLoaded = false
+    } else {
+      records = try Self.joined(&recordHalves)
     }
     guard found.count == GraphSnapshot.Section.allCases.count else { throw .damaged("sections are missing") }
     halves.sort { $0.first < $1.first }
@@ -173,9 +172,21 @@ extension IdentityGraph {
     else { throw .damaged("the sections do not fit together") }
   }
 
-  /// Moves `source`'s profiles to the end of `target` (a memory copy: no retain or release of
+  /// The records' two halves, joined in place.
+  private static func joined(_ halves: inout [(first: Int, records: [Record?])]) throws(SnapshotError) -> [Record?] {
+    halves.sort { $0.first < $1.first }
+    guard halves.count == 2, halves[0].first == 0, halves[1].first == halves[0].records.count else {
+      throw .damaged("the records' halves do not fit together")
+    }
+    var all: [Record?] = []
+    swap(&all, &halves[0].records)
+    moveAppend(&all, from: &halves[1].records)
+    return all
+  }
+
+  /// Moves `source`'s elements to the end of `target` (a memory copy: no retain or release of
   /// their strings and arrays), leaving `source` all nil.
-  private static func moveAppend(_ target: inout [Profile?], from source: inout [Profile?]) {
+  private static func moveAppend<T>(_ target: inout [T?], from source: inout [T?]) {
     let n = source.count
     target.append(contentsOf: repeatElement(nil, count: n))
     target.withUnsafeMutableBufferPointer { all in
@@ -188,21 +199,49 @@ extension IdentityGraph {
     }
   }
 
-  /// Gives a graph assembled with `recordsLater` its raw records: the snapshot's `.records`
-  /// section, decoded.
-  /// - Throws: `SnapshotError.damaged` when it is another section or does not fit the graph.
-  public mutating func installRecords(_ section: GraphSnapshot.Decoded) throws(SnapshotError) {
-    guard case .records(let r) = section.content else { throw .damaged("\(section.section) is not the records") }
-    guard r.count == 0 || UInt64(r.count - 1) <= lastSeq else { throw .damaged("the records go past the last sequence number") }
-    installRecords(r)
+  /// The raw records of a snapshot's `.records`, `.moreRecords` and `.contentIDs` sections,
+  /// decoded, for `installRecords` (joined here, outside any lock: it moves a million records).
+  /// - Parameters:
+  ///   - sections: taken (left empty), so each half is referenced once and joined in place.
+  /// - Throws: `SnapshotError.damaged` when they are other sections or do not fit together.
+  public static func rawRecords(of sections: inout [GraphSnapshot.Decoded]) throws(SnapshotError) -> RawRecords {
+    var halves: [(first: Int, records: [Record?])] = []
+    var ids: [ContentID: UInt64]?
+    while let part = sections.popLast() {
+      switch part.content {
+      case .records(let r, let first): halves.append((first, r))
+      case .contentIDs(let found) where ids == nil: ids = found
+      default: throw .damaged("\(part.section) is not of the raw records")
+      }
+    }
+    guard let ids else { throw .damaged("the content ids are missing") }
+    return RawRecords(records: try joined(&halves), contentIDs: ids)
   }
 
-  /// Gives a graph assembled with `recordsLater` its raw records, read another way (the
-  /// database's rows, when the snapshot's could not be decoded).
-  /// - Parameters:
-  ///   - records: indexed by sequence number.
-  public mutating func installRecords(_ records: [Record?]) {
-    self.records = records
+  /// A graph's raw records and their content ids (`installRecords`).
+  public struct RawRecords: Sendable {
+    /// Indexed by sequence number.
+    public var records: [Record?]
+    public var contentIDs: [ContentID: UInt64]
+
+    /// - Parameters:
+    ///   - records: indexed by sequence number.
+    ///   - contentIDs: the sequence number of each record's content id.
+    public init(records: [Record?], contentIDs: [ContentID: UInt64]) {
+      self.records = records
+      self.contentIDs = contentIDs
+    }
+  }
+
+  /// Gives a graph assembled with `recordsLater` its raw records (`rawRecords(of:)`, or read
+  /// from the store's rows when the snapshot's could not be decoded).
+  /// - Throws: `SnapshotError.damaged` when they do not fit the graph.
+  public mutating func installRecords(_ raw: RawRecords) throws(SnapshotError) {
+    guard raw.records.count == 0 || UInt64(raw.records.count - 1) <= lastSeq, raw.contentIDs.count <= recordCount else {
+      throw .damaged("the raw records do not fit the graph")
+    }
+    records = raw.records
+    contentIDs = raw.contentIDs
     rawRecordsLoaded = true
   }
 }

@@ -43,6 +43,17 @@ struct SnapshotReader {
     return n
   }
 
+  /// The start of a section holding half of an array (`SnapshotWriter.half`): its first index,
+  /// its count, and the count of both halves; the first half holds `all / 2`, the second the rest.
+  mutating func half() throws(SnapshotError) -> (first: Int, count: Int, all: Int) {
+    let first = try nonNegative()
+    let slots = try count()
+    let all = try nonNegative()
+    let fits = first == 0 ? slots == all / 2 : (first == all / 2 && first + slots == all)
+    guard fits, all <= 2 * slots + 1 else { throw damaged("slots \(first)..<\(first + slots) are not a half of \(all)") }
+    return (first, slots, all)
+  }
+
   mutating func nonNegative() throws(SnapshotError) -> Int {
     let n = try int()
     guard n >= 0 else { throw damaged("negative number \(n)") }

@@ -15,6 +15,17 @@ struct SnapshotWriter {
     out.append(UInt8(v))
   }
 
+  /// Starts a section holding half of an array of `count` slots (`SnapshotReader.half`): the
+  /// first half has `count / 2`, the second the rest.
+  /// - Returns: the slots the section holds.
+  mutating func half(of count: Int, second: Bool) -> Range<Int> {
+    let slots = second ? (count / 2)..<count : 0..<(count / 2)
+    int(slots.lowerBound)
+    int(slots.count)
+    int(count)
+    return slots
+  }
+
   mutating func int(_ v: Int) { uint(UInt64(bitPattern: Int64((v << 1) ^ (v >> 63)))) }
 
   mutating func fixed(_ v: UInt64) { for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) } }

@@ -31,7 +31,7 @@ enum GraphSnapshotFile {
   /// The graph's snapshot, its sections encoded on all cores at once: the header, then the
   /// sections, to be written in this order.
   static func encode(_ graph: IdentityGraph, token: [UInt8]) -> [[UInt8]] {
-    let order: [GraphSnapshot.Section] = [.profiles, .moreProfiles, .records, .cookies, .index, .emails, .contentIDs]
+    let order: [GraphSnapshot.Section] = [.profiles, .moreProfiles, .records, .moreRecords, .cookies, .index, .emails, .contentIDs]
     let encoded = Mutex([[UInt8]](repeating: [], count: GraphSnapshot.Section.allCases.count))
     DispatchQueue.concurrentPerform(iterations: order.count) { i in
       let bytes = graph.snapshotSection(order[i])
@@ -103,7 +103,7 @@ enum GraphSnapshotFile {
     _ mapped: MappedSnapshot, limits: RecordLimits, alongside: @Sendable () -> T
   ) throws(SnapshotError) -> (IdentityGraph, T, sections: [(GraphSnapshot.Section, Duration)], records: RecordsLoader) {
     let snapshot = try GraphSnapshot(mapped.bytes, limits: limits)
-    let order: [GraphSnapshot.Section] = [.profiles, .moreProfiles, .emails, .cookies, .contentIDs, .index]
+    let order: [GraphSnapshot.Section] = [.profiles, .moreProfiles, .emails, .cookies, .index]
     let decoded = Mutex([Result<GraphSnapshot.Decoded, SnapshotError>?](repeating: nil, count: order.count))
     let took = Mutex([Duration](repeating: .zero, count: order.count))
     let other = Mutex<T?>(nil)
@@ -141,10 +141,23 @@ enum GraphSnapshotFile {
     let mapped: MappedSnapshot
     let snapshot: GraphSnapshot
 
-    func decode() throws(SnapshotError) -> GraphSnapshot.Decoded {
-      let section = try snapshot.decode(.records)
-      snapshot.release(snapshot.range(of: .records))
-      return section
+    /// Both halves of the records and the content ids, decoded on all cores at once.
+    func decode() throws(SnapshotError) -> [GraphSnapshot.Decoded] {
+      let halves: [GraphSnapshot.Section] = [.records, .moreRecords, .contentIDs]
+      let decoded = Mutex([Result<GraphSnapshot.Decoded, SnapshotError>?](repeating: nil, count: halves.count))
+      DispatchQueue.concurrentPerform(iterations: halves.count) { i in
+        let result = Result { () throws(SnapshotError) in try snapshot.decode(halves[i]) }
+        decoded.withLock { $0[i] = result }
+        snapshot.release(snapshot.range(of: halves[i]))
+      }
+      var results = decoded.withLock { all in
+        let taken = all
+        all = []
+        return taken
+      }
+      var sections: [GraphSnapshot.Decoded] = []
+      while let result = results.popLast() { sections.append(try result!.get()) }
+      return sections
     }
   }
 
