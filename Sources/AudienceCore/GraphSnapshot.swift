@@ -18,7 +18,6 @@ public struct GraphSnapshot: @unchecked Sendable {
   }
 
   enum Content {
-    case profiles([Profile?], revisions: [UInt64], first: ProfileID)
     case index(SegmentIndex)
     case records([Record?], first: Int)
     case cookies([String: IdentityGraph.CookieInfo], splits: Set<String>)
@@ -33,6 +32,8 @@ public struct GraphSnapshot: @unchecked Sendable {
   let repeatedEmailCount: Int
   let recordCount: Int
   let lastSeq: UInt64
+  /// Profile slots (live or merged away) in the two profile sections together.
+  public let profileSlots: Int
   private let ranges: [Range<Int>]
   private let sums: [UInt64]
 
@@ -53,6 +54,7 @@ public struct GraphSnapshot: @unchecked Sendable {
     profileCount = try r.int()
     repeatedEmailCount = try r.int()
     recordCount = try r.int()
+    let profileSlots = try r.nonNegative()
     lastSeq = try r.uint()
     var sizes: [(size: Int, sum: UInt64)] = []
     for _ in Section.allCases { sizes.append((try r.nonNegative(), try r.fixed())) }
@@ -70,6 +72,11 @@ public struct GraphSnapshot: @unchecked Sendable {
       at += size
     }
     guard at == bytes.count else { throw .damaged("\(bytes.count - at) bytes follow the last section") }
+    // Every slot takes a byte at least (the header's checksum vouches for the count).
+    guard profileSlots <= ranges[Section.profiles.rawValue].count + ranges[Section.moreProfiles.rawValue].count else {
+      throw .damaged("\(profileSlots) profile slots do not fit their sections")
+    }
+    self.profileSlots = profileSlots
     self.ranges = ranges
     self.sums = sizes.map(\.sum)
   }
@@ -77,27 +84,73 @@ public struct GraphSnapshot: @unchecked Sendable {
   /// Where a section's bytes are in the snapshot.
   public func range(of section: Section) -> Range<Int> { ranges[section.rawValue] }
 
-  /// Decodes one section.
-  public func decode(_ section: Section) throws(SnapshotError) -> Decoded {
+  /// A section's bytes, checked against its checksum.
+  private func checked(_ section: Section) throws(SnapshotError) -> UnsafeRawBufferPointer {
     let part = UnsafeRawBufferPointer(rebasing: bytes[ranges[section.rawValue]])
     guard SnapshotWriter.checksum(part) == sums[section.rawValue] else { throw .damaged("section \(section): the checksum does not match") }
-    var r = SnapshotReader(part)
+    return part
+  }
+
+  /// Decodes one half of the profiles (`.profiles` or `.moreProfiles`) straight into its slots
+  /// of `profiles` and `revisions`: uninitialized memory of `profileSlots` elements each,
+  /// which the two halves fill at the same time, so the graph's array is built once, in place.
+  /// Whatever happens, this half's slots are initialized on return (nil and 0 past a failure).
+  public func decodeProfiles(
+    _ section: Section, into profiles: UnsafeMutableBufferPointer<Profile?>, revisions: UnsafeMutableBufferPointer<UInt64>
+  ) throws(SnapshotError) {
+    precondition(section == .profiles || section == .moreProfiles, "\(section) is not a half of the profiles")
+    precondition(profiles.count == revisions.count, "as many revisions as profiles")
+    let all = profiles.count
+    let mine = section == .profiles ? 0..<(all / 2) : (all / 2)..<all
+    var done = mine.lowerBound
+    defer {
+      // Past a failure, the rest of this half is nil (the caller throws the graph away).
+      if done < mine.upperBound {
+        (profiles.baseAddress! + done).initialize(repeating: nil, count: mine.upperBound - done)
+        (revisions.baseAddress! + done).initialize(repeating: 0, count: mine.upperBound - done)
+      }
+    }
+    var r = SnapshotReader(try checked(section))
+    let (first, slots, total) = try r.half()
+    guard total == all, first == mine.lowerBound, slots == mine.count else {
+      throw .damaged("section \(section) holds profile slots \(first)..<\(first + slots) of \(total), not \(mine) of \(all)")
+    }
+    while done < mine.upperBound {
+      let live = try r.flag()
+      (profiles.baseAddress! + done).initialize(to: live ? try r.profile(id: done) : nil)
+      // Fresh revisions: stamps of this process never repeat.
+      (revisions.baseAddress! + done).initialize(to: live ? ProfileStamp.nextRevision() : 0)
+      done += 1
+    }
+    guard r.atEnd else { throw .damaged("\(r.remaining) bytes follow section \(section)") }
+  }
+
+  /// Both halves of the profiles, one after the other (`decodeProfiles`).
+  public func decodeAllProfiles() throws(SnapshotError) -> (profiles: [Profile?], revisions: [UInt64]) {
+    let slots = profileSlots
+    var failure: SnapshotError?
+    var profiles: [Profile?] = []
+    let revisions = [UInt64](unsafeUninitializedCapacity: slots) { revisions, revisionCount in
+      profiles = [Profile?](unsafeUninitializedCapacity: slots) { buffer, count in
+        for half in [Section.profiles, .moreProfiles] {
+          do throws(SnapshotError) { try decodeProfiles(half, into: buffer, revisions: revisions) } catch { failure = failure ?? error }
+        }
+        count = slots
+      }
+      revisionCount = slots
+    }
+    if let failure { throw failure }
+    return (profiles, revisions)
+  }
+
+  /// Decodes one section other than the profiles' (`decodeProfiles`).
+  public func decode(_ section: Section) throws(SnapshotError) -> Decoded {
+    precondition(section != .profiles && section != .moreProfiles, "profiles decode with decodeProfiles")
+    var r = SnapshotReader(try checked(section))
     let content: Content
     switch section {
     case .profiles, .moreProfiles:
-      let (first, slots, all) = try r.half()
-      var profiles: [Profile?] = []
-      // The first half gets room for the second, which is moved in after it.
-      profiles.reserveCapacity(first == 0 ? all : slots)
-      // Fresh revisions: stamps of this process never repeat.
-      var revisions: [UInt64] = []
-      revisions.reserveCapacity(slots)
-      for id in first..<(first + slots) {
-        let live = try r.flag()
-        profiles.append(live ? try r.profile(id: id) : nil)
-        revisions.append(live ? ProfileStamp.nextRevision() : 0)
-      }
-      content = .profiles(profiles, revisions: revisions, first: first)
+      preconditionFailure()
     case .index:
       content = .index(try r.index())
     case .records, .moreRecords:

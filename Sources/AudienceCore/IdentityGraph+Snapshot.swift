@@ -3,7 +3,7 @@
 /// form, so a store can restore the graph at start-up without replaying every record. Bytes in,
 /// bytes out: the store owns the file.
 ///
-/// Layout: a header (the magic `AUDSNAP5`, a caller's 16-byte token the store checks against its
+/// Layout: a header (the magic `AUDSNAP6`, a caller's 16-byte token the store checks against its
 /// database, the limits the graph was built with, the counters, then the size and 64-bit
 /// checksum of each of eight sections, then a checksum of the header), then the sections: the
 /// first half of the profiles, the second half, index, the records in two halves too, cookies
@@ -12,7 +12,7 @@
 /// Integers are varints (zigzag for signed ones), strings their UTF-8 length and bytes; the
 /// index's columns are raw little-endian arrays.
 extension IdentityGraph {
-  static let snapshotMagic = Array("AUDSNAP5".utf8)
+  static let snapshotMagic = Array("AUDSNAP6".utf8)
   /// The version of what `apply` decides (links, merges, caps, folding). A build that decides
   /// differently must bump it: its snapshots are then refused and the records replayed.
   public static let rulesVersion = 1
@@ -87,7 +87,7 @@ extension IdentityGraph {
     w.bytes(token)
     w.int(Self.rulesVersion)
     w.limits(limits)
-    for n in [profileCount, repeatedEmailCount, recordCount] { w.int(n) }
+    for n in [profileCount, repeatedEmailCount, recordCount, profiles.count] { w.int(n) }
     w.uint(lastSeq)
     for section in sections {
       w.int(section.count)
@@ -112,33 +112,40 @@ extension IdentityGraph {
   /// - Throws: `SnapshotError` as `GraphSnapshot` and `init(_:sections:)` do.
   public init(snapshot bytes: UnsafeRawBufferPointer, limits: RecordLimits) throws(SnapshotError) {
     let snapshot = try GraphSnapshot(bytes, limits: limits)
+    let (profiles, revisions) = try snapshot.decodeAllProfiles()
     var decoded: [GraphSnapshot.Decoded] = []
-    for section in GraphSnapshot.Section.allCases { decoded.append(try snapshot.decode(section)) }
-    try self.init(snapshot, sections: decoded)
+    for section in GraphSnapshot.Section.allCases where section != .profiles && section != .moreProfiles {
+      decoded.append(try snapshot.decode(section))
+    }
+    try self.init(snapshot, profiles: profiles, revisions: revisions, sections: decoded)
   }
 
-  /// Assembles a graph from its snapshot's decoded sections (one of each, in any order).
+  /// Assembles a graph from its snapshot's profiles (`GraphSnapshot.decodeProfiles`) and its
+  /// other sections, decoded (one of each, in any order).
   /// - Parameters:
   ///   - recordsLater: the raw records' sections (`.records`, `.moreRecords`, `.contentIDs`) are
-  ///     left out, to be given to `installRecords`
-  ///     (until then `rawRecordsLoaded` is false: see there).
+  ///     left out, to be given to `installRecords` (until then `rawRecordsLoaded` is false: see
+  ///     there).
   /// - Throws: `SnapshotError.damaged` when the sections do not fit together.
-  public init(_ snapshot: GraphSnapshot, sections: consuming [GraphSnapshot.Decoded], recordsLater: Bool = false) throws(SnapshotError) {
+  public init(
+    _ snapshot: GraphSnapshot, profiles: [Profile?], revisions: [UInt64], sections: consuming [GraphSnapshot.Decoded],
+    recordsLater: Bool = false
+  ) throws(SnapshotError) {
     self.init(limits: snapshot.limits)
     profileCount = snapshot.profileCount
     repeatedEmailCount = snapshot.repeatedEmailCount
     recordCount = snapshot.recordCount
     lastSeq = snapshot.lastSeq
-    var found = Set<GraphSnapshot.Section>()
-    var halves: [(first: Int, profiles: [Profile?], revisions: [UInt64])] = []
+    self.profiles = profiles
+    self.revisions = revisions
+    var found: Set<GraphSnapshot.Section> = [.profiles, .moreProfiles]
     var recordHalves: [(first: Int, records: [Record?])] = []
-    // Taken out one by one, so each part's arrays end up referenced once (the halves are then
-    // joined in place, without copying a million profiles).
+    // Taken out one by one, so each part's arrays end up referenced once (the records' halves
+    // are then joined in place, without copying a million records).
     var parts = consume sections
     while let part = parts.popLast() {
+      guard found.insert(part.section).inserted else { throw .damaged("section \(part.section) was given twice") }
       switch part.content {
-      case .profiles(let p, let r, let first):
-        halves.append((first, p, r))
       case .index(let i): index = i
       case .records(let r, let first): recordHalves.append((first, r))
       case .cookies(let c, let splits):
@@ -147,7 +154,6 @@ extension IdentityGraph {
       case .emails(let e): emails = e
       case .contentIDs(let ids): contentIDs = ids
       }
-      found.insert(part.section)
     }
     if recordsLater {
       guard recordHalves.isEmpty, !found.contains(.contentIDs) else { throw .damaged("the raw records were given twice") }
@@ -157,13 +163,6 @@ extension IdentityGraph {
       records = try Self.joined(&recordHalves)
     }
     guard found.count == GraphSnapshot.Section.allCases.count else { throw .damaged("sections are missing") }
-    halves.sort { $0.first < $1.first }
-    guard halves.count == 2, halves[0].first == 0, halves[1].first == halves[0].profiles.count else {
-      throw .damaged("the profiles' halves do not fit together")
-    }
-    swap(&profiles, &halves[0].profiles)
-    Self.moveAppend(&profiles, from: &halves[1].profiles)
-    revisions = halves[0].revisions + halves[1].revisions
     let slots = profiles.count
     // A live profile has a revision; every cookie and email must point at one.
     guard revisions.count == slots, index.universe <= slots,

@@ -105,35 +105,64 @@ enum GraphSnapshotFile {
     let snapshot = try GraphSnapshot(mapped.bytes, limits: limits)
     let order: [GraphSnapshot.Section] = [.profiles, .moreProfiles, .emails, .cookies, .index]
     let decoded = Mutex([Result<GraphSnapshot.Decoded, SnapshotError>?](repeating: nil, count: order.count))
+    let failure = Mutex<SnapshotError?>(nil)
     let took = Mutex([Duration](repeating: .zero, count: order.count))
     let other = Mutex<T?>(nil)
-    DispatchQueue.concurrentPerform(iterations: order.count + 1) { i in
-      // `alongside` first, the sections (largest first) after it.
-      guard i > 0 else {
-        let value = alongside()
-        other.withLock { $0 = value }
-        return
+    // The profiles' two halves are decoded straight into the graph's arrays (no join after).
+    let slots = snapshot.profileSlots
+    var profiles: [Profile?] = []
+    let revisions = [UInt64](unsafeUninitializedCapacity: slots) { revisionSlots, revisionCount in
+      profiles = [Profile?](unsafeUninitializedCapacity: slots) { profileSlots, profileCount in
+        let halves = Halves(profiles: profileSlots, revisions: revisionSlots)
+        DispatchQueue.concurrentPerform(iterations: order.count + 1) { i in
+          // `alongside` first, the sections (largest first) after it.
+          guard i > 0 else {
+            let value = alongside()
+            other.withLock { $0 = value }
+            return
+          }
+          let i = i - 1
+          let started = ContinuousClock.now
+          if order[i] == .profiles || order[i] == .moreProfiles {
+            // Leaves its half initialized even when it throws.
+            do throws(SnapshotError) {
+              try snapshot.decodeProfiles(order[i], into: halves.profiles, revisions: halves.revisions)
+            } catch {
+              failure.withLock { $0 = $0 ?? error }
+            }
+          } else {
+            let result = Result { () throws(SnapshotError) in try snapshot.decode(order[i]) }
+            decoded.withLock { $0[i] = result }
+          }
+          // Decoded: its pages of the mapped file are not needed any more (they would count in
+          // the server's memory until the whole snapshot is unmapped).
+          snapshot.release(snapshot.range(of: order[i]))
+          took.withLock { $0[i] = ContinuousClock.now - started }
+        }
+        profileCount = slots
       }
-      let i = i - 1
-      let started = ContinuousClock.now
-      let result = Result { () throws(SnapshotError) in try snapshot.decode(order[i]) }
-      decoded.withLock { $0[i] = result }
-      // Decoded: its pages of the mapped file are not needed any more (they would count in the
-      // server's memory until the whole snapshot is unmapped).
-      snapshot.release(snapshot.range(of: order[i]))
-      took.withLock { $0[i] = ContinuousClock.now - started }
+      revisionCount = slots
     }
-    // Moved out (popLast), never copied: each decoded array must stay referenced once, so the
-    // graph can join the profiles' halves in place.
+    if let failure = failure.withLock({ $0 }) { throw failure }
+    // Moved out (popLast), never copied: each decoded array stays referenced once.
     var results = decoded.withLock { all in
       let taken = all
       all = []
       return taken
     }
     var sections: [GraphSnapshot.Decoded] = []
-    while let result = results.popLast() { sections.append(try result!.get()) }
-    let graph = try IdentityGraph(snapshot, sections: consume sections, recordsLater: true)
+    while let result = results.popLast() {
+      if let result { sections.append(try result.get()) }
+    }
+    let graph = try IdentityGraph(snapshot, profiles: profiles, revisions: revisions, sections: consume sections, recordsLater: true)
     return (graph, other.withLock { $0! }, Array(zip(order, took.withLock { $0 })), RecordsLoader(mapped: mapped, snapshot: snapshot))
+  }
+
+  /// The uninitialized arrays both profile halves are decoded into at once, each into its own
+  /// slots (`GraphSnapshot.decodeProfiles`): `@unchecked Sendable` for that reason.
+  private struct Halves: @unchecked Sendable {
+    let profiles: UnsafeMutableBufferPointer<Profile?>
+    let revisions: UnsafeMutableBufferPointer<UInt64>
   }
 
   /// Decodes a snapshot's records section, which start-up leaves for after the server is up.
