@@ -19,7 +19,6 @@ public struct GraphSnapshot: @unchecked Sendable {
 
   enum Content {
     case index(SegmentIndex)
-    case records([Record?], first: Int)
     case cookies([String: IdentityGraph.CookieInfo], splits: Set<String>)
     case emails([String: IdentityGraph.EmailInfo])
     case contentIDs([ContentID: UInt64])
@@ -34,6 +33,8 @@ public struct GraphSnapshot: @unchecked Sendable {
   let lastSeq: UInt64
   /// Profile slots (live or merged away) in the two profile sections together.
   public let profileSlots: Int
+  /// Record slots (by sequence number, erased ones included) in the two record sections.
+  public let recordSlots: Int
   private let ranges: [Range<Int>]
   private let sums: [UInt64]
 
@@ -55,6 +56,7 @@ public struct GraphSnapshot: @unchecked Sendable {
     repeatedEmailCount = try r.int()
     recordCount = try r.int()
     let profileSlots = try r.nonNegative()
+    let recordSlots = try r.nonNegative()
     lastSeq = try r.uint()
     var sizes: [(size: Int, sum: UInt64)] = []
     for _ in Section.allCases { sizes.append((try r.nonNegative(), try r.fixed())) }
@@ -76,7 +78,11 @@ public struct GraphSnapshot: @unchecked Sendable {
     guard profileSlots <= ranges[Section.profiles.rawValue].count + ranges[Section.moreProfiles.rawValue].count else {
       throw .damaged("\(profileSlots) profile slots do not fit their sections")
     }
+    guard recordSlots <= ranges[Section.records.rawValue].count + ranges[Section.moreRecords.rawValue].count else {
+      throw .damaged("\(recordSlots) record slots do not fit their sections")
+    }
     self.profileSlots = profileSlots
+    self.recordSlots = recordSlots
     self.ranges = ranges
     self.sums = sizes.map(\.sum)
   }
@@ -143,9 +149,46 @@ public struct GraphSnapshot: @unchecked Sendable {
     return (profiles, revisions)
   }
 
+  /// Decodes one half of the raw records (`.records` or `.moreRecords`) straight into its slots
+  /// of `records` (uninitialized memory of `recordSlots` elements, which the two halves fill at
+  /// the same time). Whatever happens, this half's slots are initialized on return (nil past a
+  /// failure).
+  public func decodeRecords(_ section: Section, into records: UnsafeMutableBufferPointer<Record?>) throws(SnapshotError) {
+    precondition(section == .records || section == .moreRecords, "\(section) is not a half of the records")
+    let all = records.count
+    let mine = section == .records ? 0..<(all / 2) : (all / 2)..<all
+    var done = mine.lowerBound
+    defer {
+      if done < mine.upperBound { (records.baseAddress! + done).initialize(repeating: nil, count: mine.upperBound - done) }
+    }
+    var r = SnapshotReader(try checked(section))
+    let (first, slots, total) = try r.half()
+    guard total == all, first == mine.lowerBound, slots == mine.count else {
+      throw .damaged("section \(section) holds record slots \(first)..<\(first + slots) of \(total), not \(mine) of \(all)")
+    }
+    while done < mine.upperBound {
+      (records.baseAddress! + done).initialize(to: try r.flag() ? try r.record() : nil)
+      done += 1
+    }
+    guard r.atEnd else { throw .damaged("\(r.remaining) bytes follow section \(section)") }
+  }
+
+  /// Both halves of the raw records, one after the other (`decodeRecords`).
+  public func decodeAllRecords() throws(SnapshotError) -> [Record?] {
+    var failure: SnapshotError?
+    let records = [Record?](unsafeUninitializedCapacity: recordSlots) { buffer, count in
+      for half in [Section.records, .moreRecords] {
+        do throws(SnapshotError) { try decodeRecords(half, into: buffer) } catch { failure = failure ?? error }
+      }
+      count = recordSlots
+    }
+    if let failure { throw failure }
+    return records
+  }
+
   /// Decodes one section other than the profiles' (`decodeProfiles`).
   public func decode(_ section: Section) throws(SnapshotError) -> Decoded {
-    precondition(section != .profiles && section != .moreProfiles, "profiles decode with decodeProfiles")
+    precondition(![.profiles, .moreProfiles, .records, .moreRecords].contains(section), "halves decode with decodeProfiles or decodeRecords")
     var r = SnapshotReader(try checked(section))
     let content: Content
     switch section {
@@ -154,11 +197,7 @@ public struct GraphSnapshot: @unchecked Sendable {
     case .index:
       content = .index(try r.index())
     case .records, .moreRecords:
-      let (first, slots, all) = try r.half()
-      var records: [Record?] = []
-      records.reserveCapacity(first == 0 ? all : slots)
-      for _ in 0..<slots { records.append(try r.flag() ? try r.record() : nil) }
-      content = .records(records, first: first)
+      preconditionFailure()
     case .cookies:
       let n = try r.count()
       var cookies: [String: IdentityGraph.CookieInfo] = [:]

@@ -3,7 +3,7 @@
 /// form, so a store can restore the graph at start-up without replaying every record. Bytes in,
 /// bytes out: the store owns the file.
 ///
-/// Layout: a header (the magic `AUDSNAP6`, a caller's 16-byte token the store checks against its
+/// Layout: a header (the magic `AUDSNAP7`, a caller's 16-byte token the store checks against its
 /// database, the limits the graph was built with, the counters, then the size and 64-bit
 /// checksum of each of eight sections, then a checksum of the header), then the sections: the
 /// first half of the profiles, the second half, index, the records in two halves too, cookies
@@ -12,7 +12,7 @@
 /// Integers are varints (zigzag for signed ones), strings their UTF-8 length and bytes; the
 /// index's columns are raw little-endian arrays.
 extension IdentityGraph {
-  static let snapshotMagic = Array("AUDSNAP6".utf8)
+  static let snapshotMagic = Array("AUDSNAP7".utf8)
   /// The version of what `apply` decides (links, merges, caps, folding). A build that decides
   /// differently must bump it: its snapshots are then refused and the records replayed.
   public static let rulesVersion = 1
@@ -87,7 +87,7 @@ extension IdentityGraph {
     w.bytes(token)
     w.int(Self.rulesVersion)
     w.limits(limits)
-    for n in [profileCount, repeatedEmailCount, recordCount, profiles.count] { w.int(n) }
+    for n in [profileCount, repeatedEmailCount, recordCount, profiles.count, records.count] { w.int(n) }
     w.uint(lastSeq)
     for section in sections {
       w.int(section.count)
@@ -113,23 +113,20 @@ extension IdentityGraph {
   public init(snapshot bytes: UnsafeRawBufferPointer, limits: RecordLimits) throws(SnapshotError) {
     let snapshot = try GraphSnapshot(bytes, limits: limits)
     let (profiles, revisions) = try snapshot.decodeAllProfiles()
+    let records = try snapshot.decodeAllRecords()
     var decoded: [GraphSnapshot.Decoded] = []
-    for section in GraphSnapshot.Section.allCases where section != .profiles && section != .moreProfiles {
-      decoded.append(try snapshot.decode(section))
-    }
+    for section in [GraphSnapshot.Section.index, .cookies, .emails, .contentIDs] { decoded.append(try snapshot.decode(section)) }
     try self.init(snapshot, profiles: profiles, revisions: revisions, sections: decoded)
+    try installRecords(RawRecords(records: records, contentIDs: contentIDs))
   }
 
   /// Assembles a graph from its snapshot's profiles (`GraphSnapshot.decodeProfiles`) and its
-  /// other sections, decoded (one of each, in any order).
-  /// - Parameters:
-  ///   - recordsLater: the raw records' sections (`.records`, `.moreRecords`, `.contentIDs`) are
-  ///     left out, to be given to `installRecords` (until then `rawRecordsLoaded` is false: see
-  ///     there).
+  /// index, cookies and emails, decoded (one of each, in any order), and the content ids when
+  /// given; the raw records come after, with `installRecords` (until then `rawRecordsLoaded` is
+  /// false: see there).
   /// - Throws: `SnapshotError.damaged` when the sections do not fit together.
   public init(
-    _ snapshot: GraphSnapshot, profiles: [Profile?], revisions: [UInt64], sections: consuming [GraphSnapshot.Decoded],
-    recordsLater: Bool = false
+    _ snapshot: GraphSnapshot, profiles: [Profile?], revisions: [UInt64], sections: consuming [GraphSnapshot.Decoded]
   ) throws(SnapshotError) {
     self.init(limits: snapshot.limits)
     profileCount = snapshot.profileCount
@@ -138,16 +135,13 @@ extension IdentityGraph {
     lastSeq = snapshot.lastSeq
     self.profiles = profiles
     self.revisions = revisions
-    var found: Set<GraphSnapshot.Section> = [.profiles, .moreProfiles]
-    var recordHalves: [(first: Int, records: [Record?])] = []
-    // Taken out one by one, so each part's arrays end up referenced once (the records' halves
-    // are then joined in place, without copying a million records).
+    rawRecordsLoaded = false
+    var found: Set<GraphSnapshot.Section> = []
     var parts = consume sections
     while let part = parts.popLast() {
       guard found.insert(part.section).inserted else { throw .damaged("section \(part.section) was given twice") }
       switch part.content {
       case .index(let i): index = i
-      case .records(let r, let first): recordHalves.append((first, r))
       case .cookies(let c, let splits):
         cookies = c
         splitCookies = splits
@@ -155,66 +149,13 @@ extension IdentityGraph {
       case .contentIDs(let ids): contentIDs = ids
       }
     }
-    if recordsLater {
-      guard recordHalves.isEmpty, !found.contains(.contentIDs) else { throw .damaged("the raw records were given twice") }
-      found.formUnion(GraphSnapshot.Section.rawRecords)
-      rawRecordsLoaded = false
-    } else {
-      records = try Self.joined(&recordHalves)
-    }
-    guard found.count == GraphSnapshot.Section.allCases.count else { throw .damaged("sections are missing") }
+    guard found.isSuperset(of: [.index, .cookies, .emails]) else { throw .damaged("sections are missing") }
     let slots = profiles.count
     // A live profile has a revision; every cookie and email must point at one.
     guard revisions.count == slots, index.universe <= slots,
       cookies.values.allSatisfy({ $0.profile < slots && revisions[$0.profile] != 0 }),
       emails.values.allSatisfy({ $0.profile < slots && revisions[$0.profile] != 0 })
     else { throw .damaged("the sections do not fit together") }
-  }
-
-  /// The records' two halves, joined in place.
-  private static func joined(_ halves: inout [(first: Int, records: [Record?])]) throws(SnapshotError) -> [Record?] {
-    halves.sort { $0.first < $1.first }
-    guard halves.count == 2, halves[0].first == 0, halves[1].first == halves[0].records.count else {
-      throw .damaged("the records' halves do not fit together")
-    }
-    var all: [Record?] = []
-    swap(&all, &halves[0].records)
-    moveAppend(&all, from: &halves[1].records)
-    return all
-  }
-
-  /// Moves `source`'s elements to the end of `target` (a memory copy: no retain or release of
-  /// their strings and arrays), leaving `source` all nil.
-  private static func moveAppend<T>(_ target: inout [T?], from source: inout [T?]) {
-    let n = source.count
-    target.append(contentsOf: repeatElement(nil, count: n))
-    target.withUnsafeMutableBufferPointer { all in
-      source.withUnsafeMutableBufferPointer { from in
-        let tail = UnsafeMutableBufferPointer(rebasing: all[(all.count - n)...])
-        _ = tail.deinitialize()  // nils
-        _ = tail.moveInitialize(fromContentsOf: from)
-        from.initialize(repeating: nil)  // moved out: uninitialized until given nils again
-      }
-    }
-  }
-
-  /// The raw records of a snapshot's `.records`, `.moreRecords` and `.contentIDs` sections,
-  /// decoded, for `installRecords` (joined here, outside any lock: it moves a million records).
-  /// - Parameters:
-  ///   - sections: taken (left empty), so each half is referenced once and joined in place.
-  /// - Throws: `SnapshotError.damaged` when they are other sections or do not fit together.
-  public static func rawRecords(of sections: inout [GraphSnapshot.Decoded]) throws(SnapshotError) -> RawRecords {
-    var halves: [(first: Int, records: [Record?])] = []
-    var ids: [ContentID: UInt64]?
-    while let part = sections.popLast() {
-      switch part.content {
-      case .records(let r, let first): halves.append((first, r))
-      case .contentIDs(let found) where ids == nil: ids = found
-      default: throw .damaged("\(part.section) is not of the raw records")
-      }
-    }
-    guard let ids else { throw .damaged("the content ids are missing") }
-    return RawRecords(records: try joined(&halves), contentIDs: ids)
   }
 
   /// A graph's raw records and their content ids (`installRecords`).
@@ -230,10 +171,18 @@ extension IdentityGraph {
       self.records = records
       self.contentIDs = contentIDs
     }
+
+    /// - Parameters:
+    ///   - records: `GraphSnapshot.decodeRecords` of both halves.
+    ///   - section: the decoded `.contentIDs` section.
+    public init(records: [Record?], contentIDs section: GraphSnapshot.Decoded) throws(SnapshotError) {
+      guard case .contentIDs(let ids) = section.content else { throw .damaged("\(section.section) is not the content ids") }
+      self.init(records: records, contentIDs: ids)
+    }
   }
 
-  /// Gives a graph assembled with `recordsLater` its raw records (`rawRecords(of:)`, or read
-  /// from the store's rows when the snapshot's could not be decoded).
+  /// Gives a graph assembled from a snapshot its raw records (`GraphSnapshot.decodeRecords` and
+  /// the content ids, or read from the store's rows when the snapshot's could not be decoded).
   /// - Throws: `SnapshotError.damaged` when they do not fit the graph.
   public mutating func installRecords(_ raw: RawRecords) throws(SnapshotError) {
     guard raw.records.count == 0 || UInt64(raw.records.count - 1) <= lastSeq, raw.contentIDs.count <= recordCount else {

@@ -57,8 +57,7 @@ extension EmbeddedStore {
   func loadRecords(_ loader: GraphSnapshotFile.RecordsLoader) {
     let started = ContinuousClock.now
     do {
-      var sections = try loader.decode()
-      let raw = try IdentityGraph.rawRecords(of: &sections)
+      let raw = try loader.decode()
       let decoded = ContinuousClock.now
       try graph.withLock { g throws(SnapshotError) in try g.installRecords(raw) }
       logger.info(

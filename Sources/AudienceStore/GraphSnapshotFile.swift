@@ -154,7 +154,7 @@ enum GraphSnapshotFile {
     while let result = results.popLast() {
       if let result { sections.append(try result.get()) }
     }
-    let graph = try IdentityGraph(snapshot, profiles: profiles, revisions: revisions, sections: consume sections, recordsLater: true)
+    let graph = try IdentityGraph(snapshot, profiles: profiles, revisions: revisions, sections: consume sections)
     return (graph, other.withLock { $0! }, Array(zip(order, took.withLock { $0 })), RecordsLoader(mapped: mapped, snapshot: snapshot))
   }
 
@@ -170,23 +170,38 @@ enum GraphSnapshotFile {
     let mapped: MappedSnapshot
     let snapshot: GraphSnapshot
 
-    /// Both halves of the records and the content ids, decoded on all cores at once.
-    func decode() throws(SnapshotError) -> [GraphSnapshot.Decoded] {
-      let halves: [GraphSnapshot.Section] = [.records, .moreRecords, .contentIDs]
-      let decoded = Mutex([Result<GraphSnapshot.Decoded, SnapshotError>?](repeating: nil, count: halves.count))
-      DispatchQueue.concurrentPerform(iterations: halves.count) { i in
-        let result = Result { () throws(SnapshotError) in try snapshot.decode(halves[i]) }
-        decoded.withLock { $0[i] = result }
-        snapshot.release(snapshot.range(of: halves[i]))
+    /// Both halves of the records (straight into one array) and the content ids, decoded on
+    /// all cores at once.
+    func decode() throws(SnapshotError) -> IdentityGraph.RawRecords {
+      let sections: [GraphSnapshot.Section] = [.records, .moreRecords, .contentIDs]
+      let failure = Mutex<SnapshotError?>(nil)
+      let ids = Mutex<GraphSnapshot.Decoded?>(nil)
+      let records = [Record?](unsafeUninitializedCapacity: snapshot.recordSlots) { buffer, count in
+        let slots = RecordSlots(records: buffer)
+        DispatchQueue.concurrentPerform(iterations: sections.count) { i in
+          do throws(SnapshotError) {
+            if sections[i] == .contentIDs {
+              let decoded = try snapshot.decode(.contentIDs)
+              ids.withLock { $0 = decoded }
+            } else {
+              // Leaves its half initialized even when it throws.
+              try snapshot.decodeRecords(sections[i], into: slots.records)
+            }
+          } catch {
+            failure.withLock { $0 = $0 ?? error }
+          }
+          snapshot.release(snapshot.range(of: sections[i]))
+        }
+        count = snapshot.recordSlots
       }
-      var results = decoded.withLock { all in
-        let taken = all
-        all = []
-        return taken
-      }
-      var sections: [GraphSnapshot.Decoded] = []
-      while let result = results.popLast() { sections.append(try result!.get()) }
-      return sections
+      if let failure = failure.withLock({ $0 }) { throw failure }
+      guard let section = ids.withLock({ $0 }) else { throw .damaged("the content ids are missing") }
+      return try IdentityGraph.RawRecords(records: records, contentIDs: section)
+    }
+
+    /// The uninitialized array both record halves are decoded into at once.
+    private struct RecordSlots: @unchecked Sendable {
+      let records: UnsafeMutableBufferPointer<Record?>
     }
   }
 
