@@ -106,26 +106,34 @@ public struct GraphSnapshot: @unchecked Sendable {
   ) throws(SnapshotError) {
     precondition(section == .profiles || section == .moreProfiles, "\(section) is not a half of the profiles")
     precondition(profiles.count == revisions.count, "as many revisions as profiles")
-    let all = profiles.count
-    let mine = section == .profiles ? 0..<(all / 2) : (all / 2)..<all
-    var done = mine.lowerBound
-    defer {
-      // Past a failure, the rest of this half is nil (the caller throws the graph away).
-      if done < mine.upperBound {
-        (profiles.baseAddress! + done).initialize(repeating: nil, count: mine.upperBound - done)
-        (revisions.baseAddress! + done).initialize(repeating: 0, count: mine.upperBound - done)
-      }
+    try decodeHalf(section, second: section == .moreProfiles, of: profiles.count) { r, slot throws(SnapshotError) in
+      let live = try r.flag()
+      (profiles.baseAddress! + slot).initialize(to: live ? try r.profile(id: slot) : nil)
+      // Fresh revisions: stamps of this process never repeat.
+      (revisions.baseAddress! + slot).initialize(to: live ? ProfileStamp.nextRevision() : 0)
+    } rest: { slots in
+      (profiles.baseAddress! + slots.lowerBound).initialize(repeating: nil, count: slots.count)
+      (revisions.baseAddress! + slots.lowerBound).initialize(repeating: 0, count: slots.count)
     }
+  }
+
+  /// Decodes one half of an array written by `SnapshotWriter.half`: checks the section's header
+  /// against the half of `all` slots it must hold, calls `slot` for each of its slots in order,
+  /// and `rest` for the slots left when it fails (so the caller's memory is always initialized).
+  private func decodeHalf(
+    _ section: Section, second: Bool, of all: Int, slot: (inout SnapshotReader, Int) throws(SnapshotError) -> Void,
+    rest: (Range<Int>) -> Void
+  ) throws(SnapshotError) {
+    let mine = second ? (all / 2)..<all : 0..<(all / 2)
+    var done = mine.lowerBound
+    defer { if done < mine.upperBound { rest(done..<mine.upperBound) } }
     var r = SnapshotReader(try checked(section))
     let (first, slots, total) = try r.half()
     guard total == all, first == mine.lowerBound, slots == mine.count else {
-      throw .damaged("section \(section) holds profile slots \(first)..<\(first + slots) of \(total), not \(mine) of \(all)")
+      throw .damaged("section \(section) holds slots \(first)..<\(first + slots) of \(total), not \(mine) of \(all)")
     }
     while done < mine.upperBound {
-      let live = try r.flag()
-      (profiles.baseAddress! + done).initialize(to: live ? try r.profile(id: done) : nil)
-      // Fresh revisions: stamps of this process never repeat.
-      (revisions.baseAddress! + done).initialize(to: live ? ProfileStamp.nextRevision() : 0)
+      try slot(&r, done)
       done += 1
     }
     guard r.atEnd else { throw .damaged("\(r.remaining) bytes follow section \(section)") }
@@ -155,22 +163,11 @@ public struct GraphSnapshot: @unchecked Sendable {
   /// failure).
   public func decodeRecords(_ section: Section, into records: UnsafeMutableBufferPointer<Record?>) throws(SnapshotError) {
     precondition(section == .records || section == .moreRecords, "\(section) is not a half of the records")
-    let all = records.count
-    let mine = section == .records ? 0..<(all / 2) : (all / 2)..<all
-    var done = mine.lowerBound
-    defer {
-      if done < mine.upperBound { (records.baseAddress! + done).initialize(repeating: nil, count: mine.upperBound - done) }
+    try decodeHalf(section, second: section == .moreRecords, of: records.count) { r, slot throws(SnapshotError) in
+      (records.baseAddress! + slot).initialize(to: try r.flag() ? try r.record() : nil)
+    } rest: { slots in
+      (records.baseAddress! + slots.lowerBound).initialize(repeating: nil, count: slots.count)
     }
-    var r = SnapshotReader(try checked(section))
-    let (first, slots, total) = try r.half()
-    guard total == all, first == mine.lowerBound, slots == mine.count else {
-      throw .damaged("section \(section) holds record slots \(first)..<\(first + slots) of \(total), not \(mine) of \(all)")
-    }
-    while done < mine.upperBound {
-      (records.baseAddress! + done).initialize(to: try r.flag() ? try r.record() : nil)
-      done += 1
-    }
-    guard r.atEnd else { throw .damaged("\(r.remaining) bytes follow section \(section)") }
   }
 
   /// Both halves of the raw records, one after the other (`decodeRecords`).
@@ -186,18 +183,15 @@ public struct GraphSnapshot: @unchecked Sendable {
     return records
   }
 
-  /// Decodes one section other than the profiles' (`decodeProfiles`).
+  /// Decodes one section other than the halves (`decodeProfiles`, `decodeRecords`).
   public func decode(_ section: Section) throws(SnapshotError) -> Decoded {
-    precondition(![.profiles, .moreProfiles, .records, .moreRecords].contains(section), "halves decode with decodeProfiles or decodeRecords")
     var r = SnapshotReader(try checked(section))
     let content: Content
     switch section {
-    case .profiles, .moreProfiles:
-      preconditionFailure()
+    case .profiles, .moreProfiles, .records, .moreRecords:
+      preconditionFailure("halves decode with decodeProfiles or decodeRecords")
     case .index:
       content = .index(try r.index())
-    case .records, .moreRecords:
-      preconditionFailure()
     case .cookies:
       let n = try r.count()
       var cookies: [String: IdentityGraph.CookieInfo] = [:]

@@ -104,7 +104,7 @@ enum GraphSnapshotFile {
   ) throws(SnapshotError) -> (IdentityGraph, T, sections: [(GraphSnapshot.Section, Duration)], records: RecordsLoader) {
     let snapshot = try GraphSnapshot(mapped.bytes, limits: limits)
     let order: [GraphSnapshot.Section] = [.profiles, .moreProfiles, .emails, .cookies, .index]
-    let decoded = Mutex([Result<GraphSnapshot.Decoded, SnapshotError>?](repeating: nil, count: order.count))
+    let decoded = Mutex<[GraphSnapshot.Decoded]>([])
     let failure = Mutex<SnapshotError?>(nil)
     let took = Mutex([Duration](repeating: .zero, count: order.count))
     let other = Mutex<T?>(nil)
@@ -113,7 +113,7 @@ enum GraphSnapshotFile {
     var profiles: [Profile?] = []
     let revisions = [UInt64](unsafeUninitializedCapacity: slots) { revisionSlots, revisionCount in
       profiles = [Profile?](unsafeUninitializedCapacity: slots) { profileSlots, profileCount in
-        let halves = Halves(profiles: profileSlots, revisions: revisionSlots)
+        let halves = (profiles: Shared(profileSlots), revisions: Shared(revisionSlots))
         DispatchQueue.concurrentPerform(iterations: order.count + 1) { i in
           // `alongside` first, the sections (largest first) after it.
           guard i > 0 else {
@@ -123,16 +123,16 @@ enum GraphSnapshotFile {
           }
           let i = i - 1
           let started = ContinuousClock.now
-          if order[i] == .profiles || order[i] == .moreProfiles {
-            // Leaves its half initialized even when it throws.
-            do throws(SnapshotError) {
-              try snapshot.decodeProfiles(order[i], into: halves.profiles, revisions: halves.revisions)
-            } catch {
-              failure.withLock { $0 = $0 ?? error }
+          do throws(SnapshotError) {
+            if order[i] == .profiles || order[i] == .moreProfiles {
+              // Leaves its half initialized even when it throws.
+              try snapshot.decodeProfiles(order[i], into: halves.profiles.buffer, revisions: halves.revisions.buffer)
+            } else {
+              let section = try snapshot.decode(order[i])
+              decoded.withLock { $0.append(section) }
             }
-          } else {
-            let result = Result { () throws(SnapshotError) in try snapshot.decode(order[i]) }
-            decoded.withLock { $0[i] = result }
+          } catch {
+            failure.withLock { $0 = $0 ?? error }
           }
           // Decoded: its pages of the mapped file are not needed any more (they would count in
           // the server's memory until the whole snapshot is unmapped).
@@ -144,25 +144,21 @@ enum GraphSnapshotFile {
       revisionCount = slots
     }
     if let failure = failure.withLock({ $0 }) { throw failure }
-    // Moved out (popLast), never copied: each decoded array stays referenced once.
-    var results = decoded.withLock { all in
+    // Moved out of the mutex, never copied: each decoded section stays referenced once.
+    let sections = decoded.withLock { all in
       let taken = all
       all = []
       return taken
-    }
-    var sections: [GraphSnapshot.Decoded] = []
-    while let result = results.popLast() {
-      if let result { sections.append(try result.get()) }
     }
     let graph = try IdentityGraph(snapshot, profiles: profiles, revisions: revisions, sections: consume sections)
     return (graph, other.withLock { $0! }, Array(zip(order, took.withLock { $0 })), RecordsLoader(mapped: mapped, snapshot: snapshot))
   }
 
-  /// The uninitialized arrays both profile halves are decoded into at once, each into its own
-  /// slots (`GraphSnapshot.decodeProfiles`): `@unchecked Sendable` for that reason.
-  private struct Halves: @unchecked Sendable {
-    let profiles: UnsafeMutableBufferPointer<Profile?>
-    let revisions: UnsafeMutableBufferPointer<UInt64>
+  /// Uninitialized memory that several threads fill at once, each its own slots
+  /// (`GraphSnapshot.decodeProfiles`, `decodeRecords`): `@unchecked Sendable` for that reason.
+  fileprivate struct Shared<Element>: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<Element>
+    init(_ buffer: UnsafeMutableBufferPointer<Element>) { self.buffer = buffer }
   }
 
   /// Decodes a snapshot's records section, which start-up leaves for after the server is up.
@@ -177,7 +173,7 @@ enum GraphSnapshotFile {
       let failure = Mutex<SnapshotError?>(nil)
       let ids = Mutex<GraphSnapshot.Decoded?>(nil)
       let records = [Record?](unsafeUninitializedCapacity: snapshot.recordSlots) { buffer, count in
-        let slots = RecordSlots(records: buffer)
+        let slots = Shared(buffer)
         DispatchQueue.concurrentPerform(iterations: sections.count) { i in
           do throws(SnapshotError) {
             if sections[i] == .contentIDs {
@@ -185,7 +181,7 @@ enum GraphSnapshotFile {
               ids.withLock { $0 = decoded }
             } else {
               // Leaves its half initialized even when it throws.
-              try snapshot.decodeRecords(sections[i], into: slots.records)
+              try snapshot.decodeRecords(sections[i], into: slots.buffer)
             }
           } catch {
             failure.withLock { $0 = $0 ?? error }
@@ -197,11 +193,6 @@ enum GraphSnapshotFile {
       if let failure = failure.withLock({ $0 }) { throw failure }
       guard let section = ids.withLock({ $0 }) else { throw .damaged("the content ids are missing") }
       return try IdentityGraph.RawRecords(records: records, contentIDs: section)
-    }
-
-    /// The uninitialized array both record halves are decoded into at once.
-    private struct RecordSlots: @unchecked Sendable {
-      let records: UnsafeMutableBufferPointer<Record?>
     }
   }
 
