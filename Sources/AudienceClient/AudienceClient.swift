@@ -85,6 +85,28 @@ public final class AudienceClient: Sendable {
     return p
   }
 
+  /// One page of a segmentation query, its users kept as received (parsed, not yet Swift
+  /// values) and decoded field by field when read: for pages of thousands of users of which a
+  /// program reads a few fields, or hands them on. `page.decoded()` gives what `queryCohort`
+  /// returns.
+  /// - Parameters:
+  ///   - query: filter, scope and paging.
+  ///   - timeoutMs: deadline, 0 for none.
+  public func queryCohortLazily(_ query: CohortQuery, timeoutMs: UInt32 = 0) async throws -> LazyCohortPage {
+    let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+    let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
+    Self.write(
+      PendingRequest(request: WireRequest(id: id, timeoutMs: timeoutMs, body: .queryCohort(query)), sink: .frame(promise)),
+      on: channel, reason: closeReason)
+    let frame = try await promise.futureResult.get()
+    if let page = try LazyCohortPage(frame) { return page }
+    // An error status, or a page encoded in a way the lazy reader leaves to protobuf-c.
+    let response = try WireCodec.decodeResponse(frame)
+    guard response.status.code == .ok else { throw response.status }
+    guard case .queryCohort(let page)? = response.body else { throw Self.mismatch }
+    return try LazyCohortPage(page)
+  }
+
   /// The notebook's figures over a segment.
   /// - Parameters:
   ///   - query: filter, scope and parameters.

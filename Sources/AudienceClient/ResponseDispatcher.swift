@@ -7,15 +7,18 @@ struct PendingRequest: Sendable {
   var sink: ResponseSink
 }
 
-/// Where responses to one request go: a promise for the one response of a call, or a
-/// stream for a watch's events (finished by ENDED or by an error status).
+/// Where responses to one request go: a promise for the one response of a call (decoded, or its
+/// frame as it came, for the caller to read), or a stream for a watch's events (finished by
+/// ENDED or by an error status).
 enum ResponseSink: Sendable {
   case single(EventLoopPromise<WireResponse>)
+  case frame(EventLoopPromise<ByteBuffer>)
   case stream(AsyncThrowingStream<WatchEvent, any Error>.Continuation)
 
   func fail(_ status: WireStatus) {
     switch self {
     case .single(let p): p.fail(status)
+    case .frame(let p): p.fail(status)
     case .stream(let c): c.finish(throwing: status)
     }
   }
@@ -49,38 +52,46 @@ final class ResponseDispatcher: ChannelDuplexHandler {
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     let frame = unwrapInboundIn(data)
-    let response: WireResponse
+    // A frame asked for as it came skips decoding here (its id is the first field, as every
+    // encoder writes it); the caller reads it off the event loop.
+    if let id = WireCodec.leadingResponseID(frame), case .frame(let promise)? = pending[id] {
+      pending[id] = nil
+      promise.succeed(frame)
+      return
+    }
     do {
-      response = try WireCodec.decodeResponse(frame)
+      let response = try WireCodec.decodeResponse(frame)
+      switch pending[response.id] {
+      case .frame(let promise)?:
+        pending[response.id] = nil
+        promise.succeed(frame)
+      case .single(let promise)?:
+        pending[response.id] = nil
+        promise.succeed(response)
+      case .stream(let continuation)?:
+        if response.status.code != .ok {
+          pending[response.id] = nil
+          continuation.finish(throwing: response.status)
+        } else if case .watch(let event)? = response.body {
+          continuation.yield(event)
+          if event == .ended {
+            pending[response.id] = nil
+            continuation.finish()
+          }
+        } else {
+          pending[response.id] = nil
+          continuation.finish(throwing: WireStatus(.internal, "server answered a watch with another method's response"))
+        }
+      case nil where response.status.code != .ok:
+        // A connection-level error (id 0): the server is about to close.
+        closeReason.record(response.status)
+        failAll(response.status)
+      case nil:
+        break  // a late event of a watch the client already let go of
+      }
     } catch {
       failAll(WireStatus(.internal, "undecodable response from server: \(error)"))
       context.close(promise: nil)
-      return
-    }
-    switch pending[response.id] {
-    case .single(let promise)?:
-      pending[response.id] = nil
-      promise.succeed(response)
-    case .stream(let continuation)?:
-      if response.status.code != .ok {
-        pending[response.id] = nil
-        continuation.finish(throwing: response.status)
-      } else if case .watch(let event)? = response.body {
-        continuation.yield(event)
-        if event == .ended {
-          pending[response.id] = nil
-          continuation.finish()
-        }
-      } else {
-        pending[response.id] = nil
-        continuation.finish(throwing: WireStatus(.internal, "server answered a watch with another method's response"))
-      }
-    case nil where response.status.code != .ok:
-      // A connection-level error (id 0): the server is about to close.
-      closeReason.record(response.status)
-      failAll(response.status)
-    case nil:
-      break  // a late event of a watch the client already let go of
     }
   }
 

@@ -1,5 +1,6 @@
 import AudienceCore
 import AudienceWire
+import NIOCore
 import Synchronization
 
 /// Profiles' packed views (`PackedView`), each kept under the stamp of the view it packs, so
@@ -30,6 +31,29 @@ final class PackedViewCache: Sendable {
         guard i < table.count, let slot = table[i], slot.stamp == stamp else { return nil }
         return slot.view
       }
+    }
+  }
+
+  /// Writes the QueryCohort response of these profiles from their kept views, read in place
+  /// under the lock (copying a view out would count a reference: a write to each view's memory,
+  /// scattered over the heap). Writes nothing and returns false unless every stamp's view is kept.
+  /// - Parameters:
+  ///   - id: the request's id.
+  ///   - page: the page's profiles, total and cursor.
+  ///   - buffer: where to write.
+  func encodePage(id: UInt64, _ page: StampedPage, into buffer: inout ByteBuffer) -> Bool {
+    guard capacity > 0 else { return false }
+    let capacity = capacity
+    return slots.withLock { table in
+      WireCodec.encodeCohortPage(
+        id: id, total: page.total, count: page.users.count, nextCursor: page.nextCursor, into: &buffer,
+        recordBytes: { k in
+          let stamp = page.users[k]
+          let i = stamp.id % capacity
+          guard i < table.count, table[i]?.stamp == stamp else { return nil }
+          return table[i]!.view.recordBytes
+        },
+        withRecord: { k, body in table[page.users[k].id % capacity]!.view.withRecord(body) })
     }
   }
 

@@ -83,6 +83,7 @@ public struct RequestRouter: Sendable {
           return true
         }
         let page = try s.queryStampsNow(query, categories: configuration.categories)
+        if views.encodePage(id: request.id, page, into: &buffer) { return true }
         let (views, current) = packedViews(page.users, s)
         if !current {
           // A profile of the page changed between the two reads: answer from one read instead
@@ -91,8 +92,8 @@ public struct RequestRouter: Sendable {
           WireCodec.encode(WireResponse(id: request.id, body: .queryCohort(page)), into: &buffer)
           return true
         }
-        let users = views.map { (cookie: $0!.latestCookie, view: $0!) }
-        WireCodec.encodeCohortPage(id: request.id, total: page.total, users: users, nextCursor: page.nextCursor, into: &buffer)
+        WireCodec.encodeCohortPage(
+          id: request.id, total: page.total, users: views.map { $0! }, nextCursor: page.nextCursor, into: &buffer)
       case .health:
         WireCodec.encode(WireResponse(id: request.id, body: .health(health(s.statsNow()))), into: &buffer)
       default:

@@ -5,25 +5,25 @@ public import NIOCore
 /// A profile's view packed once by protobuf-c, kept by the server under the view's
 /// `ProfileStamp` and copied into GetUser and QueryCohort responses without re-encoding.
 ///
-/// `record` is the packed `audience.v1.Record` without its `cookie` (field 1): a response shows a
-/// different cookie per request (GetUser's is the one asked for), and writing field 1 in front of
-/// the other fields gives exactly the bytes protobuf-c packs for the whole record.
+/// `record` is the packed `audience.v1.Record` with the latest record's cookie as field 1, which
+/// protobuf-c writes first: a QueryCohort page copies it whole, GetUser writes the cookie asked
+/// for in front of the other fields (`recordAfterCookie`), which gives exactly the bytes
+/// protobuf-c packs for that record. One array, so a copy costs one reference count.
 public struct PackedView: Sendable {
-  /// `audience.v1.Record` without field 1, then `audience.v1.ProfileSummary` (one allocation).
+  /// `audience.v1.Record`, then `audience.v1.ProfileSummary` (one allocation).
   private let packed: [UInt8]
   private let recordCount: Int
-  /// The cookie of the profile's latest record: `data.cookie` in a QueryCohort page.
-  public let latestCookie: String
+  /// UTF-8 bytes of the latest record's cookie.
+  private let cookieCount: Int
+  /// Bytes of the record's field 1 (key, length, cookie); 0 without a cookie.
+  private var cookieFieldCount: Int { cookieCount == 0 ? 0 : ProtoSizes.field(cookieCount) }
 
   /// Packs a view.
   /// - Parameters:
   ///   - view: the profile's view and summary.
   public init(_ view: StampedView) {
     let arena = Arena()
-    latestCookie = view.data.cookie
-    var data = view.data
-    data.cookie = ""  // proto3: an empty string is not packed
-    let r = ProtoRecord.encode(data, arena)
+    let r = ProtoRecord.encode(view.data, arena)
     let s = ProtoProfile.encode(view.summary, arena)
     let (recordSize, summarySize) = (audience__v1__record__get_packed_size(r), audience__v1__profile_summary__get_packed_size(s))
     packed = withExtendedLifetime(arena) {
@@ -33,10 +33,21 @@ public struct PackedView: Sendable {
       }
     }
     recordCount = recordSize
+    cookieCount = view.data.cookie.utf8.count
   }
 
-  /// `audience.v1.Record` without field 1.
+  /// `audience.v1.Record`, `data.cookie` the latest record's.
   var record: ArraySlice<UInt8> { packed[..<recordCount] }
+  /// The size of `record`.
+  public var recordBytes: Int { recordCount }
+
+  /// Calls `body` with `record`'s bytes, borrowed (no reference counted).
+  @inline(__always)
+  public func withRecord<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+    packed.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[..<recordCount])) }
+  }
+  /// `audience.v1.Record` without field 1.
+  var recordAfterCookie: ArraySlice<UInt8> { packed[cookieFieldCount..<recordCount] }
   /// `audience.v1.ProfileSummary`.
   var summary: ArraySlice<UInt8> { packed[recordCount...] }
 
@@ -55,7 +66,7 @@ extension WireCodec {
   public static func encodeGetUser(id: UInt64, cookie: String, view: PackedView, into buffer: inout ByteBuffer) {
     var cookie = cookie
     cookie.withUTF8 { c in
-      let record = ProtoSizes.record(cookie: c.count, rest: view.record.count)
+      let record = ProtoSizes.record(cookie: c.count, rest: view.recordAfterCookie.count)
       let body = ProtoSizes.field(record) + ProtoSizes.field(view.summary.count)
       let payload = ProtoSizes.response(id: id, body: body)
       buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 4 + payload) { out in
@@ -63,7 +74,7 @@ extension WireCodec {
         w.frameLength(payload)
         w.responseStart(id: id, body: 12, size: body)  // Response.get_user
         w.tag(1, size: record)  // GetUserResponse.data
-        w.record(cookie: c, rest: view.record)
+        w.record(cookie: c, rest: view.recordAfterCookie)
         w.tag(2, size: view.summary.count)  // GetUserResponse.profile
         w.bytes(view.summary)
         return w.at
@@ -73,17 +84,44 @@ extension WireCodec {
 
   /// Appends a QueryCohort response frame built from packed views: the same bytes as
   /// `encode(_:into:)` of the page with those users.
+  /// Appends a QueryCohort response frame built from packed views, each user showing its
+  /// latest record's cookie: the same bytes as `encode(_:into:)` of that page.
   /// - Parameters:
   ///   - id: the request's id.
   ///   - total: every match.
-  ///   - users: this page's users: the cookie each shows and its packed view.
+  ///   - users: this page's users' packed views.
   ///   - nextCursor: where the next page starts; nil on the last page.
   ///   - buffer: where to write.
   public static func encodeCohortPage(
-    id: UInt64, total: Int, users: [(cookie: String, view: PackedView)], nextCursor: String?, into buffer: inout ByteBuffer
+    id: UInt64, total: Int, users: [PackedView], nextCursor: String?, into buffer: inout ByteBuffer
   ) {
+    _ = encodeCohortPage(
+      id: id, total: total, count: users.count, nextCursor: nextCursor, into: &buffer, recordBytes: { users[$0].recordBytes },
+      withRecord: { k, body in users[k].withRecord(body) })
+  }
+
+  /// `encodeCohortPage(id:total:users:nextCursor:into:)` with the users' packed records lent one
+  /// at a time (for views read in place, under a lock, without copying them out).
+  /// - Parameters:
+  ///   - id: the request's id.
+  ///   - total: every match.
+  ///   - count: this page's users.
+  ///   - nextCursor: where the next page starts; nil on the last page.
+  ///   - buffer: where to write.
+  ///   - recordBytes: the size of the k-th user's packed record (`PackedView.recordBytes`); nil
+  ///     when there is none, and then nothing is written.
+  ///   - withRecord: calls its body with the k-th user's packed record (`PackedView.withRecord`).
+  /// - Returns: false when `recordBytes` had no record for a user (nothing written).
+  @inline(__always)
+  public static func encodeCohortPage(
+    id: UInt64, total: Int, count: Int, nextCursor: String?, into buffer: inout ByteBuffer,
+    recordBytes: (Int) -> Int?, withRecord: (Int, (UnsafeBufferPointer<UInt8>) -> Void) -> Void
+  ) -> Bool {
     var body = total == 0 ? 0 : 1 + ProtoSizes.varint(UInt64(total))
-    for u in users { body += ProtoSizes.field(ProtoSizes.record(cookie: u.cookie.utf8.count, rest: u.view.record.count)) }
+    for k in 0..<count {
+      guard let size = recordBytes(k) else { return false }
+      body += ProtoSizes.field(size)
+    }
     let cursor = Array((nextCursor ?? "").utf8)
     if !cursor.isEmpty { body += ProtoSizes.field(cursor.count) }
     let payload = ProtoSizes.response(id: id, body: body)
@@ -95,11 +133,10 @@ extension WireCodec {
         w.key(1, wireType: 0)  // QueryCohortResponse.total
         w.varint(UInt64(total))
       }
-      for u in users {
-        var cookie = u.cookie
-        cookie.withUTF8 { c in
-          w.tag(2, size: ProtoSizes.record(cookie: c.count, rest: u.view.record.count))  // users
-          w.record(cookie: c, rest: u.view.record)
+      for k in 0..<count {
+        withRecord(k) { record in
+          w.tag(2, size: record.count)  // users
+          w.bytes(record)
         }
       }
       if !cursor.isEmpty {
@@ -108,6 +145,7 @@ extension WireCodec {
       }
       return w.at
     }
+    return true
   }
 }
 

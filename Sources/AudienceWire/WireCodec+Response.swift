@@ -127,6 +127,19 @@ extension WireCodec {
     }
   }
 
+  /// A response's id when it is the payload's first field (as protobuf-c and the packed-view
+  /// encoder write it); nil otherwise (decode the response to learn it).
+  /// - Parameters:
+  ///   - payload: the frame's bytes (without the length prefix).
+  public static func leadingResponseID(_ payload: ByteBuffer) -> UInt64? {
+    payload.withUnsafeReadableBytes { raw -> UInt64? in
+      let b = raw.bindMemory(to: UInt8.self)
+      guard let base = b.baseAddress, b.first == 0x08 else { return nil }
+      var r = ProtoReader(base, 1..<b.count)
+      return try? r.varint()
+    }
+  }
+
   /// Decodes a response payload (without the length prefix).
   /// - Parameters:
   ///   - payload: the frame's bytes.
@@ -138,81 +151,85 @@ extension WireCodec {
         else {
           throw AudienceError(.internal, "server sent \(bytes.count) bytes that are not an audience.v1.Response")
         }
-        let m = msg.pointee
-        var status = WireStatus.ok
-        if let s = m.status?.pointee {
-          status = WireStatus(StatusCode(rawValue: Int(s.code.rawValue)), try CStrings.read(s.message, "status.message"))
-        }
-        let body: WireResponse.Body?
-        switch m.body_case {
-        case AUDIENCE__V1__RESPONSE__BODY_HELLO:
-          let h = m.hello.pointee
-          body = .hello(
-            HelloInfo(
-              protocolVersion: h.protocol_version, serverVersion: try CStrings.read(h.server_version, "server_version"),
-              maxFrameBytes: Int(h.max_frame_bytes), maxRecordsPerBatch: Int(h.max_records_per_batch),
-              maxInFlight: Int(h.max_in_flight)))
-        case AUDIENCE__V1__RESPONSE__BODY_INGEST:
-          body = .ingest(try ProtoIngest.decode(m.ingest))
-        case AUDIENCE__V1__RESPONSE__BODY_GET_USER:
-          let g = m.get_user.pointee
-          guard let data = g.data, let profile = g.profile else {
-            throw AudienceError(.internal, "GetUser response without data or profile")
-          }
-          body = .getUser(UserView(data: try ProtoRecord.decodeView(data), summary: try ProtoProfile.decode(profile)))
-        case AUDIENCE__V1__RESPONSE__BODY_QUERY_COHORT:
-          let q = m.query_cohort.pointee
-          var users: [Record] = []
-          for i in 0..<q.n_users { users.append(try ProtoRecord.decodeView(q.users[i]!)) }
-          let cursor = try CStrings.read(q.next_cursor, "next_cursor")
-          body = .queryCohort(CohortPage(total: Int(clamping: q.total), users: users, nextCursor: cursor.isEmpty ? nil : cursor))
-        case AUDIENCE__V1__RESPONSE__BODY_HEALTH:
-          let h = m.health.pointee
-          body = .health(
-            HealthInfo(
-              status: try CStrings.read(h.status, "status"), serverVersion: try CStrings.read(h.server_version, "server_version"),
-              store: try CStrings.read(h.store, "store"),
-              stats: StoreStats(profiles: Int(clamping: h.profiles), records: Int(clamping: h.records), repeatedEmails: Int(clamping: h.repeated_emails)),
-              uptimeSeconds: h.uptime_seconds, connections: Int(h.connections)))
-        case AUDIENCE__V1__RESPONSE__BODY_ANALYZE:
-          body = .analyze(try ProtoAnalyze.decode(m.analyze))
-        case AUDIENCE__V1__RESPONSE__BODY_WATCH:
-          body = .watch(try ProtoWatch.decode(m.watch.pointee))
-        case AUDIENCE__V1__RESPONSE__BODY_CANCEL:
-          body = .cancel(found: m.cancel.pointee.found != 0)
-        case AUDIENCE__V1__RESPONSE__BODY_FORGET:
-          guard let profile = m.forget.pointee.profile else { throw AudienceError(.internal, "Forget response without the profile") }
-          body = .forget(try ProtoProfile.decode(profile))
-        case AUDIENCE__V1__RESPONSE__BODY_INGEST_STREAM:
-          body = .ingestStream(window: Int(m.ingest_stream.pointee.window))
-        case AUDIENCE__V1__RESPONSE__BODY_SPLIT:
-          let x = m.split.pointee
-          var profiles: [ProfileSummary] = []
-          for i in 0..<x.n_profiles { profiles.append(try ProtoProfile.decode(x.profiles[i]!)) }
-          body = .split(profiles)
-        case AUDIENCE__V1__RESPONSE__BODY_HISTORY:
-          let h = m.history.pointee
-          guard let profile = h.profile else { throw AudienceError(.internal, "History response without the profile") }
-          var entries: [HistoryEntry] = []
-          for i in 0..<h.n_entries {
-            let e = h.entries[i]!.pointee
-            guard let record = e.record else { throw AudienceError(.internal, "History entry without its record") }
-            entries.append(HistoryEntry(record: try ProtoRecord.decodeView(record), change: try CStrings.read(e.change, "change")))
-          }
-          body = .history(PersonHistory(summary: try ProtoProfile.decode(profile), entries: entries))
-        case AUDIENCE__V1__RESPONSE__BODY_EXPORT:
-          let x = m.export.pointee
-          guard let data = x.data, let profile = x.profile else {
-            throw AudienceError(.internal, "Export response without data or profile")
-          }
-          var records: [Record] = []
-          for i in 0..<x.n_records { records.append(try ProtoRecord.decodeView(x.records[i]!)) }
-          body = .export(PersonExport(data: try ProtoRecord.decodeView(data), summary: try ProtoProfile.decode(profile), records: records))
-        default:
-          body = nil
-        }
-        return WireResponse(id: m.id, status: status, body: body)
+        return try decode(msg.pointee)
       }
     }
+  }
+
+  /// Turns an unpacked response into Swift values (strings checked to be UTF-8).
+  static func decode(_ m: Audience__V1__Response) throws -> WireResponse {
+    var status = WireStatus.ok
+    if let s = m.status?.pointee {
+      status = WireStatus(StatusCode(rawValue: Int(s.code.rawValue)), try CStrings.read(s.message, "status.message"))
+    }
+    let body: WireResponse.Body?
+    switch m.body_case {
+    case AUDIENCE__V1__RESPONSE__BODY_HELLO:
+      let h = m.hello.pointee
+      body = .hello(
+        HelloInfo(
+          protocolVersion: h.protocol_version, serverVersion: try CStrings.read(h.server_version, "server_version"),
+          maxFrameBytes: Int(h.max_frame_bytes), maxRecordsPerBatch: Int(h.max_records_per_batch),
+          maxInFlight: Int(h.max_in_flight)))
+    case AUDIENCE__V1__RESPONSE__BODY_INGEST:
+      body = .ingest(try ProtoIngest.decode(m.ingest))
+    case AUDIENCE__V1__RESPONSE__BODY_GET_USER:
+      let g = m.get_user.pointee
+      guard let data = g.data, let profile = g.profile else {
+        throw AudienceError(.internal, "GetUser response without data or profile")
+      }
+      body = .getUser(UserView(data: try ProtoRecord.decodeView(data), summary: try ProtoProfile.decode(profile)))
+    case AUDIENCE__V1__RESPONSE__BODY_QUERY_COHORT:
+      let q = m.query_cohort.pointee
+      var users: [Record] = []
+      for i in 0..<q.n_users { users.append(try ProtoRecord.decodeView(q.users[i]!)) }
+      let cursor = try CStrings.read(q.next_cursor, "next_cursor")
+      body = .queryCohort(CohortPage(total: Int(clamping: q.total), users: users, nextCursor: cursor.isEmpty ? nil : cursor))
+    case AUDIENCE__V1__RESPONSE__BODY_HEALTH:
+      let h = m.health.pointee
+      body = .health(
+        HealthInfo(
+          status: try CStrings.read(h.status, "status"), serverVersion: try CStrings.read(h.server_version, "server_version"),
+          store: try CStrings.read(h.store, "store"),
+          stats: StoreStats(profiles: Int(clamping: h.profiles), records: Int(clamping: h.records), repeatedEmails: Int(clamping: h.repeated_emails)),
+          uptimeSeconds: h.uptime_seconds, connections: Int(h.connections)))
+    case AUDIENCE__V1__RESPONSE__BODY_ANALYZE:
+      body = .analyze(try ProtoAnalyze.decode(m.analyze))
+    case AUDIENCE__V1__RESPONSE__BODY_WATCH:
+      body = .watch(try ProtoWatch.decode(m.watch.pointee))
+    case AUDIENCE__V1__RESPONSE__BODY_CANCEL:
+      body = .cancel(found: m.cancel.pointee.found != 0)
+    case AUDIENCE__V1__RESPONSE__BODY_FORGET:
+      guard let profile = m.forget.pointee.profile else { throw AudienceError(.internal, "Forget response without the profile") }
+      body = .forget(try ProtoProfile.decode(profile))
+    case AUDIENCE__V1__RESPONSE__BODY_INGEST_STREAM:
+      body = .ingestStream(window: Int(m.ingest_stream.pointee.window))
+    case AUDIENCE__V1__RESPONSE__BODY_SPLIT:
+      let x = m.split.pointee
+      var profiles: [ProfileSummary] = []
+      for i in 0..<x.n_profiles { profiles.append(try ProtoProfile.decode(x.profiles[i]!)) }
+      body = .split(profiles)
+    case AUDIENCE__V1__RESPONSE__BODY_HISTORY:
+      let h = m.history.pointee
+      guard let profile = h.profile else { throw AudienceError(.internal, "History response without the profile") }
+      var entries: [HistoryEntry] = []
+      for i in 0..<h.n_entries {
+        let e = h.entries[i]!.pointee
+        guard let record = e.record else { throw AudienceError(.internal, "History entry without its record") }
+        entries.append(HistoryEntry(record: try ProtoRecord.decodeView(record), change: try CStrings.read(e.change, "change")))
+      }
+      body = .history(PersonHistory(summary: try ProtoProfile.decode(profile), entries: entries))
+    case AUDIENCE__V1__RESPONSE__BODY_EXPORT:
+      let x = m.export.pointee
+      guard let data = x.data, let profile = x.profile else {
+        throw AudienceError(.internal, "Export response without data or profile")
+      }
+      var records: [Record] = []
+      for i in 0..<x.n_records { records.append(try ProtoRecord.decodeView(x.records[i]!)) }
+      body = .export(PersonExport(data: try ProtoRecord.decodeView(data), summary: try ProtoProfile.decode(profile), records: records))
+    default:
+      body = nil
+    }
+    return WireResponse(id: m.id, status: status, body: body)
   }
 }

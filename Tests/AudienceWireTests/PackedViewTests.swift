@@ -56,7 +56,7 @@ struct PackedViewTests {
         }
         let actual = Self.bytes {
           WireCodec.encodeCohortPage(
-            id: 77, total: total, users: users.map { (cookie: $0.cookie, view: Self.packed($0)) }, nextCursor: cursor, into: &$0)
+            id: 77, total: total, users: users.map { Self.packed($0) }, nextCursor: cursor, into: &$0)
         }
         #expect(actual == expected, "total \(total), cursor \(cursor ?? "nil"), \(count) users")
         // And it decodes to the page.

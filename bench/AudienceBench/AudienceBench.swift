@@ -3,6 +3,7 @@ import AudienceClient
 import AudienceCore
 import AudienceWire
 import Foundation
+import NIOCore
 
 /// The Swift half of `make bench-query` (bench/query.py drives it): measures a running
 /// audienced over a plain blocking Unix-socket client and prints one JSON object per figure.
@@ -11,7 +12,7 @@ struct AudienceBench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "audience-bench",
     abstract: "Measure a running audienced: segment queries, GetUser throughput and latency, index memory, ingest.",
-    subcommands: [Queries.self, Throughput.self, Latency.self, IndexMemory.self, IngestStreamBench.self])
+    subcommands: [Queries.self, Throughput.self, Latency.self, IndexMemory.self, IngestStreamBench.self, ReaderBench.self])
 }
 
 /// The four segments.
@@ -28,7 +29,8 @@ struct Queries: ParsableCommand {
   static let configuration = CommandConfiguration(abstract: "Count Q1-Q4 (count_only) and fetch every user of Q1.")
   @Option(help: "audienced's socket.") var socket: String
   @Option(help: "Timed runs per query.") var runs = 200
-  @Option(help: "Timed fetches of all Q1 users.") var fetches = 30
+  @Option(help: "Timed fetches of each kind.") var fetches = 30
+  @Option(help: "Lazy fetches per decoded one (for profiling the lazy reader).") var lazyRepeats = 1
 
   func run() throws {
     let s = try Wire.connect(socket)
@@ -45,42 +47,65 @@ struct Queries: ParsableCommand {
       }
       emit(.object([("figure", .string("count")), ("query", .string(name)), ("total", .int(Int64(total))), ("us", Stats(samples).json)]))
     }
-    // Every user of Q1, page by page (10,000 per page, the largest page). The first fetch after
-    // a start packs each profile's view; later ones copy the kept packed views.
-    var samples: [Double] = []
-    var first = 0.0
-    var users = 0
-    for run in 0..<(fetches + 2) {
-      let t = now()
-      var cursor: String? = nil
-      var n = 0
-      repeat {
-        let q = CohortQuery(filter: Segments.all[0].1, limit: CohortQuery.maxLimit, cursor: cursor)
+    // Every user of Q1, and the first 20,000 of Q2 (the "~20k users"), page by page
+    // (10,000 per page, the largest page). The first fetch after a start packs each profile's
+    // view; later ones copy the kept packed views. Each fetch is timed three ways, interleaved:
+    // decoded into Swift `Record`s (`queryCohort`), left unpacked with every user's cookie read
+    // (`queryCohortLazily`), and received whole but not decoded at all (the cursor read from
+    // the raw bytes: what the server and the socket take).
+    for (name, filter, most) in [("Q1", Segments.all[0].1, Int.max), ("Q2", Segments.all[1].1, 20_000)] {
+      var first = 0.0
+      var users = 0
+      var decoded: [Double] = [], lazy: [Double] = [], raw: [Double] = []
+      for run in 0..<(fetches + 2) {
+        var t = now()
+        users = try fetch(s, filter, most: most, .decoded)
+        if run == 0 { first = Double(now() - t) / 1e6 }
+        if run < 2 { continue }
+        decoded.append(Double(now() - t) / 1e6)
+        for _ in 0..<lazyRepeats {
+          t = now()
+          guard try fetch(s, filter, most: most, .lazy) == users else { throw BenchError("lazy fetch got another count") }
+          lazy.append(Double(now() - t) / 1e6)
+        }
+        t = now()
+        _ = try fetch(s, filter, most: most, .raw)
+        raw.append(Double(now() - t) / 1e6)
+      }
+      emit(.object([
+        ("figure", .string("fetch")), ("query", .string(name)), ("users", .int(Int64(users))), ("ms", Stats(decoded).json),
+        ("lazy_ms", Stats(lazy).json), ("first_ms", .double(first)), ("undecoded_ms", Stats(raw).json),
+      ]))
+    }
+  }
+
+  enum FetchMode { case decoded, lazy, raw }
+
+  /// Fetches a segment's users page by page, at most `most` of them; returns how many came.
+  private func fetch(_ s: BlockingSocket, _ filter: Filter, most: Int, _ mode: FetchMode) throws -> Int {
+    var cursor: String? = nil
+    var n = 0
+    repeat {
+      let q = CohortQuery(filter: filter, limit: min(CohortQuery.maxLimit, most - n), cursor: cursor)
+      switch mode {
+      case .decoded:
         guard case .queryCohort(let page) = try Wire.call(s, .queryCohort(q)) else { throw BenchError("not a page") }
         n += page.users.count
         cursor = page.nextCursor
-      } while cursor != nil
-      if run == 0 { first = Double(now() - t) / 1e6 }
-      if run >= 2 { samples.append(Double(now() - t) / 1e6) }
-      users = n
-    }
-    // The same pages received whole but not decoded into Swift records (the cursor is read from
-    // the raw bytes): what the server and the socket take, without the client's decoding.
-    var raw: [Double] = []
-    for _ in 0..<fetches {
-      let t = now()
-      var cursor: String? = nil
-      repeat {
-        let q = CohortQuery(filter: Segments.all[0].1, limit: CohortQuery.maxLimit, cursor: cursor)
+      case .lazy:
+        let page = try Wire.lazyPage(s, q)
+        var bytes = 0
+        for user in page.users { bytes &+= user.cookie.utf8.count }
+        guard bytes > 0 || page.users.isEmpty else { throw BenchError("no cookies") }
+        n += page.users.count
+        cursor = page.nextCursor
+      case .raw:
         try s.writeAll(Wire.frame(WireRequest(id: 1, body: .queryCohort(q))))
-        cursor = try Wire.nextCursor(s.readFrame())
-      } while cursor != nil
-      raw.append(Double(now() - t) / 1e6)
-    }
-    emit(.object([
-      ("figure", .string("fetch")), ("query", .string("Q1")), ("users", .int(Int64(users))), ("ms", Stats(samples).json),
-      ("first_ms", .double(first)), ("undecoded_ms", Stats(raw).json),
-    ]))
+        cursor = try Wire.nextCursor(s.readFrameBuffer().readableBytesView)
+        n += q.limit  // a page with a cursor after it is full; the last page ends the loop anyway
+      }
+    } while cursor != nil && n < most
+    return n
   }
 }
 

@@ -34,15 +34,26 @@ enum Wire {
   /// One request, one response; throws a non-OK status.
   static func call(_ s: BlockingSocket, _ body: WireRequest.Body, id: UInt64 = 1) throws -> WireResponse.Body {
     try s.writeAll(frame(WireRequest(id: id, body: body)))
-    let r = try decode(try s.readFrame())
+    let r = try WireCodec.decodeResponse(try s.readFrameBuffer())
     guard r.status.code == .ok, let b = r.body else { throw BenchError("request failed: \(r.status)") }
     return b
   }
 
+  /// A QueryCohort page read lazily (users decoded when read), as
+  /// `AudienceClient.queryCohortLazily` returns it.
+  static func lazyPage(_ s: BlockingSocket, _ query: CohortQuery) throws -> LazyCohortPage {
+    try s.writeAll(frame(WireRequest(id: 1, body: .queryCohort(query))))
+    let payload = try s.readFrameBuffer()
+    guard let page = try LazyCohortPage(payload) else { throw BenchError("not a page: \(try WireCodec.decodeResponse(payload))") }
+    return page
+  }
+
   /// `next_cursor` of a QueryCohort response, read from its protobuf bytes without decoding the
   /// users (Response field 13, QueryCohortResponse field 3); nil when empty or absent.
-  static func nextCursor(_ payload: ArraySlice<UInt8>) throws -> String? {
-    func fields(_ bytes: ArraySlice<UInt8>, _ visit: (UInt64, ArraySlice<UInt8>) throws -> Void) throws {
+  static func nextCursor<Bytes: RandomAccessCollection<UInt8>>(
+    _ payload: Bytes
+  ) throws -> String? where Bytes.Index == Int, Bytes.SubSequence == Bytes {
+    func fields(_ bytes: Bytes, _ visit: (UInt64, Bytes) throws -> Void) throws {
       var i = bytes.startIndex
       func varint() throws -> UInt64 {
         var v: UInt64 = 0, shift: UInt64 = 0
