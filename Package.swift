@@ -133,6 +133,7 @@ let package = Package(
         "AudienceWire", "AudienceCore",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOTestUtils", package: "swift-nio"),
+        .product(name: "PropertyBased", package: "swift-property-based"),
       ],
       swiftSettings: swiftSettings),
     .testTarget(

@@ -93,12 +93,32 @@ public final class AudienceClient: Sendable {
   ///   - query: filter, scope and paging.
   ///   - timeoutMs: deadline, 0 for none.
   public func queryCohortLazily(_ query: CohortQuery, timeoutMs: UInt32 = 0) async throws -> LazyCohortPage {
+    try lazyPage(try await requestFrame(.queryCohort(query), timeoutMs: timeoutMs).get())
+  }
+
+  /// Every page of a segmentation query, as `queryCohortLazily` returns them: each page's
+  /// successor is asked for as soon as the page arrives, before it is read, so the server
+  /// prepares the next page while the program reads this one (one page ahead, no more).
+  /// The pages end after the last one, or with the first error.
+  /// - Parameters:
+  ///   - query: filter and scope; `limit` is the page size, `cursor` where to start.
+  ///   - timeoutMs: deadline of each page, 0 for none.
+  public func cohortPages(_ query: CohortQuery, timeoutMs: UInt32 = 0) -> CohortPages {
+    CohortPages(client: self, query: query, timeoutMs: timeoutMs)
+  }
+
+  /// Sends a request whose response frame is handed over as it came.
+  func requestFrame(_ body: WireRequest.Body, timeoutMs: UInt32) -> EventLoopFuture<ByteBuffer> {
     let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
     let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
     Self.write(
-      PendingRequest(request: WireRequest(id: id, timeoutMs: timeoutMs, body: .queryCohort(query)), sink: .frame(promise)),
+      PendingRequest(request: WireRequest(id: id, timeoutMs: timeoutMs, body: body), sink: .frame(promise)),
       on: channel, reason: closeReason)
-    let frame = try await promise.futureResult.get()
+    return promise.futureResult
+  }
+
+  /// A QueryCohort response frame as a lazy page, or the error it carries.
+  func lazyPage(_ frame: ByteBuffer) throws -> LazyCohortPage {
     if let page = try LazyCohortPage(frame) { return page }
     // An error status, or a page encoded in a way the lazy reader leaves to protobuf-c.
     let response = try WireCodec.decodeResponse(frame)

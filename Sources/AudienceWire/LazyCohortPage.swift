@@ -1,4 +1,5 @@
 public import AudienceCore
+internal import Glibc
 public import NIOCore
 
 /// A QueryCohort page whose users stay as the bytes that came, turned into Swift values only
@@ -86,6 +87,9 @@ public struct LazyCohortPage: Sendable {
     while !r.atEnd {
       let (field, wire) = try r.key()
       switch field {
+      case 1:
+        try r.expect(ProtoReader.varint, wire, "Response.id")
+        _ = try r.varint()
       case 13:
         try r.expect(ProtoReader.lengthDelimited, wire, "Response.query_cohort")
         guard body == nil else { return nil }  // a body in two parts: merged by protobuf-c
@@ -117,7 +121,10 @@ public struct LazyCohortPage: Sendable {
         try q.skip(wire)
       }
     }
-    let next = cursor.map { String(decoding: b[$0], as: UTF8.self) } ?? ""
+    guard let cursor else { return (total, users, nil) }
+    guard let next = String(validating: UnsafeBufferPointer(rebasing: b[cursor]), as: UTF8.self) else {
+      throw .invalidField("next_cursor", "is not valid UTF-8")
+    }
     return (total, users, next.isEmpty ? nil : next)
   }
 }
@@ -277,8 +284,16 @@ public struct LazyRecord: Sendable {
       // Checked when the page was read, so this cannot fail.
       var r = ProtoReader(b.baseAddress!, at..<b.count)
       let value = (try? r.lengthDelimited()) ?? at..<at
-      return try body(UnsafeBufferPointer(rebasing: b[value]))
+      return try body(Self.cString(UnsafeBufferPointer(rebasing: b[value])))
     }
+  }
+
+  /// A string's bytes up to its first NUL, if it has one: protobuf-c hands strings over as C
+  /// strings, so `queryCohort` sees them that way, and both readers must agree. (The server
+  /// never stores a NUL: what it receives goes through protobuf-c too.)
+  private static func cString(_ b: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+    guard let base = b.baseAddress, let nul = memchr(base, 0, b.count) else { return b }
+    return UnsafeBufferPointer(start: base, count: UnsafeRawPointer(nul) - UnsafeRawPointer(base))
   }
 
   /// Each interest, in order (field 7 wherever it appears in the record).
@@ -292,7 +307,7 @@ public struct LazyRecord: Sendable {
       while !r.atEnd {
         let (field, wire) = try r.key()
         if field == 7 {
-          result.append(try make(UnsafeBufferPointer(rebasing: b[try r.lengthDelimited()])))
+          result.append(try make(Self.cString(UnsafeBufferPointer(rebasing: b[try r.lengthDelimited()]))))
         } else {
           try r.skip(wire)
         }

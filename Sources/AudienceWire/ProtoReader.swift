@@ -42,10 +42,12 @@ struct ProtoReader {
     throw malformed("a truncated varint")
   }
 
-  /// A field's key: its number (≥ 1, < 2^29) and wire type.
+  /// A field's key: its number (≥ 1, < 2^29) and wire type, in at most 5 bytes (as protobuf-c).
   @inline(__always)
   mutating func key() throws(AudienceError) -> (field: UInt64, wireType: UInt8) {
+    let start = at
     let k = try varint()
+    guard at - start <= 5 else { throw malformed("a field key longer than 5 bytes") }
     guard k >> 3 != 0, k >> 3 < 1 << 29 else { throw malformed("field number \(k >> 3)") }
     return (k >> 3, UInt8(k & 7))
   }

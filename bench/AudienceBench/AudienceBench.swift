@@ -50,9 +50,10 @@ struct Queries: ParsableCommand {
     // Every user of Q1, and the first 20,000 of Q2 (the "~20k users"), page by page
     // (10,000 per page, the largest page). The first fetch after a start packs each profile's
     // view; later ones copy the kept packed views. Each fetch is timed three ways, interleaved:
-    // decoded into Swift `Record`s (`queryCohort`), left unpacked with every user's cookie read
-    // (`queryCohortLazily`), and received whole but not decoded at all (the cursor read from
-    // the raw bytes: what the server and the socket take).
+    // decoded into Swift `Record`s page after page (`queryCohort`); read lazily with every
+    // user's cookie read, the next page asked for as each arrives (`cohortPages`); and page
+    // after page received whole but not decoded at all (the cursor read from the raw bytes:
+    // what the server and the socket take).
     for (name, filter, most) in [("Q1", Segments.all[0].1, Int.max), ("Q2", Segments.all[1].1, 20_000)] {
       var first = 0.0
       var users = 0
@@ -83,20 +84,37 @@ struct Queries: ParsableCommand {
 
   /// Fetches a segment's users page by page, at most `most` of them; returns how many came.
   private func fetch(_ s: BlockingSocket, _ filter: Filter, most: Int, _ mode: FetchMode) throws -> Int {
-    var cursor: String? = nil
+    func query(after cursor: String?, have n: Int) -> CohortQuery {
+      CohortQuery(filter: filter, limit: min(CohortQuery.maxLimit, most - n), cursor: cursor)
+    }
     var n = 0
-    repeat {
-      let q = CohortQuery(filter: filter, limit: min(CohortQuery.maxLimit, most - n), cursor: cursor)
-      switch mode {
-      case .decoded:
-        guard case .queryCohort(let page) = try Wire.call(s, .queryCohort(q)) else { throw BenchError("not a page") }
-        n += page.users.count
-        cursor = page.nextCursor
-      case .lazy:
-        let page = try Wire.lazyPage(s, q)
+    if mode == .lazy {
+      // As AudienceClient.cohortPages: the next page is asked for as soon as a page arrives,
+      // then the page is read (every user's cookie) while the server prepares the next.
+      var q = query(after: nil, have: 0)
+      try s.writeAll(Wire.frame(WireRequest(id: 1, body: .queryCohort(q))))
+      while true {
+        let payload = try s.readFrameBuffer()
+        let cursor = LazyCohortPage.nextCursor(in: payload)
+        let more = cursor != nil && n + q.limit < most  // a page with a cursor after it is full
+        if more {
+          q = query(after: cursor, have: n + q.limit)
+          try s.writeAll(Wire.frame(WireRequest(id: 1, body: .queryCohort(q))))
+        }
+        guard let page = try LazyCohortPage(payload) else { throw BenchError("not a page: \(try WireCodec.decodeResponse(payload))") }
         var bytes = 0
         for user in page.users { bytes &+= user.cookie.utf8.count }
         guard bytes > 0 || page.users.isEmpty else { throw BenchError("no cookies") }
+        n += page.users.count
+        if !more { return n }
+      }
+    }
+    var cursor: String? = nil
+    repeat {
+      let q = query(after: cursor, have: n)
+      switch mode {
+      case .decoded, .lazy:
+        guard case .queryCohort(let page) = try Wire.call(s, .queryCohort(q)) else { throw BenchError("not a page") }
         n += page.users.count
         cursor = page.nextCursor
       case .raw:

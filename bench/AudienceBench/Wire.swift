@@ -39,15 +39,6 @@ enum Wire {
     return b
   }
 
-  /// A QueryCohort page read lazily (users decoded when read), as
-  /// `AudienceClient.queryCohortLazily` returns it.
-  static func lazyPage(_ s: BlockingSocket, _ query: CohortQuery) throws -> LazyCohortPage {
-    try s.writeAll(frame(WireRequest(id: 1, body: .queryCohort(query))))
-    let payload = try s.readFrameBuffer()
-    guard let page = try LazyCohortPage(payload) else { throw BenchError("not a page: \(try WireCodec.decodeResponse(payload))") }
-    return page
-  }
-
   /// `next_cursor` of a QueryCohort response, read from its protobuf bytes without decoding the
   /// users (Response field 13, QueryCohortResponse field 3); nil when empty or absent.
   static func nextCursor<Bytes: RandomAccessCollection<UInt8>>(

@@ -3,7 +3,9 @@ import AudienceWire
 import NIOCore
 
 /// Frame decoding and envelope decoding: the bytes a client may send. Every input must give
-/// frames or a framing error, and every frame a request or an error, never a crash.
+/// frames or a framing error, and every frame a request or an error, never a crash. The payload
+/// is also read as a server's response, as the client reads one: whole, and as a lazy
+/// QueryCohort page with every field of every user read.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzFrames(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   var buffer = ByteBuffer(bytes: UnsafeBufferPointer(start: data, count: size))
@@ -19,6 +21,15 @@ public func fuzzFrames(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
   }
   // The payload alone, as an envelope.
-  _ = try? WireCodec.decodeRequest(ByteBuffer(bytes: UnsafeBufferPointer(start: data, count: size)))
+  let payload = ByteBuffer(bytes: UnsafeBufferPointer(start: data, count: size))
+  _ = try? WireCodec.decodeRequest(payload)
+  _ = try? WireCodec.decodeResponse(payload)
+  _ = LazyCohortPage.nextCursor(in: payload)
+  if let page = try? LazyCohortPage(payload) {
+    for user in page.users {
+      _ = (user.cookie, user.email, user.phoneNumber, user.createdAt, user.location, user.demographics, user.interests)
+    }
+    _ = try? page.decoded()
+  }
   return 0
 }
