@@ -104,7 +104,7 @@ let package = Package(
     .executableTarget(
       name: "audience",
       dependencies: [
-        "AudienceClient", "AudienceCore",
+        "AudienceClient", "AudienceCore", "AudienceWire",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "clients/cli",

@@ -59,6 +59,16 @@ struct SegmentEndToEndTests {
       if case .string(let next)? = try CLI.json(r)["next_cursor"] { cursor = next } else { cursor = nil }
     } while cursor != nil
     #expect(seen == ["c1", "c2", "c3", "c4", "c5"])
+    // --all: the same users, one JSON object per line, however small the pages.
+    let all = try CLI.run(["cohort", "--where", "age:..100", "--limit", "2", "--all", "--json"], socket: server.socketPath)
+    #expect(all.status == 0, "\(all.stderr)")
+    let lines = all.stdout.split(separator: "\n").map(String.init)
+    #expect(try lines.map { line in
+      guard case .string(let c)? = try JSONValue(parsing: line)["data"]?["cookie"] else { return "?" }
+      return c
+    } == seen)
+    let human = try CLI.run(["cohort", "--where", "age:..100", "--limit", "2", "--all"], socket: server.socketPath)
+    #expect(human.stdout.hasPrefix("5 matching user(s)\n") && human.stdout.split(separator: "\n").count == 6, "\(human.stdout)")
 
     // Fresh on write: a query after the acknowledgement sees the record.
     let late = Self.record("c6", "f@x.com", age: 29, gender: "Female", country: "Mexico", state: "Jalisco", income: "55000", interests: ["AI"])

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AudienceClient
 import AudienceCore
+import AudienceWire
 
 /// `audience cohort`
 struct Cohort: AsyncParsableCommand {
@@ -15,7 +16,9 @@ struct Cohort: AsyncParsableCommand {
       'age:20..30 and (interest:Gaming or interest:AI) and not country:USA'; it combines with the \
       other flags by "and". \
       Prints {"total": N, "users": [{"data": {...}}, ...], "next_cursor": T or null} with --json; \
-      pass --cursor T to get the next page.
+      pass --cursor T to get the next page. --all prints every matching user instead, page after \
+      page (each next page is fetched while one is printed): with --json one {"data": {...}} \
+      object per line.
       """)
 
   @OptionGroup var global: GlobalOptions
@@ -24,14 +27,29 @@ struct Cohort: AsyncParsableCommand {
   @Option(help: "Page size, 1...10000.") var limit: Int = CohortQuery.defaultLimit
   @Option(help: "next_cursor of the previous page.") var cursor: String?
   @Flag(help: "Print only the number of matching users.") var count = false
+  @Flag(help: "Print every matching user, page after page (--limit is the page size); with --json one object per line.")
+  var all = false
 
   func validate() throws {
     guard (1...CohortQuery.maxLimit).contains(limit) else { throw ValidationError("--limit must be in 1...\(CohortQuery.maxLimit)") }
+    if all && count { throw ValidationError("--all and --count do not go together: --count prints only the number") }
   }
 
   func run() async throws {
     let query = CohortQuery(filter: try filters.filter(), cookie: filters.cookie, limit: limit, cursor: cursor, countOnly: count)
     try await Output.withClient(global) { client in
+      if all {
+        var first = true
+        for try await page in client.cohortPages(query) {
+          if first && !global.json { Output.stdout("\(page.total) matching user(s)") }
+          first = false
+          for user in page.users {
+            let record = try user.record()
+            Output.stdout(global.json ? RecordJSON.json(record).serialized() : Human.user(record))
+          }
+        }
+        return
+      }
       let page = try await client.queryCohort(query)
       if count {
         Output.stdout(global.json ? JSONValue.object([("total", .int(Int64(page.total)))]).serialized() : "\(page.total)")

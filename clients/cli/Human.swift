@@ -30,12 +30,15 @@ enum Human {
 
   static func page(_ p: CohortPage) -> String {
     var lines = ["\(p.total) matching user(s)" + (p.users.count < p.total ? ", showing \(p.users.count)" : "")]
-    for u in p.users {
-      let age = u.demographics.age.map(String.init) ?? "?"
-      let interests = u.interests.prefix(5).joined(separator: ", ")
-      lines.append("  \(u.cookie)  \(u.email ?? "-")  age \(age)  \(u.demographics.gender ?? "-")  \(place(u))  [\(interests)]")
-    }
+    lines += p.users.map(user)
     if let c = p.nextCursor { lines.append("more: --cursor \(c)") }
     return lines.joined(separator: "\n")
+  }
+
+  /// One user of a page, on one line.
+  static func user(_ u: Record) -> String {
+    let age = u.demographics.age.map(String.init) ?? "?"
+    let interests = u.interests.prefix(5).joined(separator: ", ")
+    return "  \(u.cookie)  \(u.email ?? "-")  age \(age)  \(u.demographics.gender ?? "-")  \(place(u))  [\(interests)]"
   }
 }

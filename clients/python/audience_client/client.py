@@ -189,17 +189,21 @@ class Client:
         out["profile"] = _summary(resp.profile)
         return out
 
-    def query_cohort(self, cookie=None, limit=100, cursor=None, count_only=False, where=None, **filters):
-        """One page: {"total", "users": [{"data": {...}}], "next_cursor"}.
-
-        `where` is a filter expression (docs/QUERY.md), e.g. "age:20..30 and interest:Gaming",
-        parsed by the server; it combines with the keyword filters by and."""
+    @staticmethod
+    def _cohort_request(cookie, limit, cursor, count_only, where, filters):
         req = rpc_pb2.QueryCohortRequest(cookie=cookie or "", limit=limit, cursor=cursor or "", count_only=count_only,
                                          where=where or "")
         f = build_filter(**filters)
         if f is not None:
             req.filter.CopyFrom(f)
-        resp = self._call("query_cohort", req)
+        return req
+
+    def query_cohort(self, cookie=None, limit=100, cursor=None, count_only=False, where=None, **filters):
+        """One page: {"total", "users": [{"data": {...}}], "next_cursor"}.
+
+        `where` is a filter expression (docs/QUERY.md), e.g. "age:20..30 and interest:Gaming",
+        parsed by the server; it combines with the keyword filters by and."""
+        resp = self._call("query_cohort", self._cohort_request(cookie, limit, cursor, count_only, where, filters))
         return {
             "total": resp.total,
             "users": [record_from_proto(u) for u in resp.users],
@@ -207,14 +211,18 @@ class Client:
         }
 
     def iter_users(self, cookie=None, page_size=10000, where=None, **filters):
-        """Every matching user ({"data": {...}}), page after page."""
-        cursor = None
-        while True:
-            page = self.query_cohort(cookie=cookie, limit=page_size, cursor=cursor, where=where, **filters)
-            yield from page["users"]
-            cursor = page["next_cursor"]
-            if not cursor:
-                return
+        """Every matching user ({"data": {...}}), page after page. Each next page is asked for
+        as soon as a page arrives, so the server prepares it while this one is read."""
+        req = self._cohort_request(cookie, page_size, None, False, where, filters)
+        request_id = self._send("query_cohort", req)
+        while request_id is not None:
+            resp = self._body(self._receive((request_id,)), "query_cohort")
+            request_id = None
+            if resp.next_cursor:
+                req.cursor = resp.next_cursor
+                request_id = self._send("query_cohort", req)
+            for u in resp.users:
+                yield record_from_proto(u)
 
     def analyze(self, cookie=None, top_n=20, age_bins=20, k=3, kmeans_features=("age",), no_kmeans=False, where=None,
                 **filters):

@@ -61,6 +61,12 @@ def test_where_expressions(server):
         assert c.query_cohort(where="income:high or category:finance", count_only=True)["total"] == 1
         assert c.query_cohort(where="age:20..", country="canada", count_only=True)["total"] == 2
         assert [u["data"]["cookie"] for u in c.iter_users(where="country:canada", page_size=1)] == ["p2", "p3"]
+        # Left after its first user, with the next page already asked for: the connection
+        # goes on (that page's response is skipped).
+        users = c.iter_users(page_size=1)
+        assert next(users)["data"]["cookie"] == "p1"
+        users.close()
+        assert [u["data"]["cookie"] for u in c.iter_users(page_size=2)] == ["p1", "p2", "p3"]
         assert c.analyze(where="country:canada")["total"] == 2
         with pytest.raises(AudienceError) as e:
             c.query_cohort(where="age:20..30 and (")
