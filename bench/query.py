@@ -45,6 +45,8 @@ QUERIES = {
     "Q4": {"pg": "interests && ARRAY['AI', 'Crypto']",
            "sqlite": "id IN (SELECT user_id FROM interests WHERE interest IN ('AI', 'Crypto'))"},
 }
+# The fetch of "~20k users" the issue asks for: the first 20,000 of Q2 (Q1 matches ~9,400 here).
+FETCH_FIRST = 20_000
 COLUMNS = ["id", "cookie", "email", "country", "state", "city", "age", "gender", "income", "education"]
 
 
@@ -96,6 +98,9 @@ class Postgres(PostgresCluster):
             sql = f"SELECT * FROM users WHERE {QUERIES['Q1']['pg']} ORDER BY id"
             ms, fetched = median_ms(lambda: len(c.execute(sql).fetchall()), fetch_runs)
             out["Q1"].update(fetch_ms=ms, fetched=fetched)
+            sql = f"SELECT * FROM users WHERE {QUERIES['Q2']['pg']} ORDER BY id LIMIT {FETCH_FIRST}"
+            ms, fetched = median_ms(lambda: len(c.execute(sql).fetchall()), fetch_runs)
+            out["Q2"].update(fetch_ms=ms, fetched=fetched)
             out["size_mb"] = c.execute("SELECT pg_total_relation_size('users')").fetchone()[0] / 2**20
         return out
 
@@ -128,6 +133,9 @@ def sqlite_measure(records, work, runs, fetch_runs):
     sql = f"SELECT * FROM users WHERE {QUERIES['Q1']['sqlite']} ORDER BY id"
     ms, fetched = median_ms(lambda: len(db.execute(sql).fetchall()), fetch_runs)
     out["Q1"].update(fetch_ms=ms, fetched=fetched)
+    sql = f"SELECT * FROM users WHERE {QUERIES['Q2']['sqlite']} ORDER BY id LIMIT {FETCH_FIRST}"
+    ms, fetched = median_ms(lambda: len(db.execute(sql).fetchall()), fetch_runs)
+    out["Q2"].update(fetch_ms=ms, fetched=fetched)
     db.close()
     return out
 
@@ -202,8 +210,10 @@ def main():
             if f["figure"] == "count":
                 fig[f["query"]] = {"total": f["total"], "count_us": f["us"]}
             else:
-                fig["Q1"].update(fetch_ms=f["ms"], fetched=f["users"], first_fetch_ms=f["first_ms"],
-                                 undecoded_fetch_ms=f["undecoded_ms"])
+                fig[f["query"]].update(fetch_ms=f["ms"], lazy_fetch_ms=f["lazy_ms"], fetched=f["users"],
+                                       first_fetch_ms=f["first_ms"], undecoded_fetch_ms=f["undecoded_ms"])
+        log("reading one page in the client ...")
+        fig["reader"] = bench(args.bin_dir, "reader", "--socket", sock)[0]
         log("GetUser pipelined ...")
         runs = bench(args.bin_dir, "throughput", "--socket", sock, "--profiles", str(args.profiles))
         fig["getuser_per_s"] = statistics.median(r["per_second"] for r in runs)
@@ -246,7 +256,8 @@ def main():
             for name in QUERIES:
                 for peer in ("postgres", "sqlite"):
                     assert fig[peer][name]["total"] == fig[name]["total"], (peer, name, fig[peer][name], fig[name])
-            assert fig["postgres"]["Q1"]["fetched"] == fig["Q1"]["fetched"] == fig["sqlite"]["Q1"]["fetched"]
+            for name in ("Q1", "Q2"):
+                assert fig["postgres"][name]["fetched"] == fig[name]["fetched"] == fig["sqlite"][name]["fetched"], name
     finally:
         for p in (server, echo):
             if p is not None:
@@ -274,13 +285,18 @@ def report(fig):
             theirs = fig[p][name]["count_ms"]
             cells += [f"{theirs:.1f} ms", f"{theirs * 1e3 / ours:,.0f}×"]
         print("| " + " | ".join(cells) + " |")
-    q1 = fig["Q1"]
-    line = (f"fetch all {q1['fetched']:,} users of Q1: audienced {q1['fetch_ms']['median']:.1f} ms "
-            f"(first fetch after start: {q1['first_fetch_ms']:.1f} ms; received but not decoded into records: "
-            f"{q1['undecoded_fetch_ms']['median']:.1f} ms)")
-    for p in peers:
-        line += f", {p} {fig[p]['Q1']['fetch_ms']:.1f} ms"
-    print(line)
+    for name, what in (("Q1", "all {:,} users of Q1"), ("Q2", "the first {:,} users of Q2")):
+        q = fig[name]
+        line = (f"fetch {what.format(q['fetched'])}: audienced read lazily {q['lazy_fetch_ms']['median']:.1f} ms, "
+                f"decoded into records {q['fetch_ms']['median']:.1f} ms (received but not read: "
+                f"{q['undecoded_fetch_ms']['median']:.1f} ms; first fetch after start: {q['first_fetch_ms']:.1f} ms)")
+        for p in peers:
+            line += f", {p} {fig[p][name]['fetch_ms']:.1f} ms"
+        print(line)
+    rd = fig["reader"]
+    print(f"reading one page of {rd['users']:,} users ({rd['bytes'] / 2**20:.1f} MiB) in the client, no socket: lazily "
+          f"(every cookie) {rd['lazy_us']['median'] / 1e3:.2f} ms, decoded into records "
+          f"{rd['decoded_us']['median'] / 1e3:.2f} ms")
     print(f"GetUser pipelined on one connection: {fig['getuser_per_s']:,.0f} requests/s")
     for name, lat in fig["latency"].items():
         ours, echo = lat["getuser_latency"]["median"], lat["echo_latency"]["median"]
