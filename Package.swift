@@ -116,6 +116,7 @@ let package = Package(
         "AudienceClient", "AudienceCore", "AudienceWire",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
       ],
       path: "bench/AudienceBench",
       swiftSettings: swiftSettings),

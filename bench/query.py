@@ -177,7 +177,7 @@ def main():
 
     work = tempfile.mkdtemp(prefix="aud-q-", dir="/tmp")
     os.chmod(work, 0o755)
-    server = echo = pg = None
+    server = echo = nio_echo = pg = None
     fig = {"profiles": args.profiles, "machine": f"{os.cpu_count()} cores, {platform.machine()}, {platform.release()}"}
     try:
         log(f"generating {args.profiles:,} profiles ...")
@@ -220,7 +220,11 @@ def main():
         log("GetUser latency vs the C echo server ...")
         echo_sock = os.path.join(work, "echo.sock")
         echo = subprocess.Popen([args.echo, echo_sock])
-        while not os.path.exists(echo_sock):
+        # And a minimal echo server on SwiftNIO, audienced's event-loop library: the part of a
+        # round trip that is the event loop's, not the request's.
+        nio_sock = os.path.join(work, "nio-echo.sock")
+        nio_echo = subprocess.Popen([os.path.join(args.bin_dir, "audience-bench"), "nio-echo", "--socket", nio_sock])
+        while not (os.path.exists(echo_sock) and os.path.exists(nio_sock)):
             time.sleep(0.01)
         # Where the scheduler puts the threads decides most of a round trip in this VM (a wake-up
         # across CPUs costs ~50 µs, on the same CPU a few): both servers are measured in the same
@@ -231,13 +235,15 @@ def main():
         if len(cpus) >= 2:
             placements += [("same_cpu", {cpus[0]}, {cpus[0]}), ("across_cpus", {cpus[1]}, {cpus[0]})]
         for name, server_cpus, client_cpus in placements:
-            for p in (server, echo):
+            for p in (server, echo, nio_echo):
                 pin(p.pid, server_cpus or set(cpus))
-            for f in bench(args.bin_dir, "latency", "--socket", sock, "--echo", echo_sock, "--profiles", str(args.profiles),
-                           cpus=client_cpus):
+            for f in bench(args.bin_dir, "latency", "--socket", sock, "--echo", echo_sock, "--nio-echo", nio_sock,
+                           "--profiles", str(args.profiles), cpus=client_cpus):
                 fig.setdefault("latency", {}).setdefault(name, {})[f["figure"]] = f["us"]
-        for p in (server, echo):
+        for p in (server, echo, nio_echo):
             pin(p.pid, set(cpus))
+        nio_echo.kill()
+        nio_echo = None
         fig["server_rss_mib"] = peak_rss_mib(server.pid)
         stop(server)
         server = None
@@ -259,7 +265,7 @@ def main():
             for name in ("Q1", "Q2"):
                 assert fig["postgres"][name]["fetched"] == fig[name]["fetched"] == fig["sqlite"][name]["fetched"], name
     finally:
-        for p in (server, echo):
+        for p in (server, echo, nio_echo):
             if p is not None:
                 p.kill()
         if pg is not None:
@@ -300,8 +306,9 @@ def report(fig):
     print(f"GetUser pipelined on one connection: {fig['getuser_per_s']:,.0f} requests/s")
     for name, lat in fig["latency"].items():
         ours, echo = lat["getuser_latency"]["median"], lat["echo_latency"]["median"]
+        nio = lat["nio_echo_latency"]["median"]
         print(f"GetUser sequential round trip, {name.replace('_', ' ')}: {ours:.1f} µs; C echo server: {echo:.1f} µs "
-              f"({ours / echo:.2f}×)")
+              f"({ours / echo:.2f}×); SwiftNIO echo server: {nio:.1f} µs ({nio / echo:.2f}× the C echo)")
     ix = fig["index"]
     print(f"index memory: {ix['bytes_per_profile']:.0f} bytes/profile ({ix['index_bytes'] / 2**20:.0f} MiB)")
     print(f"restart with {fig['profiles']:,} profiles: {fig['restart_s']:.2f} s to serve reads, "

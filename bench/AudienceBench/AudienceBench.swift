@@ -12,7 +12,7 @@ struct AudienceBench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "audience-bench",
     abstract: "Measure a running audienced: segment queries, GetUser throughput and latency, index memory, ingest.",
-    subcommands: [Queries.self, Throughput.self, Latency.self, IndexMemory.self, IngestStreamBench.self, ReaderBench.self])
+    subcommands: [Queries.self, Throughput.self, Latency.self, IndexMemory.self, IngestStreamBench.self, ReaderBench.self, NIOEcho.self])
 }
 
 /// The four segments.
@@ -170,34 +170,31 @@ struct Throughput: ParsableCommand {
 
 struct Latency: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Sequential GetUser round trips, interleaved with the same bytes sent to a C echo server.")
+    abstract: "Sequential GetUser round trips, interleaved with the same bytes sent to a C echo server (and a SwiftNIO one).")
   @Option(help: "audienced's socket.") var socket: String
   @Option(help: "The echo server's socket (bench/echo.c).") var echo: String
+  @Option(help: "A SwiftNIO echo server's socket (`audience-bench nio-echo`), measured too when given.") var nioEcho: String?
   @Option(help: "Cookies c0..c(N-1) exist.") var profiles: Int
   @Option(help: "Round trips per block.") var block = 2_000
   @Option(help: "Blocks per server, alternating.") var blocks = 10
 
   func run() throws {
     let frames = Wire.getUserFrames(block, profiles: profiles)
-    let server = try Wire.connect(socket)
-    let echo = try BlockingSocket(path: echo)
-    var ours: [Double] = [], theirs: [Double] = []
+    var servers: [(figure: String, socket: BlockingSocket, samples: [Double])] = [
+      ("getuser_latency", try Wire.connect(socket), []), ("echo_latency", try BlockingSocket(path: echo), []),
+    ]
+    if let nioEcho { servers.append(("nio_echo_latency", try BlockingSocket(path: nioEcho), [])) }
     for round in 0..<(blocks + 1) {
-      for f in frames {
-        let t = now()
-        try server.writeAll(f)
-        _ = try server.readFrame()
-        if round > 0 { ours.append(Double(now() - t) / 1e3) }
-      }
-      for f in frames {
-        let t = now()
-        try echo.writeAll(f)
-        _ = try echo.readFrame()
-        if round > 0 { theirs.append(Double(now() - t) / 1e3) }
+      for k in servers.indices {
+        for f in frames {
+          let t = now()
+          try servers[k].socket.writeAll(f)
+          _ = try servers[k].socket.readFrame()
+          if round > 0 { servers[k].samples.append(Double(now() - t) / 1e3) }
+        }
       }
     }
-    emit(.object([("figure", .string("getuser_latency")), ("us", Stats(ours).json)]))
-    emit(.object([("figure", .string("echo_latency")), ("us", Stats(theirs).json)]))
+    for s in servers { emit(.object([("figure", .string(s.figure)), ("us", Stats(s.samples).json)])) }
   }
 }
 
