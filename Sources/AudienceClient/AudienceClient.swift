@@ -117,11 +117,21 @@ public final class AudienceClient: Sendable {
     return promise.futureResult
   }
 
-  /// A QueryCohort response frame as a lazy page, or the error it carries.
+  /// A QueryCohort response frame as a lazy page, or the error it carries (a `WireStatus`,
+  /// INTERNAL for a page that is not valid protobuf).
   func lazyPage(_ frame: ByteBuffer) throws -> LazyCohortPage {
-    if let page = try LazyCohortPage(frame) { return page }
+    do {
+      if let page = try LazyCohortPage(frame) { return page }
+    } catch {
+      throw WireStatus(.internal, "undecodable response from server: \(error)")
+    }
     // An error status, or a page encoded in a way the lazy reader leaves to protobuf-c.
-    let response = try WireCodec.decodeResponse(frame)
+    let response: WireResponse
+    do {
+      response = try WireCodec.decodeResponse(frame)
+    } catch {
+      throw WireStatus(.internal, "undecodable response from server: \(error)")
+    }
     guard response.status.code == .ok else { throw response.status }
     guard case .queryCohort(let page)? = response.body else { throw Self.mismatch }
     return try LazyCohortPage(page)

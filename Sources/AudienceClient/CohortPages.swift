@@ -29,12 +29,27 @@ public struct CohortPages: AsyncSequence, Sendable {
       guard let asked = pending else { return nil }
       pending = nil
       let frame = try await asked.get()
+      // Ask for the next page before reading this one.
+      var early = false
       if let cursor = LazyCohortPage.nextCursor(in: frame) {
-        var next = pages.query
-        next.cursor = cursor
-        pending = pages.client.requestFrame(.queryCohort(next), timeoutMs: pages.timeoutMs)
+        ask(after: cursor)
+        early = true
       }
-      return try pages.client.lazyPage(frame)
+      do {
+        let page = try pages.client.lazyPage(frame)
+        // A page the lazy reader left to protobuf-c: its cursor is known only now.
+        if !early, let cursor = page.nextCursor { ask(after: cursor) }
+        return page
+      } catch {
+        pending = nil  // the pages end with the first error
+        throw error
+      }
+    }
+
+    private mutating func ask(after cursor: String) {
+      var next = pages.query
+      next.cursor = cursor
+      pending = pages.client.requestFrame(.queryCohort(next), timeoutMs: pages.timeoutMs)
     }
   }
 }

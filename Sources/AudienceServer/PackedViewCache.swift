@@ -44,6 +44,9 @@ final class PackedViewCache: Sendable {
   func encodePage(id: UInt64, _ page: StampedPage, into buffer: inout ByteBuffer) -> Bool {
     guard capacity > 0 else { return false }
     let capacity = capacity
+    // Room for a typical page before the lock is taken (records are ~130 bytes), so the buffer
+    // seldom grows while other event loops wait for the cache.
+    buffer.reserveCapacity(buffer.writerIndex + 64 + 256 * page.users.count)
     return slots.withLock { table in
       WireCodec.encodeCohortPage(
         id: id, total: page.total, count: page.users.count, nextCursor: page.nextCursor, into: &buffer,

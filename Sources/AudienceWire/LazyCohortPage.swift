@@ -122,7 +122,7 @@ public struct LazyCohortPage: Sendable {
       }
     }
     guard let cursor else { return (total, users, nil) }
-    guard let next = String(validating: UnsafeBufferPointer(rebasing: b[cursor]), as: UTF8.self) else {
+    guard let next = String(validating: LazyRecord.cString(UnsafeBufferPointer(rebasing: b[cursor])), as: UTF8.self) else {
       throw .invalidField("next_cursor", "is not valid UTF-8")
     }
     return (total, users, next.isEmpty ? nil : next)
@@ -291,7 +291,7 @@ public struct LazyRecord: Sendable {
   /// A string's bytes up to its first NUL, if it has one: protobuf-c hands strings over as C
   /// strings, so `queryCohort` sees them that way, and both readers must agree. (The server
   /// never stores a NUL: what it receives goes through protobuf-c too.)
-  private static func cString(_ b: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+  static func cString(_ b: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
     guard let base = b.baseAddress, let nul = memchr(base, 0, b.count) else { return b }
     return UnsafeBufferPointer(start: base, count: UnsafeRawPointer(nul) - UnsafeRawPointer(base))
   }

@@ -42,20 +42,25 @@ struct ProtoReader {
     throw malformed("a truncated varint")
   }
 
-  /// A field's key: its number (≥ 1, < 2^29) and wire type, in at most 5 bytes (as protobuf-c).
+  /// A field's key: its number and wire type, as protobuf-c 1.4 reads them: at most 5 bytes, a
+  /// one-byte key of field 0 refused, any other number (0 or past 2^29 in a longer key) taken
+  /// as an unknown field.
   @inline(__always)
   mutating func key() throws(AudienceError) -> (field: UInt64, wireType: UInt8) {
+    guard at < end, base[at] >= 8 else { throw malformed(at < end ? "field number 0" : "a truncated key") }
     let start = at
     let k = try varint()
     guard at - start <= 5 else { throw malformed("a field key longer than 5 bytes") }
-    guard k >> 3 != 0, k >> 3 < 1 << 29 else { throw malformed("field number \(k >> 3)") }
-    return (k >> 3, UInt8(k & 7))
+    return (UInt64(UInt32(truncatingIfNeeded: k >> 3)), UInt8(k & 7))
   }
 
-  /// A length-delimited value's bytes (positions in `base`).
+  /// A length-delimited value's bytes (positions in `base`); its length in at most 5 bytes, as
+  /// protobuf-c reads it.
   @inline(__always)
   mutating func lengthDelimited() throws(AudienceError) -> Range<Int> {
+    let start = at
     let n = try varint()
+    guard at - start <= 5 else { throw malformed("a length longer than 5 bytes") }
     guard n <= UInt64(end - at) else { throw malformed("a length of \(n) past the end") }
     defer { at += Int(n) }
     return at..<(at + Int(n))

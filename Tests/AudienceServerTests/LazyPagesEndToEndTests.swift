@@ -23,6 +23,7 @@ struct LazyPagesEndToEndTests {
     for filter in [nil, .strings(.country, ["USA"]), .interests(any: ["gaming"])] as [Filter?] {
       var cursor: String?
       var lazyUsers: [Record] = []
+      var total = -1
       repeat {
         let query = CohortQuery(filter: filter, limit: 11, cursor: cursor)
         let decoded = try await client.queryCohort(query)
@@ -35,8 +36,18 @@ struct LazyPagesEndToEndTests {
         }
         #expect(lazyUsers.suffix(decoded.users.count) == decoded.users[...])
         cursor = decoded.nextCursor
+        total = lazy.total
       } while cursor != nil
-      #expect(lazyUsers.count == (filter == nil ? 150 : lazyUsers.count))
+      #expect(lazyUsers.count == total && total > 0)
+      if filter == nil {
+        // 150 people, each with the two cookies c(j) and c(j+150) of email e(j); each shows one of them.
+        #expect(Set(lazyUsers.compactMap(\.email)) == Set((0..<150).map { "e\($0)@example.com" }))
+        #expect(lazyUsers.allSatisfy { u in
+          guard let j = u.email.flatMap({ Int($0.dropFirst().prefix { $0 != "@" }) }) else { return false }
+          return u.cookie == "c\(j)" || u.cookie == "c\(j + 150)"
+        })
+        #expect(lazyUsers.allSatisfy { $0.location.city?.hasPrefix("Città ") == true && $0.createdAt != nil })
+      }
     }
     await client.close()
     await server.stop()

@@ -1,5 +1,6 @@
 import AudienceCore
 import AudienceWire
+import Foundation
 import NIOCore
 import PropertyBased
 import Testing
@@ -144,7 +145,9 @@ struct LazyCohortPageTests {
   }
 
   @Test func damagedPagesAreRefusedOrReadAsProtobufCReadsThem() async {
-    await propertyCheck(count: 400, input: Gen.int(in: 0...1_000_000)) { seed in
+    // AUDIENCE_DAMAGED_PAGES=60000 for a deeper run (about three minutes in a debug build).
+    let count = ProcessInfo.processInfo.environment["AUDIENCE_DAMAGED_PAGES"].flatMap { Int($0) } ?? 400
+    await propertyCheck(count: count, input: Gen.int(in: 0...1_000_000)) { seed in
       let bytes = Self.damaged(seed: seed)
       let payload = ByteBuffer(bytes: bytes)
       let expected = Self.protobufC(payload)

@@ -65,6 +65,8 @@ class Client:
             self._sock.close()
             raise AudienceError("UNAVAILABLE", f"cannot connect to {path}: {e} (is audienced running?)") from None
         self._next_id = 1
+        self._awaited = set()  # ids of requests whose responses are kept when read for another
+        self._kept = {}        # those responses, by id
         self.server = self._call("hello", rpc_pb2.HelloRequest(protocol_version=PROTOCOL_VERSION, client_name=client_name))
 
     def close(self):
@@ -99,7 +101,12 @@ class Client:
         return request_id
 
     def _receive(self, wanted):
-        """The next response whose id is in `wanted` (a status frame with id 0 is raised)."""
+        """The next response whose id is in `wanted` (a status frame with id 0 is raised).
+        Responses read meanwhile for a request still awaited (iter_users' next page) are kept
+        for it; others (requests given up on) are dropped."""
+        for request_id in wanted:
+            if request_id in self._kept:
+                return self._kept.pop(request_id)
         while True:
             (length,) = struct.unpack(">I", self._recv_exactly(4))
             resp = envelope_pb2.Response.FromString(self._recv_exactly(length))
@@ -107,6 +114,8 @@ class Client:
                 raise AudienceError(_code_name(resp.status.code), resp.status.message)
             if resp.id in wanted:
                 return resp
+            if resp.id in self._awaited:
+                self._kept[resp.id] = resp
 
     @staticmethod
     def _body(resp, method):
@@ -212,17 +221,27 @@ class Client:
 
     def iter_users(self, cookie=None, page_size=10000, where=None, **filters):
         """Every matching user ({"data": {...}}), page after page. Each next page is asked for
-        as soon as a page arrives, so the server prepares it while this one is read."""
+        as soon as a page arrives, so the server prepares it while this one is read; other
+        calls on this client may be made meanwhile."""
         req = self._cohort_request(cookie, page_size, None, False, where, filters)
         request_id = self._send("query_cohort", req)
-        while request_id is not None:
-            resp = self._body(self._receive((request_id,)), "query_cohort")
-            request_id = None
-            if resp.next_cursor:
-                req.cursor = resp.next_cursor
-                request_id = self._send("query_cohort", req)
-            for u in resp.users:
-                yield record_from_proto(u)
+        self._awaited.add(request_id)
+        try:
+            while request_id is not None:
+                resp = self._receive((request_id,))
+                self._awaited.discard(request_id)
+                resp = self._body(resp, "query_cohort")
+                request_id = None
+                if resp.next_cursor:
+                    req.cursor = resp.next_cursor
+                    request_id = self._send("query_cohort", req)
+                    self._awaited.add(request_id)
+                for u in resp.users:
+                    yield record_from_proto(u)
+        finally:
+            if request_id is not None:  # given up on: its response is dropped when it comes
+                self._awaited.discard(request_id)
+                self._kept.pop(request_id, None)
 
     def analyze(self, cookie=None, top_n=20, age_bins=20, k=3, kmeans_features=("age",), no_kmeans=False, where=None,
                 **filters):

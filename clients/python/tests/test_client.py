@@ -67,6 +67,11 @@ def test_where_expressions(server):
         assert next(users)["data"]["cookie"] == "p1"
         users.close()
         assert [u["data"]["cookie"] for u in c.iter_users(page_size=2)] == ["p1", "p2", "p3"]
+        # Other calls while iterating: the next page's response, read by them, is kept for it.
+        seen = []
+        for u in c.iter_users(page_size=1):
+            seen.append(c.get_user(u["data"]["cookie"])["data"]["cookie"])
+        assert seen == ["p1", "p2", "p3"]
         assert c.analyze(where="country:canada")["total"] == 2
         with pytest.raises(AudienceError) as e:
             c.query_cohort(where="age:20..30 and (")
