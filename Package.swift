@@ -42,6 +42,8 @@ let package = Package(
     .target(name: "CAudienceProto", dependencies: ["CProtobufC"]),
     // A bump allocator for protobuf-c's unpack (hand-written).
     .target(name: "CUnpackArena", dependencies: ["CProtobufC"]),
+    // Gathering packed records scattered over the heap into one page, prefetched (hand-written).
+    .target(name: "CGather"),
 
     // Pure domain: no I/O.
     .target(
@@ -69,14 +71,14 @@ let package = Package(
     .target(
       name: "AudienceWire",
       dependencies: [
-        "AudienceCore", "CAudienceProto", "CProtobufC", "CUnpackArena",
+        "AudienceCore", "CAudienceProto", "CGather", "CProtobufC", "CUnpackArena",
         .product(name: "NIOCore", package: "swift-nio"),
       ],
       swiftSettings: swiftSettings),
     .target(
       name: "AudienceServer",
       dependencies: [
-        "AudienceCore", "AudienceWire",
+        "AudienceCore", "AudienceWire", "CGather",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import AudienceCore
 import AudienceWire
+import CGather
 import NIOCore
 import Synchronization
 
@@ -36,7 +37,9 @@ final class PackedViewCache: Sendable {
 
   /// Writes the QueryCohort response of these profiles from their kept views, read in place
   /// under the lock (copying a view out would count a reference: a write to each view's memory,
-  /// scattered over the heap). Writes nothing and returns false unless every stamp's view is kept.
+  /// scattered over the heap). The slots are fetched some ahead of their reading, and the
+  /// records ahead of their copy (`CGather`). Writes nothing and returns false unless every
+  /// stamp's view is kept.
   /// - Parameters:
   ///   - id: the request's id.
   ///   - page: the page's profiles, total and cursor.
@@ -44,19 +47,39 @@ final class PackedViewCache: Sendable {
   func encodePage(id: UInt64, _ page: StampedPage, into buffer: inout ByteBuffer) -> Bool {
     guard capacity > 0 else { return false }
     let capacity = capacity
+    let n = page.users.count
+    var records = [UnsafePointer<UInt8>?](repeating: nil, count: n)
+    var lengths = [UInt32](repeating: 0, count: n)
     // Room for a typical page before the lock is taken (records are ~130 bytes), so the buffer
     // seldom grows while other event loops wait for the cache.
-    buffer.reserveCapacity(buffer.writerIndex + 64 + 256 * page.users.count)
+    buffer.reserveCapacity(buffer.writerIndex + 64 + 256 * n)
     return slots.withLock { table in
-      WireCodec.encodeCohortPage(
-        id: id, total: page.total, count: page.users.count, nextCursor: page.nextCursor, into: &buffer,
-        recordBytes: { k in
+      let found = table.withUnsafeBufferPointer { t -> Bool in
+        let ahead = 8
+        for k in 0..<Swift.min(ahead, n) where page.users[k].id % capacity < t.count {
+          audience_prefetch(t.baseAddress! + page.users[k].id % capacity)
+        }
+        for k in 0..<n {
+          if k + ahead < n, page.users[k + ahead].id % capacity < t.count {
+            audience_prefetch(t.baseAddress! + page.users[k + ahead].id % capacity)
+          }
           let stamp = page.users[k]
           let i = stamp.id % capacity
-          guard i < table.count, table[i]?.stamp == stamp else { return nil }
-          return table[i]!.view.recordBytes
-        },
-        withRecord: { k, body in table[page.users[k].id % capacity]!.view.withRecord(body) })
+          guard i < t.count, t[i]?.stamp == stamp else { return false }
+          records[k] = t[i]!.view.recordStart
+          lengths[k] = UInt32(t[i]!.view.recordBytes)
+        }
+        return true
+      }
+      guard found else { return false }
+      // The views stay in the table, so their bytes stay alive, until the lock is released.
+      records.withUnsafeBufferPointer { r in
+        lengths.withUnsafeBufferPointer { l in
+          WireCodec.encodeCohortPage(
+            id: id, total: page.total, records: r, lengths: l, nextCursor: page.nextCursor, into: &buffer)
+        }
+      }
+      return true
     }
   }
 

@@ -1,5 +1,6 @@
 public import AudienceCore
 internal import CAudienceProto
+internal import CGather
 public import NIOCore
 
 /// A profile's view packed once by protobuf-c, kept by the server under the view's
@@ -8,15 +9,25 @@ public import NIOCore
 /// `record` is the packed `audience.v1.Record` with the latest record's cookie as field 1, which
 /// protobuf-c writes first: a QueryCohort page copies it whole, GetUser writes the cookie asked
 /// for in front of the other fields (`recordAfterCookie`), which gives exactly the bytes
-/// protobuf-c packs for that record. One array, so a copy costs one reference count.
-public struct PackedView: Sendable {
-  /// `audience.v1.Record`, then `audience.v1.ProfileSummary` (one allocation).
-  private let packed: [UInt8]
-  private let recordCount: Int
+/// protobuf-c packs for that record. One allocation, owned by one object (a copy counts one
+/// reference), and its address is kept in the view itself, so a page gathering thousands of
+/// views finds their bytes without reading the objects first.
+public struct PackedView: @unchecked Sendable {  // immutable; `base` lives as long as `owner`
+  /// Owns `audience.v1.Record`, then `audience.v1.ProfileSummary`.
+  private final class Owner {
+    let bytes: UnsafeMutablePointer<UInt8>
+    init(count: Int) { bytes = .allocate(capacity: Swift.max(1, count)) }
+    deinit { bytes.deallocate() }
+  }
+
+  private let owner: Owner
+  private let base: UnsafePointer<UInt8>
+  private let count: UInt32
+  private let recordCount: UInt32
   /// UTF-8 bytes of the latest record's cookie.
-  private let cookieCount: Int
+  private let cookieCount: UInt32
   /// Bytes of the record's field 1 (key, length, cookie); 0 without a cookie.
-  private var cookieFieldCount: Int { cookieCount == 0 ? 0 : ProtoSizes.field(cookieCount) }
+  private var cookieFieldCount: Int { cookieCount == 0 ? 0 : ProtoSizes.field(Int(cookieCount)) }
 
   /// Packs a view.
   /// - Parameters:
@@ -26,33 +37,43 @@ public struct PackedView: Sendable {
     let r = ProtoRecord.encode(view.data, arena)
     let s = ProtoProfile.encode(view.summary, arena)
     let (recordSize, summarySize) = (audience__v1__record__get_packed_size(r), audience__v1__profile_summary__get_packed_size(s))
-    packed = withExtendedLifetime(arena) {
-      [UInt8](unsafeUninitializedCapacity: recordSize + summarySize) { out, count in
-        count = audience__v1__record__pack(r, out.baseAddress!)
-        count += audience__v1__profile_summary__pack(s, out.baseAddress! + count)
-      }
+    let owner = Owner(count: recordSize + summarySize)
+    withExtendedLifetime(arena) {
+      let written = audience__v1__record__pack(r, owner.bytes)
+      precondition(written == recordSize && audience__v1__profile_summary__pack(s, owner.bytes + written) == summarySize)
     }
-    recordCount = recordSize
-    cookieCount = view.data.cookie.utf8.count
+    self.owner = owner
+    base = UnsafePointer(owner.bytes)
+    count = UInt32(recordSize + summarySize)
+    recordCount = UInt32(recordSize)
+    cookieCount = UInt32(view.data.cookie.utf8.count)
   }
 
-  /// `audience.v1.Record`, `data.cookie` the latest record's.
-  var record: ArraySlice<UInt8> { packed[..<recordCount] }
   /// The size of `record`.
-  public var recordBytes: Int { recordCount }
+  public var recordBytes: Int { Int(recordCount) }
 
-  /// Calls `body` with `record`'s bytes, borrowed (no reference counted).
+  /// Where `record` starts: valid while this view, or a copy of it, is alive (a cache holding
+  /// it, under the cache's lock).
+  public var recordStart: UnsafePointer<UInt8> { base }
+
+  /// Calls `body` with `record`'s bytes: `audience.v1.Record`, `data.cookie` the latest record's.
   @inline(__always)
   public func withRecord<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-    packed.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[..<recordCount])) }
+    withExtendedLifetime(owner) { body(UnsafeBufferPointer(start: base, count: Int(recordCount))) }
   }
-  /// `audience.v1.Record` without field 1.
-  var recordAfterCookie: ArraySlice<UInt8> { packed[cookieFieldCount..<recordCount] }
-  /// `audience.v1.ProfileSummary`.
-  var summary: ArraySlice<UInt8> { packed[recordCount...] }
+
+  /// Calls `body` with `audience.v1.Record` without field 1, and `audience.v1.ProfileSummary`.
+  @inline(__always)
+  func withRecordAfterCookieAndSummary<R>(_ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> R) -> R {
+    withExtendedLifetime(owner) {
+      body(
+        UnsafeBufferPointer(start: base + cookieFieldCount, count: Int(recordCount) - cookieFieldCount),
+        UnsafeBufferPointer(start: base + Int(recordCount), count: Int(count - recordCount)))
+    }
+  }
 
   /// Bytes held, for cache accounting.
-  public var bytes: Int { packed.count }
+  public var bytes: Int { Int(count) }
 }
 
 extension WireCodec {
@@ -66,24 +87,24 @@ extension WireCodec {
   public static func encodeGetUser(id: UInt64, cookie: String, view: PackedView, into buffer: inout ByteBuffer) {
     var cookie = cookie
     cookie.withUTF8 { c in
-      let record = ProtoSizes.record(cookie: c.count, rest: view.recordAfterCookie.count)
-      let body = ProtoSizes.field(record) + ProtoSizes.field(view.summary.count)
-      let payload = ProtoSizes.response(id: id, body: body)
-      buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 4 + payload) { out in
-        var w = ProtoOut(out)
-        w.frameLength(payload)
-        w.responseStart(id: id, body: 12, size: body)  // Response.get_user
-        w.tag(1, size: record)  // GetUserResponse.data
-        w.record(cookie: c, rest: view.recordAfterCookie)
-        w.tag(2, size: view.summary.count)  // GetUserResponse.profile
-        w.bytes(view.summary)
-        return w.at
+      view.withRecordAfterCookieAndSummary { rest, summary in
+        let record = ProtoSizes.record(cookie: c.count, rest: rest.count)
+        let body = ProtoSizes.field(record) + ProtoSizes.field(summary.count)
+        let payload = ProtoSizes.response(id: id, body: body)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 4 + payload) { out in
+          var w = ProtoOut(out)
+          w.frameLength(payload)
+          w.responseStart(id: id, body: 12, size: body)  // Response.get_user
+          w.tag(1, size: record)  // GetUserResponse.data
+          w.record(cookie: c, rest: rest)
+          w.tag(2, size: summary.count)  // GetUserResponse.profile
+          w.bytes(summary)
+          return w.at
+        }
       }
     }
   }
 
-  /// Appends a QueryCohort response frame built from packed views: the same bytes as
-  /// `encode(_:into:)` of the page with those users.
   /// Appends a QueryCohort response frame built from packed views, each user showing its
   /// latest record's cookie: the same bytes as `encode(_:into:)` of that page.
   /// - Parameters:
@@ -95,33 +116,34 @@ extension WireCodec {
   public static func encodeCohortPage(
     id: UInt64, total: Int, users: [PackedView], nextCursor: String?, into buffer: inout ByteBuffer
   ) {
-    _ = encodeCohortPage(
-      id: id, total: total, count: users.count, nextCursor: nextCursor, into: &buffer, recordBytes: { users[$0].recordBytes },
-      withRecord: { k, body in users[k].withRecord(body) })
+    let records = users.map { Optional($0.recordStart) }
+    let lengths = users.map { UInt32($0.recordBytes) }
+    withExtendedLifetime(users) {
+      records.withUnsafeBufferPointer { r in
+        lengths.withUnsafeBufferPointer { l in
+          encodeCohortPage(id: id, total: total, records: r, lengths: l, nextCursor: nextCursor, into: &buffer)
+        }
+      }
+    }
   }
 
-  /// `encodeCohortPage(id:total:users:nextCursor:into:)` with the users' packed records lent one
-  /// at a time (for views read in place, under a lock, without copying them out).
+  /// `encodeCohortPage(id:total:users:nextCursor:into:)` from where each user's packed record is
+  /// (`PackedView.recordStart`, `recordBytes`), for views read in place under a lock: the
+  /// records are copied in one pass that fetches them some ahead (`CGather`).
   /// - Parameters:
   ///   - id: the request's id.
   ///   - total: every match.
-  ///   - count: this page's users.
+  ///   - records: where each user's packed record starts; alive for the call.
+  ///   - lengths: each record's size.
   ///   - nextCursor: where the next page starts; nil on the last page.
   ///   - buffer: where to write.
-  ///   - recordBytes: the size of the k-th user's packed record (`PackedView.recordBytes`); nil
-  ///     when there is none, and then nothing is written.
-  ///   - withRecord: calls its body with the k-th user's packed record (`PackedView.withRecord`).
-  /// - Returns: false when `recordBytes` had no record for a user (nothing written).
-  @inline(__always)
   public static func encodeCohortPage(
-    id: UInt64, total: Int, count: Int, nextCursor: String?, into buffer: inout ByteBuffer,
-    recordBytes: (Int) -> Int?, withRecord: (Int, (UnsafeBufferPointer<UInt8>) -> Void) -> Void
-  ) -> Bool {
+    id: UInt64, total: Int, records: UnsafeBufferPointer<UnsafePointer<UInt8>?>, lengths: UnsafeBufferPointer<UInt32>,
+    nextCursor: String?, into buffer: inout ByteBuffer
+  ) {
+    precondition(records.count == lengths.count)
     var body = total == 0 ? 0 : 1 + ProtoSizes.varint(UInt64(total))
-    for k in 0..<count {
-      guard let size = recordBytes(k) else { return false }
-      body += ProtoSizes.field(size)
-    }
+    for length in lengths { body += ProtoSizes.field(Int(length)) }
     let cursor = Array((nextCursor ?? "").utf8)
     if !cursor.isEmpty { body += ProtoSizes.field(cursor.count) }
     let payload = ProtoSizes.response(id: id, body: body)
@@ -133,11 +155,9 @@ extension WireCodec {
         w.key(1, wireType: 0)  // QueryCohortResponse.total
         w.varint(UInt64(total))
       }
-      for k in 0..<count {
-        withRecord(k) { record in
-          w.tag(2, size: record.count)  // users
-          w.bytes(record)
-        }
+      if let first = records.baseAddress, let sizes = lengths.baseAddress {
+        w.at += audience_gather_fields(  // QueryCohortResponse.users
+          out.baseAddress!.assumingMemoryBound(to: UInt8.self) + w.at, 2, first, sizes, records.count)
       }
       if !cursor.isEmpty {
         w.tag(3, size: cursor.count)  // next_cursor
@@ -145,7 +165,6 @@ extension WireCodec {
       }
       return w.at
     }
-    return true
   }
 }
 
@@ -206,7 +225,6 @@ private struct ProtoOut {
     at += b.count
   }
 
-  mutating func bytes(_ b: ArraySlice<UInt8>) { b.withUnsafeBufferPointer { bytes($0) } }
 
   /// `Response.id` (omitted when 0, as proto3 does) and the key and length of the body field.
   mutating func responseStart(id: UInt64, body field: UInt64, size: Int) {
@@ -218,7 +236,7 @@ private struct ProtoOut {
   }
 
   /// A Record's fields: the cookie as field 1, then the packed rest.
-  mutating func record(cookie: UnsafeBufferPointer<UInt8>, rest: ArraySlice<UInt8>) {
+  mutating func record(cookie: UnsafeBufferPointer<UInt8>, rest: UnsafeBufferPointer<UInt8>) {
     if !cookie.isEmpty {
       tag(1, size: cookie.count)
       bytes(cookie)
