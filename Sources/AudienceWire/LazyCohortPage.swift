@@ -60,13 +60,13 @@ public struct LazyCohortPage: Sendable {
   /// - Parameters:
   ///   - payload: the frame's bytes (without the length prefix).
   public static func nextCursor(in payload: ByteBuffer) -> String? {
-    payload.withUnsafeReadableBytes { raw in (try? outline(raw.bindMemory(to: UInt8.self)))??.cursor }
+    payload.withUnsafeReadableBytes { raw in (try? outline(raw.bindMemory(to: UInt8.self), users: false))??.cursor }
   }
 
   private static func read(
     _ b: UnsafeBufferPointer<UInt8>
   ) throws(AudienceError) -> (total: Int, users: (slots: [UInt32], count: Int), nextCursor: String?)? {
-    guard let (total, users, cursor) = try outline(b) else { return nil }
+    guard let (total, users, cursor) = try outline(b, users: true) else { return nil }
     var slots = [UInt32](repeating: 0, count: users.count * LazyRecords.stride)
     try slots.withUnsafeMutableBufferPointer { s throws(AudienceError) in
       for (i, range) in users.enumerated() {
@@ -77,9 +77,9 @@ public struct LazyCohortPage: Sendable {
   }
 
   /// `audience.v1.Response` { id = 1; query_cohort = 13 { total = 1; users = 2; next_cursor = 3 } }
-  /// down to where each user's bytes are.
+  /// down to where each user's bytes are (when `collect`; the users are only stepped over else).
   private static func outline(
-    _ b: UnsafeBufferPointer<UInt8>
+    _ b: UnsafeBufferPointer<UInt8>, users collect: Bool
   ) throws(AudienceError) -> (total: UInt64, users: [Range<Int>], cursor: String?)? {
     guard let base = b.baseAddress else { return nil }
     var r = ProtoReader(base, 0..<b.count)
@@ -105,6 +105,7 @@ public struct LazyCohortPage: Sendable {
     var total: UInt64 = 0
     var cursor: Range<Int>?
     var users: [Range<Int>] = []
+    if collect { users.reserveCapacity(body.count / 64) }  // records are 100-200 bytes
     while !q.atEnd {
       let (field, wire) = try q.key()
       switch field {
@@ -113,7 +114,7 @@ public struct LazyCohortPage: Sendable {
         total = try q.varint()
       case 2:
         try q.expect(ProtoReader.lengthDelimited, wire, "QueryCohortResponse.users")
-        users.append(try q.lengthDelimited())
+        if collect { users.append(try q.lengthDelimited()) } else { _ = try q.lengthDelimited() }
       case 3:
         try q.expect(ProtoReader.lengthDelimited, wire, "QueryCohortResponse.next_cursor")
         cursor = try q.lengthDelimited()
@@ -170,13 +171,13 @@ public struct LazyRecords: RandomAccessCollection, Sendable {
   /// and notes where its fields are (the last of a repeated field wins, and a sub-message in
   /// parts merges, as protobuf-c reads them).
   static func index(_ base: UnsafePointer<UInt8>, _ range: Range<Int>, into slot: UnsafeMutablePointer<UInt32>) throws(AudienceError) {
-    slot[0] = UInt32(range.lowerBound)
-    slot[1] = UInt32(range.upperBound)
+    slot[0] = UInt32(truncatingIfNeeded: range.lowerBound)  // frames are under 4 GiB
+    slot[1] = UInt32(truncatingIfNeeded: range.upperBound)
     /// Notes where string field `f`'s length is, and checks its bounds.
     @inline(__always)
     func note(_ f: Int, _ r: inout ProtoReader) throws(AudienceError) {
-      slot[string + f] = UInt32(r.at)
-      _ = try r.lengthDelimited()
+      slot[string + f] = UInt32(truncatingIfNeeded: r.at)
+      try r.skipLengthDelimited()
     }
     var r = ProtoReader(base, range)
     while !r.atEnd {
@@ -215,7 +216,7 @@ public struct LazyRecords: RandomAccessCollection, Sendable {
         }
       case 7:
         try r.expect(ProtoReader.lengthDelimited, wire, "Record.interests")
-        _ = try r.lengthDelimited()
+        try r.skipLengthDelimited()
       default:
         try r.skip(wire)
       }

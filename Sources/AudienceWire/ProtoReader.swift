@@ -66,11 +66,24 @@ struct ProtoReader {
     return at..<(at + Int(n))
   }
 
+  /// Steps over a length-delimited value (as `lengthDelimited`, without making its range).
+  @inline(__always)
+  mutating func skipLengthDelimited() throws(AudienceError) {
+    if at < end, base[at] < 0x80 {  // most lengths: one byte
+      let n = Int(base[at])
+      at += 1
+      guard n <= end - at else { throw malformed("a length of \(n) past the end") }
+      at += n
+      return
+    }
+    _ = try lengthDelimited()
+  }
+
   /// Steps over a value of this wire type (groups are refused, as protobuf-c refuses them).
   mutating func skip(_ wireType: UInt8) throws(AudienceError) {
     switch wireType {
     case Self.varint: _ = try varint()
-    case Self.lengthDelimited: _ = try lengthDelimited()
+    case Self.lengthDelimited: try skipLengthDelimited()
     case Self.fixed64, Self.fixed32:
       let n = wireType == Self.fixed64 ? 8 : 4
       guard end - at >= n else { throw malformed("a truncated fixed-size value") }
