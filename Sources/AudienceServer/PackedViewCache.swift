@@ -83,13 +83,20 @@ final class PackedViewCache: Sendable {
     }
   }
 
-  /// The packed view kept for this stamp, nil when there is none or it is of another state.
-  func view(_ stamp: ProfileStamp) -> PackedView? {
-    guard capacity > 0 else { return nil }
+  /// Writes the GetUser response from the view kept for this stamp, read in place under the lock
+  /// (no reference counted); false, nothing written, when there is none or it is of another state.
+  /// - Parameters:
+  ///   - id: the request's id.
+  ///   - cookie: the cookie asked for.
+  ///   - stamp: the profile's stamp.
+  ///   - buffer: where to write.
+  func encodeGetUser(id: UInt64, cookie: String, stamp: ProfileStamp, into buffer: inout ByteBuffer) -> Bool {
+    guard capacity > 0 else { return false }
     return slots.withLock { table in
       let i = stamp.id % capacity
-      guard i < table.count, let slot = table[i], slot.stamp == stamp else { return nil }
-      return slot.view
+      guard i < table.count, table[i]?.stamp == stamp else { return false }
+      table[i]!.view.writeGetUser(id: id, cookie: cookie, into: &buffer)
+      return true
     }
   }
 

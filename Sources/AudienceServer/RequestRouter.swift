@@ -65,7 +65,8 @@ public struct RequestRouter: Sendable {
       case .getUser(let cookie):
         let c = try Self.requiredCookie(cookie)
         guard let stamp = s.userStampNow(cookie: c) else { throw Self.unknown(c) }
-        if let view = views.view(stamp) ?? packedViews([stamp], s).views[0] {
+        if views.encodeGetUser(id: request.id, cookie: c, stamp: stamp, into: &buffer) { return true }
+        if let view = packedViews([stamp], s).views[0] {
           WireCodec.encodeGetUser(id: request.id, cookie: c, view: view, into: &buffer)
         } else {
           // Gone since the stamp was read (merged or forgotten): read it the plain way.

@@ -74,20 +74,17 @@ public struct PackedView: @unchecked Sendable {  // immutable; `base` lives as l
 
   /// Bytes held, for cache accounting.
   public var bytes: Int { Int(count) }
-}
 
-extension WireCodec {
-  /// Appends a GetUser response frame built from a packed view: the same bytes as
-  /// `encode(_:into:)` of the response with that view and summary.
+  /// `WireCodec.encodeGetUser(id:cookie:view:into:)` of this view: called on a view borrowed
+  /// where it is kept, it writes without counting a reference to it.
   /// - Parameters:
   ///   - id: the request's id.
   ///   - cookie: the cookie asked for (`data.cookie`).
-  ///   - view: the profile's packed view.
   ///   - buffer: where to write.
-  public static func encodeGetUser(id: UInt64, cookie: String, view: PackedView, into buffer: inout ByteBuffer) {
+  public func writeGetUser(id: UInt64, cookie: String, into buffer: inout ByteBuffer) {
     var cookie = cookie
     cookie.withUTF8 { c in
-      view.withRecordAfterCookieAndSummary { rest, summary in
+      withRecordAfterCookieAndSummary { rest, summary in
         let record = ProtoSizes.record(cookie: c.count, rest: rest.count)
         let body = ProtoSizes.field(record) + ProtoSizes.field(summary.count)
         let payload = ProtoSizes.response(id: id, body: body)
@@ -103,6 +100,19 @@ extension WireCodec {
         }
       }
     }
+  }
+}
+
+extension WireCodec {
+  /// Appends a GetUser response frame built from a packed view: the same bytes as
+  /// `encode(_:into:)` of the response with that view and summary.
+  /// - Parameters:
+  ///   - id: the request's id.
+  ///   - cookie: the cookie asked for (`data.cookie`).
+  ///   - view: the profile's packed view.
+  ///   - buffer: where to write.
+  public static func encodeGetUser(id: UInt64, cookie: String, view: PackedView, into buffer: inout ByteBuffer) {
+    view.writeGetUser(id: id, cookie: cookie, into: &buffer)
   }
 
   /// Appends a QueryCohort response frame built from packed views, each user showing its
