@@ -56,13 +56,12 @@ final class PackedViewCache: Sendable {
     return slots.withLock { table in
       let found = table.withUnsafeBufferPointer { t -> Bool in
         let ahead = 8
-        for k in 0..<Swift.min(ahead, n) where page.users[k].id % capacity < t.count {
-          audience_prefetch(t.baseAddress! + page.users[k].id % capacity)
+        func prefetch(_ k: Int) {
+          if k < n, page.users[k].id % capacity < t.count { audience_prefetch(t.baseAddress! + page.users[k].id % capacity) }
         }
+        for k in 0..<ahead { prefetch(k) }
         for k in 0..<n {
-          if k + ahead < n, page.users[k + ahead].id % capacity < t.count {
-            audience_prefetch(t.baseAddress! + page.users[k + ahead].id % capacity)
-          }
+          prefetch(k + ahead)
           let stamp = page.users[k]
           let i = stamp.id % capacity
           guard i < t.count, t[i]?.stamp == stamp else { return false }

@@ -20,13 +20,21 @@ public struct LazyCohortPage: Sendable {
   /// - Parameters:
   ///   - payload: the frame's bytes (without the length prefix).
   public init?(_ payload: ByteBuffer) throws(AudienceError) {
-    let read = try payload.withUnsafeReadableBytes { raw throws(AudienceError) in
-      try Self.read(raw.bindMemory(to: UInt8.self))
+    let page = try payload.withUnsafeReadableBytes { raw throws(AudienceError) -> LazyCohortPage? in
+      let b = raw.bindMemory(to: UInt8.self)
+      guard let (total, users, cursor) = try Self.outline(b, users: true) else { return nil }
+      var slots = [UInt32](repeating: 0, count: users.count * LazyRecords.stride)
+      try slots.withUnsafeMutableBufferPointer { s throws(AudienceError) in
+        for (i, range) in users.enumerated() {
+          try LazyRecords.index(b.baseAddress!, range, into: s.baseAddress! + i * LazyRecords.stride)
+        }
+      }
+      return LazyCohortPage(
+        total: Int(clamping: total), users: LazyRecords(LazyRecords.Storage(bytes: payload, slots: slots), count: users.count),
+        nextCursor: cursor)
     }
-    guard let (total, users, nextCursor) = read else { return nil }
-    self.init(
-      total: total, users: LazyRecords(LazyRecords.Storage(bytes: payload, slots: users.slots), count: users.count),
-      nextCursor: nextCursor)
+    guard let page else { return nil }
+    self = page
   }
 
   /// The same page already decoded (re-encoded by protobuf-c and read back).
@@ -61,19 +69,6 @@ public struct LazyCohortPage: Sendable {
   ///   - payload: the frame's bytes (without the length prefix).
   public static func nextCursor(in payload: ByteBuffer) -> String? {
     payload.withUnsafeReadableBytes { raw in (try? outline(raw.bindMemory(to: UInt8.self), users: false))??.cursor }
-  }
-
-  private static func read(
-    _ b: UnsafeBufferPointer<UInt8>
-  ) throws(AudienceError) -> (total: Int, users: (slots: [UInt32], count: Int), nextCursor: String?)? {
-    guard let (total, users, cursor) = try outline(b, users: true) else { return nil }
-    var slots = [UInt32](repeating: 0, count: users.count * LazyRecords.stride)
-    try slots.withUnsafeMutableBufferPointer { s throws(AudienceError) in
-      for (i, range) in users.enumerated() {
-        try LazyRecords.index(b.baseAddress!, range, into: s.baseAddress! + i * LazyRecords.stride)
-      }
-    }
-    return (Int(clamping: total), (slots, users.count), cursor)
   }
 
   /// `audience.v1.Response` { id = 1; query_cohort = 13 { total = 1; users = 2; next_cursor = 3 } }

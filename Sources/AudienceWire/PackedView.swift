@@ -56,12 +56,6 @@ public struct PackedView: @unchecked Sendable {  // immutable; `base` lives as l
   /// it, under the cache's lock).
   public var recordStart: UnsafePointer<UInt8> { base }
 
-  /// Calls `body` with `record`'s bytes: `audience.v1.Record`, `data.cookie` the latest record's.
-  @inline(__always)
-  public func withRecord<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-    withExtendedLifetime(owner) { body(UnsafeBufferPointer(start: base, count: Int(recordCount))) }
-  }
-
   /// Calls `body` with `audience.v1.Record` without field 1, and `audience.v1.ProfileSummary`.
   @inline(__always)
   func withRecordAfterCookieAndSummary<R>(_ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> R) -> R {

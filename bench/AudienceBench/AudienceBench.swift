@@ -60,17 +60,17 @@ struct Queries: ParsableCommand {
       var decoded: [Double] = [], lazy: [Double] = [], raw: [Double] = []
       for run in 0..<(fetches + 2) {
         var t = now()
-        users = try fetch(s, filter, most: most, .decoded)
+        users = try fetch(s, filter, most: most, decode: true)
         if run == 0 { first = Double(now() - t) / 1e6 }
         if run < 2 { continue }
         decoded.append(Double(now() - t) / 1e6)
         for _ in 0..<lazyRepeats {
           t = now()
-          guard try fetch(s, filter, most: most, .lazy) == users else { throw BenchError("lazy fetch got another count") }
+          guard try fetchLazily(s, filter, most: most) == users else { throw BenchError("lazy fetch got another count") }
           lazy.append(Double(now() - t) / 1e6)
         }
         t = now()
-        _ = try fetch(s, filter, most: most, .raw)
+        _ = try fetch(s, filter, most: most, decode: false)
         raw.append(Double(now() - t) / 1e6)
       }
       emit(.object([
@@ -80,50 +80,52 @@ struct Queries: ParsableCommand {
     }
   }
 
-  enum FetchMode { case decoded, lazy, raw }
+  /// A page of `filter` after `cursor`, as many users as are still wanted (10,000 at most).
+  private func query(_ filter: Filter, after cursor: String?, have n: Int, most: Int) -> CohortQuery {
+    CohortQuery(filter: filter, limit: min(CohortQuery.maxLimit, most - n), cursor: cursor)
+  }
 
-  /// Fetches a segment's users page by page, at most `most` of them; returns how many came.
-  private func fetch(_ s: BlockingSocket, _ filter: Filter, most: Int, _ mode: FetchMode) throws -> Int {
-    func query(after cursor: String?, have n: Int) -> CohortQuery {
-      CohortQuery(filter: filter, limit: min(CohortQuery.maxLimit, most - n), cursor: cursor)
-    }
-    var n = 0
-    if mode == .lazy {
-      // As AudienceClient.cohortPages: the next page is asked for as soon as a page arrives,
-      // then the page is read (every user's cookie) while the server prepares the next.
-      var q = query(after: nil, have: 0)
-      try s.writeAll(Wire.frame(WireRequest(id: 1, body: .queryCohort(q))))
-      while true {
-        let payload = try s.readFrameBuffer()
-        let cursor = LazyCohortPage.nextCursor(in: payload)
-        let more = cursor != nil && n + q.limit < most  // a page with a cursor after it is full
-        if more {
-          q = query(after: cursor, have: n + q.limit)
-          try s.writeAll(Wire.frame(WireRequest(id: 1, body: .queryCohort(q))))
-        }
-        guard let page = try LazyCohortPage(payload) else { throw BenchError("not a page: \(try WireCodec.decodeResponse(payload))") }
-        var bytes = 0
-        for user in page.users { bytes &+= user.cookie.utf8.count }
-        guard bytes > 0 || page.users.isEmpty else { throw BenchError("no cookies") }
-        n += page.users.count
-        if !more { return n }
-      }
-    }
+  /// Fetches a segment's users page after page, at most `most` of them, decoded into `Record`s
+  /// or only received (the cursor read from the raw bytes); returns how many came.
+  private func fetch(_ s: BlockingSocket, _ filter: Filter, most: Int, decode: Bool) throws -> Int {
     var cursor: String? = nil
+    var n = 0
     repeat {
-      let q = query(after: cursor, have: n)
-      switch mode {
-      case .decoded, .lazy:
+      let q = query(filter, after: cursor, have: n, most: most)
+      if decode {
         guard case .queryCohort(let page) = try Wire.call(s, .queryCohort(q)) else { throw BenchError("not a page") }
         n += page.users.count
         cursor = page.nextCursor
-      case .raw:
+      } else {
         try s.writeAll(Wire.frame(WireRequest(id: 1, body: .queryCohort(q))))
         cursor = try Wire.nextCursor(s.readFrameBuffer().readableBytesView)
         n += q.limit  // a page with a cursor after it is full; the last page ends the loop anyway
       }
     } while cursor != nil && n < most
     return n
+  }
+
+  /// As AudienceClient.cohortPages: the next page is asked for as soon as a page arrives, then
+  /// the page is read lazily (every user's cookie) while the server prepares the next.
+  private func fetchLazily(_ s: BlockingSocket, _ filter: Filter, most: Int) throws -> Int {
+    var n = 0
+    var q = query(filter, after: nil, have: 0, most: most)
+    try s.writeAll(Wire.frame(WireRequest(id: 1, body: .queryCohort(q))))
+    while true {
+      let payload = try s.readFrameBuffer()
+      let cursor = LazyCohortPage.nextCursor(in: payload)
+      let more = cursor != nil && n + q.limit < most  // a page with a cursor after it is full
+      if more {
+        q = query(filter, after: cursor, have: n + q.limit, most: most)
+        try s.writeAll(Wire.frame(WireRequest(id: 1, body: .queryCohort(q))))
+      }
+      guard let page = try LazyCohortPage(payload) else { throw BenchError("not a page: \(try WireCodec.decodeResponse(payload))") }
+      var bytes = 0
+      for user in page.users { bytes &+= user.cookie.utf8.count }
+      guard bytes > 0 || page.users.isEmpty else { throw BenchError("no cookies") }
+      n += page.users.count
+      if !more { return n }
+    }
   }
 }
 
