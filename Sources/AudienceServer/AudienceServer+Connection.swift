@@ -6,45 +6,58 @@ import Synchronization
 internal import Glibc
 
 extension AudienceServer {
-  /// Sets up an accepted connection: its handler, or a refusal past the limit.
-  /// Runs on the connection's event loop, before its first read.
-  func setUpConnection(_ channel: any Channel) throws {
-    let context = ConnectionContext(channel: channel)
-    guard connections.count < configuration.maxConnections else {
-      try refuse(channel, WireStatus(.resourceExhausted, "too many connections (limit \(configuration.maxConnections))"))
+  /// Takes an accepted connection (on the accepting thread): checks the peer and the
+  /// connection limit, then starts the connection's thread.
+  func accepted(_ fd: Int32) {
+    // A page of 10,000 users is about 1.3 MB: with the default send buffer (208 KiB) it
+    // crosses the socket in seven fills, each a round of wake-ups between the two processes.
+    // The kernel caps this at net.core.wmem_max; it bounds what is queued, it is not allocated.
+    UnixSocket.set(fd, SO_SNDBUF, 4 << 20)
+    // The connection's thread wakes once a second without bytes to check its timeouts.
+    UnixSocket.setReceiveTimeout(fd, seconds: 1)
+    if let refusal = peerRefusal(fd) {
+      refuse(fd, refusal)
       return
     }
-    let id = connections.register(context)
-    channel.closeFuture.whenComplete { _ in self.connections.remove(id) }
+    guard connections.count < configuration.maxConnections else {
+      refuse(fd, WireStatus(.resourceExhausted, "too many connections (limit \(configuration.maxConnections))"))
+      return
+    }
+    let connections = self.connections
+    let id = connections.nextID()
     var logger = self.logger
     logger[metadataKey: "audience.connection"] = "\(id)"
-    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(server: self, connection: context, logger: logger))
+    let socket = ConnectionSocket(fd: fd, highWater: configuration.maxBufferedBytes, logger: logger) { connections.remove(id) }
+    let context = ConnectionContext(socket: socket)
+    connections.register(id, context)
+    let connection = Connection(server: self, socket: socket, context: context, logger: logger)
+    do {
+      try Threads.start { connection.run() }
+    } catch {
+      logger.error("refusing a connection: \(error.message)")
+      socket.close()
+      socket.readerStopped()
+    }
   }
 
-  /// Answers a connection with one status frame and closes it.
-  func refuse(_ channel: any Channel, _ status: WireStatus) throws {
-    channel.writeAndFlush(Self.frame(WireResponse(id: 0, status: status), channel.allocator)).whenComplete { _ in channel.close(promise: nil) }
+  /// Answers a connection with one status frame (if its buffer takes it at once) and closes it.
+  func refuse(_ fd: Int32, _ status: WireStatus) {
+    _ = UnixSocket.send(fd, Self.frame(WireResponse(id: 0, status: status)), wait: false)
+    close(fd)
   }
 
   /// Why the peer may not connect (nil: it may), from its SO_PEERCRED credentials.
-  func checkPeer(_ channel: any Channel) -> EventLoopFuture<WireStatus?> {
+  func peerRefusal(_ fd: Int32) -> WireStatus? {
     let uids = configuration.allowedUIDs, gids = configuration.allowedGIDs
-    guard uids != nil || gids != nil else { return channel.eventLoop.makeSucceededFuture(nil) }
-    guard let provider = channel as? any SocketOptionProvider else {
-      return channel.eventLoop.makeSucceededFuture(WireStatus(.permissionDenied, "cannot read the peer's credentials"))
+    guard uids != nil || gids != nil else { return nil }
+    guard let peer = UnixSocket.peerCredentials(fd) else {
+      return WireStatus(.permissionDenied, "cannot read the peer's credentials: \(String(cString: strerror(errno)))")
     }
-    let logger = self.logger
-    let credentials: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(
-      level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
-    return credentials.map { peer -> WireStatus? in
-      if uids?.contains(peer.uid) == true || gids?.contains(peer.gid) == true { return nil }
-      logger.notice("refused a connection", metadata: ["audience.peer.uid": "\(peer.uid)", "audience.peer.gid": "\(peer.gid)"])
-      return WireStatus(
-        .permissionDenied,
-        "uid \(peer.uid) (gid \(peer.gid)) may not connect to this server (see audienced --allow-uid / --allow-gid)")
-    }.recover { error in
-      WireStatus(.permissionDenied, "cannot read the peer's credentials: \(error)")
-    }
+    if uids?.contains(peer.uid) == true || gids?.contains(peer.gid) == true { return nil }
+    logger.notice("refused a connection", metadata: ["audience.peer.uid": "\(peer.uid)", "audience.peer.gid": "\(peer.gid)"])
+    return WireStatus(
+      .permissionDenied,
+      "uid \(peer.uid) (gid \(peer.gid)) may not connect to this server (see audienced --allow-uid / --allow-gid)")
   }
 
   /// Runs a request and writes its response; past the request's deadline writes
@@ -72,9 +85,9 @@ extension AudienceServer {
     }
   }
 
-  /// One response as a frame (length prefix included), in the channel's allocator's memory.
-  static func frame(_ response: WireResponse, _ allocator: ByteBufferAllocator) -> ByteBuffer {
-    var buffer = allocator.buffer(capacity: 256)
+  /// One response as a frame (length prefix included).
+  static func frame(_ response: WireResponse) -> ByteBuffer {
+    var buffer = ByteBufferAllocator().buffer(capacity: 256)
     WireCodec.encode(response, into: &buffer)
     return buffer
   }

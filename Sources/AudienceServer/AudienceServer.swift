@@ -1,22 +1,19 @@
 public import AudienceCore
 import AudienceWire
 public import Logging
-public import NIOCore
-public import NIOPosix
 public import ServiceLifecycle
 import Synchronization
 
 /// The Audience RPC server: length-prefixed protobuf frames on a Unix domain socket.
 ///
-/// One child task per connection; on each connection up to `maxInFlightPerConnection`
-/// requests run at once and responses go out as they complete, matched by request id.
-/// On graceful shutdown it stops accepting, lets every connection finish the requests
-/// in flight, closes them, and removes the socket file.
+/// One thread per connection, blocked in `read` between requests (`Connection`); on each
+/// connection up to `maxInFlightPerConnection` requests run at once and responses go out as
+/// they complete, matched by request id. On graceful shutdown it stops accepting, lets every
+/// connection finish the requests in flight, closes them, and removes the socket file.
 public final class AudienceServer: Service {
   public let configuration: ServerConfiguration
   public let router: RequestRouter
   let logger: Logger
-  let eventLoopGroup: any EventLoopGroup
   let connections: ConnectionRegistry
   private let bound = Mutex<[CheckedContinuation<Void, Never>]?>([])
 
@@ -25,10 +22,9 @@ public final class AudienceServer: Service {
   ///   - store: where profiles live.
   ///   - normalizer: record validation.
   ///   - logger: where to log.
-  ///   - eventLoopGroup: the NIO threads.
   public init(
     configuration: ServerConfiguration, store: any ProfileStore, normalizer: RecordNormalizer = RecordNormalizer(),
-    logger: Logger, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    logger: Logger
   ) {
     let connections = ConnectionRegistry()
     self.connections = connections
@@ -36,7 +32,6 @@ public final class AudienceServer: Service {
     self.router = RequestRouter(
       store: store, normalizer: normalizer, configuration: configuration, connectionCount: { connections.count })
     self.logger = logger
-    self.eventLoopGroup = eventLoopGroup
   }
 
   /// Returns once the socket is bound and accepting.
@@ -53,33 +48,19 @@ public final class AudienceServer: Service {
 
   public func run() async throws {
     let path = configuration.socketPath
-    let bootstrap = ServerBootstrap(group: eventLoopGroup)
-      .serverChannelOption(.backlog, value: 256)
-      // A page of 10,000 users is about 1.3 MB: with the default send buffer (208 KiB) it
-      // crosses the socket in seven fills, each a round of wake-ups between the two processes.
-      // The kernel caps this at net.core.wmem_max; it bounds what is queued, it is not allocated.
-      .childChannelOption(.socketOption(.so_sndbuf), value: 4 << 20)
-      .childChannelOption(
-        .writeBufferWaterMark,
-        value: ChannelOptions.Types.WriteBufferWaterMark(
-          low: configuration.maxBufferedBytes / 2, high: configuration.maxBufferedBytes))
-    let accept: @Sendable (any Channel) -> EventLoopFuture<any Channel> = { channel in
-      self.checkPeer(channel).flatMapThrowing { refusal in
-        if let refusal { try self.refuse(channel, refusal) } else { try self.setUpConnection(channel) }
-        return channel
-      }
-    }
-    let serverChannel: NIOAsyncChannel<any Channel, Never>
+    let listener: Listener
     if let fd = configuration.inheritedSocket {
       // Socket activation: systemd bound the socket (and owns its file).
-      serverChannel = try await bootstrap.bind(fd, childChannelInitializer: accept)
+      UnixSocket.adopt(listening: fd)
+      listener = try Listener(fd: fd)
       logger.info(
         "listening on the socket systemd passed", metadata: ["audience.socket": "\(path)", "audience.store": "\(router.store.kind)"])
     } else {
       try SocketFile.prepare(path)
-      serverChannel = try await SocketFile.withUmask(for: configuration.socketMode) {
-        try await bootstrap.bind(unixDomainSocketPath: path, childChannelInitializer: accept)
+      let fd = try SocketFile.withUmask(for: configuration.socketMode) { () throws(AudienceError) in
+        try UnixSocket.listen(path: path, backlog: 256)
       }
+      listener = try Listener(fd: fd)
       try SocketFile.setMode(path, configuration.socketMode)
       try SocketFile.setOwner(path, uid: configuration.socketOwner, gid: configuration.socketGroup)
       logger.info("listening", metadata: ["audience.socket": "\(path)", "audience.store": "\(router.store.kind)"])
@@ -89,17 +70,18 @@ public final class AudienceServer: Service {
       waiter.resume()
     }
     try await withGracefulShutdownHandler {
-      try await withThrowingDiscardingTaskGroup { group in
-        try await serverChannel.executeThenClose { inbound in
-          for try await connection in inbound {
-            // Each connection is served by its ConnectionHandler; the group waits for it to close.
-            group.addTask { try? await connection.closeFuture.get() }
-          }
-        }
+      try await withTaskCancellationHandler {
+        try await listener.run { fd in self.accepted(fd) }
+      } onCancel: {
+        listener.stop()
       }
+      // Accepting stopped (shutdown, or the task was cancelled): finish what the connections
+      // have in flight, then wait until each has closed.
+      self.connections.drainAll()
+      await self.connections.waitUntilEmpty()
     } onGracefulShutdown: {
       self.logger.info("shutting down: no new connections, finishing requests in flight")
-      serverChannel.channel.close(promise: nil)
+      listener.stop()
       self.connections.drainAll()
     }
     logger.info("stopped", metadata: ["audience.socket": "\(path)"])

@@ -1,15 +1,14 @@
 import AudienceCore
-import NIOCore
 import Synchronization
 
 /// One connection's in-flight count, drain flag and open watches, shared by its reader and
 /// its request tasks.
 final class ConnectionContext: Sendable {
-  let channel: any Channel
+  let socket: ConnectionSocket
   private let state = Mutex<(inFlight: Int, draining: Bool)>((0, false))
   private let watches = Mutex<[UInt64: SegmentWatch]>([:])
 
-  init(channel: any Channel) { self.channel = channel }
+  init(socket: ConnectionSocket) { self.socket = socket }
 
   var isDraining: Bool { state.withLock { $0.draining } }
 
@@ -21,7 +20,7 @@ final class ConnectionContext: Sendable {
       s.inFlight -= 1
       return s.draining && s.inFlight == 0
     }
-    if close { channel.close(promise: nil) }
+    if close { socket.close() }
   }
 
   var watchCount: Int { watches.withLock { $0.count } }
@@ -60,28 +59,62 @@ final class ConnectionContext: Sendable {
       s.draining = true
       return s.inFlight == 0
     }
-    if close { channel.close(promise: nil) }
+    if close { socket.close() }
   }
 }
 
 /// The live connections, for the connection limit, Health, and draining at shutdown.
 final class ConnectionRegistry: Sendable {
-  private let state = Mutex<(next: Int, live: [Int: ConnectionContext], draining: Bool)>((0, [:], false))
+  private struct State {
+    var next = 0
+    var live: [Int: ConnectionContext] = [:]
+    var draining = false
+    var emptyWaiters: [CheckedContinuation<Void, Never>] = []
+  }
+
+  private let state = Mutex(State())
 
   var count: Int { state.withLock { $0.live.count } }
 
-  /// Adds a connection; it is drained at once when shutdown already began.
-  func register(_ context: ConnectionContext) -> Int {
-    let (id, draining) = state.withLock { s -> (Int, Bool) in
+  /// A new connection's id.
+  func nextID() -> Int {
+    state.withLock { s in
       s.next += 1
-      s.live[s.next] = context
-      return (s.next, s.draining)
+      return s.next
     }
-    if draining { context.drain() }
-    return id
   }
 
-  func remove(_ id: Int) { _ = state.withLock { $0.live.removeValue(forKey: id) } }
+  /// Adds a connection; it is drained at once when shutdown already began.
+  func register(_ id: Int, _ context: ConnectionContext) {
+    let draining = state.withLock { s in
+      s.live[id] = context
+      return s.draining
+    }
+    if draining { context.drain() }
+  }
+
+  /// A connection's socket is closed.
+  func remove(_ id: Int) {
+    let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+      s.live.removeValue(forKey: id)
+      guard s.live.isEmpty else { return [] }
+      defer { s.emptyWaiters = [] }
+      return s.emptyWaiters
+    }
+    for w in waiters { w.resume() }
+  }
+
+  /// Returns once no connection is left.
+  func waitUntilEmpty() async {
+    await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+      let now = state.withLock { s -> Bool in
+        guard !s.live.isEmpty else { return true }
+        s.emptyWaiters.append(c)
+        return false
+      }
+      if now { c.resume() }
+    }
+  }
 
   func drainAll() {
     let all = state.withLock { s -> [ConnectionContext] in

@@ -51,10 +51,10 @@ enum SocketFile {
   }
 
   /// Runs `body` with a umask that keeps the new socket from ever being wider than `mode`.
-  static func withUmask<T>(for mode: UInt32, _ body: () async throws -> T) async rethrows -> T {
+  static func withUmask<T, E: Error>(for mode: UInt32, _ body: () throws(E) -> T) throws(E) -> T {
     let old = umask(mode_t(~mode & 0o777))
     defer { umask(old) }
-    return try await body()
+    return try body()
   }
 
   static func remove(_ path: String) { unlink(path) }

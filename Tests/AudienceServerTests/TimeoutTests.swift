@@ -56,6 +56,70 @@ struct TimeoutTests {
     #expect(await server.stop() == 0)
   }
 
+  @Test func aFrameTrickledFasterThanOnceASecondIsStillCutOff() async throws {
+    // Bytes keep arriving, so the connection's read never times out: the frame's clock must
+    // still run out.
+    let server = ServerProcess(arguments: ["--frame-timeout", "2"])
+    try await server.start()
+    defer { server.removeFiles() }
+    let trickle = try RawSocket(path: server.socketPath)
+    try trickle.hello()
+    trickle.send([0x00, 0x00, 0x00, 0x40])  // a 64-byte frame, then a byte of it every 0.3 s
+    var closed = false
+    for _ in 0..<40 {
+      try await Task.sleep(for: .milliseconds(300))
+      var probe = pollfd(fd: trickle.fd, events: Int16(POLLIN), revents: 0)
+      if poll(&probe, 1, 0) > 0 {
+        closed = true
+        break
+      }
+      trickle.send([0x08])
+    }
+    #expect(closed, "the server waited 12 s for a frame trickled a byte at a time")
+    let response = try trickle.readResponse()
+    #expect(response?.status.code == .deadlineExceeded, "\(String(describing: response))")
+    #expect(await server.stop() == 0)
+  }
+
+  @Test func connectionsThatComeAndGoLeaveNoThreadOrDescriptor() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let pid = server.process!.processIdentifier
+    func count(_ dir: String) -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/\(dir)").count) ?? -1 }
+    // Warm up what a first request starts (task threads, the store's).
+    let first = try await server.client()
+    _ = try await first.ingest([RawRecord(cookie: "c", email: "c@x.com")])
+    await first.close()
+    try await Task.sleep(for: .milliseconds(300))
+    let (threads, descriptors) = (count("task"), count("fd"))
+    for round in 0..<3 {
+      var open: [RawSocket] = []
+      for i in 0..<100 {
+        let s = try RawSocket(path: server.socketPath)
+        try s.hello()
+        // Every other one also gets an answer written by a task (its writer thread starts).
+        if i % 2 == 0 {
+          s.send(WireRequest(id: 2, body: .ingest([RawRecord(cookie: "r\(round)-\(i)")])))
+          #expect(try s.readResponse()?.status.code == .ok)
+        }
+        open.append(s)
+      }
+      #expect(count("task") >= threads + 100, "a thread per connection")
+      open.removeAll()
+    }
+    var settled = false
+    for _ in 0..<50 where !settled {
+      try await Task.sleep(for: .milliseconds(100))
+      settled = count("task") <= threads && count("fd") <= descriptors
+    }
+    #expect(settled, "threads \(count("task")) (were \(threads)), descriptors \(count("fd")) (were \(descriptors))")
+    let client = try await server.client()
+    #expect(try await client.health().connections == 1)
+    await client.close()
+    #expect(await server.stop() == 0)
+  }
+
   @Test func twoHundredIdleConnectionsAndGarbageDoNotStopAGoodClient() async throws {
     let server = ServerProcess()
     try await server.start()

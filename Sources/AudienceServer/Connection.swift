@@ -1,0 +1,272 @@
+import AudienceCore
+import AudienceWire
+import Logging
+import NIOCore
+
+/// Serves one connection on a thread of its own, blocked in `read` between requests (no event
+/// loop between the socket and the answer):
+/// - bytes are cut into frames by a `FrameDecoder`; the `ConnectionStateMachine` decides;
+/// - reads the store answers at once from memory (GetUser, QueryCohort, Health) and Cancel are
+///   answered right here, gathered into one buffer per read and written with one `send`, so a
+///   pipelined burst costs one write and a lone request a `read` and a `send`;
+/// - requests that wait (Ingest for durability, Analyze, anything on a store without immediate
+///   reads) run as tasks that queue their responses on the `ConnectionSocket`; at most
+///   `maxInFlightPerConnection` at once, past which the thread stops reading (backpressure);
+/// - Watch runs as a task that streams events until cancelled (not counted as in flight).
+///
+/// Everything but `streams` (shared with the committers) is this thread's alone.
+final class Connection: @unchecked Sendable {
+  let socket: ConnectionSocket
+  private let server: AudienceServer
+  private let router: RequestRouter
+  private let context: ConnectionContext
+  private let logger: Logger
+  private var decoder: FrameDecoder
+  private var machine: ConnectionStateMachine
+  private var inbound: ByteBuffer
+  private var outgoing: ByteBuffer
+  /// Bytes received so far, and bytes of the frames cut so far (below while a frame is partial).
+  private var received = 0
+  private var frameBytes = 0
+  private var lastBytes = 0
+  private var lastActivity = ContinuousClock.now
+  private var partialSince: ContinuousClock.Instant?
+  private var lastCheck = ContinuousClock.now
+  private var closing = false
+  private let streams = Guarded(IngestStreams())
+  private static let allocator = ByteBufferAllocator()
+
+  init(server: AudienceServer, socket: ConnectionSocket, context: ConnectionContext, logger: Logger) {
+    self.server = server
+    self.router = server.router
+    self.socket = socket
+    self.context = context
+    self.logger = logger
+    self.decoder = FrameDecoder(maxFrameBytes: server.configuration.maxFrameBytes)
+    self.machine = ConnectionStateMachine(hello: server.router.hello)
+    self.inbound = Self.allocator.buffer(capacity: 64 << 10)
+    self.outgoing = Self.allocator.buffer(capacity: 16 << 10)
+  }
+
+  /// The connection's thread: reads and answers until the peer leaves or the connection closes.
+  func run() {
+    defer {
+      // Nobody is left to read watch events.
+      context.stopAllWatches()
+      socket.readerStopped()
+    }
+    while !closing, socket.waitToRead(maxRunning: server.configuration.maxInFlightPerConnection) {
+      makeRoom()
+      switch UnixSocket.receive(socket.fd, into: &inbound, room: readSize) {
+      case .bytes:
+        received = frameBytes + inbound.readableBytes
+        answerFrames()
+        flush()
+        // A peer sending a byte a second never lets the read time out.
+        if ContinuousClock.now - lastCheck >= .seconds(1) { checkTimeouts() }
+      case .timedOut:
+        checkTimeouts()
+      case .closed:
+        socket.close()
+        return
+      }
+    }
+  }
+
+  /// How much the next read may take: 64 KiB, or the rest of a large frame begun.
+  private var readSize: Int {
+    guard let length = inbound.getInteger(at: inbound.readerIndex, endianness: .big, as: UInt32.self),
+      Int(length) <= server.configuration.maxFrameBytes
+    else { return 64 << 10 }
+    return max(64 << 10, 4 + Int(length) - inbound.readableBytes)
+  }
+
+  /// Drops the bytes already cut into frames (and a large buffer once it is empty).
+  private func makeRoom() {
+    if inbound.readableBytes == 0 {
+      if inbound.capacity > 1 << 20 { inbound = Self.allocator.buffer(capacity: 64 << 10) } else { inbound.clear() }
+    } else if inbound.readerIndex > 0 {
+      inbound.discardReadBytes()
+    }
+  }
+
+  /// Once a second: close a connection that trickles a frame or sits idle.
+  private func checkTimeouts() {
+    let now = ContinuousClock.now
+    lastCheck = now
+    if received > frameBytes {
+      let since = partialSince ?? now
+      partialSince = since
+      let limit = server.configuration.frameTimeout
+      if now - since >= limit {
+        logger.info("closing connection: frame incomplete", metadata: ["audience.timeout": "\(limit)"])
+        closeAfter(WireResponse(id: 0, status: WireStatus(.deadlineExceeded, "a frame was not completed within \(limit); closing")))
+      }
+      return
+    }
+    partialSince = nil
+    if received != lastBytes {
+      lastBytes = received
+      lastActivity = now
+    }
+    let limit = server.configuration.idleTimeout
+    if socket.running > 0 || context.watchCount > 0 { lastActivity = now }
+    if now - lastActivity >= limit {
+      logger.debug("closing idle connection", metadata: ["audience.timeout": "\(limit)"])
+      closeAfter(WireResponse(id: 0, status: WireStatus(.unavailable, "idle for \(limit); closing")))
+    }
+  }
+
+  /// Answers the whole frames received so far, in order. Responses gathered past `flushBytes`
+  /// are written before the next frame; while the peer does not take them, nothing more is read.
+  private func answerFrames() {
+    do {
+      while !closing, let frame = try decoder.decode(buffer: &inbound) {
+        handle(frame)
+        if outgoing.readableBytes >= flushBytes {
+          flush()
+          if !socket.waitForRoom() { closing = true }
+        }
+      }
+    } catch {
+      failFraming(error)
+    }
+  }
+
+  /// Responses gathered in a burst past this many bytes are written before the next frame.
+  private var flushBytes: Int { min(1 << 20, server.configuration.maxBufferedBytes) }
+
+  /// One whole frame: a request to decode and answer.
+  private func handle(_ frame: ByteBuffer) {
+    frameBytes += 4 + frame.readableBytes
+    if context.isDraining { machine.drain() }
+    let action: ConnectionStateMachine.Action
+    do {
+      action = machine.received(try WireCodec.decodeRequest(frame))
+    } catch {
+      let status = (error as? WireStatus) ?? (error as? AudienceError).map(WireStatus.init) ?? WireStatus(.invalidArgument, "\(error)")
+      logger.debug("bad request frame", metadata: ["audience.error": "\(status)"])
+      action = machine.decodeFailed(id: WireCodec.peekRequestID(frame), status: status)
+    }
+    switch action {
+    case .reply(let response, let close):
+      if close { closeAfter(response) } else { write(response) }
+    case .dispatch(let request):
+      dispatch(request)
+    }
+  }
+
+  private func dispatch(_ request: WireRequest) {
+    switch request.body {
+    case .cancel(let target):
+      write(WireResponse(id: request.id, body: .cancel(found: context.stopWatch(target))))
+    case .watch(let filter):
+      let (server, context, logger) = (self.server, self.context, self.logger)
+      let writer = ResponseWriter(socket: socket)
+      context.begin()
+      Task {
+        await server.runWatch(request.id, filter, context, writer, logger)
+        context.end()
+      }
+    case .ingestStream(let window):
+      switch streams.withLock({ $0.open(request.id, requested: window, server.configuration) }) {
+      case .opened(let granted): write(WireResponse(id: request.id, body: .ingestStream(window: granted)))
+      case .refused(let status): write(WireResponse(id: request.id, status: status))
+      }
+    case .ingestBatch(let batch):
+      let limit = server.configuration.maxRecordsPerBatch
+      switch streams.withLock({ $0.accept(request.id, batch, maxRecords: limit) }) {
+      case .refused(let status):
+        write(WireResponse(id: request.id, status: status))
+      case .queued:
+        socket.began()
+      case .startCommitting:
+        socket.began()
+        startCommitter(stream: batch.stream)
+      }
+    default:
+      if router.handleNow(request, into: &outgoing) { return }
+      socket.began()
+      context.begin()
+      let (server, context, socket) = (self.server, self.context, self.socket)
+      let writer = ResponseWriter(socket: socket)
+      Task {
+        await server.respond(to: request, writer)
+        socket.finished()
+        context.end()
+      }
+    }
+  }
+
+  /// Commits an ingest stream's waiting batches, all that are waiting each time, in order, until
+  /// none is left; acknowledges each batch once durable (one flush per commit).
+  private func startCommitter(stream: UInt64) {
+    let (server, context, socket, streams) = (self.server, self.context, self.socket, self.streams)
+    let writer = ResponseWriter(socket: socket)
+    context.begin()
+    Task {
+      defer { context.end() }
+      while true {
+        let batches = streams.withLock { $0.take(stream) }
+        guard !batches.isEmpty else { return }
+        var responses: [WireResponse]
+        var failed = false
+        do {
+          let summaries = try await server.router.ingest(batches: batches.map(\.batch.records))
+          responses = zip(batches, summaries).map { WireResponse(id: $0.id, body: .ingest($1)) }
+        } catch {
+          failed = true
+          let rest = streams.withLock { $0.fail(stream) }
+          responses = (batches + rest).map { RequestRouter.failure($0.id, error) }
+        }
+        // Count them as acknowledged before the client can see the acknowledgements, so a
+        // client that sends on receipt is within its window.
+        streams.withLock { $0.acknowledged(stream, responses.count) }
+        socket.finished(responses.count)
+        _ = await writer.write(responses)
+        if failed { return }
+      }
+    }
+  }
+
+  private func write(_ response: WireResponse) {
+    WireCodec.encode(response, into: &outgoing)
+  }
+
+  /// Writes the burst's responses.
+  private func flush() {
+    guard outgoing.readableBytes > 0 else { return }
+    socket.sendNow(outgoing)
+    if outgoing.capacity > 1 << 20 { outgoing = Self.allocator.buffer(capacity: 16 << 10) } else { outgoing.clear() }
+  }
+
+  /// Writes a last response, then closes once it is written.
+  private func closeAfter(_ response: WireResponse) {
+    write(response)
+    flush()
+    closing = true
+    socket.closeWhenWritten()
+  }
+
+  /// The bytes are not frames of this protocol: says why, then closes.
+  private func failFraming(_ error: any Error) {
+    logger.info("closing connection: bad framing", metadata: ["audience.error": "\(error)"])
+    let code: StatusCode = if case .tooLarge = error as? FrameError { .resourceExhausted } else { .invalidArgument }
+    closeAfter(WireResponse(id: 0, status: WireStatus(code, "\(error)")))
+  }
+}
+
+/// Writes responses from tasks off the connection's thread.
+struct ResponseWriter: Sendable {
+  let socket: ConnectionSocket
+
+  /// Writes several responses at once; false when the connection is gone.
+  func write(_ responses: [WireResponse]) async -> Bool {
+    var buffer = ByteBufferAllocator().buffer(capacity: 256 * responses.count)
+    for r in responses { WireCodec.encode(r, into: &buffer) }
+    return await socket.send(buffer)
+  }
+
+  /// Writes one response; false when the connection is gone.
+  func write(_ response: WireResponse) async -> Bool { await write([response]) }
+}

@@ -1,0 +1,67 @@
+import AudienceCore
+internal import Glibc
+
+/// The listening socket and the thread that accepts on it, until `stop()`.
+final class Listener: Sendable {
+  let fd: Int32
+  /// A pipe written by `stop()` to wake the accepting thread.
+  private let wake: (read: Int32, write: Int32)
+
+  /// - Parameters:
+  ///   - fd: a bound, listening, non-blocking socket; closed when accepting stops.
+  init(fd: Int32) throws(AudienceError) {
+    self.fd = fd
+    var ends: [Int32] = [0, 0]
+    guard pipe(&ends) == 0 else {
+      throw AudienceError(.unavailable, "cannot create a pipe: \(String(cString: strerror(errno)))")
+    }
+    for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+    wake = (ends[0], ends[1])
+  }
+
+  /// Accepts connections on a thread of its own and hands each to `accepted` (on that thread),
+  /// until `stop()`; then closes the socket and returns.
+  func run(_ accepted: @escaping @Sendable (Int32) -> Void) async throws(AudienceError) {
+    let result = await withCheckedContinuation { (c: CheckedContinuation<AudienceError?, Never>) in
+      do throws(AudienceError) {
+        try Threads.start {
+          self.accept(accepted)
+          c.resume(returning: nil)
+        }
+      } catch {
+        c.resume(returning: error)
+      }
+    }
+    if let result { throw result }
+  }
+
+  /// Stops accepting (from any thread, any number of times).
+  func stop() {
+    var byte: UInt8 = 1
+    _ = write(wake.write, &byte, 1)
+  }
+
+  private func accept(_ accepted: (Int32) -> Void) {
+    defer {
+      close(fd)
+      close(wake.read)
+      close(wake.write)
+    }
+    var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
+    while true {
+      fds[0].revents = 0
+      fds[1].revents = 0
+      guard poll(&fds, 2, -1) >= 0 || errno == EINTR else { return }
+      if fds[1].revents != 0 { return }
+      guard fds[0].revents != 0 else { continue }
+      let connection = Glibc.accept(fd, nil, nil)
+      if connection >= 0 {
+        _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
+        accepted(connection)
+      } else if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM {
+        // Out of descriptors or memory: let connections close before accepting again.
+        usleep(10_000)
+      }
+    }
+  }
+}

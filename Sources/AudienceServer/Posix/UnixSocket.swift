@@ -1,0 +1,104 @@
+import AudienceCore
+import NIOCore
+internal import Glibc
+
+/// The system calls of the connection layer, on Unix stream socket descriptors.
+enum UnixSocket {
+  /// A new listening socket bound to `path` (which must not exist), non-blocking for `accept`.
+  static func listen(path: String, backlog: Int32) throws(AudienceError) -> Int32 {
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+      throw AudienceError(.invalidArgument, "socket path \(path) is longer than \(MemoryLayout.size(ofValue: address.sun_path) - 1) bytes")
+    }
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+      for (i, b) in bytes.enumerated() { raw[i] = b }
+    }
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+    guard fd >= 0 else { throw failure("cannot create a socket") }
+    let bound = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    guard bound == 0, Glibc.listen(fd, backlog) == 0 else {
+      let error = failure("cannot listen on \(path)")
+      close(fd)
+      throw error
+    }
+    return fd
+  }
+
+  /// Makes an inherited listening socket (systemd's) non-blocking for `accept`.
+  static func adopt(listening fd: Int32) {
+    _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+    _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC)
+  }
+
+  /// Sets an integer socket option.
+  static func set(_ fd: Int32, _ name: Int32, _ value: Int32) {
+    var v = value
+    _ = setsockopt(fd, SOL_SOCKET, name, &v, socklen_t(MemoryLayout<Int32>.size))
+  }
+
+  /// Makes `read` on `fd` return EAGAIN after `seconds` without a byte.
+  static func setReceiveTimeout(_ fd: Int32, seconds: Int) {
+    var t = timeval(tv_sec: seconds, tv_usec: 0)
+    _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &t, socklen_t(MemoryLayout<timeval>.size))
+  }
+
+  /// The peer's SO_PEERCRED credentials, or nil when the kernel does not say.
+  static func peerCredentials(_ fd: Int32) -> PeerCredentials? {
+    var peer = PeerCredentials()
+    var length = socklen_t(MemoryLayout<PeerCredentials>.size)
+    guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 else { return nil }
+    return peer
+  }
+
+  /// Writes all of `bytes`, blocking while the peer's buffer is full (or, with `wait` false,
+  /// giving up then). False when the connection is broken (or would block).
+  static func send(_ fd: Int32, _ bytes: ByteBuffer, wait: Bool = true) -> Bool {
+    bytes.withUnsafeReadableBytes { raw in
+      var offset = 0
+      let flags = Int32(MSG_NOSIGNAL) | (wait ? 0 : Int32(MSG_DONTWAIT))
+      while offset < raw.count {
+        let n = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, flags)
+        if n > 0 {
+          offset += n
+        } else if n < 0 && errno == EINTR {
+          continue
+        } else {
+          return false
+        }
+      }
+      return true
+    }
+  }
+
+  /// What a read got.
+  enum Received { case bytes, timedOut, closed }
+
+  /// Reads what has arrived (at most what `buffer` can take beyond `room` more bytes), blocking
+  /// until something does, the receive timeout passes, or the connection ends.
+  static func receive(_ fd: Int32, into buffer: inout ByteBuffer, room: Int) -> Received {
+    while true {
+      var result = 0
+      var failure: Int32 = 0
+      buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { raw in
+        result = read(fd, raw.baseAddress, raw.count)
+        failure = result < 0 ? errno : 0
+        return max(result, 0)
+      }
+      if result > 0 { return .bytes }
+      if result == 0 { return .closed }
+      switch failure {
+      case EINTR: continue
+      case EAGAIN, EWOULDBLOCK: return .timedOut
+      default: return .closed
+      }
+    }
+  }
+
+  private static func failure(_ what: String) -> AudienceError {
+    AudienceError(.unavailable, "\(what): \(String(cString: strerror(errno)))")
+  }
+}
