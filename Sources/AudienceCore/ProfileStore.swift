@@ -82,7 +82,7 @@ public protocol ProfileStore: Sendable {
 }
 
 /// A store whose reads are answered from memory at once: the server then answers them on the
-/// connection's event loop instead of in a task (no thread hop, one flush per burst).
+/// connection's own thread instead of in a task (no thread hop, one write per burst).
 public protocol ImmediateProfileReads: ProfileStore {
   /// As `user(cookie:)`, without suspending.
   func userNow(cookie: String) -> UserView?

@@ -1,7 +1,7 @@
 import AudienceWire
 
 /// The ingest streams of one connection: which are open, the batches waiting to be committed,
-/// and how many are unacknowledged. Pure bookkeeping, confined to the connection's event loop.
+/// and how many are unacknowledged. Pure bookkeeping; the connection keeps it behind a lock (its thread and its committers use it).
 struct IngestStreams {
   struct Stream {
     let window: Int

@@ -51,7 +51,7 @@ final class PackedViewCache: Sendable {
     var records = [UnsafePointer<UInt8>?](repeating: nil, count: n)
     var lengths = [UInt32](repeating: 0, count: n)
     // Room for a typical page before the lock is taken (records are ~130 bytes), so the buffer
-    // seldom grows while other event loops wait for the cache.
+    // seldom grows while other connections wait for the cache.
     buffer.reserveCapacity(buffer.writerIndex + 64 + 256 * n)
     return slots.withLock { table in
       let found = table.withUnsafeBufferPointer { t -> Bool in

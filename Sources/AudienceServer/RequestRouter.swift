@@ -75,7 +75,7 @@ public struct RequestRouter: Sendable {
         }
       case .queryCohort(var query):
         if let c = query.cookie?.trimmingWhitespace() {
-          // Raw records still loading (start-up): not on the event loop.
+          // Raw records still loading (start-up): not on the connection's thread.
           guard s.rawRecordsLoadedNow else { return false }
           guard s.userStampNow(cookie: c) != nil else { throw Self.unknown(c) }
           query.cookie = c

@@ -54,7 +54,7 @@ struct Audienced: AsyncParsableCommand {
   @Option(name: .customLong("max-in-flight"), help: "Requests processed at once per connection.")
   var maxInFlight: Int = 64
 
-  @Option(name: .customLong("max-connections"), help: "Connections served at once.")
+  @Option(name: .customLong("max-connections"), help: "Connections served at once (each is served by a thread of its own).")
   var maxConnections: Int = 1024
 
   @Option(name: .customLong("max-buffered-bytes"), help: "Response bytes a connection may leave unread before the server stops reading its requests.")
