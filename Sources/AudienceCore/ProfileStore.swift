@@ -102,6 +102,21 @@ public protocol ImmediateProfileReads: ProfileStore {
   var rawRecordsLoadedNow: Bool { get }
 }
 
+/// A store that takes ingest batches in the order they are queued and commits them one after the
+/// other without the caller waiting in between (the embedded store's writer): an ingest stream
+/// queues its next batches while the previous ones are being committed, so the writer never
+/// waits for the stream.
+public protocol QueuedIngest: ProfileStore {
+  /// Queues validated records to be stored after everything queued before; returns at once.
+  /// - Parameters:
+  ///   - records: the records, validated.
+  ///   - contentIDs: `ContentID(of:)` of each record (computed by the caller, off the writer).
+  ///   - done: called once, on the store's writer thread, with one outcome per record once they
+  ///     are durable and visible, or with the error; in the order the calls were queued.
+  func queueIngest(
+    _ records: [Record], contentIDs: [ContentID], done: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void)
+}
+
 extension ProfileStore {
   public func watch(_ filter: Filter?, categories: InterestCategories) async throws -> SegmentWatch {
     throw AudienceError(.unimplemented, "the \(kind) store does not serve live segments")

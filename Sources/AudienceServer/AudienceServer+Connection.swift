@@ -32,7 +32,7 @@ extension AudienceServer {
     connections.register(id, context)
     let connection = Connection(server: self, socket: socket, context: context, logger: logger)
     do {
-      try Threads.start { connection.run() }
+      try Threads.start(name: "audience-conn") { connection.run() }
     } catch {
       logger.error("refusing a connection: \(error.message)")
       socket.close()

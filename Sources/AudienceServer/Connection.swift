@@ -34,6 +34,8 @@ final class Connection: @unchecked Sendable {
   private var lastCheck = ContinuousClock.now
   private var closing = false
   private let streams = Guarded(IngestStreams())
+  /// Each waiting ingest batch's validation, started as it arrived, by request id.
+  private let prepared = Guarded([UInt64: Task<RequestRouter.PreparedBatch, Never>]())
   private static let allocator = ByteBufferAllocator()
 
   init(server: AudienceServer, socket: ConnectionSocket, context: ConnectionContext, logger: Logger) {
@@ -180,8 +182,10 @@ final class Connection: @unchecked Sendable {
         write(WireResponse(id: request.id, status: status))
       case .queued:
         socket.began()
+        prepare(request.id, batch)
       case .startCommitting:
         socket.began()
+        prepare(request.id, batch)
         startCommitter(stream: batch.stream)
       }
     default:
@@ -198,33 +202,65 @@ final class Connection: @unchecked Sendable {
     }
   }
 
+  /// Validates an accepted ingest batch now, on a task, so that it is ready when its turn to be
+  /// committed comes (validation of later batches overlaps the commit of earlier ones).
+  private func prepare(_ id: UInt64, _ batch: IngestBatch) {
+    let router = self.router
+    let task = Task { router.prepare(batch.records) }
+    prepared.withLock { $0[id] = task }
+  }
+
   /// Commits an ingest stream's waiting batches, all that are waiting each time, in order, until
-  /// none is left; acknowledges each batch once durable (one flush per commit).
+  /// none is left; acknowledges each batch once durable (one flush per commit). With the embedded
+  /// store the next group is queued while the previous one is being committed (two at most), so
+  /// its writer goes from one to the next without waiting for this task; with any other store
+  /// one group at a time.
   private func startCommitter(stream: UInt64) {
-    let (server, context, socket, streams) = (self.server, self.context, self.socket, self.streams)
+    let (router, context, socket, streams, prepared) = (self.router, self.context, self.socket, self.streams, self.prepared)
     let writer = ResponseWriter(socket: socket)
+    let depth = router.queued == nil ? 1 : 2
     context.begin()
     Task {
       defer { context.end() }
+      let (committed, signal) = AsyncStream.makeStream(of: Void.self)
+      var next = committed.makeAsyncIterator()
+      var outstanding = 0
       while true {
-        let batches = streams.withLock { $0.take(stream) }
-        guard !batches.isEmpty else { return }
-        var responses: [WireResponse]
-        var failed = false
-        do {
-          let summaries = try await server.router.ingest(batches: batches.map(\.batch.records))
-          responses = zip(batches, summaries).map { WireResponse(id: $0.id, body: .ingest($1)) }
-        } catch {
-          failed = true
-          let rest = streams.withLock { $0.fail(stream) }
-          responses = (batches + rest).map { RequestRouter.failure($0.id, error) }
+        let batches = streams.withLock { $0.take(stream, finishing: outstanding == 0) }
+        if batches.isEmpty {
+          if outstanding == 0 { return }
+          await next.next()
+          outstanding -= 1
+          continue
         }
-        // Count them as acknowledged before the client can see the acknowledgements, so a
-        // client that sends on receipt is within its window.
-        streams.withLock { $0.acknowledged(stream, responses.count) }
-        socket.finished(responses.count)
-        _ = await writer.write(responses)
-        if failed { return }
+        let tasks = prepared.withLock { p in batches.map { p.removeValue(forKey: $0.id) } }
+        var validated: [RequestRouter.PreparedBatch] = []
+        for (task, waiting) in zip(tasks, batches) {
+          validated.append(await task?.value ?? router.prepare(waiting.batch.records))
+        }
+        outstanding += 1
+        router.queueIngest(validated) { result in
+          var responses: [WireResponse]
+          switch result {
+          case .success(let summaries):
+            responses = zip(batches, summaries).map { WireResponse(id: $0.id, body: .ingest($1)) }
+          case .failure(let error):
+            // The stream closes: its batches still waiting fail too, later ones are refused.
+            let rest = streams.withLock { $0.fail(stream) }
+            prepared.withLock { p in for r in rest { p.removeValue(forKey: r.id)?.cancel() } }
+            responses = (batches + rest).map { RequestRouter.failure($0.id, error) }
+          }
+          // Counted as acknowledged before the client can see the acknowledgements, so a client
+          // that sends on receipt is within its window; queued in order (this runs in commit order).
+          streams.withLock { $0.acknowledged(stream, responses.count) }
+          socket.finished(responses.count)
+          writer.post(responses)
+          signal.yield()
+        }
+        while outstanding >= depth {
+          await next.next()
+          outstanding -= 1
+        }
       }
     }
   }
@@ -265,6 +301,13 @@ struct ResponseWriter: Sendable {
     var buffer = ByteBufferAllocator().buffer(capacity: 256 * responses.count)
     for r in responses { WireCodec.encode(r, into: &buffer) }
     return await socket.send(buffer)
+  }
+
+  /// Queues responses to be written in order, without waiting for the write.
+  func post(_ responses: [WireResponse]) {
+    var buffer = ByteBufferAllocator().buffer(capacity: 256 * responses.count)
+    for r in responses { WireCodec.encode(r, into: &buffer) }
+    socket.post(buffer)
   }
 
   /// Writes one response; false when the connection is gone.

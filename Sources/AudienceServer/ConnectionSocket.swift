@@ -108,6 +108,16 @@ final class ConnectionSocket: Sendable {
     }
   }
 
+  /// Queues `bytes` to be written after everything before them, without waiting for the write.
+  func post(_ bytes: ByteBuffer) {
+    let startWriter = state.update { s -> Bool in
+      if s.shut { return false }
+      s.sent += bytes.readableBytes
+      return Self.enqueue(bytes, &s)
+    }
+    if startWriter { startWriterThread() }
+  }
+
   /// Appends to the queue; true when the writer thread must be started.
   private static func enqueue(_ bytes: ByteBuffer, _ s: inout State) -> Bool {
     s.queue.append(bytes)
@@ -120,7 +130,7 @@ final class ConnectionSocket: Sendable {
 
   private func startWriterThread() {
     do {
-      try Threads.start(stackBytes: 256 << 10) { self.writeQueued() }
+      try Threads.start(name: "audience-write", stackBytes: 256 << 10) { self.writeQueued() }
     } catch {
       logger.error("closing connection: \(error.message)")
       let resumed = state.update { s -> [CheckedContinuation<Bool, Never>] in

@@ -89,12 +89,14 @@ struct IngestStreams {
     return start ? .startCommitting : .queued
   }
 
-  /// The batches waiting to be committed, all of them; none means the committer stops.
-  mutating func take(_ stream: UInt64) -> [(id: UInt64, batch: IngestBatch)] {
+  /// The batches waiting to be committed, all of them. None, when `finishing`, means the
+  /// committer stops (a batch arriving later starts another); without `finishing` the committer
+  /// stays (it still has commits outstanding and will look again).
+  mutating func take(_ stream: UInt64, finishing: Bool = true) -> [(id: UInt64, batch: IngestBatch)] {
     guard var s = streams[stream] else { return [] }
     let batches = s.waiting
     s.waiting = []
-    if batches.isEmpty { s.committing = false }
+    if batches.isEmpty && finishing { s.committing = false }
     streams[stream] = s
     return batches
   }

@@ -24,7 +24,7 @@ final class Listener: Sendable {
   func run(_ accepted: @escaping @Sendable (Int32) -> Void) async throws(AudienceError) {
     let result = await withCheckedContinuation { (c: CheckedContinuation<AudienceError?, Never>) in
       do throws(AudienceError) {
-        try Threads.start {
+        try Threads.start(name: "audience-accept") {
           self.accept(accepted)
           c.resume(returning: nil)
         }

@@ -8,6 +8,8 @@ public struct RequestRouter: Sendable {
   public let store: any ProfileStore
   /// The same store when it answers reads at once (`handleNow`), else nil.
   let immediate: (any ImmediateProfileReads)?
+  /// The same store when it takes ingest batches queued (`QueuedIngest`), else nil.
+  let queued: (any QueuedIngest)?
   public let normalizer: RecordNormalizer
   public let configuration: ServerConfiguration
   let startedAt: ContinuousClock.Instant
@@ -26,6 +28,7 @@ public struct RequestRouter: Sendable {
   ) {
     self.store = store
     self.immediate = store as? any ImmediateProfileReads
+    self.queued = store as? any QueuedIngest
     self.normalizer = normalizer
     self.configuration = configuration
     self.startedAt = .now
@@ -223,29 +226,75 @@ public struct RequestRouter: Sendable {
     return try await ingest(batches: [raws])[0]
   }
 
+  /// One batch's records validated: what the store is to take, and the outcome of each record
+  /// refused already.
+  struct PreparedBatch: Sendable {
+    var outcomes: [IngestOutcome?]
+    var valid: [Record]
+    /// Where each of `valid` is in the batch.
+    var positions: [Int]
+    /// `ContentID(of:)` of each of `valid`, for a `QueuedIngest` store (else empty).
+    var contentIDs: [ContentID]
+  }
+
+  /// Validates one batch's records (CPU work only: ingest streams run it as each batch arrives,
+  /// while earlier batches are being committed).
+  func prepare(_ raws: [RawRecord]) -> PreparedBatch {
+    var batch = PreparedBatch(outcomes: .init(repeating: nil, count: raws.count), valid: [], positions: [], contentIDs: [])
+    batch.valid.reserveCapacity(raws.count)
+    batch.positions.reserveCapacity(raws.count)
+    for (i, raw) in raws.enumerated() {
+      do throws(AudienceError) {
+        batch.valid.append(try normalizer.normalize(raw))
+        batch.positions.append(i)
+      } catch {
+        batch.outcomes[i] = .rejected(error.located("record \(i)"))
+      }
+    }
+    if queued != nil { batch.contentIDs = batch.valid.map(ContentID.init(of:)) }
+    return batch
+  }
+
   /// Validates and stores several batches with one store call (one durable commit), in order.
   /// - Parameters:
   ///   - batches: the batches, each within the batch limit.
   /// - Returns: one summary per batch.
   func ingest(batches: [[RawRecord]]) async throws -> [IngestSummary] {
-    var outcomes: [[IngestOutcome?]] = []
-    var valid: [Record] = []
-    var positions: [(batch: Int, index: Int)] = []
-    for (b, raws) in batches.enumerated() {
-      var mine = [IngestOutcome?](repeating: nil, count: raws.count)
-      for (i, raw) in raws.enumerated() {
-        do throws(AudienceError) {
-          valid.append(try normalizer.normalize(raw))
-          positions.append((b, i))
+    let prepared = batches.map(prepare)
+    let valid = prepared.count == 1 ? prepared[0].valid : prepared.flatMap(\.valid)
+    return Self.summaries(prepared, valid.isEmpty ? [] : try await store.ingest(valid))
+  }
+
+  /// Queues validated batches with the store, to be stored in one commit after everything queued
+  /// before (a `QueuedIngest` store), or stores them now on a task (any other store: the caller
+  /// queues the next only once `done` was called).
+  /// - Parameters:
+  ///   - prepared: the batches, each from `prepare`.
+  ///   - done: one summary per batch, or the error; on the store's writer thread or a task.
+  func queueIngest(_ prepared: [PreparedBatch], done: @escaping @Sendable (Result<[IngestSummary], any Error>) -> Void) {
+    let valid = prepared.count == 1 ? prepared[0].valid : prepared.flatMap(\.valid)
+    guard let queued else {
+      let store = self.store
+      Task {
+        do {
+          done(.success(Self.summaries(prepared, valid.isEmpty ? [] : try await store.ingest(valid))))
         } catch {
-          mine[i] = .rejected(error.located("record \(i)"))
+          done(.failure(error))
         }
       }
-      outcomes.append(mine)
+      return
     }
-    if !valid.isEmpty {
-      for (at, outcome) in zip(positions, try await store.ingest(valid)) { outcomes[at.batch][at.index] = outcome }
+    let ids = prepared.count == 1 ? prepared[0].contentIDs : prepared.flatMap(\.contentIDs)
+    queued.queueIngest(valid, contentIDs: ids) { result in done(result.map { Self.summaries(prepared, $0) }) }
+  }
+
+  /// Each batch's summary: its refused records' outcomes and the store's, in batch order.
+  private static func summaries(_ prepared: [PreparedBatch], _ stored: [IngestOutcome]) -> [IngestSummary] {
+    var next = stored[...]
+    return prepared.map { batch in
+      var outcomes = batch.outcomes
+      for i in batch.positions { outcomes[i] = next.removeFirst() }
+      return IngestSummary(outcomes: outcomes.map { $0! })
     }
-    return outcomes.map { IngestSummary(outcomes: $0.map { $0! }) }
   }
 }

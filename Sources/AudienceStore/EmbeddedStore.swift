@@ -14,7 +14,7 @@ import Synchronization
 /// commit was running. A batch is acknowledged only after its transaction is durable,
 /// and only then becomes visible to readers, so an acknowledged record survives `kill -9`
 /// and a query sent after an acknowledgement sees it.
-public final class EmbeddedStore: ImmediateProfileReads, Service {
+public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   public let kind = "embedded"
   let logger: Logger
   let db: SQLiteDatabase
@@ -45,7 +45,7 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     var records: [Record]
     /// `ContentID(of:)` of each record, computed by the caller's thread rather than the writer's.
     var contentIDs: [ContentID]
-    var continuation: CheckedContinuation<[IngestOutcome], any Error>
+    var done: @Sendable (Result<[IngestOutcome], any Error>) -> Void
   }
 
   struct PendingForget {
@@ -171,8 +171,17 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
   public func ingest(_ records: [Record]) async throws -> [IngestOutcome] {
     if records.isEmpty { return [] }
     let ids = records.map(ContentID.init(of:))
-    return try await submit { state, continuation in
-      state.pending.append(Pending(records: records, contentIDs: ids, continuation: continuation))
+    return try await withCheckedThrowingContinuation { c in
+      queueIngest(records, contentIDs: ids) { c.resume(with: $0) }
+    }
+  }
+
+  public func queueIngest(
+    _ records: [Record], contentIDs: [ContentID], done: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
+  ) {
+    if records.isEmpty { return done(.success([])) }
+    if !enqueue({ $0.pending.append(Pending(records: records, contentIDs: contentIDs, done: done)) }) {
+      done(.failure(AudienceError(.unavailable, "the store is shutting down")))
     }
   }
 
@@ -209,7 +218,7 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
       }
       if batch.isEmpty && forgets.isEmpty && splits.isEmpty { return }
       if let unavailable {
-        for p in batch { p.continuation.resume(throwing: unavailable) }
+        for p in batch { p.done(.failure(unavailable)) }
         for f in forgets { f.continuation.resume(throwing: unavailable) }
         for s in splits { s.continuation.resume(throwing: unavailable) }
         continue
@@ -263,7 +272,7 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
     } catch {
       storageFailed.store(true, ordering: .relaxed)
       logger.error("commit failed", metadata: ["store.error": "\(error)", "store.records": "\(toWrite.count)"])
-      for p in batch { p.continuation.resume(throwing: error) }
+      for p in batch { p.done(.failure(error)) }
       return
     }
     // 3. Make them visible and answer.
@@ -280,7 +289,7 @@ public final class EmbeddedStore: ImmediateProfileReads, Service {
       return notifyWatchers { $0.update(after: results.joined(), in: g) }
     }
     endBehind(behind)
-    for (p, r) in zip(batch, results) { p.continuation.resume(returning: r) }
+    for (p, r) in zip(batch, results) { p.done(.success(r)) }
   }
 
   private func write(_ records: [StoredRecord]) throws(AudienceError) {

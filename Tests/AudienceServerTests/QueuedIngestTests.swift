@@ -1,0 +1,124 @@
+import AudienceCore
+import AudienceServer
+import AudienceWire
+import Dispatch
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+/// A store that takes ingest batches queued (as the embedded store does), commits them one at a
+/// time on its own serial queue after a pause, and fails any batch holding the cookie "fail".
+final class QueuedStore: QueuedIngest, Service {
+  let kind = "queued"
+  private let queue = DispatchQueue(label: "queued-store")
+  /// Every cookie committed, in commit order.
+  let committed = Mutex<[String]>([])
+
+  func queueIngest(
+    _ records: [Record], contentIDs: [ContentID], done: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
+  ) {
+    precondition(records.count == contentIDs.count)
+    queue.async {
+      usleep(2_000)
+      if records.contains(where: { $0.cookie == "fail" }) {
+        return done(.failure(AudienceError(.unavailable, "storage write failed: disk full")))
+      }
+      self.committed.withLock { $0 += records.map(\.cookie) }
+      done(.success(records.indices.map { .created($0) }))
+    }
+  }
+
+  func ingest(_ records: [Record]) async throws -> [IngestOutcome] {
+    try await withCheckedThrowingContinuation { c in
+      queueIngest(records, contentIDs: records.map(ContentID.init(of:))) { c.resume(with: $0) }
+    }
+  }
+  func user(cookie: String) async throws -> UserView? { nil }
+  func queryCohort(_ query: CohortQuery, categories: InterestCategories) async throws -> CohortPage { CohortPage(total: 0, users: [], nextCursor: nil) }
+  func analyze(_ query: AnalyzeQuery, categories: InterestCategories) async throws -> AudienceReport { AudienceReport(total: 0) }
+  func stats() async throws -> StoreStats { StoreStats(profiles: 0, records: 0, repeatedEmails: 0) }
+  func run() async throws { try? await gracefulShutdown() }
+}
+
+/// Ingest streams on a store that takes batches queued: the next group is queued while the
+/// previous one commits, yet commits and acknowledgements stay in order, and a failed commit
+/// closes the stream.
+@Suite("Queued ingest")
+struct QueuedIngestTests {
+  let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+  func withServer(_ store: QueuedStore, _ body: (String) async throws -> Void) async throws {
+    let path = "/tmp/aud-qi-" + String(UUID().uuidString.prefix(8)) + ".sock"
+    let server = AudienceServer(configuration: ServerConfiguration(socketPath: path), store: store, logger: logger)
+    let group = ServiceGroup(services: [store, server], logger: logger)
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+      tasks.addTask { try await group.run() }
+      await server.waitUntilListening()
+      try await body(path)
+      await group.triggerGracefulShutdown()
+      try await tasks.waitForAll()
+    }
+  }
+
+  /// Runs the blocking socket calls on a thread of their own: the server shares this process's
+  /// few task threads, and a test blocked in `recv` on one of them would starve it.
+  func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { c in
+      Thread { c.resume(with: Result { try body() }) }.start()
+    }
+  }
+
+  static func batch(_ stream: UInt64, _ n: Int, cookies: [String]) -> WireRequest {
+    WireRequest(
+      id: 100 + UInt64(n),
+      body: .ingestBatch(IngestBatch(stream: stream, sequence: UInt64(n), records: cookies.map { RawRecord(cookie: $0) })))
+  }
+
+  @Test func commitsAndAcknowledgementsStayInOrder() async throws {
+    let store = QueuedStore()
+    try await withServer(store) { path in try await blocking {
+      let raw = try RawSocket(path: path)
+      try raw.hello()
+      raw.send(WireRequest(id: 10, body: .ingestStream(window: 8)))
+      #expect(try raw.readResponse()?.status.code == .ok)
+      var expected: [String] = []
+      var acks: [UInt64] = []
+      for n in 0..<40 {
+        let cookies = (0..<50).map { "b\(n)-\($0)" }
+        expected += cookies
+        raw.send(Self.batch(10, n, cookies: cookies))
+        // Keep 8 in flight: read an acknowledgement for each batch past the window.
+        if n >= 7, let ack = try raw.readResponse() {
+          #expect(ack.status.code == .ok, "\(ack.id) \(ack.status)")
+          acks.append(ack.id)
+        }
+      }
+      while acks.count < 40, let ack = try raw.readResponse() { acks.append(ack.id) }
+      #expect(acks == (0..<40).map { 100 + UInt64($0) })
+      #expect(store.committed.withLock { $0 } == expected)
+    } }
+  }
+
+  @Test func aFailedCommitClosesTheStream() async throws {
+    let store = QueuedStore()
+    try await withServer(store) { path in try await blocking {
+      let raw = try RawSocket(path: path)
+      try raw.hello()
+      raw.send(WireRequest(id: 10, body: .ingestStream(window: 4)))
+      #expect(try raw.readResponse()?.status.code == .ok)
+      raw.send(Self.batch(10, 0, cookies: ["a", "b"]))
+      let first = try raw.readResponse()
+      #expect(first?.status.code == .ok, "\(String(describing: first))")
+      raw.send(Self.batch(10, 1, cookies: ["c", "fail"]))
+      let failed = try raw.readResponse()
+      #expect(failed?.id == 101)
+      #expect(failed?.status.code == .unavailable && failed?.status.message.contains("disk full") == true, "\(String(describing: failed))")
+      raw.send(Self.batch(10, 2, cookies: ["d"]))
+      let refused = try raw.readResponse()
+      #expect(refused?.status.code == .failedPrecondition, "\(String(describing: refused))")
+      #expect(store.committed.withLock { $0 } == ["a", "b"])
+    } }
+  }
+}
