@@ -112,7 +112,8 @@ public protocol QueuedIngest: ProfileStore {
   ///   - records: the records, validated.
   ///   - contentIDs: `ContentID(of:)` of each record (computed by the caller, off the writer).
   ///   - done: called once, on the store's writer thread, with one outcome per record once they
-  ///     are durable and visible, or with the error; in the order the calls were queued.
+  ///     are durable and visible, or with the error; in the order the calls were queued (a call
+  ///     refused because the store is closing is called back at once).
   func queueIngest(
     _ records: [Record], contentIDs: [ContentID], done: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void)
 }

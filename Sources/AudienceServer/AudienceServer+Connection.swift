@@ -13,8 +13,10 @@ extension AudienceServer {
     // crosses the socket in seven fills, each a round of wake-ups between the two processes.
     // The kernel caps this at net.core.wmem_max; it bounds what is queued, it is not allocated.
     UnixSocket.set(fd, SO_SNDBUF, 4 << 20)
-    // The connection's thread wakes once a second without bytes to check its timeouts.
+    // The connection's thread wakes once a second without bytes to check its timeouts, and a
+    // write to a peer that does not read wakes once a second to see how long it has stalled.
     UnixSocket.setReceiveTimeout(fd, seconds: 1)
+    UnixSocket.setSendTimeout(fd, seconds: 1)
     if let refusal = peerRefusal(fd) {
       refuse(fd, refusal)
       return
@@ -27,7 +29,9 @@ extension AudienceServer {
     let id = connections.nextID()
     var logger = self.logger
     logger[metadataKey: "audience.connection"] = "\(id)"
-    let socket = ConnectionSocket(fd: fd, highWater: configuration.maxBufferedBytes, logger: logger) { connections.remove(id) }
+    let socket = ConnectionSocket(
+      fd: fd, highWater: configuration.maxBufferedBytes, stallLimit: configuration.idleTimeout, logger: logger
+    ) { connections.remove(id) }
     let context = ConnectionContext(socket: socket)
     connections.register(id, context)
     let connection = Connection(server: self, socket: socket, context: context, logger: logger)

@@ -76,8 +76,17 @@ public final class AudienceServer: Service {
         listener.stop()
       }
       // Accepting stopped (shutdown, or the task was cancelled): finish what the connections
-      // have in flight, then wait until each has closed.
+      // have in flight, then wait until each has closed; past `drainTimeout`, close the rest
+      // (a peer that does not read its last responses cannot hold the shutdown).
       self.connections.drainAll()
+      let deadline = ContinuousClock.now + self.configuration.drainTimeout
+      while self.connections.count > 0, ContinuousClock.now < deadline {
+        try? await Task.sleep(for: .milliseconds(50))
+      }
+      if self.connections.count > 0 {
+        self.logger.warning("closing connections still draining", metadata: ["audience.connections": "\(self.connections.count)"])
+        self.connections.closeAll()
+      }
       await self.connections.waitUntilEmpty()
     } onGracefulShutdown: {
       self.logger.info("shutting down: no new connections, finishing requests in flight")

@@ -33,9 +33,8 @@ final class Connection: @unchecked Sendable {
   private var partialSince: ContinuousClock.Instant?
   private var lastCheck = ContinuousClock.now
   private var closing = false
-  private let streams = Guarded(IngestStreams())
-  /// Each waiting ingest batch's validation, started as it arrived, by request id.
-  private let prepared = Guarded([UInt64: Task<RequestRouter.PreparedBatch, Never>]())
+  /// Each waiting batch carries its validation, started as it was accepted.
+  private let streams = Guarded(IngestStreams<Task<RequestRouter.PreparedBatch, Never>>())
   private static let allocator = ByteBufferAllocator()
 
   init(server: AudienceServer, socket: ConnectionSocket, context: ConnectionContext, logger: Logger) {
@@ -176,17 +175,19 @@ final class Connection: @unchecked Sendable {
       case .refused(let status): write(WireResponse(id: request.id, status: status))
       }
     case .ingestBatch(let batch):
-      let limit = server.configuration.maxRecordsPerBatch
-      switch streams.withLock({ $0.accept(request.id, batch, maxRecords: limit) }) {
+      let (limit, router) = (server.configuration.maxRecordsPerBatch, self.router)
+      // Validated on a task as soon as it is taken, while earlier batches are being committed.
+      let accepted = streams.withLock {
+        $0.accept(request.id, batch, maxRecords: limit) { Task { router.prepare(batch.records) } }
+      }
+      switch accepted {
       case .refused(let status):
         write(WireResponse(id: request.id, status: status))
       case .queued:
         socket.began()
-        prepare(request.id, batch)
-      case .startCommitting:
+      case .startCommitting(let generation):
         socket.began()
-        prepare(request.id, batch)
-        startCommitter(stream: batch.stream)
+        startCommitter(stream: batch.stream, generation: generation)
       }
     default:
       if router.handleNow(request, into: &outgoing) { return }
@@ -202,65 +203,69 @@ final class Connection: @unchecked Sendable {
     }
   }
 
-  /// Validates an accepted ingest batch now, on a task, so that it is ready when its turn to be
-  /// committed comes (validation of later batches overlaps the commit of earlier ones).
-  private func prepare(_ id: UInt64, _ batch: IngestBatch) {
-    let router = self.router
-    let task = Task { router.prepare(batch.records) }
-    prepared.withLock { $0[id] = task }
-  }
-
   /// Commits an ingest stream's waiting batches, all that are waiting each time, in order, until
   /// none is left; acknowledges each batch once durable (one flush per commit). With the embedded
   /// store the next group is queued while the previous one is being committed (two at most), so
   /// its writer goes from one to the next without waiting for this task; with any other store
-  /// one group at a time.
-  private func startCommitter(stream: UInt64) {
-    let (router, context, socket, streams, prepared) = (self.router, self.context, self.socket, self.streams, self.prepared)
+  /// one group at a time. Groups are answered in the order they were queued, whatever order the
+  /// store reports them in.
+  private func startCommitter(stream: UInt64, generation: UInt64) {
+    let (router, context, socket, streams) = (self.router, self.context, self.socket, self.streams)
     let writer = ResponseWriter(socket: socket)
     let depth = router.queued == nil ? 1 : 2
+    typealias Group = [IngestStreams<Task<RequestRouter.PreparedBatch, Never>>.Waiting]
     context.begin()
     Task {
       defer { context.end() }
-      let (committed, signal) = AsyncStream.makeStream(of: Void.self)
-      var next = committed.makeAsyncIterator()
-      var outstanding = 0
+      let (results, sink) = AsyncStream.makeStream(of: (Int, Result<[IngestSummary], any Error>).self)
+      var next = results.makeAsyncIterator()
+      var queued: [(index: Int, batches: Group)] = []
+      var reported: [Int: Result<[IngestSummary], any Error>] = [:]
+      var count = 0
+
+      /// Answers a committed group's batches; after a failure, the stream's waiting batches too.
+      func answer(_ batches: Group, _ result: Result<[IngestSummary], any Error>) {
+        var responses: [WireResponse]
+        switch result {
+        case .success(let summaries):
+          responses = zip(batches, summaries).map { WireResponse(id: $0.id, body: .ingest($1)) }
+        case .failure(let error):
+          // The stream closes: its batches still waiting fail too, later ones are refused.
+          let rest = streams.withLock { $0.fail(stream, generation) }
+          for r in rest { r.prepared.cancel() }
+          responses = (batches + rest).map { RequestRouter.failure($0.id, error) }
+        }
+        // Counted as acknowledged before the client can see the acknowledgements, so a client
+        // that sends on receipt is within its window.
+        streams.withLock { $0.acknowledged(stream, generation, responses.count) }
+        socket.finished(responses.count)
+        writer.post(responses)
+      }
+
+      /// Waits for the store to report a group, then answers every group reported, in order.
+      func settle() async {
+        guard let (index, result) = await next.next() else { return }
+        reported[index] = result
+        while let first = queued.first, let result = reported.removeValue(forKey: first.index) {
+          queued.removeFirst()
+          answer(first.batches, result)
+        }
+      }
+
       while true {
-        let batches = streams.withLock { $0.take(stream, finishing: outstanding == 0) }
+        let batches = streams.withLock { $0.take(stream, generation, finishing: queued.isEmpty) }
         if batches.isEmpty {
-          if outstanding == 0 { return }
-          await next.next()
-          outstanding -= 1
+          if queued.isEmpty { return }
+          await settle()
           continue
         }
-        let tasks = prepared.withLock { p in batches.map { p.removeValue(forKey: $0.id) } }
         var validated: [RequestRouter.PreparedBatch] = []
-        for (task, waiting) in zip(tasks, batches) {
-          validated.append(await task?.value ?? router.prepare(waiting.batch.records))
-        }
-        outstanding += 1
-        router.queueIngest(validated) { result in
-          var responses: [WireResponse]
-          switch result {
-          case .success(let summaries):
-            responses = zip(batches, summaries).map { WireResponse(id: $0.id, body: .ingest($1)) }
-          case .failure(let error):
-            // The stream closes: its batches still waiting fail too, later ones are refused.
-            let rest = streams.withLock { $0.fail(stream) }
-            prepared.withLock { p in for r in rest { p.removeValue(forKey: r.id)?.cancel() } }
-            responses = (batches + rest).map { RequestRouter.failure($0.id, error) }
-          }
-          // Counted as acknowledged before the client can see the acknowledgements, so a client
-          // that sends on receipt is within its window; queued in order (this runs in commit order).
-          streams.withLock { $0.acknowledged(stream, responses.count) }
-          socket.finished(responses.count)
-          writer.post(responses)
-          signal.yield()
-        }
-        while outstanding >= depth {
-          await next.next()
-          outstanding -= 1
-        }
+        for waiting in batches { validated.append(await waiting.prepared.value) }
+        let index = count
+        count += 1
+        queued.append((index, batches))
+        router.queueIngest(validated) { sink.yield((index, $0)) }
+        while queued.count >= depth { await settle() }
       }
     }
   }

@@ -14,13 +14,14 @@ final class ConnectionContext: Sendable {
 
   func begin() { state.withLock { $0.inFlight += 1 } }
 
-  /// A request finished and its response was written; closes the connection when draining is complete.
+  /// A request finished and its response was written or queued; closes the connection, once what
+  /// is queued is written, when draining is complete.
   func end() {
     let close = state.withLock { s -> Bool in
       s.inFlight -= 1
       return s.draining && s.inFlight == 0
     }
-    if close { socket.close() }
+    if close { socket.closeWhenWritten() }
   }
 
   var watchCount: Int { watches.withLock { $0.count } }
@@ -52,14 +53,15 @@ final class ConnectionContext: Sendable {
     for watch in watches.withLock({ Array($0.values) }) { watch.stop() }
   }
 
-  /// Stop taking requests; end the watches; close once the requests in flight are answered.
+  /// Stop taking requests; end the watches; close once the requests in flight are answered and
+  /// their responses written.
   func drain() {
     stopAllWatches()
     let close = state.withLock { s -> Bool in
       s.draining = true
       return s.inFlight == 0
     }
-    if close { socket.close() }
+    if close { socket.closeWhenWritten() }
   }
 }
 
@@ -114,6 +116,11 @@ final class ConnectionRegistry: Sendable {
       }
       if now { c.resume() }
     }
+  }
+
+  /// Closes every connection now (shutdown has waited long enough for them to drain).
+  func closeAll() {
+    for c in state.withLock({ Array($0.live.values) }) { c.socket.close() }
   }
 
   func drainAll() {

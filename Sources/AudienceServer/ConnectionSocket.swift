@@ -17,6 +17,8 @@ internal import Glibc
 final class ConnectionSocket: Sendable {
   let fd: Int32
   private let highWater: Int
+  /// A write that makes no progress for this long (the peer does not read) fails.
+  private let stallLimit: Duration
   private let logger: Logger
   private let closed: @Sendable () -> Void
   private let state: Guarded<State>
@@ -46,11 +48,13 @@ final class ConnectionSocket: Sendable {
   /// - Parameters:
   ///   - fd: the accepted socket; this object closes it.
   ///   - highWater: queued bytes past which the reader stops reading.
+  ///   - stallLimit: a write that makes no progress for this long fails, and the connection closes.
   ///   - logger: the connection's logger.
   ///   - closed: called once the descriptor is closed.
-  init(fd: Int32, highWater: Int, logger: Logger, closed: @escaping @Sendable () -> Void) {
+  init(fd: Int32, highWater: Int, stallLimit: Duration, logger: Logger, closed: @escaping @Sendable () -> Void) {
     self.fd = fd
     self.highWater = highWater
+    self.stallLimit = stallLimit
     self.logger = logger
     self.closed = closed
     self.state = Guarded(State())
@@ -78,11 +82,12 @@ final class ConnectionSocket: Sendable {
       if startWriter { startWriterThread() }
       return false
     case .direct:
-      let ok = UnixSocket.send(fd, bytes)
+      let ok = UnixSocket.send(fd, bytes, stallLimit: stallLimit)
       let resumed = state.update { s -> [CheckedContinuation<Bool, Never>] in
         s.writing = false
         s.written += bytes.readableBytes
-        return ok ? [] : self.shutDown(&s)
+        if !ok || (s.shutWhenWritten && s.queue.isEmpty) { return self.shutDown(&s) }
+        return []
       }
       for c in resumed { c.resume(returning: false) }
       return ok
@@ -133,11 +138,8 @@ final class ConnectionSocket: Sendable {
       try Threads.start(name: "audience-write", stackBytes: 256 << 10) { self.writeQueued() }
     } catch {
       logger.error("closing connection: \(error.message)")
-      let resumed = state.update { s -> [CheckedContinuation<Bool, Never>] in
-        s.users -= 1
-        return shutDown(&s)
-      }
-      for c in resumed { c.resume(returning: false) }
+      close()
+      stopped()  // the writer thread counted as a user: it will never stop on its own
     }
   }
 
@@ -154,13 +156,14 @@ final class ConnectionSocket: Sendable {
       var ok = true
       var bytes = 0
       for b in batch where ok {
-        ok = UnixSocket.send(fd, b)
-        bytes += b.readableBytes
+        ok = UnixSocket.send(fd, b, stallLimit: stallLimit)
+        // Only what was written counts: a sender whose bytes failed is told false below.
+        if ok { bytes += b.readableBytes }
       }
       var resumed: [(CheckedContinuation<Bool, Never>, Bool)] = []
       state.update { s in
         s.writing = false
-        s.queuedBytes -= bytes
+        s.queuedBytes = max(0, s.queuedBytes - bytes)
         s.written += bytes
         let done = s.waiters.prefix { $0.end <= s.written }
         resumed = done.map { ($0.continuation, true) }

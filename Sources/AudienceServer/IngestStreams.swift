@@ -1,13 +1,25 @@
 import AudienceWire
 
-/// The ingest streams of one connection: which are open, the batches waiting to be committed,
-/// and how many are unacknowledged. Pure bookkeeping; the connection keeps it behind a lock (its thread and its committers use it).
-struct IngestStreams {
+/// The ingest streams of one connection: which are open, the batches waiting to be committed
+/// (each with its `Prepared` work, started when it was accepted), and how many are
+/// unacknowledged. Pure bookkeeping; the connection keeps it behind a lock (its thread and its
+/// committers use it).
+///
+/// A stream's committer names it by id and generation: an id may be opened again once its
+/// stream is gone, and the old committer must not take the new stream's batches.
+struct IngestStreams<Prepared> {
+  struct Waiting {
+    let id: UInt64
+    let batch: IngestBatch
+    let prepared: Prepared
+  }
+
   struct Stream {
     let window: Int
+    let generation: UInt64
     var nextSequence: UInt64 = 0
     var unacknowledged = 0
-    var waiting: [(id: UInt64, batch: IngestBatch)] = []
+    var waiting: [Waiting] = []
     var committing = false
     var ended = false
     /// Why later batches are refused (a batch came out of sequence), once it is closed.
@@ -17,6 +29,7 @@ struct IngestStreams {
   }
 
   private(set) var streams: [UInt64: Stream] = [:]
+  private var generations: UInt64 = 0
 
   enum Opened: Equatable {
     case opened(window: Int)
@@ -37,13 +50,14 @@ struct IngestStreams {
         .resourceExhausted, "too many ingest streams on this connection (limit \(configuration.maxIngestStreamsPerConnection))"))
     }
     let window = requested == 0 ? configuration.defaultIngestWindow : min(Int(requested), configuration.maxIngestWindow)
-    streams[id] = Stream(window: window)
+    generations += 1
+    streams[id] = Stream(window: window, generation: generations)
     return .opened(window: window)
   }
 
   enum Accepted: Equatable {
-    /// Queued, and nobody is committing this stream: start a committer.
-    case startCommitting
+    /// Queued, and nobody is committing this stream: start a committer for this generation.
+    case startCommitting(generation: UInt64)
     /// Queued behind a running commit.
     case queued
     case refused(WireStatus)
@@ -55,7 +69,8 @@ struct IngestStreams {
   ///   - id: the batch request's id.
   ///   - batch: the batch.
   ///   - maxRecords: the batch limit.
-  mutating func accept(_ id: UInt64, _ batch: IngestBatch, maxRecords: Int) -> Accepted {
+  ///   - prepare: starts the batch's work; called only when the batch is taken.
+  mutating func accept(_ id: UInt64, _ batch: IngestBatch, maxRecords: Int, prepare: () -> Prepared) -> Accepted {
     guard var s = streams[batch.stream] else {
       return .refused(WireStatus(.failedPrecondition, "no ingest stream \(batch.stream) is open on this connection"))
     }
@@ -81,19 +96,19 @@ struct IngestStreams {
     }
     s.nextSequence += 1
     s.unacknowledged += 1
-    s.waiting.append((id, batch))
+    s.waiting.append(Waiting(id: id, batch: batch, prepared: prepare()))
     if batch.last { s.ended = true }
     let start = !s.committing
     s.committing = true
     streams[batch.stream] = s
-    return start ? .startCommitting : .queued
+    return start ? .startCommitting(generation: s.generation) : .queued
   }
 
   /// The batches waiting to be committed, all of them. None, when `finishing`, means the
   /// committer stops (a batch arriving later starts another); without `finishing` the committer
   /// stays (it still has commits outstanding and will look again).
-  mutating func take(_ stream: UInt64, finishing: Bool = true) -> [(id: UInt64, batch: IngestBatch)] {
-    guard var s = streams[stream] else { return [] }
+  mutating func take(_ stream: UInt64, _ generation: UInt64, finishing: Bool) -> [Waiting] {
+    guard var s = streams[stream], s.generation == generation else { return [] }
     let batches = s.waiting
     s.waiting = []
     if batches.isEmpty && finishing { s.committing = false }
@@ -102,16 +117,17 @@ struct IngestStreams {
   }
 
   /// Batches were acknowledged; a stream whose last batch is acknowledged closes.
-  mutating func acknowledged(_ stream: UInt64, _ count: Int) {
-    guard var s = streams[stream] else { return }
+  mutating func acknowledged(_ stream: UInt64, _ generation: UInt64, _ count: Int) {
+    guard var s = streams[stream], s.generation == generation else { return }
     s.unacknowledged -= count
     streams[stream] = s.done ? nil : s
   }
 
   /// Closes a stream whose commit failed; returns its batches still waiting (they fail too).
   /// Later batches are refused.
-  mutating func fail(_ stream: UInt64) -> [(id: UInt64, batch: IngestBatch)] {
-    defer { streams[stream] = nil }
-    return streams[stream]?.waiting ?? []
+  mutating func fail(_ stream: UInt64, _ generation: UInt64) -> [Waiting] {
+    guard let s = streams[stream], s.generation == generation else { return [] }
+    streams[stream] = nil
+    return s.waiting
   }
 }

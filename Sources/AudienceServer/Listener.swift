@@ -1,4 +1,5 @@
 import AudienceCore
+import Synchronization
 internal import Glibc
 
 /// The listening socket and the thread that accepts on it, until `stop()`.
@@ -6,6 +7,8 @@ final class Listener: Sendable {
   let fd: Int32
   /// A pipe written by `stop()` to wake the accepting thread.
   private let wake: (read: Int32, write: Int32)
+  /// Set, under this lock, when the accepting thread closes the pipe: `stop()` then does nothing.
+  private let closed = Mutex(false)
 
   /// - Parameters:
   ///   - fd: a bound, listening, non-blocking socket; closed when accepting stops.
@@ -37,15 +40,21 @@ final class Listener: Sendable {
 
   /// Stops accepting (from any thread, any number of times).
   func stop() {
-    var byte: UInt8 = 1
-    _ = write(wake.write, &byte, 1)
+    closed.withLock { closed in
+      guard !closed else { return }
+      var byte: UInt8 = 1
+      _ = write(wake.write, &byte, 1)
+    }
   }
 
   private func accept(_ accepted: (Int32) -> Void) {
     defer {
       close(fd)
-      close(wake.read)
-      close(wake.write)
+      closed.withLock { closed in
+        closed = true
+        close(wake.read)
+        close(wake.write)
+      }
     }
     var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
     while true {

@@ -29,6 +29,9 @@ public struct ServerConfiguration: Sendable {
   /// A frame must arrive whole within this long of its first byte, or the connection is closed:
   /// a client trickling bytes cannot hold a connection (default 30 s).
   public var frameTimeout: Duration = .seconds(30)
+  /// At shutdown, connections get this long to finish their requests in flight and write the
+  /// responses; then they are closed (default 10 s).
+  public var drainTimeout: Duration = .seconds(10)
   /// When either is set, only peers whose user id is in `allowedUIDs` or whose group id is in
   /// `allowedGIDs` (from SO_PEERCRED) may connect; others are told PERMISSION_DENIED. Both nil:
   /// the socket file's permissions decide alone.

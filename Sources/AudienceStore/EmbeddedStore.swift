@@ -179,7 +179,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   public func queueIngest(
     _ records: [Record], contentIDs: [ContentID], done: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
   ) {
-    if records.isEmpty { return done(.success([])) }
+    // An empty group is queued too, so that its callback keeps its place in the order.
     if !enqueue({ $0.pending.append(Pending(records: records, contentIDs: contentIDs, done: done)) }) {
       done(.failure(AudienceError(.unavailable, "the store is shutting down")))
     }

@@ -77,6 +77,9 @@ struct Audienced: AsyncParsableCommand {
   @Option(name: .customLong("frame-timeout"), help: "Close a connection whose frame is not complete this many seconds after its first byte.")
   var frameTimeout: Int = 30
 
+  @Option(name: .customLong("drain-timeout"), help: "At shutdown, give connections this many seconds to finish their requests and write the responses, then close them.")
+  var drainTimeout: Int = 10
+
   @Option(
     name: .customLong("max-identifiers-per-profile"),
     help: "Most cookies plus emails one profile may hold; links past it are refused and reported.")
@@ -107,7 +110,7 @@ struct Audienced: AsyncParsableCommand {
     }
     for (name, value) in [("--max-frame-bytes", maxFrameBytes), ("--max-records-per-batch", maxRecordsPerBatch),
                           ("--max-in-flight", maxInFlight), ("--max-connections", maxConnections),
-                          ("--idle-timeout", idleTimeout), ("--frame-timeout", frameTimeout),
+                          ("--idle-timeout", idleTimeout), ("--frame-timeout", frameTimeout), ("--drain-timeout", drainTimeout),
                           ("--max-identifiers-per-profile", maxIdentifiersPerProfile),
                           ("--max-buffered-bytes", maxBufferedBytes),
                           ("--mongo-threads", mongoThreads)] where value < 1 {
@@ -142,6 +145,7 @@ struct Audienced: AsyncParsableCommand {
     serverConfig.packedViewCache = packedViewCache
     serverConfig.idleTimeout = .seconds(idleTimeout)
     serverConfig.frameTimeout = .seconds(frameTimeout)
+    serverConfig.drainTimeout = .seconds(drainTimeout)
     if let categories {
       do {
         serverConfig.categories = try InterestCategories(json: JSONValue(parsing: try readFile(categories)))

@@ -10,6 +10,7 @@ import Testing
 
 /// A store that takes ingest batches queued (as the embedded store does), commits them one at a
 /// time on its own serial queue after a pause, and fails any batch holding the cookie "fail".
+/// An empty group it answers at once, out of order: the server must still acknowledge in order.
 final class QueuedStore: QueuedIngest, Service {
   let kind = "queued"
   private let queue = DispatchQueue(label: "queued-store")
@@ -20,6 +21,7 @@ final class QueuedStore: QueuedIngest, Service {
     _ records: [Record], contentIDs: [ContentID], done: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
   ) {
     precondition(records.count == contentIDs.count)
+    if records.isEmpty { return done(.success([])) }
     queue.async {
       usleep(2_000)
       if records.contains(where: { $0.cookie == "fail" }) {
@@ -70,10 +72,11 @@ struct QueuedIngestTests {
     }
   }
 
-  static func batch(_ stream: UInt64, _ n: Int, cookies: [String]) -> WireRequest {
+  static func batch(_ stream: UInt64, _ n: Int, cookies: [String], last: Bool = false) -> WireRequest {
     WireRequest(
       id: 100 + UInt64(n),
-      body: .ingestBatch(IngestBatch(stream: stream, sequence: UInt64(n), records: cookies.map { RawRecord(cookie: $0) })))
+      body: .ingestBatch(
+        IngestBatch(stream: stream, sequence: UInt64(n), records: cookies.map { RawRecord(cookie: $0) }, last: last)))
   }
 
   @Test func commitsAndAcknowledgementsStayInOrder() async throws {
@@ -86,9 +89,10 @@ struct QueuedIngestTests {
       var expected: [String] = []
       var acks: [UInt64] = []
       for n in 0..<40 {
-        let cookies = (0..<50).map { "b\(n)-\($0)" }
+        // The last batch ends the stream with no records, as the client library's finish() does.
+        let cookies = n == 39 ? [] : (0..<50).map { "b\(n)-\($0)" }
         expected += cookies
-        raw.send(Self.batch(10, n, cookies: cookies))
+        raw.send(Self.batch(10, n, cookies: cookies, last: n == 39))
         // Keep 8 in flight: read an acknowledgement for each batch past the window.
         if n >= 7, let ack = try raw.readResponse() {
           #expect(ack.status.code == .ok, "\(ack.id) \(ack.status)")

@@ -148,7 +148,7 @@ struct TimeoutTests {
 @Suite("Slow readers")
 struct SlowReaderTests {
   @Test func aClientThatNeverReadsIsStoppedNotBuffered() async throws {
-    let server = ServerProcess(arguments: ["--max-buffered-bytes", "65536"])
+    let server = ServerProcess(arguments: ["--max-buffered-bytes", "65536", "--drain-timeout", "2"])
     try await server.start()
     defer { server.removeFiles() }
     let client = try await server.client()

@@ -54,17 +54,29 @@ enum UnixSocket {
     return peer
   }
 
-  /// Writes all of `bytes`, blocking while the peer's buffer is full (or, with `wait` false,
-  /// giving up then). False when the connection is broken (or would block).
-  static func send(_ fd: Int32, _ bytes: ByteBuffer, wait: Bool = true) -> Bool {
+  /// Makes `send` on `fd` return EAGAIN after `seconds` without progress.
+  static func setSendTimeout(_ fd: Int32, seconds: Int) {
+    var t = timeval(tv_sec: seconds, tv_usec: 0)
+    _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &t, socklen_t(MemoryLayout<timeval>.size))
+  }
+
+  /// Writes all of `bytes`, blocking while the peer's buffer is full, for at most `stallLimit`
+  /// without progress (the socket's send timeout decides how often that is checked). With
+  /// `wait` false, gives up as soon as it would block. False when the connection is broken, the
+  /// peer stopped reading, or it would block.
+  static func send(_ fd: Int32, _ bytes: ByteBuffer, wait: Bool = true, stallLimit: Duration = .seconds(300)) -> Bool {
     bytes.withUnsafeReadableBytes { raw in
       var offset = 0
+      var progress = ContinuousClock.now
       let flags = Int32(MSG_NOSIGNAL) | (wait ? 0 : Int32(MSG_DONTWAIT))
       while offset < raw.count {
         let n = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, flags)
         if n > 0 {
           offset += n
+          progress = .now
         } else if n < 0 && errno == EINTR {
+          continue
+        } else if n < 0 && wait && (errno == EAGAIN || errno == EWOULDBLOCK) && ContinuousClock.now - progress < stallLimit {
           continue
         } else {
           return false
