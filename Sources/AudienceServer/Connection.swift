@@ -61,8 +61,12 @@ final class Connection: @unchecked Sendable {
       switch UnixSocket.receive(socket.fd, into: &inbound, room: readSize) {
       case .bytes:
         received = frameBytes + inbound.readableBytes
+        // In flight while its requests are answered or started; draining, each is refused.
+        let began = context.tryBegin()
+        if !began { machine.drain() }
         answerFrames()
         flush()
+        if began { context.end() }
         // A peer sending a byte a second never lets the read time out.
         if ContinuousClock.now - lastCheck >= .seconds(1) { checkTimeouts() }
       case .timedOut:
@@ -140,7 +144,6 @@ final class Connection: @unchecked Sendable {
   /// One whole frame: a request to decode and answer.
   private func handle(_ frame: ByteBuffer) {
     frameBytes += 4 + frame.readableBytes
-    if context.isDraining { machine.drain() }
     let action: ConnectionStateMachine.Action
     do {
       action = machine.received(try WireCodec.decodeRequest(frame))

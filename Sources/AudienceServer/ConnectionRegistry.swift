@@ -10,9 +10,19 @@ final class ConnectionContext: Sendable {
 
   init(socket: ConnectionSocket) { self.socket = socket }
 
-  var isDraining: Bool { state.withLock { $0.draining } }
 
   func begin() { state.withLock { $0.inFlight += 1 } }
+
+  /// Begins work unless the connection is draining: the reading thread holds one of these over
+  /// each read burst, so a drain either waits for the burst (and the tasks it starts) or comes
+  /// before it, never between reading a request and starting it.
+  func tryBegin() -> Bool {
+    state.withLock { s in
+      guard !s.draining else { return false }
+      s.inFlight += 1
+      return true
+    }
+  }
 
   /// A request finished and its response was written or queued; closes the connection, once what
   /// is queued is written, when draining is complete.
