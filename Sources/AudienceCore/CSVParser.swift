@@ -44,20 +44,63 @@ public struct CSVParser: Sendable {
   ///   - bytes: the next chunk of the file.
   /// - Returns: the rows completed by this chunk.
   public mutating func feed(_ bytes: some Sequence<UInt8>) -> [CSVRow] {
+    let chunk = Array(bytes)
+    return chunk.withUnsafeBytes { feed($0) }
+  }
+
+  /// Reads more bytes (without the copy the generic `feed` makes).
+  public mutating func feed(_ bytes: ArraySlice<UInt8>) -> [CSVRow] {
+    bytes.withUnsafeBytes { feed($0) }
+  }
+
+  /// Reads more bytes (without the copy the generic `feed` makes).
+  public mutating func feed(_ bytes: [UInt8]) -> [CSVRow] {
+    bytes.withUnsafeBytes { feed($0) }
+  }
+
+  /// Reads more bytes. The bytes of a field between delimiters are copied as one run, not one
+  /// at a time: this is the CSV ingest's inner loop.
+  /// - Parameters:
+  ///   - bytes: the next chunk of the file.
+  /// - Returns: the rows completed by this chunk.
+  public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [CSVRow] {
     var rows: [CSVRow] = []
-    for b in bytes {
-      if !started {
-        // Hold back up to three bytes to recognize a byte order mark (EF BB BF).
-        bom.append(b)
-        if bom == [0xEF] || bom == [0xEF, 0xBB] { continue }
-        started = true
-        let held = bom
-        bom = []
-        if held == [0xEF, 0xBB, 0xBF] { continue }
-        for h in held { step(h, &rows) }
-        continue
+    let n = bytes.count
+    var i = 0
+    while i < n, !started {
+      // Hold back up to three bytes to recognize a byte order mark (EF BB BF).
+      bom.append(bytes[i])
+      i += 1
+      if bom == [0xEF] || bom == [0xEF, 0xBB] { continue }
+      started = true
+      let held = bom
+      bom = []
+      if held == [0xEF, 0xBB, 0xBF] { continue }
+      for h in held { step(h, &rows) }
+    }
+    while i < n {
+      switch state {
+      case .unquoted, .quoted:
+        // A run of plain bytes: up to the next byte that means something in this state.
+        let quoted = state == .quoted
+        var j = i
+        while j < n {
+          let b = bytes[j]
+          if b == 0x22 || b == 0x0A || (!quoted && (b == 0x2C || b == 0x0D)) { break }
+          j += 1
+        }
+        if j > i {
+          appendRun(UnsafeRawBufferPointer(rebasing: bytes[i..<j]))
+          i = j
+        }
+        if i < n {
+          step(bytes[i], &rows)
+          i += 1
+        }
+      default:
+        step(bytes[i], &rows)
+        i += 1
       }
-      step(b, &rows)
     }
     return rows
   }
@@ -131,6 +174,15 @@ public struct CSVParser: Sendable {
       default: fail("text after the closing quote of a field")
       }
     }
+  }
+
+  /// Appends bytes that are all plain text in the current state.
+  private mutating func appendRun(_ run: UnsafeRawBufferPointer) {
+    if field.count + run.count > maxFieldBytes {
+      fail("a field is longer than \(maxFieldBytes) bytes (is a quote missing?)")
+      return
+    }
+    field.append(contentsOf: run)
   }
 
   private mutating func append(_ b: UInt8) {

@@ -41,7 +41,29 @@ public enum RecordJSON {
   /// - Parameters:
   ///   - s: the list text.
   public static func splitList(_ s: String) -> [String] {
-    s.split(whereSeparator: { $0 == ";" || $0 == "|" }).map(String.init).filter { !$0.allSatisfy(\.isWhitespace) }
+    // The separators are ASCII, so the UTF-8 bytes can be cut without walking characters (a
+    // UTF-8 continuation byte is never ASCII); items that are only whitespace are dropped.
+    var items: [String] = []
+    let utf8 = s.utf8
+    var start = utf8.startIndex
+    func add(_ end: String.Index) {
+      let item = s[start..<end]
+      // An ASCII letter or digit decides at once; otherwise ask the characters.
+      if item.utf8.contains(where: { $0 > 0x20 && $0 < 0x7F }) || !item.allSatisfy(\.isWhitespace) {
+        items.append(String(item))
+      }
+    }
+    var i = start
+    while i != utf8.endIndex {
+      let b = utf8[i]
+      if b == UInt8(ascii: ";") || b == UInt8(ascii: "|") {
+        add(i)
+        start = utf8.index(after: i)
+      }
+      i = utf8.index(after: i)
+    }
+    add(utf8.endIndex)
+    return items
   }
 
   private static func text(_ v: JSONValue?, _ field: String) throws(AudienceError) -> String {

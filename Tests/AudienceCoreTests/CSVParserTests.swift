@@ -21,6 +21,46 @@ struct CSVParserTests {
     return rows + p.finish()
   }
 
+  /// The parser copies plain runs of a field at once; fed one byte at a time it cannot. Both
+  /// must read random CSV-like bytes (quotes, separators, CR, LF, a BOM, multi-byte and invalid
+  /// UTF-8, fields past the length limit) the same way.
+  @Test func runsAndSingleBytesReadTheSame() {
+    var rng = SystemRandomNumberGenerator()
+    let alphabet: [[UInt8]] = [
+      [0x2C], [0x22], [0x0A], [0x0D, 0x0A], [0x0D], Array("ab".utf8), Array("Zürich".utf8), [0xFF], [0xEF, 0xBB, 0xBF],
+      Array(" x;y|z ".utf8), Array("\"\"".utf8),
+    ]
+    for _ in 0..<2000 {
+      var bytes: [UInt8] = []
+      for _ in 0..<Int.random(in: 0...40, using: &rng) { bytes += alphabet.randomElement(using: &rng)! }
+      let limit = Int.random(in: 3...12, using: &rng)
+      var whole = CSVParser(maxFieldBytes: limit)
+      let expected = whole.feed(bytes) + whole.finish()
+      var single = CSVParser(maxFieldBytes: limit)
+      var got: [CSVRow] = []
+      for b in bytes { got += single.feed([b]) }
+      got += single.finish()
+      #expect(got == expected, "\(bytes) limit \(limit)")
+      if got != expected { return }
+    }
+  }
+
+  /// Interest lists are cut on their UTF-8 bytes; the result must be the character-level split
+  /// it replaced (items of only whitespace, Unicode whitespace included, dropped; others kept
+  /// as they are).
+  @Test func interestListsSplitAsCharactersWould() {
+    func reference(_ s: String) -> [String] {
+      s.split(whereSeparator: { $0 == ";" || $0 == "|" }).map(String.init).filter { !$0.allSatisfy(\.isWhitespace) }
+    }
+    var rng = SystemRandomNumberGenerator()
+    let pieces = [";", "|", " ", "\t", "\u{00A0}", "\u{2003}", "AI", "Zürich", "e\u{0301}", "🎮", ";;", "| |", "\n"]
+    for _ in 0..<3000 {
+      var s = ""
+      for _ in 0..<Int.random(in: 0...10, using: &rng) { s += pieces.randomElement(using: &rng)! }
+      #expect(RecordJSON.splitList(s) == reference(s), "\(s.debugDescription)")
+    }
+  }
+
   @Test(arguments: [0, 1, 2, 3, 7])
   func edgeCases(chunk: Int) {
     let text = "\u{FEFF}cookie,city,interests\r\n"  // BOM and CRLF
