@@ -15,8 +15,8 @@ extension AudienceServer {
     UnixSocket.set(fd, SO_SNDBUF, 4 << 20)
     // The connection's thread wakes once a second without bytes to check its timeouts, and a
     // write to a peer that does not read wakes once a second to see how long it has stalled.
-    UnixSocket.setReceiveTimeout(fd, seconds: 1)
-    UnixSocket.setSendTimeout(fd, seconds: 1)
+    UnixSocket.setTimeout(fd, SO_RCVTIMEO, seconds: 1)
+    UnixSocket.setTimeout(fd, SO_SNDTIMEO, seconds: 1)
     if let refusal = peerRefusal(fd) {
       refuse(fd, refusal)
       return
@@ -46,7 +46,7 @@ extension AudienceServer {
 
   /// Answers a connection with one status frame (if its buffer takes it at once) and closes it.
   func refuse(_ fd: Int32, _ status: WireStatus) {
-    _ = UnixSocket.send(fd, Self.frame(WireResponse(id: 0, status: status)), wait: false)
+    _ = UnixSocket.send(fd, Self.frames([WireResponse(id: 0, status: status)]), wait: false)
     close(fd)
   }
 
@@ -89,10 +89,10 @@ extension AudienceServer {
     }
   }
 
-  /// One response as a frame (length prefix included).
-  static func frame(_ response: WireResponse) -> ByteBuffer {
-    var buffer = ByteBufferAllocator().buffer(capacity: 256)
-    WireCodec.encode(response, into: &buffer)
+  /// Responses as frames (length prefixes included), one after the other in one buffer.
+  static func frames(_ responses: [WireResponse]) -> ByteBuffer {
+    var buffer = ByteBufferAllocator().buffer(capacity: 256 * responses.count)
+    for r in responses { WireCodec.encode(r, into: &buffer) }
     return buffer
   }
 }

@@ -306,16 +306,12 @@ struct ResponseWriter: Sendable {
 
   /// Writes several responses at once; false when the connection is gone.
   func write(_ responses: [WireResponse]) async -> Bool {
-    var buffer = ByteBufferAllocator().buffer(capacity: 256 * responses.count)
-    for r in responses { WireCodec.encode(r, into: &buffer) }
-    return await socket.send(buffer)
+    await socket.send(AudienceServer.frames(responses))
   }
 
   /// Queues responses to be written in order, without waiting for the write.
   func post(_ responses: [WireResponse]) {
-    var buffer = ByteBufferAllocator().buffer(capacity: 256 * responses.count)
-    for r in responses { WireCodec.encode(r, into: &buffer) }
-    socket.post(buffer)
+    socket.post(AudienceServer.frames(responses))
   }
 
   /// Writes one response; false when the connection is gone.

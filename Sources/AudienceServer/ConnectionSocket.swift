@@ -68,12 +68,12 @@ final class ConnectionSocket: Sendable {
   func sendNow(_ bytes: ByteBuffer) -> Bool {
     let route = state.update { s -> Route in
       if s.shut { return .drop }
-      s.sent += bytes.readableBytes
       if !s.writing && s.queue.isEmpty {
+        s.sent += bytes.readableBytes
         s.writing = true
         return .direct
       }
-      return .queued(startWriter: Self.enqueue(bytes, &s))
+      return .queued(startWriter: Self.enqueue(bytes, waiter: nil, &s))
     }
     switch route {
     case .drop:
@@ -98,35 +98,28 @@ final class ConnectionSocket: Sendable {
   /// written, false if the connection closed first. Never blocks a thread.
   func send(_ bytes: ByteBuffer) async -> Bool {
     await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
-      let startWriter = state.update { s -> Bool? in
-        if s.shut { return nil }
-        s.sent += bytes.readableBytes
-        let start = Self.enqueue(bytes, &s)
-        s.waiters.append((s.sent, c))
-        return start
-      }
-      switch startWriter {
-      case nil: c.resume(returning: false)
-      case true?: startWriterThread()
-      case false?: break
-      }
+      if !queue(bytes, waiter: c) { c.resume(returning: false) }
     }
   }
 
   /// Queues `bytes` to be written after everything before them, without waiting for the write.
-  func post(_ bytes: ByteBuffer) {
-    let startWriter = state.update { s -> Bool in
-      if s.shut { return false }
-      s.sent += bytes.readableBytes
-      return Self.enqueue(bytes, &s)
+  func post(_ bytes: ByteBuffer) { _ = queue(bytes, waiter: nil) }
+
+  /// Queues `bytes` (and who waits for them); false when the socket is shut down.
+  private func queue(_ bytes: ByteBuffer, waiter: CheckedContinuation<Bool, Never>?) -> Bool {
+    let startWriter = state.update { s -> Bool? in
+      s.shut ? nil : Self.enqueue(bytes, waiter: waiter, &s)
     }
-    if startWriter { startWriterThread() }
+    if startWriter == true { startWriterThread() }
+    return startWriter != nil
   }
 
   /// Appends to the queue; true when the writer thread must be started.
-  private static func enqueue(_ bytes: ByteBuffer, _ s: inout State) -> Bool {
+  private static func enqueue(_ bytes: ByteBuffer, waiter: CheckedContinuation<Bool, Never>?, _ s: inout State) -> Bool {
+    s.sent += bytes.readableBytes
     s.queue.append(bytes)
     s.queuedBytes += bytes.readableBytes
+    if let waiter { s.waiters.append((s.sent, waiter)) }
     guard !s.writerStarted else { return false }
     s.writerStarted = true
     s.users += 1

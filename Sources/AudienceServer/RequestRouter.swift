@@ -223,7 +223,7 @@ public struct RequestRouter: Sendable {
         .resourceExhausted,
         "ingest.records: batch of \(raws.count) records exceeds the limit of \(configuration.maxRecordsPerBatch); split it")
     }
-    return try await ingest(batches: [raws])[0]
+    return try await store([prepare(raws)])[0]
   }
 
   /// One batch's records validated: what the store is to take, and the outcome of each record
@@ -255,13 +255,9 @@ public struct RequestRouter: Sendable {
     return batch
   }
 
-  /// Validates and stores several batches with one store call (one durable commit), in order.
-  /// - Parameters:
-  ///   - batches: the batches, each within the batch limit.
-  /// - Returns: one summary per batch.
-  func ingest(batches: [[RawRecord]]) async throws -> [IngestSummary] {
-    let prepared = batches.map(prepare)
-    let valid = prepared.count == 1 ? prepared[0].valid : prepared.flatMap(\.valid)
+  /// Stores validated batches with one store call (one durable commit), in order.
+  private func store(_ prepared: [PreparedBatch]) async throws -> [IngestSummary] {
+    let valid = Self.joined(prepared, \.valid)
     return Self.summaries(prepared, valid.isEmpty ? [] : try await store.ingest(valid))
   }
 
@@ -272,20 +268,20 @@ public struct RequestRouter: Sendable {
   ///   - prepared: the batches, each from `prepare`.
   ///   - done: one summary per batch, or the error; on the store's writer thread or a task.
   func queueIngest(_ prepared: [PreparedBatch], done: @escaping @Sendable (Result<[IngestSummary], any Error>) -> Void) {
-    let valid = prepared.count == 1 ? prepared[0].valid : prepared.flatMap(\.valid)
     guard let queued else {
-      let store = self.store
       Task {
-        do {
-          done(.success(Self.summaries(prepared, valid.isEmpty ? [] : try await store.ingest(valid))))
-        } catch {
-          done(.failure(error))
-        }
+        do { done(.success(try await store(prepared))) } catch { done(.failure(error)) }
       }
       return
     }
-    let ids = prepared.count == 1 ? prepared[0].contentIDs : prepared.flatMap(\.contentIDs)
-    queued.queueIngest(valid, contentIDs: ids) { result in done(result.map { Self.summaries(prepared, $0) }) }
+    queued.queueIngest(Self.joined(prepared, \.valid), contentIDs: Self.joined(prepared, \.contentIDs)) { result in
+      done(result.map { Self.summaries(prepared, $0) })
+    }
+  }
+
+  /// One field of every batch, end to end (a lone batch's array as it is, not copied).
+  private static func joined<T>(_ prepared: [PreparedBatch], _ field: KeyPath<PreparedBatch, [T]>) -> [T] {
+    prepared.count == 1 ? prepared[0][keyPath: field] : prepared.flatMap { $0[keyPath: field] }
   }
 
   /// Each batch's summary: its refused records' outcomes and the store's, in batch order.

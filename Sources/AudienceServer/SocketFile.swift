@@ -21,13 +21,7 @@ enum SocketFile {
     let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return false }
     defer { close(fd) }
-    var addr = sockaddr_un()
-    addr.sun_family = sa_family_t(AF_UNIX)
-    let bytes = Array(path.utf8)
-    guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return false }
-    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-      for (i, b) in bytes.enumerated() { raw[i] = b }
-    }
+    guard var addr = UnixSocket.address(path) else { return false }
     let rc = withUnsafePointer(to: &addr) {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
     }

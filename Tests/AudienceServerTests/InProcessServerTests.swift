@@ -38,24 +38,31 @@ struct SlowStore: ProfileStore, Service {
   func run() async throws { try? await gracefulShutdown() }
 }
 
+/// Runs `body` against an `AudienceServer` serving `store` in this process (the server, its socket
+/// path, their service group), then shuts both down gracefully and checks the socket file is gone.
+func withInProcessServer<Store: ProfileStore & Service>(
+  _ store: Store, _ body: (AudienceServer, String, ServiceGroup) async throws -> Void
+) async throws {
+  let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+  let path = "/tmp/aud-ip-" + String(UUID().uuidString.prefix(8)) + ".sock"
+  let server = AudienceServer(configuration: ServerConfiguration(socketPath: path), store: store, logger: logger)
+  let group = ServiceGroup(services: [store, server], logger: logger)
+  try await withThrowingTaskGroup(of: Void.self) { tasks in
+    tasks.addTask { try await group.run() }
+    await server.waitUntilListening()
+    try await body(server, path, group)
+    await group.triggerGracefulShutdown()
+    try await tasks.waitForAll()
+  }
+  #expect(!FileManager.default.fileExists(atPath: path))
+}
+
 @Suite("In-process server")
 struct InProcessServerTests {
-  let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-
   func withServer(
     store: SlowStore, _ body: (AudienceServer, String, ServiceGroup) async throws -> Void
   ) async throws {
-    let path = "/tmp/aud-ip-" + String(UUID().uuidString.prefix(8)) + ".sock"
-    let server = AudienceServer(configuration: ServerConfiguration(socketPath: path), store: store, logger: logger)
-    let group = ServiceGroup(services: [store, server], logger: logger)
-    try await withThrowingTaskGroup(of: Void.self) { tasks in
-      tasks.addTask { try await group.run() }
-      await server.waitUntilListening()
-      try await body(server, path, group)
-      await group.triggerGracefulShutdown()
-      try await tasks.waitForAll()
-    }
-    #expect(!FileManager.default.fileExists(atPath: path))
+    try await withInProcessServer(store, body)
   }
 
   @Test func deadlineExceededComesBackOnTime() async throws {

@@ -3,7 +3,6 @@ import AudienceServer
 import AudienceWire
 import Dispatch
 import Foundation
-import Logging
 import ServiceLifecycle
 import Synchronization
 import Testing
@@ -49,19 +48,17 @@ final class QueuedStore: QueuedIngest, Service {
 /// closes the stream.
 @Suite("Queued ingest")
 struct QueuedIngestTests {
-  let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-
   func withServer(_ store: QueuedStore, _ body: (String) async throws -> Void) async throws {
-    let path = "/tmp/aud-qi-" + String(UUID().uuidString.prefix(8)) + ".sock"
-    let server = AudienceServer(configuration: ServerConfiguration(socketPath: path), store: store, logger: logger)
-    let group = ServiceGroup(services: [store, server], logger: logger)
-    try await withThrowingTaskGroup(of: Void.self) { tasks in
-      tasks.addTask { try await group.run() }
-      await server.waitUntilListening()
-      try await body(path)
-      await group.triggerGracefulShutdown()
-      try await tasks.waitForAll()
-    }
+    try await withInProcessServer(store) { _, path, _ in try await body(path) }
+  }
+
+  /// A raw connection past Hello, with ingest stream 10 open.
+  static func openStream(_ path: String, window: UInt32) throws -> RawSocket {
+    let raw = try RawSocket(path: path)
+    try raw.hello()
+    raw.send(WireRequest(id: 10, body: .ingestStream(window: window)))
+    #expect(try raw.readResponse()?.status.code == .ok)
+    return raw
   }
 
   /// Runs the blocking socket calls on a thread of their own: the server shares this process's
@@ -82,10 +79,7 @@ struct QueuedIngestTests {
   @Test func commitsAndAcknowledgementsStayInOrder() async throws {
     let store = QueuedStore()
     try await withServer(store) { path in try await blocking {
-      let raw = try RawSocket(path: path)
-      try raw.hello()
-      raw.send(WireRequest(id: 10, body: .ingestStream(window: 8)))
-      #expect(try raw.readResponse()?.status.code == .ok)
+      let raw = try Self.openStream(path, window: 8)
       var expected: [String] = []
       var acks: [UInt64] = []
       for n in 0..<40 {
@@ -108,10 +102,7 @@ struct QueuedIngestTests {
   @Test func aFailedCommitClosesTheStream() async throws {
     let store = QueuedStore()
     try await withServer(store) { path in try await blocking {
-      let raw = try RawSocket(path: path)
-      try raw.hello()
-      raw.send(WireRequest(id: 10, body: .ingestStream(window: 4)))
-      #expect(try raw.readResponse()?.status.code == .ok)
+      let raw = try Self.openStream(path, window: 4)
       raw.send(Self.batch(10, 0, cookies: ["a", "b"]))
       let first = try raw.readResponse()
       #expect(first?.status.code == .ok, "\(String(describing: first))")

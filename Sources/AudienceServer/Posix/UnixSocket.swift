@@ -6,14 +6,8 @@ internal import Glibc
 enum UnixSocket {
   /// A new listening socket bound to `path` (which must not exist), non-blocking for `accept`.
   static func listen(path: String, backlog: Int32) throws(AudienceError) -> Int32 {
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    let bytes = Array(path.utf8)
-    guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-      throw AudienceError(.invalidArgument, "socket path \(path) is longer than \(MemoryLayout.size(ofValue: address.sun_path) - 1) bytes")
-    }
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-      for (i, b) in bytes.enumerated() { raw[i] = b }
+    guard var address = address(path) else {
+      throw AudienceError(.invalidArgument, "socket path \(path) is longer than \(maxPathBytes) bytes")
     }
     let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
     guard fd >= 0 else { throw failure("cannot create a socket") }
@@ -28,6 +22,21 @@ enum UnixSocket {
     return fd
   }
 
+  /// The longest socket path `sockaddr_un` holds, in bytes.
+  static let maxPathBytes = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
+
+  /// The address of the socket file at `path`; nil when the path is too long for one.
+  static func address(_ path: String) -> sockaddr_un? {
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    guard bytes.count <= maxPathBytes else { return nil }
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+      for (i, b) in bytes.enumerated() { raw[i] = b }
+    }
+    return address
+  }
+
   /// Makes an inherited listening socket (systemd's) non-blocking for `accept`.
   static func adopt(listening fd: Int32) {
     _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
@@ -40,10 +49,11 @@ enum UnixSocket {
     _ = setsockopt(fd, SOL_SOCKET, name, &v, socklen_t(MemoryLayout<Int32>.size))
   }
 
-  /// Makes `read` on `fd` return EAGAIN after `seconds` without a byte.
-  static func setReceiveTimeout(_ fd: Int32, seconds: Int) {
+  /// Makes `read` (SO_RCVTIMEO) or `send` (SO_SNDTIMEO) on `fd` return EAGAIN after `seconds`
+  /// without progress.
+  static func setTimeout(_ fd: Int32, _ name: Int32, seconds: Int) {
     var t = timeval(tv_sec: seconds, tv_usec: 0)
-    _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &t, socklen_t(MemoryLayout<timeval>.size))
+    _ = setsockopt(fd, SOL_SOCKET, name, &t, socklen_t(MemoryLayout<timeval>.size))
   }
 
   /// The peer's SO_PEERCRED credentials, or nil when the kernel does not say.
@@ -52,12 +62,6 @@ enum UnixSocket {
     var length = socklen_t(MemoryLayout<PeerCredentials>.size)
     guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 else { return nil }
     return peer
-  }
-
-  /// Makes `send` on `fd` return EAGAIN after `seconds` without progress.
-  static func setSendTimeout(_ fd: Int32, seconds: Int) {
-    var t = timeval(tv_sec: seconds, tv_usec: 0)
-    _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &t, socklen_t(MemoryLayout<timeval>.size))
   }
 
   /// Writes all of `bytes`, blocking while the peer's buffer is full, for at most `stallLimit`
