@@ -148,15 +148,25 @@ public struct IdentityGraph: Sendable {
   @discardableResult
   public mutating func apply(_ stored: consuming StoredRecord, knownNew: Bool = false) -> IngestOutcome {
     if !replaying, !knownNew, let existing = duplicateProfile(of: stored.contentID) { return .duplicate(existing) }
-    let key = stored.key
-    lastSeq = max(lastSeq, stored.seq)
+    return applyNew(stored.record, seq: stored.seq, contentID: stored.contentID)
+  }
+
+  /// Applies a record whose content was not applied before (the caller checked
+  /// `duplicateProfile(of:)` since the last apply), moved in: its strings are not copied.
+  /// - Parameters:
+  ///   - record: the normalized record, `createdAt` set.
+  ///   - seq: its sequence number, above every applied one.
+  ///   - contentID: `ContentID(of:)` of the record as sent.
+  public mutating func applyNew(_ record: consuming Record, seq: UInt64, contentID: ContentID) -> IngestOutcome {
+    let key = RecordKey(createdAt: record.createdAt ?? Timestamp(seconds: 0), seq: seq)
+    lastSeq = max(lastSeq, seq)
     // The record is read in place (no copy of its strings) and moved into `records` at the end.
-    let byCookie = cookies[stored.record.cookie]?.profile
-    var email = stored.record.email
+    let byCookie = cookies[record.cookie]?.profile
+    var email = record.email
     var byEmail = email.flatMap { emails[$0]?.profile }
     // The identifier cap: a link that would take a profile past it is refused, and the record
     // joins by its cookie alone (deterministic, so a replay decides the same).
-    let refusal = splitRefusal(stored.record) ?? capRefusal(stored.record, byCookie, byEmail)
+    let refusal = splitRefusal(record) ?? capRefusal(record, byCookie, byEmail)
     if refusal != nil {
       email = nil
       byEmail = nil
@@ -166,7 +176,7 @@ public struct IdentityGraph: Sendable {
     switch (byCookie, byEmail) {
     case (nil, nil):
       target = profiles.count
-      profiles.append(Profile(id: target, key: key, cookie: stored.record.cookie))
+      profiles.append(Profile(id: target, key: key, cookie: record.cookie))
       profileCount += 1
       outcome = .created(target)
     case (let a?, nil), (nil, let a?):
@@ -180,17 +190,17 @@ public struct IdentityGraph: Sendable {
       merge(max(a, b), into: target)
       outcome = .merged(target, absorbed: [max(a, b)])
     }
-    link(cookie: stored.record.cookie, email: email, key: key, profile: target)
-    profiles[target]!.absorb(stored.record, email: email, key: key)
+    link(cookie: record.cookie, email: email, key: key, profile: target)
+    profiles[target]!.absorb(record, email: email, key: key)
     if target >= revisions.count { revisions.append(contentsOf: repeatElement(0, count: target + 1 - revisions.count)) }
     revisions[target] = ProfileStamp.nextRevision()
     if !replaying { index.update(profiles[target]!, interestCap: limits.maxInterestsPerProfile) }
     if let refusal { outcome = .capped(target, reason: refusal) }
     recordCount += 1
-    contentIDs[stored.contentID] = stored.seq
-    let slot = Int(stored.seq)
+    contentIDs[contentID] = seq
+    let slot = Int(seq)
     while records.count < slot { records.append(nil) }
-    if slot == records.count { records.append(stored.record) } else { records[slot] = stored.record }
+    if slot == records.count { records.append(record) } else { records[slot] = record }
     return outcome
   }
 

@@ -34,8 +34,14 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   /// A storage write failed since the start: the database may hold what the graph does not, so
   /// no snapshot is saved at shutdown.
   let storageFailed = Atomic<Bool>(false)
+  /// Set when a failed write left a graph that could not be rebuilt: every write fails from then on.
+  let writesRefused = Atomic<Bool>(false)
+  /// Tests: the next commit's database write fails with this.
+  let writeFault = Mutex<AudienceError?>(nil)
   let writer: Mutex<WriterState>
   private let pool: NIOThreadPool
+  /// One thread: a commit's database write, while the leader applies the same records to the graph.
+  private let durable: NIOThreadPool
   let watchers = Mutex(WatcherTable())
   private let clock: @Sendable () -> Timestamp
   /// Used only by the current leader (one thread at a time, ordered by the `writer` lock).
@@ -45,6 +51,8 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     var records: [Record]
     /// `ContentID(of:)` of each record, computed by the caller's thread rather than the writer's.
     var contentIDs: [ContentID]
+    /// The records' database rows, encoded by the caller's thread too.
+    var rows: RecordRows
     var done: @Sendable (Result<[IngestOutcome], any Error>) -> Void
   }
 
@@ -153,6 +161,8 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     self.writer = Mutex(WriterState())
     self.pool = NIOThreadPool(numberOfThreads: 1)
     pool.start()
+    self.durable = NIOThreadPool(numberOfThreads: 1)
+    durable.start()
     if let recordsLoader {
       DispatchQueue.global(qos: .userInitiated).async {
         recordsHold?.wait()
@@ -180,7 +190,8 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     _ records: [Record], contentIDs: [ContentID], done: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
   ) {
     // An empty group is queued too, so that its callback keeps its place in the order.
-    if !enqueue({ $0.pending.append(Pending(records: records, contentIDs: contentIDs, done: done)) }) {
+    let rows = RecordRows(records)
+    if !enqueue({ $0.pending.append(Pending(records: records, contentIDs: contentIDs, rows: rows, done: done)) }) {
       done(.failure(AudienceError(.unavailable, "the store is shutting down")))
     }
   }
@@ -199,7 +210,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   /// The leader's loop: commit whatever is pending, then run the erasures, until nothing is left.
   private func lead() {
     // A restore may still be loading the raw records: every write needs them.
-    let unavailable = waitForRecords()
+    let loading = waitForRecords()
     while true {
       let (batch, forgets, splits) = writer.withLock { state -> ([Pending], [PendingForget], [PendingSplit]) in
         if state.pending.isEmpty && state.forgets.isEmpty && state.splits.isEmpty {
@@ -217,7 +228,10 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
         return (state.pending, state.forgets, state.splits)
       }
       if batch.isEmpty && forgets.isEmpty && splits.isEmpty { return }
-      if let unavailable {
+      let refused =
+        writesRefused.load(ordering: .relaxed)
+        ? AudienceError(.unavailable, "a storage write failed and the graph could not be rebuilt; restart audienced") : nil
+      if let unavailable = loading ?? refused {
         for p in batch { p.done(.failure(unavailable)) }
         for f in forgets { f.continuation.resume(throwing: unavailable) }
         for s in splits { s.continuation.resume(throwing: unavailable) }
@@ -243,62 +257,145 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     return lead != nil
   }
 
-  private func commit(_ batch: [Pending]) {
-    // 1. Decide what to write: skip records already stored or repeated within the batch.
+  /// Where a record to store is: its group and place in the group, and the sequence number
+  /// and time (for a record sent without one) the commit gave it.
+  struct RowRef {
+    var group: Int
+    var record: Int
+    var seq: UInt64
+    var assignedTime: Timestamp?
+  }
+
+  /// A commit's database write, run on the `durable` thread while the leader applies.
+  final class DurableWrite: @unchecked Sendable {
+    let done = DispatchSemaphore(value: 0)
+    /// Set before `done` is signalled.
+    var failure: AudienceError?
+  }
+
+  /// Commits a group: under the graph lock, decides what to store (skipping records stored
+  /// before or repeated within the group), writes those rows on the `durable` thread while
+  /// applying them to the graph, then waits for the write. Readers wait on the lock, so they
+  /// see the records only once they are durable; if the write fails, the graph is rebuilt from
+  /// the database and the group fails.
+  private func commit(_ batch: consuming [Pending]) {
     let now = clock()
-    var toWrite: [StoredRecord] = []
-    var plan: [[ContentID?]] = []  // per pending, per record: the id when it is a duplicate
-    graph.withLock { g in
+    let nowText = now.iso8601
+    var batch = batch
+    let answer = graph.withLock { g -> (results: [[IngestOutcome]], behind: [AsyncThrowingStream<SegmentChange, any Error>.Continuation])? in
+      // 1. Decide what to write.
       var seq = g.lastSeq
       var seen = Set<ContentID>()
-      for pending in batch {
+      var refs: [RowRef] = []
+      var plan: [[ContentID?]] = []  // per pending, per record: the id when it is a duplicate
+      for (group, pending) in batch.enumerated() {
         var marks: [ContentID?] = []
-        for (var record, id) in zip(pending.records, pending.contentIDs) {
+        marks.reserveCapacity(pending.contentIDs.count)
+        for (i, id) in pending.contentIDs.enumerated() {
           if g.duplicateProfile(of: id) != nil || !seen.insert(id).inserted {
             marks.append(id)
             continue
           }
           marks.append(nil)
           seq += 1
-          if record.createdAt == nil { record.createdAt = now }
-          toWrite.append(StoredRecord(seq: seq, contentID: id, record: record))
+          refs.append(RowRef(group: group, record: i, seq: seq, assignedTime: pending.records[i].createdAt == nil ? now : nil))
         }
         plan.append(marks)
       }
-    }
-    // 2. Make them durable.
-    do {
-      if !toWrite.isEmpty { try write(toWrite) }
-    } catch {
-      storageFailed.store(true, ordering: .relaxed)
-      logger.error("commit failed", metadata: ["store.error": "\(error)", "store.records": "\(toWrite.count)"])
-      for p in batch { p.done(.failure(error)) }
-      return
-    }
-    // 3. Make them visible and answer.
-    var results: [[IngestOutcome]] = []
-    toWrite.reverse()  // popLast() then moves each record into the graph, in order, without a copy
-    let behind = graph.withLock { g in
+      // 2. Make them durable, beside 3.
+      let write = DurableWrite()
+      if refs.isEmpty {
+        write.done.signal()
+      } else {
+        let (written, rows, ids) = (refs, batch.map(\.rows), batch.map(\.contentIDs))
+        durable.submit { _ in
+          do throws(AudienceError) {
+            try self.write(written, rows: rows, contentIDs: ids, assignedTime: nowText)
+          } catch { write.failure = error }
+          write.done.signal()
+        }
+      }
+      // 3. Apply them, each record moved out of its group.
+      var outcomes: [IngestOutcome] = []
+      outcomes.reserveCapacity(refs.count)
+      for ref in refs {
+        var record = Record(cookie: "")
+        swap(&record, &batch[ref.group].records[ref.record])
+        if let time = ref.assignedTime { record.createdAt = time }
+        outcomes.append(g.applyNew(record, seq: ref.seq, contentID: batch[ref.group].contentIDs[ref.record]))
+      }
+      write.done.wait()
+      if let failure = write.failure {
+        recover(&g, after: failure, records: refs.count)
+        return nil
+      }
+      // 4. Answer.
+      var results: [[IngestOutcome]] = []
+      results.reserveCapacity(plan.count)
+      var next = 0
       for marks in plan {
         results.append(
           marks.map { duplicate in
             if let duplicate { return .duplicate(g.duplicateProfile(of: duplicate) ?? 0) }
-            return g.apply(toWrite.popLast()!, knownNew: true)
+            defer { next += 1 }
+            return outcomes[next]
           })
       }
-      return notifyWatchers { $0.update(after: results.joined(), in: g) }
+      return (results, notifyWatchers { $0.update(after: results.joined(), in: g) })
     }
-    endBehind(behind)
-    for (p, r) in zip(batch, results) { p.done(.success(r)) }
+    guard let answer else {
+      let failure = AudienceError(.unavailable, "storage write failed; the records were not stored (see the server log)")
+      for p in batch { p.done(.failure(failure)) }
+      return
+    }
+    endBehind(answer.behind)
+    for (p, r) in zip(batch, answer.results) { p.done(.success(r)) }
   }
 
-  private func write(_ records: [StoredRecord]) throws(AudienceError) {
+  /// After a failed write whose records the graph already holds: rebuilds the graph from the
+  /// database, so that nothing the database does not hold stays visible. Watches end: their
+  /// memberships were computed on the graph that is gone.
+  private func recover(_ g: inout IdentityGraph, after failure: AudienceError, records: Int) {
+    storageFailed.store(true, ordering: .relaxed)
+    logger.error("commit failed; rebuilding the graph from the database", metadata: ["store.error": "\(failure)", "store.records": "\(records)"])
+    do {
+      g = try Self.replay(db, limits: g.limits)
+    } catch {
+      logger.critical("the graph could not be rebuilt; refusing writes until a restart", metadata: ["store.error": "\(error)"])
+      writesRefused.store(true, ordering: .relaxed)
+    }
+    let open = watchers.withLock { table in
+      defer { table.live = [:] }
+      return table.live.values.map(\.continuation)
+    }
+    for continuation in open {
+      continuation.finish(throwing: AudienceError(.unavailable, "a storage write failed; watch the segment again"))
+    }
+  }
+
+  /// Inserts the rows in one transaction (on the `durable` thread).
+  private func write(_ refs: [RowRef], rows: [RecordRows], contentIDs: [[ContentID]], assignedTime: String) throws(AudienceError) {
     guard let insert else { throw AudienceError(.unavailable, "the store is closed") }
+    if let fault = writeFault.withLock({ $0.take() }) { throw fault }
     try db.execute("BEGIN IMMEDIATE")
     do {
-      for r in records {
-        RecordTable.bind(r, to: insert)
-        _ = try insert.step()
+      var i = 0
+      while i < refs.count {
+        // One group's rows at a time, bound from its buffer in place.
+        let group = refs[i].group
+        var end = i
+        while end < refs.count, refs[end].group == group { end += 1 }
+        try rows[group].bytes.withUnsafeBufferPointer { buffer throws(AudienceError) in
+          let base = UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self)
+          for ref in refs[i..<end] {
+            rows[group].bind(
+              ref.record, seq: ref.seq, contentID: contentIDs[group][ref.record],
+              createdAt: ref.assignedTime == nil ? nil : assignedTime, base: base, to: insert)
+            _ = try insert.step()
+            insert.rewind()
+          }
+        }
+        i = end
       }
       insert.reset()
       try db.execute("COMMIT")
@@ -386,6 +483,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     db.close()
     Glibc.close(lock)
     try? await pool.shutdownGracefully()
+    try? await durable.shutdownGracefully()
     logger.info("embedded store closed", metadata: ["store.path": "\(db.path)"])
   }
 }

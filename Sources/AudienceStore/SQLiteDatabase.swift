@@ -82,6 +82,9 @@ final class SQLiteStatement {
     sqlite3_clear_bindings(stmt)
   }
 
+  /// Resets for the next step, keeping the bindings (the caller binds every parameter again).
+  func rewind() { sqlite3_reset(stmt) }
+
   /// Binds a text or NULL at a 1-based index.
   func bind(_ index: Int32, _ value: String?) {
     guard var value else { sqlite3_bind_null(stmt, index); return }
@@ -92,6 +95,15 @@ final class SQLiteStatement {
         return sqlite3_bind_text(stmt, index, base, Int32(text.count), csqlite_transient())
       }
     }
+  }
+
+  func bindNull(_ index: Int32) { sqlite3_bind_null(stmt, index) }
+
+  /// Binds text SQLite does not copy: `text` must stay valid until the statement is stepped and
+  /// reset (or bound again).
+  func bindStatic(_ index: Int32, _ text: UnsafePointer<CChar>?, count: Int32) {
+    guard count > 0, let text else { return bind(index, "") }
+    sqlite3_bind_text(stmt, index, text, count, nil)
   }
 
   func bind(_ index: Int32, _ value: Int64?) {

@@ -1,6 +1,7 @@
 import AudienceCore
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 @testable import AudienceStore
@@ -219,6 +220,31 @@ struct EmbeddedStoreTests {
     await store.close()
     let reopened = try EmbeddedStore(directory: dir.path, logger: logger)
     #expect(try await reopened.stats() == StoreStats(profiles: 50, records: 200, repeatedEmails: 50))
+    await reopened.close()
+  }
+
+  /// The graph applies a commit while its rows are written: when the write fails, what the
+  /// graph took in is taken back (rebuilt from the database), the group fails, and sending the
+  /// records again stores them, not "duplicate". Nothing of the failed group survives a restart.
+  @Test func aFailedWriteLeavesNoTraceAndTheRecordsCanBeSentAgain() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let store = try EmbeddedStore(directory: dir.path, logger: logger)
+    #expect(try await store.ingest([record("a", "x@example.com", 1, age: 30)]) == [.created(0)])
+    store.writeFault.withLock { $0 = AudienceError(.unavailable, "disk full") }
+    let failed = [record("b", "x@example.com", 2, age: 31), record("c", "y@example.com", 3)]
+    await #expect(throws: AudienceError.self) { try await store.ingest(failed) }
+    #expect(try await store.stats() == StoreStats(profiles: 1, records: 1, repeatedEmails: 0))
+    #expect(try await store.user(cookie: "b") == nil)
+    #expect(try await store.user(cookie: "a")?.data.demographics.age == 30)
+    let count = try await store.queryCohort(CohortQuery(filter: .age(min: 31, max: 31), countOnly: true), categories: .standard)
+    #expect(count.total == 0)
+    #expect(try await store.ingest(failed) == [.updated(0), .created(1)])
+    #expect(try await store.stats() == StoreStats(profiles: 2, records: 3, repeatedEmails: 1))
+    await store.close()
+    let reopened = try EmbeddedStore(directory: dir.path, logger: logger)
+    #expect(try await reopened.stats() == StoreStats(profiles: 2, records: 3, repeatedEmails: 1))
+    #expect(try await reopened.user(cookie: "b")?.data.demographics.age == 31)
     await reopened.close()
   }
 

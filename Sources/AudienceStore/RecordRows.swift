@@ -1,0 +1,91 @@
+import AudienceCore
+
+/// The `users` rows of one queued group of records, encoded by the thread that queues the group
+/// rather than by the store's writer: every text column's UTF-8 bytes in one buffer, bound to the
+/// insert statement in place (SQLite does not copy them).
+struct RecordRows: Sendable {
+  /// The text columns, in `RecordTable.insertSQL` order.
+  enum Text: Int, CaseIterable {
+    case cookie, email, phone, createdAt, state, country, city, gender, income, education, interests
+
+    /// The 1-based parameter of `RecordTable.insertSQL`.
+    var parameter: Int32 {
+      switch self {
+      case .cookie: 3
+      case .email: 4
+      case .phone: 5
+      case .createdAt: 6
+      case .state: 7
+      case .country: 8
+      case .city: 9
+      case .gender: 11
+      case .income: 12
+      case .education: 13
+      case .interests: 14
+      }
+    }
+  }
+
+  static let absent: Int32 = -1
+  private static let noAge = Int64.min
+
+  private(set) var bytes: [UInt8] = []
+  /// Per record, per text column: where its bytes start (`absent` for NULL) and how many.
+  private var spans: [Int32] = []
+  private var ages: [Int64] = []
+
+  /// - Parameters:
+  ///   - records: the normalized records; one without `createdAt` gets its time when bound.
+  init(_ records: [Record]) {
+    bytes.reserveCapacity(records.count * 192)
+    spans.reserveCapacity(records.count * Text.allCases.count * 2)
+    ages.reserveCapacity(records.count)
+    for r in records {
+      add(r.cookie)
+      add(r.email)
+      add(r.phoneNumber)
+      add(r.createdAt?.iso8601)
+      add(r.location.state)
+      add(r.location.country)
+      add(r.location.city)
+      add(r.demographics.gender)
+      add(r.demographics.income)
+      add(r.demographics.education)
+      add(StringListCoding.encode(r.interests))
+      ages.append(r.demographics.age.map(Int64.init) ?? Self.noAge)
+    }
+  }
+
+  private mutating func add(_ text: String?) {
+    guard let text else {
+      spans.append(Self.absent)
+      spans.append(0)
+      return
+    }
+    spans.append(Int32(bytes.count))
+    bytes.append(contentsOf: text.utf8)
+    spans.append(Int32(bytes.count) - spans[spans.count - 1])
+  }
+
+  /// Binds record `i`'s row to the insert statement. `base` is `bytes`' address, and stays
+  /// valid until the statement is stepped.
+  /// - Parameters:
+  ///   - createdAt: the time the store gave a record sent without one.
+  func bind(
+    _ i: Int, seq: UInt64, contentID: ContentID, createdAt: String?, base: UnsafePointer<CChar>?,
+    to stmt: SQLiteStatement
+  ) {
+    stmt.bind(1, Int64(bitPattern: seq))
+    withUnsafeBytes(of: (contentID.high.bigEndian, contentID.low.bigEndian)) { stmt.bind(2, bytes: $0) }
+    let first = i * Text.allCases.count * 2
+    for column in Text.allCases {
+      let start = spans[first + column.rawValue * 2]
+      if start == Self.absent {
+        if column == .createdAt, let createdAt { stmt.bind(column.parameter, createdAt) } else { stmt.bindNull(column.parameter) }
+      } else {
+        stmt.bindStatic(column.parameter, base.map { $0 + Int(start) }, count: spans[first + column.rawValue * 2 + 1])
+      }
+    }
+    stmt.bind(10, ages[i] == Self.noAge ? nil : ages[i])
+  }
+}
