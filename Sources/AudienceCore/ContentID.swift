@@ -60,16 +60,19 @@ private struct FNV128 {
   static let prime: UInt128 = (1 << 88) + (1 << 8) + 0x3b
   var state: UInt128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d
 
-  mutating func byte(_ b: UInt8) {
+  @inline(__always) mutating func byte(_ b: UInt8) {
     state ^= UInt128(b)
-    state = state &* Self.prime
+    // state * prime, the prime being 2^88 + 2^8 + 0x3b: two shifts and a small multiply.
+    state = (state &<< 88) &+ (state &<< 8) &+ (state &* 0x3b)
   }
 
   /// Absent fields and empty strings hash differently; every field is length-prefixed.
   mutating func add(_ s: String?) {
-    guard let s else { byte(0xFF); return }
+    guard var s else { byte(0xFF); return }
     var n = s.utf8.count
     repeat { byte(UInt8(n & 0x7F)); n >>= 7 } while n > 0
-    for b in s.utf8 { byte(b) }
+    var h = self
+    s.withUTF8 { utf8 in for b in utf8 { h.byte(b) } }
+    self = h
   }
 }

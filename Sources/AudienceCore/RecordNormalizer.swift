@@ -18,13 +18,13 @@ public struct RecordNormalizer: Sendable {
   public func normalize(_ raw: RawRecord) throws(AudienceError) -> Record {
     let cookie = try text(raw.cookie, "data.cookie")
     guard let cookie else { throw .invalidField("data.cookie", "is required and must not be empty") }
-    if limits.blockedIdentifiers.contains(cookie.asciiFastLowercased) {
+    if isBlocked(cookie) {
       throw .invalidField("data.cookie", "\(Self.quote(cookie)) is a placeholder, not an identifier (a blocked value)")
     }
     // A placeholder email is no email: it must not join everyone who sent it.
     var email = try text(raw.email, "data.email")?.asciiFastLowercased
-    if let e = email, limits.blockedIdentifiers.contains(e) { email = nil }
-    if let email, email.contains(where: { $0 == " " || $0.isNewline }) {
+    if let e = email, isBlocked(e) { email = nil }
+    if let email, Self.hasSpaceOrNewline(email) {
       throw .invalidField("data.email", "must not contain spaces")
     }
     var createdAt: Timestamp?
@@ -43,10 +43,21 @@ public struct RecordNormalizer: Sendable {
         "data.interests", "\(raw.interests.count) interests exceed the limit of \(limits.maxInterestsPerRecord)")
     }
     var interests: [String] = []
+    interests.reserveCapacity(raw.interests.count)
+    // Case-insensitive repeats: a few interests are compared in a list, many in a set.
+    var folded: [String] = []
     var seen = Set<String>()
+    let few = raw.interests.count <= 16
     for (i, interest) in raw.interests.enumerated() {
       guard let value = try text(interest, "data.interests[\(i)]") else { continue }
-      if seen.insert(value.lowercased()).inserted { interests.append(value) }
+      let key = value.asciiFastLowercased
+      if few {
+        if folded.contains(key) { continue }
+        folded.append(key)
+      } else if !seen.insert(key).inserted {
+        continue
+      }
+      interests.append(value)
     }
     return Record(
       cookie: cookie, email: email,
@@ -66,15 +77,54 @@ public struct RecordNormalizer: Sendable {
 
   /// Trims a string field and checks its length; empty becomes nil.
   private func text(_ value: String, _ field: String) throws(AudienceError) -> String? {
-    guard value.utf8.count <= limits.maxFieldBytes else {
-      throw .invalidField(field, "\(value.utf8.count) bytes exceed the limit of \(limits.maxFieldBytes)")
+    let count = value.utf8.count
+    guard count <= limits.maxFieldBytes else {
+      throw .invalidField(field, "\(count) bytes exceed the limit of \(limits.maxFieldBytes)")
     }
-    // Control characters are ASCII, so a byte scan finds them (UTF-8 continuation bytes are >= 0x80).
-    if value.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 }) {
-      throw .invalidField(field, "contains control characters")
+    if count == 0 { return nil }
+    // One pass over the bytes: control characters are ASCII, so a byte scan finds them (UTF-8
+    // continuation bytes are >= 0x80); ends that are printable ASCII other than space need no trim.
+    var bytes = value
+    let (control, plainEnds) = bytes.withUTF8 { utf8 -> (Bool, Bool) in
+      var control = false
+      for b in utf8 { control = control || (b < 0x20 && b != 0x09) }
+      let head = utf8[0]
+      let tail = utf8[utf8.count - 1]
+      return (control, head >= 0x21 && head <= 0x7E && tail >= 0x21 && tail <= 0x7E)
     }
+    if control { throw .invalidField(field, "contains control characters") }
+    if plainEnds { return value }
     let trimmed = value.trimmingWhitespace()
     return trimmed.isEmpty ? nil : trimmed
+  }
+
+  /// Whether a trimmed identifier is one of `blockedIdentifiers` once lower-cased. An ASCII
+  /// string keeps its length when lower-cased, so one no blocked value matches in length is not
+  /// lower-cased at all.
+  private func isBlocked(_ identifier: String) -> Bool {
+    let n = identifier.utf8.count
+    var copy = identifier
+    let ascii = copy.withUTF8 { utf8 in utf8.allSatisfy { $0 < 0x80 } }
+    if ascii, !limits.blockedIdentifiers.contains(where: { $0.utf8.count == n }) { return false }
+    return limits.blockedIdentifiers.contains(identifier.asciiFastLowercased)
+  }
+
+  /// Whether a string holds a space or a line break (`Character.isNewline`: U+000A-U+000D,
+  /// U+0085, U+2028, U+2029), found on its UTF-8 bytes.
+  static func hasSpaceOrNewline(_ s: String) -> Bool {
+    var copy = s
+    return copy.withUTF8 { utf8 in
+      let n = utf8.count
+      var i = 0
+      while i < n {
+        let b = utf8[i]
+        if b == 0x20 || (b >= 0x0A && b <= 0x0D) { return true }
+        if b == 0xC2, i + 1 < n, utf8[i + 1] == 0x85 { return true }
+        if b == 0xE2, i + 2 < n, utf8[i + 1] == 0x80, utf8[i + 2] == 0xA8 || utf8[i + 2] == 0xA9 { return true }
+        i += 1
+      }
+      return false
+    }
   }
 
   static func quote(_ s: String) -> String {

@@ -298,7 +298,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
           }
           marks.append(nil)
           seq += 1
-          refs.append(RowRef(group: group, record: i, seq: seq, assignedTime: pending.records[i].createdAt == nil ? now : nil))
+          refs.append(RowRef(group: group, record: i, seq: seq, assignedTime: pending.rows.hasTime(i) ? nil : now))
         }
         plan.append(marks)
       }

@@ -67,6 +67,9 @@ struct RecordRows: Sendable {
     spans.append(Int32(bytes.count) - spans[spans.count - 1])
   }
 
+  /// Whether record `i` was sent with a time (one without gets the commit's).
+  func hasTime(_ i: Int) -> Bool { spans[i * Text.allCases.count * 2 + Text.createdAt.rawValue * 2] != Self.absent }
+
   /// Binds record `i`'s row to the insert statement. `base` is `bytes`' address, and stays
   /// valid until the statement is stepped.
   /// - Parameters:

@@ -94,4 +94,35 @@ struct NormalizationTests {
     #expect(ids.count == variants.count + 1)
     #expect(ContentID(of: base) == ContentID(of: base))
   }
+
+  /// Content ids are stored (database rows, snapshots): the function must never change. The
+  /// expected value is FNV-1a 128 over the length-prefixed fields, computed independently.
+  @Test func contentIDIsStable() {
+    let r = Record(
+      cookie: "ck-1", email: "ana@example.com", createdAt: Timestamp(seconds: 1_741_620_600),
+      location: Location(state: "CA", country: "USA", city: "San José"),
+      demographics: Demographics(age: 34, gender: "Female", education: "Master"), interests: ["Tech", "Gaming"])
+    #expect(ContentID(of: r).description == "701b853923c34e1b255152ace0d4d702")
+  }
+
+  @Test func emailsWithSpacesOrLineBreaksAreRefused() throws {
+    for email in ["a b@x.com", "a\u{85}b@x.com", "a\u{2028}b@x.com", "a\u{2029}b@x.com"] {
+      #expect(throws: AudienceError.self) { try n.normalize(RawRecord(cookie: "c", email: email)) }
+    }
+    #expect(try n.normalize(RawRecord(cookie: "c", email: " A\u{e9}b@X.com\t")).email == "a\u{e9}b@x.com")
+  }
+
+  @Test func blockedIdentifiersAreFoundWhateverTheirCase() throws {
+    #expect(throws: AudienceError.self) { try n.normalize(RawRecord(cookie: " NULL ")) }
+    #expect(throws: AudienceError.self) { try n.normalize(RawRecord(cookie: "Undefined")) }
+    #expect(try n.normalize(RawRecord(cookie: "c", email: "N/A")).email == nil)
+    #expect(try n.normalize(RawRecord(cookie: "nulls")).cookie == "nulls")
+  }
+
+  @Test func repeatedInterestsAreDroppedCaseInsensitivelyInLongListsToo() throws {
+    let short = try n.normalize(RawRecord(cookie: "c", interests: ["Tech", "tech", " TECH ", "Gaming", "\u{c9}t\u{e9}", "\u{e9}T\u{c9}"]))
+    #expect(short.interests == ["Tech", "Gaming", "\u{c9}t\u{e9}"])
+    let long = try n.normalize(RawRecord(cookie: "c", interests: (0..<40).map { "I\($0 % 20)" } + ["i3"]))
+    #expect(long.interests == (0..<20).map { "I\($0)" })
+  }
 }
