@@ -91,6 +91,8 @@ public struct IdentityGraph: Sendable {
   public internal(set) var recordCount = 0
   /// The highest sequence number applied.
   public internal(set) var lastSeq: UInt64 = 0
+  /// While a writer indexes elsewhere (`detachIndex`): the index changes, in order, not yet handed over.
+  var indexChanges: [IndexChange]?
   /// A replay of stored records is running (`beginReplay`): the segment index is built once at
   /// the end instead of record by record, and records are not checked for duplicates (the store
   /// holds each content once).
@@ -194,7 +196,13 @@ public struct IdentityGraph: Sendable {
     profiles[target]!.absorb(record, email: email, key: key)
     if target >= revisions.count { revisions.append(contentsOf: repeatElement(0, count: target + 1 - revisions.count)) }
     revisions[target] = ProfileStamp.nextRevision()
-    if !replaying { index.update(profiles[target]!, interestCap: limits.maxInterestsPerProfile) }
+    if !replaying {
+      if indexChanges != nil {
+        indexChanges!.append(IndexChange(.update(SegmentIndex.Row(profiles[target]!, interestCap: limits.maxInterestsPerProfile))))
+      } else {
+        index.update(profiles[target]!, interestCap: limits.maxInterestsPerProfile)
+      }
+    }
     if let refusal { outcome = .capped(target, reason: refusal) }
     recordCount += 1
     contentIDs[contentID] = seq
@@ -278,7 +286,9 @@ public struct IdentityGraph: Sendable {
     for e in gone.emails { emails[e]!.profile = survivor }
     profiles[survivor]!.absorb(gone)
     profiles[absorbed] = nil
-    if !replaying { index.remove(absorbed) }
+    if !replaying {
+      if indexChanges != nil { indexChanges!.append(IndexChange(.remove(absorbed))) } else { index.remove(absorbed) }
+    }
     profileCount -= 1
   }
 }

@@ -42,6 +42,8 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   private let pool: NIOThreadPool
   /// One thread: a commit's database write, while the leader applies the same records to the graph.
   private let durable: NIOThreadPool
+  /// One thread: a large commit's index changes, while the leader applies the next records.
+  private let indexer: NIOThreadPool
   let watchers = Mutex(WatcherTable())
   private let clock: @Sendable () -> Timestamp
   /// Used only by the current leader (one thread at a time, ordered by the `writer` lock).
@@ -163,6 +165,8 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     pool.start()
     self.durable = NIOThreadPool(numberOfThreads: 1)
     durable.start()
+    self.indexer = NIOThreadPool(numberOfThreads: 1)
+    indexer.start()
     if let recordsLoader {
       DispatchQueue.global(qos: .userInitiated).async {
         recordsHold?.wait()
@@ -266,6 +270,24 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     var assignedTime: Timestamp?
   }
 
+  /// Commits of at least this many records keep their index up to date on the `indexer` thread.
+  static let indexElsewhereFrom = 256
+  /// Records applied between two hand-overs of index changes to the `indexer`.
+  static let indexSlice = 128
+
+  /// The index of a commit in progress, kept up to date on the `indexer` thread (only there
+  /// until `done` is signalled).
+  final class IndexHandoff: @unchecked Sendable {
+    var index: DetachedIndex
+    let done = DispatchSemaphore(value: 0)
+
+    init(_ index: DetachedIndex) { self.index = index }
+  }
+
+  private func hand(_ changes: [IndexChange], to handoff: IndexHandoff) {
+    indexer.submit { _ in handoff.index.apply(changes) }
+  }
+
   /// A commit's database write, run on the `durable` thread while the leader applies.
   final class DurableWrite: @unchecked Sendable {
     let done = DispatchSemaphore(value: 0)
@@ -315,20 +337,29 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
           write.done.signal()
         }
       }
-      // 3. Apply them, each record moved out of its group.
+      // 3. Apply them, each record moved out of its group. A large commit's index changes are
+      // made on the `indexer` thread, a slice at a time, while the next records are applied.
+      let indexing = refs.count >= Self.indexElsewhereFrom ? IndexHandoff(g.detachIndex()) : nil
       var outcomes: [IngestOutcome] = []
       outcomes.reserveCapacity(refs.count)
-      for ref in refs {
+      for (n, ref) in refs.enumerated() {
         var record = Record(cookie: "")
         swap(&record, &batch[ref.group].records[ref.record])
         if let time = ref.assignedTime { record.createdAt = time }
         outcomes.append(g.applyNew(record, seq: ref.seq, contentID: batch[ref.group].contentIDs[ref.record]))
+        if let indexing, n % Self.indexSlice == Self.indexSlice - 1 { hand(g.takeIndexChanges(), to: indexing) }
+      }
+      if let indexing {
+        hand(g.takeIndexChanges(), to: indexing)
+        indexer.submit { _ in indexing.done.signal() }
       }
       write.done.wait()
+      indexing?.done.wait()
       if let failure = write.failure {
         recover(&g, after: failure, records: refs.count)
         return nil
       }
+      if let indexing { g.attach(indexing.index) }
       // 4. Answer.
       var results: [[IngestOutcome]] = []
       results.reserveCapacity(plan.count)
@@ -484,6 +515,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     Glibc.close(lock)
     try? await pool.shutdownGracefully()
     try? await durable.shutdownGracefully()
+    try? await indexer.shutdownGracefully()
     logger.info("embedded store closed", metadata: ["store.path": "\(db.path)"])
   }
 }

@@ -69,6 +69,29 @@ struct SegmentIndexTests {
     }
   }
 
+  /// A writer may keep the index up to date elsewhere while it applies records (detached, the
+  /// changes handed over in slices): the index it attaches back is the one applying in place gives.
+  @Test func aDetachedIndexFedInSlicesMatchesTheScan() async {
+    await propertyCheck(count: 100, input: Gen.int(in: 0...1_000_000), Gen.int(in: 1...400), Gen.int(in: 1...50)) { seed, n, slice in
+      var rng = SplitMix64(seed: UInt64(seed))
+      let records = Self.records(&rng, count: n)
+      let split = Int.random(in: 0...n, using: &rng)
+      var g = Fixture.graph(Array(records[..<split]))
+      var detached = g.detachIndex()
+      for (i, r) in records[split...].enumerated() {
+        Fixture.apply([r], to: &g)
+        if i % slice == slice - 1 { detached.apply(g.takeIndexChanges()) }
+      }
+      detached.apply(g.takeIndexChanges())
+      g.attach(detached)
+      for _ in 0..<20 {
+        let f = Self.filter(&rng, depth: 0)
+        #expect(g.index.evaluate(f, .standard).members == g.scanMatches(f), "seed \(seed), n \(n), filter \(f)")
+      }
+      #expect(g.index.evaluate(nil, .standard).members == g.scanMatches(nil))
+    }
+  }
+
   @Test func reportFromTheIndexEqualsTheScannedReport() async throws {
     await propertyCheck(count: 60, input: Gen.int(in: 0...1_000_000), Gen.int(in: 1...400)) { seed, n in
       var rng = SplitMix64(seed: UInt64(seed))

@@ -248,6 +248,46 @@ struct EmbeddedStoreTests {
     await reopened.close()
   }
 
+  /// A large commit keeps its index up to date on another thread: what it answers is what
+  /// committing the same records one at a time (index updated in place) answers.
+  @Test func aLargeCommitIndexesLikeSmallOnes() async throws {
+    let countries = ["USA", "India", "Brazil", nil]
+    let records = (0..<700).map { i in
+      Record(
+        cookie: "c\(i % 650)", email: i % 3 == 0 ? "e\(i % 97)@example.com" : nil,
+        createdAt: Timestamp(year: 2025, month: 3, day: 1 + i % 20, hour: 12, minute: i % 60),
+        location: Location(country: countries[i % 4], city: "city\(i % 37)"),
+        demographics: Demographics(age: 18 + i % 50, gender: i % 2 == 0 ? "Female" : "Male"),
+        interests: [["Tech", "Gaming"], ["AI"], [], ["Crypto", "tech"]][i % 4])
+    }
+    let filters: [Filter?] = [
+      nil, .age(min: 20, max: 30), .strings(.country, ["usa"]), .interests(any: ["gaming", "ai"]),
+      .all([.strings(.gender, ["female"]), .age(min: 40, max: 60)]), .strings(.city, ["city3", "city30"]),
+    ]
+    func answers(_ store: EmbeddedStore) async throws -> [Int] {
+      var totals: [Int] = []
+      for f in filters {
+        totals.append(try await store.queryCohort(CohortQuery(filter: f, countOnly: true), categories: .standard).total)
+      }
+      return totals
+    }
+    let dirs = (TemporaryDirectory(), TemporaryDirectory())
+    defer {
+      dirs.0.remove()
+      dirs.1.remove()
+    }
+    let large = try EmbeddedStore(directory: dirs.0.path, logger: logger)
+    let small = try EmbeddedStore(directory: dirs.1.path, logger: logger)
+    let outcomes = try await large.ingest(records)
+    var one: [IngestOutcome] = []
+    for r in records { one += try await small.ingest([r]) }
+    #expect(outcomes == one)
+    #expect(try await answers(large) == answers(small))
+    #expect(try await large.stats() == small.stats())
+    await large.close()
+    await small.close()
+  }
+
   @Test func writesAfterCloseAreRefused() async throws {
     let dir = TemporaryDirectory()
     defer { dir.remove() }

@@ -98,21 +98,50 @@ struct SegmentIndex: Sendable {
   /// - Parameters:
   ///   - p: the profile as it is now.
   ///   - interestCap: most interests a profile shows; the index holds the ones shown.
-  mutating func update(_ p: Profile, interestCap: Int) {
-    let id = p.id
+  mutating func update(_ p: Profile, interestCap: Int) { update(Row(p, interestCap: interestCap)) }
+
+  /// What the index holds of one profile, taken from it so that it can be indexed elsewhere
+  /// (another thread) while the profile changes on.
+  struct Row: Sendable {
+    var id: Int
+    var inCohort: Bool
+    var created: Int64
+    var seen: Int64
+    var gender, country, state, city, education, income: String?
+    var age: Int?
+    var interests: [String]
+
+    init(_ p: Profile, interestCap: Int) {
+      id = p.id
+      inCohort = p.inCohort
+      created = p.first.createdAt.seconds
+      seen = p.last.createdAt.seconds
+      gender = p.gender?.value
+      country = p.country?.value
+      state = p.state?.value
+      city = p.city?.value
+      education = p.education?.value
+      income = p.income?.value
+      age = p.age?.value
+      interests = p.interests.count <= interestCap ? p.interests.values.map(\.spelling) : p.interestList(cap: interestCap)
+    }
+  }
+
+  mutating func update(_ row: Row) {
+    let id = row.id
     grow(to: id)
     alive.insert(id)
-    if p.inCohort { cohort.insert(id) } else { cohort.remove(id) }
-    created[id] = p.first.createdAt.seconds
-    seen[id] = p.last.createdAt.seconds
-    set(.gender, id, p.gender?.value)
-    set(.country, id, p.country?.value)
-    set(.state, id, p.state?.value)
-    set(.city, id, p.city?.value)
-    set(.education, id, p.education?.value)
-    set(.income, id, p.income?.value)
-    setAge(id, p.age?.value)
-    setInterests(id, p.interests.count <= interestCap ? p.interests.values.map(\.spelling) : p.interestList(cap: interestCap))
+    if row.inCohort { cohort.insert(id) } else { cohort.remove(id) }
+    created[id] = row.created
+    seen[id] = row.seen
+    set(.gender, id, row.gender)
+    set(.country, id, row.country)
+    set(.state, id, row.state)
+    set(.city, id, row.city)
+    set(.education, id, row.education)
+    set(.income, id, row.income)
+    setAge(id, row.age)
+    setInterests(id, row.interests)
   }
 
   /// Drops a profile that was merged away.
