@@ -194,12 +194,15 @@ public struct CSVParser: Sendable {
   }
 
   private mutating func endField() {
-    if let s = String(validating: field, as: UTF8.self) {
-      fields.append(s)
-    } else {
-      error = error ?? "field \(fields.count + 1) is not valid UTF-8"
-      fields.append(String(decoding: field, as: UTF8.self))
+    // Decoding repairs invalid UTF-8 (U+FFFD), so bytes that decode to other bytes were invalid.
+    // (The contiguous decoding is specialized; `String(validating:as:)` looked up generic
+    // metadata on every field.)
+    let (s, valid) = field.withUnsafeBufferPointer { bytes -> (String, Bool) in
+      let s = String(decoding: bytes, as: UTF8.self)
+      return (s, bytes.allSatisfy { $0 < 0x80 } || s.utf8.elementsEqual(bytes))
     }
+    if !valid { error = error ?? "field \(fields.count + 1) is not valid UTF-8" }
+    fields.append(s)
     field.removeAll(keepingCapacity: true)
     state = .fieldStart
   }
