@@ -44,6 +44,7 @@ struct ApplyBench: ParsableCommand {
     emit(.object([
       ("figure", .string("apply")), ("records", .int(Int64(records.count))), ("profiles", .int(Int64(profiles))),
       ("us_per_record", Stats(samples).json),
+      ("profile_stride", .int(Int64(MemoryLayout<Profile?>.stride))), ("record_stride", .int(Int64(MemoryLayout<Record?>.stride))),
     ]))
   }
 }
