@@ -192,7 +192,7 @@ public struct IdentityGraph: Sendable {
       merge(max(a, b), into: target)
       outcome = .merged(target, absorbed: [max(a, b)])
     }
-    link(cookie: record.cookie, email: email, key: key, profile: target)
+    link(cookie: record.cookie, email: email, key: key, profile: target, cookieKnown: byCookie != nil, emailKnown: byEmail != nil)
     profiles[target]!.absorb(record, email: email, key: key)
     if target >= revisions.count { revisions.append(contentsOf: repeatElement(0, count: target + 1 - revisions.count)) }
     revisions[target] = ProfileStamp.nextRevision()
@@ -223,23 +223,26 @@ public struct IdentityGraph: Sendable {
 
   /// - Parameters:
   ///   - email: the record's email, nil when it has none or its link was refused.
-  private mutating func link(cookie: String, email: String?, key: RecordKey, profile: ProfileID) {
-    // One hash of each identifier where it is known (the modify accessors), two where it is new.
-    let knownCookie: Void? = cookies[cookie]?.link(key: key, email: email)
-    if knownCookie == nil {
+  ///   - cookieKnown: the cookie is in `cookies` (the caller looked it up: a new one is inserted
+  ///     without a second lookup).
+  ///   - emailKnown: the email is in `emails`.
+  private mutating func link(
+    cookie: String, email: String?, key: RecordKey, profile: ProfileID, cookieKnown: Bool, emailKnown: Bool
+  ) {
+    // One hash of each identifier: the modify accessor where it is known, the insert where it is new.
+    if cookieKnown {
+      cookies[cookie]!.link(key: key, email: email)
+    } else {
       cookies[cookie] = CookieInfo(profile: profile, firstSeq: key.seq, latest: key, emails: email.map { [$0] } ?? [])
       profiles[profile]!.cookies.append(cookie)
     }
     guard let e = email else { return }
-    switch emails[e]?.link(cookie: cookie) {
-    case nil:
+    if !emailKnown {
       emails[e] = EmailInfo(profile: profile, cookies: [cookie])
       profiles[profile]!.emails.append(e)
-    case true?:
+    } else if emails[e]!.link(cookie: cookie) {
       repeatedEmailCount += 1
       profiles[profile]!.inCohort = true
-    case false?:
-      break
     }
   }
 
