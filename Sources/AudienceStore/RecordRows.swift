@@ -51,19 +51,21 @@ struct RecordRows: Sendable {
       add(r.demographics.gender)
       add(r.demographics.income)
       add(r.demographics.education)
-      add(StringListCoding.encode(r.interests))
+      spans.append(Int32(bytes.count))
+      StringListCoding.encode(r.interests, into: &bytes)
+      spans.append(Int32(bytes.count) - spans[spans.count - 1])
       ages.append(r.demographics.age.map(Int64.init) ?? Self.noAge)
     }
   }
 
   private mutating func add(_ text: String?) {
-    guard let text else {
+    guard var text else {
       spans.append(Self.absent)
       spans.append(0)
       return
     }
     spans.append(Int32(bytes.count))
-    bytes.append(contentsOf: text.utf8)
+    text.withUTF8 { bytes.append(contentsOf: $0) }
     spans.append(Int32(bytes.count) - spans[spans.count - 1])
   }
 

@@ -2,32 +2,41 @@
 /// embedded database stores, readable by `sqlite3` and pandas alike.
 enum StringListCoding {
   static func encode(_ values: [String]) -> String {
-    var out = "["
-    for (i, v) in values.enumerated() {
-      if i > 0 { out += "," }
-      out += "\""
-      // Most values need no escape: copy them whole.
-      if !v.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
-        out += v
-        out += "\""
-        continue
-      }
-      for scalar in v.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        case "\r": out += "\\r"
-        case _ where scalar.value < 0x20:
-          let hex = String(scalar.value, radix: 16)
-          out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
+    var bytes: [UInt8] = []
+    encode(values, into: &bytes)
+    return String(decoding: bytes, as: UTF8.self)
+  }
+
+  /// Appends the encoding's UTF-8 bytes.
+  static func encode(_ values: [String], into out: inout [UInt8]) {
+    out.append(0x5B)  // [
+    for (i, value) in values.enumerated() {
+      if i > 0 { out.append(0x2C) }  // ,
+      out.append(0x22)  // "
+      var v = value
+      v.withUTF8 { utf8 in
+        // Most values need no escape: copy them whole.
+        if !utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+          out.append(contentsOf: utf8)
+          return
+        }
+        for b in utf8 {
+          switch b {
+          case 0x22: out.append(contentsOf: [0x5C, 0x22])  // \"
+          case 0x5C: out.append(contentsOf: [0x5C, 0x5C])  // \\
+          case 0x0A: out.append(contentsOf: [0x5C, 0x6E])  // \n
+          case 0x09: out.append(contentsOf: [0x5C, 0x74])  // \t
+          case 0x0D: out.append(contentsOf: [0x5C, 0x72])  // \r
+          case ..<0x20:
+            let hex = Array("0123456789abcdef".utf8)
+            out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])  // \u00XX
+          default: out.append(b)
+          }
         }
       }
-      out += "\""
+      out.append(0x22)
     }
-    return out + "]"
+    out.append(0x5D)  // ]
   }
 
   /// Decodes what `encode` wrote; nil when the text is not such an array.

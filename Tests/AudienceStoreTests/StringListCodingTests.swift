@@ -15,6 +15,10 @@ struct StringListCodingTests {
 
   @Test func writesPlainJSON() {
     #expect(StringListCoding.encode(["Tech", "Gaming"]) == #"["Tech","Gaming"]"#)
+    #expect(StringListCoding.encode(["a\"b\\c\n\t\r\u{01}\u{1f}é", "x"]) == #"["a\"b\\c\n\t\r\u0001\u001fé","x"]"#)
+    var bytes: [UInt8] = [0x41]
+    StringListCoding.encode(["Tech"], into: &bytes)
+    #expect(bytes == Array(#"A["Tech"]"#.utf8))
   }
 
   @Test(arguments: ["", "[", "[\"a\"", "[\"a\",]", "[a]", "[\"a\"] x", "{}", "[\"\\q\"]"])
