@@ -1,0 +1,39 @@
+#!/bin/bash
+# Ingest a JSON-lines file into a fresh audienced through the client library's stream and print
+# records/s and the server's CPU seconds per thread (leader, durable, indexer: the store's "TP"
+# threads in creation order; validation: the Swift task threads).
+#
+#   bench/ingest-threads.sh [AUDIENCED] [FILE]
+#   defaults: .build/release/audienced, 1,000,000 records made with `audience gen --seed 7`
+# Alternate two builds to compare them on this noisy machine.
+set -euo pipefail
+BIN=${1:-.build/release/audienced}
+WORK=$(mktemp -d)
+trap 'kill $(cat "$WORK/pid" 2>/dev/null) 2>/dev/null || true; sleep 1; rm -rf "$WORK"' EXIT
+FILE=${2:-}
+if [ -z "$FILE" ]; then
+  FILE=$WORK/people.jsonl
+  .build/release/audience gen --count 1000000 --seed 7 --format jsonl > "$FILE"
+fi
+"$BIN" --socket "$WORK/s.sock" --data-dir "$WORK/data" --log-level warning > "$WORK/server.log" 2>&1 &
+echo $! > "$WORK/pid"
+for _ in $(seq 50); do [ -S "$WORK/s.sock" ] && break; sleep 0.2; done
+.build/release/audience-bench ingest --socket "$WORK/s.sock" --file "$FILE" > "$WORK/out.json"
+python3 - "$(cat "$WORK/pid")" "$WORK/out.json" <<'PY'
+import json, os, sys
+pid, out = sys.argv[1], json.load(open(sys.argv[2]))
+hz = os.sysconf("SC_CLK_TCK")
+threads = []
+for t in sorted(os.listdir(f"/proc/{pid}/task"), key=int):
+    stat = open(f"/proc/{pid}/task/{t}/stat").read()
+    comm = stat[stat.index("(") + 1:stat.rindex(")")]
+    fields = stat[stat.rindex(")") + 2:].split()
+    threads.append((comm, (int(fields[11]) + int(fields[12])) / hz))
+tp = [s for c, s in threads if c.startswith("TP-")]
+names = ["leader", "durable", "indexer"] + [f"pool{i}" for i in range(3, len(tp))]
+tasks = sum(s for c, s in threads if "qos" in c)
+total = sum(s for _, s in threads)
+n = out["records"]
+print(f'{out["records_per_second"]:,.0f} records/s; server CPU {total:.1f} s = {total * 1e6 / n:.1f} us/record; '
+      + " ".join(f"{k} {v:.1f} s" for k, v in zip(names, tp)) + f"; validation tasks {tasks:.1f} s")
+PY
