@@ -63,8 +63,19 @@ public final class AudienceClient: Sendable {
   ///   - records: at most `server.maxRecordsPerBatch` records.
   ///   - timeoutMs: deadline, 0 for none.
   public func ingest(_ records: [RawRecord], timeoutMs: UInt32 = 0) async throws -> IngestSummary {
+    try Self.refuseNUL(records)
     guard case .ingest(let s) = try await call(.ingest(records), timeoutMs: timeoutMs) else { throw Self.mismatch }
     return s
+  }
+
+  /// INVALID_ARGUMENT for a record with a NUL byte in a field: sent, it would arrive cut short
+  /// (`RawRecord.fieldWithNUL`).
+  static func refuseNUL(_ records: [RawRecord]) throws(WireStatus) {
+    for (i, r) in records.enumerated() {
+      if let field = r.fieldWithNUL {
+        throw WireStatus(.invalidArgument, "record \(i): \(field) contains a NUL byte, which the protocol cannot carry")
+      }
+    }
   }
 
   /// The merged profile behind a cookie; NOT_FOUND when the cookie is unknown.

@@ -68,7 +68,7 @@ public struct CSVRecords: Sendable {
         r.age = Int(d)
       }
     }
-    return r
+    return try r.refusingNUL()
   }
 
   /// `50000.0` (pandas) as `50000`; other text unchanged (nil).

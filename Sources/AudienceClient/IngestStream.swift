@@ -88,6 +88,7 @@ public final class IngestStream {
 
   private func send(_ records: [RawRecord], last: Bool) async throws {
     guard !ended else { throw WireStatus(.failedPrecondition, "the ingest stream was finished") }
+    try AudienceClient.refuseNUL(records)
     while unacknowledged >= window { try await receive() }
     let batch = IngestBatch(stream: streamID, sequence: nextSequence, records: records, last: last)
     nextSequence += 1

@@ -197,11 +197,8 @@ public struct IdentityGraph: Sendable {
     if target >= revisions.count { revisions.append(contentsOf: repeatElement(0, count: target + 1 - revisions.count)) }
     revisions[target] = ProfileStamp.nextRevision()
     if !replaying {
-      if indexChanges != nil {
-        indexChanges!.append(IndexChange(.update(SegmentIndex.Row(profiles[target]!, interestCap: limits.maxInterestsPerProfile))))
-      } else {
-        index.update(profiles[target]!, interestCap: limits.maxInterestsPerProfile)
-      }
+      let row = profiles[target]!.indexRow(interestCap: limits.maxInterestsPerProfile)
+      if indexChanges != nil { indexChanges!.append(IndexChange(.update(row))) } else { index.update(row) }
     }
     if let refusal { outcome = .capped(target, reason: refusal) }
     recordCount += 1
@@ -216,7 +213,8 @@ public struct IdentityGraph: Sendable {
   private func capRefusal(_ r: Record, _ byCookie: ProfileID?, _ byEmail: ProfileID?) -> String? {
     guard r.email != nil else { return nil }
     func sized(_ id: ProfileID?) -> (id: ProfileID, size: Int)? {
-      id.map { id in (id, profiles[id].map { $0.cookies.count + $0.emails.count } ?? 0) }
+      // Fields read in place (mapping the optional profile would copy all of it).
+      id.map { id in (id, (profiles[id]?.cookies.count ?? 0) + (profiles[id]?.emails.count ?? 0)) }
     }
     return Self.capRefusal(byCookie: sized(byCookie), byEmail: sized(byEmail), cap: limits.maxIdentifiersPerProfile)
   }

@@ -110,3 +110,27 @@ public struct RawRecord: Hashable, Sendable {
     self.interests = interests
   }
 }
+
+extension RawRecord {
+  /// The first field holding a NUL byte (named as in `{"data": ...}`), or nil. The protocol's
+  /// strings end at a NUL (protobuf-c hands them over as C strings), so such a record would
+  /// arrive cut short, "ab\0cd" becoming the cookie "ab": clients refuse it instead.
+  public var fieldWithNUL: String? {
+    func has(_ s: String) -> Bool { s.utf8.contains(0) }
+    let named: [(String, String)] = [
+      ("data.cookie", cookie), ("data.email", email), ("data.phone_number", phoneNumber), ("data.created_at", createdAt),
+      ("data.location.state", state), ("data.location.country", country), ("data.location.city", city),
+      ("data.demographics.gender", gender), ("data.demographics.income", income),
+      ("data.demographics.education", education),
+    ]
+    for (name, value) in named where has(value) { return name }
+    for (i, interest) in interests.enumerated() where has(interest) { return "data.interests[\(i)]" }
+    return nil
+  }
+
+  /// Throws INVALID_ARGUMENT naming the first field with a NUL byte (see `fieldWithNUL`).
+  public func refusingNUL() throws(AudienceError) -> RawRecord {
+    if let field = fieldWithNUL { throw .invalidField(field, "contains a NUL byte, which the protocol cannot carry") }
+    return self
+  }
+}

@@ -34,7 +34,7 @@ public enum RecordJSON {
     case .string(let s)?: r.interests = splitList(s)
     default: throw .invalidField("data.interests", "must be a list of strings")
     }
-    return r
+    return try r.refusingNUL()
   }
 
   /// Splits `"Tech;Gaming"` or `"Tech|Gaming"`.

@@ -242,7 +242,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
         continue
       }
       // Records queued before an erasure are committed first, so it erases them too.
-      if !batch.isEmpty { commit(batch) }
+      if !batch.isEmpty { commit(consume batch) }
       for f in forgets { erase(f) }
       for s in splits { split(s) }
     }

@@ -16,6 +16,29 @@ struct IngestCSVEndToEndTests {
     c5,e@x.com,"2025-03-13T08:00:00",Lyon,France,41,,,
     """
 
+  /// A NUL byte cannot cross the protocol (the server reads C strings: "ab\0cd" would become the
+  /// cookie "ab"), so the CLI refuses such a row by its line, in CSV and in JSON lines alike.
+  @Test func aFieldWithANULByteIsRefusedNotCutShort() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let csv = server.directory + "/nul.csv"
+    try "cookie,email\nab\u{0}cd,x@example.com\nok1,y@example.com\n".write(toFile: csv, atomically: true, encoding: .utf8)
+    let jsonl = server.directory + "/nul.jsonl"
+    try #"{"data":{"cookie":"ok2","interests":["a\u0000b"]}}"#.appending("\n").write(toFile: jsonl, atomically: true, encoding: .utf8)
+    for (path, line, field) in [(csv, 2, "data.cookie"), (jsonl, 1, "data.interests[0]")] {
+      let run = try CLI.run(["ingest", path, "--json"], socket: server.socketPath)
+      #expect(run.status == 1, "\(run.stderr)")
+      let summary = try CLI.json(run)
+      #expect(summary["rejected"] == .int(1))
+      guard case .array(let errors)? = summary["errors"] else { Issue.record("no errors"); continue }
+      #expect(errors.first?["line"] == .int(Int64(line)))
+      #expect(errors.first?["message"].map { "\($0)" }?.contains("\(field): contains a NUL byte") == true, "\(errors)")
+    }
+    #expect(try CLI.run(["user", "ab", "--json"], socket: server.socketPath).status != 0)
+    #expect(try CLI.json(try CLI.run(["health", "--json"], socket: server.socketPath))["profiles"] == .int(1))
+  }
+
   @Test func csvRowsBecomeRecordsAndBadRowsAreReportedByLine() async throws {
     let server = ServerProcess()
     try await server.start()

@@ -30,6 +30,13 @@ struct IngestStreamTests {
     #expect(acks.map(\.sequence) == Array(0..<20))
     #expect(acks.allSatisfy { $0.summary.outcomes.count == 100 && $0.summary.accepted == 100 })
     await #expect(throws: WireStatus.self) { _ = try await stream.send(Self.batch(99, size: 1)) }
+    // A NUL byte cannot cross the protocol: the library refuses the batch rather than cut it short.
+    let nul = [RawRecord(cookie: "fine"), RawRecord(cookie: "ab\u{0}cd")]
+    await #expect(throws: WireStatus(.invalidArgument, "record 1: data.cookie contains a NUL byte, which the protocol cannot carry")) {
+      _ = try await client.ingest(nul)
+    }
+    let other = try await client.ingestStream()
+    await #expect(throws: WireStatus.self) { _ = try await other.send(nul) }
     await client.close()
     // Acknowledged means durable: all of it survives kill -9.
     await server.stop(signal: SIGKILL)

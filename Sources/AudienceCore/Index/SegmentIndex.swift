@@ -169,3 +169,9 @@ struct SegmentIndex: Sendable {
     return n
   }
 }
+
+extension Profile {
+  /// What the segment index holds of this profile. Mutating only so that a profile in the graph's
+  /// array is read in place: a copy would retain each of its strings and arrays.
+  mutating func indexRow(interestCap: Int) -> SegmentIndex.Row { SegmentIndex.Row(self, interestCap: interestCap) }
+}

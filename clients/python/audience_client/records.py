@@ -11,6 +11,9 @@ def _text(value, field):
     if isinstance(value, (int, float)):
         return str(int(value)) if float(value).is_integer() else str(value)
     if isinstance(value, str):
+        # The server reads strings as C strings: one with a NUL byte would arrive cut short.
+        if "\0" in value:
+            raise ValueError(f"{field}: contains a NUL byte, which the protocol cannot carry")
         return value
     raise ValueError(f"{field}: must be a string")
 

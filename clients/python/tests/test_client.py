@@ -41,6 +41,11 @@ def test_errors_carry_code_and_field(server):
         with pytest.raises(AudienceError) as e:
             c.query_cohort(limit=20000)
         assert e.value.code == "INVALID_ARGUMENT"
+        # A NUL byte would reach the server's C strings cut short ("ab\0cd" -> "ab"): refused.
+        with pytest.raises(ValueError, match="data.cookie: contains a NUL byte"):
+            c.ingest([{"cookie": "ab\0cd"}])
+        with pytest.raises(AudienceError):
+            c.get_user("ab")
 
 
 PEOPLE = [
