@@ -205,7 +205,7 @@ public struct IdentityGraph: Sendable {
     contentIDs[contentID] = seq
     let slot = Int(seq)
     while records.count < slot { records.append(nil) }
-    if slot == records.count { records.append(record) } else { records[slot] = record }
+    if slot == records.count { records.append(consume record) } else { records[slot] = consume record }
     return outcome
   }
 

@@ -343,10 +343,13 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
       var outcomes: [IngestOutcome] = []
       outcomes.reserveCapacity(refs.count)
       for (n, ref) in refs.enumerated() {
-        var record = Record(cookie: "")
-        swap(&record, &batch[ref.group].records[ref.record])
+        var record = batch[ref.group].records.withUnsafeMutableBufferPointer { records in
+          let slot = records.baseAddress! + ref.record
+          defer { slot.initialize(to: Record(cookie: "")) }
+          return slot.move()
+        }
         if let time = ref.assignedTime { record.createdAt = time }
-        outcomes.append(g.applyNew(record, seq: ref.seq, contentID: batch[ref.group].contentIDs[ref.record]))
+        outcomes.append(g.applyNew(consume record, seq: ref.seq, contentID: batch[ref.group].contentIDs[ref.record]))
         if let indexing, n % Self.indexSlice == Self.indexSlice - 1 { hand(g.takeIndexChanges(), to: indexing) }
       }
       if let indexing {

@@ -111,7 +111,7 @@ struct SegmentIndex: Sendable {
     var age: Int?
     var interests: [String]
 
-    init(_ p: Profile, interestCap: Int) {
+    init(_ p: borrowing Profile, interestCap: Int) {
       id = p.id
       inCohort = p.inCohort
       created = p.first.createdAt.seconds
