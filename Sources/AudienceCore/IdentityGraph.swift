@@ -196,10 +196,7 @@ public struct IdentityGraph: Sendable {
     profiles[target]!.absorb(record, email: email, key: key)
     if target >= revisions.count { revisions.append(contentsOf: repeatElement(0, count: target + 1 - revisions.count)) }
     revisions[target] = ProfileStamp.nextRevision()
-    if !replaying {
-      let row = profiles[target]!.indexRow(interestCap: limits.maxInterestsPerProfile)
-      if indexChanges != nil { indexChanges!.append(IndexChange(.update(row))) } else { index.update(row) }
-    }
+    if !replaying { changeIndex(.update(profiles[target]!.indexRow(interestCap: limits.maxInterestsPerProfile))) }
     if let refusal { outcome = .capped(target, reason: refusal) }
     recordCount += 1
     contentIDs[contentID] = seq
@@ -287,9 +284,7 @@ public struct IdentityGraph: Sendable {
     for e in gone.emails { emails[e]!.profile = survivor }
     profiles[survivor]!.absorb(gone)
     profiles[absorbed] = nil
-    if !replaying {
-      if indexChanges != nil { indexChanges!.append(IndexChange(.remove(absorbed))) } else { index.remove(absorbed) }
-    }
+    if !replaying { changeIndex(.remove(absorbed)) }
     profileCount -= 1
   }
 }

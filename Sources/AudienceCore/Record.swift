@@ -117,13 +117,16 @@ extension RawRecord {
   /// arrive cut short, "ab\0cd" becoming the cookie "ab": clients refuse it instead.
   public var fieldWithNUL: String? {
     func has(_ s: String) -> Bool { s.utf8.contains(0) }
-    let named: [(String, String)] = [
-      ("data.cookie", cookie), ("data.email", email), ("data.phone_number", phoneNumber), ("data.created_at", createdAt),
-      ("data.location.state", state), ("data.location.country", country), ("data.location.city", city),
-      ("data.demographics.gender", gender), ("data.demographics.income", income),
-      ("data.demographics.education", education),
-    ]
-    for (name, value) in named where has(value) { return name }
+    if has(cookie) { return "data.cookie" }
+    if has(email) { return "data.email" }
+    if has(phoneNumber) { return "data.phone_number" }
+    if has(createdAt) { return "data.created_at" }
+    if has(state) { return "data.location.state" }
+    if has(country) { return "data.location.country" }
+    if has(city) { return "data.location.city" }
+    if has(gender) { return "data.demographics.gender" }
+    if has(income) { return "data.demographics.income" }
+    if has(education) { return "data.demographics.education" }
     for (i, interest) in interests.enumerated() where has(interest) { return "data.interests[\(i)]" }
     return nil
   }

@@ -43,25 +43,6 @@ struct RecordTable {
       age, gender, income, education, interests FROM users ORDER BY seq
     """
 
-  static func bind(_ s: StoredRecord, to stmt: SQLiteStatement) {
-    let r = s.record
-    stmt.reset()
-    stmt.bind(1, Int64(bitPattern: s.seq))
-    withUnsafeBytes(of: (s.contentID.high.bigEndian, s.contentID.low.bigEndian)) { stmt.bind(2, bytes: $0) }
-    stmt.bind(3, r.cookie)
-    stmt.bind(4, r.email)
-    stmt.bind(5, r.phoneNumber)
-    stmt.bind(6, (r.createdAt ?? Timestamp(seconds: 0)).iso8601)
-    stmt.bind(7, r.location.state)
-    stmt.bind(8, r.location.country)
-    stmt.bind(9, r.location.city)
-    stmt.bind(10, r.demographics.age.map(Int64.init))
-    stmt.bind(11, r.demographics.gender)
-    stmt.bind(12, r.demographics.income)
-    stmt.bind(13, r.demographics.education)
-    stmt.bind(14, StringListCoding.encode(r.interests))
-  }
-
   /// Reads the current row of `selectAllSQL`.
   static func read(_ stmt: SQLiteStatement) throws(AudienceError) -> StoredRecord {
     let seq = UInt64(bitPattern: stmt.int64(0) ?? 0)

@@ -19,16 +19,25 @@ public struct DetachedIndex: Sendable {
   var index: SegmentIndex
 
   public mutating func apply(_ changes: [IndexChange]) {
-    for change in changes {
-      switch change.kind {
-      case .update(let row): index.update(row)
-      case .remove(let id): index.remove(id)
-      }
+    for change in changes { index.apply(change.kind) }
+  }
+}
+
+extension SegmentIndex {
+  mutating func apply(_ change: IndexChange.Kind) {
+    switch change {
+    case .update(let row): update(row)
+    case .remove(let id): remove(id)
     }
   }
 }
 
 extension IdentityGraph {
+  /// Makes an index change, or records it while the index is detached.
+  mutating func changeIndex(_ change: IndexChange.Kind) {
+    if indexChanges != nil { indexChanges!.append(IndexChange(change)) } else { index.apply(change) }
+  }
+
   /// Takes the segment index out; from now on applying records records its changes.
   public mutating func detachIndex() -> DetachedIndex {
     precondition(indexChanges == nil, "the index is already detached")

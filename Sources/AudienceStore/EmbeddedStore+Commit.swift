@@ -1,0 +1,191 @@
+import AudienceCore
+import Dispatch
+import Logging
+import NIOPosix
+import Synchronization
+
+/// A commit: what the leader does with the groups queued for it. Under the graph lock the
+/// leader decides what is new and applies it to the graph, while the `durable` thread writes the
+/// rows and, for a large commit, the `indexer` thread keeps the segment index up to date
+/// (docs/STORAGE.md, "Durability and group commit").
+extension EmbeddedStore {
+  /// Where a record to store is: its group and place in the group, and the sequence number
+  /// and time (for a record sent without one) the commit gave it.
+  struct RowRef {
+    var group: Int
+    var record: Int
+    var seq: UInt64
+    var assignedTime: Timestamp?
+  }
+
+  /// Commits of at least this many records keep their index up to date on the `indexer` thread.
+  static let indexElsewhereFrom = 256
+  /// Records applied between two hand-overs of index changes to the `indexer`.
+  static let indexSlice = 128
+
+  /// The index of a commit in progress, kept up to date on the `indexer` thread (only there
+  /// until `done` is signalled).
+  final class IndexHandoff: @unchecked Sendable {
+    var index: DetachedIndex
+    let done = DispatchSemaphore(value: 0)
+
+    init(_ index: DetachedIndex) { self.index = index }
+  }
+
+  private func hand(_ changes: [IndexChange], to handoff: IndexHandoff) {
+    indexer.submit { _ in handoff.index.apply(changes) }
+  }
+
+  /// A commit's database write, run on the `durable` thread while the leader applies.
+  final class DurableWrite: @unchecked Sendable {
+    let done = DispatchSemaphore(value: 0)
+    /// Set before `done` is signalled.
+    var failure: AudienceError?
+  }
+
+  /// Commits a group: under the graph lock, decides what to store (skipping records stored
+  /// before or repeated within the group), writes those rows on the `durable` thread while
+  /// applying them to the graph, then waits for the write. Readers wait on the lock, so they
+  /// see the records only once they are durable; if the write fails, the graph is rebuilt from
+  /// the database and the group fails.
+  func commit(_ batch: consuming [Pending]) {
+    let now = clock()
+    let nowText = now.iso8601
+    var batch = batch
+    var failure: AudienceError?
+    let answer = graph.withLock { g -> (results: [[IngestOutcome]], behind: [AsyncThrowingStream<SegmentChange, any Error>.Continuation])? in
+      // 1. Decide what to write.
+      var seq = g.lastSeq
+      var seen = Set<ContentID>()
+      var refs: [RowRef] = []
+      var plan: [[ContentID?]] = []  // per pending, per record: the id when it is a duplicate
+      for (group, pending) in batch.enumerated() {
+        var marks: [ContentID?] = []
+        marks.reserveCapacity(pending.contentIDs.count)
+        for (i, id) in pending.contentIDs.enumerated() {
+          if g.duplicateProfile(of: id) != nil || !seen.insert(id).inserted {
+            marks.append(id)
+            continue
+          }
+          marks.append(nil)
+          seq += 1
+          refs.append(RowRef(group: group, record: i, seq: seq, assignedTime: pending.rows.hasTime(i) ? nil : now))
+        }
+        plan.append(marks)
+      }
+      // 2. Make them durable, beside 3.
+      let write = DurableWrite()
+      if refs.isEmpty {
+        write.done.signal()
+      } else {
+        let (written, rows, ids) = (refs, batch.map(\.rows), batch.map(\.contentIDs))
+        durable.submit { _ in
+          do throws(AudienceError) {
+            try self.write(written, rows: rows, contentIDs: ids, assignedTime: nowText)
+          } catch { write.failure = error }
+          write.done.signal()
+        }
+      }
+      // 3. Apply them, each record moved out of its group. A large commit's index changes are
+      // made on the `indexer` thread, a slice at a time, while the next records are applied.
+      let indexing = refs.count >= Self.indexElsewhereFrom ? IndexHandoff(g.detachIndex()) : nil
+      var outcomes: [IngestOutcome] = []
+      outcomes.reserveCapacity(refs.count)
+      for (n, ref) in refs.enumerated() {
+        var record = batch[ref.group].records.withUnsafeMutableBufferPointer { records in
+          let slot = records.baseAddress! + ref.record
+          defer { slot.initialize(to: Record(cookie: "")) }
+          return slot.move()
+        }
+        if let time = ref.assignedTime { record.createdAt = time }
+        outcomes.append(g.applyNew(consume record, seq: ref.seq, contentID: batch[ref.group].contentIDs[ref.record]))
+        if let indexing, n % Self.indexSlice == Self.indexSlice - 1 { hand(g.takeIndexChanges(), to: indexing) }
+      }
+      if let indexing {
+        hand(g.takeIndexChanges(), to: indexing)
+        indexer.submit { _ in indexing.done.signal() }
+      }
+      write.done.wait()
+      indexing?.done.wait()
+      if let writeFailure = write.failure {
+        failure = writeFailure
+        recover(&g, after: writeFailure, records: refs.count)
+        return nil
+      }
+      if let indexing { g.attach(indexing.index) }
+      // 4. Answer.
+      var results: [[IngestOutcome]] = []
+      results.reserveCapacity(plan.count)
+      var next = 0
+      for marks in plan {
+        results.append(
+          marks.map { duplicate in
+            if let duplicate { return .duplicate(g.duplicateProfile(of: duplicate) ?? 0) }
+            defer { next += 1 }
+            return outcomes[next]
+          })
+      }
+      return (results, notifyWatchers { $0.update(after: results.joined(), in: g) })
+    }
+    guard let answer else {
+      for p in batch { p.done(.failure(failure!)) }
+      return
+    }
+    endBehind(answer.behind)
+    for (p, r) in zip(batch, answer.results) { p.done(.success(r)) }
+  }
+
+  /// After a failed write whose records the graph already holds: rebuilds the graph from the
+  /// database, so that nothing the database does not hold stays visible. Watches end: their
+  /// memberships were computed on the graph that is gone.
+  private func recover(_ g: inout IdentityGraph, after failure: AudienceError, records: Int) {
+    storageFailed.store(true, ordering: .relaxed)
+    logger.error("commit failed; rebuilding the graph from the database", metadata: ["store.error": "\(failure)", "store.records": "\(records)"])
+    do {
+      g = try Self.replay(db, limits: g.limits)
+    } catch {
+      logger.critical("the graph could not be rebuilt; refusing writes until a restart", metadata: ["store.error": "\(error)"])
+      writesRefused.store(true, ordering: .relaxed)
+    }
+    let open = watchers.withLock { table in
+      defer { table.live = [:] }
+      return table.live.values.map(\.continuation)
+    }
+    for continuation in open {
+      continuation.finish(throwing: AudienceError(.unavailable, "a storage write failed; watch the segment again"))
+    }
+  }
+
+  /// Inserts the rows in one transaction (on the `durable` thread).
+  private func write(_ refs: [RowRef], rows: [RecordRows], contentIDs: [[ContentID]], assignedTime: String) throws(AudienceError) {
+    guard let insert else { throw AudienceError(.unavailable, "the store is closed") }
+    if let fault = writeFault.withLock({ $0.take() }) { throw fault }
+    try db.execute("BEGIN IMMEDIATE")
+    do {
+      var i = 0
+      while i < refs.count {
+        // One group's rows at a time, bound from its buffer in place.
+        let group = refs[i].group
+        var end = i
+        while end < refs.count, refs[end].group == group { end += 1 }
+        try rows[group].bytes.withUnsafeBufferPointer { buffer throws(AudienceError) in
+          let base = UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self)
+          for ref in refs[i..<end] {
+            rows[group].bind(
+              ref.record, seq: ref.seq, contentID: contentIDs[group][ref.record],
+              createdAt: ref.assignedTime == nil ? nil : assignedTime, base: base, to: insert)
+            _ = try insert.step()
+            insert.rewind()
+          }
+        }
+        i = end
+      }
+      insert.reset()
+      try db.execute("COMMIT")
+    } catch {
+      insert.reset()
+      try? db.execute("ROLLBACK")
+      throw AudienceError(.unavailable, "storage write failed: \(error.message)")
+    }
+  }
+}
