@@ -19,9 +19,9 @@ public struct GraphSnapshot: @unchecked Sendable {
 
   enum Content {
     case index(SegmentIndex)
-    case cookies([String: IdentityGraph.CookieInfo], splits: Set<String>)
-    case emails([String: IdentityGraph.EmailInfo])
-    case contentIDs([ContentID: UInt64])
+    case cookies(IdentifierTable<IdentityGraph.CookieInfo>, splits: Set<String>)
+    case emails(IdentifierTable<IdentityGraph.EmailInfo>)
+    case contentIDs(DenseTable<ContentID, UInt64>)
   }
 
   /// The bytes: valid while the caller keeps them (`@unchecked Sendable`: read only).
@@ -194,7 +194,7 @@ public struct GraphSnapshot: @unchecked Sendable {
       content = .index(try r.index())
     case .cookies:
       let n = try r.count()
-      var cookies: [String: IdentityGraph.CookieInfo] = [:]
+      var cookies = IdentifierTable<IdentityGraph.CookieInfo>()
       cookies.reserveCapacity(n)
       for _ in 0..<n {
         let cookie = try r.string()
@@ -204,7 +204,7 @@ public struct GraphSnapshot: @unchecked Sendable {
       content = .cookies(cookies, splits: Set(try r.strings()))
     case .emails:
       let n = try r.count()
-      var emails: [String: IdentityGraph.EmailInfo] = [:]
+      var emails = IdentifierTable<IdentityGraph.EmailInfo>()
       emails.reserveCapacity(n)
       for _ in 0..<n {
         let email = try r.string()
@@ -213,7 +213,7 @@ public struct GraphSnapshot: @unchecked Sendable {
       content = .emails(emails)
     case .contentIDs:
       let n = try r.count()
-      var ids: [ContentID: UInt64] = [:]
+      var ids = DenseTable<ContentID, UInt64>()
       ids.reserveCapacity(n)
       for _ in 0..<n {
         let id = ContentID(high: try r.fixed(), low: try r.fixed())

@@ -162,12 +162,12 @@ extension IdentityGraph {
   public struct RawRecords: Sendable {
     /// Indexed by sequence number.
     public var records: [Record?]
-    public var contentIDs: [ContentID: UInt64]
+    public var contentIDs: DenseTable<ContentID, UInt64>
 
     /// - Parameters:
     ///   - records: indexed by sequence number.
     ///   - contentIDs: the sequence number of each record's content id.
-    public init(records: [Record?], contentIDs: [ContentID: UInt64]) {
+    public init(records: [Record?], contentIDs: DenseTable<ContentID, UInt64>) {
       self.records = records
       self.contentIDs = contentIDs
     }

@@ -64,8 +64,8 @@ public struct IdentityGraph: Sendable {
   public let limits: RecordLimits
   /// Indexed by `ProfileID`; nil where a profile was merged away.
   var profiles: [Profile?] = []
-  var cookies: [String: CookieInfo] = [:]
-  var emails: [String: EmailInfo] = [:]
+  var cookies = IdentifierTable<CookieInfo>()
+  var emails = IdentifierTable<EmailInfo>()
   /// Per profile id: changes whenever the profile does (a new record, a merge into it), to a
   /// value no profile of this process had before, so readers may keep encodings of a view under
   /// its `ProfileStamp`. Apart from the profiles: reading a stamp must not touch (or copy) one.
@@ -77,7 +77,7 @@ public struct IdentityGraph: Sendable {
   /// without a cookie, counts, analytics), not what reads or adds raw records (writes, duplicate
   /// checks, cookie-scoped queries, export, history, forget, split, a new snapshot).
   public internal(set) var rawRecordsLoaded = true
-  var contentIDs: [ContentID: UInt64] = [:]
+  var contentIDs = DenseTable<ContentID, UInt64>()
   /// Cookies split off by `split(cookie:)`: their records never link their emails.
   public internal(set) var splitCookies: Set<String> = []
   /// The columnar index of live profiles, updated with every applied record.
@@ -163,8 +163,10 @@ public struct IdentityGraph: Sendable {
     let key = RecordKey(createdAt: record.createdAt ?? Timestamp(seconds: 0), seq: seq)
     lastSeq = max(lastSeq, seq)
     // The record is read in place (no copy of its strings) and moved into `records` at the end.
-    let byCookie = cookies[record.cookie]?.profile
-    var email = record.email
+    // Each identifier is hashed once, for its lookup and its insertion.
+    let cookieID = Identifier(record.cookie)
+    let byCookie = cookies[cookieID]?.profile
+    var email = record.email.map(Identifier.init)
     var byEmail = email.flatMap { emails[$0]?.profile }
     // The identifier cap: a link that would take a profile past it is refused, and the record
     // joins by its cookie alone (deterministic, so a replay decides the same).
@@ -192,8 +194,8 @@ public struct IdentityGraph: Sendable {
       merge(max(a, b), into: target)
       outcome = .merged(target, absorbed: [max(a, b)])
     }
-    link(cookie: record.cookie, email: email, key: key, profile: target, cookieKnown: byCookie != nil, emailKnown: byEmail != nil)
-    profiles[target]!.absorb(record, email: email, key: key)
+    link(cookie: cookieID, email: email, key: key, profile: target, cookieKnown: byCookie != nil, emailKnown: byEmail != nil)
+    profiles[target]!.absorb(record, email: email?.string, key: key)
     if target >= revisions.count { revisions.append(contentsOf: repeatElement(0, count: target + 1 - revisions.count)) }
     revisions[target] = ProfileStamp.nextRevision()
     if !replaying { changeIndex(.update(profiles[target]!.indexRow(interestCap: limits.maxInterestsPerProfile))) }
@@ -222,20 +224,19 @@ public struct IdentityGraph: Sendable {
   ///     without a second lookup).
   ///   - emailKnown: the email is in `emails`.
   private mutating func link(
-    cookie: String, email: String?, key: RecordKey, profile: ProfileID, cookieKnown: Bool, emailKnown: Bool
+    cookie: Identifier, email: Identifier?, key: RecordKey, profile: ProfileID, cookieKnown: Bool, emailKnown: Bool
   ) {
-    // One hash of each identifier: the modify accessor where it is known, the insert where it is new.
     if cookieKnown {
-      cookies[cookie]!.link(key: key, email: email)
+      cookies[cookie]!.link(key: key, email: email?.string)
     } else {
-      cookies[cookie] = CookieInfo(profile: profile, firstSeq: key.seq, latest: key, emails: email.map { [$0] } ?? [])
-      profiles[profile]!.cookies.append(cookie)
+      cookies[cookie] = CookieInfo(profile: profile, firstSeq: key.seq, latest: key, emails: email.map { [$0.string] } ?? [])
+      profiles[profile]!.cookies.append(cookie.string)
     }
     guard let e = email else { return }
     if !emailKnown {
-      emails[e] = EmailInfo(profile: profile, cookies: [cookie])
-      profiles[profile]!.emails.append(e)
-    } else if emails[e]!.link(cookie: cookie) {
+      emails[e] = EmailInfo(profile: profile, cookies: [cookie.string])
+      profiles[profile]!.emails.append(e.string)
+    } else if emails[e]!.link(cookie: cookie.string) {
       repeatedEmailCount += 1
       profiles[profile]!.inCohort = true
     }
@@ -254,7 +255,7 @@ public struct IdentityGraph: Sendable {
     let gone = Set(seqs)
     for seq in seqs { records[Int(seq)] = nil }
     recordCount -= seqs.count
-    contentIDs = contentIDs.filter { !gone.contains($0.value) }
+    contentIDs.removeAll { gone.contains($1) }
     for c in p.cookies {
       cookies[c] = nil
       splitCookies.remove(c)  // nothing of an erased person is kept, not even that it was split

@@ -69,7 +69,7 @@ extension EmbeddedStore {
     } catch {
       logger.warning("reading the raw records from the database", metadata: ["store.snapshot": "\(error)"])
       do {
-        var raw = IdentityGraph.RawRecords(records: [], contentIDs: [:])
+        var raw = IdentityGraph.RawRecords(records: [], contentIDs: DenseTable())
         let select = try db.prepare(RecordTable.selectAllSQL)
         while try select.step() {
           let stored = try RecordTable.read(select)

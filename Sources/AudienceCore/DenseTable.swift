@@ -1,0 +1,182 @@
+/// A key of a `DenseTable`: equatable, with a hash it supplies itself (taken once and kept, or
+/// cheap to take).
+public protocol DenseTableKey: Equatable, Sendable {
+  /// A well-mixed hash, seeded per process where clients choose the key.
+  var tableHash: Int { get }
+}
+
+/// A hash table for the identity graph's million-entry maps: entries in dense arrays, in
+/// insertion order (until a removal moves the last entry into the hole), and an open-addressing
+/// index of 8-byte buckets over them.
+///
+/// A `Dictionary` of that size spends most of an insert growing: every entry, key and value,
+/// is written again at a random place in a new table twice its size, a cache miss and often a
+/// page fault each. Here a growth rehashes the kept hashes into a new bucket array a fraction of
+/// that size, and the dense arrays grow by a sequential copy.
+public struct DenseTable<Key: DenseTableKey, Value: Sendable>: Sendable, Sequence {
+  private var keys: [Key] = []
+  /// Nil only for the moment a `_modify` accessor has it set to nil (a removal).
+  private var values: [Value?] = []
+  private var hashes: [Int] = []
+  /// Empty: 0. Otherwise the hash's upper 32 bits, then the entry's position + 1 (`tombstone`
+  /// where an entry was removed). The count is zero or a power of two, at most half full.
+  private var buckets: [UInt64] = []
+  private var tombstones = 0
+
+  private static var tombstone: UInt64 { 0xFFFF_FFFF }
+  private static var slotMask: UInt64 { 0xFFFF_FFFF }
+
+  public init() {}
+
+  public var count: Int { keys.count }
+
+  /// Makes room for `n` entries in all, so they are added without a growth.
+  public mutating func reserveCapacity(_ n: Int) {
+    keys.reserveCapacity(n)
+    values.reserveCapacity(n)
+    hashes.reserveCapacity(n)
+    if n * 2 > buckets.count { rebuild(buckets: Self.bucketCount(for: n)) }
+  }
+
+  public subscript(_ key: Key) -> Value? {
+    get {
+      let (_, slot) = find(key, key.tableHash)
+      return slot.map { values[$0]! }
+    }
+    _modify {
+      let hash = key.tableHash
+      let (bucket, slot) = find(key, hash)
+      if let slot {
+        yield &values[slot]  // in place: a value's arrays stay uniquely referenced
+        if values[slot] == nil { remove(slot: slot, bucket: bucket) }
+      } else {
+        var value: Value? = nil
+        yield &value
+        if let value { insert(key, hash, value) }
+      }
+    }
+  }
+
+  /// Removes every entry for which `shouldRemove` is true, keeping the others' order.
+  public mutating func removeAll(where shouldRemove: (Key, Value) throws -> Bool) rethrows {
+    var kept = 0
+    for i in 0..<keys.count where !(try shouldRemove(keys[i], values[i]!)) {
+      if kept != i {
+        keys.swapAt(kept, i)
+        values.swapAt(kept, i)
+        hashes.swapAt(kept, i)
+      }
+      kept += 1
+    }
+    guard kept < keys.count else { return }
+    keys.removeSubrange(kept...)
+    values.removeSubrange(kept...)
+    hashes.removeSubrange(kept...)
+    rebuild(buckets: buckets.count)
+  }
+
+  /// The values, in the table's order.
+  public var allValues: LazyMapSequence<[Value?], Value> { values.lazy.map { $0! } }
+
+  public struct Iterator: IteratorProtocol {
+    let table: DenseTable
+    var position = 0
+
+    public mutating func next() -> (key: Key, value: Value)? {
+      guard position < table.keys.count else { return nil }
+      defer { position += 1 }
+      return (table.keys[position], table.values[position]!)
+    }
+  }
+
+  public func makeIterator() -> Iterator { Iterator(table: self) }
+
+  // MARK: - Buckets
+
+  private static func bucketCount(for entries: Int) -> Int {
+    var n = 16
+    while n < entries * 2 { n *= 2 }
+    return n
+  }
+
+  private static func tag(_ hash: Int) -> UInt64 { (UInt64(truncatingIfNeeded: hash) >> 32) << 32 }
+
+  /// The key's entry and its bucket, or nil and the bucket a new entry for it would take.
+  private func find(_ key: Key, _ hash: Int) -> (bucket: Int, slot: Int?) {
+    guard !buckets.isEmpty else { return (0, nil) }
+    let mask = buckets.count - 1
+    let tag = Self.tag(hash)
+    var i = hash & mask
+    var free = -1
+    while true {
+      let b = buckets[i]
+      let s = b & Self.slotMask
+      if s == 0 { return (free >= 0 ? free : i, nil) }
+      if s == Self.tombstone {
+        if free < 0 { free = i }
+      } else if b & ~Self.slotMask == tag, keys[Int(s) - 1] == key {
+        return (i, Int(s) - 1)
+      }
+      i = (i + 1) & mask
+    }
+  }
+
+  private mutating func insert(_ key: Key, _ hash: Int, _ value: Value) {
+    if (keys.count + tombstones + 1) * 2 > buckets.count {
+      // Grow when live entries fill the table; otherwise only sweep the tombstones out.
+      rebuild(buckets: (keys.count + 1) * 2 > buckets.count / 2 ? Self.bucketCount(for: (keys.count + 1) * 2) : buckets.count)
+    }
+    let (bucket, _) = find(key, hash)
+    if buckets[bucket] & Self.slotMask == Self.tombstone { tombstones -= 1 }
+    buckets[bucket] = Self.tag(hash) | UInt64(keys.count + 1)
+    keys.append(key)
+    values.append(value)
+    hashes.append(hash)
+  }
+
+  /// Removes an entry by moving the last one into its place.
+  private mutating func remove(slot: Int, bucket: Int) {
+    buckets[bucket] = (buckets[bucket] & ~Self.slotMask) | Self.tombstone
+    tombstones += 1
+    let last = keys.count - 1
+    if slot != last {
+      // Repoint the last entry's bucket at the hole, then move it there.
+      let mask = buckets.count - 1
+      var i = hashes[last] & mask
+      while buckets[i] & Self.slotMask != UInt64(last + 1) { i = (i + 1) & mask }
+      buckets[i] = (buckets[i] & ~Self.slotMask) | UInt64(slot + 1)
+      keys.swapAt(slot, last)
+      values.swapAt(slot, last)
+      hashes.swapAt(slot, last)
+    }
+    keys.removeLast()
+    values.removeLast()
+    hashes.removeLast()
+  }
+
+  /// Refills `count` empty buckets from the kept hashes (no key is read).
+  private mutating func rebuild(buckets count: Int) {
+    var fresh = [UInt64](repeating: 0, count: count)
+    let mask = count - 1
+    hashes.withUnsafeBufferPointer { hashes in
+      fresh.withUnsafeMutableBufferPointer { fresh in
+        for (slot, hash) in hashes.enumerated() {
+          var i = hash & mask
+          while fresh[i] != 0 { i = (i + 1) & mask }
+          fresh[i] = Self.tag(hash) | UInt64(slot + 1)
+        }
+      }
+    }
+    buckets = fresh
+    tombstones = 0
+  }
+}
+
+extension ContentID: DenseTableKey {
+  public var tableHash: Int {
+    var hasher = Hasher()
+    hasher.combine(low)
+    hasher.combine(high)
+    return hasher.finalize()
+  }
+}
