@@ -76,10 +76,12 @@ public struct RecordNormalizer: Sendable {
   }
 
   /// Trims a string field and checks its length; empty becomes nil.
-  private func text(_ value: String, _ field: String) throws(AudienceError) -> String? {
+  /// - Parameters:
+  ///   - field: the field's name, built only for an error (an interest's name is interpolated).
+  private func text(_ value: String, _ field: @autoclosure () -> String) throws(AudienceError) -> String? {
     let count = value.utf8.count
     guard count <= limits.maxFieldBytes else {
-      throw .invalidField(field, "\(count) bytes exceed the limit of \(limits.maxFieldBytes)")
+      throw .invalidField(field(), "\(count) bytes exceed the limit of \(limits.maxFieldBytes)")
     }
     if count == 0 { return nil }
     // One pass over the bytes: control characters are ASCII, so a byte scan finds them (UTF-8
@@ -92,7 +94,7 @@ public struct RecordNormalizer: Sendable {
       let tail = utf8[utf8.count - 1]
       return (control, head >= 0x21 && head <= 0x7E && tail >= 0x21 && tail <= 0x7E)
     }
-    if control { throw .invalidField(field, "contains control characters") }
+    if control { throw .invalidField(field(), "contains control characters") }
     if plainEnds { return value }
     let trimmed = value.trimmingWhitespace()
     return trimmed.isEmpty ? nil : trimmed

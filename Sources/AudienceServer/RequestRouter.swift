@@ -243,15 +243,22 @@ public struct RequestRouter: Sendable {
     var batch = PreparedBatch(outcomes: .init(repeating: nil, count: raws.count), valid: [], positions: [], contentIDs: [])
     batch.valid.reserveCapacity(raws.count)
     batch.positions.reserveCapacity(raws.count)
-    for (i, raw) in raws.enumerated() {
-      do throws(AudienceError) {
-        batch.valid.append(try normalizer.normalize(raw))
-        batch.positions.append(i)
-      } catch {
-        batch.outcomes[i] = .rejected(error.located("record \(i)"))
+    let identify = queued != nil
+    if identify { batch.contentIDs.reserveCapacity(raws.count) }
+    // Each record read in place and each normalized one identified before it is stored: iterating
+    // the arrays would copy every record (a retain and a release of each of its strings).
+    raws.withUnsafeBufferPointer { raws in
+      for i in raws.indices {
+        do throws(AudienceError) {
+          let record = try normalizer.normalize(raws[i])
+          if identify { batch.contentIDs.append(ContentID(of: record)) }
+          batch.valid.append(record)
+          batch.positions.append(i)
+        } catch {
+          batch.outcomes[i] = .rejected(error.located("record \(i)"))
+        }
       }
     }
-    if queued != nil { batch.contentIDs = batch.valid.map(ContentID.init(of:)) }
     return batch
   }
 

@@ -40,32 +40,40 @@ struct RecordRows: Sendable {
     bytes.reserveCapacity(records.count * 192)
     spans.reserveCapacity(records.count * Text.allCases.count * 2)
     ages.reserveCapacity(records.count)
-    for r in records {
-      add(r.cookie)
-      add(r.email)
-      add(r.phoneNumber)
-      add(r.createdAt?.iso8601)
-      add(r.location.state)
-      add(r.location.country)
-      add(r.location.city)
-      add(r.demographics.gender)
-      add(r.demographics.income)
-      add(r.demographics.education)
-      spans.append(Int32(bytes.count))
-      StringListCoding.encode(r.interests, into: &bytes)
-      spans.append(Int32(bytes.count) - spans[spans.count - 1])
-      ages.append(r.demographics.age.map(Int64.init) ?? Self.noAge)
+    // Read in place: iterating the array would copy each record (a retain and a release of
+    // each of its strings).
+    records.withUnsafeBufferPointer { records in
+      for i in records.indices { addRow(records[i]) }
     }
   }
 
+  private mutating func addRow(_ r: Record) {
+    add(r.cookie)
+    add(r.email)
+    add(r.phoneNumber)
+    add(r.createdAt?.iso8601)
+    add(r.location.state)
+    add(r.location.country)
+    add(r.location.city)
+    add(r.demographics.gender)
+    add(r.demographics.income)
+    add(r.demographics.education)
+    spans.append(Int32(bytes.count))
+    StringListCoding.encode(r.interests, into: &bytes)
+    spans.append(Int32(bytes.count) - spans[spans.count - 1])
+    ages.append(r.demographics.age.map(Int64.init) ?? Self.noAge)
+  }
+
   private mutating func add(_ text: String?) {
-    guard var text else {
+    guard let text else {
       spans.append(Self.absent)
       spans.append(0)
       return
     }
     spans.append(Int32(bytes.count))
-    text.withUTF8 { bytes.append(contentsOf: $0) }
+    if text.utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil {
+      bytes.append(contentsOf: text.utf8)
+    }
     spans.append(Int32(bytes.count) - spans[spans.count - 1])
   }
 
