@@ -58,7 +58,11 @@ final class Arena {
   func messages<T, E>(_ values: [E], _ make: (E) -> UnsafeMutablePointer<T>) -> UnsafeMutablePointer<UnsafeMutablePointer<T>?>? {
     guard !values.isEmpty else { return nil }
     let p = allocate(UnsafeMutablePointer<T>?.self, count: values.count)
-    for (i, v) in values.enumerated() { p[i] = make(v) }
+    // Each value read in place: iterating the array would copy each (a retain and a release of
+    // each of a record's strings).
+    values.withUnsafeBufferPointer { values in
+      for i in values.indices { p[i] = make(values[i]) }
+    }
     return p
   }
 }

@@ -197,7 +197,7 @@ final class BatchSender {
   }
 
   /// Queues one record; sends a batch when it is full.
-  func add(line: Int, file: String?, record: RawRecord, into tally: inout IngestTally) async throws {
+  func add(line: Int, file: String?, record: consuming RawRecord, into tally: inout IngestTally) async throws {
     records.append(record)
     lines.append((line, file))
     if records.count >= batchSize { try await flush(into: &tally) }
