@@ -19,7 +19,11 @@ public struct DetachedIndex: Sendable {
   var index: SegmentIndex
 
   public mutating func apply(_ changes: [IndexChange]) {
-    for change in changes { index.apply(change.kind) }
+    // Read in place: iterating the array would copy each change's row (its strings retained
+    // and released once more).
+    changes.withUnsafeBufferPointer { changes in
+      for i in changes.indices { index.apply(changes[i].kind) }
+    }
   }
 }
 
