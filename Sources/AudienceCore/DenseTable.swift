@@ -46,21 +46,23 @@ public struct DenseTable<Key: DenseTableKey, Value: Sendable>: Sendable, Sequenc
     _modify {
       let hash = key.tableHash
       let (bucket, slot) = find(key, hash)
+      // The follow-up runs in `defer`: code after a `yield` does not run when the caller's
+      // access ends with an error.
       if let slot {
+        defer { if values[slot] == nil { remove(slot: slot, bucket: bucket) } }
         yield &values[slot]  // in place: a value's arrays stay uniquely referenced
-        if values[slot] == nil { remove(slot: slot, bucket: bucket) }
       } else {
         var value: Value? = nil
+        defer { if let value { insert(key, hash, value) } }
         yield &value
-        if let value { insert(key, hash, value) }
       }
     }
   }
 
   /// Removes every entry for which `shouldRemove` is true, keeping the others' order.
-  public mutating func removeAll(where shouldRemove: (Key, Value) throws -> Bool) rethrows {
+  public mutating func removeAll(where shouldRemove: (Key, Value) -> Bool) {
     var kept = 0
-    for i in 0..<keys.count where !(try shouldRemove(keys[i], values[i]!)) {
+    for i in 0..<keys.count where !shouldRemove(keys[i], values[i]!) {
       if kept != i {
         keys.swapAt(kept, i)
         values.swapAt(kept, i)
@@ -122,6 +124,8 @@ public struct DenseTable<Key: DenseTableKey, Value: Sendable>: Sendable, Sequenc
   }
 
   private mutating func insert(_ key: Key, _ hash: Int, _ value: Value) {
+    // A bucket holds the position + 1 in 32 bits, and 0xFFFF_FFFF marks a removed entry.
+    precondition(keys.count < 0xFFFF_FFFE, "a DenseTable holds at most 2^32 - 2 entries")
     if (keys.count + tombstones + 1) * 2 > buckets.count {
       // Grow when live entries fill the table; otherwise only sweep the tombstones out.
       rebuild(buckets: (keys.count + 1) * 2 > buckets.count / 2 ? Self.bucketCount(for: (keys.count + 1) * 2) : buckets.count)

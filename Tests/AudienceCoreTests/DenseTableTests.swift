@@ -71,6 +71,24 @@ struct DenseTableTests {
     #expect(ids.allSatisfy { plain[$0] == reserved[$0] })
   }
 
+  /// An access through the modify accessor that ends with an error still removes or inserts
+  /// what it set (without the fix the cleared entry stayed indexed and the next read trapped).
+  @Test func anAccessEndingInAnErrorKeepsTheTableWhole() {
+    struct Stop: Error {}
+    func clear(_ v: inout [Int]?) throws { v = nil; throw Stop() }
+    func set(_ v: inout [Int]?) throws { v = [7]; throw Stop() }
+    func id(_ i: Int) -> ContentID { ContentID(high: UInt64(i), low: 0) }
+    var table = DenseTable<ContentID, [Int]>()
+    for i in 0..<100 { table[id(i)] = [i] }
+    #expect(throws: Stop.self) { try clear(&table[id(5)]) }
+    #expect(throws: Stop.self) { try set(&table[id(500)]) }
+    #expect(table.count == 100)
+    #expect(table[id(5)] == nil)
+    #expect(table[id(500)] == [7])
+    for i in 0..<100 where i != 5 { #expect(table[id(i)] == [i]) }
+    #expect(table.map { $0.value }.count == 100)
+  }
+
   /// Identifiers compare by string, not only by hash, and the identity graph's table reads
   /// and writes by string.
   @Test func identifierTableIsKeyedByTheString() {
