@@ -71,13 +71,10 @@ public final class AudienceClient: Sendable {
   /// INVALID_ARGUMENT for a record with a NUL byte in a field: sent, it would arrive cut short
   /// (`RawRecord.fieldWithNUL`).
   static func refuseNUL(_ records: [RawRecord]) throws(WireStatus) {
-    // Read in place: iterating the array would copy each record.
-    let found = records.withUnsafeBufferPointer { records -> (Int, String)? in
-      for i in records.indices { if let field = records[i].fieldWithNUL { return (i, field) } }
-      return nil
-    }
-    if let (i, field) = found {
-      throw WireStatus(.invalidArgument, "record \(i): \(field) contains a NUL byte, which the protocol cannot carry")
+    try records.forEachInPlace { (i, r) throws(WireStatus) in
+      if let field = r.fieldWithNUL {
+        throw WireStatus(.invalidArgument, "record \(i): \(field) contains a NUL byte, which the protocol cannot carry")
+      }
     }
   }
 

@@ -22,37 +22,13 @@ struct Identifier: DenseTableKey {
   static func == (a: Identifier, b: Identifier) -> Bool { a.hash == b.hash && a.string == b.string }
 }
 
-/// The graph's table of cookies or emails, read and written by `String` where the hot path does
-/// not already hold the `Identifier`.
-struct IdentifierTable<Value: Sendable>: Sendable, Sequence {
-  private var entries = DenseTable<Identifier, Value>()
+/// The graph's table of cookies or emails.
+typealias IdentifierTable<Value: Sendable> = DenseTable<Identifier, Value>
 
-  init() {}
-
-  var count: Int { entries.count }
-
-  var values: LazyMapSequence<[Value?], Value> { entries.allValues }
-
-  mutating func reserveCapacity(_ n: Int) { entries.reserveCapacity(n) }
-
-  subscript(_ id: Identifier) -> Value? {
-    get { entries[id] }
-    _modify { yield &entries[id] }
-  }
-
+extension DenseTable where Key == Identifier {
+  /// By string, where the caller does not already hold the `Identifier` (the hot path does).
   subscript(_ string: String) -> Value? {
-    get { entries[Identifier(string)] }
-    _modify { yield &entries[Identifier(string)] }
+    get { self[Identifier(string)] }
+    _modify { yield &self[Identifier(string)] }
   }
-
-  struct Iterator: IteratorProtocol {
-    var base: DenseTable<Identifier, Value>.Iterator
-
-    mutating func next() -> (key: String, value: Value)? {
-      base.next().map { (key: $0.key.string, value: $0.value) }
-    }
-  }
-
-  /// Entries in the order they were added (until a removal moves the last into its place).
-  func makeIterator() -> Iterator { Iterator(base: entries.makeIterator()) }
 }

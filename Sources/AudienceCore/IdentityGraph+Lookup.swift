@@ -68,7 +68,7 @@ extension IdentityGraph {
 
   /// Emails seen with two or more cookies, with those cookies: the original "cohort" collection.
   public var repeatedEmails: [(email: String, cookies: [String])] {
-    emails.filter { $0.value.cookies.count >= 2 }.map { ($0.key, $0.value.cookies) }.sorted { $0.email < $1.email }
+    emails.filter { $0.value.cookies.count >= 2 }.map { ($0.key.string, $0.value.cookies) }.sorted { $0.email < $1.email }
   }
 
   /// Cookies sharing an email with `cookie` (itself included), ordered by first appearance.

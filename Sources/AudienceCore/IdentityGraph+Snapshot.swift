@@ -48,7 +48,7 @@ extension IdentityGraph {
       w.reserve(cookies.count * 48)
       w.int(cookies.count)
       for (cookie, info) in cookies {
-        w.string(cookie)
+        w.string(cookie.string)
         w.int(info.profile)
         w.uint(info.firstSeq)
         w.key(info.latest)
@@ -59,7 +59,7 @@ extension IdentityGraph {
       w.reserve(emails.count * 40)
       w.int(emails.count)
       for (email, info) in emails {
-        w.string(email)
+        w.string(email.string)
         w.int(info.profile)
         w.strings(info.cookies)
       }
@@ -153,8 +153,8 @@ extension IdentityGraph {
     let slots = profiles.count
     // A live profile has a revision; every cookie and email must point at one.
     guard revisions.count == slots, index.universe <= slots,
-      cookies.values.allSatisfy({ $0.profile < slots && revisions[$0.profile] != 0 }),
-      emails.values.allSatisfy({ $0.profile < slots && revisions[$0.profile] != 0 })
+      cookies.allValues.allSatisfy({ $0.profile < slots && revisions[$0.profile] != 0 }),
+      emails.allValues.allSatisfy({ $0.profile < slots && revisions[$0.profile] != 0 })
     else { throw .damaged("the sections do not fit together") }
   }
 

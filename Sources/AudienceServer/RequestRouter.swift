@@ -245,18 +245,15 @@ public struct RequestRouter: Sendable {
     batch.positions.reserveCapacity(raws.count)
     let identify = queued != nil
     if identify { batch.contentIDs.reserveCapacity(raws.count) }
-    // Each record read in place and each normalized one identified before it is stored: iterating
-    // the arrays would copy every record (a retain and a release of each of its strings).
-    raws.withUnsafeBufferPointer { raws in
-      for i in raws.indices {
-        do throws(AudienceError) {
-          let record = try normalizer.normalize(raws[i])
-          if identify { batch.contentIDs.append(ContentID(of: record)) }
-          batch.valid.append(record)
-          batch.positions.append(i)
-        } catch {
-          batch.outcomes[i] = .rejected(error.located("record \(i)"))
-        }
+    // Each normalized record is identified before it is stored, not by a second pass.
+    raws.forEachInPlace { i, raw in
+      do throws(AudienceError) {
+        let record = try normalizer.normalize(raw)
+        if identify { batch.contentIDs.append(ContentID(of: record)) }
+        batch.valid.append(record)
+        batch.positions.append(i)
+      } catch {
+        batch.outcomes[i] = .rejected(error.located("record \(i)"))
       }
     }
     return batch

@@ -40,11 +40,7 @@ struct RecordRows: Sendable {
     bytes.reserveCapacity(records.count * 192)
     spans.reserveCapacity(records.count * Text.allCases.count * 2)
     ages.reserveCapacity(records.count)
-    // Read in place: iterating the array would copy each record (a retain and a release of
-    // each of its strings).
-    records.withUnsafeBufferPointer { records in
-      for i in records.indices { addRow(records[i]) }
-    }
+    records.forEachInPlace { _, r in addRow(r) }
   }
 
   private mutating func addRow(_ r: Record) {

@@ -1,3 +1,4 @@
+internal import AudienceCore
 internal import CProtobufC
 internal import CUnpackArena
 internal import Glibc
@@ -58,11 +59,7 @@ final class Arena {
   func messages<T, E>(_ values: [E], _ make: (E) -> UnsafeMutablePointer<T>) -> UnsafeMutablePointer<UnsafeMutablePointer<T>?>? {
     guard !values.isEmpty else { return nil }
     let p = allocate(UnsafeMutablePointer<T>?.self, count: values.count)
-    // Each value read in place: iterating the array would copy each (a retain and a release of
-    // each of a record's strings).
-    values.withUnsafeBufferPointer { values in
-      for i in values.indices { p[i] = make(values[i]) }
-    }
+    values.forEachInPlace { i, v in p[i] = make(v) }
     return p
   }
 }

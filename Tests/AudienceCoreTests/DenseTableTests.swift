@@ -100,6 +100,6 @@ struct DenseTableTests {
     #expect(table["cookie-999"] == 999)
     #expect(table[Identifier("cookie-500")] == 500)
     #expect(Identifier("a") != Identifier("b"))
-    #expect(Set(table.map { $0.key }).count == 999)
+    #expect(Set(table.map { $0.key.string }).count == 999)
   }
 }

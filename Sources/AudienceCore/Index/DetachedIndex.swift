@@ -19,11 +19,7 @@ public struct DetachedIndex: Sendable {
   var index: SegmentIndex
 
   public mutating func apply(_ changes: [IndexChange]) {
-    // Read in place: iterating the array would copy each change's row (its strings retained
-    // and released once more).
-    changes.withUnsafeBufferPointer { changes in
-      for i in changes.indices { index.apply(changes[i].kind) }
-    }
+    changes.forEachInPlace { _, change in index.apply(change.kind) }
   }
 }
 
