@@ -70,7 +70,7 @@ test-python: venv
 # The Swift tests start scripts/mongo-test-server with the venv's Python (mockupdb, mongomock).
 test-swift: venv
 	swift build --build-tests
-	swift test --skip-build
+	scripts/test-swift
 
 # Benchmarks: release builds; figures are printed (and kept in docs/BENCHMARKS.md), never asserted.
 bench-analytics: build venv

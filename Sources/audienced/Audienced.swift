@@ -1,5 +1,6 @@
 import ArgumentParser
 import AudienceCore
+import AudienceMongo
 import AudienceServer
 import Logging
 import ServiceLifecycle
@@ -17,6 +18,12 @@ struct Audienced: AsyncParsableCommand {
       removes the socket file. Limits, permissions and backups: docs/OPERATIONS.md.
       """,
     version: audienceVersion)
+
+  static func main() async {
+    // Before anything can end the process (a parse error, --help, a signal).
+    MongoSharedCounters.unlinkName()
+    await main(nil)
+  }
 
   @Option(name: .long, help: "Unix socket to listen on (env AUDIENCE_SOCKET; default ./audience.sock).")
   var socket: String?

@@ -101,4 +101,17 @@ struct DurabilityTests {
     await c.close()
     await server.stop()
   }
+  /// libmongoc keeps its counters in /dev/shm/mongoc-<pid>, removed only on a clean exit; the
+  /// server unlinks the name at start, so a killed server leaves nothing behind (and a later
+  /// process with the same pid gets no "Falling back to malloc" warning).
+  @Test func aKilledServerLeavesNothingInSharedMemory() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let pid = server.process!.processIdentifier
+    let segment = "/dev/shm/mongoc-\(pid)"
+    #expect(!FileManager.default.fileExists(atPath: segment), "\(segment) while the server runs")
+    #expect(await server.stop(signal: SIGKILL) == SIGKILL)
+    #expect(!FileManager.default.fileExists(atPath: segment), "\(segment) left by a killed server")
+  }
 }

@@ -15,12 +15,16 @@ struct HelpTextTests {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/" + command[0])
     p.arguments = Array(command.dropFirst()) + ["--help"]
+    // Help is on standard output; a library's warning on standard error is not part of it.
     let out = Pipe()
+    let err = Pipe()
     p.standardOutput = out
-    p.standardError = out
+    p.standardError = err
     try p.run()
     let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     p.waitUntilExit()
+    #expect(!errors.contains("USAGE:"), "\(command): help went to standard error")
     #expect(p.terminationStatus == 0, "\(command)")
     #expect(text.contains("USAGE:"), "\(command)")
     // The prose between OVERVIEW and USAGE: wrapped by ArgumentParser, never a literal backslash
