@@ -8,9 +8,10 @@ import AudienceWire
 /// A stream's committer names it by id and generation: an id may be opened again once its
 /// stream is gone, and the old committer must not take the new stream's batches.
 struct IngestStreams<Prepared> {
+  /// A batch taken and being validated. Its raw records are not kept: the validation task
+  /// holds them only until it has normalized them, so a window of batches holds each record once.
   struct Waiting {
     let id: UInt64
-    let batch: IngestBatch
     let prepared: Prepared
   }
 
@@ -96,7 +97,7 @@ struct IngestStreams<Prepared> {
     }
     s.nextSequence += 1
     s.unacknowledged += 1
-    s.waiting.append(Waiting(id: id, batch: batch, prepared: prepare()))
+    s.waiting.append(Waiting(id: id, prepared: prepare()))
     if batch.last { s.ended = true }
     let start = !s.committing
     s.committing = true

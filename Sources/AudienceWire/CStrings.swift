@@ -1,10 +1,16 @@
 import AudienceCore
+internal import CUnpackArena
 
 /// Reading protobuf-c strings into Swift: copied, and checked to be UTF-8 as proto3 requires.
 enum CStrings {
   static func read(_ p: UnsafeMutablePointer<CChar>?, _ field: @autoclosure () -> String) throws(AudienceError) -> String {
     guard let p else { return "" }
     guard let s = String(validatingCString: p) else { throw .invalidField(field(), "is not valid UTF-8") }
+    // protobuf-c ends each string at its first NUL for us; the arena knows how long it was.
+    let sent = audience_unpack_arena_string_length(p)
+    if sent >= 0, sent != s.utf8.count {
+      throw .invalidField(field(), "contains a NUL byte at byte \(s.utf8.count) (of \(sent)), which the protocol cannot carry")
+    }
     return s
   }
 

@@ -12,10 +12,16 @@ struct AudienceArenaBlock {
 
 static _Thread_local AudienceUnpackArena *spare;
 
+/* Each allocation is preceded by a 16-byte header: the size asked for, and a check word (the
+   address xor a constant), so that the size of a string protobuf-c unpacked can be read back
+   (see audience_unpack_arena_string_length). */
+#define HEADER 16
+static const uintptr_t CHECK = (uintptr_t)0x5a17c0de5a17c0deULL;
+
 static void *arena_alloc(void *data, size_t size) {
   AudienceUnpackArena *arena = (AudienceUnpackArena *)data;
-  if (size > SIZE_MAX - 15 - sizeof(AudienceArenaBlock)) return NULL;
-  size_t need = (size + 15) & ~(size_t)15;
+  if (size > SIZE_MAX - 15 - HEADER - sizeof(AudienceArenaBlock)) return NULL;
+  size_t need = ((size + 15) & ~(size_t)15) + HEADER;
   AudienceArenaBlock *b = arena->blocks;
   if (b == NULL || b->capacity - b->used < need) {
     size_t capacity = arena->next_capacity;
@@ -28,9 +34,19 @@ static void *arena_alloc(void *data, size_t size) {
     b->capacity = capacity;
     arena->blocks = b;
   }
-  void *p = b->data + b->used;
+  unsigned char *p = b->data + b->used + HEADER;
   b->used += need;
+  ((size_t *)p)[-2] = size;
+  ((uintptr_t *)p)[-1] = (uintptr_t)p ^ CHECK;
   return p;
+}
+
+long audience_unpack_arena_string_length(const char *s) {
+  if (s == NULL || s == protobuf_c_empty_string) return -1;
+  const unsigned char *p = (const unsigned char *)s;
+  if (((const uintptr_t *)p)[-1] != ((uintptr_t)p ^ CHECK)) return -1;
+  size_t size = ((const size_t *)p)[-2];
+  return size == 0 ? -1 : (long)(size - 1);
 }
 
 static void arena_nofree(void *data, void *pointer) {

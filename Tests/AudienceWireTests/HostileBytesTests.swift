@@ -48,6 +48,34 @@ struct HostileBytesTests {
     #expect(message.contains("email"), "\(message)")
   }
 
+  /// protobuf-c hands strings over as C strings; a NUL byte sent by a client that does not check
+  /// (any protobuf library can send one) must be refused, not cut ("b\0c" stored as "b").
+  @Test func aNULByteInsideAStringIsRefusedByRecordAndField() {
+    // Request{id: 1, ingest: {records: [{cookie: "a"}, {cookie: "b\0c"}]}}
+    let cookie = decodeError([
+      0x08, 0x01, 0x5A, 0x0C, 0x0A, 0x03, 0x0A, 0x01, 0x61, 0x0A, 0x05, 0x0A, 0x03, 0x62, 0x00, 0x63,
+    ]) ?? "decoded"
+    #expect(cookie.hasPrefix("INVALID_ARGUMENT"), "\(cookie)")
+    #expect(cookie.contains("record 1") && cookie.contains("data.cookie") && cookie.contains("NUL byte at byte 1 (of 3)"), "\(cookie)")
+    // Request{id: 1, ingest: {records: [{cookie: "a", interests: ["ok", "x\0"]}]}}
+    let interest = decodeError([
+      0x08, 0x01, 0x5A, 0x0D, 0x0A, 0x0B, 0x0A, 0x01, 0x61, 0x3A, 0x02, 0x6F, 0x6B, 0x3A, 0x02, 0x78, 0x00,
+    ]) ?? "decoded"
+    #expect(interest.contains("record 0") && interest.contains("data.interests[1]") && interest.contains("NUL"), "\(interest)")
+    // Request{id: 1, ingest: {records: [{cookie: "a", location: {city: "\0"}}]}}
+    let city = decodeError([0x08, 0x01, 0x5A, 0x0A, 0x0A, 0x08, 0x0A, 0x01, 0x61, 0x2A, 0x03, 0x1A, 0x01, 0x00]) ?? "decoded"
+    #expect(city.contains("data.location.city") && city.contains("NUL"), "\(city)")
+  }
+
+  @Test func emptyAndAbsentStringsAreNotMistakenForNULs() throws {
+    // Request{id: 1, ingest: {records: [{cookie: "a", email: ""}, {cookie: "é"}]}}: an empty
+    // string sent explicitly, fields left out, and a two-byte character.
+    let request = try WireCodec.decodeRequest(ByteBuffer(bytes: [
+      0x08, 0x01, 0x5A, 0x0D, 0x0A, 0x05, 0x0A, 0x01, 0x61, 0x12, 0x00, 0x0A, 0x04, 0x0A, 0x02, 0xC3, 0xA9,
+    ]))
+    #expect(request.body == .ingest([RawRecord(cookie: "a"), RawRecord(cookie: "é")]))
+  }
+
   @Test func unknownMethodIsUnimplemented() throws {
     // Request{id: 5, field 30: 1}: a method from a newer protocol.
     do {

@@ -26,4 +26,11 @@ AudienceUnpackArena *audience_unpack_arena_new(void);
    thread's spare). */
 void audience_unpack_arena_free(AudienceUnpackArena *arena);
 
+/* The length protobuf-c gave a string it unpacked with an arena (it allocates length + 1
+   bytes, copies the bytes and ends them with a NUL), or -1 for protobuf-c's shared empty
+   default and for NULL. A string holding a NUL byte is longer than strlen says: protobuf-c
+   hands strings over as C strings, so without this check "ab\0cd" would silently be "ab".
+   Only for strings of a message unpacked with an arena that is not yet freed. */
+long audience_unpack_arena_string_length(const char *s);
+
 #endif
