@@ -141,6 +141,23 @@ public struct IdentityGraph: Sendable {
     return cookies[r.cookie]?.profile
   }
 
+  /// Takes a content id for a record about to be applied under `seq`, with one lookup for the
+  /// check and the insertion: true when it is new (a later record of the same content is then
+  /// a duplicate, in this commit too), false when a record already has it. The caller applies
+  /// each claimed record with `applyNew(_:seq:contentID:claimed: true)` before the graph is read,
+  /// or rebuilds the graph.
+  /// - Parameters:
+  ///   - id: the content identity.
+  ///   - seq: the sequence number the record will get.
+  public mutating func claim(_ id: ContentID, seq: UInt64) -> Bool {
+    func take(_ slot: inout UInt64?) -> Bool {
+      guard slot == nil else { return false }
+      slot = seq
+      return true
+    }
+    return take(&contentIDs[id])
+  }
+
   /// Applies one stored record: links its cookie and email, merges profiles it connects,
   /// and folds its fields into the profile.
   /// - Parameters:
@@ -159,7 +176,10 @@ public struct IdentityGraph: Sendable {
   ///   - record: the normalized record, `createdAt` set.
   ///   - seq: its sequence number, above every applied one.
   ///   - contentID: `ContentID(of:)` of the record as sent.
-  public mutating func applyNew(_ record: consuming Record, seq: UInt64, contentID: ContentID) -> IngestOutcome {
+  ///   - claimed: `claim(_:seq:)` took the content id already.
+  public mutating func applyNew(
+    _ record: consuming Record, seq: UInt64, contentID: ContentID, claimed: Bool = false
+  ) -> IngestOutcome {
     let key = RecordKey(createdAt: record.createdAt ?? Timestamp(seconds: 0), seq: seq)
     lastSeq = max(lastSeq, seq)
     // The record is read in place (no copy of its strings) and moved into `records` at the end.
@@ -201,7 +221,7 @@ public struct IdentityGraph: Sendable {
     if !replaying { changeIndex(.update(profiles[target]!.indexRow(interestCap: limits.maxInterestsPerProfile))) }
     if let refusal { outcome = .capped(target, reason: refusal) }
     recordCount += 1
-    contentIDs[contentID] = seq
+    if !claimed { contentIDs[contentID] = seq }
     let slot = Int(seq)
     while records.count < slot { records.append(nil) }
     if slot == records.count { records.append(consume record) } else { records[slot] = consume record }

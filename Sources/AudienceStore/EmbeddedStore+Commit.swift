@@ -56,14 +56,15 @@ extension EmbeddedStore {
     let answer = graph.withLock { g -> (results: [[IngestOutcome]], behind: [AsyncThrowingStream<SegmentChange, any Error>.Continuation])? in
       // 1. Decide what to write.
       var seq = g.lastSeq
-      var seen = Set<ContentID>()
       var refs: [RowRef] = []
       var plan: [[ContentID?]] = []  // per pending, per record: the id when it is a duplicate
       for (group, pending) in batch.enumerated() {
         var marks: [ContentID?] = []
         marks.reserveCapacity(pending.contentIDs.count)
         for (i, id) in pending.contentIDs.enumerated() {
-          if g.duplicateProfile(of: id) != nil || !seen.insert(id).inserted {
+          // Claimed now, so that the same content later in this commit is a duplicate too; a
+          // failed write rebuilds the graph, claims included.
+          guard g.claim(id, seq: seq + 1) else {
             marks.append(id)
             continue
           }
@@ -98,7 +99,7 @@ extension EmbeddedStore {
           return slot.move()
         }
         if let time = ref.assignedTime { record.createdAt = time }
-        outcomes.append(g.applyNew(consume record, seq: ref.seq, contentID: batch[ref.group].contentIDs[ref.record]))
+        outcomes.append(g.applyNew(consume record, seq: ref.seq, contentID: batch[ref.group].contentIDs[ref.record], claimed: true))
         if let indexing, n % Self.indexSlice == Self.indexSlice - 1 { hand(g.takeIndexChanges(), to: indexing) }
       }
       if let indexing {
