@@ -159,7 +159,7 @@ extension EmbeddedStore {
 
   /// Inserts the rows in one transaction (on the `durable` thread).
   private func write(_ refs: [RowRef], rows: [RecordRows], contentIDs: [[ContentID]], assignedTime: String) throws(AudienceError) {
-    guard let insert else { throw AudienceError(.unavailable, "the store is closed") }
+    guard let insert, let insertMany else { throw AudienceError(.unavailable, "the store is closed") }
     if let fault = writeFault.withLock({ $0.take() }) { throw fault }
     try db.execute("BEGIN IMMEDIATE")
     do {
@@ -171,20 +171,29 @@ extension EmbeddedStore {
         while end < refs.count, refs[end].group == group { end += 1 }
         try rows[group].bytes.withUnsafeBufferPointer { buffer throws(AudienceError) in
           let base = UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self)
-          for ref in refs[i..<end] {
-            rows[group].bind(
-              ref.record, seq: ref.seq, contentID: contentIDs[group][ref.record],
-              createdAt: ref.assignedTime == nil ? nil : assignedTime, base: base, to: insert)
-            _ = try insert.step()
-            insert.rewind()
+          // `manyRows` rows per statement while that many are left, then one at a time.
+          var next = i
+          while next < end {
+            let (stmt, count) = end - next >= RecordTable.manyRows ? (insertMany, RecordTable.manyRows) : (insert, 1)
+            for (k, ref) in refs[next..<(next + count)].enumerated() {
+              rows[group].bind(
+                ref.record, seq: ref.seq, contentID: contentIDs[group][ref.record],
+                createdAt: ref.assignedTime == nil ? nil : assignedTime, base: base, to: stmt,
+                firstParameter: Int32(k) * RecordTable.columns)
+            }
+            _ = try stmt.step()
+            stmt.rewind()
+            next += count
           }
         }
         i = end
       }
       insert.reset()
+      insertMany.reset()
       try db.execute("COMMIT")
     } catch {
       insert.reset()
+      insertMany.reset()
       try? db.execute("ROLLBACK")
       throw AudienceError(.unavailable, "storage write failed: \(error.message)")
     }

@@ -48,6 +48,8 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   let clock: @Sendable () -> Timestamp
   /// Used only by the current leader (one thread at a time, ordered by the `writer` lock).
   nonisolated(unsafe) var insert: SQLiteStatement?
+  /// `RecordTable.manyRowsSQL`: the same insert, `RecordTable.manyRows` rows at a time.
+  nonisolated(unsafe) var insertMany: SQLiteStatement?
 
   struct Pending {
     var records: [Record]
@@ -148,6 +150,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
       recordsLoader = loader
       if loader != nil { recordsReady.store(false, ordering: .relaxed) }
       self.insert = try db.prepare(RecordTable.insertSQL)
+      self.insertMany = try db.prepare(RecordTable.manyRowsSQL)
       logger.info(
         "embedded store opened",
         metadata: ["store.path": "\(db.path)", "store.records": "\(g.recordCount)", "store.profiles": "\(g.profileCount)"])
@@ -331,6 +334,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
       defer { state.idle = [] }
       if insert == nil { return true }
       insert = nil
+      insertMany = nil
       return false
     }
     if alreadyClosed { return }

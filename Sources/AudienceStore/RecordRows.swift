@@ -76,25 +76,27 @@ struct RecordRows: Sendable {
   /// Whether record `i` was sent with a time (one without gets the commit's).
   func hasTime(_ i: Int) -> Bool { spans[i * Text.allCases.count * 2 + Text.createdAt.rawValue * 2] != Self.absent }
 
-  /// Binds record `i`'s row to the insert statement. `base` is `bytes`' address, and stays
+  /// Binds record `i`'s row to an insert statement. `base` is `bytes`' address, and stays
   /// valid until the statement is stepped.
   /// - Parameters:
   ///   - createdAt: the time the store gave a record sent without one.
+  ///   - firstParameter: added to each parameter number: the row's place in a statement that
+  ///     inserts several (`RecordTable.insertSQL(rows:)`).
   func bind(
     _ i: Int, seq: UInt64, contentID: ContentID, createdAt: String?, base: UnsafePointer<CChar>?,
-    to stmt: SQLiteStatement
+    to stmt: SQLiteStatement, firstParameter p: Int32 = 0
   ) {
-    stmt.bind(1, Int64(bitPattern: seq))
-    withUnsafeBytes(of: (contentID.high.bigEndian, contentID.low.bigEndian)) { stmt.bind(2, bytes: $0) }
+    stmt.bind(p + 1, Int64(bitPattern: seq))
+    withUnsafeBytes(of: (contentID.high.bigEndian, contentID.low.bigEndian)) { stmt.bind(p + 2, bytes: $0) }
     let first = i * Text.allCases.count * 2
     for column in Text.allCases {
       let start = spans[first + column.rawValue * 2]
       if start == Self.absent {
-        if column == .createdAt, let createdAt { stmt.bind(column.parameter, createdAt) } else { stmt.bindNull(column.parameter) }
+        if column == .createdAt, let createdAt { stmt.bind(p + column.parameter, createdAt) } else { stmt.bindNull(p + column.parameter) }
       } else {
-        stmt.bindStatic(column.parameter, base.map { $0 + Int(start) }, count: spans[first + column.rawValue * 2 + 1])
+        stmt.bindStatic(p + column.parameter, base.map { $0 + Int(start) }, count: spans[first + column.rawValue * 2 + 1])
       }
     }
-    stmt.bind(10, ages[i] == Self.noAge ? nil : ages[i])
+    stmt.bind(p + 10, ages[i] == Self.noAge ? nil : ages[i])
   }
 }

@@ -33,10 +33,24 @@ struct RecordTable {
     CREATE TABLE IF NOT EXISTS splits (cookie TEXT PRIMARY KEY, after_seq INTEGER NOT NULL);
     """
 
-  static let insertSQL = """
-    INSERT INTO users (seq, content_id, cookie, email, phone_number, created_at, state, country, city,
-      age, gender, income, education, interests) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-    """
+  static let insertSQL = insertSQL(rows: 1)
+
+  /// Parameters per row of `insertSQL(rows:)`.
+  static let columns: Int32 = 14
+
+  /// Rows one statement of `manyRowsSQL` inserts: stepping a statement has a fixed cost
+  /// (the virtual machine's setup, opening the table's cursor), paid once for them all.
+  static let manyRows = 32
+  static let manyRowsSQL = insertSQL(rows: manyRows)
+
+  /// An INSERT of `rows` rows; row k's parameters are k * `columns` + 1 ... (k + 1) * `columns`.
+  static func insertSQL(rows: Int) -> String {
+    let row = "(" + Array(repeating: "?", count: Int(columns)).joined(separator: ",") + ")"
+    return """
+      INSERT INTO users (seq, content_id, cookie, email, phone_number, created_at, state, country, city,
+        age, gender, income, education, interests) VALUES \(Array(repeating: row, count: rows).joined(separator: ","))
+      """
+  }
 
   static let selectAllSQL = """
     SELECT seq, content_id, cookie, email, phone_number, created_at, state, country, city,

@@ -2,8 +2,9 @@ import AudienceWire
 import Foundation
 import NIOCore
 
-/// A blocking Unix-socket peer that sends arbitrary bytes, for hostile-input tests.
-final class RawSocket {
+/// A blocking Unix-socket peer that sends arbitrary bytes, for hostile-input tests. Used by one
+/// thread at a time.
+final class RawSocket: @unchecked Sendable {
   let fd: Int32
 
   init(path: String) throws {
