@@ -9,9 +9,14 @@ enum CStrings {
     // protobuf-c ends each string at its first NUL for us; the arena knows how long it was.
     let sent = audience_unpack_arena_string_length(p)
     if sent >= 0, sent != s.utf8.count {
-      throw .invalidField(field(), "contains a NUL byte at byte \(s.utf8.count) (of \(sent)), which the protocol cannot carry")
+      throw .invalidField(field(), nulMessage(at: s.utf8.count, of: sent))
     }
     return s
+  }
+
+  /// Why a string holding a NUL byte is refused (the lazy page reader says the same).
+  static func nulMessage(at offset: Int, of length: Int) -> String {
+    "contains a NUL byte at byte \(offset) (of \(length)), which the protocol cannot carry"
   }
 
   static func read(

@@ -118,9 +118,12 @@ public struct LazyCohortPage: Sendable {
       }
     }
     guard let cursor else { return (total, users, nil) }
-    guard let next = String(validating: LazyRecord.cString(UnsafeBufferPointer(rebasing: b[cursor])), as: UTF8.self) else {
+    let whole = UnsafeBufferPointer(rebasing: b[cursor])
+    let text = LazyRecord.cString(whole)
+    guard let next = String(validating: text, as: UTF8.self) else {
       throw .invalidField("next_cursor", "is not valid UTF-8")
     }
+    if text.count != whole.count { throw .invalidField("next_cursor", CStrings.nulMessage(at: text.count, of: whole.count)) }
     return (total, users, next.isEmpty ? nil : next)
   }
 }
@@ -221,7 +224,8 @@ public struct LazyRecords: RandomAccessCollection, Sendable {
 
 /// One user of a `LazyCohortPage`. Each property is decoded from the page's bytes when asked
 /// for (reading one twice decodes it twice: keep what you read). The server only ever sends
-/// UTF-8; should a string not be, these properties repair it (U+FFFD), while `record()` throws.
+/// UTF-8 without NUL bytes; should a string not be, these properties repair it (U+FFFD) or end it
+/// at its NUL, while `record()` throws.
 public struct LazyRecord: Sendable {
   let storage: LazyRecords.Storage
   let slot: Int
@@ -242,18 +246,25 @@ public struct LazyRecord: Sendable {
 
   public var interests: [String] { (try? interests { String(decoding: $0, as: UTF8.self) }) ?? [] }
 
-  /// The whole record, every string checked to be UTF-8 (what `queryCohort` decodes).
+  /// The whole record, every string checked to be UTF-8 and without a NUL byte, as
+  /// `queryCohort` decodes it (protobuf-c reads C strings: an optional field whose first byte is
+  /// a NUL is absent there, and a NUL anywhere else is refused).
   public func record() throws(AudienceError) -> Record {
-    func checked(_ f: LazyRecords.Field, _ name: String) throws(AudienceError) -> String? {
-      try bytes(f) { b throws(AudienceError) -> String? in
-        guard !b.isEmpty else { return nil }
-        guard let s = String(validating: b, as: UTF8.self) else { throw .invalidField(name, "is not valid UTF-8") }
-        return s
+    func text(_ whole: UnsafeBufferPointer<UInt8>, _ name: @autoclosure () -> String) throws(AudienceError) -> String {
+      let text = Self.cString(whole)
+      guard let s = String(validating: text, as: UTF8.self) else { throw .invalidField(name(), "is not valid UTF-8") }
+      if text.count != whole.count { throw .invalidField(name(), CStrings.nulMessage(at: text.count, of: whole.count)) }
+      return s
+    }
+    func checked(_ f: LazyRecords.Field, _ name: String, optional: Bool = true) throws(AudienceError) -> String? {
+      try bytes(f, whole: true) { b throws(AudienceError) -> String? in
+        guard !b.isEmpty, !(optional && b[0] == 0) else { return nil }
+        return try text(b, name)
       }
     }
     var i = 0
     return Record(
-      cookie: try checked(.cookie, "data.cookie") ?? "", email: try checked(.email, "data.email"),
+      cookie: try checked(.cookie, "data.cookie", optional: false) ?? "", email: try checked(.email, "data.email"),
       phoneNumber: try checked(.phoneNumber, "data.phone_number"), createdAt: createdAt,
       location: Location(
         state: try checked(.state, "data.location.state"), country: try checked(.country, "data.location.country"),
@@ -261,10 +272,9 @@ public struct LazyRecord: Sendable {
       demographics: Demographics(
         age: demographics.age, gender: try checked(.gender, "data.demographics.gender"),
         income: try checked(.income, "data.demographics.income"), education: try checked(.education, "data.demographics.education")),
-      interests: try interests { b throws(AudienceError) -> String in
+      interests: try interests(whole: true) { b throws(AudienceError) -> String in
         defer { i += 1 }
-        guard let s = String(validating: b, as: UTF8.self) else { throw .invalidField("data.interests[\(i)]", "is not valid UTF-8") }
-        return s
+        return try text(b, "data.interests[\(i)]")
       })
   }
 
@@ -272,7 +282,11 @@ public struct LazyRecord: Sendable {
     bytes(f) { $0.isEmpty ? nil : String(decoding: $0, as: UTF8.self) }
   }
 
-  private func bytes<T, E: Error>(_ f: LazyRecords.Field, _ body: (UnsafeBufferPointer<UInt8>) throws(E) -> T) throws(E) -> T {
+  /// - Parameters:
+  ///   - whole: the string's bytes as sent; otherwise up to its first NUL, as protobuf-c reads it.
+  private func bytes<T, E: Error>(
+    _ f: LazyRecords.Field, whole: Bool = false, _ body: (UnsafeBufferPointer<UInt8>) throws(E) -> T
+  ) throws(E) -> T {
     let at = Int(storage.slots[slot + LazyRecords.string + f.rawValue])
     return try storage.bytes.withUnsafeReadableBytes { raw throws(E) in
       let b = raw.bindMemory(to: UInt8.self)
@@ -280,7 +294,8 @@ public struct LazyRecord: Sendable {
       // Checked when the page was read, so this cannot fail.
       var r = ProtoReader(b.baseAddress!, at..<b.count)
       let value = (try? r.lengthDelimited()) ?? at..<at
-      return try body(Self.cString(UnsafeBufferPointer(rebasing: b[value])))
+      let bytes = UnsafeBufferPointer(rebasing: b[value])
+      return try body(whole ? bytes : Self.cString(bytes))
     }
   }
 
@@ -294,7 +309,7 @@ public struct LazyRecord: Sendable {
 
   /// Each interest, in order (field 7 wherever it appears in the record).
   private func interests(
-    _ make: (UnsafeBufferPointer<UInt8>) throws(AudienceError) -> String
+    whole: Bool = false, _ make: (UnsafeBufferPointer<UInt8>) throws(AudienceError) -> String
   ) throws(AudienceError) -> [String] {
     try storage.bytes.withUnsafeReadableBytes { raw throws(AudienceError) in
       let b = raw.bindMemory(to: UInt8.self)
@@ -303,7 +318,8 @@ public struct LazyRecord: Sendable {
       while !r.atEnd {
         let (field, wire) = try r.key()
         if field == 7 {
-          result.append(try make(Self.cString(UnsafeBufferPointer(rebasing: b[try r.lengthDelimited()]))))
+          let bytes = UnsafeBufferPointer(rebasing: b[try r.lengthDelimited()])
+          result.append(try make(whole ? bytes : Self.cString(bytes)))
         } else {
           try r.skip(wire)
         }

@@ -18,7 +18,9 @@ final class RawSocket: @unchecked Sendable {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
     }
     guard rc == 0 else { close(fd); throw POSIXError(.ECONNREFUSED) }
-    var tv = timeval(tv_sec: 5, tv_usec: 0)
+    // A safety net against a hung server, not a measure of speed: on a loaded machine an
+    // answer can take seconds, and a read that gave up early would look like a missing answer.
+    var tv = timeval(tv_sec: 30, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
   }
 
