@@ -79,6 +79,8 @@ final class MongoConnection: @unchecked Sendable {
 
   private static let initialized: Bool = {
     mongoc_init()
+    // A libmongoc without Debian's init-before-main makes its counters' segment here.
+    MongoSharedCounters.unlinkName()
     return true
   }()
 
