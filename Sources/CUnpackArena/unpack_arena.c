@@ -12,16 +12,20 @@ struct AudienceArenaBlock {
 
 static _Thread_local AudienceUnpackArena *spare;
 
-/* Each allocation is preceded by a 16-byte header: the size asked for, and a check word (the
-   address xor a constant), so that the size of a string protobuf-c unpacked can be read back
-   (see audience_unpack_arena_string_length). */
-#define HEADER 16
-static const uintptr_t CHECK = (uintptr_t)0x5a17c0de5a17c0deULL;
+/* Each allocation is 8-byte aligned (enough for protobuf-c's structs: pointers, 64-bit integers,
+   doubles) and preceded by an 8-byte header: the size asked for (0 when it does not fit in 32
+   bits), and a check word made from the address, so that the size of a string protobuf-c
+   unpacked can be read back (see audience_unpack_arena_string_length). */
+#define HEADER 8
+static uint32_t check_word(const unsigned char *p) {
+  uint64_t a = (uint64_t)(uintptr_t)p;
+  return (uint32_t)(a ^ (a >> 32)) ^ 0x5a17c0deu;
+}
 
 static void *arena_alloc(void *data, size_t size) {
   AudienceUnpackArena *arena = (AudienceUnpackArena *)data;
-  if (size > SIZE_MAX - 15 - HEADER - sizeof(AudienceArenaBlock)) return NULL;
-  size_t need = ((size + 15) & ~(size_t)15) + HEADER;
+  if (size > SIZE_MAX - 7 - HEADER - sizeof(AudienceArenaBlock)) return NULL;
+  size_t need = ((size + 7) & ~(size_t)7) + HEADER;
   AudienceArenaBlock *b = arena->blocks;
   if (b == NULL || b->capacity - b->used < need) {
     size_t capacity = arena->next_capacity;
@@ -36,17 +40,17 @@ static void *arena_alloc(void *data, size_t size) {
   }
   unsigned char *p = b->data + b->used + HEADER;
   b->used += need;
-  ((size_t *)p)[-2] = size;
-  ((uintptr_t *)p)[-1] = (uintptr_t)p ^ CHECK;
+  ((uint32_t *)p)[-2] = size <= UINT32_MAX ? (uint32_t)size : 0;
+  ((uint32_t *)p)[-1] = check_word(p);
   return p;
 }
 
 long audience_unpack_arena_string_length(const char *s) {
   if (s == NULL || s == protobuf_c_empty_string) return -1;
   const unsigned char *p = (const unsigned char *)s;
-  if (((const uintptr_t *)p)[-1] != ((uintptr_t)p ^ CHECK)) return -1;
-  size_t size = ((const size_t *)p)[-2];
-  return size == 0 ? -1 : (long)(size - 1);
+  if (((const uint32_t *)p)[-1] != check_word(p)) return -1;
+  uint32_t size = ((const uint32_t *)p)[-2];
+  return size == 0 ? -1 : (long)size - 1;
 }
 
 static void arena_nofree(void *data, void *pointer) {
