@@ -1,7 +1,9 @@
 extension Array {
   /// Calls `body` with each position and the element there, read in place. A `for` loop over an
-  /// array copies each element out: for a record, a retain and a release of each of its strings,
-  /// which on the ingest path is a sizeable part of the work per record.
+  /// array copies each element out: for a record, a retain and a release of each of its strings.
+  /// The optimizer still copies the element when `body` passes it to a call that may write
+  /// memory it cannot see (a throwing call, a mutating method of another value), since it
+  /// cannot prove the element unchanged during the call (perf, docs/BENCHMARKS.md).
   @inlinable
   public func forEachInPlace<E: Error>(_ body: (Int, Element) throws(E) -> Void) throws(E) {
     try withUnsafeBufferPointer { (elements) throws(E) in

@@ -144,8 +144,7 @@ public struct IdentityGraph: Sendable {
   /// Takes a content id for a record about to be applied under `seq`, with one lookup for the
   /// check and the insertion: true when it is new (a later record of the same content is then
   /// a duplicate, in this commit too), false when a record already has it. The caller applies
-  /// each claimed record with `applyNew(_:seq:contentID:claimed: true)` before the graph is read,
-  /// or rebuilds the graph.
+  /// each claimed record with `applyNew(_:seq:)` before the graph is read, or rebuilds the graph.
   /// - Parameters:
   ///   - id: the content identity.
   ///   - seq: the sequence number the record will get.
@@ -167,19 +166,16 @@ public struct IdentityGraph: Sendable {
   @discardableResult
   public mutating func apply(_ stored: consuming StoredRecord, knownNew: Bool = false) -> IngestOutcome {
     if !replaying, !knownNew, let existing = duplicateProfile(of: stored.contentID) { return .duplicate(existing) }
-    return applyNew(stored.record, seq: stored.seq, contentID: stored.contentID)
+    contentIDs[stored.contentID] = stored.seq
+    return applyNew(stored.record, seq: stored.seq)
   }
 
-  /// Applies a record whose content was not applied before (the caller checked
-  /// `duplicateProfile(of:)` since the last apply), moved in: its strings are not copied.
+  /// Applies a record whose content id was claimed for it (`claim(_:seq:)`, or recorded by
+  /// `apply`), moved in: its strings are not copied.
   /// - Parameters:
   ///   - record: the normalized record, `createdAt` set.
   ///   - seq: its sequence number, above every applied one.
-  ///   - contentID: `ContentID(of:)` of the record as sent.
-  ///   - claimed: `claim(_:seq:)` took the content id already.
-  public mutating func applyNew(
-    _ record: consuming Record, seq: UInt64, contentID: ContentID, claimed: Bool = false
-  ) -> IngestOutcome {
+  public mutating func applyNew(_ record: consuming Record, seq: UInt64) -> IngestOutcome {
     let key = RecordKey(createdAt: record.createdAt ?? Timestamp(seconds: 0), seq: seq)
     lastSeq = max(lastSeq, seq)
     // The record is read in place (no copy of its strings) and moved into `records` at the end.
@@ -221,7 +217,6 @@ public struct IdentityGraph: Sendable {
     if !replaying { changeIndex(.update(profiles[target]!.indexRow(interestCap: limits.maxInterestsPerProfile))) }
     if let refusal { outcome = .capped(target, reason: refusal) }
     recordCount += 1
-    if !claimed { contentIDs[contentID] = seq }
     let slot = Int(seq)
     while records.count < slot { records.append(nil) }
     if slot == records.count { records.append(consume record) } else { records[slot] = consume record }

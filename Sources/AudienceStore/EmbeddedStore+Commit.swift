@@ -99,7 +99,7 @@ extension EmbeddedStore {
           return slot.move()
         }
         if let time = ref.assignedTime { record.createdAt = time }
-        outcomes.append(g.applyNew(consume record, seq: ref.seq, contentID: batch[ref.group].contentIDs[ref.record], claimed: true))
+        outcomes.append(g.applyNew(consume record, seq: ref.seq))
         if let indexing, n % Self.indexSlice == Self.indexSlice - 1 { hand(g.takeIndexChanges(), to: indexing) }
       }
       if let indexing {

@@ -118,12 +118,7 @@ public struct LazyCohortPage: Sendable {
       }
     }
     guard let cursor else { return (total, users, nil) }
-    let whole = UnsafeBufferPointer(rebasing: b[cursor])
-    let text = LazyRecord.cString(whole)
-    guard let next = String(validating: text, as: UTF8.self) else {
-      throw .invalidField("next_cursor", "is not valid UTF-8")
-    }
-    if text.count != whole.count { throw .invalidField("next_cursor", CStrings.nulMessage(at: text.count, of: whole.count)) }
+    let next = try LazyRecord.checked(UnsafeBufferPointer(rebasing: b[cursor]), "next_cursor")
     return (total, users, next.isEmpty ? nil : next)
   }
 }
@@ -250,16 +245,10 @@ public struct LazyRecord: Sendable {
   /// `queryCohort` decodes it (protobuf-c reads C strings: an optional field whose first byte is
   /// a NUL is absent there, and a NUL anywhere else is refused).
   public func record() throws(AudienceError) -> Record {
-    func text(_ whole: UnsafeBufferPointer<UInt8>, _ name: @autoclosure () -> String) throws(AudienceError) -> String {
-      let text = Self.cString(whole)
-      guard let s = String(validating: text, as: UTF8.self) else { throw .invalidField(name(), "is not valid UTF-8") }
-      if text.count != whole.count { throw .invalidField(name(), CStrings.nulMessage(at: text.count, of: whole.count)) }
-      return s
-    }
     func checked(_ f: LazyRecords.Field, _ name: String, optional: Bool = true) throws(AudienceError) -> String? {
       try bytes(f, whole: true) { b throws(AudienceError) -> String? in
         guard !b.isEmpty, !(optional && b[0] == 0) else { return nil }
-        return try text(b, name)
+        return try Self.checked(b, name)
       }
     }
     var i = 0
@@ -274,7 +263,7 @@ public struct LazyRecord: Sendable {
         income: try checked(.income, "data.demographics.income"), education: try checked(.education, "data.demographics.education")),
       interests: try interests(whole: true) { b throws(AudienceError) -> String in
         defer { i += 1 }
-        return try text(b, "data.interests[\(i)]")
+        return try Self.checked(b, "data.interests[\(i)]")
       })
   }
 
@@ -297,6 +286,14 @@ public struct LazyRecord: Sendable {
       let bytes = UnsafeBufferPointer(rebasing: b[value])
       return try body(whole ? bytes : Self.cString(bytes))
     }
+  }
+
+  /// A string as `CStrings.read` reads it from protobuf-c: UTF-8, and refused when it holds a NUL.
+  static func checked(_ whole: UnsafeBufferPointer<UInt8>, _ name: @autoclosure () -> String) throws(AudienceError) -> String {
+    let text = cString(whole)
+    guard let s = String(validating: text, as: UTF8.self) else { throw .invalidField(name(), "is not valid UTF-8") }
+    if text.count != whole.count { throw .invalidField(name(), CStrings.nulMessage(at: text.count, of: whole.count)) }
+    return s
   }
 
   /// A string's bytes up to its first NUL, if it has one: protobuf-c hands strings over as C
