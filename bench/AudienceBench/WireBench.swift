@@ -1,0 +1,110 @@
+import ArgumentParser
+import AudienceCore
+import AudienceWire
+import Foundation
+import NIOCore
+
+/// The wire's share of an ingest, alone and in-process on one thread: the client's encoding of
+/// IngestBatch frames, the server's decoding of them (protobuf-c unpack into the arena, then
+/// Swift values), and the same for the acknowledgements (one IngestResult per record). It is
+/// the floor under any ingest rate: no store, no identity graph, no socket.
+struct WireBench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "wire",
+    abstract: "Encode and decode a JSON-lines file's records as IngestBatch frames and their acks; print microseconds per record.")
+  @Option(help: "JSON lines, one record per line.") var file: String
+  @Option(help: "Records per batch.") var batch = 1_000
+  @Option(help: "Timed passes.") var passes = 5
+  @Option(help: "Also write the encoded request frames (length-prefixed) to this file, for bench/protobuf-c-floor.c.")
+  var dump: String?
+
+  func run() throws {
+    let text = try String(contentsOfFile: file, encoding: .utf8)
+    var records: [RawRecord] = []
+    for line in text.split(separator: "\n") where !line.isEmpty {
+      records.append(try RecordJSON.record(from: JSONValue(parsing: String(line))))
+    }
+    var batches: [[RawRecord]] = []
+    var start = 0
+    while start < records.count {
+      let end = min(start + batch, records.count)
+      batches.append(Array(records[start..<end]))
+      start = end
+    }
+    let n = Double(records.count)
+    var stages: [String: [Double]] = [:]
+    func time(_ name: String, _ body: () throws -> Void) rethrows {
+      let t = now()
+      try body()
+      stages[name, default: []].append(Double(now() - t) / 1000 / n)
+    }
+    var bytes = 0
+    for _ in 0..<passes {
+      var frames: [ByteBuffer] = []
+      frames.reserveCapacity(batches.count)
+      time("request_encode") {
+        for (i, b) in batches.enumerated() {
+          var buffer = ByteBuffer()
+          WireCodec.encode(
+            WireRequest(id: UInt64(i + 2), body: .ingestBatch(IngestBatch(stream: 1, sequence: UInt64(i), records: b))),
+            into: &buffer)
+          frames.append(buffer)
+        }
+      }
+      bytes = frames.reduce(0) { $0 + $1.readableBytes }
+      if let dump {
+        FileManager.default.createFile(atPath: dump, contents: Data(frames.flatMap { $0.readableBytesView }))
+      }
+      var decoded: [[RawRecord]] = []
+      try time("request_decode") {
+        for f in frames {
+          // The encoder writes the 4-byte length prefix; the server decodes what follows it.
+          guard case .ingestBatch(let b) = try WireCodec.decodeRequest(f.getSlice(at: 4, length: f.readableBytes - 4)!).body
+          else { throw BenchError("not a batch") }
+          decoded.append(b.records)
+        }
+      }
+      let normalizer = RecordNormalizer()
+      var valid: [[Record]] = []
+      var ids: [ContentID] = []
+      ids.reserveCapacity(records.count)
+      time("normalize_and_identify") {
+        for raws in decoded {
+          var out: [Record] = []
+          out.reserveCapacity(raws.count)
+          raws.forEachInPlace { _, raw in
+            if let r = try? normalizer.normalize(raw) {
+              ids.append(ContentID(of: r))
+              out.append(r)
+            }
+          }
+          valid.append(out)
+        }
+      }
+      time("release_received") { decoded = [] }
+      let kept = valid.reduce(0) { $0 + $1.count }
+      guard kept == records.count else { throw BenchError("normalized \(kept) of \(records.count)") }
+      var acks: [ByteBuffer] = []
+      time("ack_encode") {
+        for (i, b) in batches.enumerated() {
+          let outcomes = (0..<b.count).map { IngestOutcome.created(i * batch + $0 + 1) }
+          var buffer = ByteBuffer()
+          WireCodec.encode(WireResponse(id: UInt64(i + 2), body: .ingest(IngestSummary(outcomes: outcomes))), into: &buffer)
+          acks.append(buffer)
+        }
+      }
+      try time("ack_decode") {
+        for a in acks { _ = try WireCodec.decodeResponse(a.getSlice(at: 4, length: a.readableBytes - 4)!) }
+      }
+    }
+    var fields: [(String, JSONValue)] = [("records", .int(Int64(records.count))), ("frame_bytes_per_record", .double(Double(bytes) / n))]
+    var total = 0.0
+    for name in ["request_encode", "request_decode", "normalize_and_identify", "release_received", "ack_encode", "ack_decode"] {
+      let s = Stats(stages[name]!)
+      total += s.median
+      fields.append(("\(name)_us_per_record", .double(s.median)))
+    }
+    fields.append(("total_us_per_record", .double(total)))
+    emit(.object(fields))
+  }
+}
