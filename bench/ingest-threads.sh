@@ -34,6 +34,6 @@ names = ["leader", "durable", "indexer"] + [f"pool{i}" for i in range(3, len(tp)
 tasks = sum(s for c, s in threads if "qos" in c)
 total = sum(s for _, s in threads)
 n = out["records"]
-print(f'{out["records_per_second"]:,.0f} records/s; server CPU {total:.1f} s = {total * 1e6 / n:.1f} us/record; '
+print(f'{out["records_per_second"]:,.0f} records/s; client CPU {out["client_cpu_us_per_record"]:.1f} us/record; server CPU {total:.1f} s = {total * 1e6 / n:.1f} us/record; '
       + " ".join(f"{k} {v:.1f} s" for k, v in zip(names, tp)) + f"; validation tasks {tasks:.1f} s")
 PY

@@ -24,6 +24,7 @@ struct IngestStreamBench: AsyncParsableCommand {
     let client = try await AudienceClient.connect(socketPath: socket)
     let clock = ContinuousClock()
     let started = clock.now
+    let cpuStarted = processCPUSeconds()
     let stream = try await client.ingestStream(window: window)
     var accepted = 0
     var start = 0
@@ -34,11 +35,21 @@ struct IngestStreamBench: AsyncParsableCommand {
     }
     for ack in try await stream.finish() { accepted += ack.summary.accepted }
     let elapsed = clock.now - started
+    let cpu = processCPUSeconds() - cpuStarted
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     await client.close()
     print(JSONValue.object([
       ("records", .int(Int64(records.count))), ("accepted", .int(Int64(accepted))), ("seconds", .double(seconds)),
       ("records_per_second", .double(Double(records.count) / seconds)), ("window", .int(Int64(stream.window))),
+      ("client_cpu_seconds", .double(cpu)), ("client_cpu_us_per_record", .double(cpu * 1e6 / Double(records.count))),
     ]).serialized())
   }
+}
+
+/// User and system CPU time of this process so far (all threads).
+func processCPUSeconds() -> Double {
+  var usage = rusage()
+  getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+  func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
