@@ -140,12 +140,12 @@ public struct GraphSnapshot: @unchecked Sendable {
   }
 
   /// Both halves of the profiles, one after the other (`decodeProfiles`).
-  public func decodeAllProfiles() throws(SnapshotError) -> (profiles: [Profile?], revisions: [UInt64]) {
+  public func decodeAllProfiles() throws(SnapshotError) -> (profiles: SlotArray<Profile?>, revisions: SlotArray<UInt64>) {
     let slots = profileSlots
     var failure: SnapshotError?
-    var profiles: [Profile?] = []
-    let revisions = [UInt64](unsafeUninitializedCapacity: slots) { revisions, revisionCount in
-      profiles = [Profile?](unsafeUninitializedCapacity: slots) { buffer, count in
+    var profiles: SlotArray<Profile?> = []
+    let revisions = SlotArray<UInt64>(unsafeUninitializedCapacity: slots) { revisions, revisionCount in
+      profiles = SlotArray<Profile?>(unsafeUninitializedCapacity: slots) { buffer, count in
         for half in [Section.profiles, .moreProfiles] {
           do throws(SnapshotError) { try decodeProfiles(half, into: buffer, revisions: revisions) } catch { failure = failure ?? error }
         }
@@ -171,9 +171,9 @@ public struct GraphSnapshot: @unchecked Sendable {
   }
 
   /// Both halves of the raw records, one after the other (`decodeRecords`).
-  public func decodeAllRecords() throws(SnapshotError) -> [Record?] {
+  public func decodeAllRecords() throws(SnapshotError) -> SlotArray<Record?> {
     var failure: SnapshotError?
-    let records = [Record?](unsafeUninitializedCapacity: recordSlots) { buffer, count in
+    let records = SlotArray<Record?>(unsafeUninitializedCapacity: recordSlots) { buffer, count in
       for half in [Section.records, .moreRecords] {
         do throws(SnapshotError) { try decodeRecords(half, into: buffer) } catch { failure = failure ?? error }
       }

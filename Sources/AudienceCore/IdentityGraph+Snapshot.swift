@@ -126,7 +126,7 @@ extension IdentityGraph {
   /// false: see there).
   /// - Throws: `SnapshotError.damaged` when the sections do not fit together.
   public init(
-    _ snapshot: GraphSnapshot, profiles: [Profile?], revisions: [UInt64], sections: consuming [GraphSnapshot.Decoded]
+    _ snapshot: GraphSnapshot, profiles: SlotArray<Profile?>, revisions: SlotArray<UInt64>, sections: consuming [GraphSnapshot.Decoded]
   ) throws(SnapshotError) {
     self.init(limits: snapshot.limits)
     profileCount = snapshot.profileCount
@@ -161,13 +161,13 @@ extension IdentityGraph {
   /// A graph's raw records and their content ids (`installRecords`).
   public struct RawRecords: Sendable {
     /// Indexed by sequence number.
-    public var records: [Record?]
+    public var records: SlotArray<Record?>
     public var contentIDs: DenseTable<ContentID, UInt64>
 
     /// - Parameters:
     ///   - records: indexed by sequence number.
     ///   - contentIDs: the sequence number of each record's content id.
-    public init(records: [Record?], contentIDs: DenseTable<ContentID, UInt64>) {
+    public init(records: SlotArray<Record?>, contentIDs: DenseTable<ContentID, UInt64>) {
       self.records = records
       self.contentIDs = contentIDs
     }
@@ -175,7 +175,7 @@ extension IdentityGraph {
     /// - Parameters:
     ///   - records: `GraphSnapshot.decodeRecords` of both halves.
     ///   - section: the decoded `.contentIDs` section.
-    public init(records: [Record?], contentIDs section: GraphSnapshot.Decoded) throws(SnapshotError) {
+    public init(records: SlotArray<Record?>, contentIDs section: GraphSnapshot.Decoded) throws(SnapshotError) {
       guard case .contentIDs(let ids) = section.content else { throw .damaged("\(section.section) is not the content ids") }
       self.init(records: records, contentIDs: ids)
     }

@@ -63,15 +63,15 @@ public struct IdentityGraph: Sendable {
 
   public let limits: RecordLimits
   /// Indexed by `ProfileID`; nil where a profile was merged away.
-  var profiles: [Profile?] = []
+  var profiles = SlotArray<Profile?>()
   var cookies = IdentifierTable<CookieInfo>()
   var emails = IdentifierTable<EmailInfo>()
   /// Per profile id: changes whenever the profile does (a new record, a merge into it), to a
   /// value no profile of this process had before, so readers may keep encodings of a view under
   /// its `ProfileStamp`. Apart from the profiles: reading a stamp must not touch (or copy) one.
-  var revisions: [UInt64] = []
+  var revisions = SlotArray<UInt64>()
   /// Indexed by sequence number (dense: the store numbers records 1, 2, 3...).
-  var records: [Record?] = []
+  var records = SlotArray<Record?>()
   /// False while a graph restored from a snapshot waits for its raw records (`installRecords`):
   /// until then only what reads profiles, identifiers and the index may run (GetUser, queries
   /// without a cookie, counts, analytics), not what reads or adds raw records (writes, duplicate

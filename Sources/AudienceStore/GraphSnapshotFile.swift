@@ -110,9 +110,9 @@ enum GraphSnapshotFile {
     let other = Mutex<T?>(nil)
     // The profiles' two halves are decoded straight into the graph's arrays (no join after).
     let slots = snapshot.profileSlots
-    var profiles: [Profile?] = []
-    let revisions = [UInt64](unsafeUninitializedCapacity: slots) { revisionSlots, revisionCount in
-      profiles = [Profile?](unsafeUninitializedCapacity: slots) { profileSlots, profileCount in
+    var profiles: SlotArray<Profile?> = []
+    let revisions = SlotArray<UInt64>(unsafeUninitializedCapacity: slots) { revisionSlots, revisionCount in
+      profiles = SlotArray<Profile?>(unsafeUninitializedCapacity: slots) { profileSlots, profileCount in
         let halves = (profiles: Shared(profileSlots), revisions: Shared(revisionSlots))
         DispatchQueue.concurrentPerform(iterations: order.count + 1) { i in
           // `alongside` first, the sections (largest first) after it.
@@ -172,7 +172,7 @@ enum GraphSnapshotFile {
       let sections: [GraphSnapshot.Section] = [.records, .moreRecords, .contentIDs]
       let failure = Mutex<SnapshotError?>(nil)
       let ids = Mutex<GraphSnapshot.Decoded?>(nil)
-      let records = [Record?](unsafeUninitializedCapacity: snapshot.recordSlots) { buffer, count in
+      let records = SlotArray<Record?>(unsafeUninitializedCapacity: snapshot.recordSlots) { buffer, count in
         let slots = Shared(buffer)
         DispatchQueue.concurrentPerform(iterations: sections.count) { i in
           do throws(SnapshotError) {
