@@ -12,12 +12,12 @@ public protocol DenseTableKey: Equatable, Sendable {
 /// A `Dictionary` of that size spends most of an insert growing: every entry, key and value,
 /// is written again at a random place in a new table twice its size, a cache miss and often a
 /// page fault each. Here a growth rehashes the kept hashes into a new bucket array a fraction of
-/// that size, and the dense arrays grow by a sequential copy.
+/// that size, and the dense arrays are `SlotArray`s, which grow without copying.
 public struct DenseTable<Key: DenseTableKey, Value: Sendable>: Sendable, Sequence {
-  private var keys: [Key] = []
+  private var keys = SlotArray<Key>()
   /// Nil only for the moment a `_modify` accessor has it set to nil (a removal).
-  private var values: [Value?] = []
-  private var hashes: [Int] = []
+  private var values = SlotArray<Value?>()
+  private var hashes = SlotArray<Int>()
   /// Empty: 0. Otherwise the hash's upper 32 bits, then the entry's position + 1 (`tombstone`
   /// where an entry was removed). The count is zero or a power of two, at most half full.
   private var buckets: [UInt64] = []
@@ -78,7 +78,7 @@ public struct DenseTable<Key: DenseTableKey, Value: Sendable>: Sendable, Sequenc
   }
 
   /// The values, in the table's order.
-  public var allValues: LazyMapSequence<[Value?], Value> { values.lazy.map { $0! } }
+  public var allValues: LazyMapSequence<SlotArray<Value?>, Value> { values.lazy.map { $0! } }
 
   public struct Iterator: IteratorProtocol {
     let table: DenseTable

@@ -106,6 +106,31 @@ public struct SlotArray<Element>: RandomAccessCollection, MutableCollection {
     storage.reserve(minimum)
   }
 
+  /// Removes and returns the last element.
+  @discardableResult
+  public mutating func removeLast() -> Element {
+    precondition(storage.count > 0, "SlotArray.removeLast on an empty array")
+    makeUnique()
+    storage.count -= 1
+    return (storage.base! + storage.count).move()
+  }
+
+  /// Removes the elements from `range.lowerBound` to the end.
+  public mutating func removeSubrange(_ range: PartialRangeFrom<Int>) {
+    precondition(range.lowerBound >= 0 && range.lowerBound <= storage.count, "SlotArray range out of bounds")
+    guard range.lowerBound < storage.count else { return }
+    makeUnique()
+    (storage.base! + range.lowerBound).deinitialize(count: storage.count - range.lowerBound)
+    storage.count = range.lowerBound
+  }
+
+  /// The elements in place, for the duration of `body`.
+  public func withUnsafeBufferPointer<R, E: Error>(_ body: (UnsafeBufferPointer<Element>) throws(E) -> R) throws(E) -> R {
+    let storage = self.storage
+    defer { withExtendedLifetime(storage) {} }
+    return try body(UnsafeBufferPointer(start: storage.base, count: storage.count))
+  }
+
   /// Empties the array, keeping its room when `keepingCapacity`.
   public mutating func removeAll(keepingCapacity: Bool = false) {
     guard keepingCapacity, isKnownUniquelyReferenced(&storage) else {
