@@ -5,6 +5,7 @@
 #
 #   bench/ingest-threads.sh [AUDIENCED] [FILE]
 #   defaults: .build/release/audienced, 1,000,000 records made with `audience gen --seed 7`
+#   WINDOW=N: batches in flight (default 0: the server's default, 8)
 # Alternate two builds to compare them on this noisy machine.
 set -euo pipefail
 BIN=${1:-.build/release/audienced}
@@ -18,7 +19,7 @@ fi
 "$BIN" --socket "$WORK/s.sock" --data-dir "$WORK/data" --log-level warning > "$WORK/server.log" 2>&1 &
 echo $! > "$WORK/pid"
 for _ in $(seq 50); do [ -S "$WORK/s.sock" ] && break; sleep 0.2; done
-.build/release/audience-bench ingest --socket "$WORK/s.sock" --file "$FILE" > "$WORK/out.json"
+.build/release/audience-bench ingest --socket "$WORK/s.sock" --file "$FILE" --window "${WINDOW:-0}" > "$WORK/out.json"
 python3 - "$(cat "$WORK/pid")" "$WORK/out.json" <<'PY'
 import json, os, sys
 pid, out = sys.argv[1], json.load(open(sys.argv[2]))
