@@ -12,8 +12,9 @@
 /// copied, and every page of each new block faulted in again. glibc keeps a block of more than a
 /// few megabytes in a mapping of its own and grows it with `mremap`, which moves the pages
 /// (their page-table entries) without copying them. Swift's value types are bitwise movable, so
-/// the elements may move with their bytes. Value semantics like `Array`: a copy shares the
-/// storage until either is changed.
+/// the elements may move with their bytes (an element type that is not, such as one holding a
+/// weak reference under Objective-C interop, must not be used here). Value semantics like
+/// `Array`: a copy shares the storage until either is changed.
 public struct SlotArray<Element>: RandomAccessCollection, MutableCollection {
   final class Storage {
     var base: UnsafeMutablePointer<Element>?
@@ -79,9 +80,11 @@ public struct SlotArray<Element>: RandomAccessCollection, MutableCollection {
   public var capacity: Int { storage.capacity }
 
   public subscript(i: Int) -> Element {
-    get {
+    // Borrowed in place, like Array's: reading one field of a 408-byte profile must not copy
+    // (retain and release) the whole profile.
+    _read {
       precondition(i >= 0 && i < storage.count, "SlotArray index \(i) out of range 0..<\(storage.count)")
-      return storage.base![i]
+      yield storage.base![i]
     }
     _modify {
       precondition(i >= 0 && i < storage.count, "SlotArray index \(i) out of range 0..<\(storage.count)")
