@@ -32,6 +32,7 @@ public struct SlotArray<Element>: RandomAccessCollection, MutableCollection {
     /// Room for at least `minimum` elements; grows geometrically.
     func reserve(_ minimum: Int) {
       guard minimum > capacity else { return }
+      precondition(MemoryLayout<Element>.alignment <= 16, "SlotArray: malloc aligns to 16 bytes, \(Element.self) needs more")
       let grown = Swift.max(minimum, capacity * 2, 16)
       let (bytes, overflow) = grown.multipliedReportingOverflow(by: MemoryLayout<Element>.stride)
       precondition(!overflow, "SlotArray: \(grown) elements do not fit in memory")
@@ -63,9 +64,15 @@ public struct SlotArray<Element>: RandomAccessCollection, MutableCollection {
   ) rethrows {
     storage = Storage()
     storage.reserve(capacity)
-    var buffer = UnsafeMutableBufferPointer(start: storage.base, count: capacity)
+    let base = storage.base
+    var buffer = UnsafeMutableBufferPointer(start: base, count: capacity)
     var count = 0
-    defer { storage.count = count }
+    defer {
+      // What Array checks too: the elements deinit will destroy are the ones initialized.
+      precondition(count >= 0 && count <= capacity, "SlotArray: initialized count \(count) is not in 0...\(capacity)")
+      precondition(buffer.baseAddress == base, "SlotArray: the initializer must not replace its buffer")
+      storage.count = count
+    }
     try initializer(&buffer, &count)
   }
 
@@ -136,7 +143,13 @@ public struct SlotArray<Element>: RandomAccessCollection, MutableCollection {
 
   /// Empties the array, keeping its room when `keepingCapacity`.
   public mutating func removeAll(keepingCapacity: Bool = false) {
-    guard keepingCapacity, isKnownUniquelyReferenced(&storage) else {
+    guard isKnownUniquelyReferenced(&storage) else {
+      let capacity = storage.capacity
+      storage = Storage()
+      if keepingCapacity { storage.reserve(capacity) }
+      return
+    }
+    guard keepingCapacity else {
       storage = Storage()
       return
     }

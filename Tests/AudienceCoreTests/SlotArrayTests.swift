@@ -37,6 +37,20 @@ struct SlotArrayTests {
           array[i] = "written at \(step)"
         case 8:
           copies.append((slots, array))
+        case 9 where !array.isEmpty && Bool.random(using: &rng):
+          // Removals and swaps, often on storage a copy shares.
+          switch Int.random(in: 0..<3, using: &rng) {
+          case 0:
+            #expect(slots.removeLast() == array.removeLast())
+          case 1:
+            let from = Int.random(in: 0...array.count, using: &rng)
+            slots.removeSubrange(from...)
+            array.removeSubrange(from...)
+          default:
+            let (i, j) = (Int.random(in: 0..<array.count, using: &rng), Int.random(in: 0..<array.count, using: &rng))
+            slots.swapAt(i, j)
+            array.swapAt(i, j)
+          }
         default:
           if Int.random(in: 0..<50, using: &rng) == 0 {
             let keep = Bool.random(using: &rng)
@@ -45,6 +59,7 @@ struct SlotArrayTests {
           }
         }
         #expect(slots.count == array.count)
+        if step % 97 == 0 { #expect(Array(slots) == array) }
       }
       #expect(Array(slots) == array)
       for (copy, expected) in copies { #expect(Array(copy) == expected) }
@@ -62,20 +77,59 @@ struct SlotArrayTests {
       #expect(slots[5]?.value == "value 5, long enough to live on the heap")
       #expect(copy.count == 10_001 && slots.count == 10_000)
       slots.removeAll(keepingCapacity: true)
-      #expect(slots.isEmpty)
-      #expect(Tracked.live.load(ordering: .relaxed) == before + 10_000)
+      #expect(slots.isEmpty && slots.capacity >= 10_000)
+      withExtendedLifetime(copy) {
+        // copy holds 9,999 of the first ones and its own new one.
+        #expect(Tracked.live.load(ordering: .relaxed) == before + 10_000)
+      }
     }
     #expect(Tracked.live.load(ordering: .relaxed) == before)
   }
 
-  /// Written in place like Array's initializer; only `count` elements are kept.
-  @Test func fillsInPlace() {
-    let slots = SlotArray<String>(unsafeUninitializedCapacity: 100) { buffer, count in
-      for i in 0..<60 { (buffer.baseAddress! + i).initialize(to: "slot \(i)") }
-      count = 60
+  /// Written in place like Array's initializer; only the first `count` elements are kept (and
+  /// released), also when the initializer throws.
+  @Test func fillsInPlace() throws {
+    let before = Tracked.live.load(ordering: .relaxed)
+    do {
+      let slots = SlotArray<Tracked>(unsafeUninitializedCapacity: 100) { buffer, count in
+        for i in 0..<60 { (buffer.baseAddress! + i).initialize(to: Tracked(i)) }
+        count = 60
+      }
+      #expect(slots.count == 60 && slots.capacity >= 100)
+      #expect(slots[59].value == "value 59, long enough to live on the heap")
+      #expect(slots.suffix(2).map(\.value) == ["value 58, long enough to live on the heap", "value 59, long enough to live on the heap"])
+      #expect(Tracked.live.load(ordering: .relaxed) == before + 60)
     }
-    #expect(slots.count == 60 && slots.capacity >= 100)
-    #expect(slots[59] == "slot 59")
-    #expect(Array(slots.suffix(2)) == ["slot 58", "slot 59"])
+    #expect(Tracked.live.load(ordering: .relaxed) == before)
+    struct Stop: Error {}
+    #expect(throws: Stop.self) {
+      _ = try SlotArray<Tracked>(unsafeUninitializedCapacity: 10) { buffer, count in
+        for i in 0..<4 { (buffer.baseAddress! + i).initialize(to: Tracked(i)) }
+        count = 4
+        throw Stop()
+      }
+    }
+    #expect(Tracked.live.load(ordering: .relaxed) == before)
+  }
+
+  /// Large enough that glibc keeps the block in a mapping of its own and grows it with mremap;
+  /// a copy taken on the way keeps its elements, and the rest of the API reads the same.
+  @Test func growsPastTheMappingThreshold() {
+    var slots = SlotArray<Int>()
+    var copy = SlotArray<Int>()
+    for i in 0..<3_000_000 {
+      slots.append(i &* 31)
+      if i == 1_000_000 { copy = slots }
+    }
+    #expect(slots.count == 3_000_000 && copy.count == 1_000_001)
+    #expect(slots.withUnsafeBufferPointer { b in (0..<b.count).allSatisfy { b[$0] == $0 &* 31 } })
+    #expect(copy.withUnsafeBufferPointer { b in (0..<b.count).allSatisfy { b[$0] == $0 &* 31 } })
+    copy[0] = -1
+    #expect(slots[0] == 0)
+    var small = SlotArray<Int>()
+    small.reserveCapacity(1_000)
+    #expect(small.capacity >= 1_000 && small.isEmpty)
+    small.append(contentsOf: slots.prefix(3))
+    #expect(small == [0, 31, 62] && small != [0, 31])
   }
 }
