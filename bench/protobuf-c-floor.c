@@ -1,10 +1,11 @@
 /* protobuf-c alone on ingest frames: the cost of unpacking each audience.v1.Request (as the
  * server must) and packing it again (what any client must do), with no Swift, no store and no
  * socket. The frames come from `audience-bench wire --dump FILE` (4-byte big-endian length,
- * then the Request). Unpacking uses a bump arena reset per frame, as the server's does.
+ * then the Request). Unpacking uses the server's own arena (Sources/CUnpackArena), one per frame.
  *
- *   cc -O2 -I Sources/CAudienceProto/include -o /tmp/pbfloor bench/protobuf-c-floor.c \
- *     Sources/CAudienceProto/audience/v1/*.c -lprotobuf-c
+ *   cc -O2 -I Sources/CAudienceProto/include -I Sources/CUnpackArena/include -o /tmp/pbfloor \
+ *     bench/protobuf-c-floor.c Sources/CAudienceProto/audience/v1/*.c \
+ *     Sources/CUnpackArena/unpack_arena.c -lprotobuf-c
  *   /tmp/pbfloor FRAMES RECORDS [PASSES]
  */
 #include <stdint.h>
@@ -14,19 +15,7 @@
 #include <time.h>
 
 #include "audience/v1/envelope.pb-c.h"
-
-static char *arena;
-static size_t arena_used, arena_size;
-
-static void *bump(void *data, size_t size) {
-  (void)data;
-  size = (size + 7) & ~(size_t)7;
-  if (arena_used + size > arena_size) abort();
-  void *p = arena + arena_used;
-  arena_used += size;
-  return p;
-}
-static void nofree(void *data, void *p) { (void)data; (void)p; }
+#include "unpack_arena.h"
 
 static double seconds(void) {
   struct timespec t;
@@ -55,10 +44,7 @@ int main(int argc, char **argv) {
   double records = atof(argv[2]);
   int passes = argc > 3 ? atoi(argv[3]) : 5;
 
-  arena_size = 64u << 20;
-  arena = malloc(arena_size);
   uint8_t *out = malloc(16u << 20);
-  ProtobufCAllocator allocator = {bump, nofree, NULL};
   double unpack[64], pack[64];
   size_t frames = 0, packed = 0;
   for (int p = 0; p < passes && p < 64; p++) {
@@ -67,13 +53,15 @@ int main(int argc, char **argv) {
     for (long at = 0; at + 4 <= n;) {
       uint32_t len = (uint32_t)data[at] << 24 | (uint32_t)data[at + 1] << 16 | (uint32_t)data[at + 2] << 8 | data[at + 3];
       at += 4;
-      arena_used = 0;
+      AudienceUnpackArena *arena = audience_unpack_arena_new();
+      if (!arena) { fprintf(stderr, "out of memory\n"); return 1; }
       double t0 = seconds();
-      Audience__V1__Request *m = audience__v1__request__unpack(&allocator, len, data + at);
+      Audience__V1__Request *m = audience__v1__request__unpack(&arena->allocator, len, data + at);
       double t1 = seconds();
       if (!m) { fprintf(stderr, "frame %zu does not unpack\n", frames); return 1; }
       packed += audience__v1__request__pack(m, out);
       double t2 = seconds();
+      audience_unpack_arena_free(arena);
       tu += t1 - t0;
       tp += t2 - t1;
       at += len;

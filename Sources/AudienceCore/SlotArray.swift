@@ -78,7 +78,7 @@ public struct SlotArray<Element>: RandomAccessCollection, MutableCollection {
 
   public init<S: Sequence<Element>>(_ elements: S) {
     self.init()
-    for e in elements { append(e) }
+    append(contentsOf: elements)
   }
 
   public var startIndex: Int { 0 }
@@ -108,6 +108,7 @@ public struct SlotArray<Element>: RandomAccessCollection, MutableCollection {
   }
 
   public mutating func append<S: Sequence<Element>>(contentsOf elements: S) {
+    reserveCapacity(count + elements.underestimatedCount)
     for e in elements { append(e) }
   }
 
@@ -143,14 +144,10 @@ public struct SlotArray<Element>: RandomAccessCollection, MutableCollection {
 
   /// Empties the array, keeping its room when `keepingCapacity`.
   public mutating func removeAll(keepingCapacity: Bool = false) {
-    guard isKnownUniquelyReferenced(&storage) else {
+    guard keepingCapacity, isKnownUniquelyReferenced(&storage) else {
       let capacity = storage.capacity
       storage = Storage()
       if keepingCapacity { storage.reserve(capacity) }
-      return
-    }
-    guard keepingCapacity else {
-      storage = Storage()
       return
     }
     storage.base?.deinitialize(count: storage.count)

@@ -14,13 +14,11 @@ struct ApplyBench: ParsableCommand {
   @Option(help: "Timed passes, each on a fresh graph.") var passes = 3
 
   func run() throws {
-    let text = try String(contentsOfFile: file, encoding: .utf8)
     let normalizer = RecordNormalizer()
-    var records: [Record] = []
-    for line in text.split(separator: "\n") {
-      var record = try normalizer.normalize(RecordJSON.record(from: JSONValue(parsing: String(line))))
+    let records = try rawRecords(jsonLines: file).map { raw in
+      var record = try normalizer.normalize(raw)
       if record.createdAt == nil { record.createdAt = Timestamp(seconds: 0) }
-      records.append(record)
+      return record
     }
     let ids = records.map(ContentID.init(of:))
     var samples: [Double] = []

@@ -16,11 +16,7 @@ struct IngestStreamBench: AsyncParsableCommand {
   @Option(help: "Batches in flight (0: the server's default).") var window = 0
 
   func run() async throws {
-    let text = try String(contentsOfFile: file, encoding: .utf8)
-    var records: [RawRecord] = []
-    for line in text.split(separator: "\n") where !line.isEmpty {
-      records.append(try RecordJSON.record(from: try JSONValue(parsing: String(line))))
-    }
+    let records = try rawRecords(jsonLines: file)
     let client = try await AudienceClient.connect(socketPath: socket)
     let clock = ContinuousClock()
     let started = clock.now
@@ -46,10 +42,3 @@ struct IngestStreamBench: AsyncParsableCommand {
   }
 }
 
-/// User and system CPU time of this process so far (all threads).
-func processCPUSeconds() -> Double {
-  var usage = rusage()
-  getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-  func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime)
-}
