@@ -76,3 +76,11 @@ enum UnpackArena {
     return try body(arena.pointer(to: \.allocator)!)
   }
 }
+
+extension UnpackArena {
+  /// Arenas allocated in this process (in use, or kept as some thread's spare): tests read it
+  /// to check that a thread's spare is freed when the thread ends.
+  static var liveArenas: Int { audience_unpack_arena_live_arenas() }
+  /// Their blocks.
+  static var liveBlocks: Int { audience_unpack_arena_live_blocks() }
+}

@@ -1,5 +1,7 @@
 #include "unpack_arena.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -10,7 +12,49 @@ struct AudienceArenaBlock {
   _Alignas(16) unsigned char data[];
 };
 
+/* Each thread keeps one emptied arena for its next message. The spare is also the value of a
+   pthread key whose destructor frees it when the thread ends: a server thread per connection
+   would otherwise leave its spare behind for every connection ever opened. */
 static _Thread_local AudienceUnpackArena *spare;
+static pthread_key_t spare_key;
+static pthread_once_t spare_key_once = PTHREAD_ONCE_INIT;
+static atomic_long live_arenas;
+static atomic_long live_blocks;
+
+static void free_arena(AudienceUnpackArena *arena) {
+  AudienceArenaBlock *b = arena->blocks;
+  while (b != NULL) {
+    AudienceArenaBlock *next = b->next;
+    free(b);
+    atomic_fetch_sub_explicit(&live_blocks, 1, memory_order_relaxed);
+    b = next;
+  }
+  free(arena);
+  atomic_fetch_sub_explicit(&live_arenas, 1, memory_order_relaxed);
+}
+
+static void spare_key_destructor(void *value) {
+  if (value != NULL) free_arena((AudienceUnpackArena *)value);
+  spare = NULL;
+}
+
+static void make_spare_key(void) {
+  if (pthread_key_create(&spare_key, spare_key_destructor) != 0) abort();
+}
+
+static void set_spare(AudienceUnpackArena *arena) {
+  pthread_once(&spare_key_once, make_spare_key);
+  spare = arena;
+  pthread_setspecific(spare_key, arena);
+}
+
+long audience_unpack_arena_live_arenas(void) {
+  return atomic_load_explicit(&live_arenas, memory_order_relaxed);
+}
+
+long audience_unpack_arena_live_blocks(void) {
+  return atomic_load_explicit(&live_blocks, memory_order_relaxed);
+}
 
 /* Each allocation is 8-byte aligned (enough for protobuf-c's structs: pointers, 64-bit integers,
    doubles) and preceded by an 8-byte header: the size asked for (0 when it does not fit in 32
@@ -33,6 +77,7 @@ static void *arena_alloc(void *data, size_t size) {
     if (arena->next_capacity < ((size_t)1 << 20)) arena->next_capacity *= 2;
     b = (AudienceArenaBlock *)malloc(sizeof(AudienceArenaBlock) + capacity);
     if (b == NULL) return NULL;
+    atomic_fetch_add_explicit(&live_blocks, 1, memory_order_relaxed);
     b->next = arena->blocks;
     b->used = 0;
     b->capacity = capacity;
@@ -61,11 +106,12 @@ static void arena_nofree(void *data, void *pointer) {
 AudienceUnpackArena *audience_unpack_arena_new(void) {
   AudienceUnpackArena *arena = spare;
   if (arena != NULL) {
-    spare = NULL;
+    set_spare(NULL);
     return arena;
   }
   arena = (AudienceUnpackArena *)malloc(sizeof(AudienceUnpackArena));
   if (arena == NULL) return NULL;
+  atomic_fetch_add_explicit(&live_arenas, 1, memory_order_relaxed);
   arena->allocator.alloc = arena_alloc;
   arena->allocator.free = arena_nofree;
   arena->allocator.allocator_data = arena;
@@ -84,15 +130,17 @@ void audience_unpack_arena_free(AudienceUnpackArena *arena) {
       keep = b;
     } else {
       free(b);
+      atomic_fetch_sub_explicit(&live_blocks, 1, memory_order_relaxed);
     }
     b = next;
   }
   if (spare != NULL) {
     free(arena);
+    atomic_fetch_sub_explicit(&live_arenas, 1, memory_order_relaxed);
     return;
   }
   if (keep != NULL) keep->used = 0;
   arena->blocks = keep;
   arena->next_capacity = keep != NULL ? 8192 : 4096;
-  spare = arena;
+  set_spare(arena);
 }

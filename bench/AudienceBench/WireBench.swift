@@ -53,7 +53,7 @@ struct WireBench: ParsableCommand {
       }
       bytes = frames.reduce(0) { $0 + $1.readableBytes }
       if let dump {
-        FileManager.default.createFile(atPath: dump, contents: Data(frames.flatMap { $0.readableBytesView }))
+        _ = FileManager.default.createFile(atPath: dump, contents: Data(frames.flatMap { $0.readableBytesView }))
       }
       var decoded: [[RawRecord]] = []
       try time("request_decode") {

@@ -8,8 +8,8 @@
    unpacked message comes from a few large blocks, freed together by
    audience_unpack_arena_free (protobuf-c's free is a no-op here, so never call
    *__free_unpacked on a message unpacked with it). One malloc per 4 KiB..1 MiB instead of one
-   per field; each thread keeps one emptied arena for its next message, so decoding a small
-   request costs no malloc at all. */
+   per field; each thread keeps one emptied arena for its next message (freed when the thread
+   ends), so decoding a small request costs no malloc at all. */
 
 typedef struct AudienceArenaBlock AudienceArenaBlock;
 
@@ -32,5 +32,10 @@ void audience_unpack_arena_free(AudienceUnpackArena *arena);
    hands strings over as C strings, so without this check "ab\0cd" would silently be "ab".
    Only for strings of a message unpacked with an arena that is not yet freed. */
 long audience_unpack_arena_string_length(const char *s);
+
+/* How many arenas (in use or kept as a thread's spare) and blocks are allocated in this
+   process: for tests that check a thread's spare is freed when the thread ends. */
+long audience_unpack_arena_live_arenas(void);
+long audience_unpack_arena_live_blocks(void);
 
 #endif
