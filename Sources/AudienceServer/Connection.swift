@@ -222,21 +222,23 @@ final class Connection: @unchecked Sendable {
       defer { context.end() }
       let (results, sink) = AsyncStream.makeStream(of: (Int, Result<[IngestSummary], any Error>).self)
       var next = results.makeAsyncIterator()
-      var queued: [(index: Int, batches: Group)] = []
+      // Only the batches' request ids: a batch's validated records are the store's once queued
+      // (holding its task would keep them shared, and the store would copy them to move them).
+      var queued: [(index: Int, ids: [UInt64])] = []
       var reported: [Int: Result<[IngestSummary], any Error>] = [:]
       var count = 0
 
       /// Answers a committed group's batches; after a failure, the stream's waiting batches too.
-      func answer(_ batches: Group, _ result: Result<[IngestSummary], any Error>) {
+      func answer(_ ids: [UInt64], _ result: Result<[IngestSummary], any Error>) {
         var responses: [WireResponse]
         switch result {
         case .success(let summaries):
-          responses = zip(batches, summaries).map { WireResponse(id: $0.id, body: .ingest($1)) }
+          responses = zip(ids, summaries).map { WireResponse(id: $0, body: .ingest($1)) }
         case .failure(let error):
           // The stream closes: its batches still waiting fail too, later ones are refused.
           let rest = streams.withLock { $0.fail(stream, generation) }
           for r in rest { r.prepared.cancel() }
-          responses = (batches + rest).map { RequestRouter.failure($0.id, error) }
+          responses = (ids + rest.map(\.id)).map { RequestRouter.failure($0, error) }
         }
         // Counted as acknowledged before the client can see the acknowledgements, so a client
         // that sends on receipt is within its window.
@@ -251,23 +253,26 @@ final class Connection: @unchecked Sendable {
         reported[index] = result
         while let first = queued.first, let result = reported.removeValue(forKey: first.index) {
           queued.removeFirst()
-          answer(first.batches, result)
+          answer(first.ids, result)
         }
       }
 
       while true {
-        let batches = streams.withLock { $0.take(stream, generation, finishing: queued.isEmpty) }
+        var batches: Group = streams.withLock { $0.take(stream, generation, finishing: queued.isEmpty) }
         if batches.isEmpty {
           if queued.isEmpty { return }
           await settle()
           continue
         }
         var validated: [RequestRouter.PreparedBatch] = []
+        validated.reserveCapacity(batches.count)
         for waiting in batches { validated.append(await waiting.prepared.value) }
         let index = count
         count += 1
-        queued.append((index, batches))
-        router.queueIngest(validated) { sink.yield((index, $0)) }
+        queued.append((index, batches.map(\.id)))
+        // The tasks go before the store takes their records (each task keeps its value).
+        batches.removeAll()
+        router.queueIngest(consume validated) { sink.yield((index, $0)) }
         while queued.count >= depth { await settle() }
       }
     }

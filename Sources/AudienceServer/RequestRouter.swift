@@ -269,17 +269,48 @@ public struct RequestRouter: Sendable {
   /// before (a `QueuedIngest` store), or stores them now on a task (any other store: the caller
   /// queues the next only once `done` was called).
   /// - Parameters:
-  ///   - prepared: the batches, each from `prepare`.
+  ///   - prepared: the batches, each from `prepare`; their records are moved to the store (a
+  ///     caller that still holds one of these batches makes the store copy its records).
   ///   - done: one summary per batch, or the error; on the store's writer thread or a task.
-  func queueIngest(_ prepared: [PreparedBatch], done: @escaping @Sendable (Result<[IngestSummary], any Error>) -> Void) {
+  func queueIngest(_ prepared: consuming [PreparedBatch], done: @escaping @Sendable (Result<[IngestSummary], any Error>) -> Void) {
     guard let queued else {
+      let prepared = prepared
       Task {
         do { done(.success(try await store(prepared))) } catch { done(.failure(error)) }
       }
       return
     }
-    queued.queueIngest(Self.joined(prepared, \.valid), contentIDs: Self.joined(prepared, \.contentIDs)) { result in
-      done(result.map { Self.summaries(prepared, $0) })
+    var prepared = prepared
+    let records = Self.takeValid(&prepared)
+    let ids = Self.joined(prepared, \.contentIDs)
+    let answered = prepared
+    queued.queueIngest(records, contentIDs: ids) { result in
+      done(result.map { Self.summaries(answered, $0) })
+    }
+  }
+
+  /// Every batch's valid records, end to end, moved out of the batches (left empty): a lone
+  /// batch's array as it is, several moved into one array without copying a record.
+  static func takeValid(_ prepared: inout [PreparedBatch]) -> [Record] {
+    if prepared.count == 1 {
+      let records = prepared[0].valid
+      prepared[0].valid = []
+      return records
+    }
+    let total = prepared.reduce(0) { $0 + $1.valid.count }
+    return [Record](unsafeUninitializedCapacity: total) { out, initialized in
+      for i in prepared.indices {
+        var part = prepared[i].valid
+        prepared[i].valid = []
+        // Unique now (unless the caller kept the batch: then this copies, as joining would).
+        part.withUnsafeMutableBufferPointer { part in
+          guard let from = part.baseAddress, !part.isEmpty else { return }
+          (out.baseAddress! + initialized).moveInitialize(from: from, count: part.count)
+          // The moved-from slots get a record that owns nothing, for `part` to release.
+          from.initialize(repeating: Record(cookie: ""), count: part.count)
+          initialized += part.count
+        }
+      }
     }
   }
 
