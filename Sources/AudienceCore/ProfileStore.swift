@@ -109,13 +109,14 @@ public protocol ImmediateProfileReads: ProfileStore {
 public protocol QueuedIngest: ProfileStore {
   /// Queues validated records to be stored after everything queued before; returns at once.
   /// - Parameters:
-  ///   - records: the records, validated.
+  ///   - records: the records, validated (given up by the caller: the store moves them).
   ///   - contentIDs: `ContentID(of:)` of each record (computed by the caller, off the writer).
   ///   - done: called once, on the store's writer thread, with one outcome per record once they
   ///     are durable and visible, or with the error; in the order the calls were queued (a call
   ///     refused because the store is closing is called back at once).
   func queueIngest(
-    _ records: [Record], contentIDs: [ContentID], done: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void)
+    _ records: consuming [Record], contentIDs: [ContentID],
+    done: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void)
 }
 
 extension ProfileStore {

@@ -86,14 +86,18 @@ public struct RecordNormalizer: Sendable {
     if count == 0 { return nil }
     // One pass over the bytes: control characters are ASCII, so a byte scan finds them (UTF-8
     // continuation bytes are >= 0x80); ends that are printable ASCII other than space need no trim.
-    var bytes = value
-    let (control, plainEnds) = bytes.withUTF8 { utf8 -> (Bool, Bool) in
+    func scan(_ utf8: UnsafeBufferPointer<UInt8>) -> (control: Bool, plainEnds: Bool) {
       var control = false
       for b in utf8 { control = control || (b < 0x20 && b != 0x09) }
       let head = utf8[0]
       let tail = utf8[utf8.count - 1]
       return (control, head >= 0x21 && head <= 0x7E && tail >= 0x21 && tail <= 0x7E)
     }
+    // Read in place (a copy to call `withUTF8` on would retain the string).
+    let (control, plainEnds) = value.utf8.withContiguousStorageIfAvailable(scan) ?? {
+      var bytes = value
+      return bytes.withUTF8(scan)
+    }()
     if control { throw .invalidField(field(), "contains control characters") }
     if plainEnds { return value }
     let trimmed = value.trimmingWhitespace()

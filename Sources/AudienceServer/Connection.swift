@@ -180,8 +180,11 @@ final class Connection: @unchecked Sendable {
     case .ingestBatch(let batch):
       let (limit, router) = (server.configuration.maxRecordsPerBatch, self.router)
       // Validated on a task as soon as it is taken, while earlier batches are being committed.
+      // The records are the task's alone once this request is released: validation moves
+      // each one out instead of copying it.
+      let records = Handoff(batch.records)
       let accepted = streams.withLock {
-        $0.accept(request.id, batch, maxRecords: limit) { Task { router.prepare(batch.records) } }
+        $0.accept(request.id, batch, maxRecords: limit) { Task { router.prepare(records.take()) } }
       }
       switch accepted {
       case .refused(let status):

@@ -32,8 +32,9 @@ extension EmbeddedStore {
     init(_ index: DetachedIndex) { self.index = index }
   }
 
-  private func hand(_ changes: [IndexChange], to handoff: IndexHandoff) {
-    indexer.submit { _ in handoff.index.apply(changes) }
+  private func hand(_ changes: consuming [IndexChange], to handoff: IndexHandoff) {
+    let changes = Handoff(changes)
+    indexer.submit { _ in handoff.index.apply(changes.take()) }
   }
 
   /// A commit's database write, run on the `durable` thread while the leader applies.

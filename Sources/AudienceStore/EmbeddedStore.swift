@@ -194,11 +194,16 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   }
 
   public func queueIngest(
-    _ records: [Record], contentIDs: [ContentID], done: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
+    _ records: consuming [Record], contentIDs: [ContentID],
+    done: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
   ) {
+    var records = records
+    let rows = RecordRows(&records)
+    // Handed over, not captured: the leader moves each record out of the array, which copies
+    // them all unless the array is its alone.
+    let pending = Handoff(Pending(records: consume records, contentIDs: contentIDs, rows: rows, done: done))
     // An empty group is queued too, so that its callback keeps its place in the order.
-    let rows = RecordRows(records)
-    if !enqueue({ $0.pending.append(Pending(records: records, contentIDs: contentIDs, rows: rows, done: done)) }) {
+    if !enqueue({ $0.pending.append(pending.take()) }) {
       done(.failure(AudienceError(.unavailable, "the store is shutting down")))
     }
   }

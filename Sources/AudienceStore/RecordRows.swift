@@ -36,11 +36,20 @@ struct RecordRows: Sendable {
 
   /// - Parameters:
   ///   - records: the normalized records; one without `createdAt` gets its time when bound.
-  init(_ records: [Record]) {
+  ///     Each is moved out to a local and back (the array is left as it was): read in place, the
+  ///     optimizer would copy it (a retain and a release of each string) for each call.
+  init(_ records: inout [Record]) {
     bytes.reserveCapacity(records.count * 192)
     spans.reserveCapacity(records.count * Text.allCases.count * 2)
     ages.reserveCapacity(records.count)
-    records.forEachInPlace { _, r in addRow(r) }
+    records.withUnsafeMutableBufferPointer { records in
+      for i in records.indices {
+        let slot = records.baseAddress! + i
+        let r = slot.move()
+        addRow(r)
+        slot.initialize(to: r)
+      }
+    }
   }
 
   private mutating func addRow(_ r: Record) {
@@ -61,16 +70,18 @@ struct RecordRows: Sendable {
   }
 
   private mutating func add(_ text: String?) {
-    guard let text else {
+    guard text != nil else {
       spans.append(Self.absent)
       spans.append(0)
       return
     }
-    spans.append(Int32(bytes.count))
-    if text.utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil {
-      bytes.append(contentsOf: text.utf8)
+    let start = Int32(bytes.count)
+    // Read in place through the optional (binding the string would retain it).
+    if text?.utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil {
+      bytes.append(contentsOf: text!.utf8)
     }
-    spans.append(Int32(bytes.count) - spans[spans.count - 1])
+    spans.append(start)
+    spans.append(Int32(bytes.count) - start)
   }
 
   /// Whether record `i` was sent with a time (one without gets the commit's).

@@ -17,8 +17,10 @@ final class QueuedStore: QueuedIngest, Service {
   let committed = Mutex<[String]>([])
 
   func queueIngest(
-    _ records: [Record], contentIDs: [ContentID], done: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
+    _ records: consuming [Record], contentIDs: [ContentID],
+    done: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
   ) {
+    let records = records
     precondition(records.count == contentIDs.count)
     if records.isEmpty { return done(.success([])) }
     queue.async {

@@ -7,7 +7,7 @@ public struct IndexChange: Sendable {
 
   let kind: Kind
 
-  init(_ kind: Kind) { self.kind = kind }
+  init(_ kind: consuming Kind) { self.kind = kind }
 }
 
 /// The segment index taken out of a graph, so that a writer can keep it up to date on another
@@ -18,14 +18,24 @@ public struct IndexChange: Sendable {
 public struct DetachedIndex: Sendable {
   var index: SegmentIndex
 
-  public mutating func apply(_ changes: [IndexChange]) {
-    changes.forEachInPlace { _, change in index.apply(change.kind) }
+  /// Applies changes in order. Each is moved out to a local: read in place, the optimizer would
+  /// copy it (a retain and a release of each string of a row) for the call.
+  public mutating func apply(_ changes: consuming [IndexChange]) {
+    var changes = changes
+    changes.withUnsafeMutableBufferPointer { changes in
+      for i in changes.indices {
+        let slot = changes.baseAddress! + i
+        let change = slot.move()
+        slot.initialize(to: IndexChange(.remove(-1)))  // owns nothing: released as it is
+        index.apply(change.kind)
+      }
+    }
   }
 }
 
 extension SegmentIndex {
-  mutating func apply(_ change: IndexChange.Kind) {
-    switch change {
+  mutating func apply(_ change: consuming IndexChange.Kind) {
+    switch consume change {
     case .update(let row): update(row)
     case .remove(let id): remove(id)
     }
@@ -33,8 +43,9 @@ extension SegmentIndex {
 }
 
 extension IdentityGraph {
-  /// Makes an index change, or records it while the index is detached.
-  mutating func changeIndex(_ change: IndexChange.Kind) {
+  /// Makes an index change, or records it while the index is detached (moved in: a row's
+  /// strings are not retained again).
+  mutating func changeIndex(_ change: consuming IndexChange.Kind) {
     if indexChanges != nil { indexChanges!.append(IndexChange(change)) } else { index.apply(change) }
   }
 
