@@ -41,8 +41,11 @@ public struct CSVRecords: Sendable {
   /// The record in a data row. Missing trailing fields read as empty.
   /// - Parameters:
   ///   - fields: the row's fields.
-  /// - Throws: `invalidArgument` naming the column, e.g. an age that is not a whole number.
-  public func record(_ fields: [String]) throws(AudienceError) -> RawRecord {
+  ///   - mayHoldNUL: false when the caller knows no field holds a NUL byte (`CSVRow.hasNUL`),
+  ///     so the fields are not searched for one again.
+  /// - Throws: `invalidArgument` naming the column, e.g. an age that is not a whole number, or
+  ///   the field holding a NUL byte.
+  public func record(_ fields: [String], mayHoldNUL: Bool = true) throws(AudienceError) -> RawRecord {
     var r = RawRecord()
     for (column, i) in columns {
       let value = i < fields.count ? fields[i] : ""
@@ -68,7 +71,7 @@ public struct CSVRecords: Sendable {
         r.age = Int(d)
       }
     }
-    return try r.refusingNUL()
+    return mayHoldNUL ? try r.refusingNUL() : r
   }
 
   /// `50000.0` (pandas) as `50000`; other text unchanged (nil).

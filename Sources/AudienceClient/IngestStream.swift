@@ -40,6 +40,14 @@ public final class IngestStream {
   /// - Returns: the acknowledgements received since the last call, oldest first. If this throws,
   ///   those received before the failure are still available from `takeAcknowledged()`.
   public func send(_ records: [RawRecord]) async throws -> [IngestAck] {
+    try AudienceClient.refuseNUL(records)
+    try await send(records, last: false)
+    return takeAcknowledged()
+  }
+
+  /// `send(_:)` for records the caller already checked for NUL bytes (`RawRecord.fieldWithNUL`),
+  /// as the CLI does row by row to report the line: they are not searched again.
+  package func send(checked records: [RawRecord]) async throws -> [IngestAck] {
     try await send(records, last: false)
     return takeAcknowledged()
   }
@@ -88,7 +96,6 @@ public final class IngestStream {
 
   private func send(_ records: [RawRecord], last: Bool) async throws {
     guard !ended else { throw WireStatus(.failedPrecondition, "the ingest stream was finished") }
-    try AudienceClient.refuseNUL(records)
     while unacknowledged >= window { try await receive() }
     let batch = IngestBatch(stream: streamID, sequence: nextSequence, records: records, last: last)
     nextSequence += 1

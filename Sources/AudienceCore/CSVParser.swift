@@ -5,11 +5,15 @@ public struct CSVRow: Hashable, Sendable {
   public var fields: [String]
   /// Why the row is unreadable (broken quoting, invalid UTF-8); `fields` is then partial.
   public var error: String?
+  /// Whether a field holds a NUL byte (found while the bytes were scanned anyway), which the
+  /// protocol cannot carry: only such a row needs its fields searched for it.
+  public var hasNUL: Bool
 
-  public init(line: Int, fields: [String], error: String? = nil) {
+  public init(line: Int, fields: [String], error: String? = nil, hasNUL: Bool = false) {
     self.line = line
     self.fields = fields
     self.error = error
+    self.hasNUL = hasNUL
   }
 }
 
@@ -30,6 +34,7 @@ public struct CSVParser: Sendable {
   private var rowLine = 1
   private var line = 1
   private var error: String?
+  private var hasNUL = false
   private var started = false
   private var bom: [UInt8] = []
   /// Longest field accepted, so a missing closing quote cannot swallow a whole file.
@@ -197,11 +202,18 @@ public struct CSVParser: Sendable {
     // Decoding repairs invalid UTF-8 (U+FFFD), so bytes that decode to other bytes were invalid.
     // (The contiguous decoding is specialized; `String(validating:as:)` looked up generic
     // metadata on every field.)
-    let (s, valid) = field.withUnsafeBufferPointer { bytes -> (String, Bool) in
+    let (s, valid, nul) = field.withUnsafeBufferPointer { bytes -> (String, Bool, Bool) in
       let s = String(decoding: bytes, as: UTF8.self)
-      return (s, bytes.allSatisfy { $0 < 0x80 } || s.utf8.elementsEqual(bytes))
+      var high: UInt8 = 0
+      var nul = false
+      for b in bytes {
+        high |= b
+        nul = nul || b == 0
+      }
+      return (s, high < 0x80 || s.utf8.elementsEqual(bytes), nul)
     }
     if !valid { error = error ?? "field \(fields.count + 1) is not valid UTF-8" }
+    hasNUL = hasNUL || nul
     fields.append(s)
     field.removeAll(keepingCapacity: true)
     state = .fieldStart
@@ -209,9 +221,10 @@ public struct CSVParser: Sendable {
 
   private mutating func endRow(_ rows: inout [CSVRow]) {
     if state != .skipping { endField() }
-    rows.append(CSVRow(line: rowLine, fields: fields, error: error))
+    rows.append(CSVRow(line: rowLine, fields: fields, error: error, hasNUL: hasNUL))
     fields = []
     error = nil
+    hasNUL = false
     rowLine = line
     state = .fieldStart
   }

@@ -109,4 +109,15 @@ struct CSVParserTests {
     #expect(rows.first?.error?.contains("longer than 16 bytes") == true)
     #expect(rows.last == CSVRow(line: 2, fields: ["c2", "x"]))
   }
+
+  /// Rows holding a NUL byte are flagged as they are parsed (quoted or not, in any field), so
+  /// only those need their fields searched for it; the flag does not carry over to the next row.
+  @Test func aNULByteFlagsItsRowOnly() {
+    var p = CSVParser()
+    let bytes = Array("cookie,city\n".utf8) + [0x61, 0x00, 0x62] + Array(",x\nc2,\"q".utf8) + [0x00]
+      + Array("\"\nc3,fine\n".utf8)
+    let rows = p.feed(bytes) + p.finish()
+    #expect(rows.map(\.hasNUL) == [false, true, true, false])
+    #expect(rows[1].fields == ["a\u{0}b", "x"])
+  }
 }

@@ -154,7 +154,7 @@ struct Ingest: AsyncParsableCommand {
           continue
         }
         do {
-          try await sender.add(line: row.line, file: name, record: try mapping.record(row.fields), into: &summary)
+          try await sender.add(line: row.line, file: name, record: try mapping.record(row.fields, mayHoldNUL: row.hasNUL), into: &summary)
         } catch let e as AudienceError {
           summary.reject(line: row.line, file: name, message: e.message)
         }
@@ -221,7 +221,8 @@ final class BatchSender {
     records = []
     lines = []
     do {
-      for ack in try await stream.send(batch) { count(ack, into: &tally) }
+      // Each record was checked for NUL bytes as it was read (to report its line).
+      for ack in try await stream.send(checked: batch) { count(ack, into: &tally) }
     } catch {
       for ack in stream.takeAcknowledged() { count(ack, into: &tally) }  // durable before the failure
       throw error
