@@ -167,9 +167,11 @@ final class Connection: @unchecked Sendable {
     case .watch(let filter):
       let (server, context, logger) = (self.server, self.context, self.logger)
       let writer = ResponseWriter(socket: socket)
+      // Its place is taken here, in request order, so that a Cancel read next finds it.
+      let reserved = context.reserveWatch(request.id, limit: server.configuration.maxWatchesPerConnection)
       context.begin()
       Task {
-        await server.runWatch(request.id, filter, context, writer, logger)
+        await server.runWatch(request.id, filter, reserved: reserved, context, writer, logger)
         context.end()
       }
     case .ingestStream(let window):

@@ -6,7 +6,13 @@ import Synchronization
 final class ConnectionContext: Sendable {
   let socket: ConnectionSocket
   private let state = Mutex<(inFlight: Int, draining: Bool)>((0, false))
-  private let watches = Mutex<[UInt64: SegmentWatch]>([:])
+  /// A watch's place, taken by the reading thread when it reads the Watch request, so that a
+  /// Cancel read right behind it finds it while the watch is still being opened on its task.
+  private enum WatchSlot {
+    case opening(cancelled: Bool)
+    case open(SegmentWatch)
+  }
+  private let watches = Mutex<[UInt64: WatchSlot]>([:])
 
   init(socket: ConnectionSocket) { self.socket = socket }
 
@@ -36,31 +42,61 @@ final class ConnectionContext: Sendable {
 
   var watchCount: Int { watches.withLock { $0.count } }
 
-  enum AddWatch { case added, duplicateID, tooMany }
+  enum ReserveWatch { case reserved, duplicateID, tooMany }
 
-  /// Records an open watch under its request id, unless the id is already watching or the
-  /// connection already has `limit` watches.
-  func addWatch(_ id: UInt64, _ watch: SegmentWatch, limit: Int) -> AddWatch {
+  /// Takes a place for a watch under its request id (on the reading thread, before the watch is
+  /// opened), unless the id is already watching or the connection already has `limit` watches.
+  func reserveWatch(_ id: UInt64, limit: Int) -> ReserveWatch {
     watches.withLock { w in
       if w[id] != nil { return .duplicateID }
       if w.count >= limit { return .tooMany }
-      w[id] = watch
-      return .added
+      w[id] = .opening(cancelled: false)
+      return .reserved
+    }
+  }
+
+  /// Puts the opened watch in its place; false when it was cancelled meanwhile (the caller ends
+  /// it; the place stays until `removeWatch`).
+  func attachWatch(_ id: UInt64, _ watch: SegmentWatch) -> Bool {
+    watches.withLock { w in
+      guard case .opening(cancelled: false)? = w[id] else { return false }
+      w[id] = .open(watch)
+      return true
     }
   }
 
   func removeWatch(_ id: UInt64) { _ = watches.withLock { $0.removeValue(forKey: id) } }
 
-  /// Ends the watch with this request id; false when there is none.
+  /// Ends the watch with this request id (one still opening ends as soon as it is open); false
+  /// when there is none.
   func stopWatch(_ id: UInt64) -> Bool {
-    guard let watch = watches.withLock({ $0[id] }) else { return false }
-    watch.stop()
-    return true
+    let slot = watches.withLock { w -> WatchSlot? in
+      guard let slot = w[id] else { return nil }
+      if case .opening = slot { w[id] = .opening(cancelled: true) }
+      return slot
+    }
+    switch slot {
+    case nil: return false
+    case .opening?: return true
+    case .open(let watch)?:
+      watch.stop()
+      return true
+    }
   }
 
   /// Ends every watch (the peer left, or the server is draining).
   func stopAllWatches() {
-    for watch in watches.withLock({ Array($0.values) }) { watch.stop() }
+    let open = watches.withLock { w -> [SegmentWatch] in
+      var open: [SegmentWatch] = []
+      for (id, slot) in w {
+        switch slot {
+        case .opening: w[id] = .opening(cancelled: true)
+        case .open(let watch): open.append(watch)
+        }
+      }
+      return open
+    }
+    for watch in open { watch.stop() }
   }
 
   /// Stop taking requests; end the watches; close once the requests in flight are answered and

@@ -2,6 +2,7 @@ import AudienceClient
 import AudienceCore
 import AudienceWire
 import Foundation
+import NIOCore
 import Testing
 
 /// Live segments against the real server: events, cancellation, disconnects, shutdown, the CLI.
@@ -45,6 +46,37 @@ struct WatchEndToEndTests {
     #expect(try await events.next() == nil)
     #expect(try await client.call(.cancel(requestID: segment.requestID)) == .cancel(found: false))
     await client.close()
+    #expect(await server.stop() == 0)
+  }
+
+  /// A Cancel read in the same burst as its Watch finds it, though the watch is still being
+  /// opened on its task: the watch starts and ends at once instead of running on unseen.
+  @Test func aCancelRightBehindItsWatchEndsIt() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    for round in 0..<20 {
+      let raw = try RawSocket(path: server.socketPath)
+      try raw.hello()
+      var burst = ByteBuffer()
+      WireCodec.encode(WireRequest(id: 7, body: .watch(nil)), into: &burst)
+      WireCodec.encode(WireRequest(id: 8, body: .cancel(requestID: 7)), into: &burst)
+      raw.send(Array(burst.readableBytesView))
+      var found: Bool?
+      var watchEvents: [WatchEvent] = []
+      while found == nil || watchEvents.last != .ended {
+        let r = try #require(try raw.readResponse(), "round \(round): the server closed the connection")
+        #expect(r.status.code == .ok, "round \(round): \(r.status)")
+        switch r.body {
+        case .cancel(let f)?: found = f
+        case .watch(let e)?: watchEvents.append(e)
+        default: Issue.record("round \(round): unexpected \(r)")
+        }
+        if found == false { break }
+      }
+      #expect(found == true, "round \(round): the cancel did not find its watch")
+      #expect(watchEvents == [.started(total: 0), .ended], "round \(round)")
+    }
     #expect(await server.stop() == 0)
   }
 
