@@ -141,6 +141,17 @@ public struct IdentityGraph: Sendable {
     return cookies[r.cookie]?.profile
   }
 
+  /// The outcome of a record whose content id was claimed before (`claim(_:seq:)` said false):
+  /// a duplicate of the profile holding the stored record. Should that record or its profile be
+  /// gone (it cannot: a forget erases the content ids with the records), an internal error
+  /// rather than a duplicate of some other profile.
+  /// - Parameters:
+  ///   - id: the content identity.
+  public func duplicateOutcome(of id: ContentID) -> IngestOutcome {
+    if let profile = duplicateProfile(of: id) { return .duplicate(profile) }
+    return .rejected(AudienceError(.internal, "the record duplicates a stored record whose profile is gone"))
+  }
+
   /// Takes a content id for a record about to be applied under `seq`, with one lookup for the
   /// check and the insertion: true when it is new (a later record of the same content is then
   /// a duplicate, in this commit too), false when a record already has it. The caller applies

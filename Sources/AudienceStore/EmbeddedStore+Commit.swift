@@ -122,7 +122,7 @@ extension EmbeddedStore {
       for marks in plan {
         results.append(
           marks.map { duplicate in
-            if let duplicate { return .duplicate(g.duplicateProfile(of: duplicate) ?? 0) }
+            if let duplicate { return g.duplicateOutcome(of: duplicate) }
             defer { next += 1 }
             return outcomes[next]
           })
