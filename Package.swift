@@ -44,6 +44,8 @@ let package = Package(
     .target(name: "CUnpackArena", dependencies: ["CProtobufC"]),
     // Gathering packed records scattered over the heap into one page, prefetched (hand-written).
     .target(name: "CGather"),
+    // Linux calls Swift's Glibc module does not show (accept4, pipe2; hand-written).
+    .target(name: "CSystemCalls"),
 
     // Pure domain: no I/O.
     .target(
@@ -78,7 +80,7 @@ let package = Package(
     .target(
       name: "AudienceServer",
       dependencies: [
-        "AudienceCore", "AudienceWire", "CGather",
+        "AudienceCore", "AudienceWire", "CGather", "CSystemCalls",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

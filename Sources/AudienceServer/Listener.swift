@@ -1,5 +1,6 @@
 import AudienceCore
 import Synchronization
+internal import CSystemCalls
 internal import Glibc
 
 /// The listening socket and the thread that accepts on it, until `stop()`.
@@ -15,10 +16,11 @@ final class Listener: Sendable {
   init(fd: Int32) throws(AudienceError) {
     self.fd = fd
     var ends: [Int32] = [0, 0]
-    guard pipe(&ends) == 0 else {
+    // Close-on-exec from the start (atomically: a thread spawning a process meanwhile cannot
+    // pass them on).
+    guard audience_pipe_cloexec(&ends) == 0 else {
       throw AudienceError(.unavailable, "cannot create a pipe: \(String(cString: strerror(errno)))")
     }
-    for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
     wake = (ends[0], ends[1])
   }
 
@@ -63,9 +65,8 @@ final class Listener: Sendable {
       guard poll(&fds, 2, -1) >= 0 || errno == EINTR else { return }
       if fds[1].revents != 0 { return }
       guard fds[0].revents != 0 else { continue }
-      let connection = Glibc.accept(fd, nil, nil)
+      let connection = audience_accept_cloexec(fd)
       if connection >= 0 {
-        _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
         accepted(connection)
       } else if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM {
         // Out of descriptors or memory: let connections close before accepting again.
