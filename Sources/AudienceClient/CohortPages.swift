@@ -1,4 +1,4 @@
-public import AudienceCore
+import AudienceCore
 public import AudienceWire
 import NIOCore
 
