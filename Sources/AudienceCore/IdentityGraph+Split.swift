@@ -41,7 +41,9 @@ extension IdentityGraph {
     let members = profiles[old]!.cookies
     forget(old, records: seqs)
     splitCookies.insert(cookie)
+    splitting = true
     for r in stored { apply(r) }
+    splitting = false
     let own = cookies[cookie]!.profile
     var formed: [ProfileID] = []
     for c in members {

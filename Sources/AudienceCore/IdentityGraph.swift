@@ -96,7 +96,18 @@ public struct IdentityGraph: Sendable {
   /// A replay of stored records is running (`beginReplay`): the segment index is built once at
   /// the end instead of record by record, and records are not checked for duplicates (the store
   /// holds each content once).
-  private var replaying = false
+  var replaying = false
+  /// Profile creations not yet handed to the store (`takeProfileCreations`): each record that
+  /// created a profile and the id it got, as pairs (seq, id). See IdentityGraph+ProfileIDs.swift.
+  var pendingCreations: [UInt64] = []
+  /// During a replay: the id the next record applied got when it was first stored, if it
+  /// created a profile then (`hintCreation`).
+  var creationHint: ProfileID?
+  /// During a replay: where ids for creations no log names start (`replayFreshIDs(from:)`).
+  var freshIDs = 0
+  /// A split is re-applying a profile's records: the profiles it makes are not logged as
+  /// creations (a replay makes them again by splitting).
+  var splitting = false
 
   /// - Parameters:
   ///   - limits: record and profile bounds.
@@ -206,8 +217,8 @@ public struct IdentityGraph: Sendable {
     let target: ProfileID
     switch (byCookie, byEmail) {
     case (nil, nil):
-      target = profiles.count
-      profiles.append(Profile(id: target, key: key, cookie: record.cookie))
+      target = newProfileID(seq: seq)
+      profiles[target] = Profile(id: target, key: key, cookie: record.cookie)
       profileCount += 1
       outcome = .created(target)
     case (let a?, nil), (nil, let a?):

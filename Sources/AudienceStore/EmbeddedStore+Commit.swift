@@ -81,9 +81,12 @@ extension EmbeddedStore {
         write.done.signal()
       } else {
         let (written, rows, ids) = (refs, batch.map(\.rows), batch.map(\.contentIDs))
+        // The profiles earlier commits created go with these rows (a failed write rebuilds the
+        // graph, which logs them again).
+        let creations = g.takeProfileCreations()
         durable.submit { _ in
           do throws(AudienceError) {
-            try self.write(written, rows: rows, contentIDs: ids, assignedTime: nowText)
+            try self.write(written, rows: rows, contentIDs: ids, creations: creations, assignedTime: nowText)
           } catch { write.failure = error }
           write.done.signal()
         }
@@ -159,7 +162,9 @@ extension EmbeddedStore {
   }
 
   /// Inserts the rows in one transaction (on the `durable` thread).
-  private func write(_ refs: [RowRef], rows: [RecordRows], contentIDs: [[ContentID]], assignedTime: String) throws(AudienceError) {
+  private func write(
+    _ refs: [RowRef], rows: [RecordRows], contentIDs: [[ContentID]], creations: [UInt64], assignedTime: String
+  ) throws(AudienceError) {
     guard let insert, let insertMany else { throw AudienceError(.unavailable, "the store is closed") }
     if let fault = writeFault.withLock({ $0.take() }) { throw fault }
     try db.execute("BEGIN IMMEDIATE")
@@ -191,6 +196,7 @@ extension EmbeddedStore {
       }
       insert.reset()
       insertMany.reset()
+      try ProfileCreationLog.write(creations, to: db)
       try db.execute("COMMIT")
     } catch {
       insert.reset()

@@ -11,14 +11,19 @@ extension EmbeddedStore {
 
   /// Deletes a person's rows durably, then drops the profile from the graph and every watch.
   func erase(_ f: PendingForget) {
-    let plan = graph.withLock { g -> (id: ProfileID, seqs: [UInt64], summary: ProfileSummary)? in
+    let plan = graph.withLock {
+      g -> (id: ProfileID, seqs: [UInt64], summary: ProfileSummary, creations: [UInt64], lastSeq: UInt64, ids: Int)? in
       guard let id = g.profileID(of: f.person), let summary = g.summary(of: id) else { return nil }
-      return (id, g.recordSeqs(of: id), summary)
+      // The profiles created so far are logged before any of their records is erased, with the
+      // ids taken by now: a replay then numbers the rest as they are numbered now.
+      return (id, g.recordSeqs(of: id), summary, g.takeProfileCreations(), g.lastSeq, g.profileIDsTaken)
     }
     guard let plan else { return f.continuation.resume(returning: nil) }
     do {
       try db.execute("BEGIN IMMEDIATE")
       do {
+        try ProfileCreationLog.write(plan.creations, to: db)
+        try ProfileCreationLog.writeFloor(afterSeq: plan.lastSeq, nextID: plan.ids, to: db)
         let delete = try db.prepare("DELETE FROM users WHERE seq = ?")
         for seq in plan.seqs {
           delete.reset()
@@ -41,6 +46,7 @@ extension EmbeddedStore {
         throw error
       }
     } catch {
+      graph.withLock { $0.restoreProfileCreations(plan.creations) }
       storageFailed.store(true, ordering: .relaxed)
       logger.error("erasure failed", metadata: ["store.error": "\(error)"])
       return f.continuation.resume(throwing: AudienceError(.unavailable, "erasure failed: \(error)"))

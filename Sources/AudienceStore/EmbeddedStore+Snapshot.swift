@@ -148,17 +148,50 @@ extension EmbeddedStore {
       if let c = splitRows.text(0) { splits.append((c, UInt64(bitPattern: splitRows.int64(1) ?? 0))) }
     }
     var nextSplit = 0
+    // Profile ids as they were given (IdentityGraph+ProfileIDs.swift): each stored record that
+    // created a profile gets its id again; the ids of erased ones stay taken; at each erasure,
+    // every id taken by then is.
+    let creations = try ProfileCreationLog.readAll(db)
+    let floors = try ProfileCreationLog.readFloors(db)
+    var nextCreation = 0
+    var nextFloor = 0
+    g.replayFreshIDs(from: (creations.map(\.id).max() ?? -1) + 1)
+    /// Reserves the ids of erasures before `floorsBefore` and of erased creations before `seq`.
+    func catchUp(before seq: UInt64, floorsBefore: UInt64? = nil) {
+      while nextFloor < floors.count, floors[nextFloor].after < (floorsBefore ?? seq) {
+        g.reserveProfileIDs(below: floors[nextFloor].nextID)
+        nextFloor += 1
+      }
+      while nextCreation < creations.count, creations[nextCreation].seq < seq {
+        g.reserveProfileID(creations[nextCreation].id)
+        nextCreation += 1
+      }
+    }
     g.beginReplay()
     let select = try db.prepare(RecordTable.selectAllSQL)
     while try select.step() {
       let stored = try RecordTable.read(select)
       while nextSplit < splits.count, splits[nextSplit].after < stored.seq {
+        // A split and an erasure after the same record: the split first (it makes profiles at
+        // the next ids; an erasure only says how many were taken).
+        catchUp(before: splits[nextSplit].after + 1, floorsBefore: splits[nextSplit].after)
         g.split(cookie: splits[nextSplit].cookie)
         nextSplit += 1
       }
+      catchUp(before: stored.seq)
+      let hinted = nextCreation < creations.count && creations[nextCreation].seq == stored.seq
+      if hinted {
+        g.hintCreation(creations[nextCreation].id)
+        nextCreation += 1
+      }
       g.apply(stored)
+      if hinted { g.endHint() }
     }
-    for split in splits[nextSplit...] { g.split(cookie: split.cookie) }
+    for split in splits[nextSplit...] {
+      catchUp(before: split.after + 1, floorsBefore: split.after)
+      g.split(cookie: split.cookie)
+    }
+    catchUp(before: .max)
     // Records stored from now on come after every split, as they did before the restart
     // (even when the last records before a split were erased since).
     g.advanceSequence(to: splits.last?.after ?? 0)
@@ -190,6 +223,27 @@ extension EmbeddedStore {
     } catch {
       GraphSnapshotFile.discard(directory: directory)
       logger.warning("no snapshot saved; the next start replays the records", metadata: ["store.error": "\(error)"])
+    }
+  }
+}
+
+extension EmbeddedStore {
+  /// At a clean shutdown: stores the profile creations no commit took yet (a replay after a
+  /// later erasure needs them; the snapshot has the ids too).
+  func flushProfileCreations() {
+    let creations = graph.withLock { $0.takeProfileCreations() }
+    guard !creations.isEmpty else { return }
+    do {
+      try db.execute("BEGIN IMMEDIATE")
+      do {
+        try ProfileCreationLog.write(creations, to: db)
+        try db.execute("COMMIT")
+      } catch {
+        try? db.execute("ROLLBACK")
+        throw error
+      }
+    } catch {
+      logger.warning("profile creations not stored", metadata: ["store.error": "\(error)"])
     }
   }
 }

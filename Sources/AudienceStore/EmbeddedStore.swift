@@ -143,6 +143,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
       // secure_delete: an erased person's bytes are overwritten, not left in free pages.
       try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA secure_delete=ON; PRAGMA cache_size=-65536;")
       try db.execute(RecordTable.schema)
+      try db.execute(ProfileCreationLog.schema)
       try db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '\(RecordTable.schemaVersion)')")
       let (g, loader) = try Self.restoreOrReplay(db, directory: directory, limits: limits, logger: logger, reading: recordsReading)
       self.restoredFromSnapshot = loader != nil
@@ -343,6 +344,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
       return false
     }
     if alreadyClosed { return }
+    flushProfileCreations()
     saveSnapshot()
     db.close()
     Glibc.close(lock)

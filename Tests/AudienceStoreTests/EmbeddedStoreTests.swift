@@ -98,7 +98,7 @@ struct EmbeddedStoreTests {
 
     var store = try EmbeddedStore(directory: dir.path, logger: logger)
     #expect(!store.restoredFromSnapshot)
-    // (No forget here: a replay numbers profiles afresh, so ids after an erasure differ.)
+    // (Ids across a forget and a replay: ProfileIDStabilityTests.)
     _ = try await store.ingest(batch(0, 300))
     let first = try await state(store)
     await store.close()

@@ -1,0 +1,70 @@
+/// Profile ids that survive an erasure and a replay.
+///
+/// A profile's id is its place in creation order: the record that created it got the next free
+/// id. A replay of the stored records numbers them the same way, so ids are stable, until a
+/// forget erases records that created profiles: replayed without them, every later profile would
+/// be numbered one lower. So the store logs each creation (the record's seq and the id it got:
+/// `takeProfileCreations`) with the records, and a replay is told, in seq order, the id each
+/// stored record created (`hintCreation`) and the ids erased records had taken (`reserveProfileID`),
+/// and, at each erasure, how many ids were taken by then (`reserveProfileIDs(below:)`, for the ids
+/// a split made). A profile a split made is not logged: the replay splits again. (One case is
+/// left: when a forgotten cookie had been split off, a record of the rest that had joined it
+/// may now make a profile of its own, numbered anew.)
+extension IdentityGraph {
+  /// The id for a profile that record `seq` creates, its slot made (empty): the hinted one in a
+  /// replay when it was never given, else the next one (in a replay, a creation no log names
+  /// takes an id after every logged one, so as not to take one of theirs). Logs the creation,
+  /// unless a split makes it or a hint gave it (the store holds that one already).
+  mutating func newProfileID(seq: UInt64) -> ProfileID {
+    if let hint = creationHint {
+      creationHint = nil
+      if hint >= profiles.count || (profiles[hint] == nil && (hint >= revisions.count || revisions[hint] == 0)) {
+        reserveProfileIDs(below: hint + 1)
+        return hint
+      }
+    }
+    let id = replaying && !splitting ? Swift.max(profiles.count, freshIDs) : profiles.count
+    if !splitting {
+      pendingCreations.append(seq)
+      pendingCreations.append(UInt64(id))
+    }
+    reserveProfileIDs(below: id + 1)
+    return id
+  }
+
+  /// In a replay: creations no log names (made after the last one stored, or made differently
+  /// now) take ids from `id` on.
+  public mutating func replayFreshIDs(from id: ProfileID) { freshIDs = id }
+
+  /// The creations since the last call, as pairs (seq, id), in the order they happened: for the
+  /// store to keep with the records.
+  public mutating func takeProfileCreations() -> [UInt64] {
+    defer { pendingCreations = [] }
+    return pendingCreations
+  }
+
+  /// Puts back creations taken for a write that failed, before any logged since.
+  public mutating func restoreProfileCreations(_ pairs: [UInt64]) { pendingCreations = pairs + pendingCreations }
+
+  /// In a replay: the next record applied created profile `id` when it was first stored. If it
+  /// creates none now, the id stays taken.
+  public mutating func hintCreation(_ id: ProfileID) { creationHint = id }
+
+  /// In a replay, after applying the hinted record: a hint it did not use keeps its id taken.
+  public mutating func endHint() {
+    if let hint = creationHint { reserveProfileID(hint) }
+    creationHint = nil
+  }
+
+  /// In a replay: an erased record had created profile `id`; it is not given to another.
+  public mutating func reserveProfileID(_ id: ProfileID) { reserveProfileIDs(below: id + 1) }
+
+  /// Takes every id below `count` (none is live or reused: the slots stay empty).
+  public mutating func reserveProfileIDs(below count: Int) {
+    while profiles.count < count { profiles.append(nil) }
+    while revisions.count < count { revisions.append(0) }
+  }
+
+  /// The number of ids taken so far (live, merged away, erased or reserved).
+  public var profileIDsTaken: Int { profiles.count }
+}

@@ -1,0 +1,109 @@
+import AudienceCore
+
+/// The `profile_creations` and `profile_id_floors` tables: which stored record created which
+/// profile id, and how many ids were taken at each erasure, so that a replay numbers profiles as
+/// they were numbered when the records came, even after a forget erased some of them
+/// (IdentityGraph+ProfileIDs.swift). Rows hold runs of creations as varints, a few bytes each.
+enum ProfileCreationLog {
+  static let schema = """
+    CREATE TABLE IF NOT EXISTS profile_creations (first_seq INTEGER PRIMARY KEY, pairs BLOB NOT NULL);
+    CREATE TABLE IF NOT EXISTS profile_id_floors (after_seq INTEGER NOT NULL, next_id INTEGER NOT NULL);
+    """
+
+  /// Pairs (seq, id), seqs increasing, as varints: the seq's distance from the previous seq (the
+  /// first from 0), then the id's distance from the previous id, zigzagged (the first from 0).
+  static func encode(_ pairs: [UInt64]) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(pairs.count * 2)
+    var (seq, id): (UInt64, Int64) = (0, 0)
+    func varint(_ v: UInt64) {
+      var v = v
+      while v >= 0x80 {
+        out.append(UInt8(v & 0x7F) | 0x80)
+        v >>= 7
+      }
+      out.append(UInt8(v))
+    }
+    var i = 0
+    while i + 1 < pairs.count {
+      varint(pairs[i] &- seq)
+      let delta = Int64(bitPattern: pairs[i + 1]) &- id
+      varint(UInt64(bitPattern: (delta << 1) ^ (delta >> 63)))
+      seq = pairs[i]
+      id = Int64(bitPattern: pairs[i + 1])
+      i += 2
+    }
+    return out
+  }
+
+  /// The pairs of `encode`; throws on bytes that are not such a run.
+  static func decode(_ bytes: [UInt8]) throws(AudienceError) -> [UInt64] {
+    var out: [UInt64] = []
+    var i = 0
+    func varint() throws(AudienceError) -> UInt64 {
+      var v: UInt64 = 0
+      var shift: UInt64 = 0
+      while true {
+        guard i < bytes.count, shift < 64 else { throw AudienceError(.internal, "profile_creations: a damaged run") }
+        let b = bytes[i]
+        i += 1
+        v |= UInt64(b & 0x7F) << shift
+        if b < 0x80 { return v }
+        shift += 7
+      }
+    }
+    var (seq, id): (UInt64, Int64) = (0, 0)
+    while i < bytes.count {
+      seq &+= try varint()
+      let z = try varint()
+      id &+= Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)
+      guard id >= 0, id < Int64(Int32.max) else { throw AudienceError(.internal, "profile_creations: a profile id out of range") }
+      out.append(seq)
+      out.append(UInt64(id))
+    }
+    return out
+  }
+
+  /// Stores a run of creations (in the caller's transaction).
+  static func write(_ pairs: [UInt64], to db: SQLiteDatabase) throws(AudienceError) {
+    guard pairs.count >= 2 else { return }
+    let insert = try db.prepare("INSERT OR REPLACE INTO profile_creations(first_seq, pairs) VALUES (?, ?)")
+    insert.bind(1, Int64(bitPattern: pairs[0]))
+    insert.bind(2, bytes: encode(pairs))
+    _ = try insert.step()
+  }
+
+  /// Stores how many profile ids were taken when the records up to `afterSeq` were erased from.
+  static func writeFloor(afterSeq: UInt64, nextID: Int, to db: SQLiteDatabase) throws(AudienceError) {
+    let insert = try db.prepare("INSERT INTO profile_id_floors(after_seq, next_id) VALUES (?, ?)")
+    insert.bind(1, Int64(bitPattern: afterSeq))
+    insert.bind(2, Int64(nextID))
+    _ = try insert.step()
+  }
+
+  /// Every creation stored, by seq (a seq logged twice keeps its last id). A damaged run is
+  /// skipped: its records' profiles are then numbered in creation order, as before this log.
+  static func readAll(_ db: SQLiteDatabase) throws(AudienceError) -> [(seq: UInt64, id: ProfileID)] {
+    var bySeq: [UInt64: ProfileID] = [:]
+    let select = try db.prepare("SELECT pairs FROM profile_creations ORDER BY first_seq")
+    while try select.step() {
+      guard let pairs = try? decode(select.bytes(0)) else { continue }
+      var i = 0
+      while i + 1 < pairs.count {
+        bySeq[pairs[i]] = ProfileID(pairs[i + 1])
+        i += 2
+      }
+    }
+    return bySeq.map { ($0.key, $0.value) }.sorted { $0.seq < $1.seq }
+  }
+
+  /// Every erasure's count of ids taken, by position.
+  static func readFloors(_ db: SQLiteDatabase) throws(AudienceError) -> [(after: UInt64, nextID: Int)] {
+    var out: [(after: UInt64, nextID: Int)] = []
+    let select = try db.prepare("SELECT after_seq, next_id FROM profile_id_floors ORDER BY after_seq, next_id")
+    while try select.step() {
+      out.append((UInt64(bitPattern: select.int64(0) ?? 0), Int(select.int64(1) ?? 0)))
+    }
+    return out
+  }
+}
