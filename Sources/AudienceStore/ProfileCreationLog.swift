@@ -6,7 +6,7 @@ import AudienceCore
 /// (IdentityGraph+ProfileIDs.swift). Rows hold runs of creations as varints, a few bytes each.
 enum ProfileCreationLog {
   static let schema = """
-    CREATE TABLE IF NOT EXISTS profile_creations (first_seq INTEGER PRIMARY KEY, pairs BLOB NOT NULL);
+    CREATE TABLE IF NOT EXISTS profile_creations (run INTEGER PRIMARY KEY, pairs BLOB NOT NULL);
     CREATE TABLE IF NOT EXISTS profile_id_floors (after_seq INTEGER NOT NULL, next_id INTEGER NOT NULL);
     """
 
@@ -64,12 +64,12 @@ enum ProfileCreationLog {
     return out
   }
 
-  /// Stores a run of creations (in the caller's transaction).
+  /// Stores a run of creations (in the caller's transaction), after every run stored before: a
+  /// record logged again (a replay that could not give it its old id) keeps the later id.
   static func write(_ pairs: [UInt64], to db: SQLiteDatabase) throws(AudienceError) {
     guard pairs.count >= 2 else { return }
-    let insert = try db.prepare("INSERT OR REPLACE INTO profile_creations(first_seq, pairs) VALUES (?, ?)")
-    insert.bind(1, Int64(bitPattern: pairs[0]))
-    insert.bind(2, bytes: encode(pairs))
+    let insert = try db.prepare("INSERT INTO profile_creations(pairs) VALUES (?)")
+    insert.bind(1, bytes: encode(pairs))
     _ = try insert.step()
   }
 
@@ -85,7 +85,7 @@ enum ProfileCreationLog {
   /// skipped: its records' profiles are then numbered in creation order, as before this log.
   static func readAll(_ db: SQLiteDatabase) throws(AudienceError) -> [(seq: UInt64, id: ProfileID)] {
     var bySeq: [UInt64: ProfileID] = [:]
-    let select = try db.prepare("SELECT pairs FROM profile_creations ORDER BY first_seq")
+    let select = try db.prepare("SELECT pairs FROM profile_creations ORDER BY run")
     while try select.step() {
       guard let pairs = try? decode(select.bytes(0)) else { continue }
       var i = 0
