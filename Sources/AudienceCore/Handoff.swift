@@ -2,7 +2,7 @@
 /// by that work. A closure's captured value stays shared with the closure for as long as the
 /// closure lives, so an array it hands on is never unique, and moving its elements out copies
 /// them all first; taken from a handoff, the array is the taker's alone.
-public final class Handoff<Value>: @unchecked Sendable {
+public final class Handoff<Value: Sendable>: @unchecked Sendable {
   // Written only by `init` (before the work can run) and by the one `take()`.
   private var value: Value?
 

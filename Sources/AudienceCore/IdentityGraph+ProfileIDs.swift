@@ -3,18 +3,19 @@
 /// A profile's id is its place in creation order: the record that created it got the next free
 /// id. A replay of the stored records numbers them the same way, so ids are stable, until a
 /// forget erases records that created profiles: replayed without them, every later profile would
-/// be numbered one lower. So the store logs each creation (the record's seq and the id it got:
-/// `takeProfileCreations`) with the records, and a replay is told, in seq order, the id each
-/// stored record created (`hintCreation`) and the ids erased records had taken (`reserveProfileID`),
-/// and, at each erasure, how many ids were taken by then (`reserveProfileIDs(below:)`, for the ids
-/// a split made). A profile a split made is not logged: the replay splits again. (One case is
-/// left: when a forgotten cookie had been split off, a record of the rest that had joined it
-/// may now make a profile of its own, numbered anew.)
+/// be numbered lower. So the store logs each creation (the record's seq, flagged `splitMade` when
+/// a split applied the record again, and the id it got: `takeProfileCreations`) and, at each
+/// erasure, how many ids were taken. A replay is told, in seq order, the id each stored record
+/// created (`hintCreation`), the ids erased records had taken (`reserveProfileID`), the ids splits
+/// gave (`replaySplitHints`), and how many ids were taken at each erasure
+/// (`reserveProfileIDs(below:)`). A record that makes a profile now but did not then (it had
+/// joined, through a cookie a forget erased, a profile that was later split) gets an id after
+/// every logged one, so as not to take another's.
 extension IdentityGraph {
   /// The id for a profile that record `seq` creates, its slot made (empty): the hinted one in a
   /// replay when it was never given, else the next one (in a replay, a creation no log names
-  /// takes an id after every logged one, so as not to take one of theirs). Logs the creation,
-  /// unless a split makes it or a hint gave it (the store holds that one already).
+  /// takes an id after every logged one, so as not to take one of theirs). Logs the creation
+  /// unless a hint gave it (the store holds that one already).
   mutating func newProfileID(seq: UInt64) -> ProfileID {
     if let hint = creationHint {
       creationHint = nil
@@ -24,12 +25,20 @@ extension IdentityGraph {
       }
     }
     let id = replaying && !splitting ? Swift.max(profiles.count, freshIDs) : profiles.count
-    if !splitting {
-      pendingCreations.append(seq)
-      pendingCreations.append(UInt64(id))
-    }
+    pendingCreations.append(splitting ? seq | Self.splitMade : seq)
+    pendingCreations.append(UInt64(id))
     reserveProfileIDs(below: id + 1)
     return id
+  }
+
+  /// Marks, in a logged creation's seq, a profile a split made.
+  public static let splitMade: UInt64 = 1 << 63
+
+  /// In a replay: the ids splits gave the profiles they made, by the record that made each, in
+  /// the order they were made.
+  public mutating func replaySplitHints(_ made: [(seq: UInt64, id: ProfileID)]) {
+    splitHints = [:]
+    for (seq, id) in made { splitHints[seq, default: []].append(id) }
   }
 
   /// In a replay: creations no log names (made after the last one stored, or made differently

@@ -105,9 +105,11 @@ public struct IdentityGraph: Sendable {
   var creationHint: ProfileID?
   /// During a replay: where ids for creations no log names start (`replayFreshIDs(from:)`).
   var freshIDs = 0
-  /// A split is re-applying a profile's records: the profiles it makes are not logged as
-  /// creations (a replay makes them again by splitting).
+  /// A split is re-applying a profile's records: the profiles it makes are logged as made by a
+  /// split (`splitMade`), and in a replay take the ids `splitHints` give.
   var splitting = false
+  /// During a replay: per record, the ids splits gave the profiles it made, oldest first.
+  var splitHints: [UInt64: [ProfileID]] = [:]
 
   /// - Parameters:
   ///   - limits: record and profile bounds.

@@ -27,12 +27,14 @@ extension AudienceServer {
       _ = await send(WireResponse(id: id, status: status))
       return
     }
+    // The place goes before the last response: a client may reuse the id once it has read it.
     defer { context.removeWatch(id) }
     let watch: SegmentWatch
     do {
       watch = try await router.watch(filter)
     } catch {
       let status = (error as? AudienceError).map(WireStatus.init) ?? WireStatus(.internal, "\(error)")
+      context.removeWatch(id)
       _ = await send(WireResponse(id: id, status: status))
       return
     }
@@ -45,8 +47,10 @@ extension AudienceServer {
       for try await change in watch.changes {
         guard await send(WireResponse(id: id, body: .watch(WatchEvent(change)))) else { return }
       }
+      context.removeWatch(id)
       _ = await send(WireResponse(id: id, body: .watch(.ended)))
     } catch {
+      context.removeWatch(id)
       let status = (error as? AudienceError).map(WireStatus.init) ?? WireStatus(.internal, "\(error)")
       _ = await send(WireResponse(id: id, status: status))
     }

@@ -23,7 +23,7 @@ extension EmbeddedStore {
       try db.execute("BEGIN IMMEDIATE")
       do {
         try ProfileCreationLog.write(plan.creations, to: db)
-        try ProfileCreationLog.writeFloor(afterSeq: plan.lastSeq, nextID: plan.ids, to: db)
+        try ProfileCreationLog.writeMark(afterSeq: plan.lastSeq, nextID: plan.ids, to: db)
         let delete = try db.prepare("DELETE FROM users WHERE seq = ?")
         for seq in plan.seqs {
           delete.reset()

@@ -141,44 +141,51 @@ extension EmbeddedStore {
     var g = IdentityGraph(limits: limits)
     let rows = try db.prepare("SELECT count(*) FROM users")
     if try rows.step(), let n = rows.int64(0) { g.reserve(records: Int(n)) }
-    // Splits happen where they happened: after the records stored before them.
-    var splits: [(cookie: String, after: UInt64)] = []
-    let splitRows = try db.prepare("SELECT cookie, after_seq FROM splits ORDER BY after_seq")
-    while try splitRows.step() {
-      if let c = splitRows.text(0) { splits.append((c, UInt64(bitPattern: splitRows.int64(1) ?? 0))) }
+    // Splits happen where they happened: after the records stored before them. Profile ids as
+    // they were given (IdentityGraph+ProfileIDs.swift): each stored record that created a
+    // profile gets its id again, the ids of erased ones stay taken, splits give theirs again, and
+    // at each erasure and split every id taken by then is.
+    // Erasures and splits by the record they came after; after the same record, erasures
+    // first. (The ids a split gave are in the log, by record, unless it was the last thing before
+    // a crash: then nothing came after it, and the erasures after the same record came before.)
+    var events: [(after: UInt64, nextID: Int?, split: String?)] = try ProfileCreationLog.readMarks(db).map {
+      ($0.after, $0.nextID, nil)
     }
-    var nextSplit = 0
-    // Profile ids as they were given (IdentityGraph+ProfileIDs.swift): each stored record that
-    // created a profile gets its id again; the ids of erased ones stay taken; at each erasure,
-    // every id taken by then is.
-    let creations = try ProfileCreationLog.readAll(db)
-    let floors = try ProfileCreationLog.readFloors(db)
+    let selectSplits = try db.prepare("SELECT cookie, after_seq FROM splits ORDER BY after_seq, rowid")
+    while try selectSplits.step() {
+      guard let cookie = selectSplits.text(0) else { continue }
+      let after = UInt64(bitPattern: selectSplits.int64(1) ?? 0)
+      let at = events.firstIndex { $0.after > after } ?? events.count
+      events.insert((after, nil, cookie), at: at)
+    }
+    let (creations, splitMade) = try ProfileCreationLog.readAll(db)
+    g.replaySplitHints(splitMade)
+    g.replayFreshIDs(from: ((creations.map(\.id) + splitMade.map(\.id)).max() ?? -1) + 1)
     var nextCreation = 0
-    var nextFloor = 0
-    g.replayFreshIDs(from: (creations.map(\.id).max() ?? -1) + 1)
-    /// Reserves the ids of erasures before `floorsBefore` and of erased creations before `seq`.
-    func catchUp(before seq: UInt64, floorsBefore: UInt64? = nil) {
-      while nextFloor < floors.count, floors[nextFloor].after < (floorsBefore ?? seq) {
-        g.reserveProfileIDs(below: floors[nextFloor].nextID)
-        nextFloor += 1
-      }
+    var nextEvent = 0
+    /// Reserves the ids erased records had created before `seq`.
+    func reserveErased(before seq: UInt64) {
       while nextCreation < creations.count, creations[nextCreation].seq < seq {
         g.reserveProfileID(creations[nextCreation].id)
         nextCreation += 1
+      }
+    }
+    /// Replays the erasures' and splits' marks and the splits that came after records before `seq`.
+    func replayEvents(before seq: UInt64) {
+      while nextEvent < events.count, events[nextEvent].after < seq {
+        let event = events[nextEvent]
+        nextEvent += 1
+        reserveErased(before: event.after + 1)
+        if let taken = event.nextID { g.reserveProfileIDs(below: taken) }
+        if let cookie = event.split { g.split(cookie: cookie) }
       }
     }
     g.beginReplay()
     let select = try db.prepare(RecordTable.selectAllSQL)
     while try select.step() {
       let stored = try RecordTable.read(select)
-      while nextSplit < splits.count, splits[nextSplit].after < stored.seq {
-        // A split and an erasure after the same record: the split first (it makes profiles at
-        // the next ids; an erasure only says how many were taken).
-        catchUp(before: splits[nextSplit].after + 1, floorsBefore: splits[nextSplit].after)
-        g.split(cookie: splits[nextSplit].cookie)
-        nextSplit += 1
-      }
-      catchUp(before: stored.seq)
+      replayEvents(before: stored.seq)
+      reserveErased(before: stored.seq)
       let hinted = nextCreation < creations.count && creations[nextCreation].seq == stored.seq
       if hinted {
         g.hintCreation(creations[nextCreation].id)
@@ -187,14 +194,13 @@ extension EmbeddedStore {
       g.apply(stored)
       if hinted { g.endHint() }
     }
-    for split in splits[nextSplit...] {
-      catchUp(before: split.after + 1, floorsBefore: split.after)
-      g.split(cookie: split.cookie)
-    }
-    catchUp(before: .max)
-    // Records stored from now on come after every split, as they did before the restart
-    // (even when the last records before a split were erased since).
-    g.advanceSequence(to: splits.last?.after ?? 0)
+    replayEvents(before: .max)
+    reserveErased(before: .max)
+    // Records stored from now on come after every record, erasure and split there was, as they
+    // did before the restart (even when the last records were erased since): a seq is never
+    // given twice, and the log's entries keep naming the records they were made for.
+    let highest = ([g.lastSeq] + events.map(\.after) + creations.map(\.seq) + splitMade.map(\.seq)).max() ?? 0
+    g.advanceSequence(to: highest)
     g.finishReplay()
     return g
   }
@@ -233,7 +239,10 @@ extension EmbeddedStore {
   func flushProfileCreations() {
     let creations = graph.withLock { $0.takeProfileCreations() }
     guard !creations.isEmpty else { return }
+    // Not stored: no snapshot either (it would be restored with the creations gone for good);
+    // the next start replays, and logs them again.
     do {
+      if let fault = writeFault.withLock({ $0.take() }) { throw fault }
       try db.execute("BEGIN IMMEDIATE")
       do {
         try ProfileCreationLog.write(creations, to: db)
@@ -243,6 +252,7 @@ extension EmbeddedStore {
         throw error
       }
     } catch {
+      storageFailed.store(true, ordering: .relaxed)
       logger.warning("profile creations not stored", metadata: ["store.error": "\(error)"])
     }
   }

@@ -1,13 +1,14 @@
 import AudienceCore
 
-/// The `profile_creations` and `profile_id_floors` tables: which stored record created which
-/// profile id, and how many ids were taken at each erasure, so that a replay numbers profiles as
-/// they were numbered when the records came, even after a forget erased some of them
-/// (IdentityGraph+ProfileIDs.swift). Rows hold runs of creations as varints, a few bytes each.
+/// The `profile_creations` and `profile_id_marks` tables: which stored record created which
+/// profile id (as it came, or when a split applied it again), and how many ids were taken at each
+/// erasure, so that a replay numbers profiles as they were numbered live, even after a forget
+/// erased some of the records (IdentityGraph+ProfileIDs.swift). Rows of the first hold runs of
+/// creations as varints, a few bytes each.
 enum ProfileCreationLog {
   static let schema = """
     CREATE TABLE IF NOT EXISTS profile_creations (run INTEGER PRIMARY KEY, pairs BLOB NOT NULL);
-    CREATE TABLE IF NOT EXISTS profile_id_floors (after_seq INTEGER NOT NULL, next_id INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS profile_id_marks (mark INTEGER PRIMARY KEY, after_seq INTEGER NOT NULL, next_id INTEGER NOT NULL);
     """
 
   /// Pairs (seq, id), seqs increasing, as varints: the seq's distance from the previous seq (the
@@ -73,34 +74,43 @@ enum ProfileCreationLog {
     _ = try insert.step()
   }
 
-  /// Stores how many profile ids were taken when the records up to `afterSeq` were erased from.
-  static func writeFloor(afterSeq: UInt64, nextID: Int, to db: SQLiteDatabase) throws(AudienceError) {
-    let insert = try db.prepare("INSERT INTO profile_id_floors(after_seq, next_id) VALUES (?, ?)")
+  /// Stores how many profile ids were taken when an erasure came, after the record `afterSeq`
+  /// (in the erasure's transaction).
+  static func writeMark(afterSeq: UInt64, nextID: Int, to db: SQLiteDatabase) throws(AudienceError) {
+    let insert = try db.prepare("INSERT INTO profile_id_marks(after_seq, next_id) VALUES (?, ?)")
     insert.bind(1, Int64(bitPattern: afterSeq))
     insert.bind(2, Int64(nextID))
     _ = try insert.step()
   }
 
-  /// Every creation stored, by seq (a seq logged twice keeps its last id). A damaged run is
-  /// skipped: its records' profiles are then numbered in creation order, as before this log.
-  static func readAll(_ db: SQLiteDatabase) throws(AudienceError) -> [(seq: UInt64, id: ProfileID)] {
+  /// Every creation stored: those of records as they came, by seq (a seq logged twice keeps its
+  /// last id), and those splits made, in the order they were made. A damaged run is skipped:
+  /// its records' profiles are then numbered in creation order, as before this log.
+  static func readAll(_ db: SQLiteDatabase) throws(AudienceError)
+    -> (records: [(seq: UInt64, id: ProfileID)], splits: [(seq: UInt64, id: ProfileID)])
+  {
     var bySeq: [UInt64: ProfileID] = [:]
+    var splits: [(seq: UInt64, id: ProfileID)] = []
     let select = try db.prepare("SELECT pairs FROM profile_creations ORDER BY run")
     while try select.step() {
       guard let pairs = try? decode(select.bytes(0)) else { continue }
       var i = 0
       while i + 1 < pairs.count {
-        bySeq[pairs[i]] = ProfileID(pairs[i + 1])
+        if pairs[i] & IdentityGraph.splitMade != 0 {
+          splits.append((pairs[i] & ~IdentityGraph.splitMade, ProfileID(pairs[i + 1])))
+        } else {
+          bySeq[pairs[i]] = ProfileID(pairs[i + 1])
+        }
         i += 2
       }
     }
-    return bySeq.map { ($0.key, $0.value) }.sorted { $0.seq < $1.seq }
+    return (bySeq.map { ($0.key, $0.value) }.sorted { $0.seq < $1.seq }, splits)
   }
 
-  /// Every erasure's count of ids taken, by position.
-  static func readFloors(_ db: SQLiteDatabase) throws(AudienceError) -> [(after: UInt64, nextID: Int)] {
+  /// Every erasure's count of ids taken, in the order they came.
+  static func readMarks(_ db: SQLiteDatabase) throws(AudienceError) -> [(after: UInt64, nextID: Int)] {
     var out: [(after: UInt64, nextID: Int)] = []
-    let select = try db.prepare("SELECT after_seq, next_id FROM profile_id_floors ORDER BY after_seq, next_id")
+    let select = try db.prepare("SELECT after_seq, next_id FROM profile_id_marks ORDER BY mark")
     while try select.step() {
       out.append((UInt64(bitPattern: select.int64(0) ?? 0), Int(select.int64(1) ?? 0)))
     }

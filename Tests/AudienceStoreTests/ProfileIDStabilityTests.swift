@@ -1,6 +1,7 @@
 import AudienceCore
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 @testable import AudienceStore
@@ -105,6 +106,97 @@ struct ProfileIDStabilityTests {
     #expect(try await store.ingest([Self.record(5, "W", nil)]) == [.created(4)])
     await replayed.close()
     await store.close()
+  }
+
+  /// The database files copied while the store runs: what a kill leaves.
+  static func crashCopy(_ from: TemporaryDirectory) throws -> TemporaryDirectory {
+    let to = TemporaryDirectory()
+    for file in try FileManager.default.contentsOfDirectory(atPath: from.path) where file.hasPrefix("audience.db") {
+      try FileManager.default.copyItem(atPath: from.path + "/" + file, toPath: to.path + "/" + file)
+    }
+    return to
+  }
+
+  /// Erasing the newest records does not hand their sequence numbers, nor the ids their records
+  /// had made, to the next records after a replay.
+  @Test func aReplayDoesNotGiveAnErasedRecordsSeqAgain() async throws {
+    let live = TemporaryDirectory()
+    defer { live.remove() }
+    let store = try EmbeddedStore(directory: live.path, logger: logger)
+    _ = try await store.ingest([Self.record(0, "Y0", nil), Self.record(1, "Y1", nil)])
+    #expect(try await store.forget(.cookie("Y1")) != nil)
+    let first = try Self.crashCopy(live)
+    defer { first.remove() }
+    let replayed = try EmbeddedStore(directory: first.path, logger: logger)
+    #expect(try await replayed.ingest([Self.record(2, "Z", nil)]) == [.created(2)])
+    let second = try Self.crashCopy(first)
+    defer { second.remove() }
+    let again = try EmbeddedStore(directory: second.path, logger: logger)
+    #expect(try await again.user(cookie: "Z")?.summary.id == 2)
+    #expect(try await again.ingest([Self.record(3, "V", nil)]) == [.created(3)])
+    for s in [store, replayed, again] { await s.close() }
+  }
+
+  /// A forget and then a split with no record between: replayed in that order.
+  @Test func aSplitRightAfterAForgetKeepsItsIDs() async throws {
+    let live = TemporaryDirectory()
+    defer { live.remove() }
+    let store = try EmbeddedStore(directory: live.path, logger: logger)
+    _ = try await store.ingest([Self.record(0, "X", nil), Self.record(1, "C", nil)])
+    #expect(try await store.split(cookie: "X") != nil)  // X: 2
+    #expect(try await store.forget(.cookie("X")) != nil)
+    #expect(try await store.split(cookie: "C") != nil)  // C: 3
+    _ = try await store.ingest([Self.record(2, "W", nil)])
+    let before = try await Self.ids(store, ["C", "W"])
+    #expect(before == ["C": 3, "W": 4])
+    let crashed = try Self.crashCopy(live)
+    defer { crashed.remove() }
+    let replayed = try EmbeddedStore(directory: crashed.path, logger: logger)
+    #expect(try await Self.ids(replayed, ["C", "W"]) == before)
+    for s in [store, replayed] { await s.close() }
+  }
+
+  /// What is left of a split profile after its other part is forgotten keeps its id, though its
+  /// first record had joined the profile through the forgotten cookie.
+  @Test func theRestOfASplitProfileKeepsItsIDAfterAForget() async throws {
+    let live = TemporaryDirectory()
+    defer { live.remove() }
+    let store = try EmbeddedStore(directory: live.path, logger: logger)
+    _ = try await store.ingest([
+      Self.record(0, "c2", "e@example.com"), Self.record(1, "c1", "e@example.com"), Self.record(2, "c3", nil),
+    ])
+    #expect(try await store.split(cookie: "c1") != nil)  // c2: 2, c1: 3
+    _ = try await store.ingest([Self.record(3, "c4", nil)])  // 4
+    #expect(try await store.forget(.cookie("c2")) != nil)
+    let before = try await Self.ids(store, ["c1", "c3", "c4"])
+    #expect(before == ["c1": 3, "c3": 1, "c4": 4])
+    let crashed = try Self.crashCopy(live)
+    defer { crashed.remove() }
+    let replayed = try EmbeddedStore(directory: crashed.path, logger: logger)
+    #expect(try await Self.ids(replayed, ["c1", "c3", "c4"]) == before)
+    for s in [store, replayed] { await s.close() }
+  }
+
+  /// Creations that cannot be stored at close: no snapshot is saved, so the next start replays
+  /// and logs them again, and a later forget and crash still give the same ids.
+  @Test func creationsNotStoredAtCloseAreLoggedAgain() async throws {
+    let live = TemporaryDirectory()
+    defer { live.remove() }
+    var store = try EmbeddedStore(directory: live.path, logger: logger)
+    _ = try await store.ingest([Self.record(0, "A", nil), Self.record(1, "B", nil)])
+    _ = try await store.ingest([Self.record(2, "C", nil)])  // A and B logged with this commit
+    store.writeFault.withLock { $0 = AudienceError(.unavailable, "disk full") }
+    await store.close()  // C's creation is not stored
+    #expect(!FileManager.default.fileExists(atPath: live.path + "/" + GraphSnapshotFile.name))
+    store = try EmbeddedStore(directory: live.path, logger: logger)
+    #expect(!store.restoredFromSnapshot)
+    #expect(try await store.forget(.cookie("B")) != nil)
+    let crashed = try Self.crashCopy(live)
+    defer { crashed.remove() }
+    let replayed = try EmbeddedStore(directory: crashed.path, logger: logger)
+    #expect(try await replayed.user(cookie: "C")?.summary.id == 2)
+    #expect(try await replayed.ingest([Self.record(3, "D", nil)]) == [.created(3)])
+    for s in [store, replayed] { await s.close() }
   }
 }
 

@@ -148,7 +148,7 @@ struct SegmentIndex: Sendable {
   /// - Parameters:
   ///   - id: its id.
   mutating func remove(_ id: Int) {
-    guard id < universe, alive.contains(id) else { return }
+    guard id >= 0, id < universe, alive.contains(id) else { return }
     for column in Column.allCases { set(column, id, nil) }
     setAge(id, nil)
     setInterests(id, [])
