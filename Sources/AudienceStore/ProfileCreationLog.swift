@@ -89,7 +89,7 @@ enum ProfileCreationLog {
   static func readAll(_ db: SQLiteDatabase) throws(AudienceError)
     -> (records: [(seq: UInt64, id: ProfileID)], splits: [(seq: UInt64, id: ProfileID)])
   {
-    var bySeq: [UInt64: ProfileID] = [:]
+    var records: [(seq: UInt64, id: ProfileID)] = []
     var splits: [(seq: UInt64, id: ProfileID)] = []
     let select = try db.prepare("SELECT pairs FROM profile_creations ORDER BY run")
     while try select.step() {
@@ -99,12 +99,18 @@ enum ProfileCreationLog {
         if pairs[i] & IdentityGraph.splitMade != 0 {
           splits.append((pairs[i] & ~IdentityGraph.splitMade, ProfileID(pairs[i + 1])))
         } else {
-          bySeq[pairs[i]] = ProfileID(pairs[i + 1])
+          records.append((pairs[i], ProfileID(pairs[i + 1])))
         }
         i += 2
       }
     }
-    return (bySeq.map { ($0.key, $0.value) }.sorted { $0.seq < $1.seq }, splits)
+    // Written in seq order, unless a replay logged a record again: then the later entry wins.
+    if zip(records, records.dropFirst()).contains(where: { $0.seq >= $1.seq }) {
+      var bySeq: [UInt64: ProfileID] = [:]
+      for (seq, id) in records { bySeq[seq] = id }
+      records = bySeq.map { ($0.key, $0.value) }.sorted { $0.seq < $1.seq }
+    }
+    return (records, splits)
   }
 
   /// Every erasure's count of ids taken, in the order they came.

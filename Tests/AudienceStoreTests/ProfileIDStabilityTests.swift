@@ -216,4 +216,19 @@ struct ProfileCreationLogTests {
     #expect(throws: AudienceError.self) { try ProfileCreationLog.decode([0x81]) }
     #expect(throws: AudienceError.self) { try ProfileCreationLog.decode([0x01, 0x01]) }  // id -1
   }
+
+  /// A record logged again (by a replay that could not give it its old id) keeps its later id;
+  /// the ids splits gave are read apart, in the order they were logged.
+  @Test func aRecordLoggedAgainKeepsItsLaterID() throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let db = try SQLiteDatabase(path: dir.path + "/log.db")
+    defer { db.close() }
+    try db.execute(ProfileCreationLog.schema)
+    try ProfileCreationLog.write([5, 1, 6, 2, 7 | IdentityGraph.splitMade, 3], to: db)
+    try ProfileCreationLog.write([5, 9, 7 | IdentityGraph.splitMade, 4], to: db)
+    let (records, splits) = try ProfileCreationLog.readAll(db)
+    #expect(records.map(\.seq) == [5, 6] && records.map(\.id) == [9, 2])
+    #expect(splits.map(\.seq) == [7, 7] && splits.map(\.id) == [3, 4])
+  }
 }
