@@ -17,14 +17,21 @@ extension IdentityGraph {
   /// takes an id after every logged one, so as not to take one of theirs). Logs the creation
   /// unless a hint gave it (the store holds that one already).
   mutating func newProfileID(seq: UInt64) -> ProfileID {
-    if let hint = creationHint {
-      creationHint = nil
-      if hint >= profiles.count || (profiles[hint] == nil && (hint >= revisions.count || revisions[hint] == 0)) {
-        reserveProfileIDs(below: hint + 1)
-        return hint
-      }
+    var hint = creationHint
+    creationHint = nil
+    // A split in a replay: the id a split gave when this record made a profile (a record the
+    // split applies again that only joins one takes none).
+    if hint == nil, replaying, splitting, var ids = splitHints[seq], !ids.isEmpty {
+      hint = ids.removeFirst()
+      splitHints[seq] = ids.isEmpty ? nil : ids
     }
-    let id = replaying && !splitting ? Swift.max(profiles.count, freshIDs) : profiles.count
+    if let hint, hint >= profiles.count || (profiles[hint] == nil && (hint >= revisions.count || revisions[hint] == 0)) {
+      reserveProfileIDs(below: hint + 1)
+      return hint
+    }
+    // Records from before the log began (a database of an older build) are numbered in creation
+    // order, as they were.
+    let id = replaying && seq >= freshFromSeq ? Swift.max(profiles.count, freshIDs) : profiles.count
     pendingCreations.append(splitting ? seq | Self.splitMade : seq)
     pendingCreations.append(UInt64(id))
     reserveProfileIDs(below: id + 1)
@@ -42,8 +49,12 @@ extension IdentityGraph {
   }
 
   /// In a replay: creations no log names (made after the last one stored, or made differently
-  /// now) take ids from `id` on.
-  public mutating func replayFreshIDs(from id: ProfileID) { freshIDs = id }
+  /// now) by records from `seq` on take ids from `id` on; those of earlier records (stored before
+  /// the log began) take the next id, as they did.
+  public mutating func replayFreshIDs(from id: ProfileID, forRecordsFrom seq: UInt64) {
+    freshIDs = id
+    freshFromSeq = seq
+  }
 
   /// The creations since the last call, as pairs (seq, id), in the order they happened: for the
   /// store to keep with the records.

@@ -42,16 +42,7 @@ extension IdentityGraph {
     forget(old, records: seqs)
     splitCookies.insert(cookie)
     splitting = true
-    for r in stored {
-      if replaying, var ids = splitHints[r.seq], !ids.isEmpty {
-        hintCreation(ids.removeFirst())
-        splitHints[r.seq] = ids.isEmpty ? nil : ids
-        apply(r)
-        endHint()
-      } else {
-        apply(r)
-      }
-    }
+    for r in stored { apply(r) }
     splitting = false
     let own = cookies[cookie]!.profile
     var formed: [ProfileID] = []

@@ -103,8 +103,10 @@ public struct IdentityGraph: Sendable {
   /// During a replay: the id the next record applied got when it was first stored, if it
   /// created a profile then (`hintCreation`).
   var creationHint: ProfileID?
-  /// During a replay: where ids for creations no log names start (`replayFreshIDs(from:)`).
+  /// During a replay: where ids for creations no log names start, and for records from which seq
+  /// (`replayFreshIDs(from:forRecordsFrom:)`).
   var freshIDs = 0
+  var freshFromSeq = UInt64.max
   /// A split is re-applying a profile's records: the profiles it makes are logged as made by a
   /// split (`splitMade`), and in a replay take the ids `splitHints` give.
   var splitting = false

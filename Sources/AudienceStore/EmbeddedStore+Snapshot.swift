@@ -160,7 +160,9 @@ extension EmbeddedStore {
     }
     let (creations, splitMade) = try ProfileCreationLog.readAll(db)
     g.replaySplitHints(splitMade)
-    g.replayFreshIDs(from: ((creations.map(\.id) + splitMade.map(\.id)).max() ?? -1) + 1)
+    g.replayFreshIDs(
+      from: ((creations.map(\.id) + splitMade.map(\.id)).max() ?? -1) + 1,
+      forRecordsFrom: creations.first?.seq ?? .max)
     var nextCreation = 0
     var nextEvent = 0
     /// Reserves the ids erased records had created before `seq`.

@@ -85,7 +85,7 @@ enum ProfileCreationLog {
 
   /// Every creation stored: those of records as they came, by seq (a seq logged twice keeps its
   /// last id), and those splits made, in the order they were made. A damaged run is skipped:
-  /// its records' profiles are then numbered in creation order, as before this log.
+  /// a replay then numbers its records' profiles anew (after every logged id).
   static func readAll(_ db: SQLiteDatabase) throws(AudienceError)
     -> (records: [(seq: UInt64, id: ProfileID)], splits: [(seq: UInt64, id: ProfileID)])
   {

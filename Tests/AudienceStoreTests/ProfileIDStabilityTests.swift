@@ -198,6 +198,53 @@ struct ProfileIDStabilityTests {
     #expect(try await replayed.ingest([Self.record(3, "D", nil)]) == [.created(3)])
     for s in [store, replayed] { await s.close() }
   }
+
+  /// A record that two splits apply again, joining a profile in the first and making one in the
+  /// second, gets the id the second gave (no forget involved).
+  @Test func aRecordTwoSplitsApplyAgainKeepsItsID() async throws {
+    let live = TemporaryDirectory()
+    defer { live.remove() }
+    let store = try EmbeddedStore(directory: live.path, logger: logger)
+    _ = try await store.ingest([
+      Self.record(0, "A", "e@example.com"), Self.record(1, "C", "e@example.com"), Self.record(2, "S", "e@example.com"),
+    ])
+    #expect(try await store.split(cookie: "S") != nil)  // A: 1 (C joins it), S: 2
+    #expect(try await store.split(cookie: "A") != nil)  // A: 3, C: 4
+    _ = try await store.ingest([Self.record(3, "D", nil)])  // 5
+    _ = try await store.ingest([Self.record(4, "E", nil)])  // 6
+    let cookies = ["A", "C", "S", "D", "E"]
+    let before = try await Self.ids(store, cookies)
+    #expect(before == ["A": 3, "C": 4, "S": 2, "D": 5, "E": 6])
+    let crashed = try Self.crashCopy(live)
+    defer { crashed.remove() }
+    let replayed = try EmbeddedStore(directory: crashed.path, logger: logger)
+    #expect(try await Self.ids(replayed, cookies) == before)
+    for s in [store, replayed] { await s.close() }
+  }
+
+  /// A database from before the log (here: its log emptied) keeps numbering its older records in
+  /// creation order, and the log takes over from the first record it names.
+  @Test func recordsFromBeforeTheLogKeepTheirIDs() async throws {
+    let live = TemporaryDirectory()
+    defer { live.remove() }
+    var store = try EmbeddedStore(directory: live.path, logger: logger)
+    _ = try await store.ingest([Self.record(0, "A", nil), Self.record(1, "B", nil), Self.record(2, "C", nil)])
+    _ = try await store.ingest([Self.record(3, "D", nil)])  // logs A, B, C
+    try store.db.execute("DELETE FROM profile_creations")  // as an older build left it
+    await store.close()  // logs D; the snapshot holds the rest
+    store = try EmbeddedStore(directory: live.path, logger: logger)
+    #expect(store.restoredFromSnapshot)
+    _ = try await store.ingest([Self.record(4, "E", nil)])
+    _ = try await store.ingest([Self.record(5, "F", nil)])
+    let cookies = ["A", "B", "C", "D", "E", "F"]
+    let before = try await Self.ids(store, cookies)
+    #expect(before == ["A": 0, "B": 1, "C": 2, "D": 3, "E": 4, "F": 5])
+    let crashed = try Self.crashCopy(live)
+    defer { crashed.remove() }
+    let replayed = try EmbeddedStore(directory: crashed.path, logger: logger)
+    #expect(try await Self.ids(replayed, cookies) == before)
+    for s in [store, replayed] { await s.close() }
+  }
 }
 
 @Suite("Profile creation log")
