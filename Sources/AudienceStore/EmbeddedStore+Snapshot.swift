@@ -144,10 +144,10 @@ extension EmbeddedStore {
     // Splits happen where they happened: after the records stored before them. Profile ids as
     // they were given (IdentityGraph+ProfileIDs.swift): each stored record that created a
     // profile gets its id again, the ids of erased ones stay taken, splits give theirs again, and
-    // at each erasure and split every id taken by then is.
-    // Erasures and splits by the record they came after; after the same record, erasures
-    // first. (The ids a split gave are in the log, by record, unless it was the last thing before
-    // a crash: then nothing came after it, and the erasures after the same record came before.)
+    // at each erasure every id taken by then is. Erasures and splits go by the record they came
+    // after; after the same record, erasures first (the ids a split gave are in the log, by
+    // record, unless it was the last thing before a crash: then the erasures after the same
+    // record came before it).
     var events: [(after: UInt64, nextID: Int?, split: String?)] = try ProfileCreationLog.readMarks(db).map {
       ($0.after, $0.nextID, nil)
     }
@@ -172,7 +172,7 @@ extension EmbeddedStore {
         nextCreation += 1
       }
     }
-    /// Replays the erasures' and splits' marks and the splits that came after records before `seq`.
+    /// Replays the erasures and splits that came after records before `seq`.
     func replayEvents(before seq: UInt64) {
       while nextEvent < events.count, events[nextEvent].after < seq {
         let event = events[nextEvent]
