@@ -22,7 +22,7 @@ help:
 	@echo "make bench-analytics Analyze vs pandas + scikit-learn on 1,000,000 profiles (release)"
 	@echo "make bench-query     segments, GetUser, index memory, restart vs PostgreSQL and SQLite (release)"
 	@echo "make bench-ingest    1,000,000 records: binary stream and CSV through the CLI, vs PostgreSQL and SQLite upserts (release)"
-	@echo "make crash-test      SIGKILL audienced 20 times during a 200,000-record ingest; check nothing acknowledged is lost"
+	@echo "make crash-test      SIGKILL audienced 20 times during a 200,000-record ingest; check nothing acknowledged is lost and profile ids hold"
 	@echo "make fuzz            libFuzzer on the --where parser, the CSV parser and frame/envelope decoding (FUZZ_SECONDS each, default 60)"
 	@echo "make clean           remove build products"
 
