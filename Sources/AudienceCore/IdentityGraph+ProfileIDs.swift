@@ -20,12 +20,16 @@ extension IdentityGraph {
     var hint = creationHint
     creationHint = nil
     // A split in a replay: the id a split gave when this record made a profile (a record the
-    // split applies again that only joins one takes none).
-    if hint == nil, replaying, splitting, var ids = splitHints[seq], !ids.isEmpty {
-      hint = ids.removeFirst()
-      splitHints[seq] = ids.isEmpty ? nil : ids
+    // split applies again that only joins one takes none). One given already was a split's
+    // whose cookie was forgotten since (that split is not replayed): the next is this one's.
+    if hint == nil, replaying, splitting {
+      while hint == nil, var ids = splitHints[seq], !ids.isEmpty {
+        let next = ids.removeFirst()
+        splitHints[seq] = ids.isEmpty ? nil : ids
+        if isFreeProfileID(next) { hint = next }
+      }
     }
-    if let hint, hint >= profiles.count || (profiles[hint] == nil && (hint >= revisions.count || revisions[hint] == 0)) {
+    if let hint, isFreeProfileID(hint) {
       reserveProfileIDs(below: hint + 1)
       return hint
     }
@@ -36,6 +40,22 @@ extension IdentityGraph {
     pendingCreations.append(UInt64(id))
     reserveProfileIDs(below: id + 1)
     return id
+  }
+
+  /// Whether no profile ever had this id (it may be reserved: an empty slot that never held one).
+  func isFreeProfileID(_ id: ProfileID) -> Bool {
+    id >= profiles.count || (profiles[id] == nil && (id >= revisions.count || revisions[id] == 0))
+  }
+
+  /// Each live profile's earliest record, but `excluded`'s: the record that creates it in a
+  /// replay that has no split making it (a forget erases the split with the split-off cookie).
+  public func earliestRecords(excluding excluded: ProfileID) -> [(seq: UInt64, id: ProfileID)] {
+    var earliest: [ProfileID: UInt64] = [:]
+    for (slot, r) in records.enumerated() {
+      guard let r, let id = cookies[r.cookie]?.profile, id != excluded, earliest[id] == nil else { continue }
+      earliest[id] = UInt64(slot)
+    }
+    return earliest.map { ($0.value, $0.key) }.sorted { $0.seq < $1.seq }
   }
 
   /// Marks, in a logged creation's seq, a profile a split made.

@@ -12,11 +12,20 @@ extension EmbeddedStore {
   /// Deletes a person's rows durably, then drops the profile from the graph and every watch.
   func erase(_ f: PendingForget) {
     let plan = graph.withLock {
-      g -> (id: ProfileID, seqs: [UInt64], summary: ProfileSummary, creations: [UInt64], lastSeq: UInt64, ids: Int)? in
+      g -> (
+        id: ProfileID, seqs: [UInt64], summary: ProfileSummary, creations: [UInt64], lastSeq: UInt64, ids: Int,
+        earliest: [(seq: UInt64, id: ProfileID)]
+      )? in
       guard let id = g.profileID(of: f.person), let summary = g.summary(of: id) else { return nil }
       // The profiles created so far are logged before any of their records is erased, with the
-      // ids taken by now: a replay then numbers the rest as they are numbered now.
-      return (id, g.recordSeqs(of: id), summary, g.takeProfileCreations(), g.lastSeq, g.profileIDsTaken)
+      // ids taken by now: a replay then numbers the rest as they are numbered now. A split of an
+      // erased cookie is erased too, so a replay will not make the profiles it made: each live
+      // profile's earliest record is then what creates it (see below).
+      let splitGone = !g.splitCookies.isDisjoint(with: summary.cookies)
+      return (
+        id, g.recordSeqs(of: id), summary, g.takeProfileCreations(), g.lastSeq, g.profileIDsTaken,
+        splitGone ? g.earliestRecords(excluding: id) : []
+      )
     }
     guard let plan else { return f.continuation.resume(returning: nil) }
     do {
@@ -24,6 +33,14 @@ extension EmbeddedStore {
       do {
         try ProfileCreationLog.write(plan.creations, to: db)
         try ProfileCreationLog.writeMark(afterSeq: plan.lastSeq, nextID: plan.ids, to: db)
+        if !plan.earliest.isEmpty {
+          // Each live profile whose earliest record did not create it when it came (a split
+          // erased now made it) is created by that record in a replay: logged so, with its id.
+          var creator: [ProfileID: UInt64] = [:]
+          for c in try ProfileCreationLog.readAll(db).records { creator[c.id] = c.seq }
+          let made = plan.earliest.filter { creator[$0.id] != $0.seq }.flatMap { [$0.seq, UInt64($0.id)] }
+          try ProfileCreationLog.write(made, to: db)
+        }
         let delete = try db.prepare("DELETE FROM users WHERE seq = ?")
         for seq in plan.seqs {
           delete.reset()

@@ -245,6 +245,34 @@ struct ProfileIDStabilityTests {
     #expect(try await Self.ids(replayed, cookies) == before)
     for s in [store, replayed] { await s.close() }
   }
+
+  /// The cookie a split took off is forgotten, and the split with it: the rest of the profile,
+  /// whose record had joined through that cookie when it came, keeps the id the split gave it;
+  /// and when the cookie comes back and is split off again, both keep theirs.
+  @Test func theRestKeepsItsIDWhenTheSplitOffCookieIsForgotten() async throws {
+    let live = TemporaryDirectory()
+    defer { live.remove() }
+    let store = try EmbeddedStore(directory: live.path, logger: logger)
+    _ = try await store.ingest([Self.record(0, "X", "e@example.com"), Self.record(1, "Y", "e@example.com")])
+    #expect(try await store.split(cookie: "X") != nil)  // X: 1, Y: 2
+    #expect(try await store.forget(.cookie("X")) != nil)
+    #expect(try await store.user(cookie: "Y")?.summary.id == 2)
+    let first = try Self.crashCopy(live)
+    defer { first.remove() }
+    var replayed = try EmbeddedStore(directory: first.path, logger: logger)
+    #expect(try await replayed.user(cookie: "Y")?.summary.id == 2)
+    await replayed.close()
+
+    _ = try await store.ingest([Self.record(2, "X", "e@example.com")])  // joins Y's profile
+    #expect(try await store.split(cookie: "X") != nil)
+    _ = try await store.ingest([Self.record(3, "Z", nil)])
+    let before = try await Self.ids(store, ["X", "Y", "Z"])
+    let second = try Self.crashCopy(live)
+    defer { second.remove() }
+    replayed = try EmbeddedStore(directory: second.path, logger: logger)
+    #expect(try await Self.ids(replayed, ["X", "Y", "Z"]) == before)
+    for s in [store, replayed] { await s.close() }
+  }
 }
 
 @Suite("Profile creation log")
