@@ -36,9 +36,19 @@ extension EmbeddedStore {
         if !plan.earliest.isEmpty {
           // Each live profile whose earliest record did not create it when it came (a split
           // erased now made it) is created by that record in a replay: logged so, with its id.
+          // Not a profile a split that stays could build again (one whose earliest record came
+          // before that split): its split gives it its id in a replay.
+          var lastKeptSplit: UInt64 = 0
+          let all = try db.prepare("SELECT cookie, after_seq FROM splits")
+          let erased = Set(plan.summary.cookies)
+          while try all.step() {
+            guard let c = all.text(0), !erased.contains(c) else { continue }
+            lastKeptSplit = max(lastKeptSplit, UInt64(bitPattern: all.int64(1) ?? 0))
+          }
           var creator: [ProfileID: UInt64] = [:]
           for c in try ProfileCreationLog.readAll(db).records { creator[c.id] = c.seq }
-          let made = plan.earliest.filter { creator[$0.id] != $0.seq }.flatMap { [$0.seq, UInt64($0.id)] }
+          let made = plan.earliest.filter { $0.seq > lastKeptSplit && creator[$0.id] != $0.seq }
+            .flatMap { [$0.seq, UInt64($0.id)] }
           try ProfileCreationLog.write(made, to: db)
         }
         let delete = try db.prepare("DELETE FROM users WHERE seq = ?")

@@ -273,6 +273,26 @@ struct ProfileIDStabilityTests {
     #expect(try await Self.ids(replayed, ["X", "Y", "Z"]) == before)
     for s in [store, replayed] { await s.close() }
   }
+
+  /// Forgetting one split-off cookie leaves the profiles another split made (a split that stays)
+  /// to that split in a replay.
+  @Test func aForgottenSplitLeavesAnotherSplitsProfilesAlone() async throws {
+    let live = TemporaryDirectory()
+    defer { live.remove() }
+    let store = try EmbeddedStore(directory: live.path, logger: logger)
+    _ = try await store.ingest([Self.record(0, "A", "e@example.com"), Self.record(1, "B", "e@example.com")])
+    #expect(try await store.split(cookie: "A") != nil)  // A: 1, B: 2
+    _ = try await store.ingest([Self.record(2, "C", "f@example.com"), Self.record(3, "D", "f@example.com")])  // 3
+    #expect(try await store.split(cookie: "C") != nil)  // C: 4, D: 5
+    #expect(try await store.forget(.cookie("C")) != nil)
+    let before = try await Self.ids(store, ["A", "B", "D"])
+    #expect(before == ["A": 1, "B": 2, "D": 5])
+    let crashed = try Self.crashCopy(live)
+    defer { crashed.remove() }
+    let replayed = try EmbeddedStore(directory: crashed.path, logger: logger)
+    #expect(try await Self.ids(replayed, ["A", "B", "D"]) == before)
+    for s in [store, replayed] { await s.close() }
+  }
 }
 
 @Suite("Profile creation log")
