@@ -249,22 +249,17 @@ public struct RequestRouter: Sendable {
     let identify = queued != nil
     if identify { batch.contentIDs.reserveCapacity(raws.count) }
     // Each normalized record is identified before it is stored, not by a second pass. Each raw
-    // record is moved out to a local and back: read in place, the optimizer would copy it (a
-    // retain and a release of each string) for the throwing call.
+    // record is moved out for the call: read in place, the optimizer would copy it (a retain and
+    // a release of each string) for the throwing call.
     var raws = raws
-    raws.withUnsafeMutableBufferPointer { raws in
-      for i in raws.indices {
-        let slot = raws.baseAddress! + i
-        let raw = slot.move()
-        do throws(AudienceError) {
-          let record = try normalizer.normalize(raw)
-          if identify { batch.contentIDs.append(ContentID(of: record)) }
-          batch.valid.append(record)
-          batch.positions.append(i)
-        } catch {
-          batch.outcomes[i] = .rejected(error.located("record \(i)"))
-        }
-        slot.initialize(to: raw)
+    raws.forEachMovedOut { i, raw in
+      do throws(AudienceError) {
+        let record = try normalizer.normalize(raw)
+        if identify { batch.contentIDs.append(ContentID(of: record)) }
+        batch.valid.append(record)
+        batch.positions.append(i)
+      } catch {
+        batch.outcomes[i] = .rejected(error.located("record \(i)"))
       }
     }
     return batch

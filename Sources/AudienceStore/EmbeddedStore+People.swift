@@ -20,7 +20,7 @@ extension EmbeddedStore {
       // The profiles created so far are logged before any of their records is erased, with the
       // ids taken by now: a replay then numbers the rest as they are numbered now. A split of an
       // erased cookie is erased too, so a replay will not make the profiles it made: each live
-      // profile's earliest record is then what creates it (see below).
+      // profile's earliest record is then what creates it (`ProfileCreationLog.writeCreators`).
       let splitGone = !g.splitCookies.isDisjoint(with: summary.cookies)
       return (
         id, g.recordSeqs(of: id), summary, g.takeProfileCreations(), g.lastSeq, g.profileIDsTaken,
@@ -29,27 +29,11 @@ extension EmbeddedStore {
     }
     guard let plan else { return f.continuation.resume(returning: nil) }
     do {
-      try db.execute("BEGIN IMMEDIATE")
-      do {
+      try db.transaction { () throws(AudienceError) in
         try ProfileCreationLog.write(plan.creations, to: db)
         try ProfileCreationLog.writeMark(afterSeq: plan.lastSeq, nextID: plan.ids, to: db)
         if !plan.earliest.isEmpty {
-          // Each live profile whose earliest record did not create it when it came (a split
-          // erased now made it) is created by that record in a replay: logged so, with its id.
-          // Not a profile a split that stays could build again (one whose earliest record came
-          // before that split): its split gives it its id in a replay.
-          var lastKeptSplit: UInt64 = 0
-          let all = try db.prepare("SELECT cookie, after_seq FROM splits")
-          let erased = Set(plan.summary.cookies)
-          while try all.step() {
-            guard let c = all.text(0), !erased.contains(c) else { continue }
-            lastKeptSplit = max(lastKeptSplit, UInt64(bitPattern: all.int64(1) ?? 0))
-          }
-          var creator: [ProfileID: UInt64] = [:]
-          for c in try ProfileCreationLog.readAll(db).records { creator[c.id] = c.seq }
-          let made = plan.earliest.filter { $0.seq > lastKeptSplit && creator[$0.id] != $0.seq }
-            .flatMap { [$0.seq, UInt64($0.id)] }
-          try ProfileCreationLog.write(made, to: db)
+          try ProfileCreationLog.writeCreators(plan.earliest, keepingSplitsBut: Set(plan.summary.cookies), to: db)
         }
         let delete = try db.prepare("DELETE FROM users WHERE seq = ?")
         for seq in plan.seqs {
@@ -65,13 +49,9 @@ extension EmbeddedStore {
           _ = try unsplit.step()
         }
         unsplit.reset()
-        try db.execute("COMMIT")
-        // Copy the erasure into the database file and empty the log, where the old rows still were.
-        try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-      } catch {
-        try? db.execute("ROLLBACK")
-        throw error
       }
+      // Copy the erasure into the database file and empty the log, where the old rows still were.
+      try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     } catch {
       graph.withLock { $0.restoreProfileCreations(plan.creations) }
       storageFailed.store(true, ordering: .relaxed)

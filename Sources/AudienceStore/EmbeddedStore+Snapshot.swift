@@ -245,14 +245,7 @@ extension EmbeddedStore {
     // the next start replays, and logs them again.
     do {
       if let fault = writeFault.withLock({ $0.take() }) { throw fault }
-      try db.execute("BEGIN IMMEDIATE")
-      do {
-        try ProfileCreationLog.write(creations, to: db)
-        try db.execute("COMMIT")
-      } catch {
-        try? db.execute("ROLLBACK")
-        throw error
-      }
+      try db.transaction { () throws(AudienceError) in try ProfileCreationLog.write(creations, to: db) }
     } catch {
       storageFailed.store(true, ordering: .relaxed)
       logger.warning("profile creations not stored", metadata: ["store.error": "\(error)"])

@@ -74,6 +74,29 @@ enum ProfileCreationLog {
     _ = try insert.step()
   }
 
+  /// At an erasure that erases a split (with its split-off cookie), so that a replay will not make
+  /// the profiles it made: logs, for each live profile whose earliest record did not create it
+  /// when it came, that this record creates it, with its id. Not for a profile a split that stays
+  /// could build again (one whose earliest record came before that split): that split gives it
+  /// its id in a replay.
+  /// - Parameters:
+  ///   - earliest: each live profile's earliest record (`IdentityGraph.earliestRecords`).
+  ///   - erased: the erased cookies (their splits go).
+  static func writeCreators(
+    _ earliest: [(seq: UInt64, id: ProfileID)], keepingSplitsBut erased: Set<String>, to db: SQLiteDatabase
+  ) throws(AudienceError) {
+    var lastKeptSplit: UInt64 = 0
+    let splits = try db.prepare("SELECT cookie, after_seq FROM splits")
+    while try splits.step() {
+      guard let cookie = splits.text(0), !erased.contains(cookie) else { continue }
+      lastKeptSplit = max(lastKeptSplit, UInt64(bitPattern: splits.int64(1) ?? 0))
+    }
+    var creator: [ProfileID: UInt64] = [:]
+    for c in try readAll(db).records { creator[c.id] = c.seq }
+    let made = earliest.filter { $0.seq > lastKeptSplit && creator[$0.id] != $0.seq }.flatMap { [$0.seq, UInt64($0.id)] }
+    try write(made, to: db)
+  }
+
   /// Stores how many profile ids were taken when an erasure came, after the record `afterSeq`
   /// (in the erasure's transaction).
   static func writeMark(afterSeq: UInt64, nextID: Int, to db: SQLiteDatabase) throws(AudienceError) {

@@ -42,14 +42,7 @@ struct RecordRows: Sendable {
     bytes.reserveCapacity(records.count * 192)
     spans.reserveCapacity(records.count * Text.allCases.count * 2)
     ages.reserveCapacity(records.count)
-    records.withUnsafeMutableBufferPointer { records in
-      for i in records.indices {
-        let slot = records.baseAddress! + i
-        let r = slot.move()
-        addRow(r)
-        slot.initialize(to: r)
-      }
-    }
+    records.forEachMovedOut { _, r in addRow(r) }
   }
 
   private mutating func addRow(_ r: Record) {

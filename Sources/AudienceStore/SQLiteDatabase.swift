@@ -52,6 +52,20 @@ final class SQLiteDatabase: @unchecked Sendable {
     }
   }
 
+  /// Runs `body` in a transaction (BEGIN IMMEDIATE): committed when it returns, rolled back
+  /// when it or the commit throws.
+  func transaction<T>(_ body: () throws(AudienceError) -> T) throws(AudienceError) -> T {
+    try execute("BEGIN IMMEDIATE")
+    do {
+      let result = try body()
+      try execute("COMMIT")
+      return result
+    } catch {
+      try? execute("ROLLBACK")
+      throw error
+    }
+  }
+
   var lastError: String { handle.map { String(cString: sqlite3_errmsg($0)) } ?? "closed" }
 
   /// Compiles a statement.

@@ -117,6 +117,18 @@ struct ProfileIDStabilityTests {
     return to
   }
 
+  /// Opens a copy of `live`'s files as a kill leaves them (so the store replays) and expects
+  /// these cookies' profile ids to be `before`.
+  func expectIDsAfterACrash(
+    of live: TemporaryDirectory, _ before: [String: ProfileID], sourceLocation: SourceLocation = #_sourceLocation
+  ) async throws {
+    let crashed = try Self.crashCopy(live)
+    defer { crashed.remove() }
+    let replayed = try EmbeddedStore(directory: crashed.path, logger: logger)
+    #expect(try await Self.ids(replayed, Array(before.keys)) == before, sourceLocation: sourceLocation)
+    await replayed.close()
+  }
+
   /// Erasing the newest records does not hand their sequence numbers, nor the ids their records
   /// had made, to the next records after a replay.
   @Test func aReplayDoesNotGiveAnErasedRecordsSeqAgain() async throws {
@@ -149,11 +161,8 @@ struct ProfileIDStabilityTests {
     _ = try await store.ingest([Self.record(2, "W", nil)])
     let before = try await Self.ids(store, ["C", "W"])
     #expect(before == ["C": 3, "W": 4])
-    let crashed = try Self.crashCopy(live)
-    defer { crashed.remove() }
-    let replayed = try EmbeddedStore(directory: crashed.path, logger: logger)
-    #expect(try await Self.ids(replayed, ["C", "W"]) == before)
-    for s in [store, replayed] { await s.close() }
+    try await expectIDsAfterACrash(of: live, before)
+    await store.close()
   }
 
   /// What is left of a split profile after its other part is forgotten keeps its id, though its
@@ -170,11 +179,8 @@ struct ProfileIDStabilityTests {
     #expect(try await store.forget(.cookie("c2")) != nil)
     let before = try await Self.ids(store, ["c1", "c3", "c4"])
     #expect(before == ["c1": 3, "c3": 1, "c4": 4])
-    let crashed = try Self.crashCopy(live)
-    defer { crashed.remove() }
-    let replayed = try EmbeddedStore(directory: crashed.path, logger: logger)
-    #expect(try await Self.ids(replayed, ["c1", "c3", "c4"]) == before)
-    for s in [store, replayed] { await s.close() }
+    try await expectIDsAfterACrash(of: live, before)
+    await store.close()
   }
 
   /// Creations that cannot be stored at close: no snapshot is saved, so the next start replays
@@ -215,11 +221,8 @@ struct ProfileIDStabilityTests {
     let cookies = ["A", "C", "S", "D", "E"]
     let before = try await Self.ids(store, cookies)
     #expect(before == ["A": 3, "C": 4, "S": 2, "D": 5, "E": 6])
-    let crashed = try Self.crashCopy(live)
-    defer { crashed.remove() }
-    let replayed = try EmbeddedStore(directory: crashed.path, logger: logger)
-    #expect(try await Self.ids(replayed, cookies) == before)
-    for s in [store, replayed] { await s.close() }
+    try await expectIDsAfterACrash(of: live, before)
+    await store.close()
   }
 
   /// A database from before the log (here: its log emptied) keeps numbering its older records in
@@ -239,11 +242,8 @@ struct ProfileIDStabilityTests {
     let cookies = ["A", "B", "C", "D", "E", "F"]
     let before = try await Self.ids(store, cookies)
     #expect(before == ["A": 0, "B": 1, "C": 2, "D": 3, "E": 4, "F": 5])
-    let crashed = try Self.crashCopy(live)
-    defer { crashed.remove() }
-    let replayed = try EmbeddedStore(directory: crashed.path, logger: logger)
-    #expect(try await Self.ids(replayed, cookies) == before)
-    for s in [store, replayed] { await s.close() }
+    try await expectIDsAfterACrash(of: live, before)
+    await store.close()
   }
 
   /// The cookie a split took off is forgotten, and the split with it: the rest of the profile,
@@ -259,7 +259,7 @@ struct ProfileIDStabilityTests {
     #expect(try await store.user(cookie: "Y")?.summary.id == 2)
     let first = try Self.crashCopy(live)
     defer { first.remove() }
-    var replayed = try EmbeddedStore(directory: first.path, logger: logger)
+    let replayed = try EmbeddedStore(directory: first.path, logger: logger)
     #expect(try await replayed.user(cookie: "Y")?.summary.id == 2)
     await replayed.close()
 
@@ -267,11 +267,8 @@ struct ProfileIDStabilityTests {
     #expect(try await store.split(cookie: "X") != nil)
     _ = try await store.ingest([Self.record(3, "Z", nil)])
     let before = try await Self.ids(store, ["X", "Y", "Z"])
-    let second = try Self.crashCopy(live)
-    defer { second.remove() }
-    replayed = try EmbeddedStore(directory: second.path, logger: logger)
-    #expect(try await Self.ids(replayed, ["X", "Y", "Z"]) == before)
-    for s in [store, replayed] { await s.close() }
+    try await expectIDsAfterACrash(of: live, before)
+    await store.close()
   }
 
   /// Forgetting one split-off cookie leaves the profiles another split made (a split that stays)
@@ -287,11 +284,8 @@ struct ProfileIDStabilityTests {
     #expect(try await store.forget(.cookie("C")) != nil)
     let before = try await Self.ids(store, ["A", "B", "D"])
     #expect(before == ["A": 1, "B": 2, "D": 5])
-    let crashed = try Self.crashCopy(live)
-    defer { crashed.remove() }
-    let replayed = try EmbeddedStore(directory: crashed.path, logger: logger)
-    #expect(try await Self.ids(replayed, ["A", "B", "D"]) == before)
-    for s in [store, replayed] { await s.close() }
+    try await expectIDsAfterACrash(of: live, before)
+    await store.close()
   }
 }
 
