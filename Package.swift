@@ -50,7 +50,7 @@ let package = Package(
     // Pure domain: no I/O.
     .target(
       name: "AudienceCore",
-      dependencies: [.product(name: "Logging", package: "swift-log")],
+      dependencies: ["CGather", .product(name: "Logging", package: "swift-log")],
       swiftSettings: swiftSettings),
     .target(
       name: "AudienceStore",

@@ -1,3 +1,5 @@
+internal import CGather
+
 /// A key of a `DenseTable`: equatable, with a hash it supplies itself (taken once and kept, or
 /// cheap to take).
 public protocol DenseTableKey: Equatable, Sendable {
@@ -39,12 +41,17 @@ public struct DenseTable<Key: DenseTableKey, Value: Sendable>: Sendable, Sequenc
   }
 
   public subscript(_ key: Key) -> Value? {
+    get { self[key, hash: key.tableHash] }
+    _modify { yield &self[key, hash: key.tableHash] }
+  }
+
+  /// The entry of `key`, whose `tableHash` the caller took before (to `prefetch` its bucket).
+  public subscript(_ key: Key, hash hash: Int) -> Value? {
     get {
-      let (_, slot) = find(key, key.tableHash)
+      let (_, slot) = find(key, hash)
       return slot.map { values[$0]! }
     }
     _modify {
-      let hash = key.tableHash
       let (bucket, slot) = find(key, hash)
       // The follow-up runs in `defer`: code after a `yield` does not run when the caller's
       // access ends with an error.
@@ -56,6 +63,16 @@ public struct DenseTable<Key: DenseTableKey, Value: Sendable>: Sendable, Sequenc
         defer { if let value { insert(key, hash, value) } }
         yield &value
       }
+    }
+  }
+
+  /// Asks the CPU to bring in the bucket a lookup of `hash` starts at, a few lookups ahead of
+  /// it: in a table of a million entries that bucket is a cache miss, and the lookups between
+  /// hide it.
+  public func prefetch(hash: Int) {
+    buckets.withUnsafeBufferPointer { b in
+      guard let base = b.baseAddress else { return }
+      audience_prefetch(base + (hash & (b.count - 1)))
     }
   }
 

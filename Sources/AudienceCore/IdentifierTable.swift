@@ -11,10 +11,20 @@ struct Identifier: DenseTableKey {
   let hash: Int
 
   init(_ string: String) {
+    self.init(string, hash: Self.hash(string))
+  }
+
+  /// - Parameters:
+  ///   - hash: `hash(string)`, taken before.
+  init(_ string: String, hash: Int) {
     self.string = string
+    self.hash = hash
+  }
+
+  static func hash(_ string: String) -> Int {
     var hasher = Hasher()
     hasher.combine(string)
-    hash = hasher.finalize()
+    return hasher.finalize()
   }
 
   var tableHash: Int { hash }

@@ -174,14 +174,7 @@ public struct IdentityGraph: Sendable {
   /// - Parameters:
   ///   - id: the content identity.
   ///   - seq: the sequence number the record will get.
-  public mutating func claim(_ id: ContentID, seq: UInt64) -> Bool {
-    func take(_ slot: inout UInt64?) -> Bool {
-      guard slot == nil else { return false }
-      slot = seq
-      return true
-    }
-    return take(&contentIDs[id])
-  }
+  public mutating func claim(_ id: ContentID, seq: UInt64) -> Bool { claim(id, hash: id.tableHash, seq: seq) }
 
   /// Applies one stored record: links its cookie and email, merges profiles it connects,
   /// and folds its fields into the profile.
@@ -201,14 +194,15 @@ public struct IdentityGraph: Sendable {
   /// - Parameters:
   ///   - record: the normalized record, `createdAt` set.
   ///   - seq: its sequence number, above every applied one.
-  public mutating func applyNew(_ record: consuming Record, seq: UInt64) -> IngestOutcome {
+  ///   - hashes: `LookupHashes(record)`, when the caller took them before (to prefetch).
+  public mutating func applyNew(_ record: consuming Record, seq: UInt64, hashes: LookupHashes? = nil) -> IngestOutcome {
     let key = RecordKey(createdAt: record.createdAt ?? Timestamp(seconds: 0), seq: seq)
     lastSeq = max(lastSeq, seq)
     // The record is read in place (no copy of its strings) and moved into `records` at the end.
     // Each identifier is hashed once, for its lookup and its insertion.
-    let cookieID = Identifier(record.cookie)
+    let cookieID = hashes.map { Identifier(record.cookie, hash: $0.cookie) } ?? Identifier(record.cookie)
     let byCookie = cookies[cookieID]?.profile
-    var email = record.email.map(Identifier.init)
+    var email = record.email.map { e in hashes?.email.map { Identifier(e, hash: $0) } ?? Identifier(e) }
     var byEmail = email.flatMap { emails[$0]?.profile }
     // The identifier cap: a link that would take a profile past it is refused, and the record
     // joins by its cookie alone (deterministic, so a replay decides the same).

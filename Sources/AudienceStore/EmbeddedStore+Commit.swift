@@ -22,6 +22,9 @@ extension EmbeddedStore {
   static let indexElsewhereFrom = 256
   /// Records applied between two hand-overs of index changes to the `indexer`.
   static let indexSlice = 128
+  /// How many claims, or records applied, ahead of its own the leader starts fetching what one
+  /// looks up: enough to cover a cache miss with the work between.
+  static let lookAhead = 8
 
   /// The index of a commit in progress, kept up to date on the `indexer` thread (only there
   /// until `done` is signalled).
@@ -62,10 +65,14 @@ extension EmbeddedStore {
       for (group, pending) in batch.enumerated() {
         var marks: [ContentID?] = []
         marks.reserveCapacity(pending.contentIDs.count)
+        // Each claim's bucket is fetched `lookAhead` claims before it (a cache miss each).
+        let hashes = pending.contentIDs.map(\.tableHash)
+        for h in hashes.prefix(Self.lookAhead) { g.prefetchClaim(hash: h) }
         for (i, id) in pending.contentIDs.enumerated() {
+          if i + Self.lookAhead < hashes.count { g.prefetchClaim(hash: hashes[i + Self.lookAhead]) }
           // Claimed now, so that the same content later in this commit is a duplicate too; a
           // failed write rebuilds the graph, claims included.
-          guard g.claim(id, seq: seq + 1) else {
+          guard g.claim(id, hash: hashes[i], seq: seq + 1) else {
             marks.append(id)
             continue
           }
@@ -96,14 +103,18 @@ extension EmbeddedStore {
       let indexing = refs.count >= Self.indexElsewhereFrom ? IndexHandoff(g.detachIndex()) : nil
       var outcomes: [IngestOutcome] = []
       outcomes.reserveCapacity(refs.count)
+      // Each record's identifier lookups are fetched `lookAhead` records before it is applied.
+      func lookups(_ n: Int) -> IdentityGraph.LookupHashes { batch[refs[n].group].lookups[refs[n].record] }
+      for n in 0..<min(Self.lookAhead, refs.count) { g.prefetch(lookups(n)) }
       for (n, ref) in refs.enumerated() {
+        if n + Self.lookAhead < refs.count { g.prefetch(lookups(n + Self.lookAhead)) }
         var record = batch[ref.group].records.withUnsafeMutableBufferPointer { records in
           let slot = records.baseAddress! + ref.record
           defer { slot.initialize(to: Record(cookie: "")) }
           return slot.move()
         }
         if let time = ref.assignedTime { record.createdAt = time }
-        outcomes.append(g.applyNew(consume record, seq: ref.seq))
+        outcomes.append(g.applyNew(consume record, seq: ref.seq, hashes: lookups(n)))
         if let indexing, n % Self.indexSlice == Self.indexSlice - 1 { hand(g.takeIndexChanges(), to: indexing) }
       }
       if let indexing {

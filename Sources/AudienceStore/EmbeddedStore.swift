@@ -57,6 +57,8 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     var contentIDs: [ContentID]
     /// The records' database rows, encoded by the caller's thread too.
     var rows: RecordRows
+    /// The hashes of each record's identifier lookups, taken by the caller's thread too.
+    var lookups: [IdentityGraph.LookupHashes]
     var done: @Sendable (Result<[IngestOutcome], any Error>) -> Void
   }
 
@@ -200,9 +202,12 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   ) {
     var records = records
     let rows = RecordRows(&records)
+    var lookups: [IdentityGraph.LookupHashes] = []
+    lookups.reserveCapacity(records.count)
+    records.forEachMovedOut { _, r in lookups.append(IdentityGraph.LookupHashes(r)) }
     // Handed over, not captured: the leader moves each record out of the array, which copies
     // them all unless the array is its alone.
-    let pending = Handoff(Pending(records: consume records, contentIDs: contentIDs, rows: rows, done: done))
+    let pending = Handoff(Pending(records: consume records, contentIDs: contentIDs, rows: rows, lookups: lookups, done: done))
     // An empty group is queued too, so that its callback keeps its place in the order.
     if !enqueue({ $0.pending.append(pending.take()) }) {
       done(.failure(AudienceError(.unavailable, "the store is shutting down")))
