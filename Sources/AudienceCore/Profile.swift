@@ -99,6 +99,8 @@ public struct Profile: Sendable {
     take(&gender, r.demographics.gender)
     take(&income, r.demographics.income)
     take(&education, r.demographics.education)
+    // A new profile's interests grow once, not an allocation per doubling.
+    if interests.isEmpty { interests.reserveCapacity(r.interests.count) }
     for (position, interest) in r.interests.enumerated() {
       addInterest(InterestSource(spelling: interest, key: key, position: position))
     }

@@ -100,7 +100,7 @@ extension EmbeddedStore {
       }
       // 3. Apply them, each record moved out of its group. A large commit's index changes are
       // made on the `indexer` thread, a slice at a time, while the next records are applied.
-      let indexing = refs.count >= Self.indexElsewhereFrom ? IndexHandoff(g.detachIndex()) : nil
+      let indexing = refs.count >= Self.indexElsewhereFrom ? IndexHandoff(g.detachIndex(reserving: Self.indexSlice)) : nil
       var outcomes: [IngestOutcome] = []
       outcomes.reserveCapacity(refs.count)
       // Each record's identifier lookups are fetched `lookAhead` records before it is applied.
@@ -115,7 +115,9 @@ extension EmbeddedStore {
         }
         if let time = ref.assignedTime { record.createdAt = time }
         outcomes.append(g.applyNew(consume record, seq: ref.seq, hashes: lookups(n)))
-        if let indexing, n % Self.indexSlice == Self.indexSlice - 1 { hand(g.takeIndexChanges(), to: indexing) }
+        if let indexing, n % Self.indexSlice == Self.indexSlice - 1 {
+          hand(g.takeIndexChanges(reserving: Self.indexSlice), to: indexing)
+        }
       }
       if let indexing {
         hand(g.takeIndexChanges(), to: indexing)

@@ -4,27 +4,33 @@ internal import Glibc
 
 /// `audience.v1.Record` <-> Swift.
 enum ProtoRecord {
-  /// A record as sent, for the server to validate.
+  /// A record as sent, for the server to validate. Each field is read into a local and the
+  /// record made once at the end: filling in a `var` record between throwing reads made the
+  /// optimizer copy the whole record (a retain and a release of each string) at the return.
   static func decode(_ p: UnsafeMutablePointer<Audience__V1__Record>) throws(AudienceError) -> RawRecord {
     let m = p.pointee
-    var raw = RawRecord(
-      cookie: try CStrings.read(m.cookie, "data.cookie"),
-      email: try CStrings.read(m.email, "data.email"),
-      phoneNumber: try CStrings.read(m.phone_number, "data.phone_number"),
-      createdAt: try CStrings.read(m.created_at, "data.created_at"))
+    let cookie = try CStrings.read(m.cookie, "data.cookie")
+    let email = try CStrings.read(m.email, "data.email")
+    let phoneNumber = try CStrings.read(m.phone_number, "data.phone_number")
+    let createdAt = try CStrings.read(m.created_at, "data.created_at")
+    var state = "", country = "", city = ""
     if let l = m.location?.pointee {
-      raw.state = try CStrings.read(l.state, "data.location.state")
-      raw.country = try CStrings.read(l.country, "data.location.country")
-      raw.city = try CStrings.read(l.city, "data.location.city")
+      state = try CStrings.read(l.state, "data.location.state")
+      country = try CStrings.read(l.country, "data.location.country")
+      city = try CStrings.read(l.city, "data.location.city")
     }
+    var age: Int?
+    var gender = "", income = "", education = ""
     if let d = m.demographics?.pointee {
-      if d.age_present_case == AUDIENCE__V1__DEMOGRAPHICS__AGE_PRESENT_AGE { raw.age = Int(d.age) }
-      raw.gender = try CStrings.read(d.gender, "data.demographics.gender")
-      raw.income = try CStrings.read(d.income, "data.demographics.income")
-      raw.education = try CStrings.read(d.education, "data.demographics.education")
+      if d.age_present_case == AUDIENCE__V1__DEMOGRAPHICS__AGE_PRESENT_AGE { age = Int(d.age) }
+      gender = try CStrings.read(d.gender, "data.demographics.gender")
+      income = try CStrings.read(d.income, "data.demographics.income")
+      education = try CStrings.read(d.education, "data.demographics.education")
     }
-    raw.interests = try CStrings.read(m.n_interests, m.interests, "data.interests")
-    return raw
+    let interests = try CStrings.read(m.n_interests, m.interests, "data.interests")
+    return RawRecord(
+      cookie: cookie, email: email, phoneNumber: phoneNumber, createdAt: createdAt, state: state, country: country,
+      city: city, age: age, gender: gender, income: income, education: education, interests: interests)
   }
 
   /// A normalized record or profile view, as the server returns it (empty strings are absent).

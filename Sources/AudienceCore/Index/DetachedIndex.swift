@@ -50,16 +50,24 @@ extension IdentityGraph {
   }
 
   /// Takes the segment index out; from now on applying records records its changes.
-  public mutating func detachIndex() -> DetachedIndex {
+  /// - Parameters:
+  ///   - reserving: room to make for the changes recorded until the first `takeIndexChanges`.
+  public mutating func detachIndex(reserving first: Int = 0) -> DetachedIndex {
     precondition(indexChanges == nil, "the index is already detached")
     defer { index = SegmentIndex() }
     indexChanges = []
+    indexChanges!.reserveCapacity(first)
     return DetachedIndex(index: index)
   }
 
   /// The index changes recorded since the last call, in order.
-  public mutating func takeIndexChanges() -> [IndexChange] {
-    defer { indexChanges = [] }
+  /// - Parameters:
+  ///   - reserving: room to make for the changes recorded until the next call (the list would
+  ///     otherwise grow from empty again, an allocation and a copy of every row per doubling).
+  public mutating func takeIndexChanges(reserving next: Int = 0) -> [IndexChange] {
+    var fresh: [IndexChange] = []
+    fresh.reserveCapacity(next)
+    defer { indexChanges = fresh }
     return indexChanges ?? []
   }
 
