@@ -39,7 +39,10 @@ extension IdentityGraph {
       record(seq).flatMap { r in ids[seq].map { StoredRecord(seq: seq, contentID: $0, record: r) } }
     }
     let members = profiles[old]!.cookies
+    // The records come back: so do the refusals kept for them.
+    let kept = keptRefusals
     forget(old, records: seqs)
+    keptRefusals = kept
     splitCookies.insert(cookie)
     splitting = true
     for r in stored { apply(r) }

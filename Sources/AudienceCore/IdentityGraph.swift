@@ -80,6 +80,10 @@ public struct IdentityGraph: Sendable {
   var contentIDs = DenseTable<ContentID, UInt64>()
   /// Cookies split off by `split(cookie:)`: their records never link their emails.
   public internal(set) var splitCookies: Set<String> = []
+  /// Records, by sequence number, whose email stays unlinked: its link was refused (the cap, a
+  /// split) and the profile holding the email was erased since. Applied again without that
+  /// profile (a replay, a split, a history) they would link it. See IdentityGraph+ErasedLinks.swift.
+  public internal(set) var keptRefusals: Set<UInt64> = []
   /// The columnar index of live profiles, updated with every applied record.
   var index = SegmentIndex()
   /// Bytes held by the segment index.
@@ -206,7 +210,7 @@ public struct IdentityGraph: Sendable {
     var byEmail = email.flatMap { emails[$0]?.profile }
     // The identifier cap: a link that would take a profile past it is refused, and the record
     // joins by its cookie alone (deterministic, so a replay decides the same).
-    let refusal = splitRefusal(record) ?? capRefusal(record, byCookie, byEmail)
+    let refusal = keptRefusal(record, seq: seq) ?? splitRefusal(record) ?? capRefusal(record, byCookie, byEmail)
     if refusal != nil {
       email = nil
       byEmail = nil
@@ -289,6 +293,7 @@ public struct IdentityGraph: Sendable {
     let seqs = known ?? recordSeqs(of: id)
     let gone = Set(seqs)
     for seq in seqs { records[Int(seq)] = nil }
+    if !keptRefusals.isEmpty { keptRefusals.subtract(gone) }
     recordCount -= seqs.count
     contentIDs.removeAll { gone.contains($1) }
     for c in p.cookies {

@@ -14,7 +14,7 @@ extension EmbeddedStore {
     let plan = graph.withLock {
       g -> (
         id: ProfileID, seqs: [UInt64], summary: ProfileSummary, creations: [UInt64], lastSeq: UInt64, ids: Int,
-        earliest: [(seq: UInt64, id: ProfileID)]
+        earliest: [(seq: UInt64, id: ProfileID)], refused: [UInt64]
       )? in
       guard let id = g.profileID(of: f.person), let summary = g.summary(of: id) else { return nil }
       // The profiles created so far are logged before any of their records is erased, with the
@@ -24,7 +24,7 @@ extension EmbeddedStore {
       let splitGone = !g.splitCookies.isDisjoint(with: summary.cookies)
       return (
         id, g.recordSeqs(of: id), summary, g.takeProfileCreations(), g.lastSeq, g.profileIDsTaken,
-        splitGone ? g.earliestRecords(excluding: id) : []
+        splitGone ? g.earliestRecords(excluding: id) : [], g.refusedLinks(to: id)
       )
     }
     guard let plan else { return f.continuation.resume(returning: nil) }
@@ -35,13 +35,23 @@ extension EmbeddedStore {
         if !plan.earliest.isEmpty {
           try ProfileCreationLog.writeCreators(plan.earliest, keepingSplitsBut: Set(plan.summary.cookies), to: db)
         }
-        let delete = try db.prepare("DELETE FROM users WHERE seq = ?")
-        for seq in plan.seqs {
-          delete.reset()
-          delete.bind(1, Int64(bitPattern: seq))
-          _ = try delete.step()
+        // Other people's records carrying this person's email keep their link refused.
+        let keep = try db.prepare("INSERT OR IGNORE INTO kept_refusals(seq) VALUES (?)")
+        for seq in plan.refused {
+          keep.reset()
+          keep.bind(1, Int64(bitPattern: seq))
+          _ = try keep.step()
         }
-        delete.reset()
+        keep.reset()
+        for table in ["users", "kept_refusals"] {
+          let delete = try db.prepare("DELETE FROM \(table) WHERE seq = ?")
+          for seq in plan.seqs {
+            delete.reset()
+            delete.bind(1, Int64(bitPattern: seq))
+            _ = try delete.step()
+          }
+          delete.reset()
+        }
         let unsplit = try db.prepare("DELETE FROM splits WHERE cookie = ?")
         for cookie in plan.summary.cookies {
           unsplit.reset()
@@ -60,6 +70,7 @@ extension EmbeddedStore {
     }
     let behind = graph.withLock { g in
       g.forget(plan.id, records: plan.seqs)
+      g.keepRefusals(plan.refused)
       return notifyWatchers { $0.forgotten(plan.id).map { [$0] } ?? [] }
     }
     endBehind(behind)

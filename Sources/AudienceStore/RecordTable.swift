@@ -31,6 +31,9 @@ struct RecordTable {
     DROP INDEX IF EXISTS users_cookie;
     DROP INDEX IF EXISTS users_email;
     CREATE TABLE IF NOT EXISTS splits (cookie TEXT PRIMARY KEY, after_seq INTEGER NOT NULL);
+    -- Records whose refused email link stays refused: the profile holding the email was erased
+    -- (IdentityGraph+ErasedLinks.swift). Rows go with their record.
+    CREATE TABLE IF NOT EXISTS kept_refusals (seq INTEGER PRIMARY KEY);
     """
 
   static let insertSQL = insertSQL(rows: 1)
@@ -50,6 +53,14 @@ struct RecordTable {
       INSERT INTO users (seq, content_id, cookie, email, phone_number, created_at, state, country, city,
         age, gender, income, education, interests) VALUES \(Array(repeating: row, count: rows).joined(separator: ","))
       """
+  }
+
+  /// The records whose refused email link was kept (`kept_refusals`).
+  static func readKeptRefusals(_ db: SQLiteDatabase) throws(AudienceError) -> Set<UInt64> {
+    let rows = try db.prepare("SELECT seq FROM kept_refusals")
+    var out: Set<UInt64> = []
+    while try rows.step() { out.insert(UInt64(bitPattern: rows.int64(0) ?? 0)) }
+    return out
   }
 
   static let selectAllSQL = """
