@@ -71,6 +71,27 @@ struct NormalizationTests {
     }
   }
 
+  /// The control-character check reads eight bytes at a time: a control byte anywhere, at
+  /// every length and position, is found, and a tab or a non-ASCII character is not one.
+  @Test func controlCharactersAreFoundAtEveryPosition() throws {
+    let controls: [Unicode.Scalar] = ["\u{0}", "\u{1}", "\u{7}", "\u{1B}", "\u{1F}", "\n", "\r"]
+    for length in 1...40 {
+      for at in 0..<length {
+        for control in controls {
+          var scalars = Array(repeating: Unicode.Scalar("a"), count: length)
+          scalars[at] = control
+          let gender = String(String.UnicodeScalarView(scalars))
+          #expect(throws: AudienceError.self, "length \(length), at \(at)") {
+            _ = try n.normalize(RawRecord(cookie: "c", gender: gender))
+          }
+        }
+      }
+      // Tabs, spaces inside, and bytes above 0x7F (here "é" and "日") are not control characters.
+      let fine = "a" + String(repeating: "\t\u{E9} \u{65E5}", count: length) + "z"
+      #expect(try n.normalize(RawRecord(cookie: "c", gender: fine)).demographics.gender == fine)
+    }
+  }
+
   @Test func tenMegabyteStringSaysTheLimit() {
     do {
       _ = try n.normalize(RawRecord(cookie: "c", city: String(repeating: "x", count: 10 << 20)))
