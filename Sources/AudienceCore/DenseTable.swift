@@ -48,10 +48,12 @@ public struct DenseTable<Key: DenseTableKey, Value: Sendable>: Sendable, Sequenc
   /// The entry of `key`, whose `tableHash` the caller took before (to `prefetch` its bucket).
   public subscript(_ key: Key, hash hash: Int) -> Value? {
     get {
+      assert(hash == key.tableHash, "DenseTable: the hash passed is not the key's")
       let (_, slot) = find(key, hash)
       return slot.map { values[$0]! }
     }
     _modify {
+      assert(hash == key.tableHash, "DenseTable: the hash passed is not the key's")
       let (bucket, slot) = find(key, hash)
       // The follow-up runs in `defer`: code after a `yield` does not run when the caller's
       // access ends with an error.
@@ -71,7 +73,7 @@ public struct DenseTable<Key: DenseTableKey, Value: Sendable>: Sendable, Sequenc
   /// hide it.
   public func prefetch(hash: Int) {
     buckets.withUnsafeBufferPointer { b in
-      guard let base = b.baseAddress else { return }
+      guard !b.isEmpty, let base = b.baseAddress else { return }
       audience_prefetch(base + (hash & (b.count - 1)))
     }
   }

@@ -17,6 +17,7 @@ struct Identifier: DenseTableKey {
   /// - Parameters:
   ///   - hash: `hash(string)`, taken before.
   init(_ string: String, hash: Int) {
+    assert(hash == Self.hash(string), "Identifier: the hash passed is not the string's")
     self.string = string
     self.hash = hash
   }

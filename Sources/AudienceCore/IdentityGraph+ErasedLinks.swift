@@ -1,22 +1,30 @@
-/// Links refused for good. A record whose email link was refused (the identifier cap, a split
-/// cookie) stays in its cookie's profile; the email belongs to another profile. When that profile
-/// is erased, the record still carries the email, and applied again without the erased records
-/// (a replay after a crash, a split rebuilding its profile, a history) it would now link it:
-/// the profile would gain the email, and later records carrying it would join it. So the erasure
-/// keeps those refusals (`keepRefusals`; the embedded store keeps them in its database too), and
-/// applying such a record refuses its email again, whatever the graph holds by then.
+/// Links refused for good. A record whose email link the identifier cap refused stays in its
+/// cookie's profile without the email. Once a profile is erased, the records are applied again
+/// without its records (a replay after a crash, a split rebuilding a profile, a history), and the
+/// cap, decided on smaller profiles, may no longer refuse: the record would link the email, its
+/// profile would gain it, and later records carrying it would join that profile. So an erasure
+/// keeps every refusal made before it (`keepRefusals`; the embedded store keeps them in its
+/// database too), and applying such a record refuses its email again, whatever the graph holds
+/// by then. Refusals made after the erasure are decided on the same graph live and in a replay.
 extension IdentityGraph {
-  /// Records outside the profile that carry one of its emails: every one had its link refused
-  /// (a record that linked it is in the profile), oldest first.
+  /// Records outside the profile whose email is not linked to their own profile (a link the cap
+  /// refused; a split cookie's are left to its split), and whose refusal is not kept yet, oldest
+  /// first. All of them, not only those carrying one of the profile's emails: without its records
+  /// a replay decides the cap on smaller profiles, so any refusal made before the erasure could
+  /// become a link (an email a split has since moved out of the profile, for one).
   /// - Parameters:
   ///   - id: a live profile, about to be erased.
-  public func refusedLinks(to id: ProfileID) -> [UInt64] {
-    guard id >= 0, id < profiles.count, let p = profiles[id], !p.emails.isEmpty else { return [] }
+  public func refusedLinks(excluding id: ProfileID) -> [UInt64] {
+    guard id >= 0, id < profiles.count, let p = profiles[id] else { return [] }
     let mine = Set(p.cookies)
-    let emails = Set(p.emails)
     var out: [UInt64] = []
     for (slot, r) in records.enumerated() {
-      guard let r, let e = r.email, emails.contains(e), !mine.contains(r.cookie) else { continue }
+      guard let r, let e = r.email, !mine.contains(r.cookie), !keptRefusals.contains(UInt64(slot)) else { continue }
+      // A split cookie's records are refused from the split on, which a replay applies where it
+      // happened: kept, they would be refused before it too, and the split would find another
+      // profile to split.
+      guard !splitCookies.contains(r.cookie) else { continue }
+      guard let own = cookies[r.cookie]?.profile, emails[e]?.profile != own else { continue }
       out.append(UInt64(slot))
     }
     return out
@@ -24,7 +32,7 @@ extension IdentityGraph {
 
   /// Keeps these records' email links refused from now on (see the extension's comment).
   /// - Parameters:
-  ///   - seqs: records from `refusedLinks(to:)` of a profile erased since.
+  ///   - seqs: records from `refusedLinks(excluding:)` of a profile erased since.
   public mutating func keepRefusals(_ seqs: some Sequence<UInt64>) { keptRefusals.formUnion(seqs) }
 
   /// Why this record's email is not linked because its refusal was kept, or nil.
@@ -35,5 +43,5 @@ extension IdentityGraph {
 
   /// The outcome message of a record whose refusal was kept.
   public static let keptRefusal =
-    "the record's email was not linked: its link was refused when it was stored, and the profile that held the email was erased"
+    "the record's email was not linked: the link was refused when the record was stored, and stays refused since a profile was forgotten"
 }

@@ -210,7 +210,7 @@ public struct IdentityGraph: Sendable {
     var byEmail = email.flatMap { emails[$0]?.profile }
     // The identifier cap: a link that would take a profile past it is refused, and the record
     // joins by its cookie alone (deterministic, so a replay decides the same).
-    let refusal = keptRefusal(record, seq: seq) ?? splitRefusal(record) ?? capRefusal(record, byCookie, byEmail)
+    let refusal = splitRefusal(record) ?? keptRefusal(record, seq: seq) ?? capRefusal(record, byCookie, byEmail)
     if refusal != nil {
       email = nil
       byEmail = nil

@@ -24,7 +24,7 @@ extension EmbeddedStore {
       let splitGone = !g.splitCookies.isDisjoint(with: summary.cookies)
       return (
         id, g.recordSeqs(of: id), summary, g.takeProfileCreations(), g.lastSeq, g.profileIDsTaken,
-        splitGone ? g.earliestRecords(excluding: id) : [], g.refusedLinks(to: id)
+        splitGone ? g.earliestRecords(excluding: id) : [], g.refusedLinks(excluding: id)
       )
     }
     guard let plan else { return f.continuation.resume(returning: nil) }
@@ -35,7 +35,7 @@ extension EmbeddedStore {
         if !plan.earliest.isEmpty {
           try ProfileCreationLog.writeCreators(plan.earliest, keepingSplitsBut: Set(plan.summary.cookies), to: db)
         }
-        // Other people's records carrying this person's email keep their link refused.
+        // Every link refused so far stays refused (IdentityGraph+ErasedLinks.swift).
         let keep = try db.prepare("INSERT OR IGNORE INTO kept_refusals(seq) VALUES (?)")
         for seq in plan.refused {
           keep.reset()

@@ -29,7 +29,8 @@ extension EmbeddedStore {
         }
         // The tables are counted while the sections decode (the connection is used by that one
         // task meanwhile: this thread waits).
-        var (graph, counts, took, loader) = try GraphSnapshotFile.restore(mapped, limits: limits) { try? Self.tableCounts(db) }
+        let (restored, counts, took, loader) = try GraphSnapshotFile.restore(mapped, limits: limits) { try? Self.tableCounts(db) }
+        var graph = consume restored
         // Not in the snapshot: the table is what holds them.
         graph.keepRefusals(try RecordTable.readKeptRefusals(db))
         // The token says the file is the one saved last; the tables must also still be what it

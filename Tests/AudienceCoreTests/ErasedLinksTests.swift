@@ -29,7 +29,7 @@ struct ErasedLinksTests {
       Issue.record("expected the link to be refused, got \(outcomes[2])")
       return (g, [])
     }
-    let kept = g.refusedLinks(to: 0)
+    let kept = g.refusedLinks(excluding: 0)
     #expect(kept == [3])
     g.forget(0)
     g.keepRefusals(kept)
