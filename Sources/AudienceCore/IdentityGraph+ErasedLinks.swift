@@ -17,23 +17,36 @@ extension IdentityGraph {
   public func refusedLinks(excluding id: ProfileID) -> [UInt64] {
     guard id >= 0, id < profiles.count, let p = profiles[id] else { return [] }
     let mine = Set(p.cookies)
-    var out: [UInt64] = []
-    for (slot, r) in records.enumerated() {
-      guard let r, let e = r.email, !mine.contains(r.cookie), !keptRefusals.contains(UInt64(slot)) else { continue }
+    func refused(_ seq: UInt64) -> Bool {
+      guard let r = record(seq), let e = r.email, !mine.contains(r.cookie), !keptRefusals.contains(seq) else { return false }
       // A split cookie's records are refused from the split on, which a replay applies where it
       // happened: kept, they would be refused before it too, and the split would find another
       // profile to split.
-      guard !splitCookies.contains(r.cookie) else { continue }
-      guard let own = cookies[r.cookie]?.profile, emails[e]?.profile != own else { continue }
-      out.append(UInt64(slot))
+      guard !splitCookies.contains(r.cookie) else { return false }
+      guard let own = cookies[r.cookie]?.profile else { return false }
+      return emails[e]?.profile != own
     }
-    return out
+    if let capRefused { return capRefused.filter(refused).sorted() }
+    return (0..<UInt64(records.count)).filter(refused)
+  }
+
+  /// Notes a cap refusal of the record applied as `seq` (for `refusedLinks(excluding:)`).
+  mutating func noteCapRefusal(_ refusal: String?, _ seq: UInt64) -> String? {
+    if refusal != nil { capRefused?.insert(seq) }
+    return refusal
   }
 
   /// Keeps these records' email links refused from now on (see the extension's comment).
   /// - Parameters:
-  ///   - seqs: records from `refusedLinks(excluding:)` of a profile erased since.
-  public mutating func keepRefusals(_ seqs: some Sequence<UInt64>) { keptRefusals.formUnion(seqs) }
+  ///   - seqs: records from `refusedLinks(excluding:)` of a profile erased since. Every refusal
+  ///     made so far is then kept (or a split's), so only later ones are noted from now on.
+  public mutating func keepRefusals(_ seqs: some Sequence<UInt64>) {
+    keptRefusals.formUnion(seqs)
+    capRefused = []
+  }
+
+  /// The refusals a store kept (at start, before a replay or after a restore).
+  public mutating func restoreKeptRefusals(_ seqs: some Sequence<UInt64>) { keptRefusals.formUnion(seqs) }
 
   /// Why this record's email is not linked because its refusal was kept, or nil.
   func keptRefusal(_ r: Record, seq: UInt64) -> String? {

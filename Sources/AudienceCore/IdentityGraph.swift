@@ -84,6 +84,11 @@ public struct IdentityGraph: Sendable {
   /// split) and the profile holding the email was erased since. Applied again without that
   /// profile (a replay, a split, a history) they would link it. See IdentityGraph+ErasedLinks.swift.
   public internal(set) var keptRefusals: Set<UInt64> = []
+  /// Records, by sequence number, whose email link the cap refused when they were applied (some
+  /// may have linked since, in a split's rebuild): where an erasure looks for the refusals to
+  /// keep, instead of reading every record. Nil when not known (a graph restored from a snapshot,
+  /// which does not hold them): the erasure then reads every record once.
+  var capRefused: Set<UInt64>? = []
   /// The columnar index of live profiles, updated with every applied record.
   var index = SegmentIndex()
   /// Bytes held by the segment index.
@@ -210,7 +215,7 @@ public struct IdentityGraph: Sendable {
     var byEmail = email.flatMap { emails[$0]?.profile }
     // The identifier cap: a link that would take a profile past it is refused, and the record
     // joins by its cookie alone (deterministic, so a replay decides the same).
-    let refusal = splitRefusal(record) ?? keptRefusal(record, seq: seq) ?? capRefusal(record, byCookie, byEmail)
+    let refusal = splitRefusal(record) ?? keptRefusal(record, seq: seq) ?? noteCapRefusal(capRefusal(record, byCookie, byEmail), seq)
     if refusal != nil {
       email = nil
       byEmail = nil
@@ -294,6 +299,7 @@ public struct IdentityGraph: Sendable {
     let gone = Set(seqs)
     for seq in seqs { records[Int(seq)] = nil }
     if !keptRefusals.isEmpty { keptRefusals.subtract(gone) }
+    if capRefused?.isEmpty == false { capRefused!.subtract(gone) }
     recordCount -= seqs.count
     contentIDs.removeAll { gone.contains($1) }
     for c in p.cookies {

@@ -32,7 +32,7 @@ extension EmbeddedStore {
         let (restored, counts, took, loader) = try GraphSnapshotFile.restore(mapped, limits: limits) { try? Self.tableCounts(db) }
         var graph = consume restored
         // Not in the snapshot: the table is what holds them.
-        graph.keepRefusals(try RecordTable.readKeptRefusals(db))
+        graph.restoreKeptRefusals(try RecordTable.readKeptRefusals(db))
         // The token says the file is the one saved last; the tables must also still be what it
         // was saved from (an older build or a sqlite3 session may have written since).
         guard let counts, counts.match(graph) else { throw SnapshotError.damaged("the database's tables changed since") }
@@ -142,7 +142,7 @@ extension EmbeddedStore {
   /// happened).
   static func replay(_ db: SQLiteDatabase, limits: RecordLimits) throws(AudienceError) -> IdentityGraph {
     var g = IdentityGraph(limits: limits)
-    g.keepRefusals(try RecordTable.readKeptRefusals(db))
+    g.restoreKeptRefusals(try RecordTable.readKeptRefusals(db))
     let rows = try db.prepare("SELECT count(*) FROM users")
     if try rows.step(), let n = rows.int64(0) { g.reserve(records: Int(n)) }
     // Splits happen where they happened: after the records stored before them. Profile ids as

@@ -41,7 +41,7 @@ struct ErasedLinksTests {
   @Test func aReplayWithoutTheErasedProfileKeepsTheRefusal() {
     var (live, kept) = Self.erased()
     var replayed = IdentityGraph(limits: Self.capThree)
-    replayed.keepRefusals(kept)
+    replayed.restoreKeptRefusals(kept)
     replayed.reserveProfileID(0)
     for seq in 3...5 {
       let r = Self.records[seq - 1]

@@ -116,6 +116,34 @@ struct KeptRefusalTests {
     await live.close()
   }
 
+  /// A refusal made before a clean restart (the snapshot does not say which links were refused)
+  /// is kept by a forget after it, and the replay after a kill keeps it too.
+  @Test func aRefusalMadeBeforeARestartIsKept() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let first = try EmbeddedStore(directory: dir.path, limits: Self.limits, logger: logger)
+    _ = try await first.ingest([
+      Self.record(1, "p1", "e@x"), Self.record(2, "p2", "e@x"), Self.record(3, "q1", "e@x"), Self.record(4, "q1", "f@x"),
+    ])
+    await first.close()
+    let live = try EmbeddedStore(directory: dir.path, limits: Self.limits, logger: logger)
+    #expect(live.restoredFromSnapshot)
+    #expect(try await live.forget(.cookie("p1")) != nil)
+    // A refusal made after the forget is noted, and kept by the next forget.
+    _ = try await live.ingest([Self.record(5, "r1", "g@x"), Self.record(6, "r2", "g@x"), Self.record(7, "r3", "g@x")])
+    _ = try await live.ingest([Self.record(8, "q1", "g@x")])
+    #expect(try await live.forget(.cookie("r1")) != nil)
+    let crashed = try ProfileIDStabilityTests.crashCopy(dir)
+    defer { crashed.remove() }
+    let replayed = try EmbeddedStore(directory: crashed.path, limits: Self.limits, logger: logger)
+    #expect(!replayed.restoredFromSnapshot)
+    for store in [live, replayed] {
+      #expect(try await emails(store, "q1") == ["f@x"])
+    }
+    await replayed.close()
+    await live.close()
+  }
+
   /// Forgetting q1's person too leaves no kept refusal behind in the database.
   @Test func forgettingTheRecordDeletesItsRefusal() async throws {
     let dir = TemporaryDirectory()
