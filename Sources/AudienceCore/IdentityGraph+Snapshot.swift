@@ -136,7 +136,6 @@ extension IdentityGraph {
     self.profiles = profiles
     self.revisions = revisions
     rawRecordsLoaded = false
-    capRefused = nil  // not in the snapshot (IdentityGraph+ErasedLinks.swift)
     var found: Set<GraphSnapshot.Section> = []
     var parts = consume sections
     while let part = parts.popLast() {

@@ -21,10 +21,12 @@ extension IdentityGraph {
   /// other links hold it together, and falls apart where only the split cookie joined it.
   /// - Parameters:
   ///   - cookie: the cookie to detach.
+  ///   - application: the split's number, for the cap refusals its rebuild makes (the embedded
+  ///     store's `splits` row; IdentityGraph+CapRefusals.swift).
   /// - Returns: what it did (for a cookie split before: its own profile, unchanged), or nil when
   ///   the cookie is unknown (it is still split from now on).
   @discardableResult
-  public mutating func split(cookie: String) -> SplitResult? {
+  public mutating func split(cookie: String, application: UInt64 = 0) -> SplitResult? {
     guard let old = cookies[cookie]?.profile else {
       splitCookies.insert(cookie)
       return nil
@@ -39,13 +41,12 @@ extension IdentityGraph {
       record(seq).flatMap { r in ids[seq].map { StoredRecord(seq: seq, contentID: $0, record: r) } }
     }
     let members = profiles[old]!.cookies
-    // The records come back: so do the refusals kept for them.
-    let kept = keptRefusals
     forget(old, records: seqs)
-    keptRefusals = kept
     splitCookies.insert(cookie)
     splitting = true
+    self.application = application
     for r in stored { apply(r) }
+    self.application = 0
     splitting = false
     let own = cookies[cookie]!.profile
     var formed: [ProfileID] = []

@@ -80,15 +80,13 @@ public struct IdentityGraph: Sendable {
   var contentIDs = DenseTable<ContentID, UInt64>()
   /// Cookies split off by `split(cookie:)`: their records never link their emails.
   public internal(set) var splitCookies: Set<String> = []
-  /// Records, by sequence number, whose email stays unlinked: its link was refused (the cap, a
-  /// split) and the profile holding the email was erased since. Applied again without that
-  /// profile (a replay, a split, a history) they would link it. See IdentityGraph+ErasedLinks.swift.
-  public internal(set) var keptRefusals: Set<UInt64> = []
-  /// Records, by sequence number, whose email link the cap refused when they were applied (some
-  /// may have linked since, in a split's rebuild): where an erasure looks for the refusals to
-  /// keep, instead of reading every record. Nil when not known (a graph restored from a snapshot,
-  /// which does not hold them): the erasure then reads every record once.
-  var capRefused: Set<UInt64>? = []
+  /// The application records are being applied in: 0 when stored, a split's number while the
+  /// split applies its profile's records again (IdentityGraph+CapRefusals.swift).
+  var application: UInt64 = 0
+  /// Cap refusals not yet handed to the store (`takeCapRefusals`).
+  var pendingCapRefusals: [CapRefusal] = []
+  /// During a replay: the refusals made when the records were first applied.
+  var frozenCapRefusals: Set<CapRefusal> = []
   /// The columnar index of live profiles, updated with every applied record.
   var index = SegmentIndex()
   /// Bytes held by the segment index.
@@ -150,6 +148,7 @@ public struct IdentityGraph: Sendable {
   public mutating func finishReplay() {
     guard replaying else { return }
     replaying = false
+    frozenCapRefusals = []
     index = SegmentIndex()
     for case let p? in profiles { index.update(p, interestCap: limits.maxInterestsPerProfile) }
   }
@@ -215,7 +214,7 @@ public struct IdentityGraph: Sendable {
     var byEmail = email.flatMap { emails[$0]?.profile }
     // The identifier cap: a link that would take a profile past it is refused, and the record
     // joins by its cookie alone (deterministic, so a replay decides the same).
-    let refusal = splitRefusal(record) ?? keptRefusal(record, seq: seq) ?? noteCapRefusal(capRefusal(record, byCookie, byEmail), seq)
+    let refusal = splitRefusal(record) ?? frozenCapRefusal(record, seq: seq) ?? noteCapRefusal(capRefusal(record, byCookie, byEmail), seq)
     if refusal != nil {
       email = nil
       byEmail = nil
@@ -298,8 +297,6 @@ public struct IdentityGraph: Sendable {
     let seqs = known ?? recordSeqs(of: id)
     let gone = Set(seqs)
     for seq in seqs { records[Int(seq)] = nil }
-    if !keptRefusals.isEmpty { keptRefusals.subtract(gone) }
-    if capRefused?.isEmpty == false { capRefused!.subtract(gone) }
     recordCount -= seqs.count
     contentIDs.removeAll { gone.contains($1) }
     for c in p.cookies {

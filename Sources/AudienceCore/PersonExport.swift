@@ -83,7 +83,6 @@ extension IdentityGraph {
     guard let id = profileID(of: person), let summary = summary(of: id) else { return nil }
     var g = IdentityGraph(limits: limits)
     g.splitCookies = splitCookies.intersection(summary.cookies)
-    g.keptRefusals = keptRefusals
     var entries: [HistoryEntry] = []
     for seq in recordSeqs(of: id) {
       guard let r = record(seq) else { continue }

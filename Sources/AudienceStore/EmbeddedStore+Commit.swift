@@ -91,9 +91,10 @@ extension EmbeddedStore {
         // The profiles earlier commits created go with these rows (a failed write rebuilds the
         // graph, which logs them again).
         let creations = g.takeProfileCreations()
+        let refusals = g.takeCapRefusals()
         durable.submit { _ in
           do throws(AudienceError) {
-            try self.write(written, rows: rows, contentIDs: ids, creations: creations, assignedTime: nowText)
+            try self.write(written, rows: rows, contentIDs: ids, creations: creations, refusals: refusals, assignedTime: nowText)
           } catch { write.failure = error }
           write.done.signal()
         }
@@ -176,7 +177,8 @@ extension EmbeddedStore {
 
   /// Inserts the rows in one transaction (on the `durable` thread).
   private func write(
-    _ refs: [RowRef], rows: [RecordRows], contentIDs: [[ContentID]], creations: [UInt64], assignedTime: String
+    _ refs: [RowRef], rows: [RecordRows], contentIDs: [[ContentID]], creations: [UInt64],
+    refusals: [IdentityGraph.CapRefusal], assignedTime: String
   ) throws(AudienceError) {
     guard let insert, let insertMany else { throw AudienceError(.unavailable, "the store is closed") }
     if let fault = writeFault.withLock({ $0.take() }) { throw fault }
@@ -210,6 +212,7 @@ extension EmbeddedStore {
       insert.reset()
       insertMany.reset()
       try ProfileCreationLog.write(creations, to: db)
+      try RecordTable.writeCapRefusals(refusals, to: db)
       try db.execute("COMMIT")
     } catch {
       insert.reset()

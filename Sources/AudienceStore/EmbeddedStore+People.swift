@@ -14,7 +14,7 @@ extension EmbeddedStore {
     let plan = graph.withLock {
       g -> (
         id: ProfileID, seqs: [UInt64], summary: ProfileSummary, creations: [UInt64], lastSeq: UInt64, ids: Int,
-        earliest: [(seq: UInt64, id: ProfileID)], refused: [UInt64]
+        earliest: [(seq: UInt64, id: ProfileID)], refusals: [IdentityGraph.CapRefusal]
       )? in
       guard let id = g.profileID(of: f.person), let summary = g.summary(of: id) else { return nil }
       // The profiles created so far are logged before any of their records is erased, with the
@@ -24,7 +24,7 @@ extension EmbeddedStore {
       let splitGone = !g.splitCookies.isDisjoint(with: summary.cookies)
       return (
         id, g.recordSeqs(of: id), summary, g.takeProfileCreations(), g.lastSeq, g.profileIDsTaken,
-        splitGone ? g.earliestRecords(excluding: id) : [], g.refusedLinks(excluding: id)
+        splitGone ? g.earliestRecords(excluding: id) : [], g.takeCapRefusals()
       )
     }
     guard let plan else { return f.continuation.resume(returning: nil) }
@@ -35,15 +35,10 @@ extension EmbeddedStore {
         if !plan.earliest.isEmpty {
           try ProfileCreationLog.writeCreators(plan.earliest, keepingSplitsBut: Set(plan.summary.cookies), to: db)
         }
-        // Every link refused so far stays refused (IdentityGraph+ErasedLinks.swift).
-        let keep = try db.prepare("INSERT OR IGNORE INTO kept_refusals(seq) VALUES (?)")
-        for seq in plan.refused {
-          keep.reset()
-          keep.bind(1, Int64(bitPattern: seq))
-          _ = try keep.step()
-        }
-        keep.reset()
-        for table in ["users", "kept_refusals"] {
+        // Every cap refusal made so far is logged before the records go: a replay without them
+        // refuses those links again (IdentityGraph+CapRefusals.swift).
+        try RecordTable.writeCapRefusals(plan.refusals, to: db)
+        for table in ["users", "cap_refusals"] {
           let delete = try db.prepare("DELETE FROM \(table) WHERE seq = ?")
           for seq in plan.seqs {
             delete.reset()
@@ -52,25 +47,33 @@ extension EmbeddedStore {
           }
           delete.reset()
         }
-        let unsplit = try db.prepare("DELETE FROM splits WHERE cookie = ?")
-        for cookie in plan.summary.cookies {
+        // A split of an erased cookie goes, with the refusals its rebuild made.
+        for sql in [
+          "DELETE FROM cap_refusals WHERE application IN (SELECT rowid FROM splits WHERE cookie = ?)",
+          "DELETE FROM splits WHERE cookie = ?",
+        ] {
+          let unsplit = try db.prepare(sql)
+          for cookie in plan.summary.cookies {
+            unsplit.reset()
+            unsplit.bind(1, cookie)
+            _ = try unsplit.step()
+          }
           unsplit.reset()
-          unsplit.bind(1, cookie)
-          _ = try unsplit.step()
         }
-        unsplit.reset()
       }
       // Copy the erasure into the database file and empty the log, where the old rows still were.
       try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     } catch {
-      graph.withLock { $0.restoreProfileCreations(plan.creations) }
+      graph.withLock {
+        $0.restoreProfileCreations(plan.creations)
+        $0.restoreCapRefusals(plan.refusals)
+      }
       storageFailed.store(true, ordering: .relaxed)
       logger.error("erasure failed", metadata: ["store.error": "\(error)"])
       return f.continuation.resume(throwing: AudienceError(.unavailable, "erasure failed: \(error)"))
     }
     let behind = graph.withLock { g in
       g.forget(plan.id, records: plan.seqs)
-      g.keepRefusals(plan.refused)
       return notifyWatchers { $0.forgotten(plan.id).map { [$0] } ?? [] }
     }
     endBehind(behind)
@@ -96,18 +99,26 @@ extension EmbeddedStore {
     // Split before: it stands alone already (and its split keeps its place in the sequence).
     if state.before { return s.continuation.resume(returning: SplitResult(from: state.profile, profiles: [state.profile])) }
     let lastSeq = state.lastSeq
+    let row: UInt64
     do {
       let insert = try db.prepare("INSERT OR IGNORE INTO splits(cookie, after_seq) VALUES (?, ?)")
       insert.bind(1, s.cookie)
       insert.bind(2, Int64(bitPattern: lastSeq))
       _ = try insert.step()
+      insert.reset()
+      // The split's number, for the cap refusals its rebuild makes.
+      let select = try db.prepare("SELECT rowid FROM splits WHERE cookie = ?")
+      select.bind(1, s.cookie)
+      guard try select.step(), let id = select.int64(0) else { throw AudienceError(.internal, "the split's row is missing") }
+      row = UInt64(bitPattern: id)
+      select.reset()
     } catch {
       storageFailed.store(true, ordering: .relaxed)
       logger.error("split failed", metadata: ["store.error": "\(error)"])
       return s.continuation.resume(throwing: AudienceError(.unavailable, "split failed: \(error)"))
     }
     let (result, behind) = graph.withLock { g -> (SplitResult?, [AsyncThrowingStream<SegmentChange, any Error>.Continuation]) in
-      guard let result = g.split(cookie: s.cookie) else { return (nil, []) }
+      guard let result = g.split(cookie: s.cookie, application: row) else { return (nil, []) }
       return (result, notifyWatchers { $0.update(after: result, in: g) })
     }
     endBehind(behind)

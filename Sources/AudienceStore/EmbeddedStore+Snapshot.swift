@@ -29,10 +29,7 @@ extension EmbeddedStore {
         }
         // The tables are counted while the sections decode (the connection is used by that one
         // task meanwhile: this thread waits).
-        let (restored, counts, took, loader) = try GraphSnapshotFile.restore(mapped, limits: limits) { try? Self.tableCounts(db) }
-        var graph = consume restored
-        // Not in the snapshot: the table is what holds them.
-        graph.restoreKeptRefusals(try RecordTable.readKeptRefusals(db))
+        let (graph, counts, took, loader) = try GraphSnapshotFile.restore(mapped, limits: limits) { try? Self.tableCounts(db) }
         // The token says the file is the one saved last; the tables must also still be what it
         // was saved from (an older build or a sqlite3 session may have written since).
         guard let counts, counts.match(graph) else { throw SnapshotError.damaged("the database's tables changed since") }
@@ -142,7 +139,7 @@ extension EmbeddedStore {
   /// happened).
   static func replay(_ db: SQLiteDatabase, limits: RecordLimits) throws(AudienceError) -> IdentityGraph {
     var g = IdentityGraph(limits: limits)
-    g.restoreKeptRefusals(try RecordTable.readKeptRefusals(db))
+    g.freezeCapRefusals(try RecordTable.readCapRefusals(db))
     let rows = try db.prepare("SELECT count(*) FROM users")
     if try rows.step(), let n = rows.int64(0) { g.reserve(records: Int(n)) }
     // Splits happen where they happened: after the records stored before them. Profile ids as
@@ -152,15 +149,16 @@ extension EmbeddedStore {
     // after; after the same record, erasures first (the ids a split gave are in the log, by
     // record, unless it was the last thing before a crash: then the erasures after the same
     // record came before it).
-    var events: [(after: UInt64, nextID: Int?, split: String?)] = try ProfileCreationLog.readMarks(db).map {
+    var events: [(after: UInt64, nextID: Int?, split: (cookie: String, row: UInt64)?)] = try ProfileCreationLog.readMarks(db).map {
       ($0.after, $0.nextID, nil)
     }
-    let selectSplits = try db.prepare("SELECT cookie, after_seq FROM splits ORDER BY after_seq, rowid")
+    let selectSplits = try db.prepare("SELECT cookie, after_seq, rowid FROM splits ORDER BY after_seq, rowid")
     while try selectSplits.step() {
       guard let cookie = selectSplits.text(0) else { continue }
       let after = UInt64(bitPattern: selectSplits.int64(1) ?? 0)
+      let row = UInt64(bitPattern: selectSplits.int64(2) ?? 0)
       let at = events.firstIndex { $0.after > after } ?? events.count
-      events.insert((after, nil, cookie), at: at)
+      events.insert((after, nil, (cookie, row)), at: at)
     }
     let (creations, splitMade) = try ProfileCreationLog.readAll(db)
     g.replaySplitHints(splitMade)
@@ -183,7 +181,7 @@ extension EmbeddedStore {
         nextEvent += 1
         reserveErased(before: event.after + 1)
         if let taken = event.nextID { g.reserveProfileIDs(below: taken) }
-        if let cookie = event.split { g.split(cookie: cookie) }
+        if let split = event.split { g.split(cookie: split.cookie, application: split.row) }
       }
     }
     g.beginReplay()
@@ -240,16 +238,19 @@ extension EmbeddedStore {
 }
 
 extension EmbeddedStore {
-  /// At a clean shutdown: stores the profile creations no commit took yet (a replay after a
-  /// later erasure needs them; the snapshot has the ids too).
+  /// At a clean shutdown: stores the profile creations and cap refusals no commit took yet (a
+  /// replay after a later erasure needs them; the snapshot has the ids too).
   func flushProfileCreations() {
-    let creations = graph.withLock { $0.takeProfileCreations() }
-    guard !creations.isEmpty else { return }
+    let (creations, refusals) = graph.withLock { ($0.takeProfileCreations(), $0.takeCapRefusals()) }
+    guard !creations.isEmpty || !refusals.isEmpty else { return }
     // Not stored: no snapshot either (it would be restored with the creations gone for good);
     // the next start replays, and logs them again.
     do {
       if let fault = writeFault.withLock({ $0.take() }) { throw fault }
-      try db.transaction { () throws(AudienceError) in try ProfileCreationLog.write(creations, to: db) }
+      try db.transaction { () throws(AudienceError) in
+        try ProfileCreationLog.write(creations, to: db)
+        try RecordTable.writeCapRefusals(refusals, to: db)
+      }
     } catch {
       storageFailed.store(true, ordering: .relaxed)
       logger.warning("profile creations not stored", metadata: ["store.error": "\(error)"])
