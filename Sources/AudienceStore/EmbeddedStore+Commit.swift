@@ -182,42 +182,42 @@ extension EmbeddedStore {
   ) throws(AudienceError) {
     guard let insert, let insertMany else { throw AudienceError(.unavailable, "the store is closed") }
     if let fault = writeFault.withLock({ $0.take() }) { throw fault }
-    try db.execute("BEGIN IMMEDIATE")
     do {
-      var i = 0
-      while i < refs.count {
-        // One group's rows at a time, bound from its buffer in place.
-        let group = refs[i].group
-        var end = i
-        while end < refs.count, refs[end].group == group { end += 1 }
-        try rows[group].bytes.withUnsafeBufferPointer { buffer throws(AudienceError) in
-          let base = UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self)
-          // `manyRows` rows per statement while that many are left, then one at a time.
-          var next = i
-          while next < end {
-            let (stmt, count) = end - next >= RecordTable.manyRows ? (insertMany, RecordTable.manyRows) : (insert, 1)
-            for (k, ref) in refs[next..<(next + count)].enumerated() {
-              rows[group].bind(
-                ref.record, seq: ref.seq, contentID: contentIDs[group][ref.record],
-                createdAt: ref.assignedTime == nil ? nil : assignedTime, base: base, to: stmt,
-                firstParameter: Int32(k) * RecordTable.columns)
-            }
-            _ = try stmt.step()
-            stmt.rewind()
-            next += count
-          }
+      try db.transaction { () throws(AudienceError) in
+        defer {
+          // Bound texts point into the rows' buffers: no statement keeps them past the write.
+          insert.reset()
+          insertMany.reset()
         }
-        i = end
+        var i = 0
+        while i < refs.count {
+          // One group's rows at a time, bound from its buffer in place.
+          let group = refs[i].group
+          var end = i
+          while end < refs.count, refs[end].group == group { end += 1 }
+          try rows[group].bytes.withUnsafeBufferPointer { buffer throws(AudienceError) in
+            let base = UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self)
+            // `manyRows` rows per statement while that many are left, then one at a time.
+            var next = i
+            while next < end {
+              let (stmt, count) = end - next >= RecordTable.manyRows ? (insertMany, RecordTable.manyRows) : (insert, 1)
+              for (k, ref) in refs[next..<(next + count)].enumerated() {
+                rows[group].bind(
+                  ref.record, seq: ref.seq, contentID: contentIDs[group][ref.record],
+                  createdAt: ref.assignedTime == nil ? nil : assignedTime, base: base, to: stmt,
+                  firstParameter: Int32(k) * RecordTable.columns)
+              }
+              _ = try stmt.step()
+              stmt.rewind()
+              next += count
+            }
+          }
+          i = end
+        }
+        try ProfileCreationLog.write(creations, to: db)
+        try RecordTable.writeCapRefusals(refusals, to: db)
       }
-      insert.reset()
-      insertMany.reset()
-      try ProfileCreationLog.write(creations, to: db)
-      try RecordTable.writeCapRefusals(refusals, to: db)
-      try db.execute("COMMIT")
     } catch {
-      insert.reset()
-      insertMany.reset()
-      try? db.execute("ROLLBACK")
       throw AudienceError(.unavailable, "storage write failed: \(error.message)")
     }
   }
