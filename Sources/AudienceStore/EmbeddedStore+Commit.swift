@@ -215,7 +215,7 @@ extension EmbeddedStore {
           i = end
         }
         try ProfileCreationLog.write(creations, to: db)
-        try RecordTable.writeCapRefusals(refusals, to: db)
+        try CapRefusalLog.write(refusals, to: db)
       }
     } catch {
       throw AudienceError(.unavailable, "storage write failed: \(error.message)")

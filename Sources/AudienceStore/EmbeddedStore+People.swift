@@ -37,29 +37,22 @@ extension EmbeddedStore {
         }
         // Every cap refusal made so far is logged before the records go: a replay without them
         // refuses those links again (IdentityGraph+CapRefusals.swift).
-        try RecordTable.writeCapRefusals(plan.refusals, to: db)
-        for table in ["users", "cap_refusals"] {
-          let delete = try db.prepare("DELETE FROM \(table) WHERE seq = ?")
-          for seq in plan.seqs {
-            delete.reset()
-            delete.bind(1, Int64(bitPattern: seq))
-            _ = try delete.step()
-          }
+        try CapRefusalLog.write(plan.refusals, to: db)
+        try CapRefusalLog.erase(records: plan.seqs, cookies: plan.summary.cookies, in: db)
+        let delete = try db.prepare("DELETE FROM users WHERE seq = ?")
+        for seq in plan.seqs {
           delete.reset()
+          delete.bind(1, Int64(bitPattern: seq))
+          _ = try delete.step()
         }
-        // A split of an erased cookie goes, with the refusals its rebuild made.
-        for sql in [
-          "DELETE FROM cap_refusals WHERE application IN (SELECT rowid FROM splits WHERE cookie = ?)",
-          "DELETE FROM splits WHERE cookie = ?",
-        ] {
-          let unsplit = try db.prepare(sql)
-          for cookie in plan.summary.cookies {
-            unsplit.reset()
-            unsplit.bind(1, cookie)
-            _ = try unsplit.step()
-          }
+        delete.reset()
+        let unsplit = try db.prepare("DELETE FROM splits WHERE cookie = ?")
+        for cookie in plan.summary.cookies {
           unsplit.reset()
+          unsplit.bind(1, cookie)
+          _ = try unsplit.step()
         }
+        unsplit.reset()
       }
       // Copy the erasure into the database file and empty the log, where the old rows still were.
       try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -92,8 +85,11 @@ extension EmbeddedStore {
   /// Records a split durably (after the records committed so far), then applies it to the graph
   /// and every watch.
   func split(_ s: PendingSplit) {
-    let state = graph.withLock { g -> (lastSeq: UInt64, profile: ProfileID, before: Bool)? in
-      g.profileID(of: .cookie(s.cookie)).map { (g.lastSeq, $0, g.splitCookies.contains(s.cookie)) }
+    let state = graph.withLock { g -> (lastSeq: UInt64, profile: ProfileID, before: Bool, seqs: [UInt64])? in
+      g.profileID(of: .cookie(s.cookie)).map { id in
+        let before = g.splitCookies.contains(s.cookie)
+        return (g.lastSeq, id, before, before ? [] : g.recordSeqs(of: id))
+      }
     }
     guard let state else { return s.continuation.resume(returning: nil) }
     // Split before: it stands alone already (and its split keeps its place in the sequence).
@@ -101,17 +97,21 @@ extension EmbeddedStore {
     let lastSeq = state.lastSeq
     let row: UInt64
     do {
-      let insert = try db.prepare("INSERT OR IGNORE INTO splits(cookie, after_seq) VALUES (?, ?)")
-      insert.bind(1, s.cookie)
-      insert.bind(2, Int64(bitPattern: lastSeq))
-      _ = try insert.step()
-      insert.reset()
-      // The split's number, for the cap refusals its rebuild makes.
-      let select = try db.prepare("SELECT rowid FROM splits WHERE cookie = ?")
-      select.bind(1, s.cookie)
-      guard try select.step(), let id = select.int64(0) else { throw AudienceError(.internal, "the split's row is missing") }
-      row = UInt64(bitPattern: id)
-      select.reset()
+      row = try db.transaction { () throws(AudienceError) -> UInt64 in
+        let insert = try db.prepare("INSERT OR IGNORE INTO splits(cookie, after_seq) VALUES (?, ?)")
+        insert.bind(1, s.cookie)
+        insert.bind(2, Int64(bitPattern: lastSeq))
+        _ = try insert.step()
+        insert.reset()
+        // The split's number, for the cap refusals its rebuild makes, and the records it applies
+        // again (a forget of the cookie needs them: IdentityGraph+CapRefusals.swift).
+        let select = try db.prepare("SELECT rowid FROM splits WHERE cookie = ?")
+        select.bind(1, s.cookie)
+        guard try select.step(), let id = select.int64(0) else { throw AudienceError(.internal, "the split's row is missing") }
+        select.reset()
+        try CapRefusalLog.writeSplit(UInt64(bitPattern: id), records: state.seqs, to: db)
+        return UInt64(bitPattern: id)
+      }
     } catch {
       storageFailed.store(true, ordering: .relaxed)
       logger.error("split failed", metadata: ["store.error": "\(error)"])

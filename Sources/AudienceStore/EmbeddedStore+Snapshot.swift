@@ -139,7 +139,7 @@ extension EmbeddedStore {
   /// happened).
   static func replay(_ db: SQLiteDatabase, limits: RecordLimits) throws(AudienceError) -> IdentityGraph {
     var g = IdentityGraph(limits: limits)
-    g.freezeCapRefusals(try RecordTable.readCapRefusals(db))
+    g.freezeCapRefusals(try CapRefusalLog.read(db))
     let rows = try db.prepare("SELECT count(*) FROM users")
     if try rows.step(), let n = rows.int64(0) { g.reserve(records: Int(n)) }
     // Splits happen where they happened: after the records stored before them. Profile ids as
@@ -249,7 +249,7 @@ extension EmbeddedStore {
       if let fault = writeFault.withLock({ $0.take() }) { throw fault }
       try db.transaction { () throws(AudienceError) in
         try ProfileCreationLog.write(creations, to: db)
-        try RecordTable.writeCapRefusals(refusals, to: db)
+        try CapRefusalLog.write(refusals, to: db)
       }
     } catch {
       storageFailed.store(true, ordering: .relaxed)

@@ -146,6 +146,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
       try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA secure_delete=ON; PRAGMA cache_size=-65536;")
       try db.execute(RecordTable.schema)
       try db.execute(ProfileCreationLog.schema)
+      try db.execute(CapRefusalLog.schema)
       try db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '\(RecordTable.schemaVersion)')")
       let (g, loader) = try Self.restoreOrReplay(db, directory: directory, limits: limits, logger: logger, reading: recordsReading)
       self.restoredFromSnapshot = loader != nil

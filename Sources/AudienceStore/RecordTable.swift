@@ -31,11 +31,6 @@ struct RecordTable {
     DROP INDEX IF EXISTS users_cookie;
     DROP INDEX IF EXISTS users_email;
     CREATE TABLE IF NOT EXISTS splits (cookie TEXT PRIMARY KEY, after_seq INTEGER NOT NULL);
-    -- Email links the identifier cap refused: the record, and the application (0 when stored,
-    -- else the splits row whose rebuild refused it). A replay refuses them again
-    -- (IdentityGraph+CapRefusals.swift). Rows go with their record, or their split.
-    CREATE TABLE IF NOT EXISTS cap_refusals (
-      seq INTEGER NOT NULL, application INTEGER NOT NULL, PRIMARY KEY (seq, application)) WITHOUT ROWID;
     """
 
   static let insertSQL = insertSQL(rows: 1)
@@ -55,29 +50,6 @@ struct RecordTable {
       INSERT INTO users (seq, content_id, cookie, email, phone_number, created_at, state, country, city,
         age, gender, income, education, interests) VALUES \(Array(repeating: row, count: rows).joined(separator: ","))
       """
-  }
-
-  /// Every cap refusal logged (`cap_refusals`).
-  static func readCapRefusals(_ db: SQLiteDatabase) throws(AudienceError) -> [IdentityGraph.CapRefusal] {
-    let rows = try db.prepare("SELECT seq, application FROM cap_refusals")
-    var out: [IdentityGraph.CapRefusal] = []
-    while try rows.step() {
-      out.append(.init(seq: UInt64(bitPattern: rows.int64(0) ?? 0), application: UInt64(bitPattern: rows.int64(1) ?? 0)))
-    }
-    return out
-  }
-
-  /// Logs cap refusals (in the caller's transaction).
-  static func writeCapRefusals(_ refusals: [IdentityGraph.CapRefusal], to db: SQLiteDatabase) throws(AudienceError) {
-    guard !refusals.isEmpty else { return }
-    let insert = try db.prepare("INSERT OR IGNORE INTO cap_refusals(seq, application) VALUES (?, ?)")
-    for r in refusals {
-      insert.reset()
-      insert.bind(1, Int64(bitPattern: r.seq))
-      insert.bind(2, Int64(bitPattern: r.application))
-      _ = try insert.step()
-    }
-    insert.reset()
   }
 
   static let selectAllSQL = """

@@ -97,6 +97,21 @@ struct CapRefusalReplayTests {
     await live.close()
   }
 
+  /// Forgetting the split cookie drops its split, so a replay does not rebuild what it rebuilt
+  /// (a third review's case): a record the cap refused when stored but the split's rebuild
+  /// linked is decided afresh in the replay, as the split left it.
+  @Test func forgettingASplitCookieKeepsItsRebuildsDecisions() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let live = try EmbeddedStore(directory: dir.path, limits: Self.limits(cap: 3), logger: logger)
+    _ = try await live.ingest([Self.record(1, "x", "e@x"), Self.record(2, "y", "e@x"), Self.record(3, "y", "f@x")])
+    #expect(try await live.split(cookie: "x") != nil)
+    #expect(try await live.user(cookie: "y")?.summary.emails == ["e@x", "f@x"])
+    #expect(try await live.forget(.cookie("x")) != nil)
+    try await expectTheSameAfterAKill(live, dir, cap: 3, ["y"], later: [Self.record(4, "z", "f@x")])
+    await live.close()
+  }
+
   /// Refusals made before a clean restart (the commits logged them) hold in a replay after a
   /// forget made after the restart.
   @Test func refusalsMadeBeforeARestart() async throws {
@@ -128,7 +143,7 @@ struct CapRefusalReplayTests {
     func rows() throws -> [IdentityGraph.CapRefusal] {
       let db = try SQLiteDatabase(path: dir.path + "/audience.db")
       defer { db.close() }
-      return try RecordTable.readCapRefusals(db).sorted { ($0.seq, $0.application) < ($1.seq, $1.application) }
+      return try CapRefusalLog.read(db).sorted { ($0.seq, $0.application) < ($1.seq, $1.application) }
     }
     #expect(try rows().map(\.seq) == [3, 3])
     #expect(try await store.forget(.cookie("q2")) != nil)  // the split goes: so does its refusal

@@ -1,0 +1,96 @@
+import AudienceCore
+
+/// The log of the identifier cap's refusals (IdentityGraph+CapRefusals.swift), and of the
+/// records each split applied again, in the embedded database.
+enum CapRefusalLog {
+  static let schema = """
+    -- Email links the identifier cap refused: the record, and the application (0 when stored,
+    -- else the splits row whose rebuild refused it). A replay refuses them again.
+    CREATE TABLE IF NOT EXISTS cap_refusals (
+      seq INTEGER NOT NULL, application INTEGER NOT NULL, PRIMARY KEY (seq, application)) WITHOUT ROWID;
+    -- The records each split applied again (its profile's, when it was split).
+    CREATE TABLE IF NOT EXISTS split_records (
+      split INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (split, seq)) WITHOUT ROWID;
+    """
+
+  /// Every refusal logged.
+  static func read(_ db: SQLiteDatabase) throws(AudienceError) -> [IdentityGraph.CapRefusal] {
+    let rows = try db.prepare("SELECT seq, application FROM cap_refusals")
+    var out: [IdentityGraph.CapRefusal] = []
+    while try rows.step() {
+      out.append(.init(seq: UInt64(bitPattern: rows.int64(0) ?? 0), application: UInt64(bitPattern: rows.int64(1) ?? 0)))
+    }
+    return out
+  }
+
+  /// Logs refusals (in the caller's transaction).
+  static func write(_ refusals: [IdentityGraph.CapRefusal], to db: SQLiteDatabase) throws(AudienceError) {
+    guard !refusals.isEmpty else { return }
+    let insert = try db.prepare("INSERT OR IGNORE INTO cap_refusals(seq, application) VALUES (?, ?)")
+    for r in refusals {
+      insert.reset()
+      insert.bind(1, Int64(bitPattern: r.seq))
+      insert.bind(2, Int64(bitPattern: r.application))
+      _ = try insert.step()
+    }
+    insert.reset()
+  }
+
+  /// Logs the records split `row` is about to apply again (in the caller's transaction).
+  static func writeSplit(_ row: UInt64, records seqs: [UInt64], to db: SQLiteDatabase) throws(AudienceError) {
+    let insert = try db.prepare("INSERT OR IGNORE INTO split_records(split, seq) VALUES (?, ?)")
+    for seq in seqs {
+      insert.reset()
+      insert.bind(1, Int64(bitPattern: row))
+      insert.bind(2, Int64(bitPattern: seq))
+      _ = try insert.step()
+    }
+    insert.reset()
+  }
+
+  /// A forget's part (in its transaction): erased records' rows go; so do the erased cookies'
+  /// splits, whose rebuilds a replay will not make again. For each record such a split applied
+  /// again and that stays, its decision there becomes its decision when stored (refused there:
+  /// refused when stored; linked there: decided afresh), the closest a replay without the split
+  /// comes to what the split left.
+  /// - Parameters:
+  ///   - seqs: the erased records.
+  ///   - cookies: the erased cookies (a split of one goes).
+  static func erase(records seqs: [UInt64], cookies: [String], in db: SQLiteDatabase) throws(AudienceError) {
+    for table in ["cap_refusals", "split_records"] {
+      let delete = try db.prepare("DELETE FROM \(table) WHERE seq = ?")
+      for seq in seqs {
+        delete.reset()
+        delete.bind(1, Int64(bitPattern: seq))
+        _ = try delete.step()
+      }
+      delete.reset()
+    }
+    let select = try db.prepare("SELECT rowid FROM splits WHERE cookie = ?")
+    var rows: [Int64] = []
+    for cookie in cookies {
+      select.reset()
+      select.bind(1, cookie)
+      if try select.step(), let row = select.int64(0) { rows.append(row) }
+    }
+    select.reset()
+    for sql in [
+      "INSERT OR IGNORE INTO cap_refusals(seq, application) SELECT seq, 0 FROM cap_refusals WHERE application = ?1",
+      """
+      DELETE FROM cap_refusals WHERE application = 0
+        AND seq IN (SELECT seq FROM split_records WHERE split = ?1)
+        AND seq NOT IN (SELECT seq FROM cap_refusals WHERE application = ?1)
+      """,
+      "DELETE FROM cap_refusals WHERE application = ?1",
+      "DELETE FROM split_records WHERE split = ?1",
+    ] {
+      let statement = try db.prepare(sql)
+      for row in rows {
+        statement.reset()
+        statement.bind(1, row)
+        _ = try statement.step()
+      }
+      statement.reset()
+    }
+  }
+}
