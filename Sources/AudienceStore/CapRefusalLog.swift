@@ -49,10 +49,11 @@ enum CapRefusalLog {
   }
 
   /// A forget's part (in its transaction): erased records' rows go; so do the erased cookies'
-  /// splits, whose rebuilds a replay will not make again. For each record such a split applied
-  /// again and that stays, its decision there becomes its decision when stored (refused there:
-  /// refused when stored; linked there: decided afresh), the closest a replay without the split
-  /// comes to what the split left.
+  /// splits, whose rebuilds a replay will not make again. The records such a split applied
+  /// again and that stay lose their logged refusals (in every application): a replay decides
+  /// their links afresh, as it did before this log. Keeping a refusal made before the split, or
+  /// moving the split's own decision to the record's first application, can both replay links
+  /// the live graph never made or refuse links it made (a review found cases of each).
   /// - Parameters:
   ///   - seqs: the erased records.
   ///   - cookies: the erased cookies (a split of one goes).
@@ -75,12 +76,7 @@ enum CapRefusalLog {
     }
     select.reset()
     for sql in [
-      "INSERT OR IGNORE INTO cap_refusals(seq, application) SELECT seq, 0 FROM cap_refusals WHERE application = ?1",
-      """
-      DELETE FROM cap_refusals WHERE application = 0
-        AND seq IN (SELECT seq FROM split_records WHERE split = ?1)
-        AND seq NOT IN (SELECT seq FROM cap_refusals WHERE application = ?1)
-      """,
+      "DELETE FROM cap_refusals WHERE seq IN (SELECT seq FROM split_records WHERE split = ?1)",
       "DELETE FROM cap_refusals WHERE application = ?1",
       "DELETE FROM split_records WHERE split = ?1",
     ] {
