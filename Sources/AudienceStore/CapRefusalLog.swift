@@ -8,9 +8,11 @@ enum CapRefusalLog {
     -- else the splits row whose rebuild refused it). A replay refuses them again.
     CREATE TABLE IF NOT EXISTS cap_refusals (
       seq INTEGER NOT NULL, application INTEGER NOT NULL, PRIMARY KEY (seq, application)) WITHOUT ROWID;
-    -- The records each split applied again (its profile's, when it was split).
+    -- The records each split applied again (its profile's, when it was split); a forget deletes
+    -- its records' rows by seq.
     CREATE TABLE IF NOT EXISTS split_records (
       split INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (split, seq)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS split_records_seq ON split_records(seq);
     """
 
   /// Every refusal logged.
