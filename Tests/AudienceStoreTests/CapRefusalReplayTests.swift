@@ -29,136 +29,130 @@ struct CapRefusalReplayTests {
     return out
   }
 
-  /// Opens a copy of the live files as a kill leaves them (a replay), and expects the same
-  /// people for these cookies, then the same outcome for `later` in both.
-  /// - Parameters:
-  ///   - newIDsMayDiffer: a profile the later record creates may be numbered higher after the
-  ///     replay (docs/IDENTITY.md): compare the outcomes' kinds and reasons only.
-  func expectTheSameAfterAKill(
-    _ live: EmbeddedStore, _ dir: TemporaryDirectory, cap: Int, _ cookies: [String], later: [Record],
-    newIDsMayDiffer: Bool = false, sourceLocation: SourceLocation = #_sourceLocation
-  ) async throws {
+  /// One history run on a live store, then checked against a replay of its files as a kill
+  /// leaves them.
+  struct Scenario: Sendable, CustomTestStringConvertible {
+    enum Step: Sendable {
+      /// Records (day, cookie, email), in one commit.
+      case ingest([(Int, String, String?)])
+      case split(String)
+      case forget(String)
+      /// A clean shutdown and a start from its snapshot.
+      case restart
+      /// What the live store holds at this point: the cookie's profile's emails.
+      case emails(String, [String])
+    }
+
+    var testDescription: String
+    var cap: Int
+    var steps: [Step]
+    /// The cookies whose people (id, cookies, emails) must be the same after the kill.
+    var compared: [String]
+    /// A record ingested into both afterwards, with the same outcome.
+    var later: (Int, String, String?)
+    /// A profile the later record creates may be numbered higher after the replay
+    /// (docs/IDENTITY.md): compare the outcomes' kinds and reasons only.
+    var newIDsMayDiffer = false
+  }
+
+  static let scenarios: [Scenario] = [
+    // p1, p2 and e@x fill a profile; q1's record carrying e@x is refused; the next commit logs the
+    // refusal; p1's person is forgotten. Without the log, the replay links e@x to q1, and a later
+    // record carrying it joins q1.
+    Scenario(
+      testDescription: "a refusal on account of the forgotten profile", cap: 3,
+      steps: [
+        .ingest([(1, "p1", "e@x"), (2, "p2", "e@x"), (3, "q1", "e@x"), (4, "q1", "f@x")]), .ingest([(4, "o", nil)]),
+        .forget("p1"), .emails("q1", ["f@x"]),
+      ],
+      compared: ["q1"], later: (5, "z", "e@x")),
+    // The same, the refusal made before a clean restart (the shutdown logged it).
+    Scenario(
+      testDescription: "a refusal made before a restart", cap: 3,
+      steps: [
+        .ingest([(1, "p1", "e@x"), (2, "p2", "e@x"), (3, "q1", "e@x"), (4, "q1", "f@x")]), .restart, .forget("p1"),
+      ],
+      compared: ["q1"], later: (5, "z", "e@x")),
+    // A split cookie's record the cap refused before its split (a review's case): the replay
+    // refuses it before the split too.
+    Scenario(
+      testDescription: "a split cookie's record refused before its split", cap: 3,
+      steps: [
+        .ingest([(1, "p1", "e@x"), (2, "p1", "f@x"), (3, "s", "e@x"), (4, "s", "g@x"), (5, "w", "g@x")]), .split("s"),
+        .forget("p1"),
+      ],
+      compared: ["s", "w"], later: (6, "z", "g@x")),
+    // A record linked when stored and refused when a split applied it again (a review's case):
+    // the replay refuses it in that split only, so the profiles and their ids are the same.
+    Scenario(
+      testDescription: "a record refused only in a split's rebuild", cap: 4,
+      steps: [
+        .ingest([
+          (1, "p", "z@x"), (2, "b", "h@x"), (3, "b", "i@x"), (4, "b", "j@x"), (5, "a", "h@x"), (6, "a", "i@x"),
+          (7, "a", "x@x"), (8, "s", "x@x"), (9, "k", "x@x"),
+        ]),
+        .split("b"), .split("s"), .forget("p"),
+      ],
+      compared: ["a", "b", "s", "k"], later: (10, "y", "x@x")),
+    // Forgetting the split cookie drops its split (a review's case): a record the cap refused
+    // when stored but the split's rebuild linked loses its logged refusal and is decided afresh.
+    Scenario(
+      testDescription: "forgetting a split cookie", cap: 3,
+      steps: [
+        .ingest([(1, "x", "e@x"), (2, "y", "e@x"), (3, "y", "f@x")]), .split("x"), .emails("y", ["e@x", "f@x"]),
+        .forget("x"),
+      ],
+      compared: ["y"], later: (4, "z", "f@x")),
+    // Two splits re-decided the same record and the later one's cookie is forgotten (a review's
+    // case): the record is decided afresh in both applications, as the live graph decided it last.
+    Scenario(
+      testDescription: "a record two splits re-decided", cap: 4,
+      steps: [
+        .ingest([(1, "c1", "m@x"), (2, "c0", "m@x"), (3, "cx", "m@x"), (4, "b", "ex@x"), (5, "cx", "ex@x")]),
+        .split("c0"), .split("c1"), .forget("c1"),
+      ],
+      compared: ["cx", "b", "c0"], later: (6, "z", "ex@x"), newIDsMayDiffer: true),
+  ]
+
+  static func records(_ rows: [(Int, String, String?)]) -> [Record] { rows.map { record($0.0, $0.1, $0.2) } }
+
+  @Test(arguments: scenarios)
+  func aReplayAfterAKillHoldsWhatTheLiveStoreHolds(_ scenario: Scenario) async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let limits = Self.limits(cap: scenario.cap)
+    var live = try EmbeddedStore(directory: dir.path, limits: limits, logger: logger)
+    for step in scenario.steps {
+      switch step {
+      case .ingest(let rows): _ = try await live.ingest(Self.records(rows))
+      case .split(let cookie): #expect(try await live.split(cookie: cookie) != nil)
+      case .forget(let cookie): #expect(try await live.forget(.cookie(cookie)) != nil)
+      case .restart:
+        await live.close()
+        live = try EmbeddedStore(directory: dir.path, limits: limits, logger: logger)
+        #expect(live.restoredFromSnapshot)
+      case .emails(let cookie, let emails): #expect(try await live.user(cookie: cookie)?.summary.emails == emails)
+      }
+    }
     let crashed = try ProfileIDStabilityTests.crashCopy(dir)
     defer { crashed.remove() }
-    let replayed = try EmbeddedStore(directory: crashed.path, limits: Self.limits(cap: cap), logger: logger)
-    #expect(!replayed.restoredFromSnapshot, sourceLocation: sourceLocation)
-    let before = try await Self.people(live, cookies)
-    #expect(try await Self.people(replayed, cookies) == before, sourceLocation: sourceLocation)
-    let outcome = try await live.ingest(later)
-    let again = try await replayed.ingest(later)
+    let replayed = try EmbeddedStore(directory: crashed.path, limits: limits, logger: logger)
+    #expect(!replayed.restoredFromSnapshot)
+    #expect(try await Self.people(replayed, scenario.compared) == (try await Self.people(live, scenario.compared)))
+    let later = Self.records([scenario.later])
+    let (outcome, again) = (try await live.ingest(later), try await replayed.ingest(later))
     func kind(_ o: IngestOutcome) -> String {
       switch o {
       case .capped(_, let reason): "capped: \(reason)"
       default: "\(o)".prefix { $0 != "(" }.description
       }
     }
-    if newIDsMayDiffer {
-      #expect(again.map(kind) == outcome.map(kind), sourceLocation: sourceLocation)
+    if scenario.newIDsMayDiffer {
+      #expect(again.map(kind) == outcome.map(kind))
     } else {
-      #expect(again == outcome, sourceLocation: sourceLocation)
+      #expect(again == outcome)
     }
     await replayed.close()
-  }
-
-  /// p1, p2 and e@x fill a profile; q1's record carrying e@x is refused; then p1's person is
-  /// forgotten. The replay, without their records, would link e@x to q1 and a later record
-  /// carrying it would join q1 (instead of starting a profile).
-  @Test func aRefusalOnAccountOfTheForgottenProfile() async throws {
-    let dir = TemporaryDirectory()
-    defer { dir.remove() }
-    let live = try EmbeddedStore(directory: dir.path, limits: Self.limits(cap: 3), logger: logger)
-    _ = try await live.ingest([
-      Self.record(1, "p1", "e@x"), Self.record(2, "p2", "e@x"), Self.record(3, "q1", "e@x"), Self.record(4, "q1", "f@x"),
-    ])
-    _ = try await live.ingest([Self.record(4, "o", nil)])  // the next commit logs the refusal
-    #expect(try await live.forget(.cookie("p1")) != nil)
-    #expect(try await live.user(cookie: "q1")?.summary.emails == ["f@x"])
-    try await expectTheSameAfterAKill(live, dir, cap: 3, ["q1"], later: [Self.record(5, "z", "e@x")])
-    await live.close()
-  }
-
-  /// A split cookie's record the cap refused before the split (a helper's review): the replay
-  /// refuses it before the split too, so the profile the split takes apart is the same.
-  @Test func aSplitCookiesRecordRefusedBeforeItsSplit() async throws {
-    let dir = TemporaryDirectory()
-    defer { dir.remove() }
-    let live = try EmbeddedStore(directory: dir.path, limits: Self.limits(cap: 3), logger: logger)
-    _ = try await live.ingest([
-      Self.record(1, "p1", "e@x"), Self.record(2, "p1", "f@x"), Self.record(3, "s", "e@x"), Self.record(4, "s", "g@x"),
-      Self.record(5, "w", "g@x"),
-    ])
-    #expect(try await live.split(cookie: "s") != nil)
-    #expect(try await live.forget(.cookie("p1")) != nil)
-    try await expectTheSameAfterAKill(live, dir, cap: 3, ["s", "w"], later: [Self.record(6, "z", "g@x")])
-    await live.close()
-  }
-
-  /// A record linked when stored and refused when a split applied it again (a helper's review):
-  /// the replay refuses it in that split only, so the profiles and their ids are the same.
-  @Test func aRecordRefusedOnlyInASplitsRebuild() async throws {
-    let dir = TemporaryDirectory()
-    defer { dir.remove() }
-    let live = try EmbeddedStore(directory: dir.path, limits: Self.limits(cap: 4), logger: logger)
-    _ = try await live.ingest([
-      Self.record(1, "p", "z@x"), Self.record(2, "b", "h@x"), Self.record(3, "b", "i@x"), Self.record(4, "b", "j@x"),
-      Self.record(5, "a", "h@x"), Self.record(6, "a", "i@x"), Self.record(7, "a", "x@x"), Self.record(8, "s", "x@x"),
-      Self.record(9, "k", "x@x"),
-    ])
-    #expect(try await live.split(cookie: "b") != nil)
-    #expect(try await live.split(cookie: "s") != nil)
-    #expect(try await live.forget(.cookie("p")) != nil)
-    try await expectTheSameAfterAKill(live, dir, cap: 4, ["a", "b", "s", "k"], later: [Self.record(10, "y", "x@x")])
-    await live.close()
-  }
-
-  /// Forgetting the split cookie drops its split, so a replay does not rebuild what it rebuilt
-  /// (a third review's case): a record the cap refused when stored but the split's rebuild
-  /// linked loses its logged refusal and is decided afresh in the replay, as the split left it.
-  @Test func forgettingASplitCookieKeepsItsRebuildsDecisions() async throws {
-    let dir = TemporaryDirectory()
-    defer { dir.remove() }
-    let live = try EmbeddedStore(directory: dir.path, limits: Self.limits(cap: 3), logger: logger)
-    _ = try await live.ingest([Self.record(1, "x", "e@x"), Self.record(2, "y", "e@x"), Self.record(3, "y", "f@x")])
-    #expect(try await live.split(cookie: "x") != nil)
-    #expect(try await live.user(cookie: "y")?.summary.emails == ["e@x", "f@x"])
-    #expect(try await live.forget(.cookie("x")) != nil)
-    try await expectTheSameAfterAKill(live, dir, cap: 3, ["y"], later: [Self.record(4, "z", "f@x")])
-    await live.close()
-  }
-
-  /// Refusals made before a clean restart (the commits logged them) hold in a replay after a
-  /// forget made after the restart.
-  @Test func refusalsMadeBeforeARestart() async throws {
-    let dir = TemporaryDirectory()
-    defer { dir.remove() }
-    let first = try EmbeddedStore(directory: dir.path, limits: Self.limits(cap: 3), logger: logger)
-    _ = try await first.ingest([
-      Self.record(1, "p1", "e@x"), Self.record(2, "p2", "e@x"), Self.record(3, "q1", "e@x"), Self.record(4, "q1", "f@x"),
-    ])
-    await first.close()
-    let live = try EmbeddedStore(directory: dir.path, limits: Self.limits(cap: 3), logger: logger)
-    #expect(live.restoredFromSnapshot)
-    #expect(try await live.forget(.cookie("p1")) != nil)
-    try await expectTheSameAfterAKill(live, dir, cap: 3, ["q1"], later: [Self.record(5, "z", "e@x")])
-    await live.close()
-  }
-
-  /// Two splits re-decided the same record and the later one's cookie is forgotten (a fourth
-  /// review's case): the record is decided afresh in the replay, in both applications, as the
-  /// live graph decided it last.
-  @Test func aRecordTwoSplitsRedecided() async throws {
-    let dir = TemporaryDirectory()
-    defer { dir.remove() }
-    let live = try EmbeddedStore(directory: dir.path, limits: Self.limits(cap: 4), logger: logger)
-    _ = try await live.ingest([
-      Self.record(1, "c1", "m@x"), Self.record(2, "c0", "m@x"), Self.record(3, "cx", "m@x"), Self.record(4, "b", "ex@x"),
-      Self.record(5, "cx", "ex@x"),
-    ])
-    #expect(try await live.split(cookie: "c0") != nil)
-    #expect(try await live.split(cookie: "c1") != nil)
-    #expect(try await live.forget(.cookie("c1")) != nil)
-    try await expectTheSameAfterAKill(
-      live, dir, cap: 4, ["cx", "b", "c0"], later: [Self.record(6, "z", "ex@x")], newIDsMayDiffer: true)
     await live.close()
   }
 
