@@ -23,17 +23,18 @@ extension IdentityGraph {
   ///   - cookie: the cookie to detach.
   ///   - application: the split's number, for the cap refusals its rebuild makes (the embedded
   ///     store's `splits` row; IdentityGraph+CapRefusals.swift).
+  ///   - known: the profile's records when the caller already has them (`recordSeqs(of:)`).
   /// - Returns: what it did (for a cookie split before: its own profile, unchanged), or nil when
   ///   the cookie is unknown (it is still split from now on).
   @discardableResult
-  public mutating func split(cookie: String, application: UInt64 = 0) -> SplitResult? {
+  public mutating func split(cookie: String, application: UInt64 = 0, records known: [UInt64]? = nil) -> SplitResult? {
     guard let old = cookies[cookie]?.profile else {
       splitCookies.insert(cookie)
       return nil
     }
     // Split before: it stands alone already.
     if splitCookies.contains(cookie) { return SplitResult(from: old, profiles: [old]) }
-    let seqs = recordSeqs(of: old)
+    let seqs = known ?? recordSeqs(of: old)
     let wanted = Set(seqs)
     var ids: [UInt64: ContentID] = [:]
     for (id, seq) in contentIDs where wanted.contains(seq) { ids[seq] = id }

@@ -208,9 +208,10 @@ public struct IdentityGraph: Sendable {
     lastSeq = max(lastSeq, seq)
     // The record is read in place (no copy of its strings) and moved into `records` at the end.
     // Each identifier is hashed once, for its lookup and its insertion.
-    let cookieID = hashes.map { Identifier(record.cookie, hash: $0.cookie) } ?? Identifier(record.cookie)
+    let hashes = hashes ?? LookupHashes(record)
+    let cookieID = Identifier(record.cookie, hash: hashes.cookie)
     let byCookie = cookies[cookieID]?.profile
-    var email = record.email.map { e in hashes?.email.map { Identifier(e, hash: $0) } ?? Identifier(e) }
+    var email = record.email.map { Identifier($0, hash: hashes.email ?? Identifier.hash($0)) }
     var byEmail = email.flatMap { emails[$0]?.profile }
     // The identifier cap: a link that would take a profile past it is refused, and the record
     // joins by its cookie alone (deterministic, so a replay decides the same).

@@ -28,26 +28,18 @@ enum CapRefusalLog {
   /// Logs refusals (in the caller's transaction).
   static func write(_ refusals: [IdentityGraph.CapRefusal], to db: SQLiteDatabase) throws(AudienceError) {
     guard !refusals.isEmpty else { return }
-    let insert = try db.prepare("INSERT OR IGNORE INTO cap_refusals(seq, application) VALUES (?, ?)")
-    for r in refusals {
-      insert.reset()
-      insert.bind(1, Int64(bitPattern: r.seq))
-      insert.bind(2, Int64(bitPattern: r.application))
-      _ = try insert.step()
+    try db.prepare("INSERT OR IGNORE INTO cap_refusals(seq, application) VALUES (?, ?)").stepEach(refusals) {
+      $0.bind(1, Int64(bitPattern: $1.seq))
+      $0.bind(2, Int64(bitPattern: $1.application))
     }
-    insert.reset()
   }
 
   /// Logs the records split `row` is about to apply again (in the caller's transaction).
   static func writeSplit(_ row: UInt64, records seqs: [UInt64], to db: SQLiteDatabase) throws(AudienceError) {
-    let insert = try db.prepare("INSERT OR IGNORE INTO split_records(split, seq) VALUES (?, ?)")
-    for seq in seqs {
-      insert.reset()
-      insert.bind(1, Int64(bitPattern: row))
-      insert.bind(2, Int64(bitPattern: seq))
-      _ = try insert.step()
+    try db.prepare("INSERT OR IGNORE INTO split_records(split, seq) VALUES (?, ?)").stepEach(seqs) {
+      $0.bind(1, Int64(bitPattern: row))
+      $0.bind(2, Int64(bitPattern: $1))
     }
-    insert.reset()
   }
 
   /// A forget's part (in its transaction): erased records' rows go; so do the erased cookies'
@@ -61,13 +53,7 @@ enum CapRefusalLog {
   ///   - cookies: the erased cookies (a split of one goes).
   static func erase(records seqs: [UInt64], cookies: [String], in db: SQLiteDatabase) throws(AudienceError) {
     for table in ["cap_refusals", "split_records"] {
-      let delete = try db.prepare("DELETE FROM \(table) WHERE seq = ?")
-      for seq in seqs {
-        delete.reset()
-        delete.bind(1, Int64(bitPattern: seq))
-        _ = try delete.step()
-      }
-      delete.reset()
+      try db.prepare("DELETE FROM \(table) WHERE seq = ?").stepEach(seqs) { $0.bind(1, Int64(bitPattern: $1)) }
     }
     let select = try db.prepare("SELECT rowid FROM splits WHERE cookie = ?")
     var rows: [Int64] = []
@@ -82,13 +68,7 @@ enum CapRefusalLog {
       "DELETE FROM cap_refusals WHERE application = ?1",
       "DELETE FROM split_records WHERE split = ?1",
     ] {
-      let statement = try db.prepare(sql)
-      for row in rows {
-        statement.reset()
-        statement.bind(1, row)
-        _ = try statement.step()
-      }
-      statement.reset()
+      try db.prepare(sql).stepEach(rows) { $0.bind(1, $1) }
     }
   }
 }

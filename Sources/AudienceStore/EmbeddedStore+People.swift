@@ -39,20 +39,8 @@ extension EmbeddedStore {
         // refuses those links again (IdentityGraph+CapRefusals.swift).
         try CapRefusalLog.write(plan.refusals, to: db)
         try CapRefusalLog.erase(records: plan.seqs, cookies: plan.summary.cookies, in: db)
-        let delete = try db.prepare("DELETE FROM users WHERE seq = ?")
-        for seq in plan.seqs {
-          delete.reset()
-          delete.bind(1, Int64(bitPattern: seq))
-          _ = try delete.step()
-        }
-        delete.reset()
-        let unsplit = try db.prepare("DELETE FROM splits WHERE cookie = ?")
-        for cookie in plan.summary.cookies {
-          unsplit.reset()
-          unsplit.bind(1, cookie)
-          _ = try unsplit.step()
-        }
-        unsplit.reset()
+        try db.prepare("DELETE FROM users WHERE seq = ?").stepEach(plan.seqs) { $0.bind(1, Int64(bitPattern: $1)) }
+        try db.prepare("DELETE FROM splits WHERE cookie = ?").stepEach(plan.summary.cookies) { $0.bind(1, $1) }
       }
       // Copy the erasure into the database file and empty the log, where the old rows still were.
       try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -118,7 +106,7 @@ extension EmbeddedStore {
       return s.continuation.resume(throwing: AudienceError(.unavailable, "split failed: \(error)"))
     }
     let (result, behind) = graph.withLock { g -> (SplitResult?, [AsyncThrowingStream<SegmentChange, any Error>.Continuation]) in
-      guard let result = g.split(cookie: s.cookie, application: row) else { return (nil, []) }
+      guard let result = g.split(cookie: s.cookie, application: row, records: state.seqs) else { return (nil, []) }
       return (result, notifyWatchers { $0.update(after: result, in: g) })
     }
     endBehind(behind)

@@ -133,6 +133,17 @@ final class SQLiteStatement {
     _ = sqlite3_bind_blob(stmt, index, bytes.baseAddress, Int32(bytes.count), csqlite_transient())
   }
 
+  /// Steps the statement (one that returns no rows) once for each value, bound by `bind`, and
+  /// leaves it reset.
+  func stepEach<S: Sequence>(_ values: S, _ bind: (SQLiteStatement, S.Element) -> Void) throws(AudienceError) {
+    defer { reset() }
+    for value in values {
+      reset()
+      bind(self, value)
+      _ = try step()
+    }
+  }
+
   /// Steps once. Returns true when a row is available, false when done.
   func step() throws(AudienceError) -> Bool {
     switch sqlite3_step(stmt) {
