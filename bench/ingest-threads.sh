@@ -35,6 +35,7 @@ names = ["leader", "durable", "indexer"] + [f"pool{i}" for i in range(3, len(tp)
 tasks = sum(s for c, s in threads if "qos" in c)
 total = sum(s for _, s in threads)
 n = out["records"]
+hwm = next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM:")) // 1024
 print(f'{out["records_per_second"]:,.0f} records/s; client CPU {out["client_cpu_us_per_record"]:.1f} us/record; server CPU {total:.1f} s = {total * 1e6 / n:.1f} us/record; '
-      + " ".join(f"{k} {v:.1f} s" for k, v in zip(names, tp)) + f"; validation tasks {tasks:.1f} s")
+      + " ".join(f"{k} {v:.1f} s" for k, v in zip(names, tp)) + f"; validation tasks {tasks:.1f} s; peak RSS {hwm:,} MiB")
 PY

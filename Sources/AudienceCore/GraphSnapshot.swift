@@ -199,7 +199,7 @@ public struct GraphSnapshot: @unchecked Sendable {
       for _ in 0..<n {
         let cookie = try r.string()
         cookies[cookie] = IdentityGraph.CookieInfo(
-          profile: try r.nonNegative(), firstSeq: try r.uint(), latest: try r.key(), emails: try r.strings())
+          profile: try r.nonNegative(), firstSeq: try r.uint(), latest: try r.key(), emails: try r.identifiers())
       }
       content = .cookies(cookies, splits: Set(try r.strings()))
     case .emails:
@@ -208,7 +208,7 @@ public struct GraphSnapshot: @unchecked Sendable {
       emails.reserveCapacity(n)
       for _ in 0..<n {
         let email = try r.string()
-        emails[email] = IdentityGraph.EmailInfo(profile: try r.nonNegative(), cookies: try r.strings())
+        emails[email] = IdentityGraph.EmailInfo(profile: try r.nonNegative(), cookies: try r.identifiers())
       }
       content = .emails(emails)
     case .contentIDs:

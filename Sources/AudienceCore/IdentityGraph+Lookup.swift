@@ -61,14 +61,14 @@ extension IdentityGraph {
 
   func summary(_ p: Profile) -> ProfileSummary {
     ProfileSummary(
-      id: p.id, cookies: p.cookies, emails: p.emails, records: p.recordCount,
+      id: p.id, cookies: p.cookies.array, emails: p.emails.array, records: p.recordCount,
       repeatedEmails: p.emails.filter { (emails[$0]?.cookies.count ?? 0) >= 2 },
       firstSeen: p.first.createdAt, lastSeen: p.last.createdAt)
   }
 
   /// Emails seen with two or more cookies, with those cookies: the original "cohort" collection.
   public var repeatedEmails: [(email: String, cookies: [String])] {
-    emails.filter { $0.value.cookies.count >= 2 }.map { ($0.key.string, $0.value.cookies) }.sorted { $0.email < $1.email }
+    emails.filter { $0.value.cookies.count >= 2 }.map { ($0.key.string, $0.value.cookies.array) }.sorted { $0.email < $1.email }
   }
 
   /// Cookies sharing an email with `cookie` (itself included), ordered by first appearance.

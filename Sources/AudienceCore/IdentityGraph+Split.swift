@@ -74,6 +74,6 @@ extension IdentityGraph {
   public func components(of cookies: [String]) -> [(cookies: [String], emails: [String])] {
     var order: [ProfileID] = []
     for c in cookies { if let id = self.cookies[c]?.profile, !order.contains(id) { order.append(id) } }
-    return order.compactMap { profiles[$0].map { ($0.cookies, $0.emails) } }
+    return order.compactMap { profiles[$0].map { ($0.cookies.array, $0.emails.array) } }
   }
 }

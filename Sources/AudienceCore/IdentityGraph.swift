@@ -41,7 +41,7 @@ public struct IdentityGraph: Sendable {
     var profile: ProfileID
     let firstSeq: UInt64
     var latest: RecordKey
-    var emails: [String]
+    var emails: IdentifierList
 
     mutating func link(key: RecordKey, email: String?) {
       latest = max(latest, key)
@@ -51,7 +51,7 @@ public struct IdentityGraph: Sendable {
 
   struct EmailInfo: Sendable {
     var profile: ProfileID
-    var cookies: [String]
+    var cookies: IdentifierList
 
     /// Adds a cookie; true when it made this email repeated (its second cookie).
     mutating func link(cookie: String) -> Bool {

@@ -49,9 +49,9 @@ struct InterestSource: Sendable {
 public struct Profile: Sendable {
   public let id: ProfileID
   /// Cookies in the order they joined.
-  public internal(set) var cookies: [String] = []
+  public internal(set) var cookies = IdentifierList()
   /// Emails in the order they joined.
-  public internal(set) var emails: [String] = []
+  public internal(set) var emails = IdentifierList()
   public internal(set) var recordCount = 0
   /// The earliest and the latest record.
   public internal(set) var first: RecordKey

@@ -93,6 +93,15 @@ struct SnapshotReader {
     return list
   }
 
+  /// A list written by `strings(_:)`, read without an array block for a list of one.
+  mutating func identifiers() throws(SnapshotError) -> IdentifierList {
+    let n = try count()
+    var list = IdentifierList()
+    list.reserveCapacity(n)
+    for _ in 0..<n { list.append(try string()) }
+    return list
+  }
+
   mutating func optional() throws(SnapshotError) -> String? { try flag() ? try string() : nil }
 
   mutating func key() throws(SnapshotError) -> RecordKey {
@@ -106,7 +115,7 @@ struct SnapshotReader {
     return Sourced(value: try string(), key: try key(usually: last))
   }
 
-  mutating func member(of list: [String]) throws(SnapshotError) -> String {
+  mutating func member(of list: IdentifierList) throws(SnapshotError) -> String {
     let i = try nonNegative()
     return i < list.count ? list[i] : try string()
   }
@@ -119,8 +128,8 @@ struct SnapshotReader {
   }
 
   mutating func profile(id: ProfileID) throws(SnapshotError) -> Profile {
-    let cookies = try strings()
-    let emails = try strings()
+    let cookies = try identifiers()
+    let emails = try identifiers()
     let recordCount = try int()
     let first = try key()
     let last = try key()

@@ -41,7 +41,7 @@ struct SnapshotWriter {
     }
   }
 
-  mutating func strings(_ list: [String]) {
+  mutating func strings(_ list: some Collection<String>) {
     int(list.count)
     for s in list { string(s) }
   }
@@ -69,7 +69,7 @@ struct SnapshotWriter {
 
   /// A value that is one of `list` (a profile's cookie or email): its position, or past the end
   /// and then the value.
-  mutating func member(_ value: String, of list: [String]) {
+  mutating func member(_ value: String, of list: IdentifierList) {
     if let i = list.firstIndex(of: value) {
       int(i)
     } else {
