@@ -63,7 +63,12 @@ public struct CSVRecords: Sendable {
       case .interests: r.interests = Self.list(value)
       case .age:
         let text = value.trimmingWhitespace()
-        if text.isEmpty || text.lowercased() == "nan" { continue }
+        if text.isEmpty || (text.utf8.count == 3 && text.lowercased() == "nan") { continue }
+        // Most ages are plain digits: read as an integer before trying a decimal.
+        if let n = Int(text), n.magnitude < 1_000_000_000 {
+          r.age = n
+          continue
+        }
         // pandas writes ages as 25.0 when the column has gaps.
         guard let d = Double(text), d == d.rounded(), abs(d) < 1e9 else {
           throw .invalidField("age", "\"\(text.prefix(40))\" is not a whole number")

@@ -221,8 +221,11 @@ public struct CSVParser: Sendable {
 
   private mutating func endRow(_ rows: inout [CSVRow]) {
     if state != .skipping { endField() }
+    let width = fields.count
     rows.append(CSVRow(line: rowLine, fields: fields, error: error, hasNUL: hasNUL))
+    // The next row most likely has as many fields: room for them at once, not five doublings.
     fields = []
+    fields.reserveCapacity(width)
     error = nil
     hasNUL = false
     rowLine = line

@@ -44,27 +44,30 @@ public enum RecordJSON {
     // The separators are ASCII, so the UTF-8 bytes can be cut without walking characters (a
     // UTF-8 continuation byte is never ASCII); items that are only whitespace are dropped.
     var items: [String] = []
-    let utf8 = s.utf8
-    var start = utf8.startIndex
-    func add(_ end: String.Index) {
-      let item = s[start..<end]
-      // An ASCII letter or digit decides at once; otherwise ask the characters.
-      if item.utf8.contains(where: { $0 > 0x20 && $0 < 0x7F }) || !item.allSatisfy(\.isWhitespace) {
-        items.append(String(item))
+    func scan(_ utf8: UnsafeBufferPointer<UInt8>) {
+      var start = 0
+      func add(_ end: Int) {
+        let item = UnsafeBufferPointer(rebasing: utf8[start..<end])
+        // An ASCII letter or digit decides at once; otherwise ask the characters.
+        let text = String(decoding: item, as: UTF8.self)
+        if item.contains(where: { $0 > 0x20 && $0 < 0x7F }) || !text.allSatisfy(\.isWhitespace) {
+          items.append(text)
+        }
       }
-    }
-    var i = start
-    while i != utf8.endIndex {
-      let b = utf8[i]
-      if b == UInt8(ascii: ";") || b == UInt8(ascii: "|") {
+      for i in utf8.indices where utf8[i] == UInt8(ascii: ";") || utf8[i] == UInt8(ascii: "|") {
         add(i)
-        start = utf8.index(after: i)
+        start = i + 1
       }
-      i = utf8.index(after: i)
+      add(utf8.count)
     }
-    add(utf8.endIndex)
+    // Read in place (a copy to call `withUTF8` on would retain the string).
+    if s.utf8.withContiguousStorageIfAvailable(scan) == nil {
+      var copy = s
+      copy.withUTF8(scan)
+    }
     return items
   }
+
 
   private static func text(_ v: JSONValue?, _ field: String) throws(AudienceError) -> String {
     switch v {

@@ -18,8 +18,7 @@ final class Arena {
 
   /// A NUL-terminated copy of `s` (empty for nil).
   func string(_ s: String?) -> UnsafeMutablePointer<CChar> {
-    var s = s ?? ""
-    return s.withUTF8 { src in
+    func copy(_ src: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CChar> {
       let p = allocate(CChar.self, count: src.count + 1)
       if let base = src.baseAddress {
         UnsafeMutableRawPointer(p).copyMemory(from: base, byteCount: src.count)
@@ -27,13 +26,17 @@ final class Arena {
       p[src.count] = 0
       return p
     }
+    // Read in place through the optional: a copy to call `withUTF8` on would retain the string.
+    if let p = s?.utf8.withContiguousStorageIfAvailable(copy) { return p }
+    var bridged = s ?? ""
+    return bridged.withUTF8(copy)
   }
 
   /// An array of C strings.
   func strings(_ values: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? {
     guard !values.isEmpty else { return nil }
     let p = allocate(UnsafeMutablePointer<CChar>?.self, count: values.count)
-    for (i, v) in values.enumerated() { p[i] = string(v) }
+    values.forEachInPlace { i, v in p[i] = string(v) }
     return p
   }
 

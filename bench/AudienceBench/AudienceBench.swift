@@ -12,7 +12,7 @@ struct AudienceBench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "audience-bench",
     abstract: "Measure a running audienced: segment queries, GetUser throughput and latency, index memory, ingest.",
-    subcommands: [Queries.self, Throughput.self, Latency.self, IndexMemory.self, ApplyBench.self, WireBench.self, IngestStreamBench.self, ReaderBench.self, NIOEcho.self])
+    subcommands: [Queries.self, Throughput.self, Latency.self, IndexMemory.self, ApplyBench.self, WireBench.self, CSVBench.self, IngestStreamBench.self, ReaderBench.self, NIOEcho.self])
 }
 
 /// The four segments.

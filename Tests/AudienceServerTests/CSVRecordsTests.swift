@@ -1,0 +1,38 @@
+import AudienceClient
+import AudienceCore
+import Testing
+
+/// The CLI's mapping of CSV fields to a record, field by field (no server).
+@Suite("CSV records")
+struct CSVRecordsTests {
+  static let columns = try! CSVRecords(header: ["cookie", "demographics.age", "interests"])
+
+  static func record(age: String = "", interests: String = "") throws -> RawRecord {
+    try columns.record(["c1", age, interests])
+  }
+
+  /// Ages as pandas and people write them: integers, integers written as decimals, NaN for a gap.
+  @Test(arguments: [
+    ("25", 25), (" 25 ", 25), ("25.0", 25), ("+7", 7), ("-0", 0), ("1e2", 100), ("999999999", 999_999_999),
+    ("", nil), ("nan", nil), ("NaN", nil), (" NAN ", nil),
+  ] as [(String, Int?)])
+  func agesAreRead(text: String, age: Int?) throws {
+    #expect(try Self.record(age: text).age == age, "\(text)")
+  }
+
+  @Test(arguments: ["abc", "25.5", "1000000000", "1e12", "nana", "\u{663}"])
+  func otherAgesAreRefused(text: String) {
+    #expect(throws: AudienceError.self, "\(text)") { try Self.record(age: text) }
+  }
+
+  /// Interests separated by `;` or `|`, or a Python list; items that are only whitespace
+  /// (ASCII or not) are dropped, the others kept as written.
+  @Test(arguments: [
+    ("Tech;Gaming", ["Tech", "Gaming"]), ("Tech| Gaming", ["Tech", " Gaming"]), ("a;;b|", ["a", "b"]),
+    (" ; \u{3000};x", ["x"]), ("caf\u{E9};\u{FC}ber", ["caf\u{E9}", "\u{FC}ber"]), ("", []),
+    ("['Tech', 'Gaming']", ["Tech", "Gaming"]),
+  ] as [(String, [String])])
+  func interestListsAreSplit(text: String, interests: [String]) throws {
+    #expect(try Self.record(interests: text).interests == interests, "\(text)")
+  }
+}
