@@ -256,7 +256,7 @@ public struct RequestRouter: Sendable {
       do throws(AudienceError) {
         let record = try normalizer.normalize(raw)
         if identify { batch.contentIDs.append(ContentID(of: record)) }
-        batch.valid.append(record)
+        batch.valid.append(consume record)
         batch.positions.append(i)
       } catch {
         batch.outcomes[i] = .rejected(error.located("record \(i)"))

@@ -123,7 +123,7 @@ struct SegmentIndex: Sendable {
       education = p.education?.value
       income = p.income?.value
       age = p.age?.value
-      interests = p.interests.count <= interestCap ? p.interests.values.map(\.spelling) : p.interestList(cap: interestCap)
+      interests = p.interests.count <= interestCap ? p.interests.spellings : p.interestList(cap: interestCap)
     }
   }
 
