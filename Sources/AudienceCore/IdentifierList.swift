@@ -9,6 +9,9 @@ public struct IdentifierList: RandomAccessCollection, ExpressibleByArrayLiteral,
 
   public init() {}
 
+  /// A list of one (no heap block: an array literal would allocate one for its elements).
+  public init(_ identifier: String) { head = identifier }
+
   public init(_ identifiers: some Sequence<String>) {
     for s in identifiers { append(s) }
   }

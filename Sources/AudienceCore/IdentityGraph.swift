@@ -273,12 +273,12 @@ public struct IdentityGraph: Sendable {
     if cookieKnown {
       cookies[cookie]!.link(key: key, email: email?.string)
     } else {
-      cookies[cookie] = CookieInfo(profile: profile, firstSeq: key.seq, latest: key, emails: email.map { [$0.string] } ?? [])
+      cookies[cookie] = CookieInfo(profile: profile, firstSeq: key.seq, latest: key, emails: email.map { IdentifierList($0.string) } ?? IdentifierList())
       profiles[profile]!.cookies.append(cookie.string)
     }
     guard let e = email else { return }
     if !emailKnown {
-      emails[e] = EmailInfo(profile: profile, cookies: [cookie.string])
+      emails[e] = EmailInfo(profile: profile, cookies: IdentifierList(cookie.string))
       profiles[profile]!.emails.append(e.string)
     } else if emails[e]!.link(cookie: cookie.string) {
       repeatedEmailCount += 1

@@ -13,7 +13,8 @@ struct IdentifierListTests {
     var reserved = IdentifierList()
     reserved.reserveCapacity(length)
     for s in identifiers { reserved.append(s) }
-    for list in [appended, reserved, IdentifierList(identifiers)] {
+    let lists = [appended, reserved, IdentifierList(identifiers)] + (length == 1 ? [IdentifierList(identifiers[0])] : [])
+    for list in lists {
       #expect(list.array == identifiers)
       #expect(list.count == length)
       #expect(list.isEmpty == (length == 0))
