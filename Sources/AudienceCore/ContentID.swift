@@ -57,13 +57,19 @@ public struct ContentID: Hashable, Sendable, CustomStringConvertible {
 }
 
 private struct FNV128 {
-  static let prime: UInt128 = (1 << 88) + (1 << 8) + 0x3b
-  var state: UInt128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d
+  // The offset basis 0x6c62272e07bb014262b821756295c58d, in two halves.
+  var high: UInt64 = 0x6c62_272e_07bb_0142
+  var low: UInt64 = 0x62b8_2175_6295_c58d
+
+  var state: UInt128 { UInt128(high) << 64 | UInt128(low) }
 
   @inline(__always) mutating func byte(_ b: UInt8) {
-    state ^= UInt128(b)
-    // state * prime, the prime being 2^88 + 2^8 + 0x3b: two shifts and a small multiply.
-    state = (state &<< 88) &+ (state &<< 8) &+ (state &* 0x3b)
+    low ^= UInt64(b)
+    // state * prime mod 2^128, the prime being 2^88 + 0x13b: the low half times 0x13b (128 bits),
+    // the high half times 0x13b, and the low half shifted up 88 (into the high half only).
+    let (carry, product) = low.multipliedFullWidth(by: 0x13b)
+    high = high &* 0x13b &+ carry &+ (low &<< 24)
+    low = product
   }
 
   /// Absent fields and empty strings hash differently; every field is length-prefixed.
@@ -75,4 +81,5 @@ private struct FNV128 {
     s.withUTF8 { utf8 in for b in utf8 { h.byte(b) } }
     self = h
   }
+
 }
