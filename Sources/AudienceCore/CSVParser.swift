@@ -85,6 +85,26 @@ public struct CSVParser: Sendable {
     }
     while i < n {
       switch state {
+      case .fieldStart where bytes[i] != 0x22 && bytes[i] != 0x2C && bytes[i] != 0x0A && bytes[i] != 0x0D:
+        // An unquoted field that ends (with a comma or a line break) in this chunk becomes a
+        // string straight from the chunk's bytes, not copied into `field` first.
+        var j = i + 1
+        while j < n {
+          let b = bytes[j]
+          if b == 0x22 || b == 0x0A || b == 0x2C || b == 0x0D { break }
+          j += 1
+        }
+        guard j < n, bytes[j] == 0x2C || bytes[j] == 0x0A, j - i <= maxFieldBytes else {
+          // A quote, a carriage return or the chunk's end comes first: byte by byte as before.
+          state = .unquoted
+          continue
+        }
+        take(UnsafeRawBufferPointer(rebasing: bytes[i..<j]))
+        if bytes[j] == 0x0A {
+          line += 1
+          finishRow(&rows)
+        }
+        i = j + 1
       case .unquoted, .quoted:
         // A run of plain bytes: up to the next byte that means something in this state.
         let quoted = state == .quoted
@@ -199,28 +219,36 @@ public struct CSVParser: Sendable {
   }
 
   private mutating func endField() {
+    field.withUnsafeBytes { take($0) }
+    field.removeAll(keepingCapacity: true)
+  }
+
+  /// Ends the current field with these bytes.
+  private mutating func take(_ bytes: UnsafeRawBufferPointer) {
     // Decoding repairs invalid UTF-8 (U+FFFD), so bytes that decode to other bytes were invalid.
     // (The contiguous decoding is specialized; `String(validating:as:)` looked up generic
     // metadata on every field.)
-    let (s, valid, nul) = field.withUnsafeBufferPointer { bytes -> (String, Bool, Bool) in
-      let s = String(decoding: bytes, as: UTF8.self)
-      var high: UInt8 = 0
-      var nul = false
-      for b in bytes {
-        high |= b
-        nul = nul || b == 0
-      }
-      return (s, high < 0x80 || s.utf8.elementsEqual(bytes), nul)
+    let bytes = bytes.assumingMemoryBound(to: UInt8.self)
+    let s = String(decoding: bytes, as: UTF8.self)
+    var high: UInt8 = 0
+    var nul = false
+    for b in bytes {
+      high |= b
+      nul = nul || b == 0
     }
-    if !valid { error = error ?? "field \(fields.count + 1) is not valid UTF-8" }
+    if !(high < 0x80 || s.utf8.elementsEqual(bytes)) { error = error ?? "field \(fields.count + 1) is not valid UTF-8" }
     hasNUL = hasNUL || nul
     fields.append(s)
-    field.removeAll(keepingCapacity: true)
     state = .fieldStart
   }
 
   private mutating func endRow(_ rows: inout [CSVRow]) {
     if state != .skipping { endField() }
+    finishRow(&rows)
+  }
+
+  /// Hands over the row whose last field was ended.
+  private mutating func finishRow(_ rows: inout [CSVRow]) {
     let width = fields.count
     rows.append(CSVRow(line: rowLine, fields: fields, error: error, hasNUL: hasNUL))
     // The next row most likely has as many fields: room for them at once, not five doublings.

@@ -22,13 +22,13 @@ struct CSVParserTests {
   }
 
   /// The parser copies plain runs of a field at once; fed one byte at a time it cannot. Both
-  /// must read random CSV-like bytes (quotes, separators, CR, LF, a BOM, multi-byte and invalid
+  /// must read random CSV-like bytes (quotes, separators, CR, LF, a BOM, NUL, multi-byte and invalid
   /// UTF-8, fields past the length limit) the same way.
   @Test func runsAndSingleBytesReadTheSame() {
     var rng = SystemRandomNumberGenerator()
     let alphabet: [[UInt8]] = [
       [0x2C], [0x22], [0x0A], [0x0D, 0x0A], [0x0D], Array("ab".utf8), Array("Zürich".utf8), [0xFF], [0xEF, 0xBB, 0xBF],
-      Array(" x;y|z ".utf8), Array("\"\"".utf8),
+      Array(" x;y|z ".utf8), Array("\"\"".utf8), [0x00],
     ]
     for _ in 0..<2000 {
       var bytes: [UInt8] = []
