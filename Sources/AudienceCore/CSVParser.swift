@@ -219,7 +219,12 @@ public struct CSVParser: Sendable {
   }
 
   private mutating func endField() {
-    field.withUnsafeBytes { take($0) }
+    do {
+      // A second reference to the bytes, released before `field` is emptied (which then keeps
+      // its buffer): `take` changes `fields`, never `field`.
+      let bytes = field
+      bytes.withUnsafeBytes { take($0) }
+    }
     field.removeAll(keepingCapacity: true)
   }
 
@@ -253,7 +258,7 @@ public struct CSVParser: Sendable {
     rows.append(CSVRow(line: rowLine, fields: fields, error: error, hasNUL: hasNUL))
     // The next row most likely has as many fields: room for them at once, not five doublings.
     fields = []
-    fields.reserveCapacity(width)
+    fields.reserveCapacity(min(width, 256))
     error = nil
     hasNUL = false
     rowLine = line
