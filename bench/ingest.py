@@ -151,7 +151,7 @@ def main():
     p.add_argument("--count", type=int, default=1_000_000)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--batch", type=int, default=1000)
-    p.add_argument("--window", type=int, default=8)
+    p.add_argument("--window", type=int, default=0, help="batches in flight (0: the server's default, 32)")
     p.add_argument("--no-peers", action="store_true", help="skip PostgreSQL and SQLite")
     args = p.parse_args()
     work = tempfile.mkdtemp(prefix="aud-bench-ingest-", dir="/tmp")

@@ -41,8 +41,11 @@ public struct ServerConfiguration: Sendable {
   public var maxWatchesPerConnection = 64
   /// Ingest streams open at once on one connection.
   public var maxIngestStreamsPerConnection = 4
-  /// Unacknowledged batches an ingest stream gets when it asks for none; and the most it may ask for.
-  public var defaultIngestWindow = 8
+  /// Unacknowledged batches an ingest stream gets when it asks for none; and the most it may ask
+  /// for. Each batch waiting holds at most a frame (`maxFrameBytes`). 32 keeps the pipeline full
+  /// while a commit waits for its fsync (8 left both cores idle a sixth of the time: 1,000,000
+  /// records loaded 5-10% slower); queries are not slowed by it (docs/BENCHMARKS.md).
+  public var defaultIngestWindow = 32
   public var maxIngestWindow = 32
   /// Profiles whose packed views (GetUser's and QueryCohort's encoding of a profile) the server
   /// keeps, re-packed when the profile changes; 0 packs every view per request (default 1,048,576;

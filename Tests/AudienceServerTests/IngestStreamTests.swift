@@ -46,7 +46,7 @@ struct IngestStreamTests {
     #expect(try await after.user(cookie: "s19-99").data.demographics.age == 20 + 99 % 50)
     // A window larger than the server allows is lowered; the server's default applies to 0.
     #expect(try await after.ingestStream(window: 1000).window == 32)
-    #expect(try await after.ingestStream().window == 8)
+    #expect(try await after.ingestStream().window == 32)
     await after.close()
     #expect(await server.stop() == 0)
   }
@@ -92,7 +92,7 @@ struct IngestStreamTests {
     raw.send(WireRequest(id: 5, body: .ingestBatch(IngestBatch(stream: 4, sequence: 0, records: Self.batch(0, size: 1)))))
     #expect(try raw.readResponse()?.status.message.contains("no ingest stream 4") == true)
     raw.send(WireRequest(id: 4, body: .ingestStream(window: 0)))
-    #expect(try raw.readResponse()?.body == .ingestStream(window: 8))
+    #expect(try raw.readResponse()?.body == .ingestStream(window: 32))
     raw.send(WireRequest(id: 6, body: .ingestBatch(IngestBatch(stream: 4, sequence: 1, records: Self.batch(0, size: 1)))))
     let gap = try raw.readResponse()
     #expect(gap?.status.code == .failedPrecondition)

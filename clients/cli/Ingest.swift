@@ -32,7 +32,7 @@ struct Ingest: AsyncParsableCommand {
   @Argument(help: "JSON-lines or CSV files to ingest (\"-\" for standard input).") var files: [String] = []
   @Option(help: "csv or jsonl (default: from each file's extension).") var format: Format?
   @Option(name: .customLong("batch-size"), help: "Records per batch.") var batchSize: Int = 1000
-  @Option(help: "Batches in flight on the ingest stream (0: the server's default, 8).") var window: Int = 0
+  @Option(help: "Batches in flight on the ingest stream (0: the server's default, 32).") var window: Int = 0
   @Option(name: .customLong("max-errors"), help: "Stop after this many rejected records.") var maxErrors: Int?
 
   func validate() throws {

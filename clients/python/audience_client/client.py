@@ -129,12 +129,12 @@ class Client:
 
     # -- methods ----------------------------------------------------------------------------
 
-    def ingest(self, records, batch_size=1000, window=8):
+    def ingest(self, records, batch_size=1000, window=0):
         """Stores records (dicts in the {"data": {...}} shape). Returns
         {"accepted", "rejected", "duplicates", "errors": [{"index", "message"}]}.
 
-        More than one batch goes on an ingest stream: up to `window` batches in flight, each
-        acknowledged once durable. If the server fails or goes away, AudienceError is raised and
+        More than one batch goes on an ingest stream: up to `window` batches in flight (0: the
+        server's default, 32), each acknowledged once durable. If the server fails or goes away, AudienceError is raised and
         its `summary` attribute holds what was acknowledged before."""
         summary = {"accepted": 0, "rejected": 0, "duplicates": 0, "errors": []}
 
