@@ -15,8 +15,6 @@ struct InterestSet: Sendable, Sequence {
   var isEmpty: Bool { entries.isEmpty }
   var keys: [String] { entries.map(\.key) }
   var values: [InterestSource] { entries.map(\.value) }
-  /// Each interest's spelling, in insertion order (one array, not `values` and a map of it).
-  var spellings: [String] { entries.map(\.value.spelling) }
 
   mutating func reserveCapacity(_ n: Int) { entries.reserveCapacity(n) }
 

@@ -123,6 +123,12 @@ struct IdentityRulesTests {
     var g = IdentityGraph(limits: RecordLimits(maxInterestsPerProfile: 3))
     F.apply([F.record("a", day: 1, interests: ["i1", "i2"]), F.record("a", day: 2, interests: ["i3", "i4"])], to: &g)
     #expect(g.user(cookie: "a")!.data.interests == ["i2", "i3", "i4"])
+    // The index holds the interests shown: past the cap, the dropped one matches no more.
+    #expect(g.index.evaluate(.interestsAny(["i1"]), .standard).members == [])
+    #expect(g.index.evaluate(.interestsAll(["i2", "i4"]), .standard).members == [0])
+    // Within the cap it holds them all (the profile's own set, shared).
+    F.apply([F.record("b", day: 3, interests: ["i5", "I5", "i6"])], to: &g)
+    #expect(g.index.evaluate(.interestsAll(["i5", "i6"]), .standard).members == [1])
   }
 
   @Test func identicalRecordIsANoOp() {

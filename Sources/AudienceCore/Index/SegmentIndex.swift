@@ -81,8 +81,16 @@ struct SegmentIndex: Sendable {
     ages[id] = new
   }
 
-  private mutating func setInterests(_ id: Int, _ spellings: [String]) {
-    var new = spellings.map { interestDictionary.code(for: $0) }
+  private mutating func setInterests(_ id: Int, _ interests: Row.Interests) {
+    var new: [UInt32]
+    switch interests {
+    case .all(let set):
+      new = []
+      new.reserveCapacity(set.count)
+      for (_, source) in set { new.append(interestDictionary.code(for: source.spelling)) }
+    case .shown(let spellings):
+      new = spellings.map { interestDictionary.code(for: $0) }
+    }
     new.sort()
     let old = interestCodes[id]
     guard new != old else { return }
@@ -109,7 +117,15 @@ struct SegmentIndex: Sendable {
     var seen: Int64
     var gender, country, state, city, education, income: String?
     var age: Int?
-    var interests: [String]
+    var interests: Interests
+
+    /// A profile's interests as the index holds them: all of them (the profile's own set,
+    /// shared rather than copied into an array), or the ones shown when there are more than the
+    /// cap.
+    enum Interests: Sendable {
+      case all(InterestSet)
+      case shown([String])
+    }
 
     init(_ p: borrowing Profile, interestCap: Int) {
       id = p.id
@@ -123,7 +139,7 @@ struct SegmentIndex: Sendable {
       education = p.education?.value
       income = p.income?.value
       age = p.age?.value
-      interests = p.interests.count <= interestCap ? p.interests.spellings : p.interestList(cap: interestCap)
+      interests = p.interests.count <= interestCap ? .all(p.interests) : .shown(p.interestList(cap: interestCap))
     }
   }
 
@@ -151,7 +167,7 @@ struct SegmentIndex: Sendable {
     guard id >= 0, id < universe, alive.contains(id) else { return }
     for column in Column.allCases { set(column, id, nil) }
     setAge(id, nil)
-    setInterests(id, [])
+    setInterests(id, .shown([]))
     cohort.remove(id)
     alive.remove(id)
   }
