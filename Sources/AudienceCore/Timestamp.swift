@@ -20,23 +20,52 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
   /// `YYYY-MM-DDTHH:MM:SS`, the stored form. Written digit by digit into 19 bytes: it is on the
   /// path of every user the server returns.
   public var iso8601: String {
-    let days = Self.floorDiv(seconds, 86_400)
-    let secs = Int(seconds - days * 86_400)
-    let (y, m, d) = Self.civil(fromDays: days)
-    guard (0...9999).contains(y) else { return Self.padded(y, m, d, secs) }
+    guard let fields = fourDigitYearFields else {
+      let days = Self.floorDiv(seconds, 86_400)
+      let (y, m, d) = Self.civil(fromDays: days)
+      return Self.padded(y, m, d, Int(seconds - days * 86_400))
+    }
     return String(unsafeUninitializedCapacity: 19) { out in
-      func put(_ at: Int, _ value: Int, _ width: Int) {
-        var v = value
-        for k in stride(from: at + width - 1, through: at, by: -1) {
-          out[k] = UInt8(truncatingIfNeeded: 0x30 + v % 10)
-          v /= 10
-        }
-      }
-      put(0, Int(y), 4); out[4] = 0x2D; put(5, Int(m), 2); out[7] = 0x2D; put(8, Int(d), 2)
-      out[10] = 0x54; put(11, secs / 3600, 2); out[13] = 0x3A; put(14, (secs / 60) % 60, 2)
-      out[16] = 0x3A; put(17, secs % 60, 2)
+      Self.write(fields, into: out)
       return 19
     }
+  }
+
+  /// Appends `iso8601`'s UTF-8 bytes (without making a `String`: 19 bytes would be a heap block).
+  /// - Parameters:
+  ///   - bytes: where to append.
+  public func appendISO8601(to bytes: inout [UInt8]) {
+    guard let fields = fourDigitYearFields else {
+      bytes.append(contentsOf: iso8601.utf8)
+      return
+    }
+    let start = bytes.count
+    bytes.append(contentsOf: repeatElement(0, count: 19))
+    bytes.withUnsafeMutableBufferPointer { all in
+      Self.write(fields, into: UnsafeMutableBufferPointer(rebasing: all[start..<start + 19]))
+    }
+  }
+
+  /// Year, month, day and second of the day, when the year has four digits (0...9999).
+  private var fourDigitYearFields: (y: Int, m: Int, d: Int, secs: Int)? {
+    let days = Self.floorDiv(seconds, 86_400)
+    let (y, m, d) = Self.civil(fromDays: days)
+    guard (0...9999).contains(y) else { return nil }
+    return (Int(y), Int(m), Int(d), Int(seconds - days * 86_400))
+  }
+
+  /// Writes `YYYY-MM-DDTHH:MM:SS` digit by digit into 19 bytes.
+  private static func write(_ f: (y: Int, m: Int, d: Int, secs: Int), into out: UnsafeMutableBufferPointer<UInt8>) {
+    func put(_ at: Int, _ value: Int, _ width: Int) {
+      var v = value
+      for k in stride(from: at + width - 1, through: at, by: -1) {
+        out[k] = UInt8(truncatingIfNeeded: 0x30 + v % 10)
+        v /= 10
+      }
+    }
+    put(0, f.y, 4); out[4] = 0x2D; put(5, f.m, 2); out[7] = 0x2D; put(8, f.d, 2)
+    out[10] = 0x54; put(11, f.secs / 3600, 2); out[13] = 0x3A; put(14, (f.secs / 60) % 60, 2)
+    out[16] = 0x3A; put(17, f.secs % 60, 2)
   }
 
   /// The general form, for years outside 0...9999.

@@ -49,4 +49,21 @@ struct TimestampParsingTests {
       #expect(Timestamp(parsing: t.iso8601) == t)
     }
   }
+
+  /// The stored rows take the form's bytes without a `String`: the same bytes, after what the
+  /// buffer held, for four-digit years and for the others (written the general way).
+  @Test func appendedBytesAreTheStoredForm() async {
+    await propertyCheck(count: 500, input: Gen.int(in: -400_000_000_000...400_000_000_000)) { seconds in
+      let t = Timestamp(seconds: Int64(seconds))
+      var bytes: [UInt8] = [7, 7]
+      t.appendISO8601(to: &bytes)
+      #expect(bytes == [7, 7] + Array(t.iso8601.utf8), "\(seconds)")
+    }
+    for year in [0, 9999, 10_000, -1] {
+      let t = Timestamp(seconds: (Int64(year) - 1970) * 31_556_952)
+      var bytes: [UInt8] = []
+      t.appendISO8601(to: &bytes)
+      #expect(bytes == Array(t.iso8601.utf8), "year \(year)")
+    }
+  }
 }

@@ -5,10 +5,10 @@ import Testing
 /// The CLI's mapping of CSV fields to a record, field by field (no server).
 @Suite("CSV records")
 struct CSVRecordsTests {
-  static let columns = try! CSVRecords(header: ["cookie", "demographics.age", "interests"])
+  static let columns = try! CSVRecords(header: ["cookie", "demographics.age", "interests", "income"])
 
-  static func record(age: String = "", interests: String = "") throws -> RawRecord {
-    try columns.record(["c1", age, interests])
+  static func record(age: String = "", interests: String = "", income: String = "") throws -> RawRecord {
+    try columns.record(["c1", age, interests, income])
   }
 
   /// Ages as pandas and people write them: integers, integers written as decimals, NaN for a gap.
@@ -34,5 +34,14 @@ struct CSVRecordsTests {
   ] as [(String, [String])])
   func interestListsAreSplit(text: String, interests: [String]) throws {
     #expect(try Self.record(interests: text).interests == interests, "\(text)")
+  }
+
+  /// Incomes pandas wrote as decimals lose their ".0"; any other text stays as written.
+  @Test(arguments: [
+    ("50000.0", "50000"), ("50000", "50000"), ("High", "High"), ("1.0e3", "1.0e3"), ("abc.0", "abc.0"),
+    (".0", "0"), ("-7.0", "-7"), ("50000.5", "50000.5"), ("\u{663}.0", "\u{663}.0"), ("", ""),
+  ] as [(String, String)])
+  func incomesAreRead(text: String, income: String) throws {
+    #expect(try Self.record(income: text).income == income, "\(text)")
   }
 }
