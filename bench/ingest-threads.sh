@@ -5,7 +5,7 @@
 #
 #   bench/ingest-threads.sh [AUDIENCED] [FILE]
 #   defaults: .build/release/audienced, 1,000,000 records made with `audience gen --seed 7`
-#   WINDOW=N: batches in flight (default 0: the server's default, 8)
+#   WINDOW=N: batches in flight (default 0: the server's default, 32)
 # Alternate two builds to compare them on this noisy machine.
 set -euo pipefail
 BIN=${1:-.build/release/audienced}

@@ -42,9 +42,10 @@ public struct ServerConfiguration: Sendable {
   /// Ingest streams open at once on one connection.
   public var maxIngestStreamsPerConnection = 4
   /// Unacknowledged batches an ingest stream gets when it asks for none; and the most it may ask
-  /// for. Each batch waiting holds at most a frame (`maxFrameBytes`). 32 keeps the pipeline full
-  /// while a commit waits for its fsync (8 left both cores idle a sixth of the time: 1,000,000
-  /// records loaded 5-10% slower); queries are not slowed by it (docs/BENCHMARKS.md).
+  /// for. Each batch waiting holds about a frame's worth of records (`maxFrameBytes`, decoded).
+  /// 32 keeps the pipeline full while a commit waits for its fsync (8 left both cores idle a
+  /// sixth of the time: 1,000,000 records loaded 1-12% slower, median 8%); queries are not
+  /// slowed by it (docs/BENCHMARKS.md).
   public var defaultIngestWindow = 32
   public var maxIngestWindow = 32
   /// Profiles whose packed views (GetUser's and QueryCohort's encoding of a profile) the server

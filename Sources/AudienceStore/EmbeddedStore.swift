@@ -143,10 +143,11 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     }
     do {
       // secure_delete: an erased person's bytes are overwritten, not left in free pages.
-      // cache_size 8 MiB: rows are appended in seq order (the tables have no secondary index to
-      // update at random) and every read of records is served by the graph, so the cache needs
-      // little more than a commit's pages and the B-trees' inner pages; 64 MiB only grew the
-      // server by 59 MiB in a 1,000,000-record load (page by page) for no speed.
+      // cache_size 8 MiB: `users` rows are appended in seq order (it has no secondary index to
+      // update at random; the other tables are small) and every read of records is served by the
+      // graph, so the cache needs little more than a commit's pages and the B-trees' inner pages;
+      // 64 MiB only grew the server by 59 MiB in a 1,000,000-record load (page by page) for no
+      // speed.
       try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA secure_delete=ON; PRAGMA cache_size=-8192;")
       try db.execute(RecordTable.schema)
       try db.execute(ProfileCreationLog.schema)

@@ -157,7 +157,7 @@ class Client:
                     count(self._call("ingest", rpc_pb2.IngestRequest(records=first)), 0)
                 return summary
             stream = self._next_id
-            granted = self._call("ingest_stream", rpc_pb2.IngestStreamRequest(window=window)).window
+            granted = max(1, self._call("ingest_stream", rpc_pb2.IngestStreamRequest(window=window)).window)
             pending = {}  # request id -> offset of its first record
             sequence, offset = 0, 0
 
