@@ -34,7 +34,7 @@ public struct ContentID: Hashable, Sendable, CustomStringConvertible {
     h.add(record.demographics.education)
     h.add(String(record.interests.count))
     for interest in record.interests { h.add(interest) }
-    self.init(high: UInt64(truncatingIfNeeded: h.state >> 64), low: UInt64(truncatingIfNeeded: h.state))
+    self.init(high: h.high, low: h.low)
   }
 
   /// 32 hex digits.
@@ -61,8 +61,6 @@ private struct FNV128 {
   var high: UInt64 = 0x6c62_272e_07bb_0142
   var low: UInt64 = 0x62b8_2175_6295_c58d
 
-  var state: UInt128 { UInt128(high) << 64 | UInt128(low) }
-
   @inline(__always) mutating func byte(_ b: UInt8) {
     low ^= UInt64(b)
     // state * prime mod 2^128, the prime being 2^88 + 0x13b: the low half times 0x13b (128 bits),
@@ -81,5 +79,4 @@ private struct FNV128 {
     s.withUTF8 { utf8 in for b in utf8 { h.byte(b) } }
     self = h
   }
-
 }

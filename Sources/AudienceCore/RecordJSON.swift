@@ -60,14 +60,9 @@ public enum RecordJSON {
       }
       add(utf8.count)
     }
-    // Read in place (a copy to call `withUTF8` on would retain the string).
-    if s.utf8.withContiguousStorageIfAvailable(scan) == nil {
-      var copy = s
-      copy.withUTF8(scan)
-    }
+    s.withUTF8InPlace(scan)
     return items
   }
-
 
   private static func text(_ v: JSONValue?, _ field: String) throws(AudienceError) -> String {
     switch v {

@@ -110,11 +110,7 @@ public struct RecordNormalizer: Sendable {
       let tail = utf8[utf8.count - 1]
       return (control, head >= 0x21 && head <= 0x7E && tail >= 0x21 && tail <= 0x7E)
     }
-    // Read in place (a copy to call `withUTF8` on would retain the string).
-    let (control, plainEnds) = value.utf8.withContiguousStorageIfAvailable(scan) ?? {
-      var bytes = value
-      return bytes.withUTF8(scan)
-    }()
+    let (control, plainEnds) = value.withUTF8InPlace(scan)
     if control { throw .invalidField(field(), "contains control characters") }
     if plainEnds { return value }
     let trimmed = value.trimmingWhitespace()

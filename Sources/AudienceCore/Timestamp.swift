@@ -20,13 +20,10 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
   /// `YYYY-MM-DDTHH:MM:SS`, the stored form. Written digit by digit into 19 bytes: it is on the
   /// path of every user the server returns.
   public var iso8601: String {
-    guard let fields = fourDigitYearFields else {
-      let days = Self.floorDiv(seconds, 86_400)
-      let (y, m, d) = Self.civil(fromDays: days)
-      return Self.padded(y, m, d, Int(seconds - days * 86_400))
-    }
+    let f = fields
+    guard (0...9999).contains(f.y) else { return Self.padded(f.y, f.m, f.d, f.secs) }
     return String(unsafeUninitializedCapacity: 19) { out in
-      Self.write(fields, into: out)
+      Self.write(f, into: out)
       return 19
     }
   }
@@ -35,27 +32,24 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
   /// - Parameters:
   ///   - bytes: where to append.
   public func appendISO8601(to bytes: inout [UInt8]) {
-    guard let fields = fourDigitYearFields else {
-      bytes.append(contentsOf: iso8601.utf8)
-      return
-    }
+    let f = fields
+    guard (0...9999).contains(f.y) else { return bytes.append(contentsOf: Self.padded(f.y, f.m, f.d, f.secs).utf8) }
     let start = bytes.count
     bytes.append(contentsOf: repeatElement(0, count: 19))
     bytes.withUnsafeMutableBufferPointer { all in
-      Self.write(fields, into: UnsafeMutableBufferPointer(rebasing: all[start..<start + 19]))
+      Self.write(f, into: UnsafeMutableBufferPointer(rebasing: all[start..<start + 19]))
     }
   }
 
-  /// Year, month, day and second of the day, when the year has four digits (0...9999).
-  private var fourDigitYearFields: (y: Int, m: Int, d: Int, secs: Int)? {
+  /// Year, month, day and second of the day.
+  private var fields: (y: Int64, m: Int64, d: Int64, secs: Int) {
     let days = Self.floorDiv(seconds, 86_400)
     let (y, m, d) = Self.civil(fromDays: days)
-    guard (0...9999).contains(y) else { return nil }
-    return (Int(y), Int(m), Int(d), Int(seconds - days * 86_400))
+    return (y, m, d, Int(seconds - days * 86_400))
   }
 
-  /// Writes `YYYY-MM-DDTHH:MM:SS` digit by digit into 19 bytes.
-  private static func write(_ f: (y: Int, m: Int, d: Int, secs: Int), into out: UnsafeMutableBufferPointer<UInt8>) {
+  /// Writes `YYYY-MM-DDTHH:MM:SS` digit by digit into 19 bytes (a year in 0...9999).
+  private static func write(_ f: (y: Int64, m: Int64, d: Int64, secs: Int), into out: UnsafeMutableBufferPointer<UInt8>) {
     func put(_ at: Int, _ value: Int, _ width: Int) {
       var v = value
       for k in stride(from: at + width - 1, through: at, by: -1) {
@@ -63,7 +57,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         v /= 10
       }
     }
-    put(0, f.y, 4); out[4] = 0x2D; put(5, f.m, 2); out[7] = 0x2D; put(8, f.d, 2)
+    put(0, Int(f.y), 4); out[4] = 0x2D; put(5, Int(f.m), 2); out[7] = 0x2D; put(8, Int(f.d), 2)
     out[10] = 0x54; put(11, f.secs / 3600, 2); out[13] = 0x3A; put(14, (f.secs / 60) % 60, 2)
     out[16] = 0x3A; put(17, f.secs % 60, 2)
   }

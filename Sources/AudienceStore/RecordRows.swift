@@ -49,40 +49,36 @@ struct RecordRows: Sendable {
     add(r.cookie)
     add(r.email)
     add(r.phoneNumber)
-    if let time = r.createdAt {
-      // Written straight into the buffer: as a `String` each record's 19 bytes were a heap block.
-      let start = Int32(bytes.count)
-      time.appendISO8601(to: &bytes)
-      spans.append(start)
-      spans.append(Int32(bytes.count) - start)
-    } else {
-      add(nil)
-    }
+    // Written straight into the buffer: as a `String` each record's 19 bytes were a heap block.
+    if let time = r.createdAt { span { time.appendISO8601(to: &$0) } } else { absent() }
     add(r.location.state)
     add(r.location.country)
     add(r.location.city)
     add(r.demographics.gender)
     add(r.demographics.income)
     add(r.demographics.education)
-    spans.append(Int32(bytes.count))
-    StringListCoding.encode(r.interests, into: &bytes)
-    spans.append(Int32(bytes.count) - spans[spans.count - 1])
+    span { StringListCoding.encode(r.interests, into: &$0) }
     ages.append(r.demographics.age.map(Int64.init) ?? Self.noAge)
   }
 
   private mutating func add(_ text: String?) {
-    guard text != nil else {
-      spans.append(Self.absent)
-      spans.append(0)
-      return
-    }
-    let start = Int32(bytes.count)
+    guard text != nil else { return absent() }
     // Read in place through the optional (binding the string would retain it).
-    if text?.utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil {
-      bytes.append(contentsOf: text!.utf8)
-    }
+    span { bytes in text?.withUTF8InPlace { bytes.append(contentsOf: $0) } }
+  }
+
+  /// A column's bytes, appended by `write`, and where they are.
+  private mutating func span(_ write: (inout [UInt8]) -> Void) {
+    let start = Int32(bytes.count)
+    write(&bytes)
     spans.append(start)
     spans.append(Int32(bytes.count) - start)
+  }
+
+  /// A NULL column.
+  private mutating func absent() {
+    spans.append(Self.absent)
+    spans.append(0)
   }
 
   /// Whether record `i` was sent with a time (one without gets the commit's).

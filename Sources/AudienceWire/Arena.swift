@@ -26,10 +26,7 @@ final class Arena {
       p[src.count] = 0
       return p
     }
-    // Read in place through the optional: a copy to call `withUTF8` on would retain the string.
-    if let p = s?.utf8.withContiguousStorageIfAvailable(copy) { return p }
-    var bridged = s ?? ""
-    return bridged.withUTF8(copy)
+    return s?.withUTF8InPlace(copy) ?? copy(UnsafeBufferPointer(start: nil, count: 0))
   }
 
   /// An array of C strings.

@@ -56,8 +56,7 @@ struct SpellingKey: DenseTableKey {
 
   init(_ string: String) {
     self.string = string
-    var s = string
-    tableHash = s.withUTF8 { Self.hash($0) }
+    tableHash = string.withUTF8InPlace(Self.hash)
   }
 
   static func == (a: SpellingKey, b: SpellingKey) -> Bool { a.tableHash == b.tableHash && a.string == b.string }
