@@ -16,6 +16,15 @@ public struct RecordNormalizer: Sendable {
   /// - Parameters:
   ///   - raw: the record as sent.
   public func normalize(_ raw: RawRecord) throws(AudienceError) -> Record {
+    try raw.withBytes { (bytes) throws(AudienceError) in try normalize(bytes) }
+  }
+
+  /// As `normalize(_: RawRecord)`, from the bytes the record arrived in: each field is checked
+  /// (UTF-8, no NUL or other control character, the length limit) and becomes a `String` once,
+  /// already trimmed; a date is parsed from its bytes.
+  /// - Parameters:
+  ///   - raw: the record's fields.
+  public func normalize(_ raw: borrowing RawRecordBytes) throws(AudienceError) -> Record {
     let cookie = try text(raw.cookie, "data.cookie")
     guard let cookie else { throw .invalidField("data.cookie", "is required and must not be empty") }
     if isBlocked(cookie) {
@@ -27,14 +36,7 @@ public struct RecordNormalizer: Sendable {
     if let email, Self.hasSpaceOrNewline(email) {
       throw .invalidField("data.email", "must not contain spaces")
     }
-    var createdAt: Timestamp?
-    if let date = try text(raw.createdAt, "data.created_at") {
-      guard let parsed = Timestamp(parsing: date) else {
-        throw .invalidField(
-          "data.created_at", "\(Self.quote(date)) is not a date (expected MM/DD/YYYY HH:MM or YYYY-MM-DDTHH:MM:SS)")
-      }
-      createdAt = parsed
-    }
+    let createdAt = try timestamp(raw.createdAt)
     if let age = raw.age, !(0...130).contains(age) {
       throw .invalidField("data.demographics.age", "\(age) is outside 0...130")
     }
@@ -75,46 +77,84 @@ public struct RecordNormalizer: Sendable {
       interests: interests)
   }
 
-  /// Trims a string field and checks its length; empty becomes nil.
+  /// How a field's bytes passed the checks.
+  private enum Checked {
+    case absent
+    /// Both ends are printable ASCII other than space: nothing to trim.
+    case plain
+    case mayNeedTrim
+  }
+
+  /// Checks a field's bytes: the length limit, UTF-8, no control character (a NUL named as such:
+  /// no client of the protocol can have meant it).
   /// - Parameters:
   ///   - field: the field's name, built only for an error (an interest's name is interpolated).
-  private func text(_ value: String, _ field: @autoclosure () -> String) throws(AudienceError) -> String? {
-    let count = value.utf8.count
+  private func check(_ utf8: UnsafeBufferPointer<UInt8>, _ field: @autoclosure () -> String) throws(AudienceError) -> Checked {
+    let count = utf8.count
     guard count <= limits.maxFieldBytes else {
       throw .invalidField(field(), "\(count) bytes exceed the limit of \(limits.maxFieldBytes)")
     }
-    if count == 0 { return nil }
+    guard count > 0, let base = UnsafeRawPointer(utf8.baseAddress) else { return .absent }
     // One pass over the bytes: control characters are ASCII, so a byte scan finds them (UTF-8
-    // continuation bytes are >= 0x80); ends that are printable ASCII other than space need no trim.
-    func scan(_ utf8: UnsafeBufferPointer<UInt8>) -> (control: Bool, plainEnds: Bool) {
-      var control = false
-      // Eight bytes at a time while none is below 0x20 ("hasless": exact for "any"), then byte by
-      // byte from the word holding one (a tab is allowed).
-      var i = 0
-      if let base = UnsafeRawPointer(utf8.baseAddress) {
-        while i + 8 <= utf8.count {
-          let x = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-          if (x &- 0x2020_2020_2020_2020) & ~x & 0x8080_8080_8080_8080 != 0 { break }
-          i += 8
-        }
-      }
-      while i < utf8.count {
-        let b = utf8[i]
-        if b < 0x20 && b != 0x09 {
-          control = true
-          break
-        }
-        i += 1
-      }
-      let head = utf8[0]
-      let tail = utf8[utf8.count - 1]
-      return (control, head >= 0x21 && head <= 0x7E && tail >= 0x21 && tail <= 0x7E)
+    // continuation bytes are >= 0x80). Eight bytes at a time while none is below 0x20
+    // ("hasless": exact for "any"), then byte by byte from the word holding one (a tab is allowed).
+    var high: UInt64 = 0
+    var i = 0
+    while i + 8 <= count {
+      let x = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+      if (x &- 0x2020_2020_2020_2020) & ~x & 0x8080_8080_8080_8080 != 0 { break }
+      high |= x
+      i += 8
     }
-    let (control, plainEnds) = value.withUTF8InPlace(scan)
-    if control { throw .invalidField(field(), "contains control characters") }
-    if plainEnds { return value }
-    let trimmed = value.trimmingWhitespace()
-    return trimmed.isEmpty ? nil : trimmed
+    while i < count {
+      let b = utf8[i]
+      if b < 0x20 && b != 0x09 {
+        throw .invalidField(field(), b == 0 ? Self.nulMessage(at: i, of: count) : "contains control characters")
+      }
+      high |= UInt64(b)
+      i += 1
+    }
+    if high & 0x8080_8080_8080_8080 != 0, !Self.isUTF8(utf8) { throw .invalidField(field(), "is not valid UTF-8") }
+    let head = utf8[0]
+    let tail = utf8[count - 1]
+    return head >= 0x21 && head <= 0x7E && tail >= 0x21 && tail <= 0x7E ? .plain : .mayNeedTrim
+  }
+
+  /// Why a string holding a NUL byte is refused (protobuf-c's decoding says the same).
+  public static func nulMessage(at offset: Int, of length: Int) -> String {
+    "contains a NUL byte at byte \(offset) (of \(length)), which the protocol cannot carry"
+  }
+
+  static func isUTF8(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
+    String(validating: utf8, as: UTF8.self) != nil
+  }
+
+  /// A checked string field, trimmed; empty becomes nil.
+  private func text(_ utf8: UnsafeBufferPointer<UInt8>, _ field: @autoclosure () -> String) throws(AudienceError) -> String? {
+    switch try check(utf8, field()) {
+    case .absent: return nil
+    case .plain: return String(decoding: utf8, as: UTF8.self)
+    case .mayNeedTrim:
+      let trimmed = String(decoding: utf8, as: UTF8.self).trimmingWhitespace()
+      return trimmed.isEmpty ? nil : trimmed
+    }
+  }
+
+  /// `created_at`, parsed from its bytes (a string is made only to trim odd ends or to quote it).
+  private func timestamp(_ utf8: UnsafeBufferPointer<UInt8>) throws(AudienceError) -> Timestamp? {
+    let date: String
+    switch try check(utf8, "data.created_at") {
+    case .absent: return nil
+    case .plain:
+      if let parsed = Timestamp(utf8: utf8) { return parsed }
+      date = String(decoding: utf8, as: UTF8.self)
+    case .mayNeedTrim:
+      date = String(decoding: utf8, as: UTF8.self).trimmingWhitespace()
+      if date.isEmpty { return nil }
+      if let parsed = Timestamp(parsing: date) { return parsed }
+    }
+    throw .invalidField(
+      "data.created_at", "\(Self.quote(date)) is not a date (expected MM/DD/YYYY HH:MM or YYYY-MM-DDTHH:MM:SS)")
   }
 
   /// Whether a trimmed identifier is one of `blockedIdentifiers` once lower-cased. An ASCII

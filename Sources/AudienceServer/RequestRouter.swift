@@ -235,6 +235,28 @@ public struct RequestRouter: Sendable {
     var positions: [Int]
     /// `ContentID(of:)` of each of `valid`, for a `QueuedIngest` store (else empty).
     var contentIDs: [ContentID]
+    let identify: Bool
+
+    /// Room for a batch of `count` records; `identify`: take their content ids.
+    init(count: Int, identify: Bool) {
+      outcomes = .init(repeating: nil, count: count)
+      valid = []
+      valid.reserveCapacity(count)
+      positions = []
+      positions.reserveCapacity(count)
+      contentIDs = []
+      if identify { contentIDs.reserveCapacity(count) }
+      self.identify = identify
+    }
+
+    /// Takes a valid record, found at `position` in the batch. Each is identified here, not by a
+    /// second pass.
+    mutating func take(_ record: consuming Record, at position: Int) {
+      let record = record
+      if identify { contentIDs.append(ContentID(of: record)) }
+      valid.append(consume record)
+      positions.append(position)
+    }
   }
 
   /// Validates one batch's records (CPU work only: ingest streams run it as each batch arrives,
@@ -243,24 +265,35 @@ public struct RequestRouter: Sendable {
   ///   - raws: the batch's records; when the caller gives up the array (its last use), each
   ///     record is moved out to be validated rather than copied.
   func prepare(_ raws: consuming [RawRecord]) -> PreparedBatch {
-    var batch = PreparedBatch(outcomes: .init(repeating: nil, count: raws.count), valid: [], positions: [], contentIDs: [])
-    batch.valid.reserveCapacity(raws.count)
-    batch.positions.reserveCapacity(raws.count)
-    let identify = queued != nil
-    if identify { batch.contentIDs.reserveCapacity(raws.count) }
-    // Each normalized record is identified before it is stored, not by a second pass. Each raw
-    // record is moved out for the call: read in place, the optimizer would copy it (a retain and
-    // a release of each string) for the throwing call.
+    var batch = PreparedBatch(count: raws.count, identify: queued != nil)
+    // Each raw record is moved out for the call: read in place, the optimizer would copy it (a
+    // retain and a release of each string) for the throwing call.
     var raws = raws
     raws.forEachMovedOut { i, raw in
       do throws(AudienceError) {
-        let record = try normalizer.normalize(raw)
-        if identify { batch.contentIDs.append(ContentID(of: record)) }
-        batch.valid.append(consume record)
-        batch.positions.append(i)
+        batch.take(try normalizer.normalize(raw), at: i)
       } catch {
         batch.outcomes[i] = .rejected(error.located("record \(i)"))
       }
+    }
+    return batch
+  }
+
+  /// As `prepare(_: [RawRecord])`, for a batch's records as received or as decoded.
+  func prepare(_ records: consuming IngestRecords) -> PreparedBatch {
+    guard case .encoded(let encoded) = records else {
+      guard case .decoded(let raws) = consume records else { fatalError("unreachable") }
+      return prepare(raws)
+    }
+    var batch = PreparedBatch(count: encoded.count, identify: queued != nil)
+    encoded.forEach { i, fields in
+      do throws(AudienceError) {
+        batch.take(try normalizer.normalize(fields), at: i)
+      } catch {
+        batch.outcomes[i] = .rejected(error.located("record \(i)"))
+      }
+    } unreadable: { i, _ in
+      batch.outcomes[i] = .rejected(AudienceError(.invalidArgument, "record \(i): could not be read"))
     }
     return batch
   }

@@ -16,7 +16,7 @@ enum CStrings {
 
   /// Why a string holding a NUL byte is refused (the lazy page reader says the same).
   static func nulMessage(at offset: Int, of length: Int) -> String {
-    "contains a NUL byte at byte \(offset) (of \(length)), which the protocol cannot carry"
+    RecordNormalizer.nulMessage(at: offset, of: length)
   }
 
   static func read(

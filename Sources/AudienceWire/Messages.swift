@@ -171,14 +171,44 @@ public struct IngestBatch: Hashable, Sendable {
   public var stream: UInt64
   /// 0, 1, 2, ... in the order the batches must be applied.
   public var sequence: UInt64
-  public var records: [RawRecord]
+  public var records: IngestRecords
   /// The stream ends after this batch.
   public var last: Bool
 
   public init(stream: UInt64, sequence: UInt64, records: [RawRecord], last: Bool = false) {
+    self.init(stream: stream, sequence: sequence, records: .decoded(records), last: last)
+  }
+
+  public init(stream: UInt64, sequence: UInt64, records: IngestRecords, last: Bool = false) {
     self.stream = stream
     self.sequence = sequence
     self.records = records
     self.last = last
   }
+}
+
+/// A batch's records: decoded (made by a client, or decoded by protobuf-c), or as the server
+/// received them, to be read field by field where they are validated (`EncodedRecords`).
+/// Equal when they hold the same records, however they are held.
+public enum IngestRecords: Hashable, Sendable {
+  case decoded([RawRecord])
+  case encoded(EncodedRecords)
+
+  public var count: Int {
+    switch self {
+    case .decoded(let records): records.count
+    case .encoded(let encoded): encoded.count
+    }
+  }
+
+  /// The records as `RawRecord`s (received ones decoded, a byte that is not UTF-8 replaced).
+  public var rawRecords: [RawRecord] {
+    switch self {
+    case .decoded(let records): records
+    case .encoded(let encoded): encoded.rawRecords
+    }
+  }
+
+  public static func == (a: Self, b: Self) -> Bool { a.rawRecords == b.rawRecords }
+  public func hash(into hasher: inout Hasher) { hasher.combine(rawRecords) }
 }

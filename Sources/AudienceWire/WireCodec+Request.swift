@@ -6,12 +6,6 @@ public import NIOCore
 /// values and frees the C message before returning; encoding builds C messages in an
 /// `Arena` and packs them straight into the output buffer.
 public enum WireCodec {
-  /// Decodes a request payload (without the length prefix).
-  ///
-  /// Errors are `invalidArgument` naming the field; an unknown method is `unimplemented`
-  /// (thrown as `WireStatus`).
-  /// - Parameters:
-  ///   - payload: the frame's bytes.
   /// Copies a repeated Record field; errors name the record's position.
   private static func records(
     _ n: Int, _ items: UnsafeMutablePointer<UnsafeMutablePointer<Audience__V1__Record>?>?
@@ -28,65 +22,78 @@ public enum WireCodec {
     return records
   }
 
+  /// Decodes a request payload (without the length prefix).
+  ///
+  /// Errors are `invalidArgument` naming the field; an unknown method is `unimplemented`
+  /// (thrown as `WireStatus`). An ingest batch's records are not decoded here: its structure is
+  /// checked and its records are read where they are validated (`EncodedRecords`).
+  /// - Parameters:
+  ///   - payload: the frame's bytes.
   public static func decodeRequest(_ payload: ByteBuffer) throws -> WireRequest {
     try payload.withUnsafeReadableBytes { bytes throws -> WireRequest in
-      try UnpackArena.with { allocator throws -> WireRequest in
-        try NestingGuard.check(bytes, maxDepth: ProtoFilter.maxDepth)
-        guard
-          let msg = audience__v1__request__unpack(allocator, bytes.count, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self))
-        else {
-          throw AudienceError(.invalidArgument, "frame of \(bytes.count) bytes is not a valid audience.v1.Request protobuf")
-        }
-        let m = msg.pointee
-        let body: WireRequest.Body
-        switch m.body_case {
-        case AUDIENCE__V1__REQUEST__BODY_HELLO:
-          body = .hello(
-            protocolVersion: m.hello.pointee.protocol_version,
-            clientName: try CStrings.read(m.hello.pointee.client_name, "hello.client_name"))
-        case AUDIENCE__V1__REQUEST__BODY_INGEST:
-          body = .ingest(try records(m.ingest.pointee.n_records, m.ingest.pointee.records))
-        case AUDIENCE__V1__REQUEST__BODY_INGEST_STREAM:
-          body = .ingestStream(window: m.ingest_stream.pointee.window)
-        case AUDIENCE__V1__REQUEST__BODY_INGEST_BATCH:
-          let b = m.ingest_batch.pointee
-          body = .ingestBatch(
-            IngestBatch(stream: b.stream, sequence: b.sequence, records: try records(b.n_records, b.records), last: b.last != 0))
-        case AUDIENCE__V1__REQUEST__BODY_GET_USER:
-          body = .getUser(cookie: try CStrings.read(m.get_user.pointee.cookie, "cookie"))
-        case AUDIENCE__V1__REQUEST__BODY_QUERY_COHORT:
-          let q = m.query_cohort.pointee
-          let cookie = try CStrings.read(q.cookie, "cookie")
-          let cursor = try CStrings.read(q.cursor, "cursor")
-          body = .queryCohort(
-            CohortQuery(
-              filter: try ProtoFilter.decode(q.filter, where: q.where),
-              cookie: cookie.isEmpty ? nil : cookie,
-              limit: q.limit == 0 ? CohortQuery.defaultLimit : Int(q.limit),
-              cursor: cursor.isEmpty ? nil : cursor, countOnly: q.count_only != 0))
-        case AUDIENCE__V1__REQUEST__BODY_HEALTH:
-          body = .health
-        case AUDIENCE__V1__REQUEST__BODY_ANALYZE:
-          body = .analyze(try ProtoAnalyze.decode(m.analyze))
-        case AUDIENCE__V1__REQUEST__BODY_WATCH:
-          body = .watch(try ProtoFilter.decode(m.watch.pointee.filter, where: m.watch.pointee.where))
-        case AUDIENCE__V1__REQUEST__BODY_CANCEL:
-          body = .cancel(requestID: m.cancel.pointee.request_id)
-        case AUDIENCE__V1__REQUEST__BODY_FORGET:
-          body = .forget(try ProtoPerson.decode(m.forget.pointee.person))
-        case AUDIENCE__V1__REQUEST__BODY_EXPORT:
-          body = .export(try ProtoPerson.decode(m.export.pointee.person))
-        case AUDIENCE__V1__REQUEST__BODY_HISTORY:
-          body = .history(try ProtoPerson.decode(m.history.pointee.person))
-        case AUDIENCE__V1__REQUEST__BODY_SPLIT:
-          let cookie = try CStrings.read(m.split.pointee.cookie, "cookie").trimmingWhitespace()
-          guard !cookie.isEmpty else { throw AudienceError.invalidField("cookie", "is required") }
-          body = .split(cookie: cookie)
-        default:
-          throw WireStatus(.unimplemented, "request \(m.id) names no method this server knows (body field \(m.body_case.rawValue))")
-        }
-        return WireRequest(id: m.id, timeoutMs: m.timeout_ms, body: body)
+      if let batch = EncodedRecords.request(bytes) { return batch }
+      return try unpackRequest(bytes)
+    }
+  }
+
+  /// Decodes a request with protobuf-c (every request but a plain ingest batch).
+  static func unpackRequest(_ bytes: UnsafeRawBufferPointer) throws -> WireRequest {
+    try UnpackArena.with { allocator throws -> WireRequest in
+      try NestingGuard.check(bytes, maxDepth: ProtoFilter.maxDepth)
+      guard
+        let msg = audience__v1__request__unpack(allocator, bytes.count, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self))
+      else {
+        throw AudienceError(.invalidArgument, "frame of \(bytes.count) bytes is not a valid audience.v1.Request protobuf")
       }
+      let m = msg.pointee
+      let body: WireRequest.Body
+      switch m.body_case {
+      case AUDIENCE__V1__REQUEST__BODY_HELLO:
+        body = .hello(
+          protocolVersion: m.hello.pointee.protocol_version,
+          clientName: try CStrings.read(m.hello.pointee.client_name, "hello.client_name"))
+      case AUDIENCE__V1__REQUEST__BODY_INGEST:
+        body = .ingest(try records(m.ingest.pointee.n_records, m.ingest.pointee.records))
+      case AUDIENCE__V1__REQUEST__BODY_INGEST_STREAM:
+        body = .ingestStream(window: m.ingest_stream.pointee.window)
+      case AUDIENCE__V1__REQUEST__BODY_INGEST_BATCH:
+        let b = m.ingest_batch.pointee
+        body = .ingestBatch(
+          IngestBatch(stream: b.stream, sequence: b.sequence, records: try records(b.n_records, b.records), last: b.last != 0))
+      case AUDIENCE__V1__REQUEST__BODY_GET_USER:
+        body = .getUser(cookie: try CStrings.read(m.get_user.pointee.cookie, "cookie"))
+      case AUDIENCE__V1__REQUEST__BODY_QUERY_COHORT:
+        let q = m.query_cohort.pointee
+        let cookie = try CStrings.read(q.cookie, "cookie")
+        let cursor = try CStrings.read(q.cursor, "cursor")
+        body = .queryCohort(
+          CohortQuery(
+            filter: try ProtoFilter.decode(q.filter, where: q.where),
+            cookie: cookie.isEmpty ? nil : cookie,
+            limit: q.limit == 0 ? CohortQuery.defaultLimit : Int(q.limit),
+            cursor: cursor.isEmpty ? nil : cursor, countOnly: q.count_only != 0))
+      case AUDIENCE__V1__REQUEST__BODY_HEALTH:
+        body = .health
+      case AUDIENCE__V1__REQUEST__BODY_ANALYZE:
+        body = .analyze(try ProtoAnalyze.decode(m.analyze))
+      case AUDIENCE__V1__REQUEST__BODY_WATCH:
+        body = .watch(try ProtoFilter.decode(m.watch.pointee.filter, where: m.watch.pointee.where))
+      case AUDIENCE__V1__REQUEST__BODY_CANCEL:
+        body = .cancel(requestID: m.cancel.pointee.request_id)
+      case AUDIENCE__V1__REQUEST__BODY_FORGET:
+        body = .forget(try ProtoPerson.decode(m.forget.pointee.person))
+      case AUDIENCE__V1__REQUEST__BODY_EXPORT:
+        body = .export(try ProtoPerson.decode(m.export.pointee.person))
+      case AUDIENCE__V1__REQUEST__BODY_HISTORY:
+        body = .history(try ProtoPerson.decode(m.history.pointee.person))
+      case AUDIENCE__V1__REQUEST__BODY_SPLIT:
+        let cookie = try CStrings.read(m.split.pointee.cookie, "cookie").trimmingWhitespace()
+        guard !cookie.isEmpty else { throw AudienceError.invalidField("cookie", "is required") }
+        body = .split(cookie: cookie)
+      default:
+        throw WireStatus(.unimplemented, "request \(m.id) names no method this server knows (body field \(m.body_case.rawValue))")
+      }
+      return WireRequest(id: m.id, timeoutMs: m.timeout_ms, body: body)
     }
   }
 
@@ -191,8 +198,9 @@ public enum WireCodec {
       b.pointee.stream = batch.stream
       b.pointee.sequence = batch.sequence
       b.pointee.last = batch.last ? 1 : 0
-      b.pointee.n_records = batch.records.count
-      b.pointee.records = arena.messages(batch.records) { ProtoRecord.encode($0, arena) }
+      let records = batch.records.rawRecords
+      b.pointee.n_records = records.count
+      b.pointee.records = arena.messages(records) { ProtoRecord.encode($0, arena) }
       m.body_case = AUDIENCE__V1__REQUEST__BODY_INGEST_BATCH
       m.ingest_batch = b
     case .split(let cookie):

@@ -8,9 +8,9 @@ import Testing
 struct TakeValidTests {
   static func batch(_ cookies: [String]) -> RequestRouter.PreparedBatch {
     let records = cookies.map { Record(cookie: $0, email: "\($0)@example.com", interests: ["Gaming", $0]) }
-    return RequestRouter.PreparedBatch(
-      outcomes: .init(repeating: nil, count: records.count), valid: records, positions: Array(records.indices),
-      contentIDs: records.map(ContentID.init(of:)))
+    var batch = RequestRouter.PreparedBatch(count: records.count, identify: true)
+    for (i, r) in records.enumerated() { batch.take(r, at: i) }
+    return batch
   }
 
   @Test func severalBatchesAreJoinedInOrderAndLeftEmpty() {

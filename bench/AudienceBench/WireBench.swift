@@ -5,8 +5,9 @@ import Foundation
 import NIOCore
 
 /// The wire's share of an ingest, alone and in-process on one thread: the client's encoding of
-/// IngestBatch frames, the server's decoding of them (protobuf-c unpack into the arena, then
-/// Swift values), and the same for the acknowledgements (one IngestResult per record). It is
+/// IngestBatch frames, the server's decoding of them (their structure checked and the records'
+/// places found: `EncodedRecords`), the validation that reads each record's fields from the frame,
+/// and the same for the acknowledgements (one IngestResult per record). It is
 /// the floor under any ingest rate: no store, no identity graph, no socket.
 struct WireBench: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -55,7 +56,7 @@ struct WireBench: ParsableCommand {
       if let dump {
         _ = FileManager.default.createFile(atPath: dump, contents: Data(frames.flatMap { $0.readableBytesView }))
       }
-      var decoded: [[RawRecord]] = []
+      var decoded: [IngestRecords] = []
       try time("request_decode") {
         for f in frames {
           // The encoder writes the 4-byte length prefix; the server decodes what follows it.
@@ -69,14 +70,19 @@ struct WireBench: ParsableCommand {
       var ids: [ContentID] = []
       ids.reserveCapacity(records.count)
       time("normalize_and_identify") {
-        for raws in decoded {
+        for received in decoded {
           var out: [Record] = []
-          out.reserveCapacity(raws.count)
-          raws.forEachInPlace { _, raw in
-            if let r = try? normalizer.normalize(raw) {
-              ids.append(ContentID(of: r))
-              out.append(r)
-            }
+          out.reserveCapacity(received.count)
+          func take(_ r: Record?) {
+            guard let r else { return }
+            ids.append(ContentID(of: r))
+            out.append(r)
+          }
+          switch received {
+          case .encoded(let encoded):
+            encoded.forEach { _, fields in take(try? normalizer.normalize(fields)) } unreadable: { _, _ in }
+          case .decoded(let raws):
+            raws.forEachInPlace { _, raw in take(try? normalizer.normalize(raw)) }
           }
           valid.append(out)
         }

@@ -1,0 +1,195 @@
+public import AudienceCore
+
+/// An ingest batch's records as the server received them: a copy of the request's bytes and
+/// where each record is in them. The connection only checks their structure (`request`); the
+/// task that validates the batch reads each record's fields as spans of these bytes
+/// (`forEach`) and makes each normalized string once, instead of protobuf-c unpacking every
+/// field and a `String` being made of each on the connection's thread (docs/BENCHMARKS.md).
+///
+/// Read without protobuf-c, so held to protobuf-c's reading: `request` takes only frames that
+/// protobuf-c would take, and reads them to the same values (tests compare the two on generated
+/// and damaged frames); anything unusual it leaves to protobuf-c.
+public struct EncodedRecords: Hashable, Sendable {
+  let bytes: [UInt8]
+  /// Where each record's bytes are in `bytes`.
+  let records: [Range<Int>]
+
+  public var count: Int { records.count }
+
+  /// The `IngestBatch` request a frame holds, read without protobuf-c; nil for any other request
+  /// and for one that is not simple: a malformed frame (protobuf-c then says what is wrong), a
+  /// body other than `ingest_batch` or that body twice, a record holding its location or
+  /// demographics twice (protobuf-c merges them), a `last` flag longer than a byte.
+  /// - Parameters:
+  ///   - frame: an encoded `audience.v1.Request`.
+  static func request(_ frame: UnsafeRawBufferPointer) -> WireRequest? {
+    guard let base = frame.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+    do throws(AudienceError) {
+      var r = ProtoReader(base, 0..<frame.count)
+      var id: UInt64 = 0
+      var timeout: UInt32 = 0
+      var body: Range<Int>?
+      while !r.atEnd {
+        let (field, wire) = try r.key()
+        switch field {
+        case 1:
+          guard wire == ProtoReader.varint else { return nil }
+          id = try r.varint()
+        case 2:
+          guard wire == ProtoReader.varint else { return nil }
+          timeout = UInt32(truncatingIfNeeded: try r.varint())
+        case 23:
+          guard wire == ProtoReader.lengthDelimited, body == nil else { return nil }
+          body = try r.lengthDelimited()
+        case 10...22: return nil
+        default: try r.skip(wire)
+        }
+      }
+      guard let body else { return nil }
+      var b = ProtoReader(base, body)
+      var stream: UInt64 = 0
+      var sequence: UInt64 = 0
+      var last = false
+      var records: [Range<Int>] = []
+      while !b.atEnd {
+        let (field, wire) = try b.key()
+        switch field {
+        case 1:
+          guard wire == ProtoReader.varint else { return nil }
+          stream = try b.varint()
+        case 2:
+          guard wire == ProtoReader.varint else { return nil }
+          sequence = try b.varint()
+        case 3:
+          guard wire == ProtoReader.lengthDelimited else { return nil }
+          let record = try b.lengthDelimited()
+          guard try isSimpleRecord(ProtoReader(base, record)) else { return nil }
+          records.append(record)
+        case 4:
+          // A bool in one byte, as every encoder sends it (longer ones are protobuf-c's to read).
+          guard wire == ProtoReader.varint, b.at < b.end, b.base[b.at] < 0x80 else { return nil }
+          last = try b.varint() != 0
+        default: try b.skip(wire)
+        }
+      }
+      let batch = IngestBatch(
+        stream: stream, sequence: sequence, records: .encoded(EncodedRecords(bytes: Array(frame), records: records)), last: last)
+      return WireRequest(id: id, timeoutMs: timeout, body: .ingestBatch(batch))
+    } catch {
+      return nil
+    }
+  }
+
+  /// Whether a record is well formed, with its location and demographics at most once each.
+  private static func isSimpleRecord(_ record: ProtoReader) throws(AudienceError) -> Bool {
+    var r = record
+    var location = false, demographics = false
+    while !r.atEnd {
+      let (field, wire) = try r.key()
+      switch field {
+      case 1, 2, 3, 4, 7:
+        guard wire == ProtoReader.lengthDelimited else { return false }
+        try r.skipLengthDelimited()
+      case 5, 6:
+        guard wire == ProtoReader.lengthDelimited, !(field == 5 ? location : demographics) else { return false }
+        if field == 5 { location = true } else { demographics = true }
+        var sub = ProtoReader(r.base, try r.lengthDelimited())
+        while !sub.atEnd {
+          let (f, w) = try sub.key()
+          if field == 6 && f == 1 {
+            guard w == ProtoReader.varint else { return false }
+            _ = try sub.varint()
+          } else if f >= 1 && f <= (field == 5 ? 3 : 4) {
+            guard w == ProtoReader.lengthDelimited else { return false }
+            try sub.skipLengthDelimited()
+          } else {
+            try sub.skip(w)
+          }
+        }
+      default: try r.skip(wire)
+      }
+    }
+    return true
+  }
+
+  /// Calls `body` with each record's fields, in order, as spans of the received bytes.
+  /// - Parameters:
+  ///   - body: the record's position and fields (valid only during the call).
+  ///   - unreadable: a record that could not be read (`request` checked each, so never).
+  public func forEach(
+    _ body: (Int, borrowing RawRecordBytes) -> Void, unreadable: (Int, AudienceError) -> Void
+  ) {
+    bytes.withUnsafeBufferPointer { all in
+      guard let base = all.baseAddress else { return }
+      var fields = RawRecordBytes()
+      for (i, range) in records.enumerated() {
+        fields.reset()
+        do throws(AudienceError) {
+          try Self.read(ProtoReader(base, range), into: &fields)
+        } catch {
+          unreadable(i, error)
+          continue
+        }
+        body(i, fields)
+      }
+    }
+  }
+
+  /// A record's fields (the last of a field sent twice, as protobuf-c).
+  private static func read(_ record: ProtoReader, into out: inout RawRecordBytes) throws(AudienceError) {
+    var r = record
+    let base = record.base
+    func span(_ range: Range<Int>) -> RawRecordBytes.Bytes {
+      RawRecordBytes.Bytes(start: base + range.lowerBound, count: range.count)
+    }
+    while !r.atEnd {
+      let (field, wire) = try r.key()
+      switch (field, wire) {
+      case (1, ProtoReader.lengthDelimited): out.cookie = span(try r.lengthDelimited())
+      case (2, ProtoReader.lengthDelimited): out.email = span(try r.lengthDelimited())
+      case (3, ProtoReader.lengthDelimited): out.phoneNumber = span(try r.lengthDelimited())
+      case (4, ProtoReader.lengthDelimited): out.createdAt = span(try r.lengthDelimited())
+      case (7, ProtoReader.lengthDelimited): out.interests.append(span(try r.lengthDelimited()))
+      case (5, ProtoReader.lengthDelimited):
+        var l = ProtoReader(base, try r.lengthDelimited())
+        while !l.atEnd {
+          let (f, w) = try l.key()
+          switch (f, w) {
+          case (1, ProtoReader.lengthDelimited): out.state = span(try l.lengthDelimited())
+          case (2, ProtoReader.lengthDelimited): out.country = span(try l.lengthDelimited())
+          case (3, ProtoReader.lengthDelimited): out.city = span(try l.lengthDelimited())
+          default: try l.skip(w)
+          }
+        }
+      case (6, ProtoReader.lengthDelimited):
+        var d = ProtoReader(base, try r.lengthDelimited())
+        while !d.atEnd {
+          let (f, w) = try d.key()
+          switch (f, w) {
+          case (1, ProtoReader.varint): out.age = Int(Int32(truncatingIfNeeded: try d.varint()))
+          case (2, ProtoReader.lengthDelimited): out.gender = span(try d.lengthDelimited())
+          case (3, ProtoReader.lengthDelimited): out.income = span(try d.lengthDelimited())
+          case (4, ProtoReader.lengthDelimited): out.education = span(try d.lengthDelimited())
+          default: try d.skip(w)
+          }
+        }
+      default: try r.skip(wire)
+      }
+    }
+  }
+
+  /// The records as `RawRecord`s, a byte that is not UTF-8 replaced (for re-encoding and tests).
+  var rawRecords: [RawRecord] {
+    var result: [RawRecord] = []
+    result.reserveCapacity(count)
+    forEach { _, f in
+      func s(_ b: RawRecordBytes.Bytes) -> String { String(decoding: b, as: UTF8.self) }
+      result.append(
+        RawRecord(
+          cookie: s(f.cookie), email: s(f.email), phoneNumber: s(f.phoneNumber), createdAt: s(f.createdAt),
+          state: s(f.state), country: s(f.country), city: s(f.city), age: f.age, gender: s(f.gender),
+          income: s(f.income), education: s(f.education), interests: f.interests.map(s)))
+    } unreadable: { _, _ in result.append(RawRecord()) }
+    return result
+  }
+}
