@@ -1,10 +1,26 @@
 /// Validates and normalizes raw records. Pure: no I/O, no clock.
 public struct RecordNormalizer: Sendable {
-  public var limits: RecordLimits
+  public var limits: RecordLimits {
+    didSet { blockedASCII = Self.asciiMembers(of: limits.blockedIdentifiers) }
+  }
+  /// The blocked identifiers an ASCII identifier can match once lower-cased (those of lower-case
+  /// ASCII): an ASCII identifier is compared with these on its bytes, without a lower-cased copy
+  /// or a hash.
+  private var blockedASCII: (lengths: UInt64, members: [[UInt8]])
 
   /// - Parameters:
   ///   - limits: field bounds to enforce.
-  public init(limits: RecordLimits = .default) { self.limits = limits }
+  public init(limits: RecordLimits = .default) {
+    self.limits = limits
+    blockedASCII = Self.asciiMembers(of: limits.blockedIdentifiers)
+  }
+
+  /// The lower-case ASCII members, and their lengths as bits (bit n: one is n bytes long; bit 63:
+  /// 63 or longer).
+  private static func asciiMembers(of identifiers: Set<String>) -> (lengths: UInt64, members: [[UInt8]]) {
+    let members = identifiers.map { Array($0.utf8) }.filter { $0.allSatisfy { $0 < 0x80 && !(0x41...0x5A).contains($0) } }
+    return (members.reduce(0) { $0 | 1 << min($1.count, 63) }, members)
+  }
 
   /// Normalizes one record, or throws an `invalidArgument` naming the first bad field.
   ///
@@ -30,12 +46,7 @@ public struct RecordNormalizer: Sendable {
     if isBlocked(cookie) {
       throw .invalidField("data.cookie", "\(Self.quote(cookie)) is a placeholder, not an identifier (a blocked value)")
     }
-    // A placeholder email is no email: it must not join everyone who sent it.
-    var email = try text(raw.email, "data.email")?.asciiFastLowercased
-    if let e = email, isBlocked(e) { email = nil }
-    if let email, Self.hasSpaceOrNewline(email) {
-      throw .invalidField("data.email", "must not contain spaces")
-    }
+    let email = try self.email(raw.email)
     let createdAt = try timestamp(raw.createdAt)
     if let age = raw.age, !(0...130).contains(age) {
       throw .invalidField("data.demographics.age", "\(age) is outside 0...130")
@@ -46,17 +57,14 @@ public struct RecordNormalizer: Sendable {
     }
     var interests: [String] = []
     interests.reserveCapacity(raw.interests.count)
-    // Case-insensitive repeats: a few interests are compared in a list, many in a set.
-    var folded: [String] = []
+    // Case-insensitive repeats: a few interests are compared with those kept, many in a set.
     var seen = Set<String>()
     let few = raw.interests.count <= 16
     for (i, interest) in raw.interests.enumerated() {
       guard let value = try text(interest, "data.interests[\(i)]") else { continue }
-      let key = value.asciiFastLowercased
       if few {
-        if folded.contains(key) { continue }
-        folded.append(key)
-      } else if !seen.insert(key).inserted {
+        if interests.contains(where: { Self.sameFolded($0, value) }) { continue }
+      } else if !seen.insert(value.asciiFastLowercased).inserted {
         continue
       }
       interests.append(value)
@@ -81,7 +89,7 @@ public struct RecordNormalizer: Sendable {
   private enum Checked {
     case absent
     /// Both ends are printable ASCII other than space: nothing to trim.
-    case plain
+    case plain(ascii: Bool)
     case mayNeedTrim
   }
 
@@ -97,14 +105,25 @@ public struct RecordNormalizer: Sendable {
     guard count > 0, let base = UnsafeRawPointer(utf8.baseAddress) else { return .absent }
     // One pass over the bytes: control characters are ASCII, so a byte scan finds them (UTF-8
     // continuation bytes are >= 0x80). Eight bytes at a time while none is below 0x20
-    // ("hasless": exact for "any"), then byte by byte from the word holding one (a tab is allowed).
+    // ("hasless": exact for "any"), the last eight (overlapping) for the rest, and byte by byte
+    // only from a word holding one (a tab is allowed).
+    func hasLess(_ x: UInt64) -> Bool { (x &- 0x2020_2020_2020_2020) & ~x & 0x8080_8080_8080_8080 != 0 }
     var high: UInt64 = 0
     var i = 0
-    while i + 8 <= count {
-      let x = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-      if (x &- 0x2020_2020_2020_2020) & ~x & 0x8080_8080_8080_8080 != 0 { break }
-      high |= x
-      i += 8
+    if count >= 8 {
+      while i + 8 <= count {
+        let x = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        if hasLess(x) { break }
+        high |= x
+        i += 8
+      }
+      if i < count && i + 8 > count {
+        let x = base.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+        if !hasLess(x) {
+          high |= x
+          i = count
+        }
+      }
     }
     while i < count {
       let b = utf8[i]
@@ -114,10 +133,11 @@ public struct RecordNormalizer: Sendable {
       high |= UInt64(b)
       i += 1
     }
-    if high & 0x8080_8080_8080_8080 != 0, !Self.isUTF8(utf8) { throw .invalidField(field(), "is not valid UTF-8") }
+    let ascii = high & 0x8080_8080_8080_8080 == 0
+    if !ascii, !Self.isUTF8(utf8) { throw .invalidField(field(), "is not valid UTF-8") }
     let head = utf8[0]
     let tail = utf8[count - 1]
-    return head >= 0x21 && head <= 0x7E && tail >= 0x21 && tail <= 0x7E ? .plain : .mayNeedTrim
+    return head >= 0x21 && head <= 0x7E && tail >= 0x21 && tail <= 0x7E ? .plain(ascii: ascii) : .mayNeedTrim
   }
 
   /// Why a string holding a NUL byte is refused (protobuf-c's decoding says the same).
@@ -140,6 +160,40 @@ public struct RecordNormalizer: Sendable {
     }
   }
 
+  /// The email, trimmed and lower-cased; nil when absent or a placeholder (a placeholder email is
+  /// no email: it must not join everyone who sent it). A plain ASCII one (nearly all) is checked
+  /// on its bytes and lower-cased as it is made; any other through a string.
+  private func email(_ utf8: UnsafeBufferPointer<UInt8>) throws(AudienceError) -> String? {
+    let email: String
+    switch try check(utf8, "data.email") {
+    case .absent: return nil
+    case .plain(ascii: true):
+      email = String(unsafeUninitializedCapacity: utf8.count) { out in
+        for i in 0..<utf8.count {
+          let b = utf8[i]
+          out[i] = b >= 0x41 && b <= 0x5A ? b | 0x20 : b
+        }
+        return utf8.count
+      }
+      if isBlocked(email) { return nil }
+      // Line breaks are control characters, refused already.
+      if utf8.contains(0x20) { throw .invalidField("data.email", "must not contain spaces") }
+      return email
+    case .plain(ascii: false), .mayNeedTrim:
+      guard let trimmed = text(String(decoding: utf8, as: UTF8.self)) else { return nil }
+      email = trimmed.asciiFastLowercased
+    }
+    if isBlocked(email) { return nil }
+    if Self.hasSpaceOrNewline(email) { throw .invalidField("data.email", "must not contain spaces") }
+    return email
+  }
+
+  /// A checked string, trimmed; nil when nothing is left.
+  private func text(_ checked: String) -> String? {
+    let trimmed = checked.trimmingWhitespace()
+    return trimmed.isEmpty ? nil : trimmed
+  }
+
   /// `created_at`, parsed from its bytes (a string is made only to trim odd ends or to quote it).
   private func timestamp(_ utf8: UnsafeBufferPointer<UInt8>) throws(AudienceError) -> Timestamp? {
     let date: String
@@ -157,15 +211,39 @@ public struct RecordNormalizer: Sendable {
       "data.created_at", "\(Self.quote(date)) is not a date (expected MM/DD/YYYY HH:MM or YYYY-MM-DDTHH:MM:SS)")
   }
 
-  /// Whether a trimmed identifier is one of `blockedIdentifiers` once lower-cased. An ASCII
-  /// string keeps its length when lower-cased, so one no blocked value matches in length is not
-  /// lower-cased at all.
+  /// Whether a trimmed identifier is one of `blockedIdentifiers` once lower-cased. An ASCII one
+  /// is compared on its bytes, and only with members of its length (lower-casing keeps the length
+  /// of ASCII); any other is lower-cased and looked up.
   private func isBlocked(_ identifier: String) -> Bool {
-    let n = identifier.utf8.count
-    var copy = identifier
-    let ascii = copy.withUTF8 { utf8 in utf8.allSatisfy { $0 < 0x80 } }
-    if ascii, !limits.blockedIdentifiers.contains(where: { $0.utf8.count == n }) { return false }
-    return limits.blockedIdentifiers.contains(identifier.asciiFastLowercased)
+    let ascii: Bool? = identifier.withUTF8InPlace { utf8 in
+      if utf8.contains(where: { $0 >= 0x80 }) { return nil }
+      guard blockedASCII.lengths & 1 << min(utf8.count, 63) != 0 else { return false }
+      return blockedASCII.members.contains { member in
+        member.count == utf8.count
+          && member.indices.allSatisfy { i in
+            let b = utf8[i]
+            return (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) == member[i]
+          }
+      }
+    }
+    return ascii ?? limits.blockedIdentifiers.contains(identifier.asciiFastLowercased)
+  }
+
+  /// Whether two strings are the same lower-cased (`asciiFastLowercased`): two ASCII ones are
+  /// compared on their bytes.
+  static func sameFolded(_ a: String, _ b: String) -> Bool {
+    let ascii: Bool? = a.withUTF8InPlace { x in
+      b.withUTF8InPlace { y in
+        if x.contains(where: { $0 >= 0x80 }) || y.contains(where: { $0 >= 0x80 }) { return nil }
+        guard x.count == y.count else { return false }
+        for i in 0..<x.count where x[i] != y[i] {
+          let (p, q) = (x[i] | 0x20, y[i] | 0x20)
+          guard p == q, p >= 0x61 && p <= 0x7A else { return false }
+        }
+        return true
+      }
+    }
+    return ascii ?? (a.asciiFastLowercased == b.asciiFastLowercased)
   }
 
   /// Whether a string holds a space or a line break (`Character.isNewline`: U+000A-U+000D,

@@ -138,11 +138,27 @@ struct NormalizationTests {
     #expect(throws: AudienceError.self) { try n.normalize(RawRecord(cookie: "Undefined")) }
     #expect(try n.normalize(RawRecord(cookie: "c", email: "N/A")).email == nil)
     #expect(try n.normalize(RawRecord(cookie: "nulls")).cookie == "nulls")
+    // Compared on bytes when ASCII: the same length is not enough, and only letters fold.
+    #expect(try n.normalize(RawRecord(cookie: "nul1")).cookie == "nul1")
+    #expect(try n.normalize(RawRecord(cookie: "c", email: "n/A")).email == nil)
+    #expect(try n.normalize(RawRecord(cookie: "c", email: "n/a@x")).email == "n/a@x")
+    // A member that is not lower-case ASCII matches only through the set, as configured.
+    var limits = RecordLimits.default
+    limits.blockedIdentifiers = ["NULL", "n\u{e9}ant", "-"]
+    let custom = RecordNormalizer(limits: limits)
+    #expect(try custom.normalize(RawRecord(cookie: "null")).cookie == "null")
+    #expect(throws: AudienceError.self) { try custom.normalize(RawRecord(cookie: "N\u{c9}ANT")) }
+    #expect(throws: AudienceError.self) { try custom.normalize(RawRecord(cookie: "-")) }
+    #expect(try custom.normalize(RawRecord(cookie: "=")).cookie == "=")
   }
 
   @Test func repeatedInterestsAreDroppedCaseInsensitivelyInLongListsToo() throws {
     let short = try n.normalize(RawRecord(cookie: "c", interests: ["Tech", "tech", " TECH ", "Gaming", "\u{c9}t\u{e9}", "\u{e9}T\u{c9}"]))
     #expect(short.interests == ["Tech", "Gaming", "\u{c9}t\u{e9}"])
+    // Folded as lowercased() folds: the Kelvin sign is a "k"; "@" and "`" differ from letters by
+    // the case bit but are not letters.
+    let folded = try n.normalize(RawRecord(cookie: "c", interests: ["k", "\u{212A}", "@", "`", "[", "{", "Zz", "zZ"]))
+    #expect(folded.interests == ["k", "@", "`", "[", "{", "Zz"])
     let long = try n.normalize(RawRecord(cookie: "c", interests: (0..<40).map { "I\($0 % 20)" } + ["i3"]))
     #expect(long.interests == (0..<20).map { "I\($0)" })
   }

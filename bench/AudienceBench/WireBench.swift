@@ -73,10 +73,11 @@ struct WireBench: ParsableCommand {
         for received in decoded {
           var out: [Record] = []
           out.reserveCapacity(received.count)
-          func take(_ r: Record?) {
-            guard let r else { return }
+          // As the server takes them: each record moved, not copied.
+          func take(_ r: consuming Record?) {
+            guard let r = consume r else { return }
             ids.append(ContentID(of: r))
-            out.append(r)
+            out.append(consume r)
           }
           switch received {
           case .encoded(let encoded):
