@@ -19,20 +19,20 @@ public struct ContentID: Hashable, Sendable, CustomStringConvertible {
   /// The identity of a normalized record (with `createdAt` as sent, possibly absent).
   /// - Parameters:
   ///   - record: the normalized record.
-  public init(of record: Record) {
+  public init(of record: borrowing Record) {
     var h = FNV128()
     h.add(record.cookie)
     h.add(record.email)
     h.add(record.phoneNumber)
-    h.add(record.createdAt.map { String($0.seconds) })
+    h.add(decimal: record.createdAt.map(\.seconds))
     h.add(record.location.state)
     h.add(record.location.country)
     h.add(record.location.city)
-    h.add(record.demographics.age.map { String($0) })
+    h.add(decimal: record.demographics.age.map(Int64.init))
     h.add(record.demographics.gender)
     h.add(record.demographics.income)
     h.add(record.demographics.education)
-    h.add(String(record.interests.count))
+    h.add(decimal: Int64(record.interests.count))
     for interest in record.interests { h.add(interest) }
     self.init(high: h.high, low: h.low)
   }
@@ -78,5 +78,27 @@ private struct FNV128 {
     var h = self
     s.withUTF8 { utf8 in for b in utf8 { h.byte(b) } }
     self = h
+  }
+
+  /// As `add(String(n))`, without making the string: its decimal digits (a "-" first when
+  /// negative), length-prefixed.
+  mutating func add(decimal n: Int64?) {
+    guard let n else { byte(0xFF); return }
+    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 20 digits and a sign fit in 24 bytes
+    withUnsafeMutableBytes(of: &digits) { buffer in
+      var magnitude = n.magnitude
+      var at = buffer.count
+      repeat {
+        at -= 1
+        buffer[at] = UInt8(truncatingIfNeeded: 0x30 + magnitude % 10)
+        magnitude /= 10
+      } while magnitude > 0
+      if n < 0 {
+        at -= 1
+        buffer[at] = 0x2D
+      }
+      byte(UInt8(buffer.count - at))
+      for i in at..<buffer.count { byte(buffer[i]) }
+    }
   }
 }

@@ -109,14 +109,28 @@ public protocol ImmediateProfileReads: ProfileStore {
 public protocol QueuedIngest: ProfileStore {
   /// Queues validated records to be stored after everything queued before; returns at once.
   /// - Parameters:
-  ///   - records: the records, validated (given up by the caller: the store moves them).
-  ///   - contentIDs: `ContentID(of:)` of each record (computed by the caller, off the writer).
-  ///   - done: called once, on the store's writer thread, with one outcome per record once they
-  ///     are durable and visible, or with the error; in the order the calls were queued (a call
-  ///     refused because the store is closing is called back at once).
+  ///   - groups: the records, validated, in groups stored end to end (each batch of a stream
+  ///     as it was validated: not joined into one array first); given up by the caller: the
+  ///     store moves them.
+  ///   - contentIDs: `ContentID(of:)` of each record, group by group (computed by the caller,
+  ///     off the writer).
+  ///   - done: called once, on the store's writer thread, with one outcome per record (all the
+  ///     groups' end to end) once they are durable and visible, or with the error; in the order
+  ///     the calls were queued (a call refused because the store is closing is called back at
+  ///     once).
   func queueIngest(
-    _ records: consuming [Record], contentIDs: [ContentID],
+    groups: consuming [[Record]], contentIDs: [[ContentID]],
     done: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void)
+}
+
+extension QueuedIngest {
+  /// Queues one group of records (see `queueIngest(groups:contentIDs:done:)`).
+  public func queueIngest(
+    _ records: consuming [Record], contentIDs: [ContentID],
+    done: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
+  ) {
+    queueIngest(groups: [records], contentIDs: [contentIDs], done: done)
+  }
 }
 
 extension ProfileStore {

@@ -252,9 +252,8 @@ public struct RequestRouter: Sendable {
     /// Takes a valid record, found at `position` in the batch. Each is identified here, not by a
     /// second pass.
     mutating func take(_ record: consuming Record, at position: Int) {
-      let record = record
       if identify { contentIDs.append(ContentID(of: record)) }
-      valid.append(consume record)
+      valid.append(record)
       positions.append(position)
     }
   }
@@ -320,36 +319,21 @@ public struct RequestRouter: Sendable {
       return
     }
     var prepared = prepared
-    let records = Self.takeValid(&prepared)
-    let ids = Self.joined(prepared, \.contentIDs)
+    let groups = Self.takeValid(&prepared)
+    let ids = prepared.map(\.contentIDs)
     let answered = prepared
-    queued.queueIngest(records, contentIDs: ids) { result in
+    queued.queueIngest(groups: groups, contentIDs: ids) { result in
       done(result.map { Self.summaries(answered, $0) })
     }
   }
 
-  /// Every batch's valid records, end to end, moved out of the batches (left empty): a lone
-  /// batch's array as it is, several moved into one array without copying a record.
-  static func takeValid(_ prepared: inout [PreparedBatch]) -> [Record] {
-    if prepared.count == 1 {
-      let records = prepared[0].valid
-      prepared[0].valid = []
+  /// Every batch's valid records, moved out of the batches (left empty): the store takes them
+  /// group by group, so no record is moved to join them.
+  static func takeValid(_ prepared: inout [PreparedBatch]) -> [[Record]] {
+    prepared.indices.map { i in
+      var records: [Record] = []
+      swap(&records, &prepared[i].valid)
       return records
-    }
-    let total = prepared.reduce(0) { $0 + $1.valid.count }
-    return [Record](unsafeUninitializedCapacity: total) { out, initialized in
-      for i in prepared.indices {
-        var part = prepared[i].valid
-        prepared[i].valid = []
-        // Unique now (unless the caller kept the batch: then this copies, as joining would).
-        part.withUnsafeMutableBufferPointer { part in
-          guard let from = part.baseAddress, !part.isEmpty else { return }
-          (out.baseAddress! + initialized).moveInitialize(from: from, count: part.count)
-          // The moved-from slots get a record that owns nothing, for `part` to release.
-          from.initialize(repeating: Record(cookie: ""), count: part.count)
-          initialized += part.count
-        }
-      }
     }
   }
 

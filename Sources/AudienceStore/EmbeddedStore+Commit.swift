@@ -147,11 +147,20 @@ extension EmbeddedStore {
       return (results, notifyWatchers { $0.update(after: results.joined(), in: g) })
     }
     guard let answer else {
-      for p in batch { p.done(.failure(failure!)) }
+      for p in batch { p.done?(.failure(failure!)) }
       return
     }
     endBehind(answer.behind)
-    for (p, r) in zip(batch, answer.results) { p.done(.success(r)) }
+    // A group without a callback is answered with the next one that has it (one call's groups).
+    var carried: [IngestOutcome] = []
+    for (p, r) in zip(batch, answer.results) {
+      guard let done = p.done else {
+        carried += r
+        continue
+      }
+      done(.success(carried.isEmpty ? r : carried + r))
+      carried = []
+    }
   }
 
   /// After a failed write whose records the graph already holds: rebuilds the graph from the

@@ -59,7 +59,9 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     var rows: RecordRows
     /// The hashes of each record's identifier lookups, taken by the caller's thread too.
     var lookups: [IdentityGraph.LookupHashes]
-    var done: @Sendable (Result<[IngestOutcome], any Error>) -> Void
+    /// Called with the outcomes of this group and of the groups before it that have no callback
+    /// (the other groups of one `queueIngest` call: queued together, so committed together).
+    var done: (@Sendable (Result<[IngestOutcome], any Error>) -> Void)?
   }
 
   struct PendingForget {
@@ -203,19 +205,32 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   }
 
   public func queueIngest(
-    _ records: consuming [Record], contentIDs: [ContentID],
+    groups: consuming [[Record]], contentIDs: [[ContentID]],
     done: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
   ) {
-    var records = records
-    let rows = RecordRows(&records)
-    var lookups: [IdentityGraph.LookupHashes] = []
-    lookups.reserveCapacity(records.count)
-    records.forEachMovedOut { _, r in lookups.append(IdentityGraph.LookupHashes(r)) }
-    // Handed over, not captured: the leader moves each record out of the array, which copies
-    // them all unless the array is its alone.
-    let pending = Handoff(Pending(records: consume records, contentIDs: contentIDs, rows: rows, lookups: lookups, done: done))
-    // An empty group is queued too, so that its callback keeps its place in the order.
-    if !enqueue({ $0.pending.append(pending.take()) }) {
+    var groups = groups
+    // One pending group per non-empty group (an empty call still queues one, so that its
+    // callback keeps its place in the order); the last carries the callback.
+    var parts: [Pending] = []
+    parts.reserveCapacity(groups.count)
+    for g in groups.indices where !groups[g].isEmpty {
+      // Moved out, so that it is unique: the leader moves each record out of it, which copies
+      // them all unless the array is its alone.
+      var records: [Record] = []
+      swap(&records, &groups[g])
+      let rows = RecordRows(&records)
+      var lookups: [IdentityGraph.LookupHashes] = []
+      lookups.reserveCapacity(records.count)
+      records.forEachMovedOut { _, r in lookups.append(IdentityGraph.LookupHashes(r)) }
+      parts.append(Pending(records: records, contentIDs: contentIDs[g], rows: rows, lookups: lookups, done: nil))
+    }
+    if parts.isEmpty {
+      var none: [Record] = []
+      parts.append(Pending(records: [], contentIDs: [], rows: RecordRows(&none), lookups: [], done: nil))
+    }
+    parts[parts.count - 1].done = done
+    let pending = Handoff(parts)
+    if !enqueue({ $0.pending.append(contentsOf: pending.take()) }) {
       done(.failure(AudienceError(.unavailable, "the store is shutting down")))
     }
   }
@@ -256,7 +271,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
         writesRefused.load(ordering: .relaxed)
         ? AudienceError(.unavailable, "a storage write failed and the graph could not be rebuilt; restart audienced") : nil
       if let unavailable = loading ?? refused {
-        for p in batch { p.done(.failure(unavailable)) }
+        for p in batch { p.done?(.failure(unavailable)) }
         for f in forgets { f.continuation.resume(throwing: unavailable) }
         for s in splits { s.continuation.resume(throwing: unavailable) }
         continue

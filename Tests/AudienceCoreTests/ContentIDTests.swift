@@ -24,4 +24,38 @@ struct ContentIDTests {
       ContentID(of: Record(cookie: String(repeating: "\u{1F600}", count: 40))).description
         == "a3435bee453e349fc11f9f4b0e3a7939")
   }
+
+  /// FNV-1a 128 written out plainly (`UInt128`), numbers hashed as their `String`: the id's
+  /// definition, for times before 1970, the extremes, and every age.
+  static func reference(_ r: Record) -> String {
+    var h: UInt128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d
+    func byte(_ b: UInt8) { h = (h ^ UInt128(b)) &* ((1 << 88) + 0x13b) }
+    func add(_ s: String?) {
+      guard let s else { return byte(0xFF) }
+      var n = s.utf8.count
+      repeat { byte(UInt8(n & 0x7F)); n >>= 7 } while n > 0
+      for b in s.utf8 { byte(b) }
+    }
+    add(r.cookie); add(r.email); add(r.phoneNumber); add(r.createdAt.map { String($0.seconds) })
+    add(r.location.state); add(r.location.country); add(r.location.city)
+    add(r.demographics.age.map { String($0) })
+    add(r.demographics.gender); add(r.demographics.income); add(r.demographics.education)
+    add(String(r.interests.count))
+    for i in r.interests { add(i) }
+    let hex = String(h, radix: 16)
+    return String(repeating: "0", count: 32 - hex.count) + hex
+  }
+
+  @Test func numbersAreHashedAsTheirDecimalText() {
+    let times: [Int64] = [0, 1, -1, 9, 10, -10, 1_735_689_763, -62_135_596_800, .max, .min, .min + 1]
+    for t in times {
+      let r = Record(cookie: "c", createdAt: Timestamp(seconds: t), interests: ["a"])
+      #expect(ContentID(of: r).description == Self.reference(r), "\(t)")
+    }
+    for age in 0...130 {
+      let r = Record(cookie: "c", demographics: Demographics(age: age), interests: Array(repeating: "i", count: age))
+      #expect(ContentID(of: r).description == Self.reference(r), "\(age)")
+    }
+    #expect(ContentID(of: Self.full).description == Self.reference(Self.full))
+  }
 }

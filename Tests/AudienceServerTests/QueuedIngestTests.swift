@@ -17,11 +17,11 @@ final class QueuedStore: QueuedIngest, Service {
   let committed = Mutex<[String]>([])
 
   func queueIngest(
-    _ records: consuming [Record], contentIDs: [ContentID],
+    groups: consuming [[Record]], contentIDs: [[ContentID]],
     done: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
   ) {
-    let records = records
-    precondition(records.count == contentIDs.count)
+    let records = Array(groups.joined())
+    precondition(records.count == contentIDs.joined().count)
     if records.isEmpty { return done(.success([])) }
     queue.async {
       usleep(2_000)

@@ -2,8 +2,8 @@ import AudienceCore
 @testable import AudienceServer
 import Testing
 
-/// A group of validated stream batches goes to the store as one array, its records moved out of
-/// the batches rather than copied.
+/// A group of validated stream batches goes to the store batch by batch, each batch's records
+/// moved out rather than copied.
 @Suite("Joining validated batches")
 struct TakeValidTests {
   static func batch(_ cookies: [String]) -> RequestRouter.PreparedBatch {
@@ -13,27 +13,20 @@ struct TakeValidTests {
     return batch
   }
 
-  @Test func severalBatchesAreJoinedInOrderAndLeftEmpty() {
+  @Test func eachBatchsRecordsAreTakenAndTheBatchesLeftEmpty() {
     var prepared = [Self.batch(["a-long-cookie-1", "b"]), Self.batch([]), Self.batch(["c", "d-long-cookie-4", "e"])]
-    let records = RequestRouter.takeValid(&prepared)
-    #expect(records.map(\.cookie) == ["a-long-cookie-1", "b", "c", "d-long-cookie-4", "e"])
-    #expect(records.map(\.interests) == [["Gaming", "a-long-cookie-1"], ["Gaming", "b"], ["Gaming", "c"],
-                                         ["Gaming", "d-long-cookie-4"], ["Gaming", "e"]])
+    let groups = RequestRouter.takeValid(&prepared)
+    #expect(groups.map { $0.map(\.cookie) } == [["a-long-cookie-1", "b"], [], ["c", "d-long-cookie-4", "e"]])
+    #expect(groups[2].map(\.interests) == [["Gaming", "c"], ["Gaming", "d-long-cookie-4"], ["Gaming", "e"]])
     #expect(prepared.allSatisfy { $0.valid.isEmpty })
     #expect(prepared.map(\.positions.count) == [2, 0, 3], "only the records are taken")
-  }
-
-  @Test func aLoneBatchIsTakenAsItIs() {
-    var prepared = [Self.batch(["a", "b"])]
-    #expect(RequestRouter.takeValid(&prepared).map(\.cookie) == ["a", "b"])
-    #expect(prepared[0].valid.isEmpty)
   }
 
   @Test func batchesTheCallerStillHoldsKeepTheirRecords() {
     var prepared = [Self.batch(["a-long-cookie-1", "b"]), Self.batch(["c"])]
     let kept = prepared
-    let records = RequestRouter.takeValid(&prepared)
-    #expect(records.map(\.cookie) == ["a-long-cookie-1", "b", "c"])
+    let groups = RequestRouter.takeValid(&prepared)
+    #expect(groups.map { $0.map(\.cookie) } == [["a-long-cookie-1", "b"], ["c"]])
     #expect(kept.map { $0.valid.map(\.cookie) } == [["a-long-cookie-1", "b"], ["c"]])
     #expect(kept[0].valid[0].email == "a-long-cookie-1@example.com")
   }

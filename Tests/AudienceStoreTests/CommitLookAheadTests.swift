@@ -17,6 +17,35 @@ struct CommitLookAheadTests {
       createdAt: Timestamp(seconds: 1_740_000_000 + Int64(i % 50) * 60), interests: i % 2 == 0 ? ["AI"] : [])
   }
 
+  /// One call's groups (a stream's batches, validated apart) are stored end to end and answered
+  /// once, with the outcomes of the records joined; empty groups take no place.
+  @Test func oneCallsGroupsAreAnsweredTogether() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let store = try EmbeddedStore(directory: dir.path, logger: Logger(label: "test"))
+    let groups = [Array(0..<50), [], Array(25..<75), [], Array(0..<100)].map { $0.map(Self.record) }
+    let calls = Mutex(0)
+    let outcomes = try await withCheckedThrowingContinuation { (c: CheckedContinuation<[IngestOutcome], any Error>) in
+      store.queueIngest(groups: groups, contentIDs: groups.map { $0.map(ContentID.init(of:)) }) { result in
+        calls.withLock { $0 += 1 }
+        c.resume(with: result)
+      }
+    }
+    var plain = IdentityGraph()
+    var expected: [IngestOutcome] = []
+    for r in groups.joined() {
+      expected.append(plain.apply(StoredRecord(seq: plain.lastSeq + 1, contentID: ContentID(of: r), record: r)))
+    }
+    #expect(outcomes == expected)
+    #expect(calls.withLock { $0 } == 1)
+    let nothing = try await withCheckedThrowingContinuation { (c: CheckedContinuation<[IngestOutcome], any Error>) in
+      store.queueIngest(groups: [[], []], contentIDs: [[], []]) { c.resume(with: $0) }
+    }
+    #expect(nothing.isEmpty)
+    #expect(try await store.stats().records == 100)
+    await store.close()
+  }
+
   @Test func groupsQueuedTogetherFindEveryIdentifier() async throws {
     let dir = TemporaryDirectory()
     defer { dir.remove() }
