@@ -117,7 +117,7 @@ struct SegmentIndexTests {
     }
     #expect(set.isDense)
     #expect(set.count == expected.count)
-    for id in expected.shuffled(using: &rng).prefix(expected.count - 50) {
+    for id in expected.shuffled(using: &rng).prefix(expected.count - 30) {
       set.remove(id, universe: universe)
       expected.remove(id)
     }

@@ -1,6 +1,10 @@
 /// The profiles holding one attribute value: a sorted array of ids while the value is rare,
-/// a bitmap once it is common (more than one profile in 32), back to an array below one in 64.
-/// So a rare city costs 4 bytes per profile and a common country an eighth of a byte.
+/// a bitmap once it is common (more than one profile in 128), back to an array below one in 256.
+/// So a rare city costs 4 bytes per profile and a common country an eighth of a byte. The
+/// array is kept short because a profile that changes a value moves its id out of one array
+/// and into another, each a copy of the elements after it: with arrays up to one profile in 32
+/// (a city or an age of a million profiles) those copies were a sixth of the indexer's time
+/// during a bulk load (docs/BENCHMARKS.md).
 struct PostingSet: Sendable {
   var count = 0
   var ids: [UInt32] = []
@@ -27,7 +31,7 @@ struct PostingSet: Sendable {
       ids.append(v)
     }
     count += 1
-    if count > 64, count > universe >> 5 {
+    if count > 64, count > universe >> 7 {
       var b = Bitmap(capacity: universe)
       for x in ids { b.insert(Int(x)) }
       bits = b
@@ -43,7 +47,7 @@ struct PostingSet: Sendable {
       guard bits!.contains(id) else { return }
       bits!.remove(id)
       count -= 1
-      if count < universe >> 6 {
+      if count < universe >> 8 {
         var list: [UInt32] = []
         list.reserveCapacity(count)
         bits!.forEach { list.append(UInt32($0)); return true }
