@@ -135,8 +135,6 @@ protocol FilterSubject {
 }
 
 extension Profile: FilterSubject {
-  var incomeText: String? { income?.value }
-  var ageValue: Int? { age?.value }
   func value(_ field: StringField) -> String? {
     switch field {
     case .gender: gender?.value

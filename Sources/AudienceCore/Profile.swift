@@ -57,16 +57,19 @@ public struct Profile: Sendable {
   public internal(set) var first: RecordKey
   public internal(set) var last: RecordKey
 
-  var cookie: Sourced<String>
-  var email: Sourced<String>?
-  var phone: Sourced<String>?
-  var state: Sourced<String>?
-  var country: Sourced<String>?
-  var city: Sourced<String>?
-  var age: Sourced<Int>?
-  var gender: Sourced<String>?
-  var income: Sourced<String>?
-  var education: Sourced<String>?
+  /// Each field's value; the record it came from is in `keys` (a field's `Sourced` form, below,
+  /// joins the two).
+  private var cookieText: String
+  private var emailText: String?
+  private var phoneText: String?
+  private var stateText: String?
+  private var countryText: String?
+  private var cityText: String?
+  private(set) var ageValue: Int?
+  private var genderText: String?
+  private(set) var incomeText: String?
+  private var educationText: String?
+  private var keys: FieldKeys
   var interests = InterestSet()
   /// Whether one of its emails was seen with two or more cookies (emails never lose cookies,
   /// so once true it stays true).
@@ -76,7 +79,61 @@ public struct Profile: Sendable {
     self.id = id
     self.first = key
     self.last = key
-    self.cookie = Sourced(value: cookie, key: key)
+    cookieText = cookie
+    keys = FieldKeys(key)
+  }
+
+  var cookie: Sourced<String> {
+    get { Sourced(value: cookieText, key: keys[.cookie]) }
+    set {
+      cookieText = newValue.value
+      keys.set(.cookie, newValue.key)
+    }
+  }
+  var email: Sourced<String>? {
+    get { sourced(emailText, .email) }
+    set { Self.set(&emailText, &keys, .email, newValue) }
+  }
+  var phone: Sourced<String>? {
+    get { sourced(phoneText, .phone) }
+    set { Self.set(&phoneText, &keys, .phone, newValue) }
+  }
+  var state: Sourced<String>? {
+    get { sourced(stateText, .state) }
+    set { Self.set(&stateText, &keys, .state, newValue) }
+  }
+  var country: Sourced<String>? {
+    get { sourced(countryText, .country) }
+    set { Self.set(&countryText, &keys, .country, newValue) }
+  }
+  var city: Sourced<String>? {
+    get { sourced(cityText, .city) }
+    set { Self.set(&cityText, &keys, .city, newValue) }
+  }
+  var age: Sourced<Int>? {
+    get { sourced(ageValue, .age) }
+    set { Self.set(&ageValue, &keys, .age, newValue) }
+  }
+  var gender: Sourced<String>? {
+    get { sourced(genderText, .gender) }
+    set { Self.set(&genderText, &keys, .gender, newValue) }
+  }
+  var income: Sourced<String>? {
+    get { sourced(incomeText, .income) }
+    set { Self.set(&incomeText, &keys, .income, newValue) }
+  }
+  var education: Sourced<String>? {
+    get { sourced(educationText, .education) }
+    set { Self.set(&educationText, &keys, .education, newValue) }
+  }
+
+  private func sourced<V>(_ value: V?, _ field: FieldKeys.Field) -> Sourced<V>? {
+    value.map { Sourced(value: $0, key: keys[field]) }
+  }
+
+  private static func set<V>(_ slot: inout V?, _ keys: inout FieldKeys, _ field: FieldKeys.Field, _ new: Sourced<V>?) {
+    slot = new?.value
+    if let new { keys.set(field, new.key) }
   }
 
   /// Folds one record's fields into the view.
@@ -86,19 +143,25 @@ public struct Profile: Sendable {
     recordCount += 1
     first = min(first, key)
     last = max(last, key)
-    func take<V>(_ slot: inout Sourced<V>?, _ value: V?) {
-      if let value { slot = Sourced.newer(slot, Sourced(value: value, key: key)) }
+    /// The newer of the two (a value as new as the one held does not replace it).
+    func take<V>(_ slot: inout V?, _ keys: inout FieldKeys, _ field: FieldKeys.Field, _ value: V?) {
+      guard let value, slot == nil || key > keys[field] else { return }
+      slot = value
+      keys.set(field, key)
     }
-    if key >= cookie.key { cookie = Sourced(value: r.cookie, key: key) }
-    take(&self.email, email)
-    take(&phone, r.phoneNumber)
-    take(&state, r.location.state)
-    take(&country, r.location.country)
-    take(&city, r.location.city)
-    take(&age, r.demographics.age)
-    take(&gender, r.demographics.gender)
-    take(&income, r.demographics.income)
-    take(&education, r.demographics.education)
+    if key >= keys[.cookie] {
+      cookieText = r.cookie
+      keys.set(.cookie, key)
+    }
+    take(&emailText, &keys, .email, email)
+    take(&phoneText, &keys, .phone, r.phoneNumber)
+    take(&stateText, &keys, .state, r.location.state)
+    take(&countryText, &keys, .country, r.location.country)
+    take(&cityText, &keys, .city, r.location.city)
+    take(&ageValue, &keys, .age, r.demographics.age)
+    take(&genderText, &keys, .gender, r.demographics.gender)
+    take(&incomeText, &keys, .income, r.demographics.income)
+    take(&educationText, &keys, .education, r.demographics.education)
     // A new profile's interests grow once, not an allocation per doubling.
     if interests.isEmpty { interests.reserveCapacity(r.interests.count) }
     for (position, interest) in r.interests.enumerated() {
@@ -145,11 +208,64 @@ public struct Profile: Sendable {
   ///   - interestCap: most interests to show.
   func view(cookie shown: String?, interestCap: Int) -> Record {
     Record(
-      cookie: shown ?? cookie.value, email: email?.value, phoneNumber: phone?.value,
+      cookie: shown ?? cookieText, email: emailText, phoneNumber: phoneText,
       createdAt: last.createdAt,
-      location: Location(state: state?.value, country: country?.value, city: city?.value),
-      demographics: Demographics(
-        age: age?.value, gender: gender?.value, income: income?.value, education: education?.value),
+      location: Location(state: stateText, country: countryText, city: cityText),
+      demographics: Demographics(age: ageValue, gender: genderText, income: incomeText, education: educationText),
       interests: interestList(cap: interestCap))
+  }
+}
+
+/// The record keys a profile's fields came from: a small table of the distinct keys and, for each
+/// field, its place in the table (four bits each). A field's own `RecordKey` was 16 bytes, ten
+/// per profile, nearly always the same one or two; this is 32 bytes (docs/BENCHMARKS.md: a
+/// smaller profile slot is fewer pages to fault in while a million profiles are made).
+struct FieldKeys: Sendable {
+  enum Field: Int, CaseIterable {
+    case cookie, email, phone, state, country, city, age, gender, income, education
+  }
+
+  /// The table: `head` (place 0), then `rest` (places 1...10).
+  private var head: RecordKey
+  private var rest: [RecordKey] = []
+  /// Each field's place, four bits per field (a field never set is at place 0).
+  private var places: UInt64 = 0
+
+  init(_ key: RecordKey) { head = key }
+
+  subscript(_ field: Field) -> RecordKey {
+    let place = Int(places >> (4 * UInt64(field.rawValue)) & 0xF)
+    return place == 0 ? head : rest[place - 1]
+  }
+
+  mutating func set(_ field: Field, _ key: RecordKey) {
+    let place = place(of: key)
+    let shift = 4 * UInt64(field.rawValue)
+    places = places & ~(0xF << shift) | UInt64(place) << shift
+  }
+
+  private mutating func place(of key: RecordKey) -> Int {
+    if key == head { return 0 }
+    if let i = rest.firstIndex(of: key) { return i + 1 }
+    // Keys no field points at any more are dropped before the table grows past ten.
+    if rest.count >= 10 { compact() }
+    rest.append(key)
+    return rest.count
+  }
+
+  /// Keeps only the keys some field points at.
+  private mutating func compact() {
+    let keys = Field.allCases.map { self[$0] }
+    head = keys[0]
+    rest = []
+    places = 0
+    for (f, key) in keys.enumerated() where key != head {
+      var place = rest.firstIndex(of: key).map { $0 + 1 } ?? 0
+      if place == 0 {
+        rest.append(key)
+        place = rest.count
+      }
+      places |= UInt64(place) << (4 * UInt64(f))
+    }
   }
 }
