@@ -3,9 +3,10 @@ import AudienceWire
 import NIOCore
 
 /// Frame decoding and envelope decoding: the bytes a client may send. Every input must give
-/// frames or a framing error, and every frame a request or an error, never a crash. The payload
-/// is also read as a server's response, as the client reads one: whole, and as a lazy
-/// QueryCohort page with every field of every user read.
+/// frames or a framing error, and every frame a request or an error, never a crash; an ingest
+/// batch's records (read from the frame's bytes where the server validates them) are each
+/// normalized or refused. The payload is also read as a server's response, as the client reads
+/// one: whole, and as a lazy QueryCohort page with every field of every user read.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzFrames(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   var buffer = ByteBuffer(bytes: UnsafeBufferPointer(start: data, count: size))
@@ -15,6 +16,7 @@ public func fuzzFrames(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     do { next = try decoder.decode(buffer: &buffer) } catch { break }
     guard let frame = next else { break }
     if let request = try? WireCodec.decodeRequest(frame) {
+      validate(request)
       // What decodes must encode again.
       var out = ByteBuffer()
       WireCodec.encode(request, into: &out)
@@ -22,7 +24,7 @@ public func fuzzFrames(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   }
   // The payload alone, as an envelope.
   let payload = ByteBuffer(bytes: UnsafeBufferPointer(start: data, count: size))
-  _ = try? WireCodec.decodeRequest(payload)
+  if let request = try? WireCodec.decodeRequest(payload) { validate(request) }
   _ = try? WireCodec.decodeResponse(payload)
   _ = LazyCohortPage.nextCursor(in: payload)
   if let page = try? LazyCohortPage(payload) {
@@ -32,4 +34,12 @@ public func fuzzFrames(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try? page.decoded()
   }
   return 0
+}
+
+/// What the server does next with an ingest batch it read: each record normalized from the
+/// frame's bytes, or refused.
+func validate(_ request: WireRequest) {
+  guard case .ingestBatch(let batch) = request.body, case .encoded(let records) = batch.records else { return }
+  let normalizer = RecordNormalizer()
+  records.forEach { _, fields in _ = try? normalizer.normalize(fields) } unreadable: { _, _ in }
 }
