@@ -102,6 +102,45 @@ struct IngestStreamTests {
     #expect(await server.stop() == 0)
   }
 
+  /// A client that does not check (any protobuf library can send one) sends a record holding a
+  /// NUL byte, and one that is not UTF-8, in a stream batch: those records alone are refused,
+  /// named by place and field, and the others are stored.
+  @Test func aRecordWithANULInAStreamBatchIsRefusedAlone() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let raw = try RawSocket(path: server.socketPath)
+    try raw.hello()
+    raw.send(WireRequest(id: 4, body: .ingestStream(window: 0)))
+    #expect(try raw.readResponse()?.body == .ingestStream(window: 32))
+    // IngestBatch{stream: 4, sequence: 0, records: [{cookie: "a"}, {cookie: "b", email: "x\0y"},
+    // {cookie: "c\xFF"}, {cookie: "d"}], last: true} in Request{id: 5}, built byte by byte.
+    let records: [[UInt8]] = [[0x0A, 0x01, 0x61], [0x0A, 0x01, 0x62, 0x12, 0x03, 0x78, 0x00, 0x79], [0x0A, 0x02, 0x63, 0xFF], [0x0A, 0x01, 0x64]]
+    var batch: [UInt8] = [0x08, 0x04, 0x10, 0x00]
+    for r in records { batch += [0x1A, UInt8(r.count)] + r }
+    batch += [0x20, 0x01]
+    let request: [UInt8] = [0x08, 0x05, 0xBA, 0x01, UInt8(batch.count)] + batch
+    raw.send([0, 0, 0, UInt8(request.count)] + request)
+    let response = try #require(try raw.readResponse())
+    #expect(response.id == 5)
+    guard case .ingest(let summary) = response.body else {
+      Issue.record("\(response)")
+      return
+    }
+    #expect((summary.accepted, summary.rejected) == (2, 2))
+    guard case .rejected(let nul) = summary.outcomes[1], case .rejected(let notUTF8) = summary.outcomes[2] else {
+      Issue.record("\(summary.outcomes)")
+      return
+    }
+    #expect(nul.message == "record 1: data.email: contains a NUL byte at byte 1 (of 3), which the protocol cannot carry")
+    #expect(notUTF8.message == "record 2: data.cookie: is not valid UTF-8")
+    let client = try await server.client()
+    _ = try await client.user(cookie: "d")
+    #expect(try await client.health().stats.records == 2)
+    await client.close()
+    #expect(await server.stop() == 0)
+  }
+
   /// The server dies during `audience ingest`: the CLI prints what was acknowledged and exits 4.
   @Test func anInterruptedIngestReportsWhatWasAcknowledged() async throws {
     let server = ServerProcess()
