@@ -66,7 +66,7 @@ extension EmbeddedStore {
         var marks: [ContentID?] = []
         marks.reserveCapacity(pending.contentIDs.count)
         // Each claim's bucket is fetched `lookAhead` claims before it (a cache miss each).
-        let hashes = pending.contentIDs.map(\.tableHash)
+        let hashes = pending.claimHashes
         for h in hashes.prefix(Self.lookAhead) { g.prefetchClaim(hash: h) }
         for (i, id) in pending.contentIDs.enumerated() {
           if i + Self.lookAhead < hashes.count { g.prefetchClaim(hash: hashes[i + Self.lookAhead]) }

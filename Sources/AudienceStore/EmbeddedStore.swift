@@ -55,6 +55,8 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     var records: [Record]
     /// `ContentID(of:)` of each record, computed by the caller's thread rather than the writer's.
     var contentIDs: [ContentID]
+    /// Each content id's `tableHash`, taken by the caller's thread too (for the leader's claims).
+    var claimHashes: [Int]
     /// The records' database rows, encoded by the caller's thread too.
     var rows: RecordRows
     /// The hashes of each record's identifier lookups, taken by the caller's thread too.
@@ -222,11 +224,14 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
       var lookups: [IdentityGraph.LookupHashes] = []
       lookups.reserveCapacity(records.count)
       records.forEachMovedOut { _, r in lookups.append(IdentityGraph.LookupHashes(r)) }
-      parts.append(Pending(records: records, contentIDs: contentIDs[g], rows: rows, lookups: lookups, done: nil))
+      parts.append(
+        Pending(
+          records: records, contentIDs: contentIDs[g], claimHashes: contentIDs[g].map(\.tableHash), rows: rows,
+          lookups: lookups, done: nil))
     }
     if parts.isEmpty {
       var none: [Record] = []
-      parts.append(Pending(records: [], contentIDs: [], rows: RecordRows(&none), lookups: [], done: nil))
+      parts.append(Pending(records: [], contentIDs: [], claimHashes: [], rows: RecordRows(&none), lookups: [], done: nil))
     }
     parts[parts.count - 1].done = done
     let pending = Handoff(parts)
