@@ -5,8 +5,10 @@ public struct RecordNormalizer: Sendable {
   }
   /// The blocked identifiers an ASCII identifier can match once lower-cased (those of lower-case
   /// ASCII): an ASCII identifier is compared with these on its bytes, without a lower-cased copy
-  /// or a hash.
-  private var blockedASCII: (lengths: UInt64, members: [[UInt8]])
+  /// or a hash. Nil when a blocked identifier is not ASCII: String equality is canonical
+  /// equivalence, and a few non-ASCII spellings equal ASCII ones ("nul\u{1FEF}" is "nul`"), so
+  /// then every identifier is looked up in the set.
+  private var blockedASCII: (lengths: UInt64, members: [[UInt8]])?
 
   /// - Parameters:
   ///   - limits: field bounds to enforce.
@@ -16,9 +18,12 @@ public struct RecordNormalizer: Sendable {
   }
 
   /// The lower-case ASCII members, and their lengths as bits (bit n: one is n bytes long; bit 63:
-  /// 63 or longer).
-  private static func asciiMembers(of identifiers: Set<String>) -> (lengths: UInt64, members: [[UInt8]]) {
-    let members = identifiers.map { Array($0.utf8) }.filter { $0.allSatisfy { $0 < 0x80 && !(0x41...0x5A).contains($0) } }
+  /// 63 or longer); nil when a member is not ASCII.
+  private static func asciiMembers(of identifiers: Set<String>) -> (lengths: UInt64, members: [[UInt8]])? {
+    let all = identifiers.map { Array($0.utf8) }
+    guard all.allSatisfy({ $0.allSatisfy { $0 < 0x80 } }) else { return nil }
+    // An upper-case member never equals a lower-cased identifier.
+    let members = all.filter { !$0.contains { (0x41...0x5A).contains($0) } }
     return (members.reduce(0) { $0 | 1 << min($1.count, 63) }, members)
   }
 
@@ -213,10 +218,10 @@ public struct RecordNormalizer: Sendable {
 
   /// Whether a trimmed identifier is one of `blockedIdentifiers` once lower-cased. An ASCII one
   /// is compared on its bytes, and only with members of its length (lower-casing keeps the length
-  /// of ASCII); any other is lower-cased and looked up.
+  /// of ASCII), when every member is ASCII; any other is lower-cased and looked up.
   private func isBlocked(_ identifier: String) -> Bool {
     let ascii: Bool? = identifier.withUTF8InPlace { utf8 in
-      if utf8.contains(where: { $0 >= 0x80 }) { return nil }
+      guard let blockedASCII, !utf8.contains(where: { $0 >= 0x80 }) else { return nil }
       guard blockedASCII.lengths & 1 << min(utf8.count, 63) != 0 else { return false }
       return blockedASCII.members.contains { member in
         member.count == utf8.count

@@ -150,6 +150,12 @@ struct NormalizationTests {
     #expect(throws: AudienceError.self) { try custom.normalize(RawRecord(cookie: "N\u{c9}ANT")) }
     #expect(throws: AudienceError.self) { try custom.normalize(RawRecord(cookie: "-")) }
     #expect(try custom.normalize(RawRecord(cookie: "=")).cookie == "=")
+    // String equality is canonical equivalence: U+1FEF is "`", so this member blocks "nul`".
+    limits.blockedIdentifiers = ["null", "nul\u{1FEF}"]
+    let equivalent = RecordNormalizer(limits: limits)
+    #expect(throws: AudienceError.self) { try equivalent.normalize(RawRecord(cookie: "nul`")) }
+    #expect(try equivalent.normalize(RawRecord(cookie: "c", email: "NUL`")).email == nil)
+    #expect(try equivalent.normalize(RawRecord(cookie: "nul'")).cookie == "nul'")
   }
 
   @Test func repeatedInterestsAreDroppedCaseInsensitivelyInLongListsToo() throws {
