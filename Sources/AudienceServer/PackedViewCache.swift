@@ -9,25 +9,42 @@ import Synchronization
 ///
 /// Direct-mapped by profile id (profile ids are dense): a slot holds one profile's latest packed
 /// view; a changed profile has a new stamp, so its old view is never served. `capacity` slots at
-/// most (0 keeps nothing); the table grows with the ids read.
+/// most (0 keeps nothing); the table grows with the ids read. The views kept hold `maxBytes` at
+/// most: a view that would pass it is not kept (its profile is packed per request), so profiles
+/// with very large fields cannot make the cache hold gigabytes.
 final class PackedViewCache: Sendable {
   private struct Slot {
     var stamp: ProfileStamp
     var view: PackedView
   }
 
+  private struct Table {
+    var slots: [Slot?] = []
+    /// Bytes of the views in `slots`.
+    var bytes = 0
+  }
+
   let capacity: Int
-  private let slots = Mutex<[Slot?]>([])
+  let maxBytes: Int
+  private let table = Mutex(Table())
 
   /// - Parameters:
   ///   - capacity: most profiles kept (0: none).
-  init(capacity: Int) { self.capacity = max(0, capacity) }
+  ///   - maxBytes: most bytes of views kept.
+  init(capacity: Int, maxBytes: Int = .max) {
+    self.capacity = max(0, capacity)
+    self.maxBytes = max(0, maxBytes)
+  }
+
+  /// Bytes of the views kept.
+  var bytes: Int { table.withLock { $0.bytes } }
 
   /// The packed views kept for these stamps, nil where there is none or it is of another state.
   func views(_ stamps: [ProfileStamp]) -> [PackedView?] {
     guard capacity > 0 else { return Array(repeating: nil, count: stamps.count) }
-    return slots.withLock { table in
-      stamps.map { stamp in
+    return table.withLock { t in
+      let table = t.slots
+      return stamps.map { stamp in
         let i = stamp.id % capacity
         guard i < table.count, let slot = table[i], slot.stamp == stamp else { return nil }
         return slot.view
@@ -53,8 +70,8 @@ final class PackedViewCache: Sendable {
     // Room for a typical page before the lock is taken (records are ~130 bytes), so the buffer
     // seldom grows while other connections wait for the cache.
     buffer.reserveCapacity(buffer.writerIndex + 64 + 256 * n)
-    return slots.withLock { table in
-      let found = table.withUnsafeBufferPointer { t -> Bool in
+    return table.withLock { table in
+      let found = table.slots.withUnsafeBufferPointer { t -> Bool in
         let ahead = 8
         func prefetch(_ k: Int) {
           if k < n, page.users[k].id % capacity < t.count { audience_prefetch(t.baseAddress! + page.users[k].id % capacity) }
@@ -91,10 +108,10 @@ final class PackedViewCache: Sendable {
   ///   - buffer: where to write.
   func encodeGetUser(id: UInt64, cookie: String, stamp: ProfileStamp, into buffer: inout ByteBuffer) -> Bool {
     guard capacity > 0 else { return false }
-    return slots.withLock { table in
+    return table.withLock { table in
       let i = stamp.id % capacity
-      guard i < table.count, table[i]?.stamp == stamp else { return false }
-      table[i]!.view.writeGetUser(id: id, cookie: cookie, into: &buffer)
+      guard i < table.slots.count, table.slots[i]?.stamp == stamp else { return false }
+      table.slots[i]!.view.writeGetUser(id: id, cookie: cookie, into: &buffer)
       return true
     }
   }
@@ -102,23 +119,29 @@ final class PackedViewCache: Sendable {
   /// Drops a profile's packed view (a forgotten person's bytes are not kept).
   func evict(_ id: ProfileID) {
     guard capacity > 0 else { return }
-    slots.withLock { table in
+    table.withLock { table in
       let i = id % capacity
-      if i < table.count, table[i]?.stamp.id == id { table[i] = nil }
+      if i < table.slots.count, let slot = table.slots[i], slot.stamp.id == id {
+        table.bytes -= slot.view.bytes
+        table.slots[i] = nil
+      }
     }
   }
 
-  /// Keeps packed views, each replacing whatever its slot held.
+  /// Keeps packed views, each replacing whatever its slot held, while they fit in `maxBytes`.
   func keep(_ views: [(stamp: ProfileStamp, view: PackedView)]) {
     guard capacity > 0, !views.isEmpty else { return }
-    slots.withLock { table in
+    table.withLock { table in
       for (stamp, view) in views {
         let i = stamp.id % capacity
-        if i >= table.count {
-          let grown = min(capacity, max(i + 1, table.count * 2, 1024))
-          table.append(contentsOf: repeatElement(nil, count: grown - table.count))
+        if i >= table.slots.count {
+          let grown = min(capacity, max(i + 1, table.slots.count * 2, 1024))
+          table.slots.append(contentsOf: repeatElement(nil, count: grown - table.slots.count))
         }
-        table[i] = Slot(stamp: stamp, view: view)
+        let replaced = table.slots[i]?.view.bytes ?? 0
+        guard table.bytes - replaced + view.bytes <= maxBytes else { continue }
+        table.bytes += view.bytes - replaced
+        table.slots[i] = Slot(stamp: stamp, view: view)
       }
     }
   }

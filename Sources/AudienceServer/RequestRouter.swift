@@ -33,7 +33,8 @@ public struct RequestRouter: Sendable {
     self.configuration = configuration
     self.startedAt = .now
     self.connectionCount = connectionCount
-    self.views = PackedViewCache(capacity: self.immediate == nil ? 0 : configuration.packedViewCache)
+    self.views = PackedViewCache(
+      capacity: self.immediate == nil ? 0 : configuration.packedViewCache, maxBytes: configuration.packedViewCacheBytes)
   }
 
   /// The Hello answer: version and limits.

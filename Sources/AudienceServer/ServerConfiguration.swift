@@ -52,6 +52,9 @@ public struct ServerConfiguration: Sendable {
   /// keeps, re-packed when the profile changes; 0 packs every view per request (default 1,048,576;
   /// about 200 bytes per profile read).
   public var packedViewCache = 1 << 20
+  /// Most bytes of packed views kept (default 512 MiB); a view that would pass it is packed per
+  /// request instead, so profiles with very large fields cannot grow the cache without bound.
+  public var packedViewCacheBytes = 512 << 20
   /// Connections served at once; more are told RESOURCE_EXHAUSTED and closed (default 1024).
   public var maxConnections: Int
   /// Reported in Hello and Health.

@@ -72,6 +72,11 @@ struct Audienced: AsyncParsableCommand {
     help: "Profiles whose encoded views GetUser and QueryCohort keep ready (about 200 bytes each once read; 0 encodes every view per request).")
   var packedViewCache: Int = 1 << 20
 
+  @Option(
+    name: .customLong("packed-view-cache-bytes"),
+    help: "Most bytes the kept views may hold; a view past it is encoded per request.")
+  var packedViewCacheBytes: Int = 512 << 20
+
   @Option(name: .customLong("allow-uid"), help: "Only peers with this user id may connect (repeatable; with --allow-gid, either suffices).")
   var allowUID: [UInt32] = []
 
@@ -150,6 +155,8 @@ struct Audienced: AsyncParsableCommand {
     serverConfig.maxBufferedBytes = maxBufferedBytes
     guard packedViewCache >= 0 else { throw ValidationError("--packed-view-cache: must be 0 or more") }
     serverConfig.packedViewCache = packedViewCache
+    guard packedViewCacheBytes >= 0 else { throw ValidationError("--packed-view-cache-bytes: must be 0 or more") }
+    serverConfig.packedViewCacheBytes = packedViewCacheBytes
     serverConfig.idleTimeout = .seconds(idleTimeout)
     serverConfig.frameTimeout = .seconds(frameTimeout)
     serverConfig.drainTimeout = .seconds(drainTimeout)

@@ -9,9 +9,11 @@ import Testing
 /// the same records, with a cache small enough that profiles also evict each other.
 @Suite("Packed view freshness", .serialized)
 struct PackedViewFreshnessTests {
-  @Test(arguments: ["7", "0", "1048576"])
-  func readsAlwaysShowTheCurrentProfile(cache: String) async throws {
-    let server = ServerProcess(arguments: ["--packed-view-cache", cache])
+  /// Each case: slots, and bytes the kept views may hold (2,000: about ten views, so most are
+  /// packed per request and the budget is reached and freed again).
+  @Test(arguments: [("7", "536870912"), ("0", "536870912"), ("1048576", "536870912"), ("1048576", "2000")])
+  func readsAlwaysShowTheCurrentProfile(cache: String, bytes: String) async throws {
+    let server = ServerProcess(arguments: ["--packed-view-cache", cache, "--packed-view-cache-bytes", bytes])
     try await server.start()
     defer { server.removeFiles() }
     let client = try await server.client()
