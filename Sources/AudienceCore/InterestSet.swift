@@ -54,22 +54,27 @@ struct InterestSet: Sendable, Sequence {
 extension String {
   /// `lowercased()`, without its Unicode machinery for ASCII (interests' folded forms).
   var asciiFastLowercased: String {
-    var copy = self
-    let folded: String? = copy.withUTF8 { utf8 in
+    let folded: String? = withUTF8InPlace { utf8 in
       var upper = false
       for b in utf8 {
         if b >= 0x80 { return nil }
         if b >= 0x41 && b <= 0x5A { upper = true }
       }
-      guard upper else { return self }
-      return String(unsafeUninitializedCapacity: utf8.count) { out in
-        for i in 0..<utf8.count {
-          let b = utf8[i]
-          out[i] = b >= 0x41 && b <= 0x5A ? b | 0x20 : b
-        }
-        return utf8.count
-      }
+      return upper ? String(asciiLowercasing: utf8) : self
     }
     return folded ?? lowercased()
   }
+
+  /// ASCII bytes as a string, their capitals lower-cased.
+  init(asciiLowercasing utf8: UnsafeBufferPointer<UInt8>) {
+    self.init(unsafeUninitializedCapacity: utf8.count) { out in
+      for i in 0..<utf8.count { out[i] = utf8[i].asciiLowercased }
+      return utf8.count
+    }
+  }
+}
+
+extension UInt8 {
+  /// The byte, lower-cased when it is an ASCII capital.
+  var asciiLowercased: UInt8 { self >= 0x41 && self <= 0x5A ? self | 0x20 : self }
 }

@@ -159,9 +159,7 @@ public struct RecordNormalizer: Sendable {
     switch try check(utf8, field()) {
     case .absent: return nil
     case .plain: return String(decoding: utf8, as: UTF8.self)
-    case .mayNeedTrim:
-      let trimmed = String(decoding: utf8, as: UTF8.self).trimmingWhitespace()
-      return trimmed.isEmpty ? nil : trimmed
+    case .mayNeedTrim: return text(String(decoding: utf8, as: UTF8.self))
     }
   }
 
@@ -173,13 +171,7 @@ public struct RecordNormalizer: Sendable {
     switch try check(utf8, "data.email") {
     case .absent: return nil
     case .plain(ascii: true):
-      email = String(unsafeUninitializedCapacity: utf8.count) { out in
-        for i in 0..<utf8.count {
-          let b = utf8[i]
-          out[i] = b >= 0x41 && b <= 0x5A ? b | 0x20 : b
-        }
-        return utf8.count
-      }
+      email = String(asciiLowercasing: utf8)
       if isBlocked(email) { return nil }
       // Line breaks are control characters, refused already.
       if utf8.contains(0x20) { throw .invalidField("data.email", "must not contain spaces") }
@@ -224,11 +216,7 @@ public struct RecordNormalizer: Sendable {
       guard let blockedASCII, !utf8.contains(where: { $0 >= 0x80 }) else { return nil }
       guard blockedASCII.lengths & 1 << min(utf8.count, 63) != 0 else { return false }
       return blockedASCII.members.contains { member in
-        member.count == utf8.count
-          && member.indices.allSatisfy { i in
-            let b = utf8[i]
-            return (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) == member[i]
-          }
+        member.count == utf8.count && member.indices.allSatisfy { utf8[$0].asciiLowercased == member[$0] }
       }
     }
     return ascii ?? limits.blockedIdentifiers.contains(identifier.asciiFastLowercased)

@@ -257,6 +257,15 @@ public struct RequestRouter: Sendable {
       valid.append(record)
       positions.append(position)
     }
+
+    /// Takes the record `normalize` makes of the one at `position`, or its refusal.
+    mutating func take(at position: Int, _ normalize: () throws(AudienceError) -> Record) {
+      do throws(AudienceError) {
+        take(try normalize(), at: position)
+      } catch {
+        outcomes[position] = .rejected(error.located("record \(position)"))
+      }
+    }
   }
 
   /// Validates one batch's records (CPU work only: ingest streams run it as each batch arrives,
@@ -269,29 +278,20 @@ public struct RequestRouter: Sendable {
     // Each raw record is moved out for the call: read in place, the optimizer would copy it (a
     // retain and a release of each string) for the throwing call.
     var raws = raws
-    raws.forEachMovedOut { i, raw in
-      do throws(AudienceError) {
-        batch.take(try normalizer.normalize(raw), at: i)
-      } catch {
-        batch.outcomes[i] = .rejected(error.located("record \(i)"))
-      }
-    }
+    raws.forEachMovedOut { i, raw in batch.take(at: i) { () throws(AudienceError) in try normalizer.normalize(raw) } }
     return batch
   }
 
   /// As `prepare(_: [RawRecord])`, for a batch's records as received or as decoded.
   func prepare(_ records: consuming IngestRecords) -> PreparedBatch {
-    guard case .encoded(let encoded) = records else {
-      guard case .decoded(let raws) = consume records else { fatalError("unreachable") }
-      return prepare(raws)
+    let encoded: EncodedRecords
+    switch consume records {
+    case .decoded(let raws): return prepare(raws)
+    case .encoded(let received): encoded = received
     }
     var batch = PreparedBatch(count: encoded.count, identify: queued != nil)
     encoded.forEach { i, fields in
-      do throws(AudienceError) {
-        batch.take(try normalizer.normalize(fields), at: i)
-      } catch {
-        batch.outcomes[i] = .rejected(error.located("record \(i)"))
-      }
+      batch.take(at: i) { () throws(AudienceError) in try normalizer.normalize(fields) }
     } unreadable: { i, _ in
       batch.outcomes[i] = .rejected(AudienceError(.invalidArgument, "record \(i): could not be read"))
     }

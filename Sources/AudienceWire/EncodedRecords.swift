@@ -33,11 +33,11 @@ public struct EncodedRecords: Hashable, Sendable {
         let (field, wire) = try r.key()
         switch field {
         case 1:
-          guard wire == ProtoReader.varint else { return nil }
-          id = try r.varint()
+          guard let value = try r.varint(ifWireType: wire) else { return nil }
+          id = value
         case 2:
-          guard wire == ProtoReader.varint else { return nil }
-          timeout = UInt32(truncatingIfNeeded: try r.varint())
+          guard let value = try r.varint(ifWireType: wire) else { return nil }
+          timeout = UInt32(truncatingIfNeeded: value)
         case 23:
           guard wire == ProtoReader.lengthDelimited, body == nil else { return nil }
           body = try r.lengthDelimited()
@@ -51,19 +51,21 @@ public struct EncodedRecords: Hashable, Sendable {
       var sequence: UInt64 = 0
       var last = false
       var records: [Range<Int>] = []
+      var fields = RawRecordBytes()
       while !b.atEnd {
         let (field, wire) = try b.key()
         switch field {
         case 1:
-          guard wire == ProtoReader.varint else { return nil }
-          stream = try b.varint()
+          guard let value = try b.varint(ifWireType: wire) else { return nil }
+          stream = value
         case 2:
-          guard wire == ProtoReader.varint else { return nil }
-          sequence = try b.varint()
+          guard let value = try b.varint(ifWireType: wire) else { return nil }
+          sequence = value
         case 3:
           guard wire == ProtoReader.lengthDelimited else { return nil }
           let record = try b.lengthDelimited()
-          guard try isSimpleRecord(ProtoReader(base, record)) else { return nil }
+          fields.reset()
+          guard try read(ProtoReader(base, record), into: &fields) else { return nil }
           records.append(record)
         case 4:
           // A bool in one byte, as every encoder sends it (longer ones are protobuf-c's to read).
@@ -80,38 +82,6 @@ public struct EncodedRecords: Hashable, Sendable {
     }
   }
 
-  /// Whether a record is well formed, with its location and demographics at most once each.
-  private static func isSimpleRecord(_ record: ProtoReader) throws(AudienceError) -> Bool {
-    var r = record
-    var location = false, demographics = false
-    while !r.atEnd {
-      let (field, wire) = try r.key()
-      switch field {
-      case 1, 2, 3, 4, 7:
-        guard wire == ProtoReader.lengthDelimited else { return false }
-        try r.skipLengthDelimited()
-      case 5, 6:
-        guard wire == ProtoReader.lengthDelimited, !(field == 5 ? location : demographics) else { return false }
-        if field == 5 { location = true } else { demographics = true }
-        var sub = ProtoReader(r.base, try r.lengthDelimited())
-        while !sub.atEnd {
-          let (f, w) = try sub.key()
-          if field == 6 && f == 1 {
-            guard w == ProtoReader.varint else { return false }
-            _ = try sub.varint()
-          } else if f >= 1 && f <= (field == 5 ? 3 : 4) {
-            guard w == ProtoReader.lengthDelimited else { return false }
-            try sub.skipLengthDelimited()
-          } else {
-            try sub.skip(w)
-          }
-        }
-      default: try r.skip(wire)
-      }
-    }
-    return true
-  }
-
   /// Calls `body` with each record's fields, in order, as spans of the received bytes.
   /// - Parameters:
   ///   - body: the record's position and fields (valid only during the call).
@@ -125,7 +95,9 @@ public struct EncodedRecords: Hashable, Sendable {
       for (i, range) in records.enumerated() {
         fields.reset()
         do throws(AudienceError) {
-          try Self.read(ProtoReader(base, range), into: &fields)
+          guard try Self.read(ProtoReader(base, range), into: &fields) else {
+            throw AudienceError(.invalidArgument, "record \(i) is not one `request` takes")
+          }
         } catch {
           unreadable(i, error)
           continue
@@ -135,47 +107,73 @@ public struct EncodedRecords: Hashable, Sendable {
     }
   }
 
-  /// A record's fields (the last of a field sent twice, as protobuf-c).
-  private static func read(_ record: ProtoReader, into out: inout RawRecordBytes) throws(AudienceError) {
+  /// Reads a record's fields as protobuf-c would (the last of a field sent twice, interests in
+  /// order), or says it is not simple (false): a known field of another wire type (protobuf-c
+  /// refuses such a message), or the location or demographics sent twice (protobuf-c merges them).
+  /// The one walk of the schema: `request` checks each record with it, `forEach` reads them.
+  private static func read(_ record: ProtoReader, into out: inout RawRecordBytes) throws(AudienceError) -> Bool {
     var r = record
     let base = record.base
     func span(_ range: Range<Int>) -> RawRecordBytes.Bytes {
       RawRecordBytes.Bytes(start: base + range.lowerBound, count: range.count)
     }
+    var location = false, demographics = false
     while !r.atEnd {
       let (field, wire) = try r.key()
-      switch (field, wire) {
-      case (1, ProtoReader.lengthDelimited): out.cookie = span(try r.lengthDelimited())
-      case (2, ProtoReader.lengthDelimited): out.email = span(try r.lengthDelimited())
-      case (3, ProtoReader.lengthDelimited): out.phoneNumber = span(try r.lengthDelimited())
-      case (4, ProtoReader.lengthDelimited): out.createdAt = span(try r.lengthDelimited())
-      case (7, ProtoReader.lengthDelimited): out.interests.append(span(try r.lengthDelimited()))
-      case (5, ProtoReader.lengthDelimited):
+      switch field {
+      case 1, 2, 3, 4, 7:
+        guard wire == ProtoReader.lengthDelimited else { return false }
+        let value = span(try r.lengthDelimited())
+        switch field {
+        case 1: out.cookie = value
+        case 2: out.email = value
+        case 3: out.phoneNumber = value
+        case 4: out.createdAt = value
+        default: out.interests.append(value)
+        }
+      case 5:
+        guard wire == ProtoReader.lengthDelimited, !location else { return false }
+        location = true
         var l = ProtoReader(base, try r.lengthDelimited())
         while !l.atEnd {
           let (f, w) = try l.key()
-          switch (f, w) {
-          case (1, ProtoReader.lengthDelimited): out.state = span(try l.lengthDelimited())
-          case (2, ProtoReader.lengthDelimited): out.country = span(try l.lengthDelimited())
-          case (3, ProtoReader.lengthDelimited): out.city = span(try l.lengthDelimited())
-          default: try l.skip(w)
+          guard (1...3).contains(f) else {
+            try l.skip(w)
+            continue
+          }
+          guard w == ProtoReader.lengthDelimited else { return false }
+          let value = span(try l.lengthDelimited())
+          switch f {
+          case 1: out.state = value
+          case 2: out.country = value
+          default: out.city = value
           }
         }
-      case (6, ProtoReader.lengthDelimited):
+      case 6:
+        guard wire == ProtoReader.lengthDelimited, !demographics else { return false }
+        demographics = true
         var d = ProtoReader(base, try r.lengthDelimited())
         while !d.atEnd {
           let (f, w) = try d.key()
-          switch (f, w) {
-          case (1, ProtoReader.varint): out.age = Int(Int32(truncatingIfNeeded: try d.varint()))
-          case (2, ProtoReader.lengthDelimited): out.gender = span(try d.lengthDelimited())
-          case (3, ProtoReader.lengthDelimited): out.income = span(try d.lengthDelimited())
-          case (4, ProtoReader.lengthDelimited): out.education = span(try d.lengthDelimited())
+          switch f {
+          case 1:
+            guard w == ProtoReader.varint else { return false }
+            out.age = Int(Int32(truncatingIfNeeded: try d.varint()))
+          case 2...4:
+            guard w == ProtoReader.lengthDelimited else { return false }
+            let value = span(try d.lengthDelimited())
+            switch f {
+            case 2: out.gender = value
+            case 3: out.income = value
+            default: out.education = value
+            }
           default: try d.skip(w)
           }
         }
       default: try r.skip(wire)
       }
     }
+    return true
   }
 
   /// The records as `RawRecord`s, a byte that is not UTF-8 replaced (for re-encoding and tests).

@@ -42,6 +42,11 @@ struct ProtoReader {
     throw malformed("a truncated varint")
   }
 
+  /// A varint field's value, or nil when the field was sent with another wire type.
+  mutating func varint(ifWireType wire: UInt8) throws(AudienceError) -> UInt64? {
+    wire == Self.varint ? try varint() : nil
+  }
+
   /// A field's key: its number and wire type, as protobuf-c 1.4 reads them: at most 5 bytes, a
   /// one-byte key of field 0 refused, any other number (0 or past 2^29 in a longer key) taken
   /// as an unknown field.

@@ -33,18 +33,6 @@ struct EncodedRecordsTests {
     }
   }
 
-  /// SplitMix64: the same cases on every run.
-  struct Rng: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-  }
-
   static let texts: [[UInt8]] = [
     [], Array("a".utf8), Array("c-1234567".utf8), Array(" padded ".utf8), Array("Ünïcödé ville".utf8),
     Array("Someone@Example.COM".utf8), Array("a-rather-long-value-past-fifteen-bytes".utf8),
@@ -52,7 +40,7 @@ struct EncodedRecordsTests {
     Array("\u{00A0}nbsp\u{00A0}".utf8), [0x61, 0x00, 0x62], [0xFF, 0xFE], [0xC3], Array("tab\there".utf8), [0x0A],
   ]
 
-  static func text(_ rng: inout Rng) -> [UInt8] {
+  static func text(_ rng: inout SplitMix64) -> [UInt8] {
     // Mostly good values; now and then a NUL, a byte that is not UTF-8 or a control character.
     let i = Int(rng.next() % 100)
     if i < 85 { return texts[i % 12] }
@@ -60,7 +48,7 @@ struct EncodedRecordsTests {
   }
 
   /// A record's bytes: its fields in any order, sometimes twice, with unknown fields between.
-  static func record(_ rng: inout Rng) -> [UInt8] {
+  static func record(_ rng: inout SplitMix64) -> [UInt8] {
     var r = PB()
     var parts: [(inout PB) -> Void] = []
     for f in 1...4 where rng.next() % 4 != 0 {
@@ -169,7 +157,7 @@ struct EncodedRecordsTests {
   }
 
   @Test func generatedBatchesReadAsProtobufCReadsThem() throws {
-    var rng = Rng(state: 42)
+    var rng = SplitMix64(seed: 42)
     var fast = 0
     for n in 0..<400 {
       let records = (0..<Int(rng.next() % 12)).map { _ in Self.record(&rng) }
@@ -194,7 +182,7 @@ struct EncodedRecordsTests {
   }
 
   @Test func damagedBatchesAreLeftToProtobufCOrReadAsItReadsThem() throws {
-    var rng = Rng(state: 7)
+    var rng = SplitMix64(seed: 7)
     var taken = 0, left = 0
     for _ in 0..<3000 {
       let records = (0..<Int(1 + rng.next() % 4)).map { _ in Self.record(&rng) }
