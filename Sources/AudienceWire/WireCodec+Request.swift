@@ -117,6 +117,16 @@ public enum WireCodec {
   ///   - request: the request.
   ///   - buffer: where to write.
   public static func encode(_ request: WireRequest, into buffer: inout ByteBuffer) {
+    if case .ingestBatch(let batch) = request.body {
+      IngestBatchWriter.write(id: request.id, timeoutMs: request.timeoutMs, batch, into: &buffer)
+    } else {
+      pack(request, into: &buffer)
+    }
+  }
+
+  /// `encode` through protobuf-c's structs and `audience__v1__request__pack`, for every request
+  /// (the ingest batches' own writer is tested against it).
+  static func pack(_ request: WireRequest, into buffer: inout ByteBuffer) {
     let arena = Arena()
     var m = Audience__V1__Request()
     audience__v1__request__init(&m)
