@@ -11,7 +11,7 @@ public struct CSVRecords: Sendable {
     case cookie, email, phone_number, created_at, state, country, city, age, gender, income, education, interests
   }
 
-  private let columns: [(Column, Int)]
+  let columns: [(Column, Int)]
 
   /// Reads the header row.
   /// - Parameters:

@@ -52,6 +52,13 @@ public final class IngestStream {
     return takeAcknowledged()
   }
 
+  /// `send(checked:)` for records encoded as they were read (`EncodedRecords.Builder`, the CLI's
+  /// CSV rows), checked for NUL bytes then.
+  package func send(encoded records: EncodedRecords) async throws -> [IngestAck] {
+    try await send(.encoded(records), last: false)
+    return takeAcknowledged()
+  }
+
   /// Ends the stream and waits for every acknowledgement.
   /// - Returns: the acknowledgements not returned yet, oldest first (after a failure, see
   ///   `takeAcknowledged()`).
@@ -95,6 +102,10 @@ public final class IngestStream {
   }
 
   private func send(_ records: [RawRecord], last: Bool) async throws {
+    try await send(.decoded(records), last: last)
+  }
+
+  private func send(_ records: IngestRecords, last: Bool) async throws {
     guard !ended else { throw WireStatus(.failedPrecondition, "the ingest stream was finished") }
     while unacknowledged >= window { try await receive() }
     let batch = IngestBatch(stream: streamID, sequence: nextSequence, records: records, last: last)

@@ -17,6 +17,39 @@ public struct CSVRow: Hashable, Sendable {
   }
 }
 
+/// One row of a CSV file as spans of the parser's bytes, valid only during the call it is
+/// passed to (`CSVParser.feed(_:rows:)`): a reader that encodes the fields straight away makes
+/// no `String` of them.
+public struct CSVByteRow {
+  /// The file line the row starts on (1-based).
+  public let line: Int
+  /// Why the row is unreadable (`CSVRow.error`).
+  public let error: String?
+  /// Whether a field holds a NUL byte.
+  public let hasNUL: Bool
+  private let bytes: UnsafeBufferPointer<UInt8>
+  private let ends: UnsafeBufferPointer<Int>
+
+  init(line: Int, error: String?, hasNUL: Bool, bytes: UnsafeBufferPointer<UInt8>, ends: UnsafeBufferPointer<Int>) {
+    (self.line, self.error, self.hasNUL, self.bytes, self.ends) = (line, error, hasNUL, bytes, ends)
+  }
+
+  /// The number of fields.
+  public var count: Int { ends.count }
+
+  /// Field `i`'s bytes (valid UTF-8 unless `error` says otherwise).
+  public subscript(_ i: Int) -> UnsafeBufferPointer<UInt8> {
+    let start = i == 0 ? 0 : ends[i - 1]
+    return UnsafeBufferPointer(rebasing: bytes[start..<ends[i]])
+  }
+
+  /// The fields as strings.
+  public var fields: [String] { (0..<count).map { String(decoding: self[$0], as: UTF8.self) } }
+
+  /// The row, kept.
+  public var row: CSVRow { CSVRow(line: line, fields: fields, error: error, hasNUL: hasNUL) }
+}
+
 /// An RFC 4180 CSV reader that is fed bytes in chunks of any size and returns rows as they
 /// complete, so a file of any length streams through a bounded buffer. Pure: no I/O.
 ///
@@ -30,7 +63,9 @@ public struct CSVParser: Sendable {
 
   private var state = State.fieldStart
   private var field: [UInt8] = []
-  private var fields: [String] = []
+  /// The current row's fields' bytes, one after another, and where each ends.
+  private var rowBytes: [UInt8] = []
+  private var ends: [Int] = []
   private var rowLine = 1
   private var line = 1
   private var error: String?
@@ -70,6 +105,13 @@ public struct CSVParser: Sendable {
   /// - Returns: the rows completed by this chunk.
   public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [CSVRow] {
     var rows: [CSVRow] = []
+    feed(bytes) { rows.append($0.row) }
+    return rows
+  }
+
+  /// Reads more bytes, passing each row completed by them to `rows` as spans of the parser's
+  /// bytes (valid only during the call).
+  public mutating func feed(_ bytes: UnsafeRawBufferPointer, rows: (borrowing CSVByteRow) -> Void) {
     let n = bytes.count
     var i = 0
     while i < n, !started {
@@ -81,7 +123,7 @@ public struct CSVParser: Sendable {
       let held = bom
       bom = []
       if held == [0xEF, 0xBB, 0xBF] { continue }
-      for h in held { step(h, &rows) }
+      for h in held { step(h, rows) }
     }
     while i < n {
       switch state {
@@ -102,7 +144,7 @@ public struct CSVParser: Sendable {
         take(UnsafeRawBufferPointer(rebasing: bytes[i..<j]))
         if bytes[j] == 0x0A {
           line += 1
-          finishRow(&rows)
+          finishRow(rows)
         }
         i = j + 1
       case .unquoted, .quoted:
@@ -119,43 +161,47 @@ public struct CSVParser: Sendable {
           i = j
         }
         if i < n {
-          step(bytes[i], &rows)
+          step(bytes[i], rows)
           i += 1
         }
       default:
-        step(bytes[i], &rows)
+        step(bytes[i], rows)
         i += 1
       }
     }
-    return rows
   }
 
   /// The end of the file: the last row, if it did not end with a line break.
   public mutating func finish() -> [CSVRow] {
     var rows: [CSVRow] = []
+    finish { rows.append($0.row) }
+    return rows
+  }
+
+  /// The end of the file: passes the last row, if it did not end with a line break, to `rows`.
+  public mutating func finish(rows: (borrowing CSVByteRow) -> Void) {
     if !started {
       started = true
-      for h in bom { step(h, &rows) }
+      for h in bom { step(h, rows) }
       bom = []
     }
     switch state {
     case .quoted:
       error = error ?? "a quoted field starting on line \(rowLine) is never closed"
-      endRow(&rows)
-    case .fieldStart where fields.isEmpty:
+      endRow(rows)
+    case .fieldStart where ends.isEmpty:
       break
     default:
-      endRow(&rows)
+      endRow(rows)
     }
-    return rows
   }
 
-  private mutating func step(_ b: UInt8, _ rows: inout [CSVRow]) {
+  private mutating func step(_ b: UInt8, _ rows: (borrowing CSVByteRow) -> Void) {
     switch state {
     case .skipping:
       if b == 0x0A {
         line += 1
-        endRow(&rows)
+        endRow(rows)
       }
     case .fieldStart:
       switch b {
@@ -164,7 +210,7 @@ public struct CSVParser: Sendable {
       case 0x0D: break
       case 0x0A:
         line += 1
-        if fields.isEmpty { rowLine = line } else { endRow(&rows) }
+        if ends.isEmpty { rowLine = line } else { endRow(rows) }
       default:
         append(b)
         state = .unquoted
@@ -174,7 +220,7 @@ public struct CSVParser: Sendable {
       case 0x2C: endField()
       case 0x0A:
         line += 1
-        endRow(&rows)
+        endRow(rows)
       case 0x0D: break
       case 0x22: fail("a quote inside an unquoted field (quote the whole field and double the quote)")
       default: append(b)
@@ -195,7 +241,7 @@ public struct CSVParser: Sendable {
       case 0x0D: break
       case 0x0A:
         line += 1
-        endRow(&rows)
+        endRow(rows)
       default: fail("text after the closing quote of a field")
       }
     }
@@ -230,35 +276,39 @@ public struct CSVParser: Sendable {
 
   /// Ends the current field with these bytes.
   private mutating func take(_ bytes: UnsafeRawBufferPointer) {
-    // Decoding repairs invalid UTF-8 (U+FFFD), so bytes that decode to other bytes were invalid.
-    // (The contiguous decoding is specialized; `String(validating:as:)` looked up generic
-    // metadata on every field.)
     let bytes = bytes.assumingMemoryBound(to: UInt8.self)
-    let s = String(decoding: bytes, as: UTF8.self)
     var high: UInt8 = 0
     var nul = false
     for b in bytes {
       high |= b
       nul = nul || b == 0
     }
-    if !(high < 0x80 || s.utf8.elementsEqual(bytes)) { error = error ?? "field \(fields.count + 1) is not valid UTF-8" }
+    // Decoding repairs invalid UTF-8 (U+FFFD), so bytes that decode to other bytes were invalid.
+    // (The contiguous decoding is specialized; `String(validating:as:)` looked up generic
+    // metadata on every field.)
+    if high >= 0x80, !String(decoding: bytes, as: UTF8.self).utf8.elementsEqual(bytes) {
+      error = error ?? "field \(ends.count + 1) is not valid UTF-8"
+    }
     hasNUL = hasNUL || nul
-    fields.append(s)
+    rowBytes.append(contentsOf: bytes)
+    ends.append(rowBytes.count)
     state = .fieldStart
   }
 
-  private mutating func endRow(_ rows: inout [CSVRow]) {
+  private mutating func endRow(_ rows: (borrowing CSVByteRow) -> Void) {
     if state != .skipping { endField() }
-    finishRow(&rows)
+    finishRow(rows)
   }
 
   /// Hands over the row whose last field was ended.
-  private mutating func finishRow(_ rows: inout [CSVRow]) {
-    let width = fields.count
-    rows.append(CSVRow(line: rowLine, fields: fields, error: error, hasNUL: hasNUL))
-    // The next row most likely has as many fields: room for them at once, not five doublings.
-    fields = []
-    fields.reserveCapacity(min(width, 256))
+  private mutating func finishRow(_ rows: (borrowing CSVByteRow) -> Void) {
+    rowBytes.withUnsafeBufferPointer { bytes in
+      ends.withUnsafeBufferPointer { ends in
+        rows(CSVByteRow(line: rowLine, error: error, hasNUL: hasNUL, bytes: bytes, ends: ends))
+      }
+    }
+    rowBytes.removeAll(keepingCapacity: true)
+    ends.removeAll(keepingCapacity: true)
     error = nil
     hasNUL = false
     rowLine = line

@@ -66,6 +66,34 @@ struct IngestBatchWriterTests {
     }
   }
 
+  /// Records encoded one at a time (`EncodedRecords.Builder`, as the CLI does), from `RawRecord`s
+  /// or from spans of bytes, make the same frame.
+  @Test func recordsEncodedAheadMakeTheSameFrame() {
+    var rng = SplitMix64(seed: 7_700)
+    for round in 0..<200 {
+      let records = (0..<Int(rng.next() % 30)).map { _ in Self.record(&rng) }
+      var fromRecords = EncodedRecords.Builder()
+      var fromBytes = EncodedRecords.Builder()
+      for r in records {
+        fromRecords.append(r)
+        r.withBytes { fromBytes.append($0) }
+      }
+      #expect(fromRecords.count == records.count)
+      let id = Self.pick(Self.numbers, &rng)
+      let sequence = Self.pick(Self.numbers, &rng)
+      func request(_ records: IngestRecords) -> WireRequest {
+        WireRequest(id: id, body: .ingestBatch(IngestBatch(stream: 3, sequence: sequence, records: records, last: round % 5 == 0)))
+      }
+      let packed = Self.bytes(request(.decoded(records))) { WireCodec.pack($0, into: &$1) }
+      for builder in [fromRecords, fromBytes] {
+        var builder = builder
+        let written = Self.bytes(request(.encoded(builder.take()))) { WireCodec.encode($0, into: &$1) }
+        #expect(written == packed, "round \(round): \(written.count) bytes written, \(packed.count) packed")
+        #expect(builder.count == 0)
+      }
+    }
+  }
+
   @Test func anEmptyLastBatchIsProtobufCsBytes() {
     for id: UInt64 in [0, 9] {
       let request = WireRequest(id: id, body: .ingestBatch(IngestBatch(stream: 0, sequence: 0, records: [], last: true)))

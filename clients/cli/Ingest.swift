@@ -137,29 +137,34 @@ struct Ingest: AsyncParsableCommand {
     progress.start(total: reader.size)
     var parser = CSVParser()
     var columns: CSVRecords?
+    var headerError: WireStatus?
     var done = false
     while !done {
-      let rows: [CSVRow]
-      if let chunk = try reader.next() { rows = parser.feed(chunk) } else { rows = parser.finish(); done = true }
-      for row in rows {
+      // Each row is encoded as it is read, from the parser's bytes (no `String` per field);
+      // full batches are sent after the chunk.
+      func take(_ row: borrowing CSVByteRow) {
+        guard headerError == nil, maxErrors.map({ summary.rejected < $0 }) ?? true else { return }
         if let error = row.error {
           summary.reject(line: row.line, file: name, message: error)
-          try check(summary)
-          continue
+          return
         }
         guard let mapping = columns else {
           do { columns = try CSVRecords(header: row.fields) } catch {
-            throw WireStatus(.invalidArgument, "\(path): \(error.message)")
+            headerError = WireStatus(.invalidArgument, "\(path): \(error.message)")
           }
-          continue
+          return
         }
-        do {
-          try await sender.add(line: row.line, file: name, record: try mapping.record(row.fields, mayHoldNUL: row.hasNUL), into: &summary)
-        } catch let e as AudienceError {
-          summary.reject(line: row.line, file: name, message: e.message)
-        }
-        try check(summary)
+        sender.queue(row, mapping, file: name, into: &summary)
       }
+      if let chunk = try reader.next() {
+        chunk.withUnsafeBytes { parser.feed($0, rows: take) }
+      } else {
+        parser.finish(rows: take)
+        done = true
+      }
+      if let headerError { throw headerError }
+      try check(summary)
+      try await sender.sendQueued(into: &summary)
       progress.update(records: summary.accepted + summary.rejected, bytes: reader.bytesRead)
     }
   }
@@ -171,7 +176,10 @@ final class BatchSender {
   let stream: IngestStream
   let batchSize: Int
   private var lines: [(line: Int, file: String?)] = []
-  private var records: [RawRecord] = []
+  /// The records of the batch being filled, encoded as they come.
+  private var records = EncodedRecords.Builder()
+  /// Full batches waiting to be sent, and where their records came from.
+  private var queued: [(records: EncodedRecords, lines: [(line: Int, file: String?)])] = []
   /// Where each unacknowledged batch's records came from, by batch sequence.
   private var places: [UInt64: [(line: Int, file: String?)]] = [:]
   private var sequence: UInt64 = 0
@@ -203,6 +211,29 @@ final class BatchSender {
     if records.count >= batchSize { try await flush(into: &tally) }
   }
 
+  /// Queues a CSV row's record (a row that is not one is counted as rejected at once); a full
+  /// batch waits for `sendQueued`.
+  func queue(_ row: borrowing CSVByteRow, _ mapping: CSVRecords, file: String?, into tally: inout IngestTally) {
+    do {
+      try mapping.encode(row, into: &records)
+    } catch {
+      tally.reject(line: row.line, file: file, message: error.message)
+      return
+    }
+    lines.append((row.line, file))
+    if records.count >= batchSize {
+      queued.append((records.take(), lines))
+      lines = []
+    }
+  }
+
+  /// Sends the full batches `queue` made.
+  func sendQueued(into tally: inout IngestTally) async throws {
+    let batches = queued
+    queued = []
+    for (batch, lines) in batches { try await send(batch, lines, into: &tally) }
+  }
+
   func finish(into tally: inout IngestTally) async throws {
     try await flush(into: &tally)
     do {
@@ -214,15 +245,20 @@ final class BatchSender {
   }
 
   private func flush(into tally: inout IngestTally) async throws {
-    guard !records.isEmpty else { return }
-    let batch = records
+    try await sendQueued(into: &tally)
+    guard records.count > 0 else { return }
+    let batch = records.take()
+    let batchLines = lines
+    lines = []
+    try await send(batch, batchLines, into: &tally)
+  }
+
+  private func send(_ batch: EncodedRecords, _ lines: [(line: Int, file: String?)], into tally: inout IngestTally) async throws {
     places[sequence] = lines
     sequence += 1
-    records = []
-    lines = []
     do {
       // Each record was checked for NUL bytes as it was read (to report its line).
-      for ack in try await stream.send(checked: batch) { count(ack, into: &tally) }
+      for ack in try await stream.send(encoded: batch) { count(ack, into: &tally) }
     } catch {
       for ack in stream.takeAcknowledged() { count(ack, into: &tally) }  // durable before the failure
       throw error

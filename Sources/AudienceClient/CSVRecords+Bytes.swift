@@ -1,0 +1,82 @@
+public import AudienceCore
+public import AudienceWire
+
+extension CSVRecords {
+  /// Adds a data row's record to `builder`: the record `record(_:mayHoldNUL:)` makes of the
+  /// row's fields, encoded from the fields' bytes without a `String` of each. The common row
+  /// (plain fields, an age of digits, interests separated by `;` or `|`) is read here; anything
+  /// else (a NUL, an age like `25.0` or ` 25`, an income like `50000.0`, a Python list, an
+  /// interest that is only odd whitespace) goes through `record(_:mayHoldNUL:)`, so both read
+  /// every row alike (`CSVRecordsBytesTests`).
+  /// - Throws: what `record(_:mayHoldNUL:)` throws for the row.
+  public func encode(_ row: borrowing CSVByteRow, into builder: inout EncodedRecords.Builder) throws(AudienceError) {
+    var r = RawRecordBytes()
+    if !row.hasNUL, read(row, into: &r) {
+      builder.append(r)
+    } else {
+      builder.append(try record(row.fields, mayHoldNUL: row.hasNUL))
+    }
+  }
+
+  /// The row's fields as `record` would set them, or false to leave the row to `record`.
+  private func read(_ row: borrowing CSVByteRow, into r: inout RawRecordBytes) -> Bool {
+    for (column, i) in columns {
+      let value = i < row.count ? row[i] : .none
+      switch column {
+      case .cookie: r.cookie = value
+      case .email: r.email = value
+      case .phone_number: r.phoneNumber = value
+      case .created_at: r.createdAt = value
+      case .state: r.state = value
+      case .country: r.country = value
+      case .city: r.city = value
+      case .gender: r.gender = value
+      case .education: r.education = value
+      case .income:
+        // `number` rewrites only a value ending in ".0".
+        if value.count >= 2, value[value.count - 2] == UInt8(ascii: "."), value[value.count - 1] == UInt8(ascii: "0") {
+          return false
+        }
+        r.income = value
+      case .age:
+        if value.isEmpty { continue }
+        guard value.count <= 9 else { return false }
+        var n = 0
+        for b in value {
+          guard b >= 0x30, b <= 0x39 else { return false }
+          n = n * 10 + Int(b - 0x30)
+        }
+        r.age = n
+      case .interests:
+        guard Self.splitList(value, into: &r.interests) else { return false }
+      }
+    }
+    return true
+  }
+
+  /// `list` of a field whose ends are printable ASCII and not a Python list: split at `;` and
+  /// `|`, dropping items that are empty or only ASCII spaces, tabs and line breaks. False for a
+  /// field `list` must read.
+  private static func splitList(_ value: UnsafeBufferPointer<UInt8>, into items: inout [UnsafeBufferPointer<UInt8>]) -> Bool {
+    guard let first = value.first, let last = value.last else { return true }
+    // `trimmingWhitespace` keeps such a field as it is; a "[" or "]" end may be a Python list.
+    guard (0x21...0x7E).contains(first), (0x21...0x7E).contains(last),
+      first != UInt8(ascii: "["), last != UInt8(ascii: "]")
+    else { return false }
+    var start = 0
+    func add(_ end: Int) -> Bool {
+      let item = UnsafeBufferPointer(rebasing: value[start..<end])
+      if item.contains(where: { $0 > 0x20 && $0 < 0x7F }) {
+        items.append(item)
+        return true
+      }
+      // No printable ASCII: dropped when empty or ASCII whitespace; other bytes are `list`'s.
+      return item.allSatisfy { $0 == 0x20 || (0x09...0x0D).contains($0) }
+    }
+    for i in value.indices where value[i] == UInt8(ascii: ";") || value[i] == UInt8(ascii: "|") {
+      guard add(i) else { return false }
+      start = i + 1
+    }
+    return add(value.count)
+  }
+}

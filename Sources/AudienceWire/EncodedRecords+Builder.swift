@@ -1,0 +1,40 @@
+public import AudienceCore
+
+extension EncodedRecords {
+  /// A batch's records encoded as they are added, for `IngestStream.send(encoded:)`: the CLI
+  /// writes each CSV row's fields here straight from the file's bytes, without a `String` per
+  /// field, on the thread that reads the file. The bytes are those `IngestBatchWriter` writes
+  /// for the same `RawRecord`.
+  public struct Builder: Sendable {
+    private var bytes: [UInt8] = []
+    private var records: [Range<Int>] = []
+
+    public init() {}
+
+    /// Records added since the last `take()`.
+    public var count: Int { records.count }
+
+    public mutating func append(_ record: RawRecord) { append(fields: record) }
+
+    public mutating func append(_ record: borrowing RawRecordBytes) { append(fields: copy record) }
+
+    private mutating func append<R: RecordFields>(fields r: R) {
+      let sizes = RecordSizes(r)
+      let start = bytes.count
+      bytes.append(contentsOf: repeatElement(0, count: sizes.record))
+      bytes.withUnsafeMutableBufferPointer { all in
+        let at = all.baseAddress! + start
+        var w = IngestBatchWriter.Cursor(at: at)
+        w.record(r, sizes)
+        precondition(w.p - at == sizes.record, "EncodedRecords.Builder: wrote \(w.p - at) bytes of \(sizes.record)")
+      }
+      records.append(start..<bytes.count)
+    }
+
+    /// The records added, leaving the builder empty.
+    public mutating func take() -> EncodedRecords {
+      defer { self = Builder() }
+      return EncodedRecords(bytes: bytes, records: records)
+    }
+  }
+}
