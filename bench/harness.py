@@ -23,7 +23,7 @@ def start_server(bin_dir, workdir, poll=0.02, timeout=300):
     sock = os.path.join(workdir, "s.sock")
     log = open(os.path.join(workdir, "audienced.log"), "a")
     p = subprocess.Popen([os.path.join(bin_dir, "audienced"), "--socket", sock, "--data-dir", os.path.join(workdir, "data"),
-                          "--log-level", "warning"], stdout=log, stderr=log)
+                          "--log-level", "warning", "--exit-with-parent"], stdout=log, stderr=log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if os.path.exists(sock):

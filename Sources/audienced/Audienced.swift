@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import AudienceCore
 import AudienceMongo
 import AudienceServer
@@ -108,7 +109,14 @@ struct Audienced: AsyncParsableCommand {
   @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env AUDIENCE_LOG_LEVEL).")
   var logLevel: String?
 
+  @Flag(
+    name: .customLong("exit-with-parent"),
+    help: "Stop (gracefully, as on SIGTERM) when the process that started the server ends: for test harnesses and scripts.")
+  var exitWithParent = false
+
   func run() async throws {
+    // First: the sooner it is read, the smaller the window in which a parent could die unseen.
+    let parent = getppid()
     let env = Environment.current
     let levelName = logLevel ?? env["AUDIENCE_LOG_LEVEL"] ?? "info"
     guard let level = Logger.Level(rawValue: levelName) else {
@@ -181,10 +189,15 @@ struct Audienced: AsyncParsableCommand {
         blockedIdentifiers.split(separator: ",").map { String($0).trimmingWhitespace().lowercased() }.filter { !$0.isEmpty })
     }
     let logger = Logger(label: "audienced")
-    let services = try buildServices(config: config, logger: logger)
+    var services = try buildServices(config: config, logger: logger).map {
+      ServiceGroupConfiguration.ServiceConfiguration(service: $0)
+    }
+    if exitWithParent {
+      services.append(.init(service: ParentWatch(parent: parent, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup))
+    }
     let group = ServiceGroup(
       configuration: ServiceGroupConfiguration(
-        services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+        services: services,
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
     try await group.run()

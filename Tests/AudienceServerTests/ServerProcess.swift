@@ -40,7 +40,8 @@ final class ServerProcess: @unchecked Sendable {
   func start() async throws {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: Self.binDirectory + "/audienced")
-    p.arguments = ["--socket", socketPath, "--data-dir", dataDirectory, "--log-level", "debug"] + extraArguments
+    // --exit-with-parent: a test run that crashes does not leave its servers running.
+    p.arguments = ["--socket", socketPath, "--data-dir", dataDirectory, "--log-level", "debug", "--exit-with-parent"] + extraArguments
     _ = FileManager.default.createFile(atPath: logPath, contents: nil)
     let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
     log.seekToEndOfFile()

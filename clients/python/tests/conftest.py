@@ -24,7 +24,8 @@ def audienced(*args):
     d = tempfile.mkdtemp(prefix="aud-py-", dir="/tmp")
     sock = os.path.join(d, "s.sock")
     log = open(os.path.join(d, "audienced.log"), "w")
-    p = subprocess.Popen([str(binary), "--socket", sock, "--data-dir", os.path.join(d, "data"), *args],
+    # --exit-with-parent: a test run that dies does not leave its servers running.
+    p = subprocess.Popen([str(binary), "--socket", sock, "--data-dir", os.path.join(d, "data"), "--exit-with-parent", *args],
                          stdout=log, stderr=log)
     try:
         for _ in range(500):
