@@ -171,7 +171,7 @@ struct StoreConformanceTests {
       .seen(min: nil, max: Timestamp(year: 2025, month: 3, day: 20)!.seconds), .any([]), .all([]),
       .any([.strings(.country, ["india"]), .not(.interests(any: ["movies"]))]),
     ]
-    var rng = SeededRandom(state: 99)
+    var rng = SplitMix64(seed: 99)
     for _ in 0..<20 { filters.append(randomFilter(depth: 3, &rng)) }
     for filter in filters {
       var cursor: String?
@@ -202,7 +202,7 @@ struct StoreConformanceTests {
     }
   }
 
-  private func randomFilter(depth: Int, _ rng: inout SeededRandom) -> Filter {
+  private func randomFilter(depth: Int, _ rng: inout SplitMix64) -> Filter {
     let leaf = depth == 0 || Int.random(in: 0..<3, using: &rng) == 0
     if !leaf {
       let children = (0..<Int.random(in: 1...3, using: &rng)).map { _ in randomFilter(depth: depth - 1, &rng) }

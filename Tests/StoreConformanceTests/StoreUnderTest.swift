@@ -36,18 +36,6 @@ struct StoreUnderTest {
   }
 }
 
-/// A small deterministic random generator (SplitMix64).
-struct SeededRandom: RandomNumberGenerator {
-  var state: UInt64
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}
-
 enum Records {
   static func record(
     _ cookie: String, _ email: String?, day: Int = 1, minute: Int = 0, age: Int? = nil, gender: String? = nil,
@@ -62,7 +50,7 @@ enum Records {
 
   /// Random records over small pools of cookies and emails, so that people merge.
   static func random(_ count: Int, seed: UInt64) -> [Record] {
-    var rng = SeededRandom(state: seed)
+    var rng = SplitMix64(seed: seed)
     let countries = ["USA", "Canada", "India", "Germany", "Brazil"]
     let genders = ["Male", "Female", "Other"]
     let interests = ["Gaming", "AI", "Crypto", "Tech", "Movies", "Football", "Stocks", "Cooking", "Travel"]
