@@ -11,7 +11,9 @@ extension CSVRecords {
   /// - Throws: what `record(_:mayHoldNUL:)` throws for the row.
   public func encode(_ row: borrowing CSVByteRow, into builder: inout EncodedRecords.Builder) throws(AudienceError) {
     var r = RawRecordBytes()
-    if !row.hasNUL, read(row, into: &r) {
+    // A row the parser found unreadable (bad UTF-8) is the caller's to report; if it is passed
+    // anyway, `record` reads it as strings do (U+FFFD), not its raw bytes.
+    if !row.hasNUL, row.error == nil, read(row, into: &r) {
       builder.append(r)
     } else {
       builder.append(try record(row.fields, mayHoldNUL: row.hasNUL))
@@ -19,7 +21,7 @@ extension CSVRecords {
   }
 
   /// The row's fields as `record` would set them, or false to leave the row to `record`.
-  private func read(_ row: borrowing CSVByteRow, into r: inout RawRecordBytes) -> Bool {
+  func read(_ row: borrowing CSVByteRow, into r: inout RawRecordBytes) -> Bool {
     for (column, i) in columns {
       let value = i < row.count ? row[i] : .none
       switch column {

@@ -5,6 +5,12 @@ import NIOCore
 /// `audience__v1__request__pack` writes for the same request (`IngestBatchWriterTests` compares
 /// the two), without first copying every field into protobuf-c's C structs.
 ///
+///
+/// One difference, on purpose: a string holding a NUL byte. protobuf-c takes strings as C
+/// strings and cuts one at its first NUL; this writer sends every byte, so the server refuses
+/// that record by name (docs/PROTOCOL.md) instead of storing it cut short. The client library
+/// and the CLI refuse such records before they are sent, as before.
+///
 /// Every record of a bulk load goes through here on the client: building the C structs (a
 /// NUL-terminated copy of each field, then a second walk to size and pack them) was most of the
 /// client's CPU per record, and the client shares the two cores with the server.

@@ -9,19 +9,17 @@ import ServiceLifecycle
 /// a parent-death signal (`PR_SET_PDEATHSIG`) would fire when the *thread* that started the
 /// server ends, which in a multithreaded parent may be long before the parent does.
 ///
-/// The parent is read as the server starts (`parent`); if it has already been adopted by
-/// process 1 then, its starter is already gone and the server stops as soon as it is up.
+/// The parent is read as the server starts (`parent`, the first thing `run` does); a starter
+/// that dies before then goes unseen.
 struct ParentWatch: Service {
   let parent: pid_t
   let logger: Logger
 
   func run() async throws {
-    while !Task.isShuttingDownGracefully, !Task.isCancelled {
-      if parent == 1 || getppid() != parent {
-        logger.notice("the parent process ended (--exit-with-parent): stopping", metadata: ["parent.pid": "\(parent)"])
-        return  // the group then shuts down gracefully
-      }
-      try? await Task.sleep(for: .milliseconds(250))
+    // Cancelled at once by a shutdown for another reason (a sleep would hold it back).
+    try? await cancelWhenGracefulShutdown {
+      while getppid() == parent { try await Task.sleep(for: .milliseconds(250)) }
+      logger.notice("the parent process ended (--exit-with-parent): stopping", metadata: ["parent.pid": "\(parent)"])
     }
   }
 }

@@ -1,4 +1,4 @@
-import AudienceClient
+@testable import AudienceClient
 import AudienceCore
 import AudienceWire
 import Foundation
@@ -20,7 +20,7 @@ struct CSVRecordsBytesTests {
   ]
   static let interests = [
     "", "Tech;Gaming", "Tech| Gaming", "a;;b|", " ; \u{3000};x", "caf\u{E9};\u{FC}ber", "['Tech', 'Gaming']", "[x",
-    "x]", "\t;\r\n;y", "\u{1C};z", "日本;中国", ";", "|", " Tech", "Tech ", "a\u{7F};b", "Sports;\u{85};c",
+    "x]", "\t;\r\n;y", "\u{1C};z", "日本;中国", ";", "|", " Tech", "Tech ", "a\u{7F};b", "Sports;\u{85};c", "a; ;b", "a;\t|b",
   ]
   static let incomes = ["", "50000", "50000.0", "1.0", ".0", "0", "abc.0", "x\u{301}.0", "$50k", "1e5.0"]
   static let headers: [[String]] = [
@@ -53,7 +53,7 @@ struct CSVRecordsBytesTests {
 
   @Test func everyRowReadsAsRecordReadsIt() throws {
     var rng = SplitMix64(seed: 4_000)
-    var rows = 0, refused = 0
+    var rows = 0, refused = 0, fromBytesAlone = 0
     for header in Self.headers {
       let mapping = try CSVRecords(header: header)
       var csv = ""
@@ -68,6 +68,8 @@ struct CSVRecordsBytesTests {
       func take(_ row: borrowing CSVByteRow) {
         guard row.error == nil else { return }
         rows += 1
+        var fields = RawRecordBytes()
+        if !row.hasNUL, mapping.read(row, into: &fields) { fromBytesAlone += 1 }
         let fast = Result { () throws(AudienceError) in try mapping.encode(row, into: &fromBytes) }
         let slow = Result { () throws(AudienceError) in try mapping.record(row.fields, mayHoldNUL: row.hasNUL) }
         switch (fast, slow) {
@@ -77,7 +79,15 @@ struct CSVRecordsBytesTests {
         default: Issue.record("line \(row.line): \(fast) from the bytes, \(slow) from the strings")
         }
       }
-      Array(csv.utf8).withUnsafeBytes { parser.feed($0, rows: take) }
+      // In chunks of any size: a row, a field or a quote may straddle two.
+      Array(csv.utf8).withUnsafeBytes { all in
+        var at = 0
+        while at < all.count {
+          let end = min(all.count, at + 1 + Int(rng.next() % 4_096))
+          parser.feed(UnsafeRawBufferPointer(rebasing: all[at..<end]), rows: take)
+          at = end
+        }
+      }
       parser.finish(rows: take)
       #expect(fromBytes.count == fromStrings.count)
       let a = Self.frame(fromBytes.take()), b = Self.frame(fromStrings.take())
@@ -88,5 +98,8 @@ struct CSVRecordsBytesTests {
     }
     // The generated rows reach both sides (a row of one empty field is an empty line, skipped).
     #expect(rows > 3_100 && refused > 100 && refused < 2_000, "\(rows) rows, \(refused) refused")
+    // And many of the rows read are read from their bytes alone (not all left to `record`;
+    // the values here are mostly odd ones, so most rows go to `record`).
+    #expect(fromBytesAlone > (rows - refused) / 5, "\(fromBytesAlone) of \(rows - refused) read from the bytes")
   }
 }

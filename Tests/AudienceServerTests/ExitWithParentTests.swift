@@ -17,14 +17,14 @@ struct ExitWithParentTests {
     let dir = "/tmp/aud-" + String(UUID().uuidString.prefix(8))
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    // A shell starts the server, prints its pid, waits until it listens, and ends.
+    // A shell starts the server, writes its pid, waits (10 s at most) until it listens, and ends.
     let shell = Process()
     shell.executableURL = URL(fileURLWithPath: "/bin/bash")
     shell.arguments = [
       "-c",
       // The shell closes the descriptors it inherited past 2 first: Foundation learns that a
       // child ended from one of them, and would wait for the server to end too.
-      #"for fd in /proc/self/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2> /dev/null; "$0" --socket "$1/s.sock" --data-dir "$1/data" --exit-with-parent > /dev/null 2> "$1/log" & echo $! > "$1/pid"; while [ ! -S "$1/s.sock" ]; do sleep 0.05; done"#,
+      #"for fd in /proc/self/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2> /dev/null; "$0" --socket "$1/s.sock" --data-dir "$1/data" --exit-with-parent > /dev/null 2> "$1/log" & echo $! > "$1/pid"; for i in $(seq 200); do [ -S "$1/s.sock" ] && break; sleep 0.05; done"#,
       ServerProcess.binDirectory + "/audienced", dir,
     ]
     // The pid goes through a file: a pipe the server inherited would stay open while it runs.

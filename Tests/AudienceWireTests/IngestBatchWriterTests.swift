@@ -94,6 +94,20 @@ struct IngestBatchWriterTests {
     }
   }
 
+  /// The one difference from protobuf-c: a NUL byte is sent, not cut at (protobuf-c would send
+  /// "a" for "a\0b" and leave "\0x" out), so the server can refuse the record by name.
+  @Test func aNULByteIsSentNotCutAt() {
+    let request = WireRequest(
+      id: 1, body: .ingestBatch(IngestBatch(stream: 1, sequence: 0, records: [RawRecord(cookie: "a\u{0}b", email: "\u{0}x")])))
+    let written = Self.bytes(request) { WireCodec.encode($0, into: &$1) }
+    let packed = Self.bytes(request) { WireCodec.pack($0, into: &$1) }
+    func holds(_ frame: [UInt8], _ field: [UInt8]) -> Bool {
+      frame.indices.contains { frame[$0...].starts(with: field) }
+    }
+    #expect(holds(written, [0x0A, 3, 0x61, 0, 0x62]) && holds(written, [0x12, 2, 0, 0x78]))
+    #expect(holds(packed, [0x0A, 1, 0x61]) && !holds(packed, [0x12, 2, 0, 0x78]))
+  }
+
   @Test func anEmptyLastBatchIsProtobufCsBytes() {
     for id: UInt64 in [0, 9] {
       let request = WireRequest(id: id, body: .ingestBatch(IngestBatch(stream: 0, sequence: 0, records: [], last: true)))

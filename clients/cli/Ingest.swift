@@ -163,8 +163,10 @@ struct Ingest: AsyncParsableCommand {
         done = true
       }
       if let headerError { throw headerError }
-      try check(summary)
+      // As when each batch went out as it filled: the batches completed before a --max-errors
+      // stop are sent (rows after it were not taken), then the stop is made.
       try await sender.sendQueued(into: &summary)
+      try check(summary)
       progress.update(records: summary.accepted + summary.rejected, bytes: reader.bytesRead)
     }
   }
