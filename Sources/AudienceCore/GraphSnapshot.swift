@@ -37,6 +37,8 @@ public struct GraphSnapshot: @unchecked Sendable {
   public let recordSlots: Int
   private let ranges: [Range<Int>]
   private let sums: [UInt64]
+  /// Whether a range of `bytes` can be read (see `init`).
+  private let readable: @Sendable (Range<Int>) -> Bool
 
   /// Checks the header (its checksum, the magic, the limits) and finds the sections; each
   /// section's checksum is checked when it is decoded.
@@ -44,7 +46,13 @@ public struct GraphSnapshot: @unchecked Sendable {
   ///   - bytes: the snapshot; they must outlive this value and the decoding of its sections.
   ///   - limits: the limits the graph must have; a snapshot made under others is refused (the
   ///     identifier cap decides links, so the graph would differ from a replay).
-  public init(_ bytes: UnsafeRawBufferPointer, limits: RecordLimits) throws(SnapshotError) {
+  ///   - readable: asked before a section's bytes are first read; false refuses the section as
+  ///     damaged. The store reads a mapped file's pages in here, so that one the disk cannot
+  ///     give back is an error rather than a SIGBUS (`MappedSnapshot.populate`).
+  public init(
+    _ bytes: UnsafeRawBufferPointer, limits: RecordLimits, readable: @escaping @Sendable (Range<Int>) -> Bool = { _ in true }
+  ) throws(SnapshotError) {
+    self.readable = readable
     var r = SnapshotReader(bytes)
     guard bytes.count >= 8, try r.bytes(8) == IdentityGraph.snapshotMagic else { throw .damaged("not a snapshot of this version") }
     _ = try r.bytes(16)
@@ -92,6 +100,7 @@ public struct GraphSnapshot: @unchecked Sendable {
 
   /// A section's bytes, checked against its checksum.
   private func checked(_ section: Section) throws(SnapshotError) -> UnsafeRawBufferPointer {
+    guard readable(ranges[section.rawValue]) else { throw .damaged("section \(section) could not be read from the file") }
     let part = UnsafeRawBufferPointer(rebasing: bytes[ranges[section.rawValue]])
     guard SnapshotWriter.checksum(part) == sums[section.rawValue] else { throw .damaged("section \(section): the checksum does not match") }
     return part

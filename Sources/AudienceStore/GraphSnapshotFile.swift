@@ -102,7 +102,7 @@ enum GraphSnapshotFile {
   static func restore<T: Sendable>(
     _ mapped: MappedSnapshot, limits: RecordLimits, alongside: @Sendable () -> T
   ) throws(SnapshotError) -> (IdentityGraph, T, sections: [(GraphSnapshot.Section, Duration)], records: RecordsLoader) {
-    let snapshot = try GraphSnapshot(mapped.bytes, limits: limits)
+    let snapshot = try GraphSnapshot(mapped.bytes, limits: limits) { mapped.populate($0) }
     let order: [GraphSnapshot.Section] = [.profiles, .moreProfiles, .emails, .cookies, .index]
     let decoded = Mutex<[GraphSnapshot.Decoded]>([])
     let failure = Mutex<SnapshotError?>(nil)
@@ -237,6 +237,25 @@ final class MappedSnapshot: @unchecked Sendable {
   init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
   deinit { munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count) }
+
+  /// Reads `range` of the file in now (`MADV_POPULATE_READ`), or says it cannot be read. Touched
+  /// while being decoded, a page the disk cannot give back (or one past a file cut short since
+  /// it was mapped) would raise SIGBUS, which ends the server; read in here, it is an error the
+  /// caller recovers from (a replay of the records instead). A kernel without the call (before
+  /// Linux 5.14) is read as before.
+  func populate(_ range: Range<Int>) -> Bool {
+    guard let base = bytes.baseAddress, range.lowerBound < range.upperBound else { return true }
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let start = range.lowerBound / page * page
+    let end = Swift.min(range.upperBound, bytes.count)
+    if madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, 22 /* MADV_POPULATE_READ */) == 0 { return true }
+    return errno == EINVAL
+  }
+
+  /// `populate`, throwing what cannot be read as damage.
+  func read(_ range: Range<Int>, _ what: @autoclosure () -> String) throws(SnapshotError) {
+    guard populate(range) else { throw .damaged("\(what()) could not be read from the file (\(String(cString: strerror(errno))))") }
+  }
 }
 
 extension GraphSnapshot {

@@ -1,0 +1,54 @@
+import AudienceCore
+import Foundation
+import Logging
+import Testing
+
+@testable import AudienceStore
+
+/// A snapshot whose bytes cannot be read while it is decoded (a disk error, or the file cut
+/// short after it was mapped) is refused with an error, and the store replays its records: the
+/// pages are read in before they are touched, so the server is not ended by SIGBUS.
+@Suite("Snapshot read errors")
+struct SnapshotReadErrorTests {
+  let logger = Logger(label: "test")
+
+  /// A snapshot of a few hundred profiles, saved by a clean close; its size.
+  func savedSnapshot(_ dir: TemporaryDirectory) async throws -> Int {
+    let store = try EmbeddedStore(directory: dir.path, logger: logger)
+    let records = (0..<600).map { i in
+      Record(
+        cookie: "c\(i)", email: "p\(i % 400)@example.com", createdAt: Timestamp(year: 2025, month: 3, day: 10),
+        location: Location(city: "City \(i % 37)"), demographics: Demographics(age: 20 + i % 50), interests: ["Gaming", "Tech \(i % 9)"])
+    }
+    _ = try await store.ingest(records)
+    await store.close()
+    let size = try #require(try FileManager.default.attributesOfItem(atPath: GraphSnapshotFile.path(dir.path))[.size] as? Int)
+    return size
+  }
+
+  @Test func pagesPastAFileCutShortAreNotReadable() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let size = try await savedSnapshot(dir)
+    #expect(size > 3 * 4096, "\(size) bytes")
+    let mapped = try #require(GraphSnapshotFile.map(directory: dir.path))
+    #expect(mapped.populate(0..<size))
+    #expect(truncate(GraphSnapshotFile.path(dir.path), 4096) == 0)
+    #expect(mapped.populate(0..<4096))
+    #expect(!mapped.populate(4096..<size))
+    #expect(!mapped.populate(size - 1..<size))
+  }
+
+  @Test func aSnapshotCutShortWhileRestoringIsAnErrorNotACrash() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let size = try await savedSnapshot(dir)
+    let mapped = try #require(GraphSnapshotFile.map(directory: dir.path))
+    // Cut after it was mapped: the header is still there, the sections are not.
+    #expect(truncate(GraphSnapshotFile.path(dir.path), 4096) == 0)
+    #expect(size > 4096)
+    #expect(throws: SnapshotError.self) {
+      _ = try GraphSnapshotFile.restore(mapped, limits: .default) { 0 }
+    }
+  }
+}
