@@ -37,6 +37,8 @@ public struct GraphSnapshot: @unchecked Sendable {
   public let recordSlots: Int
   private let ranges: [Range<Int>]
   private let sums: [UInt64]
+  /// The most bytes a header may take.
+  public static let headerBound = 1 << 16
   /// Whether a range of `bytes` can be read (see `init`).
   private let readable: @Sendable (Range<Int>) -> Bool
 
@@ -53,7 +55,11 @@ public struct GraphSnapshot: @unchecked Sendable {
     _ bytes: UnsafeRawBufferPointer, limits: RecordLimits, readable: @escaping @Sendable (Range<Int>) -> Bool = { _ in true }
   ) throws(SnapshotError) {
     self.readable = readable
-    var r = SnapshotReader(bytes)
+    // The header is read from its first 64 KiB only, read in first: a longer one (a very long
+    // list of blocked identifiers) is refused as damaged, and the records are replayed.
+    let prefix = Swift.min(bytes.count, Self.headerBound)
+    guard readable(0..<prefix) else { throw .damaged("the header could not be read from the file") }
+    var r = SnapshotReader(UnsafeRawBufferPointer(rebasing: bytes[..<prefix]))
     guard bytes.count >= 8, try r.bytes(8) == IdentityGraph.snapshotMagic else { throw .damaged("not a snapshot of this version") }
     _ = try r.bytes(16)
     let rules = try r.int()

@@ -24,8 +24,8 @@ extension EmbeddedStore {
     if let token, let mapped = GraphSnapshotFile.map(directory: directory) {
       let started = ContinuousClock.now
       do {
-        // The header (well inside the first 64 KiB); each section is read in before it is decoded.
-        try mapped.read(0..<min(mapped.bytes.count, 1 << 16), "the header")
+        // The header first (the token is in it); each section is read in before it is decoded.
+        try mapped.read(0..<min(mapped.bytes.count, GraphSnapshot.headerBound), "the header")
         guard let found = IdentityGraph.snapshotToken(mapped.bytes), GraphSnapshotFile.hex(found) == token else {
           throw SnapshotError.damaged("it is not the one the database names")
         }

@@ -243,6 +243,12 @@ final class MappedSnapshot: @unchecked Sendable {
   /// it was mapped) would raise SIGBUS, which ends the server; read in here, it is an error the
   /// caller recovers from (a replay of the records instead). A kernel without the call (before
   /// Linux 5.14) is read as before.
+  ///
+  /// This narrows the window, it does not close it: a page read in can still be dropped under
+  /// memory pressure before it is decoded and read again then (or the file cut short in
+  /// between), and that read is unguarded. Kernels 5.14-6.8 without the fix "mm/madvise: make
+  /// MADV_POPULATE_(READ|WRITE) handle VM_FAULT_RETRY properly" may retry a failing read here
+  /// instead of returning (a hang at start-up rather than a crash).
   func populate(_ range: Range<Int>) -> Bool {
     guard let base = bytes.baseAddress, range.lowerBound < range.upperBound else { return true }
     let page = Int(sysconf(Int32(_SC_PAGESIZE)))

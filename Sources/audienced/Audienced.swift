@@ -193,6 +193,9 @@ struct Audienced: AsyncParsableCommand {
       ServiceGroupConfiguration.ServiceConfiguration(service: $0)
     }
     if exitWithParent {
+      // Last, so the first a shutdown signals: it returning (the parent gone) then starts the
+      // graceful shutdown of the others; added before another service, it would end the group
+      // unexpectedly if the parent died during a shutdown.
       services.append(.init(service: ParentWatch(parent: parent, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup))
     }
     let group = ServiceGroup(

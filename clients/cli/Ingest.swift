@@ -53,25 +53,30 @@ struct Ingest: AsyncParsableCommand {
     var failure: (any Error)?
     var requestFailure: WireStatus?
     var progress = Progress(enabled: !global.json && isatty(2) != 0)
+    var stopped = false
     do {
       try await Output.withClient(global, jsonErrors: false) { client in
         let sender = BatchSender(
           stream: try await client.ingestStream(window: window), batchSize: min(batchSize, client.server.maxRecordsPerBatch))
-        if let record {
-          try await sender.add(line: 1, file: nil, text: record, into: &summary)
-        } else {
-          for path in files {
-            let name = files.count > 1 ? path : nil
-            switch try format(of: path) {
-            case .jsonl: try await sendJSONLines(path, name, sender, &summary, &progress)
-            case .csv: try await sendCSV(path, name, sender, &summary, &progress)
+        do {
+          if let record {
+            try await sender.add(line: 1, file: nil, text: record, into: &summary)
+          } else {
+            for path in files {
+              let name = files.count > 1 ? path : nil
+              switch try format(of: path) {
+              case .jsonl: try await sendJSONLines(path, name, sender, &summary, &progress)
+              case .csv: try await sendCSV(path, name, sender, &summary, &progress)
+              }
             }
           }
+        } catch is TooManyErrors {
+          // --max-errors: nothing more is read; what was read before the stop is still sent
+          // and waited for, so the summary counts what the server stored.
+          stopped = true
         }
         try await sender.finish(into: &summary)
       }
-    } catch is TooManyErrors {
-      failure = ExitCode(1)
     } catch let f as Output.RequestFailed {
       // The summary still says what the server acknowledged before it failed.
       requestFailure = f.status
@@ -79,6 +84,7 @@ struct Ingest: AsyncParsableCommand {
     } catch {
       failure = error
     }
+    if stopped, failure == nil { failure = ExitCode(1) }
     progress.clear()
     let elapsed = clock.now - started
     summary.seconds = Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds)
