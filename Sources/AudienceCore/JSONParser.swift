@@ -115,15 +115,33 @@ private struct JSONParser {
 
   mutating func string() throws(JSONParseError) -> String {
     i += 1  // opening quote
-    var bytes: [UInt8] = []
+    // Nearly every string has no escape: it is made straight from the input's bytes, checked
+    // once, with no copy into a buffer of its own first.
+    let start = i
+    var end = i
+    var high: UInt8 = 0
+    while end < b.count {
+      let c = b[end]
+      if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 { break }
+      high |= c
+      end += 1
+    }
+    if end < b.count, b[end] == UInt8(ascii: "\"") {
+      i = end + 1
+      return try b.withUnsafeBufferPointer { (all) throws(JSONParseError) in
+        try text(UnsafeBufferPointer(rebasing: all[start..<end]), ascii: high < 0x80)
+      }
+    }
+    // An escape, a control character or no closing quote: byte by byte from here.
+    var bytes = Array(b[start..<end])
+    i = end
     while true {
       guard i < b.count else { throw error("unterminated string") }
       let c = b[i]
       i += 1
       switch c {
       case UInt8(ascii: "\""):
-        guard let s = String(validating: bytes, as: UTF8.self) else { throw error("string is not valid UTF-8") }
-        return s
+        return try bytes.withUnsafeBufferPointer { (all) throws(JSONParseError) in try text(all, ascii: false) }
       case UInt8(ascii: "\\"):
         guard i < b.count else { throw error("unterminated string") }
         let e = b[i]
@@ -156,5 +174,14 @@ private struct JSONParser {
       default: bytes.append(c)
       }
     }
+  }
+
+  /// A string of these bytes, refused when they are not UTF-8. Decoding repairs invalid UTF-8
+  /// (U+FFFD), so bytes that decode to other bytes were invalid; the contiguous decoding is
+  /// specialized, where `String(validating:as:)` looked up generic metadata on every string.
+  func text(_ bytes: UnsafeBufferPointer<UInt8>, ascii: Bool) throws(JSONParseError) -> String {
+    let s = String(decoding: bytes, as: UTF8.self)
+    guard ascii || s.utf8.elementsEqual(bytes) else { throw error("string is not valid UTF-8") }
+    return s
   }
 }
