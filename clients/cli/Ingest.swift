@@ -199,6 +199,18 @@ final class BatchSender {
 
   /// Parses one line; a line that is not a record is counted as rejected at once.
   func add(line: Int, file: String?, text: String, into tally: inout IngestTally) async throws {
+    // The common line is encoded from its bytes (`RecordJSON.read`); any other is parsed whole.
+    let encoded = text.withUTF8InPlace { bytes in
+      var fields = RawRecordBytes()
+      guard RecordJSON.read(bytes, into: &fields) else { return false }
+      records.append(fields)
+      return true
+    }
+    if encoded {
+      lines.append((line, file))
+      if records.count >= batchSize { try await flush(into: &tally) }
+      return
+    }
     let record: RawRecord
     do {
       record = try RecordJSON.record(from: try JSONValue(parsing: text))

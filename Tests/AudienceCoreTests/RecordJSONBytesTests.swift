@@ -1,0 +1,94 @@
+import Testing
+
+@testable import AudienceCore
+
+/// The CLI reads the common JSON line from its bytes (`RecordJSON.read`) and leaves the others
+/// to `RecordJSON.record(from:)`: whatever it takes, it must read as `record(from:)` does.
+@Suite("JSON lines read from their bytes")
+struct RecordJSONBytesTests {
+  static func raw(_ b: RawRecordBytes) -> RawRecord {
+    func s(_ x: UnsafeBufferPointer<UInt8>) -> String { String(decoding: x, as: UTF8.self) }
+    return RawRecord(
+      cookie: s(b.cookie), email: s(b.email), phoneNumber: s(b.phoneNumber), createdAt: s(b.createdAt), state: s(b.state),
+      country: s(b.country), city: s(b.city), age: b.age, gender: s(b.gender), income: s(b.income), education: s(b.education),
+      interests: b.interests.map(s))
+  }
+
+  /// A line in the shape the generator writes, then changed at random, often into one the fast
+  /// reader must leave alone.
+  static func line(_ rng: inout SplitMix64) -> String {
+    func pick<T>(_ xs: [T]) -> T { xs[Int(rng.next() % UInt64(xs.count))] }
+    let texts = [#""a""#, #""""#, "null", #""São Paulo""#, #""x\"y""#, #""tab\tx""#, "42", "4.5", "true", #""\u0041""#, "[]", "{}"]
+    // Odd values now and then: a line has a dozen fields, and many should stay plain.
+    func text() -> String { rng.next() % 40 == 0 ? pick(texts) : "\"v\(rng.next() % 50)\"" }
+    func age() -> String { rng.next() % 8 == 0 ? pick(ages) : "\(rng.next() % 131)" }
+    let ages = ["21", "0", "130", "131", "007", "25.0", "2e1", "-1", #""25""#, "null", "1000", "21 ", " 21", "true", #""""#]
+    let interests = [
+      "[]", #"["Tech","Gaming"]"#, "null", #""Tech;Gaming""#, #"["Tech",null]"#, #"["Tech",7]"#, #"[ "a" , "b" ]"#, #"["a",]"#,
+      #"["x\ny"]"#, "[[]]",
+    ]
+    var location = ["\"state\":\(text())", "\"country\":\(text())", "\"city\":\(text())"].filter { _ in rng.next() % 5 != 0 }
+    var demographics = ["\"age\":\(age())", "\"gender\":\(text())", "\"income\":\(text())", "\"education\":\(text())"]
+      .filter { _ in rng.next() % 5 != 0 }
+    if rng.next() % 10 == 0 { location.append("\"city\":\(text())") }
+    if rng.next() % 10 == 0 { demographics.append("\"zip\":\(text())") }
+    var members = [
+      "\"cookie\":\(rng.next() % 8 == 0 ? text() : "\"c\(rng.next() % 100)\"")", "\"email\":\(text())",
+      "\"phone_number\":\(text())", "\"created_at\":\(text())",
+      "\"location\":" + (rng.next() % 10 == 0 ? pick(["null", "[]", "\"x\""]) : "{" + location.joined(separator: ",") + "}"),
+      "\"demographics\":" + (rng.next() % 10 == 0 ? pick(["null", "7"]) : "{" + demographics.joined(separator: " , ") + "}"),
+      "\"interests\":" + (rng.next() % 4 == 0 ? pick(interests) : #"["Tech","Sports"]"#),
+    ].filter { _ in rng.next() % 6 != 0 }
+    if rng.next() % 10 == 0 { members.append("\"email\":\(text())") }
+    if rng.next() % 12 == 0 { members.append("\"extra\":\(text())") }
+    if rng.next() % 12 == 0 { members.insert("\"data\":{}", at: Int(rng.next() % UInt64(members.count + 1))) }
+    members.shuffle(using: &rng)
+    let record = "{" + members.joined(separator: rng.next() % 4 == 0 ? ", " : ",") + "}"
+    switch rng.next() % 16 {
+    case 0: return record
+    case 1: return " {\"data\": " + record + "} "
+    case 2: return "{\"data\":" + record + ",\"more\":1}"
+    case 3: return "{\"data\":" + record
+    case 4: return "{\"data\":null}"
+    case 5: return "[" + record + "]"
+    default: return "{\"data\":" + record + "}"
+    }
+  }
+
+  @Test func whatIsReadFromTheBytesIsWhatRecordReads() throws {
+    var rng = SplitMix64(seed: 9_090)
+    var fast = 0, total = 0
+    for _ in 0..<5_000 {
+      let text = Self.line(&rng)
+      total += 1
+      let fromBytes: RawRecord? = Array(text.utf8).withUnsafeBufferPointer { bytes in
+        var fields = RawRecordBytes()
+        return RecordJSON.read(bytes, into: &fields) ? Self.raw(fields) : nil
+      }
+      guard let fromBytes else { continue }
+      fast += 1
+      let generic = Result { () throws -> RawRecord in try RecordJSON.record(from: JSONValue(parsing: text)) }
+      switch generic {
+      case .success(let r): #expect(fromBytes == r, "\(text)")
+      case .failure(let e): Issue.record("\(text): read from the bytes, but record(from:) says \(e)")
+      }
+    }
+    // Many lines are read from their bytes, many are left to record(from:).
+    #expect(fast > total / 10 && fast < total * 9 / 10, "\(fast) of \(total)")
+  }
+
+  @Test func theGeneratorsLinesAreAllReadFromTheirBytes() throws {
+    let lines = [
+      #"{"data":{"cookie":"c0","email":"user0@example.com","phone_number":"3373143628","created_at":"2025-01-01T00:02:43","location":{"state":"Texas","country":"USA","city":"City90"},"demographics":{"age":21,"gender":"Male","income":"33000","education":"Bachelor's"},"interests":[]}}"#,
+      #"{"data":{"cookie":"c1","email":"user1@example.com","phone_number":null,"created_at":"2025-01-01T00:12:05","location":{"state":"São Paulo","country":"Brazil","city":"City20"},"demographics":{"age":62,"gender":"Male","income":"18000","education":"Master's"},"interests":["Movies","Gaming","Yoga","Finance"]}}"#,
+      #"{"cookie": "c2", "demographics": {"age": null}, "location": null, "interests": null}"#,
+    ]
+    for text in lines {
+      let r: RawRecord? = Array(text.utf8).withUnsafeBufferPointer { bytes in
+        var fields = RawRecordBytes()
+        return RecordJSON.read(bytes, into: &fields) ? Self.raw(fields) : nil
+      }
+      #expect(r == (try RecordJSON.record(from: JSONValue(parsing: text))), "\(text)")
+    }
+  }
+}
