@@ -28,31 +28,32 @@ struct SnapshotReadErrorTests {
 
   static let page = Int(sysconf(Int32(_SC_PAGESIZE)))
 
+  /// A saved snapshot mapped, then its file cut to its first page (the header stays, the
+  /// sections go): its size before the cut.
+  func mappedThenCut(_ dir: TemporaryDirectory) async throws -> (MappedSnapshot, size: Int) {
+    let size = try await savedSnapshot(dir)
+    try #require(size > 3 * Self.page, "\(size) bytes")
+    let mapped = try #require(GraphSnapshotFile.map(directory: dir.path))
+    #expect(mapped.populate(0..<size))
+    #expect(truncate(GraphSnapshotFile.path(dir.path), off_t(Self.page)) == 0)
+    return (mapped, size)
+  }
+
   @Test func pagesPastAFileCutShortAreNotReadable() async throws {
     let dir = TemporaryDirectory()
     defer { dir.remove() }
-    let size = try await savedSnapshot(dir)
-    let page = Self.page
-    try #require(size > 3 * page, "\(size) bytes")
-    let mapped = try #require(GraphSnapshotFile.map(directory: dir.path))
-    #expect(mapped.populate(0..<size))
-    #expect(truncate(GraphSnapshotFile.path(dir.path), off_t(page)) == 0)
-    #expect(mapped.populate(0..<page))
-    #expect(!mapped.populate(page..<size), "this kernel (before Linux 5.14?) cannot tell")
+    let (mapped, size) = try await mappedThenCut(dir)
+    #expect(mapped.populate(0..<Self.page))
+    #expect(!mapped.populate(Self.page..<size), "this kernel (before Linux 5.14?) cannot tell")
     #expect(!mapped.populate(size - 1..<size))
   }
 
   @Test func aSnapshotCutShortWhileRestoringIsAnErrorNotACrash() async throws {
     let dir = TemporaryDirectory()
     defer { dir.remove() }
-    let size = try await savedSnapshot(dir)
-    let page = Self.page
-    try #require(size > 3 * page, "\(size) bytes")
-    let mapped = try #require(GraphSnapshotFile.map(directory: dir.path))
-    // Cut after it was mapped: the header is still there, the sections are not.
-    #expect(truncate(GraphSnapshotFile.path(dir.path), off_t(page)) == 0)
+    let (mapped, size) = try await mappedThenCut(dir)
     // A kernel that cannot tell would make the restore below a SIGBUS: stop here instead.
-    try #require(!mapped.populate(page..<size), "this kernel (before Linux 5.14?) cannot tell")
+    try #require(!mapped.populate(Self.page..<size), "this kernel (before Linux 5.14?) cannot tell")
     #expect(throws: SnapshotError.self) {
       _ = try GraphSnapshotFile.restore(mapped, limits: .default) { 0 }
     }
