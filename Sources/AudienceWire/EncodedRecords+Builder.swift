@@ -22,11 +22,10 @@ extension EncodedRecords {
       let sizes = RecordSizes(r)
       let start = bytes.count
       bytes.append(contentsOf: repeatElement(0, count: sizes.record))
-      bytes.withUnsafeMutableBufferPointer { all in
-        let at = all.baseAddress! + start
-        var w = IngestBatchWriter.Cursor(at: at)
+      bytes.withUnsafeMutableBytes { all in
+        var w = ProtoOut(UnsafeMutableRawBufferPointer(rebasing: all[start...]))
         w.record(r, sizes)
-        precondition(w.p - at == sizes.record, "EncodedRecords.Builder: wrote \(w.p - at) bytes of \(sizes.record)")
+        precondition(w.at == sizes.record, "EncodedRecords.Builder: wrote \(w.at) bytes of \(sizes.record)")
       }
       records.append(start..<bytes.count)
     }

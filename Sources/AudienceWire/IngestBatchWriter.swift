@@ -3,8 +3,8 @@ import NIOCore
 
 /// Writes an ingest batch's request frame straight from its records: the bytes protobuf-c's
 /// `audience__v1__request__pack` writes for the same request (`IngestBatchWriterTests` compares
-/// the two), without first copying every field into protobuf-c's C structs.
-///
+/// the two), without first copying every field into protobuf-c's C structs. Sized with
+/// `ProtoSizes` and written with `ProtoOut`, as the packed views' frames are.
 ///
 /// One difference, on purpose: a string holding a NUL byte. protobuf-c takes strings as C
 /// strings and cuts one at its first NUL; this writer sends every byte, so the server refuses
@@ -25,25 +25,23 @@ enum IngestBatchWriter {
       var recordBytes = 0
       records.forEachInPlace { i, r in
         sizes[i] = RecordSizes(r)
-        recordBytes += lengthDelimitedSize(sizes[i].record)
+        recordBytes += ProtoSizes.field(sizes[i].record)
       }
       write(id: id, timeoutMs: timeoutMs, batch, recordBytes: recordBytes, into: &buffer) { w in
         records.forEachInPlace { i, r in
-          w.byte(0x1A)  // IngestBatch.records, length-delimited
-          w.varint(UInt64(sizes[i].record))
+          w.tag(3, size: sizes[i].record)  // IngestBatch.records
           w.record(r, sizes[i])
         }
       }
     case .encoded(let encoded):
       // Records written before (`EncodedRecords.Builder`): each is copied behind its key and length.
       var recordBytes = 0
-      for range in encoded.records { recordBytes += lengthDelimitedSize(range.count) }
+      for range in encoded.records { recordBytes += ProtoSizes.field(range.count) }
       write(id: id, timeoutMs: timeoutMs, batch, recordBytes: recordBytes, into: &buffer) { w in
         encoded.bytes.withUnsafeBufferPointer { all in
           for range in encoded.records {
-            w.byte(0x1A)
-            w.varint(UInt64(range.count))
-            w.copy(UnsafeBufferPointer(rebasing: all[range]))
+            w.tag(3, size: range.count)
+            w.bytes(UnsafeBufferPointer(rebasing: all[range]))
           }
         }
       }
@@ -53,116 +51,78 @@ enum IngestBatchWriter {
   /// The frame around the records, which `records` writes (`recordBytes` of them, keys included).
   private static func write(
     id: UInt64, timeoutMs: UInt32, _ batch: IngestBatch, recordBytes: Int, into buffer: inout ByteBuffer,
-    records: (inout Cursor) -> Void
+    records: (inout ProtoOut) -> Void
   ) {
     var batchSize = recordBytes
-    if batch.stream != 0 { batchSize += 1 + varintSize(batch.stream) }
-    if batch.sequence != 0 { batchSize += 1 + varintSize(batch.sequence) }
+    if batch.stream != 0 { batchSize += 1 + ProtoSizes.varint(batch.stream) }
+    if batch.sequence != 0 { batchSize += 1 + ProtoSizes.varint(batch.sequence) }
     if batch.last { batchSize += 2 }
 
-    var size = lengthDelimitedSize(batchSize) + 1  // field 23's key takes two bytes
-    if id != 0 { size += 1 + varintSize(id) }
-    if timeoutMs != 0 { size += 1 + varintSize(UInt64(timeoutMs)) }
+    var payload = ProtoSizes.field(batchSize) + 1  // field 23's key takes two bytes
+    if id != 0 { payload += 1 + ProtoSizes.varint(id) }
+    if timeoutMs != 0 { payload += 1 + ProtoSizes.varint(UInt64(timeoutMs)) }
 
-    buffer.writeInteger(UInt32(size), endianness: .big)
-    buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
-      let start = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
-      var w = Cursor(at: start)
-      if id != 0 { w.field(0x08, varint: id) }
-      if timeoutMs != 0 { w.field(0x10, varint: UInt64(timeoutMs)) }
-      w.varint(23 << 3 | 2)
-      w.varint(UInt64(batchSize))
-      if batch.stream != 0 { w.field(0x08, varint: batch.stream) }
-      if batch.sequence != 0 { w.field(0x10, varint: batch.sequence) }
+    buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 4 + payload) { out in
+      var w = ProtoOut(out)
+      w.frameLength(payload)
+      w.nonZero(1, id)  // Request.id
+      w.nonZero(2, UInt64(timeoutMs))  // Request.timeout_ms
+      w.tag(23, size: batchSize)  // Request.ingest_batch
+      w.nonZero(1, batch.stream)
+      w.nonZero(2, batch.sequence)
       records(&w)
-      if batch.last { w.field(0x20, varint: 1) }
+      w.nonZero(4, batch.last ? 1 : 0)
       // A size that disagrees with the bytes written would leave a frame the server misreads.
-      precondition(w.p - start == size, "IngestBatchWriter: wrote \(w.p - start) bytes of \(size)")
-      return size
+      precondition(w.at == 4 + payload, "IngestBatchWriter: wrote \(w.at) bytes of \(4 + payload)")
+      return w.at
     }
   }
-
-  // MARK: - Sizes
-
-  @inline(__always) static func varintSize(_ v: UInt64) -> Int {
-    v < 0x80 ? 1 : (70 - v.leadingZeroBitCount) / 7
-  }
-
-  /// A length-delimited field of `n` bytes with a one-byte key.
-  @inline(__always) static func lengthDelimitedSize(_ n: Int) -> Int { 1 + varintSize(UInt64(n)) + n }
-
-  /// proto3 leaves an empty string out.
-  @inline(__always) static func stringSize(_ n: Int) -> Int { n == 0 ? 0 : lengthDelimitedSize(n) }
 
   /// protobuf-c writes a negative int32 as its 64-bit two's complement.
   @inline(__always) static func age(_ age: Int) -> UInt64 { UInt64(bitPattern: Int64(Int32(clamping: age))) }
+}
 
-  // MARK: - Bytes
+extension ProtoOut {
+  /// A varint field; proto3 leaves out a zero.
+  @inline(__always) mutating func nonZero(_ field: UInt64, _ value: UInt64) {
+    guard value != 0 else { return }
+    key(field, wireType: 0)
+    varint(value)
+  }
 
-  struct Cursor {
-    var p: UnsafeMutablePointer<UInt8>
-
-    init(at p: UnsafeMutablePointer<UInt8>) { self.p = p }
-
-    @inline(__always) mutating func byte(_ b: UInt8) {
-      p.pointee = b
-      p += 1
+  /// A length-delimited text field, written even when empty.
+  @inline(__always) mutating func text<T: RecordText>(_ field: UInt64, _ text: T) {
+    text.withBytes { utf8 in
+      tag(field, size: utf8.count)
+      bytes(utf8)
     }
+  }
 
-    @inline(__always) mutating func varint(_ v: UInt64) {
-      var v = v
-      while v >= 0x80 {
-        byte(UInt8(truncatingIfNeeded: v) | 0x80)
-        v >>= 7
-      }
-      byte(UInt8(v))
-    }
+  /// A string field: proto3 leaves out an empty one.
+  @inline(__always) mutating func string<T: RecordText>(_ field: UInt64, _ text: T) {
+    if text.byteCount != 0 { self.text(field, text) }
+  }
 
-    @inline(__always) mutating func field(_ key: UInt8, varint v: UInt64) {
-      byte(key)
-      varint(v)
+  /// The record's fields (without its own key and length), as `ProtoRecord.encode` sets them:
+  /// the location and the demographics always, empty or not.
+  mutating func record<R: RecordFields>(_ r: R, _ sizes: RecordSizes) {
+    string(1, r.cookie)
+    string(2, r.email)
+    string(3, r.phoneNumber)
+    string(4, r.createdAt)
+    tag(5, size: sizes.location)
+    string(1, r.state)
+    string(2, r.country)
+    string(3, r.city)
+    tag(6, size: sizes.demographics)
+    if let a = r.age {  // a oneof: a zero is written
+      key(1, wireType: 0)
+      varint(IngestBatchWriter.age(a))
     }
-
-    @inline(__always) mutating func copy(_ bytes: UnsafeBufferPointer<UInt8>) {
-      if let base = bytes.baseAddress {
-        p.update(from: base, count: bytes.count)
-        p += bytes.count
-      }
-    }
-
-    /// A length-delimited field, written even when empty.
-    @inline(__always) mutating func bytes<T: RecordText>(_ key: UInt8, _ text: T) {
-      text.withBytes { utf8 in
-        byte(key)
-        varint(UInt64(utf8.count))
-        copy(utf8)
-      }
-    }
-
-    @inline(__always) mutating func string<T: RecordText>(_ key: UInt8, _ text: T) {
-      if text.byteCount != 0 { bytes(key, text) }
-    }
-
-    /// The record's fields (without its own key and length), as `ProtoRecord.encode` sets them:
-    /// the location and the demographics always, empty or not.
-    mutating func record<R: RecordFields>(_ r: R, _ sizes: RecordSizes) {
-      string(0x0A, r.cookie)
-      string(0x12, r.email)
-      string(0x1A, r.phoneNumber)
-      string(0x22, r.createdAt)
-      byte(0x2A)
-      varint(UInt64(sizes.location))
-      string(0x0A, r.state)
-      string(0x12, r.country)
-      string(0x1A, r.city)
-      byte(0x32)
-      varint(UInt64(sizes.demographics))
-      if let a = r.age { field(0x08, varint: IngestBatchWriter.age(a)) }
-      string(0x12, r.gender)
-      string(0x1A, r.income)
-      string(0x22, r.education)
-      r.interests.forEachInPlace { _, interest in bytes(0x3A, interest) }
-    }
+    string(2, r.gender)
+    string(3, r.income)
+    string(4, r.education)
+    r.interests.forEachInPlace { _, interest in text(7, interest) }  // repeated: "" is kept
   }
 }
 
@@ -175,14 +135,13 @@ struct RecordSizes {
   init() {}
 
   init<R: RecordFields>(_ r: R) {
-    typealias W = IngestBatchWriter
-    location = W.stringSize(r.state.byteCount) + W.stringSize(r.country.byteCount) + W.stringSize(r.city.byteCount)
-    demographics = W.stringSize(r.gender.byteCount) + W.stringSize(r.income.byteCount) + W.stringSize(r.education.byteCount)
-    if let a = r.age { demographics += 1 + W.varintSize(W.age(a)) }
-    record = W.stringSize(r.cookie.byteCount) + W.stringSize(r.email.byteCount) + W.stringSize(r.phoneNumber.byteCount)
-    record += W.stringSize(r.createdAt.byteCount)
-    record += W.lengthDelimitedSize(location) + W.lengthDelimitedSize(demographics)
-    r.interests.forEachInPlace { _, interest in record += W.lengthDelimitedSize(interest.byteCount) }  // repeated: "" is kept
+    func string<T: RecordText>(_ t: T) -> Int { t.byteCount == 0 ? 0 : ProtoSizes.field(t.byteCount) }
+    location = string(r.state) + string(r.country) + string(r.city)
+    demographics = string(r.gender) + string(r.income) + string(r.education)
+    if let a = r.age { demographics += 1 + ProtoSizes.varint(IngestBatchWriter.age(a)) }
+    record = string(r.cookie) + string(r.email) + string(r.phoneNumber) + string(r.createdAt)
+    record += ProtoSizes.field(location) + ProtoSizes.field(demographics)
+    r.interests.forEachInPlace { _, interest in record += ProtoSizes.field(interest.byteCount) }  // repeated: "" is kept
   }
 }
 
