@@ -5,9 +5,9 @@ extension CSVRecords {
   /// Adds a data row's record to `builder`: the record `record(_:mayHoldNUL:)` makes of the
   /// row's fields, encoded from the fields' bytes without a `String` of each. The common row
   /// (plain fields, an age of digits, interests separated by `;` or `|`) is read here; anything
-  /// else (a NUL, an age like `25.0` or ` 25`, an income like `50000.0`, a Python list, an
-  /// interest that is only odd whitespace) goes through `record(_:mayHoldNUL:)`, so both read
-  /// every row alike (`CSVRecordsBytesTests`).
+  /// else (a NUL, an age like `25.0` or ` 25`, an income like `50000.0`, a Python list, a list
+  /// with whitespace at its ends) goes through `record(_:mayHoldNUL:)`, so both read every row
+  /// alike (`CSVRecordsBytesTests`). Lists are split by the one splitter (`RecordJSON.listItems`).
   /// - Throws: what `record(_:mayHoldNUL:)` throws for the row.
   public func encode(_ row: borrowing CSVByteRow, into builder: inout EncodedRecords.Builder) throws(AudienceError) {
     var r = RawRecordBytes()
@@ -56,29 +56,15 @@ extension CSVRecords {
     return true
   }
 
-  /// `list` of a field whose ends are printable ASCII and not a Python list: split at `;` and
-  /// `|`, dropping items that are empty or only ASCII spaces, tabs and line breaks. False for a
-  /// field `list` must read.
+  /// `list` of a field whose ends are printable ASCII and not a Python list (which
+  /// `trimmingWhitespace` keeps as it is): its items (`RecordJSON.listItems`). False for a field
+  /// `list` must read.
   private static func splitList(_ value: UnsafeBufferPointer<UInt8>, into items: inout [UnsafeBufferPointer<UInt8>]) -> Bool {
     guard let first = value.first, let last = value.last else { return true }
-    // `trimmingWhitespace` keeps such a field as it is; a "[" or "]" end may be a Python list.
     guard (0x21...0x7E).contains(first), (0x21...0x7E).contains(last),
       first != UInt8(ascii: "["), last != UInt8(ascii: "]")
     else { return false }
-    var start = 0
-    func add(_ end: Int) -> Bool {
-      let item = UnsafeBufferPointer(rebasing: value[start..<end])
-      if item.contains(where: { $0 > 0x20 && $0 < 0x7F }) {
-        items.append(item)
-        return true
-      }
-      // No printable ASCII: dropped when empty or ASCII whitespace; other bytes are `list`'s.
-      return item.allSatisfy { $0 == 0x20 || (0x09...0x0D).contains($0) }
-    }
-    for i in value.indices where value[i] == UInt8(ascii: ";") || value[i] == UInt8(ascii: "|") {
-      guard add(i) else { return false }
-      start = i + 1
-    }
-    return add(value.count)
+    RecordJSON.listItems(value) { items.append($0) }
+    return true
   }
 }

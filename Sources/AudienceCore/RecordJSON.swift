@@ -41,27 +41,33 @@ public enum RecordJSON {
   /// - Parameters:
   ///   - s: the list text.
   public static func splitList(_ s: String) -> [String] {
-    // The separators are ASCII, so the UTF-8 bytes can be cut without walking characters (a
-    // UTF-8 continuation byte is never ASCII); items that are only whitespace are dropped.
     var items: [String] = []
-    func scan(_ utf8: UnsafeBufferPointer<UInt8>) {
-      var start = 0
-      func add(_ end: Int) {
-        let item = UnsafeBufferPointer(rebasing: utf8[start..<end])
-        // An ASCII letter or digit decides at once; otherwise ask the characters.
-        let text = String(decoding: item, as: UTF8.self)
-        if item.contains(where: { $0 > 0x20 && $0 < 0x7F }) || !text.allSatisfy(\.isWhitespace) {
-          items.append(text)
-        }
-      }
-      for i in utf8.indices where utf8[i] == UInt8(ascii: ";") || utf8[i] == UInt8(ascii: "|") {
-        add(i)
-        start = i + 1
-      }
-      add(utf8.count)
-    }
-    s.withUTF8InPlace(scan)
+    s.withUTF8InPlace { listItems($0) { items.append(String(decoding: $0, as: UTF8.self)) } }
     return items
+  }
+
+  /// The items of a list separated by `;` or `|`, as spans of its UTF-8 bytes, in order; items
+  /// that are only whitespace are left out. (`splitList`, and the CLI's CSV rows read from their
+  /// bytes.)
+  /// - Parameters:
+  ///   - utf8: the list's bytes.
+  ///   - item: called with each item kept (valid during the call).
+  public static func listItems(_ utf8: UnsafeBufferPointer<UInt8>, _ item: (UnsafeBufferPointer<UInt8>) -> Void) {
+    // The separators are ASCII, so the UTF-8 bytes can be cut without walking characters (a
+    // UTF-8 continuation byte is never ASCII).
+    var start = 0
+    func add(_ end: Int) {
+      let span = UnsafeBufferPointer(rebasing: utf8[start..<end])
+      // An ASCII letter or digit decides at once; otherwise ask the characters.
+      if span.contains(where: { $0 > 0x20 && $0 < 0x7F }) || !String(decoding: span, as: UTF8.self).allSatisfy(\.isWhitespace) {
+        item(span)
+      }
+    }
+    for i in utf8.indices where utf8[i] == UInt8(ascii: ";") || utf8[i] == UInt8(ascii: "|") {
+      add(i)
+      start = i + 1
+    }
+    add(utf8.count)
   }
 
   private static func text(_ v: JSONValue?, _ field: String) throws(AudienceError) -> String {
