@@ -10,7 +10,14 @@ extension JSONValue {
   /// - Parameters:
   ///   - text: the document.
   public init(parsing text: String) throws(JSONParseError) {
-    var p = JSONParser(Array(text.utf8))
+    try self.init(parsingUTF8: Array(text.utf8))
+  }
+
+  /// Parses one JSON document (RFC 8259) from its UTF-8 bytes, nested at most 64 deep.
+  /// - Parameters:
+  ///   - bytes: the document.
+  public init(parsingUTF8 bytes: [UInt8]) throws(JSONParseError) {
+    var p = JSONParser(bytes)
     p.skipSpace()
     let value = try p.value(depth: 0)
     p.skipSpace()

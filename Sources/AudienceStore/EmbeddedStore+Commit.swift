@@ -6,7 +6,7 @@ import Synchronization
 
 /// A commit: what the leader does with the groups queued for it. Under the graph lock the
 /// leader decides what is new and applies it to the graph, while the `durable` thread writes the
-/// rows and, for a large commit, the `indexer` thread keeps the segment index up to date
+/// records and, for a large commit, the `indexer` thread keeps the segment index up to date
 /// (docs/STORAGE.md, "Durability and group commit").
 extension EmbeddedStore {
   /// Where a record to store is: its group and place in the group, and the sequence number
@@ -54,7 +54,11 @@ extension EmbeddedStore {
   /// the database and the group fails.
   func commit(_ batch: consuming [Pending]) {
     let now = clock()
-    let nowText = now.iso8601
+    let nowText: [UInt8] = {
+      var text: [UInt8] = []
+      now.appendISO8601(to: &text)
+      return text
+    }()
     var batch = batch
     var failure: AudienceError?
     let answer = graph.withLock { g -> (results: [[IngestOutcome]], behind: [AsyncThrowingStream<SegmentChange, any Error>.Continuation])? in
@@ -87,14 +91,14 @@ extension EmbeddedStore {
       if refs.isEmpty {
         write.done.signal()
       } else {
-        let (written, rows, ids) = (refs, batch.map(\.rows), batch.map(\.contentIDs))
+        let (written, rows) = (refs, batch.map(\.rows))
         // The profiles earlier commits created go with these rows (a failed write rebuilds the
         // graph, which logs them again).
         let creations = g.takeProfileCreations()
         let refusals = g.takeCapRefusals()
         durable.submit { _ in
           do throws(AudienceError) {
-            try self.write(written, rows: rows, contentIDs: ids, creations: creations, refusals: refusals, assignedTime: nowText)
+            try self.write(written, rows: rows, creations: creations, refusals: refusals, assignedTime: nowText)
           } catch { write.failure = error }
           write.done.signal()
         }
@@ -184,44 +188,29 @@ extension EmbeddedStore {
     }
   }
 
-  /// Inserts the rows in one transaction (on the `durable` thread).
+  /// Inserts the records as `record_batches` rows, in one transaction (on the `durable` thread).
   private func write(
-    _ refs: [RowRef], rows: [RecordRows], contentIDs: [[ContentID]], creations: [UInt64],
-    refusals: [IdentityGraph.CapRefusal], assignedTime: String
+    _ refs: [RowRef], rows: [RecordBatchRows], creations: [UInt64], refusals: [IdentityGraph.CapRefusal], assignedTime: [UInt8]
   ) throws(AudienceError) {
-    guard let insert, let insertMany else { throw AudienceError(.unavailable, "the store is closed") }
+    guard let insert else { throw AudienceError(.unavailable, "the store is closed") }
     if let fault = writeFault.withLock({ $0.take() }) { throw fault }
     do {
       try db.transaction { () throws(AudienceError) in
-        defer {
-          // Bound texts point into the rows' buffers: no statement keeps them past the write.
-          insert.reset()
-          insertMany.reset()
-        }
-        var i = 0
-        while i < refs.count {
-          // One group's rows at a time, bound from its buffer in place.
-          let group = refs[i].group
-          var end = i
-          while end < refs.count, refs[end].group == group { end += 1 }
-          try rows[group].bytes.withUnsafeBufferPointer { buffer throws(AudienceError) in
-            let base = UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self)
-            // `manyRows` rows per statement while that many are left, then one at a time.
-            var next = i
-            while next < end {
-              let (stmt, count) = end - next >= RecordTable.manyRows ? (insertMany, RecordTable.manyRows) : (insert, 1)
-              for (k, ref) in refs[next..<(next + count)].enumerated() {
-                rows[group].bind(
-                  ref.record, seq: ref.seq, contentID: contentIDs[group][ref.record],
-                  createdAt: ref.assignedTime == nil ? nil : assignedTime, base: base, to: stmt,
-                  firstParameter: Int32(k) * RecordTable.columns)
-              }
-              _ = try stmt.step()
-              stmt.rewind()
-              next += count
-            }
+        var text: [UInt8] = []
+        var start = 0
+        while start < refs.count {
+          let end = min(start + recordsPerRow, refs.count)
+          text.removeAll(keepingCapacity: true)
+          text.reserveCapacity(rows[refs[start].group].bytes.count / max(rows[refs[start].group].count, 1) * (end - start) * 9 / 8 + 64)
+          text.append(0x5B)  // [
+          for n in start..<end {
+            if n > start { text.append(0x2C) }  // ,
+            let ref = refs[n]
+            rows[ref.group].append(ref.record, seq: ref.seq, assignedTime: assignedTime, to: &text)
           }
-          i = end
+          text.append(0x5D)  // ]
+          try RecordBatches.insert(text, first: refs[start].seq, last: refs[end - 1].seq, count: end - start, using: insert)
+          start = end
         }
         try ProfileCreationLog.write(creations, to: db)
         try CapRefusalLog.write(refusals, to: db)

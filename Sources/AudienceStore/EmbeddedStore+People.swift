@@ -39,7 +39,7 @@ extension EmbeddedStore {
         // refuses those links again (IdentityGraph+CapRefusals.swift).
         try CapRefusalLog.write(plan.refusals, to: db)
         try CapRefusalLog.erase(records: plan.seqs, cookies: plan.summary.cookies, in: db)
-        try db.prepare("DELETE FROM users WHERE seq = ?").stepEach(plan.seqs) { $0.bind(1, Int64(bitPattern: $1)) }
+        try RecordBatches.erase(plan.seqs, in: db)
         try db.prepare("DELETE FROM splits WHERE cookie = ?").stepEach(plan.summary.cookies) { $0.bind(1, $1) }
       }
       // Copy the erasure into the database file and empty the log, where the old rows still were.

@@ -72,9 +72,7 @@ extension EmbeddedStore {
       logger.warning("reading the raw records from the database", metadata: ["store.snapshot": "\(error)"])
       do {
         var raw = IdentityGraph.RawRecords(records: [], contentIDs: DenseTable())
-        let select = try db.prepare(RecordTable.selectAllSQL)
-        while try select.step() {
-          let stored = try RecordTable.read(select)
+        try RecordBatches.forEach(in: db) { stored in
           let slot = Int(stored.seq)
           while raw.records.count < slot { raw.records.append(nil) }
           raw.records.append(stored.record)
@@ -132,7 +130,7 @@ extension EmbeddedStore {
   }
 
   static func tableCounts(_ db: SQLiteDatabase) throws(AudienceError) -> TableCounts? {
-    let rows = try db.prepare("SELECT count(*), coalesce(max(seq), 0), (SELECT count(*) FROM splits) FROM users")
+    let rows = try db.prepare("SELECT coalesce(sum(count), 0), coalesce(max(last_seq), 0), (SELECT count(*) FROM splits) FROM record_batches")
     guard try rows.step() else { return nil }
     return TableCounts(records: rows.int64(0) ?? -1, maxSeq: UInt64(bitPattern: rows.int64(1) ?? 0), splits: rows.int64(2) ?? -1)
   }
@@ -142,7 +140,7 @@ extension EmbeddedStore {
   static func replay(_ db: SQLiteDatabase, limits: RecordLimits) throws(AudienceError) -> IdentityGraph {
     var g = IdentityGraph(limits: limits)
     g.freezeCapRefusals(try CapRefusalLog.read(db))
-    let rows = try db.prepare("SELECT count(*) FROM users")
+    let rows = try db.prepare("SELECT coalesce(sum(count), 0) FROM record_batches")
     if try rows.step(), let n = rows.int64(0) { g.reserve(records: Int(n)) }
     // Splits happen where they happened: after the records stored before them. Profile ids as
     // they were given (IdentityGraph+ProfileIDs.swift): each stored record that created a
@@ -187,9 +185,7 @@ extension EmbeddedStore {
       }
     }
     g.beginReplay()
-    let select = try db.prepare(RecordTable.selectAllSQL)
-    while try select.step() {
-      let stored = try RecordTable.read(select)
+    try RecordBatches.forEach(in: db) { stored in
       replayEvents(before: stored.seq)
       reserveErased(before: stored.seq)
       let hinted = nextCreation < creations.count && creations[nextCreation].seq == stored.seq

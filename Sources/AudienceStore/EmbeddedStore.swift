@@ -46,10 +46,12 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   let indexer: NIOThreadPool
   let watchers = Mutex(WatcherTable())
   let clock: @Sendable () -> Timestamp
-  /// Used only by the current leader (one thread at a time, ordered by the `writer` lock).
+  /// `RecordBatches.insertSQL`, used only by the current commit's write (one thread at a time,
+  /// ordered by the `writer` lock).
   nonisolated(unsafe) var insert: SQLiteStatement?
-  /// `RecordTable.manyRowsSQL`: the same insert, `RecordTable.manyRows` rows at a time.
-  nonisolated(unsafe) var insertMany: SQLiteStatement?
+  /// Records per `record_batches` row: a commit larger than this is stored in several rows (an
+  /// erasure writes a record's whole row again). Tests make it small.
+  nonisolated(unsafe) var recordsPerRow = 65_536
 
   struct Pending {
     var records: [Record]
@@ -57,8 +59,8 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     var contentIDs: [ContentID]
     /// Each content id's `tableHash`, taken by the caller's thread too (for the leader's claims).
     var claimHashes: [Int]
-    /// The records' database rows, encoded by the caller's thread too.
-    var rows: RecordRows
+    /// The records as the database stores them, encoded by the caller's thread too.
+    var rows: RecordBatchRows
     /// The hashes of each record's identifier lookups, taken by the caller's thread too.
     var lookups: [IdentityGraph.LookupHashes]
     /// Called with the outcomes of this group and of the groups before it that have no callback
@@ -153,17 +155,28 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
       // 64 MiB only grew the server by 59 MiB in a 1,000,000-record load (page by page) for no
       // speed.
       try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA secure_delete=ON; PRAGMA cache_size=-8192;")
-      try db.execute(RecordTable.schema)
+      try db.execute(RecordBatches.schema)
+      let version = try db.prepare("SELECT value FROM meta WHERE key = 'schema_version'")
+      if try version.step(), let v = version.text(0).flatMap(Int.init), v > RecordBatches.schemaVersion {
+        throw AudienceError(
+          .unavailable,
+          "\(db.path) was written by a newer audienced (schema version \(v); this one reads up to \(RecordBatches.schemaVersion))")
+      }
+      version.reset()
       try db.execute(ProfileCreationLog.schema)
       try db.execute(CapRefusalLog.schema)
-      try db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '\(RecordTable.schemaVersion)')")
+      if try LegacyUsersTable.present(in: db) {
+        logger.info("moving the users table's rows into record_batches (schema version 2)")
+        try db.transaction { () throws(AudienceError) in try LegacyUsersTable.migrate(db) }
+      }
+      try db.execute(RecordBatches.view)
+      try db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '\(RecordBatches.schemaVersion)')")
       let (g, loader) = try Self.restoreOrReplay(db, directory: directory, limits: limits, logger: logger, reading: recordsReading)
       self.restoredFromSnapshot = loader != nil
       self.graph = Mutex(g)
       recordsLoader = loader
       if loader != nil { recordsReady.store(false, ordering: .relaxed) }
-      self.insert = try db.prepare(RecordTable.insertSQL)
-      self.insertMany = try db.prepare(RecordTable.manyRowsSQL)
+      self.insert = try db.prepare(RecordBatches.insertSQL)
       logger.info(
         "embedded store opened",
         metadata: ["store.path": "\(db.path)", "store.records": "\(g.recordCount)", "store.profiles": "\(g.profileCount)"])
@@ -220,7 +233,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
       // them all unless the array is its alone.
       var records: [Record] = []
       swap(&records, &groups[g])
-      let rows = RecordRows(&records)
+      let rows = RecordBatchRows(&records, contentIDs: contentIDs[g])
       var lookups: [IdentityGraph.LookupHashes] = []
       lookups.reserveCapacity(records.count)
       records.forEachMovedOut { _, r in lookups.append(IdentityGraph.LookupHashes(r)) }
@@ -231,7 +244,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     }
     if parts.isEmpty {
       var none: [Record] = []
-      parts.append(Pending(records: [], contentIDs: [], claimHashes: [], rows: RecordRows(&none), lookups: [], done: nil))
+      parts.append(Pending(records: [], contentIDs: [], claimHashes: [], rows: RecordBatchRows(&none, contentIDs: []), lookups: [], done: nil))
     }
     parts[parts.count - 1].done = done
     let pending = Handoff(parts)
@@ -371,7 +384,6 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
       defer { state.idle = [] }
       if insert == nil { return true }
       insert = nil
-      insertMany = nil
       return false
     }
     if alreadyClosed { return }

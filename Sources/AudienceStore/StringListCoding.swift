@@ -1,3 +1,5 @@
+import AudienceCore
+
 /// Encodes interests as a JSON array of strings (`["Tech","Gaming"]`), the form the
 /// embedded database stores, readable by `sqlite3` and pandas alike.
 enum StringListCoding {
@@ -12,29 +14,7 @@ enum StringListCoding {
     out.append(0x5B)  // [
     for (i, value) in values.enumerated() {
       if i > 0 { out.append(0x2C) }  // ,
-      out.append(0x22)  // "
-      var v = value
-      v.withUTF8 { utf8 in
-        // Most values need no escape: copy them whole.
-        if !utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
-          out.append(contentsOf: utf8)
-          return
-        }
-        for b in utf8 {
-          switch b {
-          case 0x22: out.append(contentsOf: [0x5C, 0x22])  // \"
-          case 0x5C: out.append(contentsOf: [0x5C, 0x5C])  // \\
-          case 0x0A: out.append(contentsOf: [0x5C, 0x6E])  // \n
-          case 0x09: out.append(contentsOf: [0x5C, 0x74])  // \t
-          case 0x0D: out.append(contentsOf: [0x5C, 0x72])  // \r
-          case ..<0x20:
-            let hex = Array("0123456789abcdef".utf8)
-            out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])  // \u00XX
-          default: out.append(b)
-          }
-        }
-      }
-      out.append(0x22)
+      value.withUTF8InPlace { JSONText.appendString($0, to: &out) }
     }
     out.append(0x5D)  // ]
   }

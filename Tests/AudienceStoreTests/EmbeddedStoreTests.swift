@@ -41,21 +41,22 @@ struct EmbeddedStoreTests {
     await reopened.close()
   }
 
-  /// A commit's rows are inserted `RecordTable.manyRows` at a time while that many are left, then
-  /// one by one: a replay reads every field of every row back as it was.
-  @Test func rowsInsertedManyAtATimeReplayTheSame() async throws {
+  /// A commit's records are stored `recordsPerRow` to a `record_batches` row, the last row
+  /// holding what is left: a replay reads every field of every record back as it was.
+  @Test func recordsStoredInSeveralRowsReplayTheSame() async throws {
     let dir = TemporaryDirectory()
     defer { dir.remove() }
-    let n = 2 * RecordTable.manyRows + 7
+    let n = 2 * 32 + 7
     let records = (0..<n).map { i in
       Record(
         cookie: "m\(i % 50)", email: i % 3 == 0 ? "p\(i % 7)@example.com" : nil, phoneNumber: i % 4 == 0 ? "555-01\(i)" : nil,
         createdAt: i % 2 == 0 ? Timestamp(year: 2025, month: 3, day: 10, hour: 12, minute: i % 60) : nil,
-        location: Location(state: "S\(i % 5)", country: i % 6 == 0 ? nil : "USA", city: "City \(i)"),
+        // Text JSON escapes: quotes, backslashes, control characters; and UTF-8 as it is.
+        location: Location(state: "S\(i % 5)", country: i % 6 == 0 ? nil : "USA", city: i % 7 == 0 ? "Qu\"o\\te\n\u{1}é \(i)" : "City \(i)"),
         demographics: Demographics(
           age: i % 5 == 0 ? nil : 20 + i % 40, gender: i % 2 == 0 ? "F" : nil, income: "\(i * 1000)",
           education: i % 3 == 0 ? "Bachelor" : nil),
-        interests: i % 4 == 0 ? [] : ["AI", "Gaming \(i % 3)"])
+        interests: i % 4 == 0 ? [] : ["AI", "Gaming \(i % 3)", i % 7 == 0 ? "\"q\"\t" : "x"])
     }
     func people(_ s: EmbeddedStore) async throws -> [PersonExport?] {
       var out: [PersonExport?] = []
@@ -63,12 +64,32 @@ struct EmbeddedStoreTests {
       return out
     }
     var store = try EmbeddedStore(directory: dir.path, logger: logger)
+    store.recordsPerRow = 32
     #expect(try await store.ingest(records).count == n)
     let before = try await people(store)
     // Each person once (cookies that share an email are one person).
     let perPerson = Dictionary(before.compactMap { $0 }.map { ($0.summary.id, $0.records.count) }, uniquingKeysWith: { a, _ in a })
     #expect(perPerson.values.reduce(0, +) == n)
     await store.close()
+    // Three rows (32, 32, 7), and the view `users` shows each record as the original table did.
+    let db = try SQLiteDatabase(path: dir.path + "/audience.db")
+    let batches = try db.prepare("SELECT count(*), sum(count) FROM record_batches")
+    #expect(try batches.step() && batches.int64(0) == 3 && batches.int64(1) == Int64(n))
+    let rows = try db.prepare("SELECT seq, cookie, email, city, age, gender, interests, created_at FROM users ORDER BY seq")
+    var seen = 0
+    while try rows.step() {
+      let r = records[seen]
+      #expect(rows.int64(0) == Int64(seen + 1))
+      #expect(rows.text(1) == r.cookie && rows.text(2) == r.email && rows.text(3) == r.location.city)
+      #expect(rows.int64(4) == r.demographics.age.map(Int64.init) && rows.text(5) == r.demographics.gender)
+      #expect(rows.text(6).flatMap(StringListCoding.decode) == r.interests)
+      if let time = r.createdAt { #expect(rows.text(7) == time.iso8601) }
+      seen += 1
+    }
+    #expect(seen == n)
+    rows.reset()
+    batches.reset()
+    db.close()
     try FileManager.default.removeItem(atPath: dir.path + "/" + GraphSnapshotFile.name)
     store = try EmbeddedStore(directory: dir.path, logger: logger)
     #expect(!store.restoredFromSnapshot)
@@ -135,7 +156,11 @@ struct EmbeddedStoreTests {
     // The tables changed behind the token's back (an older build, a sqlite3 session): replayed.
     #expect(FileManager.default.fileExists(atPath: snapshot))
     let db = try SQLiteDatabase(path: dir.path + "/audience.db")
-    try db.execute("DELETE FROM users WHERE seq = (SELECT max(seq) FROM users)")
+    try db.execute(
+      """
+      UPDATE record_batches SET records = json_remove(records, '$[#-1]'), count = count - 1
+      WHERE first_seq = (SELECT max(first_seq) FROM record_batches)
+      """)
     db.close()
     store = try EmbeddedStore(directory: dir.path, logger: logger)
     #expect(!store.restoredFromSnapshot)

@@ -1,0 +1,84 @@
+import AudienceCore
+
+/// The records of one queued group as the JSON the `record_batches` table stores (see
+/// `RecordBatches`), encoded by the thread that queues the group rather than by the store's
+/// writer. What only the commit knows (the record's sequence number, and the time of one sent
+/// without) is written by `append`; the rest of each record is encoded here.
+struct RecordBatchRows: Sendable {
+  private(set) var bytes: [UInt8] = []
+  /// Per record: where its time (`YYYY-MM-DDTHH:MM:SS`, just before the tail; `time == start`
+  /// when it was sent without one) and its encoded tail start, and where the tail ends.
+  private var tails: [(time: Int32, start: Int32, end: Int32)] = []
+
+  /// - Parameters:
+  ///   - records: the normalized records; one without `createdAt` gets its time when committed.
+  ///     Each is moved out to a local and back (the array is left as it was): read in place, the
+  ///     optimizer would copy it (a retain and a release of each string) for each call.
+  ///   - contentIDs: each record's content id.
+  init(_ records: inout [Record], contentIDs: [ContentID]) {
+    bytes.reserveCapacity(records.count * 224)
+    tails.reserveCapacity(records.count)
+    records.forEachMovedOut { i, r in add(r, contentID: contentIDs[i]) }
+  }
+
+  /// `,"content id","cookie",email,phone,state,country,city,age,gender,income,education,[interests]]`
+  private mutating func add(_ r: borrowing Record, contentID: ContentID) {
+    let time = Int32(bytes.count)
+    r.createdAt?.appendISO8601(to: &bytes)
+    let start = Int32(bytes.count)
+    bytes.append(contentsOf: [0x2C, 0x22])  // ,"
+    JSONText.appendHex(contentID.high, to: &bytes)
+    JSONText.appendHex(contentID.low, to: &bytes)
+    bytes.append(0x22)
+    comma()
+    JSONText.appendString(r.cookie, to: &bytes)
+    comma()
+    JSONText.appendString(r.email, to: &bytes)
+    comma()
+    JSONText.appendString(r.phoneNumber, to: &bytes)
+    comma()
+    JSONText.appendString(r.location.state, to: &bytes)
+    comma()
+    JSONText.appendString(r.location.country, to: &bytes)
+    comma()
+    JSONText.appendString(r.location.city, to: &bytes)
+    comma()
+    if let age = r.demographics.age { JSONText.appendDecimal(Int64(age), to: &bytes) } else { JSONText.appendNull(to: &bytes) }
+    comma()
+    JSONText.appendString(r.demographics.gender, to: &bytes)
+    comma()
+    JSONText.appendString(r.demographics.income, to: &bytes)
+    comma()
+    JSONText.appendString(r.demographics.education, to: &bytes)
+    comma()
+    StringListCoding.encode(r.interests, into: &bytes)
+    bytes.append(0x5D)  // ]
+    tails.append((time, start, Int32(bytes.count)))
+  }
+
+  private mutating func comma() { bytes.append(0x2C) }
+
+  var count: Int { tails.count }
+
+  /// Whether record `i` was sent with a time (one without gets the commit's).
+  func hasTime(_ i: Int) -> Bool { tails[i].time < tails[i].start }
+
+  /// Appends record `i` as a JSON array: `[seq,"created_at",` then the tail encoded at init.
+  /// - Parameters:
+  ///   - assignedTime: the bytes of the time the commit gave a record sent without one.
+  func append(_ i: Int, seq: UInt64, assignedTime: [UInt8], to out: inout [UInt8]) {
+    let tail = tails[i]
+    out.append(0x5B)  // [
+    JSONText.appendDecimal(Int64(bitPattern: seq), to: &out)
+    out.append(contentsOf: [0x2C, 0x22])  // ,"
+    bytes.withUnsafeBufferPointer { b in
+      if tail.time < tail.start {
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: b[Int(tail.time)..<Int(tail.start)]))
+      } else {
+        out.append(contentsOf: assignedTime)
+      }
+      out.append(0x22)
+      out.append(contentsOf: UnsafeBufferPointer(rebasing: b[Int(tail.start)..<Int(tail.end)]))
+    }
+  }
+}

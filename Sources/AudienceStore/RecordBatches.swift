@@ -1,0 +1,152 @@
+import AudienceCore
+
+/// The `record_batches` table of the embedded database: every accepted raw record, as JSON, one
+/// row per commit. The view `users` shows them one row each, in the original specification's
+/// field names, for `sqlite3` and pandas. Profiles and cohorts are derived from them.
+///
+/// A row's `records` is a JSON array of records in `seq` order, each an array:
+/// `[seq, "created_at", "content id (32 hex digits)", "cookie", email, phone_number, state,
+/// country, city, age, gender, income, education, ["interest", ...]]` (absent fields `null`).
+/// One row per commit rather than per record: inserting a row costs SQLite about as much as a
+/// record costs the rest of the server (docs/BENCHMARKS.md).
+enum RecordBatches {
+  /// 1: a `users` table, a row per record. 2: `record_batches`, and `users` a view over it.
+  static let schemaVersion = 2
+
+  static let schema = """
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS record_batches (
+      first_seq INTEGER PRIMARY KEY,
+      last_seq INTEGER NOT NULL,
+      count INTEGER NOT NULL,
+      records TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS splits (cookie TEXT PRIMARY KEY, after_seq INTEGER NOT NULL);
+    """
+
+  /// `first_seq` and `last_seq` bound the row's records (an erasure leaves them as they were);
+  /// `count` is how many it holds.
+  static let view = """
+    CREATE VIEW IF NOT EXISTS users AS SELECT
+      json_extract(r.value, '$[0]') AS seq, json_extract(r.value, '$[2]') AS content_id,
+      json_extract(r.value, '$[3]') AS cookie, json_extract(r.value, '$[4]') AS email,
+      json_extract(r.value, '$[5]') AS phone_number, json_extract(r.value, '$[1]') AS created_at,
+      json_extract(r.value, '$[6]') AS state, json_extract(r.value, '$[7]') AS country,
+      json_extract(r.value, '$[8]') AS city, json_extract(r.value, '$[9]') AS age,
+      json_extract(r.value, '$[10]') AS gender, json_extract(r.value, '$[11]') AS income,
+      json_extract(r.value, '$[12]') AS education, json_extract(r.value, '$[13]') AS interests
+    FROM record_batches AS b, json_each(b.records) AS r;
+    """
+
+  static let insertSQL = "INSERT INTO record_batches (first_seq, last_seq, count, records) VALUES (?, ?, ?, ?)"
+
+  static let selectAllSQL = "SELECT records FROM record_batches ORDER BY first_seq"
+
+  static let countsSQL = "SELECT coalesce(sum(count), 0), coalesce(max(last_seq), 0) FROM record_batches"
+
+  /// Inserts a row.
+  /// - Parameters:
+  ///   - text: its `records`, bound in place (SQLite does not copy them) until the step.
+  static func insert(_ text: [UInt8], first: UInt64, last: UInt64, count: Int, using insert: SQLiteStatement) throws(AudienceError) {
+    insert.bind(1, Int64(bitPattern: first))
+    insert.bind(2, Int64(bitPattern: last))
+    insert.bind(3, Int64(count))
+    try text.withUnsafeBufferPointer { b throws(AudienceError) in
+      insert.bindStatic(4, UnsafeRawPointer(b.baseAddress)?.assumingMemoryBound(to: CChar.self), count: Int32(b.count))
+      defer { insert.reset() }
+      _ = try insert.step()
+    }
+  }
+
+  /// Calls `body` with every stored record, in `seq` order.
+  static func forEach(in db: SQLiteDatabase, _ body: (consuming StoredRecord) throws(AudienceError) -> Void) throws(AudienceError) {
+    let select = try db.prepare(selectAllSQL)
+    while try select.step() {
+      for stored in try decode(select.bytes(0)) { try body(stored) }
+    }
+  }
+
+  /// The records of one row's `records`: read straight from the bytes when they are as
+  /// `RecordBatchRows` writes them, else parsed as JSON (a row an erasure or `sqlite3` wrote
+  /// again, a string with an escape).
+  static func decode(_ text: [UInt8]) throws(AudienceError) -> [StoredRecord] {
+    if let records = text.withUnsafeBufferPointer(RecordBatchReader.read) { return records }
+    return try decodeJSON(text)
+  }
+
+  static func decodeJSON(_ text: [UInt8]) throws(AudienceError) -> [StoredRecord] {
+    let value: JSONValue
+    do { value = try JSONValue(parsingUTF8: text) } catch {
+      throw AudienceError(.internal, "record_batches: a row is not JSON (\(error))")
+    }
+    guard case .array(let items) = value else { throw AudienceError(.internal, "record_batches: a row is not a JSON array") }
+    var out: [StoredRecord] = []
+    out.reserveCapacity(items.count)
+    for item in items { out.append(try record(item)) }
+    return out
+  }
+
+  private static func record(_ item: JSONValue) throws(AudienceError) -> StoredRecord {
+    guard case .array(let f) = item, f.count == 14, case .int(let seqValue) = f[0] else {
+      throw AudienceError(.internal, "record_batches: a record is not an array of 14 fields starting with its seq")
+    }
+    let seq = UInt64(bitPattern: seqValue)
+    func corrupt(_ what: String) -> AudienceError {
+      AudienceError(.internal, "record_batches: record seq=\(seq): \(what) is not readable")
+    }
+    func text(_ i: Int, _ what: String) throws(AudienceError) -> String? {
+      switch f[i] {
+      case .null: return nil
+      case .string(let s): return s
+      default: throw corrupt(what)
+      }
+    }
+    guard case .string(let created) = f[1], let createdAt = Timestamp(parsing: created) else { throw corrupt("created_at") }
+    guard case .string(let hex) = f[2], let contentID = ContentID(hex: hex) else { throw corrupt("content_id") }
+    guard case .string(let cookie) = f[3] else { throw corrupt("cookie") }
+    let age: Int?
+    switch f[9] {
+    case .null: age = nil
+    case .int(let n): age = Int(n)
+    default: throw corrupt("age")
+    }
+    guard case .array(let list) = f[13] else { throw corrupt("interests") }
+    var interests: [String] = []
+    interests.reserveCapacity(list.count)
+    for v in list {
+      guard case .string(let s) = v else { throw corrupt("interests") }
+      interests.append(s)
+    }
+    let record = Record(
+      cookie: cookie, email: try text(4, "email"), phoneNumber: try text(5, "phone_number"), createdAt: createdAt,
+      location: Location(state: try text(6, "state"), country: try text(7, "country"), city: try text(8, "city")),
+      demographics: Demographics(
+        age: age, gender: try text(10, "gender"), income: try text(11, "income"), education: try text(12, "education")),
+      interests: interests)
+    return StoredRecord(seq: seq, contentID: contentID, record: record)
+  }
+
+  /// Erases the records `seqs` (a forget): each is taken out of its row, which is written again
+  /// (with `secure_delete`, over the old bytes); a row left empty goes.
+  static func erase(_ seqs: [UInt64], in db: SQLiteDatabase) throws(AudienceError) {
+    let find = try db.prepare(
+      """
+      SELECT b.first_seq, r.key FROM record_batches AS b, json_each(b.records) AS r
+      WHERE b.first_seq = (SELECT max(first_seq) FROM record_batches WHERE first_seq <= ?1)
+        AND json_extract(r.value, '$[0]') = ?1
+      """)
+    let remove = try db.prepare(
+      "UPDATE record_batches SET records = json_remove(records, '$[' || ?2 || ']'), count = count - 1 WHERE first_seq = ?1")
+    for seq in seqs {
+      find.reset()
+      find.bind(1, Int64(bitPattern: seq))
+      guard try find.step(), let row = find.int64(0), let key = find.int64(1) else { continue }
+      find.reset()
+      remove.reset()
+      remove.bind(1, row)
+      remove.bind(2, key)
+      _ = try remove.step()
+    }
+    try db.execute("DELETE FROM record_batches WHERE count <= 0")
+  }
+}
