@@ -72,11 +72,14 @@ private struct FNV128 {
 
   /// Absent fields and empty strings hash differently; every field is length-prefixed.
   mutating func add(_ s: String?) {
-    guard var s else { byte(0xFF); return }
-    var n = s.utf8.count
-    repeat { byte(UInt8(n & 0x7F)); n >>= 7 } while n > 0
+    guard s != nil else { byte(0xFF); return }
     var h = self
-    s.withUTF8 { utf8 in for b in utf8 { h.byte(b) } }
+    // Read in place through the optional: binding the string would retain and release it.
+    s?.withUTF8InPlace { utf8 in
+      var n = utf8.count
+      repeat { h.byte(UInt8(n & 0x7F)); n >>= 7 } while n > 0
+      for b in utf8 { h.byte(b) }
+    }
     self = h
   }
 

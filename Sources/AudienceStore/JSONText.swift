@@ -33,7 +33,12 @@ enum JSONText {
     value?.withUTF8InPlace { appendString($0, to: &out) }
   }
 
-  static func appendNull(to out: inout [UInt8]) { out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C]) }
+  static func appendNull(to out: inout [UInt8]) {
+    out.append(0x6E)  // n
+    out.append(0x75)  // u
+    out.append(0x6C)  // l
+    out.append(0x6C)  // l
+  }
 
   /// Appends the decimal digits of `value` (a JSON number).
   static func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
@@ -52,7 +57,14 @@ enum JSONText {
 
   /// Appends 16 lowercase hex digits of `value`.
   static func appendHex(_ value: UInt64, to out: inout [UInt8]) {
-    for shift in stride(from: 60, through: 0, by: -4) { out.append(hexDigit(UInt8(truncatingIfNeeded: value >> UInt64(shift)) & 0xF)) }
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { d in
+      var v = value
+      for k in stride(from: 15, through: 0, by: -1) {
+        d[k] = hexDigit(UInt8(truncatingIfNeeded: v) & 0xF)
+        v >>= 4
+      }
+      out.append(contentsOf: UnsafeBufferPointer(d))
+    }
   }
 
   private static func hexDigit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 + nibble : 0x57 + nibble }

@@ -26,7 +26,8 @@ struct RecordBatchRows: Sendable {
     let time = Int32(bytes.count)
     r.createdAt?.appendISO8601(to: &bytes)
     let start = Int32(bytes.count)
-    bytes.append(contentsOf: [0x2C, 0x22])  // ,"
+    bytes.append(0x2C)  // ,
+    bytes.append(0x22)  // "
     JSONText.appendHex(contentID.high, to: &bytes)
     JSONText.appendHex(contentID.low, to: &bytes)
     bytes.append(0x22)
@@ -70,7 +71,8 @@ struct RecordBatchRows: Sendable {
     let tail = tails[i]
     out.append(0x5B)  // [
     JSONText.appendDecimal(Int64(bitPattern: seq), to: &out)
-    out.append(contentsOf: [0x2C, 0x22])  // ,"
+    out.append(0x2C)  // ,
+    out.append(0x22)  // "
     bytes.withUnsafeBufferPointer { b in
       if tail.time < tail.start {
         out.append(contentsOf: UnsafeBufferPointer(rebasing: b[Int(tail.time)..<Int(tail.start)]))

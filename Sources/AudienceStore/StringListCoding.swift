@@ -12,7 +12,7 @@ enum StringListCoding {
   /// Appends the encoding's UTF-8 bytes.
   static func encode(_ values: [String], into out: inout [UInt8]) {
     out.append(0x5B)  // [
-    for (i, value) in values.enumerated() {
+    values.forEachInPlace { i, value in
       if i > 0 { out.append(0x2C) }  // ,
       value.withUTF8InPlace { JSONText.appendString($0, to: &out) }
     }
