@@ -26,13 +26,33 @@ extension EmbeddedStore {
   /// looks up: enough to cover a cache miss with the work between.
   static let lookAhead = 8
 
-  /// The index of a commit in progress, kept up to date on the `indexer` thread (only there
-  /// until `done` is signalled).
+  /// The segment index while it is detached from the graph and kept up to date on the `indexer`
+  /// thread (only there until `settleIndex` has waited for the thread to catch up).
   final class IndexHandoff: @unchecked Sendable {
     var index: DetachedIndex
-    let done = DispatchSemaphore(value: 0)
 
     init(_ index: DetachedIndex) { self.index = index }
+  }
+
+  /// Runs `body` on the graph with its segment index up to date: what every reader, erasure,
+  /// split and snapshot uses. A commit leaves the index detached and the `indexer` thread
+  /// catching up (`indexBehind`), so that the next commit need not wait for it; this waits.
+  func withGraph<T, E: Error>(_ body: (inout IdentityGraph) throws(E) -> T) throws(E) -> T {
+    try graph.withLock { (g: inout IdentityGraph) throws(E) -> T in
+      settleIndex(&g)
+      return try body(&g)
+    }
+  }
+
+  /// Waits for the `indexer` thread to apply every index change handed to it, and puts the index
+  /// back into the graph. Called under the graph lock.
+  func settleIndex(_ g: inout IdentityGraph) {
+    guard let behind = indexBehind else { return }
+    indexBehind = nil
+    let caughtUp = DispatchSemaphore(value: 0)
+    indexer.submit { _ in caughtUp.signal() }
+    caughtUp.wait()
+    g.attach(behind.index)
   }
 
   private func hand(_ changes: consuming [IndexChange], to handoff: IndexHandoff) {
@@ -104,8 +124,10 @@ extension EmbeddedStore {
         }
       }
       // 3. Apply them, each record moved out of its group. A large commit's index changes are
-      // made on the `indexer` thread, a slice at a time, while the next records are applied.
-      let indexing = refs.count >= Self.indexElsewhereFrom ? IndexHandoff(g.detachIndex(reserving: Self.indexSlice)) : nil
+      // made on the `indexer` thread, a slice at a time, while the next records are applied; so
+      // are a commit's after it until a reader (`withGraph`) waits for the thread to catch up.
+      let indexing =
+        indexBehind ?? (refs.count >= Self.indexElsewhereFrom ? IndexHandoff(g.detachIndex(reserving: Self.indexSlice)) : nil)
       var outcomes: [IngestOutcome] = []
       outcomes.reserveCapacity(refs.count)
       // Each record's identifier lookups are fetched `lookAhead` records before it is applied.
@@ -124,18 +146,16 @@ extension EmbeddedStore {
           hand(g.takeIndexChanges(reserving: Self.indexSlice), to: indexing)
         }
       }
-      if let indexing {
-        hand(g.takeIndexChanges(), to: indexing)
-        indexer.submit { _ in indexing.done.signal() }
-      }
+      if let indexing { hand(g.takeIndexChanges(), to: indexing) }
+      // The index is left to catch up: the next commit goes on handing it changes, and the next
+      // reader waits for it.
+      indexBehind = indexing
       write.done.wait()
-      indexing?.done.wait()
       if let writeFailure = write.failure {
         failure = writeFailure
         recover(&g, after: writeFailure, records: refs.count)
         return nil
       }
-      if let indexing { g.attach(indexing.index) }
       // 4. Answer.
       var results: [[IngestOutcome]] = []
       results.reserveCapacity(plan.count)
@@ -172,6 +192,8 @@ extension EmbeddedStore {
   /// memberships were computed on the graph that is gone.
   private func recover(_ g: inout IdentityGraph, after failure: AudienceError, records: Int) {
     storageFailed.store(true, ordering: .relaxed)
+    // The detached index goes with the graph it indexed (the thread may still be applying to it).
+    indexBehind = nil
     logger.error("commit failed; rebuilding the graph from the database", metadata: ["store.error": "\(failure)", "store.records": "\(records)"])
     do {
       g = try Self.replay(db, limits: g.limits)

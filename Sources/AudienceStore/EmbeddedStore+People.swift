@@ -11,7 +11,7 @@ extension EmbeddedStore {
 
   /// Deletes a person's rows durably, then drops the profile from the graph and every watch.
   func erase(_ f: PendingForget) {
-    let plan = graph.withLock {
+    let plan = withGraph {
       g -> (
         id: ProfileID, seqs: [UInt64], summary: ProfileSummary, creations: [UInt64], lastSeq: UInt64, ids: Int,
         earliest: [(seq: UInt64, id: ProfileID)], refusals: [IdentityGraph.CapRefusal]
@@ -45,7 +45,7 @@ extension EmbeddedStore {
       // Copy the erasure into the database file and empty the log, where the old rows still were.
       try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     } catch {
-      graph.withLock {
+      withGraph {
         $0.restoreProfileCreations(plan.creations)
         $0.restoreCapRefusals(plan.refusals)
       }
@@ -53,7 +53,7 @@ extension EmbeddedStore {
       logger.error("erasure failed", metadata: ["store.error": "\(error)"])
       return f.continuation.resume(throwing: AudienceError(.unavailable, "erasure failed: \(error)"))
     }
-    let behind = graph.withLock { g in
+    let behind = withGraph { g in
       g.forget(plan.id, records: plan.seqs)
       return notifyWatchers { $0.forgotten(plan.id).map { [$0] } ?? [] }
     }
@@ -67,13 +67,13 @@ extension EmbeddedStore {
       state.splits.append(PendingSplit(cookie: cookie, continuation: continuation))
     }
     guard let result else { return nil }
-    return graph.withLock { g in result.profiles.compactMap { g.summary(of: $0) } }
+    return withGraph { g in result.profiles.compactMap { g.summary(of: $0) } }
   }
 
   /// Records a split durably (after the records committed so far), then applies it to the graph
   /// and every watch.
   func split(_ s: PendingSplit) {
-    let state = graph.withLock { g -> (lastSeq: UInt64, profile: ProfileID, before: Bool, seqs: [UInt64])? in
+    let state = withGraph { g -> (lastSeq: UInt64, profile: ProfileID, before: Bool, seqs: [UInt64])? in
       g.profileID(of: .cookie(s.cookie)).map { id in
         let before = g.splitCookies.contains(s.cookie)
         return (g.lastSeq, id, before, before ? [] : g.recordSeqs(of: id))
@@ -105,7 +105,7 @@ extension EmbeddedStore {
       logger.error("split failed", metadata: ["store.error": "\(error)"])
       return s.continuation.resume(throwing: AudienceError(.unavailable, "split failed: \(error)"))
     }
-    let (result, behind) = graph.withLock { g -> (SplitResult?, [AsyncThrowingStream<SegmentChange, any Error>.Continuation]) in
+    let (result, behind) = withGraph { g -> (SplitResult?, [AsyncThrowingStream<SegmentChange, any Error>.Continuation]) in
       guard let result = g.split(cookie: s.cookie, application: row, records: state.seqs) else { return (nil, []) }
       return (result, notifyWatchers { $0.update(after: result, in: g) })
     }
@@ -116,11 +116,11 @@ extension EmbeddedStore {
 
   public func export(_ person: PersonRef) async throws -> PersonExport? {
     try await recordsLoaded()
-    return graph.withLock { $0.export(person) }
+    return withGraph { $0.export(person) }
   }
 
   public func history(_ person: PersonRef) async throws -> PersonHistory? {
     try await recordsLoaded()
-    return graph.withLock { $0.history(person) }
+    return withGraph { $0.history(person) }
   }
 }

@@ -61,7 +61,7 @@ extension EmbeddedStore {
     do {
       let raw = try loader.decode()
       let decoded = ContinuousClock.now
-      try graph.withLock { g throws(SnapshotError) in try g.installRecords(raw) }
+      try withGraph { g throws(SnapshotError) in try g.installRecords(raw) }
       logger.info(
         "raw records restored from the shutdown snapshot",
         metadata: [
@@ -78,7 +78,7 @@ extension EmbeddedStore {
           raw.records.append(stored.record)
           raw.contentIDs[stored.contentID] = stored.seq
         }
-        try graph.withLock { g throws(SnapshotError) in try g.installRecords(raw) }
+        try withGraph { g throws(SnapshotError) in try g.installRecords(raw) }
       } catch {
         // Reads of profiles go on; everything that needs the raw records (writes, erasures,
         // cookie cohorts, export, history) answers UNAVAILABLE until a restart replays them. No
@@ -216,7 +216,7 @@ extension EmbeddedStore {
     }
     let token = GraphSnapshotFile.newToken()
     let started = ContinuousClock.now
-    let parts = GraphSnapshotFile.encode(graph.withLock { $0 }, token: token)
+    let parts = GraphSnapshotFile.encode(withGraph { $0 }, token: token)
     let bytes = parts.reduce(0) { $0 + $1.count }
     let encoded = ContinuousClock.now - started
     do {
@@ -239,7 +239,7 @@ extension EmbeddedStore {
   /// At a clean shutdown: stores the profile creations and cap refusals no commit took yet (a
   /// replay after a later erasure needs them; the snapshot has the ids too).
   func flushProfileCreations() {
-    let (creations, refusals) = graph.withLock { ($0.takeProfileCreations(), $0.takeCapRefusals()) }
+    let (creations, refusals) = withGraph { ($0.takeProfileCreations(), $0.takeCapRefusals()) }
     guard !creations.isEmpty || !refusals.isEmpty else { return }
     // Not stored: no snapshot either (it would be restored with the creations gone for good);
     // the next start replays, and logs them again.

@@ -46,6 +46,9 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   let indexer: NIOThreadPool
   let watchers = Mutex(WatcherTable())
   let clock: @Sendable () -> Timestamp
+  /// The segment index a commit left detached, still being brought up to date on the `indexer`
+  /// thread; nil when it is in the graph. Used only under the graph lock.
+  nonisolated(unsafe) var indexBehind: IndexHandoff?
   /// `RecordBatches.insertSQL`, used only by the current commit's write (one thread at a time,
   /// ordered by the `writer` lock).
   nonisolated(unsafe) var insert: SQLiteStatement?
@@ -317,7 +320,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   public func user(cookie: String) async throws -> UserView? { userNow(cookie: cookie) }
 
   public func userNow(cookie: String) -> UserView? {
-    graph.withLock { $0.user(cookie: cookie) }
+    withGraph { $0.user(cookie: cookie) }
   }
 
   public func queryCohort(_ query: CohortQuery, categories: InterestCategories) async throws -> CohortPage {
@@ -328,33 +331,33 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   public func queryCohortNow(_ query: CohortQuery, categories: InterestCategories) throws(AudienceError) -> CohortPage {
     // A cookie's cohort lists its raw records (routers ask `rawRecordsLoadedNow` first).
     if query.cookie != nil, let failure = waitForRecords() { throw failure }
-    return try graph.withLock { g throws(AudienceError) in try g.query(query, categories: categories) }
+    return try withGraph { g throws(AudienceError) in try g.query(query, categories: categories) }
   }
 
   public var rawRecordsLoadedNow: Bool { recordsReady.load(ordering: .acquiring) }
 
   public func userStampNow(cookie: String) -> ProfileStamp? {
-    graph.withLock { $0.stamp(cookie: cookie) }
+    withGraph { $0.stamp(cookie: cookie) }
   }
 
   public func queryStampsNow(_ query: CohortQuery, categories: InterestCategories) throws(AudienceError) -> StampedPage {
-    try graph.withLock { g throws(AudienceError) in try g.queryStamps(query, categories: categories) }
+    try withGraph { g throws(AudienceError) in try g.queryStamps(query, categories: categories) }
   }
 
   public func stampedViewsNow(_ ids: [ProfileID]) -> [StampedView?] {
-    graph.withLock { $0.stampedViews(ids) }
+    withGraph { $0.stampedViews(ids) }
   }
 
   public func analyze(_ query: AnalyzeQuery, categories: InterestCategories) async throws -> AudienceReport {
     // A cookie's cohort is read from its raw records.
     if query.cookie != nil { try await recordsLoaded() }
-    return try graph.withLock { g throws(AudienceError) in try g.analyze(query, categories: categories) }
+    return try withGraph { g throws(AudienceError) in try g.analyze(query, categories: categories) }
   }
 
   public func stats() async throws -> StoreStats { statsNow() }
 
   public func statsNow() -> StoreStats {
-    graph.withLock { StoreStats(profiles: $0.profileCount, records: $0.recordCount, repeatedEmails: $0.repeatedEmailCount) }
+    withGraph { StoreStats(profiles: $0.profileCount, records: $0.recordCount, repeatedEmails: $0.repeatedEmailCount) }
   }
 
   /// Runs until graceful shutdown, then finishes pending writes and closes the database.
