@@ -22,7 +22,7 @@ public struct DenseTable<Key: DenseTableKey, Value: Sendable>: Sendable, Sequenc
   private var hashes = SlotArray<Int>()
   /// Empty: 0. Otherwise the hash's upper 32 bits, then the entry's position + 1 (`tombstone`
   /// where an entry was removed). The count is zero or a power of two, at most half full.
-  private var buckets: [UInt64] = []
+  private var buckets = ZeroedWords()
   private var tombstones = 0
 
   private static var tombstone: UInt64 { 0xFFFF_FFFF }
@@ -181,12 +181,8 @@ public struct DenseTable<Key: DenseTableKey, Value: Sendable>: Sendable, Sequenc
   private mutating func rebuild(buckets count: Int) {
     // Each lookup reads a bucket at random: in a table of a million, a TLB miss each with 4 KiB
     // pages (perf put the leader's prefetches of them at a tenth of its samples); 2 MiB pages
-    // cover the buckets with a few TLB entries.
-    var fresh = [UInt64](unsafeUninitializedCapacity: count) { buffer, initialized in
-      if let base = buffer.baseAddress { HugePages.advise(base, bytes: count * 8) }
-      buffer.initialize(repeating: 0)
-      initialized = count
-    }
+    // cover the buckets with a few TLB entries (`ZeroedWords` asks for them).
+    var fresh = ZeroedWords(zeroed: count)
     let mask = count - 1
     hashes.withUnsafeBufferPointer { hashes in
       fresh.withUnsafeMutableBufferPointer { fresh in

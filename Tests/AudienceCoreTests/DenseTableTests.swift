@@ -91,6 +91,28 @@ struct DenseTableTests {
 
   /// Identifiers compare by string, not only by hash, and the identity graph's table reads
   /// and writes by string.
+  /// A copy is a value: inserts, removals and growth of one (its buckets are `ZeroedWords`,
+  /// shared until written) leave the other as it was.
+  @Test func copiesAreIndependent() {
+    var a = DenseTable<ContentID, UInt64>()
+    for i in 0..<1000 { a[ContentID(high: UInt64(i), low: 7)] = UInt64(i) }
+    let snapshot = a
+    var b = a
+    for i in 0..<500 { b[ContentID(high: UInt64(i), low: 7)] = nil }  // tombstones in b's buckets
+    for i in 1000..<5000 { a[ContentID(high: UInt64(i), low: 7)] = UInt64(i) }  // a grows
+    #expect(snapshot.count == 1000 && b.count == 500 && a.count == 5000)
+    for i in 0..<1000 {
+      let key = ContentID(high: UInt64(i), low: 7)
+      #expect(snapshot[key] == UInt64(i))
+      #expect(b[key] == (i < 500 ? nil : UInt64(i)))
+    }
+    for i in 0..<5000 { #expect(a[ContentID(high: UInt64(i), low: 7)] == UInt64(i)) }
+    var empty = DenseTable<ContentID, UInt64>()
+    #expect(empty[ContentID(high: 1, low: 1)] == nil)
+    empty[ContentID(high: 1, low: 1)] = 3
+    #expect(empty.count == 1)
+  }
+
   @Test func identifierTableIsKeyedByTheString() {
     var table = IdentifierTable<Int>()
     for i in 0..<1000 { table["cookie-\(i)"] = i }
