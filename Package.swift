@@ -55,7 +55,7 @@ let package = Package(
     .target(
       name: "AudienceStore",
       dependencies: [
-        "AudienceCore", "CSQLite",
+        "AudienceCore", "CSQLite", "CSystemCalls",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

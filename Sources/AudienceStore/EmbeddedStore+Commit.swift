@@ -30,6 +30,9 @@ extension EmbeddedStore {
   /// thread (only there until `settleIndex` has waited for the thread to catch up).
   final class IndexHandoff: @unchecked Sendable {
     var index: DetachedIndex
+    /// Signalled by the `indexer` once it has applied the changes of the last commit handed
+    /// over (read and written by the leader only).
+    var lastCommitApplied: DispatchSemaphore?
 
     init(_ index: DetachedIndex) { self.index = index }
   }
@@ -146,9 +149,16 @@ extension EmbeddedStore {
           hand(g.takeIndexChanges(reserving: Self.indexSlice), to: indexing)
         }
       }
-      if let indexing { hand(g.takeIndexChanges(), to: indexing) }
-      // The index is left to catch up: the next commit goes on handing it changes, and the next
-      // reader waits for it.
+      if let indexing {
+        hand(g.takeIndexChanges(), to: indexing)
+        // The index is left to catch up: the next commit goes on handing it changes, and the
+        // next reader waits for it. At most this commit's changes wait: the indexer must have
+        // applied the last commit's (memory stays bounded when it is the slower).
+        indexing.lastCommitApplied?.wait()
+        let applied = DispatchSemaphore(value: 0)
+        indexer.submit { _ in applied.signal() }
+        indexing.lastCommitApplied = applied
+      }
       indexBehind = indexing
       write.done.wait()
       if let writeFailure = write.failure {

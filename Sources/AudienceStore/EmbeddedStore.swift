@@ -39,7 +39,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   /// Tests: the next commit's database write fails with this.
   let writeFault = Mutex<AudienceError?>(nil)
   let writer: Mutex<WriterState>
-  private let pool: NIOThreadPool
+  let pool: NIOThreadPool
   /// One thread: a commit's database write, while the leader applies the same records to the graph.
   let durable: NIOThreadPool
   /// One thread: a large commit's index changes, while the leader applies the next records.
@@ -112,11 +112,12 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   ///   - limits: record and profile bounds.
   ///   - logger: where to log.
   ///   - clock: the time given to records without `created_at`.
+  ///   - threadNice: the priorities of the store's own threads.
   public convenience init(
     directory: String, limits: RecordLimits = .default, logger: Logger,
-    clock: @escaping @Sendable () -> Timestamp = EmbeddedStore.wallClock
+    clock: @escaping @Sendable () -> Timestamp = EmbeddedStore.wallClock, threadNice: ThreadNice = .standard
   ) throws {
-    try self.init(directory: directory, limits: limits, logger: logger, clock: clock, recordsHold: nil)
+    try self.init(directory: directory, limits: limits, logger: logger, clock: clock, recordsHold: nil, threadNice: threadNice)
   }
 
   /// - Parameters:
@@ -124,7 +125,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   ///     (tests see what waits for them).
   init(
     directory: String, limits: RecordLimits, logger: Logger, clock: @escaping @Sendable () -> Timestamp,
-    recordsHold: DispatchSemaphore?
+    recordsHold: DispatchSemaphore?, threadNice: ThreadNice = .standard
   ) throws {
     if mkdir(directory, 0o750) != 0 && errno != EEXIST {
       throw AudienceError(.unavailable, "cannot create data directory \(directory): \(String(cString: strerror(errno)))")
@@ -199,6 +200,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     durable.start()
     self.indexer = NIOThreadPool(numberOfThreads: 1)
     indexer.start()
+    setNice(threadNice)
     if let recordsLoader {
       DispatchQueue.global(qos: .userInitiated).async {
         recordsHold?.wait()

@@ -3,6 +3,7 @@ import Glibc
 import AudienceCore
 import AudienceMongo
 import AudienceServer
+import AudienceStore
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -106,6 +107,11 @@ struct Audienced: AsyncParsableCommand {
   @Option(name: .long, help: "Interest categories for analytics: a JSON file shaped like interest-categories.json (default: Sports, Tech, Movies, Finance, else Other).")
   var categories: String?
 
+  @Option(
+    name: .customLong("commit-nice"),
+    help: "Nice value of the embedded store's commit threads (-20...19; default -10: a bulk load's commits go first; below 0 needs CAP_SYS_NICE, else they keep the server's; 0 leaves them alone).")
+  var commitNice: Int32 = EmbeddedStore.ThreadNice.standard.commit
+
   @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env AUDIENCE_LOG_LEVEL).")
   var logLevel: String?
 
@@ -183,6 +189,10 @@ struct Audienced: AsyncParsableCommand {
         uri: mongoURI ?? env["MONGO_URI"] ?? "mongodb://localhost:27017/",
         database: mongoDB ?? env["MONGO_DB"] ?? "user_database", threads: mongoThreads)
     }
+    guard (-20...19).contains(commitNice) else {
+      throw ValidationError("--commit-nice: \(commitNice) is not a nice value (-20 to 19)")
+    }
+    config.threadNice.commit = commitNice
     config.limits.maxIdentifiersPerProfile = maxIdentifiersPerProfile
     if let blockedIdentifiers {
       config.limits.blockedIdentifiers = Set(

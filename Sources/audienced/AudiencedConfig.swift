@@ -11,6 +11,8 @@ struct AudiencedConfig {
   var server: ServerConfiguration
   var dataDirectory: String
   var limits = RecordLimits.default
+  /// The embedded store's thread priorities.
+  var threadNice = EmbeddedStore.ThreadNice.standard
   /// Set for `--store mongodb`.
   var mongo: MongoSettings?
 }
@@ -34,7 +36,7 @@ func buildServices(config: AudiencedConfig, logger: Logger) throws -> [any Servi
       uri: mongo.uri, database: mongo.database, limits: config.limits, categories: config.server.categories,
       threads: mongo.threads, logger: logger)
   } else {
-    store = try EmbeddedStore(directory: config.dataDirectory, limits: config.limits, logger: logger)
+    store = try EmbeddedStore(directory: config.dataDirectory, limits: config.limits, logger: logger, threadNice: config.threadNice)
   }
   let server = AudienceServer(
     configuration: config.server, store: store, normalizer: RecordNormalizer(limits: config.limits), logger: logger)

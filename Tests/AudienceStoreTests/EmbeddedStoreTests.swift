@@ -362,6 +362,27 @@ struct EmbeddedStoreTests {
     await small.close()
   }
 
+  /// The commit threads run at nice -10 (when the process may raise priorities: root in CI),
+  /// the index thread at +10.
+  @Test func threadsTakeTheirNiceValues() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let store = try EmbeddedStore(directory: dir.path, logger: logger, threadNice: EmbeddedStore.ThreadNice(commit: -7, indexer: 13))
+    // A commit large enough to use all three threads (each set its value first thing).
+    _ = try await store.ingest((0..<400).map { record("n\($0)", nil, $0 % 60) })
+    func niceValues() throws -> [Int] {
+      try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").compactMap { task in
+        let stat = try String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8)
+        let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+        return Int(fields[16])  // field 19 of the line: nice
+      }
+    }
+    let values = try niceValues()
+    #expect(values.filter { $0 == 13 }.count >= 1)
+    if geteuid() == 0 { #expect(values.filter { $0 == -7 }.count >= 2) }
+    await store.close()
+  }
+
   @Test func writesAfterCloseAreRefused() async throws {
     let dir = TemporaryDirectory()
     defer { dir.remove() }

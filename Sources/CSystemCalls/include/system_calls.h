@@ -10,4 +10,9 @@ int audience_accept_cloexec(int fd);
 /* pipe2(fds, O_CLOEXEC): a pipe whose ends are close-on-exec from the start. */
 int audience_pipe_cloexec(int fds[2]);
 
+/* setpriority(PRIO_PROCESS, gettid(), nice): the calling thread's nice value alone (Linux
+   threads have their own). Returns 0, or -1 with errno set (EACCES: lowering it needs
+   CAP_SYS_NICE or RLIMIT_NICE). */
+int audience_set_thread_nice(int nice);
+
 #endif
