@@ -220,6 +220,9 @@ extension EmbeddedStore {
     }
   }
 
+  /// The most bytes of JSON the durable thread keeps for its next write.
+  static let keptBatchTextBytes = 32 << 20
+
   /// Inserts the records as `record_batches` rows, in one transaction (on the `durable` thread).
   private func write(
     _ refs: [RowRef], rows: [RecordBatchRows], creations: [UInt64], refusals: [IdentityGraph.CapRefusal], assignedTime: [UInt8]
@@ -227,8 +230,11 @@ extension EmbeddedStore {
     guard let insert else { throw AudienceError(.unavailable, "the store is closed") }
     if let fault = writeFault.withLock({ $0.take() }) { throw fault }
     do {
+      // The last write's buffer, so that its pages are not fresh ones again (a page fault each).
+      var text: [UInt8] = []
+      swap(&text, &batchText)
+      defer { if text.capacity <= Self.keptBatchTextBytes { swap(&text, &batchText) } }
       try db.transaction { () throws(AudienceError) in
-        var text: [UInt8] = []
         var start = 0
         while start < refs.count {
           let end = min(start + recordsPerRow, refs.count)

@@ -52,6 +52,8 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   /// `RecordBatches.insertSQL`, used only by the current commit's write (one thread at a time,
   /// ordered by the `writer` lock).
   nonisolated(unsafe) var insert: SQLiteStatement?
+  /// The durable thread's buffer for a row's JSON, kept between writes (used only there).
+  nonisolated(unsafe) var batchText: [UInt8] = []
   /// Records per `record_batches` row: a commit larger than this is stored in several rows (an
   /// erasure writes a record's whole row again). Tests make it small.
   nonisolated(unsafe) var recordsPerRow = 65_536

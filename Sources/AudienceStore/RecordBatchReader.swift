@@ -63,7 +63,7 @@ struct RecordBatchReader {
     return .some(s)
   }
 
-  /// Decimal digits, with a minus sign at most (what `JSONText.appendDecimal` writes).
+  /// Decimal digits, with a minus sign at most (what `JSONWriter.decimal` writes).
   private mutating func integer() -> Int64? {
     let negative = take(0x2D)
     var v: Int64 = 0

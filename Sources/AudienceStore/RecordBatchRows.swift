@@ -16,48 +16,45 @@ struct RecordBatchRows: Sendable {
   ///     optimizer would copy it (a retain and a release of each string) for each call.
   ///   - contentIDs: each record's content id.
   init(_ records: inout [Record], contentIDs: [ContentID]) {
-    bytes.reserveCapacity(records.count * 224)
+    var w = JSONWriter(capacity: records.count * 240)
     tails.reserveCapacity(records.count)
-    records.forEachMovedOut { i, r in add(r, contentID: contentIDs[i]) }
+    records.forEachMovedOut { i, r in add(r, contentID: contentIDs[i], to: &w) }
+    bytes = w.take()
   }
 
   /// `,"content id","cookie",email,phone,state,country,city,age,gender,income,education,[interests]]`
-  private mutating func add(_ r: borrowing Record, contentID: ContentID) {
-    let time = Int32(bytes.count)
-    r.createdAt?.appendISO8601(to: &bytes)
-    let start = Int32(bytes.count)
-    bytes.append(0x2C)  // ,
-    bytes.append(0x22)  // "
-    JSONText.appendHex(contentID.high, to: &bytes)
-    JSONText.appendHex(contentID.low, to: &bytes)
-    bytes.append(0x22)
-    comma()
-    JSONText.appendString(r.cookie, to: &bytes)
-    comma()
-    JSONText.appendString(r.email, to: &bytes)
-    comma()
-    JSONText.appendString(r.phoneNumber, to: &bytes)
-    comma()
-    JSONText.appendString(r.location.state, to: &bytes)
-    comma()
-    JSONText.appendString(r.location.country, to: &bytes)
-    comma()
-    JSONText.appendString(r.location.city, to: &bytes)
-    comma()
-    if let age = r.demographics.age { JSONText.appendDecimal(Int64(age), to: &bytes) } else { JSONText.appendNull(to: &bytes) }
-    comma()
-    JSONText.appendString(r.demographics.gender, to: &bytes)
-    comma()
-    JSONText.appendString(r.demographics.income, to: &bytes)
-    comma()
-    JSONText.appendString(r.demographics.education, to: &bytes)
-    comma()
-    StringListCoding.encode(r.interests, into: &bytes)
-    bytes.append(0x5D)  // ]
-    tails.append((time, start, Int32(bytes.count)))
+  private mutating func add(_ r: borrowing Record, contentID: ContentID, to w: inout JSONWriter) {
+    let time = Int32(w.count)
+    if let t = r.createdAt { w.time(t) }
+    let start = Int32(w.count)
+    w.bytes(0x2C, 0x22)  // ,"
+    w.hex(contentID.high)
+    w.hex(contentID.low)
+    w.bytes(0x22, 0x2C)  // ",
+    w.string(r.cookie)
+    w.byte(0x2C)
+    w.string(r.email)
+    w.byte(0x2C)
+    w.string(r.phoneNumber)
+    w.byte(0x2C)
+    w.string(r.location.state)
+    w.byte(0x2C)
+    w.string(r.location.country)
+    w.byte(0x2C)
+    w.string(r.location.city)
+    w.byte(0x2C)
+    if let age = r.demographics.age { w.decimal(Int64(age)) } else { w.null() }
+    w.byte(0x2C)
+    w.string(r.demographics.gender)
+    w.byte(0x2C)
+    w.string(r.demographics.income)
+    w.byte(0x2C)
+    w.string(r.demographics.education)
+    w.byte(0x2C)
+    w.stringList(r.interests)
+    w.byte(0x5D)  // ]
+    tails.append((time, start, Int32(w.count)))
   }
-
-  private mutating func comma() { bytes.append(0x2C) }
 
   var count: Int { tails.count }
 
@@ -70,7 +67,7 @@ struct RecordBatchRows: Sendable {
   func append(_ i: Int, seq: UInt64, assignedTime: [UInt8], to out: inout [UInt8]) {
     let tail = tails[i]
     out.append(0x5B)  // [
-    JSONText.appendDecimal(Int64(bitPattern: seq), to: &out)
+    JSONWriter.appendDecimal(Int64(bitPattern: seq), to: &out)
     out.append(0x2C)  // ,
     out.append(0x22)  // "
     bytes.withUnsafeBufferPointer { b in

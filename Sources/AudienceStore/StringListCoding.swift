@@ -11,12 +11,9 @@ enum StringListCoding {
 
   /// Appends the encoding's UTF-8 bytes.
   static func encode(_ values: [String], into out: inout [UInt8]) {
-    out.append(0x5B)  // [
-    values.forEachInPlace { i, value in
-      if i > 0 { out.append(0x2C) }  // ,
-      value.withUTF8InPlace { JSONText.appendString($0, to: &out) }
-    }
-    out.append(0x5D)  // ]
+    var w = JSONWriter()
+    w.stringList(values)
+    out.append(contentsOf: w.take())
   }
 
   /// Decodes what `encode` wrote; nil when the text is not such an array.

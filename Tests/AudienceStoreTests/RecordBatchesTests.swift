@@ -168,7 +168,7 @@ struct RecordBatchesTests {
   /// characters, other scripts, empty), absent fields, ages, times with and without.
   @Test func rowsReadBackByBothReaders() throws {
     var rng = SplitMix64(seed: 11)
-    let alphabet: [String] = ["a", "Z", "7", " ", "\"", "\\", "\n", "\u{1}", "\u{1F}", "é", "日", "😀", "/", "[", "]", ",", "null"]
+    let alphabet: [String] = ["a", "Z", "7", " ", "\"", "\\", "\n", "\u{1}", "\u{1F}", "\t", "\r", "\u{7F}", "é", "日", "😀", "/", "[", "]", ",", "null"]
     func text() -> String { (0..<Int(rng.next() % 6)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }.joined() }
     func maybe() -> String? { rng.next() % 4 == 0 ? nil : text() }
     var byteReader = 0
