@@ -107,6 +107,9 @@ private struct DateScanner {
     guard atEnd, var t = Timestamp(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
     else { return nil }
     t.seconds -= Int64(offset)
+    // An offset must not carry the time out of the years a time is written and read in
+    // (0001-01-01T00:00:00 ... 9999-12-31T23:59:59): stored so, it could not be read back.
+    guard Timestamp.writable.contains(t.seconds) else { return nil }
     return t
   }
 }

@@ -79,6 +79,11 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
   ///   - hour: 0...23.
   ///   - minute: 0...59.
   ///   - second: 0...59.
+  /// The seconds of the times from 0001-01-01T00:00:00 to 9999-12-31T23:59:59: what
+  /// `iso8601` writes in 19 bytes and `init(parsing:)` reads back.
+  static let writable: ClosedRange<Int64> =
+    Timestamp(year: 1, month: 1, day: 1)!.seconds...Timestamp(year: 9999, month: 12, day: 31, hour: 23, minute: 59, second: 59)!.seconds
+
   public init?(year: Int, month: Int, day: Int, hour: Int = 0, minute: Int = 0, second: Int = 0) {
     guard (1...9999).contains(year), (1...12).contains(month),
       (1...Self.daysIn(month: month, year: year)).contains(day),

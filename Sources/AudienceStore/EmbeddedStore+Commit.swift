@@ -37,12 +37,16 @@ extension EmbeddedStore {
     init(_ index: DetachedIndex) { self.index = index }
   }
 
-  /// Runs `body` on the graph with its segment index up to date: what every reader, erasure,
-  /// split and snapshot uses. A commit leaves the index detached and the `indexer` thread
-  /// catching up (`indexBehind`), so that the next commit need not wait for it; this waits.
-  func withGraph<T, E: Error>(_ body: (inout IdentityGraph) throws(E) -> T) throws(E) -> T {
+  /// Runs `body` on the graph with its segment index up to date: what queries, watches,
+  /// erasures, splits and snapshots use. A commit leaves the index detached and the `indexer`
+  /// thread catching up (`indexBehind`), so that the next commit need not wait for it; this
+  /// waits for it.
+  /// - Parameters:
+  ///   - settling: false for a read that never touches the segment index (a profile by cookie,
+  ///     an export, the counts): it does not wait.
+  func withGraph<T, E: Error>(settling: Bool = true, _ body: (inout IdentityGraph) throws(E) -> T) throws(E) -> T {
     try graph.withLock { (g: inout IdentityGraph) throws(E) -> T in
-      settleIndex(&g)
+      if settling { settleIndex(&g) }
       return try body(&g)
     }
   }
@@ -202,8 +206,8 @@ extension EmbeddedStore {
   /// memberships were computed on the graph that is gone.
   private func recover(_ g: inout IdentityGraph, after failure: AudienceError, records: Int) {
     storageFailed.store(true, ordering: .relaxed)
-    // The detached index goes with the graph it indexed (the thread may still be applying to it).
-    indexBehind = nil
+    // The index back in the graph first: if the rebuild fails, the graph stays, with its index.
+    settleIndex(&g)
     logger.error("commit failed; rebuilding the graph from the database", metadata: ["store.error": "\(failure)", "store.records": "\(records)"])
     do {
       g = try Self.replay(db, limits: g.limits)
@@ -223,6 +227,7 @@ extension EmbeddedStore {
   /// The most bytes of JSON the durable thread keeps for its next write.
   static let keptBatchTextBytes = 32 << 20
 
+
   /// Inserts the records as `record_batches` rows, in one transaction (on the `durable` thread).
   private func write(
     _ refs: [RowRef], rows: [RecordBatchRows], creations: [UInt64], refusals: [IdentityGraph.CapRefusal], assignedTime: [UInt8]
@@ -237,14 +242,15 @@ extension EmbeddedStore {
       try db.transaction { () throws(AudienceError) in
         var start = 0
         while start < refs.count {
-          let end = min(start + recordsPerRow, refs.count)
+          // A row ends after `recordsPerRow` records or once it passes `rowBytes`.
           text.removeAll(keepingCapacity: true)
-          text.reserveCapacity(rows[refs[start].group].bytes.count / max(rows[refs[start].group].count, 1) * (end - start) * 9 / 8 + 64)
           text.append(0x5B)  // [
-          for n in start..<end {
-            if n > start { text.append(0x2C) }  // ,
-            let ref = refs[n]
+          var end = start
+          while end < refs.count, end - start < recordsPerRow, text.count < rowBytes {
+            if end > start { text.append(0x2C) }  // ,
+            let ref = refs[end]
             rows[ref.group].append(ref.record, seq: ref.seq, assignedTime: assignedTime, to: &text)
+            end += 1
           }
           text.append(0x5D)  // ]
           try RecordBatches.insert(text, first: refs[start].seq, last: refs[end - 1].seq, count: end - start, using: insert)

@@ -67,7 +67,7 @@ extension EmbeddedStore {
       state.splits.append(PendingSplit(cookie: cookie, continuation: continuation))
     }
     guard let result else { return nil }
-    return withGraph { g in result.profiles.compactMap { g.summary(of: $0) } }
+    return withGraph(settling: false) { g in result.profiles.compactMap { g.summary(of: $0) } }
   }
 
   /// Records a split durably (after the records committed so far), then applies it to the graph
@@ -116,11 +116,11 @@ extension EmbeddedStore {
 
   public func export(_ person: PersonRef) async throws -> PersonExport? {
     try await recordsLoaded()
-    return withGraph { $0.export(person) }
+    return withGraph(settling: false) { $0.export(person) }
   }
 
   public func history(_ person: PersonRef) async throws -> PersonHistory? {
     try await recordsLoaded()
-    return withGraph { $0.history(person) }
+    return withGraph(settling: false) { $0.history(person) }
   }
 }

@@ -9,13 +9,13 @@ extension EmbeddedStore {
   /// A bulk load keeps both cores busy, and the commit's leader is the one thread every record
   /// passes through in turn: at equal priority it waited a third of its time to be run (1.1 s
   /// runnable but not running in a 3 s load of a million records), while the threads that feed
-  /// it had work queued. The commit threads (leader and durable) go first; the index thread,
-  /// which a commit no longer waits for, goes last (docs/BENCHMARKS.md).
+  /// it had work queued. The commit threads (leader and durable) go first (docs/BENCHMARKS.md).
+  /// The index thread stays at the process's priority: readers of the index wait for it.
   public struct ThreadNice: Sendable, Equatable {
     /// The leader's and the durable thread's. Below 0 needs `CAP_SYS_NICE` (or root, or
     /// `RLIMIT_NICE`); without it they stay at the process's.
     public var commit: Int32
-    /// The index thread's.
+    /// The index thread's (0: the process's).
     public var indexer: Int32
 
     public init(commit: Int32, indexer: Int32) {
@@ -23,14 +23,14 @@ extension EmbeddedStore {
       self.indexer = indexer
     }
 
-    /// Commit threads at -10, the index thread at +10.
-    public static let standard = ThreadNice(commit: -10, indexer: 10)
+    /// Commit threads at -10.
+    public static let standard = ThreadNice(commit: -10, indexer: 0)
     /// Every thread at the process's priority.
     public static let unchanged = ThreadNice(commit: 0, indexer: 0)
   }
 
-  /// Sets each thread's nice value on the thread itself; logs once when the commit threads'
-  /// cannot be raised.
+  /// Sets each thread's nice value on the thread itself (a value, not a change: the process's
+  /// own is not added); logs a notice for each thread whose value is refused.
   func setNice(_ nice: ThreadNice) {
     let logger = self.logger
     func set(_ pool: NIOThreadPool, _ value: Int32, _ name: String) {
@@ -39,7 +39,7 @@ extension EmbeddedStore {
         guard audience_set_thread_nice(value) != 0 else { return }
         let reason = String(cString: strerror(errno))
         logger.notice(
-          "the \(name) thread keeps the process's priority: nice \(value) refused (\(reason)); raising it needs CAP_SYS_NICE, or pass --commit-nice 0",
+          "the \(name) thread keeps the process's priority: nice \(value) refused (\(reason)); a value below the process's needs CAP_SYS_NICE",
           metadata: ["store.thread": "\(name)"])
       }
     }

@@ -57,6 +57,9 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   /// Records per `record_batches` row: a commit larger than this is stored in several rows (an
   /// erasure writes a record's whole row again). Tests make it small.
   nonisolated(unsafe) var recordsPerRow = 65_536
+  /// A row takes no more records once its JSON passes this many bytes (SQLite refuses a value
+  /// past 1e9 bytes, and an erasure decodes and writes again a whole row). Tests make it small.
+  nonisolated(unsafe) var rowBytes = 16 << 20
 
   struct Pending {
     var records: [Record]
@@ -155,7 +158,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     }
     do {
       // secure_delete: an erased person's bytes are overwritten, not left in free pages.
-      // cache_size 8 MiB: `users` rows are appended in seq order (it has no secondary index to
+      // cache_size 8 MiB: `record_batches` rows are appended in seq order (no secondary index to
       // update at random; the other tables are small) and every read of records is served by the
       // graph, so the cache needs little more than a commit's pages and the B-trees' inner pages;
       // 64 MiB only grew the server by 59 MiB in a 1,000,000-record load (page by page) for no
@@ -324,7 +327,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   public func user(cookie: String) async throws -> UserView? { userNow(cookie: cookie) }
 
   public func userNow(cookie: String) -> UserView? {
-    withGraph { $0.user(cookie: cookie) }
+    withGraph(settling: false) { $0.user(cookie: cookie) }
   }
 
   public func queryCohort(_ query: CohortQuery, categories: InterestCategories) async throws -> CohortPage {
@@ -341,7 +344,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   public var rawRecordsLoadedNow: Bool { recordsReady.load(ordering: .acquiring) }
 
   public func userStampNow(cookie: String) -> ProfileStamp? {
-    withGraph { $0.stamp(cookie: cookie) }
+    withGraph(settling: false) { $0.stamp(cookie: cookie) }
   }
 
   public func queryStampsNow(_ query: CohortQuery, categories: InterestCategories) throws(AudienceError) -> StampedPage {
@@ -349,7 +352,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   }
 
   public func stampedViewsNow(_ ids: [ProfileID]) -> [StampedView?] {
-    withGraph { $0.stampedViews(ids) }
+    withGraph(settling: false) { $0.stampedViews(ids) }
   }
 
   public func analyze(_ query: AnalyzeQuery, categories: InterestCategories) async throws -> AudienceReport {
@@ -361,7 +364,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   public func stats() async throws -> StoreStats { statsNow() }
 
   public func statsNow() -> StoreStats {
-    withGraph { StoreStats(profiles: $0.profileCount, records: $0.recordCount, repeatedEmails: $0.repeatedEmailCount) }
+    withGraph(settling: false) { StoreStats(profiles: $0.profileCount, records: $0.recordCount, repeatedEmails: $0.repeatedEmailCount) }
   }
 
   /// Runs until graceful shutdown, then finishes pending writes and closes the database.

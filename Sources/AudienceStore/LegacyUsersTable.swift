@@ -23,29 +23,15 @@ enum LegacyUsersTable {
   static func migrate(_ db: SQLiteDatabase) throws(AudienceError) {
     let select = try db.prepare(selectAllSQL)
     let insert = try db.prepare(RecordBatches.insertSQL)
-    var records: [Record] = []
-    var ids: [ContentID] = []
-    var seqs: [UInt64] = []
+    var batch: [StoredRecord] = []
     func flush() throws(AudienceError) {
-      guard let first = seqs.first, let last = seqs.last else { return }
-      let rows = RecordBatchRows(&records, contentIDs: ids)
-      var text: [UInt8] = [0x5B]  // [
-      for (i, seq) in seqs.enumerated() {
-        if i > 0 { text.append(0x2C) }  // ,
-        rows.append(i, seq: seq, assignedTime: [], to: &text)
-      }
-      text.append(0x5D)  // ]
-      try RecordBatches.insert(text, first: first, last: last, count: seqs.count, using: insert)
-      records.removeAll(keepingCapacity: true)
-      ids.removeAll(keepingCapacity: true)
-      seqs.removeAll(keepingCapacity: true)
+      guard let first = batch.first?.seq, let last = batch.last?.seq else { return }
+      try RecordBatches.insert(RecordBatches.encode(batch), first: first, last: last, count: batch.count, using: insert)
+      batch.removeAll(keepingCapacity: true)
     }
     while try select.step() {
-      let stored = try read(select)
-      records.append(stored.record)
-      ids.append(stored.contentID)
-      seqs.append(stored.seq)
-      if seqs.count == recordsPerBatch { try flush() }
+      batch.append(try read(select))
+      if batch.count == recordsPerBatch { try flush() }
     }
     try flush()
     select.reset()

@@ -42,8 +42,6 @@ enum RecordBatches {
 
   static let selectAllSQL = "SELECT records FROM record_batches ORDER BY first_seq"
 
-  static let countsSQL = "SELECT coalesce(sum(count), 0), coalesce(max(last_seq), 0) FROM record_batches"
-
   /// Inserts a row.
   /// - Parameters:
   ///   - text: its `records`, bound in place (SQLite does not copy them) until the step.
@@ -52,8 +50,8 @@ enum RecordBatches {
     insert.bind(2, Int64(bitPattern: last))
     insert.bind(3, Int64(count))
     try text.withUnsafeBufferPointer { b throws(AudienceError) in
-      insert.bindStatic(4, UnsafeRawPointer(b.baseAddress)?.assumingMemoryBound(to: CChar.self), count: Int32(b.count))
       defer { insert.reset() }
+      try insert.bindStatic(4, b)
       _ = try insert.step()
     }
   }
@@ -126,27 +124,57 @@ enum RecordBatches {
     return StoredRecord(seq: seq, contentID: contentID, record: record)
   }
 
-  /// Erases the records `seqs` (a forget): each is taken out of its row, which is written again
-  /// (with `secure_delete`, over the old bytes); a row left empty goes.
-  static func erase(_ seqs: [UInt64], in db: SQLiteDatabase) throws(AudienceError) {
-    let find = try db.prepare(
-      """
-      SELECT b.first_seq, r.key FROM record_batches AS b, json_each(b.records) AS r
-      WHERE b.first_seq = (SELECT max(first_seq) FROM record_batches WHERE first_seq <= ?1)
-        AND json_extract(r.value, '$[0]') = ?1
-      """)
-    let remove = try db.prepare(
-      "UPDATE record_batches SET records = json_remove(records, '$[' || ?2 || ']'), count = count - 1 WHERE first_seq = ?1")
-    for seq in seqs {
-      find.reset()
-      find.bind(1, Int64(bitPattern: seq))
-      guard try find.step(), let row = find.int64(0), let key = find.int64(1) else { continue }
-      find.reset()
-      remove.reset()
-      remove.bind(1, row)
-      remove.bind(2, key)
-      _ = try remove.step()
+  /// `records` as a row's JSON, in their order (each keeps its seq and time).
+  static func encode(_ records: [StoredRecord]) -> [UInt8] {
+    var plain = records.map(\.record)
+    let rows = RecordBatchRows(&plain, contentIDs: records.map(\.contentID))
+    var text: [UInt8] = [0x5B]  // [
+    for (i, stored) in records.enumerated() {
+      if i > 0 { text.append(0x2C) }  // ,
+      rows.append(i, seq: stored.seq, assignedTime: [], to: &text)
     }
-    try db.execute("DELETE FROM record_batches WHERE count <= 0")
+    text.append(0x5D)  // ]
+    return text
+  }
+
+  /// Erases the records `seqs` (a forget): each row holding some of them is read once, and
+  /// written again without them (with `secure_delete`, over the old bytes), or deleted when
+  /// none is left. A seq no row holds is skipped.
+  static func erase(_ seqs: [UInt64], in db: SQLiteDatabase) throws(AudienceError) {
+    let rowOf = try db.prepare("SELECT max(first_seq) FROM record_batches WHERE first_seq <= ?")
+    var byRow: [Int64: Set<UInt64>] = [:]
+    for seq in seqs {
+      rowOf.reset()
+      rowOf.bind(1, Int64(bitPattern: seq))
+      guard try rowOf.step(), let row = rowOf.int64(0) else { continue }
+      byRow[row, default: []].insert(seq)
+    }
+    rowOf.reset()
+    let read = try db.prepare("SELECT records FROM record_batches WHERE first_seq = ?")
+    let update = try db.prepare("UPDATE record_batches SET records = ?, count = ? WHERE first_seq = ?")
+    let delete = try db.prepare("DELETE FROM record_batches WHERE first_seq = ?")
+    for (row, gone) in byRow.sorted(by: { $0.key < $1.key }) {
+      read.reset()
+      read.bind(1, row)
+      guard try read.step() else { continue }
+      let stored = try decode(read.bytes(0))
+      read.reset()
+      let kept = stored.filter { !gone.contains($0.seq) }
+      guard kept.count < stored.count else { continue }
+      if kept.isEmpty {
+        delete.reset()
+        delete.bind(1, row)
+        _ = try delete.step()
+        continue
+      }
+      let text = encode(kept)
+      try text.withUnsafeBufferPointer { b throws(AudienceError) in
+        defer { update.reset() }
+        try update.bindStatic(1, b)
+        update.bind(2, Int64(kept.count))
+        update.bind(3, row)
+        _ = try update.step()
+      }
+    }
   }
 }

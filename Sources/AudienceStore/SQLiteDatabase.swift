@@ -115,9 +115,19 @@ final class SQLiteStatement {
 
   /// Binds text SQLite does not copy: `text` must stay valid until the statement is stepped and
   /// reset (or bound again).
-  func bindStatic(_ index: Int32, _ text: UnsafePointer<CChar>?, count: Int32) {
-    guard count > 0, let text else { return bind(index, "") }
-    sqlite3_bind_text(stmt, index, text, count, nil)
+  /// - Throws: when SQLite refuses it (`SQLITE_TOOBIG` past its length limit), rather than
+  ///   leaving the parameter NULL.
+  func bindStatic(_ index: Int32, _ text: UnsafeBufferPointer<UInt8>) throws(AudienceError) {
+    guard let base = text.baseAddress, !text.isEmpty else { return bind(index, "") }
+    guard text.count <= Int(Int32.max) else {
+      throw AudienceError(.resourceExhausted, "database \(db.path): a text of \(text.count) bytes is too large to bind")
+    }
+    let rc = base.withMemoryRebound(to: CChar.self, capacity: text.count) {
+      sqlite3_bind_text(stmt, index, $0, Int32(text.count), nil)
+    }
+    guard rc == SQLITE_OK else {
+      throw AudienceError(.unavailable, "database \(db.path): binding a text of \(text.count) bytes: \(db.lastError)")
+    }
   }
 
   func bind(_ index: Int32, _ value: Int64?) {

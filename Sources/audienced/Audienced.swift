@@ -109,7 +109,7 @@ struct Audienced: AsyncParsableCommand {
 
   @Option(
     name: .customLong("commit-nice"),
-    help: "Nice value of the embedded store's commit threads (-20...19; default -10: a bulk load's commits go first; below 0 needs CAP_SYS_NICE, else they keep the server's; 0 leaves them alone).")
+    help: "Nice value of the embedded store's commit threads (-20...19; default -10: a bulk load's commits go first; below the server's needs CAP_SYS_NICE, else they keep the server's; 0 leaves them alone).")
   var commitNice: Int32 = EmbeddedStore.ThreadNice.standard.commit
 
   @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env AUDIENCE_LOG_LEVEL).")

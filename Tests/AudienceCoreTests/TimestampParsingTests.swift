@@ -22,6 +22,7 @@ struct TimestampParsingTests {
     ("02/29/2024 12:00", "2024-02-29T12:00:00"),
     ("1970-01-01T00:00:00", "1970-01-01T00:00:00"),
     ("1969-12-31T23:59:59", "1969-12-31T23:59:59"),
+    ("9999-12-31T23:30:00+01:00", "9999-12-31T22:30:00"), ("0001-01-01T00:30:00+00:30", "0001-01-01T00:00:00"),
   ])
   func parses(_ input: String, _ expected: String) throws {
     let t = try #require(Timestamp(parsing: input))
@@ -32,6 +33,8 @@ struct TimestampParsingTests {
     "", "yesterday", "02/30/2025 10:00", "13/01/2025 10:00", "02/29/2025 12:00", "00/10/2025 10:00",
     "03/10/2025 24:00", "03/10/2025 10:60", "03/10/25 10:00", "2025-13-01", "2025-02-30", "2025-03-10T15",
     "2025-03-10T15:30:00+25:00", "2025-03-10X15:30", "03/10/2025 15:30 extra", "2025/03/10",
+    // An offset that carries the time past the years a stored time is read back in.
+    "9999-12-31T23:30:00-01:00", "0001-01-01T00:00:00+01:00",
   ])
   func rejects(_ input: String) {
     #expect(Timestamp(parsing: input) == nil)

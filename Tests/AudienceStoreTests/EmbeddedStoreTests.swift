@@ -362,8 +362,8 @@ struct EmbeddedStoreTests {
     await small.close()
   }
 
-  /// The commit threads run at nice -10 (when the process may raise priorities: root in CI),
-  /// the index thread at +10.
+  /// The commit threads and the index thread take the nice values asked for (a raise only when
+  /// the process may: root in CI).
   @Test func threadsTakeTheirNiceValues() async throws {
     let dir = TemporaryDirectory()
     defer { dir.remove() }

@@ -110,6 +110,36 @@ struct RecordBatchesTests {
     await store.close()
   }
 
+  /// A commit whose JSON passes `rowBytes` goes into several rows, each ending at the record
+  /// that passed it, and reads back whole.
+  @Test func aLargeCommitIsStoredInRowsOfBoundedBytes() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let big = String(repeating: "x", count: 8 << 10)
+    let rowBytes = 256 << 10
+    let n = rowBytes / big.utf8.count * 2 + 10
+    let records = (0..<n).map { i in
+      Record(cookie: "big\(i)", createdAt: Timestamp(seconds: 1_750_000_000 + Int64(i)), location: Location(city: big + "\(i)"))
+    }
+    var store = try EmbeddedStore(directory: dir.path, logger: logger)
+    store.rowBytes = rowBytes
+    _ = try await store.ingest(records)
+    await store.close()
+    let db = try SQLiteDatabase(path: dir.path + "/audience.db")
+    let q = try db.prepare("SELECT count(*), sum(count), max(length(records)) FROM record_batches")
+    #expect(try q.step())
+    #expect(q.int64(0) == 3)
+    #expect(q.int64(1) == Int64(n))
+    #expect((q.int64(2) ?? .max) < Int64(rowBytes + (9 << 10)))
+    q.reset()
+    db.close()
+    try FileManager.default.removeItem(atPath: dir.path + "/" + GraphSnapshotFile.name)
+    store = try EmbeddedStore(directory: dir.path, logger: logger)
+    #expect(try await store.stats().records == n)
+    #expect(try await store.export(.cookie("big\(n - 1)"))?.records.first?.location.city == big + "\(n - 1)")
+    await store.close()
+  }
+
   /// A database a newer build wrote is refused with a reason, not misread.
   @Test func aNewerSchemaIsRefused() async throws {
     let dir = TemporaryDirectory()
