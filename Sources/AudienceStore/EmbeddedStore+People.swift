@@ -42,8 +42,6 @@ extension EmbeddedStore {
         try RecordBatches.erase(plan.seqs, in: db)
         try db.prepare("DELETE FROM splits WHERE cookie = ?").stepEach(plan.summary.cookies) { $0.bind(1, $1) }
       }
-      // Copy the erasure into the database file and empty the log, where the old rows still were.
-      try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     } catch {
       withGraph {
         $0.restoreProfileCreations(plan.creations)
@@ -53,6 +51,9 @@ extension EmbeddedStore {
       logger.error("erasure failed", metadata: ["store.error": "\(error)"])
       return f.continuation.resume(throwing: AudienceError(.unavailable, "erasure failed: \(error)"))
     }
+    // The erasure is committed: whatever the checkpoint does, the records are gone from the
+    // database, and so they go from the graph.
+    emptyLogAfterErasure()
     let behind = withGraph { g in
       g.forget(plan.id, records: plan.seqs)
       return notifyWatchers { $0.forgotten(plan.id).map { [$0] } ?? [] }
@@ -60,6 +61,30 @@ extension EmbeddedStore {
     endBehind(behind)
     logger.info("erased a profile", metadata: ["store.profile": "\(plan.id)", "store.records": "\(plan.seqs.count)"])
     f.continuation.resume(returning: plan.summary)
+  }
+
+  /// Copies the log into the database file and empties it: the old rows an erasure replaced are
+  /// still in it. A reader holding the log (an analyst's `sqlite3` in a transaction) keeps it
+  /// from being emptied; that is waited for briefly, not the usual busy timeout (the leader, and
+  /// so every write, waits meanwhile), and logged; the next erasure tries again, as does closing.
+  func emptyLogAfterErasure() {
+    var reason: String?
+    do {
+      try db.execute("PRAGMA busy_timeout=250")
+      defer { try? db.execute("PRAGMA busy_timeout=5000") }
+      // One row: busy (1 when it could not finish), pages in the log, pages copied.
+      let checkpoint = try db.prepare("PRAGMA wal_checkpoint(TRUNCATE)")
+      defer { checkpoint.reset() }
+      if try !checkpoint.step() || checkpoint.int64(0) != 0 { reason = "a reader holds the log" }
+    } catch {
+      reason = "\(error)"
+    }
+    erasureCheckpointOwed.store(reason != nil, ordering: .relaxed)
+    if let reason {
+      logger.error(
+        "an erased person's old bytes may remain in audience.db-wal until a later checkpoint (the next erasure's, or at shutdown)",
+        metadata: ["store.error": "\(reason)"])
+    }
   }
 
   public func split(cookie: String) async throws -> [ProfileSummary]? {

@@ -36,6 +36,10 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   let storageFailed = Atomic<Bool>(false)
   /// Set when a failed write left a graph that could not be rebuilt: every write fails from then on.
   let writesRefused = Atomic<Bool>(false)
+  /// Set when an erasure's checkpoint could not empty the log (a reader held it): the erased
+  /// bytes may still be in `audience.db-wal` until a later checkpoint (the next erasure's, or
+  /// the one closing the database).
+  let erasureCheckpointOwed = Atomic<Bool>(false)
   /// Tests: the next commit's database write fails with this.
   let writeFault = Mutex<AudienceError?>(nil)
   let writer: Mutex<WriterState>

@@ -1,6 +1,7 @@
 import AudienceCore
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 @testable import AudienceStore
@@ -137,6 +138,33 @@ struct RecordBatchesTests {
     store = try EmbeddedStore(directory: dir.path, logger: logger)
     #expect(try await store.stats().records == n)
     #expect(try await store.export(.cookie("big\(n - 1)"))?.records.first?.location.city == big + "\(n - 1)")
+    await store.close()
+  }
+
+  /// An erasure while a reader holds the log (an analyst's `sqlite3` in a transaction) still
+  /// erases and answers; the log cannot be emptied then, which the store records, and the next
+  /// erasure, once the reader is gone, empties it.
+  @Test func anErasureWhileAReaderHoldsTheLog() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let store = try EmbeddedStore(directory: dir.path, logger: logger)
+    _ = try await store.ingest(Self.records(100))
+    let reader = try SQLiteDatabase(path: dir.path + "/audience.db")
+    try reader.execute("BEGIN")
+    let read = try reader.prepare("SELECT count(*) FROM record_batches")
+    #expect(try read.step())
+    read.reset()
+    #expect(try await store.forget(.cookie("c7")) != nil)
+    let owedWithReader = store.erasureCheckpointOwed.load(ordering: .relaxed)
+    #expect(owedWithReader)
+    #expect(try await store.user(cookie: "c7") == nil)
+    try reader.execute("COMMIT")
+    reader.close()
+    #expect(try await store.forget(.cookie("c8")) != nil)
+    let owedAfter = store.erasureCheckpointOwed.load(ordering: .relaxed)
+    #expect(!owedAfter)
+    let wal = try FileManager.default.attributesOfItem(atPath: dir.path + "/audience.db-wal")[.size] as? Int
+    #expect(wal == 0)
     await store.close()
   }
 
