@@ -13,6 +13,8 @@ enum RecordBatches {
   /// 1: a `users` table, a row per record. 2: `record_batches`, and `users` a view over it.
   static let schemaVersion = 2
 
+  /// `first_seq` and `last_seq` bound the row's records (an erasure leaves them as they were);
+  /// `count` is how many it holds.
   static let schema = """
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS record_batches (
@@ -24,8 +26,7 @@ enum RecordBatches {
     CREATE TABLE IF NOT EXISTS splits (cookie TEXT PRIMARY KEY, after_seq INTEGER NOT NULL);
     """
 
-  /// `first_seq` and `last_seq` bound the row's records (an erasure leaves them as they were);
-  /// `count` is how many it holds.
+  /// One row per record, in the version-1 table's column names (`content_id` as hex text).
   static let view = """
     CREATE VIEW IF NOT EXISTS users AS SELECT
       json_extract(r.value, '$[0]') AS seq, json_extract(r.value, '$[2]') AS content_id,
@@ -65,8 +66,8 @@ enum RecordBatches {
   }
 
   /// The records of one row's `records`: read straight from the bytes when they are as
-  /// `RecordBatchRows` writes them, else parsed as JSON (a row an erasure or `sqlite3` wrote
-  /// again, a string with an escape).
+  /// `RecordBatchRows` writes them, else parsed as JSON (a string with an escape, a row
+  /// `sqlite3` wrote).
   static func decode(_ text: [UInt8]) throws(AudienceError) -> [StoredRecord] {
     if let records = text.withUnsafeBufferPointer(RecordBatchReader.read) { return records }
     return try decodeJSON(text)
