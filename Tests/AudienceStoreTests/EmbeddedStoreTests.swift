@@ -308,6 +308,25 @@ struct EmbeddedStoreTests {
     await reopened.close()
   }
 
+  /// A failed write whose rebuild fails too (a row the database can no longer read) keeps the
+  /// graph it had, its segment index included (the large commit before left the index with the
+  /// indexer): queries still answer; writes are refused.
+  @Test func aFailedRebuildKeepsTheGraphsIndex() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let store = try EmbeddedStore(directory: dir.path, logger: logger)
+    _ = try await store.ingest((0..<400).map { record("r\($0)", nil, $0 % 60, age: 20 + $0 % 10) })
+    let db = try SQLiteDatabase(path: dir.path + "/audience.db")
+    try db.execute("UPDATE record_batches SET records = 'not json'")
+    db.close()
+    store.writeFault.withLock { $0 = AudienceError(.unavailable, "disk full") }
+    await #expect(throws: AudienceError.self) { try await store.ingest([record("z", nil, 1, age: 50)]) }
+    let count = try await store.queryCohort(CohortQuery(filter: .age(min: 20, max: 29), countOnly: true), categories: .standard)
+    #expect(count.total == 400)
+    await #expect(throws: AudienceError.self) { try await store.ingest([record("y", nil, 2, age: 50)]) }
+    await store.close()
+  }
+
   /// A large commit keeps its index up to date on another thread: what it answers is what
   /// committing the same records one at a time (index updated in place) answers.
   @Test func aLargeCommitIndexesLikeSmallOnes() async throws {
