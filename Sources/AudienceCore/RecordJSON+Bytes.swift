@@ -24,51 +24,8 @@ extension RecordJSON {
   }
 }
 
-/// A reader of the plain JSON `RecordJSON.read` takes; every method says false (or nil) at the
-/// first byte it does not take.
-private struct PlainJSON {
-  typealias Bytes = UnsafeBufferPointer<UInt8>
-  let b: Bytes
-  var at = 0
-
-  init(_ b: Bytes) { self.b = b }
-
-  /// The next byte after whitespace, not taken; nil at the end.
-  mutating func next() -> UInt8? {
-    while at < b.count, b[at] == 0x20 || b[at] == 0x0A || b[at] == 0x0D || b[at] == 0x09 { at += 1 }
-    return at < b.count ? b[at] : nil
-  }
-
-  mutating func take(_ c: Unicode.Scalar) -> Bool {
-    guard next() == UInt8(ascii: c) else { return false }
-    at += 1
-    return true
-  }
-
-  /// A string without an escape or a control character.
-  mutating func string() -> Bytes? {
-    guard take("\"") else { return nil }
-    let start = at
-    while at < b.count {
-      let c = b[at]
-      if c == UInt8(ascii: "\"") {
-        at += 1
-        return Bytes(rebasing: b[start..<(at - 1)])
-      }
-      if c == UInt8(ascii: "\\") || c < 0x20 { return nil }
-      at += 1
-    }
-    return nil
-  }
-
-  mutating func null() -> Bool {
-    guard next() == UInt8(ascii: "n"), at + 4 <= b.count, b[at + 1] == UInt8(ascii: "u"), b[at + 2] == UInt8(ascii: "l"),
-      b[at + 3] == UInt8(ascii: "l")
-    else { return false }
-    at += 4
-    return true
-  }
-
+/// What `RecordJSON.read` reads with `PlainJSON`: the record's members.
+extension PlainJSON {
   /// A text field: a string (empty: absent) or null.
   mutating func text(into field: inout Bytes) -> Bool {
     if null() {

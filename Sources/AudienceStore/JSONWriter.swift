@@ -99,6 +99,12 @@ struct JSONWriter {
     value?.withUTF8InPlace { string($0) }
   }
 
+  /// `value` as a JSON string or `null`, then the comma before the next element of an array.
+  mutating func element(_ value: String?) {
+    string(value)
+    byte(0x2C)  // ,
+  }
+
   mutating func null() {
     write(atMost: 4) { out in
       out[0] = 0x6E  // n
