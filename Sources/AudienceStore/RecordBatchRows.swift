@@ -5,7 +5,7 @@ import AudienceCore
 /// writer. What only the commit knows (the record's sequence number, and the time of one sent
 /// without) is written by `append`; the rest of each record is encoded here.
 struct RecordBatchRows: Sendable {
-  private(set) var bytes: [UInt8] = []
+  private var bytes: [UInt8] = []
   /// Per record: where its time (`YYYY-MM-DDTHH:MM:SS`, just before the tail; `time == start`
   /// when it was sent without one) and its encoded tail start, and where the tail ends.
   private var tails: [(time: Int32, start: Int32, end: Int32)] = []
@@ -46,8 +46,6 @@ struct RecordBatchRows: Sendable {
     w.byte(0x5D)  // ]
     tails.append((time, start, Int32(w.count)))
   }
-
-  var count: Int { tails.count }
 
   /// Whether record `i` was sent with a time (one without gets the commit's).
   func hasTime(_ i: Int) -> Bool { tails[i].time < tails[i].start }
