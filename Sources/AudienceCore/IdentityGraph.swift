@@ -150,7 +150,9 @@ public struct IdentityGraph: Sendable {
     replaying = false
     frozenCapRefusals = []
     index = SegmentIndex()
+    index.deferPostings()
     for case let p? in profiles { index.update(p, interestCap: limits.maxInterestsPerProfile) }
+    index.syncPostings()
   }
 
   /// The record with this sequence number.

@@ -62,6 +62,29 @@ extension EmbeddedStore {
     g.attach(behind.index)
   }
 
+  /// How long writes must pause before the `indexer` brings the posting sets up to date.
+  static let catchUpAfter = DispatchTimeInterval.milliseconds(50)
+
+  /// With no more records queued, has the `indexer` bring the detached index's posting sets up
+  /// to date (`DetachedIndex.catchUp`) once writes have paused for `catchUpAfter`. So a reader
+  /// after a bulk load seldom waits for that, and during the load the posting sets are left
+  /// behind and caught up in one pass, a column at a time, instead of a profile at a time
+  /// (SegmentIndex+Deferred.swift). Catching up after every commit measured no faster than
+  /// keeping them in step (docs/BENCHMARKS.md).
+  private func catchUpWhenIdle() {
+    guard writer.withLock({ $0.pending.isEmpty }) else { return }
+    let commits = commitsMade.load(ordering: .relaxed)
+    DispatchQueue.global().asyncAfter(deadline: .now() + Self.catchUpAfter) { [weak self] in
+      guard let self, self.commitsMade.load(ordering: .relaxed) == commits else { return }
+      self.graph.withLock { _ in
+        guard let behind = self.indexBehind else { return }
+        self.indexer.submit { state in
+          if case .active = state { behind.index.catchUp() }
+        }
+      }
+    }
+  }
+
   private func hand(_ changes: consuming [IndexChange], to handoff: IndexHandoff) {
     let changes = Handoff(changes)
     indexer.submit { _ in handoff.index.apply(changes.take()) }
@@ -80,6 +103,7 @@ extension EmbeddedStore {
   /// see the records only once they are durable; if the write fails, the graph is rebuilt from
   /// the database and the group fails.
   func commit(_ batch: consuming [Pending]) {
+    commitsMade.add(1, ordering: .relaxed)
     let now = clock()
     let nowText: [UInt8] = {
       var text: [UInt8] = []
@@ -188,6 +212,7 @@ extension EmbeddedStore {
       for p in batch { p.done?(.failure(failure!)) }
       return
     }
+    catchUpWhenIdle()
     endBehind(answer.behind)
     // A group without a callback is answered with the next one that has it (one call's groups).
     var carried: [IngestOutcome] = []

@@ -40,6 +40,8 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   /// bytes may still be in `audience.db-wal` until a later checkpoint (the next erasure's, or
   /// the one closing the database).
   let erasureCheckpointOwed = Atomic<Bool>(false)
+  /// Commits begun: writes have paused while it stays the same (`catchUpWhenIdle`).
+  let commitsMade = Atomic<Int>(0)
   /// Tests: the next commit's database write fails with this.
   let writeFault = Mutex<AudienceError?>(nil)
   let writer: Mutex<WriterState>

@@ -1,6 +1,7 @@
-import AudienceCore
+@testable import AudienceCore
 import Foundation
 import Logging
+import NIOPosix
 import Synchronization
 import Testing
 
@@ -399,6 +400,30 @@ struct EmbeddedStoreTests {
     let values = try niceValues()
     #expect(values.filter { $0 == 13 }.count >= 1)
     if geteuid() == 0 { #expect(values.filter { $0 == -7 }.count >= 2) }
+    await store.close()
+  }
+
+  /// A large commit leaves the index's posting sets behind (SegmentIndex+Deferred.swift); once
+  /// writes pause, the indexer brings them up to date without waiting for a reader.
+  @Test func postingSetsCatchUpOnceWritesPause() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let store = try EmbeddedStore(directory: dir.path, logger: logger)
+    _ = try await store.ingest((0..<400).map { record("p\($0)", nil, $0 % 60, age: 20 + $0 % 50) })
+    let behind = try #require(store.graph.withLock { _ in store.indexBehind }, "a commit of 400 records leaves the index detached")
+    func caughtUp() async -> Bool {
+      await withCheckedContinuation { done in
+        store.indexer.submit { _ in done.resume(returning: !behind.index.index.postingsBehind) }
+      }
+    }
+    var waited = 0
+    while await !caughtUp(), waited < 100 {
+      try await Task.sleep(for: .milliseconds(50))
+      waited += 1
+    }
+    #expect(await caughtUp())
+    let page = try await store.queryCohort(CohortQuery(filter: .age(min: 20, max: 29), countOnly: true), categories: .standard)
+    #expect(page.total == 80)
     await store.close()
   }
 

@@ -31,6 +31,14 @@ public struct DetachedIndex: Sendable {
       }
     }
   }
+
+  /// Brings the posting sets up to date with the changes applied so far (and goes on deferring):
+  /// at the end of a commit, so that a reader waiting to attach the index has at most one
+  /// commit's posting sets to bring up to date.
+  public mutating func catchUp() {
+    index.syncPostings()
+    index.deferPostings()
+  }
 }
 
 extension SegmentIndex {
@@ -57,6 +65,7 @@ extension IdentityGraph {
     defer { index = SegmentIndex() }
     indexChanges = []
     indexChanges!.reserveCapacity(first)
+    index.deferPostings()
     return DetachedIndex(index: index)
   }
 
@@ -76,5 +85,6 @@ extension IdentityGraph {
     precondition(indexChanges?.isEmpty ?? false, "index changes were not handed over")
     indexChanges = nil
     index = detached.index
+    index.syncPostings()
   }
 }

@@ -42,6 +42,8 @@ struct SegmentIndex: Sendable {
   var seen: [Int64] = []
   /// Profiles with a repeated email.
   var cohort = Bitmap()
+  /// Set while posting sets are left behind the columns (SegmentIndex+Deferred.swift).
+  var deferred: DeferredPostings?
 
   private mutating func grow(to id: Int) {
     guard id >= universe else { return }
@@ -61,24 +63,26 @@ struct SegmentIndex: Sendable {
     if let value, old != 0, dictionaries[c].values[Int(old)] == value { return }
     let new = value.map { dictionaries[c].code(for: $0) } ?? 0
     guard new != old else { return }
+    codes[c][id] = new
     if Int(new) >= postings[c].count {
       postings[c].append(contentsOf: repeatElement(PostingSet(), count: Int(new) + 1 - postings[c].count))
       if column == .income {
         for k in incomeNumbers.count...Int(new) { incomeNumbers.append(Filter.numericIncome(dictionaries[c].values[k])) }
       }
     }
+    guard deferred == nil else { return }
     if old != 0 { postings[c][Int(old)].remove(id, universe: universe) }
     if new != 0 { postings[c][Int(new)].insert(id, universe: universe) }
-    codes[c][id] = new
   }
 
   private mutating func setAge(_ id: Int, _ age: Int?) {
     let new = age.flatMap { (0...Self.maxAge).contains($0) ? UInt8($0) : nil } ?? Self.noAge
     let old = ages[id]
     guard new != old else { return }
+    ages[id] = new
+    guard deferred == nil else { return }
     if old != Self.noAge { agePostings[Int(old)].remove(id, universe: universe) }
     if new != Self.noAge { agePostings[Int(new)].insert(id, universe: universe) }
-    ages[id] = new
   }
 
   private mutating func setInterests(_ id: Int, _ interests: Row.Interests) {
@@ -97,9 +101,15 @@ struct SegmentIndex: Sendable {
     if let top = new.last, Int(top) >= interestPostings.count {
       interestPostings.append(contentsOf: repeatElement(PostingSet(), count: Int(top) + 1 - interestPostings.count))
     }
+    interestCodes[id] = new
+    guard deferred == nil else { return }
+    repost(id, interests: old, as: new)
+  }
+
+  /// Moves a profile between interest posting sets.
+  mutating func repost(_ id: Int, interests old: [UInt32], as new: [UInt32]) {
     for c in old where new.firstIndex(of: c) == nil { interestPostings[Int(c)].remove(id, universe: universe) }
     for c in new where old.firstIndex(of: c) == nil { interestPostings[Int(c)].insert(id, universe: universe) }
-    interestCodes[id] = new
   }
 
   /// Brings a profile's entry up to date (inserting it when new).
@@ -145,6 +155,7 @@ struct SegmentIndex: Sendable {
 
   mutating func update(_ row: Row) {
     let id = row.id
+    if deferred != nil { keepPosted(id) }
     grow(to: id)
     alive.insert(id)
     if row.inCohort { cohort.insert(id) } else { cohort.remove(id) }
@@ -165,6 +176,7 @@ struct SegmentIndex: Sendable {
   ///   - id: its id.
   mutating func remove(_ id: Int) {
     guard id >= 0, id < universe, alive.contains(id) else { return }
+    if deferred != nil { keepPosted(id) }
     for column in Column.allCases { set(column, id, nil) }
     setAge(id, nil)
     setInterests(id, .shown([]))
