@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// One row of a CSV file.
 public struct CSVRow: Hashable, Sendable {
   /// The file line the row starts on (1-based; a quoted field may span lines).
@@ -29,9 +35,12 @@ public struct CSVByteRow {
   public let hasNUL: Bool
   private let bytes: UnsafeBufferPointer<UInt8>
   private let ends: UnsafeBufferPointer<Int>
+  /// Bytes between a field's end and the next field: 0 when the fields were gathered without
+  /// their commas, 1 when they are read in place on their line.
+  private let gap: Int
 
-  init(line: Int, error: String?, hasNUL: Bool, bytes: UnsafeBufferPointer<UInt8>, ends: UnsafeBufferPointer<Int>) {
-    (self.line, self.error, self.hasNUL, self.bytes, self.ends) = (line, error, hasNUL, bytes, ends)
+  init(line: Int, error: String?, hasNUL: Bool, bytes: UnsafeBufferPointer<UInt8>, ends: UnsafeBufferPointer<Int>, gap: Int = 0) {
+    (self.line, self.error, self.hasNUL, self.bytes, self.ends, self.gap) = (line, error, hasNUL, bytes, ends, gap)
   }
 
   /// The number of fields.
@@ -39,7 +48,7 @@ public struct CSVByteRow {
 
   /// Field `i`'s bytes (valid UTF-8 unless `error` says otherwise).
   public subscript(_ i: Int) -> UnsafeBufferPointer<UInt8> {
-    let start = i == 0 ? 0 : ends[i - 1]
+    let start = i == 0 ? 0 : ends[i - 1] + gap
     return UnsafeBufferPointer(rebasing: bytes[start..<ends[i]])
   }
 
@@ -126,6 +135,10 @@ public struct CSVParser: Sendable {
       for h in held { step(h, rows) }
     }
     while i < n {
+      if state == .fieldStart, ends.isEmpty, let next = wholeLine(bytes, from: i, rows) {
+        i = next
+        continue
+      }
       switch state {
       case .fieldStart where bytes[i] != 0x22 && bytes[i] != 0x2C && bytes[i] != 0x0A && bytes[i] != 0x0D:
         // An unquoted field that ends (with a comma or a line break) in this chunk becomes a
@@ -173,6 +186,42 @@ public struct CSVParser: Sendable {
   }
 
   /// The end of the file: the last row, if it did not end with a line break.
+  /// A row that is a whole line of the chunk, without quotes or carriage returns except the one
+  /// ending a CRLF line, and valid UTF-8, handed over from the chunk's bytes: no field copied,
+  /// one pass over the line. The index after its line break; nil for any other line (the
+  /// general path then reads it, and says what is wrong with it).
+  private mutating func wholeLine(_ bytes: UnsafeRawBufferPointer, from start: Int, _ rows: (borrowing CSVByteRow) -> Void) -> Int? {
+    let rest = UnsafeRawBufferPointer(rebasing: bytes[start...])
+    guard let base = rest.baseAddress, let found = memchr(base, 0x0A, rest.count) else { return nil }
+    let lineBreak = UnsafeRawPointer(found) - base
+    let text = base.assumingMemoryBound(to: UInt8.self)
+    let length = lineBreak > 0 && text[lineBreak - 1] == 0x0D ? lineBreak - 1 : lineBreak
+    guard length > 0, length <= maxFieldBytes else { return nil }
+    // Reductions the compiler vectorizes: any quote or carriage return, any byte above ASCII,
+    // the lowest byte (NUL).
+    var special: UInt8 = 0
+    var high: UInt8 = 0
+    var low: UInt8 = 0xFF
+    for k in 0..<length {
+      let b = text[k]
+      special |= (b == 0x22 ? 1 : 0) | (b == 0x0D ? 1 : 0)
+      high |= b
+      low = min(low, b)
+    }
+    guard special == 0 else { return nil }
+    let fields = UnsafeBufferPointer(start: text, count: length)
+    if high >= 0x80, !String(decoding: fields, as: UTF8.self).utf8.elementsEqual(fields) { return nil }
+    for k in 0..<length where text[k] == 0x2C { ends.append(k) }
+    ends.append(length)
+    ends.withUnsafeBufferPointer { ends in
+      rows(CSVByteRow(line: rowLine, error: nil, hasNUL: low == 0, bytes: fields, ends: ends, gap: 1))
+    }
+    ends.removeAll(keepingCapacity: true)
+    line += 1
+    rowLine = line
+    return start + lineBreak + 1
+  }
+
   public mutating func finish() -> [CSVRow] {
     var rows: [CSVRow] = []
     finish { rows.append($0.row) }
