@@ -323,7 +323,7 @@ public struct RequestRouter: Sendable {
     let groups = Self.takeValid(&prepared)
     let ids = prepared.map(\.contentIDs)
     let answered = prepared
-    queued.queueIngest(groups: groups, contentIDs: ids) { result in
+    queued.queueIngest(groups: consume groups, contentIDs: ids) { result in
       done(result.map { Self.summaries(answered, $0) })
     }
   }

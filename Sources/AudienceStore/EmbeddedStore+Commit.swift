@@ -110,7 +110,7 @@ extension EmbeddedStore {
       now.appendISO8601(to: &text)
       return text
     }()
-    var batch = batch
+    var batch = consume batch
     var failure: AudienceError?
     let answer = graph.withLock { g -> (results: [[IngestOutcome]], behind: [AsyncThrowingStream<SegmentChange, any Error>.Continuation])? in
       // 1. Decide what to write.

@@ -239,7 +239,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     groups: consuming [[Record]], contentIDs: [[ContentID]],
     done: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
   ) {
-    var groups = groups
+    var groups = consume groups
     // One pending group per non-empty group (an empty call still queues one, so that its
     // callback keeps its place in the order); the last carries the callback.
     var parts: [Pending] = []
