@@ -66,7 +66,8 @@ extension EmbeddedStore {
   /// Copies the log into the database file and empties it: the old rows an erasure replaced are
   /// still in it. A reader holding the log (an analyst's `sqlite3` in a transaction) keeps it
   /// from being emptied; that is waited for briefly, not the usual busy timeout (the leader, and
-  /// so every write, waits meanwhile), and logged; the next erasure tries again, as does closing.
+  /// so every write, waits meanwhile), and logged; the leader tries again every
+  /// `checkpointRetryAfter` until the log is empty, as do the next erasure and closing.
   func emptyLogAfterErasure() {
     var reason: String?
     do {
@@ -79,11 +80,17 @@ extension EmbeddedStore {
     } catch {
       reason = "\(error)"
     }
-    erasureCheckpointOwed.store(reason != nil, ordering: .relaxed)
+    let wasOwed = erasureCheckpointOwed.exchange(reason != nil, ordering: .relaxed)
     if let reason {
-      logger.error(
-        "an erased person's old bytes may remain in audience.db-wal until a later checkpoint (the next erasure's, or at shutdown)",
-        metadata: ["store.error": "\(reason)"])
+      // Said once, not at every retry.
+      if !wasOwed {
+        logger.error(
+          "an erased person's old bytes may remain in audience.db-wal until a checkpoint can empty it (tried again periodically, at the next erasure and at shutdown)",
+          metadata: ["store.error": "\(reason)"])
+      }
+      retryCheckpointLater()
+    } else if wasOwed {
+      logger.notice("the log an erasure left is empty now")
     }
   }
 

@@ -40,6 +40,8 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   /// bytes may still be in `audience.db-wal` until a later checkpoint (the next erasure's, or
   /// the one closing the database).
   let erasureCheckpointOwed = Atomic<Bool>(false)
+  /// A retry of that checkpoint is scheduled (`retryCheckpointLater`): one at a time.
+  let checkpointRetryScheduled = Atomic<Bool>(false)
   /// Commits begun: writes have paused while it stays the same (`catchUpWhenIdle`).
   let commitsMade = Atomic<Int>(0)
   /// Tests: the next commit's database write fails with this.
@@ -66,6 +68,9 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   /// A row takes no more records once its JSON passes this many bytes (SQLite refuses a value
   /// past 1e9 bytes, and an erasure decodes and writes again a whole row). Tests make it small.
   nonisolated(unsafe) var rowBytes = 16 << 20
+  /// How long after an erasure's checkpoint could not empty the log the leader tries again (and
+  /// again, until it can). Tests make it short.
+  nonisolated(unsafe) var checkpointRetryAfter = DispatchTimeInterval.seconds(30)
 
   struct Pending {
     var records: [Record]
@@ -96,6 +101,8 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     var pending: [Pending] = []
     var forgets: [PendingForget] = []
     var splits: [PendingSplit] = []
+    /// The leader is to try again to empty the log an erasure left (`erasureCheckpointOwed`).
+    var retryCheckpoint = false
     var leaderActive = false
     var closed = false
     var idle: [CheckedContinuation<Void, Never>] = []
@@ -285,22 +292,23 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     // A restore may still be loading the raw records: every write needs them.
     let loading = waitForRecords()
     while true {
-      let (batch, forgets, splits) = writer.withLock { state -> ([Pending], [PendingForget], [PendingSplit]) in
-        if state.pending.isEmpty && state.forgets.isEmpty && state.splits.isEmpty {
+      let (batch, forgets, splits, retry) = writer.withLock { state -> ([Pending], [PendingForget], [PendingSplit], Bool) in
+        if state.pending.isEmpty && state.forgets.isEmpty && state.splits.isEmpty && !state.retryCheckpoint {
           state.leaderActive = false
           let idle = state.idle
           state.idle = []
           for waiter in idle { waiter.resume() }
-          return ([], [], [])
+          return ([], [], [], false)
         }
         defer {
           state.pending = []
           state.forgets = []
           state.splits = []
+          state.retryCheckpoint = false
         }
-        return (state.pending, state.forgets, state.splits)
+        return (state.pending, state.forgets, state.splits, state.retryCheckpoint)
       }
-      if batch.isEmpty && forgets.isEmpty && splits.isEmpty { return }
+      if batch.isEmpty && forgets.isEmpty && splits.isEmpty && !retry { return }
       let refused =
         writesRefused.load(ordering: .relaxed)
         ? AudienceError(.unavailable, "a storage write failed and the graph could not be rebuilt; restart audienced") : nil
@@ -314,6 +322,17 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
       if !batch.isEmpty { commit(consume batch) }
       for f in forgets { erase(f) }
       for s in splits { split(s) }
+      if retry, forgets.isEmpty, erasureCheckpointOwed.load(ordering: .relaxed) { emptyLogAfterErasure() }
+    }
+  }
+
+  /// Has the leader try again, after `checkpointRetryAfter`, to empty the log an erasure left.
+  func retryCheckpointLater() {
+    guard !checkpointRetryScheduled.exchange(true, ordering: .relaxed) else { return }
+    DispatchQueue.global().asyncAfter(deadline: .now() + checkpointRetryAfter) { [weak self] in
+      guard let self else { return }
+      checkpointRetryScheduled.store(false, ordering: .relaxed)
+      _ = enqueue { $0.retryCheckpoint = true }
     }
   }
 

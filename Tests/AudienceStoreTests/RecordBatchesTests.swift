@@ -168,6 +168,38 @@ struct RecordBatchesTests {
     await store.close()
   }
 
+  /// The log an erasure could not empty (a reader held it) is emptied once the reader is gone,
+  /// with no other erasure or write: the leader tries again every `checkpointRetryAfter`.
+  @Test func theLogAnErasureLeftIsEmptiedOnceTheReaderGoes() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let store = try EmbeddedStore(directory: dir.path, logger: logger)
+    store.checkpointRetryAfter = .milliseconds(100)
+    func owed() -> Bool { store.erasureCheckpointOwed.load(ordering: .relaxed) }
+    _ = try await store.ingest(Self.records(100))
+    let reader = try SQLiteDatabase(path: dir.path + "/audience.db")
+    try reader.execute("BEGIN")
+    let read = try reader.prepare("SELECT count(*) FROM record_batches")
+    #expect(try read.step())
+    read.reset()
+    #expect(try await store.forget(.cookie("c7")) != nil)
+    #expect(owed())
+    // Retries while the reader stays fail and leave it owed.
+    try await Task.sleep(for: .milliseconds(500))
+    #expect(owed())
+    try reader.execute("COMMIT")
+    reader.close()
+    var waited = 0
+    while owed(), waited < 100 {
+      try await Task.sleep(for: .milliseconds(50))
+      waited += 1
+    }
+    #expect(!owed())
+    let wal = try FileManager.default.attributesOfItem(atPath: dir.path + "/audience.db-wal")[.size] as? Int
+    #expect(wal == 0)
+    await store.close()
+  }
+
   /// A database a newer build wrote is refused with a reason, not misread.
   @Test func aNewerSchemaIsRefused() async throws {
     let dir = TemporaryDirectory()
