@@ -112,6 +112,11 @@ struct Audienced: AsyncParsableCommand {
     help: "Nice value of the embedded store's commit threads (-20...19; default -10: a bulk load's commits go first; below the server's needs CAP_SYS_NICE, else they keep the server's; 0 leaves them alone).")
   var commitNice: Int32 = EmbeddedStore.ThreadNice.standard.commit
 
+  @Option(
+    name: .customLong("index-nice"),
+    help: "Nice value of the embedded store's index thread (-20...19; default 0: the server's; queries wait for it, so raising it slows them during a bulk load).")
+  var indexNice: Int32 = EmbeddedStore.ThreadNice.standard.indexer
+
   @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env AUDIENCE_LOG_LEVEL).")
   var logLevel: String?
 
@@ -193,6 +198,10 @@ struct Audienced: AsyncParsableCommand {
       throw ValidationError("--commit-nice: \(commitNice) is not a nice value (-20 to 19)")
     }
     config.threadNice.commit = commitNice
+    guard (-20...19).contains(indexNice) else {
+      throw ValidationError("--index-nice: \(indexNice) is not a nice value (-20 to 19)")
+    }
+    config.threadNice.indexer = indexNice
     config.limits.maxIdentifiersPerProfile = maxIdentifiersPerProfile
     if let blockedIdentifiers {
       config.limits.blockedIdentifiers = Set(

@@ -34,4 +34,20 @@ struct HelpTextTests {
     #expect(!prose.contains("\\"), "\(command): \(prose)")
     #expect(prose.range(of: "[^ \n]   +[^ \n]", options: .regularExpression) == nil, "\(command): \(prose)")
   }
+
+  /// A nice value out of range is refused before the server starts, naming the flag.
+  @Test(arguments: ["--commit-nice", "--index-nice"])
+  func outOfRangeNiceValuesAreRefused(_ flag: String) throws {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/audienced")
+    p.arguments = [flag, "40", "--socket", NSTemporaryDirectory() + "/never-\(UUID().uuidString).sock"]
+    let err = Pipe()
+    p.standardOutput = Pipe()
+    p.standardError = err
+    try p.run()
+    let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    #expect(p.terminationStatus != 0)
+    #expect(errors.contains("\(flag): 40 is not a nice value"), "\(errors)")
+  }
 }
