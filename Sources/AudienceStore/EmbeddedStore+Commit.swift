@@ -164,11 +164,14 @@ extension EmbeddedStore {
       // Each record's identifier lookups are fetched `lookAhead` records before it is applied.
       func lookups(_ n: Int) -> IdentityGraph.LookupHashes { batch[refs[n].group].lookups[refs[n].record] }
       for n in 0..<min(Self.lookAhead, refs.count) { g.prefetch(lookups(n)) }
+      // What a record moved out leaves in its place (made once: a record made per slot, its
+      // location and demographics built and copied in, cost more than the move).
+      let blank = Record(cookie: "")
       for (n, ref) in refs.enumerated() {
         if n + Self.lookAhead < refs.count { g.prefetch(lookups(n + Self.lookAhead)) }
         var record = batch[ref.group].records.withUnsafeMutableBufferPointer { records in
           let slot = records.baseAddress! + ref.record
-          defer { slot.initialize(to: Record(cookie: "")) }
+          defer { slot.initialize(to: blank) }
           return slot.move()
         }
         if let time = ref.assignedTime { record.createdAt = time }
