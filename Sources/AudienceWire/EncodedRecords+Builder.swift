@@ -30,10 +30,15 @@ extension EncodedRecords {
       records.append(start..<bytes.count)
     }
 
-    /// The records added, leaving the builder empty.
+    /// The records added, leaving the builder empty, with room for as many again (a batch
+    /// grows once, not by doubling from nothing).
     public mutating func take() -> EncodedRecords {
-      defer { self = Builder() }
-      return EncodedRecords(bytes: bytes, records: records)
+      let taken = EncodedRecords(bytes: bytes, records: records)
+      let (byteCount, recordCount) = (bytes.count, records.count)
+      self = Builder()
+      bytes.reserveCapacity(byteCount)
+      records.reserveCapacity(recordCount)
+      return taken
     }
   }
 }
