@@ -20,6 +20,8 @@ public struct SlotArray<Element>: RandomAccessCollection, MutableCollection {
     var base: UnsafeMutablePointer<Element>?
     var count = 0
     var capacity = 0
+    /// Bytes from `base` whose pages are mapped (written, or populated by `Prefault`).
+    var populated = 0
 
     init() {}
 
@@ -41,6 +43,13 @@ public struct SlotArray<Element>: RandomAccessCollection, MutableCollection {
       }
       base = raw.bindMemory(to: Element.self, capacity: grown)
       capacity = grown
+      populated = count * MemoryLayout<Element>.stride  // what realloc moved or copied
+    }
+
+    /// Maps the pages ahead of the end before elements are appended to them (`Prefault`).
+    @inline(never)
+    func populate(toHold bytes: Int) {
+      populated = Prefault.ahead(UnsafeMutableRawPointer(base!), populated: populated, needed: bytes, limit: capacity * MemoryLayout<Element>.stride)
     }
 
     func copy() -> Storage {
@@ -103,6 +112,8 @@ public struct SlotArray<Element>: RandomAccessCollection, MutableCollection {
   public mutating func append(_ element: consuming Element) {
     makeUnique()
     if storage.count == storage.capacity { storage.reserve(storage.count + 1) }
+    let end = (storage.count + 1) &* MemoryLayout<Element>.stride
+    if end > storage.populated { storage.populate(toHold: end) }
     (storage.base! + storage.count).initialize(to: element)
     storage.count += 1
   }

@@ -1,5 +1,8 @@
 import PropertyBased
 import Synchronization
+#if canImport(Glibc)
+  import Glibc
+#endif
 import Testing
 
 @testable import AudienceCore
@@ -131,5 +134,24 @@ struct SlotArrayTests {
     #expect(small.capacity >= 1_000 && small.isEmpty)
     small.append(contentsOf: slots.prefix(3))
     #expect(small == [0, 31, 62] && small != [0, 31])
+  }
+
+  /// Mapping the pages ahead (`Prefault`) never goes past the block, always covers what is asked
+  /// for, and leaves the bytes as they were.
+  @Test func prefaultingStaysInsideTheBlockAndKeepsTheBytes() throws {
+    let size = 10 << 20
+    let block = try #require(malloc(size))
+    defer { free(block) }
+    let bytes = block.bindMemory(to: UInt8.self, capacity: size)
+    for i in stride(from: 0, to: size, by: 4093) { bytes[i] = UInt8(truncatingIfNeeded: i) }
+    var populated = 0
+    var needed = 1
+    while needed <= size {
+      let next = Prefault.ahead(block, populated: populated, needed: needed, limit: size)
+      #expect(next >= needed && next <= size, "populated \(populated), needed \(needed) -> \(next)")
+      populated = next
+      needed += 777_777
+    }
+    for i in stride(from: 0, to: size, by: 4093) { #expect(bytes[i] == UInt8(truncatingIfNeeded: i)) }
   }
 }
