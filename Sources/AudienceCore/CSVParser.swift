@@ -137,7 +137,9 @@ public struct CSVParser: Sendable {
       for h in held { step(h, rows) }
     }
     while i < n {
-      if state == .fieldStart, ends.isEmpty, let next = wholeLine(bytes, from: i, rows) {
+      // Not at a carriage return: the general path drops it and the row starts after it (a run
+      // of them would otherwise be scanned to the line's end once per byte).
+      if state == .fieldStart, ends.isEmpty, bytes[i] != 0x0D, let next = wholeLine(bytes, from: i, rows) {
         i = next
         continue
       }

@@ -57,6 +57,7 @@ public struct SlotArray<Element>: RandomAccessCollection, MutableCollection {
       other.reserve(count)
       if count > 0 { other.base!.initialize(from: base!, count: count) }
       other.count = count
+      other.populated = count * MemoryLayout<Element>.stride
       return other
     }
   }
@@ -81,6 +82,7 @@ public struct SlotArray<Element>: RandomAccessCollection, MutableCollection {
       precondition(count >= 0 && count <= capacity, "SlotArray: initialized count \(count) is not in 0...\(capacity)")
       precondition(buffer.baseAddress == base, "SlotArray: the initializer must not replace its buffer")
       storage.count = count
+      storage.populated = count * MemoryLayout<Element>.stride
     }
     try initializer(&buffer, &count)
   }

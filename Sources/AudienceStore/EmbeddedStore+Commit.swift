@@ -59,7 +59,7 @@ extension EmbeddedStore {
     let caughtUp = DispatchSemaphore(value: 0)
     indexer.submit { _ in caughtUp.signal() }
     caughtUp.wait()
-    g.attach(behind.index)
+    g.attach(behind.index.take())
   }
 
   /// How long writes must pause before the `indexer` brings the posting sets up to date.
@@ -112,6 +112,7 @@ extension EmbeddedStore {
     }()
     var batch = consume batch
     var failure: AudienceError?
+    var leftDetached = false
     let answer = graph.withLock { g -> (results: [[IngestOutcome]], behind: [AsyncThrowingStream<SegmentChange, any Error>.Continuation])? in
       // 1. Decide what to write.
       var seq = g.lastSeq
@@ -191,6 +192,7 @@ extension EmbeddedStore {
         indexing.lastCommitApplied = applied
       }
       indexBehind = indexing
+      leftDetached = indexing != nil
       write.done.wait()
       if let writeFailure = write.failure {
         failure = writeFailure
@@ -215,7 +217,7 @@ extension EmbeddedStore {
       for p in batch { p.done?(.failure(failure!)) }
       return
     }
-    catchUpWhenIdle()
+    if leftDetached { catchUpWhenIdle() }
     endBehind(answer.behind)
     // A group without a callback is answered with the next one that has it (one call's groups).
     var carried: [IngestOutcome] = []

@@ -69,6 +69,7 @@ extension EmbeddedStore {
   /// so every write, waits meanwhile), and logged; the leader tries again every
   /// `checkpointRetryAfter` until the log is empty, as do the next erasure and closing.
   func emptyLogAfterErasure() {
+    checkpointsTried.add(1, ordering: .relaxed)
     var reason: String?
     do {
       try db.execute("PRAGMA busy_timeout=250")

@@ -42,6 +42,8 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   let erasureCheckpointOwed = Atomic<Bool>(false)
   /// A retry of that checkpoint is scheduled (`retryCheckpointLater`): one at a time.
   let checkpointRetryScheduled = Atomic<Bool>(false)
+  /// Checkpoints an erasure (or its retry) has tried (`emptyLogAfterErasure`).
+  let checkpointsTried = Atomic<Int>(0)
   /// Commits begun: writes have paused while it stays the same (`catchUpWhenIdle`).
   let commitsMade = Atomic<Int>(0)
   /// Tests: the next commit's database write fails with this.
@@ -316,13 +318,18 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
         for p in batch { p.done?(.failure(unavailable)) }
         for f in forgets { f.continuation.resume(throwing: unavailable) }
         for s in splits { s.continuation.resume(throwing: unavailable) }
+        if retry { retryCheckpointLater() }
         continue
       }
       // Records queued before an erasure are committed first, so it erases them too.
       if !batch.isEmpty { commit(consume batch) }
+      let checkpointsBefore = checkpointsTried.load(ordering: .relaxed)
       for f in forgets { erase(f) }
       for s in splits { split(s) }
-      if retry, forgets.isEmpty, erasureCheckpointOwed.load(ordering: .relaxed) { emptyLogAfterErasure() }
+      // Unless an erasure just tried (a forget of no one, or one that failed, does not).
+      if retry, checkpointsTried.load(ordering: .relaxed) == checkpointsBefore, erasureCheckpointOwed.load(ordering: .relaxed) {
+        emptyLogAfterErasure()
+      }
     }
   }
 

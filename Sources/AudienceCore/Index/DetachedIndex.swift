@@ -30,14 +30,22 @@ public struct DetachedIndex: Sendable {
         index.apply(change.kind)
       }
     }
+    if index.postingsFarBehind { catchUp() }
   }
 
   /// Brings the posting sets up to date with the changes applied so far (and goes on deferring):
-  /// at the end of a commit, so that a reader waiting to attach the index has at most one
-  /// commit's posting sets to bring up to date.
+  /// once writes pause (`EmbeddedStore`), so that a reader after a load seldom has any to bring
+  /// up to date.
   public mutating func catchUp() {
     index.syncPostings()
     index.deferPostings()
+  }
+
+  /// The index moved out, an empty one left here: the caller's is then the only reference to
+  /// its storage, so that bringing its posting sets up to date does not copy them.
+  public mutating func take() -> DetachedIndex {
+    defer { index = SegmentIndex() }
+    return self
   }
 }
 

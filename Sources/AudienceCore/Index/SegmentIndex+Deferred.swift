@@ -41,6 +41,24 @@ extension SegmentIndex {
   /// Whether some posting set is behind the columns.
   var postingsBehind: Bool { deferred.map { !$0.changed.isEmpty || $0.postedBelow < universe } ?? false }
 
+  /// Profiles changed, and profiles created, since deferral began, past which the detached index
+  /// catches up even while writes go on: what is kept for the changed ones stays bounded (about
+  /// 100 bytes each), and so does the wait of the reader that attaches the index next. A load of
+  /// a million new profiles still catches up about once.
+  static let changedBeforeCatchUp = 1 << 16
+  static let createdBeforeCatchUp = 1 << 20
+
+  var postingsFarBehind: Bool {
+    guard let d = deferred else { return false }
+    return d.changed.count >= Self.changedBeforeCatchUp || universe - d.postedBelow >= Self.createdBeforeCatchUp
+  }
+
+  /// Bytes kept for the changed profiles while deferring (about: a dictionary entry each, and
+  /// the interest codes it keeps alive).
+  var deferredMemoryBytes: Int {
+    deferred.map { d in d.changed.values.reduce(d.changed.capacity * 48) { $0 + ($1.interests.isEmpty ? 0 : 32 + $1.interests.capacity * 4) } } ?? 0
+  }
+
   /// Brings every posting set up to date with the columns, and ends deferral.
   mutating func syncPostings() {
     guard let d = deferred else { return }

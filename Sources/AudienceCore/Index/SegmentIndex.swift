@@ -194,7 +194,7 @@ struct SegmentIndex: Sendable {
     n += agePostings.reduce(0) { $0 + $1.memoryBytes + 24 }
     n += interestPostings.reduce(0) { $0 + $1.memoryBytes + 24 }
     n += interestCodes.reduce(interestCodes.capacity * 8) { $0 + ($1.isEmpty ? 0 : 32 + $1.capacity * 4) }
-    return n
+    return n + deferredMemoryBytes
   }
 }
 
