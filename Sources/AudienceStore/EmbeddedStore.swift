@@ -178,7 +178,12 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
       // graph, so the cache needs little more than a commit's pages and the B-trees' inner pages;
       // 64 MiB only grew the server by 59 MiB in a 1,000,000-record load (page by page) for no
       // speed.
-      try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA secure_delete=ON; PRAGMA cache_size=-8192;")
+      // page_size 16 KiB (a new database only; an existing one keeps its own): a commit's row is
+      // megabytes of JSON in a chain of overflow pages, each page a WAL frame written, then copied
+      // by the checkpoint, a system call or two each. 4 -> 16 KiB took the durable thread from
+      // 0.5 to 0.3 s per 1,000,000 records; 32 and 64 KiB saved no more there but made a
+      // one-record commit (a page per table it touches) 11% slower (docs/BENCHMARKS.md).
+      try db.execute("PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA secure_delete=ON; PRAGMA cache_size=-8192;")
       try db.execute(RecordBatches.schema)
       let version = try db.prepare("SELECT value FROM meta WHERE key = 'schema_version'")
       if try version.step(), let v = version.text(0).flatMap(Int.init), v > RecordBatches.schemaVersion {

@@ -200,6 +200,34 @@ struct RecordBatchesTests {
     await store.close()
   }
 
+  /// A new database has 16 KiB pages (fewer WAL frames per commit row); one made with another
+  /// page size keeps it.
+  @Test func aNewDatabaseHasSixteenKiBPagesAndAnOldOneKeepsItsOwn() async throws {
+    func pageSize(_ dir: TemporaryDirectory) throws -> Int64? {
+      let db = try SQLiteDatabase(path: dir.path + "/audience.db")
+      defer { db.close() }
+      let q = try db.prepare("PRAGMA page_size")
+      defer { q.reset() }
+      return try q.step() ? q.int64(0) : nil
+    }
+    let fresh = TemporaryDirectory()
+    defer { fresh.remove() }
+    var store = try EmbeddedStore(directory: fresh.path, logger: logger)
+    _ = try await store.ingest(Self.records(10))
+    await store.close()
+    #expect(try pageSize(fresh) == 16384)
+    let old = TemporaryDirectory()
+    defer { old.remove() }
+    let made = try SQLiteDatabase(path: old.path + "/audience.db")
+    try made.execute("PRAGMA page_size=4096; PRAGMA journal_mode=WAL; CREATE TABLE t(x)")
+    made.close()
+    store = try EmbeddedStore(directory: old.path, logger: logger)
+    _ = try await store.ingest(Self.records(10))
+    #expect(try await store.stats().records == 10)
+    await store.close()
+    #expect(try pageSize(old) == 4096)
+  }
+
   /// A database a newer build wrote is refused with a reason, not misread.
   @Test func aNewerSchemaIsRefused() async throws {
     let dir = TemporaryDirectory()
