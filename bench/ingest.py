@@ -162,14 +162,20 @@ def main():
         gen(args.bin_dir, args.count, args.seed, "jsonl", jsonl)
         gen(args.bin_dir, args.count, args.seed, "csv", csv_path)
         fig = {"count": args.count, "machine": f"{platform.machine()}, {os.cpu_count()} cores"}
+        # Before each measurement the page cache's dirty pages (the generated files, the last
+        # run's database) are written out, so that no run pays for the one before it.
+        os.sync()
         log("audienced: client library binary stream")
         fig["binary"] = audienced_binary(args.bin_dir, work, jsonl, args.window)
+        os.sync()
         log("audienced: audience ingest people.csv")
         fig["cli_csv"] = audienced_cli(args.bin_dir, work, csv_path)
         if not args.no_peers:
             data = rows(csv_path)
+            os.sync()
             log("PostgreSQL: INSERT ... ON CONFLICT, batches of %d" % args.batch)
             fig["postgres"] = postgres(work, data, args.batch)
+            os.sync()
             log("SQLite: INSERT ... ON CONFLICT, batches of %d" % args.batch)
             fig["sqlite"] = sqlite(work, data, args.batch)
         print(json.dumps(fig, indent=2))
