@@ -149,11 +149,7 @@ struct RecordBatchesTests {
     defer { dir.remove() }
     let store = try EmbeddedStore(directory: dir.path, logger: logger)
     _ = try await store.ingest(Self.records(100))
-    let reader = try SQLiteDatabase(path: dir.path + "/audience.db")
-    try reader.execute("BEGIN")
-    let read = try reader.prepare("SELECT count(*) FROM record_batches")
-    #expect(try read.step())
-    read.reset()
+    let reader = try Self.readerHoldingTheLog(dir)
     #expect(try await store.forget(.cookie("c7")) != nil)
     let owedWithReader = store.erasureCheckpointOwed.load(ordering: .relaxed)
     #expect(owedWithReader)
@@ -168,6 +164,16 @@ struct RecordBatchesTests {
     await store.close()
   }
 
+  /// An analyst's `sqlite3` inside a transaction on the live file: it holds the log.
+  static func readerHoldingTheLog(_ dir: TemporaryDirectory) throws -> SQLiteDatabase {
+    let reader = try SQLiteDatabase(path: dir.path + "/audience.db")
+    try reader.execute("BEGIN")
+    let read = try reader.prepare("SELECT count(*) FROM record_batches")
+    #expect(try read.step())
+    read.reset()
+    return reader
+  }
+
   /// The log an erasure could not empty (a reader held it) is emptied once the reader is gone,
   /// with no other erasure or write: the leader tries again every `checkpointRetryAfter`.
   @Test func theLogAnErasureLeftIsEmptiedOnceTheReaderGoes() async throws {
@@ -177,11 +183,7 @@ struct RecordBatchesTests {
     store.checkpointRetryAfter = .milliseconds(100)
     func owed() -> Bool { store.erasureCheckpointOwed.load(ordering: .relaxed) }
     _ = try await store.ingest(Self.records(100))
-    let reader = try SQLiteDatabase(path: dir.path + "/audience.db")
-    try reader.execute("BEGIN")
-    let read = try reader.prepare("SELECT count(*) FROM record_batches")
-    #expect(try read.step())
-    read.reset()
+    let reader = try Self.readerHoldingTheLog(dir)
     #expect(try await store.forget(.cookie("c7")) != nil)
     #expect(owed())
     // Retries while the reader stays fail and leave it owed.
