@@ -88,17 +88,11 @@ extension SegmentIndex {
 
   /// Moves a profile from the posting sets it was in to the ones its columns now say.
   private mutating func repost(_ id: Int, from posted: DeferredPostings.Posted) {
-    for c in Column.allCases.map(\.rawValue) {
-      let (old, new) = (posted.codes[c], codes[c][id])
-      guard old != new else { continue }
-      if old != 0 { postings[c][Int(old)].remove(id, universe: universe) }
-      if new != 0 { postings[c][Int(new)].insert(id, universe: universe) }
+    for c in Column.allCases.map(\.rawValue) where posted.codes[c] != codes[c][id] {
+      repost(id, column: c, from: posted.codes[c], to: codes[c][id])
     }
-    let (old, new) = (UInt8(posted.codes[Self.ageLane]), ages[id])
-    if old != new {
-      if old != Self.noAge { agePostings[Int(old)].remove(id, universe: universe) }
-      if new != Self.noAge { agePostings[Int(new)].insert(id, universe: universe) }
-    }
+    let age = UInt8(posted.codes[Self.ageLane])
+    if age != ages[id] { repost(id, age: age, as: ages[id]) }
     if posted.interests != interestCodes[id] { repost(id, interests: posted.interests, as: interestCodes[id]) }
   }
 }

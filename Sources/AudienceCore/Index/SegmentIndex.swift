@@ -71,6 +71,11 @@ struct SegmentIndex: Sendable {
       }
     }
     guard deferred == nil else { return }
+    repost(id, column: c, from: old, to: new)
+  }
+
+  /// Moves a profile between a column's posting sets (code 0: none).
+  mutating func repost(_ id: Int, column c: Int, from old: UInt32, to new: UInt32) {
     if old != 0 { postings[c][Int(old)].remove(id, universe: universe) }
     if new != 0 { postings[c][Int(new)].insert(id, universe: universe) }
   }
@@ -81,6 +86,11 @@ struct SegmentIndex: Sendable {
     guard new != old else { return }
     ages[id] = new
     guard deferred == nil else { return }
+    repost(id, age: old, as: new)
+  }
+
+  /// Moves a profile between age posting sets (`noAge`: none).
+  mutating func repost(_ id: Int, age old: UInt8, as new: UInt8) {
     if old != Self.noAge { agePostings[Int(old)].remove(id, universe: universe) }
     if new != Self.noAge { agePostings[Int(new)].insert(id, universe: universe) }
   }
