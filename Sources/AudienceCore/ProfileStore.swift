@@ -85,18 +85,18 @@ public protocol ProfileStore: Sendable {
 /// connection's own thread instead of in a task (no thread hop, one write per burst).
 public protocol ImmediateProfileReads: ProfileStore {
   /// As `user(cookie:)`, without suspending.
-  func userNow(cookie: String) -> UserView?
+  func userNow(cookie: String) throws(AudienceError) -> UserView?
   /// As `queryCohort(_:categories:)`, without suspending.
   func queryCohortNow(_ query: CohortQuery, categories: InterestCategories) throws(AudienceError) -> CohortPage
   /// As `stats()`, without suspending.
-  func statsNow() -> StoreStats
+  func statsNow() throws(AudienceError) -> StoreStats
   /// The stamp of the profile behind a cookie (nil: unknown cookie), for readers that keep
   /// encoded views: an equal stamp means an unchanged view.
-  func userStampNow(cookie: String) -> ProfileStamp?
+  func userStampNow(cookie: String) throws(AudienceError) -> ProfileStamp?
   /// As `queryCohortNow` for a query without `cookie`, as stamps instead of views.
   func queryStampsNow(_ query: CohortQuery, categories: InterestCategories) throws(AudienceError) -> StampedPage
   /// The current views of these profiles, nil where one is gone.
-  func stampedViewsNow(_ ids: [ProfileID]) -> [StampedView?]
+  func stampedViewsNow(_ ids: [ProfileID]) throws(AudienceError) -> [StampedView?]
   /// False while the store still loads raw records at start-up: a cookie-scoped
   /// `queryCohortNow` would wait for them, so ask the suspending `queryCohort` instead.
   var rawRecordsLoadedNow: Bool { get }

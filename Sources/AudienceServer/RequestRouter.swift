@@ -68,20 +68,20 @@ public struct RequestRouter: Sendable {
       switch request.body {
       case .getUser(let cookie):
         let c = try Self.requiredCookie(cookie)
-        guard let stamp = s.userStampNow(cookie: c) else { throw Self.unknown(c) }
+        guard let stamp = try s.userStampNow(cookie: c) else { throw Self.unknown(c) }
         if views.encodeGetUser(id: request.id, cookie: c, stamp: stamp, into: &buffer) { return true }
-        if let view = packedViews([stamp], s).views[0] {
+        if let view = try packedViews([stamp], s).views[0] {
           WireCodec.encodeGetUser(id: request.id, cookie: c, view: view, into: &buffer)
         } else {
           // Gone since the stamp was read (merged or forgotten): read it the plain way.
-          guard let user = s.userNow(cookie: c) else { throw Self.unknown(c) }
+          guard let user = try s.userNow(cookie: c) else { throw Self.unknown(c) }
           WireCodec.encode(WireResponse(id: request.id, body: .getUser(user)), into: &buffer)
         }
       case .queryCohort(var query):
         if let c = query.cookie?.trimmingWhitespace() {
           // Raw records still loading (start-up): not on the connection's thread.
           guard s.rawRecordsLoadedNow else { return false }
-          guard s.userStampNow(cookie: c) != nil else { throw Self.unknown(c) }
+          guard try s.userStampNow(cookie: c) != nil else { throw Self.unknown(c) }
           query.cookie = c
           let page = try s.queryCohortNow(query, categories: configuration.categories)
           WireCodec.encode(WireResponse(id: request.id, body: .queryCohort(page)), into: &buffer)
@@ -89,7 +89,7 @@ public struct RequestRouter: Sendable {
         }
         let page = try s.queryStampsNow(query, categories: configuration.categories)
         if views.encodePage(id: request.id, page, into: &buffer) { return true }
-        let (views, current) = packedViews(page.users, s)
+        let (views, current) = try packedViews(page.users, s)
         if !current {
           // A profile of the page changed between the two reads: answer from one read instead
           // (a page shows its users as they were when the filter chose them).
@@ -100,7 +100,7 @@ public struct RequestRouter: Sendable {
         WireCodec.encodeCohortPage(
           id: request.id, total: page.total, users: views.map { $0! }, nextCursor: page.nextCursor, into: &buffer)
       case .health:
-        WireCodec.encode(WireResponse(id: request.id, body: .health(health(s.statsNow()))), into: &buffer)
+        WireCodec.encode(WireResponse(id: request.id, body: .health(health(try s.statsNow()))), into: &buffer)
       default:
         return false
       }
@@ -113,12 +113,12 @@ public struct RequestRouter: Sendable {
   /// Packed views of these profiles: kept ones, the others packed now and kept; nil where a
   /// profile is gone. `current`: every view is of the state its stamp names (one packed now may
   /// be newer; it is kept under its own stamp).
-  private func packedViews(_ stamps: [ProfileStamp], _ s: any ImmediateProfileReads) -> (views: [PackedView?], current: Bool) {
+  private func packedViews(_ stamps: [ProfileStamp], _ s: any ImmediateProfileReads) throws(AudienceError) -> (views: [PackedView?], current: Bool) {
     var found = views.views(stamps)
     let missing = found.indices.filter { found[$0] == nil }
     guard !missing.isEmpty else { return (found, true) }
     var current = true
-    let fresh = s.stampedViewsNow(missing.map { stamps[$0].id })
+    let fresh = try s.stampedViewsNow(missing.map { stamps[$0].id })
     var packed: [(stamp: ProfileStamp, view: PackedView)] = []
     packed.reserveCapacity(missing.count)
     for (i, view) in zip(missing, fresh) {

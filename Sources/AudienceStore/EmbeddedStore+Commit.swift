@@ -51,6 +51,16 @@ extension EmbeddedStore {
     }
   }
 
+  /// `withGraph` for what answers a client (reads, export, history, watches): refused once a
+  /// failed write left a graph the database cannot rebuild (`graphLost`), which may show records
+  /// that were never stored.
+  func withLiveGraph<T>(settling: Bool = true, _ body: (inout IdentityGraph) throws(AudienceError) -> T) throws(AudienceError) -> T {
+    try withGraph(settling: settling) { g throws(AudienceError) -> T in
+      if let lost = graphLost.withLock({ $0 }) { throw lost }
+      return try body(&g)
+    }
+  }
+
   /// Waits for the `indexer` thread to apply every index change handed to it, and puts the index
   /// back into the graph. Called under the graph lock.
   func settleIndex(_ g: inout IdentityGraph) {
@@ -242,8 +252,16 @@ extension EmbeddedStore {
     do {
       g = try Self.replay(db, limits: g.limits)
     } catch {
-      logger.critical("the graph could not be rebuilt; refusing writes until a restart", metadata: ["store.error": "\(error)"])
-      writesRefused.store(true, ordering: .relaxed)
+      // The graph still holds the failed commit's records, which the database does not: serving
+      // it would show them. Reads fail as writes do, until a restart replays the database (or
+      // says why it cannot).
+      logger.critical("the graph could not be rebuilt; refusing reads and writes until a restart", metadata: ["store.error": "\(error)"])
+      graphLost.withLock {
+        $0 = AudienceError(
+          .unavailable,
+          "a storage write failed (\(failure.message)) and the graph could not be rebuilt from the database (\(error)); "
+            + "reads and writes are refused until audienced is restarted")
+      }
     }
     let open = watchers.withLock { table in
       defer { table.live = [:] }

@@ -149,11 +149,11 @@ extension EmbeddedStore {
 
   public func export(_ person: PersonRef) async throws -> PersonExport? {
     try await recordsLoaded()
-    return withGraph(settling: false) { $0.export(person) }
+    return try withLiveGraph(settling: false) { $0.export(person) }
   }
 
   public func history(_ person: PersonRef) async throws -> PersonHistory? {
     try await recordsLoaded()
-    return withGraph(settling: false) { $0.history(person) }
+    return try withLiveGraph(settling: false) { $0.history(person) }
   }
 }

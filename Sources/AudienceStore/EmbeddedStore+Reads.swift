@@ -2,12 +2,13 @@ public import AudienceCore
 import Synchronization
 
 /// The reads: profiles, cohorts, stamps, analytics and counts, each under the graph's lock (and,
-/// for those that use the segment index, once the index thread has caught up: `withGraph`).
+/// for those that use the segment index, once the index thread has caught up), and refused once
+/// the graph is lost (`withLiveGraph`).
 extension EmbeddedStore {
-  public func user(cookie: String) async throws -> UserView? { userNow(cookie: cookie) }
+  public func user(cookie: String) async throws -> UserView? { try userNow(cookie: cookie) }
 
-  public func userNow(cookie: String) -> UserView? {
-    withGraph(settling: false) { $0.user(cookie: cookie) }
+  public func userNow(cookie: String) throws(AudienceError) -> UserView? {
+    try withLiveGraph(settling: false) { $0.user(cookie: cookie) }
   }
 
   public func queryCohort(_ query: CohortQuery, categories: InterestCategories) async throws -> CohortPage {
@@ -18,32 +19,32 @@ extension EmbeddedStore {
   public func queryCohortNow(_ query: CohortQuery, categories: InterestCategories) throws(AudienceError) -> CohortPage {
     // A cookie's cohort lists its raw records (routers ask `rawRecordsLoadedNow` first).
     if query.cookie != nil, let failure = waitForRecords() { throw failure }
-    return try withGraph { g throws(AudienceError) in try g.query(query, categories: categories) }
+    return try withLiveGraph { g throws(AudienceError) in try g.query(query, categories: categories) }
   }
 
   public var rawRecordsLoadedNow: Bool { recordsReady.load(ordering: .acquiring) }
 
-  public func userStampNow(cookie: String) -> ProfileStamp? {
-    withGraph(settling: false) { $0.stamp(cookie: cookie) }
+  public func userStampNow(cookie: String) throws(AudienceError) -> ProfileStamp? {
+    try withLiveGraph(settling: false) { $0.stamp(cookie: cookie) }
   }
 
   public func queryStampsNow(_ query: CohortQuery, categories: InterestCategories) throws(AudienceError) -> StampedPage {
-    try withGraph { g throws(AudienceError) in try g.queryStamps(query, categories: categories) }
+    try withLiveGraph { g throws(AudienceError) in try g.queryStamps(query, categories: categories) }
   }
 
-  public func stampedViewsNow(_ ids: [ProfileID]) -> [StampedView?] {
-    withGraph(settling: false) { $0.stampedViews(ids) }
+  public func stampedViewsNow(_ ids: [ProfileID]) throws(AudienceError) -> [StampedView?] {
+    try withLiveGraph(settling: false) { $0.stampedViews(ids) }
   }
 
   public func analyze(_ query: AnalyzeQuery, categories: InterestCategories) async throws -> AudienceReport {
     // A cookie's cohort is read from its raw records.
     if query.cookie != nil { try await recordsLoaded() }
-    return try withGraph { g throws(AudienceError) in try g.analyze(query, categories: categories) }
+    return try withLiveGraph { g throws(AudienceError) in try g.analyze(query, categories: categories) }
   }
 
-  public func stats() async throws -> StoreStats { statsNow() }
+  public func stats() async throws -> StoreStats { try statsNow() }
 
-  public func statsNow() -> StoreStats {
-    withGraph(settling: false) { StoreStats(profiles: $0.profileCount, records: $0.recordCount, repeatedEmails: $0.repeatedEmailCount) }
+  public func statsNow() throws(AudienceError) -> StoreStats {
+    try withLiveGraph(settling: false) { StoreStats(profiles: $0.profileCount, records: $0.recordCount, repeatedEmails: $0.repeatedEmailCount) }
   }
 }

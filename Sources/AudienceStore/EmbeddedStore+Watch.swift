@@ -37,7 +37,7 @@ extension EmbeddedStore {
   public func watch(_ filter: Filter?, categories: InterestCategories) async throws -> SegmentWatch {
     let (stream, continuation) = AsyncThrowingStream.makeStream(
       of: SegmentChange.self, bufferingPolicy: .bufferingOldest(Self.watchBufferLimit))
-    let opened = withGraph { g -> (id: Int, total: Int)? in
+    let opened = try withLiveGraph { g -> (id: Int, total: Int)? in
       let membership = SegmentMembership(filter, categories: categories, in: g)
       return watchers.withLock { table in
         if table.closed { return nil }

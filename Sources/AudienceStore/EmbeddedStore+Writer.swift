@@ -118,10 +118,7 @@ extension EmbeddedStore {
         return (state.pending, state.forgets, state.splits, state.retryCheckpoint)
       }
       if batch.isEmpty && forgets.isEmpty && splits.isEmpty && !retry { return }
-      let refused =
-        writesRefused.load(ordering: .relaxed)
-        ? AudienceError(.unavailable, "a storage write failed and the graph could not be rebuilt; restart audienced") : nil
-      if let unavailable = loading ?? refused {
+      if let unavailable = loading ?? graphLost.withLock({ $0 }) {
         for p in batch { p.done?(.failure(unavailable)) }
         for f in forgets { f.continuation.resume(throwing: unavailable) }
         for s in splits { s.continuation.resume(throwing: unavailable) }

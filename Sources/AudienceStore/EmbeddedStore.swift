@@ -34,8 +34,10 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   /// A storage write failed since the start: the database may hold what the graph does not, so
   /// no snapshot is saved at shutdown.
   let storageFailed = Atomic<Bool>(false)
-  /// Set when a failed write left a graph that could not be rebuilt: every write fails from then on.
-  let writesRefused = Atomic<Bool>(false)
+  /// Set when a failed write left a graph that could not be rebuilt from the database: the graph
+  /// may hold records the database does not, so from then on every read and write fails with
+  /// this error until a restart (`withLiveGraph`, the leader's loop).
+  let graphLost = Mutex<AudienceError?>(nil)
   /// Set when an erasure's checkpoint could not empty the log (a reader held it): the erased
   /// bytes may still be in `audience.db-wal` until a later checkpoint (the next erasure's, or
   /// the one closing the database).
