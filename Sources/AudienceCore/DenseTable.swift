@@ -32,6 +32,9 @@ public struct DenseTable<Key: DenseTableKey, Value: Sendable>: Sendable, Sequenc
 
   public var count: Int { keys.count }
 
+  /// Buckets in the index (zero or a power of two), for tests of its growth.
+  var bucketCapacity: Int { buckets.count }
+
   /// Makes room for `n` entries in all, so they are added without a growth.
   public mutating func reserveCapacity(_ n: Int) {
     keys.reserveCapacity(n)
@@ -62,7 +65,8 @@ public struct DenseTable<Key: DenseTableKey, Value: Sendable>: Sendable, Sequenc
         yield &values[slot]  // in place: a value's arrays stay uniquely referenced
       } else {
         var value: Value? = nil
-        defer { if let value { insert(key, hash, value) } }
+        // Moved into the table (a copy would retain, then release, each reference it holds).
+        defer { if let value = value.take() { insert(key, hash, consume value) } }
         yield &value
       }
     }
@@ -142,18 +146,20 @@ public struct DenseTable<Key: DenseTableKey, Value: Sendable>: Sendable, Sequenc
     }
   }
 
-  private mutating func insert(_ key: Key, _ hash: Int, _ value: Value) {
+  private mutating func insert(_ key: Key, _ hash: Int, _ value: consuming Value) {
     // A bucket holds the position + 1 in 32 bits, and 0xFFFF_FFFF marks a removed entry.
     precondition(keys.count < 0xFFFF_FFFE, "a DenseTable holds at most 2^32 - 2 entries")
     if (keys.count + tombstones + 1) * 2 > buckets.count {
-      // Grow when live entries fill the table; otherwise only sweep the tombstones out.
-      rebuild(buckets: (keys.count + 1) * 2 > buckets.count / 2 ? Self.bucketCount(for: (keys.count + 1) * 2) : buckets.count)
+      // Double when live entries fill more than a quarter (a growth leaves the table a quarter
+      // full, and it grows again at half); otherwise only sweep the tombstones out. (It grew
+      // fourfold before: twice the memory, every page of it faulted in and zeroed.)
+      rebuild(buckets: (keys.count + 1) * 4 > buckets.count ? Swift.max(16, buckets.count * 2) : buckets.count)
     }
     let (bucket, _) = find(key, hash)
     if buckets[bucket] & Self.slotMask == Self.tombstone { tombstones -= 1 }
     buckets[bucket] = Self.tag(hash) | UInt64(keys.count + 1)
     keys.append(key)
-    values.append(value)
+    values.append(consume value)
     hashes.append(hash)
   }
 

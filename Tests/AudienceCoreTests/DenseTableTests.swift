@@ -71,6 +71,21 @@ struct DenseTableTests {
     #expect(ids.allSatisfy { plain[$0] == reserved[$0] })
   }
 
+  /// A growth doubles the buckets: after each insertion the table is at most half and, past
+  /// its first size, at least a quarter full (it quadrupled before, twice the memory).
+  @Test func growsByDoubling() {
+    var table = DenseTable<ContentID, UInt64>()
+    var sizes: [Int] = []
+    for i in 0..<100_000 {
+      table[ContentID(high: UInt64(i) &* 0x9E37_79B9_7F4A_7C15, low: UInt64(i))] = UInt64(i)
+      let n = table.count, buckets = table.bucketCapacity
+      #expect(n * 2 <= buckets, "\(n) entries in \(buckets) buckets")
+      if buckets > 16 { #expect(n * 4 >= buckets, "\(n) entries in \(buckets) buckets") }
+      if sizes.last != buckets { sizes.append(buckets) }
+    }
+    #expect(zip(sizes, sizes.dropFirst()).allSatisfy { $1 == $0 * 2 }, "\(sizes)")
+  }
+
   /// An access through the modify accessor that ends with an error still removes or inserts
   /// what it set (without the fix the cleared entry stayed indexed and the next read trapped).
   @Test func anAccessEndingInAnErrorKeepsTheTableWhole() {
