@@ -42,4 +42,8 @@ extension DenseTable where Key == Identifier {
     get { self[Identifier(string)] }
     _modify { yield &self[Identifier(string)] }
   }
+
+  /// `update(_:hash:_:)` of an identifier.
+  @discardableResult
+  mutating func update<R>(_ id: Identifier, _ body: (inout Value) -> R) -> R? { update(id, hash: id.hash, body) }
 }

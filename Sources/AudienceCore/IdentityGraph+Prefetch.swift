@@ -5,12 +5,7 @@
 extension IdentityGraph {
   /// `claim(_:seq:)` with the id's `tableHash` taken before (for `prefetchClaim(hash:)`).
   public mutating func claim(_ id: ContentID, hash: Int, seq: UInt64) -> Bool {
-    func take(_ slot: inout UInt64?) -> Bool {
-      guard slot == nil else { return false }
-      slot = seq
-      return true
-    }
-    return take(&contentIDs[id, hash: hash])
+    contentIDs.insertIfAbsent(id, hash: hash, seq)
   }
 
   /// Starts fetching what `claim(_:hash:seq:)` of a content id with this `tableHash` will read,

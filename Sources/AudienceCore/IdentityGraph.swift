@@ -272,17 +272,19 @@ public struct IdentityGraph: Sendable {
   private mutating func link(
     cookie: Identifier, email: Identifier?, key: RecordKey, profile: ProfileID, cookieKnown: Bool, emailKnown: Bool
   ) {
+    // Through `update` and `insertIfAbsent`, not the tables' subscripts (DenseTable.swift).
     if cookieKnown {
-      cookies[cookie]!.link(key: key, email: email?.string)
+      cookies.update(cookie, hash: cookie.hash) { $0.link(key: key, email: email?.string) }
     } else {
-      cookies[cookie] = CookieInfo(profile: profile, firstSeq: key.seq, latest: key, emails: email.map { IdentifierList($0.string) } ?? IdentifierList())
+      let info = CookieInfo(profile: profile, firstSeq: key.seq, latest: key, emails: email.map { IdentifierList($0.string) } ?? IdentifierList())
+      _ = cookies.insertIfAbsent(cookie, hash: cookie.hash, info)
       profiles[profile]!.cookies.append(cookie.string)
     }
     guard let e = email else { return }
     if !emailKnown {
-      emails[e] = EmailInfo(profile: profile, cookies: IdentifierList(cookie.string))
+      _ = emails.insertIfAbsent(e, hash: e.hash, EmailInfo(profile: profile, cookies: IdentifierList(cookie.string)))
       profiles[profile]!.emails.append(e.string)
-    } else if emails[e]!.link(cookie: cookie.string) {
+    } else if emails.update(e, hash: e.hash, { $0.link(cookie: cookie.string) }) == true {
       repeatedEmailCount += 1
       profiles[profile]!.inCohort = true
     }
@@ -327,8 +329,8 @@ public struct IdentityGraph: Sendable {
 
   private mutating func merge(_ absorbed: ProfileID, into survivor: ProfileID) {
     let gone = profiles[absorbed]!
-    for c in gone.cookies { cookies[c]!.profile = survivor }
-    for e in gone.emails { emails[e]!.profile = survivor }
+    for c in gone.cookies { cookies.update(Identifier(c)) { $0.profile = survivor } }
+    for e in gone.emails { emails.update(Identifier(e)) { $0.profile = survivor } }
     profiles[survivor]!.absorb(gone)
     profiles[absorbed] = nil
     if !replaying { changeIndex(.remove(absorbed)) }
