@@ -213,9 +213,8 @@ struct SnapshotReader {
     x.interestCodes.reserveCapacity(n)
     for _ in 0..<n {
       let k = try count()
-      var codes: [UInt32] = []
-      codes.reserveCapacity(k)
-      for _ in 0..<k { codes.append(UInt32(truncatingIfNeeded: try uint())) }
+      var codes = InterestCodes()
+      for _ in 0..<k { codes.insert(UInt32(truncatingIfNeeded: try uint())) }
       x.interestCodes.append(codes)
     }
     x.interestPostings = try postings()

@@ -12,7 +12,7 @@ struct DeferredPostings: Sendable {
   struct Posted: Sendable {
     /// The six column codes, and the age in the last lane.
     var codes: SIMD8<UInt32>
-    var interests: [UInt32]
+    var interests: InterestCodes
   }
 
   /// Profiles from here up were created since deferral began: not in any posting set yet.
@@ -56,7 +56,9 @@ extension SegmentIndex {
   /// Bytes kept for the changed profiles while deferring (about: a dictionary entry each, and
   /// the interest codes it keeps alive).
   var deferredMemoryBytes: Int {
-    deferred.map { d in d.changed.values.reduce(d.changed.capacity * 48) { $0 + ($1.interests.isEmpty ? 0 : 32 + $1.interests.capacity * 4) } } ?? 0
+    deferred.map { d in
+      d.changed.values.reduce(d.changed.capacity * (8 + MemoryLayout<DeferredPostings.Posted>.stride)) { $0 + $1.interests.heapBytes }
+    } ?? 0
   }
 
   /// Brings every posting set up to date with the columns, and ends deferral.

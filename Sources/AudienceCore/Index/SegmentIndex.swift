@@ -33,7 +33,7 @@ struct SegmentIndex: Sendable {
   var ages: [UInt8] = []
   var agePostings = [PostingSet](repeating: PostingSet(), count: maxAge + 1)
   var interestDictionary = ValueDictionary()
-  var interestCodes: [[UInt32]] = []
+  var interestCodes: [InterestCodes] = []
   var interestPostings: [PostingSet] = [PostingSet()]
   /// Per income code: its numeric value, when it is a number.
   var incomeNumbers: [Int64?] = [nil]
@@ -50,7 +50,7 @@ struct SegmentIndex: Sendable {
     let n = id + 1 - universe
     for c in codes.indices { codes[c].append(contentsOf: repeatElement(0, count: n)) }
     ages.append(contentsOf: repeatElement(Self.noAge, count: n))
-    interestCodes.append(contentsOf: repeatElement([], count: n))
+    interestCodes.append(contentsOf: repeatElement(InterestCodes(), count: n))
     created.append(contentsOf: repeatElement(0, count: n))
     seen.append(contentsOf: repeatElement(0, count: n))
     universe = id + 1
@@ -96,16 +96,13 @@ struct SegmentIndex: Sendable {
   }
 
   private mutating func setInterests(_ id: Int, _ interests: Row.Interests) {
-    var new: [UInt32]
+    var new = InterestCodes()
     switch interests {
     case .all(let set):
-      new = []
-      new.reserveCapacity(set.count)
-      for (_, source) in set { new.append(interestDictionary.code(for: source.spelling)) }
+      for (_, source) in set { new.insert(interestDictionary.code(for: source.spelling)) }
     case .shown(let spellings):
-      new = spellings.map { interestDictionary.code(for: $0) }
+      for spelling in spellings { new.insert(interestDictionary.code(for: spelling)) }
     }
-    new.sort()
     let old = interestCodes[id]
     guard new != old else { return }
     if let top = new.last, Int(top) >= interestPostings.count {
@@ -117,7 +114,7 @@ struct SegmentIndex: Sendable {
   }
 
   /// Moves a profile between interest posting sets.
-  mutating func repost(_ id: Int, interests old: [UInt32], as new: [UInt32]) {
+  mutating func repost(_ id: Int, interests old: InterestCodes, as new: InterestCodes) {
     for c in old where new.firstIndex(of: c) == nil { interestPostings[Int(c)].remove(id, universe: universe) }
     for c in new where old.firstIndex(of: c) == nil { interestPostings[Int(c)].insert(id, universe: universe) }
   }
@@ -203,7 +200,7 @@ struct SegmentIndex: Sendable {
     for ps in postings { n += ps.reduce(0) { $0 + $1.memoryBytes + 24 } }
     n += agePostings.reduce(0) { $0 + $1.memoryBytes + 24 }
     n += interestPostings.reduce(0) { $0 + $1.memoryBytes + 24 }
-    n += interestCodes.reduce(interestCodes.capacity * 8) { $0 + ($1.isEmpty ? 0 : 32 + $1.capacity * 4) }
+    n += interestCodes.reduce(interestCodes.capacity * MemoryLayout<InterestCodes>.stride) { $0 + $1.heapBytes }
     return n + deferredMemoryBytes
   }
 }
