@@ -254,7 +254,7 @@ public struct RequestRouter: Sendable {
     /// second pass.
     mutating func take(_ record: consuming Record, at position: Int) {
       if identify { contentIDs.append(ContentID(of: record)) }
-      valid.append(record)
+      valid.append(consume record)
       positions.append(position)
     }
 
