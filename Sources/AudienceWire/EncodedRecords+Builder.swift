@@ -11,6 +11,8 @@ extension EncodedRecords {
 
     public init() {}
 
+    private static let zeros = [UInt8](repeating: 0, count: 4096)
+
     /// Records added since the last `take()`.
     public var count: Int { records.count }
 
@@ -21,7 +23,14 @@ extension EncodedRecords {
     private mutating func append<R: RecordFields>(fields r: R) {
       let sizes = RecordSizes(r)
       let start = bytes.count
-      bytes.append(contentsOf: repeatElement(0, count: sizes.record))
+      // Room for the record, zeroed from a block of zeros (a memcpy: appending
+      // `repeatElement(0, count:)` went a byte at a time, 3% of the CLI's CSV time).
+      var left = sizes.record
+      while left > 0 {
+        let n = Swift.min(left, Self.zeros.count)
+        bytes.append(contentsOf: Self.zeros[..<n])
+        left -= n
+      }
       bytes.withUnsafeMutableBytes { all in
         var w = ProtoOut(UnsafeMutableRawBufferPointer(rebasing: all[start...]))
         w.record(r, sizes)
