@@ -42,6 +42,9 @@ extension IdentityGraph {
   }
 
   /// In a replay: the message of a link refused when it was first decided, or nil.
+  // Inlined: called from `applyNew` (mutating), a call copied the whole graph value (512
+  // bytes) to pass it as `self`, once per record.
+  @inline(__always)
   func frozenCapRefusal(_ r: Record, seq: UInt64) -> String? {
     guard r.email != nil, !frozenCapRefusals.isEmpty,
       frozenCapRefusals.contains(CapRefusal(seq: seq, application: application))

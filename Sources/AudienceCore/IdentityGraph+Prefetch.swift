@@ -10,7 +10,11 @@ extension IdentityGraph {
 
   /// Starts fetching what `claim(_:hash:seq:)` of a content id with this `tableHash` will read,
   /// a few claims ahead of it (a cache miss each, in a table of a million).
-  public func prefetchClaim(hash: Int) { contentIDs.prefetch(hash: hash) }
+  ///
+  /// `mutating` though it changes nothing: the leader calls it on the graph it holds `inout`, and
+  /// a non-mutating call from there copied the whole graph value (512 bytes) to pass it as
+  /// `self`, per record (the same for `prefetch(_:)`).
+  public mutating func prefetchClaim(hash: Int) { contentIDs.prefetch(hash: hash) }
 
   /// The hashes a record's identifier lookups take, taken ahead of `applyNew(_:seq:hashes:)` so
   /// that `prefetch(_:)` can start fetching what those lookups read.
@@ -28,7 +32,8 @@ extension IdentityGraph {
 
   /// Starts fetching the table buckets a record with these hashes looks up: each is a cache miss
   /// in tables of a million identifiers, hidden by the records applied meanwhile.
-  public func prefetch(_ hashes: LookupHashes) {
+  /// `mutating` for the reason `prefetchClaim(hash:)` is.
+  public mutating func prefetch(_ hashes: LookupHashes) {
     cookies.prefetch(hash: hashes.cookie)
     if let email = hashes.email { emails.prefetch(hash: email) }
   }

@@ -58,6 +58,9 @@ extension IdentityGraph {
   }
 
   /// Why a record's email is not linked because its cookie was split off, or nil.
+  // Inlined: called from `applyNew` (mutating), a call copied the whole graph value (512
+  // bytes) to pass it as `self`, once per record.
+  @inline(__always)
   func splitRefusal(_ r: Record) -> String? {
     guard r.email != nil, splitCookies.contains(r.cookie) else { return nil }
     return Self.splitRefusal(cookie: r.cookie)

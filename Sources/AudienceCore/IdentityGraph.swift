@@ -255,6 +255,9 @@ public struct IdentityGraph: Sendable {
   }
 
   /// Why linking this record's email would break the identifier cap, or nil when it would not.
+  // Inlined: called from `applyNew` (mutating), a call copied the whole graph value (512
+  // bytes) to pass it as `self`, once per record.
+  @inline(__always)
   private func capRefusal(_ r: Record, _ byCookie: ProfileID?, _ byEmail: ProfileID?) -> String? {
     guard r.email != nil else { return nil }
     func sized(_ id: ProfileID?) -> (id: ProfileID, size: Int)? {
