@@ -245,7 +245,7 @@ public struct IdentityGraph: Sendable {
     profiles[target]!.absorb(record, email: email?.string, key: key)
     if target >= revisions.count { revisions.append(contentsOf: repeatElement(0, count: target + 1 - revisions.count)) }
     revisions[target] = ProfileStamp.nextRevision()
-    if !replaying { changeIndex(.update(profiles[target]!.indexRow(interestCap: limits.maxInterestsPerProfile))) }
+    if !replaying { changeIndex(updating: target) }
     if let refusal { outcome = .capped(target, reason: refusal) }
     recordCount += 1
     let slot = Int(seq)
@@ -336,7 +336,7 @@ public struct IdentityGraph: Sendable {
     for e in gone.emails { emails.update(Identifier(e)) { $0.profile = survivor } }
     profiles[survivor]!.absorb(gone)
     profiles[absorbed] = nil
-    if !replaying { changeIndex(.remove(absorbed)) }
+    if !replaying { changeIndex(removing: absorbed) }
     profileCount -= 1
   }
 }

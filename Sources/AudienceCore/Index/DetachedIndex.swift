@@ -1,13 +1,21 @@
-/// One change to the segment index, recorded while the index is detached.
+/// One change to the segment index, recorded while the index is detached: a profile's row, or
+/// its removal (then only `row.id` counts).
+///
+/// A struct with the row in place rather than an enum around it: the row (160 bytes) was copied
+/// on its way into the enum, the change and the array, four or five times per record.
 public struct IndexChange: Sendable {
-  enum Kind: Sendable {
-    case update(SegmentIndex.Row)
-    case remove(Int)
+  var row: SegmentIndex.Row
+  var removal: Bool
+
+  init(update row: consuming SegmentIndex.Row) {
+    self.row = row
+    removal = false
   }
 
-  let kind: Kind
-
-  init(_ kind: consuming Kind) { self.kind = kind }
+  init(removing id: Int) {
+    row = SegmentIndex.Row(removing: id)
+    removal = true
+  }
 }
 
 /// The segment index taken out of a graph, so that a writer can keep it up to date on another
@@ -18,17 +26,10 @@ public struct IndexChange: Sendable {
 public struct DetachedIndex: Sendable {
   var index: SegmentIndex
 
-  /// Applies changes in order. Each is moved out to a local: read in place, the optimizer would
-  /// copy it (a retain and a release of each string of a row) for the call.
+  /// Applies changes in order, each read where it is (through a pointer: no copy of its row).
   public mutating func apply(_ changes: consuming [IndexChange]) {
-    var changes = changes
-    changes.withUnsafeMutableBufferPointer { changes in
-      for i in changes.indices {
-        let slot = changes.baseAddress! + i
-        let change = slot.move()
-        slot.initialize(to: IndexChange(.remove(-1)))  // owns nothing: released as it is
-        index.apply(change.kind)
-      }
+    changes.withUnsafeBufferPointer { changes in
+      for slot in changes.indices.lazy.map({ changes.baseAddress! + $0 }) { index.apply(slot) }
     }
     if index.postingsFarBehind { catchUp() }
   }
@@ -50,19 +51,26 @@ public struct DetachedIndex: Sendable {
 }
 
 extension SegmentIndex {
-  mutating func apply(_ change: consuming IndexChange.Kind) {
-    switch consume change {
-    case .update(let row): update(row)
-    case .remove(let id): remove(id)
-    }
+  mutating func apply(_ change: UnsafePointer<IndexChange>) {
+    if change.pointee.removal { remove(change.pointee.row.id) } else { update(change.pointee.row) }
   }
 }
 
 extension IdentityGraph {
-  /// Makes an index change, or records it while the index is detached (moved in: a row's
-  /// strings are not retained again).
-  mutating func changeIndex(_ change: consuming IndexChange.Kind) {
-    if indexChanges != nil { indexChanges!.append(IndexChange(change)) } else { index.apply(change) }
+  /// Brings a profile's index entry up to date, or records the change while the index is
+  /// detached (the row made where it is kept: no copy of it on the way).
+  mutating func changeIndex(updating id: ProfileID) {
+    let cap = limits.maxInterestsPerProfile
+    if indexChanges != nil {
+      indexChanges!.append(profiles[id]!.indexChange(interestCap: cap))
+    } else {
+      index.update(profiles[id]!.indexRow(interestCap: cap))
+    }
+  }
+
+  /// Drops a profile merged away from the index, or records that while the index is detached.
+  mutating func changeIndex(removing id: ProfileID) {
+    if indexChanges != nil { indexChanges!.append(IndexChange(removing: id)) } else { index.remove(id) }
   }
 
   /// Takes the segment index out; from now on applying records records its changes.

@@ -158,6 +158,15 @@ struct SegmentIndex: Sendable {
       age = p.age?.value
       interests = p.interests.count <= interestCap ? .all(p.interests) : .shown(p.interestList(cap: interestCap))
     }
+
+    /// The row of a removal (`IndexChange(removing:)`): the id, nothing else.
+    init(removing id: Int) {
+      self.id = id
+      inCohort = false
+      created = 0
+      seen = 0
+      interests = .shown([])
+    }
   }
 
   mutating func update(_ row: Row) {
@@ -209,4 +218,9 @@ extension Profile {
   /// What the segment index holds of this profile. Mutating only so that a profile in the graph's
   /// array is read in place: a copy would retain each of its strings and arrays.
   mutating func indexRow(interestCap: Int) -> SegmentIndex.Row { SegmentIndex.Row(self, interestCap: interestCap) }
+
+  /// The index change bringing this profile's entry up to date.
+  mutating func indexChange(interestCap: Int) -> IndexChange {
+    IndexChange(update: SegmentIndex.Row(self, interestCap: interestCap))
+  }
 }
