@@ -144,7 +144,7 @@ extension Profile: FilterSubject {
     case .education: education?.value
     }
   }
-  func hasInterest(folded: String) -> Bool { interests[folded] != nil }
+  func hasInterest(folded: String) -> Bool { interests[spelling: folded] != nil }
   var foldedInterests: [String] { Array(interests.keys) }
   var createdSeconds: Int64? { first.createdAt.seconds }
   var seenSeconds: Int64? { last.createdAt.seconds }

@@ -169,11 +169,7 @@ public struct Profile: Sendable {
     }
   }
 
-  private mutating func addInterest(_ source: InterestSource) {
-    let folded = source.spelling.asciiFastLowercased
-    if let existing = interests[folded], existing.precedes(source) { return }
-    interests[folded] = source
-  }
+  private mutating func addInterest(_ source: InterestSource) { interests.keepEarliest(source) }
 
   /// Folds another profile (being merged into this one) into the view.
   mutating func absorb(_ other: Profile) {
@@ -191,7 +187,7 @@ public struct Profile: Sendable {
     gender = .newer(gender, other.gender)
     income = .newer(income, other.income)
     education = .newer(education, other.education)
-    for (_, source) in other.interests { addInterest(source) }
+    for source in other.interests { addInterest(source) }
     for c in other.cookies where !cookies.contains(c) { cookies.append(c) }
     for e in other.emails where !emails.contains(e) { emails.append(e) }
   }

@@ -175,7 +175,7 @@ extension IdentityGraph {
     for case let p? in profiles where query.filter?.matches(p, categories) ?? true {
       let interests: [(spelling: String, folded: String)] =
         p.interests.count <= cap
-        ? p.interests.map { ($0.value.spelling, $0.key) }
+        ? p.interests.map { ($0.spelling, $0.spelling.asciiFastLowercased) }
         : p.interestList(cap: cap).map { ($0, Filter.fold($0)) }
       b.add(
         country: p.country?.value, state: p.state?.value, city: p.city?.value, gender: p.gender?.value,

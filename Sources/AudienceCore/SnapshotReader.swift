@@ -154,8 +154,10 @@ struct SnapshotReader {
     p.interests.reserveCapacity(interests)
     for _ in 0..<interests {
       let source = InterestSource(spelling: try string(), key: try key(usually: last), position: try int())
-      let folded = try flag() ? try string() : source.spelling.asciiFastLowercased
-      p.interests[folded] = source
+      // A folded form other than the spelling's was never written (the flag is kept in the
+      // format); one would be read and the spelling's taken.
+      if try flag() { _ = try string() }
+      p.interests.keepEarliest(source)
     }
     p.inCohort = try flag()
     return p

@@ -107,13 +107,13 @@ struct SnapshotWriter {
       flag(false)
     }
     int(p.interests.count)
-    for (folded, source) in p.interests {
+    for source in p.interests {
       string(source.spelling)
-      // The folded form is the spelling lower-cased, as `Profile` keys it.
       key(source.key, usually: p.last)
       int(source.position)
-      flag(folded != source.spelling.asciiFastLowercased)
-      if folded != source.spelling.lowercased() { string(folded) }
+      // The folded form is always the spelling's (`InterestSet`): the flag saying otherwise,
+      // kept in the format, is never set.
+      flag(false)
     }
     flag(p.inCohort)
   }

@@ -17,19 +17,40 @@ struct InterestSetTests {
         let folded = "i\(Int.random(in: 0..<40, using: &rng))"
         let source = InterestSource(spelling: folded.uppercased(), key: RecordKey(createdAt: Timestamp(seconds: 0), seq: UInt64(step)), position: step)
         if Int.random(in: 0..<8, using: &rng) == 0 {
-          set[folded] = nil
+          set[spelling: folded] = nil
           dict[folded] = nil
           order.removeAll { $0 == folded }
         } else {
           if dict[folded] == nil { order.append(folded) }
-          set[folded] = source
+          set[spelling: folded] = source
           dict[folded] = source
         }
         #expect(set.count == dict.count, "seed \(seed)")
         #expect(set.keys == order, "seed \(seed)")
-        for k in order { #expect(set[k]?.position == dict[k]?.position, "seed \(seed)") }
-        #expect(set["absent"] == nil)
+        for k in order { #expect(set[spelling: k.uppercased()]?.position == dict[k]?.position, "seed \(seed)") }
+        #expect(set[spelling: "absent"] == nil)
       }
+    }
+  }
+
+  /// One entry per folded form, whatever the spelling: the earliest source is kept, with its
+  /// spelling; below and past the size where the set adds an index.
+  @Test func keepsTheEarliestSpellingOfEachFoldedForm() {
+    for extra in [0, 30] {
+      var set = InterestSet()
+      for i in 0..<extra { set.keepEarliest(InterestSource(spelling: "x\(i)", key: RecordKey(createdAt: Timestamp(seconds: 0), seq: 1), position: i)) }
+      func source(_ spelling: String, seq: UInt64, position: Int = 0) -> InterestSource {
+        InterestSource(spelling: spelling, key: RecordKey(createdAt: Timestamp(seconds: 10), seq: seq), position: position)
+      }
+      set.keepEarliest(source("Gaming", seq: 5))
+      set.keepEarliest(source("gaming", seq: 7))
+      #expect(set[spelling: "GAMING"]?.spelling == "Gaming", "extra \(extra)")
+      set.keepEarliest(source("GaMiNg", seq: 3))
+      #expect(set[spelling: "gaming"]?.spelling == "GaMiNg", "extra \(extra)")
+      set.keepEarliest(source("École", seq: 4))
+      #expect(set[spelling: "éCOLE"]?.spelling == "École", "extra \(extra)")
+      #expect(set.count == extra + 2)
+      #expect(Array(set.keys.suffix(2)) == ["gaming", "école"])
     }
   }
 

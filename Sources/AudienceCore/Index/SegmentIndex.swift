@@ -99,7 +99,7 @@ struct SegmentIndex: Sendable {
     var new = InterestCodes()
     switch interests {
     case .all(let set):
-      for (_, source) in set { new.insert(interestDictionary.code(for: source.spelling)) }
+      for source in set { new.insert(interestDictionary.code(for: source.spelling)) }
     case .shown(let spellings):
       for spelling in spellings { new.insert(interestDictionary.code(for: spelling)) }
     }
