@@ -12,7 +12,8 @@
 /// joined, through a cookie a forget erased, a profile that was later split) gets an id after
 /// every logged one, so as not to take another's.
 extension IdentityGraph {
-  /// The id for a profile that record `seq` creates, its slot made (empty): the hinted one in a
+  /// The id for a profile that record `seq` creates, the slots below it made (the caller puts the
+  /// profile at the id, appending it when the id is `profiles.count`): the hinted one in a
   /// replay when it was never given, else the next one (in a replay, a creation no log names
   /// takes an id after every logged one, so as not to take one of theirs). Logs the creation
   /// unless a hint gave it (the store holds that one already).
@@ -30,7 +31,7 @@ extension IdentityGraph {
       }
     }
     if let hint, isFreeProfileID(hint) {
-      reserveProfileIDs(below: hint + 1)
+      reserveProfileIDs(below: hint)
       return hint
     }
     // Records from before the log began (a database of an older build) are numbered in creation
@@ -38,7 +39,7 @@ extension IdentityGraph {
     let id = replaying && seq >= freshFromSeq ? Swift.max(profiles.count, freshIDs) : profiles.count
     pendingCreations.append(splitting ? seq | Self.splitMade : seq)
     pendingCreations.append(UInt64(id))
-    reserveProfileIDs(below: id + 1)
+    reserveProfileIDs(below: id)
     return id
   }
 

@@ -227,7 +227,13 @@ public struct IdentityGraph: Sendable {
     switch (byCookie, byEmail) {
     case (nil, nil):
       target = newProfileID(seq: seq)
-      profiles[target] = Profile(id: target, key: key, cookie: record.cookie)
+      // Appended, not a nil slot appended and then set: each way through a slot copied the
+      // profile value (305 bytes) two or three times.
+      if target == profiles.count {
+        profiles.append(Profile(id: target, key: key, cookie: record.cookie))
+      } else {
+        profiles[target] = Profile(id: target, key: key, cookie: record.cookie)
+      }
       profileCount += 1
       outcome = .created(target)
     case (let a?, nil), (nil, let a?):
