@@ -283,15 +283,18 @@ public struct IdentityGraph: Sendable {
   ) {
     // Through `update` and `insertIfAbsent`, not the tables' subscripts (DenseTable.swift).
     if cookieKnown {
-      cookies.update(cookie, hash: cookie.hash) { $0.link(key: key, email: email?.string) }
+      let linked: Void? = cookies.update(cookie, hash: cookie.hash) { $0.link(key: key, email: email?.string) }
+      assert(linked != nil, "IdentityGraph: a known cookie is not in the table")
     } else {
       let info = CookieInfo(profile: profile, firstSeq: key.seq, latest: key, emails: email.map { IdentifierList($0.string) } ?? IdentifierList())
-      _ = cookies.insertIfAbsent(cookie, hash: cookie.hash, info)
+      let added = cookies.insertIfAbsent(cookie, hash: cookie.hash, info)
+      assert(added, "IdentityGraph: a new cookie is in the table already")
       profiles[profile]!.cookies.append(cookie.string)
     }
     guard let e = email else { return }
     if !emailKnown {
-      _ = emails.insertIfAbsent(e, hash: e.hash, EmailInfo(profile: profile, cookies: IdentifierList(cookie.string)))
+      let added = emails.insertIfAbsent(e, hash: e.hash, EmailInfo(profile: profile, cookies: IdentifierList(cookie.string)))
+      assert(added, "IdentityGraph: a new email is in the table already")
       profiles[profile]!.emails.append(e.string)
     } else if emails.update(e, hash: e.hash, { $0.link(cookie: cookie.string) }) == true {
       repeatedEmailCount += 1
@@ -338,8 +341,14 @@ public struct IdentityGraph: Sendable {
 
   private mutating func merge(_ absorbed: ProfileID, into survivor: ProfileID) {
     let gone = profiles[absorbed]!
-    for c in gone.cookies { cookies.update(Identifier(c)) { $0.profile = survivor } }
-    for e in gone.emails { emails.update(Identifier(e)) { $0.profile = survivor } }
+    for c in gone.cookies {
+      let moved: Void? = cookies.update(Identifier(c)) { $0.profile = survivor }
+      assert(moved != nil, "IdentityGraph: a profile's cookie is not in the table")
+    }
+    for e in gone.emails {
+      let moved: Void? = emails.update(Identifier(e)) { $0.profile = survivor }
+      assert(moved != nil, "IdentityGraph: a profile's email is not in the table")
+    }
     profiles[survivor]!.absorb(gone)
     profiles[absorbed] = nil
     if !replaying { changeIndex(removing: absorbed) }

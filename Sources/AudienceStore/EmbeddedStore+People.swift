@@ -100,7 +100,7 @@ extension EmbeddedStore {
       state.splits.append(PendingSplit(cookie: cookie, continuation: continuation))
     }
     guard let result else { return nil }
-    return withGraph(settling: false) { g in result.profiles.compactMap { g.summary(of: $0) } }
+    return try withLiveGraph(settling: false) { g in result.profiles.compactMap { g.summary(of: $0) } }
   }
 
   /// Records a split durably (after the records committed so far), then applies it to the graph

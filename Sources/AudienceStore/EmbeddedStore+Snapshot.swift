@@ -239,6 +239,8 @@ extension EmbeddedStore {
   /// At a clean shutdown: stores the profile creations and cap refusals no commit took yet (a
   /// replay after a later erasure needs them; the snapshot has the ids too).
   func flushProfileCreations() {
+    // A lost graph's creations include those of records never stored (`graphLost`).
+    guard graphLost.withLock({ $0 }) == nil else { return }
     let (creations, refusals) = withGraph { ($0.takeProfileCreations(), $0.takeCapRefusals()) }
     guard !creations.isEmpty || !refusals.isEmpty else { return }
     // Not stored: no snapshot either (it would be restored with the creations gone for good);

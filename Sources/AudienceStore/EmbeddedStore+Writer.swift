@@ -127,6 +127,14 @@ extension EmbeddedStore {
       }
       // Records queued before an erasure are committed first, so it erases them too.
       if !batch.isEmpty { commit(consume batch) }
+      // That commit may have lost the graph (a failed write, then a failed rebuild): an erasure
+      // or a split must not then read it, nor write what it holds to the database.
+      if let lost = graphLost.withLock({ $0 }) {
+        for f in forgets { f.continuation.resume(throwing: lost) }
+        for s in splits { s.continuation.resume(throwing: lost) }
+        if retry { retryCheckpointLater() }
+        continue
+      }
       let checkpointsBefore = checkpointsTried.load(ordering: .relaxed)
       for f in forgets { erase(f) }
       for s in splits { split(s) }
