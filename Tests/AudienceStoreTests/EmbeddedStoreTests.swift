@@ -1,4 +1,5 @@
 @testable import AudienceCore
+import Dispatch
 import Foundation
 import Logging
 import NIOPosix
@@ -350,6 +351,40 @@ struct EmbeddedStoreTests {
     await refused("a watch") { _ = try await store.watch(nil, categories: .standard) }
     await refused("a write") { _ = try await store.ingest([record("y", nil, 2, age: 50)]) }
     await refused("an erasure") { _ = try await store.forget(.cookie("r1")) }
+    await store.close()
+  }
+
+  /// An erasure the leader takes in the same pass as the commit that loses the graph fails with
+  /// that loss instead of erasing from the lost graph (whose profile, and whose id log, hold a
+  /// record never stored). The leader is held at the start of its pass by a restore still loading
+  /// its raw records, so that the write and the erasure queue up together.
+  @Test func anErasureInTheSamePassAsTheCommitThatLosesTheGraphIsRefused() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    var store = try EmbeddedStore(directory: dir.path, logger: logger)
+    _ = try await store.ingest((0..<400).map { record("r\($0)", nil, $0 % 60, age: 20 + $0 % 10) })
+    await store.close()
+    let db = try SQLiteDatabase(path: dir.path + "/audience.db")
+    try db.execute("UPDATE record_batches SET records = 'not json'")
+    db.close()
+    let hold = DispatchSemaphore(value: 0)
+    store = try EmbeddedStore(directory: dir.path, limits: .default, logger: logger, clock: EmbeddedStore.wallClock, recordsHold: hold)
+    #expect(store.restoredFromSnapshot)
+    store.writeFault.withLock { $0 = AudienceError(.unavailable, "disk full") }
+    let held = store
+    let write = Task { try await held.ingest([record("r1", "z@example.com", 1, age: 50)]) }
+    try await Task.sleep(for: .milliseconds(150))
+    let erasure = Task { try await held.forget(.cookie("r1")) }
+    try await Task.sleep(for: .milliseconds(150))
+    hold.signal()
+    await #expect(throws: AudienceError.self) { try await write.value }
+    do {
+      let erased = try await erasure.value
+      Issue.record("the erasure ran on the lost graph: \(String(describing: erased))")
+    } catch let error as AudienceError {
+      #expect(error.code == .unavailable)
+      #expect(error.message.contains("disk full") && error.message.contains("restarted"), "\(error.message)")
+    }
     await store.close()
   }
 
