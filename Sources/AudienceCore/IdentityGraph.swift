@@ -212,9 +212,11 @@ public struct IdentityGraph: Sendable {
     // Each identifier is hashed once, for its lookup and its insertion.
     let hashes = hashes ?? LookupHashes(record)
     let cookieID = Identifier(record.cookie, hash: hashes.cookie)
-    let byCookie = cookies[cookieID]?.profile
+    // Read in place through `update` (nothing changes): the subscript's getter copies the whole
+    // entry, retaining and releasing each identifier it lists.
+    let byCookie = cookies.update(cookieID) { $0.profile }
     var email = record.email.map { Identifier($0, hash: hashes.email ?? Identifier.hash($0)) }
-    var byEmail = email.flatMap { emails[$0]?.profile }
+    var byEmail = email.flatMap { e in emails.update(e) { $0.profile } }
     // The identifier cap: a link that would take a profile past it is refused, and the record
     // joins by its cookie alone (deterministic, so a replay decides the same).
     let refusal = splitRefusal(record) ?? frozenCapRefusal(record, seq: seq) ?? noteCapRefusal(capRefusal(record, byCookie, byEmail), seq)
