@@ -66,7 +66,7 @@ public struct DenseTable<Key: DenseTableKey, Value: Sendable>: Sendable, Sequenc
       } else {
         var value: Value? = nil
         // Moved into the table (a copy would retain, then release, each reference it holds).
-        defer { if let value = value.take() { insert(key, hash, consume value) } }
+        defer { if let value = value.take() { insert(key, hash, consume value, at: bucket) } }
         yield &value
       }
     }
@@ -81,8 +81,9 @@ public struct DenseTable<Key: DenseTableKey, Value: Sendable>: Sendable, Sequenc
   ///   - hash: `key.tableHash`, taken before.
   public mutating func insertIfAbsent(_ key: Key, hash: Int, _ value: consuming Value) -> Bool {
     assert(hash == key.tableHash, "DenseTable: the hash passed is not the key's")
-    guard find(key, hash).slot == nil else { return false }
-    insert(key, hash, value)
+    let (bucket, slot) = find(key, hash)
+    guard slot == nil else { return false }
+    insert(key, hash, value, at: bucket)
     return true
   }
 
@@ -170,16 +171,19 @@ public struct DenseTable<Key: DenseTableKey, Value: Sendable>: Sendable, Sequenc
     }
   }
 
-  private mutating func insert(_ key: Key, _ hash: Int, _ value: consuming Value) {
+  /// Adds an entry for a key not in the table, at `bucket`, the one the lookup that found the key
+  /// missing returned (looked up again only when the buckets are rebuilt first).
+  private mutating func insert(_ key: Key, _ hash: Int, _ value: consuming Value, at bucket: Int) {
     // A bucket holds the position + 1 in 32 bits, and 0xFFFF_FFFF marks a removed entry.
     precondition(keys.count < 0xFFFF_FFFE, "a DenseTable holds at most 2^32 - 2 entries")
+    var bucket = bucket
     if (keys.count + tombstones + 1) * 2 > buckets.count {
       // Double when live entries fill more than a quarter (a growth leaves the table a quarter
       // full, and it grows again at half); otherwise only sweep the tombstones out. (It grew
       // fourfold before: twice the memory, every page of it faulted in and zeroed.)
       rebuild(buckets: (keys.count + 1) * 4 > buckets.count ? Swift.max(16, buckets.count * 2) : buckets.count)
+      bucket = find(key, hash).bucket
     }
-    let (bucket, _) = find(key, hash)
     if buckets[bucket] & Self.slotMask == Self.tombstone { tombstones -= 1 }
     buckets[bucket] = Self.tag(hash) | UInt64(keys.count + 1)
     keys.append(key)
