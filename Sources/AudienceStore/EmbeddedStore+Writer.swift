@@ -118,11 +118,15 @@ extension EmbeddedStore {
         return (state.pending, state.forgets, state.splits, state.retryCheckpoint)
       }
       if batch.isEmpty && forgets.isEmpty && splits.isEmpty && !retry { return }
-      if let unavailable = loading ?? graphLost.withLock({ $0 }) {
-        for p in batch { p.done?(.failure(unavailable)) }
-        for f in forgets { f.continuation.resume(throwing: unavailable) }
-        for s in splits { s.continuation.resume(throwing: unavailable) }
+      /// Fails what this pass took (the erasures and splits; the records too when given).
+      func refuse(_ error: AudienceError, records: [Pending] = []) {
+        for p in records { p.done?(.failure(error)) }
+        for f in forgets { f.continuation.resume(throwing: error) }
+        for s in splits { s.continuation.resume(throwing: error) }
         if retry { retryCheckpointLater() }
+      }
+      if let unavailable = loading ?? graphLost.withLock({ $0 }) {
+        refuse(unavailable, records: batch)
         continue
       }
       // Records queued before an erasure are committed first, so it erases them too.
@@ -130,9 +134,7 @@ extension EmbeddedStore {
       // That commit may have lost the graph (a failed write, then a failed rebuild): an erasure
       // or a split must not then read it, nor write what it holds to the database.
       if let lost = graphLost.withLock({ $0 }) {
-        for f in forgets { f.continuation.resume(throwing: lost) }
-        for s in splits { s.continuation.resume(throwing: lost) }
-        if retry { retryCheckpointLater() }
+        refuse(lost)
         continue
       }
       let checkpointsBefore = checkpointsTried.load(ordering: .relaxed)

@@ -310,6 +310,32 @@ struct EmbeddedStoreTests {
     await reopened.close()
   }
 
+  /// A store of 400 records whose rows the database can no longer read (a rebuild from them
+  /// fails), closed first when `closing` (so that the next open restores its snapshot).
+  func storeWithUnreadableRows(in dir: TemporaryDirectory, closing: Bool) async throws -> EmbeddedStore {
+    let store = try EmbeddedStore(directory: dir.path, logger: logger)
+    _ = try await store.ingest((0..<400).map { record("r\($0)", nil, $0 % 60, age: 20 + $0 % 10) })
+    if closing { await store.close() }
+    let db = try SQLiteDatabase(path: dir.path + "/audience.db")
+    try db.execute("UPDATE record_batches SET records = 'not json'")
+    db.close()
+    return store
+  }
+
+  /// Expects `body` to fail as a lost graph refuses it: UNAVAILABLE, naming the write's failure
+  /// ("disk full") and the restart.
+  func expectRefusedAsLost(_ what: String, _ body: () async throws -> Void) async {
+    do {
+      try await body()
+      Issue.record("\(what) was answered from a graph holding a record that was never stored")
+    } catch let error as AudienceError {
+      #expect(error.code == .unavailable, "\(what)")
+      #expect(error.message.contains("disk full") && error.message.contains("restarted"), "\(what): \(error.message)")
+    } catch {
+      Issue.record("\(what): \(error)")
+    }
+  }
+
   /// A failed write whose rebuild fails too (a row the database can no longer read) leaves a
   /// graph holding a record the database does not: nothing reads it. Reads, exports, watches and
   /// writes all fail with one error that names both failures, until a restart. The index is back
@@ -318,39 +344,24 @@ struct EmbeddedStoreTests {
   @Test func aFailedRebuildRefusesReadsAndWrites() async throws {
     let dir = TemporaryDirectory()
     defer { dir.remove() }
-    let store = try EmbeddedStore(directory: dir.path, logger: logger)
-    _ = try await store.ingest((0..<400).map { record("r\($0)", nil, $0 % 60, age: 20 + $0 % 10) })
-    let db = try SQLiteDatabase(path: dir.path + "/audience.db")
-    try db.execute("UPDATE record_batches SET records = 'not json'")
-    db.close()
+    let store = try await storeWithUnreadableRows(in: dir, closing: false)
     store.writeFault.withLock { $0 = AudienceError(.unavailable, "disk full") }
     await #expect(throws: AudienceError.self) { try await store.ingest([record("z", nil, 1, age: 50)]) }
-    func refused(_ what: String, _ read: () async throws -> Void) async {
-      do {
-        try await read()
-        Issue.record("\(what) was answered from a graph holding a record that was never stored")
-      } catch let error as AudienceError {
-        #expect(error.code == .unavailable, "\(what)")
-        #expect(error.message.contains("disk full") && error.message.contains("restarted"), "\(what): \(error.message)")
-      } catch {
-        Issue.record("\(what): \(error)")
-      }
-    }
-    await refused("GetUser") { _ = try await store.user(cookie: "z") }
-    await refused("GetUser of a stored cookie") { _ = try store.userNow(cookie: "r1") }
-    await refused("a stamp") { _ = try store.userStampNow(cookie: "z") }
-    await refused("a count") {
+    await expectRefusedAsLost("GetUser") { _ = try await store.user(cookie: "z") }
+    await expectRefusedAsLost("GetUser of a stored cookie") { _ = try store.userNow(cookie: "r1") }
+    await expectRefusedAsLost("a stamp") { _ = try store.userStampNow(cookie: "z") }
+    await expectRefusedAsLost("a count") {
       _ = try await store.queryCohort(CohortQuery(filter: .age(min: 20, max: 29), countOnly: true), categories: .standard)
     }
-    await refused("stamps") { _ = try store.queryStampsNow(CohortQuery(), categories: .standard) }
-    await refused("views") { _ = try store.stampedViewsNow([0]) }
-    await refused("stats") { _ = try await store.stats() }
-    await refused("Analyze") { _ = try await store.analyze(AnalyzeQuery(), categories: .standard) }
-    await refused("export") { _ = try await store.export(.cookie("z")) }
-    await refused("history") { _ = try await store.history(.cookie("z")) }
-    await refused("a watch") { _ = try await store.watch(nil, categories: .standard) }
-    await refused("a write") { _ = try await store.ingest([record("y", nil, 2, age: 50)]) }
-    await refused("an erasure") { _ = try await store.forget(.cookie("r1")) }
+    await expectRefusedAsLost("stamps") { _ = try store.queryStampsNow(CohortQuery(), categories: .standard) }
+    await expectRefusedAsLost("views") { _ = try store.stampedViewsNow([0]) }
+    await expectRefusedAsLost("stats") { _ = try await store.stats() }
+    await expectRefusedAsLost("Analyze") { _ = try await store.analyze(AnalyzeQuery(), categories: .standard) }
+    await expectRefusedAsLost("export") { _ = try await store.export(.cookie("z")) }
+    await expectRefusedAsLost("history") { _ = try await store.history(.cookie("z")) }
+    await expectRefusedAsLost("a watch") { _ = try await store.watch(nil, categories: .standard) }
+    await expectRefusedAsLost("a write") { _ = try await store.ingest([record("y", nil, 2, age: 50)]) }
+    await expectRefusedAsLost("an erasure") { _ = try await store.forget(.cookie("r1")) }
     await store.close()
   }
 
@@ -361,14 +372,9 @@ struct EmbeddedStoreTests {
   @Test func anErasureInTheSamePassAsTheCommitThatLosesTheGraphIsRefused() async throws {
     let dir = TemporaryDirectory()
     defer { dir.remove() }
-    var store = try EmbeddedStore(directory: dir.path, logger: logger)
-    _ = try await store.ingest((0..<400).map { record("r\($0)", nil, $0 % 60, age: 20 + $0 % 10) })
-    await store.close()
-    let db = try SQLiteDatabase(path: dir.path + "/audience.db")
-    try db.execute("UPDATE record_batches SET records = 'not json'")
-    db.close()
+    _ = try await storeWithUnreadableRows(in: dir, closing: true)
     let hold = DispatchSemaphore(value: 0)
-    store = try EmbeddedStore(directory: dir.path, limits: .default, logger: logger, clock: EmbeddedStore.wallClock, recordsHold: hold)
+    let store = try EmbeddedStore(directory: dir.path, limits: .default, logger: logger, clock: EmbeddedStore.wallClock, recordsHold: hold)
     #expect(store.restoredFromSnapshot)
     store.writeFault.withLock { $0 = AudienceError(.unavailable, "disk full") }
     let held = store
@@ -378,13 +384,7 @@ struct EmbeddedStoreTests {
     try await Task.sleep(for: .milliseconds(150))
     hold.signal()
     await #expect(throws: AudienceError.self) { try await write.value }
-    do {
-      let erased = try await erasure.value
-      Issue.record("the erasure ran on the lost graph: \(String(describing: erased))")
-    } catch let error as AudienceError {
-      #expect(error.code == .unavailable)
-      #expect(error.message.contains("disk full") && error.message.contains("restarted"), "\(error.message)")
-    }
+    await expectRefusedAsLost("the erasure in the same pass") { _ = try await erasure.value }
     await store.close()
   }
 
