@@ -28,8 +28,10 @@ public struct DetachedIndex: Sendable {
 
   /// Applies changes in order, each read where it is (through a pointer: no copy of its row).
   public mutating func apply(_ changes: consuming [IndexChange]) {
-    changes.withUnsafeBufferPointer { changes in
-      for slot in changes.indices.lazy.map({ changes.baseAddress! + $0 }) { index.apply(slot) }
+    // Each change moved out to a local: read through a pointer, `update` got a copy of the row
+    // (a retain and a release of its interests).
+    changes.forEachMovedOut { _, change in
+      if change.removal { index.remove(change.row.id) } else { index.update(change.row) }
     }
     if index.postingsFarBehind { catchUp() }
   }
@@ -47,12 +49,6 @@ public struct DetachedIndex: Sendable {
   public mutating func take() -> DetachedIndex {
     defer { index = SegmentIndex() }
     return self
-  }
-}
-
-extension SegmentIndex {
-  mutating func apply(_ change: UnsafePointer<IndexChange>) {
-    if change.pointee.removal { remove(change.pointee.row.id) } else { update(change.pointee.row) }
   }
 }
 
