@@ -72,10 +72,13 @@ public final class AudienceClient: Sendable {
   /// (`RawRecord.fieldWithNUL`).
   static func refuseNUL(_ records: [RawRecord]) throws(WireStatus) {
     try records.forEachInPlace { (i, r) throws(WireStatus) in
-      if let field = r.fieldWithNUL {
-        throw WireStatus(.invalidArgument, "record \(i): \(field) contains a NUL byte, which the protocol cannot carry")
-      }
+      if let field = r.fieldWithNUL { throw nulRefusal(record: i, field: field) }
     }
+  }
+
+  /// INVALID_ARGUMENT naming the record (its place in the batch) and its field holding a NUL byte.
+  static func nulRefusal(record i: Int, field: String) -> WireStatus {
+    WireStatus(.invalidArgument, "record \(i): \(field) contains a NUL byte, which the protocol cannot carry")
   }
 
   /// The merged profile behind a cookie; NOT_FOUND when the cookie is unknown.

@@ -39,20 +39,36 @@ public final class IngestStream {
   ///   - records: at most the server's batch limit.
   /// - Returns: the acknowledgements received since the last call, oldest first. If this throws,
   ///   those received before the failure are still available from `takeAcknowledged()`.
-  public func send(_ records: [RawRecord]) async throws -> [IngestAck] {
-    try AudienceClient.refuseNUL(records)
-    try await send(records, last: false)
+  ///
+  /// The records are checked and encoded here, on the caller's task, each moved out of the array
+  /// in turn: read in place, every record was copied (a retain and a release of each of its
+  /// strings) by the check for NUL bytes and again by each of the encoder's two passes. An array
+  /// the caller keeps is copied once instead.
+  public func send(_ records: consuming [RawRecord]) async throws -> [IngestAck] {
+    var records = records
+    // The stream's builder, moved to a local (a class property's accesses are checked each time):
+    // it keeps the room the last batch took.
+    var encoded = EncodedRecords.Builder()
+    swap(&encoded, &builder)
+    defer { swap(&encoded, &builder) }
+    var refused: WireStatus?
+    records.forEachMovedOut { i, r in
+      guard refused == nil else { return }
+      if let field = r.fieldWithNUL {
+        refused = AudienceClient.nulRefusal(record: i, field: field)
+        return
+      }
+      encoded.append(r)
+    }
+    if let refused {
+      _ = encoded.take()  // nothing of a refused batch is sent, or left for the next
+      throw refused
+    }
+    try await send(.encoded(encoded.take()), last: false)
     return takeAcknowledged()
   }
 
-  /// `send(_:)` for records the caller already checked for NUL bytes (`RawRecord.fieldWithNUL`),
-  /// as the CLI does row by row to report the line: they are not searched again.
-  package func send(checked records: [RawRecord]) async throws -> [IngestAck] {
-    try await send(records, last: false)
-    return takeAcknowledged()
-  }
-
-  /// `send(checked:)` for records encoded as they were read (`EncodedRecords.Builder`, the CLI's
+  /// `send(_:)` for records encoded as they were read (`EncodedRecords.Builder`, the CLI's
   /// CSV rows), checked for NUL bytes then.
   package func send(encoded records: EncodedRecords) async throws -> [IngestAck] {
     try await send(.encoded(records), last: false)
@@ -84,6 +100,8 @@ public final class IngestStream {
   }
 
   private var received: [IngestAck] = []
+  /// Encodes `send(_:)`'s records (emptied by each batch's `take()`, keeping its room).
+  private var builder = EncodedRecords.Builder()
 
   private func receive() async throws {
     precondition(unacknowledged > 0, "no batch is waiting for an acknowledgement")

@@ -134,7 +134,8 @@ struct RecordSizes {
 
   init() {}
 
-  init<R: RecordFields>(_ r: R) {
+  // Borrowing: an initializer takes its arguments owned, so passing a record copied it.
+  init<R: RecordFields>(_ r: borrowing R) {
     func string<T: RecordText>(_ t: T) -> Int { t.byteCount == 0 ? 0 : ProtoSizes.field(t.byteCount) }
     location = string(r.state) + string(r.country) + string(r.city)
     demographics = string(r.gender) + string(r.income) + string(r.education)

@@ -36,13 +36,19 @@ struct IngestStreamTests {
       _ = try await client.ingest(nul)
     }
     let other = try await client.ingestStream()
-    await #expect(throws: WireStatus.self) { _ = try await other.send(nul) }
+    await #expect(throws: WireStatus(.invalidArgument, "record 1: data.cookie contains a NUL byte, which the protocol cannot carry")) {
+      _ = try await other.send(nul)
+    }
+    // Nothing of the refused batch is sent with the next one ("fine" was encoded before the NUL).
+    var otherAcks = try await other.send([RawRecord(cookie: "after-nul")])
+    otherAcks += try await other.finish()
+    #expect(otherAcks.map { $0.summary.outcomes.count } == [1])
     await client.close()
     // Acknowledged means durable: all of it survives kill -9.
     await server.stop(signal: SIGKILL)
     try await server.start()
     let after = try await server.client()
-    #expect(try await after.health().stats.records == 2000)
+    #expect(try await after.health().stats.records == 2001)
     #expect(try await after.user(cookie: "s19-99").data.demographics.age == 20 + 99 % 50)
     // A window larger than the server allows is lowered; the server's default applies to 0.
     #expect(try await after.ingestStream(window: 1000).window == 32)
