@@ -64,16 +64,25 @@ public final class IngestStream {
       _ = encoded.take()  // nothing of a refused batch is sent, or left for the next
       throw refused
     }
-    try await send(.encoded(encoded.take()), last: false)
-    return takeAcknowledged()
+    return try await send(encoded: encoded.take())
   }
 
   /// `send(_:)` for records encoded as they were read (`EncodedRecords.Builder`, the CLI's
   /// CSV rows), checked for NUL bytes then.
   package func send(encoded records: EncodedRecords) async throws -> [IngestAck] {
+    // Refused here rather than by the server, which closes the connection on a frame past its limit.
+    let limit = client.server.maxFrameBytes - Self.requestBytes
+    if records.batchBytes > limit {
+      throw WireStatus(
+        .invalidArgument,
+        "the batch takes \(records.batchBytes) bytes encoded, more than the \(limit) the server's frame limit leaves for records: send fewer records per batch")
+    }
     try await send(.encoded(records), last: false)
     return takeAcknowledged()
   }
+
+  /// Room a request takes beside its records (frame length, id, timeout, stream, sequence, last).
+  package static let requestBytes = 64
 
   /// Ends the stream and waits for every acknowledgement.
   /// - Returns: the acknowledgements not returned yet, oldest first (after a failure, see

@@ -16,6 +16,22 @@ extension EncodedRecords {
     /// Records added since the last `take()`.
     public var count: Int { records.count }
 
+    /// Bytes the records take in a batch, each with its field key and length (a request's frame
+    /// holds them and a few bytes more: the server refuses a frame past its `maxFrameBytes`).
+    public private(set) var batchBytes = 0
+
+    /// Takes the last record added out, into a builder of its own.
+    public mutating func takeLast() -> Builder {
+      var last = Builder()
+      guard let range = records.popLast() else { return last }
+      last.bytes = Array(bytes[range])
+      last.records = [0..<range.count]
+      last.batchBytes = ProtoSizes.field(range.count)
+      bytes.removeSubrange(range)
+      batchBytes -= last.batchBytes
+      return last
+    }
+
     public mutating func append(_ record: RawRecord) { append(fields: record) }
 
     public mutating func append(_ record: borrowing RawRecordBytes) { append(fields: copy record) }
@@ -37,6 +53,7 @@ extension EncodedRecords {
         precondition(w.at == sizes.record, "EncodedRecords.Builder: wrote \(w.at) bytes of \(sizes.record)")
       }
       records.append(start..<bytes.count)
+      batchBytes += ProtoSizes.field(sizes.record)
     }
 
     /// The records added, leaving the builder empty, with room for as many again (a batch

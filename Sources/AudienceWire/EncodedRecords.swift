@@ -16,6 +16,9 @@ public struct EncodedRecords: Hashable, Sendable {
 
   public var count: Int { records.count }
 
+  /// Bytes the records take in a batch, each with its field key and length.
+  public var batchBytes: Int { records.reduce(0) { $0 + ProtoSizes.field($1.count) } }
+
   /// The `IngestBatch` request a frame holds, read without protobuf-c; nil for any other request
   /// and for one that is not simple: a malformed frame (protobuf-c then says what is wrong), a
   /// body other than `ingest_batch` or that body twice, a record holding its location or

@@ -74,6 +74,7 @@ struct IngestCSVEndToEndTests {
     let stopped = try CLI.run(["ingest", path, "--max-errors", "1"], socket: server.socketPath)
     #expect(stopped.status == 1)
     #expect(stopped.stderr.contains("stopped after 1 error"), "\(stopped.stderr)")
+    try "cookie\nc1\n".write(toFile: server.directory + "/people.txt", atomically: true, encoding: .utf8)
     let unknown = try CLI.run(["ingest", server.directory + "/people.txt"], socket: server.socketPath)
     #expect(unknown.status != 0)
     #expect(unknown.stderr.contains("--format"), "\(unknown.stderr)")

@@ -30,10 +30,24 @@ struct Gen: ParsableCommand {
   }
 
   func run() throws {
-    guard let out = output.map({ fopen($0, "w") }) ?? fdopen(1, "w") else {
-      throw ValidationError("cannot write \(output ?? "standard output"): \(String(cString: strerror(errno)))")
-    }
-    defer { if output != nil { fclose(out) } else { fflush(out) } }
+    let target = output ?? "standard output"
+    guard let out = output.map({ fopen($0, "w") }) ?? fdopen(1, "w") else { throw Self.cannotWrite(target) }
+    // Closed (or flushed) here, not on the way out: what the buffer held is written then, and a
+    // failure to is a failure of the command.
+    var open = true
+    defer { if open { _ = output != nil ? fclose(out) : fflush(out) } }
+    try generate(into: out, target)
+    open = false
+    if (output != nil ? fclose(out) : fflush(out)) != 0 { throw Self.cannotWrite(target) }
+  }
+
+  /// A write that failed: the path and the system's reason on standard error, exit 1.
+  static func cannotWrite(_ target: String) -> ExitCode {
+    Output.stderr("audience: cannot write \(target): \(String(cString: strerror(errno)))")
+    return ExitCode(1)
+  }
+
+  private func generate(into out: UnsafeMutablePointer<FILE>, _ target: String) throws {
     var generator = PeopleGenerator(seed: seed)
     var chunk = ""
     if format == .csv { chunk += PeopleGenerator.csvHeader + "\n" }
@@ -42,17 +56,17 @@ struct Gen: ParsableCommand {
       chunk += format == .csv ? PeopleGenerator.csv(r) : RecordJSON.data(r).serializedRecord
       chunk += "\n"
       if chunk.utf8.count > 1 << 16 {
-        try write(chunk, out)
+        try write(chunk, out, target)
         chunk = ""
       }
     }
-    try write(chunk, out)
+    try write(chunk, out, target)
   }
 
-  private func write(_ text: String, _ out: UnsafeMutablePointer<FILE>) throws {
+  private func write(_ text: String, _ out: UnsafeMutablePointer<FILE>, _ target: String) throws {
     var text = text
     let ok = text.withUTF8 { fwrite($0.baseAddress, 1, $0.count, out) == $0.count }
-    if !ok { throw ExitCode(1) }
+    if !ok { throw Self.cannotWrite(target) }
   }
 }
 

@@ -17,8 +17,10 @@ struct Ingest: AsyncParsableCommand {
       the extension (.csv, .jsonl/.ndjson/.json) or --format; "-" reads standard input (JSON \
       lines unless --format csv). Re-ingesting a record already stored changes nothing.
 
-      A bad line is reported with its line number and the good lines around it are kept. A \
-      progress line is shown on a terminal. Prints {"accepted": N, "rejected": N, "duplicates": N, \
+      A bad line is reported with its line number and the good lines around it are kept; a line \
+      that is not UTF-8, or a record too large for the server's frame limit, is such a line. \
+      Every file is opened before anything is sent; a file whose header cannot be read is \
+      reported and the next one read. A progress line is shown on a terminal. Prints {"accepted": N, "rejected": N, "duplicates": N, \
       "errors": [{"line": N, "message": "..."}], "records_per_second": N, ...} with --json. Exits \
       0 when every record was accepted, 1 when any was rejected, 4 when the server went away \
       (the summary then counts what the server acknowledged).
@@ -33,7 +35,10 @@ struct Ingest: AsyncParsableCommand {
   @Option(help: "csv or jsonl (default: from each file's extension).") var format: Format?
   @Option(name: .customLong("batch-size"), help: "Records per batch.") var batchSize: Int = 1000
   @Option(help: "Batches in flight on the ingest stream (0: the server's default, 32).") var window: Int = 0
-  @Option(name: .customLong("max-errors"), help: "Stop after this many rejected records.") var maxErrors: Int?
+  @Option(
+    name: .customLong("max-errors"),
+    help: "Stop after this many rejected records. Batches then go one at a time; after a record the server rejects, the rest of its batch is kept and no other batch is sent.")
+  var maxErrors: Int?
 
   func validate() throws {
     if record == nil && files.isEmpty { throw ValidationError("give --record JSON or one or more FILEs") }
@@ -54,28 +59,49 @@ struct Ingest: AsyncParsableCommand {
     var requestFailure: WireStatus?
     var progress = Progress(enabled: !global.json && isatty(2) != 0)
     var stopped = false
+    // Every file is opened, and its format told, before anything is sent: a typo in the last
+    // name must not leave the first files half sent.
+    let formats: [Format]
+    do {
+      formats = try files.map { path in
+        try InputFile.check(path)
+        return try format(of: path)
+      }
+    } catch {
+      throw Output.failure(error, json: global.json)
+    }
     do {
       try await Output.withClient(global, jsonErrors: false) { client in
+        // With --max-errors, one batch at a time: a record the server rejects is known when its
+        // batch is answered, and no batch goes out after the limit is reached.
         let sender = BatchSender(
-          stream: try await client.ingestStream(window: window), batchSize: min(batchSize, client.server.maxRecordsPerBatch))
+          stream: try await client.ingestStream(window: maxErrors == nil ? window : 1),
+          batchSize: min(batchSize, client.server.maxRecordsPerBatch),
+          maxBatchBytes: client.server.maxFrameBytes - IngestStream.requestBytes, maxErrors: maxErrors)
         do {
           if let record {
             try await sender.add(line: 1, file: nil, text: record, into: &summary)
           } else {
-            for path in files {
+            for (path, format) in zip(files, formats) {
               let name = files.count > 1 ? path : nil
-              switch try format(of: path) {
-              case .jsonl: try await sendJSONLines(path, name, sender, &summary, &progress)
-              case .csv: try await sendCSV(path, name, sender, &summary, &progress)
+              do {
+                switch format {
+                case .jsonl: try await sendJSONLines(path, name, sender, &summary, &progress)
+                case .csv: try await sendCSV(path, name, sender, &summary, &progress)
+                }
+              } catch let e as FileError {
+                // The file's good rows before the failure are kept; the next file is read.
+                summary.fail(line: e.line, file: name, message: name == nil ? "\(path): \(e.message)" : e.message)
               }
             }
           }
         } catch is TooManyErrors {
-          // --max-errors: nothing more is read; what was read before the stop is still sent
-          // and waited for, so the summary counts what the server stored.
+          // --max-errors: nothing more is read. The records read before the error are sent
+          // (after one the server rejected, none are: `BatchSender.send`), and waited for, so the
+          // summary counts what the server stored.
           stopped = true
         }
-        try await sender.finish(into: &summary)
+        if try await sender.finish(into: &summary) { stopped = true }
       }
     } catch let f as Output.RequestFailed {
       // The summary still says what the server acknowledged before it failed.
@@ -88,7 +114,9 @@ struct Ingest: AsyncParsableCommand {
     progress.clear()
     let elapsed = clock.now - started
     summary.seconds = Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds)
-    summary.errors.sort { ($0.file ?? "", $0.line) < ($1.file ?? "", $1.line) }
+    // In the order the files were given, then by line.
+    let fileOrder = Dictionary(files.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+    summary.errors.sort { ($0.file.flatMap { fileOrder[$0] } ?? 0, $0.line) < ($1.file.flatMap { fileOrder[$0] } ?? 0, $1.line) }
     if let status = requestFailure { Output.stderr("audience: \(status.code): \(status.message)") }
     if global.json {
       var json = summary.json
@@ -97,7 +125,11 @@ struct Ingest: AsyncParsableCommand {
       }
       Output.stdout(json.serialized())
     } else {
-      for e in summary.errors { Output.stderr("line \(e.line)\(e.file.map { " of \($0)" } ?? ""): \(e.message)") }
+      for e in summary.errors {
+        // Line 0: the file as a whole (it could not be read on).
+        let place = e.line > 0 ? "line \(e.line)\(e.file.map { " of \($0)" } ?? ""): " : e.file.map { "\($0): " } ?? ""
+        Output.stderr(place + e.message)
+      }
       for w in summary.cappedReasons.prefix(20) {
         Output.stderr("line \(w.line)\(w.file.map { " of \($0)" } ?? ""): warning: \(w.message)")
       }
@@ -106,7 +138,22 @@ struct Ingest: AsyncParsableCommand {
       Output.stderr(summary.text)
     }
     if let failure { throw failure }
-    if summary.rejected > 0 { throw ExitCode(1) }
+    if summary.rejected > 0 || summary.failedFiles > 0 { throw ExitCode(1) }
+  }
+
+  /// Whether a file's first chunk holds a CR that no LF follows before the first line feed
+  /// (old Mac line ends): the parser ends rows at LF only, and would read the whole file as
+  /// one header row.
+  static func endsLinesWithCRAlone(_ chunk: ArraySlice<UInt8>) -> Bool {
+    let firstLine = chunk.prefix { $0 != 0x0A }
+    guard let cr = firstLine.firstIndex(of: 0x0D) else { return false }
+    return cr != firstLine.endIndex - 1 || firstLine.endIndex == chunk.endIndex
+  }
+
+  /// A file that cannot be read on, or whose header is unusable: reported, and the next file read.
+  struct FileError: Error {
+    var line: Int
+    var message: String
   }
 
   private func format(of path: String) throws -> Format {
@@ -125,11 +172,16 @@ struct Ingest: AsyncParsableCommand {
     _ path: String, _ name: String?, _ sender: BatchSender, _ summary: inout IngestTally, _ progress: inout Progress
   ) async throws {
     let reader: LineReader
-    do { reader = try LineReader(path: path) } catch { throw WireStatus(.invalidArgument, "\(error)") }
+    do { reader = try LineReader(path: path) } catch { throw FileError(line: 0, message: "\(error)") }
     progress.start(total: reader.size)
     let maxErrors = self.maxErrors  // read once, as in `sendCSV`
-    while let line = reader.next() {
+    while let next = reader.next() {
       progress.update(records: summary.accepted + summary.rejected, bytes: reader.bytesRead)
+      guard case .text(let line) = next else {
+        summary.reject(line: reader.lineNumber, file: name, message: "the line is not valid UTF-8")
+        if let maxErrors, summary.rejected >= maxErrors { throw TooManyErrors() }
+        continue
+      }
       if line.allSatisfy(\.isWhitespace) { continue }
       try await sender.add(line: reader.lineNumber, file: name, text: line, into: &summary)
       if let maxErrors, summary.rejected >= maxErrors { throw TooManyErrors() }
@@ -140,33 +192,44 @@ struct Ingest: AsyncParsableCommand {
     _ path: String, _ name: String?, _ sender: BatchSender, _ summary: inout IngestTally, _ progress: inout Progress
   ) async throws {
     let reader: ChunkReader
-    do { reader = try ChunkReader(path: path) } catch { throw WireStatus(.invalidArgument, "\(error)") }
+    do { reader = try ChunkReader(path: path) } catch { throw FileError(line: 0, message: "\(error)") }
     progress.start(total: reader.size)
     var parser = CSVParser()
     // Read once: an `@Option`'s value is looked up through ArgumentParser's storage each time
     // (6% of the CLI's time when it was read per row).
     let maxErrors = self.maxErrors
     var columns: CSVRecords?
-    var headerError: WireStatus?
+    var headerError: FileError?
     var done = false
     while !done {
       // Each row is encoded as it is read, from the parser's bytes (no `String` per field);
       // full batches are sent after the chunk.
       func take(_ row: borrowing CSVByteRow) {
         guard headerError == nil, maxErrors.map({ summary.rejected < $0 }) ?? true else { return }
+        guard let mapping = columns else {
+          // A header that cannot be read is the file's error, not a rejected record (the next
+          // row would be taken for the header).
+          if let error = row.error {
+            headerError = FileError(line: row.line, message: "header: \(error)")
+            return
+          }
+          do { columns = try CSVRecords(header: row.fields) } catch {
+            headerError = FileError(line: row.line, message: error.message)
+          }
+          return
+        }
         if let error = row.error {
           summary.reject(line: row.line, file: name, message: error)
           return
         }
-        guard let mapping = columns else {
-          do { columns = try CSVRecords(header: row.fields) } catch {
-            headerError = WireStatus(.invalidArgument, "\(path): \(error.message)")
-          }
-          return
-        }
         sender.queue(row, mapping, file: name, into: &summary)
       }
-      if let chunk = try reader.next() {
+      let next: ArraySlice<UInt8>?
+      do { next = try reader.next() } catch { throw FileError(line: 0, message: "\(path): \(error)") }
+      if let chunk = next {
+        if reader.bytesRead == chunk.count, Self.endsLinesWithCRAlone(chunk) {
+          throw FileError(line: 1, message: "the lines end with a carriage return alone (CR); end them with LF or CRLF")
+        }
         chunk.withUnsafeBytes { parser.feed($0, rows: take) }
       } else {
         parser.finish(rows: take)
@@ -187,6 +250,10 @@ struct Ingest: AsyncParsableCommand {
 final class BatchSender {
   let stream: IngestStream
   let batchSize: Int
+  /// Most bytes a batch's records may take: the server refuses a larger frame.
+  let maxBatchBytes: Int
+  /// --max-errors: once this many records were rejected, no further batch is sent.
+  let maxErrors: Int?
   private var lines: [(line: Int, file: String?)] = []
   /// The records of the batch being filled, encoded as they come.
   private var records = EncodedRecords.Builder()
@@ -196,9 +263,38 @@ final class BatchSender {
   private var places: [UInt64: [(line: Int, file: String?)]] = [:]
   private var sequence: UInt64 = 0
 
-  init(stream: IngestStream, batchSize: Int) {
+  init(stream: IngestStream, batchSize: Int, maxBatchBytes: Int, maxErrors: Int?) {
     self.stream = stream
     self.batchSize = batchSize
+    self.maxBatchBytes = maxBatchBytes
+    self.maxErrors = maxErrors
+  }
+
+  /// Keeps the batch being filled within `maxBatchBytes` once a record was added to it: a record
+  /// that takes it past the limit starts the next batch (the batch before it is queued), and one
+  /// too large for any batch is taken out and rejected by its line. Returns whether it was kept.
+  private func fit(line: Int, file: String?, into tally: inout IngestTally) -> Bool {
+    guard records.batchBytes > maxBatchBytes else { return true }
+    let last = records.takeLast()
+    if last.batchBytes > maxBatchBytes {
+      tally.reject(
+        line: line, file: file,
+        message: "the record takes \(last.batchBytes) bytes encoded, more than the \(maxBatchBytes) a batch may hold (the server's frame limit)")
+      return false
+    }
+    if records.count > 0 {
+      queued.append((records.take(), lines))
+      lines = []
+    }
+    records = last
+    return true
+  }
+
+  /// Forgets the records read and not sent (a --max-errors stop).
+  func dropUnsent() {
+    _ = records.take()
+    lines = []
+    queued = []
   }
 
   /// Parses one line; a line that is not a record is counted as rejected at once.
@@ -211,8 +307,8 @@ final class BatchSender {
       return true
     }
     if encoded {
-      lines.append((line, file))
-      if records.count >= batchSize { try await flush(into: &tally) }
+      if fit(line: line, file: file, into: &tally) { lines.append((line, file)) }
+      try await sendFull(into: &tally)
       return
     }
     let record: RawRecord
@@ -231,8 +327,13 @@ final class BatchSender {
   /// Queues one record; sends a batch when it is full.
   func add(line: Int, file: String?, record: consuming RawRecord, into tally: inout IngestTally) async throws {
     records.append(record)
-    lines.append((line, file))
-    if records.count >= batchSize { try await flush(into: &tally) }
+    if fit(line: line, file: file, into: &tally) { lines.append((line, file)) }
+    try await sendFull(into: &tally)
+  }
+
+  /// Sends the batch being filled once it holds `batchSize` records, and any batch `fit` queued.
+  private func sendFull(into tally: inout IngestTally) async throws {
+    if records.count >= batchSize { try await flush(into: &tally) } else if !queued.isEmpty { try await sendQueued(into: &tally) }
   }
 
   /// Queues a CSV row's record (a row that is not one is counted as rejected at once); a full
@@ -244,6 +345,7 @@ final class BatchSender {
       tally.reject(line: row.line, file: file, message: error.message)
       return
     }
+    guard fit(line: row.line, file: file, into: &tally) else { return }
     lines.append((row.line, file))
     if records.count >= batchSize {
       queued.append((records.take(), lines))
@@ -258,14 +360,21 @@ final class BatchSender {
     for (batch, lines) in batches { try await send(batch, lines, into: &tally) }
   }
 
-  func finish(into tally: inout IngestTally) async throws {
-    try await flush(into: &tally)
+  /// Sends what is left and waits for every acknowledgement; true when --max-errors stopped it
+  /// before the last batches (they are not sent).
+  func finish(into tally: inout IngestTally) async throws -> Bool {
+    var stopped = false
+    do { try await flush(into: &tally) } catch is Ingest.TooManyErrors {
+      dropUnsent()
+      stopped = true
+    }
     do {
       for ack in try await stream.finish() { count(ack, into: &tally) }
     } catch {
       for ack in stream.takeAcknowledged() { count(ack, into: &tally) }  // durable before the failure
       throw error
     }
+    return stopped
   }
 
   private func flush(into tally: inout IngestTally) async throws {
@@ -278,6 +387,12 @@ final class BatchSender {
   }
 
   private func send(_ batch: EncodedRecords, _ lines: [(line: Int, file: String?)], into tally: inout IngestTally) async throws {
+    if maxErrors != nil {
+      // The answers to the batches sent are counted first (one at most: the window is 1), so
+      // that no batch goes out after one holding a record the server rejected at the limit.
+      while stream.unacknowledged > 0 { count(try await stream.next(), into: &tally) }
+      if stoppedByServer { throw Ingest.TooManyErrors() }
+    }
     places[sequence] = lines
     sequence += 1
     do {
@@ -292,6 +407,10 @@ final class BatchSender {
   private func count(_ ack: IngestAck, into tally: inout IngestTally) {
     let where_ = places.removeValue(forKey: ack.sequence) ?? []
     for (outcome, place) in zip(ack.summary.outcomes, where_) { tally.count(outcome, line: place.line, file: place.file) }
+    if let maxErrors, tally.rejected >= maxErrors, ack.summary.outcomes.contains(where: { if case .rejected = $0 { true } else { false } }) { stoppedByServer = true }
   }
+
+  /// A record the server rejected brought the rejections to --max-errors: no batch is sent after.
+  private var stoppedByServer = false
 
 }

@@ -33,6 +33,15 @@ struct IngestTally {
     }
   }
 
+  /// Files given up on part way (unreadable, or a header that names no columns to read).
+  var failedFiles = 0
+
+  /// A file given up on: its error is listed with the records' (line 0: the file as a whole).
+  mutating func fail(line: Int, file: String?, message: String) {
+    failedFiles += 1
+    errors.append(LineError(line: line, file: file, message: message))
+  }
+
   mutating func count(_ outcome: IngestOutcome, line: Int, file: String?) {
     switch outcome {
     case .created: accepted += 1; created += 1
@@ -60,8 +69,9 @@ struct IngestTally {
       ("accepted", .int(Int64(accepted))), ("rejected", .int(Int64(rejected))),
       ("duplicates", .int(Int64(duplicates))), ("created", .int(Int64(created))),
       ("updated", .int(Int64(updated))), ("merged", .int(Int64(merged))), ("capped", .int(Int64(capped))),
+      ("failed_files", .int(Int64(failedFiles))),
       ("errors", .array(errors.map { e in
-        var members: [(String, JSONValue)] = [("line", .int(Int64(e.line)))]
+        var members: [(String, JSONValue)] = e.line > 0 ? [("line", .int(Int64(e.line)))] : []
         if let f = e.file { members.append(("file", .string(f))) }
         members.append(("message", .string(e.message)))
         return .object(members)

@@ -36,8 +36,17 @@ final class LineReader {
     if ownsFile { fclose(file) }
   }
 
-  /// The next line without its line terminator (`\n` or `\r\n`), or nil at the end.
-  func next() -> String? {
+  /// A line's text, or why it has none.
+  enum Line {
+    case text(String)
+    /// The line's bytes are not UTF-8. (Decoded anyway, each bad byte would become U+FFFD, and
+    /// two cookies differing only there would be stored as one.)
+    case notUTF8
+  }
+
+  /// The next line without its line terminator (`\n` or `\r\n`), or nil at the end. The first
+  /// line loses a UTF-8 byte order mark, as a CSV file's does.
+  func next() -> Line? {
     let n = getline(&buffer, &capacity, file)
     guard n >= 0, let buffer else { return nil }
     lineNumber += 1
@@ -45,8 +54,12 @@ final class LineReader {
     var length = n
     if length > 0, buffer[length - 1] == 0x0A { length -= 1 }
     if length > 0, buffer[length - 1] == 0x0D { length -= 1 }
-    return buffer.withMemoryRebound(to: UInt8.self, capacity: length) {
-      String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+    return buffer.withMemoryRebound(to: UInt8.self, capacity: length) { start -> Line in
+      var bytes = UnsafeBufferPointer(start: start, count: length)
+      if lineNumber == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = UnsafeBufferPointer(rebasing: bytes[3...]) }
+      let text = String(decoding: bytes, as: UTF8.self)
+      // Decoding repairs invalid UTF-8, so a line that decodes to other bytes was not UTF-8.
+      return text.utf8.count == bytes.count && text.utf8.elementsEqual(bytes) ? .text(text) : .notUTF8
     }
   }
 

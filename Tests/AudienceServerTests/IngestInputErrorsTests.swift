@@ -1,0 +1,145 @@
+import AudienceCore
+import Foundation
+import Testing
+
+/// `audience ingest` on inputs that are wrong as a whole or in their bytes (found by a session
+/// trying the CLI as an adversarial user): each is reported by file and line, the good records
+/// around it are kept, and nothing is stored that was not sent as it was written.
+@Suite("Ingest input errors end to end", .serialized)
+struct IngestInputErrorsTests {
+  static func write(_ bytes: [UInt8], _ path: String) throws {
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+  }
+
+  static func errors(_ summary: JSONValue) -> [JSONValue] {
+    if case .array(let errors)? = summary["errors"] { return errors }
+    return []
+  }
+
+  /// Invalid UTF-8 in a JSON line used to be decoded with U+FFFD in place of each bad byte: two
+  /// cookies differing only there were stored as one person. A BOM before the first line is dropped.
+  @Test func jsonLinesThatAreNotUTF8AreRejectedByLine() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let path = server.directory + "/bad.jsonl"
+    let lines: [[UInt8]] = [
+      [0xEF, 0xBB, 0xBF] + Array(#"{"data":{"cookie":"bom1"}}"#.utf8),
+      Array(#"{"data":{"cookie":"bad"#.utf8) + [0xFE] + Array(#"","email":"one@x.com"}}"#.utf8),
+      Array(#"{"data":{"cookie":"bad"#.utf8) + [0xFF] + Array(#"","email":"two@x.com"}}"#.utf8),
+      Array(#"{"data":{"cookie":"good1"}}"#.utf8),
+    ]
+    try Self.write(Array(lines.joined(separator: [0x0A])) + [0x0A], path)
+    let run = try CLI.run(["ingest", path, "--json"], socket: server.socketPath)
+    #expect(run.status == 1, "\(run.stderr)")
+    let summary = try CLI.json(run)
+    #expect(summary["accepted"] == .int(2))
+    #expect(summary["rejected"] == .int(2))
+    #expect(Self.errors(summary).map { $0["line"] } == [.int(2), .int(3)])
+    #expect(Self.errors(summary).first?["message"] == .string("the line is not valid UTF-8"))
+    #expect(try CLI.run(["user", "bom1", "--json"], socket: server.socketPath).status == 0)
+    #expect(try CLI.run(["user", "bad\u{FFFD}", "--json"], socket: server.socketPath).status == 3)
+    #expect(await server.stop() == 0)
+  }
+
+  /// Batches are cut to fit the server's frame limit; a record too large for any batch is
+  /// rejected by its line, and the records around it are kept (the server used to close the
+  /// connection on the frame, and nothing of the file was stored).
+  @Test func batchesFitTheFrameLimitAndALargerRecordIsRejectedByLine() async throws {
+    let server = ServerProcess(arguments: ["--max-frame-bytes", "65536"])
+    try await server.start()
+    defer { server.removeFiles() }
+    let wide = String(repeating: "x", count: 1000)
+    let csv = server.directory + "/wide.csv"
+    let rows = (0..<300).map { "w\($0),\(wide),\(wide),\(wide)" }
+    try ("cookie,city,state,country\n" + rows.joined(separator: "\n") + "\n").write(toFile: csv, atomically: true, encoding: .utf8)
+    let wideRun = try CLI.run(["ingest", csv, "--json"], socket: server.socketPath)
+    #expect(wideRun.status == 0, "\(wideRun.stderr)")
+    #expect(try CLI.json(wideRun)["accepted"] == .int(300))
+
+    let jsonl = server.directory + "/big.jsonl"
+    let many = Array(repeating: "\"\(String(repeating: "y", count: 1000))\"", count: 100).joined(separator: ",")
+    try [#"{"data":{"cookie":"big-a"}}"#, #"{"data":{"cookie":"big-b","interests":[\#(many)]}}"#, #"{"data":{"cookie":"big-c"}}"#]
+      .joined(separator: "\n").appending("\n").write(toFile: jsonl, atomically: true, encoding: .utf8)
+    let bigRun = try CLI.run(["ingest", jsonl, "--json"], socket: server.socketPath)
+    #expect(bigRun.status == 1, "\(bigRun.stderr)")
+    let summary = try CLI.json(bigRun)
+    #expect(summary["accepted"] == .int(2))
+    #expect(summary["error"] == nil)
+    #expect(Self.errors(summary).map { $0["line"] } == [.int(2)])
+    let message = "\(Self.errors(summary).first?["message"] ?? .null)"
+    #expect(message.contains("frame limit"), "\(message)")
+    #expect(try CLI.run(["user", "big-c", "--json"], socket: server.socketPath).status == 0)
+    #expect(await server.stop() == 0)
+  }
+
+  /// Every file is checked before anything is sent: a missing file or a directory among them
+  /// stores nothing (a typo in the last name used to leave the first files half sent, and the
+  /// summary said 0). A file whose header is unusable is reported as a whole, and the other files
+  /// are sent.
+  @Test func filesAreCheckedFirstAndABadFileDoesNotStopTheOthers() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let good = server.directory + "/good.csv", later = server.directory + "/later.csv"
+    try ("cookie,age\n" + (1...2_500).map { "g\($0),30" }.joined(separator: "\n") + "\n").write(toFile: good, atomically: true, encoding: .utf8)
+    try "cookie,age\nl1,31\n".write(toFile: later, atomically: true, encoding: .utf8)
+    let missing = try CLI.run(["ingest", good, server.directory + "/nope.csv"], socket: server.socketPath)
+    #expect(missing.status == 1)
+    #expect(missing.stderr.contains("cannot open \(server.directory)/nope.csv: No such file or directory"), "\(missing.stderr)")
+    let directory = server.directory + "/d.jsonl"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let dir = try CLI.run(["ingest", good, directory], socket: server.socketPath)
+    #expect(dir.status == 1)
+    #expect(dir.stderr.contains("is a directory"), "\(dir.stderr)")
+    #expect(try CLI.json(try CLI.run(["health", "--json"], socket: server.socketPath))["records"] == .int(0))
+
+    let noCookie = server.directory + "/nocookie.csv", brokenHeader = server.directory + "/broken.csv"
+    let crOnly = server.directory + "/cr.csv"
+    try "email,age\na@x.com,3\n".write(toFile: noCookie, atomically: true, encoding: .utf8)
+    try "cookie,\"email\"x\nhh1,hh1@x.com\n".write(toFile: brokenHeader, atomically: true, encoding: .utf8)
+    try "cookie,email\rcr1,a@y.com\rcr2,b@y.com\r".write(toFile: crOnly, atomically: true, encoding: .utf8)
+    let run = try CLI.run(["ingest", good, noCookie, brokenHeader, crOnly, later, "--json"], socket: server.socketPath)
+    #expect(run.status == 1, "\(run.stderr)")
+    let summary = try CLI.json(run)
+    #expect(summary["accepted"] == .int(2_501))
+    #expect(summary["rejected"] == .int(0))
+    #expect(summary["failed_files"] == .int(3))
+    let errors = Self.errors(summary)
+    // In the order the files were given.
+    #expect(errors.map { $0["file"] } == [.string(noCookie), .string(brokenHeader), .string(crOnly)])
+    #expect(errors.map { $0["line"] } == [.int(1), .int(1), .int(1)])
+    let messages = "\(errors)"
+    for expected in ["header: text after the closing quote", "carriage return alone", "no cookie column"] {
+      #expect(messages.contains(expected), "\(messages)")
+    }
+    #expect(try CLI.json(try CLI.run(["health", "--json"], socket: server.socketPath))["records"] == .int(2_501))
+    #expect(await server.stop() == 0)
+  }
+
+  /// --max-errors stops after the batch holding a record the server rejects (an age out of
+  /// range): nothing after that batch is sent. It used to go on while 32 batches were in flight.
+  @Test func maxErrorsStopsAfterTheBatchHoldingAServerRejection() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let path = server.directory + "/ages.csv"
+    let rows = (1...5_000).map { "a\($0),\($0 == 1_601 ? 200 : 30)" }
+    try ("cookie,age\n" + rows.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    let run = try CLI.run(["ingest", path, "--max-errors", "1", "--batch-size", "500", "--json"], socket: server.socketPath)
+    #expect(run.status == 1, "\(run.stderr)")
+    let summary = try CLI.json(run)
+    #expect(summary["rejected"] == .int(1))
+    #expect(summary["accepted"] == .int(1_999))
+    #expect(Self.errors(summary).map { $0["line"] } == [.int(1_602)])
+    #expect(try CLI.json(try CLI.run(["health", "--json"], socket: server.socketPath))["records"] == .int(1_999))
+    #expect(await server.stop() == 0)
+  }
+
+  /// `gen` reports a write that fails (a full disk), instead of exiting 0 with nothing written.
+  @Test func genReportsAFailedWrite() throws {
+    let run = try CLI.run(["gen", "--count", "5", "--output", "/dev/full"], socket: "/nonexistent.sock")
+    #expect(run.status == 1)
+    #expect(run.stderr.contains("cannot write /dev/full: No space left on device"), "\(run.stderr)")
+  }
+}
