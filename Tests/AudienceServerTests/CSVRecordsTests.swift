@@ -20,7 +20,7 @@ struct CSVRecordsTests {
     #expect(try Self.record(age: text).age == age, "\(text)")
   }
 
-  @Test(arguments: ["abc", "25.5", "1000000000", "1e12", "nana", "\u{663}"])
+  @Test(arguments: ["abc", "25.5", "1000000000", "1e12", "nana", "\u{663}", "0x1e", "0x1Ep0", "inf"])
   func otherAgesAreRefused(text: String) {
     #expect(throws: AudienceError.self, "\(text)") { try Self.record(age: text) }
   }
