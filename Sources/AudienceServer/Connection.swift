@@ -72,7 +72,12 @@ final class Connection: @unchecked Sendable {
       case .timedOut:
         checkTimeouts()
       case .closed:
-        socket.close()
+        // The peer sends no more; it may have shut down only its side (`shutdown(SHUT_WR)`,
+        // `nc -N`) and still read. The requests already taken are answered, then the
+        // connection closes; watches end (a peer that closed outright would hold them open).
+        context.stopAllWatches()
+        socket.waitUntilIdle()
+        socket.closeWhenWritten()
         return
       }
     }
@@ -248,8 +253,10 @@ final class Connection: @unchecked Sendable {
         // Counted as acknowledged before the client can see the acknowledgements, so a client
         // that sends on receipt is within its window.
         streams.withLock { $0.acknowledged(stream, generation, responses.count) }
-        socket.finished(responses.count)
+        // Queued before they stop counting as running: a reader that saw the peer leave waits
+        // for nothing to run, then closes once the queue is written.
         writer.post(responses)
+        socket.finished(responses.count)
       }
 
       /// Waits for the store to report a group, then answers every group reported, in order.

@@ -222,6 +222,10 @@ final class ConnectionSocket: Sendable {
     state.wait(until: { $0.shut || $0.queuedBytes <= highWater }) { !$0.shut }
   }
 
+  /// Blocks the reader until no request taken is running (their responses queued), or the
+  /// connection is shut down.
+  func waitUntilIdle() { state.wait(until: { $0.shut || $0.running == 0 }) { _ in } }
+
   /// A request was taken to run off the reader thread.
   func began() { state.withLock { $0.running += 1 } }
 

@@ -75,14 +75,17 @@ struct IngestStreams<Prepared> {
     guard var s = streams[batch.stream] else {
       return .refused(WireStatus(.failedPrecondition, "no ingest stream \(batch.stream) is open on this connection"))
     }
-    if let closed = s.closed { return .refused(WireStatus(.failedPrecondition, closed)) }
+    if let closed = s.closed {
+      // Said of this batch: repeating the first refusal's numbers would misname it.
+      return .refused(WireStatus(.failedPrecondition, "ingest stream \(batch.stream) is closed (\(closed)); batch \(batch.sequence) is refused"))
+    }
     if s.ended {
       return .refused(WireStatus(.failedPrecondition, "ingest stream \(batch.stream) has ended (its last batch was sent)"))
     }
     guard batch.sequence == s.nextSequence else {
       // Batches already taken are still committed and acknowledged; later ones are refused.
       let reason = "ingest stream \(batch.stream) expected batch \(s.nextSequence), got \(batch.sequence); the stream is closed"
-      s.closed = reason
+      s.closed = "batch \(batch.sequence) came when batch \(s.nextSequence) was expected"
       streams[batch.stream] = s.done ? nil : s
       return .refused(WireStatus(.failedPrecondition, reason))
     }

@@ -44,8 +44,15 @@ enum ProtoFilter {
       )
     }
     switch f.node_case {
-    case AUDIENCE__V1__FILTER__NODE_ALL: return .all(try list(f.all))
-    case AUDIENCE__V1__FILTER__NODE_ANY: return .any(try list(f.any))
+    // An empty list is refused, not read as "everyone" or "no one" (docs/PROTOCOL.md).
+    case AUDIENCE__V1__FILTER__NODE_ALL:
+      let all = try list(f.all)
+      guard !all.isEmpty else { throw .invalidField("filter.all", "is an empty list (leave the filter out to match everyone)") }
+      return .all(all)
+    case AUDIENCE__V1__FILTER__NODE_ANY:
+      let any = try list(f.any)
+      guard !any.isEmpty else { throw .invalidField("filter.any", "is an empty list") }
+      return .any(any)
     case AUDIENCE__V1__FILTER__NODE_NOT:
       guard let child = f.not_ else { throw .invalidField("filter.not", "has no operand") }
       return .not(try decode(child, depth: depth + 1))

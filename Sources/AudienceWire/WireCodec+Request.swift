@@ -91,7 +91,8 @@ public enum WireCodec {
         guard !cookie.isEmpty else { throw AudienceError.invalidField("cookie", "is required") }
         body = .split(cookie: cookie)
       default:
-        throw WireStatus(.unimplemented, "request \(m.id) names no method this server knows (body field \(m.body_case.rawValue))")
+        // protobuf-c leaves a body field it does not know unset (0), like an empty request.
+        throw WireStatus(.unimplemented, "request \(m.id) names no method this server knows (none, or one of a newer protocol)")
       }
       return WireRequest(id: m.id, timeoutMs: m.timeout_ms, body: body)
     }

@@ -122,6 +122,29 @@ struct HostileInputTests {
     await server.stop()
   }
 
+  /// A peer that shuts down only its sending side after its requests (`nc -N`, `socat`) still
+  /// gets every response, including those of requests that wait (an ingest's, once durable;
+  /// they used to be dropped as the connection closed at end of input).
+  @Test func aPeerThatHalfClosesStillGetsEveryResponse() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let raw = try RawSocket(path: server.socketPath)
+    try raw.hello()
+    raw.send(WireRequest(id: 21, body: .ingest((0..<2_000).map { RawRecord(cookie: "half\($0)") })))
+    raw.send(WireRequest(id: 22, body: .health))
+    raw.send(WireRequest(id: 23, body: .analyze(AnalyzeQuery())))
+    #expect(shutdown(raw.fd, Int32(SHUT_WR)) == 0)
+    var answered: [UInt64: WireStatus] = [:]
+    while let r = try raw.readResponse() { answered[r.id] = r.status }
+    #expect(answered.keys.sorted() == [21, 22, 23])
+    #expect(answered.values.allSatisfy { $0.code == .ok }, "\(answered)")
+    let client = try await server.client()
+    #expect(try await client.health().stats.records == 2_000)
+    await client.close()
+    await server.stop()
+  }
+
   func varint(_ n: Int) -> [UInt8] {
     var out: [UInt8] = []
     var v = UInt64(n)

@@ -93,6 +93,14 @@ struct HostileBytesTests {
     #expect(message.hasPrefix("INVALID_ARGUMENT: filter: has no predicate"), "\(message)")
   }
 
+  @Test func anEmptyAllOrAnyListIsAnError() {
+    // Request{id: 1, query_cohort: {filter: {all: {}}}}, then {any: {}}: not "everyone" and "no one".
+    let all = decodeError([0x08, 0x01, 0x6A, 0x04, 0x0A, 0x02, 0x0A, 0x00]) ?? "decoded"
+    #expect(all.hasPrefix("INVALID_ARGUMENT: filter.all: is an empty list"), "\(all)")
+    let any = decodeError([0x08, 0x01, 0x6A, 0x04, 0x0A, 0x02, 0x12, 0x00]) ?? "decoded"
+    #expect(any.hasPrefix("INVALID_ARGUMENT: filter.any: is an empty list"), "\(any)")
+  }
+
   private static func nested(_ depth: Int, all: Bool) -> Filter {
     var f: Filter = .age(min: 1, max: 2)
     for _ in 1..<depth { f = all ? .all([f]) : .not(f) }

@@ -525,7 +525,8 @@ struct  Audience__V1__WatchEvent
 
 
 /*
- * Ends a watch (or any request still running) on this connection.
+ * Ends a watch on this connection. Other requests are not cancelled: an ingest, for one, runs
+ * to its commit (found is false for it).
  */
 struct  Audience__V1__CancelRequest
 {
@@ -750,7 +751,7 @@ struct  Audience__V1__AnalyzeRequest
    */
   uint32_t age_bins;
   /*
-   * Clusters; 0 means 3. k-means runs only when it is at most 20.
+   * Clusters; 0 means 3; more than 20 is INVALID_ARGUMENT.
    */
   uint32_t k;
   /*
