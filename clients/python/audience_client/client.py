@@ -37,15 +37,16 @@ def _counts(xs):
     return {x.name: x.count for x in xs}
 
 
-def _batches(items, size):
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def _varint_len(n):
+    length = 1
+    while n >= 0x80:
+        n >>= 7
+        length += 1
+    return length
+
+
+# Room a request takes beside its records (frame length, id, timeout, stream, sequence, last).
+_REQUEST_BYTES = 64
 
 
 class Client:
@@ -83,7 +84,10 @@ class Client:
     def _recv_exactly(self, n):
         chunks = []
         while n:
-            chunk = self._sock.recv(min(n, 1 << 20))
+            try:
+                chunk = self._sock.recv(min(n, 1 << 20))
+            except OSError as e:
+                raise self._lost(e) from None
             if not chunk:
                 raise AudienceError("UNAVAILABLE", "connection closed by the server")
             chunks.append(chunk)
@@ -97,8 +101,39 @@ class Client:
         req = envelope_pb2.Request(id=request_id, timeout_ms=timeout_ms)
         getattr(req, method).CopyFrom(body)
         payload = req.SerializeToString()
-        self._sock.sendall(struct.pack(">I", len(payload)) + payload)
+        try:
+            self._sock.sendall(struct.pack(">I", len(payload)) + payload)
+        except OSError as e:
+            raise self._lost(e) from None
         return request_id
+
+    def _lost(self, error):
+        """The connection broke: the server's last word if it said why before closing (its idle
+        timeout, a frame past its limit), else UNAVAILABLE naming the socket error."""
+        if isinstance(error, socket.timeout):
+            return AudienceError("DEADLINE_EXCEEDED", f"no answer from the server within {self._sock.gettimeout()} s")
+        try:
+            self._sock.settimeout(0.5)
+            data = b""
+            while True:
+                chunk = self._sock.recv(1 << 16)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:
+            pass
+        while len(data) >= 4:
+            (length,) = struct.unpack(">I", data[:4])
+            if len(data) < 4 + length:
+                break
+            try:
+                resp = envelope_pb2.Response.FromString(data[4:4 + length])
+            except Exception:
+                break
+            data = data[4 + length:]
+            if resp.id == 0 and resp.status.code != 0:
+                return AudienceError(_code_name(resp.status.code), resp.status.message)
+        return AudienceError("UNAVAILABLE", f"connection lost: {error}")
 
     def _receive(self, wanted):
         """The next response whose id is in `wanted` (a status frame with id 0 is raised).
@@ -131,65 +166,99 @@ class Client:
 
     def ingest(self, records, batch_size=1000, window=0):
         """Stores records (dicts in the {"data": {...}} shape). Returns
-        {"accepted", "rejected", "duplicates", "errors": [{"index", "message"}]}.
+        {"accepted", "rejected", "duplicates", "errors": [{"index", "message"}]}, errors in index order.
 
-        More than one batch goes on an ingest stream: up to `window` batches in flight (0: the
-        server's default, 32), each acknowledged once durable. If the server fails or goes away, AudienceError is raised and
-        its `summary` attribute holds what was acknowledged before."""
+        A record that cannot be sent (not an object, a field of the wrong type, a NUL byte, too
+        large for the server's frame limit) is rejected here, by its index, like one the server
+        rejects; the others are sent. Batches hold at most `batch_size` records and fit the
+        server's limits. More than one batch goes on an ingest stream: up to `window` batches in
+        flight (0: the server's default, 32), each acknowledged once durable. If the server fails
+        or goes away, AudienceError is raised and its `summary` attribute holds what was
+        acknowledged before."""
         summary = {"accepted": 0, "rejected": 0, "duplicates": 0, "errors": []}
+        max_records = max(1, min(batch_size, self.server.max_records_per_batch or batch_size))
+        max_bytes = (self.server.max_frame_bytes or (4 << 20)) - _REQUEST_BYTES
 
-        def count(resp, offset):
+        def reject(index, message):
+            summary["rejected"] += 1
+            summary["errors"].append({"index": index, "message": message})
+
+        def batches():
+            """(indexes, records) of the records that can be sent, in batches that fit."""
+            indexes, batch, size = [], [], 0
+            for index, record in enumerate(records):
+                try:
+                    proto = record_to_proto(record)
+                except ValueError as e:
+                    reject(index, str(e))
+                    continue
+                n = proto.ByteSize()
+                n += 1 + _varint_len(n)
+                if n > max_bytes:
+                    reject(index, f"the record takes {n} bytes encoded, more than the {max_bytes} a batch may hold "
+                                  "(the server's frame limit)")
+                    continue
+                if batch and (len(batch) >= max_records or size + n > max_bytes):
+                    yield indexes, batch
+                    indexes, batch, size = [], [], 0
+                indexes.append(index)
+                batch.append(proto)
+                size += n
+            if batch:
+                yield indexes, batch
+
+        def count(resp, indexes):
             summary["accepted"] += resp.accepted
             summary["rejected"] += resp.rejected
             summary["duplicates"] += resp.duplicates
             for r in resp.results:
                 if r.outcome == rpc_pb2.INGEST_OUTCOME_REJECTED:
-                    summary["errors"].append({"index": offset + r.index, "message": r.message})
+                    summary["errors"].append({"index": indexes[r.index], "message": r.message})
                 elif r.outcome == rpc_pb2.INGEST_OUTCOME_CAPPED:
-                    summary.setdefault("warnings", []).append({"index": offset + r.index, "message": r.message})
+                    summary.setdefault("warnings", []).append({"index": indexes[r.index], "message": r.message})
 
-        batches = _batches((record_to_proto(r) for r in records), batch_size)
-        first = next(batches, [])
-        second = next(batches, None)
+        def done():
+            summary["errors"].sort(key=lambda e: e["index"])
+            return summary
+
+        pending_batches = batches()
         try:
+            first = next(pending_batches, None)
+            second = next(pending_batches, None)
             if second is None:  # one batch: a plain Ingest request
                 if first:
-                    count(self._call("ingest", rpc_pb2.IngestRequest(records=first)), 0)
-                return summary
+                    count(self._call("ingest", rpc_pb2.IngestRequest(records=first[1])), first[0])
+                return done()
             stream = self._next_id
             granted = max(1, self._call("ingest_stream", rpc_pb2.IngestStreamRequest(window=window)).window)
-            pending = {}  # request id -> offset of its first record
-            sequence, offset = 0, 0
+            pending = {}  # request id -> the indexes of its records
+            sequence = 0
 
             def wait_one():
                 resp = self._receive(pending)
                 count(self._body(resp, "ingest"), pending.pop(resp.id))
 
             def send(batch, last):
-                nonlocal sequence, offset
+                nonlocal sequence
                 while len(pending) >= granted:
                     wait_one()
-                rid = self._send("ingest_batch", rpc_pb2.IngestBatch(stream=stream, sequence=sequence, records=batch,
+                indexes, protos = batch
+                rid = self._send("ingest_batch", rpc_pb2.IngestBatch(stream=stream, sequence=sequence, records=protos,
                                                                      last=last))
-                pending[rid] = offset
+                pending[rid] = indexes
                 sequence += 1
-                offset += len(batch)
 
             batch = first
-            for following in itertools.chain([second], batches):
+            for following in itertools.chain([second], pending_batches):
                 send(batch, False)
                 batch = following
             send(batch, True)
             while pending:
                 wait_one()
-            return summary
+            return done()
         except AudienceError as e:
-            e.summary = summary
+            e.summary = done()
             raise
-        except OSError as e:  # the connection broke (the server went away)
-            error = AudienceError("UNAVAILABLE", f"connection lost: {e}")
-            error.summary = summary
-            raise error from e
 
     def get_user(self, cookie):
         """{"data": {...}, "profile": {...}}; AudienceError NOT_FOUND for an unknown cookie."""

@@ -37,9 +37,14 @@ def record_to_proto(record):
     age = dem.get("age")
     if age is not None and age != "":
         try:
-            r.demographics.age = int(age) if not isinstance(age, float) or age.is_integer() else None
-        except (TypeError, ValueError):
-            raise ValueError(f'data.demographics.age: "{age}" is not a whole number') from None
+            whole = int(age) if not isinstance(age, (float, bool)) or (isinstance(age, float) and age.is_integer()) else None
+        except (TypeError, ValueError, OverflowError):
+            whole = None
+        if whole is None:
+            raise ValueError(f'data.demographics.age: "{age}" is not a whole number')
+        if not -(1 << 31) <= whole < (1 << 31):
+            raise ValueError(f"data.demographics.age: {whole} is outside 0...130")
+        r.demographics.age = whole
     r.demographics.gender = _text(dem.get("gender"), "data.demographics.gender")
     r.demographics.income = _text(dem.get("income"), "data.demographics.income")
     r.demographics.education = _text(dem.get("education"), "data.demographics.education")

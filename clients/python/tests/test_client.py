@@ -1,6 +1,10 @@
+import time
+
 import pytest
 
 from audience_client import AudienceError, Client
+
+from .conftest import audienced
 
 SEED = {"data": {"cookie": "user_cookie_id", "email": "User@Example.com", "phone_number": "1234567890",
                  "created_at": "03/10/2025 15:30",
@@ -41,11 +45,48 @@ def test_errors_carry_code_and_field(server):
         with pytest.raises(AudienceError) as e:
             c.query_cohort(limit=20000)
         assert e.value.code == "INVALID_ARGUMENT"
-        # A NUL byte would reach the server's C strings cut short ("ab\0cd" -> "ab"): refused.
-        with pytest.raises(ValueError, match="data.cookie: contains a NUL byte"):
-            c.ingest([{"cookie": "ab\0cd"}])
+        # A NUL byte would reach the server's C strings cut short ("ab\0cd" -> "ab"): the record is
+        # rejected by its index before it is sent, and the others are stored.
+        s = c.ingest([{"cookie": "ab\0cd"}, {"cookie": "after-nul"}])
+        assert s["accepted"] == 1 and s["rejected"] == 1
+        assert s["errors"] == [{"index": 0, "message": "data.cookie: contains a NUL byte, which the protocol cannot carry"}]
         with pytest.raises(AudienceError):
             c.get_user("ab")
+        assert c.get_user("after-nul")["data"]["cookie"] == "after-nul"
+
+
+def test_records_the_client_cannot_send_are_rejected_by_index_and_the_stream_goes_on(server):
+    # On a stream (several batches): bad records used to raise ValueError part way, leaving the
+    # stream open; four such failures used up the connection's ingest streams.
+    with Client(server) as c:
+        for attempt in range(6):
+            records = [{"cookie": f"bad{attempt}-{i}"} for i in range(10)]
+            records[3] = {"cookie": "a\0b"}
+            records[7] = {"cookie": "x", "demographics": {"age": "x"}}
+            records.append({"cookie": "y", "demographics": {"age": 2 ** 40}})
+            s = c.ingest(records, batch_size=2)
+            assert (s["accepted"], s["rejected"]) == (8, 3)
+            assert [e["index"] for e in s["errors"]] == [3, 7, 10]
+            assert s["errors"][2]["message"] == "data.demographics.age: 1099511627776 is outside 0...130"
+        assert c.health()["records"] == 48
+
+
+def test_batches_fit_the_frame_limit_and_a_larger_record_is_rejected():
+    with audienced("--max-frame-bytes", "65536") as sock, Client(sock) as c:
+        wide = "x" * 1000
+        records = [{"cookie": f"w{i}", "location": {"city": wide, "state": wide, "country": wide}} for i in range(300)]
+        records.insert(100, {"cookie": "huge", "interests": ["y" * 1000] * 100})
+        s = c.ingest(records)
+        assert (s["accepted"], s["rejected"]) == (300, 1)
+        assert s["errors"][0]["index"] == 100 and "frame limit" in s["errors"][0]["message"]
+
+
+def test_a_connection_the_server_closed_says_why():
+    with audienced("--idle-timeout", "1") as sock, Client(sock) as c:
+        time.sleep(2.5)
+        with pytest.raises(AudienceError) as e:
+            c.get_user("anyone")
+        assert e.value.code == "UNAVAILABLE" and "idle" in e.value.message, e.value
 
 
 PEOPLE = [
