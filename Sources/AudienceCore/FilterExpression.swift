@@ -90,7 +90,8 @@ private struct Parser {
 
   mutating func factor() throws(AudienceError) -> Filter {
     skipSpace()
-    if depth >= FilterExpression.maxDepth {
+    // `depth` parentheses and nots enclose this factor: 30 may, the 31st may not.
+    if depth > FilterExpression.maxDepth {
       throw error("expressions nest at most \(FilterExpression.maxDepth) deep (parentheses and not)")
     }
     if keyword("not") {

@@ -52,6 +52,13 @@ extension IdentityGraph {
     return UserView(data: data, summary: summary)
   }
 
+  /// A live profile's merged view, as a segment's events show it.
+  /// - Parameters:
+  ///   - id: a profile id.
+  public func view(of id: ProfileID) -> Record? {
+    id >= 0 && id < profiles.count ? profiles[id]?.view(cookie: nil, interestCap: limits.maxInterestsPerProfile) : nil
+  }
+
   /// The profile with this id, if it is live.
   /// - Parameters:
   ///   - id: a profile id.

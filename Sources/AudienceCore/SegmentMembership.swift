@@ -69,13 +69,15 @@ public struct SegmentMembership: Sendable {
   /// profiles it became enter if they match.
   /// - Parameters:
   ///   - split: what the split did.
+  ///   - before: the split profile's view before the split (`IdentityGraph.view(of:)`): its
+  ///     LEAVE carries it. Without data a LEAVE says a merge, and named profile 0 as the survivor.
   ///   - graph: the graph after it.
-  public mutating func update(after split: SplitResult, in graph: IdentityGraph) -> [SegmentChange] {
+  public mutating func update(after split: SplitResult, before: Record?, in graph: IdentityGraph) -> [SegmentChange] {
     if split.profiles == [split.from] { return [] }  // nothing changed
     var changes: [SegmentChange] = []
     if members.contains(split.from) {
       members.remove(split.from)
-      changes.append(.leave(split.from, profile: nil, mergedInto: nil))
+      changes.append(.leave(split.from, profile: before, mergedInto: nil))
     }
     for id in split.profiles { check(id, graph, &changes) }
     return changes

@@ -139,8 +139,9 @@ extension EmbeddedStore {
       return s.continuation.resume(throwing: AudienceError(.unavailable, "split failed: \(error)"))
     }
     let (result, behind) = withGraph { g -> (SplitResult?, [AsyncThrowingStream<SegmentChange, any Error>.Continuation]) in
+      let before = g.view(of: state.profile)
       guard let result = g.split(cookie: s.cookie, application: row, records: state.seqs) else { return (nil, []) }
-      return (result, notifyWatchers { $0.update(after: result, in: g) })
+      return (result, notifyWatchers { $0.update(after: result, before: before, in: g) })
     }
     endBehind(behind)
     logger.info("split a cookie off its profile", metadata: ["store.profile": "\(result?.from ?? -1)", "store.profiles": "\(result?.profiles ?? [])"])

@@ -133,6 +133,36 @@ struct WatchEndToEndTests {
     #expect(await stopped.value == 0)
   }
 
+  /// A split profile leaves with its view before the split: a LEAVE without data says a merge,
+  /// and the split was reported as "merged into #0", an unrelated person.
+  @Test func aSplitProfileLeavesWithItsDataNotAsAMerge() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let client = try await server.client()
+    _ = try await client.ingest([RawRecord(cookie: "someone-else", country: "France")])
+    let segment = client.watch(try FilterExpression.parse("country:USA"))
+    var events = segment.events.makeAsyncIterator()
+    #expect(try await events.next() == .started(total: 0))
+    _ = try await client.ingest([
+      RawRecord(cookie: "wx1", email: "wx@x.com", country: "USA"), RawRecord(cookie: "wx2", email: "wx@x.com", country: "USA"),
+    ])
+    var entered: [ProfileID] = []
+    while entered.count < 1 {
+      guard case .enter(let id, _)? = try await events.next() else { continue }
+      entered.append(id)
+    }
+    _ = try await client.split(cookie: "wx2")
+    guard case .leave(let id, let data, let mergedInto)? = try await events.next() else {
+      Issue.record("no leave"); return
+    }
+    #expect(id == entered[0])
+    #expect(data?.location.country == "USA")
+    #expect(mergedInto == nil)
+    await client.close()
+    #expect(await server.stop() == 0)
+  }
+
   @Test func theCLIPrintsEventsAsJSONLines() async throws {
     let server = ServerProcess()
     try await server.start()

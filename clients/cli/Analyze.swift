@@ -20,7 +20,8 @@ struct Analyze: AsyncParsableCommand {
   @Option(help: "States and cities listed.") var top: Int = 20
   @Option(help: "Age histogram bins.") var bins: Int = 20
   @Option(help: "k-means clusters.") var k: Int = 3
-  @Option(help: "k-means features: age, or age,income.") var features: String = "age"
+  @Option(help: "k-means features: age, income, or age,income (over profiles with an age and a numeric income).")
+  var features: String = "age"
   @Flag(name: .customLong("no-kmeans"), help: "Skip k-means.") var noKMeans = false
   @Option(help: "Write a self-contained HTML report to this file.") var html: String?
 
@@ -44,15 +45,21 @@ struct Analyze: AsyncParsableCommand {
     let query = AnalyzeQuery(
       filter: try filters.filter(), cookie: filters.cookie, topN: top, ageBins: bins, k: noKMeans ? 0 : k,
       features: try parsedFeatures())
+    // Opened before the server is asked: a path that cannot be written is the user's error,
+    // said with the path and the reason (it came out as INTERNAL).
+    let htmlFile = try html.map { path -> UnsafeMutablePointer<FILE> in
+      guard let f = fopen(path, "w") else { throw Gen.cannotWrite(path) }
+      return f
+    }
+    var htmlOpen = htmlFile != nil
+    defer { if htmlOpen, let htmlFile { fclose(htmlFile) } }
     try await Output.withClient(global) { client in
       let report = try await client.analyze(query)
-      if let html {
+      if let html, let htmlFile {
         let page = HTMLReport.render(report, subtitle: describeFilters())
-        guard let f = fopen(html, "w") else {
-          throw ValidationError("cannot write \(html): \(String(cString: strerror(errno)))")
-        }
-        fputs(page, f)
-        fclose(f)
+        htmlOpen = false
+        let wrote = fputs(page, htmlFile) >= 0
+        guard fclose(htmlFile) == 0, wrote else { throw Gen.cannotWrite(html) }
         Output.stderr("wrote \(html)")
       }
       if global.json {

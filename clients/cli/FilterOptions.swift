@@ -22,6 +22,13 @@ struct FilterOptions: ParsableArguments {
   @Option(name: .customLong("income-max"), help: "Maximum numeric income, inclusive.") var incomeMax: Int64?
 
   func validate() throws {
+    // An empty value (a script's unset variable) is an error, not "everyone": --interests ''
+    // matched every profile, and --cookie '' dropped the cookie scope.
+    for (name, value) in [("cookie", cookie), ("interests", interests), ("gender", gender), ("country", country),
+      ("state", state), ("city", city), ("education", education)]
+    where value.map({ $0.allSatisfy(\.isWhitespace) }) == true {
+      throw ValidationError("--\(name) is empty")
+    }
     if let a = ageMin, let b = ageMax, a > b { throw ValidationError("--age-min \(a) is greater than --age-max \(b)") }
     if let a = incomeMin, let b = incomeMax, a > b { throw ValidationError("--income-min \(a) is greater than --income-max \(b)") }
     _ = try filter()
@@ -37,7 +44,8 @@ struct FilterOptions: ParsableArguments {
     if ageMin != nil || ageMax != nil { parts.append(.age(min: ageMin.map(Int64.init), max: ageMax.map(Int64.init))) }
     if let interests {
       let list = interests.split(separator: ",").map { String($0) }.filter { !$0.allSatisfy(\.isWhitespace) }
-      if !list.isEmpty { parts.append(.interests(any: list)) }
+      guard !list.isEmpty else { throw ValidationError("--interests names no interest") }
+      parts.append(.interests(any: list))
     }
     if let gender { parts.append(.strings(.gender, [gender])) }
     if let country { parts.append(.strings(.country, [country])) }

@@ -82,7 +82,7 @@ struct Export: AsyncParsableCommand {
     abstract: "Print everything held about a person: the profile and every raw record.",
     discussion: """
       Prints {"data": {...}, "profile": {...}, "records": [{"data": {...}}, ...]} (the merged view, \
-      the identities, and every stored record, oldest first). The output is JSON with or without \
+      the identities, and every stored record, in the order stored). The output is JSON with or without \
       --json. Exits 3 when nobody has that cookie or email.
       """)
 
@@ -101,7 +101,8 @@ struct History: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Show how a person's profile came to be: which record brought each identifier and merge.",
     discussion: """
-      Lists the profile's raw records, oldest first, each with what it changed: a new profile, \
+      Lists the profile's raw records in the order they were stored (the order links are decided \
+      in, whatever their created_at), each with what it changed: a new profile, \
       an added cookie or email, a merge of another profile (and the identifiers that linked \
       them), or a link refused by the identifier cap. Prints {"profile": {...}, "entries": \
       [{"created_at", "cookie", "email", "change"}, ...]} with --json. Exits 3 when nobody has \
