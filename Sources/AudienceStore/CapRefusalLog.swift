@@ -15,6 +15,27 @@ enum CapRefusalLog {
     CREATE INDEX IF NOT EXISTS split_records_seq ON split_records(seq);
     """
 
+  /// The `meta` key of the identifier cap the logged refusals were decided under.
+  static let capKey = "cap_refusals_cap"
+
+  /// The cap the log was made under; nil for a database from before it was noted.
+  static func loggedCap(_ db: SQLiteDatabase) throws(AudienceError) -> Int? {
+    let rows = try db.prepare("SELECT value FROM meta WHERE key = '\(capKey)'")
+    guard try rows.step(), let text = rows.text(0) else { return nil }
+    return Int(text)
+  }
+
+  /// Replaces the log with the refusals a replay under `cap` decided afresh, and notes the cap:
+  /// refusals made under another cap are not this cap's (a start with a lower cap, then one
+  /// with the default, would otherwise keep people apart for good).
+  static func replace(with refusals: [IdentityGraph.CapRefusal], cap: Int, in db: SQLiteDatabase) throws(AudienceError) {
+    try db.transaction { () throws(AudienceError) in
+      try db.execute("DELETE FROM cap_refusals")
+      try write(refusals, to: db)
+      try db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('\(capKey)', '\(cap)')")
+    }
+  }
+
   /// Every refusal logged.
   static func read(_ db: SQLiteDatabase) throws(AudienceError) -> [IdentityGraph.CapRefusal] {
     let rows = try db.prepare("SELECT seq, application FROM cap_refusals")

@@ -139,7 +139,12 @@ extension EmbeddedStore {
   /// happened).
   static func replay(_ db: SQLiteDatabase, limits: RecordLimits) throws(AudienceError) -> IdentityGraph {
     var g = IdentityGraph(limits: limits)
-    g.freezeCapRefusals(try CapRefusalLog.read(db))
+    // The logged refusals hold only under the cap they were decided under: under another, every
+    // link is decided afresh, and the log replaced with those decisions once the replay is done.
+    let cap = limits.maxIdentifiersPerProfile
+    let loggedCap = try CapRefusalLog.loggedCap(db)
+    let sameCap = loggedCap.map { $0 == cap } ?? true
+    if sameCap { g.freezeCapRefusals(try CapRefusalLog.read(db)) }
     let rows = try db.prepare("SELECT coalesce(sum(count), 0) FROM record_batches")
     if try rows.step(), let n = rows.int64(0) { g.reserve(records: Int(n)) }
     // Splits happen where they happened: after the records stored before them. Profile ids as
@@ -204,6 +209,11 @@ extension EmbeddedStore {
     let highest = ([g.lastSeq] + events.map(\.after) + creations.map(\.seq) + splitMade.map(\.seq)).max() ?? 0
     g.advanceSequence(to: highest)
     g.finishReplay()
+    if !sameCap {
+      try CapRefusalLog.replace(with: g.takeCapRefusals(), cap: cap, in: db)
+    } else if loggedCap == nil {
+      try db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('\(CapRefusalLog.capKey)', '\(cap)')")
+    }
     return g
   }
 

@@ -156,6 +156,31 @@ struct CapRefusalReplayTests {
     await live.close()
   }
 
+  /// A start under a lower cap decides links afresh, and so does a start back under the default:
+  /// the lower cap's refusals are not kept (they used to be logged and refused again by every
+  /// later start, keeping people apart for good after a one-off change of the flag).
+  @Test func aStartUnderAnotherCapDecidesLinksAfresh() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let cookies = ["c1", "c2", "c3"]
+    var store = try EmbeddedStore(directory: dir.path, limits: .default, logger: logger)
+    _ = try await store.ingest([Self.record(1, "c1", "e1@q.com"), Self.record(2, "c2", "e1@q.com"), Self.record(3, "c3", "e1@q.com")])
+    #expect(Set(try await Self.people(store, cookies).values.map(\.id)).count == 1)
+    await store.close()
+    for (cap, profiles) in [(2, 3), (1000, 1), (2, 3), (1000, 1)] {
+      store = try EmbeddedStore(directory: dir.path, limits: Self.limits(cap: cap), logger: logger)
+      #expect(!store.restoredFromSnapshot)
+      #expect(Set(try await Self.people(store, cookies).values.map(\.id)).count == profiles, "cap \(cap)")
+      await store.close()
+      // And after a kill (the replay, under the same cap, refuses what the start logged).
+      let crashed = try ProfileIDStabilityTests.crashCopy(dir)
+      defer { crashed.remove() }
+      let replayed = try EmbeddedStore(directory: crashed.path, limits: Self.limits(cap: cap), logger: logger)
+      #expect(Set(try await Self.people(replayed, cookies).values.map(\.id)).count == profiles, "cap \(cap), replayed")
+      await replayed.close()
+    }
+  }
+
   /// A forget deletes the refusals of its records; forgetting a split cookie deletes the
   /// refusals of every record its split applied again, and the split's record list.
   @Test func aForgetDeletesItsRefusals() async throws {
