@@ -81,8 +81,8 @@ public indirect enum Filter: Hashable, Sendable {
       guard let v = s.value(field) else { return false }
       return values.contains(Filter.fold(v))
     case .income(let lo, let hi):
-      guard let income = s.incomeText.flatMap(Filter.numericIncome) else { return false }
-      return (lo.map { income >= $0 } ?? true) && (hi.map { income <= $0 } ?? true)
+      guard let income = s.incomeText.flatMap(Filter.incomeValue) else { return false }
+      return Filter.income(income, within: lo, hi)
     case .interestsAny(let xs): return xs.contains { s.hasInterest(folded: $0) }
     case .interestsAll(let xs): return xs.allSatisfy { s.hasInterest(folded: $0) }
     case .interestsNone(let xs): return !xs.contains { s.hasInterest(folded: $0) }
@@ -96,6 +96,30 @@ public indirect enum Filter: Hashable, Sendable {
       guard let text = s.incomeText, Filter.numericIncome(text) == nil else { return false }
       return labels.contains(Filter.fold(text))
     }
+  }
+
+  /// Whether an income (`incomeValue`) is within whole bounds, inclusive: 100.9 is within
+  /// 100..101, not within 100..100.
+  @inline(__always) static func income(_ value: Double, within lo: Int64?, _ hi: Int64?) -> Bool {
+    (lo.map { value >= Double($0) } ?? true) && (hi.map { value <= Double($0) } ?? true)
+  }
+
+  /// An income as the number it is, decimals included (`numericIncome`'s rules: digits with
+  /// optional `$`, `,`, `_`, spaces and one point); nil when it is not a number.
+  /// - Parameters:
+  ///   - text: the income as sent.
+  public static func incomeValue(_ text: String) -> Double? {
+    guard let whole = numericIncome(text) else { return nil }
+    var fraction = 0.0
+    var scale = 0.1
+    var inFraction = false
+    for c in text.utf8 {
+      if c == 0x2E { inFraction = true } else if inFraction, (0x30...0x39).contains(c) {
+        fraction += Double(c - 0x30) * scale
+        scale /= 10
+      }
+    }
+    return Double(whole) + fraction
   }
 
   /// An income as a whole number: digits with optional `$`, `,`, `_`, spaces and decimals.

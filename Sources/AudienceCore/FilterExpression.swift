@@ -204,6 +204,9 @@ private enum Field {
       if Self.rangeDots(Array(value)) == nil, Self.money(value) == nil { return .incomeLabels(alternatives) }
       let (lo, hi) = try Self.range(value) { s throws(AudienceError) in
         guard let n = Self.money(s) else { try fail("\"\(s)\" is not an amount (like 30000, 30k or 1.5m)") }
+        guard Self.wholeMoney(s) else {
+          try fail("\"\(s)\" is not a whole amount: income bounds are whole numbers (100.9 is within 100..101)")
+        }
         return (n, n)
       }
       return .income(min: lo, max: hi)
@@ -243,6 +246,15 @@ private enum Field {
   }
 
   /// `30000`, `30,000`, `$30000`, `30k`, `1.5m`.
+  /// Whether `money(s)` is exact (1.5m is; 100.9 is not, and was rounded to 101).
+  private static func wholeMoney(_ s: String) -> Bool {
+    var text = s.lowercased()
+    var scale = 1.0
+    if text.hasSuffix("k") { scale = 1e3; text.removeLast() } else if text.hasSuffix("m") { scale = 1e6; text.removeLast() }
+    guard let d = Double(text.filter { $0 != "," && $0 != "$" && $0 != "_" }) else { return false }
+    return (d * scale).rounded() == d * scale
+  }
+
   private static func money(_ s: String) -> Int64? {
     var text = s.lowercased()
     var scale = 1.0

@@ -63,6 +63,7 @@ public struct ProfileReplay: Sendable {
       age: p.ageValue, gender: p.value(.gender).map(Filter.fold), country: p.value(.country).map(Filter.fold),
       state: p.value(.state).map(Filter.fold), city: p.value(.city).map(Filter.fold),
       education: p.value(.education).map(Filter.fold), income: numeric,
+      incomeExact: income.flatMap(Filter.incomeValue).flatMap { $0 == Double(numeric ?? 0) ? nil : $0 },
       incomeLabel: numeric == nil ? income.map(Filter.fold) : nil, interests: p.foldedInterests.sorted(),
       category: Filter.fold(best.map { categories.order[$0] } ?? categories.fallback),
       created: p.first.createdAt.seconds, seen: p.last.createdAt.seconds, inCohort: p.inCohort)
@@ -79,6 +80,8 @@ public struct FilterFields: Hashable, Sendable {
   public var city: String?
   public var education: String?
   public var income: Int64?
+  /// The income with its fraction, when it has one (100.9: within 100..101, not 100..100).
+  public var incomeExact: Double?
   public var incomeLabel: String?
   public var interests: [String]
   public var category: String

@@ -59,7 +59,8 @@ enum MongoDocuments {
     // Absent, not null, when unknown: a range never matches a missing value, as in the embedded index.
     if let age = f.age { q.append(("age", .int(Int64(age)))) }
     for field in StringField.allCases { if let v = f.value(field) { q.append((field.rawValue, .string(v))) } }
-    if let income = f.income { q.append(("income", .int(income))) }
+    // With its fraction when it has one, so that a range compares it as the embedded index does.
+    if let income = f.income { q.append(("income", f.incomeExact.map { .double($0) } ?? .int(income))) }
     if let label = f.incomeLabel { q.append(("income_label", .string(label))) }
     var members: [(String, JSONValue)] = [
       ("_id", .int(Int64(id))), ("v", .int(version)), ("data", RecordJSON.data(view)),

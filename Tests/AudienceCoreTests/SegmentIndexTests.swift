@@ -69,6 +69,28 @@ struct SegmentIndexTests {
     }
   }
 
+  /// An income with a fraction is compared as the number it is against whole bounds: 100.9 is
+  /// within 100..101 and 101.., not within 100..100 or ..100 (it was read as 100); in the index,
+  /// in a scan, and in a planned query alike.
+  @Test func incomesWithAFractionAreComparedExactly() throws {
+    let g = Fixture.graph(["100.9", "100", "101", "$100.00", "99.99"].enumerated().map { i, income in
+      Fixture.record("i\(i)", nil, day: 1, minute: i, income: income)
+    })
+    let cookie = { (id: ProfileID) in g.profile(id)!.cookies.first! }
+    for (lo, hi, expected) in [
+      (100, 100, ["i1", "i3"]), (100, 101, ["i0", "i1", "i2", "i3"]), (101, nil, ["i2"]), (nil, 100, ["i1", "i3", "i4"]),
+      (100, nil, ["i0", "i1", "i2", "i3"]), (99, 99, []),
+    ] as [(Int64?, Int64?, [String])] {
+      let f = Filter.income(min: lo, max: hi)
+      #expect(g.index.evaluate(f, .standard).members.map(cookie).sorted() == expected, "\(f)")
+      #expect(g.scanMatches(f).map(cookie).sorted() == expected, "\(f)")
+      let page = try g.query(CohortQuery(filter: .all([f, .income(min: nil, max: nil)]), limit: 10), categories: .standard)
+      #expect(page.users.map(\.cookie).sorted() == expected, "\(f)")
+    }
+    #expect(throws: AudienceError.self) { try FilterExpression.parse("income:100.9") }
+    #expect(try FilterExpression.parse("income:1.5m") == .income(min: 1_500_000, max: 1_500_000))
+  }
+
   /// A writer may keep the index up to date elsewhere while it applies records (detached, the
   /// changes handed over in slices): the index it attaches back is the one applying in place gives.
   @Test func aDetachedIndexFedInSlicesMatchesTheScan() async {

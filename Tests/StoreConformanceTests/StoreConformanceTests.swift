@@ -146,6 +146,21 @@ struct StoreConformanceTests {
     #expect(try await s.store.queryCohort(CohortQuery(filter: .age(min: 20, max: 30)), categories: .standard).users.map(\.cookie) == ["c1"])
   }
 
+  /// An income with a fraction is compared as the number it is (100.9 is within 100..101, not
+  /// 100..100), in both stores.
+  @Test(arguments: StoreKind.allCases)
+  func incomesWithAFractionAreComparedExactly(_ kind: StoreKind) async throws {
+    let s = try StoreUnderTest.open(kind)
+    defer { Task { await s.close() } }
+    _ = try await s.store.ingest([
+      R.record("f1", nil, income: "100.9"), R.record("f2", nil, income: "100"), R.record("f3", nil, income: "101"),
+    ])
+    for (lo, hi, expected) in [(100, 100, ["f2"]), (100, 101, ["f1", "f2", "f3"]), (101, nil, ["f3"])] as [(Int64, Int64?, [String])] {
+      let page = try await s.store.queryCohort(CohortQuery(filter: .income(min: lo, max: hi)), categories: .standard)
+      #expect(page.users.map(\.cookie).sorted() == expected, "\(kind) \(lo)..\(hi.map(String.init) ?? "")")
+    }
+  }
+
   /// Random records into both stores in the same batches: the same outcomes, people, pages,
   /// counts and reports, for filters over every predicate.
   @Test func mongoAgreesWithEmbeddedOnRandomData() async throws {

@@ -34,7 +34,7 @@ extension SegmentIndex {
       var result = Bitmap(capacity: universe)
       let c = Column.income.rawValue
       for (code, n) in incomeNumbers.enumerated() {
-        guard let n, lo.map({ n >= $0 }) ?? true, hi.map({ n <= $0 }) ?? true else { continue }
+        guard let n, incomeCode(code, n, within: lo, hi) else { continue }
         postings[c][code].union(into: &result)
       }
       return result
@@ -72,6 +72,16 @@ extension SegmentIndex {
       }
       return result
     }
+  }
+
+  /// Whether an income code's value is within whole bounds. `incomeNumbers` holds whole parts
+  /// (floor): exact for the low bound, and for the high one except at it, where a value with a
+  /// fraction (100.9 against 100) is above it.
+  func incomeCode(_ code: Int, _ whole: Int64, within lo: Int64?, _ hi: Int64?) -> Bool {
+    guard whole >= (lo ?? .min), whole <= (hi ?? .max) else { return false }
+    guard whole == hi else { return true }
+    let exact = Filter.incomeValue(dictionaries[Column.income.rawValue].values[code]) ?? Double(whole)
+    return Filter.income(exact, within: lo, hi)
   }
 
   /// Live profiles whose value in a per-profile column is within the range.

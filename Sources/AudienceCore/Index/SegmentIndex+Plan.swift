@@ -25,9 +25,9 @@ extension SegmentIndex {
       for v in values { for code in dictionaries[c].codes(folded: v) { allowed[Int(code)] = true } }
       return .codes(c, allowed)
     case .income(let lo, let hi):
-      let allowed = incomeNumbers.map { number -> Bool in
+      let allowed = incomeNumbers.enumerated().map { code, number -> Bool in
         guard let n = number else { return false }
-        return n >= (lo ?? .min) && n <= (hi ?? .max)
+        return incomeCode(code, n, within: lo, hi)
       }
       return .codes(Column.income.rawValue, allowed)
     case .incomeLabel(let labels):
