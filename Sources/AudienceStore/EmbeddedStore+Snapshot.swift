@@ -49,6 +49,11 @@ extension EmbeddedStore {
       }
     } else if token != nil {
       logger.warning("the shutdown snapshot is missing; replaying the records")
+    } else if let counts = try Self.tableCounts(db), counts.records > 0 {
+      // Said, as OPERATIONS.md promises: after kill -9 or a power cut no snapshot was saved.
+      logger.info(
+        "no shutdown snapshot (the last stop was not clean, or a write had failed); replaying the records",
+        metadata: ["store.records": "\(counts.records)"])
     }
     return (try replay(db, limits: limits), nil)
   }

@@ -45,7 +45,10 @@ public enum FrameError: Error, Hashable, Sendable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .tooLarge(let length, let limit):
-      "frame of \(length) bytes exceeds the limit of \(limit) bytes (is the peer speaking the Audience protocol? frames start with a 4-byte big-endian length)"
+      // A length past 256 MiB is more likely text than a frame ("GET " reads as 1.2 GB).
+      length > 256 << 20
+        ? "frame of \(length) bytes exceeds the limit of \(limit) bytes (is the peer speaking the Audience protocol? frames start with a 4-byte big-endian length)"
+        : "frame of \(length) bytes exceeds the limit of \(limit) bytes (send smaller requests, or raise the server's --max-frame-bytes)"
     case .truncated(let have):
       "connection closed in the middle of a frame (\(have) bytes of it received)"
     }
