@@ -153,6 +153,9 @@ def main():
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--window", type=int, default=0, help="batches in flight (0: the server's default, 32)")
     p.add_argument("--no-peers", action="store_true", help="skip PostgreSQL and SQLite")
+    p.add_argument("--doc", default="docs/BENCHMARKS.md",
+                   help="where the full run's table is written, between its markers (every full run: "
+                        "1,000,000 records with the peers); '' not to write it")
     args = p.parse_args()
     work = tempfile.mkdtemp(prefix="aud-bench-ingest-", dir="/tmp")
     os.chmod(work, 0o755)  # the PostgreSQL cluster runs as the postgres user when we are root
@@ -179,22 +182,59 @@ def main():
             log("SQLite: INSERT ... ON CONFLICT, batches of %d" % args.batch)
             fig["sqlite"] = sqlite(work, data, args.batch)
         print(json.dumps(fig, indent=2))
-        report(fig)
+        lines = report(fig)
+        if args.doc and args.count == 1_000_000 and not args.no_peers:
+            write_doc(args.doc, lines)
+        elif args.doc:
+            log(f"(not written to {args.doc}: only a full run, 1,000,000 records with the peers, is)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def report(fig):
-    log("")
-    log(f"| {fig['count']:,} records, durable acknowledgements | records/s | seconds | server peak RSS | server CPU |")
-    log("|---|---:|---:|---:|---:|")
+    """Logs the table; returns its lines."""
+    lines = [f"| {fig['count']:,} records, durable acknowledgements | records/s | seconds | server peak RSS | server CPU |",
+             "|---|---:|---:|---:|---:|"]
     for key, name in (("binary", "audienced, client library binary stream"), ("cli_csv", "audienced, `audience ingest` CSV")):
         f = fig[key]
-        log(f"| {name} | {f['records_per_second']:,.0f} | {f['seconds']:.1f} | {f['peak_rss_mib']:,.0f} MiB | {f['server_cpu_s']:.1f} s |")
+        lines.append(f"| {name} | {f['records_per_second']:,.0f} | {f['seconds']:.1f} | {f['peak_rss_mib']:,.0f} MiB | "
+                     f"{f['server_cpu_s']:.1f} s |")
     for key, name in (("postgres", "PostgreSQL upsert, batches of 1000"), ("sqlite", "SQLite upsert, batches of 1000")):
         if key in fig:
             f = fig[key]
-            log(f"| {name} ({f['version']}) | {f['records_per_second']:,.0f} | {f['seconds']:.1f} | | |")
+            lines.append(f"| {name} ({f['version']}) | {f['records_per_second']:,.0f} | {f['seconds']:.1f} | | |")
+    log("")
+    for line in lines:
+        log(line)
+    return lines
+
+
+BEGIN = "<!-- bench-ingest: the last full run, written by bench/ingest.py -->"
+END = "<!-- bench-ingest: end -->"
+
+
+def write_doc(path, lines):
+    """Replaces the table between the markers in `path` with this run's, dated, with the commit
+    and the command; the sessions' notes around it are kept."""
+    try:
+        text = open(path).read()
+    except OSError as e:
+        log(f"(not written to {path}: {e})")
+        return
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        log(f"(not written to {path}: its markers are missing)")
+        return
+    try:
+        commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    block = [BEGIN, "", f"Last full run: {when}, commit {commit}, {platform.machine()} with {os.cpu_count()} cores "
+             "(`make bench-ingest`):", ""] + lines + ["", ""]
+    open(path, "w").write(text[:start] + "\n".join(block) + text[end:])
+    log(f"(written to {path})")
 
 
 if __name__ == "__main__":
