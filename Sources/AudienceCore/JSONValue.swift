@@ -26,9 +26,11 @@ public enum JSONValue: Hashable, Sendable {
   public func hash(into h: inout Hasher) { h.combine(serialized()) }
 
   /// The member `key` of an object, nil otherwise.
+  /// A member's value; of a member written twice, the last (as Python's `json`, which wrote the
+  /// original specification's files, reads it).
   public subscript(key: String) -> JSONValue? {
     guard case .object(let members) = self else { return nil }
-    return members.first { $0.0 == key }?.1
+    return members.last { $0.0 == key }?.1
   }
 
   /// An optional string as JSON (null when nil).

@@ -37,6 +37,14 @@ struct JSONStringTests {
     return out + "\""
   }
 
+  /// A member written twice: the last value, as Python's `json` reads it (the original
+  /// specification's files come from it), both for a plain value and for a record's field.
+  @Test func aMemberWrittenTwiceHasItsLastValue() throws {
+    #expect(try JSONValue(parsing: #"{"k": 1, "k": 2}"#)["k"] == .int(2))
+    let record = try RecordJSON.record(from: JSONValue(parsing: #"{"data": {"cookie": "a", "cookie": "b"}}"#))
+    #expect(record.cookie == "b")
+  }
+
   @Test func stringsReadAsWritten() throws {
     var rng = SplitMix64(seed: 51)
     let specials = ["\"", "\\", "\n", "\t", "/", "\u{1}", "\u{1F}"]

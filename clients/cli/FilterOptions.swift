@@ -29,6 +29,10 @@ struct FilterOptions: ParsableArguments {
     where value.map({ $0.allSatisfy(\.isWhitespace) }) == true {
       throw ValidationError("--\(name) is empty")
     }
+    // As in an expression (age:131 is refused): an age is 0 to 130.
+    for (name, age) in [("age-min", ageMin), ("age-max", ageMax)] where age.map({ !(0...130).contains($0) }) == true {
+      throw ValidationError("--\(name) \(age!) is not an age (0 to 130)")
+    }
     if let a = ageMin, let b = ageMax, a > b { throw ValidationError("--age-min \(a) is greater than --age-max \(b)") }
     if let a = incomeMin, let b = incomeMax, a > b { throw ValidationError("--income-min \(a) is greater than --income-max \(b)") }
     _ = try filter()
