@@ -209,6 +209,11 @@ private enum Field {
         }
         return (n, n)
       }
+      // An amount with a suffix (12k) is also a label when a record spells its income so: such
+      // an income is not a number (`Filter.numericIncome`), and no amount would match it.
+      if Self.rangeDots(Array(value)) == nil, Filter.numericIncome(value) == nil {
+        return .any([.income(min: lo, max: hi), .incomeLabels(alternatives)])
+      }
       return .income(min: lo, max: hi)
     case .created, .seen:
       let (lo, hi) = try Self.range(value) { s throws(AudienceError) in

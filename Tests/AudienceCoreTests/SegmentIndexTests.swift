@@ -88,7 +88,19 @@ struct SegmentIndexTests {
       #expect(page.users.map(\.cookie).sorted() == expected, "\(f)")
     }
     #expect(throws: AudienceError.self) { try FilterExpression.parse("income:100.9") }
-    #expect(try FilterExpression.parse("income:1.5m") == .income(min: 1_500_000, max: 1_500_000))
+    #expect(try FilterExpression.parse("income:1,500,000") == .income(min: 1_500_000, max: 1_500_000))
+  }
+
+  /// `income:12k` matches an income of 12000 and one spelled "12k" (a label: no amount matched it).
+  @Test func anAmountWithASuffixAlsoMatchesItsSpelling() throws {
+    let g = Fixture.graph(["12k", "12000", "12K", "13k"].enumerated().map { i, income in
+      Fixture.record("k\(i)", nil, day: 1, minute: i, income: income)
+    })
+    let f = try FilterExpression.parse("income:12k")
+    #expect(f == .any([.income(min: 12_000, max: 12_000), .incomeLabels(["12k"])]))
+    let cookie = { (id: ProfileID) in g.profile(id)!.cookies.first! }
+    #expect(g.index.evaluate(f, .standard).members.map(cookie).sorted() == ["k0", "k1", "k2"])
+    #expect(g.scanMatches(f).map(cookie).sorted() == ["k0", "k1", "k2"])
   }
 
   /// A writer may keep the index up to date elsewhere while it applies records (detached, the
