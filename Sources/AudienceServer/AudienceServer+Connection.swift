@@ -22,6 +22,7 @@ extension AudienceServer {
       return
     }
     guard connections.count < configuration.maxConnections else {
+      logger.info("refusing a connection: too many", metadata: ["audience.connections": "\(configuration.maxConnections)"])
       refuse(fd, WireStatus(.resourceExhausted, "too many connections (limit \(configuration.maxConnections))"))
       return
     }

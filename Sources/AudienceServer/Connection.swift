@@ -122,7 +122,7 @@ final class Connection: @unchecked Sendable {
     let limit = server.configuration.idleTimeout
     if socket.running > 0 || context.watchCount > 0 { lastActivity = now }
     if now - lastActivity >= limit {
-      logger.debug("closing idle connection", metadata: ["audience.timeout": "\(limit)"])
+      logger.info("closing idle connection", metadata: ["audience.timeout": "\(limit)"])
       closeAfter(WireResponse(id: 0, status: WireStatus(.unavailable, "idle for \(limit); closing")))
     }
   }

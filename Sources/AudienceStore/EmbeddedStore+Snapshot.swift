@@ -2,6 +2,7 @@ import AudienceCore
 import Dispatch
 import Logging
 import Synchronization
+internal import Glibc
 
 /// Start-up and shutdown of the embedded store: the graph restored from the shutdown snapshot
 /// (`GraphSnapshotFile`) or replayed from the records, and the snapshot saved at a clean close.
@@ -48,11 +49,15 @@ extension EmbeddedStore {
         logger.warning("replaying the records", metadata: ["store.snapshot": "\(error)"])
       }
     } else if token != nil {
-      logger.warning("the shutdown snapshot is missing; replaying the records")
+      // Said as it is: gone, unreadable, or empty.
+      let path = GraphSnapshotFile.path(directory)
+      let why = access(path, F_OK) != 0 ? "is missing" : access(path, R_OK) != 0 ? "cannot be read" : "cannot be mapped (empty?)"
+      logger.warning("the shutdown snapshot \(why); replaying the records")
     } else if let counts = try Self.tableCounts(db), counts.records > 0 {
-      // Said, as OPERATIONS.md promises: after kill -9 or a power cut no snapshot was saved.
+      // Said, as OPERATIONS.md promises: none was saved for these records (a kill, a power cut,
+      // a failed write, or a database restored from a backup).
       logger.info(
-        "no shutdown snapshot (the last stop was not clean, or a write had failed); replaying the records",
+        "no shutdown snapshot of these records (the last stop was not clean, a write had failed, or the database was restored); replaying them",
         metadata: ["store.records": "\(counts.records)"])
     }
     return (try replay(db, limits: limits), nil)

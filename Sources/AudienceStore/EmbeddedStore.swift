@@ -19,8 +19,10 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   let logger: Logger
   let db: SQLiteDatabase
   let directory: String
-  /// `audience.lock`, held (flock) while the store is open.
+  /// The data directory, held (flock) while the store is open; and `audience.lock`, as older
+  /// builds lock it (-1 when it cannot be opened).
   private let lock: Int32
+  private let lockFile: Int32
   let graph: Mutex<IdentityGraph>
   /// Whether the start restored the shutdown snapshot (else it replayed the records).
   let restoredFromSnapshot: Bool
@@ -121,20 +123,39 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     // One server per data directory: a second one would write records the first's graph (and
     // its shutdown snapshot) never sees.
     var recordsLoader: GraphSnapshotFile.RecordsLoader?
-    let lock = open(directory + "/audience.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    // The directory itself is locked: a lock file can be deleted while it is held, and a second
+    // server would then lock a new one (`audience.lock` is still locked too, for older builds).
+    let lock = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     guard lock >= 0 else {
-      throw AudienceError(.unavailable, "cannot open \(directory)/audience.lock: \(String(cString: strerror(errno)))")
+      throw AudienceError(.unavailable, "cannot open data directory \(directory): \(String(cString: strerror(errno)))")
     }
-    guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+    let lockFile = open(directory + "/audience.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    guard flock(lock, LOCK_EX | LOCK_NB) == 0, lockFile < 0 || flock(lockFile, LOCK_EX | LOCK_NB) == 0 else {
       Glibc.close(lock)
-      throw AudienceError(.unavailable, "data directory \(directory) is in use by another audienced (audience.lock is locked)")
+      if lockFile >= 0 { Glibc.close(lockFile) }
+      throw AudienceError(.unavailable, "data directory \(directory) is in use by another audienced (it is locked)")
     }
     self.lock = lock
+    self.lockFile = lockFile
+    let dbPath = directory + "/audience.db"
+    // The database is the truth: without it a snapshot is only a copy that cannot be checked
+    // (its token is in the database), and starting empty would delete it. Refused instead.
+    if access(dbPath, F_OK) != 0, access(directory + "/" + GraphSnapshotFile.name, F_OK) == 0 {
+      Glibc.close(lock)
+      if lockFile >= 0 { Glibc.close(lockFile) }
+      throw AudienceError(
+        .unavailable,
+        "\(dbPath) is missing but \(directory)/\(GraphSnapshotFile.name) is there: restore the database from a backup (docs/OPERATIONS.md), or remove the snapshot to start empty")
+    }
     let db: SQLiteDatabase
     do {
-      db = try SQLiteDatabase(path: directory + "/audience.db")
+      db = try SQLiteDatabase(path: dbPath)
+      // Records are personal data: the database (and so its -wal and -shm, which SQLite creates
+      // with its mode) is the server's alone, as the snapshot is (a umask of 022 made it 0644).
+      for suffix in ["", "-wal", "-shm"] { _ = chmod(dbPath + suffix, 0o600) }
     } catch {
       Glibc.close(lock)
+      if lockFile >= 0 { Glibc.close(lockFile) }
       throw error
     }
     do {
@@ -180,6 +201,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
       if recordsLoader != nil { recordsReading.leave() }
       db.close()
       Glibc.close(lock)
+      if lockFile >= 0 { Glibc.close(lockFile) }
       throw error
     }
     self.db = db
@@ -241,6 +263,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     saveSnapshot()
     db.close()
     Glibc.close(lock)
+    if lockFile >= 0 { Glibc.close(lockFile) }
     try? await pool.shutdownGracefully()
     try? await durable.shutdownGracefully()
     try? await indexer.shutdownGracefully()

@@ -16,7 +16,7 @@ struct Audienced: AsyncParsableCommand {
     abstract: "The Audience server: user records in, resolved people, cohorts and segments out, over a Unix socket.",
     discussion: """
       Listens on a Unix domain socket for length-prefixed protobuf requests (docs/PROTOCOL.md). \
-      Stops gracefully on SIGTERM or SIGINT: finishes requests in flight, flushes the store, \
+      Stops gracefully on SIGTERM, SIGINT or SIGHUP (a closed terminal): finishes requests in flight, flushes the store, \
       removes the socket file. Limits, permissions and backups: docs/OPERATIONS.md.
       """,
     version: audienceVersion)
@@ -107,13 +107,15 @@ struct Audienced: AsyncParsableCommand {
   @Option(name: .long, help: "Interest categories for analytics: a JSON file shaped like interest-categories.json (default: Sports, Tech, Movies, Finance, else Other).")
   var categories: String?
 
+  // `.unconditional`: the value may be negative (-20 was read as an option, "Missing value").
   @Option(
-    name: .customLong("commit-nice"),
+    name: .customLong("commit-nice"), parsing: .unconditional,
     help: "Nice value of the embedded store's commit threads (-20...19; default -10: a bulk load's commits go first; below the server's needs CAP_SYS_NICE, else they keep the server's; 0 leaves them alone).")
   var commitNice: Int32 = EmbeddedStore.ThreadNice.standard.commit
 
+  // `.unconditional`: the value may be negative (-20 was read as an option, "Missing value").
   @Option(
-    name: .customLong("index-nice"),
+    name: .customLong("index-nice"), parsing: .unconditional,
     help: "Nice value of the embedded store's index thread (-20...19; default 0: the server's; queries wait for it, so raising it slows them during a bulk load).")
   var indexNice: Int32 = EmbeddedStore.ThreadNice.standard.indexer
 
@@ -151,6 +153,10 @@ struct Audienced: AsyncParsableCommand {
       var handler = StreamLogHandler.standardError(label: label)
       handler.logLevel = level
       return handler
+    }
+    // An empty path (an unset variable in a unit file) is a usage error, said as one.
+    for (name, value) in [("--socket", socket), ("--data-dir", dataDir)] where value?.isEmpty == true {
+      throw ValidationError("\(name) is empty")
     }
     var serverConfig = ServerConfiguration(
       socketPath: socket ?? env["AUDIENCE_SOCKET"] ?? "./audience.sock", socketMode: mode,
@@ -220,7 +226,7 @@ struct Audienced: AsyncParsableCommand {
     let group = ServiceGroup(
       configuration: ServiceGroupConfiguration(
         services: services,
-        gracefulShutdownSignals: [.sigterm, .sigint],
+        gracefulShutdownSignals: [.sigterm, .sigint, .sighup],
         logger: logger))
     try await group.run()
   }

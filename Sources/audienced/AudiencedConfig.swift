@@ -79,6 +79,9 @@ func readFile(_ path: String) throws -> String {
     throw AudienceError(.invalidArgument, "cannot open \(path): \(String(cString: strerror(errno)))")
   }
   defer { fclose(f) }
+  // A directory opens, and reads as nothing: said as what it is, not as invalid JSON.
+  var st = stat()
+  if fstat(fileno(f), &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { throw AudienceError(.invalidArgument, "\(path) is a directory") }
   var bytes: [UInt8] = []
   var chunk = [UInt8](repeating: 0, count: 65536)
   while true {

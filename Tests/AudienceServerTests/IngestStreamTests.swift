@@ -48,7 +48,7 @@ struct IngestStreamTests {
     await server.stop(signal: SIGKILL)
     try await server.start()
     // The start says why it replays (OPERATIONS.md): no snapshot after a kill.
-    #expect(server.log_.contains("no shutdown snapshot (the last stop was not clean"), "\(server.log_.suffix(2000))")
+    #expect(server.log_.contains("no shutdown snapshot of these records"), "\(server.log_.suffix(2000))")
     let after = try await server.client()
     #expect(try await after.health().stats.records == 2001)
     #expect(try await after.user(cookie: "s19-99").data.demographics.age == 20 + 99 % 50)

@@ -176,9 +176,35 @@ struct EmbeddedStoreTests {
     defer { dir.remove() }
     let first = try EmbeddedStore(directory: dir.path, logger: logger)
     #expect(throws: AudienceError.self) { _ = try EmbeddedStore(directory: dir.path, logger: logger) }
+    // The lock file left by a clean stop looks stale; deleting it does not let a second one in
+    // (the directory itself is locked).
+    #expect(unlink(dir.path + "/audience.lock") == 0)
+    #expect(throws: AudienceError.self) { _ = try EmbeddedStore(directory: dir.path, logger: logger) }
     await first.close()
     let again = try EmbeddedStore(directory: dir.path, logger: logger)
     await again.close()
+  }
+
+  /// The database holds personal data: it is the server's alone (0600, as the snapshot), whatever
+  /// the umask; and without it a snapshot is not used as a start from nothing (which deleted it).
+  @Test func theDatabaseIsPrivateAndAMissingOneIsNotAnEmptyStart() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let old = umask(0o022)
+    defer { umask(old) }
+    let store = try EmbeddedStore(directory: dir.path, logger: logger)
+    _ = try await store.ingest([Record(cookie: "private", email: "p@x.com")])
+    await store.close()
+    for file in ["audience.db", "audience.snapshot"] {
+      var st = stat()
+      #expect(stat(dir.path + "/" + file, &st) == 0)
+      #expect(st.st_mode & 0o777 == 0o600, "\(file): \(String(st.st_mode & 0o777, radix: 8))")
+    }
+    #expect(unlink(dir.path + "/audience.db") == 0)
+    #expect { _ = try EmbeddedStore(directory: dir.path, logger: logger) } throws: { error in
+      "\(error)".contains("audience.db is missing but")
+    }
+    #expect(access(dir.path + "/audience.snapshot", F_OK) == 0)
   }
 
   /// The index built once after the start-up replay answers as the one kept record by record.
