@@ -268,7 +268,7 @@ struct MongoResolver {
   /// created, then the intent is removed; anyone meeting the intent finishes it.
   /// - Returns: the people it became, the cookie's first; nil for an unknown cookie.
   func split(cookie: String) throws -> [ProfileSummary]? {
-    try s.write(.object([
+    let marked = try s.write(.object([
       ("update", .string(MongoDocuments.splits)),
       ("updates", .array([.object([
         ("q", .object([("_id", .string(cookie))])), ("u", .object([("$set", .object([("_id", .string(cookie))]))])),
@@ -276,9 +276,23 @@ struct MongoResolver {
       ])])),
     ]))
     for _ in 0..<MongoStore.maxAttempts {
-      guard let doc = try settledPerson(.cookie(cookie)), let row = PersonRow(doc) else { return nil }
+      guard let doc = try settledPerson(.cookie(cookie)), let row = PersonRow(doc) else {
+        // Nobody has the cookie: NOT_FOUND, and nothing kept (as the embedded store): the mark
+        // written just now goes, or the cookie's later records would never link their emails.
+        if case .array(let upserted)? = marked["upserted"], !upserted.isEmpty {
+          try s.write(.object([
+            ("delete", .string(MongoDocuments.splits)),
+            ("deletes", .array([.object([("q", .object([("_id", .string(cookie))])), ("limit", .int(1))])])),
+          ]))
+        }
+        return nil
+      }
       let parts = try replay(cookies: row.cookies, emails: row.emails).graph.components(of: row.cookies)
-      guard parts.count > 1 else { return [MongoDocuments.summary(doc)].compactMap { $0 } }
+      // One part can still have changed: a profile of one cookie keeps it, but not the emails its
+      // records linked (they were left on the document, and joined later records to it).
+      guard parts.count > 1 || Set(parts.first?.emails ?? []) != Set(row.emails) else {
+        return [MongoDocuments.summary(doc)].compactMap { $0 }
+      }
       var keep = PersonRow(id: row.id, version: row.version + 1, cookies: parts[0].cookies, emails: parts[0].emails)
       var created: [PersonRow] = []
       for part in parts.dropFirst() {

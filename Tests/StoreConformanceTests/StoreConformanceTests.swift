@@ -146,6 +146,28 @@ struct StoreConformanceTests {
     #expect(try await s.store.queryCohort(CohortQuery(filter: .age(min: 20, max: 30)), categories: .standard).users.map(\.cookie) == ["c1"])
   }
 
+  /// Splitting a profile of one cookie takes its emails off it (its records no longer link them):
+  /// a later record with that email is a person of its own, seen by queries. The MongoDB store
+  /// kept the email on the document, merged the later record into it and hid it from queries.
+  /// A split of a cookie nobody has is NOT_FOUND and leaves no mark (the MongoDB store marked it
+  /// for good, and its later records never linked their emails).
+  @Test(arguments: StoreKind.allCases)
+  func aSplitOfOneCookieFreesItsEmailAndAnUnknownOneLeavesNoMark(_ kind: StoreKind) async throws {
+    let s = try StoreUnderTest.open(kind)
+    defer { Task { await s.close() } }
+    _ = try await s.store.ingest([R.record("s1", "s@x.com", day: 1, country: "USA")])
+    #expect(try await s.store.split(cookie: "s1") != nil)
+    #expect(try await s.store.user(cookie: "s1")?.summary.emails == [])
+    _ = try await s.store.ingest([R.record("s2", "s@x.com", day: 2, country: "Canada")])
+    #expect(try await s.store.user(cookie: "s2")?.summary.cookies == ["s2"])
+    let canada = try await s.store.queryCohort(CohortQuery(filter: .strings(.country, ["canada"])), categories: .standard)
+    #expect(canada.users.map(\.cookie) == ["s2"], "\(kind)")
+
+    #expect(try await s.store.split(cookie: "ghost") == nil)
+    _ = try await s.store.ingest([R.record("k1", "g@x.com", day: 3), R.record("ghost", "g@x.com", day: 4)])
+    #expect(try await s.store.user(cookie: "ghost")?.summary.cookies.sorted() == ["ghost", "k1"], "\(kind)")
+  }
+
   /// An income with a fraction is compared as the number it is (100.9 is within 100..101, not
   /// 100..100), in both stores.
   @Test(arguments: StoreKind.allCases)
