@@ -136,6 +136,22 @@ struct IngestInputErrorsTests {
     #expect(await server.stop() == 0)
   }
 
+  /// `health` gives up on a server that accepts but never answers (stopped): exit 4 after its
+  /// timeout, as for a server that is down (it waited for ever, and scripts with it).
+  @Test func healthGivesUpOnAServerThatDoesNotAnswer() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let pid = try #require(server.process?.processIdentifier)
+    kill(pid, SIGSTOP)
+    let run = try CLI.run(["health", "--timeout", "1"], socket: server.socketPath)
+    kill(pid, SIGCONT)
+    #expect(run.status == 4)
+    #expect(run.stderr.contains("no answer from the server within 1.0 s"), "\(run.stderr)")
+    #expect(try CLI.run(["health"], socket: server.socketPath).status == 0)
+    #expect(await server.stop() == 0)
+  }
+
   /// `gen` reports a write that fails (a full disk), instead of exiting 0 with nothing written.
   @Test func genReportsAFailedWrite() throws {
     let run = try CLI.run(["gen", "--count", "5", "--output", "/dev/full"], socket: "/nonexistent.sock")

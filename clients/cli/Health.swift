@@ -1,4 +1,5 @@
 import ArgumentParser
+internal import Glibc
 import AudienceClient
 import AudienceWire
 import AudienceCore
@@ -9,8 +10,23 @@ struct Health: AsyncParsableCommand {
     abstract: "Check that the server answers, and show its version and counts.")
 
   @OptionGroup var global: GlobalOptions
+  @Option(help: "Seconds to wait for the answer, then exit 4 (0: no limit).") var timeout: Double = 10
+
+  func validate() throws {
+    guard timeout >= 0 else { throw ValidationError("--timeout must be 0 or more") }
+  }
 
   func run() async throws {
+    // A server that accepts but never answers (stopped, hung) must not hang a script: past the
+    // timeout the command says so and exits 4, as for a server that is down.
+    if timeout > 0 {
+      let (limit, json) = (timeout, global.json)
+      Task.detached {
+        try? await Task.sleep(for: .seconds(limit))
+        _ = Output.failure(WireStatus(.unavailable, "no answer from the server within \(limit) s"), json: json)
+        Glibc.exit(4)
+      }
+    }
     try await Output.withClient(global) { client in
       let h = try await client.health()
       let json = JSONValue.object([
