@@ -59,6 +59,9 @@ extension AudienceServer {
       return WireStatus(.permissionDenied, "cannot read the peer's credentials: \(String(cString: strerror(errno)))")
     }
     if uids?.contains(peer.uid) == true || gids?.contains(peer.gid) == true { return nil }
+    // A group's members are usually members through a supplementary group, which SO_PEERCRED
+    // does not carry: the peer process's groups are read from /proc.
+    if let gids, !gids.isDisjoint(with: UnixSocket.supplementaryGroups(of: peer)) { return nil }
     logger.notice("refused a connection", metadata: ["audience.peer.uid": "\(peer.uid)", "audience.peer.gid": "\(peer.gid)"])
     return WireStatus(
       .permissionDenied,

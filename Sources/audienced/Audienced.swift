@@ -82,7 +82,7 @@ struct Audienced: AsyncParsableCommand {
   @Option(name: .customLong("allow-uid"), help: "Only peers with this user id may connect (repeatable; with --allow-gid, either suffices).")
   var allowUID: [UInt32] = []
 
-  @Option(name: .customLong("allow-gid"), help: "Only peers in this group id may connect (repeatable).")
+  @Option(name: .customLong("allow-gid"), help: "Only peers in this group id (primary or supplementary) may connect (repeatable).")
   var allowGID: [UInt32] = []
 
   @Option(name: .customLong("idle-timeout"), help: "Close connections idle this many seconds (no request, watch or bytes).")

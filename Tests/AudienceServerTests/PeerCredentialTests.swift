@@ -81,4 +81,27 @@ struct PeerCredentialTests {
     #expect(member.status == 0, "\(member.stderr)")
     #expect(await shared.stop() == 0)
   }
+
+  /// --allow-gid admits a member through a supplementary group (how members usually belong), not
+  /// only through the primary one SO_PEERCRED carries; others are still refused.
+  @Test(.enabled(if: getuid() == 0, "setpriv needs root (CI runs as root)"))
+  func aMemberThroughASupplementaryGroupConnects() async throws {
+    let server = ServerProcess(arguments: ["--socket-mode", "666", "--allow-gid", "4343"])
+    try await server.start()
+    defer { server.removeFiles() }
+    func health(groups: String) throws -> Int32 {
+      let p = Process()
+      p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+      p.arguments = ["--reuid=65534", "--regid=65534", "--groups=\(groups)", ServerProcess.binDirectory + "/audience",
+        "--socket", server.socketPath, "health"]
+      p.standardOutput = FileHandle.nullDevice
+      p.standardError = FileHandle.nullDevice
+      try p.run()
+      p.waitUntilExit()
+      return p.terminationStatus
+    }
+    #expect(try health(groups: "4343") == 0)
+    #expect(try health(groups: "4344") == 1)
+    #expect(await server.stop() == 0)
+  }
 }

@@ -57,6 +57,25 @@ enum UnixSocket {
   }
 
   /// The peer's SO_PEERCRED credentials, or nil when the kernel does not say.
+  /// The supplementary groups of the peer's process (`Groups:` of /proc/PID/status), when that
+  /// process still has the peer's uid (its real one); empty when they cannot be read.
+  static func supplementaryGroups(of peer: PeerCredentials) -> Set<UInt32> {
+    guard peer.pid > 0, let f = fopen("/proc/\(peer.pid)/status", "r") else { return [] }
+    defer { fclose(f) }
+    var groups: Set<UInt32> = []
+    var uidMatches = false
+    var line: UnsafeMutablePointer<CChar>?
+    var capacity = 0
+    defer { free(line) }
+    while getline(&line, &capacity, f) > 0, let line {
+      let text = String(cString: line)
+      let fields = text.split(whereSeparator: { $0 == "\t" || $0 == " " || $0 == "\n" })
+      if fields.first == "Uid:" { uidMatches = fields.count > 1 && UInt32(fields[1]) == peer.uid }
+      if fields.first == "Groups:" { groups = Set(fields.dropFirst().compactMap { UInt32($0) }) }
+    }
+    return uidMatches ? groups : []
+  }
+
   static func peerCredentials(_ fd: Int32) -> PeerCredentials? {
     var peer = PeerCredentials()
     var length = socklen_t(MemoryLayout<PeerCredentials>.size)
