@@ -20,11 +20,21 @@ extension EmbeddedStore {
     let rows = try db.prepare("SELECT value FROM meta WHERE key = '\(GraphSnapshotFile.tokenKey)'")
     let token = try rows.step() ? rows.text(0) : nil
     rows.reset()
-    try db.execute("DELETE FROM meta WHERE key = '\(GraphSnapshotFile.tokenKey)'")
+    // The change count the snapshot was saved at, and the count now (RecordBatches.changeCounter).
+    func meta(_ key: String) throws(AudienceError) -> String? {
+      let row = try db.prepare("SELECT value FROM meta WHERE key = '\(key)'")
+      defer { row.reset() }
+      return try row.step() ? row.text(0) : nil
+    }
+    let changesThen = try meta(RecordBatches.snapshotChangesKey), changesNow = try meta("record_changes")
+    try db.execute("DELETE FROM meta WHERE key IN ('\(GraphSnapshotFile.tokenKey)', '\(RecordBatches.snapshotChangesKey)')")
     defer { GraphSnapshotFile.discard(directory: directory, after: reading) }
     if let token, let mapped = GraphSnapshotFile.map(directory: directory) {
       let started = ContinuousClock.now
       do {
+        guard changesThen == (changesNow ?? "0") else {
+          throw SnapshotError.damaged("the records were changed since it was saved (record_batches written outside the server)")
+        }
         // The header first (the token is in it); each section is read in before it is decoded.
         try mapped.read(0..<min(mapped.bytes.count, GraphSnapshot.headerBound), "the header")
         guard let found = IdentityGraph.snapshotToken(mapped.bytes), GraphSnapshotFile.hex(found) == token else {
@@ -241,7 +251,11 @@ extension EmbeddedStore {
     let encoded = ContinuousClock.now - started
     do {
       try GraphSnapshotFile.write(parts, directory: directory)
-      try db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('\(GraphSnapshotFile.tokenKey)', '\(GraphSnapshotFile.hex(token))')")
+      try db.transaction { () throws(AudienceError) in
+        try db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('\(GraphSnapshotFile.tokenKey)', '\(GraphSnapshotFile.hex(token))')")
+        try db.execute(
+          "INSERT OR REPLACE INTO meta(key, value) SELECT '\(RecordBatches.snapshotChangesKey)', coalesce((SELECT value FROM meta WHERE key = 'record_changes'), '0')")
+      }
       logger.info(
         "snapshot saved",
         metadata: [

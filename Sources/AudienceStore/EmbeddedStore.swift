@@ -186,6 +186,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
         try db.transaction { () throws(AudienceError) in try LegacyUsersTable.migrate(db) }
       }
       try db.execute(RecordBatches.view)
+      try db.execute(RecordBatches.changeCounter)
       try db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '\(RecordBatches.schemaVersion)')")
       let (g, loader) = try Self.restoreOrReplay(db, directory: directory, limits: limits, logger: logger, reading: recordsReading)
       self.restoredFromSnapshot = loader != nil

@@ -26,6 +26,22 @@ enum RecordBatches {
     CREATE TABLE IF NOT EXISTS splits (cookie TEXT PRIMARY KEY, after_seq INTEGER NOT NULL);
     """
 
+  /// Every change to `record_batches`, by the server or anyone else (a `sqlite3` session), counts
+  /// in `meta.record_changes`: a shutdown snapshot notes the count it was saved at, and is not
+  /// used once the records changed since (the records stay the truth), even where the row and
+  /// record counts are unchanged (an edited email).
+  static let changeCounter = ["INSERT", "UPDATE", "DELETE"].map { event in
+    """
+    CREATE TRIGGER IF NOT EXISTS record_batches_\(event.lowercased())_counted AFTER \(event) ON record_batches BEGIN
+      INSERT INTO meta(key, value) VALUES ('record_changes', '1')
+        ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+    END;
+    """
+  }.joined(separator: "\n")
+
+  /// The `meta` key of the change count a snapshot was saved at.
+  static let snapshotChangesKey = "snapshot_record_changes"
+
   /// One row per record, in the version-1 table's column names (`content_id` as hex text).
   static let view = """
     CREATE VIEW IF NOT EXISTS users AS SELECT

@@ -185,6 +185,27 @@ struct EmbeddedStoreTests {
     await again.close()
   }
 
+  /// The records stay the truth: a snapshot is not used once `record_batches` was written
+  /// outside the server since it was saved, even when no count changed (an edited email was
+  /// served from the snapshot as it was).
+  @Test func aSnapshotIsNotUsedAfterTheRecordsWereEditedOutside() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    var store = try EmbeddedStore(directory: dir.path, logger: logger)
+    _ = try await store.ingest((0..<20).map { Record(cookie: "c\($0)", email: "user\($0)@x.com") })
+    await store.close()
+    store = try EmbeddedStore(directory: dir.path, logger: logger)
+    #expect(store.restoredFromSnapshot)  // the server's own writes are its snapshot's
+    await store.close()
+    let db = try SQLiteDatabase(path: dir.path + "/audience.db")
+    try db.execute("UPDATE record_batches SET records = replace(records, 'user0@x.com', 'changed@x.com')")
+    db.close()
+    store = try EmbeddedStore(directory: dir.path, logger: logger)
+    #expect(!store.restoredFromSnapshot)
+    #expect(try await store.user(cookie: "c0")?.summary.emails == ["changed@x.com"])
+    await store.close()
+  }
+
   /// The database holds personal data: it is the server's alone (0600, as the snapshot), whatever
   /// the umask; and without it a snapshot is not used as a start from nothing (which deleted it).
   @Test func theDatabaseIsPrivateAndAMissingOneIsNotAnEmptyStart() async throws {
@@ -343,7 +364,10 @@ struct EmbeddedStoreTests {
     _ = try await store.ingest((0..<400).map { record("r\($0)", nil, $0 % 60, age: 20 + $0 % 10) })
     if closing { await store.close() }
     let db = try SQLiteDatabase(path: dir.path + "/audience.db")
-    try db.execute("UPDATE record_batches SET records = 'not json'")
+    // Rows the database can no longer read, as a damaged disk leaves them: the change counter
+    // (RecordBatches.changeCounter) does not see that, so it is kept as the snapshot noted it.
+    try db.execute(
+      "UPDATE record_batches SET records = 'not json'; UPDATE meta SET value = (SELECT value FROM meta WHERE key = '\(RecordBatches.snapshotChangesKey)') WHERE key = 'record_changes' AND EXISTS (SELECT 1 FROM meta WHERE key = '\(RecordBatches.snapshotChangesKey)')")
     db.close()
     return store
   }
