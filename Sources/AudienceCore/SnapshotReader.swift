@@ -49,7 +49,8 @@ struct SnapshotReader {
     let first = try nonNegative()
     let slots = try count()
     let all = try nonNegative()
-    let fits = first == 0 ? slots == all / 2 : (first == all / 2 && first + slots == all)
+    // Of one slot, both halves start at 0 (the first empty): either reading must fit.
+    let fits = (first == 0 && slots == all / 2) || (first == all / 2 && first + slots == all)
     guard fits, all <= 2 * slots + 1 else { throw damaged("slots \(first)..<\(first + slots) are not a half of \(all)") }
     return (first, slots, all)
   }

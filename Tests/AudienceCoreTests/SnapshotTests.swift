@@ -26,6 +26,16 @@ struct SnapshotTests {
     try bytes.withUnsafeBytes { raw throws(SnapshotError) in try IdentityGraph(snapshot: raw, limits: limits) }
   }
 
+  /// A graph of one profile (a one-slot array, whose two halves both start at 0) or none restores
+  /// too: the one-profile snapshot was refused as damaged, and the store replayed.
+  @Test(arguments: [0, 1, 2])
+  func aGraphOfNoneOrOneProfileRestores(_ n: Int) throws {
+    let g = Fixture.graph((0..<n).map { Fixture.record("only\($0)", "o\($0)@x.com", minute: $0) })
+    let r = try Self.restore(g.snapshot(token: Self.token))
+    #expect(r.profileCount == n && r.recordCount == n)
+    #expect(r.user(cookie: "only0")?.summary.emails == (n > 0 ? ["o0@x.com"] : nil))
+  }
+
   @Test func aRestoredGraphIsTheSavedGraph() async {
     await propertyCheck(count: 60, input: Gen.int(in: 0...1_000_000), Gen.int(in: 2...300)) { seed, n in
       var rng = SplitMix64(seed: UInt64(seed))
