@@ -1,4 +1,5 @@
 public import AudienceCore
+internal import Glibc
 
 /// How the server listens and what it accepts. Every limit has a default fit for one host.
 public struct ServerConfiguration: Sendable {
@@ -84,3 +85,23 @@ public struct ServerConfiguration: Sendable {
 
 /// This build's version.
 public let audienceVersion = "0.1.0"
+
+extension ServerConfiguration {
+  /// Why the socket path cannot be listened on (too long for a Unix socket address, or its
+  /// directory missing or not a directory), or nil: checked at start, before a store that may
+  /// take seconds to load (it was found only after).
+  public var socketPathProblem: String? {
+    guard inheritedSocket == nil else { return nil }
+    let path = socketPath
+    if path.utf8.count > UnixSocket.maxPathBytes {
+      return "socket path \(path) is \(path.utf8.count) bytes; a Unix socket path holds at most \(UnixSocket.maxPathBytes)"
+    }
+    let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+    var st = stat()
+    guard stat(directory.isEmpty ? "/" : directory, &st) == 0 else {
+      return "cannot use socket path \(path): its directory \(directory): \(String(cString: strerror(errno)))"
+    }
+    guard (st.st_mode & S_IFMT) == S_IFDIR else { return "cannot use socket path \(path): \(directory) is not a directory" }
+    return nil
+  }
+}

@@ -177,6 +177,7 @@ struct Audienced: AsyncParsableCommand {
     } catch let error as AudienceError {
       throw ValidationError(error.message)
     }
+    if let problem = serverConfig.socketPathProblem { throw ValidationError(problem) }
     serverConfig.maxBufferedBytes = maxBufferedBytes
     guard packedViewCache >= 0 else { throw ValidationError("--packed-view-cache: must be 0 or more") }
     serverConfig.packedViewCache = packedViewCache

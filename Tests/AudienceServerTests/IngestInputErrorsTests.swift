@@ -152,6 +152,30 @@ struct IngestInputErrorsTests {
     #expect(await server.stop() == 0)
   }
 
+  /// A socket path that cannot be listened on is a usage error found before the store is opened
+  /// (it was found only after a load that takes seconds at a million records).
+  @Test func aSocketPathThatCannotBeUsedIsRefusedBeforeTheStoreOpens() throws {
+    let base = NSTemporaryDirectory() + "/aud-socket-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: base) }
+    for (socket, expected) in [
+      ("/nonexistent-\(getpid())/s.sock", "its directory /nonexistent-\(getpid()): No such file or directory"),
+      ("/tmp/" + String(repeating: "x", count: 120) + ".sock", "a Unix socket path holds at most 107"),
+    ] {
+      let p = Process()
+      p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/audienced")
+      p.arguments = ["--socket", socket, "--data-dir", base + "/data"]
+      let err = Pipe()
+      p.standardError = err
+      p.standardOutput = FileHandle.nullDevice
+      try p.run()
+      p.waitUntilExit()
+      let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+      #expect(p.terminationStatus == 64)
+      #expect(stderr.contains(expected), "\(stderr)")
+      #expect(!FileManager.default.fileExists(atPath: base + "/data"))
+    }
+  }
+
   /// `gen` reports a write that fails (a full disk), instead of exiting 0 with nothing written.
   @Test func genReportsAFailedWrite() throws {
     let run = try CLI.run(["gen", "--count", "5", "--output", "/dev/full"], socket: "/nonexistent.sock")
