@@ -79,6 +79,14 @@ final class MongoConnection: @unchecked Sendable {
 
   private static let initialized: Bool = {
     mongoc_init()
+    // libmongoc's own lines (a debug line a second or two while MongoDB is down) bypass
+    // --log-level: only its warnings and errors are written, as the server's would be at the
+    // default level; failures reach the log through the store's own messages.
+    mongoc_log_set_handler({ level, domain, message, _ in
+      guard level.rawValue <= MONGOC_LOG_LEVEL_WARNING.rawValue, let message else { return }
+      let line = "libmongoc \(domain.map { String(cString: $0) } ?? ""): \(String(cString: message))\n"
+      _ = line.withCString { write(2, $0, strlen($0)) }
+    }, nil)
     // A libmongoc without Debian's init-before-main makes its counters' segment here.
     MongoSharedCounters.unlinkName()
     return true
