@@ -250,17 +250,8 @@ private enum Field {
     cs.indices.first { $0 + 1 < cs.count && cs[$0] == "." && cs[$0 + 1] == "." }
   }
 
-  /// `30000`, `30,000`, `$30000`, `30k`, `1.5m`.
-  /// Whether `money(s)` is exact (1.5m is; 100.9 is not, and was rounded to 101).
-  private static func wholeMoney(_ s: String) -> Bool {
-    var text = s.lowercased()
-    var scale = 1.0
-    if text.hasSuffix("k") { scale = 1e3; text.removeLast() } else if text.hasSuffix("m") { scale = 1e6; text.removeLast() }
-    guard let d = Double(text.filter { $0 != "," && $0 != "$" && $0 != "_" }) else { return false }
-    return (d * scale).rounded() == d * scale
-  }
-
-  private static func money(_ s: String) -> Int64? {
+  /// The amount `s` writes (`30000`, `30,000`, `$30000`, `30k`, `1.5m`), unrounded; nil when it is not one.
+  private static func amount(_ s: String) -> Double? {
     var text = s.lowercased()
     var scale = 1.0
     if text.hasSuffix("k") { scale = 1e3; text.removeLast() } else if text.hasSuffix("m") { scale = 1e6; text.removeLast() }
@@ -268,7 +259,14 @@ private enum Field {
     guard !text.isEmpty, text.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), let d = Double(text) else {
       return nil
     }
-    let v = (d * scale).rounded()
+    return d * scale
+  }
+
+  /// Whether `money(s)` is exact (1.5m is; 100.9 is not, and was rounded to 101).
+  private static func wholeMoney(_ s: String) -> Bool { amount(s).map { $0.rounded() == $0 } ?? false }
+
+  private static func money(_ s: String) -> Int64? {
+    guard let v = amount(s)?.rounded() else { return nil }
     return v < 9e18 ? Int64(v) : nil
   }
 }

@@ -112,19 +112,18 @@ public struct RecordNormalizer: Sendable {
     // continuation bytes are >= 0x80). Eight bytes at a time while none is below 0x20
     // ("hasless": exact for "any"), the last eight (overlapping) for the rest, and byte by byte
     // only from a word holding one (a tab is allowed).
-    func hasLess(_ x: UInt64) -> Bool { (x &- 0x2020_2020_2020_2020) & ~x & 0x8080_8080_8080_8080 != 0 }
     var high: UInt64 = 0
     var i = 0
     if count >= 8 {
       while i + 8 <= count {
         let x = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-        if hasLess(x) { break }
+        if ByteWords.hasControl(x) { break }
         high |= x
         i += 8
       }
       if i < count && i + 8 > count {
         let x = base.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
-        if !hasLess(x) {
+        if !ByteWords.hasControl(x) {
           high |= x
           i = count
         }

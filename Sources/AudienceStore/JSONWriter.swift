@@ -70,7 +70,7 @@ struct JSONWriter {
       if let base = utf8.baseAddress {
         while next + 8 <= utf8.count {
           let w = UnsafeRawPointer(base + next).loadUnaligned(as: UInt64.self)
-          guard !Self.needsEscape(w) else { break }
+          guard !ByteWords.hasControl(w), !ByteWords.has(0x22, in: w), !ByteWords.has(0x5C, in: w) else { break }
           UnsafeMutableRawPointer(out + i).storeBytes(of: w, as: UInt64.self)
           i += 8
           next += 8
@@ -101,21 +101,6 @@ struct JSONWriter {
       out[i] = 0x22
       return i + 1
     }
-  }
-
-  /// Whether one of the word's eight bytes is below 0x20, a `"` or a `\\` (bytes of 0x80 and
-  /// above, UTF-8, are not). A byte is zero in `x` exactly where it equals the byte sought, and
-  /// `(x - 0x01..) & ~x & 0x80..` is nonzero exactly when some byte of `x` is zero (the first
-  /// one sets its high bit; bytes above it may be flagged wrongly, which does not matter here).
-  @inline(__always) static func needsEscape(_ w: UInt64) -> Bool {
-    let ones: UInt64 = 0x0101_0101_0101_0101
-    let highs: UInt64 = 0x8080_8080_8080_8080
-    let control = (w &- ones &* 0x20) & ~w & highs
-    let quote = w ^ (ones &* 0x22)
-    let backslash = w ^ (ones &* 0x5C)
-    let quoteZero = (quote &- ones) & ~quote & highs
-    let backslashZero = (backslash &- ones) & ~backslash & highs
-    return control | quoteZero | backslashZero != 0
   }
 
   /// `value` as a JSON string, or `null`.

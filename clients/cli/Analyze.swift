@@ -48,7 +48,7 @@ struct Analyze: AsyncParsableCommand {
     // Opened before the server is asked: a path that cannot be written is the user's error,
     // said with the path and the reason (it came out as INTERNAL).
     let htmlFile = try html.map { path -> UnsafeMutablePointer<FILE> in
-      guard let f = fopen(path, "w") else { throw Gen.cannotWrite(path) }
+      guard let f = fopen(path, "w") else { throw Output.cannotWrite(path) }
       return f
     }
     var htmlOpen = htmlFile != nil
@@ -59,7 +59,7 @@ struct Analyze: AsyncParsableCommand {
         let page = HTMLReport.render(report, subtitle: describeFilters())
         htmlOpen = false
         let wrote = fputs(page, htmlFile) >= 0
-        guard fclose(htmlFile) == 0, wrote else { throw Gen.cannotWrite(html) }
+        guard fclose(htmlFile) == 0, wrote else { throw Output.cannotWrite(html) }
         Output.stderr("wrote \(html)")
       }
       if global.json {

@@ -31,20 +31,14 @@ struct Gen: ParsableCommand {
 
   func run() throws {
     let target = output ?? "standard output"
-    guard let out = output.map({ fopen($0, "w") }) ?? fdopen(1, "w") else { throw Self.cannotWrite(target) }
+    guard let out = output.map({ fopen($0, "w") }) ?? fdopen(1, "w") else { throw Output.cannotWrite(target) }
     // Closed (or flushed) here, not on the way out: what the buffer held is written then, and a
     // failure to is a failure of the command.
     var open = true
     defer { if open { _ = output != nil ? fclose(out) : fflush(out) } }
     try generate(into: out, target)
     open = false
-    if (output != nil ? fclose(out) : fflush(out)) != 0 { throw Self.cannotWrite(target) }
-  }
-
-  /// A write that failed: the path and the system's reason on standard error, exit 1.
-  static func cannotWrite(_ target: String) -> ExitCode {
-    Output.stderr("audience: cannot write \(target): \(String(cString: strerror(errno)))")
-    return ExitCode(1)
+    if (output != nil ? fclose(out) : fflush(out)) != 0 { throw Output.cannotWrite(target) }
   }
 
   private func generate(into out: UnsafeMutablePointer<FILE>, _ target: String) throws {
@@ -66,7 +60,7 @@ struct Gen: ParsableCommand {
   private func write(_ text: String, _ out: UnsafeMutablePointer<FILE>, _ target: String) throws {
     var text = text
     let ok = text.withUTF8 { fwrite($0.baseAddress, 1, $0.count, out) == $0.count }
-    if !ok { throw Self.cannotWrite(target) }
+    if !ok { throw Output.cannotWrite(target) }
   }
 }
 

@@ -29,6 +29,12 @@ enum Output {
     return exitCode(status)
   }
 
+  /// A write that failed: the path and the system's reason on standard error, exit 1.
+  static func cannotWrite(_ target: String) -> ExitCode {
+    stderr("audience: cannot write \(target): \(String(cString: strerror(errno)))")
+    return ExitCode(1)
+  }
+
   /// A failure as a status.
   static func status(_ error: any Error) -> WireStatus { (error as? WireStatus) ?? WireStatus(.internal, "\(error)") }
 
