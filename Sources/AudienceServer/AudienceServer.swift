@@ -60,9 +60,16 @@ public final class AudienceServer: Service {
       let fd = try SocketFile.withUmask(for: configuration.socketMode) { () throws(AudienceError) in
         try UnixSocket.listen(path: path, backlog: 256)
       }
-      listener = try Listener(fd: fd)
-      try SocketFile.setMode(path, configuration.socketMode)
-      try SocketFile.setOwner(path, uid: configuration.socketOwner, gid: configuration.socketGroup)
+      do {
+        try SocketFile.setMode(path, configuration.socketMode)
+        try SocketFile.setOwner(path, uid: configuration.socketOwner, gid: configuration.socketGroup)
+        listener = try Listener(fd: fd)
+      } catch {
+        // Nobody will accept on it: leave no socket file behind for clients to hang on.
+        UnixSocket.close(fd)
+        SocketFile.remove(path)
+        throw error
+      }
       logger.info("listening", metadata: ["audience.socket": "\(path)", "audience.store": "\(router.store.kind)"])
     }
     defer { if configuration.inheritedSocket == nil { SocketFile.remove(path) } }

@@ -82,7 +82,7 @@ final class ConnectionSocket: Sendable {
       if startWriter { startWriterThread() }
       return false
     case .direct:
-      let ok = UnixSocket.send(fd, bytes, stallLimit: stallLimit)
+      let ok = write(bytes)
       let resumed = state.update { s -> [CheckedContinuation<Bool, Never>] in
         s.writing = false
         s.written += bytes.readableBytes
@@ -149,7 +149,7 @@ final class ConnectionSocket: Sendable {
       var ok = true
       var bytes = 0
       for b in batch where ok {
-        ok = UnixSocket.send(fd, b, stallLimit: stallLimit)
+        ok = write(b)
         // Only what was written counts: a sender whose bytes failed is told false below.
         if ok { bytes += b.readableBytes }
       }
@@ -168,6 +168,21 @@ final class ConnectionSocket: Sendable {
       for (c, result) in resumed { c.resume(returning: result) }
     }
     stopped()
+  }
+
+  /// Writes `bytes` to the socket (the caller holds `writing`); false when they could not be.
+  private func write(_ bytes: ByteBuffer) -> Bool {
+    switch UnixSocket.send(fd, bytes, stallLimit: stallLimit) {
+    case .written:
+      return true
+    case .stalled:
+      logger.info(
+        "closing the connection: the peer took none of its responses for \(stallLimit)",
+        metadata: ["audience.unwritten_bytes": "\(bytes.readableBytes)"])
+      return false
+    case .broken:
+      return false
+    }
   }
 
   /// Shuts the socket down (both directions): a blocked read or write returns, queued frames

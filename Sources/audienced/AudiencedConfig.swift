@@ -56,6 +56,20 @@ func systemdSocket(_ env: [String: String]) throws -> Int32? {
   guard fstat(3, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK else {
     throw AudienceError(.invalidArgument, "LISTEN_FDS=1 but file descriptor 3 is not a socket")
   }
+  // Only a Unix stream socket: callers are told apart by their peer credentials, which a TCP
+  // peer has none of (a ListenStream=127.0.0.1:9000 would serve anyone who can reach the port).
+  var domain: Int32 = 0
+  var type: Int32 = 0
+  var size = socklen_t(MemoryLayout<Int32>.size)
+  guard getsockopt(3, SOL_SOCKET, SO_DOMAIN, &domain, &size) == 0, domain == AF_UNIX else {
+    throw AudienceError(
+      .invalidArgument, "systemd passed a socket that is not a Unix domain socket; audienced serves only ListenStream=/path/to/socket")
+  }
+  size = socklen_t(MemoryLayout<Int32>.size)
+  guard getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &size) == 0, type == Int32(SOCK_STREAM.rawValue) else {
+    throw AudienceError(
+      .invalidArgument, "systemd passed a Unix socket that is not a stream socket; audienced serves only ListenStream= (not ListenDatagram= or ListenSequentialPacket=)")
+  }
   return 3
 }
 

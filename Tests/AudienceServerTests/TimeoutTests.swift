@@ -197,6 +197,44 @@ struct SlowReaderTests {
   }
 }
 
+extension SlowReaderTests {
+  @Test func aPeerThatTakesNoResponseIsClosedAndLoggedAtTheIdleTimeout() async throws {
+    let server = ServerProcess(arguments: ["--idle-timeout", "2"])
+    try await server.start()
+    defer { server.removeFiles() }
+    let client = try await server.client()
+    _ = try await client.ingest([RawRecord(cookie: "c", email: "c@x.com", city: String(repeating: "x", count: 900))])
+    let greedy = try RawSocket(path: server.socketPath)
+    try greedy.hello()
+    var one = ByteBuffer()
+    WireCodec.encode(WireRequest(id: 9, body: .getUser(cookie: "c")), into: &one)
+    let burst = Array(repeating: Array(one.readableBytesView), count: 1000).flatMap { $0 }
+    _ = fcntl(greedy.fd, F_SETFL, fcntl(greedy.fd, F_GETFL) | O_NONBLOCK)
+    // Send until the server stops taking requests (its responses fill both buffers), then
+    // neither send nor read: the server's write makes no progress.
+    var closedByServer = false
+    let deadline = ContinuousClock.now + .seconds(30)
+    while ContinuousClock.now < deadline {
+      let n = burst.withUnsafeBytes { Foundation.send(greedy.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+      if n < 0 && errno == EAGAIN { try await Task.sleep(for: .milliseconds(200)) }
+      if n < 0 && errno != EAGAIN { closedByServer = true; break }
+      if server.log_.contains("took none of its responses") { break }
+    }
+    var logged = false
+    for _ in 0..<100 where !logged {
+      logged = server.log_.contains("closing the connection: the peer took none of its responses for 2.0 seconds")
+      if !logged { try await Task.sleep(for: .milliseconds(100)) }
+    }
+    #expect(logged, "closedByServer \(closedByServer); log:\n\(server.log_.suffix(2000))")
+    // Others are still served (the first client was idle meanwhile, and closed).
+    let other = try await server.client()
+    #expect(try await other.user(cookie: "c").data.email == "c@x.com")
+    await other.close()
+    await client.close()
+    #expect(await server.stop() == 0)
+  }
+}
+
 /// Runs `body` on a thread of its own (not the test process's task pool) and returns its result.
 func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
   await withCheckedContinuation { continuation in

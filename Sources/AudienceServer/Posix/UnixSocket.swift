@@ -37,6 +37,9 @@ enum UnixSocket {
     return address
   }
 
+  /// Closes a descriptor.
+  static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+
   /// Makes an inherited listening socket (systemd's) non-blocking for `accept`.
   static func adopt(listening fd: Int32) {
     _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
@@ -83,11 +86,19 @@ enum UnixSocket {
     return peer
   }
 
+  /// How a `send` ended.
+  enum Sent: Equatable {
+    case written
+    /// The peer took nothing for `stallLimit` (or, without `wait`, the write would block).
+    case stalled
+    /// The connection is broken (the peer closed it, or it was shut down).
+    case broken
+  }
+
   /// Writes all of `bytes`, blocking while the peer's buffer is full, for at most `stallLimit`
   /// without progress (the socket's send timeout decides how often that is checked). With
-  /// `wait` false, gives up as soon as it would block. False when the connection is broken, the
-  /// peer stopped reading, or it would block.
-  static func send(_ fd: Int32, _ bytes: ByteBuffer, wait: Bool = true, stallLimit: Duration = .seconds(300)) -> Bool {
+  /// `wait` false, gives up as soon as it would block.
+  static func send(_ fd: Int32, _ bytes: ByteBuffer, wait: Bool = true, stallLimit: Duration = .seconds(300)) -> Sent {
     bytes.withUnsafeReadableBytes { raw in
       var offset = 0
       var progress = ContinuousClock.now
@@ -99,13 +110,14 @@ enum UnixSocket {
           progress = .now
         } else if n < 0 && errno == EINTR {
           continue
-        } else if n < 0 && wait && (errno == EAGAIN || errno == EWOULDBLOCK) && ContinuousClock.now - progress < stallLimit {
-          continue
+        } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+          if wait && ContinuousClock.now - progress < stallLimit { continue }
+          return .stalled
         } else {
-          return false
+          return .broken
         }
       }
-      return true
+      return .written
     }
   }
 

@@ -47,3 +47,23 @@ def test_socket_activation_serves_the_inherited_socket():
         listener.close()
         log.close()
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_socket_activation_refuses_a_tcp_socket():
+    # Callers are told apart by their Unix peer credentials: a TCP socket (ListenStream=host:port)
+    # would serve anyone who can reach the port, so audienced refuses it.
+    d = tempfile.mkdtemp(prefix="aud-sd-", dir="/tmp")
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    try:
+        p = subprocess.run(
+            ["sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"', str(BIN_DIR / "audienced"), "--socket",
+             os.path.join(d, "s.sock"), "--data-dir", os.path.join(d, "data")],
+            preexec_fn=lambda: os.dup2(listener.fileno(), 3), close_fds=False, capture_output=True, text=True,
+            timeout=60)
+        assert p.returncode != 0
+        assert "not a Unix domain socket" in p.stderr + p.stdout, p.stderr + p.stdout
+    finally:
+        listener.close()
+        shutil.rmtree(d, ignore_errors=True)
