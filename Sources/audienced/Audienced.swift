@@ -42,7 +42,7 @@ struct Audienced: AsyncParsableCommand {
   @Option(name: .customLong("mongo-db"), help: "MongoDB database for --store mongodb (env MONGO_DB; default user_database).")
   var mongoDB: String?
 
-  @Option(name: .customLong("mongo-threads"), help: "MongoDB calls that may run at once (--store mongodb).")
+  @Option(name: .customLong("mongo-threads"), parsing: .unconditional, help: "MongoDB calls that may run at once (--store mongodb).")
   var mongoThreads: Int = 8
 
   @Option(name: .customLong("socket-mode"), help: "Permissions of the socket file, octal.")
@@ -54,29 +54,29 @@ struct Audienced: AsyncParsableCommand {
   @Option(name: .customLong("socket-group"), help: "Group (name or gid) of the socket file, so its members may connect with mode 660.")
   var socketGroup: String?
 
-  @Option(name: .customLong("max-frame-bytes"), help: "Largest request frame accepted, in bytes.")
+  @Option(name: .customLong("max-frame-bytes"), parsing: .unconditional, help: "Largest request frame accepted, in bytes.")
   var maxFrameBytes: Int = 4 << 20
 
-  @Option(name: .customLong("max-records-per-batch"), help: "Most records in one Ingest request.")
+  @Option(name: .customLong("max-records-per-batch"), parsing: .unconditional, help: "Most records in one Ingest request.")
   var maxRecordsPerBatch: Int = 10_000
 
-  @Option(name: .customLong("max-in-flight"), help: "Requests processed at once per connection.")
+  @Option(name: .customLong("max-in-flight"), parsing: .unconditional, help: "Requests processed at once per connection.")
   var maxInFlight: Int = 64
 
-  @Option(name: .customLong("max-connections"), help: "Connections served at once (each is served by a thread of its own).")
+  @Option(name: .customLong("max-connections"), parsing: .unconditional, help: "Connections served at once (each is served by a thread of its own).")
   var maxConnections: Int = 1024
 
-  @Option(name: .customLong("max-buffered-bytes"), help: "Response bytes a connection may leave unread before the server stops reading its requests.")
+  @Option(name: .customLong("max-buffered-bytes"), parsing: .unconditional, help: "Response bytes a connection may leave unread before the server stops reading its requests.")
   var maxBufferedBytes: Int = 4 << 20
 
   @Option(
     name: .customLong("packed-view-cache"),
-    help: "Profiles whose encoded views GetUser and QueryCohort keep ready (about 200 bytes each once read; 0 encodes every view per request).")
+    parsing: .unconditional, help: "Profiles whose encoded views GetUser and QueryCohort keep ready (about 200 bytes each once read; 0 encodes every view per request).")
   var packedViewCache: Int = 1 << 20
 
   @Option(
     name: .customLong("packed-view-cache-bytes"),
-    help: "Most bytes the kept views may hold; a view past it is encoded per request.")
+    parsing: .unconditional, help: "Most bytes the kept views may hold; a view past it is encoded per request.")
   var packedViewCacheBytes: Int = 512 << 20
 
   @Option(name: .customLong("allow-uid"), help: "Only peers with this user id may connect (repeatable; with --allow-gid, either suffices).")
@@ -85,18 +85,18 @@ struct Audienced: AsyncParsableCommand {
   @Option(name: .customLong("allow-gid"), help: "Only peers in this group id (primary or supplementary) may connect (repeatable).")
   var allowGID: [UInt32] = []
 
-  @Option(name: .customLong("idle-timeout"), help: "Close connections idle this many seconds (no request, watch or bytes).")
+  @Option(name: .customLong("idle-timeout"), parsing: .unconditional, help: "Close connections idle this many seconds (no request, watch or bytes).")
   var idleTimeout: Int = 300
 
-  @Option(name: .customLong("frame-timeout"), help: "Close a connection whose frame is not complete this many seconds after its first byte.")
+  @Option(name: .customLong("frame-timeout"), parsing: .unconditional, help: "Close a connection whose frame is not complete this many seconds after its first byte.")
   var frameTimeout: Int = 30
 
-  @Option(name: .customLong("drain-timeout"), help: "At shutdown, give connections this many seconds to finish their requests and write the responses, then close them.")
+  @Option(name: .customLong("drain-timeout"), parsing: .unconditional, help: "At shutdown, give connections this many seconds to finish their requests and write the responses, then close them.")
   var drainTimeout: Int = 10
 
   @Option(
     name: .customLong("max-identifiers-per-profile"),
-    help: "Most cookies plus emails one profile may hold; links past it are refused and reported.")
+    parsing: .unconditional, help: "Most cookies plus emails one profile may hold; links past it are refused and reported.")
   var maxIdentifiersPerProfile: Int = 1000
 
   @Option(

@@ -50,4 +50,28 @@ struct HelpTextTests {
     #expect(p.terminationStatus != 0)
     #expect(errors.contains("\(flag): 40 is not a nice value"), "\(errors)")
   }
+
+  /// A negative number for a numeric option is refused by that option's own check, naming it;
+  /// ArgumentParser read "-1" as an option and said "Missing value".
+  @Test(arguments: [
+    ["audience", "cohort", "--limit"], ["audience", "cohort", "--age-min"], ["audience", "analyze", "--top"],
+    ["audience", "analyze", "--bins"], ["audience", "analyze", "--k"], ["audience", "gen", "--count"],
+    ["audience", "ingest", "--batch-size"], ["audience", "ingest", "--window"], ["audience", "ingest", "--max-errors"],
+    ["audience", "health", "--timeout"], ["audience", "watch", "--max-events"], ["audienced", "--max-in-flight"],
+    ["audienced", "--idle-timeout"], ["audienced", "--max-identifiers-per-profile"], ["audienced", "--packed-view-cache"],
+  ])
+  func negativeNumbersAreRefusedByTheirOption(_ command: [String]) throws {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/" + command[0])
+    p.arguments = Array(command.dropFirst()) + ["-1", "--socket", NSTemporaryDirectory() + "/never-\(UUID().uuidString).sock"]
+    let err = Pipe()
+    p.standardOutput = Pipe()
+    p.standardError = err
+    try p.run()
+    let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    #expect(p.terminationStatus == 64, "\(command): \(errors)")
+    #expect(!errors.contains("Missing value"), "\(command): \(errors)")
+    #expect(errors.contains(command.last!), "\(command): \(errors)")
+  }
 }

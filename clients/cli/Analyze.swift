@@ -17,9 +17,9 @@ struct Analyze: AsyncParsableCommand {
 
   @OptionGroup var global: GlobalOptions
   @OptionGroup var filters: FilterOptions
-  @Option(help: "States and cities listed.") var top: Int = 20
-  @Option(help: "Age histogram bins.") var bins: Int = 20
-  @Option(help: "k-means clusters.") var k: Int = 3
+  @Option(parsing: .unconditional, help: "States and cities listed.") var top: Int = 20
+  @Option(parsing: .unconditional, help: "Age histogram bins.") var bins: Int = 20
+  @Option(parsing: .unconditional, help: "k-means clusters.") var k: Int = 3
   @Option(help: "k-means features: age, income, or age,income (over profiles with an age and a numeric income).")
   var features: String = "age"
   @Flag(name: .customLong("no-kmeans"), help: "Skip k-means.") var noKMeans = false

@@ -24,7 +24,7 @@ struct Cohort: AsyncParsableCommand {
   @OptionGroup var global: GlobalOptions
 
   @OptionGroup var filters: FilterOptions
-  @Option(help: "Page size, 1...10000.") var limit: Int = CohortQuery.defaultLimit
+  @Option(parsing: .unconditional, help: "Page size, 1...10000.") var limit: Int = CohortQuery.defaultLimit
   @Option(help: "next_cursor of the previous page.") var cursor: String?
   @Flag(help: "Print only the number of matching users.") var count = false
   @Flag(help: "Print every matching user, page after page (--limit is the page size); with --json one object per line.")

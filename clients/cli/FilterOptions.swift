@@ -10,16 +10,16 @@ struct FilterOptions: ParsableArguments {
       discussion: "Fields: age, gender, country, state, city, education, income, interest, category, cohort, created, seen. See docs/QUERY.md.",
       valueName: "expr")) var expression: String?
   @Option(help: "Scope to this cookie's email cohort (the original route).") var cookie: String?
-  @Option(name: .customLong("age-min"), help: "Minimum age, inclusive.") var ageMin: Int?
-  @Option(name: .customLong("age-max"), help: "Maximum age, inclusive.") var ageMax: Int?
+  @Option(name: .customLong("age-min"), parsing: .unconditional, help: "Minimum age, inclusive.") var ageMin: Int?
+  @Option(name: .customLong("age-max"), parsing: .unconditional, help: "Maximum age, inclusive.") var ageMax: Int?
   @Option(help: "Comma-separated interests; a user matches when it has any of them.") var interests: String?
   @Option(help: "Gender.") var gender: String?
   @Option(help: "Country.") var country: String?
   @Option(help: "State or region.") var state: String?
   @Option(help: "City.") var city: String?
   @Option(help: "Education.") var education: String?
-  @Option(name: .customLong("income-min"), help: "Minimum numeric income, inclusive.") var incomeMin: Int64?
-  @Option(name: .customLong("income-max"), help: "Maximum numeric income, inclusive.") var incomeMax: Int64?
+  @Option(name: .customLong("income-min"), parsing: .unconditional, help: "Minimum numeric income, inclusive.") var incomeMin: Int64?
+  @Option(name: .customLong("income-max"), parsing: .unconditional, help: "Maximum numeric income, inclusive.") var incomeMax: Int64?
 
   func validate() throws {
     // An empty value (a script's unset variable) is an error, not "everyone": --interests ''

@@ -20,8 +20,8 @@ struct Gen: ParsableCommand {
   enum Format: String, ExpressibleByArgument, CaseIterable { case csv, jsonl }
 
   @OptionGroup var global: GlobalOptions
-  @Option(help: "How many records.") var count: Int
-  @Option(help: "Random seed.") var seed: UInt64 = 42
+  @Option(parsing: .unconditional, help: "How many records.") var count: Int
+  @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 42
   @Option(help: "csv or jsonl.") var format: Format = .jsonl
   @Option(help: "Write here instead of standard output.") var output: String?
 

@@ -10,7 +10,7 @@ struct Health: AsyncParsableCommand {
     abstract: "Check that the server answers, and show its version and counts.")
 
   @OptionGroup var global: GlobalOptions
-  @Option(help: "Seconds to wait for the answer, then exit 4 (0: no limit).") var timeout: Double = 10
+  @Option(parsing: .unconditional, help: "Seconds to wait for the answer, then exit 4 (0: no limit).") var timeout: Double = 10
 
   func validate() throws {
     guard timeout >= 0 else { throw ValidationError("--timeout must be 0 or more") }

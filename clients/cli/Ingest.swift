@@ -33,11 +33,11 @@ struct Ingest: AsyncParsableCommand {
   @Option(name: .long, help: "One record as JSON.") var record: String?
   @Argument(help: "JSON-lines or CSV files to ingest (\"-\" for standard input).") var files: [String] = []
   @Option(help: "csv or jsonl (default: from each file's extension).") var format: Format?
-  @Option(name: .customLong("batch-size"), help: "Records per batch.") var batchSize: Int = 1000
-  @Option(help: "Batches in flight on the ingest stream (0: the server's default, 32).") var window: Int = 0
+  @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Records per batch.") var batchSize: Int = 1000
+  @Option(parsing: .unconditional, help: "Batches in flight on the ingest stream (0: the server's default, 32).") var window: Int = 0
   @Option(
     name: .customLong("max-errors"),
-    help: "Stop after this many rejected records. Batches then go one at a time; after a record the server rejects, the rest of its batch is kept and no other batch is sent.")
+    parsing: .unconditional, help: "Stop after this many rejected records. Batches then go one at a time; after a record the server rejects, the rest of its batch is kept and no other batch is sent.")
   var maxErrors: Int?
 
   func validate() throws {
