@@ -10,6 +10,10 @@ extension CSVRecords {
   /// alike (`CSVRecordsBytesTests`). Lists are split by the one splitter (`RecordJSON.listItems`).
   /// - Throws: what `record(_:mayHoldNUL:)` throws for the row.
   public func encode(_ row: borrowing CSVByteRow, into builder: inout EncodedRecords.Builder) throws(AudienceError) {
+    if row.count > width {
+      let extra = copy row
+      try checkWidth(extra.count) { String(decoding: extra[$0], as: UTF8.self) }
+    }
     var r = RawRecordBytes()
     // A row the parser found unreadable (bad UTF-8) is the caller's to report; if it is passed
     // anyway, `record` reads it as strings do (U+FFFD), not its raw bytes.

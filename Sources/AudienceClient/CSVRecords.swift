@@ -4,7 +4,9 @@ public import AudienceCore
 /// specification (`cookie`, `email`, `phone_number`, `created_at`, `state`, `country`, `city`,
 /// `age`, `gender`, `income`, `education`, `interests`) or the dotted names pandas writes
 /// (`location.city`, `demographics.age`, `data.location.city`, ...), any case. Unknown columns
-/// are ignored. `interests` is a list separated by `;` or `|`, or a Python list as pandas
+/// are ignored; a row with a value past the header's last column is refused (an unquoted comma
+/// in a field shifts the values after it: reading such a row would store them in the wrong
+/// columns). `interests` is a list separated by `;` or `|`, or a Python list as pandas
 /// writes one (`['Tech', 'Gaming']`).
 public struct CSVRecords: Sendable {
   enum Column: String, CaseIterable {
@@ -12,6 +14,8 @@ public struct CSVRecords: Sendable {
   }
 
   let columns: [(Column, Int)]
+  /// The header's fields: a data row may have fewer (read as empty), or more if those are empty.
+  let width: Int
 
   /// Reads the header row.
   /// - Parameters:
@@ -36,16 +40,32 @@ public struct CSVRecords: Sendable {
         "header: no cookie column (found \(header.prefix(20).joined(separator: ", "))); expected names like cookie, email, created_at, location.city, demographics.age, interests")
     }
     columns = found.map { ($0.key, $0.value) }.sorted { $0.1 < $1.1 }
+    width = header.count
   }
 
-  /// The record in a data row. Missing trailing fields read as empty.
+  /// Refuses a row with a value past the header's last column.
+  /// - Parameters:
+  ///   - count: the row's fields.
+  ///   - field: the text of field `i` (0-based), read only for `i` past the header.
+  func checkWidth(_ count: Int, _ field: (Int) -> String) throws(AudienceError) {
+    guard count > width else { return }
+    for i in width..<count where !field(i).allSatisfy(\.isWhitespace) {
+      throw AudienceError(
+        .invalidArgument,
+        "\(count) fields but the header has \(width): field \(i + 1) (\"\(field(i).prefix(40))\") has no column (a value holding a comma must be quoted)")
+    }
+  }
+
+  /// The record in a data row. Missing trailing fields read as empty; fields past the header's
+  /// must be empty.
   /// - Parameters:
   ///   - fields: the row's fields.
   ///   - mayHoldNUL: false when the caller knows no field holds a NUL byte (`CSVRow.hasNUL`),
   ///     so the fields are not searched for one again.
   /// - Throws: `invalidArgument` naming the column, e.g. an age that is not a whole number, or
-  ///   the field holding a NUL byte.
+  ///   the field holding a NUL byte; or naming a value past the header's last column.
   public func record(_ fields: [String], mayHoldNUL: Bool = true) throws(AudienceError) -> RawRecord {
+    try checkWidth(fields.count) { fields[$0] }
     var r = RawRecord()
     for (column, i) in columns {
       let value = i < fields.count ? fields[i] : ""

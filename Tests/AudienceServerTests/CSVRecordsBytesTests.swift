@@ -58,9 +58,14 @@ struct CSVRecordsBytesTests {
       let mapping = try CSVRecords(header: header)
       var csv = ""
       for _ in 0..<800 {
-        // Now and then a row shorter than the header (missing trailing fields read as empty).
+        // Now and then a row shorter than the header (missing trailing fields read as empty),
+        // or longer (refused unless the fields past the header are empty).
         let width = rng.next() % 8 == 0 ? Int(rng.next() % UInt64(header.count)) + 1 : header.count
-        csv += header.prefix(width).map { Self.quoted(Self.value(for: $0, &rng), &rng) }.joined(separator: ",") + "\r\n"
+        var fields = header.prefix(width).map { Self.quoted(Self.value(for: $0, &rng), &rng) }
+        if rng.next() % 16 == 0 {
+          for _ in 0...(rng.next() % 2) { fields.append(["", " ", "x", "\"a,b\""][Int(rng.next() % 4)]) }
+        }
+        csv += fields.joined(separator: ",") + "\r\n"
       }
       var parser = CSVParser()
       var fromBytes = EncodedRecords.Builder()

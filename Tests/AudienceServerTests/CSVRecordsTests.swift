@@ -44,4 +44,17 @@ struct CSVRecordsTests {
   func incomesAreRead(text: String, income: String) throws {
     #expect(try Self.record(income: text).income == income, "\(text)")
   }
+
+  /// A value past the header's last column is refused, naming it: an unquoted comma shifted it
+  /// there, and the row's other values may be in the wrong columns. Empty fields past the
+  /// header (a trailing comma) lose nothing and are read.
+  @Test func aValuePastTheHeaderIsRefused() throws {
+    let mapping = try CSVRecords(header: ["cookie", "email", "city"])
+    #expect(try mapping.record(["c1", "a@x.com", "Paris", "", " "]).city == "Paris")
+    #expect {
+      try mapping.record(["c1", "a@x.com", "New York", " NY"])
+    } throws: { error in
+      (error as? AudienceError)?.message == "4 fields but the header has 3: field 4 (\" NY\") has no column (a value holding a comma must be quoted)"
+    }
+  }
 }
