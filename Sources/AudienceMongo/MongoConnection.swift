@@ -56,12 +56,25 @@ struct MongoFailure: Error, CustomStringConvertible {
       || (domain == MONGOC_ERROR_CLIENT.rawValue && code == MONGOC_ERROR_CLIENT_NOT_READY.rawValue)
   }
 
+  /// MongoDB refused the login of the URI's user (libmongoc's authentication error, or the
+  /// server's AuthenticationFailed, 18), or the user may not run the command (Unauthorized, 13).
+  var isLoginRefused: Bool {
+    (domain == MONGOC_ERROR_CLIENT.rawValue && code == MONGOC_ERROR_CLIENT_AUTHENTICATE.rawValue)
+      || (isServerError && (code == 18 || code == 13))
+  }
+
   var description: String { "\(message) (domain \(domain), code \(code))" }
 
   /// The status the client sees: UNAVAILABLE when MongoDB cannot be reached or is in transition
-  /// (retry), INTERNAL when it refused the request.
+  /// (retry), FAILED_PRECONDITION when it refuses the server's credentials (nothing to retry until
+  /// the operator fixes them), INTERNAL when it refused the request.
   func audienceError(_ what: String) -> AudienceError {
     if isUnavailable { return AudienceError(.unavailable, "MongoDB is unavailable (\(what)): \(message)") }
+    if isLoginRefused {
+      return AudienceError(
+        .failedPrecondition,
+        "MongoDB refused audienced's login or rights (\(what)): \(message); check the user, password, authSource and the user's roles in --mongo-uri")
+    }
     return AudienceError(.internal, "MongoDB refused \(what): \(message) (domain \(domain), code \(code))")
   }
 }

@@ -65,6 +65,11 @@ public final class MongoStore: ProfileStore, Service {
     // Create the indexes now if MongoDB is up; otherwise the first request that reaches it does.
     do {
       try await run("createIndexes") { _ in }
+    } catch let error as AudienceError where error.code == .failedPrecondition {
+      // Wrong credentials do not mend themselves: stop, saying so, rather than serve errors.
+      logger.error("cannot use MongoDB: \(error.message)")
+      await connection.close()
+      throw error
     } catch {
       logger.warning("MongoDB is not reachable yet; requests fail with UNAVAILABLE until it is", metadata: ["store.error": "\(error)"])
     }
