@@ -84,8 +84,12 @@ struct ReportBuilder {
     r.cities = Self.sorted(cities, limit: query.topN)
     r.genders = Self.sorted(genders)
     r.education = Self.sorted(education)
-    r.incomeBands = zip(Self.bandNames, incomeBands).map { NamedCount($0, $1) } + Self.sorted(incomeLabels)
-      + [NamedCount("Unknown", incomeUnknown)]
+    // A label spelled as a band or as "Unknown" (pandas' fillna writes it) counts in that entry:
+    // two entries of one name would be one key of the JSON report, the last one kept.
+    var bands = incomeBands, labels = incomeLabels, unknown = incomeUnknown
+    for (i, name) in Self.bandNames.enumerated() { bands[i] += labels.removeValue(forKey: name) ?? 0 }
+    unknown += labels.removeValue(forKey: "Unknown") ?? 0
+    r.incomeBands = zip(Self.bandNames, bands).map { NamedCount($0, $1) } + Self.sorted(labels) + [NamedCount("Unknown", unknown)]
     // Interests: group spellings case-insensitively; show the most common spelling.
     var groups: [String: (total: Int, spelling: String, best: Int)] = [:]
     for (spelling, n) in spellings {

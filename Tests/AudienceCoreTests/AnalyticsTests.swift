@@ -58,6 +58,21 @@ struct AnalyticsTests {
     #expect(km.ageClusters.map(\.cluster) == [0, 1, 1])
   }
 
+  /// An income written as a band's name or "Unknown" (what pandas' fillna leaves) counts in that
+  /// entry: the report had two entries of one name, and its JSON kept only the last.
+  @Test func incomeLabelsNamedLikeABandJoinIt() throws {
+    let g = F.graph([
+      F.record("a", nil, income: "Unknown"), F.record("b", nil, income: "Unknown"), F.record("c", nil),
+      F.record("d", nil, income: "<25k"), F.record("e", nil, income: "20000"), F.record("f", nil, income: "High"),
+    ])
+    let r = try g.analyze(AnalyzeQuery(k: 1), categories: .standard)
+    #expect(Set(r.incomeBands.map(\.name)).count == r.incomeBands.count, "\(r.incomeBands)")
+    #expect(r.incomeBands.first { $0.name == "<25k" }?.count == 2)
+    #expect(r.incomeBands.first { $0.name == "High" }?.count == 1)
+    #expect(r.incomeBands.last == NamedCount("Unknown", 3))
+    #expect(r.incomeBands.map(\.count).reduce(0, +) == r.total)
+  }
+
   @Test func kmeansIsDeterministicAndFindsSeparatedClusters() {
     let points: [[Double]] = [[0], [1], [2], [10], [11], [12], [20], [21]]
     let w = [Double](repeating: 1, count: points.count)
