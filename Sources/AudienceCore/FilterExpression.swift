@@ -136,25 +136,30 @@ private struct Parser {
     }
   }
 
-  /// A quoted string (with `\"` and `\\` escapes) or a bare run up to a space or parenthesis.
+  /// A quoted string (with `\"` and `\\` escapes) or a bare run up to a space or parenthesis,
+  /// or both one after the other (`"03/10/2025 15:30"..`, `.."03/10/2025 15:30"`): true when a part
+  /// was quoted (its commas are not alternatives).
   mutating func readValue() throws(AudienceError) -> (String, Bool) {
-    guard i < chars.count else { return ("", false) }
-    if chars[i] == "\"" {
-      let open = i
-      i += 1
-      var out = ""
-      while i < chars.count, chars[i] != "\"" {
-        if chars[i] == "\\", i + 1 < chars.count { i += 1 }
+    var out = ""
+    var quoted = false
+    while i < chars.count, !chars[i].isWhitespace, chars[i] != "(", chars[i] != ")" {
+      if chars[i] == "\"" {
+        let open = i
+        i += 1
+        while i < chars.count, chars[i] != "\"" {
+          if chars[i] == "\\", i + 1 < chars.count { i += 1 }
+          out.append(chars[i])
+          i += 1
+        }
+        guard i < chars.count else { throw error("unterminated quoted value starting at column \(open + 1)", at: open) }
+        i += 1
+        quoted = true
+      } else {
         out.append(chars[i])
         i += 1
       }
-      guard i < chars.count else { throw error("unterminated quoted value starting at column \(open + 1)", at: open) }
-      i += 1
-      return (out, true)
     }
-    let start = i
-    while i < chars.count, !chars[i].isWhitespace, chars[i] != "(", chars[i] != ")" { i += 1 }
-    return (String(chars[start..<i]), false)
+    return (out, quoted)
   }
 }
 
@@ -194,7 +199,7 @@ private enum Field {
       default: try fail("expected yes or no")
       }
     case .age:
-      let (lo, hi) = try Self.range(value) { s throws(AudienceError) in
+      let (lo, hi) = try Self.range(value, fail: fail) { s throws(AudienceError) in
         guard let n = Int64(s), (0...130).contains(n) else { try fail("\"\(s)\" is not an age (0 to 130)") }
         return (n, n)
       }
@@ -202,7 +207,7 @@ private enum Field {
     case .income:
       // Not a number and not a range: income labels, as the records spell them.
       if Self.rangeDots(Array(value)) == nil, Self.money(value) == nil { return .incomeLabels(alternatives) }
-      let (lo, hi) = try Self.range(value) { s throws(AudienceError) in
+      let (lo, hi) = try Self.range(value, fail: fail) { s throws(AudienceError) in
         guard let n = Self.money(s) else { try fail("\"\(s)\" is not an amount (like 30000, 30k or 1.5m)") }
         guard Self.wholeMoney(s) else {
           try fail("\"\(s)\" is not a whole amount: income bounds are whole numbers (100.9 is within 100..101)")
@@ -216,7 +221,7 @@ private enum Field {
       }
       return .income(min: lo, max: hi)
     case .created, .seen:
-      let (lo, hi) = try Self.range(value) { s throws(AudienceError) in
+      let (lo, hi) = try Self.range(value, fail: fail) { s throws(AudienceError) in
         guard let t = Timestamp(parsing: s) else {
           try fail("\"\(s)\" is not a date (2025-03-10, 2025-03-10T15:30 or 03/10/2025)")
         }
@@ -232,7 +237,7 @@ private enum Field {
 
   /// `a..b`, `a..`, `..b` or `a`; `bound` gives a value's (low, high) reading.
   private static func range(
-    _ value: String, _ bound: (String) throws(AudienceError) -> (Int64, Int64)
+    _ value: String, fail: (String) throws(AudienceError) -> Never, _ bound: (String) throws(AudienceError) -> (Int64, Int64)
   ) throws(AudienceError) -> (Int64?, Int64?) {
     let cs = Array(value)
     guard let dot = rangeDots(cs) else {
@@ -242,6 +247,7 @@ private enum Field {
     let left = String(cs[..<dot]), right = String(cs[(dot + 2)...])
     let lo = left.isEmpty ? nil : try bound(left).0
     let hi = right.isEmpty ? nil : try bound(right).1
+    if let lo, let hi, lo > hi { try fail("\(value) is an empty range: \(left) is past \(right)") }
     return (lo, hi)
   }
 

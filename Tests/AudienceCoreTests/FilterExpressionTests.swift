@@ -41,6 +41,13 @@ struct FilterExpressionTests {
     #expect(try FilterExpression.parse("created:2025-03-10") == .created(min: day, max: day + 86_399))
     #expect(try FilterExpression.parse("seen:03/10/2025..") == .seen(min: day, max: nil))
     #expect(try FilterExpression.parse("seen:..2025-03-10T15:30") == .seen(min: nil, max: day + 15 * 3600 + 30 * 60))
+    // Quoted and bare parts one after the other: a date with a space as a range's end (QUERY.md).
+    let at = day + 15 * 3600 + 30 * 60
+    #expect(try FilterExpression.parse(#"created:"03/10/2025 15:30".."#) == .created(min: at, max: nil))
+    #expect(try FilterExpression.parse(#"created:.."03/10/2025 15:30""#) == .created(min: nil, max: at))
+    #expect(try FilterExpression.parse(#"seen:"03/10/2025 09:00".."03/10/2025 15:30" and age:30"#)
+      == .all([.seen(min: day + 9 * 3600, max: at), .age(min: 30, max: 30)]))
+    #expect(try FilterExpression.parse(#"city:"Washington, D.C.""#) == .strings(.city, ["Washington, D.C."]))
   }
 
   /// Each error says where (the column, with the expression and a caret) and what was expected.
@@ -58,6 +65,10 @@ struct FilterExpressionTests {
     ("", "column 1: expected a predicate"),
     ("created:yesterday", "column 9: created: \"yesterday\" is not a date"),
     ("(gender:a))", "column 11: expected \"and\", \"or\" or the end"),
+    ("age:30..20", "column 5: age: 30..20 is an empty range: 30 is past 20"),
+    ("income:100k..50k", "column 8: income: 100k..50k is an empty range: 100k is past 50k"),
+    ("created:2025-03-10..2025-03-09", "column 9: created: 2025-03-10..2025-03-09 is an empty range"),
+    (#"created:"03/10/2025 15:30"#, "column 9: unterminated quoted value"),
   ])
   func errorsSayWhereAndWhat(_ input: String, _ expected: String) {
     do {
