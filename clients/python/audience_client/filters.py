@@ -1,5 +1,7 @@
 """Filter trees from keyword arguments (the CLI's cohort flags)."""
 
+import numbers
+
 from ._proto import rpc_pb2
 
 FILTER_KEYS = {
@@ -14,6 +16,13 @@ def _list(v):
     return [str(x) for x in v]
 
 
+def _whole(v, key):
+    """A bound as the CLI takes it: a whole number (an int, or a float without a fraction)."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not float(v).is_integer():
+        raise ValueError(f"{key}: {v!r} is not a whole number (for amounts like 50k or ranges, use where=)")
+    return int(v)
+
+
 def build_filter(**kw):
     """An audience.v1.Filter requiring every given predicate, or None when none is given."""
     unknown = set(kw) - FILTER_KEYS
@@ -23,9 +32,9 @@ def build_filter(**kw):
     if kw.get("age_min") is not None or kw.get("age_max") is not None:
         f = rpc_pb2.Filter()
         if kw.get("age_min") is not None:
-            f.age.min = int(kw["age_min"])
+            f.age.min = _whole(kw["age_min"], "age_min")
         if kw.get("age_max") is not None:
-            f.age.max = int(kw["age_max"])
+            f.age.max = _whole(kw["age_max"], "age_max")
         if not f.HasField("age"):
             f.age.SetInParent()
         parts.append(f)
@@ -33,10 +42,15 @@ def build_filter(**kw):
         f = rpc_pb2.Filter()
         f.income.SetInParent()
         if kw.get("income_min") is not None:
-            f.income.min = int(kw["income_min"])
+            f.income.min = _whole(kw["income_min"], "income_min")
         if kw.get("income_max") is not None:
-            f.income.max = int(kw["income_max"])
+            f.income.max = _whole(kw["income_max"], "income_max")
         parts.append(f)
+    for key in ["interests", "interests_all", "interests_none", "gender", "country", "state", "city", "education"]:
+        v = kw.get(key)
+        if v is not None and (not _list(v) if not isinstance(v, str) else not v.strip()):
+            # As the CLI's --gender '': an empty value is a mistake, not "no filter".
+            raise ValueError(f"{key}: empty (pass None, or leave it out, for no filter)")
     for key, field in [("interests", "interests_any"), ("interests_all", "interests_all"),
                        ("interests_none", "interests_none")]:
         if kw.get(key):

@@ -1,15 +1,29 @@
 """Records in the original specification's {"data": {...}} shape <-> audience.v1.Record."""
 
+import math
+import numbers
+
 from ._proto import records_pb2
 
 
-def _text(value, field):
+def _missing(value):
+    """None, or a gap as pandas and numpy write one (NaN, pd.NA, pd.NaT): the field is absent."""
     if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):  # float('nan'), numpy.float64('nan')
+        return True
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _text(value, field):
+    if _missing(value):
         return ""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
         raise ValueError(f"{field}: must be a string")
-    if isinstance(value, (int, float)):
-        return str(int(value)) if float(value).is_integer() else str(value)
+    if isinstance(value, numbers.Integral):  # int, numpy.int64
+        return str(int(value))
+    if isinstance(value, numbers.Real):  # float, numpy.float32
+        return str(int(value)) if float(value).is_integer() else str(float(value))
     if isinstance(value, str):
         # The server reads strings as C strings: one with a NUL byte would arrive cut short.
         if "\0" in value:
@@ -29,15 +43,22 @@ def record_to_proto(record):
         phone_number=_text(d.get("phone_number"), "data.phone_number"),
         created_at=_text(d.get("created_at"), "data.created_at"),
     )
-    loc = d.get("location") or {}
+    loc = _object(d.get("location"), "data.location")
     r.location.state = _text(loc.get("state"), "data.location.state")
     r.location.country = _text(loc.get("country"), "data.location.country")
     r.location.city = _text(loc.get("city"), "data.location.city")
-    dem = d.get("demographics") or {}
+    dem = _object(d.get("demographics"), "data.demographics")
     age = dem.get("age")
-    if age is not None and age != "":
+    if not _missing(age) and age != "":
         try:
-            whole = int(age) if not isinstance(age, (float, bool)) or (isinstance(age, float) and age.is_integer()) else None
+            if isinstance(age, bool):
+                whole = None
+            elif isinstance(age, numbers.Integral):
+                whole = int(age)
+            elif isinstance(age, numbers.Real):
+                whole = int(age) if float(age).is_integer() else None
+            else:
+                whole = int(age)
         except (TypeError, ValueError, OverflowError):
             whole = None
         if whole is None:
@@ -48,11 +69,24 @@ def record_to_proto(record):
     r.demographics.gender = _text(dem.get("gender"), "data.demographics.gender")
     r.demographics.income = _text(dem.get("income"), "data.demographics.income")
     r.demographics.education = _text(dem.get("education"), "data.demographics.education")
-    interests = d.get("interests") or []
-    if isinstance(interests, str):
+    interests = d.get("interests")
+    if _missing(interests):
+        interests = []
+    elif isinstance(interests, str):
         interests = [x for x in interests.replace("|", ";").split(";") if x.strip()]
-    r.interests.extend(_text(x, "data.interests") for x in interests)
+    elif isinstance(interests, dict) or not hasattr(interests, "__iter__"):
+        raise ValueError("data.interests: must be a list of strings (or one string separated by ; or |)")
+    # A list, a tuple, a numpy array or a pandas Series; gaps in it are dropped.
+    r.interests.extend(_text(x, "data.interests") for x in interests if not _missing(x))
     return r
+
+
+def _object(value, field):
+    if _missing(value):
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{field}: must be an object")
+    return value
 
 
 def record_from_proto(r):

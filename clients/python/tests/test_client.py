@@ -184,3 +184,42 @@ def test_split_detaches_a_shared_cookie(server):
         with pytest.raises(AudienceError) as e:
             c.split("nobody")
         assert e.value.code == "NOT_FOUND"
+
+
+def test_gaps_and_numbers_as_pandas_and_numpy_write_them(server):
+    # Records from a DataFrame: NaN (and pd.NA) for gaps, numpy scalars and arrays. A gap is an
+    # absent field, as the CLI reads pandas' CSV; it used to be stored as the text "nan".
+    np = pytest.importorskip("numpy")
+    pd = pytest.importorskip("pandas")
+    nan = float("nan")
+    with Client(server) as c:
+        s = c.ingest([
+            {"data": {"cookie": "n1", "created_at": "03/10/2025 15:30", "location": {"country": nan, "city": pd.NA},
+                      "demographics": {"age": np.int64(30), "gender": nan, "income": np.float64("nan")}}},
+            {"data": {"cookie": "n2", "created_at": "03/10/2025 15:30", "demographics": {"age": nan}, "location": nan}},
+            {"data": {"cookie": "n3", "created_at": "03/10/2025 15:30",
+                      "demographics": {"income": np.int64(50000), "age": np.float64(41.0)}}},
+            {"data": {"cookie": "n4", "created_at": "03/10/2025 15:30", "interests": np.array(["Tech", "AI"])}},
+            {"data": {"cookie": "n5", "created_at": "03/10/2025 15:30", "interests": nan}},
+        ])
+        assert (s["accepted"], s["rejected"]) == (5, 0), s
+        n1 = c.get_user("n1")["data"]
+        assert n1["location"]["country"] is None and n1["location"]["city"] is None
+        assert n1["demographics"]["gender"] is None and n1["demographics"]["income"] is None
+        assert n1["demographics"]["age"] == 30
+        assert c.get_user("n2")["data"]["demographics"]["age"] is None
+        assert c.get_user("n3")["data"]["demographics"]["income"] == "50000"
+        assert c.get_user("n3")["data"]["demographics"]["age"] == 41
+        assert c.get_user("n4")["data"]["interests"] == ["Tech", "AI"]
+        assert c.query_cohort(where="country:nan", count_only=True)["total"] == 0
+        assert "nan" not in c.analyze(no_kmeans=True)["countries"]
+
+
+def test_filter_keywords_refuse_what_the_cli_refuses(server):
+    with Client(server) as c:
+        for bad in [{"income_min": 50000.5}, {"income_min": "50k"}, {"age_max": "30"}, {"gender": ""},
+                    {"interests": []}, {"country": " "}]:
+            with pytest.raises(ValueError) as e:
+                c.query_cohort(count_only=True, **bad)
+            assert next(iter(bad)) in str(e.value)
+        assert c.query_cohort(count_only=True, income_min=50000.0, age_max=30)["total"] == 0
