@@ -31,6 +31,29 @@ extension IdentityGraph {
     }
   }
 
+  /// Why an email names no person although stored records carry it (their cookie was split
+  /// off its profile, or the identifier cap refused the link), naming those cookies; nil when
+  /// the email is linked, or on no record. Reads every record: for the privacy commands only.
+  /// - Parameters:
+  ///   - person: the person asked for.
+  ///   - command: the CLI command to suggest (`forget`, `export`, `history`).
+  public func unlinkedEmail(_ person: PersonRef, command: String) -> AudienceError? {
+    guard case .email(let email) = person else { return nil }
+    let e = email.lowercased()
+    guard emails[e] == nil else { return nil }
+    var holders: [String] = []
+    for slot in 0..<records.count {
+      guard let r = records[slot], r.email == e, !holders.contains(r.cookie) else { continue }
+      holders.append(r.cookie)
+    }
+    guard let first = holders.first else { return nil }
+    let list = holders.prefix(5).joined(separator: ", ") + (holders.count > 5 ? " and \(holders.count - 5) more" : "")
+    return AudienceError(
+      .failedPrecondition,
+      "\(e) is linked to no person, but records of cookie \(list) carry it (the cookie was split off its profile, or the identifier cap refused the link): `audience \(command) --cookie \(first)` is about that cookie's person, with all of its records"
+    )
+  }
+
   /// The identity summary of a live profile.
   /// - Parameters:
   ///   - id: the profile.

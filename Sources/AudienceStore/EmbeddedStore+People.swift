@@ -11,6 +11,10 @@ extension EmbeddedStore {
 
   /// Deletes a person's rows durably, then drops the profile from the graph and every watch.
   func erase(_ f: PendingForget) {
+    // An email on stored records that links no person is not "nobody": say whose records hold it.
+    if let refusal = withGraph({ g in g.profileID(of: f.person) == nil ? g.unlinkedEmail(f.person, command: "forget") : nil }) {
+      return f.continuation.resume(throwing: refusal)
+    }
     let plan = withGraph {
       g -> (
         id: ProfileID, seqs: [UInt64], summary: ProfileSummary, creations: [UInt64], lastSeq: UInt64, ids: Int,
@@ -150,11 +154,19 @@ extension EmbeddedStore {
 
   public func export(_ person: PersonRef) async throws -> PersonExport? {
     try await recordsLoaded()
-    return try withLiveGraph(settling: false) { $0.export(person) }
+    return try withLiveGraph(settling: false) { g throws(AudienceError) in
+      if let export = g.export(person) { return export }
+      if let refusal = g.unlinkedEmail(person, command: "export") { throw refusal }
+      return nil
+    }
   }
 
   public func history(_ person: PersonRef) async throws -> PersonHistory? {
     try await recordsLoaded()
-    return try withLiveGraph(settling: false) { $0.history(person) }
+    return try withLiveGraph(settling: false) { g throws(AudienceError) in
+      if let history = g.history(person) { return history }
+      if let refusal = g.unlinkedEmail(person, command: "history") { throw refusal }
+      return nil
+    }
   }
 }

@@ -115,4 +115,33 @@ struct SplitEndToEndTests {
     await again.close()
     #expect(await server.stop() == 0)
   }
+
+  /// After a split, an email only the split cookie's records carry links no person. Asking for it
+  /// by email answered NOT_FOUND ("nobody") while the records were stored and served: now each
+  /// privacy command says which cookie's records hold it and what to run.
+  @Test func anEmailOnlyASplitCookieCarriesIsNotNobody() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let client = try await server.client()
+    _ = try await client.ingest([
+      RawRecord(cookie: "phone", email: "alice@zz.com", createdAt: "2025-03-10T10:00:00"),
+      RawRecord(cookie: "kiosk", email: "alice@zz.com", createdAt: "2025-03-10T11:00:00"),
+      RawRecord(cookie: "kiosk", email: "carol@zz.com", createdAt: "2025-03-10T14:00:00"),
+    ])
+    #expect(try CLI.run(["split", "kiosk"], socket: server.socketPath).status == 0)
+    for command in ["forget", "export", "history"] {
+      let r = try CLI.run([command, "--email", "Carol@zz.com"], socket: server.socketPath)
+      #expect(r.status == 1, "\(command): \(r.stderr)")
+      #expect(r.stderr.contains("FAILED_PRECONDITION: carol@zz.com is linked to no person, but records of cookie kiosk carry it"), "\(r.stderr)")
+      #expect(r.stderr.contains("audience \(command) --cookie kiosk"), "\(r.stderr)")
+    }
+    #expect(try CLI.run(["forget", "--email", "nobody@zz.com"], socket: server.socketPath).status == 3)
+    // Nothing was erased by the refusals; the cookie's person is there to forget.
+    #expect(try await client.user(cookie: "kiosk").summary.records == 2)
+    #expect(try CLI.run(["forget", "--cookie", "kiosk"], socket: server.socketPath).status == 0)
+    #expect(try CLI.run(["export", "--email", "carol@zz.com"], socket: server.socketPath).status == 3)
+    await client.close()
+    #expect(await server.stop() == 0)
+  }
 }

@@ -17,7 +17,7 @@ struct IngestTally {
   var created = 0
   var updated = 0
   var merged = 0
-  /// Stored with a link refused by the identifier cap; the first reasons are kept.
+  /// Stored with an email link refused (the identifier cap, or a split cookie); the first reasons are kept.
   var capped = 0
   var cappedReasons: [LineError] = []
   var errors: [LineError] = []
@@ -90,6 +90,6 @@ struct IngestTally {
 
   var text: String {
     "accepted \(accepted) record(s) (\(created) new profile(s), \(updated) update(s), \(merged) merge(s), "
-      + "\(duplicates) duplicate(s)\(capped > 0 ? ", \(capped) with a link refused by the identifier cap" : "")), rejected \(rejected)"
+      + "\(duplicates) duplicate(s)\(capped > 0 ? ", \(capped) with an email link refused (the identifier cap, or a split cookie)" : "")), rejected \(rejected)"
   }
 }
