@@ -140,21 +140,23 @@ struct SnapshotWriter {
   mutating func index(_ x: SegmentIndex) {
     int(x.universe)
     bitmap(x.alive)
-    int(x.dictionaries.count)
-    for d in x.dictionaries { strings(d.values) }
+    // Values no profile holds (an erased person's) are not written (SegmentIndex+Scrub.swift).
+    let values = x.scrubbedValues()
+    int(values.columns.count)
+    for v in values.columns { strings(v) }
     for c in x.codes { raw(c) }
     for p in x.postings { postings(p) }
     raw(x.ages)
     postings(x.agePostings)
-    strings(x.interestDictionary.values)
+    strings(values.interests)
     int(x.interestCodes.count)
     for codes in x.interestCodes {
       int(codes.count)
       for c in codes { uint(UInt64(c)) }
     }
     postings(x.interestPostings)
-    int(x.incomeNumbers.count)
-    for n in x.incomeNumbers {
+    int(values.incomeNumbers.count)
+    for n in values.incomeNumbers {
       if let n { flag(true); int(Int(n)) } else { flag(false) }
     }
     raw(x.created)

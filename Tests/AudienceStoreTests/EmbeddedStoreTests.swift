@@ -171,6 +171,44 @@ struct EmbeddedStoreTests {
   }
 
   /// A second store on the same directory would write records the first never sees.
+  /// A forgotten person's values leave no trace in the shutdown snapshot: the index's
+  /// dictionaries kept every value they coded (the erased person's city, education, interests),
+  /// and each snapshot carried them on. What the restored store answers is unchanged.
+  @Test func aSnapshotHoldsNothingOfAForgottenPerson() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    var store = try EmbeddedStore(directory: dir.path, logger: logger)
+    _ = try await store.ingest([
+      Record(
+        cookie: "victim", email: "victim@x.com", createdAt: Timestamp(year: 2025, month: 3, day: 10),
+        location: Location(state: "Victimstate", country: "Victimland", city: "Victimville"),
+        demographics: Demographics(age: 30, gender: "Victimgender", income: "987654", education: "VictimDegree"),
+        interests: ["VictimHobby", "Tech"]),
+      Record(
+        cookie: "other", email: "o@x.com", createdAt: Timestamp(year: 2025, month: 3, day: 10),
+        location: Location(city: "Paris"), demographics: Demographics(income: "50000"), interests: ["Tech"]),
+    ])
+    #expect(try await store.forget(.cookie("victim")) != nil)
+    let report = try await store.analyze(AnalyzeQuery(), categories: .standard)
+    await store.close()
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: dir.path + "/" + GraphSnapshotFile.name))
+    for value in ["Victim", "987654", "victim"] {
+      #expect(bytes.range(of: Data(value.utf8)) == nil, "\(value) is in the snapshot")
+    }
+    store = try EmbeddedStore(directory: dir.path, logger: logger)
+    #expect(store.restoredFromSnapshot)
+    #expect(try await store.analyze(AnalyzeQuery(), categories: .standard) == report)
+    // The values can come back, as new ones.
+    _ = try await store.ingest([
+      Record(cookie: "v2", createdAt: Timestamp(year: 2025, month: 3, day: 11), location: Location(city: "Victimville"),
+             interests: ["VictimHobby"])
+    ])
+    let back = try await store.queryCohort(
+      CohortQuery(filter: .any([.strings(.city, ["victimville"]), .interests(any: ["victimhobby"])]), countOnly: true), categories: .standard)
+    #expect(back.total == 1)
+    await store.close()
+  }
+
   @Test func oneStorePerDirectory() async throws {
     let dir = TemporaryDirectory()
     defer { dir.remove() }
