@@ -43,6 +43,7 @@ extension IdentityGraph {
     }
     let members = profiles[old]!.cookies
     forget(old, records: seqs)
+    releaseReplayOnlyID(old)
     splitCookies.insert(cookie)
     splitting = true
     self.application = application
@@ -55,6 +56,24 @@ extension IdentityGraph {
       if let id = cookies[c]?.profile, id != own, !formed.contains(id) { formed.append(id) }
     }
     return SplitResult(from: old, profiles: [own] + formed.sorted())
+  }
+
+  /// In a replay: gives back the id of a profile the split just took apart when only this replay
+  /// made it, with the last id taken, by a record no log names. That happens when the record that
+  /// made the profile live was erased since (a forget of the rest of a split profile): the next
+  /// of the profile's records made it now, and the split takes it apart at once, as it did live.
+  /// Its id was never anyone's; kept, it pushed the next unlogged creation (the last commit
+  /// before a crash) one id higher than it had.
+  private mutating func releaseReplayOnlyID(_ id: ProfileID) {
+    // Only a fresh id (`newProfileID`): records from before the log began are numbered in
+    // creation order, as they were live, where the profile existed.
+    guard replaying, id == profiles.count - 1, id >= freshIDs, profiles[id] == nil, pendingCreations.count >= 2,
+      pendingCreations[pendingCreations.count - 1] == UInt64(id),
+      pendingCreations[pendingCreations.count - 2] & ~Self.splitMade >= freshFromSeq
+    else { return }
+    pendingCreations.removeLast(2)
+    _ = profiles.removeLast()
+    if revisions.count > id { revisions.removeSubrange(id...) }
   }
 
   /// Why a record's email is not linked because its cookie was split off, or nil.

@@ -183,6 +183,29 @@ struct ProfileIDStabilityTests {
     await store.close()
   }
 
+  /// The rest of a split profile forgotten, then a new profile in the last commit before a crash
+  /// (its creation not logged yet): the replay's split cookie's record makes a profile the split
+  /// at once takes apart (its first record, which made it, was erased), and that profile's id was
+  /// taken from the new one, which came back one higher (3 live, 4 after the crash).
+  @Test func aProfileMadeAfterForgettingTheRestOfASplitKeepsItsIDAfterACrash() async throws {
+    let live = TemporaryDirectory()
+    defer { live.remove() }
+    let store = try EmbeddedStore(directory: live.path, logger: logger)
+    _ = try await store.ingest([Self.record(0, "a1", "a@example.com")])
+    _ = try await store.ingest([Self.record(1, "a2", "a@example.com")])
+    #expect(try await store.split(cookie: "a2") != nil)  // a1: 1, a2: 2
+    #expect(try await store.forget(.cookie("a1")) != nil)
+    _ = try await store.ingest([Self.record(2, "b1", "b@example.com")])
+    let before = try await Self.ids(store, ["a2", "b1"])
+    #expect(before == ["a2": 2, "b1": 3])
+    try await expectIDsAfterACrash(of: live, before)
+    _ = try await store.ingest([Self.record(3, "d1", nil)])
+    let more = try await Self.ids(store, ["a2", "b1", "d1"])
+    #expect(more == ["a2": 2, "b1": 3, "d1": 4])
+    try await expectIDsAfterACrash(of: live, more)
+    await store.close()
+  }
+
   /// Creations that cannot be stored at close: no snapshot is saved, so the next start replays
   /// and logs them again, and a later forget and crash still give the same ids.
   @Test func creationsNotStoredAtCloseAreLoggedAgain() async throws {
