@@ -74,4 +74,20 @@ struct HelpTextTests {
     #expect(!errors.contains("Missing value"), "\(command): \(errors)")
     #expect(errors.contains(command.last!), "\(command): \(errors)")
   }
+
+  /// An empty person is a usage error before any connection (it was the server's INVALID_ARGUMENT, exit 1).
+  @Test(arguments: [["forget", "--email", ""], ["export", "--cookie", " "], ["history", ""]])
+  func anEmptyPersonIsAUsageError(_ arguments: [String]) throws {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/audience")
+    p.arguments = arguments + ["--socket", NSTemporaryDirectory() + "/never-\(UUID().uuidString).sock"]
+    let err = Pipe()
+    p.standardOutput = Pipe()
+    p.standardError = err
+    try p.run()
+    let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    #expect(p.terminationStatus == 64, "\(arguments): \(errors)")
+    #expect(errors.contains("is empty"), "\(arguments): \(errors)")
+  }
 }

@@ -12,6 +12,9 @@ struct PersonOptions: ParsableArguments {
     if [cookieArgument, cookie, email].compactMap({ $0 }).count != 1 {
       throw ValidationError("give a cookie (COOKIE or --cookie C) or --email E, one of them")
     }
+    for (name, value) in [("COOKIE", cookieArgument), ("--cookie", cookie), ("--email", email)] {
+      if let value, value.allSatisfy(\.isWhitespace) { throw ValidationError("\(name) is empty") }
+    }
   }
 
   var person: PersonRef { (cookieArgument ?? cookie).map { .cookie($0) } ?? .email(email!) }
