@@ -35,19 +35,26 @@ struct HelpTextTests {
     #expect(prose.range(of: "[^ \n]   +[^ \n]", options: .regularExpression) == nil, "\(command): \(prose)")
   }
 
-  /// A nice value out of range is refused before the server starts, naming the flag.
-  @Test(arguments: ["--commit-nice", "--index-nice"])
-  func outOfRangeNiceValuesAreRefused(_ flag: String) throws {
+  /// Runs `program` (audience or audienced) on a socket nobody listens on, without input:
+  /// its exit status and standard error.
+  static func refusal(_ program: String, _ arguments: [String]) throws -> (status: Int32, errors: String) {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/audienced")
-    p.arguments = [flag, "40", "--socket", NSTemporaryDirectory() + "/never-\(UUID().uuidString).sock"]
+    p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/" + program)
+    p.arguments = arguments + ["--socket", NSTemporaryDirectory() + "/never-\(UUID().uuidString).sock"]
     let err = Pipe()
     p.standardOutput = Pipe()
     p.standardError = err
     try p.run()
     let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     p.waitUntilExit()
-    #expect(p.terminationStatus != 0)
+    return (p.terminationStatus, errors)
+  }
+
+  /// A nice value out of range is refused before the server starts, naming the flag.
+  @Test(arguments: ["--commit-nice", "--index-nice"])
+  func outOfRangeNiceValuesAreRefused(_ flag: String) throws {
+    let (status, errors) = try Self.refusal("audienced", [flag, "40"])
+    #expect(status != 0)
     #expect(errors.contains("\(flag): 40 is not a nice value"), "\(errors)")
   }
 
@@ -61,16 +68,8 @@ struct HelpTextTests {
     ["audienced", "--idle-timeout"], ["audienced", "--max-identifiers-per-profile"], ["audienced", "--packed-view-cache"],
   ])
   func negativeNumbersAreRefusedByTheirOption(_ command: [String]) throws {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/" + command[0])
-    p.arguments = Array(command.dropFirst()) + ["-1", "--socket", NSTemporaryDirectory() + "/never-\(UUID().uuidString).sock"]
-    let err = Pipe()
-    p.standardOutput = Pipe()
-    p.standardError = err
-    try p.run()
-    let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
-    #expect(p.terminationStatus == 64, "\(command): \(errors)")
+    let (status, errors) = try Self.refusal(command[0], Array(command.dropFirst()) + ["-1"])
+    #expect(status == 64, "\(command): \(errors)")
     #expect(!errors.contains("Missing value"), "\(command): \(errors)")
     #expect(errors.contains(command.last!), "\(command): \(errors)")
   }
@@ -78,16 +77,8 @@ struct HelpTextTests {
   /// An empty person is a usage error before any connection (it was the server's INVALID_ARGUMENT, exit 1).
   @Test(arguments: [["forget", "--email", ""], ["export", "--cookie", " "], ["history", ""]])
   func anEmptyPersonIsAUsageError(_ arguments: [String]) throws {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/audience")
-    p.arguments = arguments + ["--socket", NSTemporaryDirectory() + "/never-\(UUID().uuidString).sock"]
-    let err = Pipe()
-    p.standardOutput = Pipe()
-    p.standardError = err
-    try p.run()
-    let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
-    #expect(p.terminationStatus == 64, "\(arguments): \(errors)")
+    let (status, errors) = try Self.refusal("audience", arguments)
+    #expect(status == 64, "\(arguments): \(errors)")
     #expect(errors.contains("is empty"), "\(arguments): \(errors)")
   }
 }

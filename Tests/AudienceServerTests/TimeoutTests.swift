@@ -156,19 +156,24 @@ struct TimeoutTests {
 /// bounded. The test checks that property, whichever mechanism holds.
 @Suite("Slow readers")
 struct SlowReaderTests {
-  @Test func aClientThatNeverReadsIsStoppedNotBuffered() async throws {
-    let server = ServerProcess(arguments: ["--max-buffered-bytes", "65536", "--drain-timeout", "2"])
-    try await server.start()
-    defer { server.removeFiles() }
+  /// A client with a profile stored (its view about 1 KB), and a non-blocking raw socket with a
+  /// burst of a thousand GetUser requests of that profile to send without reading.
+  static func greedyPeer(_ server: ServerProcess) async throws -> (AudienceClient, RawSocket, [UInt8]) {
     let client = try await server.client()
     _ = try await client.ingest([RawRecord(cookie: "c", email: "c@x.com", city: String(repeating: "x", count: 900))])
-
     let greedy = try RawSocket(path: server.socketPath)
     try greedy.hello()
     var one = ByteBuffer()
     WireCodec.encode(WireRequest(id: 9, body: .getUser(cookie: "c")), into: &one)
-    let burst = Array(repeating: Array(one.readableBytesView), count: 1000).flatMap { $0 }
     _ = fcntl(greedy.fd, F_SETFL, fcntl(greedy.fd, F_GETFL) | O_NONBLOCK)
+    return (client, greedy, Array(repeating: Array(one.readableBytesView), count: 1000).flatMap { $0 })
+  }
+
+  @Test func aClientThatNeverReadsIsStoppedNotBuffered() async throws {
+    let server = ServerProcess(arguments: ["--max-buffered-bytes", "65536", "--drain-timeout", "2"])
+    try await server.start()
+    defer { server.removeFiles() }
+    let (client, greedy, burst) = try await Self.greedyPeer(server)
     var sent = 0
     var blocked = false
     let deadline = ContinuousClock.now + .seconds(20)
@@ -202,14 +207,7 @@ extension SlowReaderTests {
     let server = ServerProcess(arguments: ["--idle-timeout", "2"])
     try await server.start()
     defer { server.removeFiles() }
-    let client = try await server.client()
-    _ = try await client.ingest([RawRecord(cookie: "c", email: "c@x.com", city: String(repeating: "x", count: 900))])
-    let greedy = try RawSocket(path: server.socketPath)
-    try greedy.hello()
-    var one = ByteBuffer()
-    WireCodec.encode(WireRequest(id: 9, body: .getUser(cookie: "c")), into: &one)
-    let burst = Array(repeating: Array(one.readableBytesView), count: 1000).flatMap { $0 }
-    _ = fcntl(greedy.fd, F_SETFL, fcntl(greedy.fd, F_GETFL) | O_NONBLOCK)
+    let (client, greedy, burst) = try await Self.greedyPeer(server)
     // Send until the server stops taking requests (its responses fill both buffers), then
     // neither send nor read: the server's write makes no progress.
     var closedByServer = false
