@@ -107,7 +107,7 @@ let package = Package(
     .executableTarget(
       name: "audience",
       dependencies: [
-        "AudienceClient", "AudienceCore", "AudienceWire",
+        "AudienceClient", "AudienceCore", "AudienceWire", "CSystemCalls",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "clients/cli",

@@ -3,6 +3,7 @@ public import AudienceWire
 import NIOCore
 public import NIOPosix
 import Synchronization
+internal import Glibc
 
 /// A connection to an Audience server. Safe to share: calls from many tasks are pipelined
 /// on the one connection and their responses matched by request id.
@@ -46,6 +47,9 @@ public final class AudienceClient: Sendable {
         }
         .connect(unixDomainSocketPath: socketPath).get()
     } catch {
+      if case .unixDomainSocketPathTooLong? = error as? SocketAddressError {
+        throw WireStatus(.invalidArgument, "cannot connect to \(socketPath): \(Self.describe(error))")
+      }
       throw WireStatus(.unavailable, "cannot connect to \(socketPath): \(Self.describe(error)) (is audienced running?)")
     }
     let hello = try await Self.send(
@@ -270,8 +274,13 @@ public final class AudienceClient: Sendable {
 
   private static let mismatch = WireStatus(.internal, "server answered with a different method's response")
 
-  private static func describe(_ error: any Error) -> String {
-    if let e = error as? IOError { return e.description }
+  /// The system's words for a failed connection ("No such file or directory"), not NIO's
+  /// description, which names the function that failed (`connect(descriptor:addr:size:)`).
+  static func describe(_ error: any Error) -> String {
+    if let e = error as? IOError { return String(cString: strerror(e.errnoCode)) }
+    if case .unixDomainSocketPathTooLong? = error as? SocketAddressError {
+      return "the path is longer than a Unix socket address holds (107 bytes)"
+    }
     return "\(error)"
   }
 }

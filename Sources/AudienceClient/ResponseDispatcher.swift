@@ -101,7 +101,7 @@ final class ResponseDispatcher: ChannelDuplexHandler {
   }
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
-    failAll(WireStatus(.unavailable, "connection failed: \(error)"))
+    failAll(WireStatus(.unavailable, "connection failed: \(AudienceClient.describe(error))"))
     context.close(promise: nil)
   }
 

@@ -133,7 +133,8 @@ struct Audienced: AsyncParsableCommand {
     let env = Environment.current
     let levelName = logLevel ?? env["AUDIENCE_LOG_LEVEL"] ?? "info"
     guard let level = Logger.Level(rawValue: levelName) else {
-      throw ValidationError("--log-level: \"\(levelName)\" is not one of trace, debug, info, notice, warning, error, critical")
+      let source = logLevel == nil ? "AUDIENCE_LOG_LEVEL" : "--log-level"
+      throw ValidationError("\(source): \"\(levelName)\" is not one of trace, debug, info, notice, warning, error, critical")
     }
     guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777 else {
       throw ValidationError("--socket-mode: \"\(socketMode)\" is not an octal mode such as 660")

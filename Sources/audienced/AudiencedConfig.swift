@@ -107,14 +107,17 @@ func readFile(_ path: String) throws -> String {
   return String(decoding: bytes, as: UTF8.self)
 }
 
-/// Read-only view of the process environment.
+/// Read-only view of the process environment. A variable set to nothing counts as unset (a
+/// unit file's `Environment=AUDIENCE_SOCKET=` or an empty shell variable): the default applies.
 enum Environment {
   static var current: [String: String] {
     var result: [String: String] = [:]
     var p = environ
     while let entry = p.pointee {
       let s = String(cString: entry)
-      if let eq = s.firstIndex(of: "=") { result[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+      if let eq = s.firstIndex(of: "="), s.index(after: eq) < s.endIndex {
+        result[String(s[..<eq])] = String(s[s.index(after: eq)...])
+      }
       p += 1
     }
     return result

@@ -40,7 +40,7 @@ struct HelpTextTests {
   static func refusal(_ program: String, _ arguments: [String]) throws -> (status: Int32, errors: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/" + program)
-    p.arguments = arguments + ["--socket", NSTemporaryDirectory() + "/never-\(UUID().uuidString).sock"]
+    p.arguments = arguments + (arguments.contains("--socket") ? [] : ["--socket", NSTemporaryDirectory() + "/never-\(UUID().uuidString).sock"])
     let err = Pipe()
     p.standardOutput = Pipe()
     p.standardError = err
@@ -74,9 +74,14 @@ struct HelpTextTests {
     #expect(errors.contains(command.last!), "\(command): \(errors)")
   }
 
-  /// An empty person is a usage error before any connection (it was the server's INVALID_ARGUMENT, exit 1).
-  @Test(arguments: [["forget", "--email", ""], ["export", "--cookie", " "], ["history", ""]])
-  func anEmptyPersonIsAUsageError(_ arguments: [String]) throws {
+  /// An empty person, cursor or feature list is a usage error before any connection (the server's
+  /// INVALID_ARGUMENT, exit 1, for a person; an empty cursor was the first page again, so a
+  /// loop reading next_cursor never ended; empty features meant age).
+  @Test(arguments: [
+    ["forget", "--email", ""], ["export", "--cookie", " "], ["history", ""], ["user", ""], ["split", " "],
+    ["cohort", "--cursor", ""], ["analyze", "--features", ""], ["cohort", "--cookie", ""], ["health", "--socket", ""],
+  ])
+  func anEmptyValueIsAUsageError(_ arguments: [String]) throws {
     let (status, errors) = try Self.refusal("audience", arguments)
     #expect(status == 64, "\(arguments): \(errors)")
     #expect(errors.contains("is empty"), "\(arguments): \(errors)")

@@ -84,14 +84,23 @@ struct IngestInputErrorsTests {
     let good = server.directory + "/good.csv", later = server.directory + "/later.csv"
     try ("cookie,age\n" + (1...2_500).map { "g\($0),30" }.joined(separator: "\n") + "\n").write(toFile: good, atomically: true, encoding: .utf8)
     try "cookie,age\nl1,31\n".write(toFile: later, atomically: true, encoding: .utf8)
-    let missing = try CLI.run(["ingest", good, server.directory + "/nope.csv"], socket: server.socketPath)
-    #expect(missing.status == 1)
+    // Exit 66 (sysexits' EX_NOINPUT), not the 1 of rejected records; with --json the summary's
+    // usual shape, all zero, with the error.
+    let missing = try CLI.run(["ingest", good, server.directory + "/nope.csv", "--json"], socket: server.socketPath)
+    #expect(missing.status == 66)
     #expect(missing.stderr.contains("cannot open \(server.directory)/nope.csv: No such file or directory"), "\(missing.stderr)")
+    let missingJSON = try CLI.json(missing)
+    #expect(missingJSON["accepted"] == .int(0) && missingJSON["stopped_early"] == .bool(false))
+    #expect(missingJSON["error"]?["code"] == .string("INVALID_ARGUMENT"), "\(missing.stdout)")
     let directory = server.directory + "/d.jsonl"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let dir = try CLI.run(["ingest", good, directory], socket: server.socketPath)
-    #expect(dir.status == 1)
+    #expect(dir.status == 66)
     #expect(dir.stderr.contains("is a directory"), "\(dir.stderr)")
+    let unknown = server.directory + "/people.txt"
+    try "cookie\nu1\n".write(toFile: unknown, atomically: true, encoding: .utf8)
+    let format = try CLI.run(["ingest", good, unknown], socket: server.socketPath)
+    #expect(format.status == 64 && format.stderr.contains("give --format"), "\(format.stderr)")
     #expect(try CLI.json(try CLI.run(["health", "--json"], socket: server.socketPath))["records"] == .int(0))
 
     let noCookie = server.directory + "/nocookie.csv", brokenHeader = server.directory + "/broken.csv"

@@ -16,6 +16,7 @@ struct Analyze: AsyncParsableCommand {
       """)
 
   @OptionGroup var global: GlobalOptions
+  @OptionGroup var scope: CookieScope
   @OptionGroup var filters: FilterOptions
   @Option(parsing: .unconditional, help: "States and cities listed.") var top: Int = 20
   @Option(parsing: .unconditional, help: "Age histogram bins.") var bins: Int = 20
@@ -33,7 +34,8 @@ struct Analyze: AsyncParsableCommand {
   }
 
   func parsedFeatures() throws -> [KMeansFeature] {
-    try features.split(separator: ",").map {
+    if features.allSatisfy(\.isWhitespace) { throw ValidationError("--features is empty (age, income or age,income)") }
+    return try features.split(separator: ",").map {
       guard let f = KMeansFeature(rawValue: $0.trimmingCharacters(in: " ").lowercased()) else {
         throw ValidationError("--features: \"\($0)\" is not age or income")
       }
@@ -43,23 +45,28 @@ struct Analyze: AsyncParsableCommand {
 
   func run() async throws {
     let query = AnalyzeQuery(
-      filter: try filters.filter(), cookie: filters.cookie, topN: top, ageBins: bins, k: noKMeans ? 0 : k,
+      filter: try filters.filter(), cookie: scope.cookie, topN: top, ageBins: bins, k: noKMeans ? 0 : k,
       features: try parsedFeatures())
     // Opened before the server is asked: a path that cannot be written is the user's error,
-    // said with the path and the reason (it came out as INTERNAL).
+    // said with the path and the reason (it came out as INTERNAL). The report is written beside
+    // it and renamed over it once complete: a failure (no server) leaves an earlier report whole.
+    let partial = html.map { "\($0).partial-\(getpid())" }
     let htmlFile = try html.map { path -> UnsafeMutablePointer<FILE> in
-      guard let f = fopen(path, "w") else { throw Output.cannotWrite(path) }
+      guard let f = fopen(partial!, "w") else { throw Output.cannotWrite(path) }
       return f
     }
     var htmlOpen = htmlFile != nil
-    defer { if htmlOpen, let htmlFile { fclose(htmlFile) } }
+    defer {
+      if htmlOpen, let htmlFile { fclose(htmlFile) }
+      if let partial { unlink(partial) }  // nothing left when it was renamed
+    }
     try await Output.withClient(global) { client in
       let report = try await client.analyze(query)
-      if let html, let htmlFile {
+      if let html, let htmlFile, let partial {
         let page = HTMLReport.render(report, subtitle: describeFilters())
         htmlOpen = false
         let wrote = fputs(page, htmlFile) >= 0
-        guard fclose(htmlFile) == 0, wrote else { throw Output.cannotWrite(html) }
+        guard fclose(htmlFile) == 0, wrote, rename(partial, html) == 0 else { throw Output.cannotWrite(html) }
         Output.stderr("wrote \(html)")
       }
       if global.json {
@@ -74,7 +81,7 @@ struct Analyze: AsyncParsableCommand {
     var parts: [String] = []
     let f = filters
     if let e = f.expression { parts.append(e) }
-    if let c = f.cookie { parts.append("cookie \(c)") }
+    if let c = scope.cookie { parts.append("cookie \(c)") }
     if f.ageMin != nil || f.ageMax != nil { parts.append("age \(f.ageMin.map(String.init) ?? "")..\(f.ageMax.map(String.init) ?? "")") }
     for (name, value) in [("interests", f.interests), ("gender", f.gender), ("country", f.country), ("state", f.state),
                           ("city", f.city), ("education", f.education)] {

@@ -11,7 +11,8 @@ struct Audience: AsyncParsableCommand {
       --json for machine-readable output on stdout (messages go to stderr).
 
       Exit codes: 0 success; 1 some records were rejected or the request failed; \
-      3 not found; 4 the server is unavailable; 64 bad usage.
+      3 not found; 4 the server is unavailable; 64 bad usage; 66 an input file cannot be opened; \
+      141 the reader of standard output went away (SIGPIPE). See README.md, "Scripting the CLI".
       """,
     subcommands: [Ingest.self, User.self, Cohort.self, Watch.self, Analyze.self, Health.self, Gen.self, Export.self, History.self, Forget.self, Split.self])
 
@@ -19,6 +20,7 @@ struct Audience: AsyncParsableCommand {
   /// ArgumentParser binds options to the subcommand that declares them, so they are moved
   /// behind the subcommand's name before parsing.
   static func main() async {
+    Output.checkStandardOutputAtExit()
     let arguments = reorderGlobalOptions(Array(CommandLine.arguments.dropFirst()))
     do {
       var command = try parseAsRoot(arguments)
@@ -60,4 +62,12 @@ struct GlobalOptions: ParsableArguments {
   var json = false
 
   var socketPath: String { socket ?? Environment.value("AUDIENCE_SOCKET") ?? "./audience.sock" }
+
+  func validate() throws {
+    if socket?.isEmpty == true { throw ValidationError("--socket is empty") }
+    // sockaddr_un's 108 bytes, its terminating NUL included.
+    if socketPath.utf8.count > 107 {
+      throw ValidationError("\(socket == nil ? "AUDIENCE_SOCKET" : "--socket"): the path is longer than a Unix socket address holds (107 bytes)")
+    }
+  }
 }

@@ -23,6 +23,7 @@ struct Cohort: AsyncParsableCommand {
 
   @OptionGroup var global: GlobalOptions
 
+  @OptionGroup var scope: CookieScope
   @OptionGroup var filters: FilterOptions
   @Option(parsing: .unconditional, help: "Page size, 1...10000.") var limit: Int = CohortQuery.defaultLimit
   @Option(help: "next_cursor of the previous page.") var cursor: String?
@@ -33,10 +34,12 @@ struct Cohort: AsyncParsableCommand {
   func validate() throws {
     guard (1...CohortQuery.maxLimit).contains(limit) else { throw ValidationError("--limit must be in 1...\(CohortQuery.maxLimit)") }
     if all && count { throw ValidationError("--all and --count do not go together: --count prints only the number") }
+    // An empty cursor would be the first page again: a loop reading next_cursor would not end.
+    if cursor?.isEmpty == true { throw ValidationError("--cursor is empty (the last page's next_cursor is null)") }
   }
 
   func run() async throws {
-    let query = CohortQuery(filter: try filters.filter(), cookie: filters.cookie, limit: limit, cursor: cursor, countOnly: count)
+    let query = CohortQuery(filter: try filters.filter(), cookie: scope.cookie, limit: limit, cursor: cursor, countOnly: count)
     try await Output.withClient(global) { client in
       if all {
         var first = true

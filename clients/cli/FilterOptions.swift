@@ -1,7 +1,18 @@
 import ArgumentParser
 import AudienceCore
 
-/// The segment flags shared by `cohort` and `analyze`.
+/// `--cookie`, the original route's scope, for `cohort` and `analyze` (not `watch`, which follows
+/// profiles).
+struct CookieScope: ParsableArguments {
+  @Option(help: "Scope to this cookie's email cohort (the original route).") var cookie: String?
+
+  func validate() throws {
+    // --cookie '' (a script's unset variable) dropped the scope: everyone.
+    if cookie.map({ $0.allSatisfy(\.isWhitespace) }) == true { throw ValidationError("--cookie is empty") }
+  }
+}
+
+/// The segment flags shared by `cohort`, `analyze` and `watch`.
 struct FilterOptions: ParsableArguments {
   @Option(
     name: .customLong("where"),
@@ -9,7 +20,6 @@ struct FilterOptions: ParsableArguments {
       "A filter expression, e.g. 'age:20..30 and (interest:Gaming or interest:AI) and not country:USA'.",
       discussion: "Fields: age, gender, country, state, city, education, income, interest, category, cohort, created, seen. See docs/QUERY.md.",
       valueName: "expr")) var expression: String?
-  @Option(help: "Scope to this cookie's email cohort (the original route).") var cookie: String?
   @Option(name: .customLong("age-min"), parsing: .unconditional, help: "Minimum age, inclusive.") var ageMin: Int?
   @Option(name: .customLong("age-max"), parsing: .unconditional, help: "Maximum age, inclusive.") var ageMax: Int?
   @Option(help: "Comma-separated interests; a user matches when it has any of them.") var interests: String?
@@ -23,8 +33,8 @@ struct FilterOptions: ParsableArguments {
 
   func validate() throws {
     // An empty value (a script's unset variable) is an error, not "everyone": --interests ''
-    // matched every profile, and --cookie '' dropped the cookie scope.
-    for (name, value) in [("cookie", cookie), ("interests", interests), ("gender", gender), ("country", country),
+    // matched every profile.
+    for (name, value) in [("interests", interests), ("gender", gender), ("country", country),
       ("state", state), ("city", city), ("education", education)]
     where value.map({ $0.allSatisfy(\.isWhitespace) }) == true {
       throw ValidationError("--\(name) is empty")

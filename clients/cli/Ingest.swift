@@ -24,7 +24,8 @@ struct Ingest: AsyncParsableCommand {
       reported and the next one read. A progress line is shown on a terminal. Prints {"accepted": N, "rejected": N, "duplicates": N, \
       "errors": [{"line": N, "message": "..."}], "records_per_second": N, ...} with --json. Exits \
       0 when every record was accepted, 1 when any was rejected, 4 when the server went away \
-      (the summary then counts what the server acknowledged).
+      (the summary then counts what the server acknowledged), 64 when a file's format cannot be \
+      told, 66 when a file cannot be opened (nothing is sent then).
       """)
 
   enum Format: String, ExpressibleByArgument, CaseIterable { case csv, jsonl }
@@ -65,11 +66,16 @@ struct Ingest: AsyncParsableCommand {
     let formats: [Format]
     do {
       formats = try files.map { path in
-        try InputFile.check(path)
-        return try format(of: path)
+        do { try InputFile.check(path) } catch { throw InputProblem(status: Output.status(error), exitCode: 66) }
+        do { return try format(of: path) } catch { throw InputProblem(status: Output.status(error), exitCode: 64) }
       }
-    } catch {
-      throw Output.failure(error, json: global.json)
+    } catch let problem as InputProblem {
+      // Nothing was sent. With --json, the summary's shape as always (all zero), with the error.
+      Output.stderr("audience: \(problem.status.code): \(problem.status.message)")
+      if global.json, case .object(let members) = summary.json {
+        Output.stdout(JSONValue.object(members + [("stopped_early", .bool(false)), ("error", Output.errorJSON(problem.status))]).serialized())
+      }
+      throw ExitCode(problem.exitCode)
     }
     do {
       try await Output.withClient(global, jsonErrors: false) { client in
@@ -119,8 +125,13 @@ struct Ingest: AsyncParsableCommand {
     let fileOrder = Dictionary(files.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
     summary.errors.sort { ($0.file.flatMap { fileOrder[$0] } ?? 0, $0.line) < ($1.file.flatMap { fileOrder[$0] } ?? 0, $1.line) }
     if let status = requestFailure { Output.stderr("audience: \(status.code): \(status.message)") }
+    let stoppedEarly = maxErrors.map { summary.rejected >= $0 } ?? false
     if global.json {
       var json = summary.json
+      if case .object(let members) = json {
+        // Whether --max-errors stopped the run (the rest of the input was not sent).
+        json = .object(members + [("stopped_early", .bool(stoppedEarly))])
+      }
       if let status = requestFailure, case .object(let members) = json {
         json = .object(members + [("error", Output.errorJSON(status))])
       }
@@ -135,7 +146,10 @@ struct Ingest: AsyncParsableCommand {
         Output.stderr("line \(w.line)\(w.file.map { " of \($0)" } ?? ""): warning: \(w.message)")
       }
       if summary.errorsDropped > 0 { Output.stderr("... and \(summary.errorsDropped) more errors") }
-      if let maxErrors, summary.rejected >= maxErrors { Output.stderr("stopped after \(maxErrors) error(s) (--max-errors)") }
+      if let maxErrors, stoppedEarly {
+        // The batch that reached the limit is answered whole: it may hold more rejections.
+        Output.stderr("stopped after \(maxErrors) error(s) (--max-errors; \(summary.rejected) rejected in the batches sent)")
+      }
       Output.stderr(summary.text)
     }
     if let failure { throw failure }
@@ -149,6 +163,13 @@ struct Ingest: AsyncParsableCommand {
     let firstLine = chunk.prefix { $0 != 0x0A }
     guard let cr = firstLine.firstIndex(of: 0x0D) else { return false }
     return cr != firstLine.endIndex - 1 || firstLine.endIndex == chunk.endIndex
+  }
+
+  /// A file given that cannot be opened (exit 66, sysexits' EX_NOINPUT) or whose format cannot be
+  /// told (exit 64, a usage error), found before anything is sent.
+  struct InputProblem: Error {
+    var status: WireStatus
+    var exitCode: Int32
   }
 
   /// A file that cannot be read on, or whose header is unusable: reported, and the next file read.

@@ -2,18 +2,50 @@ import AudienceCore
 import ArgumentParser
 import AudienceClient
 import AudienceWire
+internal import CSystemCalls
 internal import Glibc
 
 /// Writing results and mapping failures to exit codes.
 enum Output {
   static func stdout(_ text: String) {
-    print(text)
+    emit(text, flush: false)
   }
 
   /// One line, flushed at once (for streams read through a pipe).
   static func line(_ text: String) {
-    print(text)
-    fflush(nil)  // all output streams
+    emit(text, flush: true)
+  }
+
+  private static func emit(_ text: String, flush: Bool) {
+    var line = text
+    line.append("\n")
+    let failure = line.withUTF8 { audience_stdout_write($0.baseAddress, $0.count, flush ? 1 : 0) }
+    if failure != 0 { standardOutputFailed(failure) }
+  }
+
+  /// Flushes standard output; a failure ends the process (`standardOutputFailed`).
+  static func flushStandardOutput() {
+    let failure = audience_stdout_write(nil, 0, 1)
+    if failure != 0 { standardOutputFailed(failure) }
+  }
+
+  /// Standard output cannot be written. A reader that went away (`audience watch | head -n 2`):
+  /// the process ends as a tool that does not ignore SIGPIPE would, by that signal, silently
+  /// (the client library ignores it, for its socket). Anything else (a full disk): said on
+  /// standard error, exit 1. Either way, without going on (paging, watching) for nobody.
+  static func standardOutputFailed(_ error: Int32) -> Never {
+    if error == EPIPE {
+      signal(SIGPIPE, SIG_DFL)
+      raise(SIGPIPE)
+    }
+    stderr("audience: cannot write standard output: \(String(cString: strerror(error)))")
+    _exit(1)
+  }
+
+  /// Output still buffered at exit is written then: a failure must change the exit status, not
+  /// pass unseen (`audience analyze --json > /dev/full` exited 0).
+  static func checkStandardOutputAtExit() {
+    atexit { Output.flushStandardOutput() }
   }
 
   static func stderr(_ text: String) {
@@ -85,7 +117,8 @@ enum Output {
 }
 
 enum Environment {
+  /// The variable's value; nil when it is unset or set to nothing (the default then applies).
   static func value(_ name: String) -> String? {
-    getenv(name).map { String(cString: $0) }
+    getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
   }
 }

@@ -4,7 +4,7 @@ import AudienceCore
 
 /// `COOKIE | --cookie C | --email E`, shared by forget, export and history.
 struct PersonOptions: ParsableArguments {
-  @Argument(help: "The person's cookie (same as --cookie).") var cookieArgument: String?
+  @Argument(help: ArgumentHelp("The person's cookie (same as --cookie).", valueName: "cookie")) var cookieArgument: String?
   @Option(help: "The person's cookie (any of their cookies).") var cookie: String?
   @Option(help: "The person's email (any of their emails).") var email: String?
 
@@ -34,6 +34,10 @@ struct Split: AsyncParsableCommand {
 
   @OptionGroup var global: GlobalOptions
   @Argument(help: "The cookie to detach.") var cookie: String
+
+  func validate() throws {
+    if cookie.allSatisfy(\.isWhitespace) { throw ValidationError("the cookie is empty") }
+  }
 
   func run() async throws {
     try await Output.withClient(global) { client in

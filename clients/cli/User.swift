@@ -16,6 +16,10 @@ struct User: AsyncParsableCommand {
   @Argument(help: "The cookie id.")
   var cookie: String
 
+  func validate() throws {
+    if cookie.allSatisfy(\.isWhitespace) { throw ValidationError("the cookie is empty") }
+  }
+
   func run() async throws {
     try await Output.withClient(global) { client in
       let user = try await client.user(cookie: cookie)

@@ -16,7 +16,8 @@ struct Watch: AsyncParsableCommand {
       {"event": "leave", "profile_id": N, "data": {...} or null, "merged_into": N or null}, \
       {"event": "forgotten", "profile_id": N} (the person was erased), \
       {"event": "ended"}. The filter flags are those of `audience cohort` (without --cookie); \
-      see docs/QUERY.md.
+      see docs/QUERY.md. Exits 0 after --max-events, 4 when the server ended the watch (it shut \
+      down) or the connection broke.
       """)
 
   @OptionGroup var global: GlobalOptions
@@ -25,7 +26,6 @@ struct Watch: AsyncParsableCommand {
   var maxEvents: Int?
 
   func validate() throws {
-    if filters.cookie != nil { throw ValidationError("--cookie does not apply to watch: a watch follows profiles") }
     if let maxEvents, maxEvents < 1 { throw ValidationError("--max-events must be at least 1") }
   }
 
@@ -37,7 +37,8 @@ struct Watch: AsyncParsableCommand {
       for try await event in segment.events {
         Output.line(global.json ? Self.json(event).serialized() : Self.human(event))
         if case .started = event { continue }
-        if case .ended = event { break }
+        // Not asked for (--max-events cancels without waiting for it): the server ended it.
+        if case .ended = event { throw WireStatus(.unavailable, "the server ended the watch (it is shutting down)") }
         changes += 1
         if let maxEvents, changes >= maxEvents {
           try await segment.cancel()

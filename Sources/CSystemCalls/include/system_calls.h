@@ -1,6 +1,8 @@
 #ifndef AUDIENCE_SYSTEM_CALLS_H
 #define AUDIENCE_SYSTEM_CALLS_H
 
+#include <stddef.h>
+
 /* Linux calls that Swift's Glibc module does not show (they are GNU extensions, declared only
    under _GNU_SOURCE). */
 
@@ -14,5 +16,10 @@ int audience_pipe_cloexec(int fds[2]);
    threads have their own). Returns 0, or -1 with errno set (EACCES: lowering it needs
    CAP_SYS_NICE or RLIMIT_NICE). */
 int audience_set_thread_nice(int nice);
+
+/* Writes n bytes to stdio's stdout (the stream Swift's print writes to), then flushes it when
+   flush is not 0. Returns 0, or the errno of the failure (stdout is a mutable C global, which
+   Swift 6 does not let code read). */
+int audience_stdout_write(const void *bytes, size_t n, int flush);
 
 #endif

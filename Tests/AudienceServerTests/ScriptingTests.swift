@@ -1,0 +1,111 @@
+import AudienceClient
+import AudienceCore
+import Foundation
+import Testing
+
+/// The CLI as a script uses it: pipes that close, full disks, the environment, exit codes.
+@Suite("Scripting the CLI", .serialized)
+struct ScriptingTests {
+  /// Runs the CLI with its standard output given (a pipe whose reader is gone, /dev/full).
+  static func run(_ arguments: [String], socket: String, stdout: FileHandle, environment: [String: String]? = nil) throws -> Process {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/audience")
+    p.arguments = ["--socket", socket] + arguments
+    if let environment { p.environment = environment }
+    p.standardOutput = stdout
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    return p
+  }
+
+  @Test func aReaderThatGoesAwayOrAFullDiskEndsTheCommand() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let client = try await server.client()
+    _ = try await client.ingest((0..<3_000).map { RawRecord(cookie: "c\($0)", country: "USA") })
+    // `cohort --all --json | head -1`: every page was fetched for nobody, exit 0. Now the first
+    // write after the reader left ends the process by SIGPIPE, as `seq 1 1000000 | head -1`.
+    let pipe = Pipe()
+    try pipe.fileHandleForReading.close()
+    let paging = try Self.run(["cohort", "--all", "--json", "--limit", "100"], socket: server.socketPath, stdout: pipe.fileHandleForWriting)
+    paging.waitUntilExit()
+    #expect(paging.terminationReason == .uncaughtSignal && paging.terminationStatus == SIGPIPE)
+    // A full disk: exit 1, not 0 with the output lost.
+    let full = try FileHandle(forWritingTo: URL(fileURLWithPath: "/dev/full"))
+    for arguments in [["analyze", "--json"], ["user", "c1", "--json"], ["cohort", "--count"]] {
+      let p = try Self.run(arguments, socket: server.socketPath, stdout: full)
+      p.waitUntilExit()
+      #expect(p.terminationReason == .exit && p.terminationStatus == 1, "\(arguments)")
+    }
+    // `watch --json | head -n 2`: it kept running after head left.
+    let watchPipe = Pipe()
+    let watch = try Self.run(["watch", "--json", "--where", "country:testland"], socket: server.socketPath, stdout: watchPipe.fileHandleForWriting)
+    try watchPipe.fileHandleForWriting.close()
+    var lines = 0
+    var bytes = Data()
+    while lines < 2 {
+      let chunk = watchPipe.fileHandleForReading.availableData
+      if chunk.isEmpty { break }
+      bytes += chunk
+      lines = bytes.filter { $0 == 0x0A }.count
+      if lines < 2 { _ = try await client.ingest([RawRecord(cookie: "t\(bytes.count)", country: "Testland")]) }
+    }
+    try watchPipe.fileHandleForReading.close()
+    for i in 0..<50 where watch.isRunning {
+      _ = try await client.ingest([RawRecord(cookie: "late\(i)", country: "Testland")])
+      try await Task.sleep(for: .milliseconds(100))
+    }
+    #expect(!watch.isRunning, "watch went on writing for nobody")
+    if watch.isRunning { watch.terminate() }
+    watch.waitUntilExit()
+    #expect(watch.terminationReason == .uncaughtSignal && watch.terminationStatus == SIGPIPE)
+    await client.close()
+    #expect(await server.stop() == 0)
+  }
+
+  /// A watch the server ends (it shut down) exits 4, not 0 as after --max-events.
+  @Test func aWatchTheServerEndsExitsUnavailable() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let out = Pipe()
+    let watch = try Self.run(["watch", "--json"], socket: server.socketPath, stdout: out.fileHandleForWriting)
+    try out.fileHandleForWriting.close()
+    // Once it has started (its first line), stop the server.
+    _ = out.fileHandleForReading.availableData
+    #expect(await server.stop() == 0)
+    let rest = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    watch.waitUntilExit()
+    #expect(watch.terminationStatus == 4, "\(rest)")
+    #expect(rest.contains(#"{"event":"ended"}"#) && rest.contains("UNAVAILABLE"), "\(rest)")
+  }
+
+  /// A failed `analyze --html` (no server) leaves the report it would have replaced whole; it
+  /// emptied it. An empty AUDIENCE_SOCKET means the default socket, not the path "".
+  @Test func aFailedReportKeepsTheOldOneAndAnEmptySocketVariableIsUnset() throws {
+    let dir = NSTemporaryDirectory() + "aud-script-\(UUID().uuidString.prefix(8))"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let report = dir + "/report.html"
+    try "<html>the last report</html>".write(toFile: report, atomically: true, encoding: .utf8)
+    let failed = try CLI.run(["analyze", "--html", report], socket: dir + "/none.sock")
+    #expect(failed.status == 4)
+    #expect(try String(contentsOfFile: report, encoding: .utf8) == "<html>the last report</html>")
+    #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["report.html"])
+
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/audience")
+    p.arguments = ["health"]
+    p.currentDirectoryURL = URL(fileURLWithPath: dir)
+    p.environment = ["AUDIENCE_SOCKET": ""]
+    let err = Pipe()
+    p.standardError = err
+    p.standardOutput = FileHandle.nullDevice
+    try p.run()
+    let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    #expect(p.terminationStatus == 4)
+    #expect(message.contains("cannot connect to ./audience.sock: No such file or directory"), "\(message)")
+  }
+}
