@@ -85,6 +85,22 @@ extension IdentityGraph {
     return Self.splitRefusal(cookie: r.cookie)
   }
 
+  /// Why a stored record's email is not linked because it is on `--blocked-identifiers` now (it
+  /// was not when the record came: the list changed since), or nil. Only where stored records
+  /// are applied again (a replay, a split): the normalizer drops a blocked email from a record
+  /// that arrives. So a shared placeholder blocked after the fact no longer joins the people it
+  /// had joined, as on a restart with another identifier cap.
+  @inline(__always)
+  func blockedRefusal(_ r: Record) -> String? {
+    guard replaying || splitting, let email = r.email, !limits.blockedIdentifiers.isEmpty,
+      limits.blockedIdentifiers.contains(email)
+    else { return nil }
+    return Self.blockedRefusal
+  }
+
+  /// The outcome message of a stored record whose email is blocked now.
+  public static let blockedRefusal = "the record's email was not linked: it is on --blocked-identifiers"
+
   /// The outcome message of a record whose cookie was split off (its email is not linked).
   public static func splitRefusal(cookie: String) -> String {
     "the record's email was not linked: cookie \(cookie) was split off its profile (audience split)"

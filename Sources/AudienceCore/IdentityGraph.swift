@@ -219,7 +219,9 @@ public struct IdentityGraph: Sendable {
     var byEmail = email.flatMap { e in emails.update(e) { $0.profile } }
     // The identifier cap: a link that would take a profile past it is refused, and the record
     // joins by its cookie alone (deterministic, so a replay decides the same).
-    let refusal = splitRefusal(record) ?? frozenCapRefusal(record, seq: seq) ?? noteCapRefusal(capRefusal(record, byCookie, byEmail), seq)
+    let refusal =
+      splitRefusal(record) ?? blockedRefusal(record) ?? frozenCapRefusal(record, seq: seq)
+      ?? noteCapRefusal(capRefusal(record, byCookie, byEmail), seq)
     if refusal != nil {
       email = nil
       byEmail = nil

@@ -173,14 +173,15 @@ public struct RecordNormalizer: Sendable {
       email = String(asciiLowercasing: utf8)
       if isBlocked(email) { return nil }
       // Line breaks are control characters, refused already.
-      if utf8.contains(0x20) { throw .invalidField("data.email", "must not contain spaces") }
+      // Other line breaks and controls were refused already; a tab is allowed elsewhere.
+      if utf8.contains(where: { $0 == 0x20 || $0 == 0x09 }) { throw Self.emailWhitespace }
       return email
     case .plain(ascii: false), .mayNeedTrim:
       guard let trimmed = text(String(decoding: utf8, as: UTF8.self)) else { return nil }
       email = trimmed.asciiFastLowercased
     }
     if isBlocked(email) { return nil }
-    if Self.hasSpaceOrNewline(email) { throw .invalidField("data.email", "must not contain spaces") }
+    if Self.hasWhitespace(email) { throw Self.emailWhitespace }
     return email
   }
 
@@ -238,22 +239,13 @@ public struct RecordNormalizer: Sendable {
     return ascii ?? (a.asciiFastLowercased == b.asciiFastLowercased)
   }
 
-  /// Whether a string holds a space or a line break (`Character.isNewline`: U+000A-U+000D,
-  /// U+0085, U+2028, U+2029), found on its UTF-8 bytes.
-  static func hasSpaceOrNewline(_ s: String) -> Bool {
-    var copy = s
-    return copy.withUTF8 { utf8 in
-      let n = utf8.count
-      var i = 0
-      while i < n {
-        let b = utf8[i]
-        if b == 0x20 || (b >= 0x0A && b <= 0x0D) { return true }
-        if b == 0xC2, i + 1 < n, utf8[i + 1] == 0x85 { return true }
-        if b == 0xE2, i + 2 < n, utf8[i + 1] == 0x80, utf8[i + 2] == 0xA8 || utf8[i + 2] == 0xA9 { return true }
-        i += 1
-      }
-      return false
-    }
+  /// An email with whitespace inside: refused, whichever space it is (a tab and a no-break space
+  /// were taken as part of the address while a plain space was refused).
+  static let emailWhitespace = AudienceError.invalidField("data.email", "must not contain whitespace (spaces, tabs, no-break spaces)")
+
+  /// Whether a string holds any Unicode whitespace (spaces of every width, tabs, line breaks).
+  static func hasWhitespace(_ s: String) -> Bool {
+    s.unicodeScalars.contains { $0.properties.isWhitespace }
   }
 
   static func quote(_ s: String) -> String {

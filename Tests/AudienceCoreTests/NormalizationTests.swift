@@ -57,6 +57,12 @@ struct NormalizationTests {
     (RawRecord(cookie: "c", age: 131), "data.demographics.age"),
     (RawRecord(cookie: "c", createdAt: "02/30/2025 10:00"), "data.created_at"),
     (RawRecord(cookie: "c", email: "a b@example.com"), "data.email"),
+    // Whitespace of any kind, on the ASCII path and the other one (a tab and a no-break space
+    // were taken as part of the address while a space was refused).
+    (RawRecord(cookie: "c", email: "a\tb@example.com"), "data.email"),
+    (RawRecord(cookie: "c", email: "a\u{A0}b@example.com"), "data.email"),
+    (RawRecord(cookie: "c", email: "é\u{3000}b@example.com"), "data.email"),
+    (RawRecord(cookie: "c", email: "é\u{2009}b@example.com"), "data.email"),
     (RawRecord(cookie: "c", city: String(repeating: "x", count: 10 << 20)), "data.location.city"),
     (RawRecord(cookie: "c", gender: "a\u{0}b"), "data.demographics.gender"),
     (RawRecord(cookie: "c", interests: ["ok", "bad\u{7}"]), "data.interests[1]"),

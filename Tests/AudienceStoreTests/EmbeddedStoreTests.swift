@@ -209,6 +209,37 @@ struct EmbeddedStoreTests {
     await store.close()
   }
 
+  /// An email blocked after the fact (--blocked-identifiers now lists it) no longer joins the
+  /// people it had joined once the store starts under the new list; the records stay, and a
+  /// start under the old list links them again. It kept them joined for good.
+  @Test func anEmailBlockedAfterTheFactNoLongerJoinsPeople() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let day = Timestamp(year: 2025, month: 3, day: 10)
+    var store = try EmbeddedStore(directory: dir.path, logger: logger)
+    _ = try await store.ingest([
+      Record(cookie: "kiosk1", email: "test@test.com", createdAt: day),
+      Record(cookie: "kiosk2", email: "test@test.com", createdAt: day),
+      Record(cookie: "kiosk2", email: "k2@x.com", createdAt: day),
+    ])
+    #expect(try await store.user(cookie: "kiosk1")?.summary.cookies == ["kiosk1", "kiosk2"])
+    await store.close()
+    var blocking = RecordLimits.default
+    blocking.blockedIdentifiers.insert("test@test.com")
+    for (limits, together) in [(blocking, false), (RecordLimits.default, true), (blocking, false)] {
+      store = try EmbeddedStore(directory: dir.path, limits: limits, logger: logger)
+      let one = try #require(try await store.user(cookie: "kiosk1"))
+      let two = try #require(try await store.user(cookie: "kiosk2"))
+      #expect((one.summary.id == two.summary.id) == together, "\(limits.blockedIdentifiers.contains("test@test.com"))")
+      if !together {
+        #expect(one.summary.emails == [] && one.data.email == nil)
+        #expect(two.summary.emails == ["k2@x.com"] && two.data.email == "k2@x.com")
+        #expect(try await store.stats().records == 3)
+      }
+      await store.close()
+    }
+  }
+
   @Test func oneStorePerDirectory() async throws {
     let dir = TemporaryDirectory()
     defer { dir.remove() }
