@@ -31,6 +31,8 @@ final class Connection: @unchecked Sendable {
   private var lastBytes = 0
   private var lastActivity = ContinuousClock.now
   private var partialSince: ContinuousClock.Instant?
+  /// `frameBytes` when `partialSince` was set: which frame the clock is timing.
+  private var partialFrameStart = 0
   private var lastCheck = ContinuousClock.now
   private var closing = false
   /// Each waiting batch carries its validation, started as it was accepted.
@@ -105,8 +107,14 @@ final class Connection: @unchecked Sendable {
     let now = ContinuousClock.now
     lastCheck = now
     if received > frameBytes {
+      // The clock is this frame's: a frame completed since the last check (large frames back to
+      // back, each partial at every check) starts it again. It was kept from the first partial
+      // frame seen, and a loader sending 2 MB batches steadily was cut off after 30 s.
+      if partialSince == nil || partialFrameStart != frameBytes {
+        partialSince = now
+        partialFrameStart = frameBytes
+      }
       let since = partialSince ?? now
-      partialSince = since
       let limit = server.configuration.frameTimeout
       if now - since >= limit {
         logger.info("closing connection: frame incomplete", metadata: ["audience.timeout": "\(limit)"])

@@ -90,6 +90,34 @@ struct TimeoutTests {
     #expect(await server.stop() == 0)
   }
 
+  /// Frames back to back, each partial when the server looks (a loader sending large batches
+  /// steadily) are each within --frame-timeout: the clock is each frame's. It was kept from the
+  /// first partial frame seen, so the connection was cut off after --frame-timeout in all.
+  @Test func framesBackToBackEachWithinTheLimitAreNotCutOff() async throws {
+    let server = ServerProcess(arguments: ["--frame-timeout", "2"])
+    try await server.start()
+    defer { server.removeFiles() }
+    let peer = try RawSocket(path: server.socketPath)
+    try peer.hello()
+    var frames: [[UInt8]] = []
+    for i in 0..<5 {
+      var b = ByteBuffer()
+      WireCodec.encode(WireRequest(id: UInt64(10 + i), body: .health), into: &b)
+      frames.append(Array(b.readableBytesView))
+    }
+    // Each frame's first byte goes with the rest of the one before, then a pause of 1.2 s: every
+    // frame is partial for 1.2 s (under the limit), for 6 s in all (three times it).
+    peer.send([frames[0][0]])
+    for i in 0..<5 {
+      try await Task.sleep(for: .milliseconds(1_200))
+      peer.send(Array(frames[i].dropFirst()) + (i + 1 < frames.count ? [frames[i + 1][0]] : []))
+      let response = try peer.readResponse()
+      #expect(response?.status.code == .ok, "frame \(i): \(String(describing: response))")
+      if response?.status.code != .ok { break }
+    }
+    #expect(await server.stop() == 0)
+  }
+
   @Test func connectionsThatComeAndGoLeaveNoThreadOrDescriptor() async throws {
     let server = ServerProcess()
     try await server.start()
