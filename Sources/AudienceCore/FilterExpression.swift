@@ -29,6 +29,8 @@ public enum FilterExpression {
     let filter = try p.expression()
     p.skipSpace()
     if !p.atEnd { throw p.error("expected \"and\", \"or\" or the end of the expression") }
+    let size = filter.size
+    try Filter.checkSize(nodes: size.nodes, values: size.values, field: "where")
     return filter
   }
 }

@@ -13,11 +13,50 @@ enum ProtoFilter {
   static func decode(
     _ tree: UnsafeMutablePointer<Audience__V1__Filter>?, where text: UnsafeMutablePointer<CChar>?
   ) throws(AudienceError) -> Filter? {
+    // Measured on the unpacked message before a Swift value is made of it (a 4 MB tree made
+    // tens of megabytes of `Filter`).
+    var size = (nodes: 0, values: 0)
+    if let tree { try measure(tree, &size) }
     let filter = try tree.map { p throws(AudienceError) in try decode(p) }
     let expression = try CStrings.read(text, "where")
     guard !expression.allSatisfy(\.isWhitespace) else { return filter }
     let parsed = try FilterExpression.parse(expression)
+    let text = parsed.size  // each alone was checked (`measure`, `FilterExpression.parse`); now both
+    try Filter.checkSize(nodes: size.nodes + text.nodes + 1, values: size.values + text.values, field: "filter and where")
     return filter.map { .all([$0, parsed]) } ?? parsed
+  }
+
+  /// Adds a tree's nodes and values to `size`, refusing it as soon as it is past the limits.
+  static func measure(
+    _ p: UnsafeMutablePointer<Audience__V1__Filter>, _ size: inout (nodes: Int, values: Int), depth: Int = 1
+  ) throws(AudienceError) {
+    guard depth <= maxDepth else { throw .invalidField("filter", "is nested deeper than \(maxDepth) levels") }
+    size.nodes += 1
+    let f = p.pointee
+    func children(_ l: UnsafeMutablePointer<Audience__V1__FilterList>?) throws(AudienceError) {
+      guard let l else { return }
+      for i in 0..<l.pointee.n_filters {
+        if let child = l.pointee.filters[i] { try measure(child, &size, depth: depth + 1) }
+      }
+    }
+    func values(_ s: UnsafeMutablePointer<Audience__V1__StringSet>?) { size.values += s?.pointee.n_values ?? 0 }
+    switch f.node_case {
+    case AUDIENCE__V1__FILTER__NODE_ALL: try children(f.all)
+    case AUDIENCE__V1__FILTER__NODE_ANY: try children(f.any)
+    case AUDIENCE__V1__FILTER__NODE_NOT: if let child = f.not_ { try measure(child, &size, depth: depth + 1) }
+    case AUDIENCE__V1__FILTER__NODE_GENDER: values(f.gender)
+    case AUDIENCE__V1__FILTER__NODE_COUNTRY: values(f.country)
+    case AUDIENCE__V1__FILTER__NODE_STATE: values(f.state)
+    case AUDIENCE__V1__FILTER__NODE_CITY: values(f.city)
+    case AUDIENCE__V1__FILTER__NODE_EDUCATION: values(f.education)
+    case AUDIENCE__V1__FILTER__NODE_INTERESTS_ANY: values(f.interests_any)
+    case AUDIENCE__V1__FILTER__NODE_INTERESTS_ALL: values(f.interests_all)
+    case AUDIENCE__V1__FILTER__NODE_INTERESTS_NONE: values(f.interests_none)
+    case AUDIENCE__V1__FILTER__NODE_CATEGORY: values(f.category)
+    case AUDIENCE__V1__FILTER__NODE_INCOME_LABEL: values(f.income_label)
+    default: break
+    }
+    try Filter.checkSize(nodes: size.nodes, values: size.values, field: "filter")
   }
 
   static func decode(_ p: UnsafeMutablePointer<Audience__V1__Filter>, depth: Int = 1) throws(AudienceError) -> Filter {
@@ -36,12 +75,13 @@ enum ProtoFilter {
       guard let s else { return [] }
       return try CStrings.read(s.pointee.n_values, s.pointee.values, "filter.\(name)")
     }
-    func range(_ r: UnsafeMutablePointer<Audience__V1__Range>?) -> (Int64?, Int64?) {
+    func range(_ r: UnsafeMutablePointer<Audience__V1__Range>?, _ name: String) throws(AudienceError) -> (Int64?, Int64?) {
       guard let r = r?.pointee else { return (nil, nil) }
-      return (
-        r.min_present_case == AUDIENCE__V1__RANGE__MIN_PRESENT_MIN ? r.min : nil,
-        r.max_present_case == AUDIENCE__V1__RANGE__MAX_PRESENT_MAX ? r.max : nil
-      )
+      let lo = r.min_present_case == AUDIENCE__V1__RANGE__MIN_PRESENT_MIN ? r.min : nil
+      let hi = r.max_present_case == AUDIENCE__V1__RANGE__MAX_PRESENT_MAX ? r.max : nil
+      // As in an expression (age:30..20): an empty range is a mistake, not "no one".
+      if let lo, let hi, lo > hi { throw .invalidField("filter.\(name)", "min \(lo) is above max \(hi)") }
+      return (lo, hi)
     }
     switch f.node_case {
     // An empty list is refused, not read as "everyone" or "no one" (docs/PROTOCOL.md).
@@ -57,10 +97,10 @@ enum ProtoFilter {
       guard let child = f.not_ else { throw .invalidField("filter.not", "has no operand") }
       return .not(try decode(child, depth: depth + 1))
     case AUDIENCE__V1__FILTER__NODE_AGE:
-      let (lo, hi) = range(f.age)
+      let (lo, hi) = try range(f.age, "age")
       return .age(min: lo, max: hi)
     case AUDIENCE__V1__FILTER__NODE_INCOME:
-      let (lo, hi) = range(f.income)
+      let (lo, hi) = try range(f.income, "income")
       return .income(min: lo, max: hi)
     case AUDIENCE__V1__FILTER__NODE_GENDER: return .strings(.gender, try strings(f.gender, "gender"))
     case AUDIENCE__V1__FILTER__NODE_COUNTRY: return .strings(.country, try strings(f.country, "country"))
@@ -73,10 +113,10 @@ enum ProtoFilter {
       return .interests(none: try strings(f.interests_none, "interests_none"))
     case AUDIENCE__V1__FILTER__NODE_CATEGORY: return .categories(try strings(f.category, "category"))
     case AUDIENCE__V1__FILTER__NODE_CREATED:
-      let (lo, hi) = range(f.created)
+      let (lo, hi) = try range(f.created, "created")
       return .created(min: lo, max: hi)
     case AUDIENCE__V1__FILTER__NODE_SEEN:
-      let (lo, hi) = range(f.seen)
+      let (lo, hi) = try range(f.seen, "seen")
       return .seen(min: lo, max: hi)
     case AUDIENCE__V1__FILTER__NODE_COHORT: return .cohort(f.cohort != 0)
     case AUDIENCE__V1__FILTER__NODE_INCOME_LABEL: return .incomeLabels(try strings(f.income_label, "income_label"))

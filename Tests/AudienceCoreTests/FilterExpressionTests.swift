@@ -82,6 +82,18 @@ struct FilterExpressionTests {
     }
   }
 
+  /// At most 256 predicates and operators, 4,096 values (Filter+Size.swift).
+  @Test func wideExpressionsAreRefused() throws {
+    let ok = Array(repeating: "created:2025-01-01..", count: 255).joined(separator: " or ")
+    #expect(try FilterExpression.parse(ok).size.nodes == 256)
+    #expect(throws: AudienceError.invalidField("where", "has 301 predicates and operators; at most 256 (a list of values, country:A,B,C, is one)")) {
+      try FilterExpression.parse(Array(repeating: "created:2025-01-01..", count: 300).joined(separator: " or "))
+    }
+    #expect(throws: AudienceError.invalidField("where", "lists 5000 values; at most 4096")) {
+      try FilterExpression.parse("city:" + (0..<5_000).map { "c\($0)" }.joined(separator: ","))
+    }
+  }
+
   @Test func nestingIsBounded() throws {
     // As QUERY.md says: 30 deep is accepted, 31 is not.
     let ok = String(repeating: "(", count: 30) + "age:1" + String(repeating: ")", count: 30)

@@ -123,6 +123,27 @@ struct HostileBytesTests {
     }
   }
 
+  /// A filter is at most 256 nodes and 4,096 values, counted on the unpacked message before a
+  /// Swift value is made of it: a wide tree (100,000 range predicates, half a megabyte) held the
+  /// store's lock for seconds. A reversed range is refused as in an expression.
+  @Test func wideFiltersAndReversedRangesAreRefused() throws {
+    func decoded(_ filter: Filter) throws -> WireRequest {
+      var b = ByteBuffer()
+      WireCodec.encode(WireRequest(id: 1, body: .queryCohort(CohortQuery(filter: filter))), into: &b)
+      b.moveReaderIndex(forwardBy: 4)
+      return try WireCodec.decodeRequest(b)
+    }
+    let leaf = Filter.created(min: 0, max: nil)
+    _ = try decoded(.any(Array(repeating: leaf, count: 255)))
+    #expect(throws: AudienceError.invalidField("filter", "has 257 predicates and operators; at most 256 (a list of values, country:A,B,C, is one)")) {
+      try decoded(.any(Array(repeating: leaf, count: 10_000)))
+    }
+    let many = (0..<5_000).map { "c\($0)" }
+    #expect(throws: AudienceError.invalidField("filter", "lists 5000 values; at most 4096")) { try decoded(.strings(.city, many)) }
+    #expect(throws: AudienceError.invalidField("filter.age", "min 50 is above max 10")) { try decoded(.age(min: 50, max: 10)) }
+    #expect(throws: AudienceError.invalidField("filter.created", "min 9 is above max 1")) { try decoded(.created(min: 9, max: 1)) }
+  }
+
   @Test func aMillionLevelsOfNotIsRejectedWithoutRecursingIntoIt() {
     // Filter{not: Filter{not: ... Filter{age: {}}}}, a million levels (about 5 MB): sizes are
     // computed inside out, bytes written outside in.
