@@ -38,8 +38,8 @@ public struct ServerConfiguration: Sendable {
   /// the socket file's permissions decide alone.
   public var allowedUIDs: Set<UInt32>?
   public var allowedGIDs: Set<UInt32>?
-  /// Watches open at once on one connection; more are refused with RESOURCE_EXHAUSTED (default 64).
-  public var maxWatchesPerConnection = 64
+  /// Watches open at once on one connection; more are refused with RESOURCE_EXHAUSTED (default 16).
+  public var maxWatchesPerConnection = 16
   /// Ingest streams open at once on one connection.
   public var maxIngestStreamsPerConnection = 4
   /// Unacknowledged batches an ingest stream gets when it asks for none; and the most it may ask

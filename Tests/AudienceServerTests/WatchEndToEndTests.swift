@@ -80,13 +80,13 @@ struct WatchEndToEndTests {
     #expect(await server.stop() == 0)
   }
 
-  @Test func aConnectionHoldsAtMost64Watches() async throws {
+  @Test func aConnectionHoldsAtMost16Watches() async throws {
     let server = ServerProcess()
     try await server.start()
     defer { server.removeFiles() }
     let client = try await server.client()
     var open: [AsyncThrowingStream<WatchEvent, any Error>.AsyncIterator] = []
-    for _ in 0..<64 {
+    for _ in 0..<16 {
       var events = client.watch(nil).events.makeAsyncIterator()
       #expect(try await events.next() == .started(total: 0))
       open.append(events)
