@@ -118,14 +118,27 @@ extension WireCodec {
       m.body_case = AUDIENCE__V1__RESPONSE__BODY_HEALTH
       m.health = h
     }
-    withExtendedLifetime(arena) {
+    let refused: Int? = withExtendedLifetime(arena) {
       let size = audience__v1__response__get_packed_size(&m)
+      // A frame's length is 32 bits; a response past `maxResponseBytes` (an export of a profile
+      // of hundreds of thousands of large records) is refused, not written (past 4 GiB the
+      // length's conversion would stop the process).
+      guard size <= Self.maxResponseBytes else { return size }
       buffer.writeInteger(UInt32(size), endianness: .big)
       buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
         audience__v1__response__pack(&m, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
       }
+      return nil
+    }
+    if let refused {
+      let status = WireStatus(
+        .resourceExhausted, "the response would be \(refused) bytes, more than a frame may hold (\(Self.maxResponseBytes))")
+      encode(WireResponse(id: response.id, status: status), into: &buffer)
     }
   }
+
+  /// The largest response frame written (1 GiB).
+  public static let maxResponseBytes = 1 << 30
 
   /// A response's id when it is the payload's first field (as protobuf-c and the packed-view
   /// encoder write it); nil otherwise (decode the response to learn it).
