@@ -1,4 +1,5 @@
 public import AudienceCore
+import NIOPosix
 import Synchronization
 
 /// The reads: profiles, cohorts, stamps, analytics and counts, each under the graph's lock (and,
@@ -36,10 +37,23 @@ extension EmbeddedStore {
     try withLiveGraph(settling: false) { $0.stampedViews(ids) }
   }
 
+  /// On a thread of NIO's blocking pool, not one of Swift's cooperative threads: an analysis
+  /// waits for the graph's lock and takes up to a second at a million profiles, and a connection
+  /// may send 64 at once. On the cooperative threads (two here) they starved every other task,
+  /// SIGTERM's handler included (a shutdown waited minutes). One whose task is cancelled (its
+  /// deadline passed) before its turn is not run.
   public func analyze(_ query: AnalyzeQuery, categories: InterestCategories) async throws -> AudienceReport {
     // A cookie's cohort is read from its raw records.
     if query.cookie != nil { try await recordsLoaded() }
-    return try withLiveGraph { g throws(AudienceError) in try g.analyze(query, categories: categories) }
+    let cancelled = Mutex(false)
+    return try await withTaskCancellationHandler {
+      try await NIOThreadPool.singleton.runIfActive { () throws -> AudienceReport in
+        if cancelled.withLock({ $0 }) { throw CancellationError() }
+        return try self.withLiveGraph { g throws(AudienceError) in try g.analyze(query, categories: categories) }
+      }
+    } onCancel: {
+      cancelled.withLock { $0 = true }
+    }
   }
 
   public func stats() async throws -> StoreStats { try statsNow() }
