@@ -1,5 +1,6 @@
 import AudienceClient
 import AudienceCore
+import AudienceWire
 import Foundation
 import Testing
 
@@ -107,5 +108,41 @@ struct ScriptingTests {
     p.waitUntilExit()
     #expect(p.terminationStatus == 4)
     #expect(message.contains("cannot connect to ./audience.sock: No such file or directory"), "\(message)")
+  }
+
+  /// Ctrl-C during an ingest: the records read are sent and waited for, and the summary of what
+  /// the server acknowledged is printed, exit 130 (the process died without a word while the
+  /// records it had sent were stored).
+  @Test func anInterruptedIngestPrintsWhatWasAcknowledged() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/audience")
+    p.arguments = ["--socket", server.socketPath, "ingest", "-", "--json", "--batch-size", "100"]
+    let input = Pipe(), out = Pipe()
+    p.standardInput = input
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let lines = (0..<1_000).map { #"{"cookie": "i\#($0)"}"# }.joined(separator: "\n") + "\n"
+    input.fileHandleForWriting.write(Data(lines.utf8))
+    let client = try await server.client()
+    for _ in 0..<200 {
+      if try await client.health().stats.records >= 1_000 { break }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    kill(p.processIdentifier, SIGINT)
+    try await Task.sleep(for: .milliseconds(200))
+    // The reader is blocked on standard input: the next line wakes it, and it stops there.
+    input.fileHandleForWriting.write(Data(#"{"cookie": "after"}"#.utf8 + [0x0A]))
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    #expect(p.terminationReason == .exit && p.terminationStatus == 130, "\(text)")
+    let summary = try JSONValue(parsing: text.trimmingCharacters(in: .whitespacesAndNewlines))
+    #expect(summary["accepted"] == .int(1_000) && summary["interrupted"] == .bool(true), "\(text)")
+    #expect(try await client.health().stats.records == 1_000)
+    await client.close()
+    #expect(await server.stop() == 0)
   }
 }

@@ -12,7 +12,7 @@ struct Audience: AsyncParsableCommand {
 
       Exit codes: 0 success; 1 some records were rejected or the request failed; \
       3 not found; 4 the server is unavailable; 64 bad usage; 66 an input file cannot be opened; \
-      141 the reader of standard output went away (SIGPIPE). See README.md, "Scripting the CLI".
+      130 an ingest was interrupted; 141 the reader of standard output went away (SIGPIPE). See README.md, "Scripting the CLI".
       """,
     subcommands: [Ingest.self, User.self, Cohort.self, Watch.self, Analyze.self, Health.self, Gen.self, Export.self, History.self, Forget.self, Split.self])
 

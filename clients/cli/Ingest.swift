@@ -25,7 +25,9 @@ struct Ingest: AsyncParsableCommand {
       "errors": [{"line": N, "message": "..."}], "records_per_second": N, ...} with --json. Exits \
       0 when every record was accepted, 1 when any was rejected, 4 when the server went away \
       (the summary then counts what the server acknowledged), 64 when a file's format cannot be \
-      told, 66 when a file cannot be opened (nothing is sent then).
+      told, 66 when a file cannot be opened (nothing is sent then), 130 when interrupted \
+      (Ctrl-C or SIGTERM: what was read is sent and waited for, and the summary printed; a \
+      second one ends it at once).
       """)
 
   enum Format: String, ExpressibleByArgument, CaseIterable { case csv, jsonl }
@@ -61,6 +63,8 @@ struct Ingest: AsyncParsableCommand {
     var requestFailure: WireStatus?
     var progress = Progress(enabled: !global.json && isatty(2) != 0)
     var stopped = false
+    var interrupted = false
+    Interrupt.install()
     // Every file is opened, and its format told, before anything is sent: a typo in the last
     // name must not leave the first files half sent.
     let formats: [Format]
@@ -107,6 +111,9 @@ struct Ingest: AsyncParsableCommand {
           // (after one the server rejected, none are: `BatchSender.send`), and waited for, so the
           // summary counts what the server stored.
           stopped = true
+        } catch is Interrupt.Stop {
+          // Ctrl-C: as for --max-errors, what was read is sent and waited for.
+          interrupted = true
         }
         if try await sender.finish(into: &summary) { stopped = true }
       }
@@ -118,6 +125,7 @@ struct Ingest: AsyncParsableCommand {
       failure = error
     }
     if stopped, failure == nil { failure = ExitCode(1) }
+    if interrupted, failure == nil { failure = ExitCode(130) }
     progress.clear()
     let elapsed = clock.now - started
     summary.seconds = Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds)
@@ -130,7 +138,7 @@ struct Ingest: AsyncParsableCommand {
       var json = summary.json
       if case .object(let members) = json {
         // Whether --max-errors stopped the run (the rest of the input was not sent).
-        json = .object(members + [("stopped_early", .bool(stoppedEarly))])
+        json = .object(members + [("stopped_early", .bool(stoppedEarly)), ("interrupted", .bool(interrupted))])
       }
       if let status = requestFailure, case .object(let members) = json {
         json = .object(members + [("error", Output.errorJSON(status))])
@@ -150,6 +158,7 @@ struct Ingest: AsyncParsableCommand {
         // The batch that reached the limit is answered whole: it may hold more rejections.
         Output.stderr("stopped after \(maxErrors) error(s) (--max-errors; \(summary.rejected) rejected in the batches sent)")
       }
+      if interrupted { Output.stderr("interrupted: the rest of the input was not read; the summary counts what the server acknowledged") }
       Output.stderr(summary.text)
     }
     if let failure { throw failure }
@@ -205,6 +214,7 @@ struct Ingest: AsyncParsableCommand {
         continue
       }
       if line.allSatisfy(\.isWhitespace) { continue }
+      try Interrupt.check()
       try await sender.add(line: reader.lineNumber, file: name, text: line, into: &summary)
       if let maxErrors, summary.rejected >= maxErrors { throw TooManyErrors() }
     }
@@ -262,6 +272,7 @@ struct Ingest: AsyncParsableCommand {
       // stop are sent (rows after it were not taken), then the stop is made.
       try await sender.sendQueued(into: &summary)
       try check(summary)
+      try Interrupt.check()
       progress.update(records: summary.accepted + summary.rejected, bytes: reader.bytesRead)
     }
   }
