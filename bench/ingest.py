@@ -226,8 +226,13 @@ def write_doc(path, lines):
         log(f"(not written to {path}: its markers are missing)")
         return
     try:
-        commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
+        commit = subprocess.run(["git", "describe", "--always"], capture_output=True, text=True,
                                 check=True).stdout.strip()
+        # Changed files other than this table (which the last run rewrote) make the code "dirty".
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                                 text=True, check=True).stdout.splitlines()
+        if any(not line.endswith(os.path.basename(path)) for line in changed):
+            commit += "-dirty"
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
