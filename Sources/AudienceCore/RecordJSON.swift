@@ -80,6 +80,15 @@ public enum RecordJSON {
     }
   }
 
+  /// A whole number written in decimal with a fraction or an exponent (`25.0`, `2.5e1`); nil
+  /// for anything else (hexadecimal, words, a fraction that is not zero).
+  static func wholeDecimal(_ t: String) -> Int? {
+    guard t.utf8.allSatisfy({ (0x30...0x39).contains($0) || "+-.eE".utf8.contains($0) }), let d = Double(t),
+      d == d.rounded(), abs(d) < 1e9
+    else { return nil }
+    return Int(d)
+  }
+
   private static func age(_ v: JSONValue?) throws(AudienceError) -> Int? {
     let field = "data.demographics.age"
     switch v {
@@ -93,7 +102,8 @@ public enum RecordJSON {
     case .string(let s)?:
       let t = s.trimmingWhitespace()
       if t.isEmpty { return nil }
-      guard let a = Int(t) else { throw .invalidField(field, "\"\(t.prefix(40))\" is not a whole number") }
+      // "25.0" as CSV reads it (pandas writes ages so when the column has gaps): decimal only.
+      guard let a = Int(t) ?? wholeDecimal(t) else { throw .invalidField(field, "\"\(t.prefix(40))\" is not a whole number") }
       guard (0...130).contains(a) else { throw .invalidField(field, "\(a) is outside 0...130") }
       return a
     default: throw .invalidField(field, "must be a whole number")

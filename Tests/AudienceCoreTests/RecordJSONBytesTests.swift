@@ -22,7 +22,10 @@ struct RecordJSONBytesTests {
     // Odd values now and then: a line has a dozen fields, and many should stay plain.
     func text() -> String { rng.next() % 40 == 0 ? pick(texts) : "\"v\(rng.next() % 50)\"" }
     func age() -> String { rng.next() % 8 == 0 ? pick(ages) : "\(rng.next() % 131)" }
-    let ages = ["21", "0", "130", "131", "007", "25.0", "2e1", "-1", #""25""#, "null", "1000", "21 ", " 21", "true", #""""#]
+    let ages = [
+      "21", "0", "130", "131", "007", "25.0", "2e1", "-1", #""25""#, "null", "1000", "21 ", " 21", "true", #""""#, #""25.0""#,
+      #""0x1e""#, #""25.5""#,
+    ]
     let interests = [
       "[]", #"["Tech","Gaming"]"#, "null", #""Tech;Gaming""#, #"["Tech",null]"#, #"["Tech",7]"#, #"[ "a" , "b" ]"#, #"["a",]"#,
       #"["x\ny"]"#, "[[]]",
@@ -75,6 +78,20 @@ struct RecordJSONBytesTests {
     }
     // Many lines are read from their bytes, many are left to record(from:).
     #expect(fast > total / 10 && fast < total * 9 / 10, "\(fast) of \(total)")
+  }
+
+  /// An age written as a string reads as the CSV reader reads it: "25.0" (pandas' way with gaps)
+  /// is 25; "25.5" and the hexadecimal "0x1e" are not whole decimal numbers.
+  @Test func agesInStringsReadAsInCSV() throws {
+    func age(_ text: String) throws -> Int? {
+      try RecordJSON.record(from: JSONValue(parsing: #"{"cookie": "c", "demographics": {"age": "# + text + "}}")).age
+    }
+    #expect(try age(#""25.0""#) == 25)
+    #expect(try age(#"" 2.5e1 ""#) == 25)
+    #expect(try age(#""25""#) == 25)
+    for bad in [#""25.5""#, #""0x1e""#, #""nan""#] {
+      #expect(throws: AudienceError.self, "\(bad)") { try age(bad) }
+    }
   }
 
   @Test func theGeneratorsLinesAreAllReadFromTheirBytes() throws {

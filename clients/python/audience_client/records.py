@@ -57,6 +57,10 @@ def record_to_proto(record):
                 whole = int(age)
             elif isinstance(age, numbers.Real):
                 whole = int(age) if float(age).is_integer() else None
+            elif isinstance(age, str) and age.strip() and all(c in "0123456789+-.eE" for c in age.strip()):
+                # "25" or "25.0" (pandas writes ages so when the column has gaps), as the server reads them.
+                f = float(age)
+                whole = int(f) if f.is_integer() else None
             else:
                 whole = int(age)
         except (TypeError, ValueError, OverflowError):

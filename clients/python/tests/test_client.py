@@ -201,8 +201,10 @@ def test_gaps_and_numbers_as_pandas_and_numpy_write_them(server):
                       "demographics": {"income": np.int64(50000), "age": np.float64(41.0)}}},
             {"data": {"cookie": "n4", "created_at": "03/10/2025 15:30", "interests": np.array(["Tech", "AI"])}},
             {"data": {"cookie": "n5", "created_at": "03/10/2025 15:30", "interests": nan}},
+            {"data": {"cookie": "n6", "created_at": "03/10/2025 15:30", "demographics": {"age": "25.0"}}},
         ])
-        assert (s["accepted"], s["rejected"]) == (5, 0), s
+        assert (s["accepted"], s["rejected"]) == (6, 0), s
+        assert c.get_user("n6")["data"]["demographics"]["age"] == 25
         n1 = c.get_user("n1")["data"]
         assert n1["location"]["country"] is None and n1["location"]["city"] is None
         assert n1["demographics"]["gender"] is None and n1["demographics"]["income"] is None
