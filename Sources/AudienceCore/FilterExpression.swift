@@ -131,19 +131,20 @@ private struct Parser {
     guard i < chars.count, chars[i] == ":" else { throw error("expected \":\" after \"\(field)\"") }
     i += 1
     let valueStart = i
-    let (value, quoted) = try readValue()
+    let (value, alternatives) = try readValue()
     guard !value.isEmpty else { throw error("expected a value for \(field)", at: valueStart) }
-    return try kind.filter(value, quoted: quoted) { message throws(AudienceError) in
+    return try kind.filter(value, alternatives: alternatives) { message throws(AudienceError) in
       throw error("\(field): \(message)", at: valueStart)
     }
   }
 
   /// A quoted string (with `\"` and `\\` escapes) or a bare run up to a space or parenthesis,
-  /// or both one after the other (`"03/10/2025 15:30"..`, `.."03/10/2025 15:30"`): true when a part
-  /// was quoted (its commas are not alternatives).
-  mutating func readValue() throws(AudienceError) -> (String, Bool) {
+  /// or both one after the other (`"03/10/2025 15:30"..`, `.."03/10/2025 15:30"`): the value, and
+  /// its alternatives, split at the commas outside quotes (`"Washington, D.C.",Boston` is two).
+  mutating func readValue() throws(AudienceError) -> (value: String, alternatives: [String]) {
     var out = ""
-    var quoted = false
+    var alternatives: [String] = []
+    var current = ""
     while i < chars.count, !chars[i].isWhitespace, chars[i] != "(", chars[i] != ")" {
       if chars[i] == "\"" {
         let open = i
@@ -151,17 +152,24 @@ private struct Parser {
         while i < chars.count, chars[i] != "\"" {
           if chars[i] == "\\", i + 1 < chars.count { i += 1 }
           out.append(chars[i])
+          current.append(chars[i])
           i += 1
         }
         guard i < chars.count else { throw error("unterminated quoted value starting at column \(open + 1)", at: open) }
         i += 1
-        quoted = true
       } else {
         out.append(chars[i])
+        if chars[i] == "," {
+          if !current.isEmpty { alternatives.append(current) }
+          current = ""
+        } else {
+          current.append(chars[i])
+        }
         i += 1
       }
     }
-    return (out, quoted)
+    if !current.isEmpty { alternatives.append(current) }
+    return (out, alternatives)
   }
 }
 
@@ -187,9 +195,8 @@ private enum Field {
   }
 
   func filter(
-    _ value: String, quoted: Bool, fail: (String) throws(AudienceError) -> Never
+    _ value: String, alternatives: [String], fail: (String) throws(AudienceError) -> Never
   ) throws(AudienceError) -> Filter {
-    let alternatives = quoted ? [value] : value.split(separator: ",", omittingEmptySubsequences: true).map(String.init)
     switch self {
     case .string(let field): return .strings(field, alternatives)
     case .interest: return .interests(any: alternatives)

@@ -41,16 +41,26 @@ extension IdentityGraph {
     guard case .email(let email) = person else { return nil }
     let e = email.lowercased()
     guard emails[e] == nil else { return nil }
+    // The first few cookies are named; one pass, stopped early (a shared email may be on the
+    // records of tens of thousands of cookies).
     var holders: [String] = []
+    var named = Set<String>()
+    var more = false
     for slot in 0..<records.count {
-      guard let r = records[slot], r.email == e, !holders.contains(r.cookie) else { continue }
+      guard let r = records[slot], r.email == e, !named.contains(r.cookie) else { continue }
+      if holders.count == 5 { more = true; break }
+      named.insert(r.cookie)
       holders.append(r.cookie)
     }
     guard let first = holders.first else { return nil }
-    let list = holders.prefix(5).joined(separator: ", ") + (holders.count > 5 ? " and \(holders.count - 5) more" : "")
+    let list = holders.joined(separator: ", ") + (more ? " and others" : "")
+    let why =
+      limits.blockedIdentifiers.contains(e)
+      ? "it is on --blocked-identifiers now"
+      : "the cookie was split off its profile, or the identifier cap refused the link"
     return AudienceError(
       .failedPrecondition,
-      "\(e) is linked to no person, but records of cookie \(list) carry it (the cookie was split off its profile, or the identifier cap refused the link): `audience \(command) --cookie \(first)` is about that cookie's person, with all of its records"
+      "\(e) is linked to no person, but records of cookie \(list) carry it (\(why)): `audience \(command) --cookie \(first)` is about that cookie's person, with all of its records"
     )
   }
 

@@ -12,7 +12,7 @@ extension EmbeddedStore {
   /// Deletes a person's rows durably, then drops the profile from the graph and every watch.
   func erase(_ f: PendingForget) {
     // An email on stored records that links no person is not "nobody": say whose records hold it.
-    if let refusal = withGraph({ g in g.profileID(of: f.person) == nil ? g.unlinkedEmail(f.person, command: "forget") : nil }) {
+    if let refusal = withGraph(settling: false, { g in g.profileID(of: f.person) == nil ? g.unlinkedEmail(f.person, command: "forget") : nil }) {
       return f.continuation.resume(throwing: refusal)
     }
     let plan = withGraph {

@@ -22,7 +22,9 @@ enum ProtoFilter {
     guard !expression.allSatisfy(\.isWhitespace) else { return filter }
     let parsed = try FilterExpression.parse(expression)
     let text = parsed.size  // each alone was checked (`measure`, `FilterExpression.parse`); now both
-    try Filter.checkSize(nodes: size.nodes + text.nodes + 1, values: size.values + text.values, field: "filter and where")
+    if filter != nil {
+      try Filter.checkSize(nodes: size.nodes + text.nodes + 1, values: size.values + text.values, field: "filter and where")
+    }
     return filter.map { .all([$0, parsed]) } ?? parsed
   }
 

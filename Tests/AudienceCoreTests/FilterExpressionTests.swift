@@ -48,6 +48,10 @@ struct FilterExpressionTests {
     #expect(try FilterExpression.parse(#"seen:"03/10/2025 09:00".."03/10/2025 15:30" and age:30"#)
       == .all([.seen(min: day + 9 * 3600, max: at), .age(min: 30, max: 30)]))
     #expect(try FilterExpression.parse(#"city:"Washington, D.C.""#) == .strings(.city, ["Washington, D.C."]))
+    // Alternatives split at the commas outside quotes (a quoted part with a bare one was taken
+    // whole, commas included: an empty segment).
+    #expect(try FilterExpression.parse(#"city:"Washington, D.C.",Boston"#) == .strings(.city, ["Washington, D.C.", "Boston"]))
+    #expect(try FilterExpression.parse(#"interest:"Gaming",AI"#) == .interests(any: ["gaming", "ai"]))
   }
 
   /// Each error says where (the column, with the expression and a caret) and what was expected.

@@ -170,7 +170,6 @@ struct EmbeddedStoreTests {
     await store.close()
   }
 
-  /// A second store on the same directory would write records the first never sees.
   /// A forgotten person's values leave no trace in the shutdown snapshot: the index's
   /// dictionaries kept every value they coded (the erased person's city, education, interests),
   /// and each snapshot carried them on. What the restored store answers is unchanged.
@@ -232,6 +231,11 @@ struct EmbeddedStoreTests {
       let two = try #require(try await store.user(cookie: "kiosk2"))
       #expect((one.summary.id == two.summary.id) == together, "\(limits.blockedIdentifiers.contains("test@test.com"))")
       if !together {
+        await #expect {
+          _ = try await store.export(.email("test@test.com"))
+        } throws: { error in
+          (error as? AudienceError)?.message.contains("records of cookie kiosk1, kiosk2 carry it (it is on --blocked-identifiers now)") == true
+        }
         #expect(one.summary.emails == [] && one.data.email == nil)
         #expect(two.summary.emails == ["k2@x.com"] && two.data.email == "k2@x.com")
         #expect(try await store.stats().records == 3)
@@ -240,6 +244,7 @@ struct EmbeddedStoreTests {
     }
   }
 
+  /// A second store on the same directory would write records the first never sees.
   @Test func oneStorePerDirectory() async throws {
     let dir = TemporaryDirectory()
     defer { dir.remove() }

@@ -47,26 +47,18 @@ struct Analyze: AsyncParsableCommand {
     let query = AnalyzeQuery(
       filter: try filters.filter(), cookie: scope.cookie, topN: top, ageBins: bins, k: noKMeans ? 0 : k,
       features: try parsedFeatures())
-    // Opened before the server is asked: a path that cannot be written is the user's error,
-    // said with the path and the reason (it came out as INTERNAL). The report is written beside
-    // it and renamed over it once complete: a failure (no server) leaves an earlier report whole.
-    let partial = html.map { "\($0).partial-\(getpid())" }
-    let htmlFile = try html.map { path -> UnsafeMutablePointer<FILE> in
-      guard let f = fopen(partial!, "w") else { throw Output.cannotWrite(path) }
-      return f
-    }
-    var htmlOpen = htmlFile != nil
-    defer {
-      if htmlOpen, let htmlFile { fclose(htmlFile) }
-      if let partial { unlink(partial) }  // nothing left when it was renamed
-    }
+    // Checked before the server is asked: a path that cannot be written is the user's error,
+    // said with the path and the reason (it came out as INTERNAL). Opened (and so emptied) only
+    // once the report is there: a failure before (no server) leaves an earlier report whole.
+    // Written in place, not renamed over: a symlink, a device, the file's mode and owner stay.
+    if let html { try Self.checkWritable(html) }
     try await Output.withClient(global) { client in
       let report = try await client.analyze(query)
-      if let html, let htmlFile, let partial {
+      if let html {
         let page = HTMLReport.render(report, subtitle: describeFilters())
-        htmlOpen = false
-        let wrote = fputs(page, htmlFile) >= 0
-        guard fclose(htmlFile) == 0, wrote, rename(partial, html) == 0 else { throw Output.cannotWrite(html) }
+        guard let file = fopen(html, "w") else { throw Output.cannotWrite(html) }
+        let wrote = fputs(page, file) >= 0
+        guard fclose(file) == 0, wrote else { throw Output.cannotWrite(html) }
         Output.stderr("wrote \(html)")
       }
       if global.json {
@@ -75,6 +67,19 @@ struct Analyze: AsyncParsableCommand {
         Output.stdout(TerminalCharts.render(report, width: TerminalCharts.terminalWidth()))
       }
     }
+  }
+
+  /// Whether `path` can be written: the file if it exists, else its directory.
+  static func checkWritable(_ path: String) throws {
+    if access(path, F_OK) == 0 {
+      guard access(path, W_OK) == 0 else { throw Output.cannotWrite(path) }
+      var st = stat()
+      if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { errno = EISDIR; throw Output.cannotWrite(path) }
+      return
+    }
+    let slash = path.lastIndex(of: "/")
+    let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+    guard access(directory, W_OK) == 0 else { throw Output.cannotWrite(path) }
   }
 
   func describeFilters() -> String {

@@ -65,9 +65,13 @@ struct GlobalOptions: ParsableArguments {
 
   func validate() throws {
     if socket?.isEmpty == true { throw ValidationError("--socket is empty") }
-    // sockaddr_un's 108 bytes, its terminating NUL included.
-    if socketPath.utf8.count > 107 {
-      throw ValidationError("\(socket == nil ? "AUDIENCE_SOCKET" : "--socket"): the path is longer than a Unix socket address holds (107 bytes)")
-    }
+  }
+
+  /// Why the socket path cannot be connected to at all (longer than sockaddr_un's 108 bytes, its
+  /// terminating NUL included), checked by the commands that connect; nil when it may be.
+  var socketPathProblem: String? {
+    socketPath.utf8.count > 107
+      ? "\(socket == nil ? "AUDIENCE_SOCKET" : "--socket"): the path is longer than a Unix socket address holds (107 bytes)"
+      : nil
   }
 }

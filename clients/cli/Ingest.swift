@@ -77,7 +77,10 @@ struct Ingest: AsyncParsableCommand {
       // Nothing was sent. With --json, the summary's shape as always (all zero), with the error.
       Output.stderr("audience: \(problem.status.code): \(problem.status.message)")
       if global.json, case .object(let members) = summary.json {
-        Output.stdout(JSONValue.object(members + [("stopped_early", .bool(false)), ("error", Output.errorJSON(problem.status))]).serialized())
+        Output.stdout(
+          JSONValue.object(
+            members + [("stopped_early", .bool(false)), ("interrupted", .bool(false)), ("error", Output.errorJSON(problem.status))]
+          ).serialized())
       }
       throw ExitCode(problem.exitCode)
     }

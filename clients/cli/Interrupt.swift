@@ -7,8 +7,15 @@ internal import Glibc
 enum Interrupt {
   private static let requested = Atomic<Bool>(false)
 
+  /// Installs the handler for SIGINT and SIGTERM, except where the signal is ignored (a job
+  /// started in the background by a script: a Ctrl-C meant for the foreground must not stop it).
+  /// The reading stops at the next line or chunk read; a read waiting on a quiet pipe goes on
+  /// waiting (a second signal then ends the process).
   static func install() {
     for s in [SIGINT, SIGTERM] {
+      var current = sigaction()
+      // SIG_IGN is the handler 1.
+      if sigaction(s, nil, &current) == 0, unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == 1 { continue }
       signal(s) { sig in
         if Interrupt.requested.exchange(true, ordering: .relaxed) {
           signal(sig, SIG_DFL)

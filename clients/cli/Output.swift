@@ -97,6 +97,11 @@ enum Output {
     func fail(_ error: any Error) -> any Error {
       jsonErrors ? failure(error, json: global.json) : RequestFailed(status: status(error))
     }
+    if let problem = global.socketPathProblem {
+      // A usage error, as ArgumentParser reports one.
+      stderr("Error: \(problem)")
+      throw ExitCode(64)
+    }
     let client: AudienceClient
     do {
       client = try await AudienceClient.connect(socketPath: global.socketPath, clientName: "audience-cli")

@@ -48,17 +48,17 @@ def build_filter(**kw):
         parts.append(f)
     for key in ["interests", "interests_all", "interests_none", "gender", "country", "state", "city", "education"]:
         v = kw.get(key)
-        if v is not None and (not _list(v) if not isinstance(v, str) else not v.strip()):
+        if v is not None and (len(_list(v)) == 0 if not isinstance(v, str) else not v.strip()):
             # As the CLI's --gender '': an empty value is a mistake, not "no filter".
             raise ValueError(f"{key}: empty (pass None, or leave it out, for no filter)")
     for key, field in [("interests", "interests_any"), ("interests_all", "interests_all"),
                        ("interests_none", "interests_none")]:
-        if kw.get(key):
+        if kw.get(key) is not None:
             f = rpc_pb2.Filter()
             getattr(f, field).values.extend(_list(kw[key]))
             parts.append(f)
     for key in ["gender", "country", "state", "city", "education"]:
-        if kw.get(key):
+        if kw.get(key) is not None:
             f = rpc_pb2.Filter()
             getattr(f, key).values.extend(_list(kw[key]) if not isinstance(kw[key], str) else [kw[key]])
             parts.append(f)

@@ -10,9 +10,16 @@ def _missing(value):
     """None, or a gap as pandas and numpy write one (NaN, pd.NA, pd.NaT): the field is absent."""
     if value is None:
         return True
-    if isinstance(value, float) and math.isnan(value):  # float('nan'), numpy.float64('nan')
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        try:
+            if math.isnan(float(value)):  # float('nan'), numpy.float64/float32/float16('nan')
+                return True
+        except (TypeError, ValueError, OverflowError):
+            return False
+    name = type(value).__name__
+    if name in ("NAType", "NaTType"):  # pd.NA, pd.NaT
         return True
-    return type(value).__name__ in ("NAType", "NaTType")
+    return name in ("datetime64", "timedelta64") and str(value) == "NaT"  # numpy's NaT
 
 
 def _text(value, field):

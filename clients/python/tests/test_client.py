@@ -225,3 +225,12 @@ def test_filter_keywords_refuse_what_the_cli_refuses(server):
                 c.query_cohort(count_only=True, **bad)
             assert next(iter(bad)) in str(e.value)
         assert c.query_cohort(count_only=True, income_min=50000.0, age_max=30)["total"] == 0
+        np = pytest.importorskip("numpy")
+        assert c.query_cohort(count_only=True, interests=np.array(["Gaming", "AI"]))["total"] == 0
+    # float32 NaN (parquet columns) and numpy's NaT are gaps too, not the text "nan".
+    from audience_client.records import record_to_proto
+    r = record_to_proto({"cookie": "f", "location": {"city": np.float32("nan")},
+                         "demographics": {"age": np.float32("nan"), "income": np.float16("nan")},
+                         "created_at": np.datetime64("NaT")})
+    assert r.location.city == "" and not r.demographics.HasField("age")
+    assert r.demographics.income == "" and r.created_at == ""
