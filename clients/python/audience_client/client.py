@@ -428,7 +428,8 @@ class Client:
     def health(self):
         h = self._call("health", rpc_pb2.HealthRequest())
         return {
-            "status": h.status, "server_version": h.server_version, "store": h.store, "profiles": h.profiles,
+            "status": h.status, "server_version": h.server_version,
+            "protocol_version": self.server.protocol_version, "store": h.store, "profiles": h.profiles,
             "records": h.records, "repeated_emails": h.repeated_emails, "uptime_seconds": h.uptime_seconds,
             "connections": h.connections,
         }

@@ -31,6 +31,7 @@ def test_ingest_get_user_and_cohort(server):
         assert page["total"] == 1 and page["users"][0]["data"]["cookie"] == "user_cookie_id"
         assert c.query_cohort(country="usa", count_only=True)["total"] == 1
         assert c.health()["profiles"] == 1
+        assert c.health()["protocol_version"] == 1  # as `audience health --json`
 
 
 def test_errors_carry_code_and_field(server):
