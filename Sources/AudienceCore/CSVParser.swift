@@ -11,7 +11,8 @@
 /// commas, quotes (doubled) and line breaks. A UTF-8 byte order mark at the start is skipped.
 /// Empty lines are skipped. A row with broken quoting (a quote inside an unquoted field,
 /// text after a closing quote, a quote never closed) or invalid UTF-8 is returned with an
-/// `error`, and reading goes on at the next line.
+/// `error`, and reading goes on at the next line: for a quote never closed, the line after the
+/// one it opened on (the lines it swallowed are read again as rows).
 public struct CSVParser: Sendable {
   private enum State { case fieldStart, unquoted, quoted, quoteInQuoted, skipping }
 
@@ -28,6 +29,11 @@ public struct CSVParser: Sendable {
   private var hasNUL = false
   private var started = false
   private var bom: [UInt8] = []
+  /// The line the current quoted field opened on.
+  private var quoteLine = 1
+  /// The last line a re-reading covers (`reread`): a quoted field that opens on it or before is
+  /// not read again (by lines, not by calls, so that any chunking reads a file alike).
+  private var rereadThrough = 0
   /// Longest field accepted, so a missing closing quote cannot swallow a whole file.
   public let maxFieldBytes: Int
 
@@ -120,7 +126,12 @@ public struct CSVParser: Sendable {
           j += 1
         }
         if j > i {
-          appendRun(UnsafeRawBufferPointer(rebasing: bytes[i..<j]))
+          let run = UnsafeRawBufferPointer(rebasing: bytes[i..<j])
+          if quoted, field.count + run.count > maxFieldBytes {
+            overflowQuoted(run, rows)
+          } else {
+            appendRun(run)
+          }
           i = j
         }
         if i < n {
@@ -213,7 +224,12 @@ public struct CSVParser: Sendable {
     }
     switch state {
     case .quoted:
-      error = error ?? "a quoted field starting on line \(rowLine) is never closed"
+      // The lines after the quote were read into the field: read them again as rows (once).
+      if quoteLine > rereadThrough, let lineBreak = field.firstIndex(of: 0x0A) {
+        reread(after: lineBreak, UnsafeRawBufferPointer(start: nil, count: 0), rows, atEnd: true)
+        return
+      }
+      error = error ?? "a quoted field starting on line \(quoteLine) is never closed"
       endRow(rows)
     case .fieldStart where ends.isEmpty:
       break
@@ -231,7 +247,9 @@ public struct CSVParser: Sendable {
       }
     case .fieldStart:
       switch b {
-      case 0x22: state = .quoted
+      case 0x22:
+        state = .quoted
+        quoteLine = line
       case 0x2C: endField()
       case 0x0D: break
       case 0x0A:
@@ -256,7 +274,11 @@ public struct CSVParser: Sendable {
         state = .quoteInQuoted
       } else {
         if b == 0x0A { line += 1 }
-        append(b)
+        if field.count >= maxFieldBytes {
+          withUnsafeBytes(of: b) { overflowQuoted($0, rows) }
+        } else {
+          field.append(b)
+        }
       }
     case .quoteInQuoted:
       switch b {
@@ -271,6 +293,40 @@ public struct CSVParser: Sendable {
       default: fail("text after the closing quote of a field")
       }
     }
+  }
+
+  /// A quoted field past `maxFieldBytes`: a closing quote is missing, and the field swallowed the
+  /// lines after it. The row is refused, and reading goes on at the line after the one the quote
+  /// opened on: the bytes swallowed (and `pending`, not yet appended) are read again as rows.
+  /// Skipped to the next line break instead, the rows swallowed were lost without a word (42,832
+  /// of them in a test). Within such a re-reading, another field like it is refused as before,
+  /// naming the lines it swallowed (re-reading again could take time quadratic in the file).
+  private mutating func overflowQuoted(_ pending: UnsafeRawBufferPointer, _ rows: (borrowing CSVByteRow) -> Void) {
+    guard quoteLine > rereadThrough, let lineBreak = field.firstIndex(of: 0x0A) else {
+      fail(
+        "a quoted field starting on line \(quoteLine) is longer than \(maxFieldBytes) bytes (is a quote missing?)"
+          + (line > quoteLine ? "; lines \(quoteLine + 1) to \(line) were read into it and not stored" : ""))
+      return
+    }
+    reread(after: lineBreak, pending, rows)
+  }
+
+  /// Refuses the row whose quoted field never closed, and reads the bytes after the line the
+  /// quote opened on (and `pending`) again, as rows.
+  private mutating func reread(
+    after lineBreak: Int, _ pending: UnsafeRawBufferPointer, _ rows: (borrowing CSVByteRow) -> Void, atEnd: Bool = false
+  ) {
+    var again = Array(field[(lineBreak + 1)...])
+    again.append(contentsOf: pending)
+    error = error ?? "a quoted field starting on line \(quoteLine) is never closed (is a quote missing?); the next line is read as a row"
+    field.removeAll(keepingCapacity: true)
+    state = .skipping  // the row's fields so far are handed over as they are
+    finishRow(rows)
+    rereadThrough = line
+    line = quoteLine + 1
+    rowLine = line
+    again.withUnsafeBytes { feed($0, rows: rows) }
+    if atEnd { finish(rows: rows) }
   }
 
   /// Appends bytes that are all plain text in the current state.
