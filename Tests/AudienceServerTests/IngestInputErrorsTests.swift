@@ -73,6 +73,28 @@ struct IngestInputErrorsTests {
     #expect(await server.stop() == 0)
   }
 
+  /// A JSON line longer than any record can be (four frames) is measured, not kept: a file with
+  /// no line breaks (a 1 GiB line took 4 GB of the CLI's memory) or a JSON array on one line is
+  /// rejected by its line, said so, and the lines around it are sent.
+  @Test func aLineLongerThanAnyRecordIsMeasuredNotKept() async throws {
+    let server = ServerProcess(arguments: ["--max-frame-bytes", "65536"])
+    try await server.start()
+    defer { server.removeFiles() }
+    let jsonl = server.directory + "/long.jsonl"
+    let array = "[" + (0..<20_000).map { #"{"cookie": "x\#($0)"}"# }.joined(separator: ",") + "]"
+    try [#"{"cookie":"l1"}"#, #"{"cookie":""# + String(repeating: "a", count: 1 << 20) + #""}"#, #"{"cookie":"l3"}"#, array, #"{"cookie":"l5"}"#]
+      .joined(separator: "\n").write(toFile: jsonl, atomically: true, encoding: .utf8)
+    let run = try CLI.run(["ingest", jsonl, "--json"], socket: server.socketPath)
+    #expect(run.status == 1, "\(run.stderr)")
+    let summary = try CLI.json(run)
+    #expect(summary["accepted"] == .int(3))
+    let errors = Self.errors(summary)
+    #expect(errors.map { $0["line"] } == [.int(2), .int(4)])
+    #expect("\(errors.first?["message"] ?? .null)".contains("the line is 1048590 bytes, longer than any record can be"), "\(errors)")
+    #expect("\(errors.last?["message"] ?? .null)".contains("this looks like a JSON array"), "\(errors)")
+    #expect(await server.stop() == 0)
+  }
+
   /// Every file is checked before anything is sent: a missing file or a directory among them
   /// stores nothing (a typo in the last name used to leave the first files half sent, and the
   /// summary said 0). A file whose header is unusable is reported as a whole, and the other files

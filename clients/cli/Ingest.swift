@@ -206,13 +206,23 @@ struct Ingest: AsyncParsableCommand {
     _ path: String, _ name: String?, _ sender: BatchSender, _ summary: inout IngestTally, _ progress: inout Progress
   ) async throws {
     let reader: LineReader
-    do { reader = try LineReader(path: path) } catch { throw FileError(line: 0, message: "\(error)") }
+    // A record must fit in a frame; its JSON line may be a few times longer (escapes, names).
+    do { reader = try LineReader(path: path, maxLineBytes: 4 * sender.maxBatchBytes) } catch { throw FileError(line: 0, message: "\(error)") }
     progress.start(total: reader.size)
     let maxErrors = self.maxErrors  // read once, as in `sendCSV`
     while let next = reader.next() {
       progress.update(records: summary.accepted + summary.rejected, bytes: reader.bytesRead)
-      guard case .text(let line) = next else {
+      switch next {
+      case .text: break
+      case .notUTF8:
         summary.reject(line: reader.lineNumber, file: name, message: "the line is not valid UTF-8")
+      case .tooLong(let bytes, let first):
+        summary.reject(
+          line: reader.lineNumber, file: name,
+          message: "the line is \(bytes) bytes, longer than any record can be (\(reader.maxLineBytes))"
+            + (first == UInt8(ascii: "[") ? "; this looks like a JSON array: ingest takes JSON lines, one object per line" : ""))
+      }
+      guard case .text(let line) = next else {
         if let maxErrors, summary.rejected >= maxErrors { throw TooManyErrors() }
         continue
       }

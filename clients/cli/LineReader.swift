@@ -1,11 +1,18 @@
 internal import Glibc
 
-/// Reads a file (or standard input for "-") line by line without loading it whole.
+/// Reads a file (or standard input for "-") line by line without loading it whole: a line
+/// longer than `maxLineBytes` is not kept either (a file with no line breaks, a JSON array on
+/// one line), only measured, so memory stays bounded whatever the input.
 final class LineReader {
-  private let file: UnsafeMutablePointer<FILE>
+  private let fd: Int32
   private let ownsFile: Bool
-  private var buffer: UnsafeMutablePointer<CChar>?
-  private var capacity = 0
+  private var chunk = [UInt8](repeating: 0, count: 1 << 16)
+  private var start = 0
+  private var end = 0
+  private var atEnd = false
+  private var line: [UInt8] = []
+  /// The longest line kept.
+  let maxLineBytes: Int
   /// 1-based number of the last line returned.
   private(set) var lineNumber = 0
   /// Bytes read so far.
@@ -15,26 +22,22 @@ final class LineReader {
 
   /// - Parameters:
   ///   - path: a file path, or "-" for standard input.
-  init(path: String) throws {
+  ///   - maxLineBytes: the longest line kept (longer ones are `tooLong`).
+  init(path: String, maxLineBytes: Int = 16 << 20) throws {
+    self.maxLineBytes = maxLineBytes
     if path == "-" {
-      guard let f = fdopen(0, "r") else { throw ReadError(message: "cannot read standard input") }
-      file = f
+      fd = 0
       ownsFile = false
     } else {
-      guard let f = fopen(path, "r") else {
-        throw ReadError(message: "cannot open \(path): \(String(cString: strerror(errno)))")
-      }
-      file = f
+      fd = open(path, O_RDONLY)
+      guard fd >= 0 else { throw ReadError(message: "cannot open \(path): \(String(cString: strerror(errno)))") }
       ownsFile = true
     }
     var st = stat()
-    if fstat(fileno(file), &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { size = Int(st.st_size) }
+    if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { size = Int(st.st_size) }
   }
 
-  deinit {
-    free(buffer)
-    if ownsFile { fclose(file) }
-  }
+  deinit { if ownsFile { close(fd) } }
 
   /// A line's text, or why it has none.
   enum Line {
@@ -42,20 +45,48 @@ final class LineReader {
     /// The line's bytes are not UTF-8. (Decoded anyway, each bad byte would become U+FFFD, and
     /// two cookies differing only there would be stored as one.)
     case notUTF8
+    /// The line is longer than `maxLineBytes`: its length, and its first byte (`[` for a JSON
+    /// array).
+    case tooLong(bytes: Int, first: UInt8?)
   }
 
   /// The next line without its line terminator (`\n` or `\r\n`), or nil at the end. The first
   /// line loses a UTF-8 byte order mark, as a CSV file's does.
   func next() -> Line? {
-    let n = getline(&buffer, &capacity, file)
-    guard n >= 0, let buffer else { return nil }
+    line.removeAll(keepingCapacity: true)
+    var length = 0
+    var first: UInt8?
+    var any = false
+    while true {
+      if start == end {
+        if atEnd { break }
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 {
+          atEnd = true
+          break
+        }
+        (start, end) = (0, n)
+        bytesRead += n
+      }
+      any = true
+      let lineBreak: Int? = chunk.withUnsafeBytes { raw in
+        memchr(raw.baseAddress! + start, 0x0A, end - start).map { UnsafeRawPointer($0) - raw.baseAddress! }
+      }
+      let stop = lineBreak ?? end
+      if first == nil, stop > start { first = chunk[start] }
+      length += stop - start
+      if length <= maxLineBytes { line.append(contentsOf: chunk[start..<stop]) } else if !line.isEmpty { line = [] }
+      start = lineBreak.map { $0 + 1 } ?? end
+      if lineBreak != nil { break }
+    }
+    guard any else { return nil }
     lineNumber += 1
-    bytesRead += n
-    var length = n
-    if length > 0, buffer[length - 1] == 0x0A { length -= 1 }
-    if length > 0, buffer[length - 1] == 0x0D { length -= 1 }
-    return buffer.withMemoryRebound(to: UInt8.self, capacity: length) { start -> Line in
-      var bytes = UnsafeBufferPointer(start: start, count: length)
+    if length > maxLineBytes { return .tooLong(bytes: length, first: first) }
+    var count = line.count
+    if count > 0, line[count - 1] == 0x0D { count -= 1 }
+    return line.withUnsafeBufferPointer { all -> Line in
+      var bytes = UnsafeBufferPointer(rebasing: all[..<count])
       if lineNumber == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = UnsafeBufferPointer(rebasing: bytes[3...]) }
       let text = String(decoding: bytes, as: UTF8.self)
       // Decoding repairs invalid UTF-8, so a line that decodes to other bytes was not UTF-8.
