@@ -213,9 +213,9 @@ class Client:
             summary["duplicates"] += resp.duplicates
             for r in resp.results:
                 if r.outcome == rpc_pb2.INGEST_OUTCOME_REJECTED:
-                    summary["errors"].append({"index": indexes[r.index], "message": r.message})
+                    summary["errors"].append({"index": indexes[r.index], "message": _unplaced(r.message, r.index)})
                 elif r.outcome == rpc_pb2.INGEST_OUTCOME_CAPPED:
-                    summary.setdefault("warnings", []).append({"index": indexes[r.index], "message": r.message})
+                    summary.setdefault("warnings", []).append({"index": indexes[r.index], "message": _unplaced(r.message, r.index)})
 
         def done():
             summary["errors"].sort(key=lambda e: e["index"])
@@ -433,3 +433,10 @@ class Client:
             "records": h.records, "repeated_emails": h.repeated_emails, "uptime_seconds": h.uptime_seconds,
             "connections": h.connections,
         }
+
+
+def _unplaced(message, position):
+    """The server's message without its "record N: " (N is the place in the batch, which the
+    summary's index replaces with the place in the whole input)."""
+    prefix = f"record {position}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
