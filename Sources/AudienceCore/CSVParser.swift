@@ -31,6 +31,9 @@ public struct CSVParser: Sendable {
   private var bom: [UInt8] = []
   /// The line the current quoted field opened on.
   private var quoteLine = 1
+  /// Where, in `field`, a doubled quote (`""`) of the file was kept as one: the field's bytes
+  /// as the file had them are needed to read them again (`reread`).
+  private var undoubled: [Int] = []
   /// The last line a re-reading covers (`reread`): a quoted field that opens on it or before is
   /// not read again (by lines, not by calls, so that any chunking reads a file alike).
   private var rereadThrough = 0
@@ -128,7 +131,7 @@ public struct CSVParser: Sendable {
         if j > i {
           let run = UnsafeRawBufferPointer(rebasing: bytes[i..<j])
           if quoted, field.count + run.count > maxFieldBytes {
-            overflowQuoted(run, rows)
+            overflowQuoted(Array(run), rows)
           } else {
             appendRun(run)
           }
@@ -225,10 +228,7 @@ public struct CSVParser: Sendable {
     switch state {
     case .quoted:
       // The lines after the quote were read into the field: read them again as rows (once).
-      if quoteLine > rereadThrough, let lineBreak = field.firstIndex(of: 0x0A) {
-        reread(after: lineBreak, UnsafeRawBufferPointer(start: nil, count: 0), rows, atEnd: true)
-        return
-      }
+      if reread([], rows, atEnd: true) { return }
       error = error ?? "a quoted field starting on line \(quoteLine) is never closed"
       endRow(rows)
     case .fieldStart where ends.isEmpty:
@@ -275,7 +275,7 @@ public struct CSVParser: Sendable {
       } else {
         if b == 0x0A { line += 1 }
         if field.count >= maxFieldBytes {
-          withUnsafeBytes(of: b) { overflowQuoted($0, rows) }
+          overflowQuoted([b], rows)
         } else {
           field.append(b)
         }
@@ -283,8 +283,13 @@ public struct CSVParser: Sendable {
     case .quoteInQuoted:
       switch b {
       case 0x22:
-        append(0x22)
-        state = .quoted
+        if field.count >= maxFieldBytes {
+          overflowQuoted([0x22, 0x22], rows)
+        } else {
+          undoubled.append(field.count)
+          field.append(0x22)
+          state = .quoted
+        }
       case 0x2C: endField()
       case 0x0D: break
       case 0x0A:
@@ -301,32 +306,51 @@ public struct CSVParser: Sendable {
   /// Skipped to the next line break instead, the rows swallowed were lost without a word (42,832
   /// of them in a test). Within such a re-reading, another field like it is refused as before,
   /// naming the lines it swallowed (re-reading again could take time quadratic in the file).
-  private mutating func overflowQuoted(_ pending: UnsafeRawBufferPointer, _ rows: (borrowing CSVByteRow) -> Void) {
-    guard quoteLine > rereadThrough, let lineBreak = field.firstIndex(of: 0x0A) else {
-      fail(
-        "a quoted field starting on line \(quoteLine) is longer than \(maxFieldBytes) bytes (is a quote missing?)"
-          + (line > quoteLine ? "; lines \(quoteLine + 1) to \(line) were read into it and not stored" : ""))
-      return
+  private mutating func overflowQuoted(_ pending: [UInt8], _ rows: (borrowing CSVByteRow) -> Void) {
+    if reread(pending, rows) { return }
+    // No line break yet (the field filled on its own line), or within a re-read region.
+    let lastLine = pending.last == 0x0A ? line - 1 : line
+    fail(
+      "a quoted field starting on line \(quoteLine) is longer than \(maxFieldBytes) bytes (is a quote missing?)"
+        + (lastLine > quoteLine ? "; lines \(quoteLine + 1) to \(lastLine) were read into it and not stored" : ""))
+    // A line break just read ends the line the skipping would otherwise eat.
+    if pending.last == 0x0A {
+      line -= 1
+      step(0x0A, rows)
     }
-    reread(after: lineBreak, pending, rows)
   }
 
-  /// Refuses the row whose quoted field never closed, and reads the bytes after the line the
-  /// quote opened on (and `pending`) again, as rows.
-  private mutating func reread(
-    after lineBreak: Int, _ pending: UnsafeRawBufferPointer, _ rows: (borrowing CSVByteRow) -> Void, atEnd: Bool = false
-  ) {
-    var again = Array(field[(lineBreak + 1)...])
-    again.append(contentsOf: pending)
-    error = error ?? "a quoted field starting on line \(quoteLine) is never closed (is a quote missing?); the next line is read as a row"
+  /// Refuses the row whose quoted field never closed, and reads the file's bytes after the line
+  /// the quote opened on (the field's, with its doubled quotes as the file had them, then
+  /// `pending`) again, as rows. False, doing nothing, when there is no such line break, or the
+  /// quote opened in a region read again already.
+  private mutating func reread(_ pending: [UInt8], _ rows: (borrowing CSVByteRow) -> Void, atEnd: Bool = false) -> Bool {
+    guard quoteLine > rereadThrough else { return false }
+    var raw: [UInt8] = []
+    raw.reserveCapacity(field.count + undoubled.count + pending.count)
+    var from = 0
+    for at in undoubled {
+      raw.append(contentsOf: field[from..<at])
+      raw.append(0x22)
+      from = at
+    }
+    raw.append(contentsOf: field[from...])
+    raw.append(contentsOf: pending)
+    guard let lineBreak = raw.firstIndex(of: 0x0A) else { return false }
+    // The last line the re-read covers: the one holding the last byte read so far (when that is
+    // a line break, `line` counted it already).
+    let through = pending.last == 0x0A || (pending.isEmpty && raw.last == 0x0A) ? line - 1 : line
+    error = error ?? "a quoted field starting on line \(quoteLine) is never closed (is a quote missing?); the lines after it are read as rows"
     field.removeAll(keepingCapacity: true)
+    undoubled.removeAll(keepingCapacity: true)
     state = .skipping  // the row's fields so far are handed over as they are
     finishRow(rows)
-    rereadThrough = line
+    rereadThrough = through
     line = quoteLine + 1
     rowLine = line
-    again.withUnsafeBytes { feed($0, rows: rows) }
+    raw[(lineBreak + 1)...].withUnsafeBytes { feed($0, rows: rows) }
     if atEnd { finish(rows: rows) }
+    return true
   }
 
   /// Appends bytes that are all plain text in the current state.
@@ -354,6 +378,7 @@ public struct CSVParser: Sendable {
       bytes.withUnsafeBytes { take($0) }
     }
     field.removeAll(keepingCapacity: true)
+    if !undoubled.isEmpty { undoubled.removeAll(keepingCapacity: true) }
   }
 
   /// Ends the current field with these bytes.
@@ -402,6 +427,7 @@ public struct CSVParser: Sendable {
   private mutating func fail(_ message: String) {
     error = error ?? message
     field.removeAll(keepingCapacity: true)
+    undoubled.removeAll(keepingCapacity: true)
     state = .skipping
   }
 }

@@ -231,6 +231,8 @@ struct Ingest: AsyncParsableCommand {
       try await sender.add(line: reader.lineNumber, file: name, text: line, into: &summary)
       if let maxErrors, summary.rejected >= maxErrors { throw TooManyErrors() }
     }
+    // The lines before are kept; the file is reported (it was taken for its end).
+    if let failure = reader.failure { throw FileError(line: 0, message: failure) }
   }
 
   private func sendCSV(

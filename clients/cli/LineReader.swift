@@ -19,6 +19,8 @@ final class LineReader {
   private(set) var bytesRead = 0
   /// The file's size, or 0 when unknown (a pipe).
   private(set) var size = 0
+  /// Why reading stopped before the end (EIO, EISDIR, ...), once `next` returned nil.
+  private(set) var failure: String?
 
   /// - Parameters:
   ///   - path: a file path, or "-" for standard input.
@@ -62,6 +64,7 @@ final class LineReader {
         if atEnd { break }
         let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
         if n < 0 && errno == EINTR { continue }
+        if n < 0 { failure = "read failed: \(String(cString: strerror(errno)))" }
         if n <= 0 {
           atEnd = true
           break
@@ -74,7 +77,10 @@ final class LineReader {
         memchr(raw.baseAddress! + start, 0x0A, end - start).map { UnsafeRawPointer($0) - raw.baseAddress! }
       }
       let stop = lineBreak ?? end
-      if first == nil, stop > start { first = chunk[start] }
+      // The first byte that says what the line is (past a byte order mark and spaces).
+      if first == nil {
+        first = chunk[start..<stop].first { ![0x20, 0x09, 0xEF, 0xBB, 0xBF].contains($0) }
+      }
       length += stop - start
       if length <= maxLineBytes { line.append(contentsOf: chunk[start..<stop]) } else if !line.isEmpty { line = [] }
       start = lineBreak.map { $0 + 1 } ?? end
