@@ -37,6 +37,52 @@ public enum RecordJSON {
     return try r.refusingNUL()
   }
 
+  /// Known fields written where the record shape does not read them (`data.city` for
+  /// `data.location.city`, `location` beside `data`): each is ignored, so its value would be lost
+  /// without a word. One message per such member, naming where it goes.
+  /// - Parameters:
+  ///   - json: a `{"data": {...}}` document or the bare record object.
+  public static func misplacedFields(in json: JSONValue) -> [String] {
+    guard case .object(let top) = json else { return [] }
+    var out: [String] = []
+    let wrapped = json["data"] != nil
+    let d: [(String, JSONValue)]
+    if wrapped, case .object(let inner)? = json["data"] {
+      d = inner
+      for (key, _) in top
+      where key != "data"
+        && (recordKeys.contains(key) || locationKeys.contains(key) || demographicsKeys.contains(key) || key == "location"
+          || key == "demographics")
+      {
+        out.append("\(key) is beside data, not in it: it is not read")
+      }
+    } else {
+      d = top
+    }
+    let prefix = wrapped ? "data." : ""
+    for (key, _) in d {
+      if locationKeys.contains(key) {
+        out.append("\(prefix)\(key) is not read: it goes in \(prefix)location.\(key)")
+      } else if demographicsKeys.contains(key) {
+        out.append("\(prefix)\(key) is not read: it goes in \(prefix)demographics.\(key)")
+      }
+    }
+    for (group, keys, other, otherKeys) in [
+      ("location", locationKeys, "demographics", demographicsKeys), ("demographics", demographicsKeys, "location", locationKeys),
+    ] {
+      guard case .object(let members)? = d.first(where: { $0.0 == group })?.1 else { continue }
+      for (key, _) in members where !keys.contains(key) && (otherKeys.contains(key) || recordKeys.contains(key)) {
+        let home = otherKeys.contains(key) ? "\(prefix)\(other).\(key)" : "\(prefix)\(key)"
+        out.append("\(prefix)\(group).\(key) is not read: it goes in \(home)")
+      }
+    }
+    return out
+  }
+
+  private static let recordKeys: Set<String> = ["cookie", "email", "phone_number", "created_at", "interests"]
+  private static let locationKeys: Set<String> = ["state", "country", "city"]
+  private static let demographicsKeys: Set<String> = ["age", "gender", "income", "education"]
+
   /// Splits `"Tech;Gaming"` or `"Tech|Gaming"`.
   /// - Parameters:
   ///   - s: the list text.

@@ -94,6 +94,18 @@ struct RecordJSONBytesTests {
     }
   }
 
+  /// Known fields where the shape does not read them are named (they were ignored without a
+  /// word: a `city` directly under `data` was lost); other keys (`_id`) are not.
+  @Test func misplacedFieldsAreNamed() throws {
+    func misplaced(_ text: String) throws -> [String] { RecordJSON.misplacedFields(in: try JSONValue(parsing: text)) }
+    #expect(try misplaced(#"{"data":{"cookie":"m1","city":"Paris","age":30}}"#)
+      == ["data.city is not read: it goes in data.location.city", "data.age is not read: it goes in data.demographics.age"])
+    #expect(try misplaced(#"{"data":{"cookie":"m2"},"location":{"city":"Rome"}}"#) == ["location is beside data, not in it: it is not read"])
+    #expect(try misplaced(#"{"cookie":"m3","location":{"age":5,"email":"e"}}"#)
+      == ["location.age is not read: it goes in demographics.age", "location.email is not read: it goes in email"])
+    #expect(try misplaced(#"{"data":{"cookie":"m4","_id":"x","location":{"city":"Bern"},"demographics":null}}"#) == [])
+  }
+
   @Test func theGeneratorsLinesAreAllReadFromTheirBytes() throws {
     let lines = [
       #"{"data":{"cookie":"c0","email":"user0@example.com","phone_number":"3373143628","created_at":"2025-01-01T00:02:43","location":{"state":"Texas","country":"USA","city":"City90"},"demographics":{"age":21,"gender":"Male","income":"33000","education":"Bachelor's"},"interests":[]}}"#,

@@ -70,7 +70,9 @@ final class BatchSender {
     }
     let record: RawRecord
     do {
-      record = try RecordJSON.record(from: try JSONValue(parsing: text))
+      let json = try JSONValue(parsing: text)
+      record = try RecordJSON.record(from: json)
+      for message in RecordJSON.misplacedFields(in: json) { tally.warn(line: line, file: file, message: message) }
     } catch let e as JSONParseError {
       tally.reject(line: line, file: file, message: e.description)
       return

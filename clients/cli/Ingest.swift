@@ -18,6 +18,9 @@ struct Ingest: AsyncParsableCommand {
       the extension (.csv, .jsonl/.ndjson/.json) or --format; "-" reads standard input (JSON \
       lines unless --format csv). Re-ingesting a record already stored changes nothing.
 
+      A known field where the record's shape does not read it (a city directly under data) is \
+      a warning by line: its value is not stored.
+
       A bad line is reported with its line number and the good lines around it are kept; a line \
       that is not UTF-8, or a record too large for the server's frame limit, is such a line. \
       Every file is opened before anything is sent; a file whose header cannot be read is \

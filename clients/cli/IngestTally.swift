@@ -42,6 +42,11 @@ struct IngestTally {
     errors.append(LineError(line: line, file: file, message: message))
   }
 
+  /// A record stored, with something said about it (a field in the wrong place, not read).
+  mutating func warn(line: Int, file: String?, message: String) {
+    if cappedReasons.count < Self.maxErrors { cappedReasons.append(LineError(line: line, file: file, message: message)) }
+  }
+
   mutating func count(_ outcome: IngestOutcome, line: Int, file: String?) {
     switch outcome {
     case .created: accepted += 1; created += 1
