@@ -39,22 +39,69 @@ def _text(value, field):
     raise ValueError(f"{field}: must be a string")
 
 
-def record_to_proto(record):
-    """A dict ({"data": {...}} or the bare object) as an audience.v1.Record."""
-    d = record.get("data", record) if isinstance(record, dict) else None
+_LOCATION = ("state", "country", "city")
+_DEMOGRAPHICS = ("age", "gender", "income", "education")
+
+
+def _shaped(record):
+    """The record as {"cookie", ..., "location": {...}, "demographics": {...}}, from the original
+    shape ({"data": {...}} or the bare object), or from a flat row as pandas makes one: dotted
+    names ("data.location.city", "location.city", as json_normalize writes them) or plain ones
+    ("city", "age", as the CLI's CSV reader takes them) - `df.to_dict("records")` lost every field
+    but cookie and email. A nested value wins over a flat one for the same field."""
+    data = record.get("data") if isinstance(record, dict) else None
+    d = data if isinstance(data, dict) else record
     if not isinstance(d, dict):
         raise ValueError("data: must be an object")
+    top = dict(d)
+    loc = dict(_object(d.get("location"), "data.location"))
+    dem = dict(_object(d.get("demographics"), "data.demographics"))
+    for source in ([record] if d is record else [record, d]):
+        for key, value in source.items():
+            if not isinstance(key, str) or _is_gap(value):
+                continue
+            name = key[5:] if key.startswith("data.") else key
+            group, _, field = name.rpartition(".")
+            if group == "location" and field in _LOCATION:
+                target = loc
+            elif group == "demographics" and field in _DEMOGRAPHICS:
+                target = dem
+            elif group == "" and source is d and field in _LOCATION:
+                target = loc
+            elif group == "" and source is d and field in _DEMOGRAPHICS:
+                target = dem
+            elif group == "" and key.startswith("data."):
+                target = top
+            else:
+                continue
+            if _is_gap(target.get(field)):
+                target[field] = value
+    top["location"] = loc
+    top["demographics"] = dem
+    return top
+
+
+def _is_gap(value):
+    try:
+        return _missing(value)
+    except (TypeError, ValueError):
+        return False
+
+
+def record_to_proto(record):
+    """A dict ({"data": {...}}, the bare object, or a flat row: `_shaped`) as an audience.v1.Record."""
+    d = _shaped(record)
     r = records_pb2.Record(
         cookie=_text(d.get("cookie"), "data.cookie"),
         email=_text(d.get("email"), "data.email"),
         phone_number=_text(d.get("phone_number"), "data.phone_number"),
         created_at=_text(d.get("created_at"), "data.created_at"),
     )
-    loc = _object(d.get("location"), "data.location")
+    loc = d["location"]
     r.location.state = _text(loc.get("state"), "data.location.state")
     r.location.country = _text(loc.get("country"), "data.location.country")
     r.location.city = _text(loc.get("city"), "data.location.city")
-    dem = _object(d.get("demographics"), "data.demographics")
+    dem = d["demographics"]
     age = dem.get("age")
     if not _missing(age) and age != "":
         try:

@@ -238,3 +238,24 @@ def test_filter_keywords_refuse_what_the_cli_refuses(server):
                          "created_at": np.datetime64("NaT")})
     assert r.location.city == "" and not r.demographics.HasField("age")
     assert r.demographics.income == "" and r.created_at == ""
+
+
+def test_flat_rows_from_a_dataframe_are_read(server):
+    # df.to_dict("records") gives flat rows: plain names (as the CLI's CSV columns) or the dotted
+    # names json_normalize writes. Every field but cookie and email was dropped without a word.
+    pd = pytest.importorskip("pandas")
+    plain = pd.DataFrame([{"cookie": "f1", "email": "f1@x.com", "city": "Paris", "country": "France", "age": 30,
+                           "income": "50000", "interests": ["Tech"]}])
+    nested = [{"data": {"cookie": "f2", "created_at": "03/10/2025 15:30",
+                        "location": {"city": "Rome"}, "demographics": {"age": 41, "gender": "Female"}}}]
+    dotted = pd.json_normalize(nested)
+    assert "data.location.city" in dotted.columns
+    with Client(server) as c:
+        s = c.ingest(plain.to_dict("records") + dotted.to_dict("records"))
+        assert (s["accepted"], s["rejected"]) == (2, 0), s
+        f1 = c.get_user("f1")["data"]
+        assert (f1["location"]["city"], f1["location"]["country"], f1["demographics"]["age"]) == ("Paris", "France", 30)
+        assert f1["demographics"]["income"] == "50000" and f1["interests"] == ["Tech"]
+        f2 = c.get_user("f2")["data"]
+        assert (f2["location"]["city"], f2["demographics"]["age"], f2["demographics"]["gender"]) == ("Rome", 41, "Female")
+        assert f2["created_at"] == "2025-03-10T15:30:00"
