@@ -22,14 +22,22 @@ final class ChunkReader {
       ownsFile = true
     }
     var st = stat()
-    size = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int(st.st_size) : 0
+    let regular = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+    size = regular ? Int(st.st_size) : 0
+    mayWait = !regular
   }
+
+  /// Not a regular file: a read may wait (for a pipe's writer, a terminal's user).
+  private let mayWait: Bool
 
   deinit { if ownsFile { close(fd) } }
 
   /// The next chunk, or nil at the end.
+  /// - Throws: `Interrupt.Stop` when interrupted while waiting for input (the row begun is not
+  ///   finished as if the file ended there).
   func next() throws -> ArraySlice<UInt8>? {
     while true {
+      if mayWait, !Interrupt.waitReadable(fd) { throw Interrupt.Stop() }
       let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
       if n < 0 {
         if errno == EINTR { continue }

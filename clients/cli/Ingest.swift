@@ -234,6 +234,8 @@ struct Ingest: AsyncParsableCommand {
       try await sender.add(line: reader.lineNumber, file: name, text: line, into: &summary)
       if let maxErrors, summary.rejected >= maxErrors { throw TooManyErrors() }
     }
+    // Interrupted while waiting for input: the reader stopped there.
+    try Interrupt.check()
     // The lines before are kept; the file is reported (it was taken for its end).
     if let failure = reader.failure { throw FileError(line: 0, message: failure) }
   }
@@ -275,7 +277,9 @@ struct Ingest: AsyncParsableCommand {
         sender.queue(row, mapping, file: name, into: &summary)
       }
       let next: ArraySlice<UInt8>?
-      do { next = try reader.next() } catch { throw FileError(line: 0, message: "\(path): \(error)") }
+      do { next = try reader.next() } catch let stop as Interrupt.Stop { throw stop } catch {
+        throw FileError(line: 0, message: "\(path): \(error)")
+      }
       if let chunk = next {
         if reader.bytesRead == chunk.count, Self.endsLinesWithCRAlone(chunk) {
           throw FileError(line: 1, message: "the lines end with a carriage return alone (CR); end them with LF or CRLF")

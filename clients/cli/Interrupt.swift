@@ -1,4 +1,5 @@
 import Synchronization
+internal import CSystemCalls
 internal import Glibc
 
 /// Ctrl-C (SIGINT) or SIGTERM during `audience ingest`: the first stops the reading, the batches
@@ -6,12 +7,20 @@ internal import Glibc
 /// a second ends the process at once, as without this.
 enum Interrupt {
   private static let requested = Atomic<Bool>(false)
+  /// The write end of a pipe the handler writes a byte to, so that a reader waiting on a quiet
+  /// pipe or terminal (`waitReadable`) wakes: the read itself restarts after a signal.
+  nonisolated(unsafe) private static var wakeWrite: Int32 = -1
+  nonisolated(unsafe) private static var wakeRead: Int32 = -1
 
   /// Installs the handler for SIGINT and SIGTERM, except where the signal is ignored (a job
   /// started in the background by a script: a Ctrl-C meant for the foreground must not stop it).
-  /// The reading stops at the next line or chunk read; a read waiting on a quiet pipe goes on
-  /// waiting (a second signal then ends the process).
+  /// The reading stops at the next line or chunk read; a reader waiting on a quiet pipe is woken.
   static func install() {
+    var fds: [Int32] = [-1, -1]
+    if audience_pipe_cloexec(&fds) == 0 {
+      _ = fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK)
+      (wakeRead, wakeWrite) = (fds[0], fds[1])
+    }
     for s in [SIGINT, SIGTERM] {
       var current = sigaction()
       // SIG_IGN is the handler 1.
@@ -21,11 +30,25 @@ enum Interrupt {
           signal(sig, SIG_DFL)
           raise(sig)
         }
+        var byte: UInt8 = 1
+        if Interrupt.wakeWrite >= 0 { _ = write(Interrupt.wakeWrite, &byte, 1) }
       }
     }
   }
 
   static var isRequested: Bool { requested.load(ordering: .relaxed) }
+
+  /// Waits until `fd` can be read (true) or an interrupt came (false). For a pipe or a terminal,
+  /// where a read may wait for ever; a regular file's read does not wait.
+  static func waitReadable(_ fd: Int32) -> Bool {
+    guard wakeRead >= 0 else { return !isRequested }
+    var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+    while true {
+      if isRequested { return false }
+      if poll(&fds, 2, -1) >= 0 { return !isRequested }
+      if errno != EINTR { return !isRequested }
+    }
+  }
 
   /// Thrown by the readers once an interrupt was asked for.
   struct Stop: Error {}

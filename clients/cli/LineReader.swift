@@ -21,6 +21,8 @@ final class LineReader {
   private(set) var size = 0
   /// Why reading stopped before the end (EIO, EISDIR, ...), once `next` returned nil.
   private(set) var failure: String?
+  /// Not a regular file: a read may wait (for a pipe's writer, a terminal's user).
+  private var mayWait = false
 
   /// - Parameters:
   ///   - path: a file path, or "-" for standard input.
@@ -36,7 +38,7 @@ final class LineReader {
       ownsFile = true
     }
     var st = stat()
-    if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { size = Int(st.st_size) }
+    if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { size = Int(st.st_size) } else { mayWait = true }
   }
 
   deinit { if ownsFile { close(fd) } }
@@ -62,6 +64,11 @@ final class LineReader {
     while true {
       if start == end {
         if atEnd { break }
+        // Interrupted while waiting for input: the end, the line begun dropped (`Interrupt`).
+        if mayWait, !Interrupt.waitReadable(fd) {
+          atEnd = true
+          return nil
+        }
         let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
         if n < 0 && errno == EINTR { continue }
         if n < 0 { failure = "read failed: \(String(cString: strerror(errno)))" }
