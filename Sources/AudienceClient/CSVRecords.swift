@@ -89,21 +89,15 @@ public struct CSVRecords: Sendable {
           r.age = n
           continue
         }
-        // pandas writes ages as 25.0 when the column has gaps (and 1e2 is read as 100). Decimal
-        // only: `Double` also reads the hexadecimal "0x1e" (30).
-        guard Self.isDecimal(text), let d = Double(text), d == d.rounded(), abs(d) < 1e9 else {
+        // pandas writes ages as 25.0 when the column has gaps (and 1e2 is read as 100); read as
+        // a JSON line's age string is (decimal only: `Double` also reads the hexadecimal "0x1e").
+        guard let a = RecordJSON.wholeDecimal(text) else {
           throw .invalidField("age", "\"\(text.prefix(40))\" is not a whole number")
         }
-        r.age = Int(d)
+        r.age = a
       }
     }
     return mayHoldNUL ? try r.refusingNUL() : r
-  }
-
-  /// Whether a number is written in decimal (digits, a sign, a point, an exponent), not in
-  /// hexadecimal or as a word.
-  static func isDecimal(_ text: String) -> Bool {
-    text.utf8.allSatisfy { (0x30...0x39).contains($0) || "+-.eE".utf8.contains($0) }
   }
 
   /// `50000.0` (pandas) as `50000`; other text unchanged (nil).

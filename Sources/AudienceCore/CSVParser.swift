@@ -14,29 +14,29 @@
 /// `error`, and reading goes on at the next line: for a quote never closed, the line after the
 /// one it opened on (the lines it swallowed are read again as rows).
 public struct CSVParser: Sendable {
-  private enum State { case fieldStart, unquoted, quoted, quoteInQuoted, skipping }
+  enum State { case fieldStart, unquoted, quoted, quoteInQuoted, skipping }
 
-  private var state = State.fieldStart
-  private var field: [UInt8] = []
+  var state = State.fieldStart
+  var field: [UInt8] = []
   /// The current row's fields' bytes, one after another, and where each ends.
   private var rowBytes: [UInt8] = []
   private var ends: [Int] = []
   /// Field ends of a line read in place (`wholeLine`), room for a field per byte.
   private var lineEnds: [Int] = []
-  private var rowLine = 1
-  private var line = 1
-  private var error: String?
+  var rowLine = 1
+  var line = 1
+  var error: String?
   private var hasNUL = false
   private var started = false
   private var bom: [UInt8] = []
   /// The line the current quoted field opened on.
-  private var quoteLine = 1
+  var quoteLine = 1
   /// Where, in `field`, a doubled quote (`""`) of the file was kept as one: the field's bytes
   /// as the file had them are needed to read them again (`reread`).
-  private var undoubled: [Int] = []
+  var undoubled: [Int] = []
   /// The last line a re-reading covers (`reread`): a quoted field that opens on it or before is
   /// not read again (by lines, not by calls, so that any chunking reads a file alike).
-  private var rereadThrough = 0
+  var rereadThrough = 0
   /// Longest field accepted, so a missing closing quote cannot swallow a whole file.
   public let maxFieldBytes: Int
 
@@ -238,7 +238,7 @@ public struct CSVParser: Sendable {
     }
   }
 
-  private mutating func step(_ b: UInt8, _ rows: (borrowing CSVByteRow) -> Void) {
+  mutating func step(_ b: UInt8, _ rows: (borrowing CSVByteRow) -> Void) {
     switch state {
     case .skipping:
       if b == 0x0A {
@@ -300,59 +300,6 @@ public struct CSVParser: Sendable {
     }
   }
 
-  /// A quoted field past `maxFieldBytes`: a closing quote is missing, and the field swallowed the
-  /// lines after it. The row is refused, and reading goes on at the line after the one the quote
-  /// opened on: the bytes swallowed (and `pending`, not yet appended) are read again as rows.
-  /// Skipped to the next line break instead, the rows swallowed were lost without a word (42,832
-  /// of them in a test). Within such a re-reading, another field like it is refused as before,
-  /// naming the lines it swallowed (re-reading again could take time quadratic in the file).
-  private mutating func overflowQuoted(_ pending: [UInt8], _ rows: (borrowing CSVByteRow) -> Void) {
-    if reread(pending, rows) { return }
-    // No line break yet (the field filled on its own line), or within a re-read region.
-    let lastLine = pending.last == 0x0A ? line - 1 : line
-    fail(
-      "a quoted field starting on line \(quoteLine) is longer than \(maxFieldBytes) bytes (is a quote missing?)"
-        + (lastLine > quoteLine ? "; lines \(quoteLine + 1) to \(lastLine) were read into it and not stored" : ""))
-    // A line break just read ends the line the skipping would otherwise eat.
-    if pending.last == 0x0A {
-      line -= 1
-      step(0x0A, rows)
-    }
-  }
-
-  /// Refuses the row whose quoted field never closed, and reads the file's bytes after the line
-  /// the quote opened on (the field's, with its doubled quotes as the file had them, then
-  /// `pending`) again, as rows. False, doing nothing, when there is no such line break, or the
-  /// quote opened in a region read again already.
-  private mutating func reread(_ pending: [UInt8], _ rows: (borrowing CSVByteRow) -> Void, atEnd: Bool = false) -> Bool {
-    guard quoteLine > rereadThrough else { return false }
-    var raw: [UInt8] = []
-    raw.reserveCapacity(field.count + undoubled.count + pending.count)
-    var from = 0
-    for at in undoubled {
-      raw.append(contentsOf: field[from..<at])
-      raw.append(0x22)
-      from = at
-    }
-    raw.append(contentsOf: field[from...])
-    raw.append(contentsOf: pending)
-    guard let lineBreak = raw.firstIndex(of: 0x0A) else { return false }
-    // The last line the re-read covers: the one holding the last byte read so far (when that is
-    // a line break, `line` counted it already).
-    let through = pending.last == 0x0A || (pending.isEmpty && raw.last == 0x0A) ? line - 1 : line
-    error = error ?? "a quoted field starting on line \(quoteLine) is never closed (is a quote missing?); the lines after it are read as rows"
-    field.removeAll(keepingCapacity: true)
-    undoubled.removeAll(keepingCapacity: true)
-    state = .skipping  // the row's fields so far are handed over as they are
-    finishRow(rows)
-    rereadThrough = through
-    line = quoteLine + 1
-    rowLine = line
-    raw[(lineBreak + 1)...].withUnsafeBytes { feed($0, rows: rows) }
-    if atEnd { finish(rows: rows) }
-    return true
-  }
-
   /// Appends bytes that are all plain text in the current state.
   private mutating func appendRun(_ run: UnsafeRawBufferPointer) {
     if field.count + run.count > maxFieldBytes {
@@ -409,7 +356,7 @@ public struct CSVParser: Sendable {
   }
 
   /// Hands over the row whose last field was ended.
-  private mutating func finishRow(_ rows: (borrowing CSVByteRow) -> Void) {
+  mutating func finishRow(_ rows: (borrowing CSVByteRow) -> Void) {
     rowBytes.withUnsafeBufferPointer { bytes in
       ends.withUnsafeBufferPointer { ends in
         rows(CSVByteRow(line: rowLine, error: error, hasNUL: hasNUL, bytes: bytes, ends: ends))
@@ -424,7 +371,7 @@ public struct CSVParser: Sendable {
   }
 
   /// Marks the row broken and skips to the end of its line.
-  private mutating func fail(_ message: String) {
+  mutating func fail(_ message: String) {
     error = error ?? message
     field.removeAll(keepingCapacity: true)
     undoubled.removeAll(keepingCapacity: true)

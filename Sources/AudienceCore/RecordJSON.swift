@@ -128,7 +128,7 @@ public enum RecordJSON {
 
   /// A whole number written in decimal with a fraction or an exponent (`25.0`, `2.5e1`); nil
   /// for anything else (hexadecimal, words, a fraction that is not zero).
-  static func wholeDecimal(_ t: String) -> Int? {
+  public static func wholeDecimal(_ t: String) -> Int? {
     guard t.utf8.allSatisfy({ (0x30...0x39).contains($0) || "+-.eE".utf8.contains($0) }), let d = Double(t),
       d == d.rounded(), abs(d) < 1e9
     else { return nil }
