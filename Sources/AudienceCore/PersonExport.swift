@@ -52,16 +52,7 @@ extension IdentityGraph {
       named.insert(r.cookie)
       holders.append(r.cookie)
     }
-    guard let first = holders.first else { return nil }
-    let list = holders.joined(separator: ", ") + (more ? " and others" : "")
-    let why =
-      limits.blockedIdentifiers.contains(e)
-      ? "it is on --blocked-identifiers now"
-      : "the cookie was split off its profile, or the identifier cap refused the link"
-    return AudienceError(
-      .failedPrecondition,
-      "\(e) is linked to no person, but records of cookie \(list) carry it (\(why)): `audience \(command) --cookie \(first)` is about that cookie's person, with all of its records"
-    )
+    return AudienceError.unlinkedEmail(e, holders: holders, more: more, blocked: limits.blockedIdentifiers.contains(e), command: command)
   }
 
   /// The identity summary of a live profile.
@@ -140,5 +131,25 @@ extension IdentityGraph {
       entries.append(HistoryEntry(record: r, change: change))
     }
     return PersonHistory(summary: summary, entries: entries)
+  }
+}
+
+extension AudienceError {
+  /// The refusal of a privacy command by an email no person has while stored records carry it
+  /// (the same words from every store); nil when no record carries it.
+  /// - Parameters:
+  ///   - email: the email, normalized.
+  ///   - holders: the first cookies whose records carry it (at most five).
+  ///   - more: whether other cookies carry it too.
+  ///   - blocked: whether the email is on --blocked-identifiers.
+  ///   - command: the CLI command to suggest (`forget`, `export`, `history`).
+  public static func unlinkedEmail(_ email: String, holders: [String], more: Bool, blocked: Bool, command: String) -> AudienceError? {
+    guard let first = holders.first else { return nil }
+    let list = holders.joined(separator: ", ") + (more ? " and others" : "")
+    let why = blocked ? "it is on --blocked-identifiers now" : "the cookie was split off its profile, or the identifier cap refused the link"
+    return AudienceError(
+      .failedPrecondition,
+      "\(email) is linked to no person, but records of cookie \(list) carry it (\(why)): `audience \(command) --cookie \(first)` is about that cookie's person, with all of its records"
+    )
   }
 }

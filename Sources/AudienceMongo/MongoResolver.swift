@@ -110,6 +110,24 @@ struct MongoResolver {
     throw AudienceError(.unavailable, "MongoDB: a merge did not settle after \(MongoStore.maxAttempts) attempts")
   }
 
+  /// Why an email names no person although stored records carry it, as the embedded store
+  /// says it (`IdentityGraph.unlinkedEmail`); nil for a cookie, or an email on no record.
+  /// - Parameters:
+  ///   - person: the person asked for, who was not found.
+  ///   - command: the CLI command to suggest.
+  func unlinkedEmail(_ person: PersonRef, command: String) throws -> AudienceError? {
+    guard case .email(let email) = person else { return nil }
+    let e = email.lowercased()
+    let cookies = try s.aggregate(MongoDocuments.users, [
+      .object([("$match", .object([("data.email", .string(e))]))]),
+      .object([("$group", .object([("_id", .string("$data.cookie"))]))]),
+      .object([("$sort", .object([("_id", .int(1))]))]),
+      .object([("$limit", .int(6))]),
+    ]).compactMap { $0.string("_id") }
+    return AudienceError.unlinkedEmail(
+      e, holders: Array(cookies.prefix(5)), more: cookies.count > 5, blocked: store.limits.blockedIdentifiers.contains(e), command: command)
+  }
+
   /// Replays a person's records.
   func replay(cookies: [String], emails: [String]) throws -> ProfileReplay {
     let docs = try s.find(

@@ -202,9 +202,12 @@ public final class MongoStore: ProfileStore, Service {
     let summary = try await run("Forget") { [self] s -> ProfileSummary? in
       var erased: ProfileSummary?
       for _ in 0..<Self.maxAttempts {
-        guard let doc = try MongoResolver(store: self, session: s).settledPerson(person), let row = PersonRow(doc),
-          let summary = MongoDocuments.summary(doc)
-        else { return erased }
+        let resolver = MongoResolver(store: self, session: s)
+        guard let doc = try resolver.settledPerson(person), let row = PersonRow(doc), let summary = MongoDocuments.summary(doc)
+        else {
+          if erased == nil, let refusal = try resolver.unlinkedEmail(person, command: "forget") { throw refusal }
+          return erased
+        }
         try erase(s, cookies: summary.cookies)
         // The person's document goes last, and only as it was read: a record that joined the
         // person meanwhile (a new cookie) makes this round fail, and the next erases it too.
@@ -246,7 +249,10 @@ public final class MongoStore: ProfileStore, Service {
   public func export(_ person: PersonRef) async throws -> PersonExport? {
     try await run("Export") { [self] s in
       guard let (replay, summary) = try replayOfPerson(s, person), var export = replay.graph.export(.cookie(summary.cookies[0]))
-      else { return nil }
+      else {
+        if let refusal = try MongoResolver(store: self, session: s).unlinkedEmail(person, command: "export") { throw refusal }
+        return nil
+      }
       export.summary = summary
       return export
     }
@@ -255,7 +261,10 @@ public final class MongoStore: ProfileStore, Service {
   public func history(_ person: PersonRef) async throws -> PersonHistory? {
     try await run("History") { [self] s in
       guard let (replay, summary) = try replayOfPerson(s, person), var history = replay.graph.history(.cookie(summary.cookies[0]))
-      else { return nil }
+      else {
+        if let refusal = try MongoResolver(store: self, session: s).unlinkedEmail(person, command: "history") { throw refusal }
+        return nil
+      }
       history.summary = summary
       return history
     }

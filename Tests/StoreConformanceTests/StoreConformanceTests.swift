@@ -168,6 +168,38 @@ struct StoreConformanceTests {
     #expect(try await s.store.user(cookie: "ghost")?.summary.cookies.sorted() == ["ghost", "k1"], "\(kind)")
   }
 
+  /// An email that only a split-off cookie's records carry names no person: forget, export and
+  /// history by it are FAILED_PRECONDITION naming that cookie, in both stores (the MongoDB store
+  /// answered NOT_FOUND, "nobody", while the records were stored). An email on no record stays
+  /// NOT_FOUND (nil).
+  @Test(arguments: StoreKind.allCases)
+  func anEmailOnlyASplitCookieCarriesIsRefusedByName(_ kind: StoreKind) async throws {
+    let s = try StoreUnderTest.open(kind)
+    defer { Task { await s.close() } }
+    _ = try await s.store.ingest([
+      R.record("phone", "alice@zz.com", minute: 1), R.record("kiosk", "alice@zz.com", minute: 2),
+      R.record("kiosk", "carol@zz.com", minute: 3),
+    ])
+    #expect(try await s.store.split(cookie: "kiosk") != nil)
+    let calls: [(String, () async throws -> Any?)] = [
+      ("export", { try await s.store.export(.email("Carol@zz.com")) }),
+      ("history", { try await s.store.history(.email("carol@zz.com")) }),
+      ("forget", { try await s.store.forget(.email("carol@zz.com")) }),
+    ]
+    for (command, call) in calls {
+      do {
+        _ = try await call()
+        Issue.record("\(kind) \(command): answered")
+      } catch let error as AudienceError {
+        #expect(error.code == .failedPrecondition, "\(kind) \(command)")
+        #expect(error.message.hasPrefix("carol@zz.com is linked to no person, but records of cookie kiosk carry it"), "\(kind): \(error.message)")
+        #expect(error.message.contains("`audience \(command) --cookie kiosk`"), "\(kind): \(error.message)")
+      }
+    }
+    #expect(try await s.store.forget(.email("nobody@zz.com")) == nil)
+    #expect(try await s.store.user(cookie: "kiosk")?.summary.records == 2, "\(kind): nothing erased")
+  }
+
   /// An income with a fraction is compared as the number it is (100.9 is within 100..101, not
   /// 100..100), in both stores.
   @Test(arguments: StoreKind.allCases)
