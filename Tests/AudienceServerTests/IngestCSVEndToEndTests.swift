@@ -102,6 +102,7 @@ struct IngestCSVEndToEndTests {
     #expect(summary["rejected"] == .int(1))
     #expect(summary["accepted"] == .int(1_600))
     #expect(summary["error"] == nil)
+    #expect(summary["stopped_early"] == .bool(true))
     guard case .array(let errors)? = summary["errors"] else { Issue.record("no errors"); return }
     #expect(errors.map { $0["line"] } == [.int(1_602)])
     #expect(try CLI.json(try CLI.run(["health", "--json"], socket: server.socketPath))["profiles"] == .int(1_600))
@@ -109,6 +110,36 @@ struct IngestCSVEndToEndTests {
     #expect(try CLI.run(["user", "c1602", "--json"], socket: server.socketPath).status != 0)
     let text = try CLI.run(["ingest", path, "--max-errors", "1"], socket: server.socketPath)
     #expect(text.status == 1 && text.stderr.contains("stopped after 1 error") && !text.stderr.contains("internal"), "\(text.stderr)")
+    #expect(await server.stop() == 0)
+  }
+
+  /// A last record reaching --max-errors is no early stop: nothing was left unsent, and the
+  /// summary said "stopped_early": true (and "stopped after 1 error"). A line after it is one.
+  @Test func theLastRecordReachingMaxErrorsIsNoEarlyStop() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let cases: [(String, String, Bool)] = [
+      ("last.csv", "cookie,age\nc1,30\nc2,abc\n", false),
+      ("unterminated.csv", "cookie,age\nc1,30\nc2,abc", false),
+      ("blank-after.csv", "cookie,age\nc1,30\nc2,abc\n\n\n", false),
+      ("more.csv", "cookie,age\nc1,30\nc2,abc\nc3,31\n", true),
+      ("last.jsonl", "{\"cookie\": \"j1\"}\n{\"cookie\": \"j2\", \"demographics\": {\"age\": \"abc\"}}\n\n", false),
+      ("more.jsonl", "{\"cookie\": \"j1\", \"demographics\": {\"age\": \"abc\"}}\n{\"cookie\": \"j3\"}\n", true),
+      // Refused by the server (an age past 130 is the server's check too), the last line.
+      ("server.jsonl", "{\"cookie\": \"j4\"}\n{\"cookie\": \"j5\", \"demographics\": {\"age\": 200}}\n", false),
+    ]
+    for (file, text, early) in cases {
+      let path = server.directory + "/" + file
+      try text.write(toFile: path, atomically: true, encoding: .utf8)
+      let run = try CLI.run(["ingest", path, "--max-errors", "1", "--json"], socket: server.socketPath)
+      #expect(run.status == 1, "\(file): \(run.stderr)")
+      let summary = try CLI.json(run)
+      #expect(summary["rejected"] == .int(1), "\(file): \(run.stdout)")
+      #expect(summary["stopped_early"] == .bool(early), "\(file): \(run.stdout)")
+      let text = try CLI.run(["ingest", path, "--max-errors", "1"], socket: server.socketPath)
+      #expect(text.stderr.contains("stopped after 1 error") == early, "\(file): \(text.stderr)")
+    }
     #expect(await server.stop() == 0)
   }
 

@@ -139,7 +139,8 @@ struct Ingest: AsyncParsableCommand {
     let fileOrder = Dictionary(files.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
     summary.errors.sort { ($0.file.flatMap { fileOrder[$0] } ?? 0, $0.line) < ($1.file.flatMap { fileOrder[$0] } ?? 0, $1.line) }
     if let status = requestFailure { Output.stderr("audience: \(status.code): \(status.message)") }
-    let stoppedEarly = maxErrors.map { summary.rejected >= $0 } ?? false
+    // --max-errors stopped the run with input unread or unsent (not when the last record reached it).
+    let stoppedEarly = stopped
     if global.json {
       var json = summary.json
       if case .object(let members) = json {
@@ -201,9 +202,6 @@ struct Ingest: AsyncParsableCommand {
     throw WireStatus(.invalidArgument, "\(path): cannot tell the format from the extension; give --format csv or --format jsonl")
   }
 
-  private func check(_ summary: IngestTally) throws {
-    if let maxErrors, summary.rejected >= maxErrors { throw TooManyErrors() }
-  }
 
   private func sendJSONLines(
     _ path: String, _ name: String?, _ sender: BatchSender, _ summary: inout IngestTally, _ progress: inout Progress
@@ -214,6 +212,9 @@ struct Ingest: AsyncParsableCommand {
     progress.start(total: reader.size)
     let maxErrors = self.maxErrors  // read once, as in `sendCSV`
     while let next = reader.next() {
+      if case .text(let line) = next, line.allSatisfy(\.isWhitespace) { continue }
+      // --max-errors reached before this line: the run stops with it unread.
+      if let maxErrors, summary.rejected >= maxErrors { throw TooManyErrors() }
       progress.update(records: summary.accepted + summary.rejected, bytes: reader.bytesRead)
       switch next {
       case .text: break
@@ -225,14 +226,16 @@ struct Ingest: AsyncParsableCommand {
           message: "the line is \(bytes) bytes, longer than any record can be (\(reader.maxLineBytes))"
             + (first == UInt8(ascii: "[") ? "; this looks like a JSON array: ingest takes JSON lines, one object per line" : ""))
       }
-      guard case .text(let line) = next else {
-        if let maxErrors, summary.rejected >= maxErrors { throw TooManyErrors() }
-        continue
+      if case .text(let line) = next {
+        try Interrupt.check()
+        try await sender.add(line: reader.lineNumber, file: name, text: line, into: &summary)
       }
-      if line.allSatisfy(\.isWhitespace) { continue }
-      try Interrupt.check()
-      try await sender.add(line: reader.lineNumber, file: name, text: line, into: &summary)
-      if let maxErrors, summary.rejected >= maxErrors { throw TooManyErrors() }
+      // Reached with this line: stopped at once, unless the file was read to its end (then the
+      // check above stops at a line still to come, and a last line reaching it is no early
+      // stop). A pipe is not waited on for a line that may never come.
+      if let maxErrors, summary.rejected >= maxErrors, !(reader.size > 0 && reader.bytesRead >= reader.size) {
+        throw TooManyErrors()
+      }
     }
     // Interrupted while waiting for input: the reader stopped there.
     try Interrupt.check()
@@ -253,11 +256,17 @@ struct Ingest: AsyncParsableCommand {
     var columns: CSVRecords?
     var headerError: FileError?
     var done = false
+    // A row left unread because --max-errors was reached (the run then stopped early).
+    var skipped = false
     while !done {
       // Each row is encoded as it is read, from the parser's bytes (no `String` per field);
       // full batches are sent after the chunk.
       func take(_ row: borrowing CSVByteRow) {
-        guard headerError == nil, maxErrors.map({ summary.rejected < $0 }) ?? true else { return }
+        guard headerError == nil else { return }
+        if let maxErrors, summary.rejected >= maxErrors {
+          skipped = true
+          return
+        }
         guard let mapping = columns else {
           // A header that cannot be read is the file's error, not a rejected record (the next
           // row would be taken for the header).
@@ -293,7 +302,11 @@ struct Ingest: AsyncParsableCommand {
       // As when each batch went out as it filled: the batches completed before a --max-errors
       // stop are sent (rows after it were not taken), then the stop is made.
       try await sender.sendQueued(into: &summary)
-      try check(summary)
+      // A stop once rows were left unread, or while the file goes on (a last row reaching the
+      // limit is no early stop; a row the parser still holds at the end is read by `finish`).
+      if let maxErrors, summary.rejected >= maxErrors, skipped || !(done || (reader.size > 0 && reader.bytesRead >= reader.size)) {
+        throw TooManyErrors()
+      }
       try Interrupt.check()
       progress.update(records: summary.accepted + summary.rejected, bytes: reader.bytesRead)
     }
