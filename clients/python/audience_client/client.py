@@ -4,10 +4,11 @@ import itertools
 import os
 import socket
 import struct
+import warnings
 
 from ._proto import envelope_pb2, rpc_pb2
 from .filters import build_filter
-from .records import record_from_proto, record_to_proto
+from .records import misplaced_fields, record_from_proto, record_to_proto
 
 PROTOCOL_VERSION = 1
 
@@ -174,7 +175,11 @@ class Client:
         server's limits. More than one batch goes on an ingest stream: up to `window` batches in
         flight (0: the server's default, 32), each acknowledged once durable. If the server fails
         or goes away, AudienceError is raised and its `summary` attribute holds what was
-        acknowledged before."""
+        acknowledged before.
+
+        "warnings": [{"index", "message"}], when present, names a known field where the record's
+        shape does not read it (an age under location: its value is not stored; a Python
+        warning says so too) and a link the identifier cap refused."""
         summary = {"accepted": 0, "rejected": 0, "duplicates": 0, "errors": []}
         max_records = max(1, min(batch_size, self.server.max_records_per_batch or batch_size))
         max_bytes = (self.server.max_frame_bytes or (4 << 20)) - _REQUEST_BYTES
@@ -192,6 +197,8 @@ class Client:
                 except ValueError as e:
                     reject(index, str(e))
                     continue
+                for message in misplaced_fields(record):
+                    summary.setdefault("warnings", []).append({"index": index, "message": message})
                 n = proto.ByteSize()
                 n += 1 + _varint_len(n)
                 if n > max_bytes:
@@ -219,6 +226,12 @@ class Client:
 
         def done():
             summary["errors"].sort(key=lambda e: e["index"])
+            if "warnings" in summary:
+                summary["warnings"].sort(key=lambda w: w["index"])
+                unread = [w for w in summary["warnings"] if "is not read" in w["message"]]
+                if unread:
+                    warnings.warn(f"{len(unread)} field(s) were not read (the first: record {unread[0]['index']}: "
+                                  f"{unread[0]['message']}); see the summary's \"warnings\"", stacklevel=3)
             return summary
 
         pending_batches = batches()

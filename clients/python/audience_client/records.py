@@ -81,6 +81,51 @@ def _shaped(record):
     return top
 
 
+_RECORD = ("cookie", "email", "phone_number", "created_at", "interests")
+
+
+def misplaced_fields(record):
+    """Known fields where the record's shape does not read them, as the CLI names them: each is
+    ignored, so its value would be lost without a word ("data.location.age is not read: it goes
+    in data.demographics.age"). Flat names that `_shaped` reads (city, location.city) are not."""
+    if not isinstance(record, dict):
+        return []
+    data = record.get("data")
+    wrapped = isinstance(data, dict)
+    d = data if wrapped else record
+    prefix = "data." if wrapped else ""
+    out = []
+
+    def home(field):
+        if field in _LOCATION:
+            return f"{prefix}location.{field}"
+        if field in _DEMOGRAPHICS:
+            return f"{prefix}demographics.{field}"
+        return f"{prefix}{field}"
+
+    if wrapped:
+        for key in record:
+            if key != "data" and isinstance(key, str) and (key in _RECORD or key in _LOCATION or key in _DEMOGRAPHICS
+                                                           or key in ("location", "demographics")):
+                out.append(f"{key} is beside data, not in it: it is not read")
+    for group, keys in (("location", _LOCATION), ("demographics", _DEMOGRAPHICS)):
+        members = d.get(group)
+        if isinstance(members, dict):
+            for key in members:
+                if isinstance(key, str) and key not in keys and (key in _LOCATION or key in _DEMOGRAPHICS or key in _RECORD):
+                    out.append(f"{prefix}{group}.{key} is not read: it goes in {home(key)}")
+    # Dotted names of a flat row with a field under the wrong group (location.age).
+    for source in ([record] if d is record else [record, d]):
+        for key in source:
+            if not isinstance(key, str) or "." not in key:
+                continue
+            group, _, field = (key[5:] if key.startswith("data.") else key).rpartition(".")
+            if group in ("location", "demographics") and field not in (_LOCATION if group == "location" else _DEMOGRAPHICS) \
+                    and (field in _LOCATION or field in _DEMOGRAPHICS or field in _RECORD):
+                out.append(f"{key} is not read: it goes in {home(field)}")
+    return out
+
+
 def _is_gap(value):
     try:
         return _missing(value)

@@ -240,6 +240,30 @@ def test_filter_keywords_refuse_what_the_cli_refuses(server):
     assert r.demographics.income == "" and r.created_at == ""
 
 
+def test_fields_where_the_shape_does_not_read_them_are_warnings(server):
+    # As the CLI warns by line: an age under location, a city beside data, a dotted name under the
+    # wrong group. Their values were dropped without a word.
+    rows = [
+        {"data": {"cookie": "m1", "location": {"city": "Oslo", "age": 33}}, "country": "Norway"},
+        {"cookie": "m2", "location.age": 40, "demographics.city": "Rome"},
+        {"cookie": "m3", "city": "Lima", "location.country": "Peru"},  # read: no warning
+    ]
+    with Client(server) as c:
+        with pytest.warns(UserWarning, match="4 field\\(s\\) were not read"):
+            s = c.ingest(rows)
+        assert (s["accepted"], s["rejected"]) == (3, 0), s
+        assert s["warnings"] == [
+            {"index": 0, "message": "country is beside data, not in it: it is not read"},
+            {"index": 0, "message": "data.location.age is not read: it goes in data.demographics.age"},
+            {"index": 1, "message": "location.age is not read: it goes in demographics.age"},
+            {"index": 1, "message": "demographics.city is not read: it goes in location.city"},
+        ], s["warnings"]
+        assert c.get_user("m1")["data"]["location"]["city"] == "Oslo"
+        assert c.get_user("m1")["data"]["demographics"]["age"] is None
+        m3 = c.get_user("m3")["data"]["location"]
+        assert (m3["city"], m3["country"]) == ("Lima", "Peru")
+
+
 def test_flat_rows_from_a_dataframe_are_read(server):
     # df.to_dict("records") gives flat rows: plain names (as the CLI's CSV columns) or the dotted
     # names json_normalize writes. Every field but cookie and email was dropped without a word.
