@@ -70,23 +70,28 @@ extension AudienceServer {
 
   /// Runs a request and writes its response; past the request's deadline writes
   /// DEADLINE_EXCEEDED instead (the request may still complete: ingest is idempotent, so
-  /// resending is safe).
-  func respond(to request: WireRequest, _ writer: ResponseWriter) async {
-    guard request.timeoutMs > 0 else {
-      _ = await writer.write(await router.handle(request))
+  /// resending is safe). The request is taken from its handoff to be handled, and released once
+  /// the store has answered it, before the response is written (a peer that does not read its
+  /// responses holds only those); `handled` is called then.
+  func respond(to box: Handoff<WireRequest>, id: UInt64, timeoutMs: UInt32, _ writer: ResponseWriter, handled: @escaping @Sendable () -> Void) async {
+    guard timeoutMs > 0 else {
+      let response = await router.handle(box.take())
+      handled()
+      _ = await writer.write(response)
       return
     }
     let claim = Claim()
     await withTaskGroup(of: Void.self) { group in
       group.addTask {
-        let response = await self.router.handle(request)
+        let response = await self.router.handle(box.take())
+        handled()
         if claim.take() { _ = await writer.write(response) }
       }
       group.addTask {
-        do { try await Task.sleep(for: .milliseconds(Int(request.timeoutMs))) } catch { return }
+        do { try await Task.sleep(for: .milliseconds(Int(timeoutMs))) } catch { return }
         guard claim.take() else { return }
-        let status = WireStatus(.deadlineExceeded, "request \(request.id) did not finish within \(request.timeoutMs) ms")
-        _ = await writer.write(WireResponse(id: request.id, status: status))
+        let status = WireStatus(.deadlineExceeded, "request \(id) did not finish within \(timeoutMs) ms")
+        _ = await writer.write(WireResponse(id: id, status: status))
       }
       await group.next()
       group.cancelAll()

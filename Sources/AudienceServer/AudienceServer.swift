@@ -15,6 +15,8 @@ public final class AudienceServer: Service {
   public let router: RequestRouter
   let logger: Logger
   let connections: ConnectionRegistry
+  /// Bytes of ingest requests held at once, across connections (`maxIngestBytes`).
+  let ingestBudget: IngestBudget
   private let bound = Mutex<[CheckedContinuation<Void, Never>]?>([])
 
   /// - Parameters:
@@ -29,6 +31,7 @@ public final class AudienceServer: Service {
     let connections = ConnectionRegistry()
     self.connections = connections
     self.configuration = configuration
+    self.ingestBudget = IngestBudget(limit: configuration.maxIngestBytes)
     self.router = RequestRouter(
       store: store, normalizer: normalizer, configuration: configuration, connectionCount: { connections.count })
     self.logger = logger

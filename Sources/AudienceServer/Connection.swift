@@ -169,11 +169,18 @@ final class Connection: @unchecked Sendable {
     case .reply(let response, let close):
       if close { closeAfter(response) } else { write(response) }
     case .dispatch(let request):
-      dispatch(request)
+      dispatch(request, bytes: 4 + frame.readableBytes)
     }
   }
 
-  private func dispatch(_ request: WireRequest) {
+  /// Takes an ingest request's bytes from the server's budget, waiting while they do not fit
+  /// (this connection reads nothing meanwhile); false when the connection closed first.
+  private func takeBudget(_ bytes: Int) -> Bool {
+    let socket = self.socket
+    return server.ingestBudget.take(bytes) { socket.isShut }
+  }
+
+  private func dispatch(_ request: WireRequest, bytes: Int) {
     switch request.body {
     case .cancel(let target):
       write(WireResponse(id: request.id, body: .cancel(found: context.stopWatch(target))))
@@ -197,12 +204,14 @@ final class Connection: @unchecked Sendable {
       // Validated on a task as soon as it is taken, while earlier batches are being committed.
       // The records are the task's alone once this request is released: validation moves
       // each one out instead of copying it.
+      guard takeBudget(bytes) else { return }
       let records = Handoff(batch.records)
       let accepted = streams.withLock {
-        $0.accept(request.id, batch, maxRecords: limit) { Task { router.prepare(records.take()) } }
+        $0.accept(request.id, batch, bytes: bytes, maxRecords: limit) { Task { router.prepare(records.take()) } }
       }
       switch accepted {
       case .refused(let status):
+        server.ingestBudget.give(bytes)
         write(WireResponse(id: request.id, status: status))
       case .queued:
         socket.began()
@@ -212,12 +221,22 @@ final class Connection: @unchecked Sendable {
       }
     default:
       if router.handleNow(request, into: &outgoing) { return }
+      // An Ingest's bytes count against the server's budget until the store has answered it.
+      let held: Int
+      if case .ingest = request.body {
+        guard takeBudget(bytes) else { return }
+        held = bytes
+      } else {
+        held = 0
+      }
       socket.began()
       context.begin()
       let (server, context, socket) = (self.server, self.context, self.socket)
       let writer = ResponseWriter(socket: socket)
+      let (id, timeoutMs) = (request.id, request.timeoutMs)
+      let box = Handoff(request)
       Task {
-        await server.respond(to: request, writer)
+        await server.respond(to: box, id: id, timeoutMs: timeoutMs, writer) { if held > 0 { server.ingestBudget.give(held) } }
         socket.finished()
         context.end()
       }
@@ -231,7 +250,7 @@ final class Connection: @unchecked Sendable {
   /// one group at a time. Groups are answered in the order they were queued, whatever order the
   /// store reports them in.
   private func startCommitter(stream: UInt64, generation: UInt64) {
-    let (router, context, socket, streams) = (self.router, self.context, self.socket, self.streams)
+    let (router, context, socket, streams, budget) = (self.router, self.context, self.socket, self.streams, server.ingestBudget)
     let writer = ResponseWriter(socket: socket)
     let depth = router.queued == nil ? 1 : 2
     typealias Group = [IngestStreams<Task<RequestRouter.PreparedBatch, Never>>.Waiting]
@@ -242,13 +261,14 @@ final class Connection: @unchecked Sendable {
       var next = results.makeAsyncIterator()
       // Only the batches' request ids: a batch's validated records are the store's once queued
       // (holding its task would keep them shared, and the store would copy them to move them).
-      var queued: [(index: Int, ids: [UInt64])] = []
+      var queued: [(index: Int, ids: [UInt64], bytes: Int)] = []
       var reported: [Int: Result<[IngestSummary], any Error>] = [:]
       var count = 0
 
       /// Answers a committed group's batches; after a failure, the stream's waiting batches too.
-      func answer(_ ids: [UInt64], _ result: Result<[IngestSummary], any Error>) {
+      func answer(_ ids: [UInt64], bytes: Int, _ result: Result<[IngestSummary], any Error>) {
         var responses: [WireResponse]
+        var done = bytes
         switch result {
         case .success(let summaries):
           responses = zip(ids, summaries).map { WireResponse(id: $0, body: .ingest($1)) }
@@ -256,8 +276,10 @@ final class Connection: @unchecked Sendable {
           // The stream closes: its batches still waiting fail too, later ones are refused.
           let rest = streams.withLock { $0.fail(stream, generation) }
           for r in rest { r.prepared.cancel() }
+          done += rest.reduce(0) { $0 + $1.bytes }
           responses = (ids + rest.map(\.id)).map { RequestRouter.failure($0, error) }
         }
+        budget.give(done)
         // Counted as acknowledged before the client can see the acknowledgements, so a client
         // that sends on receipt is within its window.
         streams.withLock { $0.acknowledged(stream, generation, responses.count) }
@@ -273,7 +295,7 @@ final class Connection: @unchecked Sendable {
         reported[index] = result
         while let first = queued.first, let result = reported.removeValue(forKey: first.index) {
           queued.removeFirst()
-          answer(first.ids, result)
+          answer(first.ids, bytes: first.bytes, result)
         }
       }
 
@@ -289,7 +311,7 @@ final class Connection: @unchecked Sendable {
         for waiting in batches { validated.append(await waiting.prepared.value) }
         let index = count
         count += 1
-        queued.append((index, batches.map(\.id)))
+        queued.append((index, batches.map(\.id), batches.reduce(0) { $0 + $1.bytes }))
         // The tasks go before the store takes their records (each task keeps its value).
         batches.removeAll()
         router.queueIngest(consume validated) { sink.yield((index, $0)) }

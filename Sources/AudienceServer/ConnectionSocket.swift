@@ -248,4 +248,7 @@ final class ConnectionSocket: Sendable {
   func finished(_ count: Int = 1) { state.update { $0.running -= count } }
 
   var running: Int { state.withLock { $0.running } }
+
+  /// Whether the connection was shut down (closed by either side, or by the server).
+  var isShut: Bool { state.withLock { $0.shut } }
 }

@@ -13,6 +13,8 @@ struct IngestStreams<Prepared> {
   struct Waiting {
     let id: UInt64
     let prepared: Prepared
+    /// The batch's frame size, held in the server's `IngestBudget` until it is answered.
+    var bytes = 0
   }
 
   struct Stream {
@@ -69,9 +71,10 @@ struct IngestStreams<Prepared> {
   /// - Parameters:
   ///   - id: the batch request's id.
   ///   - batch: the batch.
+  ///   - bytes: its frame size (given back when it is answered).
   ///   - maxRecords: the batch limit.
   ///   - prepare: starts the batch's work; called only when the batch is taken.
-  mutating func accept(_ id: UInt64, _ batch: IngestBatch, maxRecords: Int, prepare: () -> Prepared) -> Accepted {
+  mutating func accept(_ id: UInt64, _ batch: IngestBatch, bytes: Int = 0, maxRecords: Int, prepare: () -> Prepared) -> Accepted {
     guard var s = streams[batch.stream] else {
       return .refused(WireStatus(.failedPrecondition, "no ingest stream \(batch.stream) is open on this connection"))
     }
@@ -100,7 +103,7 @@ struct IngestStreams<Prepared> {
     }
     s.nextSequence += 1
     s.unacknowledged += 1
-    s.waiting.append(Waiting(id: id, prepared: prepare()))
+    s.waiting.append(Waiting(id: id, prepared: prepare(), bytes: bytes))
     if batch.last { s.ended = true }
     let start = !s.committing
     s.committing = true

@@ -24,6 +24,11 @@ public struct ServerConfiguration: Sendable {
   /// Bytes of responses a connection may have waiting for the peer to read before the server
   /// stops reading its requests (default 4 MiB).
   public var maxBufferedBytes = 4 << 20
+  /// Bytes of ingest requests (their frames) the server holds at once across connections, from
+  /// when each is read until the store has answered it; past it, a connection sending another
+  /// waits, unread (default 64 MiB; a request alone always goes through). Each connection's
+  /// own limits (`maxInFlightPerConnection`, a stream's window) bound one connection, not many.
+  public var maxIngestBytes = 64 << 20
   /// A connection with no request in flight, no watch and no bytes arriving for this long is
   /// closed (default 300 s).
   public var idleTimeout: Duration = .seconds(300)

@@ -70,6 +70,12 @@ struct Audienced: AsyncParsableCommand {
   var maxBufferedBytes: Int = 4 << 20
 
   @Option(
+    name: .customLong("max-ingest-bytes"),
+    parsing: .unconditional,
+    help: "Bytes of ingest requests held at once across connections, until the store has answered each; past it, a connection sending more waits, unread (one request alone always goes through).")
+  var maxIngestBytes: Int = 64 << 20
+
+  @Option(
     name: .customLong("packed-view-cache"),
     parsing: .unconditional, help: "Profiles whose encoded views GetUser and QueryCohort keep ready (about 200 bytes each once read; 0 encodes every view per request).")
   var packedViewCache: Int = 1 << 20
@@ -146,7 +152,7 @@ struct Audienced: AsyncParsableCommand {
                           ("--max-in-flight", maxInFlight), ("--max-connections", maxConnections),
                           ("--idle-timeout", idleTimeout), ("--frame-timeout", frameTimeout), ("--drain-timeout", drainTimeout),
                           ("--max-identifiers-per-profile", maxIdentifiersPerProfile),
-                          ("--max-buffered-bytes", maxBufferedBytes),
+                          ("--max-buffered-bytes", maxBufferedBytes), ("--max-ingest-bytes", maxIngestBytes),
                           ("--mongo-threads", mongoThreads)] where value < 1 {
       throw ValidationError("\(name): must be at least 1")
     }
@@ -180,6 +186,7 @@ struct Audienced: AsyncParsableCommand {
     }
     if let problem = serverConfig.socketPathProblem { throw ValidationError(problem) }
     serverConfig.maxBufferedBytes = maxBufferedBytes
+    serverConfig.maxIngestBytes = maxIngestBytes
     guard packedViewCache >= 0 else { throw ValidationError("--packed-view-cache: must be 0 or more") }
     serverConfig.packedViewCache = packedViewCache
     guard packedViewCacheBytes >= 0 else { throw ValidationError("--packed-view-cache-bytes: must be 0 or more") }

@@ -41,11 +41,14 @@ struct SlowStore: ProfileStore, Service {
 /// Runs `body` against an `AudienceServer` serving `store` in this process (the server, its socket
 /// path, their service group), then shuts both down gracefully and checks the socket file is gone.
 func withInProcessServer<Store: ProfileStore & Service>(
-  _ store: Store, _ body: (AudienceServer, String, ServiceGroup) async throws -> Void
+  _ store: Store, configure: (inout ServerConfiguration) -> Void = { _ in },
+  _ body: (AudienceServer, String, ServiceGroup) async throws -> Void
 ) async throws {
   let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
   let path = "/tmp/aud-ip-" + String(UUID().uuidString.prefix(8)) + ".sock"
-  let server = AudienceServer(configuration: ServerConfiguration(socketPath: path), store: store, logger: logger)
+  var configuration = ServerConfiguration(socketPath: path)
+  configure(&configuration)
+  let server = AudienceServer(configuration: configuration, store: store, logger: logger)
   let group = ServiceGroup(services: [store, server], logger: logger)
   try await withThrowingTaskGroup(of: Void.self) { tasks in
     tasks.addTask { try await group.run() }

@@ -38,6 +38,23 @@ final class Guarded<Value>: @unchecked Sendable {
     return try body(&value)
   }
 
+  /// Waits at most `milliseconds` for `ready` to hold; if it does, runs `body` under the same
+  /// lock, wakes the others and returns its result; nil when the time passed first.
+  func wait<R>(until ready: (Value) -> Bool, milliseconds: Int, then body: (inout Value) throws -> R) rethrows -> R? {
+    var deadline = timespec()
+    clock_gettime(CLOCK_REALTIME, &deadline)
+    let nanoseconds = Int(deadline.tv_nsec) + milliseconds * 1_000_000
+    deadline.tv_sec += nanoseconds / 1_000_000_000
+    deadline.tv_nsec = nanoseconds % 1_000_000_000
+    pthread_mutex_lock(mutex)
+    defer { pthread_mutex_unlock(mutex) }
+    while !ready(value) {
+      if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT, !ready(value) { return nil }
+    }
+    defer { pthread_cond_broadcast(condition) }
+    return try body(&value)
+  }
+
   /// Blocks until `ready` holds, then runs `body` under the same lock and wakes the others.
   func wait<R>(until ready: (Value) -> Bool, then body: (inout Value) throws -> R) rethrows -> R {
     pthread_mutex_lock(mutex)

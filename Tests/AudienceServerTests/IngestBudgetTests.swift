@@ -1,0 +1,131 @@
+import AudienceClient
+import AudienceCore
+import AudienceWire
+import Foundation
+import NIOCore
+import Synchronization
+import Testing
+
+@testable import AudienceServer
+
+/// The server-wide budget of ingest bytes: many connections pipelining Ingest requests grew the
+/// server's memory with each (64 requests of up to 4 MiB per connection, 1,024 connections: a
+/// local client took 3.7 GB with six). Past the budget a connection waits, unread.
+@Suite("Ingest budget")
+struct IngestBudgetTests {
+  /// Records whose Ingest frame is about `bytes` long.
+  static func batch(_ tag: Int, bytes: Int) -> [RawRecord] {
+    (0..<(bytes / 250)).map { RawRecord(cookie: "b\(tag)-\($0)", phoneNumber: String(repeating: "7", count: 200)) }
+  }
+
+  /// The most the server held at once while 4 connections each sent 8 Ingest requests
+  /// pipelined to a store that takes 100 ms an ingest.
+  static func peakHeld(limit: Int) async throws -> (peak: Int, frame: Int) {
+    let peak = Peak()
+    var frame = 0
+    try await withInProcessServer(SlowStore(delay: .milliseconds(100)), configure: { $0.maxIngestBytes = limit }) { server, path, _ in
+      let watching = Task {
+        while !Task.isCancelled {
+          let held = server.ingestBudget.held
+          if held > peak.value.load(ordering: .relaxed) { peak.value.store(held, ordering: .relaxed) }
+          try? await Task.sleep(for: .milliseconds(2))
+        }
+      }
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        for c in 0..<4 {
+          group.addTask {
+            let client = try await AudienceClient.connect(socketPath: path)
+            try await withThrowingTaskGroup(of: Void.self) { calls in
+              for i in 0..<8 {
+                calls.addTask {
+                  let summary = try await client.ingest(Self.batch(c * 100 + i, bytes: 100_000))
+                  #expect(summary.accepted == 400)
+                }
+              }
+              try await calls.waitForAll()
+            }
+            await client.close()
+          }
+        }
+        try await group.waitForAll()
+      }
+      watching.cancel()
+      #expect(server.ingestBudget.held == 0, "every request's bytes were given back")
+    }
+    var buffer = ByteBuffer()
+    WireCodec.encode(WireRequest(id: 1, body: .ingest(batch(0, bytes: 100_000))), into: &buffer)
+    frame = buffer.readableBytes
+    return (peak.value.load(ordering: .relaxed), frame)
+  }
+
+  @Test func manyConnectionsPipeliningIngestsStayWithinTheBudget() async throws {
+    // Two frames' worth: at most two requests held at once, whichever connections send them.
+    var buffer = ByteBuffer()
+    WireCodec.encode(WireRequest(id: 1, body: .ingest(Self.batch(0, bytes: 100_000))), into: &buffer)
+    let (peak, frame) = try await Self.peakHeld(limit: 2 * buffer.readableBytes + 100)
+    #expect(frame > 50_000, "\(frame)")
+    #expect(peak > 0 && peak <= 2 * frame + 100, "peak \(peak), frame \(frame)")
+    // The same load without a budget to speak of holds many more at once (the test can tell).
+    let (open, _) = try await Self.peakHeld(limit: 1 << 30)
+    #expect(open >= 6 * frame, "peak without a budget \(open)")
+  }
+
+  @Test func aRequestLargerThanTheBudgetGoesThroughAlone() async throws {
+    try await withInProcessServer(SlowStore(delay: .milliseconds(10)), configure: { $0.maxIngestBytes = 1_000 }) { server, path, _ in
+      let client = try await AudienceClient.connect(socketPath: path)
+      async let a = client.ingest(Self.batch(1, bytes: 50_000))
+      async let b = client.ingest(Self.batch(2, bytes: 50_000))
+      let (x, y) = try await (a, b)
+      #expect(x.accepted == 200 && y.accepted == 200)
+      #expect(server.ingestBudget.held == 0)
+      await client.close()
+    }
+  }
+
+  final class Peak: Sendable { let value = Atomic<Int>(0) }
+
+  /// Ingest streams count too: three connections, each a stream of 8 batches with a window of 8,
+  /// hold at most the budget; every batch is acknowledged and its bytes given back.
+  @Test func ingestStreamsStayWithinTheBudget() async throws {
+    var buffer = ByteBuffer()
+    WireCodec.encode(WireRequest(id: 1, body: .ingest(Self.batch(0, bytes: 100_000))), into: &buffer)
+    let limit = 2 * buffer.readableBytes + 200
+    let peak = Peak()
+    try await withInProcessServer(SlowStore(delay: .milliseconds(50)), configure: { $0.maxIngestBytes = limit }) { server, path, _ in
+      let watching = Task {
+        while !Task.isCancelled {
+          let held = server.ingestBudget.held
+          if held > peak.value.load(ordering: .relaxed) { peak.value.store(held, ordering: .relaxed) }
+          try? await Task.sleep(for: .milliseconds(2))
+        }
+      }
+      try await withThrowingTaskGroup(of: Int.self) { group in
+        for c in 0..<3 {
+          group.addTask {
+            let client = try await AudienceClient.connect(socketPath: path)
+            let stream = try await client.ingestStream(window: 8)
+            var acks: [IngestAck] = []
+            for i in 0..<8 { acks += try await stream.send(Self.batch(c * 100 + i, bytes: 100_000)) }
+            acks += try await stream.finish()
+            await client.close()
+            return acks.count
+          }
+        }
+        for try await count in group { #expect(count == 8) }
+      }
+      watching.cancel()
+      #expect(server.ingestBudget.held == 0)
+    }
+    let seen = peak.value.load(ordering: .relaxed)
+    #expect(seen > 0 && seen <= limit, "peak \(seen), limit \(limit)")
+  }
+
+  @Test func aWaitingTakeEndsWhenItsConnectionIsGone() {
+    let budget = IngestBudget(limit: 10)
+    #expect(budget.take(8) { false })
+    let started = ContinuousClock.now
+    #expect(!budget.take(5) { ContinuousClock.now - started > .milliseconds(100) })
+    budget.give(8)
+    #expect(budget.take(5) { false } && budget.held == 5)
+  }
+}
