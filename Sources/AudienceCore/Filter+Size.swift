@@ -28,11 +28,16 @@ extension Filter {
   /// Refuses a filter past `maxNodes` or `maxValues`.
   /// - Parameters:
   ///   - field: the request field it came in (`filter`, `where`).
-  public static func checkSize(nodes: Int, values: Int, field: String) throws(AudienceError) {
+  ///   - counted: whether the counts are the whole filter's; false when counting stopped at the
+  ///     first node past a limit (the message then says "more than").
+  public static func checkSize(nodes: Int, values: Int, field: String, counted: Bool = true) throws(AudienceError) {
     if nodes > maxNodes {
       throw .invalidField(
-        field, "has \(nodes) predicates and operators; at most \(maxNodes) (a list of values, country:A,B,C, is one)")
+        field,
+        "has \(counted ? "\(nodes)" : "more than \(maxNodes)") predicates and operators; at most \(maxNodes) (a list of values, country:A,B,C, is one; a run of one operator, a or b or c, is one)")
     }
-    if values > maxValues { throw .invalidField(field, "lists \(values) values; at most \(maxValues)") }
+    if values > maxValues {
+      throw .invalidField(field, "lists \(counted ? "\(values)" : "more than \(maxValues)") values; at most \(maxValues)")
+    }
   }
 }

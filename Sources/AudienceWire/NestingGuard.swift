@@ -1,10 +1,15 @@
 import AudienceCore
 
-/// Checks, on the raw bytes and before protobuf-c unpacks them, that a request's filter
-/// tree is not nested too deep. protobuf-c unpacks nested messages recursively with no
-/// limit, so a small frame holding `not(not(not(...)))` a million levels deep would
-/// overflow the stack; this walk follows only the filter fields of the schema and stops
-/// at the limit.
+/// Checks, on the raw bytes and before protobuf-c unpacks them:
+/// - that a request's filter tree is not nested too deep. protobuf-c unpacks nested messages
+///   recursively with no limit, so a small frame holding `not(not(not(...)))` a million levels
+///   deep would overflow the stack; this walk follows only the filter fields of the schema and
+///   stops at the limit;
+/// - that no member of a oneof (the request's method, a filter's node) comes twice. protobuf
+///   merges a message field that comes twice; protobuf-c keeps only the last of a oneof's
+///   member, so an Ingest written as two `ingest` fields lost the first one's records without
+///   a word. Such a request is refused instead. (Two different members: the last wins, as
+///   protobuf says.)
 enum NestingGuard {
   private enum Kind { case request, query, filter, filterList }
 
@@ -12,13 +17,39 @@ enum NestingGuard {
   ///   - bytes: an encoded `audience.v1.Request`.
   ///   - maxDepth: deepest filter accepted.
   static func check(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) throws(AudienceError) {
-    var ok = true
-    scan(bytes[...], .request, depth: 0, maxDepth: maxDepth, ok: &ok)
-    if !ok { throw .invalidField("filter", "is nested deeper than \(maxDepth) levels") }
+    var problem: Problem?
+    scan(bytes[...], .request, depth: 0, maxDepth: maxDepth, problem: &problem)
+    switch problem {
+    case nil: return
+    case .tooDeep: throw .invalidField("filter", "is nested deeper than \(maxDepth) levels")
+    case .twice(.request, let field):
+      throw AudienceError(
+        .invalidArgument,
+        "the request holds its method field \(field) (\(requestFields[field] ?? "?")) twice; send one (its records or values in one message)")
+    case .twice(_, let field):
+      throw .invalidField("filter", "holds its node field \(field) twice; a filter node is one predicate or one all/any/not")
+    }
   }
 
-  private static func scan(_ b: Slice<UnsafeRawBufferPointer>, _ kind: Kind, depth: Int, maxDepth: Int, ok: inout Bool) {
+  private enum Problem { case tooDeep, twice(Kind, UInt64) }
+
+  private static let requestFields: [UInt64: String] = [
+    10: "hello", 11: "ingest", 12: "get_user", 13: "query_cohort", 14: "health", 15: "analyze", 16: "watch", 17: "cancel",
+    18: "forget", 19: "export", 20: "history", 21: "split", 22: "ingest_stream", 23: "ingest_batch",
+  ]
+
+  /// Whether `field` is a message member of the kind's oneof.
+  private static func isOneofMember(_ kind: Kind, _ field: UInt64) -> Bool {
+    switch kind {
+    case .request: (10...23).contains(field)
+    case .filter: (1...3).contains(field) || (10...24).contains(field)
+    case .query, .filterList: false
+    }
+  }
+
+  private static func scan(_ b: Slice<UnsafeRawBufferPointer>, _ kind: Kind, depth: Int, maxDepth: Int, problem: inout Problem?) {
     var i = b.startIndex
+    var seen: UInt32 = 0  // oneof members met (field numbers below 32)
     func varint() -> UInt64? {
       var v: UInt64 = 0, shift: UInt64 = 0
       while i < b.endIndex, shift < 64 {
@@ -29,7 +60,7 @@ enum NestingGuard {
       }
       return nil
     }
-    while ok, i < b.endIndex {
+    while problem == nil, i < b.endIndex {
       guard let tag = varint() else { return }
       let field = tag >> 3
       switch tag & 7 {
@@ -40,6 +71,11 @@ enum NestingGuard {
         guard let len = varint(), len <= UInt64(b.endIndex - i) else { return }
         let body = b[i..<(i + Int(len))]
         i += Int(len)
+        if isOneofMember(kind, field) {
+          let bit: UInt32 = 1 << UInt32(field)
+          if seen & bit != 0 { problem = .twice(kind, field); return }
+          seen |= bit
+        }
         let child: Kind? =
           switch (kind, field) {
           case (.request, 13), (.request, 15), (.request, 16): .query
@@ -50,8 +86,8 @@ enum NestingGuard {
           }
         guard let child else { continue }
         let childDepth = child == .filter ? depth + 1 : depth
-        if childDepth > maxDepth { ok = false; return }
-        scan(body, child, depth: childDepth, maxDepth: maxDepth, ok: &ok)
+        if childDepth > maxDepth { problem = .tooDeep; return }
+        scan(body, child, depth: childDepth, maxDepth: maxDepth, problem: &problem)
       default: return  // malformed: protobuf-c will reject it
       }
     }

@@ -58,46 +58,51 @@ enum ProtoFilter {
     case AUDIENCE__V1__FILTER__NODE_INCOME_LABEL: values(f.income_label)
     default: break
     }
-    try Filter.checkSize(nodes: size.nodes, values: size.values, field: "filter")
+    // Measured as far as the limit: past it, "more than".
+    try Filter.checkSize(nodes: size.nodes, values: size.values, field: "filter", counted: false)
   }
 
-  static func decode(_ p: UnsafeMutablePointer<Audience__V1__Filter>, depth: Int = 1) throws(AudienceError) -> Filter {
+  /// - Parameters:
+  ///   - p: the unpacked node.
+  ///   - depth: its depth (the root is 1).
+  ///   - path: where it is, for errors (`filter.any[1].not`).
+  static func decode(_ p: UnsafeMutablePointer<Audience__V1__Filter>, depth: Int = 1, path: String = "filter") throws(AudienceError) -> Filter {
     guard depth <= maxDepth else { throw .invalidField("filter", "is nested deeper than \(maxDepth) levels") }
     let f = p.pointee
-    func list(_ l: UnsafeMutablePointer<Audience__V1__FilterList>?) throws(AudienceError) -> [Filter] {
+    func list(_ l: UnsafeMutablePointer<Audience__V1__FilterList>?, _ name: String) throws(AudienceError) -> [Filter] {
       guard let l, l.pointee.n_filters > 0 else { return [] }
       var out: [Filter] = []
       for i in 0..<l.pointee.n_filters {
         guard let child = l.pointee.filters[i] else { continue }
-        out.append(try decode(child, depth: depth + 1))
+        out.append(try decode(child, depth: depth + 1, path: "\(path).\(name)[\(i)]"))
       }
       return out
     }
     func strings(_ s: UnsafeMutablePointer<Audience__V1__StringSet>?, _ name: String) throws(AudienceError) -> [String] {
       guard let s else { return [] }
-      return try CStrings.read(s.pointee.n_values, s.pointee.values, "filter.\(name)")
+      return try CStrings.read(s.pointee.n_values, s.pointee.values, "\(path).\(name)")
     }
     func range(_ r: UnsafeMutablePointer<Audience__V1__Range>?, _ name: String) throws(AudienceError) -> (Int64?, Int64?) {
       guard let r = r?.pointee else { return (nil, nil) }
       let lo = r.min_present_case == AUDIENCE__V1__RANGE__MIN_PRESENT_MIN ? r.min : nil
       let hi = r.max_present_case == AUDIENCE__V1__RANGE__MAX_PRESENT_MAX ? r.max : nil
       // As in an expression (age:30..20): an empty range is a mistake, not "no one".
-      if let lo, let hi, lo > hi { throw .invalidField("filter.\(name)", "min \(lo) is above max \(hi)") }
+      if let lo, let hi, lo > hi { throw .invalidField("\(path).\(name)", "min \(lo) is above max \(hi)") }
       return (lo, hi)
     }
     switch f.node_case {
     // An empty list is refused, not read as "everyone" or "no one" (docs/PROTOCOL.md).
     case AUDIENCE__V1__FILTER__NODE_ALL:
-      let all = try list(f.all)
-      guard !all.isEmpty else { throw .invalidField("filter.all", "is an empty list (leave the filter out to match everyone)") }
+      let all = try list(f.all, "all")
+      guard !all.isEmpty else { throw .invalidField("\(path).all", "is an empty list (leave the filter out to match everyone)") }
       return .all(all)
     case AUDIENCE__V1__FILTER__NODE_ANY:
-      let any = try list(f.any)
-      guard !any.isEmpty else { throw .invalidField("filter.any", "is an empty list") }
+      let any = try list(f.any, "any")
+      guard !any.isEmpty else { throw .invalidField("\(path).any", "is an empty list") }
       return .any(any)
     case AUDIENCE__V1__FILTER__NODE_NOT:
-      guard let child = f.not_ else { throw .invalidField("filter.not", "has no operand") }
-      return .not(try decode(child, depth: depth + 1))
+      guard let child = f.not_ else { throw .invalidField("\(path).not", "has no operand") }
+      return .not(try decode(child, depth: depth + 1, path: "\(path).not"))
     case AUDIENCE__V1__FILTER__NODE_AGE:
       let (lo, hi) = try range(f.age, "age")
       return .age(min: lo, max: hi)
@@ -124,7 +129,7 @@ enum ProtoFilter {
     case AUDIENCE__V1__FILTER__NODE_INCOME_LABEL: return .incomeLabels(try strings(f.income_label, "income_label"))
     default:
       // An empty node, or a predicate from a newer protocol: matching everything would be wrong.
-      throw .invalidField("filter", "has no predicate this server knows (filter node field \(f.node_case.rawValue))")
+      throw .invalidField(path, "has no predicate this server knows (filter node field \(f.node_case.rawValue))")
     }
   }
 

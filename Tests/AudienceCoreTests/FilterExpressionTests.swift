@@ -90,7 +90,7 @@ struct FilterExpressionTests {
   @Test func wideExpressionsAreRefused() throws {
     let ok = Array(repeating: "created:2025-01-01..", count: 255).joined(separator: " or ")
     #expect(try FilterExpression.parse(ok).size.nodes == 256)
-    #expect(throws: AudienceError.invalidField("where", "has 301 predicates and operators; at most 256 (a list of values, country:A,B,C, is one)")) {
+    #expect(throws: AudienceError.invalidField("where", "has 301 predicates and operators; at most 256 (a list of values, country:A,B,C, is one; a run of one operator, a or b or c, is one)")) {
       try FilterExpression.parse(Array(repeating: "created:2025-01-01..", count: 300).joined(separator: " or "))
     }
     #expect(throws: AudienceError.invalidField("where", "lists 5000 values; at most 4096")) {

@@ -101,6 +101,43 @@ struct HostileBytesTests {
     #expect(any.hasPrefix("INVALID_ARGUMENT: filter.any: is an empty list"), "\(any)")
   }
 
+  /// A oneof member twice: protobuf merges the two, protobuf-c kept only the last, so an Ingest
+  /// written as two `ingest` fields lost the first one's records without a word. Refused.
+  @Test func aMethodFieldTwiceIsRefusedNotHalfRead() {
+    // Request{id: 200, ingest: {records: [{cookie: "spA"}]}, ingest: {records: [{cookie: "spB"}]}}
+    let twice: [UInt8] = [0x08, 0xC8, 0x01, 0x5A, 0x07, 0x0A, 0x05, 0x0A, 0x03, 0x73, 0x70, 0x41, 0x5A, 0x07, 0x0A, 0x05, 0x0A, 0x03, 0x73, 0x70, 0x42]
+    let error = decodeError(twice) ?? "decoded"
+    #expect(error.hasPrefix("INVALID_ARGUMENT: the request holds its method field 11 (ingest) twice"), "\(error)")
+    // ingest_batch {stream: 5, sequence: 0} then ingest_batch {records: [...]}: the stream's fields
+    // were lost ("no ingest stream 0 is open").
+    let batch: [UInt8] = [0x08, 0x01, 0xBA, 0x01, 0x04, 0x08, 0x05, 0x10, 0x00, 0xBA, 0x01, 0x07, 0x1A, 0x05, 0x0A, 0x03, 0x73, 0x70, 0x41]
+    let batchError = decodeError(batch) ?? "decoded"
+    #expect(batchError.hasPrefix("INVALID_ARGUMENT: the request holds its method field 23 (ingest_batch) twice"), "\(batchError)")
+    // A filter node holding `age` twice.
+    let node: [UInt8] = [0x08, 0x01, 0x6A, 0x08, 0x0A, 0x06, 0x52, 0x02, 0x08, 0x01, 0x52, 0x00]
+    let nodeError = decodeError(node) ?? "decoded"
+    #expect(nodeError.hasPrefix("INVALID_ARGUMENT: filter: holds its node field 10 twice"), "\(nodeError)")
+    // Two different members: the last wins, as protobuf says (health, then get_user).
+    let different: [UInt8] = [0x08, 0x01, 0x72, 0x00, 0x62, 0x03, 0x0A, 0x01, 0x78]
+    #expect(decodeError(different) == nil)
+  }
+
+  /// A filter's errors name the node: `any[1].income`, not `income`.
+  @Test func filterErrorsNameTheNode() throws {
+    func decoded(_ filter: Filter) throws -> WireRequest {
+      var b = ByteBuffer()
+      WireCodec.encode(WireRequest(id: 1, body: .queryCohort(CohortQuery(filter: filter))), into: &b)
+      b.moveReaderIndex(forwardBy: 4)
+      return try WireCodec.decodeRequest(b)
+    }
+    #expect(throws: AudienceError.invalidField("filter.any[1].income", "min 9 is above max 1")) {
+      try decoded(.any([.age(min: 1, max: 2), .income(min: 9, max: 1)]))
+    }
+    #expect(throws: AudienceError.invalidField("filter.all[0].not.age", "min 9 is above max 1")) {
+      try decoded(.all([.not(.age(min: 9, max: 1)), .age(min: 1, max: 2)]))
+    }
+  }
+
   private static func nested(_ depth: Int, all: Bool) -> Filter {
     var f: Filter = .age(min: 1, max: 2)
     for _ in 1..<depth { f = all ? .all([f]) : .not(f) }
@@ -135,11 +172,11 @@ struct HostileBytesTests {
     }
     let leaf = Filter.created(min: 0, max: nil)
     _ = try decoded(.any(Array(repeating: leaf, count: 255)))
-    #expect(throws: AudienceError.invalidField("filter", "has 257 predicates and operators; at most 256 (a list of values, country:A,B,C, is one)")) {
+    #expect(throws: AudienceError.invalidField("filter", "has more than 256 predicates and operators; at most 256 (a list of values, country:A,B,C, is one; a run of one operator, a or b or c, is one)")) {
       try decoded(.any(Array(repeating: leaf, count: 10_000)))
     }
     let many = (0..<5_000).map { "c\($0)" }
-    #expect(throws: AudienceError.invalidField("filter", "lists 5000 values; at most 4096")) { try decoded(.strings(.city, many)) }
+    #expect(throws: AudienceError.invalidField("filter", "lists more than 4096 values; at most 4096")) { try decoded(.strings(.city, many)) }
     #expect(throws: AudienceError.invalidField("filter.age", "min 50 is above max 10")) { try decoded(.age(min: 50, max: 10)) }
     #expect(throws: AudienceError.invalidField("filter.created", "min 9 is above max 1")) { try decoded(.created(min: 9, max: 1)) }
   }
