@@ -228,8 +228,12 @@ struct EncodedRecordsTests {
     longBool.field(23, [0x20, 0x81, 0x00])
     for bytes in [Self.frame([twice.bytes]), other.bytes, batchTwice.bytes, longBool.bytes] {
       #expect(bytes.withUnsafeBytes { EncodedRecords.request($0) } == nil, "\(bytes)")
+    }
+    for bytes in [Self.frame([twice.bytes]), other.bytes, longBool.bytes] {
       #expect((try? WireCodec.decodeRequest(ByteBuffer(bytes: bytes))) != nil, "protobuf-c reads \(bytes)")
     }
+    // The batch twice is refused (protobuf-c kept only the second: NestingGuard).
+    #expect(throws: AudienceError.self) { try WireCodec.decodeRequest(ByteBuffer(bytes: batchTwice.bytes)) }
     // The merged location, as protobuf-c reads it.
     let merged = try? WireCodec.decodeRequest(ByteBuffer(bytes: Self.frame([twice.bytes])))
     guard case .ingestBatch(let b)? = merged?.body else { return }
