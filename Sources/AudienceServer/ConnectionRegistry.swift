@@ -1,4 +1,5 @@
 import AudienceCore
+import AudienceWire
 import Synchronization
 
 /// One connection's in-flight count, drain flag and open watches, shared by its reader and
@@ -37,7 +38,15 @@ final class ConnectionContext: Sendable {
       s.inFlight -= 1
       return s.draining && s.inFlight == 0
     }
-    if close { socket.closeWhenWritten() }
+    if close { closeDrained() }
+  }
+
+  /// Says why the connection closes (an id-0 UNAVAILABLE, as the idle timeout does), then
+  /// closes it once what is queued is written. An idle connection was closed without a frame,
+  /// and its next request met a broken pipe.
+  private func closeDrained() {
+    socket.post(AudienceServer.frames([WireResponse(id: 0, status: WireStatus(.unavailable, "the server is shutting down; closing"))]))
+    socket.closeWhenWritten()
   }
 
   var watchCount: Int { watches.withLock { $0.count } }
@@ -107,7 +116,7 @@ final class ConnectionContext: Sendable {
       s.draining = true
       return s.inFlight == 0
     }
-    if close { socket.closeWhenWritten() }
+    if close { closeDrained() }
   }
 }
 

@@ -79,7 +79,8 @@ enum ProtoFilter {
       return out
     }
     func strings(_ s: UnsafeMutablePointer<Audience__V1__StringSet>?, _ name: String) throws(AudienceError) -> [String] {
-      guard let s else { return [] }
+      // No values: "any of none" matched no one and "all of none" everyone; a mistake either way.
+      guard let s, s.pointee.n_values > 0 else { throw .invalidField("\(path).\(name)", "lists no values") }
       return try CStrings.read(s.pointee.n_values, s.pointee.values, "\(path).\(name)")
     }
     func range(_ r: UnsafeMutablePointer<Audience__V1__Range>?, _ name: String) throws(AudienceError) -> (Int64?, Int64?) {

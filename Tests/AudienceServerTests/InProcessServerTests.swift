@@ -104,6 +104,28 @@ struct InProcessServerTests {
     }
   }
 
+  /// An idle connection closed by the shutdown is told why (id 0, UNAVAILABLE): it was closed
+  /// without a frame, and the client's next request met "connection closed" or a broken pipe.
+  @Test func anIdleConnectionIsToldTheServerIsShuttingDown() async throws {
+    try await withServer(store: SlowStore(delay: .zero)) { _, path, group in
+      let client = try await AudienceClient.connect(socketPath: path)
+      _ = try await client.health()
+      await group.triggerGracefulShutdown()
+      var status: WireStatus?
+      for _ in 0..<200 where status == nil {
+        do {
+          _ = try await client.health()
+          try await Task.sleep(for: .milliseconds(10))
+        } catch let s as WireStatus {
+          status = s
+        }
+      }
+      #expect(status?.code == .unavailable)
+      #expect(status?.message.contains("the server is shutting down; closing") == true, "\(String(describing: status))")
+      await client.close()
+    }
+  }
+
   @Test func batchOverTheLimitIsResourceExhausted() async throws {
     try await withServer(store: SlowStore(delay: .zero)) { server, path, _ in
       let client = try await AudienceClient.connect(socketPath: path)

@@ -136,6 +136,11 @@ struct HostileBytesTests {
     #expect(throws: AudienceError.invalidField("filter.all[0].not.age", "min 9 is above max 1")) {
       try decoded(.all([.not(.age(min: 9, max: 1)), .age(min: 1, max: 2)]))
     }
+    // A list of no values matched no one (country) or everyone (interests_all): refused.
+    #expect(throws: AudienceError.invalidField("filter.any[0].country", "lists no values")) {
+      try decoded(.any([.strings(.country, []), .age(min: 1, max: 2)]))
+    }
+    #expect(throws: AudienceError.invalidField("filter.interests_all", "lists no values")) { try decoded(.interests(all: [])) }
   }
 
   private static func nested(_ depth: Int, all: Bool) -> Filter {
