@@ -146,4 +146,41 @@ struct ScriptingTests {
     await client.close()
     #expect(await server.stop() == 0)
   }
+
+  /// An interrupt while the server does not answer (stopped with SIGSTOP): the acknowledgements
+  /// are waited for 5 s, not for ever (`timeout 5 audience ingest` against a hung server never
+  /// ended), then the summary is printed, exit 130.
+  @Test func anInterruptedIngestDoesNotWaitForeverForAHungServer() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let pid = try #require(server.process?.processIdentifier)
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/audience")
+    p.arguments = ["--socket", server.socketPath, "ingest", "-", "--json", "--batch-size", "10", "--window", "2"]
+    let input = Pipe(), out = Pipe()
+    p.standardInput = input
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    try await Task.sleep(for: .milliseconds(500))  // connected, Hello answered
+    kill(pid, SIGSTOP)
+    defer { kill(pid, SIGCONT) }
+    // More than the window: the reader waits for an acknowledgement that does not come.
+    let lines = (0..<100).map { #"{"cookie": "h\#($0)"}"# }.joined(separator: "\n") + "\n"
+    input.fileHandleForWriting.write(Data(lines.utf8))
+    try await Task.sleep(for: .milliseconds(300))
+    let start = ContinuousClock.now
+    kill(p.processIdentifier, SIGTERM)
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    let took = ContinuousClock.now - start
+    kill(pid, SIGCONT)
+    #expect(p.terminationReason == .exit && p.terminationStatus == 130, "\(text)")
+    #expect(took < .seconds(30), "\(took)")
+    let summary = try JSONValue(parsing: text.trimmingCharacters(in: .whitespacesAndNewlines))
+    #expect(summary["interrupted"] == .bool(true) && summary["accepted"] == .int(0), "\(text)")
+    #expect(summary["error"]?["code"] == .string("DEADLINE_EXCEEDED"), "\(text)")
+    #expect(await server.stop() == 0)
+  }
 }

@@ -29,8 +29,8 @@ struct Ingest: AsyncParsableCommand {
       0 when every record was accepted, 1 when any was rejected, 4 when the server went away \
       (the summary then counts what the server acknowledged), 64 when a file's format cannot be \
       told, 66 when a file cannot be opened (nothing is sent then), 130 when interrupted \
-      (Ctrl-C or SIGTERM: what was read is sent and waited for, and the summary printed; a \
-      second one ends it at once).
+      (Ctrl-C or SIGTERM: what was read is sent and its acknowledgements waited for, 5 s at \
+      most, and the summary printed; a second one ends it at once).
       """)
 
   enum Format: String, ExpressibleByArgument, CaseIterable { case csv, jsonl }
@@ -87,8 +87,19 @@ struct Ingest: AsyncParsableCommand {
       }
       throw ExitCode(problem.exitCode)
     }
+    // After an interrupt the acknowledgements of what was sent are waited for, but not for ever:
+    // a server that stopped answering (`timeout 5 audience ingest` against a hung server waited
+    // on) gets `Interrupt.grace`, then the connection is closed and the summary printed.
+    let gaveUp = Interrupt.GaveUp()
     do {
       try await Output.withClient(global, jsonErrors: false) { client in
+        let watchdog = Task {
+          while !Interrupt.isRequested { try await Task.sleep(for: .milliseconds(100)) }
+          try await Task.sleep(for: Interrupt.grace)
+          gaveUp.set()
+          await client.close()
+        }
+        defer { watchdog.cancel() }
         // With --max-errors, one batch at a time: a record the server rejects is known when its
         // batch is answered, and no batch goes out after the limit is reached.
         let sender = BatchSender(
@@ -129,6 +140,13 @@ struct Ingest: AsyncParsableCommand {
       failure = Output.exitCode(f.status)
     } catch {
       failure = error
+    }
+    if gaveUp.isSet {
+      interrupted = true
+      requestFailure = WireStatus(
+        .deadlineExceeded,
+        "interrupted, and the server acknowledged nothing more within \(Interrupt.grace); what was sent and not acknowledged may be stored or not (ingesting the input again is safe)")
+      failure = ExitCode(130)
     }
     if stopped, failure == nil { failure = ExitCode(1) }
     if interrupted, failure == nil { failure = ExitCode(130) }

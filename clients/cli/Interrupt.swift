@@ -50,6 +50,16 @@ enum Interrupt {
     }
   }
 
+  /// How long acknowledgements are waited for after an interrupt.
+  static let grace: Duration = .seconds(5)
+
+  /// Whether the wait after an interrupt gave up (the connection was closed).
+  final class GaveUp: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
+  }
+
   /// Thrown by the readers once an interrupt was asked for.
   struct Stop: Error {}
 
