@@ -183,4 +183,35 @@ struct ScriptingTests {
     #expect(summary["error"]?["code"] == .string("DEADLINE_EXCEEDED"), "\(text)")
     #expect(await server.stop() == 0)
   }
+
+  /// On a terminal, the progress line names the file being read when there are several, and its
+  /// share is of all of them (it was each file's alone, with no name: "ETA 0s" with three files
+  /// to go). Run under `script`, which gives the command a terminal.
+  @Test func progressOnATerminalNamesTheFileAndCountsEveryFile() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    var paths: [String] = []
+    for f in 0..<3 {
+      let path = server.directory + "/part\(f).csv"
+      try ("cookie,age\n" + (0..<2_000).map { "p\(f)-\($0),30" }.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+      paths.append(path)
+    }
+    let command = ([ServerProcess.binDirectory + "/audience", "--socket", server.socketPath, "ingest"] + paths).joined(separator: " ")
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+    p.arguments = ["-q", "-e", "-c", command, "/dev/null"]
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    p.standardInput = FileHandle.nullDevice
+    try p.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    #expect(p.terminationStatus == 0, "\(text)")
+    #expect(text.contains("file 1/3 \(paths[0]): 0 records"), "\(text)")
+    #expect(text.contains("% read"), "\(text)")
+    #expect(text.contains("accepted 6000 record(s)"), "\(text)")
+    #expect(await server.stop() == 0)
+  }
 }

@@ -64,7 +64,7 @@ struct Ingest: AsyncParsableCommand {
     let started = clock.now
     var failure: (any Error)?
     var requestFailure: WireStatus?
-    var progress = Progress(enabled: !global.json && isatty(2) != 0)
+    var progress = Progress(enabled: !global.json && isatty(2) != 0, sizes: files.map(Progress.size(of:)))
     var stopped = false
     var interrupted = false
     Interrupt.install()
@@ -110,8 +110,9 @@ struct Ingest: AsyncParsableCommand {
           if let record {
             try await sender.add(line: 1, file: nil, text: record, into: &summary)
           } else {
-            for (path, format) in zip(files, formats) {
+            for (index, (path, format)) in zip(files, formats).enumerated() {
               let name = files.count > 1 ? path : nil
+              progress.start(file: index, name: name)
               do {
                 switch format {
                 case .jsonl: try await sendJSONLines(path, name, sender, &summary, &progress)
@@ -227,7 +228,6 @@ struct Ingest: AsyncParsableCommand {
     let reader: LineReader
     // A record must fit in a frame; its JSON line may be a few times longer (escapes, names).
     do { reader = try LineReader(path: path, maxLineBytes: 4 * sender.maxBatchBytes) } catch { throw FileError(line: 0, message: "\(error)") }
-    progress.start(total: reader.size)
     let maxErrors = self.maxErrors  // read once, as in `sendCSV`
     while let next = reader.next() {
       if case .text(let line) = next, line.allSatisfy(\.isWhitespace) { continue }
@@ -266,7 +266,6 @@ struct Ingest: AsyncParsableCommand {
   ) async throws {
     let reader: ChunkReader
     do { reader = try ChunkReader(path: path) } catch { throw FileError(line: 0, message: "\(error)") }
-    progress.start(total: reader.size)
     var parser = CSVParser()
     // Read once: an `@Option`'s value is looked up through ArgumentParser's storage each time
     // (6% of the CLI's time when it was read per row).
