@@ -12,7 +12,7 @@ extension CSVParser {
     // No line break yet (the field filled on its own line), or within a re-read region.
     let lastLine = pending.last == 0x0A ? line - 1 : line
     fail(
-      "a quoted field starting on line \(quoteLine) is longer than \(maxFieldBytes) bytes (is a quote missing?)"
+      "a quoted field starting on line \(quoteLine) is longer than \(quotedCap) bytes (is a quote missing?)"
         + (lastLine > quoteLine ? "; lines \(quoteLine + 1) to \(lastLine) were read into it and not stored" : ""))
     // A line break just read ends the line the skipping would otherwise eat.
     if pending.last == 0x0A {
@@ -21,12 +21,26 @@ extension CSVParser {
     }
   }
 
+  /// A quoted field that closed (its quote followed by a comma, a line break or the end) past
+  /// `maxFieldBytes`: its row is refused, and reading goes on after it; the lines it held are
+  /// not rows. Was taken for a quote never closed, and its lines were stored as records.
+  /// - Parameters:
+  ///   - rowEnds: the closing quote ended the row (a line break, counted already, or the end).
+  ///   - atEnd: the input ended.
+  mutating func tooLong(_ rows: (borrowing CSVByteRow) -> Void, rowEnds: Bool, atEnd: Bool = false) {
+    let last = rowEnds && !atEnd ? line - 1 : line
+    fail(
+      "a quoted field starting on line \(quoteLine) is longer than \(maxFieldBytes) bytes"
+        + (last > quoteLine ? " (it ends on line \(last)); the row is not stored" : "; the row is not stored"))
+    if rowEnds { finishRow(rows) }
+  }
+
   /// Refuses the row whose quoted field never closed, and reads the file's bytes after the line
   /// the quote opened on (the field's, with its doubled quotes as the file had them, then
   /// `pending`) again, as rows. False, doing nothing, when there is no such line break, or the
   /// quote opened in a region read again already.
   mutating func reread(_ pending: [UInt8], _ rows: (borrowing CSVByteRow) -> Void, atEnd: Bool = false) -> Bool {
-    guard quoteLine > rereadThrough else { return false }
+    guard quoteLine >= rereadThrough else { return false }
     var raw: [UInt8] = []
     raw.reserveCapacity(field.count + undoubled.count + pending.count)
     var from = 0

@@ -39,10 +39,23 @@ public struct CSVParser: Sendable {
   var rereadThrough = 0
   /// Longest field accepted, so a missing closing quote cannot swallow a whole file.
   public let maxFieldBytes: Int
+  /// How far a quoted field is read before its quote is taken for one never closed: a field
+  /// past `maxFieldBytes` that closes within it (its closing quote followed by a comma, a line
+  /// break or the end) is refused alone, and the lines it held are not rows; one that does not
+  /// close by then has its lines read again as rows (`reread`). 16 times `maxFieldBytes`.
+  public let maxQuotedBytes: Int
+
+  /// How far the current quoted field is read: `maxQuotedBytes`, or `maxFieldBytes` when it
+  /// opened in a region read again (where it cannot be read again: its lines are skipped as
+  /// soon as it passes the field limit, as before).
+  var quotedCap: Int { quoteLine >= rereadThrough ? maxQuotedBytes : maxFieldBytes }
 
   /// - Parameters:
   ///   - maxFieldBytes: longest field accepted (default 1 MiB).
-  public init(maxFieldBytes: Int = 1 << 20) { self.maxFieldBytes = maxFieldBytes }
+  public init(maxFieldBytes: Int = 1 << 20) {
+    self.maxFieldBytes = maxFieldBytes
+    self.maxQuotedBytes = maxFieldBytes &* 16
+  }
 
   /// Reads more bytes.
   /// - Parameters:
@@ -130,10 +143,12 @@ public struct CSVParser: Sendable {
         }
         if j > i {
           let run = UnsafeRawBufferPointer(rebasing: bytes[i..<j])
-          if quoted, field.count + run.count > maxFieldBytes {
+          if !quoted {
+            appendRun(run)
+          } else if field.count + run.count > quotedCap {
             overflowQuoted(Array(run), rows)
           } else {
-            appendRun(run)
+            field.append(contentsOf: run)
           }
           i = j
         }
@@ -231,6 +246,8 @@ public struct CSVParser: Sendable {
       if reread([], rows, atEnd: true) { return }
       error = error ?? "a quoted field starting on line \(quoteLine) is never closed"
       endRow(rows)
+    case .quoteInQuoted where field.count > maxFieldBytes:
+      tooLong(rows, rowEnds: true, atEnd: true)
     case .fieldStart where ends.isEmpty:
       break
     default:
@@ -274,7 +291,7 @@ public struct CSVParser: Sendable {
         state = .quoteInQuoted
       } else {
         if b == 0x0A { line += 1 }
-        if field.count >= maxFieldBytes {
+        if field.count >= quotedCap {
           overflowQuoted([b], rows)
         } else {
           field.append(b)
@@ -283,19 +300,27 @@ public struct CSVParser: Sendable {
     case .quoteInQuoted:
       switch b {
       case 0x22:
-        if field.count >= maxFieldBytes {
+        if field.count >= quotedCap {
           overflowQuoted([0x22, 0x22], rows)
         } else {
           undoubled.append(field.count)
           field.append(0x22)
           state = .quoted
         }
-      case 0x2C: endField()
+      case 0x2C:
+        if field.count > maxFieldBytes { tooLong(rows, rowEnds: false) } else { endField() }
       case 0x0D: break
       case 0x0A:
         line += 1
-        endRow(rows)
-      default: fail("text after the closing quote of a field")
+        if field.count > maxFieldBytes { tooLong(rows, rowEnds: true) } else { endRow(rows) }
+      default:
+        // Text right after what closed the field: when the field spans lines, its quote was
+        // most likely never closed, and this is a later field's quote (`"D.C."`): the lines
+        // after the one it opened on are read again as rows (they were counted nowhere).
+        if quoteLine < line, reread([0x22, b], rows) { return }
+        fail(
+          "text after the closing quote of a field"
+            + (quoteLine < line ? " (a quoted field starting on line \(quoteLine); lines \(quoteLine + 1) to \(line) were read into it and not stored)" : ""))
       }
     }
   }

@@ -103,11 +103,58 @@ struct CSVParserTests {
     #expect(rows[1].error == "field 1 is not valid UTF-8")
   }
 
+  /// A quoted field is read up to 16 times the field limit before its quote is taken for one
+  /// never closed (a longer field that closes is refused alone: `aClosedQuotedFieldPastTheLimit`).
   @Test func aMissingQuoteCannotSwallowTheFile() {
     var p = CSVParser(maxFieldBytes: 16)
-    let rows = p.feed(Array("c1,\"".utf8) + Array(repeating: 0x61, count: 100) + Array("\nc2,x\n".utf8)) + p.finish()
-    #expect(rows.first?.error?.contains("longer than 16 bytes") == true)
+    let rows = p.feed(Array("c1,\"".utf8) + Array(repeating: 0x61, count: 300) + Array("\nc2,x\n".utf8)) + p.finish()
+    #expect(rows.first?.error?.contains("longer than 256 bytes") == true, "\(rows)")
     #expect(rows.last == CSVRow(line: 2, fields: ["c2", "x"]))
+  }
+
+  /// A quoted field past the field limit that closes (its quote followed by a comma, a line
+  /// break or the end) is refused alone, and the lines it held are not rows: it was taken for a
+  /// quote never closed, and each of its lines was stored as a record (`w`, 600,000 of them).
+  /// The same in any chunking.
+  @Test(arguments: [1, 7, 1 << 16])
+  func aClosedQuotedFieldPastTheLimitIsRefusedAlone(chunk: Int) {
+    let text = "cookie,notes,age\nN1,\"" + String(repeating: "w\n", count: 40) + "\",2\nN3,e,abc\nN4,\"" + String(repeating: "v\n", count: 30) + "\"\nN5,f,4\n\"" + String(repeating: "u\n", count: 30) + "\""
+    var p = CSVParser(maxFieldBytes: 16)
+    let bytes = Array(text.utf8)
+    var rows: [CSVRow] = []
+    var at = 0
+    while at < bytes.count {
+      rows += p.feed(bytes[at..<min(bytes.count, at + chunk)])
+      at += chunk
+    }
+    rows += p.finish()
+    #expect(rows.map(\.line) == [1, 2, 43, 44, 75, 76], "\(rows)")
+    #expect(rows[1].error == "a quoted field starting on line 2 is longer than 16 bytes (it ends on line 42); the row is not stored", "\(rows[1])")
+    #expect(rows[2] == CSVRow(line: 43, fields: ["N3", "e", "abc"]))
+    #expect(rows[3].error?.hasPrefix("a quoted field starting on line 44 is longer than 16 bytes (it ends on line 74)") == true, "\(rows[3])")
+    #expect(rows[4] == CSVRow(line: 75, fields: ["N5", "f", "4"]))
+    #expect(rows[5].error?.hasPrefix("a quoted field starting on line 76 is longer than 16 bytes (it ends on line 106)") == true, "\(rows[5])")
+  }
+
+  /// A quote never closed, followed later by a quoted field (`"D.C."`): the later quote closed
+  /// the first field with text after it, and the lines between were counted nowhere. They are
+  /// read again as rows.
+  @Test(arguments: [1, 5, 1 << 16])
+  func aQuoteNeverClosedBeforeALaterQuotedFieldLosesNoRows(chunk: Int) {
+    let text = "cookie,city,age\nu1,a,1\nu2,\"oops,2\nu3,b,3\nu4,c,4\nu5,d,x\nu6,\"D.C.\",6\nu7,e,7\n"
+    var p = CSVParser()
+    let bytes = Array(text.utf8)
+    var rows: [CSVRow] = []
+    var at = 0
+    while at < bytes.count {
+      rows += p.feed(bytes[at..<min(bytes.count, at + chunk)])
+      at += chunk
+    }
+    rows += p.finish()
+    #expect(rows.map(\.line) == [1, 2, 3, 4, 5, 6, 7, 8], "\(rows)")
+    #expect(rows[2].error?.contains("never closed") == true, "\(rows[2])")
+    #expect(rows.filter { $0.error == nil }.map { $0.fields[0] } == ["cookie", "u1", "u3", "u4", "u5", "u6", "u7"], "\(rows)")
+    #expect(rows[6] == CSVRow(line: 7, fields: ["u6", "D.C.", "6"]))
   }
 
   /// Rows holding a NUL byte are flagged as they are parsed (quoted or not, in any field), so

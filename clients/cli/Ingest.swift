@@ -23,6 +23,9 @@ struct Ingest: AsyncParsableCommand {
 
       A bad line is reported with its line number and the good lines around it are kept; a line \
       that is not UTF-8, or a record too large for the server's frame limit, is such a line. \
+      In CSV a quoted field may hold line breaks; one longer than 1 MiB is refused with its row. \
+      A quote never closed (none within 16 MiB, or one a later field's quote seems to close) \
+      refuses its row, and the lines after it are read as rows. \
       Every file is opened before anything is sent; a file whose header cannot be read is \
       reported and the next one read. A progress line is shown on a terminal. Prints {"accepted": N, "rejected": N, "duplicates": N, \
       "errors": [{"line": N, "message": "..."}], "records_per_second": N, ...} with --json. Exits \
