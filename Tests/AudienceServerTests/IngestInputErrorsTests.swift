@@ -114,6 +114,9 @@ struct IngestInputErrorsTests {
     #expect(missing.stderr.contains("cannot open \(server.directory)/nope.csv: No such file or directory"), "\(missing.stderr)")
     let missingJSON = try CLI.json(missing)
     #expect(missingJSON["accepted"] == .int(0) && missingJSON["stopped_early"] == .bool(false))
+    // Standard input twice: a usage error (the second read nothing).
+    let twice = try CLI.run(["ingest", "-", good, "-"], socket: server.socketPath, stdin: "{\"cookie\": \"s1\"}\n")
+    #expect(twice.status == 64 && twice.stderr.contains("\"-\" (standard input) may be given once"), "\(twice.stderr)")
     #expect(missingJSON["error"]?["code"] == .string("INVALID_ARGUMENT"), "\(missing.stdout)")
     let directory = server.directory + "/d.jsonl"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -53,6 +53,8 @@ struct Ingest: AsyncParsableCommand {
   func validate() throws {
     if record == nil && files.isEmpty { throw ValidationError("give --record JSON or one or more FILEs") }
     if record != nil && !files.isEmpty { throw ValidationError("give either --record or FILEs, not both") }
+    // Standard input is read once: a second "-" read nothing, without a word.
+    if files.filter({ $0 == "-" }).count > 1 { throw ValidationError("\"-\" (standard input) may be given once") }
     if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
     if window < 0 { throw ValidationError("--window must be 0 or more") }
     if let maxErrors, maxErrors < 1 { throw ValidationError("--max-errors must be at least 1") }
