@@ -103,13 +103,21 @@ extension IdentityGraph {
   /// kept in memory.
   /// - Parameters:
   ///   - person: a cookie or an email.
-  public func history(_ person: PersonRef) -> PersonHistory? {
+  ///   - linkedEmails: the emails the person's profile has where it is kept (the MongoDB
+  ///     store's document, when this graph is a replay of its records); nil: this graph's.
+  public func history(_ person: PersonRef, linkedEmails: Set<String>? = nil) -> PersonHistory? {
     guard let id = profileID(of: person), let summary = summary(of: id) else { return nil }
     var g = IdentityGraph(limits: limits)
     g.splitCookies = splitCookies.intersection(summary.cookies)
     var entries: [HistoryEntry] = []
     for seq in recordSeqs(of: id) {
       guard let r = record(seq) else { continue }
+      // A link the live graph did not make (the cap refused it when the record came, counting
+      // identifiers of profiles that are not this one's) is refused here too: replayed alone,
+      // the profile's records had room, and the history showed the link as made.
+      if let e = r.email, linkedEmails.map({ !$0.contains(e) }) ?? (profileID(of: .email(e)) != id) {
+        g.freezeCapRefusals([CapRefusal(seq: seq, application: 0)])
+      }
       let byCookie = g.profileID(of: .cookie(r.cookie))
       let byEmail = r.email.flatMap { g.profileID(of: .email($0)) }
       let absorbedCookies = [byCookie, byEmail].compactMap { $0 }.max().flatMap { g.profile($0)?.cookies } ?? []

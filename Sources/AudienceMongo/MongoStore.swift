@@ -260,7 +260,10 @@ public final class MongoStore: ProfileStore, Service {
 
   public func history(_ person: PersonRef) async throws -> PersonHistory? {
     try await run("History") { [self] s in
-      guard let (replay, summary) = try replayOfPerson(s, person), var history = replay.graph.history(.cookie(summary.cookies[0]))
+      // The links the stored person has: one the cap refused when its record came is shown so,
+      // though the person's records replayed alone have room for it.
+      guard let (replay, summary) = try replayOfPerson(s, person),
+        var history = replay.graph.history(.cookie(summary.cookies[0]), linkedEmails: Set(summary.emails))
       else {
         if let refusal = try MongoResolver(store: self, session: s).unlinkedEmail(person, command: "history") { throw refusal }
         return nil

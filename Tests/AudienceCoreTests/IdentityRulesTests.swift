@@ -45,6 +45,23 @@ struct IdentityRulesTests {
     #expect(F.apply(records, to: &replay) == o)
   }
 
+  /// A link the cap refused shows as refused in the history: replayed alone, the profile's own
+  /// records had room for it, and the history said "new profile: cookie c, email x@e.com" while
+  /// the profile had no email.
+  @Test func historyShowsALinkTheCapRefusedAsRefused() {
+    var limits = RecordLimits()
+    limits.maxIdentifiersPerProfile = 3
+    var g = IdentityGraph(limits: limits)
+    F.apply([F.record("a", "x@e.com", day: 1), F.record("b", "x@e.com", day: 2), F.record("c", "x@e.com", day: 3), F.record("c", nil, day: 4)], to: &g)
+    #expect(g.user(cookie: "c")?.summary.emails == [])
+    let h = try! #require(g.history(.cookie("c")))
+    #expect(h.entries.count == 2)
+    #expect(h.entries[0].change == IdentityGraph.frozenCapRefusal, "\(h.entries)")
+    #expect(h.entries[1].change == "no new identifier", "\(h.entries)")
+    // The profile that has the email tells its own history as before.
+    #expect(g.history(.email("x@e.com"))?.entries.map(\.change) == ["new profile: cookie a, email x@e.com", "added cookie b"])
+  }
+
   @Test func historyTellsWhichRecordBroughtWhat() {
     var g = IdentityGraph()
     F.apply(

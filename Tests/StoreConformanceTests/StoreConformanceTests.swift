@@ -200,6 +200,22 @@ struct StoreConformanceTests {
     #expect(try await s.store.user(cookie: "kiosk")?.summary.records == 2, "\(kind): nothing erased")
   }
 
+  /// A link the identifier cap refused is not shown as made in `history`, in either store
+  /// (replayed alone, the person's records had room for it, and the embedded store showed it
+  /// made; it now says the cap refused it. The MongoDB store's replay leaves the email out).
+  @Test(arguments: StoreKind.allCases)
+  func historyShowsACapRefusalAsRefused(_ kind: StoreKind) async throws {
+    var limits = RecordLimits()
+    limits.maxIdentifiersPerProfile = 3
+    let s = try StoreUnderTest.open(kind, limits: limits)
+    defer { Task { await s.close() } }
+    _ = try await s.store.ingest([R.record("a", "x@zz.com", minute: 1), R.record("b", "x@zz.com", minute: 2), R.record("c", "x@zz.com", minute: 3)])
+    #expect(try await s.store.user(cookie: "c")?.summary.emails == [], "\(kind)")
+    let history = try #require(try await s.store.history(.cookie("c")))
+    #expect(history.entries.count == 1 && !history.entries[0].change.contains("x@zz.com"), "\(kind): \(history.entries)")
+    if kind == .embedded { #expect(history.entries.map(\.change) == [IdentityGraph.frozenCapRefusal]) }
+  }
+
   /// An income with a fraction is compared as the number it is (100.9 is within 100..101, not
   /// 100..100), in both stores.
   @Test(arguments: StoreKind.allCases)
