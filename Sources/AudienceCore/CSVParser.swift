@@ -31,6 +31,9 @@ public struct CSVParser: Sendable {
   private var bom: [UInt8] = []
   /// The line the current quoted field opened on.
   var quoteLine = 1
+  /// Carriage returns right after what closed a quoted field (skipped; kept to read the bytes
+  /// again as the file had them).
+  var returnsAfterQuote = 0
   /// Where, in `field`, a doubled quote (`""`) of the file was kept as one: the field's bytes
   /// as the file had them are needed to read them again (`reread`).
   var undoubled: [Int] = []
@@ -289,6 +292,7 @@ public struct CSVParser: Sendable {
     case .quoted:
       if b == 0x22 {
         state = .quoteInQuoted
+        returnsAfterQuote = 0
       } else {
         if b == 0x0A { line += 1 }
         if field.count >= quotedCap {
@@ -309,7 +313,7 @@ public struct CSVParser: Sendable {
         }
       case 0x2C:
         if field.count > maxFieldBytes { tooLong(rows, rowEnds: false) } else { endField() }
-      case 0x0D: break
+      case 0x0D: returnsAfterQuote += 1
       case 0x0A:
         line += 1
         if field.count > maxFieldBytes { tooLong(rows, rowEnds: true) } else { endRow(rows) }
@@ -317,7 +321,7 @@ public struct CSVParser: Sendable {
         // Text right after what closed the field: when the field spans lines, its quote was
         // most likely never closed, and this is a later field's quote (`"D.C."`): the lines
         // after the one it opened on are read again as rows (they were counted nowhere).
-        if quoteLine < line, reread([0x22, b], rows) { return }
+        if quoteLine < line, reread([0x22] + repeatElement(0x0D, count: returnsAfterQuote) + [b], rows) { return }
         fail(
           "text after the closing quote of a field"
             + (quoteLine < line ? " (a quoted field starting on line \(quoteLine); lines \(quoteLine + 1) to \(line) were read into it and not stored)" : ""))

@@ -49,8 +49,8 @@ public enum RecordJSON {
     let d: [(String, JSONValue)]
     if wrapped, case .object(let inner)? = json["data"] {
       d = inner
-      for (key, _) in top
-      where key != "data"
+      for (key, value) in top
+      where key != "data" && value != .null
         && (recordKeys.contains(key) || locationKeys.contains(key) || demographicsKeys.contains(key) || key == "location"
           || key == "demographics")
       {
@@ -60,7 +60,7 @@ public enum RecordJSON {
       d = top
     }
     let prefix = wrapped ? "data." : ""
-    for (key, _) in d {
+    for (key, value) in d where value != .null {
       if locationKeys.contains(key) {
         out.append("\(prefix)\(key) is not read: it goes in \(prefix)location.\(key)")
       } else if demographicsKeys.contains(key) {
@@ -71,7 +71,7 @@ public enum RecordJSON {
       ("location", locationKeys, "demographics", demographicsKeys), ("demographics", demographicsKeys, "location", locationKeys),
     ] {
       guard case .object(let members)? = d.first(where: { $0.0 == group })?.1 else { continue }
-      for (key, _) in members where !keys.contains(key) && (otherKeys.contains(key) || recordKeys.contains(key)) {
+      for (key, value) in members where value != .null && !keys.contains(key) && (otherKeys.contains(key) || recordKeys.contains(key)) {
         let home = otherKeys.contains(key) ? "\(prefix)\(other).\(key)" : "\(prefix)\(key)"
         out.append("\(prefix)\(group).\(key) is not read: it goes in \(home)")
       }

@@ -174,10 +174,12 @@ final class Connection: @unchecked Sendable {
   }
 
   /// Takes an ingest request's bytes from the server's budget, waiting while they do not fit
-  /// (this connection reads nothing meanwhile); false when the connection closed first.
+  /// (this connection reads nothing meanwhile; the answers gathered so far are written first);
+  /// false when the connection closed first, or its peer did (the request is then not run).
   private func takeBudget(_ bytes: Int) -> Bool {
+    flush()
     let socket = self.socket
-    return server.ingestBudget.take(bytes) { socket.isShut }
+    return server.ingestBudget.take(bytes) { socket.isShut || UnixSocket.peerClosed(socket.fd) }
   }
 
   private func dispatch(_ request: WireRequest, bytes: Int) {

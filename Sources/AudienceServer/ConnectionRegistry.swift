@@ -45,9 +45,12 @@ final class ConnectionContext: Sendable {
   /// closes it once what is queued is written. An idle connection was closed without a frame,
   /// and its next request met a broken pipe.
   private func closeDrained() {
+    // Once: a watch or committer beginning and ending after the drain reached zero ends again.
+    guard !toldClosing.exchange(true, ordering: .relaxed) else { return }
     socket.post(AudienceServer.frames([WireResponse(id: 0, status: WireStatus(.unavailable, "the server is shutting down; closing"))]))
     socket.closeWhenWritten()
   }
+  private let toldClosing = Atomic<Bool>(false)
 
   var watchCount: Int { watches.withLock { $0.count } }
 

@@ -5,7 +5,8 @@ import AudienceCore
 ///   recursively with no limit, so a small frame holding `not(not(not(...)))` a million levels
 ///   deep would overflow the stack; this walk follows only the filter fields of the schema and
 ///   stops at the limit;
-/// - that no member of a oneof (the request's method, a filter's node) comes twice. protobuf
+/// - that no member of a oneof (the request's method, a filter's node), nor a query's filter,
+///   comes twice. protobuf
 ///   merges a message field that comes twice; protobuf-c keeps only the last of a oneof's
 ///   member, so an Ingest written as two `ingest` fields lost the first one's records without
 ///   a word. Such a request is refused instead. (Two different members: the last wins, as
@@ -26,6 +27,8 @@ enum NestingGuard {
       throw AudienceError(
         .invalidArgument,
         "the request holds its method field \(field) (\(requestFields[field] ?? "?")) twice; send one (its records or values in one message)")
+    case .twice(.query, _):
+      throw .invalidField("filter", "comes twice in the request; send one (join the two with all)")
     case .twice(_, let field):
       throw .invalidField("filter", "holds its node field \(field) twice; a filter node is one predicate or one all/any/not")
     }
@@ -38,12 +41,15 @@ enum NestingGuard {
     18: "forget", 19: "export", 20: "history", 21: "split", 22: "ingest_stream", 23: "ingest_batch",
   ]
 
-  /// Whether `field` is a message member of the kind's oneof.
+  /// Whether `field` may come once only: a message member of the kind's oneof, or a query's
+  /// filter (protobuf-c merges two, but keeps only the second's node: `{all: [age]}` then
+  /// `{all: [gender]}` was read as gender alone, where protobuf reads both).
   private static func isOneofMember(_ kind: Kind, _ field: UInt64) -> Bool {
     switch kind {
     case .request: (10...23).contains(field)
     case .filter: (1...3).contains(field) || (10...24).contains(field)
-    case .query, .filterList: false
+    case .query: field == 1
+    case .filterList: false
     }
   }
 

@@ -155,6 +155,11 @@ struct CSVParserTests {
     #expect(rows[2].error?.contains("never closed") == true, "\(rows[2])")
     #expect(rows.filter { $0.error == nil }.map { $0.fields[0] } == ["cookie", "u1", "u3", "u4", "u5", "u6", "u7"], "\(rows)")
     #expect(rows[6] == CSVRow(line: 7, fields: ["u6", "D.C.", "6"]))
+    // A carriage return after the later quote is read again too.
+    var q = CSVParser()
+    let again = q.feed(Array("1,\"x\n2,\"\rD\"\n".utf8)) + q.finish()
+    #expect(again.map(\.line) == [1, 2], "\(again)")
+    #expect(again[1] == CSVRow(line: 2, fields: ["2", "\rD"]), "\(again)")
   }
 
   /// Rows holding a NUL byte are flagged as they are parsed (quoted or not, in any field), so

@@ -120,6 +120,54 @@ struct IngestBudgetTests {
     #expect(seen > 0 && seen <= limit, "peak \(seen), limit \(limit)")
   }
 
+  /// First come, first served: a request waiting for room is not passed by later ones that
+  /// would fit (a large frame starved while small ones kept filling the room as it freed).
+  @Test func aLargeRequestIsNotStarvedBySmallOnes() {
+    let budget = IngestBudget(limit: 100)
+    #expect(budget.take(60) { false })
+    let order = Mutex<[String]>([])
+    let large = Thread {
+      _ = budget.take(90) { false }  // waits: 60 + 90 > 100
+      order.withLock { $0.append("large") }
+      budget.give(90)
+    }
+    large.start()
+    Thread.sleep(forTimeInterval: 0.1)
+    let small = Thread {
+      _ = budget.take(30) { false }  // would fit now (60 + 30), but the large one came first
+      order.withLock { $0.append("small") }
+      budget.give(30)
+    }
+    small.start()
+    Thread.sleep(forTimeInterval: 0.2)
+    #expect(order.withLock { $0 }.isEmpty)
+    budget.give(60)
+    for _ in 0..<100 where order.withLock({ $0.count }) < 2 { Thread.sleep(forTimeInterval: 0.02) }
+    #expect(order.withLock { $0 } == ["large", "small"])
+    #expect(budget.held == 0)
+  }
+
+  /// A peer that sent an Ingest and hung up while it waited for room: the request is not run
+  /// (it was, once room came, and its reader thread was held until then).
+  @Test func anIngestWhosePeerHungUpWhileWaitingIsNotRun() async throws {
+    let store = SlowStore(delay: .milliseconds(600))
+    try await withInProcessServer(store, configure: { $0.maxIngestBytes = 1 }) { server, path, _ in
+      let client = try await AudienceClient.connect(socketPath: path)
+      let first = Task { try await client.ingest([RawRecord(cookie: "a")]) }
+      while store.ingests.count == 0 { try await Task.sleep(for: .milliseconds(5)) }
+      let raw = try RawSocket(path: path)
+      try raw.hello()
+      raw.send(WireRequest(id: 2, body: .ingest([RawRecord(cookie: "gone")])))
+      try await Task.sleep(for: .milliseconds(100))
+      shutdown(raw.fd, Int32(SHUT_RDWR))
+      #expect(try await first.value.accepted == 1)
+      try await Task.sleep(for: .milliseconds(800))
+      #expect(store.ingests.count == 1, "the hung-up peer's ingest ran")
+      #expect(server.ingestBudget.held == 0)
+      await client.close()
+    }
+  }
+
   @Test func aWaitingTakeEndsWhenItsConnectionIsGone() {
     let budget = IngestBudget(limit: 10)
     #expect(budget.take(8) { false })

@@ -140,6 +140,11 @@ struct IngestCSVEndToEndTests {
       let text = try CLI.run(["ingest", path, "--max-errors", "1"], socket: server.socketPath)
       #expect(text.stderr.contains("stopped after 1 error") == early, "\(file): \(text.stderr)")
     }
+    // The limit reached at a file's end, then a CSV file of a header alone: no record was left.
+    let header = server.directory + "/header.csv"
+    try "cookie,email\n".write(toFile: header, atomically: true, encoding: .utf8)
+    let two = try CLI.run(["ingest", server.directory + "/last.jsonl", header, "--max-errors", "1", "--json"], socket: server.socketPath)
+    #expect(try CLI.json(two)["stopped_early"] == .bool(false), "\(two.stdout)")
     #expect(await server.stop() == 0)
   }
 

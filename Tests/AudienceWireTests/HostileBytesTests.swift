@@ -117,6 +117,16 @@ struct HostileBytesTests {
     let node: [UInt8] = [0x08, 0x01, 0x6A, 0x08, 0x0A, 0x06, 0x52, 0x02, 0x08, 0x01, 0x52, 0x00]
     let nodeError = decodeError(node) ?? "decoded"
     #expect(nodeError.hasPrefix("INVALID_ARGUMENT: filter: holds its node field 10 twice"), "\(nodeError)")
+    // A query's filter twice: {all: [age 20..]} then {all: [gender m]} was read as the second.
+    let filters: [UInt8] = [
+      0x08, 0x01, 0x6A, 0x15, 0x0A, 0x08, 0x0A, 0x06, 0x0A, 0x04, 0x52, 0x02, 0x08, 0x14,
+      0x0A, 0x09, 0x0A, 0x07, 0x0A, 0x05, 0x5A, 0x03, 0x0A, 0x01, 0x6D,
+    ]
+    // Each alone is a valid request.
+    #expect(decodeError([0x08, 0x01, 0x6A, 0x0A] + filters[4..<14]) == nil)
+    #expect(decodeError([0x08, 0x01, 0x6A, 0x0B] + filters[14...]) == nil)
+    let filtersError = decodeError(filters) ?? "decoded"
+    #expect(filtersError.hasPrefix("INVALID_ARGUMENT: filter: comes twice in the request"), "\(filtersError)")
     // Two different members: the last wins, as protobuf says (health, then get_user).
     let different: [UInt8] = [0x08, 0x01, 0x72, 0x00, 0x62, 0x03, 0x0A, 0x01, 0x78]
     #expect(decodeError(different) == nil)

@@ -147,7 +147,8 @@ struct Ingest: AsyncParsableCommand {
     } catch {
       failure = error
     }
-    if gaveUp.isSet {
+    // Only when the wait failed: an acknowledgement that came as the grace ran out finished it.
+    if gaveUp.isSet, failure != nil {
       interrupted = true
       requestFailure = WireStatus(
         .deadlineExceeded,
@@ -285,10 +286,6 @@ struct Ingest: AsyncParsableCommand {
       // full batches are sent after the chunk.
       func take(_ row: borrowing CSVByteRow) {
         guard headerError == nil else { return }
-        if let maxErrors, summary.rejected >= maxErrors {
-          skipped = true
-          return
-        }
         guard let mapping = columns else {
           // A header that cannot be read is the file's error, not a rejected record (the next
           // row would be taken for the header).
@@ -299,6 +296,12 @@ struct Ingest: AsyncParsableCommand {
           do { columns = try CSVRecords(header: row.fields) } catch {
             headerError = FileError(line: row.line, message: error.message)
           }
+          return
+        }
+        // Checked once the header is read: a file of a header alone after the limit holds no
+        // record, and is no early stop.
+        if let maxErrors, summary.rejected >= maxErrors {
+          skipped = true
           return
         }
         if let error = row.error {

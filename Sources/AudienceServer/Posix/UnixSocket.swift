@@ -40,6 +40,13 @@ enum UnixSocket {
   /// Closes a descriptor.
   static func close(_ fd: Int32) { _ = Glibc.close(fd) }
 
+  /// Whether the peer closed its end outright (POLLHUP), without reading: a peer that only shut
+  /// down its sending side (`shutdown(SHUT_WR)`) still reads its answers, and is not gone.
+  static func peerClosed(_ fd: Int32) -> Bool {
+    var p = pollfd(fd: fd, events: 0, revents: 0)
+    return poll(&p, 1, 0) == 1 && p.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0
+  }
+
   /// Makes an inherited listening socket (systemd's) non-blocking for `accept`.
   static func adopt(listening fd: Int32) {
     _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)

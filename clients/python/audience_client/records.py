@@ -103,21 +103,23 @@ def misplaced_fields(record):
             return f"{prefix}demographics.{field}"
         return f"{prefix}{field}"
 
+    # A gap (None, NaN: a DataFrame's column that only some rows fill) holds nothing to lose.
     if wrapped:
-        for key in record:
-            if key != "data" and isinstance(key, str) and (key in _RECORD or key in _LOCATION or key in _DEMOGRAPHICS
-                                                           or key in ("location", "demographics")):
+        for key, value in record.items():
+            if key != "data" and isinstance(key, str) and not _is_gap(value) and (
+                    key in _RECORD or key in _LOCATION or key in _DEMOGRAPHICS or key in ("location", "demographics")):
                 out.append(f"{key} is beside data, not in it: it is not read")
     for group, keys in (("location", _LOCATION), ("demographics", _DEMOGRAPHICS)):
         members = d.get(group)
         if isinstance(members, dict):
-            for key in members:
-                if isinstance(key, str) and key not in keys and (key in _LOCATION or key in _DEMOGRAPHICS or key in _RECORD):
+            for key, value in members.items():
+                if isinstance(key, str) and key not in keys and not _is_gap(value) and (
+                        key in _LOCATION or key in _DEMOGRAPHICS or key in _RECORD):
                     out.append(f"{prefix}{group}.{key} is not read: it goes in {home(key)}")
     # Dotted names of a flat row with a field under the wrong group (location.age).
     for source in ([record] if d is record else [record, d]):
-        for key in source:
-            if not isinstance(key, str) or "." not in key:
+        for key, value in source.items():
+            if not isinstance(key, str) or "." not in key or _is_gap(value):
                 continue
             group, _, field = (key[5:] if key.startswith("data.") else key).rpartition(".")
             if group in ("location", "demographics") and field not in (_LOCATION if group == "location" else _DEMOGRAPHICS) \

@@ -247,11 +247,12 @@ def test_fields_where_the_shape_does_not_read_them_are_warnings(server):
         {"data": {"cookie": "m1", "location": {"city": "Oslo", "age": 33}}, "country": "Norway"},
         {"cookie": "m2", "location.age": 40, "demographics.city": "Rome"},
         {"cookie": "m3", "city": "Lima", "location.country": "Peru"},  # read: no warning
+        {"cookie": "m4", "location.age": float("nan"), "location": {"age": None}},  # gaps: nothing lost
     ]
     with Client(server) as c:
         with pytest.warns(UserWarning, match="4 field\\(s\\) were not read"):
             s = c.ingest(rows)
-        assert (s["accepted"], s["rejected"]) == (3, 0), s
+        assert (s["accepted"], s["rejected"]) == (4, 0), s
         assert s["warnings"] == [
             {"index": 0, "message": "country is beside data, not in it: it is not read"},
             {"index": 0, "message": "data.location.age is not read: it goes in data.demographics.age"},
