@@ -13,7 +13,7 @@ public struct ProfileReplay: Sendable {
   /// - Parameters:
   ///   - records: the profile's records with their stored sequence numbers (any order, gaps allowed).
   ///   - emails: the profile's linked emails; a record's other email (a link the identifier cap
-  ///     refused) is not linked in the replay either. Nil links every email.
+  ///     refused) is refused in the replay too, the record keeping it. Nil links every email.
   ///   - limits: record bounds (the identifier cap is not applied again: the store decided the links).
   ///   - mainCookie: a cookie of the profile, to pick it when the records do not all connect.
   ///   - splitCookies: the profile's cookies that were split off (their emails are not linked).
@@ -27,10 +27,13 @@ public struct ProfileReplay: Sendable {
     g.reserve(records: records.count)
     var seqs: [UInt64] = [0]
     for (n, stored) in records.sorted(by: { $0.seq < $1.seq }).enumerated() {
-      var r = stored.record
-      // A split cookie keeps its email: the replay refuses the link itself, and says so.
-      if let e = r.email, let emails, !emails.contains(e), !splitCookies.contains(r.cookie) { r.email = nil }
-      g.apply(StoredRecord(seq: UInt64(n + 1), contentID: stored.contentID, record: r))
+      // A link the profile does not have is refused as the cap refused it (the record keeps its
+      // email, as stored: export, history and the cookie's cohort show it; it was dropped, and
+      // they showed none). A split cookie's link is refused by the replay itself, and says so.
+      if let e = stored.record.email, let emails, !emails.contains(e), !splitCookies.contains(stored.record.cookie) {
+        g.freezeCapRefusals([IdentityGraph.CapRefusal(seq: UInt64(n + 1), application: 0)])
+      }
+      g.apply(StoredRecord(seq: UInt64(n + 1), contentID: stored.contentID, record: stored.record))
       seqs.append(stored.seq)
     }
     guard let id = g.profileID(of: .cookie(mainCookie)) else { return nil }
