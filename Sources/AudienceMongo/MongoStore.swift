@@ -101,12 +101,27 @@ public final class MongoStore: ProfileStore, Service {
         if record.createdAt == nil { record.createdAt = now }
         return StoredRecord(seq: first + UInt64(i), contentID: id, record: record)
       }
-      let duplicates = try insertRaw(s, stored)
-      return try stored.enumerated().map { (i, r) in
-        try MongoResolver(store: self, session: s).resolve(r, stored: duplicates.contains(i))
+      // Each record is stored, then linked, before the next is stored. Stored all first, a
+      // writer that died part way left records that a person's document, recomputed from all
+      // of its cookie's records, already counted without their links: sent again, each looked
+      // complete (a duplicate), and its email was never linked. Now a writer that dies between
+      // the two leaves one record its person does not count, and sending it again links it.
+      var outcomes: [IngestOutcome] = []
+      outcomes.reserveCapacity(stored.count)
+      for r in stored {
+        if stopAfterResolving.load(ordering: .relaxed) == outcomes.count {
+          throw AudienceError(.unavailable, "MongoDB: stopped for a test after \(outcomes.count) records")
+        }
+        let duplicate = try insertRaw(s, [r]).contains(0)
+        outcomes.append(try MongoResolver(store: self, session: s).resolve(r, stored: duplicate))
       }
+      return outcomes
     }
   }
+
+  /// For tests: an ingest stops (fails) once it has linked this many records, as a writer that
+  /// dies would; -1 never.
+  let stopAfterResolving = Atomic<Int>(-1)
 
   /// Inserts raw records (in chunks, unordered); returns the positions already stored.
   private func insertRaw(_ s: MongoSession, _ stored: [StoredRecord]) throws -> Set<Int> {

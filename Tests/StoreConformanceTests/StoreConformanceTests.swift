@@ -1,4 +1,6 @@
 import AudienceCore
+import Synchronization
+@testable import AudienceMongo
 import Testing
 
 /// The same rules, checked on every store: identity resolution, cohorts, segments, idempotency,
@@ -217,6 +219,24 @@ struct StoreConformanceTests {
     // history and the cookie's cohort showed none).
     #expect(history.entries.map(\.record.email) == ["x@zz.com"], "\(kind)")
     #expect(try await s.store.export(.cookie("c"))?.records.map(\.email) == ["x@zz.com"], "\(kind)")
+  }
+
+  /// A MongoDB writer that dies part way through a batch loses no link: sent again, the batch
+  /// links every email. (Its records were all stored before any was linked: the person's
+  /// document, recomputed from its cookie's records, counted the unlinked one, which then
+  /// looked like a duplicate, and z2 was never linked.)
+  @Test func aMongoWriterThatDiesPartWayLosesNoLink() async throws {
+    let s = try StoreUnderTest.open(.mongodb)
+    defer { Task { await s.close() } }
+    let mongo = try #require(s.store as? MongoStore)
+    let batch = [R.record("Z", "z1@x.com", minute: 1), R.record("Y", nil, minute: 2), R.record("Z", "z2@x.com", minute: 3)]
+    mongo.stopAfterResolving.store(1, ordering: .relaxed)
+    await #expect(throws: AudienceError.self) { _ = try await s.store.ingest(batch) }
+    mongo.stopAfterResolving.store(-1, ordering: .relaxed)
+    _ = try await s.store.ingest(batch)
+    let z = try #require(try await s.store.user(cookie: "Z"))
+    #expect(Set(z.summary.emails) == ["z1@x.com", "z2@x.com"])
+    #expect(z.data.email == "z2@x.com" && z.summary.records == 2)
   }
 
   /// An income with a fraction is compared as the number it is (100.9 is within 100..101, not
