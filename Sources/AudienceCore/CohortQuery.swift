@@ -136,7 +136,13 @@ extension IdentityGraph {
   /// - Parameters:
   ///   - filter: the filter.
   func scanMatches(_ filter: Filter?, _ categories: InterestCategories = .standard) -> [ProfileID] {
-    profiles.compactMap { p in p.flatMap { filter?.matches($0, categories) ?? true ? $0.id : nil } }
+    let cap = limits.maxInterestsPerProfile
+    return profiles.compactMap { p in
+      p.flatMap { p in
+        let match = filter.map { f in p.interests.count > cap ? f.matches(InterestCapped(p, cap: cap), categories) : f.matches(p, categories) }
+        return match ?? true ? p.id : nil
+      }
+    }
   }
 
   /// A cohort record as a filter sees it.

@@ -81,8 +81,9 @@ public indirect enum Filter: Hashable, Sendable {
       guard let v = s.value(field) else { return false }
       return values.contains(Filter.fold(v))
     case .income(let lo, let hi):
-      guard let income = s.incomeText.flatMap(Filter.incomeValue) else { return false }
-      return Filter.income(income, within: lo, hi)
+      // Exactly, as the index compares (a Double rounds incomes past 2^53).
+      guard let text = s.incomeText, let whole = Filter.numericIncome(text) else { return false }
+      return Filter.income(whole: whole, fraction: Filter.hasFraction(text), within: lo, hi)
     case .interestsAny(let xs): return xs.contains { s.hasInterest(folded: $0) }
     case .interestsAll(let xs): return xs.allSatisfy { s.hasInterest(folded: $0) }
     case .interestsNone(let xs): return !xs.contains { s.hasInterest(folded: $0) }
@@ -98,10 +99,20 @@ public indirect enum Filter: Hashable, Sendable {
     }
   }
 
-  /// Whether an income (`incomeValue`) is within whole bounds, inclusive: 100.9 is within
-  /// 100..101, not within 100..100.
-  @inline(__always) static func income(_ value: Double, within lo: Int64?, _ hi: Int64?) -> Bool {
-    (lo.map { value >= Double($0) } ?? true) && (hi.map { value <= Double($0) } ?? true)
+  /// Whether an income of whole part `whole`, plus a fraction when `fraction`, is within whole
+  /// bounds, inclusive, exactly: at least `lo` when the whole part is; at most `hi` when the
+  /// whole part is below it, or equal without a fraction.
+  static func income(whole: Int64, fraction: Bool, within lo: Int64?, _ hi: Int64?) -> Bool {
+    (lo.map { whole >= $0 } ?? true) && (hi.map { whole < $0 || (whole == $0 && !fraction) } ?? true)
+  }
+
+  /// Whether a numeric income has a fraction that is not zero ("100.9"; not "100.0").
+  static func hasFraction(_ text: String) -> Bool {
+    var inFraction = false
+    for c in text.utf8 {
+      if c == 0x2E { inFraction = true } else if inFraction, (0x31...0x39).contains(c) { return true }
+    }
+    return false
   }
 
   /// An income as the number it is, decimals included (`numericIncome`'s rules: digits with
@@ -172,6 +183,27 @@ extension Profile: FilterSubject {
   var foldedInterests: [String] { Array(interests.keys) }
   var createdSeconds: Int64? { first.createdAt.seconds }
   var seenSeconds: Int64? { last.createdAt.seconds }
+}
+
+/// A profile as filters see it past the interest cap: its kept interests only (the latest
+/// `cap` by first occurrence, as shown and indexed).
+struct InterestCapped: FilterSubject {
+  let profile: Profile
+  let kept: Set<String>
+
+  init(_ profile: Profile, cap: Int) {
+    self.profile = profile
+    kept = Set(profile.interests.values.sorted { $0.precedes($1) }.suffix(cap).map(\.spelling.asciiFastLowercased))
+  }
+
+  var ageValue: Int? { profile.ageValue }
+  var incomeText: String? { profile.incomeText }
+  func value(_ field: StringField) -> String? { profile.value(field) }
+  func hasInterest(folded: String) -> Bool { kept.contains(folded) }
+  var foldedInterests: [String] { Array(kept) }
+  var createdSeconds: Int64? { profile.createdSeconds }
+  var seenSeconds: Int64? { profile.seenSeconds }
+  var inCohort: Bool { profile.inCohort }
 }
 
 /// A record in a cookie's email cohort (the original route), with what the graph knows of it.

@@ -59,7 +59,10 @@ public struct ProfileReplay: Sendable {
   /// What filters test, for a store that pushes filters down.
   public func filterFields(categories: InterestCategories) -> FilterFields {
     let p = profile
-    let best = p.foldedInterests.compactMap { categories.category(ofFolded: $0) }.min()
+    // Past the interest cap, the kept interests only, as the embedded index holds them.
+    let cap = graph.limits.maxInterestsPerProfile
+    let interests = p.interests.count > cap ? InterestCapped(p, cap: cap).foldedInterests : p.foldedInterests
+    let best = interests.compactMap { categories.category(ofFolded: $0) }.min()
     let income = p.incomeText
     let numeric = income.flatMap(Filter.numericIncome)
     return FilterFields(
@@ -67,14 +70,15 @@ public struct ProfileReplay: Sendable {
       state: p.value(.state).map(Filter.fold), city: p.value(.city).map(Filter.fold),
       education: p.value(.education).map(Filter.fold), income: numeric,
       incomeExact: income.flatMap(Filter.incomeValue).flatMap { $0 == Double(numeric ?? 0) ? nil : $0 },
-      incomeLabel: numeric == nil ? income.map(Filter.fold) : nil, interests: p.foldedInterests.sorted(),
+      incomeLabel: numeric == nil ? income.map(Filter.fold) : nil, interests: interests.sorted(),
       category: Filter.fold(best.map { categories.order[$0] } ?? categories.fallback),
       created: p.first.createdAt.seconds, seen: p.last.createdAt.seconds, inCohort: p.inCohort)
   }
 }
 
 /// A profile's values as filters compare them: strings folded (trimmed, lower-cased), income
-/// split into a number or a label, every interest (not only the shown ones), the category.
+/// split into a number or a label, the interests kept (the latest 64 by first occurrence, as
+/// shown and indexed), the category.
 public struct FilterFields: Hashable, Sendable {
   public var age: Int?
   public var gender: String?

@@ -86,7 +86,14 @@ public struct SegmentMembership: Sendable {
   private mutating func check(_ id: ProfileID, _ graph: IdentityGraph, _ changes: inout [SegmentChange]) {
     // Merged away by a later record of the same batch: that record's outcome reports it.
     guard let profile = graph.profiles[id] else { return }
-    let now = filter?.matches(profile, categories) ?? true
+    // Past the interest cap, the oldest interests are matched no more, as in queries (the
+    // index holds the kept ones): a watch matched every interest, and kept a profile a query
+    // no longer returned.
+    let cap = graph.limits.maxInterestsPerProfile
+    let now =
+      filter.map { f in
+        profile.interests.count > cap ? f.matches(InterestCapped(profile, cap: cap), categories) : f.matches(profile, categories)
+      } ?? true
     guard now != members.contains(id) else { return }
     let view = profile.view(cookie: nil, interestCap: graph.limits.maxInterestsPerProfile)
     if now {

@@ -43,6 +43,38 @@ struct SegmentMembershipTests {
     }
   }
 
+  /// Past the interest cap the oldest interests are matched no more, by watches as by queries
+  /// (a watch matched every interest: it let in a profile a query did not return, and never
+  /// let out one whose interest was dropped).
+  @Test func watchesFollowTheInterestCap() {
+    var limits = RecordLimits()
+    limits.maxInterestsPerProfile = 3
+    var g = IdentityGraph(limits: limits)
+    var q0 = SegmentMembership(.interests(any: ["q0"]), categories: .standard, in: g)
+    var notQ0 = SegmentMembership(.all([.not(.interests(any: ["q0"])), .interests(any: ["q1"])]), categories: .standard, in: g)
+    let o1 = Fixture.apply([Fixture.record("cap", nil, day: 1, interests: ["Q0", "Q1", "Q2", "Q3"])], to: &g)
+    #expect(q0.update(after: o1, in: g).isEmpty)  // Q0 is the one dropped
+    #expect(notQ0.update(after: o1, in: g).map { if case .enter = $0 { true } else { false } } == [true])
+    #expect(g.index.evaluate(.interests(any: ["q0"]), .standard).count == 0)
+    #expect(g.scanMatches(.interests(any: ["q0"])).isEmpty)
+    // A profile in by an interest that a later record pushes out leaves.
+    var q1 = SegmentMembership(.interests(any: ["q1"]), categories: .standard, in: g)
+    #expect(q1.count == 1)
+    let o2 = Fixture.apply([Fixture.record("cap", nil, day: 2, interests: ["Q4"])], to: &g)
+    #expect(q1.update(after: o2, in: g).map { if case .leave = $0 { true } else { false } } == [true])
+  }
+
+  /// Incomes past 2^53 are compared exactly, by watches as by the index (a Double rounded
+  /// 9007199254740993 down to the bound).
+  @Test func largeIncomesAreComparedExactly() {
+    var g = IdentityGraph()
+    var live = SegmentMembership(.income(min: nil, max: 9_007_199_254_740_992), categories: .standard, in: g)
+    let o = Fixture.apply([Fixture.record("big", nil, day: 1, income: "9007199254740993"), Fixture.record("edge", nil, day: 1, income: "9007199254740992.5")], to: &g)
+    #expect(live.update(after: o, in: g).isEmpty)
+    #expect(g.index.evaluate(.income(min: nil, max: 9_007_199_254_740_992), .standard).count == 0)
+    #expect(Filter.income(min: 100, max: 100).matches(g.profiles[0]!, .standard) == false)
+  }
+
   @Test func aMergeReportsTheAbsorbedProfileAsLeavingIntoTheSurvivor() {
     var g = Fixture.graph([
       Fixture.record("a", "a@x", day: 1, age: 25, interests: ["Gaming"]),

@@ -80,8 +80,8 @@ extension SegmentIndex {
   func incomeCode(_ code: Int, _ whole: Int64, within lo: Int64?, _ hi: Int64?) -> Bool {
     guard whole >= (lo ?? .min), whole <= (hi ?? .max) else { return false }
     guard whole == hi else { return true }
-    let exact = Filter.incomeValue(dictionaries[Column.income.rawValue].values[code]) ?? Double(whole)
-    return Filter.income(exact, within: lo, hi)
+    // At the high bound, within unless it has a fraction (exactly: no Double).
+    return !Filter.hasFraction(dictionaries[Column.income.rawValue].values[code])
   }
 
   /// Live profiles whose value in a per-profile column is within the range.

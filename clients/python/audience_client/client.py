@@ -365,7 +365,9 @@ class Client:
     def watch(self, where=None, **filters):
         """A live segment, as a generator of events (dicts shaped as `audience watch --json`):
         {"event": "started", "total"}, then {"event": "enter" | "leave", "profile_id", "data",
-        "merged_into"} as records change the segment, until the generator is closed.
+        "merged_into"} or {"event": "forgotten", "profile_id"} as records change the segment,
+        until the generator is closed, or {"event": "ended"} when the server ends the watch (it
+        is shutting down; the generator then stops).
 
         The watch runs on a connection of its own, so this client stays usable meanwhile;
         closing the generator closes that connection, which ends the watch on the server."""
@@ -392,6 +394,8 @@ class Client:
                 if e.kind == rpc_pb2.WATCH_EVENT_KIND_STARTED:
                     yield {"event": "started", "total": e.total}
                 elif e.kind == rpc_pb2.WATCH_EVENT_KIND_ENDED:
+                    # The server ended it (shutdown): said, as the CLI prints it, then the end.
+                    yield {"event": "ended"}
                     return
                 elif e.kind == rpc_pb2.WATCH_EVENT_KIND_FORGOTTEN:
                     yield {"event": "forgotten", "profile_id": e.profile_id}

@@ -141,6 +141,36 @@ def test_watch_streams_enter_and_leave(server):
         assert c.health()["profiles"] == 4  # the client is still usable
 
 
+def test_a_watch_the_server_ends_says_ended(tmp_path):
+    # At shutdown the server ends each watch: the generator yields {"event": "ended"} (the docs
+    # list it; the generator stopped without it, as if the segment had simply run out).
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from .conftest import BIN_DIR
+    sock = str(tmp_path / "s.sock")
+    p = subprocess.Popen([str(BIN_DIR / "audienced"), "--socket", sock, "--data-dir", str(tmp_path / "data"),
+                          "--exit-with-parent"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(500):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.02)
+        with Client(sock) as c:
+            events = c.watch(where="country:canada")
+            assert next(events) == {"event": "started", "total": 0}
+            p.send_signal(signal.SIGTERM)
+            assert next(events) == {"event": "ended"}
+            with pytest.raises(StopIteration):
+                next(events)
+        assert p.wait(timeout=30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+
+
 def test_forget_and_export(server):
     with Client(server) as c:
         c.ingest(PEOPLE + [{"cookie": "p1b", "email": "P1@x.com", "created_at": "2030-01-01T00:00:00"}])
