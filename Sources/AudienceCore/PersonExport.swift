@@ -132,7 +132,11 @@ extension IdentityGraph {
       case .merged:
         let via = byCookie != nil && byEmail != nil ? " (linked by cookie \(r.cookie) and email \(r.email ?? ""))" : ""
         change = "merged the profile of cookie \(absorbedCookies.joined(separator: ", "))\(via)"
-      case .capped(_, let reason): change = reason
+      case .capped(_, let reason):
+        // Refused because the email is blocked now (the list changed since it was stored), not
+        // by the cap: said so.
+        let blocked = reason == Self.frozenCapRefusal && r.email.map { limits.blockedIdentifiers.contains($0) } == true
+        change = blocked ? Self.blockedRefusal : reason
       case .duplicate: change = "duplicate"
       case .rejected(let error): change = error.message
       }

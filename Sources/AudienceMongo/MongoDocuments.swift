@@ -14,11 +14,17 @@ enum MongoDocuments {
   static let splits = "splits"
 
   /// A raw record document.
-  static func raw(_ stored: StoredRecord) -> JSONValue {
-    .object([
-      ("_id", .string(stored.contentID.description)), ("seq", .int(Int64(bitPattern: stored.seq))),
-      ("data", RecordJSON.data(stored.record)),
-    ])
+  /// - Parameters:
+  ///   - stored: the record.
+  ///   - pending: marked as not linked yet (`pending: true`, removed once it is): a writer that
+  ///     dies between storing and linking it leaves the mark, and the record is linked when sent
+  ///     again, whatever was written since.
+  static func raw(_ stored: StoredRecord, pending: Bool = false) -> JSONValue {
+    .object(
+      [
+        ("_id", .string(stored.contentID.description)), ("seq", .int(Int64(bitPattern: stored.seq))),
+        ("data", RecordJSON.data(stored.record)),
+      ] + (pending ? [("pending", .bool(true))] : []))
   }
 
   /// A raw record document read back.
@@ -53,7 +59,8 @@ enum MongoDocuments {
       ("created", .int(f.created)), ("seen", .int(f.seen)), ("cohort", .bool(f.inCohort)),
       ("repeated_n", .int(Int64(summary.repeatedEmails.count))),
       // The category of the interests shown (at most the cap), which analytics count; `category`
-      // (of every interest) is what filters test, as in the embedded store.
+      // (of the kept interests, the same ones since the cap applies to filters too) is what
+      // filters test, as in the embedded store.
       ("view_category", .string(categories.category(of: view.interests))),
     ]
     // Absent, not null, when unknown: a range never matches a missing value, as in the embedded index.

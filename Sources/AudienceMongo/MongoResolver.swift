@@ -370,7 +370,10 @@ struct MongoResolver {
     let records = try s.find(MongoDocuments.users, .object([("data.email", .string(email))]))
     guard Set(records.compactMap { $0["data"]?.string("cookie") }).count >= 2 else { return }
     let updates: [JSONValue] = records.map { doc in
-      .object([("q", .object([("_id", doc["_id"] ?? .null)])), ("u", doc), ("upsert", .bool(true))])
+      // Without the pending mark of a record being linked (the cohort copy is not unmarked).
+      var copy = doc
+      if case .object(let members) = doc { copy = .object(members.filter { $0.0 != "pending" }) }
+      return .object([("q", .object([("_id", doc["_id"] ?? .null)])), ("u", copy), ("upsert", .bool(true))])
     }
     var start = 0
     while start < updates.count {

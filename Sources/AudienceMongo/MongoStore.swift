@@ -101,36 +101,48 @@ public final class MongoStore: ProfileStore, Service {
         if record.createdAt == nil { record.createdAt = now }
         return StoredRecord(seq: first + UInt64(i), contentID: id, record: record)
       }
-      // Each record is stored, then linked, before the next is stored. Stored all first, a
-      // writer that died part way left records that a person's document, recomputed from all
-      // of its cookie's records, already counted without their links: sent again, each looked
-      // complete (a duplicate), and its email was never linked. Now a writer that dies between
-      // the two leaves one record its person does not count, and sending it again links it.
+      // Each record is stored marked pending, linked, then unmarked, before the next is stored.
+      // Stored all first, a writer that died part way left records that a person's document,
+      // recomputed from all of its cookie's records, already counted without their links: sent
+      // again, each looked complete (a duplicate), and its email was never linked. A record
+      // still marked was stored by a writer that died before linking it: it is linked now.
       var outcomes: [IngestOutcome] = []
       outcomes.reserveCapacity(stored.count)
       for r in stored {
-        if stopAfterResolving.load(ordering: .relaxed) == outcomes.count {
-          throw AudienceError(.unavailable, "MongoDB: stopped for a test after \(outcomes.count) records")
+        let id = JSONValue.string(r.contentID.description)
+        var storedBefore = try insertRaw(s, [r], pending: true).contains(0)
+        if storedBefore,
+          try !s.find(MongoDocuments.users, .object([("_id", id), ("pending", .bool(true))]), .object([("limit", .int(1))])).isEmpty
+        {
+          storedBefore = false  // by a writer that died before linking it
         }
-        let duplicate = try insertRaw(s, [r]).contains(0)
-        outcomes.append(try MongoResolver(store: self, session: s).resolve(r, stored: duplicate))
+        if stopAfterStoring.load(ordering: .relaxed) == outcomes.count {
+          throw AudienceError(.unavailable, "MongoDB: stopped for a test after storing \(outcomes.count + 1) records")
+        }
+        outcomes.append(try MongoResolver(store: self, session: s).resolve(r, stored: storedBefore))
+        if !storedBefore {
+          try s.write(.object([
+            ("update", .string(MongoDocuments.users)),
+            ("updates", .array([.object([("q", .object([("_id", id)])), ("u", .object([("$unset", .object([("pending", .string(""))]))]))])])),
+          ]))
+        }
       }
       return outcomes
     }
   }
 
-  /// For tests: an ingest stops (fails) once it has linked this many records, as a writer that
-  /// dies would; -1 never.
-  let stopAfterResolving = Atomic<Int>(-1)
+  /// For tests: an ingest stops (fails) after storing the record that follows this many linked
+  /// ones, before linking it, as a writer that dies would; -1 never.
+  let stopAfterStoring = Atomic<Int>(-1)
 
   /// Inserts raw records (in chunks, unordered); returns the positions already stored.
-  private func insertRaw(_ s: MongoSession, _ stored: [StoredRecord]) throws -> Set<Int> {
+  private func insertRaw(_ s: MongoSession, _ stored: [StoredRecord], pending: Bool = false) throws -> Set<Int> {
     var duplicates = Set<Int>()
     var start = 0
     while start < stored.count {
       let chunk = stored[start..<min(start + 1000, stored.count)]
       let reply = try s.writeReportingErrors(.object([
-        ("insert", .string(MongoDocuments.users)), ("documents", .array(chunk.map(MongoDocuments.raw))),
+        ("insert", .string(MongoDocuments.users)), ("documents", .array(chunk.map { MongoDocuments.raw($0, pending: pending) })),
         ("ordered", .bool(false)),
       ]))
       for e in reply.errors {

@@ -238,6 +238,8 @@ struct EmbeddedStoreTests {
         }
         #expect(one.summary.emails == [] && one.data.email == nil)
         #expect(two.summary.emails == ["k2@x.com"] && two.data.email == "k2@x.com")
+        // history says why the link is not made: the list, not the cap.
+        #expect(try await store.history(.cookie("kiosk1"))?.entries.map(\.change) == [IdentityGraph.blockedRefusal])
         #expect(try await store.stats().records == 3)
       }
       await store.close()
