@@ -119,15 +119,7 @@ struct CSVParserTests {
   @Test(arguments: [1, 7, 1 << 16])
   func aClosedQuotedFieldPastTheLimitIsRefusedAlone(chunk: Int) {
     let text = "cookie,notes,age\nN1,\"" + String(repeating: "w\n", count: 40) + "\",2\nN3,e,abc\nN4,\"" + String(repeating: "v\n", count: 30) + "\"\nN5,f,4\n\"" + String(repeating: "u\n", count: 30) + "\""
-    var p = CSVParser(maxFieldBytes: 16)
-    let bytes = Array(text.utf8)
-    var rows: [CSVRow] = []
-    var at = 0
-    while at < bytes.count {
-      rows += p.feed(bytes[at..<min(bytes.count, at + chunk)])
-      at += chunk
-    }
-    rows += p.finish()
+    let rows = Self.parsed(text, maxFieldBytes: 16, chunk: chunk)
     #expect(rows.map(\.line) == [1, 2, 43, 44, 75, 76], "\(rows)")
     #expect(rows[1].error == "a quoted field starting on line 2 is longer than 16 bytes (it ends on line 42); the row is not stored", "\(rows[1])")
     #expect(rows[2] == CSVRow(line: 43, fields: ["N3", "e", "abc"]))
@@ -142,15 +134,7 @@ struct CSVParserTests {
   @Test(arguments: [1, 5, 1 << 16])
   func aQuoteNeverClosedBeforeALaterQuotedFieldLosesNoRows(chunk: Int) {
     let text = "cookie,city,age\nu1,a,1\nu2,\"oops,2\nu3,b,3\nu4,c,4\nu5,d,x\nu6,\"D.C.\",6\nu7,e,7\n"
-    var p = CSVParser()
-    let bytes = Array(text.utf8)
-    var rows: [CSVRow] = []
-    var at = 0
-    while at < bytes.count {
-      rows += p.feed(bytes[at..<min(bytes.count, at + chunk)])
-      at += chunk
-    }
-    rows += p.finish()
+    let rows = Self.parsed(text, chunk: chunk)
     #expect(rows.map(\.line) == [1, 2, 3, 4, 5, 6, 7, 8], "\(rows)")
     #expect(rows[2].error?.contains("never closed") == true, "\(rows[2])")
     #expect(rows.filter { $0.error == nil }.map { $0.fields[0] } == ["cookie", "u1", "u3", "u4", "u5", "u6", "u7"], "\(rows)")
@@ -175,6 +159,19 @@ struct CSVParserTests {
 }
 
 extension CSVParserTests {
+  /// The rows of `text`, fed to a parser in chunks of `chunk` bytes.
+  static func parsed(_ text: String, maxFieldBytes: Int = 1 << 20, chunk: Int) -> [CSVRow] {
+    var parser = CSVParser(maxFieldBytes: maxFieldBytes)
+    let bytes = Array(text.utf8)
+    var rows: [CSVRow] = []
+    var at = 0
+    while at < bytes.count {
+      rows += parser.feed(bytes[at..<min(bytes.count, at + chunk)])
+      at += chunk
+    }
+    return rows + parser.finish()
+  }
+
   /// A quote never closed swallowed the lines after it into one field; the rows there were lost
   /// without a word (42,832 good rows in a 3-million-row file, counted nowhere). They are read
   /// again as rows: only the broken row is refused. Past the field limit and at the file's end.
@@ -183,15 +180,7 @@ extension CSVParserTests {
     let good = (0..<40).map { "g\($0),g\($0)@x.com,30" }
     let text = (["cookie,email,age", "q1,q1@x.com,30", "q2,\"unterminated@x.com,30"] + good).joined(separator: "\n") + "\n"
     for chunk in [1, 7, 4096] {
-      var parser = CSVParser(maxFieldBytes: maxFieldBytes)
-      var rows: [CSVRow] = []
-      let bytes = Array(text.utf8)
-      var at = 0
-      while at < bytes.count {
-        rows += parser.feed(bytes[at..<min(bytes.count, at + chunk)])
-        at += chunk
-      }
-      rows += parser.finish()
+      let rows = Self.parsed(text, maxFieldBytes: maxFieldBytes, chunk: chunk)
       let refused = rows.filter { $0.error != nil }
       #expect(refused.map(\.line) == [3], "\(chunk): \(refused)")
       #expect(refused.first?.error?.contains("a quoted field starting on line 3 is") == true, "\(refused)")
@@ -216,15 +205,7 @@ extension CSVParserTests {
   ] as [(String, Int, [(Int, [String]?)])])
   func rowsReadAgainAreTheFilesBytes(_ text: String, _ limit: Int, _ expected: [(Int, [String]?)]) {
     for chunk in [1, 3, 1 << 16] {
-      var parser = CSVParser(maxFieldBytes: limit)
-      let bytes = Array(text.utf8)
-      var rows: [CSVRow] = []
-      var at = 0
-      while at < bytes.count {
-        rows += parser.feed(bytes[at..<min(bytes.count, at + chunk)])
-        at += chunk
-      }
-      rows += parser.finish()
+      let rows = Self.parsed(text, maxFieldBytes: limit, chunk: chunk)
       let got = rows.map { ($0.line, $0.error == nil ? $0.fields : nil) }
       #expect(got.map(\.0) == expected.map(\.0), "\(text) in chunks of \(chunk): \(rows)")
       #expect(got.map(\.1) == expected.map(\.1), "\(text) in chunks of \(chunk): \(rows)")

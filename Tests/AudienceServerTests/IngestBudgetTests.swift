@@ -22,15 +22,8 @@ struct IngestBudgetTests {
   /// pipelined to a store that takes 100 ms an ingest.
   static func peakHeld(limit: Int) async throws -> (peak: Int, frame: Int) {
     let peak = Peak()
-    var frame = 0
     try await withInProcessServer(SlowStore(delay: .milliseconds(100)), configure: { $0.maxIngestBytes = limit }) { server, path, _ in
-      let watching = Task {
-        while !Task.isCancelled {
-          let held = server.ingestBudget.held
-          if held > peak.value.load(ordering: .relaxed) { peak.value.store(held, ordering: .relaxed) }
-          try? await Task.sleep(for: .milliseconds(2))
-        }
-      }
+      let watching = peak.watch(server.ingestBudget)
       try await withThrowingTaskGroup(of: Void.self) { group in
         for c in 0..<4 {
           group.addTask {
@@ -52,17 +45,12 @@ struct IngestBudgetTests {
       watching.cancel()
       #expect(server.ingestBudget.held == 0, "every request's bytes were given back")
     }
-    var buffer = ByteBuffer()
-    WireCodec.encode(WireRequest(id: 1, body: .ingest(batch(0, bytes: 100_000))), into: &buffer)
-    frame = buffer.readableBytes
-    return (peak.value.load(ordering: .relaxed), frame)
+    return (peak.value.load(ordering: .relaxed), frameBytes)
   }
 
   @Test func manyConnectionsPipeliningIngestsStayWithinTheBudget() async throws {
     // Two frames' worth: at most two requests held at once, whichever connections send them.
-    var buffer = ByteBuffer()
-    WireCodec.encode(WireRequest(id: 1, body: .ingest(Self.batch(0, bytes: 100_000))), into: &buffer)
-    let (peak, frame) = try await Self.peakHeld(limit: 2 * buffer.readableBytes + 100)
+    let (peak, frame) = try await Self.peakHeld(limit: 2 * Self.frameBytes + 100)
     #expect(frame > 50_000, "\(frame)")
     #expect(peak > 0 && peak <= 2 * frame + 100, "peak \(peak), frame \(frame)")
     // The same load without a budget to speak of holds many more at once (the test can tell).
@@ -82,23 +70,35 @@ struct IngestBudgetTests {
     }
   }
 
-  final class Peak: Sendable { let value = Atomic<Int>(0) }
+  /// The most a budget held, sampled every 2 ms while `watch`'s task runs.
+  final class Peak: Sendable {
+    let value = Atomic<Int>(0)
+
+    func watch(_ budget: IngestBudget) -> Task<Void, Never> {
+      Task {
+        while !Task.isCancelled {
+          let held = budget.held
+          if held > value.load(ordering: .relaxed) { value.store(held, ordering: .relaxed) }
+          try? await Task.sleep(for: .milliseconds(2))
+        }
+      }
+    }
+  }
+
+  /// The frame size of an Ingest of `batch(0, bytes: 100_000)`.
+  static var frameBytes: Int {
+    var buffer = ByteBuffer()
+    WireCodec.encode(WireRequest(id: 1, body: .ingest(batch(0, bytes: 100_000))), into: &buffer)
+    return buffer.readableBytes
+  }
 
   /// Ingest streams count too: three connections, each a stream of 8 batches with a window of 8,
   /// hold at most the budget; every batch is acknowledged and its bytes given back.
   @Test func ingestStreamsStayWithinTheBudget() async throws {
-    var buffer = ByteBuffer()
-    WireCodec.encode(WireRequest(id: 1, body: .ingest(Self.batch(0, bytes: 100_000))), into: &buffer)
-    let limit = 2 * buffer.readableBytes + 200
+    let limit = 2 * Self.frameBytes + 200
     let peak = Peak()
     try await withInProcessServer(SlowStore(delay: .milliseconds(50)), configure: { $0.maxIngestBytes = limit }) { server, path, _ in
-      let watching = Task {
-        while !Task.isCancelled {
-          let held = server.ingestBudget.held
-          if held > peak.value.load(ordering: .relaxed) { peak.value.store(held, ordering: .relaxed) }
-          try? await Task.sleep(for: .milliseconds(2))
-        }
-      }
+      let watching = peak.watch(server.ingestBudget)
       try await withThrowingTaskGroup(of: Int.self) { group in
         for c in 0..<3 {
           group.addTask {

@@ -6,6 +6,14 @@ import Testing
 /// Bytes that are not a well-formed request get an error that says what was wrong; never a crash.
 @Suite("Hostile bytes")
 struct HostileBytesTests {
+  /// A QueryCohort of `filter`, encoded and decoded again.
+  private func decoded(_ filter: Filter) throws -> WireRequest {
+    var b = ByteBuffer()
+    WireCodec.encode(WireRequest(id: 1, body: .queryCohort(CohortQuery(filter: filter))), into: &b)
+    b.moveReaderIndex(forwardBy: 4)
+    return try WireCodec.decodeRequest(b)
+  }
+
   private func decodeError(_ bytes: [UInt8]) -> String? {
     do {
       _ = try WireCodec.decodeRequest(ByteBuffer(bytes: bytes))
@@ -134,12 +142,6 @@ struct HostileBytesTests {
 
   /// A filter's errors name the node: `any[1].income`, not `income`.
   @Test func filterErrorsNameTheNode() throws {
-    func decoded(_ filter: Filter) throws -> WireRequest {
-      var b = ByteBuffer()
-      WireCodec.encode(WireRequest(id: 1, body: .queryCohort(CohortQuery(filter: filter))), into: &b)
-      b.moveReaderIndex(forwardBy: 4)
-      return try WireCodec.decodeRequest(b)
-    }
     #expect(throws: AudienceError.invalidField("filter.any[1].income", "min 9 is above max 1")) {
       try decoded(.any([.age(min: 1, max: 2), .income(min: 9, max: 1)]))
     }
@@ -179,12 +181,6 @@ struct HostileBytesTests {
   /// Swift value is made of it: a wide tree (100,000 range predicates, half a megabyte) held the
   /// store's lock for seconds. A reversed range is refused as in an expression.
   @Test func wideFiltersAndReversedRangesAreRefused() throws {
-    func decoded(_ filter: Filter) throws -> WireRequest {
-      var b = ByteBuffer()
-      WireCodec.encode(WireRequest(id: 1, body: .queryCohort(CohortQuery(filter: filter))), into: &b)
-      b.moveReaderIndex(forwardBy: 4)
-      return try WireCodec.decodeRequest(b)
-    }
     let leaf = Filter.created(min: 0, max: nil)
     _ = try decoded(.any(Array(repeating: leaf, count: 255)))
     #expect(throws: AudienceError.invalidField("filter", "has more than 256 predicates and operators; at most 256 (a list of values, country:A,B,C, is one; a run of one operator, a or b or c, is one)")) {
