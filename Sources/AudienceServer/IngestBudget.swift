@@ -25,6 +25,9 @@ final class IngestBudget: Sendable {
   /// Bytes held now.
   var held: Int { state.withLock { $0.held } }
 
+  /// Requests waiting for room now.
+  var waiting: Int { state.withLock { $0.waiting.count } }
+
   /// Takes `bytes`, waiting while they do not fit or an earlier request waits; false when
   /// `gone()` became true first (the connection closed, or the server is closing it). Called on
   /// a connection's thread.

@@ -14,6 +14,8 @@ struct SlowStore: ProfileStore, Service {
   let delay: Duration
   /// Ingests begun, so a test can wait until one is in flight.
   let ingests = Counter()
+  /// When set, an ingest also waits until it is opened (a test decides when it ends).
+  var gate: Gate? = nil
 
   final class Counter: Sendable {
     private let value = Atomic<Int>(0)
@@ -21,8 +23,15 @@ struct SlowStore: ProfileStore, Service {
     var count: Int { value.load(ordering: .relaxed) }
   }
 
+  final class Gate: Sendable {
+    private let opened = Atomic<Bool>(false)
+    func open() { opened.store(true, ordering: .relaxed) }
+    var isOpen: Bool { opened.load(ordering: .relaxed) }
+  }
+
   func ingest(_ records: [Record]) async throws -> [IngestOutcome] {
     ingests.increment()
+    while let gate, !gate.isOpen { try? await Task.sleep(for: .milliseconds(5)) }
     try? await Task.sleep(for: delay)
     return records.indices.map { .created($0) }
   }

@@ -132,14 +132,15 @@ struct IngestBudgetTests {
       budget.give(90)
     }
     large.start()
-    Thread.sleep(forTimeInterval: 0.1)
+    while budget.waiting < 1 { Thread.sleep(forTimeInterval: 0.005) }
     let small = Thread {
       _ = budget.take(30) { false }  // would fit now (60 + 30), but the large one came first
       order.withLock { $0.append("small") }
       budget.give(30)
     }
     small.start()
-    Thread.sleep(forTimeInterval: 0.2)
+    while budget.waiting < 2 { Thread.sleep(forTimeInterval: 0.005) }
+    Thread.sleep(forTimeInterval: 0.1)
     #expect(order.withLock { $0 }.isEmpty)
     budget.give(60)
     for _ in 0..<100 where order.withLock({ $0.count }) < 2 { Thread.sleep(forTimeInterval: 0.02) }
@@ -150,7 +151,11 @@ struct IngestBudgetTests {
   /// A peer that sent an Ingest and hung up while it waited for room: the request is not run
   /// (it was, once room came, and its reader thread was held until then).
   @Test func anIngestWhosePeerHungUpWhileWaitingIsNotRun() async throws {
-    let store = SlowStore(delay: .milliseconds(600))
+    // The first ingest holds the budget until the gate opens, which is once the hung-up peer's
+    // connection is gone (with a fixed delay, a loaded machine let it finish first, and the
+    // second ingest then ran with the room free).
+    let gate = SlowStore.Gate()
+    let store = SlowStore(delay: .zero, gate: gate)
     try await withInProcessServer(store, configure: { $0.maxIngestBytes = 1 }) { server, path, _ in
       let client = try await AudienceClient.connect(socketPath: path)
       let first = Task { try await client.ingest([RawRecord(cookie: "a")]) }
@@ -160,8 +165,11 @@ struct IngestBudgetTests {
       raw.send(WireRequest(id: 2, body: .ingest([RawRecord(cookie: "gone")])))
       try await Task.sleep(for: .milliseconds(100))
       shutdown(raw.fd, Int32(SHUT_RDWR))
+      for _ in 0..<1_000 where server.connections.count > 1 { try await Task.sleep(for: .milliseconds(10)) }
+      #expect(server.connections.count == 1, "the hung-up peer's connection is still open")
+      gate.open()
       #expect(try await first.value.accepted == 1)
-      try await Task.sleep(for: .milliseconds(800))
+      try await Task.sleep(for: .milliseconds(300))
       #expect(store.ingests.count == 1, "the hung-up peer's ingest ran")
       #expect(server.ingestBudget.held == 0)
       await client.close()

@@ -163,7 +163,11 @@ struct ScriptingTests {
     p.standardOutput = out
     p.standardError = FileHandle.nullDevice
     try p.run()
-    try await Task.sleep(for: .milliseconds(500))  // connected, Hello answered
+    // Connected, Hello answered, the stream opened: the server counts the CLI's connection.
+    let client = try await server.client()
+    for _ in 0..<500 where try await client.health().connections < 2 { try await Task.sleep(for: .milliseconds(10)) }
+    try await Task.sleep(for: .milliseconds(200))
+    await client.close()
     kill(pid, SIGSTOP)
     defer { kill(pid, SIGCONT) }
     // More than the window: the reader waits for an acknowledgement that does not come.
@@ -212,6 +216,35 @@ struct ScriptingTests {
     #expect(text.contains("file 1/3 \(paths[0]): 0 records"), "\(text)")
     #expect(text.contains("% read"), "\(text)")
     #expect(text.contains("accepted 6000 record(s)"), "\(text)")
+    #expect(await server.stop() == 0)
+  }
+
+  /// Interrupted while still connecting to a server that accepts but does not answer (stopped):
+  /// it ends 5 s after the signal, nothing sent, exit 130 (the wait for Hello had no end).
+  @Test func anIngestInterruptedWhileConnectingToAHungServerEnds() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let pid = try #require(server.process?.processIdentifier)
+    kill(pid, SIGSTOP)
+    defer { kill(pid, SIGCONT) }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/audience")
+    p.arguments = ["--socket", server.socketPath, "ingest", "-", "--json"]
+    let input = Pipe(), out = Pipe()
+    p.standardInput = input
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    try await Task.sleep(for: .milliseconds(500))
+    kill(p.processIdentifier, SIGTERM)
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    kill(pid, SIGCONT)
+    #expect(p.terminationReason == .exit && p.terminationStatus == 130, "\(text)")
+    let summary = try JSONValue(parsing: text.trimmingCharacters(in: .whitespacesAndNewlines))
+    #expect(summary["interrupted"] == .bool(true) && summary["accepted"] == .int(0), "\(text)")
+    #expect(summary["error"]?["code"] == .string("DEADLINE_EXCEEDED"), "\(text)")
     #expect(await server.stop() == 0)
   }
 }

@@ -96,15 +96,28 @@ struct Ingest: AsyncParsableCommand {
     // a server that stopped answering (`timeout 5 audience ingest` against a hung server waited
     // on) gets `Interrupt.grace`, then the connection is closed and the summary printed.
     let gaveUp = Interrupt.GaveUp()
+    let json = global.json
+    let watchdog = Task {
+      while !Interrupt.isRequested { try await Task.sleep(for: .milliseconds(100)) }
+      try await Task.sleep(for: Interrupt.grace)
+      gaveUp.set()
+      if let client = gaveUp.client {
+        await client.close()
+      } else {
+        // Still connecting (the server accepts but does not answer): nothing was sent.
+        let status = WireStatus(.deadlineExceeded, "interrupted while connecting: the server did not answer within \(Interrupt.grace); nothing was sent")
+        Output.stderr("audience: \(status.code): \(status.message)")
+        if json, case .object(let members) = IngestTally().json {
+          Output.stdout(JSONValue.object(members + [("stopped_early", .bool(false)), ("interrupted", .bool(true)), ("error", Output.errorJSON(status))]).serialized())
+          Output.flushStandardOutput()
+        }
+        Glibc.exit(130)
+      }
+    }
+    defer { watchdog.cancel() }
     do {
       try await Output.withClient(global, jsonErrors: false) { client in
-        let watchdog = Task {
-          while !Interrupt.isRequested { try await Task.sleep(for: .milliseconds(100)) }
-          try await Task.sleep(for: Interrupt.grace)
-          gaveUp.set()
-          await client.close()
-        }
-        defer { watchdog.cancel() }
+        gaveUp.client = client
         // With --max-errors, one batch at a time: a record the server rejects is known when its
         // batch is answered, and no batch goes out after the limit is reached.
         let sender = BatchSender(

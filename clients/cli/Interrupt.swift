@@ -1,3 +1,4 @@
+import AudienceClient
 import Synchronization
 internal import CSystemCalls
 internal import Glibc
@@ -53,11 +54,17 @@ enum Interrupt {
   /// How long acknowledgements are waited for after an interrupt.
   static let grace: Duration = .seconds(5)
 
-  /// Whether the wait after an interrupt gave up (the connection was closed).
+  /// Whether the wait after an interrupt gave up (the connection was closed), and the client to
+  /// close then (none while still connecting).
   final class GaveUp: Sendable {
     private let value = Atomic<Bool>(false)
+    private let connected = Mutex<AudienceClient?>(nil)
     func set() { value.store(true, ordering: .relaxed) }
     var isSet: Bool { value.load(ordering: .relaxed) }
+    var client: AudienceClient? {
+      get { connected.withLock { $0 } }
+      set { connected.withLock { $0 = newValue } }
+    }
   }
 
   /// Thrown by the readers once an interrupt was asked for.
