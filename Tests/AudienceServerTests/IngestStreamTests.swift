@@ -157,12 +157,17 @@ struct IngestStreamTests {
     let path = server.directory + "/big.jsonl"
     let gen = try CLI.run(["gen", "--count", "150000", "--seed", "5", "--format", "jsonl"], socket: server.socketPath)
     try gen.stdout.write(toFile: path, atomically: true, encoding: .utf8)
-    let killer = Task {
-      try await Task.sleep(for: .milliseconds(1500))
-      await server.stop(signal: SIGKILL)
+    // Killed from a thread of its own: `CLI.run` blocks this task's thread, and a task timer
+    // could wait for a free one until the whole file was in (the test then failed with all
+    // 150,000 accepted while other suites held the pool).
+    let pid = try #require(server.process?.processIdentifier)
+    let killer = Thread {
+      Thread.sleep(forTimeInterval: 1.0)
+      kill(pid, SIGKILL)
     }
+    killer.start()
     let cli = try CLI.run(["ingest", path, "--json"], socket: server.socketPath)
-    _ = try await killer.value
+    _ = await server.stop(signal: SIGKILL)
     #expect(cli.status == 4, "\(cli.stderr)")
     #expect(cli.stderr.contains("UNAVAILABLE"), "\(cli.stderr)")
     let summary = try CLI.json(cli)

@@ -176,8 +176,7 @@ struct ScriptingTests {
     try await Task.sleep(for: .milliseconds(300))
     let start = ContinuousClock.now
     kill(p.processIdentifier, SIGTERM)
-    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
+    let text = await Self.output(of: p, out)
     let took = ContinuousClock.now - start
     kill(pid, SIGCONT)
     #expect(p.terminationReason == .exit && p.terminationStatus == 130, "\(text)")
@@ -238,13 +237,20 @@ struct ScriptingTests {
     try p.run()
     try await Task.sleep(for: .milliseconds(500))
     kill(p.processIdentifier, SIGTERM)
-    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
+    let text = await Self.output(of: p, out)
     kill(pid, SIGCONT)
     #expect(p.terminationReason == .exit && p.terminationStatus == 130, "\(text)")
     let summary = try JSONValue(parsing: text.trimmingCharacters(in: .whitespacesAndNewlines))
     #expect(summary["interrupted"] == .bool(true) && summary["accepted"] == .int(0), "\(text)")
     #expect(summary["error"]?["code"] == .string("DEADLINE_EXCEEDED"), "\(text)")
     #expect(await server.stop() == 0)
+  }
+
+  /// What a process wrote (a little: the pipe holds it) once it exited, waited for without
+  /// blocking a thread of the task pool: these waits last seconds, and other suites' tasks
+  /// (a timer among them) need the threads meanwhile.
+  static func output(of p: Process, _ out: Pipe) async -> String {
+    while p.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+    return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
   }
 }
