@@ -159,8 +159,9 @@ extension ProfileStore {
 public struct SegmentWatch: Sendable {
   /// The segment's size when the watch began.
   public let total: Int
-  /// The changes, in commit order. Finishes when `stop()` is called or the store closes;
-  /// fails with RESOURCE_EXHAUSTED when the reader falls too far behind.
+  /// The changes, in commit order (a reader far behind gets, as it catches up, one change per
+  /// profile that changed meanwhile: SegmentMembership+Backlog.swift). Finishes when `stop()` is
+  /// called or the store closes. Call `stop()` when done reading.
   public let changes: AsyncThrowingStream<SegmentChange, any Error>
   private let onStop: @Sendable () -> Void
 

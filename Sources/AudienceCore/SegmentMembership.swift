@@ -16,7 +16,9 @@ public enum SegmentChange: Hashable, Sendable {
 public struct SegmentMembership: Sendable {
   public let filter: Filter?
   let categories: InterestCategories
-  private var members: Bitmap
+  var members: Bitmap
+  /// Set while the watch's reader is behind (SegmentMembership+Backlog.swift).
+  var backlog: Backlog?
 
   /// The segment as it is now.
   /// - Parameters:
@@ -36,7 +38,8 @@ public struct SegmentMembership: Sendable {
   /// - Parameters:
   ///   - outcomes: what applying them returned, in order.
   ///   - graph: the graph after all of them were applied.
-  /// - Returns: the changes, each profile at most once, in the order the records touched them.
+  /// - Returns: the changes, each profile at most once, in the order the records touched them;
+  ///   none while behind (`fallBehind`): they are remembered.
   public mutating func update(after outcomes: some Sequence<IngestOutcome>, in graph: IdentityGraph) -> [SegmentChange] {
     var changes: [SegmentChange] = []
     for outcome in outcomes {
@@ -53,16 +56,18 @@ public struct SegmentMembership: Sendable {
         break
       }
     }
-    return changes
+    return queueOrRemember(changes) { graph.profiles[$0] != nil }
   }
 
   /// A profile was erased: it leaves the segment if it was in it.
   /// - Parameters:
   ///   - id: the erased profile.
+  /// - Returns: FORGOTTEN when it was in the segment, nil otherwise or while behind (it is
+  ///   remembered).
   public mutating func forgotten(_ id: ProfileID) -> SegmentChange? {
     guard members.contains(id) else { return nil }
     members.remove(id)
-    return .forgotten(id)
+    return queueOrRemember([.forgotten(id)]) { _ in false }.first
   }
 
   /// A profile was split (`IdentityGraph.split`): it leaves the segment if it was in it, and the
@@ -80,7 +85,7 @@ public struct SegmentMembership: Sendable {
       changes.append(.leave(split.from, profile: before, mergedInto: nil))
     }
     for id in split.profiles { check(id, graph, &changes) }
-    return changes
+    return queueOrRemember(changes) { graph.profiles[$0] != nil }
   }
 
   private mutating func check(_ id: ProfileID, _ graph: IdentityGraph, _ changes: inout [SegmentChange]) {
@@ -95,7 +100,8 @@ public struct SegmentMembership: Sendable {
         profile.interests.count > cap ? f.matches(InterestCapped(profile, cap: cap), categories) : f.matches(profile, categories)
       } ?? true
     guard now != members.contains(id) else { return }
-    let view = profile.view(cookie: nil, interestCap: graph.limits.maxInterestsPerProfile)
+    // While behind the changes are only remembered: no view is made (an empty record).
+    let view = backlog == nil ? profile.view(cookie: nil, interestCap: cap) : Record(cookie: "")
     if now {
       members.insert(id)
       changes.append(.enter(id, profile: view))

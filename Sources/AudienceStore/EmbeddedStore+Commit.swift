@@ -123,7 +123,7 @@ extension EmbeddedStore {
     var batch = consume batch
     var failure: AudienceError?
     var leftDetached = false
-    let answer = graph.withLock { g -> (results: [[IngestOutcome]], behind: [AsyncThrowingStream<SegmentChange, any Error>.Continuation])? in
+    let answer = graph.withLock { g -> [[IngestOutcome]]? in
       // 1. Decide what to write.
       var seq = g.lastSeq
       var refs: [RowRef] = []
@@ -221,17 +221,17 @@ extension EmbeddedStore {
             return outcomes[next]
           })
       }
-      return (results, notifyWatchers { $0.update(after: results.joined(), in: g) })
+      notifyWatchers { $0.update(after: results.joined(), in: g) }
+      return results
     }
     guard let answer else {
       for p in batch { p.done?(.failure(failure!)) }
       return
     }
     if leftDetached { catchUpWhenIdle() }
-    endBehind(answer.behind)
     // A group without a callback is answered with the next one that has it (one call's groups).
     var carried: [IngestOutcome] = []
-    for (p, r) in zip(batch, answer.results) {
+    for (p, r) in zip(batch, answer) {
       guard let done = p.done else {
         carried += r
         continue
@@ -265,10 +265,10 @@ extension EmbeddedStore {
     }
     let open = watchers.withLock { table in
       defer { table.live = [:] }
-      return table.live.values.map(\.continuation)
+      return table.live.values.map(\.queue)
     }
-    for continuation in open {
-      continuation.finish(throwing: AudienceError(.unavailable, "a storage write failed; watch the segment again"))
+    for queue in open {
+      queue.finish(throwing: AudienceError(.unavailable, "a storage write failed; watch the segment again"))
     }
   }
 

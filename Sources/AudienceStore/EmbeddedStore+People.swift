@@ -58,11 +58,10 @@ extension EmbeddedStore {
     // The erasure is committed: whatever the checkpoint does, the records are gone from the
     // database, and so they go from the graph.
     emptyLogAfterErasure()
-    let behind = withGraph { g in
+    withGraph { g in
       g.forget(plan.id, records: plan.seqs)
-      return notifyWatchers { $0.forgotten(plan.id).map { [$0] } ?? [] }
+      notifyWatchers { $0.forgotten(plan.id).map { [$0] } ?? [] }
     }
-    endBehind(behind)
     logger.info("erased a profile", metadata: ["store.profile": "\(plan.id)", "store.records": "\(plan.seqs.count)"])
     f.continuation.resume(returning: plan.summary)
   }
@@ -142,12 +141,12 @@ extension EmbeddedStore {
       logger.error("split failed", metadata: ["store.error": "\(error)"])
       return s.continuation.resume(throwing: AudienceError(.unavailable, "split failed: \(error)"))
     }
-    let (result, behind) = withGraph { g -> (SplitResult?, [AsyncThrowingStream<SegmentChange, any Error>.Continuation]) in
+    let result = withGraph { g -> SplitResult? in
       let before = g.view(of: state.profile)
-      guard let result = g.split(cookie: s.cookie, application: row, records: state.seqs) else { return (nil, []) }
-      return (result, notifyWatchers { $0.update(after: result, before: before, in: g) })
+      guard let result = g.split(cookie: s.cookie, application: row, records: state.seqs) else { return nil }
+      notifyWatchers { $0.update(after: result, before: before, in: g) }
+      return result
     }
-    endBehind(behind)
     logger.info("split a cookie off its profile", metadata: ["store.profile": "\(result?.from ?? -1)", "store.profiles": "\(result?.profiles ?? [])"])
     s.continuation.resume(returning: result)
   }

@@ -2,54 +2,72 @@ public import AudienceCore
 import Synchronization
 
 /// Live segments: a watch's membership is updated under the graph lock with every commit,
-/// erasure and split, and its changes go to its stream.
+/// erasure and split, and its changes go to its queue (WatchQueue.swift); a watch whose reader
+/// falls `watchBufferLimit` changes behind remembers which profiles changed instead, and sends
+/// them as its reader catches up (SegmentMembership+Backlog.swift).
 extension EmbeddedStore {
+  /// Changes drained from a watch's backlog at a time, under the graph lock.
+  static let watchDrainBatch = 1_000
+
   /// Gives every watcher the changes `changes` computes from its membership (updating it).
-  /// Called under the graph lock. Returns the watchers that fell behind, to be ended by
-  /// `endBehind` once the locks are released.
-  func notifyWatchers(_ changes: (inout SegmentMembership) -> [SegmentChange])
-    -> [AsyncThrowingStream<SegmentChange, any Error>.Continuation]
-  {
+  /// Called under the graph lock.
+  func notifyWatchers(_ changes: (inout SegmentMembership) -> [SegmentChange]) {
     watchers.withLock { table in
-      var behind: [AsyncThrowingStream<SegmentChange, any Error>.Continuation] = []
       for id in Array(table.live.keys) {
-        let continuation = table.live[id]!.continuation
-        for change in changes(&table.live[id]!.membership) {
-          if case .dropped = continuation.yield(change) {
-            table.live[id] = nil
-            behind.append(continuation)
-            break
-          }
+        let queue = table.live[id]!.queue
+        let found = changes(&table.live[id]!.membership)
+        if !queue.push(found, limit: Self.watchBufferLimit) {
+          table.live[id]!.membership.fallBehind(with: found)
         }
+        if table.live[id]!.membership.isBehind { queue.behind() }
       }
-      return behind
     }
   }
 
-  func endBehind(_ behind: [AsyncThrowingStream<SegmentChange, any Error>.Continuation]) {
-    for continuation in behind {
-      continuation.finish(
-        throwing: AudienceError(
-          .resourceExhausted, "the watch fell more than \(Self.watchBufferLimit) changes behind; it was ended"))
+  /// Drains some of a watch's backlog into its queue (on its reader's task).
+  private func refill(_ id: Int, _ queue: WatchQueue) {
+    withGraph(settling: false) { g in
+      watchers.withLock { table in
+        guard table.live[id] != nil else { return }
+        let changes = table.live[id]!.membership.drain(upTo: Self.watchDrainBatch, in: g)
+        _ = queue.push(changes, limit: .max)
+        if table.live[id]!.membership.isBehind { queue.behind() }
+      }
     }
   }
 
   public func watch(_ filter: Filter?, categories: InterestCategories) async throws -> SegmentWatch {
-    let (stream, continuation) = AsyncThrowingStream.makeStream(
-      of: SegmentChange.self, bufferingPolicy: .bufferingOldest(Self.watchBufferLimit))
+    let queue = WatchQueue()
     let opened = try withLiveGraph { g -> (id: Int, total: Int)? in
       let membership = SegmentMembership(filter, categories: categories, in: g)
       return watchers.withLock { table in
         if table.closed { return nil }
         table.next += 1
-        table.live[table.next] = WatcherTable.Watcher(membership: membership, continuation: continuation)
+        table.live[table.next] = WatcherTable.Watcher(membership: membership, queue: queue)
         return (table.next, membership.count)
       }
     }
     guard let opened else { throw AudienceError(.unavailable, "the store is shutting down") }
-    continuation.onTermination = { [weak self] _ in
+    let end: @Sendable () -> Void = { [weak self] in
       _ = self?.watchers.withLock { $0.live.removeValue(forKey: opened.id) }
     }
-    return SegmentWatch(total: opened.total, changes: stream, stop: { continuation.finish() })
+    let changes = AsyncThrowingStream<SegmentChange, any Error> { [weak self] in
+      do {
+        guard let change = try await queue.next(refill: { self?.refill(opened.id, queue) }) else {
+          end()
+          return nil
+        }
+        return change
+      } catch {
+        end()
+        throw error
+      }
+    }
+    return SegmentWatch(
+      total: opened.total, changes: changes,
+      stop: {
+        end()
+        queue.finish()
+      })
   }
 }

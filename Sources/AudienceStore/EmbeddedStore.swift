@@ -83,7 +83,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   struct WatcherTable {
     struct Watcher {
       var membership: SegmentMembership
-      let continuation: AsyncThrowingStream<SegmentChange, any Error>.Continuation
+      let queue: WatchQueue
     }
     var next = 0
     var live: [Int: Watcher] = [:]
@@ -244,9 +244,9 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     let open = watchers.withLock { table in
       table.closed = true
       defer { table.live = [:] }
-      return table.live.values.map(\.continuation)
+      return table.live.values.map(\.queue)
     }
-    for continuation in open { continuation.finish() }
+    for queue in open { queue.finish() }
     await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
       let busy = writer.withLock { state -> Bool in
         state.closed = true

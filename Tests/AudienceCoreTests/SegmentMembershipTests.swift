@@ -88,3 +88,101 @@ struct SegmentMembershipTests {
     #expect(live.count == 1)
   }
 }
+
+/// A watch whose reader falls behind remembers who changed and, drained, brings the reader to
+/// the segment as it is: the reader's set (the start, then every change it was given) equals the
+/// fresh segment once the backlog is drained, however the changes, erasures, splits and drains
+/// interleave (it was ended with RESOURCE_EXHAUSTED instead).
+@Suite("Live segment backlog")
+struct SegmentBacklogTests {
+  @Test func aDrainedBacklogReplaysToTheFreshSegment() async {
+    await propertyCheck(count: 150, input: Gen.int(in: 0...1_000_000), Gen.int(in: 2...300)) { seed, n in
+      var rng = SplitMix64(seed: UInt64(seed))
+      let records = SegmentIndexTests.records(&rng, count: n)
+      let filter = Bool.random(using: &rng) ? nil : SegmentIndexTests.filter(&rng, depth: 0)
+      let start = Int.random(in: 0..<n, using: &rng)
+      var g = Fixture.graph(Array(records[..<start]))
+      var live = SegmentMembership(filter, categories: .standard, in: g)
+      var reader = Set(g.scanMatches(filter))  // what the reader was told
+      let cap = g.limits.maxInterestsPerProfile
+      /// Gives the reader changes, checking each against what it knows (and a drained ENTER's
+      /// view against the profile now).
+      func read(_ changes: [SegmentChange], drained: Bool = false) {
+        for change in changes {
+          switch change {
+          case .enter(let id, let profile):
+            #expect(reader.insert(id).inserted, "seed \(seed): \(id) entered twice")
+            if drained { #expect(profile == g.profiles[id]?.view(cookie: nil, interestCap: cap), "seed \(seed): \(id)'s view is not today's") }
+          case .leave(let id, _, _), .forgotten(let id):
+            #expect(reader.remove(id) != nil, "seed \(seed): \(id) left without being in")
+          }
+        }
+      }
+      var rest = records[start...]
+      while !rest.isEmpty {
+        let batch = rest.prefix(Int.random(in: 1...8, using: &rng))
+        rest = rest.dropFirst(batch.count)
+        var changes = live.update(after: Fixture.apply(Array(batch), to: &g), in: g)
+        if live.isBehind { #expect(changes.isEmpty, "seed \(seed): changes queued while behind") }
+        // Now and then an erasure or a split of a random profile's cookie.
+        switch Int.random(in: 0..<12, using: &rng) {
+        case 0:
+          if let id = g.profiles.indices.filter({ g.profiles[$0] != nil }).randomElement(using: &rng) {
+            _ = g.forget(id)
+            if let change = live.forgotten(id) { changes.append(change) }
+          }
+        case 1:
+          if let id = g.profiles.indices.filter({ g.profiles[$0] != nil }).randomElement(using: &rng),
+            let before = g.view(of: id), let split = g.split(cookie: before.cookie)
+          {
+            changes += live.update(after: split, before: before, in: g)
+          }
+        default: break
+        }
+        // The queue is "full" at random: the changes are not given to the reader.
+        if !live.isBehind && Int.random(in: 0..<4, using: &rng) == 0 {
+          live.fallBehind(with: changes)
+        } else {
+          read(changes)
+        }
+        if live.isBehind && Bool.random(using: &rng) {
+          read(live.drain(upTo: Int.random(in: 1...5, using: &rng), in: g), drained: true)
+        }
+        #expect(live.count == Set(g.scanMatches(filter)).count)
+      }
+      var rounds = 0
+      while live.isBehind {
+        read(live.drain(upTo: 3, in: g), drained: true)
+        rounds += 1
+        #expect(rounds < 10_000)
+      }
+      #expect(reader == Set(g.scanMatches(filter)), "seed \(seed), n \(n), filter \(String(describing: filter))")
+    }
+  }
+
+  /// The changes of a merge, an erasure and a split the reader missed arrive as such when the
+  /// members they concern are gone: LEAVE into the survivor, FORGOTTEN, LEAVE with the view.
+  @Test func goneMembersLeaveAsTheyLeft() {
+    var g = Fixture.graph([
+      Fixture.record("a", "a@x", day: 1, interests: ["Gaming"]),
+      Fixture.record("b", "b@x", day: 2, interests: ["Gaming"]),
+      Fixture.record("c", "c@x", day: 3, interests: ["Gaming"]),
+    ])
+    var live = SegmentMembership(.interests(any: ["gaming"]), categories: .standard, in: g)
+    live.fallBehind(with: [])
+    #expect(!live.isBehind)  // nothing to remember: nothing is behind
+    let merge = live.update(after: Fixture.apply([Fixture.record("b", "a@x", day: 4)], to: &g), in: g)
+    live.fallBehind(with: merge)
+    #expect(live.isBehind)
+    _ = g.forget(2)
+    #expect(live.forgotten(2) == nil)
+    let entered = live.update(after: Fixture.apply([Fixture.record("d", "d@x", day: 5, interests: ["Gaming"])], to: &g), in: g)
+    #expect(entered.isEmpty)
+    let drained = live.drain(upTo: 10, in: g)
+    #expect(drained.count == 3)
+    #expect(drained[0] == .leave(1, profile: nil, mergedInto: 0))
+    #expect(drained[1] == .forgotten(2))
+    if case .enter(3, let view) = drained[2] { #expect(view.cookie == "d") } else { Issue.record("\(drained[2])") }
+    #expect(!live.isBehind)
+  }
+}

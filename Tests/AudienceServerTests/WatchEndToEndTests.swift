@@ -80,6 +80,72 @@ struct WatchEndToEndTests {
     #expect(await server.stop() == 0)
   }
 
+  /// A reader far behind a bulk load is not ended (it was, with RESOURCE_EXHAUSTED, once 10,000
+  /// changes waited): as it catches up it is sent one change per profile that changed meanwhile,
+  /// and it ends knowing the segment as it is. The reader reads nothing while 30,000 people
+  /// enter, then 1,000 of the last 10,000 merge into others and 1,000 more leave; a last person
+  /// enters after all.
+  @Test func aWatchFarBehindABulkLoadCatchesUp() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let raw = try RawSocket(path: server.socketPath)
+    let filter = try FilterExpression.parse("country:USA")
+    let started = await onThread { () -> WireResponse? in
+      try? raw.hello()
+      raw.send(WireRequest(id: 7, body: .watch(filter)))
+      return try? raw.readResponse()
+    }
+    #expect(started?.body == .watch(.started(total: 0)))
+    let client = try await server.client()
+    func person(_ i: Int, email: Int, country: String = "USA", day: Int = 1) -> RawRecord {
+      RawRecord(cookie: "c\(i)", email: "e\(email)@x.com", createdAt: "2025-03-\(10 + day)T10:00:00", country: country)
+    }
+    let n = 30_000
+    for first in stride(from: 0, to: n, by: 5_000) {
+      _ = try await client.ingest((first..<first + 5_000).map { person($0, email: $0) })
+    }
+    // c(20000+2i+1) now says c(20000+2i)'s email: its profile merges into that one's.
+    _ = try await client.ingest((0..<1_000).map { person(20_000 + 2 * $0 + 1, email: 20_000 + 2 * $0, day: 2) })
+    _ = try await client.ingest((25_000..<26_000).map { person($0, email: $0, country: "Canada", day: 2) })
+    _ = try await client.ingest([person(n, email: n, day: 3)])
+    let expected = try await client.queryCohort(CohortQuery(filter: filter, countOnly: true)).total
+    #expect(expected == n - 2_000 + 1)
+    // The last person is the newest profile: drained last, in profile id order.
+    let read = await onThread { () -> (members: Set<Int>, events: Int, error: String?) in
+      var members = Set<Int>()
+      var events = 0
+      while true {
+        guard let r = try? raw.readResponse() else { return (members, events, "the connection closed") }
+        guard r.status.code == .ok else { return (members, events, "\(r.status)") }
+        events += 1
+        switch r.body {
+        case .watch(.enter(let id, let profile))?:
+          if !members.insert(id).inserted { return (members, events, "\(id) entered twice") }
+          if profile.cookie == "c\(n)" { return (members, events, nil) }
+        case .watch(.leave(let id, _, _))?, .watch(.forgotten(let id))?:
+          if members.remove(id) == nil { return (members, events, "\(id) left without entering") }
+        default:
+          return (members, events, "unexpected \(r)")
+        }
+      }
+    }
+    #expect(read.error == nil)
+    #expect(read.members.count == expected)
+    // Fewer events than changes: profiles that entered and left unread were folded away (it
+    // falls behind at 10,000 unread, long before the 20,000th person).
+    #expect(read.events == expected)
+    raw.send(WireRequest(id: 8, body: .cancel(requestID: 7)))
+    let after = await onThread { () -> [WireResponse] in
+      var out: [WireResponse] = []
+      while out.count < 2, let r = try? raw.readResponse() { out.append(r) }
+      return out
+    }
+    #expect(Set(after.compactMap(\.body)) == [.cancel(found: true), .watch(.ended)])
+    await client.close()
+    #expect(await server.stop() == 0)
+  }
+
   @Test func aConnectionHoldsAtMost16Watches() async throws {
     let server = ServerProcess()
     try await server.start()
