@@ -95,6 +95,9 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   /// watches and read none hold 2.5 GB during a load (and hand-outs under the lock slowed it).
   public static let watchBufferLimit = 10_000
 
+  /// Where the graph's arrays map pages ahead of their end (`Prefault.mapInBackground`).
+  static let prefaultQueue = DispatchQueue(label: "audience.prefault", qos: .utility)
+
   /// Opens the store in `directory` (created if missing) and rebuilds the identity graph
   /// from the stored records. Blocking: call it before serving.
   /// - Parameters:
@@ -217,6 +220,9 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     self.indexer = NIOThreadPool(numberOfThreads: 1)
     indexer.start()
     setNice(threadNice)
+    // The graph's arrays map their next pages on a queue of their own rather than on the
+    // leader (Prefault.swift; one queue for the process).
+    Prefault.mapInBackground(using: { work in Self.prefaultQueue.async(execute: work) })
     if let recordsLoader {
       DispatchQueue.global(qos: .userInitiated).async {
         recordsHold?.wait()
