@@ -121,16 +121,11 @@ public indirect enum Filter: Hashable, Sendable {
   ///   - text: the income as sent.
   public static func incomeValue(_ text: String) -> Double? {
     guard let whole = numericIncome(text) else { return nil }
-    var fraction = 0.0
-    var scale = 0.1
-    var inFraction = false
-    for c in text.utf8 {
-      if c == 0x2E { inFraction = true } else if inFraction, (0x30...0x39).contains(c) {
-        fraction += Double(c - 0x30) * scale
-        scale /= 10
-      }
-    }
-    return Double(whole) + fraction
+    guard hasFraction(text) else { return Double(whole) }
+    // The digits and the point, read as one number (correctly rounded, as Python's float()).
+    var plain: [UInt8] = []
+    for c in text.utf8 where (0x30...0x39).contains(c) || c == 0x2E { plain.append(c) }
+    return Double(String(decoding: plain, as: UTF8.self)) ?? Double(whole)
   }
 
   /// An income as a whole number: digits with optional `$`, `,`, `_`, spaces and decimals.

@@ -21,7 +21,8 @@ struct ReportBuilder {
   var pairs: [Pair: Int] = [:]
   let wantsIncome: Bool
 
-  struct Pair: Hashable { var age: Int; var income: Int64 }
+  /// An age and an income as the number it is (its fraction too: k-means took the whole part).
+  struct Pair: Hashable { var age: Int; var income: Double }
 
   static let bandNames = ["<25k", "25k-50k", "50k-75k", "75k-100k", "100k-150k", "150k+"]
   static let bandLimits: [Int64] = [25_000, 50_000, 75_000, 100_000, 150_000]
@@ -57,7 +58,7 @@ struct ReportBuilder {
       incomeUnknown += 1
     }
     if let age, age >= 0, age < ages.count { ages[age] += 1 }
-    if wantsIncome, let age, let n = numericIncome { pairs[Pair(age: age, income: n), default: 0] += 1 }
+    if wantsIncome, let age, numericIncome != nil, let v = income.flatMap(Filter.incomeValue) { pairs[Pair(age: age, income: v), default: 0] += 1 }
     var best = Int.max
     for (spelling, folded) in interests {
       spellings[spelling, default: 0] += 1
@@ -114,9 +115,15 @@ struct ReportBuilder {
     var points: [[Double]]
     var weights: [Double]
     if wantsIncome {
-      let entries = pairs.sorted { ($0.key.age, $0.key.income) < ($1.key.age, $1.key.income) }
-      points = entries.map { e in query.features.map { $0 == .age ? Double(e.key.age) : Double(e.key.income) } }
-      weights = entries.map { Double($0.value) }
+      // The pairs seen through the features asked for: with income alone, two ages of one
+      // income are one point (k-means then counted a value twice and left a cluster empty).
+      var merged: [[Double]: Double] = [:]
+      for (pair, n) in pairs {
+        merged[query.features.map { $0 == .age ? Double(pair.age) : pair.income }, default: 0] += Double(n)
+      }
+      let entries = merged.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+      points = entries.map(\.key)
+      weights = entries.map(\.value)
     } else {
       points = ageCounts.map { [Double($0.offset)] }
       weights = ageCounts.map { Double($0.element) }
@@ -274,7 +281,7 @@ extension AudienceReport {
     }
     if b.wantsIncome {
       for (pair, n) in counts.ageIncome {
-        if let v = Filter.numericIncome(pair.income) { b.pairs[ReportBuilder.Pair(age: pair.age, income: v), default: 0] += n }
+        if let v = Filter.incomeValue(pair.income) { b.pairs[ReportBuilder.Pair(age: pair.age, income: v), default: 0] += n }
       }
     }
     self = b.build()

@@ -49,10 +49,14 @@ extension SegmentIndex {
 
     if b.wantsIncome {
       let incomeCodes = codes[income]
+      // Each income code's number, fraction included (`incomeNumbers` holds whole parts).
+      let exact = incomeNumbers.indices.map { code in
+        incomeNumbers[code] == nil ? nil : Filter.incomeValue(dictionaries[income].values[code])
+      }
       segment.forEach { id in
         let age = ages[id]
-        if age != Self.noAge, let n = incomeNumbers[Int(incomeCodes[id])] {
-          b.pairs[ReportBuilder.Pair(age: Int(age), income: n), default: 0] += 1
+        if age != Self.noAge, let v = exact[Int(incomeCodes[id])] {
+          b.pairs[ReportBuilder.Pair(age: Int(age), income: v), default: 0] += 1
         }
         return true
       }
