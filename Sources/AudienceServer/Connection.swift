@@ -128,7 +128,9 @@ final class Connection: @unchecked Sendable {
       lastActivity = now
     }
     let limit = server.configuration.idleTimeout
-    if socket.running > 0 || context.watchCount > 0 { lastActivity = now }
+    // A request in flight, a watch or an open ingest stream is activity: a loader whose input
+    // pauses (a quiet pipe) holds its stream open between batches, and was closed as idle.
+    if socket.running > 0 || context.watchCount > 0 || !streams.withLock({ $0.streams.isEmpty }) { lastActivity = now }
     if now - lastActivity >= limit {
       logger.info("closing idle connection", metadata: ["audience.timeout": "\(limit)"])
       closeAfter(WireResponse(id: 0, status: WireStatus(.unavailable, "idle for \(limit); closing")))

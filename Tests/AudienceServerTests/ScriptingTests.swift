@@ -246,6 +246,81 @@ struct ScriptingTests {
     #expect(await server.stop() == 0)
   }
 
+  /// A producer that pauses: the records read are sent then, not when a batch fills, and the
+  /// stream stays open past the server's idle timeout (the record read first was held in a
+  /// partial batch, and the connection closed as idle after --idle-timeout: accepted 0, exit 4).
+  @Test func aPipeThatPausesSendsWhatWasReadAndKeepsItsStream() async throws {
+    let server = ServerProcess(arguments: ["--idle-timeout", "2"])
+    try await server.start()
+    defer { server.removeFiles() }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/audience")
+    p.arguments = ["--socket", server.socketPath, "ingest", "-", "--json", "--format", "jsonl"]
+    let input = Pipe(), out = Pipe()
+    p.standardInput = input
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    input.fileHandleForWriting.write(Data((0..<3).map { #"{"cookie": "p\#($0)"}"# + "\n" }.joined().utf8))
+    let client = try await server.client()
+    var stored = 0
+    for _ in 0..<200 where stored < 3 {
+      try await Task.sleep(for: .milliseconds(50))
+      stored = try await client.health().stats.records
+    }
+    #expect(stored == 3, "the records read were not sent while the input paused")
+    await client.close()
+    try await Task.sleep(for: .seconds(3))  // past the idle timeout
+    input.fileHandleForWriting.write(Data(#"{"cookie": "p3"}"#.utf8 + [0x0A]))
+    try input.fileHandleForWriting.close()
+    let text = await Self.output(of: p, out)
+    #expect(p.terminationStatus == 0, "\(text)")
+    let summary = try JSONValue(parsing: text.trimmingCharacters(in: .whitespacesAndNewlines))
+    #expect(summary["accepted"] == .int(4), "\(text)")
+    #expect(await server.stop() == 0)
+  }
+
+  /// A named pipe is read (the check before sending opened and closed it, its writer died of
+  /// SIGPIPE, and the read's open waited for ever, deaf to SIGTERM); one with no writer yet is
+  /// waited on, and an interrupt then ends the run with its summary, exit 130.
+  @Test func aNamedPipeIsReadAndItsWaitCanBeInterrupted() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let fifo = server.dataDirectory + "/people.csv"
+    #expect(mkfifo(fifo, 0o600) == 0)
+    let out = Pipe()
+    let p = try Self.run(["ingest", "--json", fifo], socket: server.socketPath, stdout: out.fileHandleForWriting)
+    let wrote = await onThread { () -> Bool in
+      signal(SIGPIPE, SIG_IGN)  // a reader that went away is EPIPE here, not the end of the tests
+      let fd = open(fifo, O_WRONLY)  // waits for the CLI to open it to read
+      guard fd >= 0 else { return false }
+      let text = Array("cookie,age\nf1,30\nf2,31\n".utf8)
+      defer { close(fd) }
+      return text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == text.count
+    }
+    #expect(wrote)
+    for _ in 0..<400 where p.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+    if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+    while p.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+    try out.fileHandleForWriting.close()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    #expect(p.terminationReason == .exit && p.terminationStatus == 0, "\(text)")
+    #expect(try JSONValue(parsing: text.trimmingCharacters(in: .whitespacesAndNewlines))["accepted"] == .int(2), "\(text)")
+    // No writer at all: waited on, and SIGTERM ends it.
+    let out2 = Pipe()
+    let q = try Self.run(["ingest", "--json", fifo], socket: server.socketPath, stdout: out2.fileHandleForWriting)
+    try await Task.sleep(for: .milliseconds(500))
+    kill(q.processIdentifier, SIGTERM)
+    for _ in 0..<200 where q.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+    if q.isRunning { kill(q.processIdentifier, SIGKILL) }
+    while q.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+    try out2.fileHandleForWriting.close()
+    let text2 = String(decoding: out2.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    #expect(q.terminationReason == .exit && q.terminationStatus == 130, "\(text2)")
+    #expect(await server.stop() == 0)
+  }
+
   /// What a process wrote (a little: the pipe holds it) once it exited, waited for without
   /// blocking a thread of the task pool: these waits last seconds, and other suites' tasks
   /// (a timer among them) need the threads meanwhile.

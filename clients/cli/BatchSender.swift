@@ -136,6 +136,9 @@ final class BatchSender {
     return stopped
   }
 
+  /// Sends the records read so far, the batch being filled too (the input paused).
+  func sendPartial(into tally: inout IngestTally) async throws { try await flush(into: &tally) }
+
   private func flush(into tally: inout IngestTally) async throws {
     try await sendQueued(into: &tally)
     guard records.count > 0 else { return }

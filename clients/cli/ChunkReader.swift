@@ -17,8 +17,7 @@ final class ChunkReader {
       fd = 0
       ownsFile = false
     } else {
-      fd = open(path, O_RDONLY)
-      guard fd >= 0 else { throw LineReader.ReadError(message: "cannot open \(path): \(String(cString: strerror(errno)))") }
+      fd = try LineReader.openForReading(path)
       ownsFile = true
     }
     var st = stat()
@@ -32,12 +31,24 @@ final class ChunkReader {
 
   deinit { if ownsFile { close(fd) } }
 
-  /// The next chunk, or nil at the end.
+  /// Said `quiet` since the last bytes came: the next wait is for bytes alone.
+  private var saidQuiet = false
+
+  /// The next chunk; an empty one when a pipe was quiet for `Interrupt.quietAfter` (once per
+  /// pause: the caller sends what it holds); nil at the end.
   /// - Throws: `Interrupt.Stop` when interrupted while waiting for input (the row begun is not
   ///   finished as if the file ended there).
   func next() throws -> ArraySlice<UInt8>? {
     while true {
-      if mayWait, !Interrupt.waitReadable(fd) { throw Interrupt.Stop() }
+      if mayWait {
+        switch Interrupt.waitReadable(fd, quietAfter: saidQuiet ? -1 : Interrupt.quietAfter) {
+        case .interrupted: throw Interrupt.Stop()
+        case .quiet:
+          saidQuiet = true
+          return buffer[0..<0]
+        case .readable: saidQuiet = false
+        }
+      }
       let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
       if n < 0 {
         if errno == EINTR { continue }

@@ -16,7 +16,9 @@ struct Ingest: AsyncParsableCommand {
       location.city and demographics.age; interests separated by ; or |; other columns ignored; \
       a row with a value past the header's last column refused). The format comes from \
       the extension (.csv, .jsonl/.ndjson/.json) or --format; "-" reads standard input (JSON \
-      lines unless --format csv). Re-ingesting a record already stored changes nothing.
+      lines unless --format csv), and a named pipe is read as it is written. When a pipe is \
+      quiet for a quarter of a second, the records read so far are sent without waiting for \
+      the batch to fill. Re-ingesting a record already stored changes nothing.
 
       A known field where the record's shape does not read it (a city directly under data) is \
       a warning by line: its value is not stored.
@@ -26,7 +28,7 @@ struct Ingest: AsyncParsableCommand {
       In CSV a quoted field may hold line breaks; one longer than 1 MiB is refused with its row. \
       A quote never closed (none within 16 MiB, or one a later field's quote seems to close) \
       refuses its row, and the lines after it are read as rows. \
-      Every file is opened before anything is sent; a file whose header cannot be read is \
+      Every file is checked before anything is sent; a file whose header cannot be read is \
       reported and the next one read. A progress line is shown on a terminal. Prints {"accepted": N, "rejected": N, "duplicates": N, \
       "errors": [{"line": N, "message": "..."}], "records_per_second": N, ...} with --json. Exits \
       0 when every record was accepted, 1 when any was rejected, 4 when the server went away \
@@ -249,12 +251,17 @@ struct Ingest: AsyncParsableCommand {
     do { reader = try LineReader(path: path, maxLineBytes: 4 * sender.maxBatchBytes) } catch { throw FileError(line: 0, message: "\(error)") }
     let maxErrors = self.maxErrors  // read once, as in `sendCSV`
     while let next = reader.next() {
+      if case .quiet = next {
+        // The producer paused: what was read goes now, not when a batch fills.
+        try await sender.sendPartial(into: &summary)
+        continue
+      }
       if case .text(let line) = next, line.allSatisfy(\.isWhitespace) { continue }
       // --max-errors reached before this line: the run stops with it unread.
       if let maxErrors, summary.rejected >= maxErrors { throw TooManyErrors() }
       progress.update(records: summary.accepted + summary.rejected, bytes: reader.bytesRead)
       switch next {
-      case .text: break
+      case .text, .quiet: break
       case .notUTF8:
         summary.reject(line: reader.lineNumber, file: name, message: "the line is not valid UTF-8")
       case .tooLong(let bytes, let first):
@@ -326,6 +333,11 @@ struct Ingest: AsyncParsableCommand {
       let next: ArraySlice<UInt8>?
       do { next = try reader.next() } catch let stop as Interrupt.Stop { throw stop } catch {
         throw FileError(line: 0, message: "\(path): \(error)")
+      }
+      if let chunk = next, chunk.isEmpty {
+        // The producer paused: the rows read go now, not when a batch fills.
+        try await sender.sendPartial(into: &summary)
+        continue
       }
       if let chunk = next {
         if reader.bytesRead == chunk.count, Self.endsLinesWithCRAlone(chunk) {

@@ -11,6 +11,12 @@ enum InputFile {
     var st = stat()
     guard stat(path, &st) == 0 else { throw refuse() }
     if (st.st_mode & S_IFMT) == S_IFDIR { throw WireStatus(.invalidArgument, "\(path) is a directory, not a file") }
+    // A named pipe is not opened here: opening it again to read would find its writer gone (it
+    // got SIGPIPE when this closed it), and wait for ever.
+    guard (st.st_mode & S_IFMT) == S_IFREG else {
+      guard access(path, R_OK) == 0 else { throw refuse() }
+      return
+    }
     let fd = open(path, O_RDONLY)
     guard fd >= 0 else { throw refuse() }
     close(fd)

@@ -39,15 +39,30 @@ enum Interrupt {
 
   static var isRequested: Bool { requested.load(ordering: .relaxed) }
 
-  /// Waits until `fd` can be read (true) or an interrupt came (false). For a pipe or a terminal,
-  /// where a read may wait for ever; a regular file's read does not wait.
-  static func waitReadable(_ fd: Int32) -> Bool {
-    guard wakeRead >= 0 else { return !isRequested }
+  /// What `waitReadable` saw.
+  enum Wait {
+    case readable
+    case interrupted
+    /// Nothing came for `quietAfter`.
+    case quiet
+  }
+
+  /// How long input may be quiet before the records read are sent without waiting for a batch
+  /// to fill (a producer that pauses; the server holds the stream open meanwhile).
+  static let quietAfter: Int32 = 250  // milliseconds
+
+  /// Waits until `fd` can be read, an interrupt comes, or, with `quietAfter` (milliseconds),
+  /// nothing came for that long. For a pipe or a terminal, where a read may wait for ever; a
+  /// regular file's read does not wait.
+  static func waitReadable(_ fd: Int32, quietAfter: Int32 = -1) -> Wait {
+    guard wakeRead >= 0 else { return isRequested ? .interrupted : .readable }
     var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
     while true {
-      if isRequested { return false }
-      if poll(&fds, 2, -1) >= 0 { return !isRequested }
-      if errno != EINTR { return !isRequested }
+      if isRequested { return .interrupted }
+      let n = poll(&fds, 2, quietAfter)
+      if n == 0 { return isRequested ? .interrupted : .quiet }
+      if n > 0 { return isRequested ? .interrupted : .readable }
+      if errno != EINTR { return isRequested ? .interrupted : .readable }
     }
   }
 

@@ -23,6 +23,13 @@ final class LineReader {
   private(set) var failure: String?
   /// Not a regular file: a read may wait (for a pipe's writer, a terminal's user).
   private var mayWait = false
+  /// The line being read (kept across a `quiet` return): its bytes so far (`line`), length,
+  /// first telling byte, and whether any byte of it was read.
+  private var length = 0
+  private var first: UInt8?
+  private var any = false
+  /// Said `quiet` since the last bytes came: the next wait is for bytes alone.
+  private var saidQuiet = false
 
   /// - Parameters:
   ///   - path: a file path, or "-" for standard input.
@@ -33,8 +40,7 @@ final class LineReader {
       fd = 0
       ownsFile = false
     } else {
-      fd = open(path, O_RDONLY)
-      guard fd >= 0 else { throw ReadError(message: "cannot open \(path): \(String(cString: strerror(errno)))") }
+      fd = try Self.openForReading(path)
       ownsFile = true
     }
     var st = stat()
@@ -43,9 +49,21 @@ final class LineReader {
 
   deinit { if ownsFile { close(fd) } }
 
+  /// Opens `path` to read. A named pipe is opened without waiting for its writer (an `open`
+  /// that waits cannot be interrupted; the reads wait instead, in `Interrupt.waitReadable`).
+  static func openForReading(_ path: String) throws -> Int32 {
+    let fd = open(path, O_RDONLY | O_NONBLOCK)
+    guard fd >= 0 else { throw ReadError(message: "cannot open \(path): \(String(cString: strerror(errno)))") }
+    _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+    return fd
+  }
+
   /// A line's text, or why it has none.
   enum Line {
     case text(String)
+    /// A pipe was quiet for `Interrupt.quietAfter` (said once per pause; the line begun is kept
+    /// for the next call): the caller sends what it holds.
+    case quiet
     /// The line's bytes are not UTF-8. (Decoded anyway, each bad byte would become U+FFFD, and
     /// two cookies differing only there would be stored as one.)
     case notUTF8
@@ -57,17 +75,21 @@ final class LineReader {
   /// The next line without its line terminator (`\n` or `\r\n`), or nil at the end. The first
   /// line loses a UTF-8 byte order mark, as a CSV file's does.
   func next() -> Line? {
-    line.removeAll(keepingCapacity: true)
-    var length = 0
-    var first: UInt8?
-    var any = false
     while true {
       if start == end {
         if atEnd { break }
-        // Interrupted while waiting for input: the end, the line begun dropped (`Interrupt`).
-        if mayWait, !Interrupt.waitReadable(fd) {
-          atEnd = true
-          return nil
+        if mayWait {
+          switch Interrupt.waitReadable(fd, quietAfter: saidQuiet ? -1 : Interrupt.quietAfter) {
+          case .interrupted:
+            // Interrupted while waiting for input: the end, the line begun dropped (`Interrupt`).
+            atEnd = true
+            return nil
+          case .quiet:
+            saidQuiet = true
+            return .quiet
+          case .readable:
+            saidQuiet = false
+          }
         }
         let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
         if n < 0 && errno == EINTR { continue }
@@ -94,6 +116,11 @@ final class LineReader {
       if lineBreak != nil { break }
     }
     guard any else { return nil }
+    // The line is complete: the next starts afresh.
+    defer {
+      line.removeAll(keepingCapacity: true)
+      (length, first, any) = (0, nil, false)
+    }
     lineNumber += 1
     if length > maxLineBytes { return .tooLong(bytes: length, first: first) }
     var count = line.count
