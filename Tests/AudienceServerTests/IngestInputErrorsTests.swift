@@ -154,6 +154,23 @@ struct IngestInputErrorsTests {
 
   /// --max-errors stops after the batch holding a record the server rejects (an age out of
   /// range): nothing after that batch is sent. It used to go on while 32 batches were in flight.
+  /// Past 1,000 errors the list keeps the first by line: the server's rejection of line 2 comes
+  /// after the CLI has refused the next thousand lines itself, and it was the one dropped.
+  @Test func theErrorsListedAreTheFirstByLine() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let path = server.directory + "/many.csv"
+    try Self.write(Array(("cookie,age\nea0,200\n" + (1...1_000).map { "ea\($0),x\n" }.joined()).utf8), path)
+    let run = try CLI.run(["ingest", path, "--json"], socket: server.socketPath)
+    let summary = try CLI.json(run)
+    let lines = Self.errors(summary).map { $0["line"] }
+    #expect(lines.count == 1_000)
+    #expect(lines.first == .int(2), "\(lines.prefix(3))")
+    #expect(lines.last == .int(1_001))
+    #expect(summary["errors_not_shown"] == .int(1))
+  }
+
   @Test func maxErrorsStopsAfterTheBatchHoldingAServerRejection() async throws {
     let server = ServerProcess()
     try await server.start()

@@ -67,6 +67,7 @@ struct Ingest: AsyncParsableCommand {
 
   func run() async throws {
     var summary = IngestTally()
+    summary.fileOrder = Dictionary(files.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
     let clock = ContinuousClock()
     let started = clock.now
     var failure: (any Error)?
@@ -176,8 +177,7 @@ struct Ingest: AsyncParsableCommand {
     let elapsed = clock.now - started
     summary.seconds = Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds)
     // In the order the files were given, then by line.
-    let fileOrder = Dictionary(files.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-    summary.errors.sort { ($0.file.flatMap { fileOrder[$0] } ?? 0, $0.line) < ($1.file.flatMap { fileOrder[$0] } ?? 0, $1.line) }
+    summary.trim()
     if let status = requestFailure { Output.stderr("audience: \(status.code): \(status.message)") }
     // --max-errors stopped the run with input unread or unsent (not when the last record reached it).
     let stoppedEarly = stopped

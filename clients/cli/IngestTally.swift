@@ -11,6 +11,27 @@ struct IngestTally {
     var message: String
   }
 
+  /// Each file's place among those given: errors and warnings are listed by it, then by line.
+  var fileOrder: [String: Int] = [:]
+
+  /// The first `maxErrors` of a list by file and line. The CLI finds a row's error as it reads
+  /// it, the server's answer comes later: kept in the order found, later lines the CLI refused
+  /// displaced earlier ones the server did.
+  private func trimmed(_ list: inout [LineError], dropped: inout Int) {
+    let order = fileOrder
+    list.sort { ($0.file.flatMap { order[$0] } ?? 0, $0.line) < ($1.file.flatMap { order[$0] } ?? 0, $1.line) }
+    if list.count > Self.maxErrors {
+      dropped += list.count - Self.maxErrors
+      list.removeLast(list.count - Self.maxErrors)
+    }
+  }
+
+  /// Sorts the errors and warnings by file and line, keeping the first `maxErrors` of each.
+  mutating func trim() {
+    trimmed(&errors, dropped: &errorsDropped)
+    trimmed(&cappedReasons, dropped: &warningsDropped)
+  }
+
   var accepted = 0
   var rejected = 0
   var duplicates = 0
@@ -22,15 +43,13 @@ struct IngestTally {
   var cappedReasons: [LineError] = []
   var errors: [LineError] = []
   var errorsDropped = 0
+  var warningsDropped = 0
   var seconds = 0.0
 
   mutating func reject(line: Int, file: String?, message: String) {
     rejected += 1
-    if errors.count < Self.maxErrors {
-      errors.append(LineError(line: line, file: file, message: message))
-    } else {
-      errorsDropped += 1
-    }
+    errors.append(LineError(line: line, file: file, message: message))
+    if errors.count >= 2 * Self.maxErrors { trimmed(&errors, dropped: &errorsDropped) }
   }
 
   /// Files given up on part way (unreadable, or a header that names no columns to read).
@@ -44,7 +63,8 @@ struct IngestTally {
 
   /// A record stored, with something said about it (a field in the wrong place, not read).
   mutating func warn(line: Int, file: String?, message: String) {
-    if cappedReasons.count < Self.maxErrors { cappedReasons.append(LineError(line: line, file: file, message: message)) }
+    cappedReasons.append(LineError(line: line, file: file, message: message))
+    if cappedReasons.count >= 2 * Self.maxErrors { trimmed(&cappedReasons, dropped: &warningsDropped) }
   }
 
   mutating func count(_ outcome: IngestOutcome, line: Int, file: String?) {
@@ -56,7 +76,7 @@ struct IngestTally {
     case .capped(_, let reason):
       accepted += 1
       capped += 1
-      if cappedReasons.count < Self.maxErrors { cappedReasons.append(LineError(line: line, file: file, message: reason)) }
+      warn(line: line, file: file, message: reason)
     case .rejected(let error):
       // The server says "record N: field: problem"; the line number says more than N.
       var message = error.message
@@ -88,6 +108,7 @@ struct IngestTally {
         members.append(("message", .string(e.message)))
         return .object(members)
       })),
+      ("warnings_not_shown", .int(Int64(warningsDropped))),
       ("seconds", .double((seconds * 1000).rounded() / 1000)),
       ("records_per_second", .int(Int64(recordsPerSecond.rounded()))),
     ])
