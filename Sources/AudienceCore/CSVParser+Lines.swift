@@ -33,10 +33,14 @@ extension CSVParser {
     let fields = UnsafeBufferPointer(start: text, count: length)
     if high >= 0x80, !String(decoding: fields, as: UTF8.self).utf8.elementsEqual(fields) { return nil }
     if lineEnds.count <= length { lineEnds = [Int](repeating: 0, count: length + 1) }
-    lineEnds.withUnsafeMutableBufferPointer { ends in
+    let whole = lineEnds.withUnsafeMutableBufferPointer { ends -> Bool in
       let count = Self.cut(text, length, at: ends.baseAddress!)
+      // Past `maxFields` the general path refuses the row, as it does across chunks.
+      guard count <= Self.maxFields else { return false }
       rows(CSVByteRow(line: rowLine, error: nil, hasNUL: low == 0, bytes: fields, ends: UnsafeBufferPointer(rebasing: ends[..<count]), gap: 1))
+      return true
     }
+    guard whole else { return nil }
     line += 1
     rowLine = line
     return start + lineBreak + 1

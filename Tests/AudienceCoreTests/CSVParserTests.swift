@@ -172,6 +172,30 @@ extension CSVParserTests {
     return rows + parser.finish()
   }
 
+  /// A row's fields and bytes are bounded: 70,000 commas (each an empty field, 8 bytes kept until
+  /// the line ended: 300 MB of commas took 4.3 GB) or many fields within the field limit past 16
+  /// times it are refused by their line, not kept, and the rows after them are read. The same in
+  /// any chunking (a line within one chunk takes another path).
+  @Test func aRowOfTooManyFieldsOrBytesIsRefused() {
+    let commas = "c1," + String(repeating: ",", count: 70_000)
+    let text = ["cookie,age", commas, "c2,2"].joined(separator: "\n") + "\n"
+    for chunk in [4096, 1 << 20] {
+      let rows = Self.parsed(text, maxFieldBytes: 1 << 20, chunk: chunk)
+      #expect(rows.map(\.line) == [1, 2, 3], "chunk \(chunk)")
+      #expect(rows[1].error == "the row has more than 65536 fields", "chunk \(chunk)")
+      #expect(rows[1].fields.count <= 1, "chunk \(chunk): the refused row kept \(rows[1].fields.count) fields")
+      #expect(rows[2].error == nil && rows[2].fields == ["c2", "2"])
+    }
+    let long = (0..<20).map { _ in "12345678" }.joined(separator: ",")  // 20 fields of 8 bytes
+    let text2 = ["a,b", long, "x,y"].joined(separator: "\n") + "\n"
+    for chunk in [1, 7, 4096] {
+      let rows = Self.parsed(text2, maxFieldBytes: 8, chunk: chunk)
+      #expect(rows.map(\.line) == [1, 2, 3], "chunk \(chunk)")
+      #expect(rows[1].error == "the row is longer than 128 bytes", "chunk \(chunk)")
+      #expect(rows[2].fields == ["x", "y"])
+    }
+  }
+
   /// A quote never closed swallowed the lines after it into one field; the rows there were lost
   /// without a word (42,832 good rows in a 3-million-row file, counted nowhere). They are read
   /// again as rows: only the broken row is refused. Past the field limit and at the file's end.
