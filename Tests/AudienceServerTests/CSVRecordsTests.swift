@@ -31,6 +31,12 @@ struct CSVRecordsTests {
     ("Tech;Gaming", ["Tech", "Gaming"]), ("Tech| Gaming", ["Tech", " Gaming"]), ("a;;b|", ["a", "b"]),
     (" ; \u{3000};x", ["x"]), ("caf\u{E9};\u{FC}ber", ["caf\u{E9}", "\u{FC}ber"]), ("", []),
     ("['Tech', 'Gaming']", ["Tech", "Gaming"]),
+    // Python's list repr: spaces inside items kept, escapes decoded (they were dropped, and
+    // kept as written).
+    ("['Rock & Roll', 'Sci Fi']", ["Rock & Roll", "Sci Fi"]), (#"['a\\b']"#, [#"a\b"#]), (#"['tab\there']"#, ["tab\there"]),
+    (#"["both'\"q"]"#, [#"both'"q"#]), (#"['caf\xe9', '\u00fcber']"#, ["caf\u{E9}", "\u{FC}ber"]),
+    // Brackets around a plain list.
+    ("[Rock & Roll; Sci Fi]", ["Rock & Roll", " Sci Fi"]), ("[Rock & Roll,Sci Fi]", ["Rock & Roll", "Sci Fi"]), ("[]", []),
   ] as [(String, [String])])
   func interestListsAreSplit(text: String, interests: [String]) throws {
     #expect(try Self.record(interests: text).interests == interests, "\(text)")

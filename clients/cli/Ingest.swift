@@ -13,7 +13,8 @@ struct Ingest: AsyncParsableCommand {
       (one record per line, the original {"data": {...}} shape or the bare object) or CSV (a header \
       row naming the columns: cookie, email, phone_number, created_at, state, country, city, age, \
       gender, income, education, interests, or the dotted names pandas writes such as \
-      location.city and demographics.age; interests separated by ; or |; other columns ignored; \
+      location.city and demographics.age; interests separated by ; or |, or a list as Python \
+      writes one, ['Tech', 'Rock & Roll']; other columns ignored; \
       a row with a value past the header's last column refused). The format comes from \
       the extension (.csv, .jsonl/.ndjson/.json) or --format; "-" reads standard input (JSON \
       lines unless --format csv), and a named pipe is read as it is written. When a pipe is \
