@@ -75,6 +75,16 @@ public enum RecordJSON {
         let home = otherKeys.contains(key) ? "\(prefix)\(other).\(key)" : "\(prefix)\(key)"
         out.append("\(prefix)\(group).\(key) is not read: it goes in \(home)")
       }
+      for (key, value) in members where value != .null { caseVariant(key, at: "\(prefix)\(group).", keys) }
+    }
+    // Keys are matched exactly: `Email` is not `email` (a CSV header's names are not).
+    func caseVariant(_ key: String, at path: String, _ known: Set<String>) {
+      let lower = key.lowercased()
+      if lower != key, known.contains(lower) { out.append("\(path)\(key) is not read: keys are lower case (\(lower))") }
+    }
+    if !wrapped { for (key, _) in top where key.lowercased() == "data" { caseVariant(key, at: "", ["data"]) } }
+    for (key, value) in d where value != .null {
+      caseVariant(key, at: prefix, recordKeys.union(["location", "demographics"]))
     }
     return out
   }

@@ -106,6 +106,11 @@ struct RecordJSONBytesTests {
     #expect(try misplaced(#"{"data":{"cookie":"m4","_id":"x","location":{"city":"Bern"},"demographics":null}}"#) == [])
     // A null holds nothing to lose (a column only some rows fill).
     #expect(try misplaced(#"{"data":{"cookie":"m5","city":null,"location":{"age":null}},"country":null}"#) == [])
+    // Keys are matched exactly: a key in another case is named (its value was lost unsaid).
+    #expect(try misplaced(#"{"data":{"cookie":"ce1","Email":"ce@x.com","Demographics":{"Age":30},"location":{"City":"Bern"}}}"#)
+      == ["data.location.City is not read: keys are lower case (city)", "data.Email is not read: keys are lower case (email)",
+          "data.Demographics is not read: keys are lower case (demographics)"])
+    #expect(try misplaced(#"{"Data":{"cookie":"d1"}}"#) == ["Data is not read: keys are lower case (data)"])
   }
 
   @Test func theGeneratorsLinesAreAllReadFromTheirBytes() throws {
