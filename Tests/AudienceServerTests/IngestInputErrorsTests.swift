@@ -171,6 +171,25 @@ struct IngestInputErrorsTests {
     #expect(summary["errors_not_shown"] == .int(1))
   }
 
+  /// JSON lines ended by CR alone are the file's error, as in CSV (they were one line of the
+  /// whole file: "longer than any record can be", or "unexpected text after the value"); a
+  /// header whose quote is never closed says the file is not read (it said the lines after it
+  /// are read as rows, and none was).
+  @Test func loneCarriageReturnsAndABrokenHeaderAreTheFilesError() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let cr = server.directory + "/cr.jsonl", header = server.directory + "/h.csv"
+    try Self.write(Array(#"{"data":{"cookie":"r1"}}\#r{"data":{"cookie":"r2"}}\#r"#.utf8), cr)
+    try Self.write(Array("cookie,\"city\nug1,A\n".utf8), header)
+    let run = try CLI.run(["ingest", cr, header, "--json"], socket: server.socketPath)
+    let summary = try CLI.json(run)
+    #expect(summary["failed_files"] == .int(2), "\(run.stdout)")
+    let messages = Self.errors(summary).compactMap { e -> String? in if case .string(let m)? = e["message"] { m } else { nil } }
+    #expect(messages.contains("the lines end with a carriage return alone (CR); end them with LF or CRLF"), "\(messages)")
+    #expect(messages.contains { $0.hasPrefix("header: ") && $0.hasSuffix("; the file is not read") && !$0.contains("read as rows") }, "\(messages)")
+  }
+
   @Test func maxErrorsStopsAfterTheBatchHoldingAServerRejection() async throws {
     let server = ServerProcess()
     try await server.start()

@@ -258,6 +258,9 @@ struct Ingest: AsyncParsableCommand {
         try await sender.sendPartial(into: &summary)
         continue
       }
+      if reader.lineNumber == 1, reader.firstLineHasLoneCR {
+        throw FileError(line: 1, message: "the lines end with a carriage return alone (CR); end them with LF or CRLF")
+      }
       if case .text(let line) = next, line.allSatisfy(\.isWhitespace) { continue }
       // --max-errors reached before this line: the run stops with it unread.
       if let maxErrors, summary.rejected >= maxErrors { throw TooManyErrors() }
@@ -312,7 +315,10 @@ struct Ingest: AsyncParsableCommand {
           // A header that cannot be read is the file's error, not a rejected record (the next
           // row would be taken for the header).
           if let error = row.error {
-            headerError = FileError(line: row.line, message: "header: \(error)")
+            // Nothing of the file is read without its header (the parser's "the lines after it
+            // are read as rows" is for a row's quote).
+            let said = error.split(separator: "; the lines after it are read as rows").first.map(String.init) ?? error
+            headerError = FileError(line: row.line, message: "header: \(said); the file is not read")
             return
           }
           do { columns = try CSVRecords(header: row.fields) } catch {
@@ -334,7 +340,7 @@ struct Ingest: AsyncParsableCommand {
       }
       let next: ArraySlice<UInt8>?
       do { next = try reader.next() } catch let stop as Interrupt.Stop { throw stop } catch {
-        throw FileError(line: 0, message: "\(path): \(error)")
+        throw FileError(line: 0, message: "\(error)")  // the file is named where it is reported
       }
       if let chunk = next, chunk.isEmpty {
         // The producer paused: the rows read go now, not when a batch fills.

@@ -30,6 +30,10 @@ final class LineReader {
   private var any = false
   /// Said `quiet` since the last bytes came: the next wait is for bytes alone.
   private var saidQuiet = false
+  /// The first line holds a carriage return not followed by a line feed: the file's lines end
+  /// with CR alone.
+  private(set) var firstLineHasLoneCR = false
+  private var lastWasCR = false
 
   /// - Parameters:
   ///   - path: a file path, or "-" for standard input.
@@ -109,6 +113,14 @@ final class LineReader {
       // The first byte that says what the line is (past a byte order mark and spaces).
       if first == nil {
         first = chunk[start..<stop].first { ![0x20, 0x09, 0xEF, 0xBB, 0xBF].contains($0) }
+      }
+      if lineNumber == 0 {
+        // The first line: a carriage return followed by anything but a line feed means the
+        // lines end with CR alone (old Mac files), and the whole file is this one line.
+        for b in chunk[start..<stop] {
+          if lastWasCR && b != 0x0A { firstLineHasLoneCR = true }
+          lastWasCR = b == 0x0D
+        }
       }
       length += stop - start
       if length <= maxLineBytes { line.append(contentsOf: chunk[start..<stop]) } else if !line.isEmpty { line = [] }
