@@ -131,7 +131,15 @@ public enum RecordJSON {
     case nil, .null?: return ""
     case .string(let s)?: return s
     case .int(let n)?: return String(n)
-    case .double(let d)?: return d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d)
+    case .double(let d)?:
+      // A number too large to be held exactly (12345678901234567890123 became
+      // "1.2345678901234568e+22") or not finite (1e400 became "inf") is refused, not rounded.
+      guard d.isFinite else { throw .invalidField(field, "the number is too large; send it as a string") }
+      if d == d.rounded() {
+        guard abs(d) < 9_007_199_254_740_992 else { throw .invalidField(field, "the number is too large to be exact; send it as a string") }
+        return String(Int64(d))
+      }
+      return String(d)
     default: throw .invalidField(field, "must be a string")
     }
   }

@@ -113,6 +113,19 @@ struct RecordJSONBytesTests {
     #expect(try misplaced(#"{"Data":{"cookie":"d1"}}"#) == ["Data is not read: keys are lower case (data)"])
   }
 
+  /// A number where text goes is read as its decimal text, unless it cannot be held exactly:
+  /// 1e400 was stored as "inf", 12345678901234567890123 as "1.2345678901234568e+22".
+  @Test func numbersWhereTextGoesAreExactOrRefused() throws {
+    func income(_ number: String) throws -> String {
+      try RecordJSON.record(from: JSONValue(parsing: #"{"cookie":"n","demographics":{"income":\#(number)}}"#)).income
+    }
+    #expect(try income("50000.0") == "50000")
+    #expect(try income("1e15") == "1000000000000000")
+    #expect(try income("50000.5") == "50000.5")
+    #expect(throws: AudienceError.self) { try income("1e400") }
+    #expect(throws: AudienceError.self) { try income("12345678901234567890123") }
+  }
+
   @Test func theGeneratorsLinesAreAllReadFromTheirBytes() throws {
     let lines = [
       #"{"data":{"cookie":"c0","email":"user0@example.com","phone_number":"3373143628","created_at":"2025-01-01T00:02:43","location":{"state":"Texas","country":"USA","city":"City90"},"demographics":{"age":21,"gender":"Male","income":"33000","education":"Bachelor's"},"interests":[]}}"#,

@@ -26,7 +26,8 @@ struct Ingest: AsyncParsableCommand {
 
       A bad line is reported with its line number and the good lines around it are kept; a line \
       that is not UTF-8, or a record too large for the server's frame limit, is such a line. \
-      In CSV a quoted field may hold line breaks; one longer than 1 MiB is refused with its row, \
+      In CSV a quoted field may hold line breaks (a column that is read refuses them, as any \
+      control character); one longer than 1 MiB is refused with its row, \
       as is a row of more than 65,536 fields or 16 MiB. \
       A quote never closed (none within 16 MiB, or one a later field's quote seems to close) \
       refuses its row, and the lines after it are read as rows. \
