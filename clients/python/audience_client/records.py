@@ -125,6 +125,26 @@ def misplaced_fields(record):
             if group in ("location", "demographics") and field not in (_LOCATION if group == "location" else _DEMOGRAPHICS) \
                     and (field in _LOCATION or field in _DEMOGRAPHICS or field in _RECORD):
                 out.append(f"{key} is not read: it goes in {home(field)}")
+    # Keys are matched exactly: "Email" is not "email" (the CLI says the same).
+    known = set(_RECORD) | set(_LOCATION) | set(_DEMOGRAPHICS) | {"location", "demographics", "data"}
+
+    def lower_is_read(key):
+        name = key[5:] if key.startswith("data.") else key
+        group, _, field = name.rpartition(".")
+        if group == "":
+            return field in known
+        return (group == "location" and field in _LOCATION) or (group == "demographics" and field in _DEMOGRAPHICS)
+
+    def case_variants(members, path):
+        for key, value in members.items():
+            if isinstance(key, str) and key != key.lower() and not _is_gap(value) and lower_is_read(key.lower()):
+                out.append(f"{path}{key} is not read: keys are lower case ({key.lower()})")
+
+    for source in ([record] if d is record else [record, d]):
+        case_variants(source, "" if source is record else prefix)
+    for group in ("location", "demographics"):
+        if isinstance(d.get(group), dict):
+            case_variants(d[group], f"{prefix}{group}.")
     return out
 
 

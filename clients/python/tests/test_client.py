@@ -295,6 +295,22 @@ def test_fields_where_the_shape_does_not_read_them_are_warnings(server):
         assert (m3["city"], m3["country"]) == ("Lima", "Peru")
 
 
+def test_keys_in_another_case_are_warnings(server):
+    # Keys are matched exactly, as the CLI's JSON lines: "Email" was dropped without a word.
+    rows = [
+        {"data": {"cookie": "k1", "Email": "k1@x.com", "location": {"City": "Oslo"}}},
+        {"cookie": "k2", "Location.City": "Rome", "email": "k2@x.com"},
+    ]
+    with Client(server) as c:
+        with pytest.warns(UserWarning, match="3 field\\(s\\) were not read"):
+            s = c.ingest(rows)
+        assert s["warnings"] == [
+            {"index": 0, "message": "data.Email is not read: keys are lower case (email)"},
+            {"index": 0, "message": "data.location.City is not read: keys are lower case (city)"},
+            {"index": 1, "message": "Location.City is not read: keys are lower case (location.city)"},
+        ], s["warnings"]
+
+
 def test_flat_rows_from_a_dataframe_are_read(server):
     # df.to_dict("records") gives flat rows: plain names (as the CLI's CSV columns) or the dotted
     # names json_normalize writes. Every field but cookie and email was dropped without a word.
