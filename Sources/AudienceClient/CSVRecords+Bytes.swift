@@ -31,7 +31,12 @@ extension CSVRecords {
       switch column {
       case .cookie: r.cookie = value
       case .email: r.email = value
-      case .phone_number: r.phoneNumber = value
+      case .phone_number:
+        // As income: a phone column pandas read as floats (a gap makes it one) ends in ".0".
+        if value.count >= 2, value[value.count - 2] == UInt8(ascii: "."), value[value.count - 1] == UInt8(ascii: "0") {
+          return false
+        }
+        r.phoneNumber = value
       case .created_at: r.createdAt = value
       case .state: r.state = value
       case .country: r.country = value

@@ -72,7 +72,7 @@ public struct CSVRecords: Sendable {
       switch column {
       case .cookie: r.cookie = value
       case .email: r.email = value
-      case .phone_number: r.phoneNumber = value
+      case .phone_number: r.phoneNumber = Self.number(value) ?? value
       case .created_at: r.createdAt = value
       case .state: r.state = value
       case .country: r.country = value
@@ -100,7 +100,8 @@ public struct CSVRecords: Sendable {
     return mayHoldNUL ? try r.refusingNUL() : r
   }
 
-  /// `50000.0` (pandas) as `50000`; other text unchanged (nil).
+  /// `50000.0` (pandas) as `50000`; other text unchanged (nil). For income and phone numbers: a
+  /// column pandas read as floats (one gap makes it so) is written with ".0".
   private static func number(_ s: String) -> String? {
     guard s.hasSuffix(".0"), let d = Double(s), d == d.rounded(), abs(d) < 1e15 else { return nil }
     return String(Int64(d))

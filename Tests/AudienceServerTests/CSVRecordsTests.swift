@@ -51,6 +51,13 @@ struct CSVRecordsTests {
     #expect(try Self.record(income: text).income == income, "\(text)")
   }
 
+  /// A phone column pandas wrote as floats loses its ".0" too (it was kept: "1234567890.0").
+  @Test func phoneNumbersWrittenAsFloatsAreRead() throws {
+    let columns = try CSVRecords(header: ["cookie", "phone_number"])
+    #expect(try columns.record(["c1", "3373143628.0"]).phoneNumber == "3373143628")
+    #expect(try columns.record(["c1", "+1 337 314"]).phoneNumber == "+1 337 314")
+  }
+
   /// A value past the header's last column is refused, naming it: an unquoted comma shifted it
   /// there, and the row's other values may be in the wrong columns. Empty fields past the
   /// header (a trailing comma) lose nothing and are read.
