@@ -59,6 +59,16 @@ extension SegmentMembership {
     self.backlog = backlog
   }
 
+  /// A profile that is not a member went away (merged, erased, split): while behind, the reader
+  /// may still know it as a member (it left since, unsaid), and is told how it went. (It was told
+  /// a LEAVE without data, which says "merged into profile 0".)
+  mutating func vanished(_ change: SegmentChange) {
+    guard var b = backlog, b.believed.contains(change.profileID) else { return }
+    backlog = nil  // so that `b` is not copied when it is changed
+    b.mark(change, exists: false)
+    backlog = b
+  }
+
   /// What an update returns: its changes, or none while behind (they are remembered).
   /// - Parameters:
   ///   - changes: what the update computed.
@@ -111,7 +121,9 @@ extension SegmentMembership {
           if let profile {
             changes.append(.leave(id, profile: profile.view(cookie: nil, interestCap: cap), mergedInto: nil))
           } else {
-            changes.append(recorded ?? .leave(id, profile: nil, mergedInto: nil))
+            // Gone, and how was recorded (`mark`, `vanished`); were it not, FORGOTTEN says less
+            // than a LEAVE without data, which names a survivor.
+            changes.append(recorded ?? .forgotten(id))
           }
         }
         if changes.count == limit { break scan }

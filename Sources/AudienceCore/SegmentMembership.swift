@@ -47,9 +47,13 @@ public struct SegmentMembership: Sendable {
       case .created(let id), .updated(let id), .capped(let id, _):
         check(id, graph, &changes)
       case .merged(let id, let absorbed):
-        for gone in absorbed where members.contains(gone) {
-          members.remove(gone)
-          changes.append(.leave(gone, profile: nil, mergedInto: id))
+        for gone in absorbed {
+          if members.contains(gone) {
+            members.remove(gone)
+            changes.append(.leave(gone, profile: nil, mergedInto: id))
+          } else {
+            vanished(.leave(gone, profile: nil, mergedInto: id))
+          }
         }
         check(id, graph, &changes)
       case .duplicate, .rejected:
@@ -65,7 +69,10 @@ public struct SegmentMembership: Sendable {
   /// - Returns: FORGOTTEN when it was in the segment, nil otherwise or while behind (it is
   ///   remembered).
   public mutating func forgotten(_ id: ProfileID) -> SegmentChange? {
-    guard members.contains(id) else { return nil }
+    guard members.contains(id) else {
+      vanished(.forgotten(id))
+      return nil
+    }
     members.remove(id)
     return queueOrRemember([.forgotten(id)]) { _ in false }.first
   }
@@ -83,6 +90,8 @@ public struct SegmentMembership: Sendable {
     if members.contains(split.from) {
       members.remove(split.from)
       changes.append(.leave(split.from, profile: before, mergedInto: nil))
+    } else if graph.profiles[split.from] == nil {
+      vanished(.leave(split.from, profile: before, mergedInto: nil))
     }
     for id in split.profiles { check(id, graph, &changes) }
     return queueOrRemember(changes) { graph.profiles[$0] != nil }

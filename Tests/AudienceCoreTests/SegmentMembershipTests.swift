@@ -105,6 +105,9 @@ struct SegmentBacklogTests {
       var live = SegmentMembership(filter, categories: .standard, in: g)
       var reader = Set(g.scanMatches(filter))  // what the reader was told
       let cap = g.limits.maxInterestsPerProfile
+      // How profiles went away: merged into which, erased, split.
+      var mergedInto: [ProfileID: ProfileID] = [:]
+      var erased = Set<ProfileID>(), split = Set<ProfileID>()
       /// Gives the reader changes, checking each against what it knows (and a drained ENTER's
       /// view against the profile now).
       func read(_ changes: [SegmentChange], drained: Bool = false) {
@@ -113,8 +116,17 @@ struct SegmentBacklogTests {
           case .enter(let id, let profile):
             #expect(reader.insert(id).inserted, "seed \(seed): \(id) entered twice")
             if drained { #expect(profile == g.profiles[id]?.view(cookie: nil, interestCap: cap), "seed \(seed): \(id)'s view is not today's") }
-          case .leave(let id, _, _), .forgotten(let id):
+          case .leave(let id, let profile, let into):
             #expect(reader.remove(id) != nil, "seed \(seed): \(id) left without being in")
+            if profile == nil {
+              // A LEAVE without data says a merge, and into which profile.
+              #expect(into != nil && mergedInto[id] == into, "seed \(seed): \(id) said merged into \(String(describing: into)), was \(String(describing: mergedInto[id]))")
+            } else if g.profiles[id] == nil {
+              #expect(split.contains(id), "seed \(seed): \(id) is gone, and left with data but was not split")
+            }
+          case .forgotten(let id):
+            #expect(reader.remove(id) != nil, "seed \(seed): \(id) left without being in")
+            #expect(erased.contains(id), "seed \(seed): \(id) said forgotten, was not")
           }
         }
       }
@@ -122,20 +134,24 @@ struct SegmentBacklogTests {
       while !rest.isEmpty {
         let batch = rest.prefix(Int.random(in: 1...8, using: &rng))
         rest = rest.dropFirst(batch.count)
-        var changes = live.update(after: Fixture.apply(Array(batch), to: &g), in: g)
+        let outcomes = Fixture.apply(Array(batch), to: &g)
+        for case .merged(let id, let absorbed) in outcomes { for a in absorbed { mergedInto[a] = id } }
+        var changes = live.update(after: outcomes, in: g)
         if live.isBehind { #expect(changes.isEmpty, "seed \(seed): changes queued while behind") }
         // Now and then an erasure or a split of a random profile's cookie.
         switch Int.random(in: 0..<12, using: &rng) {
         case 0:
           if let id = g.profiles.indices.filter({ g.profiles[$0] != nil }).randomElement(using: &rng) {
             _ = g.forget(id)
+            erased.insert(id)
             if let change = live.forgotten(id) { changes.append(change) }
           }
         case 1:
           if let id = g.profiles.indices.filter({ g.profiles[$0] != nil }).randomElement(using: &rng),
-            let before = g.view(of: id), let split = g.split(cookie: before.cookie)
+            let before = g.view(of: id), let result = g.split(cookie: before.cookie)
           {
-            changes += live.update(after: split, before: before, in: g)
+            if g.profiles[result.from] == nil { split.insert(result.from) }
+            changes += live.update(after: result, before: before, in: g)
           }
         default: break
         }
