@@ -212,15 +212,33 @@ public final class AudienceClient: Sendable {
   /// server ends the watch with an error. Cancelling the consuming task also cancels the watch.
   /// - Parameters:
   ///   - filter: the segment; nil is every profile.
-  public func watch(_ filter: Filter?) -> LiveSegment {
+  public func watch(_ filter: Filter?) -> LiveSegment { watch(filter, pacedAt: nil) }
+
+  /// A live segment whose events, past `limit` received and not yet read from `events`, stop the
+  /// connection's reading until half are read: the server then holds them, folded when far
+  /// behind (docs/PROTOCOL.md), rather than this process's memory. Nothing else on the connection
+  /// is read meanwhile: use it on a connection that waits for nothing but this watch (`cancel`
+  /// reads again first). Nil: every event is kept until read.
+  /// - Parameters:
+  ///   - filter: the segment; nil is everyone.
+  ///   - limit: events kept unread before the connection stops reading.
+  public func watch(_ filter: Filter?, pacedAt limit: Int?) -> LiveSegment {
     let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-    let (events, continuation) = AsyncThrowingStream.makeStream(of: WatchEvent.self)
-    let segment = LiveSegment(requestID: id, events: events, client: self)
+    let (received, continuation) = AsyncThrowingStream.makeStream(of: WatchEvent.self)
+    let pacing = limit.map { WatchPacing(limit: $0, channel: channel) }
+    let events: AsyncThrowingStream<WatchEvent, any Error>
+    if let pacing {
+      let paced = PacedEvents(received, pacing)
+      events = AsyncThrowingStream { try await paced.next() }
+    } else {
+      events = received
+    }
+    let segment = LiveSegment(requestID: id, events: events, client: self, pacing: pacing)
     continuation.onTermination = { reason in
       if case .cancelled = reason { Task { _ = try? await segment.cancel() } }
     }
     Self.write(
-      PendingRequest(request: WireRequest(id: id, body: .watch(filter)), sink: .stream(continuation)), on: channel,
+      PendingRequest(request: WireRequest(id: id, body: .watch(filter)), sink: .stream(continuation, pacing)), on: channel,
       reason: closeReason)
     return segment
   }
@@ -292,11 +310,13 @@ public struct LiveSegment: Sendable {
   /// The events, from STARTED to ENDED.
   public let events: AsyncThrowingStream<WatchEvent, any Error>
   let client: AudienceClient
+  let pacing: WatchPacing?
 
   /// Asks the server to end the watch; `events` then finishes with `.ended`.
   /// - Returns: whether the server still had it open.
   @discardableResult
   public func cancel() async throws -> Bool {
+    pacing?.resume()  // the answer comes behind the events not yet read
     guard case .cancel(let found) = try await client.call(.cancel(requestID: requestID)) else {
       throw WireStatus(.internal, "server answered Cancel with another method's response")
     }

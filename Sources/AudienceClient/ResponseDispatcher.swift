@@ -13,13 +13,13 @@ struct PendingRequest: Sendable {
 enum ResponseSink: Sendable {
   case single(EventLoopPromise<WireResponse>)
   case frame(EventLoopPromise<ByteBuffer>)
-  case stream(AsyncThrowingStream<WatchEvent, any Error>.Continuation)
+  case stream(AsyncThrowingStream<WatchEvent, any Error>.Continuation, WatchPacing? = nil)
 
   func fail(_ status: WireStatus) {
     switch self {
     case .single(let p): p.fail(status)
     case .frame(let p): p.fail(status)
-    case .stream(let c): c.finish(throwing: status)
+    case .stream(let c, _): c.finish(throwing: status)
     }
   }
 }
@@ -68,12 +68,13 @@ final class ResponseDispatcher: ChannelDuplexHandler {
       case .single(let promise)?:
         pending[response.id] = nil
         promise.succeed(response)
-      case .stream(let continuation)?:
+      case .stream(let continuation, let pacing)?:
         if response.status.code != .ok {
           pending[response.id] = nil
           continuation.finish(throwing: response.status)
         } else if case .watch(let event)? = response.body {
           continuation.yield(event)
+          pacing?.arrived()
           if event == .ended {
             pending[response.id] = nil
             continuation.finish()

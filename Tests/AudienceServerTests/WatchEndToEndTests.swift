@@ -146,6 +146,53 @@ struct WatchEndToEndTests {
     #expect(await server.stop() == 0)
   }
 
+  /// `audience watch` whose output is not read stops reading the socket past 1,000 events, so
+  /// the server holds them and folds them (the CLI kept every event in memory, and the server
+  /// never fell behind): 60,000 people enter unread, then 1,000 of the last ones merge into
+  /// others; the merged ones, never seen, send nothing.
+  @Test func theCLIsWatchLeavesABacklogToTheServer() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let out = Pipe()
+    let watcher = try ScriptingTests.run(["watch", "--json"], socket: server.socketPath, stdout: out.fileHandleForWriting)
+    defer { if watcher.isRunning { kill(watcher.processIdentifier, SIGKILL) } }
+    let client = try await server.client()
+    for _ in 0..<500 where try await client.health().connections < 2 { try await Task.sleep(for: .milliseconds(10)) }
+    try await Task.sleep(for: .milliseconds(300))  // the watch is open
+    func person(_ i: Int, email: Int, day: Int = 1) -> RawRecord {
+      RawRecord(cookie: "c\(i)", email: "e\(email)@x.com", createdAt: "2025-03-\(10 + day)T10:00:00")
+    }
+    let n = 60_000
+    for first in stride(from: 0, to: n, by: 5_000) {
+      _ = try await client.ingest((first..<first + 5_000).map { person($0, email: $0) })
+    }
+    _ = try await client.ingest((0..<1_000).map { person(50_000 + 2 * $0 + 1, email: 50_000 + 2 * $0, day: 2) })
+    _ = try await client.ingest([person(n, email: n, day: 3)])
+    await client.close()
+    let reader = out.fileHandleForReading
+    let counts = await onThread { () -> (enters: Int, leaves: Int) in
+      var text = Data()
+      var enters = 0, leaves = 0
+      while true {
+        let more = reader.availableData
+        if more.isEmpty { break }
+        text.append(more)
+        while let newline = text.firstIndex(of: 0x0A) {
+          let line = String(decoding: text[text.startIndex..<newline], as: UTF8.self)
+          text.removeSubrange(text.startIndex...newline)
+          if line.contains(#""event":"enter""#) { enters += 1 }
+          if line.contains(#""event":"leave""#) { leaves += 1 }
+          if line.contains(#""cookie":"c\#(n)""#) { return (enters, leaves) }
+        }
+      }
+      return (enters, leaves)
+    }
+    #expect(counts.leaves == 0, "the merges of profiles never sent were sent")
+    #expect(counts.enters == n + 1 - 1_000)
+    #expect(await server.stop() == 0)
+  }
+
   @Test func aConnectionHoldsAtMost16Watches() async throws {
     let server = ServerProcess()
     try await server.start()

@@ -15,7 +15,10 @@ struct Watch: AsyncParsableCommand {
       {"event": "started", "total": N}, {"event": "enter", "profile_id": N, "data": {...}}, \
       {"event": "leave", "profile_id": N, "data": {...} or null, "merged_into": N or null}, \
       {"event": "forgotten", "profile_id": N} (the person was erased), \
-      {"event": "ended"}. The filter flags are those of `audience cohort` (without --cookie); \
+      {"event": "ended"}. When the output is not read (a pipe to a slow consumer), the events \
+      wait in the server, which folds them once far behind: one event per profile that \
+      changed meanwhile, from what was printed to what is true then (docs/PROTOCOL.md). \
+      The filter flags are those of `audience cohort` (without --cookie); \
       see docs/QUERY.md. Exits 0 after --max-events, 4 when the server ended the watch (it shut \
       down) or the connection broke.
       """)
@@ -32,7 +35,10 @@ struct Watch: AsyncParsableCommand {
   func run() async throws {
     let filter = try filters.filter()
     try await Output.withClient(global) { client in
-      let segment = client.watch(filter)
+      // Past 1,000 events not yet written (standard output blocked), the connection stops
+      // reading: the server holds them, and folds them when far behind (this process grew by
+      // every event instead).
+      let segment = client.watch(filter, pacedAt: 1_000)
       var changes = 0
       for try await event in segment.events {
         Output.line(global.json ? Self.json(event).serialized() : Self.human(event))
