@@ -235,6 +235,7 @@ public final class AudienceClient: Sendable {
     }
     let segment = LiveSegment(requestID: id, events: events, client: self, pacing: pacing)
     continuation.onTermination = { reason in
+      pacing?.stop()
       if case .cancelled = reason { Task { _ = try? await segment.cancel() } }
     }
     Self.write(
@@ -316,7 +317,7 @@ public struct LiveSegment: Sendable {
   /// - Returns: whether the server still had it open.
   @discardableResult
   public func cancel() async throws -> Bool {
-    pacing?.resume()  // the answer comes behind the events not yet read
+    pacing?.stop()  // the answer comes behind the events not yet read, and those still to come
     guard case .cancel(let found) = try await client.call(.cancel(requestID: requestID)) else {
       throw WireStatus(.internal, "server answered Cancel with another method's response")
     }

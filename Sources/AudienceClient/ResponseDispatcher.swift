@@ -73,8 +73,7 @@ final class ResponseDispatcher: ChannelDuplexHandler {
           pending[response.id] = nil
           continuation.finish(throwing: response.status)
         } else if case .watch(let event)? = response.body {
-          continuation.yield(event)
-          pacing?.arrived()
+          if case .enqueued = continuation.yield(event) { pacing?.arrived() } else { pacing?.stop() }
           if event == .ended {
             pending[response.id] = nil
             continuation.finish()

@@ -11,6 +11,10 @@ final class WatchPacing: Sendable {
   let limit: Int
   private let buffered = Atomic<Int>(0)
   private let paused = Atomic<Bool>(false)
+  /// Set for good once the watch is being cancelled or has ended: the events still to come are
+  /// read and not counted (counted, they paused the connection again while `cancel` waited for
+  /// its answer behind them, for ever).
+  private let off = Atomic<Bool>(false)
   private let channel: any Channel
 
   init(limit: Int, channel: any Channel) {
@@ -18,12 +22,22 @@ final class WatchPacing: Sendable {
     self.channel = channel
   }
 
-  /// An event was received (on the event loop).
+  /// An event was received and kept for the reader (on the event loop).
   func arrived() {
+    if off.load(ordering: .relaxed) { return }
     let n = buffered.wrappingAdd(1, ordering: .relaxed).newValue
     if n > limit, !paused.exchange(true, ordering: .relaxed) {
       channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+      // The reader may have taken enough between the count and the pause (its `resume` then
+      // found nothing paused): look again.
+      if buffered.load(ordering: .relaxed) <= limit / 2 || off.load(ordering: .relaxed) { resume() }
     }
+  }
+
+  /// The watch is being cancelled or has ended: reading goes on, for good.
+  func stop() {
+    off.store(true, ordering: .relaxed)
+    resume()
   }
 
   /// An event was taken by the reader.

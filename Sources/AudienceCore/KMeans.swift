@@ -99,21 +99,24 @@ public struct KMeans: Sendable {
       let m = sw[b] - sw[a], s = sx[b] - sx[a]
       return Swift.max(0, (sq[b] - sq[a]) - s * s / m)
     }
-    // best[m][b]: least inertia of points 0..<b in m+1 runs; start[m][b]: where the last begins.
-    var best = [[Double]](repeating: [Double](repeating: .infinity, count: n + 1), count: k)
+    // previous[b], current[b]: least inertia of points 0..<b in m and m+1 runs (two rows, not k:
+    // a million distinct incomes and k 20 would hold 160 MB); start[m][b]: where the last begins.
+    var previous = [Double](repeating: .infinity, count: n + 1)
+    var current = previous
     var start = [[Int]](repeating: [Int](repeating: 0, count: n + 1), count: k)
-    for b in 1...n { best[0][b] = cost(0, b) }
+    for b in 1...n { current[b] = cost(0, b) }
     for m in 1..<k {
+      swap(&previous, &current)
       // Ends b in lo...hi, their last run starting in from...to.
       func solve(_ lo: Int, _ hi: Int, _ from: Int, _ to: Int) {
         guard lo <= hi else { return }
         let b = (lo + hi) / 2
         var bestCost = Double.infinity, bestA = Swift.max(from, m)
         for a in Swift.max(from, m)...Swift.min(to, b - 1) {
-          let c = best[m - 1][a] + cost(a, b)
+          let c = previous[a] + cost(a, b)
           if c < bestCost { bestCost = c; bestA = a }
         }
-        best[m][b] = bestCost
+        current[b] = bestCost
         start[m][b] = bestA
         solve(lo, b - 1, from, bestA)
         solve(b + 1, hi, bestA, to)

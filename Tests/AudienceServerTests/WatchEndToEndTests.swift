@@ -193,6 +193,38 @@ struct WatchEndToEndTests {
     #expect(await server.stop() == 0)
   }
 
+  /// `audience watch --max-events` whose output was blocked during a bulk load: once its output
+  /// is read it cancels, and the events still coming while its Cancel waits for an answer are
+  /// read, not counted toward the pause (counted, they paused the connection again, and the
+  /// answer behind them never came: exit 4 at --idle-timeout).
+  @Test func theCLIsWatchCancelsAfterItsOutputWasBlocked() async throws {
+    let server = ServerProcess(arguments: ["--idle-timeout", "20"])
+    try await server.start()
+    defer { server.removeFiles() }
+    let out = Pipe()
+    // The pipe full before the CLI writes: its first line waits until the test reads.
+    out.fileHandleForWriting.write(Data(repeating: 0x0A, count: 65_536))
+    let watcher = try ScriptingTests.run(["watch", "--json", "--max-events", "10"], socket: server.socketPath, stdout: out.fileHandleForWriting)
+    try out.fileHandleForWriting.close()
+    defer { if watcher.isRunning { kill(watcher.processIdentifier, SIGKILL) } }
+    let client = try await server.client()
+    for _ in 0..<500 where try await client.health().connections < 2 { try await Task.sleep(for: .milliseconds(10)) }
+    try await Task.sleep(for: .milliseconds(300))  // the watch is open
+    for first in stride(from: 0, to: 60_000, by: 5_000) {
+      _ = try await client.ingest((first..<first + 5_000).map { RawRecord(cookie: "b\($0)") })
+    }
+    await client.close()
+    let reader = out.fileHandleForReading
+    let lines = await onThread { () -> Int in
+      let all = reader.readDataToEndOfFile()  // until the CLI exits
+      return String(decoding: all, as: UTF8.self).split(separator: "\n").count
+    }
+    while watcher.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+    #expect(watcher.terminationStatus == 0, "the watch's cancel did not come back")
+    #expect(lines == 11)  // started, then 10 events
+    #expect(await server.stop() == 0)
+  }
+
   @Test func aConnectionHoldsAtMost16Watches() async throws {
     let server = ServerProcess()
     try await server.start()

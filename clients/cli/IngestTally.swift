@@ -19,11 +19,17 @@ struct IngestTally {
   /// displaced earlier ones the server did.
   private func trimmed(_ list: inout [LineError], dropped: inout Int) {
     let order = fileOrder
-    list.sort { ($0.file.flatMap { order[$0] } ?? 0, $0.line) < ($1.file.flatMap { order[$0] } ?? 0, $1.line) }
-    if list.count > Self.maxErrors {
-      dropped += list.count - Self.maxErrors
-      list.removeLast(list.count - Self.maxErrors)
+    func sorted(_ l: [LineError]) -> [LineError] {
+      l.sorted { ($0.file.flatMap { order[$0] } ?? 0, $0.line) < ($1.file.flatMap { order[$0] } ?? 0, $1.line) }
     }
+    // A file given up on (line 0) is always listed: only the records' errors are cut.
+    let files = list.filter { $0.line == 0 }
+    var rows = sorted(list.filter { $0.line != 0 })
+    if rows.count > Self.maxErrors {
+      dropped += rows.count - Self.maxErrors
+      rows.removeLast(rows.count - Self.maxErrors)
+    }
+    list = files.isEmpty ? rows : sorted(files + rows)
   }
 
   /// Sorts the errors and warnings by file and line, keeping the first `maxErrors` of each.

@@ -17,7 +17,8 @@ struct Watch: AsyncParsableCommand {
       {"event": "forgotten", "profile_id": N} (the person was erased), \
       {"event": "ended"}. When the output is not read (a pipe to a slow consumer), the events \
       wait in the server, which folds them once far behind: one event per profile that \
-      changed meanwhile, from what was printed to what is true then (docs/PROTOCOL.md). \
+      changed meanwhile, from what was printed to what is true then (docs/PROTOCOL.md); an \
+      output not read at all for the server's --idle-timeout (300 s) ends the watch (exit 4). \
       The filter flags are those of `audience cohort` (without --cookie); \
       see docs/QUERY.md. Exits 0 after --max-events, 4 when the server ended the watch (it shut \
       down) or the connection broke.
