@@ -136,30 +136,33 @@ struct SegmentBacklogTests {
         rest = rest.dropFirst(batch.count)
         let outcomes = Fixture.apply(Array(batch), to: &g)
         for case .merged(let id, let absorbed) in outcomes { for a in absorbed { mergedInto[a] = id } }
-        var changes = live.update(after: outcomes, in: g)
-        if live.isBehind { #expect(changes.isEmpty, "seed \(seed): changes queued while behind") }
+        /// As the store does after each commit, erasure or split: the changes go to the reader,
+        /// or, when the queue is "full" (at random), they are the backlog's first.
+        func deliver(_ changes: [SegmentChange]) {
+          if live.isBehind { #expect(changes.isEmpty, "seed \(seed): changes queued while behind") }
+          if !live.isBehind && Int.random(in: 0..<4, using: &rng) == 0 {
+            live.fallBehind(with: changes)
+          } else {
+            read(changes)
+          }
+        }
+        deliver(live.update(after: outcomes, in: g))
         // Now and then an erasure or a split of a random profile's cookie.
         switch Int.random(in: 0..<12, using: &rng) {
         case 0:
           if let id = g.profiles.indices.filter({ g.profiles[$0] != nil }).randomElement(using: &rng) {
             _ = g.forget(id)
             erased.insert(id)
-            if let change = live.forgotten(id) { changes.append(change) }
+            deliver(live.forgotten(id).map { [$0] } ?? [])
           }
         case 1:
           if let id = g.profiles.indices.filter({ g.profiles[$0] != nil }).randomElement(using: &rng),
             let before = g.view(of: id), let result = g.split(cookie: before.cookie)
           {
             if g.profiles[result.from] == nil { split.insert(result.from) }
-            changes += live.update(after: result, before: before, in: g)
+            deliver(live.update(after: result, before: before, in: g))
           }
         default: break
-        }
-        // The queue is "full" at random: the changes are not given to the reader.
-        if !live.isBehind && Int.random(in: 0..<4, using: &rng) == 0 {
-          live.fallBehind(with: changes)
-        } else {
-          read(changes)
         }
         if live.isBehind && Bool.random(using: &rng) {
           read(live.drain(upTo: Int.random(in: 1...5, using: &rng), in: g), drained: true)
