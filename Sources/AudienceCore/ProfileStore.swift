@@ -161,7 +161,8 @@ public struct SegmentWatch: Sendable {
   public let total: Int
   /// The changes, in commit order (a reader far behind gets, as it catches up, one change per
   /// profile that changed meanwhile: SegmentMembership+Backlog.swift). Finishes when `stop()` is
-  /// called or the store closes. Call `stop()` when done reading.
+  /// called or the store closes. Call `stop()` when done reading (a watch whose stream is let go
+  /// of ends too).
   public let changes: AsyncThrowingStream<SegmentChange, any Error>
   private let onStop: @Sendable () -> Void
 

@@ -51,7 +51,12 @@ extension EmbeddedStore {
     let end: @Sendable () -> Void = { [weak self] in
       _ = self?.watchers.withLock { $0.live.removeValue(forKey: opened.id) }
     }
+    // Ends the watch when its stream is let go of without `stop()` (a library caller that
+    // dropped it, or a reader cancelled between two events): the store updated it with every
+    // commit for as long as the store lived.
+    let release = WatchRelease(end)
     let changes = AsyncThrowingStream<SegmentChange, any Error> { [weak self] in
+      withExtendedLifetime(release) {}
       do {
         guard let change = try await queue.next(refill: { self?.refill(opened.id, queue) }) else {
           end()
@@ -70,4 +75,11 @@ extension EmbeddedStore {
         queue.finish()
       })
   }
+}
+
+/// Calls `end` when the last reference to it goes (see `EmbeddedStore.watch`).
+final class WatchRelease: Sendable {
+  private let end: @Sendable () -> Void
+  init(_ end: @escaping @Sendable () -> Void) { self.end = end }
+  deinit { end() }
 }

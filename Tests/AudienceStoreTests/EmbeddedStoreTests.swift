@@ -18,6 +18,23 @@ struct EmbeddedStoreTests {
       demographics: Demographics(age: age), interests: interests)
   }
 
+  /// A watch whose stream is let go of without `stop()` is no longer updated by every commit.
+  @Test func aWatchLetGoOfIsForgotten() async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    let store = try EmbeddedStore(directory: dir.path, logger: logger)
+    do {
+      var watch: SegmentWatch? = try await store.watch(nil, categories: .standard)
+      #expect(store.watchers.withLock { $0.live.count } == 1)
+      _ = try await store.ingest([record("a", nil, 1)])
+      var events = watch!.changes.makeAsyncIterator()
+      #expect(try await events.next() != nil)
+      watch = nil
+    }
+    #expect(store.watchers.withLock { $0.live.count } == 0)
+    await store.close()
+  }
+
   @Test func ingestResolvesAndSurvivesReopen() async throws {
     let dir = TemporaryDirectory()
     defer { dir.remove() }
