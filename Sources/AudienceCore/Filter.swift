@@ -120,7 +120,11 @@ public indirect enum Filter: Hashable, Sendable {
   /// - Parameters:
   ///   - text: the income as sent.
   public static func incomeValue(_ text: String) -> Double? {
-    guard let whole = numericIncome(text) else { return nil }
+    numericIncome(text).map { incomeValue(text, whole: $0) }
+  }
+
+  /// `incomeValue` of an income whose whole part (`numericIncome`) is known.
+  static func incomeValue(_ text: String, whole: Int64) -> Double {
     guard hasFraction(text) else { return Double(whole) }
     // The digits and the point, read as one number (correctly rounded, as Python's float()).
     var plain: [UInt8] = []

@@ -58,7 +58,7 @@ struct ReportBuilder {
       incomeUnknown += 1
     }
     if let age, age >= 0, age < ages.count { ages[age] += 1 }
-    if wantsIncome, let age, numericIncome != nil, let v = income.flatMap(Filter.incomeValue) { pairs[Pair(age: age, income: v), default: 0] += 1 }
+    if wantsIncome, let age, let income, let n = numericIncome { pairs[Pair(age: age, income: Filter.incomeValue(income, whole: n)), default: 0] += 1 }
     var best = Int.max
     for (spelling, folded) in interests {
       spellings[spelling, default: 0] += 1

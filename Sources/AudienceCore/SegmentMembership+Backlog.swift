@@ -63,10 +63,8 @@ extension SegmentMembership {
   /// may still know it as a member (it left since, unsaid), and is told how it went. (It was told
   /// a LEAVE without data, which says "merged into profile 0".)
   mutating func vanished(_ change: SegmentChange) {
-    guard var b = backlog, b.believed.contains(change.profileID) else { return }
-    backlog = nil  // so that `b` is not copied when it is changed
-    b.mark(change, exists: false)
-    backlog = b
+    guard backlog?.believed.contains(change.profileID) == true else { return }
+    backlog?.mark(change, exists: false)
   }
 
   /// What an update returns: its changes, or none while behind (they are remembered).
@@ -74,10 +72,8 @@ extension SegmentMembership {
   ///   - changes: what the update computed.
   ///   - exists: whether a changed profile exists after the update.
   mutating func queueOrRemember(_ changes: [SegmentChange], exists: (ProfileID) -> Bool) -> [SegmentChange] {
-    guard !changes.isEmpty, var b = backlog else { return changes }
-    backlog = nil  // so that `b` is not copied when it is changed
-    for change in changes { b.mark(change, exists: exists(change.profileID)) }
-    backlog = b
+    guard !changes.isEmpty, backlog != nil else { return changes }
+    for change in changes { backlog?.mark(change, exists: exists(change.profileID)) }
     return []
   }
 

@@ -28,41 +28,33 @@ final class WatchQueue: Sendable {
 
   private let state = Mutex(State())
 
+  /// Changes the state under the lock, then wakes the reader if it waits (a reader woken with
+  /// nothing new looks and waits again).
+  private func waking<T>(_ change: (inout State) -> T) -> T {
+    let (result, waiter) = state.withLock { s in (change(&s), s.waiter.take()) }
+    waiter?.resume()
+    return result
+  }
+
   /// Queues `changes`, unless that would leave more than `limit` unread: false then, and nothing
   /// is queued.
   func push(_ changes: [SegmentChange], limit: Int) -> Bool {
     if changes.isEmpty { return true }
-    let waiter = state.withLock { s -> CheckedContinuation<Void, Never>?? in
-      if s.end != nil { return .some(nil) }
-      if s.waiting + changes.count > limit { return nil }
+    return waking { s in
+      if s.end != nil { return true }
+      if s.waiting + changes.count > limit { return false }
       s.changes.append(contentsOf: changes)
-      defer { s.waiter = nil }
-      return .some(s.waiter)
+      return true
     }
-    guard let waiter else { return false }
-    waiter?.resume()
-    return true
   }
 
   /// The membership has remembered changes (or has more of them): the reader asks for them once
   /// it has read the queue.
-  func behind() {
-    let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-      s.behind = true
-      defer { s.waiter = nil }
-      return s.waiter
-    }
-    waiter?.resume()
-  }
+  func behind() { waking { $0.behind = true } }
 
   /// Ends the queue: the reader gets what is queued, then the end (`error`, or nil for a plain one).
   func finish(throwing error: (any Error)? = nil) {
-    let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-      if s.end == nil { s.end = error.map(End.failed) ?? .stopped }
-      defer { s.waiter = nil }
-      return s.waiter
-    }
-    waiter?.resume()
+    waking { s in if s.end == nil { s.end = error.map(End.failed) ?? .stopped } }
   }
 
   /// The next change; nil once the queue ended (or the reading task was cancelled).
@@ -128,12 +120,7 @@ final class WatchQueue: Sendable {
         if now { c.resume() }
       }
     } onCancel: {
-      let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-        s.cancelled = true
-        defer { s.waiter = nil }
-        return s.waiter
-      }
-      waiter?.resume()
+      waking { $0.cancelled = true }
     }
   }
 }

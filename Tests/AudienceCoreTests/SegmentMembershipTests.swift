@@ -6,12 +6,18 @@ import Testing
 /// A live segment replayed from its changes always equals the segment computed afresh.
 @Suite("Live segment membership")
 struct SegmentMembershipTests {
+  /// `n` random records, a random segment (nil: everyone), and how many records come before the
+  /// watch starts.
+  static func scenario(_ rng: inout SplitMix64, _ n: Int) -> (records: [Record], filter: Filter?, start: Int) {
+    let records = SegmentIndexTests.records(&rng, count: n)
+    let filter = Bool.random(using: &rng) ? nil : SegmentIndexTests.filter(&rng, depth: 0)
+    return (records, filter, Int.random(in: 0..<n, using: &rng))
+  }
+
   @Test func changesReplayToTheFreshSegment() async {
     await propertyCheck(count: 120, input: Gen.int(in: 0...1_000_000), Gen.int(in: 2...300)) { seed, n in
       var rng = SplitMix64(seed: UInt64(seed))
-      let records = SegmentIndexTests.records(&rng, count: n)
-      let filter = Bool.random(using: &rng) ? nil : SegmentIndexTests.filter(&rng, depth: 0)
-      let start = Int.random(in: 0..<n, using: &rng)
+      let (records, filter, start) = Self.scenario(&rng, n)
       var g = Fixture.graph(Array(records[..<start]))
       var live = SegmentMembership(filter, categories: .standard, in: g)
       var members = Set(g.scanMatches(filter))
@@ -98,9 +104,7 @@ struct SegmentBacklogTests {
   @Test func aDrainedBacklogReplaysToTheFreshSegment() async {
     await propertyCheck(count: 150, input: Gen.int(in: 0...1_000_000), Gen.int(in: 2...300)) { seed, n in
       var rng = SplitMix64(seed: UInt64(seed))
-      let records = SegmentIndexTests.records(&rng, count: n)
-      let filter = Bool.random(using: &rng) ? nil : SegmentIndexTests.filter(&rng, depth: 0)
-      let start = Int.random(in: 0..<n, using: &rng)
+      let (records, filter, start) = SegmentMembershipTests.scenario(&rng, n)
       var g = Fixture.graph(Array(records[..<start]))
       var live = SegmentMembership(filter, categories: .standard, in: g)
       var reader = Set(g.scanMatches(filter))  // what the reader was told

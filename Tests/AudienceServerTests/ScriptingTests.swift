@@ -19,6 +19,29 @@ struct ScriptingTests {
     return p
   }
 
+  /// Runs `audience ingest` reading the standard input the test writes to, its output to a pipe.
+  static func ingestFromPipe(_ arguments: [String], socket: String) throws -> (process: Process, input: Pipe, out: Pipe) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/audience")
+    p.arguments = ["--socket", socket, "ingest", "-"] + arguments
+    let input = Pipe(), out = Pipe()
+    p.standardInput = input
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    return (p, input, out)
+  }
+
+  /// What a process run with `run` wrote to `out` once it exited, given `seconds` before it is
+  /// killed (the test's copy of the pipe's writing end is closed here).
+  static func outputOnceExited(_ p: Process, _ out: Pipe, killedAfter seconds: Int) async throws -> String {
+    for _ in 0..<(seconds * 20) where p.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+    if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+    while p.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+    try out.fileHandleForWriting.close()
+    return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+  }
+
   @Test func aReaderThatGoesAwayOrAFullDiskEndsTheCommand() async throws {
     let server = ServerProcess()
     try await server.start()
@@ -117,14 +140,7 @@ struct ScriptingTests {
     let server = ServerProcess()
     try await server.start()
     defer { server.removeFiles() }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/audience")
-    p.arguments = ["--socket", server.socketPath, "ingest", "-", "--json", "--batch-size", "100"]
-    let input = Pipe(), out = Pipe()
-    p.standardInput = input
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    try p.run()
+    let (p, input, out) = try Self.ingestFromPipe(["--json", "--batch-size", "100"], socket: server.socketPath)
     let lines = (0..<1_000).map { #"{"cookie": "i\#($0)"}"# }.joined(separator: "\n") + "\n"
     input.fileHandleForWriting.write(Data(lines.utf8))
     let client = try await server.client()
@@ -155,14 +171,7 @@ struct ScriptingTests {
     try await server.start()
     defer { server.removeFiles() }
     let pid = try #require(server.process?.processIdentifier)
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/audience")
-    p.arguments = ["--socket", server.socketPath, "ingest", "-", "--json", "--batch-size", "10", "--window", "2"]
-    let input = Pipe(), out = Pipe()
-    p.standardInput = input
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    try p.run()
+    let (p, input, out) = try Self.ingestFromPipe(["--json", "--batch-size", "10", "--window", "2"], socket: server.socketPath)
     // Connected, Hello answered, the stream opened: the server counts the CLI's connection.
     let client = try await server.client()
     for _ in 0..<500 where try await client.health().connections < 2 { try await Task.sleep(for: .milliseconds(10)) }
@@ -253,14 +262,7 @@ struct ScriptingTests {
     let server = ServerProcess(arguments: ["--idle-timeout", "2"])
     try await server.start()
     defer { server.removeFiles() }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: ServerProcess.binDirectory + "/audience")
-    p.arguments = ["--socket", server.socketPath, "ingest", "-", "--json", "--format", "jsonl"]
-    let input = Pipe(), out = Pipe()
-    p.standardInput = input
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    try p.run()
+    let (p, input, out) = try Self.ingestFromPipe(["--json", "--format", "jsonl"], socket: server.socketPath)
     input.fileHandleForWriting.write(Data((0..<3).map { #"{"cookie": "p\#($0)"}"# + "\n" }.joined().utf8))
     let client = try await server.client()
     var stored = 0
@@ -300,11 +302,7 @@ struct ScriptingTests {
       return text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == text.count
     }
     #expect(wrote)
-    for _ in 0..<400 where p.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-    if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-    while p.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-    try out.fileHandleForWriting.close()
-    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let text = try await Self.outputOnceExited(p, out, killedAfter: 20)
     #expect(p.terminationReason == .exit && p.terminationStatus == 0, "\(text)")
     #expect(try JSONValue(parsing: text.trimmingCharacters(in: .whitespacesAndNewlines))["accepted"] == .int(2), "\(text)")
     // No writer at all: waited on, and SIGTERM ends it.
@@ -312,11 +310,7 @@ struct ScriptingTests {
     let q = try Self.run(["ingest", "--json", fifo], socket: server.socketPath, stdout: out2.fileHandleForWriting)
     try await Task.sleep(for: .milliseconds(500))
     kill(q.processIdentifier, SIGTERM)
-    for _ in 0..<200 where q.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-    if q.isRunning { kill(q.processIdentifier, SIGKILL) }
-    while q.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-    try out2.fileHandleForWriting.close()
-    let text2 = String(decoding: out2.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let text2 = try await Self.outputOnceExited(q, out2, killedAfter: 10)
     #expect(q.terminationReason == .exit && q.terminationStatus == 130, "\(text2)")
     #expect(await server.stop() == 0)
   }

@@ -146,6 +146,16 @@ struct WatchEndToEndTests {
     #expect(await server.stop() == 0)
   }
 
+  /// Runs `audience watch` with its output to `stdout`, and returns once its watch is open, with
+  /// a client of its own to write with.
+  static func watchingCLI(_ arguments: [String], _ server: ServerProcess, stdout: FileHandle) async throws -> (Process, AudienceClient) {
+    let watcher = try ScriptingTests.run(["watch", "--json"] + arguments, socket: server.socketPath, stdout: stdout)
+    let client = try await server.client()
+    for _ in 0..<500 where try await client.health().connections < 2 { try await Task.sleep(for: .milliseconds(10)) }
+    try await Task.sleep(for: .milliseconds(300))  // connected: its Watch follows at once
+    return (watcher, client)
+  }
+
   /// `audience watch` whose output is not read stops reading the socket past 1,000 events, so
   /// the server holds them and folds them (the CLI kept every event in memory, and the server
   /// never fell behind): 60,000 people enter unread, then 1,000 of the last ones merge into
@@ -155,11 +165,8 @@ struct WatchEndToEndTests {
     try await server.start()
     defer { server.removeFiles() }
     let out = Pipe()
-    let watcher = try ScriptingTests.run(["watch", "--json"], socket: server.socketPath, stdout: out.fileHandleForWriting)
+    let (watcher, client) = try await Self.watchingCLI([], server, stdout: out.fileHandleForWriting)
     defer { if watcher.isRunning { kill(watcher.processIdentifier, SIGKILL) } }
-    let client = try await server.client()
-    for _ in 0..<500 where try await client.health().connections < 2 { try await Task.sleep(for: .milliseconds(10)) }
-    try await Task.sleep(for: .milliseconds(300))  // the watch is open
     func person(_ i: Int, email: Int, day: Int = 1) -> RawRecord {
       RawRecord(cookie: "c\(i)", email: "e\(email)@x.com", createdAt: "2025-03-\(10 + day)T10:00:00")
     }
@@ -204,12 +211,9 @@ struct WatchEndToEndTests {
     let out = Pipe()
     // The pipe full before the CLI writes: its first line waits until the test reads.
     out.fileHandleForWriting.write(Data(repeating: 0x0A, count: 65_536))
-    let watcher = try ScriptingTests.run(["watch", "--json", "--max-events", "10"], socket: server.socketPath, stdout: out.fileHandleForWriting)
+    let (watcher, client) = try await Self.watchingCLI(["--max-events", "10"], server, stdout: out.fileHandleForWriting)
     try out.fileHandleForWriting.close()
     defer { if watcher.isRunning { kill(watcher.processIdentifier, SIGKILL) } }
-    let client = try await server.client()
-    for _ in 0..<500 where try await client.health().connections < 2 { try await Task.sleep(for: .milliseconds(10)) }
-    try await Task.sleep(for: .milliseconds(300))  // the watch is open
     for first in stride(from: 0, to: 60_000, by: 5_000) {
       _ = try await client.ingest((first..<first + 5_000).map { RawRecord(cookie: "b\($0)") })
     }

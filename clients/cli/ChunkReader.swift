@@ -41,12 +41,10 @@ final class ChunkReader {
   func next() throws -> ArraySlice<UInt8>? {
     while true {
       if mayWait {
-        switch Interrupt.waitReadable(fd, quietAfter: saidQuiet ? -1 : Interrupt.quietAfter) {
+        switch Interrupt.waitForInput(fd, saidQuiet: &saidQuiet) {
         case .interrupted: throw Interrupt.Stop()
-        case .quiet:
-          saidQuiet = true
-          return buffer[0..<0]
-        case .readable: saidQuiet = false
+        case .quiet: return buffer[0..<0]
+        case .readable: break
         }
       }
       let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }

@@ -51,6 +51,18 @@ enum Interrupt {
   /// to fill (a producer that pauses; the server holds the stream open meanwhile).
   static let quietAfter: Int32 = 250  // milliseconds
 
+  /// `waitReadable` for a reader of a pipe: says `quiet` once per pause (`saidQuiet` remembers
+  /// it until bytes come again), then waits for bytes alone.
+  static func waitForInput(_ fd: Int32, saidQuiet: inout Bool) -> Wait {
+    let wait = waitReadable(fd, quietAfter: saidQuiet ? -1 : quietAfter)
+    switch wait {
+    case .quiet: saidQuiet = true
+    case .readable: saidQuiet = false
+    case .interrupted: break
+    }
+    return wait
+  }
+
   /// Waits until `fd` can be read, an interrupt comes, or, with `quietAfter` (milliseconds),
   /// nothing came for that long. For a pipe or a terminal, where a read may wait for ever; a
   /// regular file's read does not wait.

@@ -83,16 +83,13 @@ final class LineReader {
       if start == end {
         if atEnd { break }
         if mayWait {
-          switch Interrupt.waitReadable(fd, quietAfter: saidQuiet ? -1 : Interrupt.quietAfter) {
+          switch Interrupt.waitForInput(fd, saidQuiet: &saidQuiet) {
           case .interrupted:
             // Interrupted while waiting for input: the end, the line begun dropped (`Interrupt`).
             atEnd = true
             return nil
-          case .quiet:
-            saidQuiet = true
-            return .quiet
-          case .readable:
-            saidQuiet = false
+          case .quiet: return .quiet
+          case .readable: break
           }
         }
         let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
