@@ -320,6 +320,7 @@ struct MongoResolver {
       keep.splitting = created
       guard try replace(keep, expected: row.version) == .done else { continue }
       try finishSplit(keep)
+      try resyncCohort(emails: row.emails)
       let ids = [keep.id] + created.map(\.id)
       let docs = try s.find(MongoDocuments.unique, .object([("_id", .object([("$in", .array(ids.map { .int(Int64($0)) }))]))]))
       let summaries = docs.compactMap(MongoDocuments.summary)
@@ -363,6 +364,33 @@ struct MongoResolver {
         ("u", .object([("$unset", .object([(field, .string(""))])), ("$set", .object([("v", .int(row.version + 1))]))])),
       ])])),
     ]))
+  }
+
+  /// Brings `cohort` in line with the people for emails a forget or split may have left no
+  /// longer repeated: an email that no person holds as repeated keeps no records there (they
+  /// stayed: the cohort of an erased person's email still held the other cookie's records).
+  /// - Parameters:
+  ///   - emails: the emails the erased or split person held.
+  func resyncCohort(emails: [String]) throws {
+    func repeated(_ email: String) throws -> Bool {
+      let holder = try s.find(
+        MongoDocuments.unique, .object([("emails", .string(email))]),
+        .object([("limit", .int(1)), ("projection", .object([("repeated", .int(1))]))])
+      ).first
+      return holder?.strings("repeated").contains(email) ?? false
+    }
+    for email in Set(emails) {
+      if try repeated(email) {
+        try syncCohort(email: email)
+        continue
+      }
+      try s.write(.object([
+        ("delete", .string(MongoDocuments.cohort)),
+        ("deletes", .array([.object([("q", .object([("data.email", .string(email))])), ("limit", .int(0))])])),
+      ]))
+      // A writer that made it repeated meanwhile may have copied its records before the delete.
+      if try repeated(email) { try syncCohort(email: email) }
+    }
   }
 
   /// Copies the raw records of a repeated email into `cohort` (idempotent upserts).

@@ -111,9 +111,7 @@ public final class MongoStore: ProfileStore, Service {
       for r in stored {
         let id = JSONValue.string(r.contentID.description)
         var storedBefore = try insertRaw(s, [r], pending: true).contains(0)
-        if storedBefore,
-          try !s.find(MongoDocuments.users, .object([("_id", id), ("pending", .bool(true))]), .object([("limit", .int(1))])).isEmpty
-        {
+        if storedBefore, try !waitForLink(s, id) {
           storedBefore = false  // by a writer that died before linking it
         }
         if stopAfterStoring.load(ordering: .relaxed) == outcomes.count {
@@ -134,6 +132,25 @@ public final class MongoStore: ProfileStore, Service {
   /// For tests: an ingest stops (fails) after storing the record that follows this many linked
   /// ones, before linking it, as a writer that dies would; -1 never.
   let stopAfterStoring = Atomic<Int>(-1)
+
+  /// How long a writer that meets a record still marked pending waits for the writer that stored
+  /// it to link it, in milliseconds (settable for tests). A record stays marked only while one
+  /// record is linked, a few round trips; one marked longer was left by a writer that died.
+  let pendingLeaseMilliseconds = Atomic<Int>(3000)
+
+  /// Whether the writer that stored this record (marked pending) links it and removes the mark
+  /// within `pendingLeaseMilliseconds`: then the record is a duplicate here. It was taken at once
+  /// for a dead writer's, and two live writers sending the same record both linked it and both
+  /// reported it new (the people came out right; the outcomes and profile ids did not).
+  private func waitForLink(_ s: MongoSession, _ id: JSONValue) throws -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(pendingLeaseMilliseconds.load(ordering: .relaxed))
+    while true {
+      let marked = try s.find(MongoDocuments.users, .object([("_id", id), ("pending", .bool(true))]), .object([("limit", .int(1))]))
+      if marked.isEmpty { return true }
+      if ContinuousClock.now >= deadline { return false }
+      usleep(5_000)
+    }
+  }
 
   /// Inserts raw records (in chunks, unordered); returns the positions already stored.
   private func insertRaw(_ s: MongoSession, _ stored: [StoredRecord], pending: Bool = false) throws -> Set<Int> {
@@ -228,11 +245,13 @@ public final class MongoStore: ProfileStore, Service {
   public func forget(_ person: PersonRef) async throws -> ProfileSummary? {
     let summary = try await run("Forget") { [self] s -> ProfileSummary? in
       var erased: ProfileSummary?
+      var emails = Set<String>()
       for _ in 0..<Self.maxAttempts {
         let resolver = MongoResolver(store: self, session: s)
         guard let doc = try resolver.settledPerson(person), let row = PersonRow(doc), let summary = MongoDocuments.summary(doc)
         else {
           if erased == nil, let refusal = try resolver.unlinkedEmail(person, command: "forget") { throw refusal }
+          if erased != nil { try resolver.resyncCohort(emails: Array(emails)) }
           return erased
         }
         try erase(s, cookies: summary.cookies)
@@ -245,7 +264,11 @@ public final class MongoStore: ProfileStore, Service {
           ])])),
         ]))
         erased = summary
-        if (deleted.int("n") ?? 0) == 1 { return summary }
+        emails.formUnion(summary.emails)
+        if (deleted.int("n") ?? 0) == 1 {
+          try resolver.resyncCohort(emails: Array(emails))
+          return summary
+        }
       }
       throw AudienceError(.unavailable, "MongoDB: the person kept changing while being erased; try again")
     }

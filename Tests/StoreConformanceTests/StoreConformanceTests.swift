@@ -233,6 +233,7 @@ struct StoreConformanceTests {
     let mongo = try #require(s.store as? MongoStore)
     let batch = [R.record("Z", "z1@x.com", minute: 1), R.record("Y", nil, minute: 2), R.record("Z", "z2@x.com", minute: 3)]
     mongo.stopAfterStoring.store(2, ordering: .relaxed)  // z2 stored, not linked
+    mongo.pendingLeaseMilliseconds.store(200, ordering: .relaxed)  // how long z2's mark is waited for
     await #expect(throws: AudienceError.self) { _ = try await s.store.ingest(batch) }
     mongo.stopAfterStoring.store(-1, ordering: .relaxed)
     // Another record of Z: Z's document is recomputed from all of Z's records, z2's included.
@@ -244,6 +245,27 @@ struct StoreConformanceTests {
     #expect(z.data.email == "z2@x.com" && z.summary.records == 3)
     // Sent once more, all duplicates.
     #expect(try await s.store.ingest(batch).allSatisfy { if case .duplicate = $0 { true } else { false } })
+  }
+
+  /// Two MongoDB writers sending the same records at once: each record is new for one of them and
+  /// a duplicate for the other, and no profile id is spent twice. (A record the other writer had
+  /// stored and not yet linked was taken for a dead writer's: both linked it, both reported it
+  /// created or updated, and the loser's creations spent ids.)
+  @Test func twoMongoWritersSendingTheSameRecordsReportEachNewOnce() async throws {
+    let s = try StoreUnderTest.open(.mongodb)
+    defer { Task { await s.close() } }
+    let records = (0..<60).map { i in R.record("p\(i)", "p\(i)@x.com", minute: i) }
+    async let a = s.store.ingest(records)
+    async let b = s.store.ingest(records)
+    let (first, second) = try await (a, b)
+    func isDuplicate(_ o: IngestOutcome) -> Bool { if case .duplicate = o { true } else { false } }
+    for i in records.indices {
+      #expect(isDuplicate(first[i]) != isDuplicate(second[i]), "record \(i): \(first[i]) and \(second[i])")
+    }
+    #expect(try await s.store.stats().profiles == 60)
+    var ids: [ProfileID] = []
+    for r in records { ids.append(try #require(try await s.store.user(cookie: r.cookie)).summary.id) }
+    #expect(ids.sorted() == Array(0..<60), "profile ids spent: \(ids.sorted().last ?? 0)")
   }
 
   /// An income with a fraction is compared as the number it is (100.9 is within 100..101, not

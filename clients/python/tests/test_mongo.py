@@ -45,6 +45,41 @@ def test_pandas_reads_the_original_layout(mongo):
     assert indexes["cookies_1"]["unique"] and indexes["emails_1"]["unique"]
 
 
+def test_cohort_keeps_only_emails_still_repeated_after_split_and_forget(mongo):
+    """`cohort` holds the records that carry an email some person holds with two or more cookies.
+    A split or a forget that leaves an email repeated by nobody takes its records out (they
+    stayed, though `health` and the person's `repeated` said otherwise)."""
+    day = "2025-03-0{}T10:00:00"
+    with audienced(*mongo_args(mongo, "resync"), "--max-identifiers-per-profile", "4") as sock, Client(sock) as c:
+        db = pymongo.MongoClient(mongo.uri).resync
+
+        def cohort(email):
+            return sorted(d["data"]["cookie"] for d in db.cohort.find({"data.email": email}))
+
+        # Split: c2 leaves the person of e@x.com, which is no longer repeated.
+        c.ingest([{"cookie": "c1", "email": "e@x.com", "created_at": day.format(1)},
+                  {"cookie": "c2", "email": "e@x.com", "created_at": day.format(2)}])
+        assert cohort("e@x.com") == ["c1", "c2"]
+        c.split("c2")
+        assert c.health()["repeated_emails"] == 0
+        assert cohort("e@x.com") == []
+        c.forget(cookie="c2")
+        assert cohort("e@x.com") == []
+        # Forget: the cap refused k4's link to f@x.com; k1's next record copied every record
+        # carrying f@x.com, k4's too. Erasing the person leaves f@x.com repeated by nobody.
+        c.ingest([{"cookie": f"k{i}", "email": "f@x.com", "created_at": day.format(i)} for i in (1, 2, 3, 4)]
+                 + [{"cookie": "k1", "email": "f@x.com", "created_at": day.format(5)}])
+        assert c.get_user("k4")["profile"]["emails"] == []
+        assert cohort("f@x.com") == ["k1", "k1", "k2", "k3", "k4"]
+        c.forget(cookie="k1")
+        assert cohort("f@x.com") == []
+        # A split that leaves the email repeated keeps the records carrying it.
+        c.ingest([{"cookie": f"m{i}", "email": "g@x.com", "created_at": day.format(i)} for i in (1, 2, 3)])
+        c.split("m1")
+        assert sorted(c.get_user("m2")["profile"]["cookies"]) == ["m2", "m3"]
+        assert cohort("g@x.com") == ["m1", "m2", "m3"]
+
+
 def test_two_servers_on_one_database_make_one_person_each(mongo):
     """Each person's records are split between two servers ingesting at once; every person
     must end as exactly one document holding all of their cookies and emails."""
