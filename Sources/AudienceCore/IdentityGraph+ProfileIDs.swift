@@ -48,15 +48,16 @@ extension IdentityGraph {
     id >= profiles.count || (profiles[id] == nil && (id >= revisions.count || revisions[id] == 0))
   }
 
-  /// Each live profile's earliest record, but `excluded`'s: the record that creates it in a
-  /// replay that has no split making it (a forget erases the split with the split-off cookie).
-  public func earliestRecords(excluding excluded: ProfileID) -> [(seq: UInt64, id: ProfileID)] {
-    var earliest: [ProfileID: UInt64] = [:]
+  /// Every stored record but `excluded`'s, with its live profile, seqs increasing: what a forget
+  /// that erases a split needs to know which records create and which join each profile in a
+  /// replay that has no split making it (`ProfileCreationLog.writeCreators`).
+  public func recordProfiles(excluding excluded: ProfileID) -> [(seq: UInt64, id: ProfileID)] {
+    var out: [(seq: UInt64, id: ProfileID)] = []
     for (slot, r) in records.enumerated() {
-      guard let r, let id = cookies[r.cookie]?.profile, id != excluded, earliest[id] == nil else { continue }
-      earliest[id] = UInt64(slot)
+      guard let r, let id = cookies[r.cookie]?.profile, id != excluded else { continue }
+      out.append((UInt64(slot), id))
     }
-    return earliest.map { ($0.value, $0.key) }.sorted { $0.seq < $1.seq }
+    return out
   }
 
   /// Marks, in a logged creation's seq, a profile a split made.

@@ -18,17 +18,18 @@ extension EmbeddedStore {
     let plan = withGraph {
       g -> (
         id: ProfileID, seqs: [UInt64], summary: ProfileSummary, creations: [UInt64], lastSeq: UInt64, ids: Int,
-        earliest: [(seq: UInt64, id: ProfileID)], refusals: [IdentityGraph.CapRefusal]
+        members: [(seq: UInt64, id: ProfileID)], refusals: [IdentityGraph.CapRefusal]
       )? in
       guard let id = g.profileID(of: f.person), let summary = g.summary(of: id) else { return nil }
       // The profiles created so far are logged before any of their records is erased, with the
       // ids taken by now: a replay then numbers the rest as they are numbered now. A split of an
       // erased cookie is erased too, so a replay will not make the profiles it made: each live
-      // profile's earliest record is then what creates it (`ProfileCreationLog.writeCreators`).
+      // profile's earliest record is then what creates it, and no other of its records may
+      // create a lower id (`ProfileCreationLog.writeCreators`).
       let splitGone = !g.splitCookies.isDisjoint(with: summary.cookies)
       return (
         id, g.recordSeqs(of: id), summary, g.takeProfileCreations(), g.lastSeq, g.profileIDsTaken,
-        splitGone ? g.earliestRecords(excluding: id) : [], g.takeCapRefusals()
+        splitGone ? g.recordProfiles(excluding: id) : [], g.takeCapRefusals()
       )
     }
     guard let plan else { return f.continuation.resume(returning: nil) }
@@ -36,8 +37,8 @@ extension EmbeddedStore {
       try db.transaction { () throws(AudienceError) in
         try ProfileCreationLog.write(plan.creations, to: db)
         try ProfileCreationLog.writeMark(afterSeq: plan.lastSeq, nextID: plan.ids, to: db)
-        if !plan.earliest.isEmpty {
-          try ProfileCreationLog.writeCreators(plan.earliest, keepingSplitsBut: Set(plan.summary.cookies), to: db)
+        if !plan.members.isEmpty {
+          try ProfileCreationLog.writeCreators(plan.members, keepingSplitsBut: Set(plan.summary.cookies), to: db)
         }
         // Every cap refusal made so far is logged before the records go: a replay without them
         // refuses those links again (IdentityGraph+CapRefusals.swift).

@@ -79,11 +79,18 @@ enum ProfileCreationLog {
   /// when it came, that this record creates it, with its id. Not for a profile a split that stays
   /// could build again (one whose earliest record came before that split): that split gives it
   /// its id in a replay.
+  ///
+  /// And another record of such a profile that created a lower id when it came (before the split
+  /// joined them into a profile with a new id) would keep it in the replay and survive the merge
+  /// that joins the two (the lower id survives): it is logged creating the profile's own id. The
+  /// earliest record holds that id by then, so the replay gives it an id after every logged one,
+  /// and the profile absorbs it. (Without this, a profile kept its id live and, after a crash,
+  /// came back under the lower one, its cookies in another order.)
   /// - Parameters:
-  ///   - earliest: each live profile's earliest record (`IdentityGraph.earliestRecords`).
+  ///   - members: every live profile's records (`IdentityGraph.recordProfiles`), seqs increasing.
   ///   - erased: the erased cookies (their splits go).
   static func writeCreators(
-    _ earliest: [(seq: UInt64, id: ProfileID)], keepingSplitsBut erased: Set<String>, to db: SQLiteDatabase
+    _ members: [(seq: UInt64, id: ProfileID)], keepingSplitsBut erased: Set<String>, to db: SQLiteDatabase
   ) throws(AudienceError) {
     var lastKeptSplit: UInt64 = 0
     let splits = try db.prepare("SELECT cookie, after_seq FROM splits")
@@ -92,9 +99,23 @@ enum ProfileCreationLog {
       lastKeptSplit = max(lastKeptSplit, UInt64(bitPattern: splits.int64(1) ?? 0))
     }
     var creator: [ProfileID: UInt64] = [:]
-    for c in try readAll(db).records { creator[c.id] = c.seq }
-    let made = earliest.filter { $0.seq > lastKeptSplit && creator[$0.id] != $0.seq }.flatMap { [$0.seq, UInt64($0.id)] }
-    try write(made, to: db)
+    var created: [UInt64: ProfileID] = [:]
+    for c in try readAll(db).records {
+      creator[c.id] = c.seq
+      created[c.seq] = c.id
+    }
+    var earliest: [ProfileID: UInt64] = [:]
+    for (seq, id) in members where earliest[id] == nil { earliest[id] = seq }
+    var made: [(seq: UInt64, id: ProfileID)] = []
+    for (seq, id) in members {
+      guard let first = earliest[id], first > lastKeptSplit else { continue }
+      if seq == first {
+        if creator[id] != seq { made.append((seq, id)) }
+      } else if let other = created[seq], other < id {
+        made.append((seq, id))
+      }
+    }
+    try write(made.flatMap { [$0.seq, UInt64($0.id)] }, to: db)
   }
 
   /// Stores how many profile ids were taken when an erasure came, after the record `afterSeq`

@@ -183,6 +183,30 @@ struct ProfileIDStabilityTests {
     await store.close()
   }
 
+  /// A profile a split rebuilt from two that had merged, whose split cookie is then forgotten,
+  /// keeps its id after a crash. (The split erased, its earliest record was logged creating its
+  /// id, but the other profile's first record still held the lower id it created when it came:
+  /// the replay's merge kept that one, 1 instead of 2, with the cookies in the other order.)
+  @Test func aSplitProfileMadeOfTwoMergedKeepsItsIDWhenTheSplitCookieIsForgotten() async throws {
+    let live = TemporaryDirectory()
+    defer { live.remove() }
+    let store = try EmbeddedStore(directory: live.path, logger: logger)
+    _ = try await store.ingest([
+      Self.record(0, "u1", "e1@example.com"), Self.record(1, "kiosk", "e1@example.com"),
+      Self.record(2, "u3", "e3@example.com"), Self.record(3, "u3", "e1@example.com"),
+    ])
+    #expect(try await store.split(cookie: "kiosk") != nil)  // u1 and u3: 2, kiosk: 3
+    #expect(try await store.forget(.cookie("kiosk")) != nil)
+    let before = try await Self.ids(store, ["u1", "u3"])
+    #expect(before == ["u1": 2, "u3": 2])
+    try await expectIDsAfterACrash(of: live, before)
+    let crashed = try Self.crashCopy(live)
+    defer { crashed.remove() }
+    let replayed = try EmbeddedStore(directory: crashed.path, logger: logger)
+    #expect(try await replayed.user(cookie: "u1")?.summary.cookies == ["u1", "u3"])
+    for s in [store, replayed] { await s.close() }
+  }
+
   /// The rest of a split profile forgotten, then a new profile in the last commit before a crash
   /// (its creation not logged yet): the replay's split cookie's record makes a profile the split
   /// at once takes apart (its first record, which made it, was erased), and that profile's id was
