@@ -23,11 +23,16 @@ extension IdentityGraph {
     // A split in a replay: the id a split gave when this record made a profile (a record the
     // split applies again that only joins one takes none). One given already was a split's
     // whose cookie was forgotten since (that split is not replayed): the next is this one's.
+    // The ids are those this split gave (an earlier split replayed may now make a profile at a
+    // record where it did not live: it took the id the later split gave there, and the later
+    // split's profile got a fresh one); in logs of older builds, those any split gave.
     if hint == nil, replaying, splitting {
-      while hint == nil, var ids = splitHints[seq], !ids.isEmpty {
-        let next = ids.removeFirst()
-        splitHints[seq] = ids.isEmpty ? nil : ids
-        if isFreeProfileID(next) { hint = next }
+      for key in [SplitHintKey(seq: seq, application: application), SplitHintKey(seq: seq, application: 0)] {
+        while hint == nil, var ids = splitHints[key], !ids.isEmpty {
+          let next = ids.removeFirst()
+          splitHints[key] = ids.isEmpty ? nil : ids
+          if isFreeProfileID(next) { hint = next }
+        }
       }
     }
     if let hint, isFreeProfileID(hint) {
@@ -37,7 +42,7 @@ extension IdentityGraph {
     // Records from before the log began (a database of an older build) are numbered in creation
     // order, as they were.
     let id = replaying && seq >= freshFromSeq ? Swift.max(profiles.count, freshIDs) : profiles.count
-    pendingCreations.append(splitting ? seq | Self.splitMade : seq)
+    pendingCreations.append(splitting ? seq | Self.splitMade | Self.applicationTag(application, seq: seq) : seq)
     pendingCreations.append(UInt64(id))
     reserveProfileIDs(below: id)
     return id
@@ -62,12 +67,26 @@ extension IdentityGraph {
 
   /// Marks, in a logged creation's seq, a profile a split made.
   public static let splitMade: UInt64 = 1 << 63
+  /// In a logged creation a split made, the split's number (its `splits` row) sits in bits 40-62
+  /// of the seq, when both fit (0: not said, as in logs of older builds).
+  public static let applicationShift: UInt64 = 40
+  public static let seqMask: UInt64 = (1 << applicationShift) - 1
 
-  /// In a replay: the ids splits gave the profiles they made, by the record that made each, in
-  /// the order they were made.
-  public mutating func replaySplitHints(_ made: [(seq: UInt64, id: ProfileID)]) {
+  /// The record's seq in a logged creation (without the split's flag and number).
+  static func loggedSeq(_ logged: UInt64) -> UInt64 {
+    logged & splitMade == 0 ? logged : logged & seqMask
+  }
+
+  static func applicationTag(_ application: UInt64, seq: UInt64) -> UInt64 {
+    guard seq <= seqMask, application < 1 << (63 - applicationShift) else { return 0 }
+    return application << applicationShift
+  }
+
+  /// In a replay: the ids splits gave the profiles they made, by the record that made each and
+  /// the split that did (its number, 0 when the log does not say), in the order they were made.
+  public mutating func replaySplitHints(_ made: [(seq: UInt64, application: UInt64, id: ProfileID)]) {
     splitHints = [:]
-    for (seq, id) in made { splitHints[seq, default: []].append(id) }
+    for (seq, application, id) in made { splitHints[SplitHintKey(seq: seq, application: application), default: []].append(id) }
   }
 
   /// In a replay: creations no log names (made after the last one stored, or made differently
@@ -109,4 +128,10 @@ extension IdentityGraph {
 
   /// The number of ids taken so far (live, merged away, erased or reserved).
   public var profileIDsTaken: Int { profiles.count }
+}
+
+/// A record and the split that applied it again (`IdentityGraph.splitHints`).
+struct SplitHintKey: Hashable {
+  var seq: UInt64
+  var application: UInt64
 }

@@ -69,7 +69,7 @@ extension IdentityGraph {
     // creation order, as they were live, where the profile existed.
     guard replaying, id == profiles.count - 1, id >= freshIDs, profiles[id] == nil, pendingCreations.count >= 2,
       pendingCreations[pendingCreations.count - 1] == UInt64(id),
-      pendingCreations[pendingCreations.count - 2] & ~Self.splitMade >= freshFromSeq
+      Self.loggedSeq(pendingCreations[pendingCreations.count - 2]) >= freshFromSeq
     else { return }
     pendingCreations.removeLast(2)
     _ = profiles.removeLast()

@@ -117,8 +117,9 @@ public struct IdentityGraph: Sendable {
   /// A split is re-applying a profile's records: the profiles it makes are logged as made by a
   /// split (`splitMade`), and in a replay take the ids `splitHints` give.
   var splitting = false
-  /// During a replay: per record, the ids splits gave the profiles it made, oldest first.
-  var splitHints: [UInt64: [ProfileID]] = [:]
+  /// During a replay: per record and split (`application`; 0 where the log does not say, as in
+  /// logs of older builds), the ids splits gave the profiles it made, oldest first.
+  var splitHints: [SplitHintKey: [ProfileID]] = [:]
 
   /// - Parameters:
   ///   - limits: record and profile bounds.

@@ -131,17 +131,18 @@ enum ProfileCreationLog {
   /// last id), and those splits made, in the order they were made. A damaged run is skipped:
   /// a replay then numbers its records' profiles anew (after every logged id).
   static func readAll(_ db: SQLiteDatabase) throws(AudienceError)
-    -> (records: [(seq: UInt64, id: ProfileID)], splits: [(seq: UInt64, id: ProfileID)])
+    -> (records: [(seq: UInt64, id: ProfileID)], splits: [(seq: UInt64, application: UInt64, id: ProfileID)])
   {
     var records: [(seq: UInt64, id: ProfileID)] = []
-    var splits: [(seq: UInt64, id: ProfileID)] = []
+    var splits: [(seq: UInt64, application: UInt64, id: ProfileID)] = []
     let select = try db.prepare("SELECT pairs FROM profile_creations ORDER BY run")
     while try select.step() {
       guard let pairs = try? decode(select.bytes(0)) else { continue }
       var i = 0
       while i + 1 < pairs.count {
         if pairs[i] & IdentityGraph.splitMade != 0 {
-          splits.append((pairs[i] & ~IdentityGraph.splitMade, ProfileID(pairs[i + 1])))
+          let tagged = pairs[i] & ~IdentityGraph.splitMade
+          splits.append((tagged & IdentityGraph.seqMask, tagged >> IdentityGraph.applicationShift, ProfileID(pairs[i + 1])))
         } else {
           records.append((pairs[i], ProfileID(pairs[i + 1])))
         }

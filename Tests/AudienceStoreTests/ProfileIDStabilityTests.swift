@@ -207,6 +207,30 @@ struct ProfileIDStabilityTests {
     for s in [store, replayed] { await s.close() }
   }
 
+  /// Two splits of one profile, then a forget of the rest of it: the second split's cookie keeps
+  /// its id after a crash. (Its first record had joined the first record's profile live; in the
+  /// replay, that record erased, it made a profile in the first split, which took the id the
+  /// second split had given it, so the second gave a fresh one: 6 came back as 9.)
+  @Test func aSecondSplitsProfileKeepsItsIDWhenARecordNowMakesOneInTheFirst() async throws {
+    let live = TemporaryDirectory()
+    defer { live.remove() }
+    let store = try EmbeddedStore(directory: live.path, logger: logger)
+    _ = try await store.ingest([
+      Self.record(0, "a", "m3@example.com"), Self.record(1, "k7", "m3@example.com"), Self.record(2, "k5", "m3@example.com"),
+    ])
+    #expect(try await store.split(cookie: "k5") != nil)
+    _ = try await store.ingest([
+      Self.record(3, "b", "m8@example.com"), Self.record(4, "c", "m5@example.com"), Self.record(5, "c", "m1@example.com"),
+      Self.record(6, "b", "m1@example.com"), Self.record(7, "a", "m5@example.com"),
+    ])
+    #expect(try await store.split(cookie: "k7") != nil)
+    #expect(try await store.forget(.email("m8@example.com")) != nil)
+    let before = try await Self.ids(store, ["k5", "k7"])
+    #expect(before == ["k5": 2, "k7": 6])
+    try await expectIDsAfterACrash(of: live, before)
+    await store.close()
+  }
+
   /// The rest of a split profile forgotten, then a new profile in the last commit before a crash
   /// (its creation not logged yet): the replay's split cookie's record makes a profile the split
   /// at once takes apart (its first record, which made it, was erased), and that profile's id was
@@ -366,5 +390,10 @@ struct ProfileCreationLogTests {
     let (records, splits) = try ProfileCreationLog.readAll(db)
     #expect(records.map(\.seq) == [5, 6] && records.map(\.id) == [9, 2])
     #expect(splits.map(\.seq) == [7, 7] && splits.map(\.id) == [3, 4])
+    #expect(splits.map(\.application) == [0, 0])
+    // A split's number, when logged, is read apart from the seq.
+    try ProfileCreationLog.write([8 | IdentityGraph.splitMade | 3 << IdentityGraph.applicationShift, 5], to: db)
+    let tagged = try ProfileCreationLog.readAll(db).splits.last
+    #expect(tagged?.seq == 8 && tagged?.application == 3 && tagged?.id == 5)
   }
 }
