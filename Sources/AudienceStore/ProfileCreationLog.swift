@@ -93,22 +93,31 @@ enum ProfileCreationLog {
     _ members: [(seq: UInt64, id: ProfileID)], keepingSplitsBut erased: Set<String>, to db: SQLiteDatabase
   ) throws(AudienceError) {
     var lastKeptSplit: UInt64 = 0
-    let splits = try db.prepare("SELECT cookie, after_seq FROM splits")
+    var keptSplits = Set<UInt64>()
+    let splits = try db.prepare("SELECT cookie, after_seq, rowid FROM splits")
     while try splits.step() {
       guard let cookie = splits.text(0), !erased.contains(cookie) else { continue }
       lastKeptSplit = max(lastKeptSplit, UInt64(bitPattern: splits.int64(1) ?? 0))
+      keptSplits.insert(UInt64(bitPattern: splits.int64(2) ?? 0))
     }
+    let log = try readAll(db)
     var creator: [ProfileID: UInt64] = [:]
     var created: [UInt64: ProfileID] = [:]
-    for c in try readAll(db).records {
+    for c in log.records {
       creator[c.id] = c.seq
       created[c.seq] = c.id
     }
+    // Which split gave each id (0: a split an older build's log does not name).
+    var madeBy: [ProfileID: UInt64] = [:]
+    for m in log.splits { madeBy[m.id] = m.application }
     var earliest: [ProfileID: UInt64] = [:]
     for (seq, id) in members where earliest[id] == nil { earliest[id] = seq }
     var made: [(seq: UInt64, id: ProfileID)] = []
     for (seq, id) in members {
-      guard let first = earliest[id], first > lastKeptSplit else { continue }
+      guard let first = earliest[id] else { continue }
+      // A profile a split that stays may build again is left to it, unless the log says a split
+      // that goes gave its id (then none will: it came back with its records' own ids).
+      if first <= lastKeptSplit, !(madeBy[id].map { $0 != 0 && !keptSplits.contains($0) } ?? false) { continue }
       if seq == first {
         if creator[id] != seq { made.append((seq, id)) }
       } else if let other = created[seq], other < id {

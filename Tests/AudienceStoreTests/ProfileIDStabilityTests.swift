@@ -231,6 +231,27 @@ struct ProfileIDStabilityTests {
     await store.close()
   }
 
+  /// A profile a split made keeps its id after a crash when that split's cookie is forgotten,
+  /// though its earliest record came before a split that stays (of another profile). (The forget
+  /// left it to the split that stays, which never rebuilt it: k8 came back as 2, not 6.)
+  @Test func aProfileOfAForgottenSplitKeepsItsIDBesideAnotherSplitThatStays() async throws {
+    let live = TemporaryDirectory()
+    defer { live.remove() }
+    let store = try EmbeddedStore(directory: live.path, logger: logger)
+    _ = try await store.ingest([
+      Self.record(0, "k3", "m4@example.com"), Self.record(1, "k2", "m1@example.com"), Self.record(2, "k8", nil),
+      Self.record(3, "k1", "m3@example.com"),
+    ])
+    #expect(try await store.split(cookie: "k1") != nil)
+    _ = try await store.ingest([Self.record(4, "k8", "m1@example.com")])
+    #expect(try await store.split(cookie: "k2") != nil)
+    #expect(try await store.forget(.cookie("k2")) != nil)
+    let before = try await Self.ids(store, ["k1", "k3", "k8"])
+    #expect(before == ["k1": 4, "k3": 0, "k8": 6])
+    try await expectIDsAfterACrash(of: live, before)
+    await store.close()
+  }
+
   /// The rest of a split profile forgotten, then a new profile in the last commit before a crash
   /// (its creation not logged yet): the replay's split cookie's record makes a profile the split
   /// at once takes apart (its first record, which made it, was erased), and that profile's id was
