@@ -99,6 +99,9 @@ extension EmbeddedStore {
     }
   }
 
+  /// The `meta` key of the highest split number given (`splits` rowid).
+  static let lastSplitKey = "last_split_row"
+
   public func split(cookie: String) async throws -> [ProfileSummary]? {
     let result: SplitResult? = try await submit { state, continuation in
       state.splits.append(PendingSplit(cookie: cookie, continuation: continuation))
@@ -123,11 +126,21 @@ extension EmbeddedStore {
     let row: UInt64
     do {
       row = try db.transaction { () throws(AudienceError) -> UInt64 in
-        let insert = try db.prepare("INSERT OR IGNORE INTO splits(cookie, after_seq) VALUES (?, ?)")
+        // Numbered after every split there ever was, not only those left: a split's number tags
+        // the ids and refusals its rebuild logged, and SQLite gives a forgotten last split's
+        // rowid to the next one (a replay gave that one the ids the forgotten split had given).
+        let insert = try db.prepare(
+          """
+          INSERT OR IGNORE INTO splits(rowid, cookie, after_seq) VALUES (
+            max(coalesce((SELECT max(rowid) FROM splits), 0),
+                coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = '\(Self.lastSplitKey)'), 0)) + 1, ?, ?)
+          """)
         insert.bind(1, s.cookie)
         insert.bind(2, Int64(bitPattern: lastSeq))
         _ = try insert.step()
         insert.reset()
+        try db.execute(
+          "INSERT OR REPLACE INTO meta(key, value) SELECT '\(Self.lastSplitKey)', CAST(max(rowid) AS TEXT) FROM splits")
         // The split's number, for the cap refusals its rebuild makes, and the records it applies
         // again (a forget of the cookie needs them: IdentityGraph+CapRefusals.swift).
         let select = try db.prepare("SELECT rowid FROM splits WHERE cookie = ?")
@@ -147,6 +160,23 @@ extension EmbeddedStore {
       guard let result = g.split(cookie: s.cookie, application: row, records: state.seqs) else { return nil }
       notifyWatchers { $0.update(after: result, before: before, in: g) }
       return result
+    }
+    // The ids the split gave (and the links its rebuild refused) are stored before it is
+    // answered: left for the next commit, a crash before one had the replay give them afresh,
+    // after every logged id (k10 came back as 8, not 7). If this write fails, the split stands
+    // and the next commit stores them, as before.
+    let (creations, refusals) = withGraph { g in (g.takeProfileCreations(), g.takeCapRefusals()) }
+    do {
+      try db.transaction { () throws(AudienceError) in
+        try ProfileCreationLog.write(creations, to: db)
+        try CapRefusalLog.write(refusals, to: db)
+      }
+    } catch {
+      withGraph {
+        $0.restoreProfileCreations(creations)
+        $0.restoreCapRefusals(refusals)
+      }
+      logger.warning("the split's profile ids wait for the next commit", metadata: ["store.error": "\(error)"])
     }
     logger.info("split a cookie off its profile", metadata: ["store.profile": "\(result?.from ?? -1)", "store.profiles": "\(result?.profiles ?? [])"])
     s.continuation.resume(returning: result)

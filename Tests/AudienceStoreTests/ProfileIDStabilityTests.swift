@@ -252,6 +252,26 @@ struct ProfileIDStabilityTests {
     await store.close()
   }
 
+  /// A split after the forget of the last split's cookie gets a number of its own: the ids it
+  /// gives are its, after a crash. (SQLite gave it the forgotten split's rowid, and the replay
+  /// gave its profiles the ids the forgotten split had given: k10 came back as 5, k4 as 7.)
+  @Test func aSplitAfterTheLastSplitIsForgottenKeepsItsIDs() async throws {
+    let live = TemporaryDirectory()
+    defer { live.remove() }
+    let store = try EmbeddedStore(directory: live.path, logger: logger)
+    _ = try await store.ingest([
+      Self.record(0, "k1", "m8@example.com"), Self.record(1, "k8", "m6@example.com"), Self.record(2, "k4", "m6@example.com"),
+      Self.record(3, "k10", "m3@example.com"), Self.record(4, "k4", "m3@example.com"),
+    ])
+    #expect(try await store.split(cookie: "k8") != nil)
+    #expect(try await store.forget(.cookie("k8")) != nil)
+    #expect(try await store.split(cookie: "k10") != nil)
+    let before = try await Self.ids(store, ["k1", "k4", "k10"])
+    #expect(before == ["k1": 0, "k4": 6, "k10": 7])
+    try await expectIDsAfterACrash(of: live, before)
+    await store.close()
+  }
+
   /// The rest of a split profile forgotten, then a new profile in the last commit before a crash
   /// (its creation not logged yet): the replay's split cookie's record makes a profile the split
   /// at once takes apart (its first record, which made it, was erased), and that profile's id was
