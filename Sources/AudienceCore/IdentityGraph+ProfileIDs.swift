@@ -41,7 +41,20 @@ extension IdentityGraph {
     }
     // Records from before the log began (a database of an older build) are numbered in creation
     // order, as they were.
-    let id = replaying && seq >= freshFromSeq ? Swift.max(profiles.count, freshIDs) : profiles.count
+    let id: ProfileID
+    if replaying, seq >= freshFromSeq, let through = loggedThrough {
+      if seq > through, !splitting {
+        // The last commit's: the ids they were given live, in order.
+        var next = Swift.max(nextFreshID, freshIDs)
+        while !isFreeProfileID(next) { next += 1 }
+        nextFreshID = next + 1
+        id = next
+      } else {
+        id = Swift.max(profiles.count, replayOnlyIDs)
+      }
+    } else {
+      id = replaying && seq >= freshFromSeq ? Swift.max(profiles.count, freshIDs) : profiles.count
+    }
     pendingCreations.append(splitting ? seq | Self.splitMade | Self.applicationTag(application, seq: seq) : seq)
     pendingCreations.append(UInt64(id))
     reserveProfileIDs(below: id)
@@ -77,7 +90,7 @@ extension IdentityGraph {
     logged & splitMade == 0 ? logged : logged & seqMask
   }
 
-  static func applicationTag(_ application: UInt64, seq: UInt64) -> UInt64 {
+  public static func applicationTag(_ application: UInt64, seq: UInt64) -> UInt64 {
     guard seq <= seqMask, application < 1 << (63 - applicationShift) else { return 0 }
     return application << applicationShift
   }
@@ -86,15 +99,31 @@ extension IdentityGraph {
   /// the split that did (its number, 0 when the log does not say), in the order they were made.
   public mutating func replaySplitHints(_ made: [(seq: UInt64, application: UInt64, id: ProfileID)]) {
     splitHints = [:]
-    for (seq, application, id) in made { splitHints[SplitHintKey(seq: seq, application: application), default: []].append(id) }
+    for (seq, application, id) in made {
+      // A split named makes one profile at a record at most: an entry logged again (by a forget
+      // that erased a later split) replaces the first.
+      if application != 0 {
+        splitHints[SplitHintKey(seq: seq, application: application)] = [id]
+      } else {
+        splitHints[SplitHintKey(seq: seq, application: 0), default: []].append(id)
+      }
+    }
   }
 
   /// In a replay: creations no log names (made after the last one stored, or made differently
   /// now) by records from `seq` on take ids from `id` on; those of earlier records (stored before
   /// the log began) take the next id, as they did.
-  public mutating func replayFreshIDs(from id: ProfileID, forRecordsFrom seq: UInt64) {
+  /// - Parameters:
+  ///   - id: the first id no log names.
+  ///   - seq: the first record the log names (before it, an older build's records).
+  ///   - through: the last record whose creation the log would name (`loggedThrough`), if known.
+  ///   - after: how many stored records come after `through`.
+  public mutating func replayFreshIDs(from id: ProfileID, forRecordsFrom seq: UInt64, loggedThrough through: UInt64? = nil, recordsAfter after: Int = 0) {
     freshIDs = id
     freshFromSeq = seq
+    loggedThrough = through
+    nextFreshID = id
+    replayOnlyIDs = id + after
   }
 
   /// The creations since the last call, as pairs (seq, id), in the order they happened: for the

@@ -58,18 +58,21 @@ extension IdentityGraph {
     return SplitResult(from: old, profiles: [own] + formed.sorted())
   }
 
-  /// In a replay: gives back the id of a profile the split just took apart when only this replay
-  /// made it, with the last id taken, by a record no log names. That happens when the record that
-  /// made the profile live was erased since (a forget of the rest of a split profile): the next
-  /// of the profile's records made it now, and the split takes it apart at once, as it did live.
-  /// Its id was never anyone's; kept, it pushed the next unlogged creation (the last commit
-  /// before a crash) one id higher than it had.
-  private mutating func releaseReplayOnlyID(_ id: ProfileID) {
+  /// In a replay: gives back the id of a profile the split just took apart, or a merge just
+  /// absorbed, when only this replay made it, with the last id taken, by a record no log names.
+  /// That happens when the record that made the profile live was erased since (a forget of the
+  /// rest of a split profile, or of the person a record had joined): the next of the profile's
+  /// records made it now, and the split takes it apart, or a later record joins it to a profile
+  /// it had joined live. Its id was never anyone's; kept, it pushed the next unlogged creation
+  /// (the last commit before a crash) one id higher than it had.
+  mutating func releaseReplayOnlyID(_ id: ProfileID) {
     // Only a fresh id (`newProfileID`): records from before the log began are numbered in
     // creation order, as they were live, where the profile existed.
     guard replaying, id == profiles.count - 1, id >= freshIDs, profiles[id] == nil, pendingCreations.count >= 2,
       pendingCreations[pendingCreations.count - 1] == UInt64(id),
-      Self.loggedSeq(pendingCreations[pendingCreations.count - 2]) >= freshFromSeq
+      Self.loggedSeq(pendingCreations[pendingCreations.count - 2]) >= freshFromSeq,
+      // Not one of the last commit's (they had the id live: none the log names came after them).
+      loggedThrough.map({ Self.loggedSeq(pendingCreations[pendingCreations.count - 2]) <= $0 }) ?? true
     else { return }
     pendingCreations.removeLast(2)
     _ = profiles.removeLast()

@@ -114,6 +114,16 @@ public struct IdentityGraph: Sendable {
   /// (`replayFreshIDs(from:forRecordsFrom:)`).
   var freshIDs = 0
   var freshFromSeq = UInt64.max
+  /// During a replay: the last record whose creation, if it made one, the log names (the records
+  /// after it were the last commit's before a crash: they make profiles with the ids they had
+  /// live, in order from `freshIDs`); nil where the database does not say (an older build's).
+  var loggedThrough: UInt64?
+  /// During a replay: the next id for a creation of the last commit's records.
+  var nextFreshID = 0
+  /// During a replay: where ids for creations only the replay makes start (a record whose
+  /// profile-maker a forget erased makes one now, which a later record merges or a split takes
+  /// apart): past those the last commit's records take, so as not to push theirs.
+  var replayOnlyIDs = 0
   /// A split is re-applying a profile's records: the profiles it makes are logged as made by a
   /// split (`splitMade`), and in a replay take the ids `splitHints` give.
   var splitting = false
@@ -358,5 +368,6 @@ public struct IdentityGraph: Sendable {
     profiles[absorbed] = nil
     if !replaying { changeIndex(removing: absorbed) }
     profileCount -= 1
+    if replaying, loggedThrough != nil { releaseReplayOnlyID(absorbed) }
   }
 }

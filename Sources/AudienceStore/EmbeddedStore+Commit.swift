@@ -158,9 +158,10 @@ extension EmbeddedStore {
         // graph, which logs them again).
         let creations = g.takeProfileCreations()
         let refusals = g.takeCapRefusals()
+        let through = g.lastSeq  // before these rows: the records the creations are of
         durable.submit { _ in
           do throws(AudienceError) {
-            try self.write(written, rows: rows, creations: creations, refusals: refusals, assignedTime: nowText)
+            try self.write(written, rows: rows, creations: (creations, through), refusals: refusals, assignedTime: nowText)
           } catch { write.failure = error }
           write.done.signal()
         }
@@ -278,7 +279,8 @@ extension EmbeddedStore {
 
   /// Inserts the records as `record_batches` rows, in one transaction (on the `durable` thread).
   private func write(
-    _ refs: [RowRef], rows: [RecordBatchRows], creations: [UInt64], refusals: [IdentityGraph.CapRefusal], assignedTime: [UInt8]
+    _ refs: [RowRef], rows: [RecordBatchRows], creations: (pairs: [UInt64], through: UInt64), refusals: [IdentityGraph.CapRefusal],
+    assignedTime: [UInt8]
   ) throws(AudienceError) {
     guard let insert else { throw AudienceError(.unavailable, "the store is closed") }
     if let fault = writeFault.withLock({ $0.take() }) { throw fault }
@@ -304,7 +306,7 @@ extension EmbeddedStore {
           try RecordBatches.insert(text, first: refs[start].seq, last: refs[end - 1].seq, count: end - start, using: insert)
           start = end
         }
-        try ProfileCreationLog.write(creations, to: db)
+        try ProfileCreationLog.write(creations.pairs, through: creations.through, to: db)
         try CapRefusalLog.write(refusals, to: db)
       }
     } catch {

@@ -35,7 +35,7 @@ extension EmbeddedStore {
     guard let plan else { return f.continuation.resume(returning: nil) }
     do {
       try db.transaction { () throws(AudienceError) in
-        try ProfileCreationLog.write(plan.creations, to: db)
+        try ProfileCreationLog.write(plan.creations, through: plan.lastSeq, to: db)
         try ProfileCreationLog.writeMark(afterSeq: plan.lastSeq, nextID: plan.ids, to: db)
         if !plan.members.isEmpty {
           try ProfileCreationLog.writeCreators(plan.members, keepingSplitsBut: Set(plan.summary.cookies), to: db)
@@ -165,10 +165,10 @@ extension EmbeddedStore {
     // answered: left for the next commit, a crash before one had the replay give them afresh,
     // after every logged id (k10 came back as 8, not 7). If this write fails, the split stands
     // and the next commit stores them, as before.
-    let (creations, refusals) = withGraph { g in (g.takeProfileCreations(), g.takeCapRefusals()) }
+    let (creations, refusals, through) = withGraph { g in (g.takeProfileCreations(), g.takeCapRefusals(), g.lastSeq) }
     do {
       try db.transaction { () throws(AudienceError) in
-        try ProfileCreationLog.write(creations, to: db)
+        try ProfileCreationLog.write(creations, through: through, to: db)
         try CapRefusalLog.write(refusals, to: db)
       }
     } catch {

@@ -187,9 +187,19 @@ extension EmbeddedStore {
     }
     let (creations, splitMade) = try ProfileCreationLog.readAll(db)
     g.replaySplitHints(splitMade)
+    // Records after the last one the log covers were the last commit's before a crash: what they
+    // created takes the ids it had, in order after every id given before (logged, or taken at an
+    // erasure); a creation only the replay makes takes one past them.
+    let through = try ProfileCreationLog.loggedThrough(db)
+    var after = 0
+    if let through {
+      let count = try db.prepare("SELECT coalesce(sum(count), 0) FROM record_batches WHERE last_seq > ?")
+      count.bind(1, Int64(bitPattern: through))
+      if try count.step() { after = Int(count.int64(0) ?? 0) }
+    }
     g.replayFreshIDs(
-      from: ((creations.map(\.id) + splitMade.map(\.id)).max() ?? -1) + 1,
-      forRecordsFrom: creations.first?.seq ?? .max)
+      from: max(((creations.map(\.id) + splitMade.map(\.id)).max() ?? -1) + 1, events.compactMap(\.nextID).max() ?? 0),
+      forRecordsFrom: creations.first?.seq ?? .max, loggedThrough: through, recordsAfter: after)
     var nextCreation = 0
     var nextEvent = 0
     /// Reserves the ids erased records had created before `seq`.
@@ -275,14 +285,14 @@ extension EmbeddedStore {
   func flushProfileCreations() {
     // A lost graph's creations include those of records never stored (`graphLost`).
     guard graphLost.withLock({ $0 }) == nil else { return }
-    let (creations, refusals) = withGraph { ($0.takeProfileCreations(), $0.takeCapRefusals()) }
+    let (creations, refusals, through) = withGraph { ($0.takeProfileCreations(), $0.takeCapRefusals(), $0.lastSeq) }
     guard !creations.isEmpty || !refusals.isEmpty else { return }
     // Not stored: no snapshot either (it would be restored with the creations gone for good);
     // the next start replays, and logs them again.
     do {
       if let fault = writeFault.withLock({ $0.take() }) { throw fault }
       try db.transaction { () throws(AudienceError) in
-        try ProfileCreationLog.write(creations, to: db)
+        try ProfileCreationLog.write(creations, through: through, to: db)
         try CapRefusalLog.write(refusals, to: db)
       }
     } catch {

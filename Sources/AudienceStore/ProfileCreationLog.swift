@@ -68,6 +68,22 @@ enum ProfileCreationLog {
   /// Stores a run of creations (in the caller's transaction), after every run stored before: a
   /// record logged again (a replay that could not give it its old id) keeps the later id.
   static func write(_ pairs: [UInt64], to db: SQLiteDatabase) throws(AudienceError) {
+    try write(pairs, through: nil, to: db)
+  }
+
+  /// The `meta` key of the last record whose creation, if it made one, the log names.
+  static let throughKey = "creations_logged_through"
+
+  /// As `write`, and notes that these are the creations of every record up to `through` (the
+  /// graph's last record when they were taken): a replay knows that a record after it that makes
+  /// a profile the log does not name made it live, in the last commit before a crash, and one
+  /// before it did not.
+  static func write(_ pairs: [UInt64], through: UInt64?, to db: SQLiteDatabase) throws(AudienceError) {
+    if let through {
+      let note = try db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('\(throughKey)', ?)")
+      note.bind(1, String(through))
+      _ = try note.step()
+    }
     guard pairs.count >= 2 else { return }
     let insert = try db.prepare("INSERT INTO profile_creations(pairs) VALUES (?)")
     insert.bind(1, bytes: encode(pairs))
@@ -112,19 +128,44 @@ enum ProfileCreationLog {
     for m in log.splits { madeBy[m.id] = m.application }
     var earliest: [ProfileID: UInt64] = [:]
     for (seq, id) in members where earliest[id] == nil { earliest[id] = seq }
+    // The ids each split gave, by split and record.
+    var splitGave: [UInt64: [UInt64: ProfileID]] = [:]
+    for m in log.splits where m.application != 0 { splitGave[m.application, default: [:]][m.seq] = m.id }
+    // The last split that stays to have applied each record again (`split_records`).
+    var lastKeptApplying: [UInt64: UInt64] = [:]
+    if !keptSplits.isEmpty {
+      let applied = try db.prepare("SELECT split, seq FROM split_records")
+      while try applied.step() {
+        let split = UInt64(bitPattern: applied.int64(0) ?? 0)
+        let seq = UInt64(bitPattern: applied.int64(1) ?? 0)
+        guard keptSplits.contains(split) else { continue }
+        lastKeptApplying[seq] = max(lastKeptApplying[seq] ?? 0, split)
+      }
+    }
     var made: [(seq: UInt64, id: ProfileID)] = []
+    var remade: [UInt64] = []  // split creations, as pairs
     for (seq, id) in members {
       guard let first = earliest[id] else { continue }
       // A profile a split that stays may build again is left to it, unless the log says a split
       // that goes gave its id (then none will: it came back with its records' own ids).
-      if first <= lastKeptSplit, !(madeBy[id].map { $0 != 0 && !keptSplits.contains($0) } ?? false) { continue }
-      if seq == first {
+      let goneSplitGaveIt = madeBy[id].map { $0 != 0 && !keptSplits.contains($0) } ?? false
+      if first <= lastKeptSplit, !goneSplitGaveIt { continue }
+      if goneSplitGaveIt, let split = lastKeptApplying[seq] {
+        // A split that stays applies this record again in a replay, and the id it gives there is
+        // the one the record ends with (the profile it made before, the split takes apart): the
+        // profile's earliest record makes the profile's id there; another record that made a
+        // lower one makes this id too, so it gets a fresh one that the merge absorbs.
+        let gave = splitGave[split]?[seq]
+        if seq == first ? gave != id : (gave.map { $0 < id } ?? false) {
+          remade += [seq | IdentityGraph.splitMade | IdentityGraph.applicationTag(split, seq: seq), UInt64(id)]
+        }
+      } else if seq == first {
         if creator[id] != seq { made.append((seq, id)) }
       } else if let other = created[seq], other < id {
         made.append((seq, id))
       }
     }
-    try write(made.flatMap { [$0.seq, UInt64($0.id)] }, to: db)
+    try write(made.flatMap { [$0.seq, UInt64($0.id)] } + remade, to: db)
   }
 
   /// Stores how many profile ids were taken when an erasure came, after the record `afterSeq`
@@ -168,6 +209,13 @@ enum ProfileCreationLog {
   }
 
   /// Every erasure's count of ids taken, in the order they came.
+  /// The last record whose creation the log would name, if a build that notes it wrote it.
+  static func loggedThrough(_ db: SQLiteDatabase) throws(AudienceError) -> UInt64? {
+    let rows = try db.prepare("SELECT value FROM meta WHERE key = '\(throughKey)'")
+    guard try rows.step(), let text = rows.text(0) else { return nil }
+    return UInt64(text)
+  }
+
   static func readMarks(_ db: SQLiteDatabase) throws(AudienceError) -> [(after: UInt64, nextID: Int)] {
     var out: [(after: UInt64, nextID: Int)] = []
     let select = try db.prepare("SELECT after_seq, next_id FROM profile_id_marks ORDER BY mark")
