@@ -320,7 +320,7 @@ struct MongoResolver {
       keep.splitting = created
       guard try replace(keep, expected: row.version) == .done else { continue }
       try finishSplit(keep)
-      try resyncCohort(emails: row.emails)
+      store.resyncCohort(self, Set(row.emails))
       let ids = [keep.id] + created.map(\.id)
       let docs = try s.find(MongoDocuments.unique, .object([("_id", .object([("$in", .array(ids.map { .int(Int64($0)) }))]))]))
       let summaries = docs.compactMap(MongoDocuments.summary)
@@ -377,7 +377,16 @@ struct MongoResolver {
         MongoDocuments.unique, .object([("emails", .string(email))]),
         .object([("limit", .int(1)), ("projection", .object([("repeated", .int(1))]))])
       ).first
-      return holder?.strings("repeated").contains(email) ?? false
+      if holder?.strings("repeated").contains(email) == true { return true }
+      // Held by a merge or a split in progress (between its steps no document lists it in
+      // `emails`): left as it is; the writer that finishes it syncs the email.
+      let moving = try s.find(
+        MongoDocuments.unique,
+        .object([("$or", .array([
+          .object([("merging.emails", .string(email))]), .object([("splitting.emails", .string(email))]),
+        ]))]),
+        .object([("limit", .int(1)), ("projection", .object([("_id", .int(1))]))]))
+      return !moving.isEmpty
     }
     for email in Set(emails) {
       if try repeated(email) {

@@ -140,7 +140,11 @@ extension EmbeddedStore {
         _ = try insert.step()
         insert.reset()
         try db.execute(
-          "INSERT OR REPLACE INTO meta(key, value) SELECT '\(Self.lastSplitKey)', CAST(max(rowid) AS TEXT) FROM splits")
+          """
+          INSERT OR REPLACE INTO meta(key, value) SELECT '\(Self.lastSplitKey)', CAST(max(
+            coalesce((SELECT max(rowid) FROM splits), 0),
+            coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = '\(Self.lastSplitKey)'), 0)) AS TEXT)
+          """)
         // The split's number, for the cap refusals its rebuild makes, and the records it applies
         // again (a forget of the cookie needs them: IdentityGraph+CapRefusals.swift).
         let select = try db.prepare("SELECT rowid FROM splits WHERE cookie = ?")

@@ -239,6 +239,20 @@ extension EmbeddedStore {
     let highest = ([g.lastSeq] + events.map(\.after) + creations.map(\.seq) + splitMade.map(\.seq)).max() ?? 0
     g.advanceSequence(to: highest)
     g.finishReplay()
+    // What the replay made that the log does not name (the last commit's creations, those only
+    // the replay makes) is logged now, with a mark of the ids taken: the profiles this start
+    // makes next are numbered past those ids, and another crash before the next commit must
+    // number them so too (it numbered them from the last logged id: a review found them lower).
+    // Best effort: after a failed write (`recover`), the next commit logs them, as before.
+    let made = g.takeProfileCreations()
+    do {
+      try db.transaction { () throws(AudienceError) in
+        try ProfileCreationLog.write(made, through: g.lastSeq, to: db)
+        try ProfileCreationLog.writeMark(afterSeq: g.lastSeq, nextID: g.profileIDsTaken, to: db)
+      }
+    } catch {
+      g.restoreProfileCreations(made)
+    }
     if !sameCap {
       try CapRefusalLog.replace(with: g.takeCapRefusals(), cap: cap, in: db)
     } else if loggedCap == nil {
