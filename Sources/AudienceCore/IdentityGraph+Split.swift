@@ -69,11 +69,11 @@ extension IdentityGraph {
     // Only a fresh id (`newProfileID`): records from before the log began are numbered in
     // creation order, as they were live, where the profile existed.
     guard replaying, id == profiles.count - 1, id >= freshIDs, profiles[id] == nil, pendingCreations.count >= 2,
-      pendingCreations[pendingCreations.count - 1] == UInt64(id),
-      Self.loggedSeq(pendingCreations[pendingCreations.count - 2]) >= freshFromSeq,
-      // Not one of the last commit's (they had the id live: none the log names came after them).
-      loggedThrough.map({ Self.loggedSeq(pendingCreations[pendingCreations.count - 2]) <= $0 }) ?? true
+      pendingCreations[pendingCreations.count - 1] == UInt64(id)
     else { return }
+    let seq = Self.loggedSeq(pendingCreations[pendingCreations.count - 2])
+    // Not one of the last commit's either (they had the id live: none the log names came after).
+    guard seq >= freshFromSeq, loggedThrough.map({ seq <= $0 }) ?? true else { return }
     pendingCreations.removeLast(2)
     _ = profiles.removeLast()
     if revisions.count > id { revisions.removeSubrange(id...) }

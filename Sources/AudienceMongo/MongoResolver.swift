@@ -4,7 +4,7 @@ import AudienceCore
 struct MongoResolver {
   let store: MongoStore
   let session: MongoSession
-  private var s: MongoSession { session }
+  var s: MongoSession { session }
 
   init(store: MongoStore, session: MongoSession) {
     self.store = store
@@ -320,7 +320,7 @@ struct MongoResolver {
       keep.splitting = created
       guard try replace(keep, expected: row.version) == .done else { continue }
       try finishSplit(keep)
-      store.resyncCohort(self, Set(row.emails))
+      resyncCohort(emails: Set(row.emails))
       let ids = [keep.id] + created.map(\.id)
       let docs = try s.find(MongoDocuments.unique, .object([("_id", .object([("$in", .array(ids.map { .int(Int64($0)) }))]))]))
       let summaries = docs.compactMap(MongoDocuments.summary)
@@ -364,60 +364,6 @@ struct MongoResolver {
         ("u", .object([("$unset", .object([(field, .string(""))])), ("$set", .object([("v", .int(row.version + 1))]))])),
       ])])),
     ]))
-  }
-
-  /// Brings `cohort` in line with the people for emails a forget or split may have left no
-  /// longer repeated: an email that no person holds as repeated keeps no records there (they
-  /// stayed: the cohort of an erased person's email still held the other cookie's records).
-  /// - Parameters:
-  ///   - emails: the emails the erased or split person held.
-  func resyncCohort(emails: [String]) throws {
-    func repeated(_ email: String) throws -> Bool {
-      let holder = try s.find(
-        MongoDocuments.unique, .object([("emails", .string(email))]),
-        .object([("limit", .int(1)), ("projection", .object([("repeated", .int(1))]))])
-      ).first
-      if holder?.strings("repeated").contains(email) == true { return true }
-      // Held by a merge or a split in progress (between its steps no document lists it in
-      // `emails`): left as it is; the writer that finishes it syncs the email.
-      let moving = try s.find(
-        MongoDocuments.unique,
-        .object([("$or", .array([
-          .object([("merging.emails", .string(email))]), .object([("splitting.emails", .string(email))]),
-        ]))]),
-        .object([("limit", .int(1)), ("projection", .object([("_id", .int(1))]))]))
-      return !moving.isEmpty
-    }
-    for email in Set(emails) {
-      if try repeated(email) {
-        try syncCohort(email: email)
-        continue
-      }
-      try s.write(.object([
-        ("delete", .string(MongoDocuments.cohort)),
-        ("deletes", .array([.object([("q", .object([("data.email", .string(email))])), ("limit", .int(0))])])),
-      ]))
-      // A writer that made it repeated meanwhile may have copied its records before the delete.
-      if try repeated(email) { try syncCohort(email: email) }
-    }
-  }
-
-  /// Copies the raw records of a repeated email into `cohort` (idempotent upserts).
-  private func syncCohort(email: String) throws {
-    let records = try s.find(MongoDocuments.users, .object([("data.email", .string(email))]))
-    guard Set(records.compactMap { $0["data"]?.string("cookie") }).count >= 2 else { return }
-    let updates: [JSONValue] = records.map { doc in
-      // Without the pending mark of a record being linked (the cohort copy is not unmarked).
-      var copy = doc
-      if case .object(let members) = doc { copy = .object(members.filter { $0.0 != "pending" }) }
-      return .object([("q", .object([("_id", doc["_id"] ?? .null)])), ("u", copy), ("upsert", .bool(true))])
-    }
-    var start = 0
-    while start < updates.count {
-      let chunk = Array(updates[start..<min(start + 1000, updates.count)])
-      try s.write(.object([("update", .string(MongoDocuments.cohort)), ("updates", .array(chunk)), ("ordered", .bool(false))]))
-      start += chunk.count
-    }
   }
 }
 

@@ -251,7 +251,7 @@ public final class MongoStore: ProfileStore, Service {
         guard let doc = try resolver.settledPerson(person), let row = PersonRow(doc), let summary = MongoDocuments.summary(doc)
         else {
           if erased == nil, let refusal = try resolver.unlinkedEmail(person, command: "forget") { throw refusal }
-          if erased != nil { resyncCohort(resolver, emails) }
+          if erased != nil { resolver.resyncCohort(emails: emails) }
           return erased
         }
         try erase(s, cookies: summary.cookies)
@@ -266,7 +266,7 @@ public final class MongoStore: ProfileStore, Service {
         erased = summary
         emails.formUnion(summary.emails)
         if (deleted.int("n") ?? 0) == 1 {
-          resyncCohort(resolver, emails)
+          resolver.resyncCohort(emails: emails)
           return summary
         }
       }
@@ -276,17 +276,6 @@ public final class MongoStore: ProfileStore, Service {
       logger.info("erased a profile", metadata: ["store.profile": "\(summary.id)", "store.records": "\(summary.records)"])
     }
     return summary
-  }
-
-  /// After an erasure or a split that is done: brings `cohort` in line for these emails, best
-  /// effort (a failure here must not answer the done operation as failed; the next record with
-  /// the email syncs it).
-  func resyncCohort(_ resolver: MongoResolver, _ emails: Set<String>) {
-    do {
-      try resolver.resyncCohort(emails: Array(emails))
-    } catch {
-      logger.warning("cohort not brought up to date", metadata: ["store.error": "\(error)", "store.emails": "\(emails.count)"])
-    }
   }
 
   /// Deletes the raw records, cohort records and split marks of these cookies. Records first: if
