@@ -38,7 +38,9 @@ extension EmbeddedStore {
         try ProfileCreationLog.write(plan.creations, through: plan.lastSeq, to: db)
         try ProfileCreationLog.writeMark(afterSeq: plan.lastSeq, nextID: plan.ids, to: db)
         if !plan.members.isEmpty {
-          try ProfileCreationLog.writeCreators(plan.members, keepingSplitsBut: Set(plan.summary.cookies), to: db)
+          try ProfileCreationLog.writeCreators(
+            plan.members, keepingSplitsBut: Set(plan.summary.cookies),
+            identifiers: { seqs in withGraph(settling: false) { $0.identifiers(of: seqs) } }, to: db)
         }
         // Every cap refusal made so far is logged before the records go: a replay without them
         // refuses those links again (IdentityGraph+CapRefusals.swift).

@@ -105,16 +105,19 @@ enum ProfileCreationLog {
   /// - Parameters:
   ///   - members: every live profile's records (`IdentityGraph.recordProfiles`), seqs increasing.
   ///   - erased: the erased cookies (their splits go).
+  ///   - identifiers: the cookie and email of stored records (`IdentityGraph.identifiers(of:)`).
   static func writeCreators(
-    _ members: [(seq: UInt64, id: ProfileID)], keepingSplitsBut erased: Set<String>, to db: SQLiteDatabase
+    _ members: [(seq: UInt64, id: ProfileID)], keepingSplitsBut erased: Set<String>,
+    identifiers: ([UInt64]) -> [(cookie: String, email: String?)?], to db: SQLiteDatabase
   ) throws(AudienceError) {
-    var lastKeptSplit: UInt64 = 0
-    var keptSplits = Set<UInt64>()
+    var keptSplits: [UInt64: UInt64] = [:]  // rowid: after_seq
+    var splitCookie: [UInt64: String] = [:]
     let splits = try db.prepare("SELECT cookie, after_seq, rowid FROM splits")
     while try splits.step() {
       guard let cookie = splits.text(0), !erased.contains(cookie) else { continue }
-      lastKeptSplit = max(lastKeptSplit, UInt64(bitPattern: splits.int64(1) ?? 0))
-      keptSplits.insert(UInt64(bitPattern: splits.int64(2) ?? 0))
+      let row = UInt64(bitPattern: splits.int64(2) ?? 0)
+      keptSplits[row] = UInt64(bitPattern: splits.int64(1) ?? 0)
+      splitCookie[row] = cookie
     }
     let log = try readAll(db)
     var creator: [ProfileID: UInt64] = [:]
@@ -126,30 +129,68 @@ enum ProfileCreationLog {
     // Which split gave each id (0: a split an older build's log does not name).
     var madeBy: [ProfileID: UInt64] = [:]
     for m in log.splits { madeBy[m.id] = m.application }
-    var earliest: [ProfileID: UInt64] = [:]
-    for (seq, id) in members where earliest[id] == nil { earliest[id] = seq }
     // The ids each split gave, by split and record.
     var splitGave: [UInt64: [UInt64: ProfileID]] = [:]
     for m in log.splits where m.application != 0 { splitGave[m.application, default: [:]][m.seq] = m.id }
-    // The last split that stays to have applied each record again (`split_records`).
+    // The last split that stays to apply each record again in a replay: of the records it
+    // applied again live (`split_records`), those still joined to its cookie's without the
+    // erased ones.
     var lastKeptApplying: [UInt64: UInt64] = [:]
+    var unlisted = keptSplits  // kept splits that list no record (an older build's)
     if !keptSplits.isEmpty {
-      let applied = try db.prepare("SELECT split, seq FROM split_records")
-      while try applied.step() {
-        let split = UInt64(bitPattern: applied.int64(0) ?? 0)
-        let seq = UInt64(bitPattern: applied.int64(1) ?? 0)
-        guard keptSplits.contains(split) else { continue }
-        lastKeptApplying[seq] = max(lastKeptApplying[seq] ?? 0, split)
+      var applied: [UInt64: [UInt64]] = [:]
+      let rows = try db.prepare("SELECT split, seq FROM split_records ORDER BY split, seq")
+      while try rows.step() {
+        let split = UInt64(bitPattern: rows.int64(0) ?? 0)
+        let seq = UInt64(bitPattern: rows.int64(1) ?? 0)
+        guard keptSplits[split] != nil else { continue }
+        unlisted[split] = nil
+        if isMember(seq, of: members) { applied[split, default: []].append(seq) }
       }
+      for (split, seqs) in applied {
+        guard let cookie = splitCookie[split] else { continue }
+        let records = zip(seqs, identifiers(seqs)).compactMap { seq, r in r.map { (seq, $0.cookie, $0.email) } }
+        let before = Set(splitCookie.filter { $0.key < split }.values)
+        for seq in IdentityGraph.splitReach(cookie: cookie, records: records, unlinked: before) {
+          lastKeptApplying[seq] = max(lastKeptApplying[seq] ?? 0, split)
+        }
+      }
+    }
+    let lastUnlistedSplit = unlisted.values.max() ?? 0
+    // Each profile's earliest record, and whether a split that stays applied any of its records
+    // again: the records and their profiles are the same in a replay (only the erased cookies'
+    // own records go, and a split cookie's records link no email), so that split rebuilds it
+    // there too, and gives its ids; a profile no such split touched gets its ids from its
+    // records' creations and the merges that joined them.
+    var earliest: [ProfileID: UInt64] = [:]
+    var keptSplitRebuilds = Set<ProfileID>()
+    for (seq, id) in members {
+      if earliest[id] == nil { earliest[id] = seq }
+      if lastKeptApplying[seq] != nil { keptSplitRebuilds.insert(id) }
     }
     var made: [(seq: UInt64, id: ProfileID)] = []
     var remade: [UInt64] = []  // split creations, as pairs
     for (seq, id) in members {
       guard let first = earliest[id] else { continue }
-      // A profile a split that stays may build again is left to it, unless the log says a split
+      // A profile a split that stays builds again is left to it, unless the log says a split
       // that goes gave its id (then none will: it came back with its records' own ids).
-      let goneSplitGaveIt = madeBy[id].map { $0 != 0 && !keptSplits.contains($0) } ?? false
-      if first <= lastKeptSplit, !goneSplitGaveIt { continue }
+      let goneSplitGaveIt = madeBy[id].map { $0 != 0 && keptSplits[$0] == nil } ?? false
+      if first <= lastUnlistedSplit, !goneSplitGaveIt { continue }
+      if keptSplitRebuilds.contains(id), !goneSplitGaveIt {
+        // Such a split gives the part it builds its id, and the parts merge, the lowest id
+        // surviving. A part with a lower id than the profile's (a split that goes renumbered
+        // it live) would win: its record makes this id instead (a fresh one if the profile
+        // holds it by then, which the merge absorbs). A record a split that stays applies again
+        // takes that split's id; another, the id it made when it came.
+        if let split = lastKeptApplying[seq] {
+          if let gave = splitGave[split]?[seq], gave < id {
+            remade += [seq | IdentityGraph.splitMade | IdentityGraph.applicationTag(split, seq: seq), UInt64(id)]
+          }
+        } else if let other = created[seq], other < id {
+          made.append((seq, id))
+        }
+        continue
+      }
       if goneSplitGaveIt, let split = lastKeptApplying[seq] {
         // A split that stays applies this record again in a replay, and the id it gives there is
         // the one the record ends with (the profile it made before, the split takes apart): the
@@ -166,6 +207,16 @@ enum ProfileCreationLog {
       }
     }
     try write(made.flatMap { [$0.seq, UInt64($0.id)] } + remade, to: db)
+  }
+
+  /// Whether `members` (seqs increasing) lists this record.
+  static func isMember(_ seq: UInt64, of members: [(seq: UInt64, id: ProfileID)]) -> Bool {
+    var (low, high) = (0, members.count)
+    while low < high {
+      let mid = (low + high) / 2
+      if members[mid].seq < seq { low = mid + 1 } else { high = mid }
+    }
+    return low < members.count && members[low].seq == seq
   }
 
   /// Stores how many profile ids were taken when an erasure came, after the record `afterSeq`
