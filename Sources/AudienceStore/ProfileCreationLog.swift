@@ -147,10 +147,11 @@ enum ProfileCreationLog {
         unlisted[split] = nil
         if isMember(seq, of: members) { applied[split, default: []].append(seq) }
       }
-      for (split, seqs) in applied {
-        guard let cookie = splitCookie[split] else { continue }
+      var before = Set<String>()  // the cookies of the splits before each
+      for (split, cookie) in splitCookie.sorted(by: { $0.key < $1.key }) {
+        defer { before.insert(cookie) }
+        guard let seqs = applied[split] else { continue }
         let records = zip(seqs, identifiers(seqs)).compactMap { seq, r in r.map { (seq, $0.cookie, $0.email) } }
-        let before = Set(splitCookie.filter { $0.key < split }.values)
         for seq in IdentityGraph.splitReach(cookie: cookie, records: records, unlinked: before) {
           lastKeptApplying[seq] = max(lastKeptApplying[seq] ?? 0, split)
         }
