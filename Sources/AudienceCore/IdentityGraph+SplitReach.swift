@@ -9,8 +9,8 @@ extension IdentityGraph {
   }
 
   /// The records of `records` joined to `cookie`'s by their cookies and emails (an email of a
-  /// record whose cookie is in `unlinked`, split off before, joins nothing): a superset of the
-  /// profile the split finds in a replay, where a refused link joins nothing either.
+  /// record whose cookie is in `unlinked`, split off before, joins nothing): the profile the
+  /// split finds in a replay, or more of it where the identifier cap refuses a link there.
   /// - Parameters:
   ///   - cookie: the split's cookie.
   ///   - records: the records the split applied again live that are still stored.

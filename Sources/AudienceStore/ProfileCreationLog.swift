@@ -93,8 +93,10 @@ enum ProfileCreationLog {
   /// At an erasure that erases a split (with its split-off cookie), so that a replay will not make
   /// the profiles it made: logs, for each live profile whose earliest record did not create it
   /// when it came, that this record creates it, with its id. Not for a profile a split that stays
-  /// could build again (one whose earliest record came before that split): that split gives it
-  /// its id in a replay.
+  /// builds again in a replay (it applies again one of the profile's records that are still
+  /// joined to its cookie without the erased ones; for a split of an older build that lists no
+  /// records, any profile whose earliest record came before it): that split gives it its id
+  /// there, and only a part of it that would come back with a lower id is logged making this one.
   ///
   /// And another record of such a profile that created a lower id when it came (before the split
   /// joined them into a profile with a new id) would keep it in the replay and survive the merge
@@ -139,30 +141,38 @@ enum ProfileCreationLog {
     var unlisted = keptSplits  // kept splits that list no record (an older build's)
     if !keptSplits.isEmpty {
       var applied: [UInt64: [UInt64]] = [:]
+      var lost = Set<UInt64>()  // kept splits that applied an erased record again
       let rows = try db.prepare("SELECT split, seq FROM split_records ORDER BY split, seq")
       while try rows.step() {
         let split = UInt64(bitPattern: rows.int64(0) ?? 0)
         let seq = UInt64(bitPattern: rows.int64(1) ?? 0)
         guard keptSplits[split] != nil else { continue }
         unlisted[split] = nil
-        if isMember(seq, of: members) { applied[split, default: []].append(seq) }
+        if isMember(seq, of: members) { applied[split, default: []].append(seq) } else { lost.insert(split) }
       }
       var before = Set<String>()  // the cookies of the splits before each
       for (split, cookie) in splitCookie.sorted(by: { $0.key < $1.key }) {
         defer { before.insert(cookie) }
         guard let seqs = applied[split] else { continue }
-        let records = zip(seqs, identifiers(seqs)).compactMap { seq, r in r.map { (seq, $0.cookie, $0.email) } }
-        for seq in IdentityGraph.splitReach(cookie: cookie, records: records, unlinked: before) {
+        // Without an erased record, the split rebuilds in a replay what it rebuilt live.
+        var reach = seqs
+        if lost.contains(split) {
+          let records = zip(seqs, identifiers(seqs)).compactMap { seq, r in r.map { (seq, $0.cookie, $0.email) } }
+          reach = Array(IdentityGraph.splitReach(cookie: cookie, records: records, unlinked: before))
+        }
+        for seq in reach {
           lastKeptApplying[seq] = max(lastKeptApplying[seq] ?? 0, split)
         }
       }
     }
     let lastUnlistedSplit = unlisted.values.max() ?? 0
-    // Each profile's earliest record, and whether a split that stays applied any of its records
-    // again: the records and their profiles are the same in a replay (only the erased cookies'
-    // own records go, and a split cookie's records link no email), so that split rebuilds it
-    // there too, and gives its ids; a profile no such split touched gets its ids from its
-    // records' creations and the merges that joined them.
+    // Each profile's earliest record, and whether a split that stays applies any of its records
+    // again in a replay: without the identifier cap, the records and their profiles are the same
+    // there (only the erased cookies' own records go, and a split cookie's records link no
+    // email), so that split rebuilds it there too, and gives its ids; a profile no such split
+    // touches gets its ids from its records' creations and the merges that joined them. (With
+    // the cap, a link refused again in the replay can leave a record out of a split's reach that
+    // `splitReach` counts in: IDENTITY.md says what that does.)
     var earliest: [ProfileID: UInt64] = [:]
     var keptSplitRebuilds = Set<ProfileID>()
     for (seq, id) in members {
