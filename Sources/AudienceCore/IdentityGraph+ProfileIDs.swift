@@ -55,7 +55,7 @@ extension IdentityGraph {
     } else {
       id = replaying && seq >= freshFromSeq ? Swift.max(profiles.count, freshIDs) : profiles.count
     }
-    pendingCreations.append(splitting ? seq | Self.splitMade | Self.applicationTag(application, seq: seq) : seq)
+    pendingCreations.append(splitting ? Self.splitCreation(seq, application: application) : seq)
     pendingCreations.append(UInt64(id))
     reserveProfileIDs(below: id)
     return id
@@ -94,6 +94,12 @@ extension IdentityGraph {
     guard seq <= seqMask, application < 1 << (63 - applicationShift) else { return 0 }
     return application << applicationShift
   }
+
+  /// A logged creation's seq for a profile split `application` made at record `seq`.
+  public static func splitCreation(_ seq: UInt64, application: UInt64) -> UInt64 {
+    seq | splitMade | applicationTag(application, seq: seq)
+  }
+
 
   /// In a replay: the ids splits gave the profiles they made, by the record that made each and
   /// the split that did (its number, 0 when the log does not say), in the order they were made.

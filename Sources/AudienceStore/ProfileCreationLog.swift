@@ -112,14 +112,11 @@ enum ProfileCreationLog {
     _ members: [(seq: UInt64, id: ProfileID)], keepingSplitsBut erased: Set<String>,
     identifiers: ([UInt64]) -> [(cookie: String, email: String?)?], to db: SQLiteDatabase
   ) throws(AudienceError) {
-    var keptSplits: [UInt64: UInt64] = [:]  // rowid: after_seq
-    var splitCookie: [UInt64: String] = [:]
+    var keptSplits: [UInt64: (after: UInt64, cookie: String)] = [:]  // by rowid
     let splits = try db.prepare("SELECT cookie, after_seq, rowid FROM splits")
     while try splits.step() {
       guard let cookie = splits.text(0), !erased.contains(cookie) else { continue }
-      let row = UInt64(bitPattern: splits.int64(2) ?? 0)
-      keptSplits[row] = UInt64(bitPattern: splits.int64(1) ?? 0)
-      splitCookie[row] = cookie
+      keptSplits[UInt64(bitPattern: splits.int64(2) ?? 0)] = (UInt64(bitPattern: splits.int64(1) ?? 0), cookie)
     }
     let log = try readAll(db)
     var creator: [ProfileID: UInt64] = [:]
@@ -151,7 +148,7 @@ enum ProfileCreationLog {
         if isMember(seq, of: members) { applied[split, default: []].append(seq) } else { lost.insert(split) }
       }
       var before = Set<String>()  // the cookies of the splits before each
-      for (split, cookie) in splitCookie.sorted(by: { $0.key < $1.key }) {
+      for (split, (_, cookie)) in keptSplits.sorted(by: { $0.key < $1.key }) {
         defer { before.insert(cookie) }
         guard let seqs = applied[split] else { continue }
         // Without an erased record, the split rebuilds in a replay what it rebuilt live.
@@ -165,7 +162,7 @@ enum ProfileCreationLog {
         }
       }
     }
-    let lastUnlistedSplit = unlisted.values.max() ?? 0
+    let lastUnlistedSplit = unlisted.values.map(\.after).max() ?? 0
     // Each profile's earliest record, and whether a split that stays applies any of its records
     // again in a replay: without the identifier cap, the records and their profiles are the same
     // there (only the erased cookies' own records go, and a split cookie's records link no
@@ -195,7 +192,7 @@ enum ProfileCreationLog {
         // takes that split's id; another, the id it made when it came.
         if let split = lastKeptApplying[seq] {
           if let gave = splitGave[split]?[seq], gave < id {
-            remade += [seq | IdentityGraph.splitMade | IdentityGraph.applicationTag(split, seq: seq), UInt64(id)]
+            remade += [IdentityGraph.splitCreation(seq, application: split), UInt64(id)]
           }
         } else if let other = created[seq], other < id {
           made.append((seq, id))
@@ -209,7 +206,7 @@ enum ProfileCreationLog {
         // lower one makes this id too, so it gets a fresh one that the merge absorbs.
         let gave = splitGave[split]?[seq]
         if seq == first ? gave != id : (gave.map { $0 < id } ?? false) {
-          remade += [seq | IdentityGraph.splitMade | IdentityGraph.applicationTag(split, seq: seq), UInt64(id)]
+          remade += [IdentityGraph.splitCreation(seq, application: split), UInt64(id)]
         }
       } else if seq == first {
         if creator[id] != seq { made.append((seq, id)) }
