@@ -35,6 +35,19 @@ extension IdentityGraph {
   /// `finishReplay`).
   public mutating func freezeCapRefusals(_ refusals: some Sequence<CapRefusal>) { frozenCapRefusals.formUnion(refusals) }
 
+  /// In a replay: these links are made whatever the cap says (until `finishReplay`). A forget
+  /// that erases a split logs them: the split's rebuild decided its records' links, and a replay
+  /// without the split applies them where they came, when the profiles they join may be larger
+  /// than they were live (EmbeddedStore's `CapRefusalLog.erase`).
+  public mutating func freezeCapLinks(_ links: some Sequence<CapRefusal>) { frozenCapLinks.formUnion(links) }
+
+  /// In a replay: whether this record's link, in the application running, was made live and is
+  /// made again without asking the cap.
+  @inline(__always)
+  func frozenCapLink(seq: UInt64) -> Bool {
+    !frozenCapLinks.isEmpty && frozenCapLinks.contains(CapRefusal(seq: seq, application: application))
+  }
+
   /// A refusal decided afresh, noted for the log.
   mutating func noteCapRefusal(_ refusal: String?, _ seq: UInt64) -> String? {
     if refusal != nil { pendingCapRefusals.append(CapRefusal(seq: seq, application: application)) }

@@ -8,6 +8,19 @@ extension IdentityGraph {
     seqs.map { seq in record(seq).map { ($0.cookie, $0.email) } }
   }
 
+  /// Every record of the live profiles that hold any of `seqs` (records not stored hold none),
+  /// in increasing order.
+  public func profileRecords(holding seqs: [UInt64]) -> [UInt64] {
+    let ids = Set(seqs.compactMap { record($0).flatMap { cookies[$0.cookie]?.profile } })
+    guard !ids.isEmpty else { return [] }
+    var out: [UInt64] = []
+    for (slot, r) in records.enumerated() {
+      guard let r, let id = cookies[r.cookie]?.profile, ids.contains(id) else { continue }
+      out.append(UInt64(slot))
+    }
+    return out
+  }
+
   /// The records of `records` joined to `cookie`'s by their cookies and emails (an email of a
   /// record whose cookie is in `unlinked`, split off before, joins nothing): the profile the
   /// split finds in a replay, or more of it where the identifier cap refuses a link there.

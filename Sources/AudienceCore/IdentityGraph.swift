@@ -87,6 +87,8 @@ public struct IdentityGraph: Sendable {
   var pendingCapRefusals: [CapRefusal] = []
   /// During a replay: the refusals made when the records were first applied.
   var frozenCapRefusals: Set<CapRefusal> = []
+  /// During a replay: links made live that are made again past the cap (`freezeCapLinks`).
+  var frozenCapLinks: Set<CapRefusal> = []
   /// The columnar index of live profiles, updated with every applied record.
   var index = SegmentIndex()
   /// Bytes held by the segment index.
@@ -160,6 +162,7 @@ public struct IdentityGraph: Sendable {
     guard replaying else { return }
     replaying = false
     frozenCapRefusals = []
+    frozenCapLinks = []
     index = SegmentIndex()
     index.deferPostings()
     for case let p? in profiles { index.update(p, interestCap: limits.maxInterestsPerProfile) }
@@ -232,7 +235,7 @@ public struct IdentityGraph: Sendable {
     // joins by its cookie alone (deterministic, so a replay decides the same).
     let refusal =
       splitRefusal(record) ?? blockedRefusal(record) ?? frozenCapRefusal(record, seq: seq)
-      ?? noteCapRefusal(capRefusal(record, byCookie, byEmail), seq)
+      ?? (frozenCapLink(seq: seq) ? nil : noteCapRefusal(capRefusal(record, byCookie, byEmail), seq))
     if refusal != nil {
       email = nil
       byEmail = nil

@@ -45,7 +45,10 @@ extension EmbeddedStore {
         // Every cap refusal made so far is logged before the records go: a replay without them
         // refuses those links again (IdentityGraph+CapRefusals.swift).
         try CapRefusalLog.write(plan.refusals, to: db)
-        try CapRefusalLog.erase(records: plan.seqs, cookies: plan.summary.cookies, in: db)
+        try CapRefusalLog.erase(
+          records: plan.seqs, erasing: plan.summary.cookies,
+          profileRecords: { seqs in withGraph(settling: false) { $0.profileRecords(holding: seqs) } },
+          cookies: { seqs in withGraph(settling: false) { $0.identifiers(of: seqs).map { $0?.cookie } } }, in: db)
         try RecordBatches.erase(plan.seqs, in: db)
         try db.prepare("DELETE FROM splits WHERE cookie = ?").stepEach(plan.summary.cookies) { $0.bind(1, $1) }
       }

@@ -164,7 +164,10 @@ extension EmbeddedStore {
     let cap = limits.maxIdentifiersPerProfile
     let loggedCap = try CapRefusalLog.loggedCap(db)
     let sameCap = loggedCap.map { $0 == cap } ?? true
-    if sameCap { g.freezeCapRefusals(try CapRefusalLog.read(db)) }
+    if sameCap {
+      g.freezeCapRefusals(try CapRefusalLog.read(db))
+      g.freezeCapLinks(try CapRefusalLog.readLinks(db))
+    }
     let rows = try db.prepare("SELECT coalesce(sum(count), 0) FROM record_batches")
     if try rows.step(), let n = rows.int64(0) { g.reserve(records: Int(n)) }
     // Splits happen where they happened: after the records stored before them. Profile ids as

@@ -22,7 +22,7 @@ final class ServerProcess: @unchecked Sendable {
   ///   - directory: reuse a directory (to restart on the same data); a new one when nil.
   ///   - arguments: more flags for audienced.
   init(directory: String? = nil, arguments: [String] = []) {
-    let dir = directory ?? "/tmp/aud-" + String(UUID().uuidString.prefix(8))
+    let dir = directory ?? TemporaryDirectories.make()
     try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     self.directory = dir
     socketPath = dir + "/s.sock"
@@ -80,6 +80,27 @@ final class ServerProcess: @unchecked Sendable {
   }
 
   func removeFiles() { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+/// The data directories `ServerProcess` makes, removed when the test process exits: a test may
+/// start a server again on one after the first is gone, so none is removed sooner (a test that
+/// calls `removeFiles` removes its own at once). Before, each `make test` left a few in /tmp.
+enum TemporaryDirectories {
+  private static let lock = NSLock()
+  nonisolated(unsafe) private static var paths: [String] = []
+  private static let removedAtExit: Void = { atexit { TemporaryDirectories.removeAll() } }()
+
+  /// A new path under /tmp (short: a socket path must fit in 108 bytes), registered for removal.
+  static func make() -> String {
+    _ = removedAtExit
+    let path = "/tmp/aud-" + String(UUID().uuidString.prefix(8))
+    lock.withLock { paths.append(path) }
+    return path
+  }
+
+  static func removeAll() {
+    for path in lock.withLock({ paths }) { try? FileManager.default.removeItem(atPath: path) }
+  }
 }
 
 /// Runs the `audience` CLI.

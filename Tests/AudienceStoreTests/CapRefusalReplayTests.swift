@@ -112,6 +112,27 @@ struct CapRefusalReplayTests {
         .split("c0"), .split("c1"), .forget("c1"),
       ],
       compared: ["cx", "b", "c0"], later: (6, "z", "ex@x"), newIDsMayDiffer: true),
+    // A split's rebuild refused a record again after a forget had made room for it, and the
+    // split cookie is forgotten: the record stays refused where it was stored, as it is live
+    // (its refusal was dropped, and the replay linked e@x to q1).
+    Scenario(
+      testDescription: "forgetting a split cookie after a forget made room", cap: 3,
+      steps: [
+        .ingest([(1, "p1", "e@x"), (2, "p2", "e@x"), (3, "q1", "e@x"), (4, "q1", "f@x"), (5, "q2", "f@x"), (6, "r1", "e@x")]),
+        .split("q2"), .forget("p2"), .forget("q2"), .emails("q1", ["f@x"]),
+      ],
+      compared: ["q1", "r1"], later: (7, "z", "e@x")),
+    // Seed 115 of the random histories under a cap of 5: k8's record carrying m0, refused when
+    // stored and in k3's split, came back linked after k3 was forgotten.
+    Scenario(
+      testDescription: "a record the erased split refused again", cap: 5,
+      steps: [
+        .ingest([(1, "k1", "m0")]), .ingest([(2, "k1", nil), (3, "k1", "m7"), (4, "k4", "m7")]),
+        .ingest([(5, "k2", "m0"), (6, "k5", "m4")]), .ingest([(7, "k3", "m3"), (8, "k8", "m0")]),
+        .ingest([(9, "k1", "m1"), (10, "k8", "m3"), (11, "k6", "m5")]), .split("k3"), .forget("k4"), .forget("k3"),
+        .emails("k8", ["m3"]),
+      ],
+      compared: ["k1", "k2", "k5", "k6", "k8"], later: (12, "z", "m0")),
   ]
 
   static func records(_ rows: [(Int, String, String?)]) -> [Record] { rows.map { record($0.0, $0.1, $0.2) } }
@@ -181,8 +202,9 @@ struct CapRefusalReplayTests {
     }
   }
 
-  /// A forget deletes the refusals of its records; forgetting a split cookie deletes the
-  /// refusals of every record its split applied again, and the split's record list.
+  /// A forget deletes the refusals of its records; forgetting a split cookie deletes its split's
+  /// refusals and record list, and moves the last decision of each record its split applied
+  /// again to where the record was stored.
   @Test func aForgetDeletesItsRefusals() async throws {
     let dir = TemporaryDirectory()
     defer { dir.remove() }
@@ -207,9 +229,15 @@ struct CapRefusalReplayTests {
     #expect(try rows().splitRecords == 3)
     #expect(try await store.forget(.cookie("r1")) != nil)  // the record goes
     #expect(try rows().refusals == [3, 3])
-    #expect(try await store.forget(.cookie("q2")) != nil)  // the split goes: so do its records' refusals
-    #expect(try rows().refusals == [])
+    // The split goes, and its rebuild's decisions move to where q1's records were stored: the
+    // one carrying e@x stays refused there, the one carrying f@x is linked past the cap.
+    #expect(try await store.forget(.cookie("q2")) != nil)
+    #expect(try rows().refusals == [3])
     #expect(try rows().splitRecords == 0)
+    let db = try SQLiteDatabase(path: dir.path + "/audience.db")
+    #expect(try CapRefusalLog.read(db) == [.init(seq: 3, application: 0)])
+    #expect(try CapRefusalLog.readLinks(db) == [.init(seq: 4, application: 0)])
+    db.close()
     await store.close()
   }
 }

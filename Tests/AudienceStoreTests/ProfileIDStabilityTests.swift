@@ -309,16 +309,23 @@ struct ProfileIDStabilityTests {
   /// Runs the steps on a fresh store, checking after each one that a replay of a copy of its
   /// files (a crash) gives every cookie the profile it has live; the first step after which it
   /// does not, with what differs, or nil.
-  func firstDifference(_ steps: [Step], cookies: Int = 10) async throws -> (step: Int, live: [String: String], replayed: [String: String])? {
+  /// - Parameters:
+  ///   - cap: the identifier cap; under one, only cookies and emails are compared (a replay may
+  ///     number a profile differently there: docs/IDENTITY.md).
+  func firstDifference(_ steps: [Step], cookies: Int = 10, cap: Int? = nil) async throws -> (step: Int, live: [String: String], replayed: [String: String])? {
     let live = TemporaryDirectory()
     defer { live.remove() }
-    let store = try EmbeddedStore(directory: live.path, logger: logger)
+    var limits = RecordLimits.default
+    if let cap { limits.maxIdentifiersPerProfile = cap }
+    let store = try EmbeddedStore(directory: live.path, limits: limits, logger: logger)
     defer { Task { await store.close() } }
     let cookies = (0..<cookies).map { "k\($0)" }
     func people(_ s: EmbeddedStore) async throws -> [String: String] {
       var out: [String: String] = [:]
       for c in cookies {
-        if let u = try await s.user(cookie: c) { out[c] = "\(u.summary.id) \(u.summary.cookies.sorted()) \(u.summary.emails.sorted())" }
+        if let u = try await s.user(cookie: c) {
+          out[c] = (cap == nil ? "\(u.summary.id) " : "") + "\(u.summary.cookies.sorted()) \(u.summary.emails.sorted())"
+        }
       }
       return out
     }
@@ -337,7 +344,7 @@ struct ProfileIDStabilityTests {
       let expected = try await people(store)
       let crashed = try Self.crashCopy(live)
       defer { crashed.remove() }
-      let replayed = try EmbeddedStore(directory: crashed.path, logger: logger)
+      let replayed = try EmbeddedStore(directory: crashed.path, limits: limits, logger: logger)
       let got = try await people(replayed)
       await replayed.close()
       if got != expected { return (i, expected, got) }
@@ -363,21 +370,43 @@ struct ProfileIDStabilityTests {
     }
   }
 
+  /// The same random histories under an identifier cap of 5, which refuses links often there:
+  /// a replay joins every cookie's records with the same cookies and emails as the live store.
+  /// (A forget that erased a split dropped its rebuild's decisions, and the replay decided those
+  /// links afresh: 8 of seeds 1-200 linked other emails after a crash; 4, 29, 39, 89, 115 and 199
+  /// were of them. Ids are not compared: under the cap a replay may number a profile
+  /// differently, docs/IDENTITY.md.) Seed 10 is the one of those 200 still failing, a known
+  /// issue: a forget took records from a split that stays, and the replay's split rebuilt less.
+  @Test func randomHistoriesUnderACapJoinTheSamePeopleThroughACrash() async throws {
+    if let range = ProcessInfo.processInfo.environment["AUDIENCE_CAP_SEEDS"]?.split(separator: "-").compactMap({ UInt64($0) }),
+      range.count == 2
+    {
+      for seed in range[0]...range[1] { _ = try await expectNoDifference(seed: seed, steps: 40, cookies: 10, emails: 8, cap: 5) }
+      return
+    }
+    for seed in [4, 29, 39, 89, 115, 199] + Array(UInt64(1)...30) where seed != 10 {
+      if try await expectNoDifference(seed: seed, steps: 40, cookies: 10, emails: 8, cap: 5) { return }
+    }
+    await withKnownIssue("a forget that takes records from a split that stays, under the cap (docs/IDENTITY.md)") {
+      _ = try await expectNoDifference(seed: 10, steps: 40, cookies: 10, emails: 8, cap: 5)
+    }
+  }
+
   /// Records a failure of `randomSplitsAndForgetsKeepEveryIDThroughACrash`'s seed, cut down to
   /// the steps that still fail; whether it failed.
-  func expectNoDifference(seed: UInt64, steps count: Int, cookies: Int, emails: Int) async throws -> Bool {
+  func expectNoDifference(seed: UInt64, steps count: Int, cookies: Int, emails: Int, cap: Int? = nil) async throws -> Bool {
     var steps = Step.random(count, seed: seed, cookies: cookies, emails: emails)
-    guard let found = try await firstDifference(steps, cookies: cookies) else { return false }
+    guard let found = try await firstDifference(steps, cookies: cookies, cap: cap) else { return false }
     steps = Array(steps[...found.step])
     var i = 0
     while i < steps.count {
       var fewer = steps
       fewer.remove(at: i)
-      if try await firstDifference(fewer, cookies: cookies) != nil { steps = fewer } else { i += 1 }
+      if try await firstDifference(fewer, cookies: cookies, cap: cap) != nil { steps = fewer } else { i += 1 }
     }
-    let last = try await firstDifference(steps, cookies: cookies)
+    let last = try await firstDifference(steps, cookies: cookies, cap: cap)
     Issue.record(
-      "seed \(seed) (\(count) steps, \(cookies) cookies): a replay differs after \(steps.map(\.description).joined(separator: "; ")): live \(last?.live ?? [:]), replayed \(last?.replayed ?? [:])")
+      "seed \(seed) (\(count) steps, \(cookies) cookies\(cap.map { ", cap \($0)" } ?? "")): a replay differs after \(steps.map(\.description).joined(separator: "; ")): live \(last?.live ?? [:]), replayed \(last?.replayed ?? [:])")
     return true
   }
 

@@ -26,6 +26,7 @@ enum MongoTestServer {
     try p.run()
     for _ in 0..<500 {
       if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+        try? FileManager.default.removeItem(atPath: dir)  // the server needs it no more
         return port
       }
       guard p.isRunning else { break }
