@@ -70,6 +70,7 @@ class MongoTestServer:
         for _ in range(500):
             if os.path.exists(port_file):
                 self.port = int(open(port_file).read())
+                shutil.rmtree(d, ignore_errors=True)  # the server needs it no more
                 return self
             assert self.process.poll() is None, "mongo-test-server exited"
             time.sleep(0.02)
