@@ -9,7 +9,10 @@
 /// applied the record again). The store logs them (`takeCapRefusals`), and a replay refuses those
 /// links again (`freezeCapRefusals`). Links are decided afresh: with every refusal as it was, the
 /// replayed profiles are never larger than the live ones were (only erased records are
-/// missing), so a link made live is made in the replay too.
+/// missing), so a link made live is made in the replay too. Except after a forget that erased a
+/// split: the live graph keeps that split's rebuild, which a replay makes nowhere, so the forget
+/// moves its decisions to where a replay applies the records, and logs the links of the
+/// profiles it rebuilt, which a replay makes past the cap (`freezeCapLinks`).
 extension IdentityGraph {
   /// A record's application: 0 when it was stored, else the split that applied it again.
   public struct CapRefusal: Hashable, Sendable {
@@ -31,8 +34,7 @@ extension IdentityGraph {
   /// Puts back refusals taken for a write that failed, before any noted since.
   public mutating func restoreCapRefusals(_ refusals: [CapRefusal]) { pendingCapRefusals = refusals + pendingCapRefusals }
 
-  /// In a replay: these links are refused, as they were when first decided (until
-  /// `finishReplay`).
+  /// In a replay: these links are refused, as they were decided live (until `finishReplay`).
   public mutating func freezeCapRefusals(_ refusals: some Sequence<CapRefusal>) { frozenCapRefusals.formUnion(refusals) }
 
   /// In a replay: these links are made whatever the cap says (until `finishReplay`). A forget

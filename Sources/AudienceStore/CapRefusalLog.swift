@@ -96,10 +96,10 @@ enum CapRefusalLog {
   ///   - erasedCookies: the erased cookies (a split of one goes).
   ///   - profileRecords: every record of the live profiles holding these records
   ///     (`IdentityGraph.profileRecords(holding:)`).
-  ///   - cookies: the cookie of each of these stored records.
+  ///   - identifiers: the cookie and email of stored records (`IdentityGraph.identifiers(of:)`).
   static func erase(
     records seqs: [UInt64], erasing erasedCookies: [String], profileRecords: ([UInt64]) -> [UInt64],
-    cookies: ([UInt64]) -> [String?], in db: SQLiteDatabase
+    identifiers: ([UInt64]) -> [(cookie: String, email: String?)?], in db: SQLiteDatabase
   ) throws(AudienceError) {
     let select = try db.prepare("SELECT rowid FROM splits WHERE cookie = ?")
     var rows: [Int64] = []
@@ -111,7 +111,7 @@ enum CapRefusalLog {
     select.reset()
     if !rows.isEmpty {
       try fixDecisions(
-        erasing: seqs, splits: Set(rows.map { UInt64(bitPattern: $0) }), profileRecords: profileRecords, cookies: cookies, in: db)
+        erasing: seqs, splits: Set(rows.map { UInt64(bitPattern: $0) }), profileRecords: profileRecords, identifiers: identifiers, in: db)
     }
     for table in ["cap_refusals", "cap_links", "split_records"] {
       try db.prepare("DELETE FROM \(table) WHERE seq = ?").stepEach(seqs) { $0.bind(1, Int64(bitPattern: $1)) }
@@ -129,7 +129,7 @@ enum CapRefusalLog {
   /// application of it that stays (see `erase`).
   private static func fixDecisions(
     erasing seqs: [UInt64], splits erased: Set<UInt64>, profileRecords: ([UInt64]) -> [UInt64],
-    cookies: ([UInt64]) -> [String?], in db: SQLiteDatabase
+    identifiers: ([UInt64]) -> [(cookie: String, email: String?)?], in db: SQLiteDatabase
   ) throws(AudienceError) {
     let gone = Set(seqs)
     var applications: [UInt64: [UInt64]] = [:]  // by record: the splits that applied it again
@@ -144,6 +144,12 @@ enum CapRefusalLog {
     }
     guard !rebuilt.isEmpty else { return }
     let refusals = Set(try read(db))
+    let all = profileRecords(rebuilt)
+    // Where the cap refused nothing in those profiles (nor in the erased rebuilds), the replay
+    // decides their links as live: nothing to log (the usual case under the default cap, where
+    // logging each link would write a row per record of a large profile).
+    let members = Set(all)
+    guard refusals.contains(where: { members.contains($0.seq) || erased.contains($0.application) }) else { return }
     let links = Set(try readLinks(db))
     var splitCookies = Set<String>()  // of the splits that stay
     let splits = try db.prepare("SELECT cookie, rowid FROM splits")
@@ -152,15 +158,14 @@ enum CapRefusalLog {
     }
     var refuse: [IdentityGraph.CapRefusal] = []
     var link: [IdentityGraph.CapRefusal] = []
-    let all = profileRecords(rebuilt)
-    for (seq, cookie) in zip(all, cookies(all)) {
-      // A split cookie's record links no email from its split on, in a replay too.
-      guard let cookie, !splitCookies.contains(cookie) else { continue }
+    for (seq, record) in zip(all, identifiers(all)) {
+      // A record without an email has no link to decide; a split cookie's links none from its
+      // split on, in a replay too.
+      guard let record, record.email != nil, !splitCookies.contains(record.cookie) else { continue }
       let applied = applications[seq] ?? []
       let last = IdentityGraph.CapRefusal(seq: seq, application: applied.max() ?? 0)
       let kept = IdentityGraph.CapRefusal(seq: seq, application: applied.filter { !erased.contains($0) }.max() ?? 0)
-      // A record without an email or with a blocked one has no cap decision: a link logged for
-      // it only skips the cap, which refuses nothing there.
+      // A blocked email has no cap decision: a link logged for it only skips the cap.
       if refusals.contains(last) {
         if !refusals.contains(kept) { refuse.append(kept) }
       } else if !links.contains(kept) {

@@ -48,7 +48,7 @@ extension EmbeddedStore {
         try CapRefusalLog.erase(
           records: plan.seqs, erasing: plan.summary.cookies,
           profileRecords: { seqs in withGraph(settling: false) { $0.profileRecords(holding: seqs) } },
-          cookies: { seqs in withGraph(settling: false) { $0.identifiers(of: seqs).map { $0?.cookie } } }, in: db)
+          identifiers: { seqs in withGraph(settling: false) { $0.identifiers(of: seqs) } }, in: db)
         try RecordBatches.erase(plan.seqs, in: db)
         try db.prepare("DELETE FROM splits WHERE cookie = ?").stepEach(plan.summary.cookies) { $0.bind(1, $1) }
       }

@@ -239,5 +239,12 @@ struct CapRefusalReplayTests {
     #expect(try CapRefusalLog.readLinks(db) == [.init(seq: 4, application: 0)])
     db.close()
     await store.close()
+    // A start under another cap decides every link afresh: the logged links go too.
+    try FileManager.default.removeItem(atPath: dir.path + "/audience.snapshot")
+    let other = try EmbeddedStore(directory: dir.path, limits: Self.limits(cap: 4), logger: logger)
+    await other.close()
+    let after = try SQLiteDatabase(path: dir.path + "/audience.db")
+    #expect(try CapRefusalLog.readLinks(after) == [])
+    after.close()
   }
 }
