@@ -85,12 +85,13 @@ enum CapRefusalLog {
   /// graph keeps those decisions; a replay makes an erased split's rebuild nowhere. So each
   /// record of the live profiles an erased split rebuilt has its last decision made in the last
   /// application of it that stays (0 when stored, or the last split that stays and applied it
-  /// again): a refusal as a refusal, a link as a link made past the cap (`cap_links`); and a
+  /// again) and in each later split that stays: a refusal as a refusal, a link as a link made
+  /// past the cap (`cap_links`); and a
   /// link those records made there stays made past the cap, as their profiles may be larger in
   /// the replay than they were live. A split cookie's records are left as they are: from its
   /// split on they link no email, in a replay too. (Before, an erased split's records lost their
   /// refusals and were decided afresh: 8 of 200 random histories under a cap of 5 linked other
-  /// emails after a crash, 1 now, docs/IDENTITY.md.)
+  /// emails after a crash, 1 now, docs/STORAGE.md.)
   /// - Parameters:
   ///   - seqs: the erased records.
   ///   - erasedCookies: the erased cookies (a split of one goes).
@@ -152,9 +153,13 @@ enum CapRefusalLog {
     guard refusals.contains(where: { members.contains($0.seq) || erased.contains($0.application) }) else { return }
     let links = Set(try readLinks(db))
     var splitCookies = Set<String>()  // of the splits that stay
-    let splits = try db.prepare("SELECT cookie, rowid FROM splits")
+    var keptSplits: [(row: UInt64, after: UInt64)] = []
+    let splits = try db.prepare("SELECT cookie, rowid, after_seq FROM splits ORDER BY rowid")
     while try splits.step() {
-      if let cookie = splits.text(0), !erased.contains(UInt64(bitPattern: splits.int64(1) ?? 0)) { splitCookies.insert(cookie) }
+      let row = UInt64(bitPattern: splits.int64(1) ?? 0)
+      guard let cookie = splits.text(0), !erased.contains(row) else { continue }
+      splitCookies.insert(cookie)
+      keptSplits.append((row, UInt64(bitPattern: splits.int64(2) ?? 0)))
     }
     var refuse: [IdentityGraph.CapRefusal] = []
     var link: [IdentityGraph.CapRefusal] = []
@@ -165,11 +170,19 @@ enum CapRefusalLog {
       let applied = applications[seq] ?? []
       let last = IdentityGraph.CapRefusal(seq: seq, application: applied.max() ?? 0)
       let kept = IdentityGraph.CapRefusal(seq: seq, application: applied.filter { !erased.contains($0) }.max() ?? 0)
+      // Also in each later split that stays and did not apply it again live: a replay joins it
+      // to other records before such a split (where the decision is made now, not where the
+      // erased split made it), and that split may then apply it again there.
+      let later = keptSplits.filter { $0.row > kept.application && $0.after >= seq }.map {
+        IdentityGraph.CapRefusal(seq: seq, application: $0.row)
+      }
       // A blocked email has no cap decision: a link logged for it only skips the cap.
-      if refusals.contains(last) {
-        if !refusals.contains(kept) { refuse.append(kept) }
-      } else if !links.contains(kept) {
-        link.append(kept)
+      for decision in [kept] + later {
+        if refusals.contains(last) {
+          if !refusals.contains(decision) { refuse.append(decision) }
+        } else if !links.contains(decision) {
+          link.append(decision)
+        }
       }
     }
     let unrefuse = try db.prepare("DELETE FROM cap_refusals WHERE seq = ? AND application = ?")
