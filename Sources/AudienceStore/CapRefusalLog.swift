@@ -82,16 +82,17 @@ enum CapRefusalLog {
   /// splits, whose rebuilds a replay will not make again.
   ///
   /// Under the identifier cap, a split's rebuild decided its records' links afresh, and the live
-  /// graph keeps those decisions; a replay makes an erased split's rebuild nowhere. So each
-  /// record of the live profiles an erased split rebuilt has its last decision made in the last
-  /// application of it that stays (0 when stored, or the last split that stays and applied it
-  /// again) and in each later split that stays: a refusal as a refusal, a link as a link made
-  /// past the cap (`cap_links`); and a
-  /// link those records made there stays made past the cap, as their profiles may be larger in
-  /// the replay than they were live. A split cookie's records are left as they are: from its
-  /// split on they link no email, in a replay too. (Before, an erased split's records lost their
-  /// refusals and were decided afresh: 8 of 200 random histories under a cap of 5 linked other
-  /// emails after a crash, 1 now, docs/STORAGE.md.)
+  /// graph keeps those decisions; a replay makes an erased split's rebuild nowhere, and a split
+  /// that stays but loses records may no longer reach some of the others there. So each record a
+  /// replay applies elsewhere than where its last decision was made, and each record of those
+  /// records' live profiles, has its last decision made in the last application of it the replay
+  /// makes (0 when stored, or the last split that stays, applied it again and still reaches it)
+  /// and in each later split that stays: a refusal as a refusal, a link as a link made past the
+  /// cap (`cap_links`), as those profiles may be larger in the replay than they were live. A
+  /// split cookie's records are left as they are: from its split on they link no email, in a
+  /// replay too. Nothing is logged where the cap refused nothing. (Before, an erased split's
+  /// records lost their refusals and were decided afresh: 8 of 200 random histories under a cap
+  /// of 5 linked other emails after a crash, none now; docs/STORAGE.md.)
   /// - Parameters:
   ///   - seqs: the erased records.
   ///   - erasedCookies: the erased cookies (a split of one goes).
@@ -110,7 +111,10 @@ enum CapRefusalLog {
       if try select.step(), let row = select.int64(0) { rows.append(row) }
     }
     select.reset()
-    if !rows.isEmpty {
+    // Without a refusal anywhere, the cap decided nothing a replay could decide otherwise.
+    let anyRefusal = try db.prepare("SELECT 1 FROM cap_refusals LIMIT 1")
+    if try anyRefusal.step() {
+      anyRefusal.reset()
       try fixDecisions(
         erasing: seqs, splits: Set(rows.map { UInt64(bitPattern: $0) }), profileRecords: profileRecords, identifiers: identifiers, in: db)
     }
@@ -126,53 +130,74 @@ enum CapRefusalLog {
     }
   }
 
-  /// Makes the last decision of each record of the profiles the erased splits rebuilt in the last
-  /// application of it that stays (see `erase`).
+  /// Makes the last live decision of each record a replay applies elsewhere than where that
+  /// decision was made (an erased split, or a split that stays and no longer reaches it), and of
+  /// every other record of those records' live profiles, in the last application of it the
+  /// replay makes and in each later split that stays (see `erase`).
   private static func fixDecisions(
     erasing seqs: [UInt64], splits erased: Set<UInt64>, profileRecords: ([UInt64]) -> [UInt64],
     identifiers: ([UInt64]) -> [(cookie: String, email: String?)?], in db: SQLiteDatabase
   ) throws(AudienceError) {
     let gone = Set(seqs)
     var applications: [UInt64: [UInt64]] = [:]  // by record: the splits that applied it again
-    var rebuilt: [UInt64] = []  // the records the erased splits applied again that stay
-    let rows = try db.prepare("SELECT split, seq FROM split_records")
+    var records: [UInt64: [UInt64]] = [:]  // by split: the records it applied again that stay
+    var lost = Set<UInt64>()  // splits that stay and applied an erased record again
+    let rows = try db.prepare("SELECT split, seq FROM split_records ORDER BY split, seq")
     while try rows.step() {
       let split = UInt64(bitPattern: rows.int64(0) ?? 0)
       let seq = UInt64(bitPattern: rows.int64(1) ?? 0)
-      guard !gone.contains(seq) else { continue }
+      guard !gone.contains(seq) else {
+        if !erased.contains(split) { lost.insert(split) }
+        continue
+      }
       applications[seq, default: []].append(split)
-      if erased.contains(split) { rebuilt.append(seq) }
+      records[split, default: []].append(seq)
     }
-    guard !rebuilt.isEmpty else { return }
-    let refusals = Set(try read(db))
-    let all = profileRecords(rebuilt)
-    // Where the cap refused nothing in those profiles (nor in the erased rebuilds), the replay
-    // decides their links as live: nothing to log (the usual case under the default cap, where
-    // logging each link would write a row per record of a large profile).
-    let members = Set(all)
-    guard refusals.contains(where: { members.contains($0.seq) || erased.contains($0.application) }) else { return }
-    let links = Set(try readLinks(db))
     var splitCookies = Set<String>()  // of the splits that stay
-    var keptSplits: [(row: UInt64, after: UInt64)] = []
+    var keptSplits: [(row: UInt64, cookie: String, after: UInt64)] = []
     let splits = try db.prepare("SELECT cookie, rowid, after_seq FROM splits ORDER BY rowid")
     while try splits.step() {
       let row = UInt64(bitPattern: splits.int64(1) ?? 0)
       guard let cookie = splits.text(0), !erased.contains(row) else { continue }
       splitCookies.insert(cookie)
-      keptSplits.append((row, UInt64(bitPattern: splits.int64(2) ?? 0)))
+      keptSplits.append((row, cookie, UInt64(bitPattern: splits.int64(2) ?? 0)))
     }
+    // The records each split that stays but lost records no longer reaches in a replay (only
+    // the erased records joined them to its cookie's): it does not apply them again there.
+    var unreached: [UInt64: Set<UInt64>] = [:]
+    var before = Set<String>()
+    for split in keptSplits {
+      defer { before.insert(split.cookie) }
+      guard lost.contains(split.row), let seqs = records[split.row] else { continue }
+      let found = zip(seqs, identifiers(seqs)).compactMap { seq, r in r.map { (seq, $0.cookie, $0.email) } }
+      let reach = IdentityGraph.splitReach(cookie: split.cookie, records: found, unlinked: before)
+      let out = Set(seqs).subtracting(reach)
+      if !out.isEmpty { unreached[split.row] = out }
+    }
+    /// The applications of a record a replay makes that may decide its link: where it was
+    /// stored, and the splits that stay and still reach it.
+    func replayed(_ seq: UInt64) -> UInt64 {
+      (applications[seq] ?? []).filter { !erased.contains($0) && !(unreached[$0]?.contains(seq) ?? false) }.max() ?? 0
+    }
+    let moved = applications.keys.filter { replayed($0) != applications[$0]!.max()! }
+    guard !moved.isEmpty else { return }
+    let refusals = Set(try read(db))
+    let all = profileRecords(moved)
+    // Where the cap refused nothing in those profiles (nor in the erased rebuilds), the replay
+    // decides their links as live: nothing to log.
+    let members = Set(all)
+    guard refusals.contains(where: { members.contains($0.seq) || erased.contains($0.application) }) else { return }
+    let links = Set(try readLinks(db))
     var refuse: [IdentityGraph.CapRefusal] = []
     var link: [IdentityGraph.CapRefusal] = []
     for (seq, record) in zip(all, identifiers(all)) {
       // A record without an email has no link to decide; a split cookie's links none from its
       // split on, in a replay too.
       guard let record, record.email != nil, !splitCookies.contains(record.cookie) else { continue }
-      let applied = applications[seq] ?? []
-      let last = IdentityGraph.CapRefusal(seq: seq, application: applied.max() ?? 0)
-      let kept = IdentityGraph.CapRefusal(seq: seq, application: applied.filter { !erased.contains($0) }.max() ?? 0)
-      // Also in each later split that stays and did not apply it again live: a replay joins it
-      // to other records before such a split (where the decision is made now, not where the
-      // erased split made it), and that split may then apply it again there.
+      let last = IdentityGraph.CapRefusal(seq: seq, application: applications[seq]?.max() ?? 0)
+      let kept = IdentityGraph.CapRefusal(seq: seq, application: replayed(seq))
+      // Also in each later split that stays: a replay may join the record to that split's
+      // profile sooner than live (where its decision is made now), and apply it again there.
       let later = keptSplits.filter { $0.row > kept.application && $0.after >= seq }.map {
         IdentityGraph.CapRefusal(seq: seq, application: $0.row)
       }

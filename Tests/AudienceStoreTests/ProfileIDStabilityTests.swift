@@ -373,10 +373,11 @@ struct ProfileIDStabilityTests {
   /// The same random histories under an identifier cap of 5, which refuses links often there:
   /// a replay joins every cookie's records with the same cookies and emails as the live store.
   /// (A forget that erased a split dropped its rebuild's decisions, and the replay decided those
-  /// links afresh: 8 of seeds 1-200 linked other emails after a crash; 4, 29, 39, 89, 115 and 199
-  /// were of them. Ids are not compared: under the cap a replay may number a profile
-  /// differently, docs/IDENTITY.md.) Seed 10 is the one of those 200 still failing, a known
-  /// issue: a forget took records from a split that stays, and the replay's split rebuilt less.
+  /// links afresh: 8 of seeds 1-200 linked other emails; 4, 10, 29, 39, 89, 115 and 199 were of
+  /// them. Ids are not compared: under the cap a replay may number a profile differently,
+  /// docs/IDENTITY.md.) Seed 212 is the one of seeds 1-400 still failing, a known issue: an
+  /// erased split's link joined a record to a later split's profile, which a replay's later
+  /// split does not reach (docs/STORAGE.md).
   @Test func randomHistoriesUnderACapJoinTheSamePeopleThroughACrash() async throws {
     if let range = ProcessInfo.processInfo.environment["AUDIENCE_CAP_SEEDS"]?.split(separator: "-").compactMap({ UInt64($0) }),
       range.count == 2
@@ -384,11 +385,11 @@ struct ProfileIDStabilityTests {
       for seed in range[0]...range[1] { _ = try await expectNoDifference(seed: seed, steps: 40, cookies: 10, emails: 8, cap: 5) }
       return
     }
-    for seed in [4, 29, 39, 89, 115, 199] + Array(UInt64(1)...30) where seed != 10 {
+    for seed in [4, 10, 29, 39, 89, 115, 199] + Array(UInt64(1)...30) {
       if try await expectNoDifference(seed: seed, steps: 40, cookies: 10, emails: 8, cap: 5) { return }
     }
-    await withKnownIssue("a forget that takes records from a split that stays, under the cap (docs/IDENTITY.md)") {
-      _ = try await expectNoDifference(seed: 10, steps: 40, cookies: 10, emails: 8, cap: 5)
+    await withKnownIssue("a later split that a replay no longer reaches, under the cap (docs/STORAGE.md)") {
+      _ = try await expectNoDifference(seed: 212, steps: 40, cookies: 10, emails: 8, cap: 5)
     }
   }
 
