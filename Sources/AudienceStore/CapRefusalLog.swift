@@ -43,17 +43,17 @@ enum CapRefusalLog {
 
   /// Every refusal logged.
   static func read(_ db: SQLiteDatabase) throws(AudienceError) -> [IdentityGraph.CapRefusal] {
-    let rows = try db.prepare("SELECT seq, application FROM cap_refusals")
-    var out: [IdentityGraph.CapRefusal] = []
-    while try rows.step() {
-      out.append(.init(seq: UInt64(bitPattern: rows.int64(0) ?? 0), application: UInt64(bitPattern: rows.int64(1) ?? 0)))
-    }
-    return out
+    try decisions(in: "cap_refusals", db)
   }
 
   /// Every link logged as made past the cap (`cap_links`).
   static func readLinks(_ db: SQLiteDatabase) throws(AudienceError) -> [IdentityGraph.CapRefusal] {
-    let rows = try db.prepare("SELECT seq, application FROM cap_links")
+    try decisions(in: "cap_links", db)
+  }
+
+  /// The (seq, application) rows of `cap_refusals` or `cap_links`.
+  private static func decisions(in table: String, _ db: SQLiteDatabase) throws(AudienceError) -> [IdentityGraph.CapRefusal] {
+    let rows = try db.prepare("SELECT seq, application FROM \(table)")
     var out: [IdentityGraph.CapRefusal] = []
     while try rows.step() {
       out.append(.init(seq: UInt64(bitPattern: rows.int64(0) ?? 0), application: UInt64(bitPattern: rows.int64(1) ?? 0)))
@@ -63,11 +63,7 @@ enum CapRefusalLog {
 
   /// Logs refusals (in the caller's transaction).
   static func write(_ refusals: [IdentityGraph.CapRefusal], to db: SQLiteDatabase) throws(AudienceError) {
-    guard !refusals.isEmpty else { return }
-    try db.prepare("INSERT OR IGNORE INTO cap_refusals(seq, application) VALUES (?, ?)").stepEach(refusals) {
-      $0.bind(1, Int64(bitPattern: $1.seq))
-      $0.bind(2, Int64(bitPattern: $1.application))
-    }
+    try step("INSERT OR IGNORE INTO cap_refusals(seq, application) VALUES (?, ?)", refusals, db)
   }
 
   /// Logs the records split `row` is about to apply again (in the caller's transaction).
@@ -210,18 +206,16 @@ enum CapRefusalLog {
         }
       }
     }
-    let unrefuse = try db.prepare("DELETE FROM cap_refusals WHERE seq = ? AND application = ?")
-    try unrefuse.stepEach(link) {
-      $0.bind(1, Int64(bitPattern: $1.seq))
-      $0.bind(2, Int64(bitPattern: $1.application))
-    }
-    let unlink = try db.prepare("DELETE FROM cap_links WHERE seq = ? AND application = ?")
-    try unlink.stepEach(refuse) {
-      $0.bind(1, Int64(bitPattern: $1.seq))
-      $0.bind(2, Int64(bitPattern: $1.application))
-    }
-    try write(refuse, to: db)
-    try db.prepare("INSERT OR IGNORE INTO cap_links(seq, application) VALUES (?, ?)").stepEach(link) {
+    try step("DELETE FROM cap_refusals WHERE seq = ? AND application = ?", link, db)
+    try step("DELETE FROM cap_links WHERE seq = ? AND application = ?", refuse, db)
+    try step("INSERT OR IGNORE INTO cap_refusals(seq, application) VALUES (?, ?)", refuse, db)
+    try step("INSERT OR IGNORE INTO cap_links(seq, application) VALUES (?, ?)", link, db)
+  }
+
+  /// Runs `sql` once for each decision, its seq and application bound.
+  private static func step(_ sql: String, _ decisions: [IdentityGraph.CapRefusal], _ db: SQLiteDatabase) throws(AudienceError) {
+    guard !decisions.isEmpty else { return }
+    try db.prepare(sql).stepEach(decisions) {
       $0.bind(1, Int64(bitPattern: $1.seq))
       $0.bind(2, Int64(bitPattern: $1.application))
     }
