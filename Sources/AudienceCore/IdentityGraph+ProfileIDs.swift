@@ -100,7 +100,6 @@ extension IdentityGraph {
     seq | splitMade | applicationTag(application, seq: seq)
   }
 
-
   /// In a replay: the ids splits gave the profiles they made, by the record that made each and
   /// the split that did (its number, 0 when the log does not say), in the order they were made.
   public mutating func replaySplitHints(_ made: [(seq: UInt64, application: UInt64, id: ProfileID)]) {
