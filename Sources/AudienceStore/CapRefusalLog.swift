@@ -91,29 +91,21 @@ enum CapRefusalLog {
   /// of 5 linked other emails after a crash, none now; docs/STORAGE.md.)
   /// - Parameters:
   ///   - seqs: the erased records.
-  ///   - erasedCookies: the erased cookies (a split of one goes).
+  ///   - cookies: the erased cookies (a split of one goes).
+  ///   - replay: what a replay makes of the splits (`SplitReplay.read(whenNeeded:...)`): nil when
+  ///     no refusal is logged, so the cap decided nothing a replay could decide otherwise.
   ///   - profileRecords: every record of the live profiles holding these records
   ///     (`IdentityGraph.profileRecords(holding:)`).
   ///   - identifiers: the cookie and email of stored records (`IdentityGraph.identifiers(of:)`).
   static func erase(
-    records seqs: [UInt64], erasing erasedCookies: [String], profileRecords: ([UInt64]) -> [UInt64],
+    records seqs: [UInt64], cookies: [String], replay: SplitReplay?, profileRecords: ([UInt64]) -> [UInt64],
     identifiers: ([UInt64]) -> [(cookie: String, email: String?)?], in db: SQLiteDatabase
   ) throws(AudienceError) {
-    let select = try db.prepare("SELECT rowid FROM splits WHERE cookie = ?")
-    var rows: [Int64] = []
-    for cookie in erasedCookies {
-      select.reset()
-      select.bind(1, cookie)
-      if try select.step(), let row = select.int64(0) { rows.append(row) }
+    if let replay, try anyRefusal(db) {
+      try fixDecisions(replay, profileRecords: profileRecords, identifiers: identifiers, in: db)
     }
-    select.reset()
-    // Without a refusal anywhere, the cap decided nothing a replay could decide otherwise.
-    let anyRefusal = try db.prepare("SELECT 1 FROM cap_refusals LIMIT 1")
-    if try anyRefusal.step() {
-      anyRefusal.reset()
-      try fixDecisions(
-        erasing: seqs, splits: Set(rows.map { UInt64(bitPattern: $0) }), profileRecords: profileRecords, identifiers: identifiers, in: db)
-    }
+    let erasedSplits: Set<UInt64>
+    if let replay { erasedSplits = replay.erased } else { erasedSplits = try SplitReplay.rows(of: cookies, in: db) }
     for table in ["cap_refusals", "cap_links", "split_records"] {
       try db.prepare("DELETE FROM \(table) WHERE seq = ?").stepEach(seqs) { $0.bind(1, Int64(bitPattern: $1)) }
     }
@@ -122,8 +114,15 @@ enum CapRefusalLog {
       "DELETE FROM cap_links WHERE application = ?1",
       "DELETE FROM split_records WHERE split = ?1",
     ] {
-      try db.prepare(sql).stepEach(rows) { $0.bind(1, $1) }
+      try db.prepare(sql).stepEach(erasedSplits) { $0.bind(1, Int64(bitPattern: $1)) }
     }
+  }
+
+  /// Whether any refusal is logged.
+  static func anyRefusal(_ db: SQLiteDatabase) throws(AudienceError) -> Bool {
+    let rows = try db.prepare("SELECT 1 FROM cap_refusals LIMIT 1")
+    defer { rows.reset() }
+    return try rows.step()
   }
 
   /// Makes the last live decision of each record a replay applies elsewhere than where that
@@ -131,51 +130,13 @@ enum CapRefusalLog {
   /// every other record of those records' live profiles, in the last application of it the
   /// replay makes and in each later split that stays (see `erase`).
   private static func fixDecisions(
-    erasing seqs: [UInt64], splits erased: Set<UInt64>, profileRecords: ([UInt64]) -> [UInt64],
+    _ replay: SplitReplay, profileRecords: ([UInt64]) -> [UInt64],
     identifiers: ([UInt64]) -> [(cookie: String, email: String?)?], in db: SQLiteDatabase
   ) throws(AudienceError) {
-    let gone = Set(seqs)
-    var applications: [UInt64: [UInt64]] = [:]  // by record: the splits that applied it again
-    var records: [UInt64: [UInt64]] = [:]  // by split: the records it applied again that stay
-    var lost = Set<UInt64>()  // splits that stay and applied an erased record again
-    let rows = try db.prepare("SELECT split, seq FROM split_records ORDER BY split, seq")
-    while try rows.step() {
-      let split = UInt64(bitPattern: rows.int64(0) ?? 0)
-      let seq = UInt64(bitPattern: rows.int64(1) ?? 0)
-      guard !gone.contains(seq) else {
-        if !erased.contains(split) { lost.insert(split) }
-        continue
-      }
-      applications[seq, default: []].append(split)
-      records[split, default: []].append(seq)
-    }
-    var splitCookies = Set<String>()  // of the splits that stay
-    var keptSplits: [(row: UInt64, cookie: String, after: UInt64)] = []
-    let splits = try db.prepare("SELECT cookie, rowid, after_seq FROM splits ORDER BY rowid")
-    while try splits.step() {
-      let row = UInt64(bitPattern: splits.int64(1) ?? 0)
-      guard let cookie = splits.text(0), !erased.contains(row) else { continue }
-      splitCookies.insert(cookie)
-      keptSplits.append((row, cookie, UInt64(bitPattern: splits.int64(2) ?? 0)))
-    }
-    // The records each split that stays but lost records no longer reaches in a replay (only
-    // the erased records joined them to its cookie's): it does not apply them again there.
-    var unreached: [UInt64: Set<UInt64>] = [:]
-    var before = Set<String>()
-    for split in keptSplits {
-      defer { before.insert(split.cookie) }
-      guard lost.contains(split.row), let seqs = records[split.row] else { continue }
-      let found = zip(seqs, identifiers(seqs)).compactMap { seq, r in r.map { (seq, $0.cookie, $0.email) } }
-      let reach = IdentityGraph.splitReach(cookie: split.cookie, records: found, unlinked: before)
-      let out = Set(seqs).subtracting(reach)
-      if !out.isEmpty { unreached[split.row] = out }
-    }
-    /// The applications of a record a replay makes that may decide its link: where it was
-    /// stored, and the splits that stay and still reach it.
-    func replayed(_ seq: UInt64) -> UInt64 {
-      (applications[seq] ?? []).filter { !erased.contains($0) && !(unreached[$0]?.contains(seq) ?? false) }.max() ?? 0
-    }
-    let moved = applications.keys.filter { replayed($0) != applications[$0]!.max()! }
+    let applications = replay.applications
+    let erased = replay.erased
+    let splitCookies = Set(replay.kept.map(\.cookie))
+    let moved = applications.keys.filter { replay.replayed($0) != applications[$0]!.max()! }
     guard !moved.isEmpty else { return }
     let refusals = Set(try read(db))
     let all = profileRecords(moved)
@@ -191,10 +152,10 @@ enum CapRefusalLog {
       // split on, in a replay too.
       guard let record, record.email != nil, !splitCookies.contains(record.cookie) else { continue }
       let last = IdentityGraph.CapRefusal(seq: seq, application: applications[seq]?.max() ?? 0)
-      let kept = IdentityGraph.CapRefusal(seq: seq, application: replayed(seq))
+      let kept = IdentityGraph.CapRefusal(seq: seq, application: replay.replayed(seq))
       // Also in each later split that stays: a replay may join the record to that split's
       // profile sooner than live (where its decision is made now), and apply it again there.
-      let later = keptSplits.filter { $0.row > kept.application && $0.after >= seq }.map {
+      let later = replay.kept.filter { $0.row > kept.application && $0.after >= seq }.map {
         IdentityGraph.CapRefusal(seq: seq, application: $0.row)
       }
       // A blocked email has no cap decision: a link logged for it only skips the cap.

@@ -37,18 +37,21 @@ extension EmbeddedStore {
       try db.transaction { () throws(AudienceError) in
         try ProfileCreationLog.write(plan.creations, through: plan.lastSeq, to: db)
         try ProfileCreationLog.writeMark(afterSeq: plan.lastSeq, nextID: plan.ids, to: db)
-        if !plan.members.isEmpty {
-          try ProfileCreationLog.writeCreators(
-            plan.members, keepingSplitsBut: Set(plan.summary.cookies),
-            identifiers: { seqs in withGraph(settling: false) { $0.identifiers(of: seqs) } }, to: db)
-        }
         // Every cap refusal made so far is logged before the records go: a replay without them
         // refuses those links again (IdentityGraph+CapRefusals.swift).
         try CapRefusalLog.write(plan.refusals, to: db)
+        func identifiers(_ seqs: [UInt64]) -> [(cookie: String, email: String?)?] {
+          withGraph(settling: false) { $0.identifiers(of: seqs) }
+        }
+        let replay = try SplitReplay.read(
+          whenNeeded: !plan.members.isEmpty, erasing: plan.seqs, cookies: plan.summary.cookies, identifiers: identifiers, in: db)
+        if !plan.members.isEmpty, let replay {
+          try ProfileCreationLog.writeCreators(plan.members, replay: replay, to: db)
+        }
         try CapRefusalLog.erase(
-          records: plan.seqs, erasing: plan.summary.cookies,
+          records: plan.seqs, cookies: plan.summary.cookies, replay: replay,
           profileRecords: { seqs in withGraph(settling: false) { $0.profileRecords(holding: seqs) } },
-          identifiers: { seqs in withGraph(settling: false) { $0.identifiers(of: seqs) } }, in: db)
+          identifiers: identifiers, in: db)
         try RecordBatches.erase(plan.seqs, in: db)
         try db.prepare("DELETE FROM splits WHERE cookie = ?").stepEach(plan.summary.cookies) { $0.bind(1, $1) }
       }

@@ -106,18 +106,10 @@ enum ProfileCreationLog {
   /// came back under the lower one, its cookies in another order.)
   /// - Parameters:
   ///   - members: every live profile's records (`IdentityGraph.recordProfiles`), seqs increasing.
-  ///   - erased: the erased cookies (their splits go).
-  ///   - identifiers: the cookie and email of stored records (`IdentityGraph.identifiers(of:)`).
+  ///   - replay: the splits that stay and what they apply again in a replay.
   static func writeCreators(
-    _ members: [(seq: UInt64, id: ProfileID)], keepingSplitsBut erased: Set<String>,
-    identifiers: ([UInt64]) -> [(cookie: String, email: String?)?], to db: SQLiteDatabase
+    _ members: [(seq: UInt64, id: ProfileID)], replay: SplitReplay, to db: SQLiteDatabase
   ) throws(AudienceError) {
-    var keptSplits: [UInt64: (after: UInt64, cookie: String)] = [:]  // by rowid
-    let splits = try db.prepare("SELECT cookie, after_seq, rowid FROM splits")
-    while try splits.step() {
-      guard let cookie = splits.text(0), !erased.contains(cookie) else { continue }
-      keptSplits[UInt64(bitPattern: splits.int64(2) ?? 0)] = (UInt64(bitPattern: splits.int64(1) ?? 0), cookie)
-    }
     let log = try readAll(db)
     var creator: [ProfileID: UInt64] = [:]
     var created: [UInt64: ProfileID] = [:]
@@ -131,38 +123,8 @@ enum ProfileCreationLog {
     // The ids each split gave, by split and record.
     var splitGave: [UInt64: [UInt64: ProfileID]] = [:]
     for m in log.splits where m.application != 0 { splitGave[m.application, default: [:]][m.seq] = m.id }
-    // The last split that stays to apply each record again in a replay: of the records it
-    // applied again live (`split_records`), those still joined to its cookie's without the
-    // erased ones.
-    var lastKeptApplying: [UInt64: UInt64] = [:]
-    var unlisted = keptSplits  // kept splits that list no record (an older build's)
-    if !keptSplits.isEmpty {
-      var applied: [UInt64: [UInt64]] = [:]
-      var lost = Set<UInt64>()  // kept splits that applied an erased record again
-      let rows = try db.prepare("SELECT split, seq FROM split_records ORDER BY split, seq")
-      while try rows.step() {
-        let split = UInt64(bitPattern: rows.int64(0) ?? 0)
-        let seq = UInt64(bitPattern: rows.int64(1) ?? 0)
-        guard keptSplits[split] != nil else { continue }
-        unlisted[split] = nil
-        if isMember(seq, of: members) { applied[split, default: []].append(seq) } else { lost.insert(split) }
-      }
-      var before = Set<String>()  // the cookies of the splits before each
-      for (split, (_, cookie)) in keptSplits.sorted(by: { $0.key < $1.key }) {
-        defer { before.insert(cookie) }
-        guard let seqs = applied[split] else { continue }
-        // Without an erased record, the split rebuilds in a replay what it rebuilt live.
-        var reach = seqs
-        if lost.contains(split) {
-          let records = zip(seqs, identifiers(seqs)).compactMap { seq, r in r.map { (seq, $0.cookie, $0.email) } }
-          reach = Array(IdentityGraph.splitReach(cookie: cookie, records: records, unlinked: before))
-        }
-        for seq in reach {
-          lastKeptApplying[seq] = max(lastKeptApplying[seq] ?? 0, split)
-        }
-      }
-    }
-    let lastUnlistedSplit = unlisted.values.map(\.after).max() ?? 0
+    let lastKeptApplying = replay.lastKeptApplying
+    let lastUnlistedSplit = replay.unlisted.map(\.after).max() ?? 0
     // Each profile's earliest record, and whether a split that stays applies any of its records
     // again in a replay: without the identifier cap, the records and their profiles are the same
     // there (only the erased cookies' own records go, and a split cookie's records link no
@@ -182,7 +144,7 @@ enum ProfileCreationLog {
       guard let first = earliest[id] else { continue }
       // A profile a split that stays builds again is left to it, unless the log says a split
       // that goes gave its id (then none will: it came back with its records' own ids).
-      let goneSplitGaveIt = madeBy[id].map { $0 != 0 && keptSplits[$0] == nil } ?? false
+      let goneSplitGaveIt = madeBy[id].map { $0 != 0 && !replay.keeps($0) } ?? false
       if first <= lastUnlistedSplit, !goneSplitGaveIt { continue }
       if keptSplitRebuilds.contains(id), !goneSplitGaveIt {
         // Such a split gives the part it builds its id, and the parts merge, the lowest id
@@ -215,16 +177,6 @@ enum ProfileCreationLog {
       }
     }
     try write(made.flatMap { [$0.seq, UInt64($0.id)] } + remade, to: db)
-  }
-
-  /// Whether `members` (seqs increasing) lists this record.
-  static func isMember(_ seq: UInt64, of members: [(seq: UInt64, id: ProfileID)]) -> Bool {
-    var (low, high) = (0, members.count)
-    while low < high {
-      let mid = (low + high) / 2
-      if members[mid].seq < seq { low = mid + 1 } else { high = mid }
-    }
-    return low < members.count && members[low].seq == seq
   }
 
   /// Stores how many profile ids were taken when an erasure came, after the record `afterSeq`
