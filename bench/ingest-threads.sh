@@ -1,7 +1,8 @@
 #!/bin/bash
 # Ingest a JSON-lines file into a fresh audienced through the client library's stream and print
-# records/s and the server's CPU seconds per thread (leader, durable, indexer: the store's "TP"
-# threads in creation order; validation: the Swift task threads).
+# records/s, the server's CPU (the whole process, and its live threads: the connection's own
+# thread has ended by then) and its CPU seconds per thread (leader, durable, indexer: the store's
+# "TP" threads in creation order; validation: the Swift task threads).
 #
 #   bench/ingest-threads.sh [AUDIENCED] [FILE]
 #   defaults: .build/release/audienced, 1,000,000 records made with `audience gen --seed 7`
@@ -30,12 +31,16 @@ for t in sorted(os.listdir(f"/proc/{pid}/task"), key=int):
     comm = stat[stat.index("(") + 1:stat.rindex(")")]
     fields = stat[stat.rindex(")") + 2:].split()
     threads.append((comm, (int(fields[11]) + int(fields[12])) / hz))
+stat = open(f"/proc/{pid}/stat").read()
+fields = stat[stat.rindex(")") + 2:].split()
+# The whole process, threads that have ended included (each connection's thread ends with it).
+process = (int(fields[11]) + int(fields[12])) / hz
 tp = [s for c, s in threads if c.startswith("TP-")]
 names = ["leader", "durable", "indexer"] + [f"pool{i}" for i in range(3, len(tp))]
 tasks = sum(s for c, s in threads if "qos" in c)
 total = sum(s for _, s in threads)
 n = out["records"]
 hwm = next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM:")) // 1024
-print(f'{out["records_per_second"]:,.0f} records/s; client CPU {out["client_cpu_us_per_record"]:.1f} us/record; server CPU {total:.1f} s = {total * 1e6 / n:.1f} us/record; '
+print(f'{out["records_per_second"]:,.0f} records/s; client CPU {out["client_cpu_us_per_record"]:.1f} us/record; server CPU {process:.1f} s = {process * 1e6 / n:.1f} us/record (live threads {total:.1f} s); '
       + " ".join(f"{k} {v:.1f} s" for k, v in zip(names, tp)) + f"; validation tasks {tasks:.1f} s; peak RSS {hwm:,} MiB")
 PY

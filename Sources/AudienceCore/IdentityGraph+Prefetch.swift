@@ -5,7 +5,9 @@
 extension IdentityGraph {
   /// `claim(_:seq:)` with the id's `tableHash` taken before (for `prefetchClaim(hash:)`).
   public mutating func claim(_ id: ContentID, hash: Int, seq: UInt64) -> Bool {
-    contentIDs.insertIfAbsent(id, hash: hash, seq)
+    guard contentIDs.insertIfAbsent(id, hash: hash, seq) else { return false }
+    recordLinks.setContentID(id, of: seq)
+    return true
   }
 
   /// Starts fetching what `claim(_:hash:seq:)` of a content id with this `tableHash` will read,

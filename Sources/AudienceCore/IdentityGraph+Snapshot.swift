@@ -163,6 +163,8 @@ extension IdentityGraph {
     /// Indexed by sequence number.
     public var records: SlotArray<Record?>
     public var contentIDs: DenseTable<ContentID, UInt64>
+    /// The records' chains by cookie (`linkRecords`), nil until made.
+    var links: RecordLinks?
 
     /// - Parameters:
     ///   - records: indexed by sequence number.
@@ -179,6 +181,10 @@ extension IdentityGraph {
       guard case .contentIDs(let ids) = section.content else { throw .damaged("\(section.section) is not the content ids") }
       self.init(records: records, contentIDs: ids)
     }
+
+    /// Chains the records by cookie (`IdentityGraph.recordSeqs(of:)`), on the caller's thread,
+    /// once `records` holds them all: `installRecords` does it otherwise, under the graph's lock.
+    public mutating func linkRecords() { links = RecordLinks(records: records, contentIDs: contentIDs) }
   }
 
   /// Gives a graph assembled from a snapshot its raw records (`GraphSnapshot.decodeRecords` and
@@ -188,6 +194,7 @@ extension IdentityGraph {
     guard raw.records.count == 0 || UInt64(raw.records.count - 1) <= lastSeq, raw.contentIDs.count <= recordCount else {
       throw .damaged("the raw records do not fit the graph")
     }
+    recordLinks = raw.links ?? RecordLinks(records: raw.records, contentIDs: raw.contentIDs)
     records = raw.records
     contentIDs = raw.contentIDs
     rawRecordsLoaded = true

@@ -35,11 +35,8 @@ extension IdentityGraph {
     // Split before: it stands alone already.
     if splitCookies.contains(cookie) { return SplitResult(from: old, profiles: [old]) }
     let seqs = known ?? recordSeqs(of: old)
-    let wanted = Set(seqs)
-    var ids: [UInt64: ContentID] = [:]
-    for (id, seq) in contentIDs where wanted.contains(seq) { ids[seq] = id }
     let stored = seqs.compactMap { seq in
-      record(seq).flatMap { r in ids[seq].map { StoredRecord(seq: seq, contentID: $0, record: r) } }
+      record(seq).flatMap { r in recordLinks.contentID(of: seq).map { StoredRecord(seq: seq, contentID: $0, record: r) } }
     }
     let members = profiles[old]!.cookies
     forget(old, records: seqs)

@@ -12,13 +12,7 @@ extension IdentityGraph {
   /// in increasing order.
   public func profileRecords(holding seqs: [UInt64]) -> [UInt64] {
     let ids = Set(seqs.compactMap { record($0).flatMap { cookies[$0.cookie]?.profile } })
-    guard !ids.isEmpty else { return [] }
-    var out: [UInt64] = []
-    for (slot, r) in records.enumerated() {
-      guard let r, let id = cookies[r.cookie]?.profile, ids.contains(id) else { continue }
-      out.append(UInt64(slot))
-    }
-    return out
+    return ids.flatMap { recordSeqs(of: $0) }.sorted()
   }
 
   /// The records of `records` joined to `cookie`'s by their cookies and emails (an email of a

@@ -72,6 +72,8 @@ public struct IdentityGraph: Sendable {
   var revisions = SlotArray<UInt64>()
   /// Indexed by sequence number (dense: the store numbers records 1, 2, 3...).
   var records = SlotArray<Record?>()
+  /// Each cookie's records, chained, and each record's content id (`recordSeqs(of:)`, `forget`).
+  var recordLinks = RecordLinks()
   /// False while a graph restored from a snapshot waits for its raw records (`installRecords`):
   /// until then only what reads profiles, identifiers and the index may run (GetUser, queries
   /// without a cookie, counts, analytics), not what reads or adds raw records (writes, duplicate
@@ -143,6 +145,7 @@ public struct IdentityGraph: Sendable {
   ///   - count: records about to be applied.
   public mutating func reserve(records count: Int) {
     records.reserveCapacity(records.count + count + 1)
+    recordLinks.reserveCapacity(records.count + count + 1)
     profiles.reserveCapacity(profiles.count + count)
     cookies.reserveCapacity(cookies.count + count)
     emails.reserveCapacity(emails.count + count)
@@ -210,6 +213,7 @@ public struct IdentityGraph: Sendable {
   public mutating func apply(_ stored: consuming StoredRecord, knownNew: Bool = false) -> IngestOutcome {
     if !replaying, !knownNew, let existing = duplicateProfile(of: stored.contentID) { return .duplicate(existing) }
     contentIDs[stored.contentID] = stored.seq
+    recordLinks.setContentID(stored.contentID, of: stored.seq)
     return applyNew(stored.record, seq: stored.seq)
   }
 
@@ -228,7 +232,8 @@ public struct IdentityGraph: Sendable {
     let cookieID = Identifier(record.cookie, hash: hashes.cookie)
     // Read in place through `update` (nothing changes): the subscript's getter copies the whole
     // entry, retaining and releasing each identifier it lists.
-    let byCookie = cookies.update(cookieID) { $0.profile }
+    let knownCookie = cookies.update(cookieID) { ($0.profile, $0.firstSeq) }
+    let byCookie = knownCookie?.0
     var email = record.email.map { Identifier($0, hash: hashes.email ?? Identifier.hash($0)) }
     var byEmail = email.flatMap { e in emails.update(e) { $0.profile } }
     // The identifier cap: a link that would take a profile past it is refused, and the record
@@ -272,6 +277,7 @@ public struct IdentityGraph: Sendable {
     if !replaying { changeIndex(updating: target) }
     if let refusal { outcome = .capped(target, reason: refusal) }
     recordCount += 1
+    recordLinks.add(seq, first: knownCookie?.1 ?? seq)
     let slot = Int(seq)
     while records.count < slot { records.append(nil) }
     if slot == records.count { records.append(consume record) } else { records[slot] = consume record }
@@ -330,10 +336,10 @@ public struct IdentityGraph: Sendable {
   public mutating func forget(_ id: ProfileID, records known: [UInt64]? = nil) -> [UInt64] {
     guard id >= 0, id < profiles.count, let p = profiles[id] else { return [] }
     let seqs = known ?? recordSeqs(of: id)
-    let gone = Set(seqs)
+    removeContentIDs(of: seqs)
     for seq in seqs { records[Int(seq)] = nil }
+    recordLinks.erase(seqs)
     recordCount -= seqs.count
-    contentIDs.removeAll { gone.contains($1) }
     for c in p.cookies {
       cookies[c] = nil
       splitCookies.remove(c)  // nothing of an erased person is kept, not even that it was split
@@ -348,8 +354,47 @@ public struct IdentityGraph: Sendable {
     return seqs
   }
 
-  /// Sequence numbers of a profile's raw records, oldest first.
+  /// Removes the content ids of records about to be erased: each by its key, noted with the
+  /// record (`RecordLinks`); by reading every content id only if one was not noted (which
+  /// should not happen).
+  private mutating func removeContentIDs(of seqs: [UInt64]) {
+    var unnoted = false
+    for seq in seqs {
+      guard let id = recordLinks.contentID(of: seq), contentIDs[id] == seq else {
+        unnoted = true
+        continue
+      }
+      contentIDs[id] = nil
+    }
+    assert(!unnoted, "IdentityGraph: a stored record's content id was not noted")
+    if unnoted {
+      let gone = Set(seqs)
+      contentIDs.removeAll { gone.contains($1) }
+    }
+  }
+
+  /// Sequence numbers of a profile's raw records, oldest first: its cookies' chains, walked.
   public func recordSeqs(of id: ProfileID) -> [UInt64] {
+    let out = chainedRecordSeqs(of: id)
+    assert(out == recordSeqsScanning(of: id), "IdentityGraph: a cookie's chain of records is not its records")
+    return out
+  }
+
+  /// `recordSeqs(of:)`, unchecked.
+  func chainedRecordSeqs(of id: ProfileID) -> [UInt64] {
+    guard id >= 0, id < profiles.count, let p = profiles[id] else { return [] }
+    var out: [UInt64] = []
+    out.reserveCapacity(p.recordCount)
+    for c in p.cookies {
+      guard let first = cookies[c]?.firstSeq else { continue }
+      recordLinks.seqs(first: first, into: &out)
+    }
+    out.sort()
+    return out
+  }
+
+  /// `recordSeqs(of:)` found by reading every record (what it did before the chains; for checks).
+  func recordSeqsScanning(of id: ProfileID) -> [UInt64] {
     guard id >= 0, id < profiles.count, let p = profiles[id] else { return [] }
     let mine = Set(p.cookies)
     var out: [UInt64] = []

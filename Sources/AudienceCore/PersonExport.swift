@@ -110,8 +110,11 @@ extension IdentityGraph {
     var g = IdentityGraph(limits: limits)
     g.splitCookies = splitCookies.intersection(summary.cookies)
     var entries: [HistoryEntry] = []
-    for seq in recordSeqs(of: id) {
-      guard let r = record(seq) else { continue }
+    // The records are numbered 1, 2, 3... in the replay, in their order: numbered as stored, the
+    // replay's slots up to the last one would be made (192 MB for a record at 1,000,000).
+    for (n, stored) in recordSeqs(of: id).enumerated() {
+      guard let r = record(stored) else { continue }
+      let seq = UInt64(n + 1)
       // A link the live graph did not make (the cap refused it when the record came, counting
       // identifiers of profiles that are not this one's) is refused here too: replayed alone,
       // the profile's records had room, and the history showed the link as made.

@@ -98,6 +98,7 @@ extension EmbeddedStore {
           raw.records.append(stored.record)
           raw.contentIDs[stored.contentID] = stored.seq
         }
+        raw.linkRecords()
         try withGraph { g throws(SnapshotError) in try g.installRecords(raw) }
       } catch {
         // Reads of profiles go on; everything that needs the raw records (writes, erasures,

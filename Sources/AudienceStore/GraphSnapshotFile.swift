@@ -192,7 +192,9 @@ enum GraphSnapshotFile {
       }
       if let failure = failure.withLock({ $0 }) { throw failure }
       guard let section = ids.withLock({ $0 }) else { throw .damaged("the content ids are missing") }
-      return try IdentityGraph.RawRecords(records: records, contentIDs: section)
+      var raw = try IdentityGraph.RawRecords(records: records, contentIDs: section)
+      raw.linkRecords()
+      return raw
     }
   }
 

@@ -97,6 +97,42 @@ extension SnapshotRecordsLoadTests {
   }
 }
 
+extension SnapshotRecordsLoadTests {
+  /// A person's records are found through their cookies' chains, which a restore builds from the
+  /// raw records (decoded from the snapshot, or read from the database when those are damaged):
+  /// export, history and forget find every record of a cookie that has several.
+  @Test(arguments: [false, true])
+  func aRestoredStoreFindsEveryRecordOfAPerson(damaged: Bool) async throws {
+    let dir = TemporaryDirectory()
+    defer { dir.remove() }
+    var store = try EmbeddedStore(directory: dir.path, logger: logger)
+    _ = try await store.ingest([
+      record("a", "x@example.com", 1), record("b", nil, 2), record("a", nil, 3), record("c", "x@example.com", 4),
+      record("b", nil, 5), record("a", "x@example.com", 6),
+    ])
+    let export = try await store.export(.cookie("a"))
+    #expect(export?.records.count == 4)
+    let history = try await store.history(.cookie("c"))
+    await store.close()
+    if damaged {
+      let path = dir.path + "/" + GraphSnapshotFile.name
+      var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+      let range = try bytes.withUnsafeBytes { try GraphSnapshot($0, limits: .default).range(of: .records) }
+      bytes[range.lowerBound + range.count / 2] ^= 0xFF
+      try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
+    store = try EmbeddedStore(directory: dir.path, logger: logger)
+    #expect(store.restoredFromSnapshot)
+    #expect(try await store.export(.cookie("a")) == export)
+    #expect(try await store.history(.cookie("c")) == history)
+    #expect(try await store.forget(.cookie("b"))?.records == 2)
+    #expect(try await store.forget(.email("x@example.com"))?.records == 4)
+    #expect(try await store.stats() == StoreStats(profiles: 0, records: 0, repeatedEmails: 0))
+    await store.close()
+  }
+}
+
 private final class Counter: Sendable {
   let value = Atomic<Int>(0)
 }
