@@ -6,6 +6,7 @@ public enum RecordJSON {
   /// - Parameters:
   ///   - json: a `{"data": {...}}` document or the bare record object.
   public static func record(from json: JSONValue) throws(AudienceError) -> RawRecord {
+    let json = nested(json)
     var d = json
     if let inner = json["data"] { d = inner }
     guard case .object = d else { throw .invalidField("data", "must be an object") }
@@ -43,6 +44,7 @@ public enum RecordJSON {
   /// - Parameters:
   ///   - json: a `{"data": {...}}` document or the bare record object.
   public static func misplacedFields(in json: JSONValue) -> [String] {
+    let json = nested(json)
     guard case .object(let top) = json else { return [] }
     var out: [String] = []
     let wrapped = json["data"] != nil
@@ -87,6 +89,52 @@ public enum RecordJSON {
       caseVariant(key, at: prefix, recordKeys.union(["location", "demographics"]))
     }
     return out
+  }
+
+  /// The object with its dotted keys (`location.city`, `data.demographics.age`: what pandas'
+  /// `json_normalize(...).to_json(lines=True)` writes, and the CSV headers the CLI reads) made
+  /// members of nested objects, as the record shape reads them. A dotted key whose object is
+  /// there already joins it (a member already there is kept); one under a member that is not an
+  /// object is left as it is (and so not read).
+  static func nested(_ json: JSONValue) -> JSONValue {
+    var json = nestedMembers(json)
+    // And inside `data` (`{"data": {"location.city": ...}}`).
+    if case .object(var members) = json, let at = members.lastIndex(where: { $0.0 == "data" }) {
+      members[at].1 = nestedMembers(members[at].1)
+      json = .object(members)
+    }
+    return json
+  }
+
+  /// `nested` of one object's own members.
+  private static func nestedMembers(_ json: JSONValue) -> JSONValue {
+    guard case .object(let members) = json, members.contains(where: { $0.0.utf8.contains(UInt8(ascii: ".")) }) else { return json }
+    var out: [(String, JSONValue)] = []
+    func insert(_ path: ArraySlice<Substring>, _ value: JSONValue, into object: inout [(String, JSONValue)]) -> Bool {
+      let key = String(path.first!)
+      let at = object.lastIndex { $0.0 == key }
+      if path.count == 1 {
+        if at == nil { object.append((key, value)) }
+        return at == nil
+      }
+      var inner: [(String, JSONValue)] = []
+      if let at {
+        guard case .object(let existing) = object[at].1 else { return false }
+        inner = existing
+      }
+      guard insert(path.dropFirst(), value, into: &inner) else { return false }
+      if let at { object[at].1 = .object(inner) } else { object.append((key, .object(inner))) }
+      return true
+    }
+    var dotted: [(String, JSONValue)] = []
+    for (key, value) in members {
+      if key.utf8.contains(UInt8(ascii: ".")) { dotted.append((key, value)) } else { out.append((key, value)) }
+    }
+    for (key, value) in dotted {
+      let path = key.split(separator: ".", omittingEmptySubsequences: false)
+      if path.contains(where: \.isEmpty) || !insert(path[...], value, into: &out) { out.append((key, value)) }
+    }
+    return .object(out)
   }
 
   private static let recordKeys: Set<String> = ["cookie", "email", "phone_number", "created_at", "interests"]

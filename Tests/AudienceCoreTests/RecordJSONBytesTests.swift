@@ -113,6 +113,30 @@ struct RecordJSONBytesTests {
     #expect(try misplaced(#"{"Data":{"cookie":"d1"}}"#) == ["Data is not read: keys are lower case (data)"])
   }
 
+  /// Dotted keys, as pandas' `json_normalize(...).to_json(lines=True)` writes them and as the
+  /// CSV headers name the fields, are read where the dots say (they were dropped without a word:
+  /// the city and the age were lost, and an age that is no number was never checked).
+  @Test func dottedKeysAreReadWhereTheyPoint() throws {
+    func read(_ text: String) throws -> RawRecord { try RecordJSON.record(from: JSONValue(parsing: text)) }
+    #expect(try read(#"{"cookie":"d1","location.city":"Nice","demographics.age":31,"demographics.gender":"F"}"#)
+      == RawRecord(cookie: "d1", city: "Nice", age: 31, gender: "F"))
+    #expect(try read(#"{"data.cookie":"d2","data.location.country":"FR","data.demographics.age":"40","data.interests":"Tech|AI"}"#)
+      == RawRecord(cookie: "d2", country: "FR", age: 40, interests: ["Tech", "AI"]))
+    #expect(try read(#"{"data":{"cookie":"d7","location.city":"Nice","demographics.age":31}}"#)
+      == RawRecord(cookie: "d7", city: "Nice", age: 31))
+    // Beside a nested object: they join it; a member there already is kept.
+    #expect(try read(#"{"data":{"cookie":"d3","location":{"city":"Bern"}},"data.location.state":"BE","data.location.city":"Zug"}"#)
+      == RawRecord(cookie: "d3", state: "BE", city: "Bern"))
+    #expect(throws: AudienceError.self) { try read(#"{"cookie":"d4","demographics.age":"abc"}"#) }
+    // A dotted key that is not a field of the shape is named as any misplaced one is.
+    #expect(try RecordJSON.misplacedFields(in: JSONValue(parsing: #"{"data.cookie":"d5","data.city":"Paris"}"#))
+      == ["data.city is not read: it goes in data.location.city"])
+    // And the fast reader leaves such a line to the full one.
+    var bytes = RawRecordBytes()
+    let line = Array(#"{"cookie":"d6","location.city":"Nice"}"#.utf8)
+    #expect(!line.withUnsafeBufferPointer { RecordJSON.read($0, into: &bytes) })
+  }
+
   /// A number where text goes is read as its decimal text, unless it cannot be held exactly:
   /// 1e400 was stored as "inf", 12345678901234567890123 as "1.2345678901234568e+22".
   @Test func numbersWhereTextGoesAreExactOrRefused() throws {

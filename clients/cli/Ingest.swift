@@ -10,7 +10,8 @@ struct Ingest: AsyncParsableCommand {
     abstract: "Send user records to the server.",
     discussion: """
       `audience ingest --record JSON` sends one record; `audience ingest FILE...` streams JSON lines \
-      (one record per line, the original {"data": {...}} shape or the bare object) or CSV (a header \
+      (one record per line, the original {"data": {...}} shape or the bare object; dotted keys \
+      such as "location.city", as pandas' to_json writes them, are read where they point) or CSV (a header \
       row naming the columns: cookie, email, phone_number, created_at, state, country, city, age, \
       gender, income, education, interests, or the dotted names pandas writes such as \
       location.city and demographics.age; interests separated by ; or |, or a list as Python \
