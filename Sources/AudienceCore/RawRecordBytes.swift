@@ -17,8 +17,24 @@ public struct RawRecordBytes {
   public var income = Bytes.none
   public var education = Bytes.none
   public var interests: [Bytes] = []
+  /// Interests past the first `interestsKept` (`addInterest`): counted, not kept.
+  public private(set) var interestsNotKept = 0
+
+  /// Most interests `addInterest` keeps: far above any limit a record is held to (256 by
+  /// default), so a record past it is refused whole, and a frame of millions of two-byte
+  /// interests does not make millions of spans while it is read (16 bytes each: 32 MiB for a
+  /// 4 MiB frame, per connection).
+  public static let interestsKept = 65_536
 
   public init() {}
+
+  /// Adds a received interest, or counts it once `interestsKept` are held.
+  public mutating func addInterest(_ interest: Bytes) {
+    if interests.count < Self.interestsKept { interests.append(interest) } else { interestsNotKept += 1 }
+  }
+
+  /// Every interest received, kept or not.
+  public var interestCount: Int { interests.count + interestsNotKept }
 
   /// Clears every field for the next record, keeping the interests' capacity.
   public mutating func reset() {

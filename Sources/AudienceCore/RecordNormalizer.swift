@@ -56,9 +56,10 @@ public struct RecordNormalizer: Sendable {
     if let age = raw.age, !(0...130).contains(age) {
       throw .invalidField("data.demographics.age", "\(age) is outside 0...130")
     }
-    guard raw.interests.count <= limits.maxInterestsPerRecord else {
+    guard raw.interestCount <= limits.maxInterestsPerRecord, raw.interestsNotKept == 0 else {
       throw .invalidField(
-        "data.interests", "\(raw.interests.count) interests exceed the limit of \(limits.maxInterestsPerRecord)")
+        "data.interests",
+        "\(raw.interestCount) interests exceed the limit of \(min(limits.maxInterestsPerRecord, RawRecordBytes.interestsKept))")
     }
     var interests: [String] = []
     interests.reserveCapacity(raw.interests.count)

@@ -132,7 +132,7 @@ public struct EncodedRecords: Hashable, Sendable {
         case 2: out.email = value
         case 3: out.phoneNumber = value
         case 4: out.createdAt = value
-        default: out.interests.append(value)
+        default: out.addInterest(value)
         }
       case 5:
         guard wire == ProtoReader.lengthDelimited, !location else { return false }

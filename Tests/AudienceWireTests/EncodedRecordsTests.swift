@@ -265,4 +265,32 @@ struct EncodedRecordsTests {
       "a", "data.email: contains a NUL byte at byte 1 (of 3), which the protocol cannot carry", "data.cookie: is not valid UTF-8",
     ])
   }
+
+  /// A record of more interests than are kept (two bytes each, millions to a frame: their spans
+  /// took 16 bytes each, 30 times the frame) keeps `interestsKept` of them, counts the rest, and
+  /// is refused with the count; the record after it is read as usual.
+  @Test func interestsPastWhatIsKeptAreCountedNotKept() throws {
+    var many = PB()
+    many.field(1, Array("m".utf8))
+    let count = RawRecordBytes.interestsKept + 1_000
+    for _ in 0..<count { many.field(7, []) }
+    let bytes = Self.frame([many.bytes, [0x0A, 0x01, 0x61]])
+    let request = try WireCodec.decodeRequest(ByteBuffer(bytes: bytes))
+    guard case .ingestBatch(let batch) = request.body, case .encoded(let encoded) = batch.records else {
+      Issue.record("not read as an encoded batch")
+      return
+    }
+    var kept: [Int] = []
+    var outcomes: [String] = []
+    encoded.forEach { _, fields in
+      kept.append(fields.interests.count)
+      do throws(AudienceError) {
+        outcomes.append(try RecordNormalizer().normalize(fields).cookie)
+      } catch {
+        outcomes.append(error.message)
+      }
+    } unreadable: { _, _ in outcomes.append("unreadable") }
+    #expect(kept == [RawRecordBytes.interestsKept, 0])
+    #expect(outcomes == ["data.interests: \(count) interests exceed the limit of 256", "a"])
+  }
 }
