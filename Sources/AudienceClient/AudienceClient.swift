@@ -256,6 +256,11 @@ public final class AudienceClient: Sendable {
     return body
   }
 
+  /// Calls `body` once the connection has closed, whoever closed it (at once if it has).
+  public func whenClosed(_ body: @escaping @Sendable () -> Void) {
+    channel.closeFuture.whenComplete { _ in body() }
+  }
+
   /// Closes the connection.
   public func close() async {
     try? await channel.close()

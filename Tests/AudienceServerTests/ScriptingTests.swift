@@ -282,6 +282,35 @@ struct ScriptingTests {
     #expect(await server.stop() == 0)
   }
 
+  /// A server that dies while the producer pauses: the CLI ends at once with the summary of what
+  /// was acknowledged and exit 4, the input still open (it waited for the producer's next line
+  /// or its end, for ever with one that stays open; found by the adversarial ingest helper).
+  @Test func aServerThatDiesWhileThePipePausesEndsTheRunAtOnce() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let (p, input, out) = try Self.ingestFromPipe(["--json", "--format", "jsonl"], socket: server.socketPath)
+    input.fileHandleForWriting.write(Data((0..<3).map { #"{"cookie": "d\#($0)"}"# + "\n" }.joined().utf8))
+    let client = try await server.client()
+    var stored = 0
+    for _ in 0..<200 where stored < 3 {
+      try await Task.sleep(for: .milliseconds(50))
+      stored = try await client.health().stats.records
+    }
+    #expect(stored == 3, "the records read were not sent while the input paused")
+    await client.close()
+    #expect(await server.stop(signal: SIGKILL) == SIGKILL)
+    // Within 5 s, the input still open.
+    for _ in 0..<100 where p.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+    #expect(!p.isRunning, "the CLI waited for its input after the connection closed")
+    try? input.fileHandleForWriting.close()
+    let text = await Self.output(of: p, out)
+    #expect(p.terminationStatus == 4, "\(text)")
+    let summary = try JSONValue(parsing: text.trimmingCharacters(in: .whitespacesAndNewlines))
+    #expect(summary["accepted"] == .int(3) && summary["interrupted"] == .bool(false), "\(text)")
+    #expect(summary["error"]?["code"] == .string("UNAVAILABLE"), "\(text)")
+  }
+
   /// A named pipe is read (the check before sending opened and closed it, its writer died of
   /// SIGPIPE, and the read's open waited for ever, deaf to SIGTERM); one with no writer yet is
   /// waited on, and an interrupt then ends the run with its summary, exit 130.

@@ -43,6 +43,8 @@ final class ChunkReader {
       if mayWait {
         switch Interrupt.waitForInput(fd, saidQuiet: &saidQuiet) {
         case .interrupted: throw Interrupt.Stop()
+        // The connection closed while waiting for input: the end (sending would fail).
+        case .connectionClosed: return nil
         case .quiet: return buffer[0..<0]
         case .readable: break
         }

@@ -125,6 +125,8 @@ struct Ingest: AsyncParsableCommand {
     do {
       try await Output.withClient(global, jsonErrors: false) { client in
         gaveUp.client = client
+        // A reader waiting on a quiet pipe stops when the connection closes.
+        client.whenClosed { Interrupt.connectionClosed() }
         // With --max-errors, one batch at a time: a record the server rejects is known when its
         // batch is answered, and no batch goes out after the limit is reached.
         let sender = BatchSender(

@@ -39,12 +39,25 @@ enum Interrupt {
 
   static var isRequested: Bool { requested.load(ordering: .relaxed) }
 
+  private static let lost = Atomic<Bool>(false)
+
+  /// The connection closed (the server died or closed it): a reader waiting on a quiet pipe or
+  /// terminal stops as at the end of its input, so the summary of what the server acknowledged
+  /// comes at once, not when the producer next writes or closes the pipe.
+  static func connectionClosed() {
+    guard !lost.exchange(true, ordering: .relaxed) else { return }
+    var byte: UInt8 = 1
+    if wakeWrite >= 0 { _ = write(wakeWrite, &byte, 1) }
+  }
+
   /// What `waitReadable` saw.
   enum Wait {
     case readable
     case interrupted
     /// Nothing came for `quietAfter`.
     case quiet
+    /// The connection closed (`connectionClosed`): read no more.
+    case connectionClosed
   }
 
   /// How long input may be quiet before the records read are sent without waiting for a batch
@@ -58,7 +71,7 @@ enum Interrupt {
     switch wait {
     case .quiet: saidQuiet = true
     case .readable: saidQuiet = false
-    case .interrupted: break
+    case .interrupted, .connectionClosed: break
     }
     return wait
   }
@@ -71,10 +84,12 @@ enum Interrupt {
     var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
     while true {
       if isRequested { return .interrupted }
+      if lost.load(ordering: .relaxed) { return .connectionClosed }
       let n = poll(&fds, 2, quietAfter)
-      if n == 0 { return isRequested ? .interrupted : .quiet }
-      if n > 0 { return isRequested ? .interrupted : .readable }
-      if errno != EINTR { return isRequested ? .interrupted : .readable }
+      if isRequested { return .interrupted }
+      if lost.load(ordering: .relaxed) { return .connectionClosed }
+      if n == 0 { return .quiet }
+      if n > 0 || errno != EINTR { return .readable }
     }
   }
 

@@ -84,8 +84,9 @@ final class LineReader {
         if atEnd { break }
         if mayWait {
           switch Interrupt.waitForInput(fd, saidQuiet: &saidQuiet) {
-          case .interrupted:
-            // Interrupted while waiting for input: the end, the line begun dropped (`Interrupt`).
+          case .interrupted, .connectionClosed:
+            // Interrupted, or the connection closed, while waiting for input: the end, the line
+            // begun dropped (`Interrupt`).
             atEnd = true
             return nil
           case .quiet: return .quiet
