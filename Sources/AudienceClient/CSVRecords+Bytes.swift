@@ -14,6 +14,10 @@ extension CSVRecords {
       let extra = copy row
       try checkWidth(extra.count) { String(decoding: extra[$0], as: UTF8.self) }
     }
+    if cookieColumn < row.count, row[cookieColumn].elementsEqual(cookieName) {
+      let again = copy row
+      try refuseRepeatedHeader { $0 < again.count ? String(decoding: again[$0], as: UTF8.self) : "" }
+    }
     var r = RawRecordBytes()
     // A row the parser found unreadable (bad UTF-8) is the caller's to report; if it is passed
     // anyway, `record` reads it as strings do (U+FFFD), not its raw bytes.

@@ -16,6 +16,11 @@ public struct CSVRecords: Sendable {
   let columns: [(Column, Int)]
   /// The header's fields: a data row may have fewer (read as empty), or more if those are empty.
   let width: Int
+  /// The header's text of each column read, by position in `columns`.
+  let names: [String]
+  /// The cookie column's position and its header text's bytes (`isHeader`).
+  let cookieColumn: Int
+  let cookieName: [UInt8]
 
   /// Reads the header row.
   /// - Parameters:
@@ -41,6 +46,18 @@ public struct CSVRecords: Sendable {
     }
     columns = found.map { ($0.key, $0.value) }.sorted { $0.1 < $1.1 }
     width = header.count
+    names = columns.map { header[$0.1] }
+    cookieColumn = found[.cookie]!
+    cookieName = Array(header[cookieColumn].utf8)
+  }
+
+  /// Refuses a row that repeats the header (files joined with `cat`, each with its header): every
+  /// column read holds its own name. It became a person with cookie "cookie".
+  /// - Parameters:
+  ///   - field: the text of field `i` (0-based).
+  func refuseRepeatedHeader(_ field: (Int) -> String) throws(AudienceError) {
+    guard zip(columns, names).allSatisfy({ field($0.0.1) == $0.1 }) else { return }
+    throw AudienceError(.invalidArgument, "the header row again (files joined with their headers?): not a record")
   }
 
   /// Refuses a row with a value past the header's last column.
@@ -66,6 +83,9 @@ public struct CSVRecords: Sendable {
   ///   the field holding a NUL byte; or naming a value past the header's last column.
   public func record(_ fields: [String], mayHoldNUL: Bool = true) throws(AudienceError) -> RawRecord {
     try checkWidth(fields.count) { fields[$0] }
+    if cookieColumn < fields.count, fields[cookieColumn].utf8.elementsEqual(cookieName) {
+      try refuseRepeatedHeader { $0 < fields.count ? fields[$0] : "" }
+    }
     var r = RawRecord()
     for (column, i) in columns {
       let value = i < fields.count ? fields[i] : ""

@@ -107,4 +107,30 @@ struct CSVRecordsBytesTests {
     // the values here are mostly odd ones, so most rows go to `record`).
     #expect(fromBytesAlone > (rows - refused) / 5, "\(fromBytesAlone) of \(rows - refused) read from the bytes")
   }
+
+  /// Files joined with their headers (`cat a.csv b.csv`): the second header is refused as such,
+  /// from the bytes and from the strings alike (it became a person with cookie "cookie", email
+  /// "email"); a row holding only some of the names is a record.
+  @Test func aRepeatedHeaderRowIsRefused() throws {
+    let mapping = try CSVRecords(header: ["cookie", "email", "location.city", "extra"])
+    // The rows after the header.
+    let csv = "rh1,rh1@x.com,Rome,\ncookie,email,location.city,\ncookie,x@y.z,city,x\n"
+    var parser = CSVParser()
+    var builder = EncodedRecords.Builder()
+    var outcomes: [String] = []
+    func take(_ row: borrowing CSVByteRow) {
+      let fast = Result { () throws(AudienceError) in try mapping.encode(row, into: &builder) }
+      let slow = Result { () throws(AudienceError) in try mapping.record(row.fields) }
+      switch (fast, slow) {
+      case (.success, .success(let r)): outcomes.append(r.cookie)
+      case (.failure(let a), .failure(let b)):
+        #expect(a.message == b.message)
+        outcomes.append(a.message)
+      default: Issue.record("line \(row.line): \(fast) from the bytes, \(slow) from the strings")
+      }
+    }
+    Array(csv.utf8).withUnsafeBytes { parser.feed($0, rows: take) }
+    parser.finish(rows: take)
+    #expect(outcomes == ["rh1", "the header row again (files joined with their headers?): not a record", "cookie"])
+  }
 }

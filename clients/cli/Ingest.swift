@@ -16,7 +16,8 @@ struct Ingest: AsyncParsableCommand {
       gender, income, education, interests, or the dotted names pandas writes such as \
       location.city and demographics.age; interests separated by ; or |, or a list as Python \
       writes one, ['Tech', 'Rock & Roll']; other columns ignored; \
-      a row with a value past the header's last column refused). The format comes from \
+      a row with a value past the header's last column refused, and so is a row that repeats \
+      the header, as files joined with cat have). The format comes from \
       the extension (.csv, .jsonl/.ndjson/.json) or --format; "-" reads standard input (JSON \
       lines unless --format csv), and a named pipe is read as it is written. When a pipe is \
       quiet for a quarter of a second, the records read so far are sent without waiting for \
