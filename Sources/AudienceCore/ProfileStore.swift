@@ -79,6 +79,14 @@ public protocol ProfileStore: Sendable {
   /// - Parameters:
   ///   - person: a cookie or an email.
   func history(_ person: PersonRef) async throws -> PersonHistory?
+
+  /// Why the last write failed, while no write has succeeded since (a full disk); nil when
+  /// writes succeed. Health says so.
+  var writeFailure: String? { get }
+}
+
+extension ProfileStore {
+  public var writeFailure: String? { nil }
 }
 
 /// A store whose reads are answered from memory at once: the server then answers them on the

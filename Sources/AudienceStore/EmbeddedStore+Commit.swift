@@ -226,9 +226,11 @@ extension EmbeddedStore {
       return results
     }
     guard let answer else {
+      lastWriteFailure.withLock { $0 = failure!.message }
       for p in batch { p.done?(.failure(failure!)) }
       return
     }
+    lastWriteFailure.withLock { $0 = nil }
     if leftDetached { catchUpWhenIdle() }
     // A group without a callback is answered with the next one that has it (one call's groups).
     var carried: [IngestOutcome] = []

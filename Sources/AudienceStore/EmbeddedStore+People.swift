@@ -61,11 +61,13 @@ extension EmbeddedStore {
         $0.restoreCapRefusals(plan.refusals)
       }
       storageFailed.store(true, ordering: .relaxed)
+      lastWriteFailure.withLock { $0 = "erasure failed: \(error)" }
       logger.error("erasure failed", metadata: ["store.error": "\(error)"])
       return f.continuation.resume(throwing: AudienceError(.unavailable, "erasure failed: \(error)"))
     }
     // The erasure is committed: whatever the checkpoint does, the records are gone from the
     // database, and so they go from the graph.
+    lastWriteFailure.withLock { $0 = nil }
     emptyLogAfterErasure()
     withGraph { g in
       g.forget(plan.id, records: plan.seqs)

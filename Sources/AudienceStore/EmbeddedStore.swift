@@ -36,6 +36,9 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   /// A storage write failed since the start: the database may hold what the graph does not, so
   /// no snapshot is saved at shutdown.
   let storageFailed = Atomic<Bool>(false)
+  /// Why the last commit or erasure failed, until one succeeds (`writeFailure`).
+  let lastWriteFailure = Mutex<String?>(nil)
+  public var writeFailure: String? { lastWriteFailure.withLock { $0 } }
   /// Set when a failed write left a graph that could not be rebuilt from the database: the graph
   /// may hold records the database does not, so from then on every read and write fails with
   /// this error until a restart (`withLiveGraph`, the leader's loop).

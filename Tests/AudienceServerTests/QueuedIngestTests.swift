@@ -15,6 +15,9 @@ final class QueuedStore: QueuedIngest, Service {
   private let queue = DispatchQueue(label: "queued-store")
   /// Every cookie committed, in commit order.
   let committed = Mutex<[String]>([])
+  /// The last commit's failure, until one succeeds (what Health reports).
+  let failure = Mutex<String?>(nil)
+  var writeFailure: String? { failure.withLock { $0 } }
 
   func queueIngest(
     groups: consuming [[Record]], contentIDs: [[ContentID]],
@@ -26,8 +29,10 @@ final class QueuedStore: QueuedIngest, Service {
     queue.async {
       usleep(2_000)
       if records.contains(where: { $0.cookie == "fail" }) {
+        self.failure.withLock { $0 = "storage write failed: disk full" }
         return done(.failure(AudienceError(.unavailable, "storage write failed: disk full")))
       }
+      self.failure.withLock { $0 = nil }
       self.committed.withLock { $0 += records.map(\.cookie) }
       done(.success(records.indices.map { .created($0) }))
     }
@@ -116,6 +121,13 @@ struct QueuedIngestTests {
       let refused = try raw.readResponse()
       #expect(refused?.status.code == .failedPrecondition, "\(String(describing: refused))")
       #expect(store.committed.withLock { $0 } == ["a", "b"])
+      // Health says writes fail (it said "serving" while every write failed on a full disk).
+      raw.send(WireRequest(id: 200, body: .health))
+      guard case .health(let h)? = try raw.readResponse()?.body else {
+        Issue.record("no health answer")
+        return
+      }
+      #expect(h.status == "degraded: writes are failing (storage write failed: disk full)")
     } }
   }
 }

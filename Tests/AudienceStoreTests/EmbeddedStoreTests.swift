@@ -435,13 +435,17 @@ struct EmbeddedStoreTests {
     #expect(try await store.ingest([record("a", "x@example.com", 1, age: 30)]) == [.created(0)])
     store.writeFault.withLock { $0 = AudienceError(.unavailable, "disk full") }
     let failed = [record("b", "x@example.com", 2, age: 31), record("c", "y@example.com", 3)]
+    #expect(store.writeFailure == nil)
     await #expect(throws: AudienceError.self) { try await store.ingest(failed) }
+    // Health says writes fail until one succeeds.
+    #expect(store.writeFailure?.contains("disk full") == true)
     #expect(try await store.stats() == StoreStats(profiles: 1, records: 1, repeatedEmails: 0))
     #expect(try await store.user(cookie: "b") == nil)
     #expect(try await store.user(cookie: "a")?.data.demographics.age == 30)
     let count = try await store.queryCohort(CohortQuery(filter: .age(min: 31, max: 31), countOnly: true), categories: .standard)
     #expect(count.total == 0)
     #expect(try await store.ingest(failed) == [.updated(0), .created(1)])
+    #expect(store.writeFailure == nil)
     #expect(try await store.stats() == StoreStats(profiles: 2, records: 3, repeatedEmails: 1))
     await store.close()
     let reopened = try EmbeddedStore(directory: dir.path, logger: logger)
