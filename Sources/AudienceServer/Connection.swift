@@ -189,6 +189,11 @@ final class Connection: @unchecked Sendable {
     case .cancel(let target):
       write(WireResponse(id: request.id, body: .cancel(found: context.stopWatch(target))))
     case .watch(let filter):
+      // One id, one thing: a Cancel of it, and the replies under it, must name one.
+      if streams.withLock({ $0.streams[request.id] != nil }) {
+        return write(WireResponse(
+          id: request.id, status: WireStatus(.invalidArgument, "request id \(request.id) is already an ingest stream on this connection")))
+      }
       let (server, context, logger) = (self.server, self.context, self.logger)
       let writer = ResponseWriter(socket: socket)
       // Its place is taken here, in request order, so that a Cancel read next finds it.
@@ -199,6 +204,10 @@ final class Connection: @unchecked Sendable {
         context.end()
       }
     case .ingestStream(let window):
+      if context.isWatching(request.id) {
+        return write(WireResponse(
+          id: request.id, status: WireStatus(.invalidArgument, "request id \(request.id) is already a watch on this connection")))
+      }
       switch streams.withLock({ $0.open(request.id, requested: window, server.configuration) }) {
       case .opened(let granted): write(WireResponse(id: request.id, body: .ingestStream(window: granted)))
       case .refused(let status): write(WireResponse(id: request.id, status: status))

@@ -56,6 +56,9 @@ final class ConnectionContext: Sendable {
 
   enum ReserveWatch { case reserved, duplicateID, tooMany }
 
+  /// Whether a watch holds this request id.
+  func isWatching(_ id: UInt64) -> Bool { watches.withLock { $0[id] != nil } }
+
   /// Takes a place for a watch under its request id (on the reading thread, before the watch is
   /// opened), unless the id is already watching or the connection already has `limit` watches.
   func reserveWatch(_ id: UInt64, limit: Int) -> ReserveWatch {

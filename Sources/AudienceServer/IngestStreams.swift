@@ -45,6 +45,9 @@ struct IngestStreams<Prepared> {
   ///   - requested: the window asked for (0: the default).
   ///   - configuration: the limits.
   mutating func open(_ id: UInt64, requested: UInt32, _ configuration: ServerConfiguration) -> Opened {
+    // Id 0 is the server's own messages' (a connection's errors): a stream's replies under it
+    // could not be told from them.
+    if id == 0 { return .refused(WireStatus(.invalidArgument, "request id 0 cannot open an ingest stream (id 0 is the server's own)")) }
     if streams[id] != nil {
       return .refused(WireStatus(.invalidArgument, "request id \(id) is already an ingest stream on this connection"))
     }
@@ -75,6 +78,10 @@ struct IngestStreams<Prepared> {
   ///   - maxRecords: the batch limit.
   ///   - prepare: starts the batch's work; called only when the batch is taken.
   mutating func accept(_ id: UInt64, _ batch: IngestBatch, bytes: Int = 0, maxRecords: Int, prepare: () -> Prepared) -> Accepted {
+    // Its acknowledgement would come under an open stream's id (the stream's own included).
+    if streams[id] != nil {
+      return .refused(WireStatus(.invalidArgument, "request id \(id) is an open ingest stream on this connection; send the batch under an id of its own"))
+    }
     guard var s = streams[batch.stream] else {
       return .refused(WireStatus(.failedPrecondition, "no ingest stream \(batch.stream) is open on this connection"))
     }

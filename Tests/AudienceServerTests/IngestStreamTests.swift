@@ -110,6 +110,42 @@ struct IngestStreamTests {
     #expect(await server.stop() == 0)
   }
 
+  /// One request id names one thing on a connection: a stream is not opened under a watch's id
+  /// nor a watch under a stream's, a batch is not sent under an open stream's id, and id 0 (the
+  /// server's own messages') opens no stream. (A Cancel of a shared id ended the watch, and the
+  /// replies under it mixed watch events and stream answers.)
+  @Test func aStreamsIDIsItsAlone() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let raw = try RawSocket(path: server.socketPath)
+    try raw.hello()
+    raw.send(WireRequest(id: 50, body: .watch(nil)))
+    #expect(try raw.readResponse()?.status.code == .ok)  // the watch's first event: its size
+    raw.send(WireRequest(id: 50, body: .ingestStream(window: 0)))
+    let underWatch = try raw.readResponse()
+    #expect(underWatch?.status.code == .invalidArgument && underWatch?.status.message.contains("already a watch") == true)
+    raw.send(WireRequest(id: 60, body: .ingestStream(window: 0)))
+    #expect(try raw.readResponse()?.body == .ingestStream(window: 32))
+    raw.send(WireRequest(id: 60, body: .watch(nil)))
+    let underStream = try raw.readResponse()
+    #expect(underStream?.status.code == .invalidArgument && underStream?.status.message.contains("already an ingest stream") == true)
+    raw.send(WireRequest(id: 60, body: .ingestBatch(IngestBatch(stream: 60, sequence: 0, records: Self.batch(0, size: 1)))))
+    let batchUnderStream = try raw.readResponse()
+    #expect(batchUnderStream?.id == 60 && batchUnderStream?.status.code == .invalidArgument)
+    // The stream is still open, at batch 0. (Its record enters the watch: events under 50.)
+    func answer(to id: UInt64) throws -> WireResponse? {
+      while let r = try raw.readResponse() { if r.id == id { return r } }
+      return nil
+    }
+    raw.send(WireRequest(id: 61, body: .ingestBatch(IngestBatch(stream: 60, sequence: 0, records: Self.batch(0, size: 1)))))
+    #expect(try answer(to: 61)?.status.code == .ok)
+    raw.send(WireRequest(id: 0, body: .ingestStream(window: 0)))
+    let zero = try answer(to: 0)
+    #expect(zero?.status.code == .invalidArgument && zero?.status.message.contains("id 0") == true, "\(String(describing: zero))")
+    #expect(await server.stop() == 0)
+  }
+
   /// A client that does not check (any protobuf library can send one) sends a record holding a
   /// NUL byte, and one that is not UTF-8, in a stream batch: those records alone are refused,
   /// named by place and field, and the others are stored.
