@@ -255,6 +255,19 @@ struct ScriptingTests {
     #expect(await server.stop() == 0)
   }
 
+  /// Waits (10 s at most) for the server to hold `count` records: the lines a paused producer
+  /// wrote, sent while the input pauses.
+  static func expectStored(_ count: Int, in server: ServerProcess) async throws {
+    let client = try await server.client()
+    var stored = 0
+    for _ in 0..<200 where stored < count {
+      try await Task.sleep(for: .milliseconds(50))
+      stored = try await client.health().stats.records
+    }
+    #expect(stored == count, "the records read were not sent while the input paused")
+    await client.close()
+  }
+
   /// A producer that pauses: the records read are sent then, not when a batch fills, and the
   /// stream stays open past the server's idle timeout (the record read first was held in a
   /// partial batch, and the connection closed as idle after --idle-timeout: accepted 0, exit 4).
@@ -264,14 +277,7 @@ struct ScriptingTests {
     defer { server.removeFiles() }
     let (p, input, out) = try Self.ingestFromPipe(["--json", "--format", "jsonl"], socket: server.socketPath)
     input.fileHandleForWriting.write(Data((0..<3).map { #"{"cookie": "p\#($0)"}"# + "\n" }.joined().utf8))
-    let client = try await server.client()
-    var stored = 0
-    for _ in 0..<200 where stored < 3 {
-      try await Task.sleep(for: .milliseconds(50))
-      stored = try await client.health().stats.records
-    }
-    #expect(stored == 3, "the records read were not sent while the input paused")
-    await client.close()
+    try await Self.expectStored(3, in: server)
     try await Task.sleep(for: .seconds(3))  // past the idle timeout
     input.fileHandleForWriting.write(Data(#"{"cookie": "p3"}"#.utf8 + [0x0A]))
     try input.fileHandleForWriting.close()
@@ -291,14 +297,7 @@ struct ScriptingTests {
     defer { server.removeFiles() }
     let (p, input, out) = try Self.ingestFromPipe(["--json", "--format", "jsonl"], socket: server.socketPath)
     input.fileHandleForWriting.write(Data((0..<3).map { #"{"cookie": "d\#($0)"}"# + "\n" }.joined().utf8))
-    let client = try await server.client()
-    var stored = 0
-    for _ in 0..<200 where stored < 3 {
-      try await Task.sleep(for: .milliseconds(50))
-      stored = try await client.health().stats.records
-    }
-    #expect(stored == 3, "the records read were not sent while the input paused")
-    await client.close()
+    try await Self.expectStored(3, in: server)
     #expect(await server.stop(signal: SIGKILL) == SIGKILL)
     // Within 5 s, the input still open.
     for _ in 0..<100 where p.isRunning { try await Task.sleep(for: .milliseconds(50)) }

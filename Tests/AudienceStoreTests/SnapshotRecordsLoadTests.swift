@@ -73,6 +73,15 @@ struct SnapshotRecordsLoadTests {
 }
 
 extension SnapshotRecordsLoadTests {
+  /// Flips a byte in the middle of the snapshot's first records section (its checksum then fails).
+  static func damageRecords(in dir: TemporaryDirectory) throws {
+    let path = dir.path + "/" + GraphSnapshotFile.name
+    var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+    let range = try bytes.withUnsafeBytes { try GraphSnapshot($0, limits: .default).range(of: .records) }
+    bytes[range.lowerBound + range.count / 2] ^= 0xFF
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+  }
+
   /// A records section that does not decode (here: its checksum) is not a reason to replay
   /// everything: the rest of the snapshot is restored and the raw records read from the database.
   @Test func damagedRecordsAreReadFromTheDatabase() async throws {
@@ -83,11 +92,7 @@ extension SnapshotRecordsLoadTests {
     let export = try await store.export(.cookie("a"))
     await store.close()
 
-    let path = dir.path + "/" + GraphSnapshotFile.name
-    var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-    let range = try bytes.withUnsafeBytes { try GraphSnapshot($0, limits: .default).range(of: .records) }
-    bytes[range.lowerBound + range.count / 2] ^= 0xFF
-    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    try Self.damageRecords(in: dir)
 
     store = try EmbeddedStore(directory: dir.path, logger: logger)
     #expect(store.restoredFromSnapshot)
@@ -115,11 +120,7 @@ extension SnapshotRecordsLoadTests {
     let history = try await store.history(.cookie("c"))
     await store.close()
     if damaged {
-      let path = dir.path + "/" + GraphSnapshotFile.name
-      var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-      let range = try bytes.withUnsafeBytes { try GraphSnapshot($0, limits: .default).range(of: .records) }
-      bytes[range.lowerBound + range.count / 2] ^= 0xFF
-      try Data(bytes).write(to: URL(fileURLWithPath: path))
+      try Self.damageRecords(in: dir)
     }
 
     store = try EmbeddedStore(directory: dir.path, logger: logger)
