@@ -14,7 +14,7 @@ extension CSVRecords {
       let extra = copy row
       try checkWidth(extra.count) { String(decoding: extra[$0], as: UTF8.self) }
     }
-    if cookieColumn < row.count, row[cookieColumn].elementsEqual(cookieName) {
+    if cookieColumn < row.count, Self.isName(row[cookieColumn], cookieName) {
       let again = copy row
       try refuseRepeatedHeader { $0 < again.count ? String(decoding: again[$0], as: UTF8.self) : "" }
     }

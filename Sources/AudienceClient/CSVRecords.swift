@@ -51,12 +51,24 @@ public struct CSVRecords: Sendable {
     cookieName = Array(header[cookieColumn].utf8)
   }
 
+  /// Whether a field's bytes are `name`, a byte order mark before it allowed (the header of a
+  /// file joined after another: Excel writes one).
+  static func isName<C: Collection<UInt8>>(_ field: C, _ name: [UInt8]) -> Bool {
+    if field.elementsEqual(name) { return true }
+    return field.starts(with: [0xEF, 0xBB, 0xBF]) && field.dropFirst(3).elementsEqual(name)
+  }
+
   /// Refuses a row that repeats the header (files joined with `cat`, each with its header): every
   /// column read holds its own name. It became a person with cookie "cookie".
   /// - Parameters:
   ///   - field: the text of field `i` (0-based).
   func refuseRepeatedHeader(_ field: (Int) -> String) throws(AudienceError) {
-    guard zip(columns, names).allSatisfy({ field($0.0.1) == $0.1 }) else { return }
+    // The joined file's byte order mark, if it had one, is before its header's first field.
+    func text(_ i: Int) -> Substring {
+      let f = field(i)
+      return f.unicodeScalars.first == "\u{FEFF}" ? f.dropFirst() : f[...]
+    }
+    guard zip(columns, names).allSatisfy({ text($0.0.1) == $0.1 }) else { return }
     throw AudienceError(.invalidArgument, "the header row again (files joined with their headers?): not a record")
   }
 
@@ -83,7 +95,7 @@ public struct CSVRecords: Sendable {
   ///   the field holding a NUL byte; or naming a value past the header's last column.
   public func record(_ fields: [String], mayHoldNUL: Bool = true) throws(AudienceError) -> RawRecord {
     try checkWidth(fields.count) { fields[$0] }
-    if cookieColumn < fields.count, fields[cookieColumn].utf8.elementsEqual(cookieName) {
+    if cookieColumn < fields.count, Self.isName(fields[cookieColumn].utf8, cookieName) {
       try refuseRepeatedHeader { $0 < fields.count ? fields[$0] : "" }
     }
     var r = RawRecord()

@@ -114,7 +114,7 @@ struct CSVRecordsBytesTests {
   @Test func aRepeatedHeaderRowIsRefused() throws {
     let mapping = try CSVRecords(header: ["cookie", "email", "location.city", "extra"])
     // The rows after the header.
-    let csv = "rh1,rh1@x.com,Rome,\ncookie,email,location.city,\ncookie,x@y.z,city,x\n"
+    let csv = "rh1,rh1@x.com,Rome,\ncookie,email,location.city,\ncookie,x@y.z,city,x\n\u{FEFF}cookie,email,location.city\n"
     var parser = CSVParser()
     var builder = EncodedRecords.Builder()
     var outcomes: [String] = []
@@ -131,6 +131,8 @@ struct CSVRecordsBytesTests {
     }
     Array(csv.utf8).withUnsafeBytes { parser.feed($0, rows: take) }
     parser.finish(rows: take)
-    #expect(outcomes == ["rh1", "the header row again (files joined with their headers?): not a record", "cookie"])
+    // The last: the second file's header after its byte order mark.
+    let again = "the header row again (files joined with their headers?): not a record"
+    #expect(outcomes == ["rh1", again, "cookie", again])
   }
 }
