@@ -119,8 +119,13 @@ public enum RecordJSON {
       }
       var inner: [(String, JSONValue)] = []
       if let at {
-        guard case .object(let existing) = object[at].1 else { return false }
-        inner = existing
+        switch object[at].1 {
+        case .object(let existing): inner = existing
+        // A null parent beside its dotted members is absent (pandas' json_normalize keeps the
+        // null column of a record whose `location` was null in another).
+        case .null: break
+        default: return false
+        }
       }
       guard insert(path.dropFirst(), value, into: &inner) else { return false }
       if let at { object[at].1 = .object(inner) } else { object.append((key, .object(inner))) }

@@ -123,6 +123,7 @@ extension EmbeddedStore {
     var batch = consume batch
     var failure: AudienceError?
     var leftDetached = false
+    var wrote = false  // rows were written (a commit of duplicates alone writes none)
     let answer = graph.withLock { g -> [[IngestOutcome]]? in
       // 1. Decide what to write.
       var seq = g.lastSeq
@@ -210,6 +211,7 @@ extension EmbeddedStore {
         recover(&g, after: writeFailure, records: refs.count)
         return nil
       }
+      wrote = !refs.isEmpty
       // 4. Answer.
       var results: [[IngestOutcome]] = []
       results.reserveCapacity(plan.count)
@@ -230,7 +232,8 @@ extension EmbeddedStore {
       for p in batch { p.done?(.failure(failure!)) }
       return
     }
-    lastWriteFailure.withLock { $0 = nil }
+    // Only a write clears it: a commit of duplicates alone proves nothing of the disk.
+    if wrote { lastWriteFailure.withLock { $0 = nil } }
     if leftDetached { catchUpWhenIdle() }
     // A group without a callback is answered with the next one that has it (one call's groups).
     var carried: [IngestOutcome] = []

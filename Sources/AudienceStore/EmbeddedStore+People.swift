@@ -166,6 +166,7 @@ extension EmbeddedStore {
       }
     } catch {
       storageFailed.store(true, ordering: .relaxed)
+      lastWriteFailure.withLock { $0 = "split failed: \(error)" }
       logger.error("split failed", metadata: ["store.error": "\(error)"])
       return s.continuation.resume(throwing: AudienceError(.unavailable, "split failed: \(error)"))
     }

@@ -105,6 +105,8 @@ extension EmbeddedStore {
         // cookie cohorts, export, history) answers UNAVAILABLE until a restart replays them. No
         // snapshot is saved.
         storageFailed.store(true, ordering: .relaxed)
+        // Never cleared: every write is refused until a restart.
+        lastWriteFailure.withLock { $0 = "the stored records could not be read at start-up (\(error)); restart audienced" }
         logger.critical("cannot read the raw records: writes are refused until a restart", metadata: ["store.error": "\(error)"])
         recordsFailure.withLock { $0 = AudienceError(.unavailable, "the stored records could not be read at start-up (\(error)); restart audienced") }
         recordsReading.leave()

@@ -128,6 +128,9 @@ struct RecordJSONBytesTests {
     #expect(try read(#"{"data":{"cookie":"d3","location":{"city":"Bern"}},"data.location.state":"BE","data.location.city":"Zug"}"#)
       == RawRecord(cookie: "d3", state: "BE", city: "Bern"))
     #expect(throws: AudienceError.self) { try read(#"{"cookie":"d4","demographics.age":"abc"}"#) }
+    // A null parent beside its dotted members, as json_normalize keeps one.
+    #expect(try read(#"{"cookie":"d8","location":null,"location.city":"Paris","demographics":null,"demographics.age":22}"#)
+      == RawRecord(cookie: "d8", city: "Paris", age: 22))
     // A dotted key that is not a field of the shape is named as any misplaced one is.
     #expect(try RecordJSON.misplacedFields(in: JSONValue(parsing: #"{"data.cookie":"d5","data.city":"Paris"}"#))
       == ["data.city is not read: it goes in data.location.city"])

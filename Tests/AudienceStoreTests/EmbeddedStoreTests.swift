@@ -437,7 +437,9 @@ struct EmbeddedStoreTests {
     let failed = [record("b", "x@example.com", 2, age: 31), record("c", "y@example.com", 3)]
     #expect(store.writeFailure == nil)
     await #expect(throws: AudienceError.self) { try await store.ingest(failed) }
-    // Health says writes fail until one succeeds.
+    // Health says writes fail until one succeeds; a commit of duplicates alone writes nothing.
+    #expect(store.writeFailure?.contains("disk full") == true)
+    #expect(try await store.ingest([record("a", "x@example.com", 1, age: 30)]) == [.duplicate(0)])
     #expect(store.writeFailure?.contains("disk full") == true)
     #expect(try await store.stats() == StoreStats(profiles: 1, records: 1, repeatedEmails: 0))
     #expect(try await store.user(cookie: "b") == nil)

@@ -43,8 +43,9 @@ final class ChunkReader {
       if mayWait {
         switch Interrupt.waitForInput(fd, saidQuiet: &saidQuiet) {
         case .interrupted: throw Interrupt.Stop()
-        // The connection closed while waiting for input: the end (sending would fail).
-        case .connectionClosed: return nil
+        // The connection closed while waiting for input: nothing more is read, and the row
+        // begun is dropped, not finished as if the file ended there.
+        case .connectionClosed: throw Interrupt.ConnectionClosed()
         case .quiet: return buffer[0..<0]
         case .readable: break
         }

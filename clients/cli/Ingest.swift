@@ -160,6 +160,8 @@ struct Ingest: AsyncParsableCommand {
         } catch is Interrupt.Stop {
           // Ctrl-C: as for --max-errors, what was read is sent and waited for.
           interrupted = true
+        } catch is Interrupt.ConnectionClosed {
+          // The server went while the input paused: finishing says so, with what it acknowledged.
         }
         if try await sender.finish(into: &summary) { stopped = true }
       }
@@ -344,7 +346,13 @@ struct Ingest: AsyncParsableCommand {
         sender.queue(row, mapping, file: name, into: &summary)
       }
       let next: ArraySlice<UInt8>?
-      do { next = try reader.next() } catch let stop as Interrupt.Stop { throw stop } catch {
+      do {
+        next = try reader.next()
+      } catch let stop as Interrupt.Stop {
+        throw stop
+      } catch let closed as Interrupt.ConnectionClosed {
+        throw closed
+      } catch {
         throw FileError(line: 0, message: "\(error)")  // the file is named where it is reported
       }
       if let chunk = next, chunk.isEmpty {

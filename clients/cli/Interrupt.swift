@@ -112,5 +112,9 @@ enum Interrupt {
   /// Thrown by the readers once an interrupt was asked for.
   struct Stop: Error {}
 
+  /// Thrown by a reader when the connection closed while it waited for input: the row begun is
+  /// not finished as if the file ended there.
+  struct ConnectionClosed: Error {}
+
   static func check() throws(Stop) { if isRequested { throw Stop() } }
 }
