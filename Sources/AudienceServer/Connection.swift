@@ -236,10 +236,11 @@ final class Connection: @unchecked Sendable {
       if router.handleNow(request, into: &outgoing) { return }
       // An Ingest's bytes count against the server's budget until the store has answered it.
       let held: Int
-      if case .ingest = request.body {
+      switch request.body {
+      case .ingest, .ingestReceived:
         guard takeBudget(bytes) else { return }
         held = bytes
-      } else {
+      default:
         held = 0
       }
       socket.began()

@@ -172,7 +172,9 @@ public struct RequestRouter: Sendable {
     case .hello:
       return .hello(hello)
     case .ingest(let raws):
-      return .ingest(try await ingest(raws))
+      return .ingest(try await ingest(.decoded(raws)))
+    case .ingestReceived(let received):
+      return .ingest(try await ingest(.encoded(received)))
     case .getUser(let cookie):
       let c = try Self.requiredCookie(cookie)
       guard let user = try await store.user(cookie: c) else { throw Self.unknown(c) }
@@ -219,14 +221,15 @@ public struct RequestRouter: Sendable {
   }
 
   /// Validates every record, stores the valid ones, and answers one outcome per record.
-  private func ingest(_ raws: [RawRecord]) async throws -> IngestSummary {
-    guard !raws.isEmpty else { throw AudienceError.invalidField("ingest.records", "is empty") }
-    guard raws.count <= configuration.maxRecordsPerBatch else {
+  private func ingest(_ records: consuming IngestRecords) async throws -> IngestSummary {
+    let count = records.count
+    guard count > 0 else { throw AudienceError.invalidField("ingest.records", "is empty") }
+    guard count <= configuration.maxRecordsPerBatch else {
       throw AudienceError(
         .resourceExhausted,
-        "ingest.records: batch of \(raws.count) records exceeds the limit of \(configuration.maxRecordsPerBatch); split it")
+        "ingest.records: batch of \(count) records exceeds the limit of \(configuration.maxRecordsPerBatch); split it")
     }
-    return try await store([prepare(raws)])[0]
+    return try await store([prepare(records)])[0]
   }
 
   /// One batch's records validated: what the store is to take, and the outcome of each record

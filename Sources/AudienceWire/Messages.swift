@@ -13,6 +13,9 @@ public struct WireRequest: Hashable, Sendable {
   public enum Body: Hashable, Sendable {
     case hello(protocolVersion: UInt32, clientName: String)
     case ingest([RawRecord])
+    /// An Ingest as the server received it, read without protobuf-c as a stream's batches are
+    /// (`EncodedRecords`); answered as `.ingest` is.
+    case ingestReceived(EncodedRecords)
     case getUser(cookie: String)
     case queryCohort(CohortQuery)
     case health

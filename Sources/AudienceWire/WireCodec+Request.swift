@@ -141,7 +141,13 @@ public enum WireCodec {
       h.pointee.client_name = arena.string(name)
       m.body_case = AUDIENCE__V1__REQUEST__BODY_HELLO
       m.hello = h
-    case .ingest(let records):
+    case .ingest, .ingestReceived:
+      let records: [RawRecord]
+      switch request.body {
+      case .ingest(let decoded): records = decoded
+      case .ingestReceived(let received): records = received.rawRecords
+      default: records = []
+      }
       let r = arena.allocate(Audience__V1__IngestRequest.self)
       audience__v1__ingest_request__init(r)
       r.pointee.n_records = records.count

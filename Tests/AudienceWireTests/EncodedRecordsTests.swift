@@ -114,6 +114,8 @@ struct EncodedRecordsTests {
   static func protobufC(_ bytes: [UInt8]) -> Reading {
     do {
       let request = try bytes.withUnsafeBytes { try WireCodec.unpackRequest($0) }
+      // A unary Ingest's records, as a batch's.
+      if case .ingest(let records) = request.body { return .batch(stream: 0, sequence: 0, last: false, records: records) }
       guard case .ingestBatch(let b) = request.body, case .decoded(let records) = b.records else { return .malformed }
       return .batch(stream: b.stream, sequence: b.sequence, last: b.last, records: records)
     } catch let error as AudienceError {
@@ -292,5 +294,65 @@ struct EncodedRecordsTests {
     } unreadable: { _, _ in outcomes.append("unreadable") }
     #expect(kept == [RawRecordBytes.interestsKept, 0])
     #expect(outcomes == ["data.interests: \(count) interests exceed the limit of 256", "a"])
+  }
+
+  /// A unary Ingest is read as a batch is (its records, field 1 of `IngestRequest`): the same
+  /// records as protobuf-c reads, each refused alone where protobuf-c refused the request for
+  /// its text; and damaged ones are left to protobuf-c or read as it reads them.
+  @Test func ingestsReadAsProtobufCReadsThem() throws {
+    var rng = SplitMix64(seed: 43)
+    var fast = 0, left = 0
+    for n in 0..<1_200 {
+      let records = (0..<Int(1 + rng.next() % 8)).map { _ in Self.record(&rng) }
+      var ingest = PB()
+      for r in records { ingest.field(1, r) }
+      if n % 7 == 0 { ingest.field(9, varint: 5) }  // an unknown field, skipped by both
+      var request = PB()
+      request.field(1, varint: UInt64(n))
+      request.field(11, ingest.bytes)
+      var bytes = request.bytes
+      if n >= 400 { bytes[Int(rng.next() % UInt64(bytes.count))] ^= UInt8(1 << (rng.next() % 8)) }
+      let reference = Self.protobufC(bytes)
+      guard let mine = bytes.withUnsafeBytes({ EncodedRecords.request($0) }) else {
+        left += 1
+        continue
+      }
+      guard case .ingestReceived(let encoded) = mine.body else {
+        Issue.record("not read as a received Ingest")
+        continue
+      }
+      fast += 1
+      #expect(n >= 400 || mine.id == UInt64(n))
+      Self.compare(bytes, reference, encoded)
+    }
+    #expect(fast > 400 && left > 100, "read \(fast), left to protobuf-c \(left)")
+  }
+
+  /// An Ingest of millions of tiny fields (protobuf-c took 20-37 times its frame for them) is
+  /// read in place: unknown fields skipped, interests past `interestsKept` counted.
+  @Test func anIngestOfTinyFieldsIsReadInPlace() throws {
+    var many = PB()
+    many.field(1, Array("t".utf8))
+    for _ in 0..<(RawRecordBytes.interestsKept + 4_464) { many.field(7, []) }
+    for _ in 0..<100_000 { many.field(15, varint: 1) }
+    var ingest = PB()
+    ingest.field(1, many.bytes)
+    var request = PB()
+    request.field(1, varint: 3)
+    request.field(11, ingest.bytes)
+    let decoded = try WireCodec.decodeRequest(ByteBuffer(bytes: request.bytes))
+    guard case .ingestReceived(let encoded) = decoded.body else {
+      Issue.record("not read as a received Ingest")
+      return
+    }
+    var outcomes: [String] = []
+    encoded.forEach { _, fields in
+      do throws(AudienceError) {
+        outcomes.append(try RecordNormalizer().normalize(fields).cookie)
+      } catch {
+        outcomes.append(error.message)
+      }
+    } unreadable: { _, _ in outcomes.append("unreadable") }
+    #expect(outcomes == ["data.interests: 70000 interests exceed the limit of 256"])
   }
 }

@@ -1,5 +1,5 @@
 import AudienceCore
-import AudienceWire
+@testable import AudienceWire
 import NIOCore
 import Testing
 
@@ -21,6 +21,33 @@ struct HostileBytesTests {
     } catch {
       return "\(error)"
     }
+  }
+
+  /// As `decodeError`, through protobuf-c alone: an Ingest reaches it when the server's own
+  /// reader leaves the frame to it (a record holding its location twice, say).
+  private func unpackError(_ bytes: [UInt8]) -> String? {
+    do {
+      _ = try bytes.withUnsafeBytes { try WireCodec.unpackRequest($0) }
+      return nil
+    } catch {
+      return "\(error)"
+    }
+  }
+
+  /// The outcome of each record of an Ingest frame the server reads itself: its cookie, or why
+  /// it is refused (a record alone, as in a stream's batch).
+  private func outcomes(_ bytes: [UInt8]) throws -> [String] {
+    let request = try WireCodec.decodeRequest(ByteBuffer(bytes: bytes))
+    guard case .ingestReceived(let received) = request.body else { return ["not read as received"] }
+    var out: [String] = []
+    received.forEach { _, fields in
+      do throws(AudienceError) {
+        out.append(try RecordNormalizer().normalize(fields).cookie)
+      } catch {
+        out.append(error.message)
+      }
+    } unreadable: { _, _ in out.append("unreadable") }
+    return out
   }
 
   @Test func httpIsNotAnAudienceRequest() {
@@ -48,40 +75,42 @@ struct HostileBytesTests {
     #expect(message == "INVALID_ARGUMENT: cookie: is not valid UTF-8")
   }
 
-  @Test func invalidUTF8InsideABatchNamesTheRecord() {
+  @Test func invalidUTF8InsideABatchNamesTheRecord() throws {
     // Request{id: 1, ingest: {records: [{cookie: "a"}, {cookie: "b", email: 0xFF}]}}
     let bytes: [UInt8] = [0x08, 0x01, 0x5A, 0x0D, 0x0A, 0x03, 0x0A, 0x01, 0x61, 0x0A, 0x06, 0x0A, 0x01, 0x62, 0x12, 0x01, 0xFF]
-    let message = decodeError(bytes) ?? "decoded"
+    let message = unpackError(bytes) ?? "decoded"
     #expect(message.contains("record 1"), "\(message)")
     #expect(message.contains("email"), "\(message)")
+    // Read by the server itself: that record alone is refused, the other kept.
+    #expect(try outcomes(bytes) == ["a", "data.email: is not valid UTF-8"])
   }
 
   /// protobuf-c hands strings over as C strings; a NUL byte sent by a client that does not check
   /// (any protobuf library can send one) must be refused, not cut ("b\0c" stored as "b").
-  @Test func aNULByteInsideAStringIsRefusedByRecordAndField() {
+  @Test func aNULByteInsideAStringIsRefusedByRecordAndField() throws {
     // Request{id: 1, ingest: {records: [{cookie: "a"}, {cookie: "b\0c"}]}}
-    let cookie = decodeError([
-      0x08, 0x01, 0x5A, 0x0C, 0x0A, 0x03, 0x0A, 0x01, 0x61, 0x0A, 0x05, 0x0A, 0x03, 0x62, 0x00, 0x63,
-    ]) ?? "decoded"
+    let bytes: [UInt8] = [0x08, 0x01, 0x5A, 0x0C, 0x0A, 0x03, 0x0A, 0x01, 0x61, 0x0A, 0x05, 0x0A, 0x03, 0x62, 0x00, 0x63]
+    #expect(try outcomes(bytes) == ["a", "data.cookie: contains a NUL byte at byte 1 (of 3), which the protocol cannot carry"])
+    let cookie = unpackError(bytes) ?? "decoded"
     #expect(cookie.hasPrefix("INVALID_ARGUMENT"), "\(cookie)")
     #expect(cookie.contains("record 1") && cookie.contains("data.cookie") && cookie.contains("NUL byte at byte 1 (of 3)"), "\(cookie)")
     // Request{id: 1, ingest: {records: [{cookie: "a", interests: ["ok", "x\0"]}]}}
-    let interest = decodeError([
+    let interest = unpackError([
       0x08, 0x01, 0x5A, 0x0D, 0x0A, 0x0B, 0x0A, 0x01, 0x61, 0x3A, 0x02, 0x6F, 0x6B, 0x3A, 0x02, 0x78, 0x00,
     ]) ?? "decoded"
     #expect(interest.contains("record 0") && interest.contains("data.interests[1]") && interest.contains("NUL"), "\(interest)")
     // Request{id: 1, ingest: {records: [{cookie: "a", location: {city: "\0"}}]}}
-    let city = decodeError([0x08, 0x01, 0x5A, 0x0A, 0x0A, 0x08, 0x0A, 0x01, 0x61, 0x2A, 0x03, 0x1A, 0x01, 0x00]) ?? "decoded"
+    let city = unpackError([0x08, 0x01, 0x5A, 0x0A, 0x0A, 0x08, 0x0A, 0x01, 0x61, 0x2A, 0x03, 0x1A, 0x01, 0x00]) ?? "decoded"
     #expect(city.contains("data.location.city") && city.contains("NUL"), "\(city)")
   }
 
   @Test func emptyAndAbsentStringsAreNotMistakenForNULs() throws {
     // Request{id: 1, ingest: {records: [{cookie: "a", email: ""}, {cookie: "é"}]}}: an empty
     // string sent explicitly, fields left out, and a two-byte character.
-    let request = try WireCodec.decodeRequest(ByteBuffer(bytes: [
-      0x08, 0x01, 0x5A, 0x0D, 0x0A, 0x05, 0x0A, 0x01, 0x61, 0x12, 0x00, 0x0A, 0x04, 0x0A, 0x02, 0xC3, 0xA9,
-    ]))
+    let bytes: [UInt8] = [0x08, 0x01, 0x5A, 0x0D, 0x0A, 0x05, 0x0A, 0x01, 0x61, 0x12, 0x00, 0x0A, 0x04, 0x0A, 0x02, 0xC3, 0xA9]
+    let request = try bytes.withUnsafeBytes { try WireCodec.unpackRequest($0) }
     #expect(request.body == .ingest([RawRecord(cookie: "a"), RawRecord(cookie: "é")]))
+    #expect(try outcomes(bytes) == ["a", "é"])
   }
 
   @Test func unknownMethodIsUnimplemented() throws {
