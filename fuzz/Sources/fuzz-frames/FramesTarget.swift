@@ -36,10 +36,17 @@ public func fuzzFrames(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   return 0
 }
 
-/// What the server does next with an ingest batch it read: each record normalized from the
-/// frame's bytes, or refused.
+/// What the server does next with an ingest batch or an Ingest it read: each record normalized
+/// from the frame's bytes, or refused.
 func validate(_ request: WireRequest) {
-  guard case .ingestBatch(let batch) = request.body, case .encoded(let records) = batch.records else { return }
+  let records: EncodedRecords
+  switch request.body {
+  case .ingestBatch(let batch):
+    guard case .encoded(let received) = batch.records else { return }
+    records = received
+  case .ingestReceived(let received): records = received
+  default: return
+  }
   let normalizer = RecordNormalizer()
   records.forEach { _, fields in _ = try? normalizer.normalize(fields) } unreadable: { _, _ in }
 }
