@@ -189,7 +189,11 @@ final class Connection: @unchecked Sendable {
     case .cancel(let target):
       write(WireResponse(id: request.id, body: .cancel(found: context.stopWatch(target))))
     case .watch(let filter):
-      // One id, one thing: a Cancel of it, and the replies under it, must name one.
+      // One id, one thing: a Cancel of it, and the replies under it, must name one; and id 0 is
+      // the server's own messages'.
+      if request.id == 0 {
+        return write(WireResponse(id: 0, status: WireStatus(.invalidArgument, "request id 0 cannot open a watch (id 0 is the server's own)")))
+      }
       if streams.withLock({ $0.streams[request.id] != nil }) {
         return write(WireResponse(
           id: request.id, status: WireStatus(.invalidArgument, "request id \(request.id) is already an ingest stream on this connection")))
@@ -217,6 +221,10 @@ final class Connection: @unchecked Sendable {
       // Validated on a task as soon as it is taken, while earlier batches are being committed.
       // The records are the task's alone once this request is released: validation moves
       // each one out instead of copying it.
+      if context.isWatching(request.id) {
+        return write(WireResponse(
+          id: request.id, status: WireStatus(.invalidArgument, "request id \(request.id) is a watch on this connection; send the batch under an id of its own")))
+      }
       guard takeBudget(bytes) else { return }
       let records = Handoff(batch.records)
       let accepted = streams.withLock {

@@ -143,6 +143,21 @@ struct IngestStreamTests {
     raw.send(WireRequest(id: 0, body: .ingestStream(window: 0)))
     let zero = try answer(to: 0)
     #expect(zero?.status.code == .invalidArgument && zero?.status.message.contains("id 0") == true, "\(String(describing: zero))")
+    raw.send(WireRequest(id: 0, body: .watch(nil)))
+    let zeroWatch = try answer(to: 0)
+    #expect(zeroWatch?.status.code == .invalidArgument && zeroWatch?.status.message.contains("watch") == true, "\(String(describing: zeroWatch))")
+    // A batch under the watch's id.
+    raw.send(WireRequest(id: 50, body: .ingestBatch(IngestBatch(stream: 60, sequence: 1, records: Self.batch(1, size: 1)))))
+    var underWatchID: WireResponse?
+    for _ in 0..<10 {
+      guard let r = try? raw.readResponse() else { break }
+      // The answer, not one of the watch's events (those have a body).
+      if r.id == 50, r.body == nil || r.status.code != .ok {
+        underWatchID = r
+        break
+      }
+    }
+    #expect(underWatchID?.status.code == .invalidArgument && underWatchID?.status.message.contains("is a watch") == true)
     #expect(await server.stop() == 0)
   }
 
