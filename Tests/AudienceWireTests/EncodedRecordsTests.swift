@@ -255,14 +255,7 @@ struct EncodedRecordsTests {
       Issue.record("not read as an encoded batch")
       return
     }
-    var outcomes: [String] = []
-    encoded.forEach { _, fields in
-      do throws(AudienceError) {
-        outcomes.append(try RecordNormalizer().normalize(fields).cookie)
-      } catch {
-        outcomes.append(error.message)
-      }
-    } unreadable: { _, _ in outcomes.append("unreadable") }
+    let outcomes = encoded.outcomes
     #expect(outcomes == [
       "a", "data.email: contains a NUL byte at byte 1 (of 3), which the protocol cannot carry", "data.cookie: is not valid UTF-8",
     ])
@@ -283,15 +276,8 @@ struct EncodedRecordsTests {
       return
     }
     var kept: [Int] = []
-    var outcomes: [String] = []
-    encoded.forEach { _, fields in
-      kept.append(fields.interests.count)
-      do throws(AudienceError) {
-        outcomes.append(try RecordNormalizer().normalize(fields).cookie)
-      } catch {
-        outcomes.append(error.message)
-      }
-    } unreadable: { _, _ in outcomes.append("unreadable") }
+    encoded.forEach { _, fields in kept.append(fields.interests.count) } unreadable: { _, _ in kept.append(-1) }
+    let outcomes = encoded.outcomes
     #expect(kept == [RawRecordBytes.interestsKept, 0])
     #expect(outcomes == ["data.interests: \(count) interests exceed the limit of 256", "a"])
   }
@@ -345,14 +331,22 @@ struct EncodedRecordsTests {
       Issue.record("not read as a received Ingest")
       return
     }
-    var outcomes: [String] = []
-    encoded.forEach { _, fields in
-      do throws(AudienceError) {
-        outcomes.append(try RecordNormalizer().normalize(fields).cookie)
-      } catch {
-        outcomes.append(error.message)
-      }
-    } unreadable: { _, _ in outcomes.append("unreadable") }
+    let outcomes = encoded.outcomes
     #expect(outcomes == ["data.interests: 70000 interests exceed the limit of 256"])
+  }
+}
+
+extension EncodedRecords {
+  /// Each record normalized as the server does it: its cookie, or why it is refused.
+  var outcomes: [String] {
+    var out: [String] = []
+    forEach { _, fields in
+      do throws(AudienceError) {
+        out.append(try RecordNormalizer().normalize(fields).cookie)
+      } catch {
+        out.append(error.message)
+      }
+    } unreadable: { _, _ in out.append("unreadable") }
+    return out
   }
 }
