@@ -77,6 +77,34 @@ public final class MongoStore: ProfileStore, Service {
     await connection.close()
   }
 
+  /// Why MongoDB last refused a write (a full disk, a user without write rights), until a write
+  /// succeeds: Health says "degraded" meanwhile. MongoDB out of reach is not noted: Health itself
+  /// then fails with UNAVAILABLE.
+  private let lastWriteFailure = Mutex<String?>(nil)
+  public var writeFailure: String? { lastWriteFailure.withLock { $0 } }
+
+  /// For tests: MongoDB's refusal every write meets while set, as a full disk's.
+  let refuseWrites = Mutex<MongoFailure?>(nil)
+
+  /// `run` for work that writes: a refusal by MongoDB (INTERNAL: it refused the request;
+  /// FAILED_PRECONDITION: the user's rights) is noted for Health until a call for which `wrote`
+  /// says something was written.
+  func write<T: Sendable>(
+    _ what: String, wrote: (T) -> Bool, _ body: @escaping @Sendable (MongoSession) throws -> T
+  ) async throws -> T {
+    do {
+      let result = try await run(what) { [self] s in
+        if let refusal = refuseWrites.withLock({ $0 }) { throw refusal }
+        return try body(s)
+      }
+      if wrote(result) { lastWriteFailure.withLock { $0 = nil } }
+      return result
+    } catch let error as AudienceError where error.code == .internal || error.code == .failedPrecondition {
+      lastWriteFailure.withLock { $0 = error.message }
+      throw error
+    }
+  }
+
   /// Runs blocking MongoDB work on the store's threads, creating the indexes first if needed.
   func run<T: Sendable>(_ what: String, _ body: @escaping @Sendable (MongoSession) throws -> T) async throws -> T {
     try await connection.run(what) { [self] session in
@@ -93,7 +121,8 @@ public final class MongoStore: ProfileStore, Service {
   public func ingest(_ records: [Record]) async throws -> [IngestOutcome] {
     if records.isEmpty { return [] }
     let now = clock()
-    return try await run("ingest") { [self] s in
+    let stored: (IngestOutcome) -> Bool = { if case .duplicate = $0 { false } else { true } }
+    return try await write("ingest", wrote: { $0.contains(where: stored) }) { [self] s in
       let first = try MongoCounters.reserve(s, "records", records.count)
       let stored = records.enumerated().map { (i, r) -> StoredRecord in
         var record = r
@@ -243,7 +272,7 @@ public final class MongoStore: ProfileStore, Service {
   }
 
   public func forget(_ person: PersonRef) async throws -> ProfileSummary? {
-    let summary = try await run("Forget") { [self] s -> ProfileSummary? in
+    let summary = try await write("Forget", wrote: { $0 != nil }) { [self] s -> ProfileSummary? in
       var erased: ProfileSummary?
       var emails = Set<String>()
       for _ in 0..<Self.maxAttempts {
@@ -293,7 +322,7 @@ public final class MongoStore: ProfileStore, Service {
   }
 
   public func split(cookie: String) async throws -> [ProfileSummary]? {
-    try await run("Split") { [self] s in try MongoResolver(store: self, session: s).split(cookie: cookie) }
+    try await write("Split", wrote: { $0 != nil }) { [self] s in try MongoResolver(store: self, session: s).split(cookie: cookie) }
   }
 
   public func export(_ person: PersonRef) async throws -> PersonExport? {

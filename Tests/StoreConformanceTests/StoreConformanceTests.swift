@@ -247,6 +247,27 @@ struct StoreConformanceTests {
     #expect(try await s.store.ingest(batch).allSatisfy { if case .duplicate = $0 { true } else { false } })
   }
 
+  /// Health's "degraded" on the MongoDB store: a write MongoDB refuses (a full disk, a user without
+  /// write rights) is noted until a write succeeds; a batch of duplicates writes nothing and
+  /// leaves it. (The MongoDB store said "serving" while every write failed.)
+  @Test func aMongoWriteRefusalShowsInHealthUntilAWriteSucceeds() async throws {
+    let s = try StoreUnderTest.open(.mongodb)
+    defer { Task { await s.close() } }
+    let mongo = try #require(s.store as? MongoStore)
+    _ = try await s.store.ingest([R.record("a", "a@x.com", minute: 1)])
+    #expect(mongo.writeFailure == nil)
+    mongo.refuseWrites.withLock { $0 = MongoFailure(server: 14031, "OutOfDiskSpace: the disk is full") }
+    await #expect(throws: AudienceError.self) { _ = try await s.store.ingest([R.record("b", nil, minute: 2)]) }
+    await #expect(throws: AudienceError.self) { _ = try await s.store.forget(.cookie("a")) }
+    #expect(mongo.writeFailure?.contains("the disk is full") == true, "\(String(describing: mongo.writeFailure))")
+    mongo.refuseWrites.withLock { $0 = nil }
+    _ = try await s.store.ingest([R.record("a", "a@x.com", minute: 1)])
+    #expect(mongo.writeFailure != nil, "a duplicate wrote nothing")
+    #expect(try await s.store.stats().records == 1, "reads go on")
+    _ = try await s.store.ingest([R.record("b", nil, minute: 2)])
+    #expect(mongo.writeFailure == nil)
+  }
+
   /// Two MongoDB writers sending the same records at once: each record is new for one of them and
   /// a duplicate for the other, and no profile id is spent twice. (A record the other writer had
   /// stored and not yet linked was taken for a dead writer's: both linked it, both reported it
