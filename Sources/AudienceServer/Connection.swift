@@ -35,9 +35,6 @@ final class Connection: @unchecked Sendable {
   private var partialFrameStart = 0
   private var lastCheck = ContinuousClock.now
   private var closing = false
-  /// Bytes taken from the server's ingest budget for the frame being read, before its payload
-  /// was (`reserveFrameBeingRead`); the frame's request keeps them or gives them back.
-  private var frameReservation = 0
   /// Each waiting batch carries its validation, started as it was accepted.
   private let streams = Guarded(IngestStreams<Task<RequestRouter.PreparedBatch, Never>>())
   private static let allocator = ByteBufferAllocator()
@@ -60,11 +57,9 @@ final class Connection: @unchecked Sendable {
       // Nobody is left to read watch events.
       context.stopAllWatches()
       socket.readerStopped()
-      if frameReservation > 0 { server.ingestBudget.give(frameReservation) }
     }
     while !closing, socket.waitToRead(maxRunning: server.configuration.maxInFlightPerConnection) {
       makeRoom()
-      guard reserveFrameBeingRead() else { return finishClosed() }
       switch UnixSocket.receive(socket.fd, into: &inbound, room: readSize) {
       case .bytes:
         received = frameBytes + inbound.readableBytes
@@ -79,38 +74,15 @@ final class Connection: @unchecked Sendable {
       case .timedOut:
         checkTimeouts()
       case .closed:
-        return finishClosed()
+        // The peer sends no more; it may have shut down only its side (`shutdown(SHUT_WR)`,
+        // `nc -N`) and still read. The requests already taken are answered, then the
+        // connection closes; watches end (a peer that closed outright would hold them open).
+        context.stopAllWatches()
+        socket.waitUntilIdle()
+        socket.closeWhenWritten()
+        return
       }
     }
-  }
-
-  /// The peer sends no more; it may have shut down only its side (`shutdown(SHUT_WR)`, `nc -N`)
-  /// and still read. The requests already taken are answered, then the connection closes;
-  /// watches end (a peer that closed outright would hold them open).
-  private func finishClosed() {
-    context.stopAllWatches()
-    socket.waitUntilIdle()
-    socket.closeWhenWritten()
-  }
-
-  /// Frames at least this long take their bytes from the server's ingest budget before the rest
-  /// of their payload is read (`reserveFrameBeingRead`).
-  static let reserveFrom = 64 << 10
-
-  /// Before more of a large frame is read: takes its bytes from the server's ingest budget,
-  /// waiting (unread) while they do not fit. Every connection may be reading a frame of up to
-  /// `--max-frame-bytes`: without this, a thousand connections each sending the first bytes of
-  /// a 4 MiB frame held 4 GiB, whatever the budget. The frame's request keeps the bytes if it is
-  /// an ingest (the budget counted it from here) and gives them back otherwise. False when the
-  /// connection closed, or its peer did, while it waited.
-  private func reserveFrameBeingRead() -> Bool {
-    guard frameReservation == 0,
-      let length = inbound.getInteger(at: inbound.readerIndex, endianness: .big, as: UInt32.self).map(Int.init),
-      length <= server.configuration.maxFrameBytes, 4 + length >= Self.reserveFrom, 4 + length > inbound.readableBytes
-    else { return true }
-    guard takeBudget(4 + length) else { return false }
-    frameReservation = 4 + length
-    return true
   }
 
   /// How much the next read may take: 64 KiB, or the rest of a large frame begun.
@@ -201,23 +173,12 @@ final class Connection: @unchecked Sendable {
     case .dispatch(let request):
       dispatch(request, bytes: 4 + frame.readableBytes)
     }
-    // Taken before its payload was read, and not kept by an ingest.
-    if frameReservation > 0 {
-      server.ingestBudget.give(frameReservation)
-      frameReservation = 0
-    }
   }
 
   /// Takes an ingest request's bytes from the server's budget, waiting while they do not fit
   /// (this connection reads nothing meanwhile; the answers gathered so far are written first);
   /// false when the connection closed first, or its peer did (the request is then not run).
   private func takeBudget(_ bytes: Int) -> Bool {
-    // The frame being handled took them before its payload was read.
-    if frameReservation > 0 {
-      assert(frameReservation == bytes, "the reservation is the handled frame's")
-      frameReservation = 0
-      return true
-    }
     flush()
     let socket = self.socket
     return server.ingestBudget.take(bytes) { socket.isShut || UnixSocket.peerClosed(socket.fd) }

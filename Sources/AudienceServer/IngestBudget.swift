@@ -1,7 +1,6 @@
 /// The bytes of ingest requests (Ingest frames, and the batches of ingest streams) the server
-/// holds at once, across connections: taken when a request is read (a large frame of any kind
-/// from when its header is, `Connection.reserveFrameBeingRead`), given back once the store has
-/// answered it (or, for a frame that is not an ingest, once it is handled). A connection whose ingest does not fit waits before taking more of its
+/// holds at once, across connections: taken when a request is read, given back once the store
+/// has answered it. A connection whose ingest does not fit waits before taking more of its
 /// requests (its reader stops; nothing is refused), so that many connections pipelining large
 /// batches cannot grow the server's memory without bound: each connection's own limits
 /// (`maxInFlightPerConnection`, a stream's window) bound one connection, not a thousand.

@@ -120,45 +120,6 @@ struct IngestBudgetTests {
     #expect(seen > 0 && seen <= limit, "peak \(seen), limit \(limit)")
   }
 
-  /// A frame's bytes count from when its header is read: every connection may be reading a
-  /// frame of up to `--max-frame-bytes`, and a thousand connections each sending the first bytes
-  /// of a 4 MiB frame held 4 GiB whatever the budget. One that does not fit waits, unread;
-  /// an ingest keeps the bytes it took, anything else gives them back once handled.
-  @Test func aFrameBeingReadCountsAgainstTheBudget() async throws {
-    var buffer = ByteBuffer()
-    WireCodec.encode(WireRequest(id: 2, body: .ingest(Self.batch(7, bytes: 250_000))), into: &buffer)
-    let frame = Array(buffer.readableBytesView)
-    try await withInProcessServer(SlowStore(delay: .zero), configure: { $0.maxIngestBytes = 300_000 }) { server, path, _ in
-      let budget = server.ingestBudget
-      func until(_ what: String, _ done: () -> Bool) async throws {
-        for _ in 0..<1_000 where !done() { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(done(), "\(what): held \(budget.held), waiting \(budget.waiting)")
-      }
-      let a = try RawSocket(path: path), b = try RawSocket(path: path)
-      try a.hello()
-      try b.hello()
-      a.send(Array(frame[..<1_000]))
-      try await until("a's frame taken") { budget.held == frame.count }
-      b.send(Array(frame[..<1_000]))
-      try await until("b's frame waits") { budget.waiting == 1 }
-      #expect(budget.held == frame.count)
-      a.send(Array(frame[1_000...]))
-      #expect(try a.readResponse()?.status.code == .ok)
-      try await until("b's frame taken once a's was answered") { budget.waiting == 0 && budget.held == frame.count }
-      b.send(Array(frame[1_000...]))
-      #expect(try b.readResponse()?.status.code == .ok)
-      try await until("all given back") { budget.held == 0 }
-      // A large frame that is not an ingest (here one that does not decode) gives its bytes back.
-      var junk: [UInt8] = [0, 1, 0, 0]  // 65,536 bytes follow
-      junk += [UInt8](repeating: 0xFF, count: 1_000)
-      a.send(junk)
-      try await until("the junk frame taken") { budget.held == 65_540 }
-      a.send([UInt8](repeating: 0xFF, count: 65_536 - 1_000))
-      #expect(try a.readResponse()?.status.code == .invalidArgument)
-      try await until("the junk frame given back") { budget.held == 0 }
-    }
-  }
-
   /// First come, first served: a request waiting for room is not passed by later ones that
   /// would fit (a large frame starved while small ones kept filling the room as it freed).
   @Test func aLargeRequestIsNotStarvedBySmallOnes() {
