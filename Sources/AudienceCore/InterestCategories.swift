@@ -34,15 +34,27 @@ public struct InterestCategories: Hashable, Sendable {
     ],
     fallback: "Other")
 
-  /// Reads the JSON form: `{"order": [...], "categories": {name: [keywords]}, "fallback": "Other"}`.
+  /// Reads the JSON form: `{"order": [...], "categories": {name: [keywords]}, "fallback": "Other"}`
+  /// (keys starting with `_`, such as the original file's `_comment`, are ignored). Anything else
+  /// is refused, naming the key: a category named twice (in `categories` or `order`), one
+  /// `order` leaves out, a `fallback` that is not a new non-empty name, an unknown key (a
+  /// misspelt `fallbak` was ignored, and repeated names gave Analyze's JSON repeated keys).
   /// - Parameters:
   ///   - json: the document.
   public init(json: JSONValue) throws(AudienceError) {
+    guard case .object(let members) = json else {
+      throw .invalidField("categories file", "must be a JSON object with \"categories\", and optionally \"order\" and \"fallback\"")
+    }
+    for (key, _) in members where !["order", "categories", "fallback"].contains(key) && !key.hasPrefix("_") {
+      throw .invalidField(key, "is not a key of a categories file (expected order, categories, fallback; keys starting with _ are ignored)")
+    }
     guard case .object(let cats)? = json["categories"] else {
       throw .invalidField("categories", "must be an object of category name to keyword list")
     }
     var keywords: [String: [String]] = [:]
     for (name, value) in cats {
+      guard !name.trimmingWhitespace().isEmpty else { throw .invalidField("categories", "a category's name is empty") }
+      guard keywords[name] == nil else { throw .invalidField("categories.\(name)", "is named twice") }
       guard case .array(let xs) = value else { throw .invalidField("categories.\(name)", "must be a list of strings") }
       keywords[name] = try xs.map { x throws(AudienceError) in
         guard case .string(let s) = x else { throw .invalidField("categories.\(name)", "must be a list of strings") }
@@ -50,16 +62,30 @@ public struct InterestCategories: Hashable, Sendable {
       }
     }
     var order = cats.map(\.0)
-    if case .array(let xs)? = json["order"] {
+    if let given = json["order"] {
+      guard case .array(let xs) = given else { throw .invalidField("order", "must be a list of the categories' names") }
       order = try xs.map { x throws(AudienceError) in
-        guard case .string(let s) = x, keywords[s] != nil else {
-          throw .invalidField("order", "must list names of categories")
-        }
+        guard case .string(let s) = x else { throw .invalidField("order", "must be a list of the categories' names") }
+        guard keywords[s] != nil else { throw .invalidField("order", "names \"\(s)\", which is not in categories") }
         return s
+      }
+      if let twice = order.enumerated().first(where: { order[..<$0.offset].contains($0.element) })?.element {
+        throw .invalidField("order", "names \"\(twice)\" twice")
+      }
+      if let left = cats.map(\.0).first(where: { !order.contains($0) }) {
+        throw .invalidField("order", "leaves out \"\(left)\" (list every category, in priority order)")
       }
     }
     var fallback = "Other"
-    if case .string(let f)? = json["fallback"] { fallback = f }
+    if let given = json["fallback"] {
+      guard case .string(let f) = given, !f.trimmingWhitespace().isEmpty else {
+        throw .invalidField("fallback", "must be a non-empty name")
+      }
+      guard keywords[f] == nil else { throw .invalidField("fallback", "\"\(f)\" is also a category's name") }
+      fallback = f
+    } else if keywords[fallback] != nil {
+      throw .invalidField("fallback", "the default, \"Other\", is a category's name here: name the fallback")
+    }
     self.init(order: order, keywords: keywords, fallback: fallback)
   }
 

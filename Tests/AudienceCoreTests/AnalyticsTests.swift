@@ -34,6 +34,34 @@ struct AnalyticsTests {
     #expect(c.category(of: ["X"]) == "B")
     #expect(c.category(of: ["z"]) == "None")
     #expect(throws: AudienceError.self) { try InterestCategories(json: JSONValue(parsing: #"{"order": ["Q"], "categories": {}}"#)) }
+    // The original file, its _comment included, reads as the standard categories.
+    let original = #"{"_comment": "rules", "order": ["Sports", "Tech", "Movies", "Finance"], "categories": {"Sports": ["sports", "football", "basketball", "cricket", "tennis"], "Tech": ["tech", "ai", "gadgets", "programming", "blockchain"], "Movies": ["movies", "hollywood", "bollywood", "action", "drama"], "Finance": ["finance", "stock market", "investment", "banking", "crypto"]}, "fallback": "Other"}"#
+    #expect(try InterestCategories(json: JSONValue(parsing: original)) == .standard)
+  }
+
+  /// A malformed categories file is refused, naming the key (these were taken silently: an
+  /// `order` or `fallback` of the wrong type ignored, repeated names made Analyze's JSON repeat
+  /// keys, a category left out of `order` counted under the fallback).
+  @Test(arguments: [
+    (#"{"order": "Fun", "categories": {"Fun": ["gaming"]}}"#, "order"),
+    (#"{"categories": {"Fun": ["gaming"]}, "fallback": 5}"#, "fallback"),
+    (#"{"categories": {"Fun": ["gaming"]}, "fallback": " "}"#, "fallback"),
+    (#"{"categories": {"Fun": ["gaming"]}, "fallback": "Fun"}"#, "fallback"),
+    (#"{"categories": {"Other": ["gaming"]}}"#, "fallback"),
+    (#"{"order": ["Fun", "Fun", "Money"], "categories": {"Money": ["crypto"], "Fun": ["gaming"]}}"#, "order"),
+    (#"{"order": ["Fun"], "categories": {"Money": ["crypto"], "Fun": ["gaming"]}}"#, "order"),
+    (#"{"categories": {"Fun": ["gaming"], "Fun": ["games"]}}"#, "categories.Fun"),
+    (#"{"categories": {"": ["gaming"]}}"#, "categories"),
+    (#"{"categories": {"Fun": ["gaming"]}, "fallbak": "None"}"#, "fallbak"),
+    (#"["Fun"]"#, "categories file"),
+  ])
+  func malformedCategoriesAreRefused(_ text: String, _ key: String) throws {
+    let json = try JSONValue(parsing: text)
+    #expect {
+      try InterestCategories(json: json)
+    } throws: { error in
+      (error as? AudienceError)?.field == key
+    }
   }
 
   @Test func reportCountsEachProfileOnce() throws {
