@@ -106,6 +106,12 @@ enum ProtoFilter {
       return .not(try decode(child, depth: depth + 1, path: "\(path).not"))
     case AUDIENCE__V1__FILTER__NODE_AGE:
       let (lo, hi) = try range(f.age, "age")
+      // As in an expression (age:200) and the CLI's --age-min: no record holds such an age.
+      for (bound, value) in [("min", lo), ("max", hi)] {
+        if let value, !(0...130).contains(value) {
+          throw .invalidField("\(path).age", "\(bound) \(value) is not an age (0 to 130)")
+        }
+      }
       return .age(min: lo, max: hi)
     case AUDIENCE__V1__FILTER__NODE_INCOME:
       let (lo, hi) = try range(f.income, "income")

@@ -211,6 +211,11 @@ struct HostileBytesTests {
     #expect(throws: AudienceError.invalidField("filter", "lists more than 4096 values; at most 4096")) { try decoded(.strings(.city, many)) }
     #expect(throws: AudienceError.invalidField("filter.age", "min 50 is above max 10")) { try decoded(.age(min: 50, max: 10)) }
     #expect(throws: AudienceError.invalidField("filter.created", "min 9 is above max 1")) { try decoded(.created(min: 9, max: 1)) }
+    // An age no record can hold is refused as in an expression (age:200) and by the CLI; a
+    // client's age_min=200 matched no one without a word.
+    #expect(throws: AudienceError.invalidField("filter.age", "min 200 is not an age (0 to 130)")) { try decoded(.age(min: 200, max: nil)) }
+    #expect(throws: AudienceError.invalidField("filter.age", "max -1 is not an age (0 to 130)")) { try decoded(.age(min: nil, max: -1)) }
+    _ = try decoded(.age(min: 0, max: 130))
   }
 
   @Test func aMillionLevelsOfNotIsRejectedWithoutRecursingIntoIt() {

@@ -30,6 +30,7 @@ struct Analyze: AsyncParsableCommand {
     guard (1...1000).contains(top) else { throw ValidationError("--top must be in 1...1000") }
     guard (1...1000).contains(bins) else { throw ValidationError("--bins must be in 1...1000") }
     guard (1...20).contains(k) else { throw ValidationError("--k must be in 1...20") }
+    if let html, html.isEmpty { throw ValidationError("--html needs a file name") }
     _ = try parsedFeatures()
   }
 

@@ -17,10 +17,27 @@ enum Output {
   }
 
   private static func emit(_ text: String, flush: Bool) {
-    var line = text
+    var line = toTerminal ? Self.printable(text) : text
     line.append("\n")
     let failure = line.withUTF8 { audience_stdout_write($0.baseAddress, $0.count, flush ? 1 : 0) }
     if failure != 0 { standardOutputFailed(failure) }
+  }
+
+  /// Whether standard output is a terminal: stored values are then shown with their control
+  /// characters replaced (`printable`).
+  private static let toTerminal = isatty(1) != 0
+  private static let errorsToTerminal = isatty(2) != 0
+
+  /// `text` with control characters other than line breaks and tabs (C0, DEL, and C1 such as
+  /// U+009B, which terminals honouring 8-bit controls read as an escape sequence) replaced by
+  /// U+FFFD: a stored city could otherwise move the cursor, retitle the window or rewrite what
+  /// an analyst sees. Written to a file or a pipe, output keeps every character.
+  static func printable(_ text: String) -> String {
+    func isControl(_ v: UInt32) -> Bool { (v < 0x20 && v != 0x0A && v != 0x09) || (0x7F...0x9F).contains(v) }
+    guard text.unicodeScalars.contains(where: { isControl($0.value) }) else { return text }
+    var out = String.UnicodeScalarView()
+    for scalar in text.unicodeScalars { out.append(isControl(scalar.value) ? "\u{FFFD}" : scalar) }
+    return String(out)
   }
 
   /// Flushes standard output; a failure ends the process (`standardOutputFailed`).
@@ -49,7 +66,8 @@ enum Output {
   }
 
   static func stderr(_ text: String) {
-    let line = text + "\n"
+    // A message may quote what the server stored or was sent (a cookie not found).
+    let line = (errorsToTerminal ? printable(text) : text) + "\n"
     _ = line.withCString { write(2, $0, strlen($0)) }
   }
 

@@ -26,7 +26,7 @@ struct Watch: AsyncParsableCommand {
 
   @OptionGroup var global: GlobalOptions
   @OptionGroup var filters: FilterOptions
-  @Option(name: .customLong("max-events"), parsing: .unconditional, help: "Stop after this many enter/leave events.")
+  @Option(name: .customLong("max-events"), parsing: .unconditional, help: "Stop after this many events (enter, leave and forgotten).")
   var maxEvents: Int?
 
   func validate() throws {

@@ -330,3 +330,43 @@ def test_flat_rows_from_a_dataframe_are_read(server):
         f2 = c.get_user("f2")["data"]
         assert (f2["location"]["city"], f2["demographics"]["age"], f2["demographics"]["gender"]) == ("Rome", 41, "Female")
         assert f2["created_at"] == "2025-03-10T15:30:00"
+
+
+def test_an_age_no_record_can_hold_is_refused_by_the_server(server):
+    # The CLI and expressions refused age:200; the protocol's filter matched no one without a word.
+    with Client(server) as c:
+        for bad in [{"age_min": 200}, {"age_max": -1}]:
+            with pytest.raises(AudienceError) as e:
+                c.query_cohort(count_only=True, **bad)
+            assert e.value.code == "INVALID_ARGUMENT" and "is not an age (0 to 130)" in e.value.message
+        assert c.query_cohort(count_only=True, age_min=0, age_max=130)["total"] == 0
+
+
+def test_control_characters_of_stored_values_do_not_reach_a_terminal(server):
+    # U+009B is CSI to terminals honouring 8-bit controls: a stored city could rewrite the screen.
+    import os
+    import pty
+    import subprocess
+    from .conftest import BIN_DIR
+    city = "Pa\u009b2Jris"
+    with Client(server) as c:
+        c.ingest([{"cookie": "tty", "location": {"city": city}}])
+    cmd = [str(BIN_DIR / "audience"), "user", "tty", "--socket", server]
+    piped = subprocess.run(cmd, capture_output=True, check=True).stdout.decode()
+    assert city in piped, "written to a pipe, every character is kept"
+    primary, secondary = pty.openpty()
+    p = subprocess.Popen(cmd, stdout=secondary, stderr=subprocess.DEVNULL)
+    os.close(secondary)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert p.wait(timeout=30) == 0
+    os.close(primary)
+    text = out.decode()
+    assert "Pa\ufffd2Jris" in text and "\u009b" not in text, text
