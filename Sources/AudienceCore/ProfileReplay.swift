@@ -44,6 +44,33 @@ public struct ProfileReplay: Sendable {
 
   var profile: Profile { graph.profile(profileID)! }
 
+  /// A cookie-scoped query's page (`query.cookie` set) over the replayed records, with cursors in
+  /// stored sequence numbers, as the embedded store's: a cursor names the first record of the
+  /// last cookie shown. In local numbers, records that joined or left the person between two
+  /// pages (a merge, a split) moved every position, and the next page repeated or skipped
+  /// cookies.
+  /// - Parameters:
+  ///   - query: the query.
+  ///   - categories: interest categories, for `category` predicates.
+  public func cohortPage(_ query: CohortQuery, categories: InterestCategories) throws(AudienceError) -> CohortPage {
+    var local = query
+    if let cursor = query.cursor, !cursor.isEmpty {
+      let digits = cursor.utf8.dropFirst()
+      guard cursor.first == "c", !digits.isEmpty, digits.allSatisfy({ (0x30...0x39).contains($0) }), let stored = UInt64(cursor.dropFirst())
+      else { throw .invalidField("cursor", "\(RecordNormalizer.quote(cursor)) is not a cursor of this query") }
+      // The records up to it, in local numbers (`storedSeqs` is increasing, 0 first).
+      var (lo, hi) = (0, storedSeqs.count)
+      while hi - lo > 1 {
+        let mid = (lo + hi) / 2
+        if storedSeqs[mid] <= stored { lo = mid } else { hi = mid }
+      }
+      local.cursor = "c\(lo)"
+    }
+    var page = try graph.query(local, categories: categories)
+    page.nextCursor = page.nextCursor.flatMap { Int($0.dropFirst()) }.map { "c\(storedSeqs[$0])" }
+    return page
+  }
+
   /// The merged view, showing `cookie` (nil: the latest record's cookie).
   public func view(cookie: String? = nil) -> Record {
     profile.view(cookie: cookie, interestCap: graph.limits.maxInterestsPerProfile)

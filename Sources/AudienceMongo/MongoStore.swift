@@ -217,12 +217,13 @@ public final class MongoStore: ProfileStore, Service {
     if let cookie = query.cookie {
       return try await run("QueryCohort") { [self] s in
         guard let replay = try replayOfPerson(s, .cookie(cookie)) else { return CohortPage(total: 0, users: [], nextCursor: nil) }
-        return try replay.replay.graph.query(query, categories: categories)
+        return try replay.replay.cohortPage(query, categories: categories)
       }
     }
     var after: Int64 = -1
     if let cursor = query.cursor, !cursor.isEmpty {
-      guard cursor.first == "p", let n = Int64(cursor.dropFirst()) else {
+      // Digits only, as the embedded store reads them ("p-5" was read as the start).
+      guard cursor.first == "p", cursor.utf8.dropFirst().allSatisfy({ (0x30...0x39).contains($0) }), let n = Int64(cursor.dropFirst()) else {
         throw AudienceError.invalidField("cursor", "\"\(cursor.prefix(40))\" is not a cursor of this query")
       }
       after = n

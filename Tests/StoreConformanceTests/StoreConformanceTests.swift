@@ -247,6 +247,36 @@ struct StoreConformanceTests {
     #expect(try await s.store.ingest(batch).allSatisfy { if case .duplicate = $0 { true } else { false } })
   }
 
+  /// A cookie-scoped cohort's cursor holds while records join or leave the person between pages:
+  /// each cookie that stays in the cohort is shown once. (The MongoDB store's cursor was a
+  /// position among the person's replayed records: after a merge the next page repeated pa1,
+  /// after a split it skipped pa1.) A cursor that is not one is refused by both.
+  @Test(arguments: StoreKind.allCases)
+  func cookieCohortPagesHoldThroughAMergeAndASplit(_ kind: StoreKind) async throws {
+    let s = try StoreUnderTest.open(kind)
+    defer { Task { await s.close() } }
+    func page(_ limit: Int, _ cursor: String?) async throws -> CohortPage {
+      try await s.store.queryCohort(CohortQuery(cookie: "pa1", limit: limit, cursor: cursor), categories: .standard)
+    }
+    _ = try await s.store.ingest([R.record("pb1", "pby@x.com", minute: 1)])
+    _ = try await s.store.ingest([R.record("pa1", "pax@x.com", minute: 2)])
+    _ = try await s.store.ingest([R.record("pa2", "pax@x.com", minute: 3)])
+    let first = try await page(1, nil)
+    #expect(first.users.map(\.cookie) == ["pa1"], "\(kind)")
+    _ = try await s.store.ingest([R.record("pb1", "pax@x.com", minute: 4)])  // pb1 joins: a merge
+    #expect(try await page(5, first.nextCursor).users.map(\.cookie) == ["pa2"], "\(kind): after a merge")
+    let merged = try await page(1, nil)
+    #expect(merged.users.map(\.cookie) == ["pb1"], "\(kind)")
+    _ = try await s.store.split(cookie: "pb1")
+    #expect(try await page(5, merged.nextCursor).users.map(\.cookie) == ["pa1", "pa2"], "\(kind): after a split")
+    for bad in ["c-1", "cx", "p1"] {
+      await #expect(throws: AudienceError.self, "\(kind): \(bad)") { _ = try await page(1, bad) }
+    }
+    await #expect(throws: AudienceError.self, "\(kind)") {
+      _ = try await s.store.queryCohort(CohortQuery(limit: 1, cursor: "p-5"), categories: .standard)
+    }
+  }
+
   /// Health's "degraded" on the MongoDB store: a write MongoDB refuses (a full disk, a user without
   /// write rights) is noted until a write succeeds; a batch of duplicates writes nothing and
   /// leaves it. (The MongoDB store said "serving" while every write failed.)
