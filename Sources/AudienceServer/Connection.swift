@@ -35,6 +35,12 @@ final class Connection: @unchecked Sendable {
   private var partialFrameStart = 0
   private var lastCheck = ContinuousClock.now
   private var closing = false
+  /// The frame of 64 KiB or more being read, once its header was: its place among the server's
+  /// (`IngestBudget.beginFrame`) and the bytes of it taken from the ingest budget as they came.
+  private var largeFrame: (place: UInt64, taken: Int)?
+  /// The bytes of the frame being handled already in the budget (taken while it was read): its
+  /// request keeps them (`takeBudget`), or `handle` gives them back.
+  private var frameTaken = 0
   /// Each waiting batch carries its validation, started as it was accepted.
   private let streams = Guarded(IngestStreams<Task<RequestRouter.PreparedBatch, Never>>())
   private static let allocator = ByteBufferAllocator()
@@ -57,10 +63,35 @@ final class Connection: @unchecked Sendable {
       // Nobody is left to read watch events.
       context.stopAllWatches()
       socket.readerStopped()
+      if let frame = largeFrame {
+        server.ingestBudget.endFrame(frame.place, taken: frame.taken)
+        server.ingestBudget.give(frame.taken)
+      }
     }
     while !closing, socket.waitToRead(maxRunning: server.configuration.maxInFlightPerConnection) {
       makeRoom()
-      switch UnixSocket.receive(socket.fd, into: &inbound, room: readSize) {
+      // The next read: of a large frame begun, as much of it as the budget makes room for.
+      var chunk = Self.plainRead
+      var taken = 0
+      if let remaining = largeFrameRemaining {
+        switch takeChunk(of: remaining) {
+        case .taken(let bytes): (chunk, taken) = (bytes, bytes)
+        case .nothingArrived:
+          checkTimeouts()
+          continue
+        case .gone:
+          return finishClosed()
+        }
+      }
+      let before = inbound.readableBytes
+      let result = UnixSocket.receive(socket.fd, into: &inbound, room: readSize, atMost: chunk)
+      if taken > 0 {
+        // What the read did not use goes back at once.
+        let got = max(0, inbound.readableBytes - before)
+        largeFrame?.taken += got
+        if got < taken { server.ingestBudget.giveForFrame(taken - got) }
+      }
+      switch result {
       case .bytes:
         received = frameBytes + inbound.readableBytes
         // In flight while its requests are answered or started; draining, each is refused.
@@ -74,18 +105,63 @@ final class Connection: @unchecked Sendable {
       case .timedOut:
         checkTimeouts()
       case .closed:
-        // The peer sends no more; it may have shut down only its side (`shutdown(SHUT_WR)`,
-        // `nc -N`) and still read. The requests already taken are answered, then the
-        // connection closes; watches end (a peer that closed outright would hold them open).
-        context.stopAllWatches()
-        socket.waitUntilIdle()
-        socket.closeWhenWritten()
-        return
+        return finishClosed()
       }
     }
   }
 
-  /// How much the next read may take: 64 KiB, or the rest of a large frame begun.
+  /// The peer sends no more; it may have shut down only its side (`shutdown(SHUT_WR)`, `nc -N`)
+  /// and still read. The requests already taken are answered, then the connection closes;
+  /// watches end (a peer that closed outright would hold them open).
+  private func finishClosed() {
+    context.stopAllWatches()
+    socket.waitUntilIdle()
+    socket.closeWhenWritten()
+  }
+
+  /// Frames at least this long count against the server's ingest budget as they are read.
+  static let largeFrameBytes = 64 << 10
+  /// The most one read takes of a large frame (room taken from the budget before it).
+  static let largeFrameRead = 256 << 10
+  /// The most one read takes otherwise.
+  static let plainRead = 64 << 10
+
+  /// The bytes still to come of a frame of `largeFrameBytes` or more whose header was read.
+  private var largeFrameRemaining: Int? {
+    guard let length = inbound.getInteger(at: inbound.readerIndex, endianness: .big, as: UInt32.self).map(Int.init),
+      length <= server.configuration.maxFrameBytes, 4 + length >= Self.largeFrameBytes, 4 + length > inbound.readableBytes
+    else { return nil }
+    return 4 + length - inbound.readableBytes
+  }
+
+  enum Chunk { case taken(Int), nothingArrived, gone }
+
+  /// Waits (a second at most) for more of the large frame being read, then takes room for the
+  /// next read of it from the server's ingest budget, waiting (unread) while there is none: a
+  /// thousand connections each reading a 4 MiB frame held 4 GiB, whatever the budget. Room is
+  /// asked for once bytes have arrived, and what the read does not use is given back, so only
+  /// bytes received are held: a peer that sends a header and stops holds nothing (room taken
+  /// for the whole frame from its header let a few 4-byte headers stop every ingest).
+  private func takeChunk(of remaining: Int) -> Chunk {
+    if largeFrame == nil { largeFrame = (server.ingestBudget.beginFrame(), 0) }
+    guard UnixSocket.waitReadable(socket.fd, milliseconds: 1_000) else { return .nothingArrived }
+    // What the read that brought its header brought of it is counted with its first room (the
+    // buffer holds this frame alone: the frames before it were handled).
+    let first = inbound.readableBytes - largeFrame!.taken
+    let bytes = min(remaining, Self.largeFrameRead)
+    let started = ContinuousClock.now
+    flush()
+    let socket = self.socket
+    guard server.ingestBudget.takeForFrame(largeFrame!.place, first + bytes, unless: { socket.isShut || UnixSocket.peerClosed(socket.fd) })
+    else { return .gone }
+    largeFrame!.taken += first
+    // A wait for room is the server's, not the peer's: the frame's clock starts again.
+    if ContinuousClock.now - started > .milliseconds(100) { partialSince = nil }
+    return .taken(bytes)
+  }
+
+  /// Room the buffer makes before a read: 64 KiB, or the rest of a large frame begun (a read
+  /// takes at most `largeFrameRead` of it).
   private var readSize: Int {
     guard let length = inbound.getInteger(at: inbound.readerIndex, endianness: .big, as: UInt32.self),
       Int(length) <= server.configuration.maxFrameBytes
@@ -159,6 +235,19 @@ final class Connection: @unchecked Sendable {
   /// One whole frame: a request to decode and answer.
   private func handle(_ frame: ByteBuffer) {
     frameBytes += 4 + frame.readableBytes
+    // The large frame read after its header is this one, the first after it.
+    if let large = largeFrame {
+      server.ingestBudget.endFrame(large.place, taken: large.taken)
+      frameTaken = large.taken
+      largeFrame = nil
+    }
+    defer {
+      // Taken while it was read, and not kept by an ingest.
+      if frameTaken > 0 {
+        server.ingestBudget.give(frameTaken)
+        frameTaken = 0
+      }
+    }
     let action: ConnectionStateMachine.Action
     do {
       action = machine.received(try WireCodec.decodeRequest(frame))
@@ -179,6 +268,12 @@ final class Connection: @unchecked Sendable {
   /// (this connection reads nothing meanwhile; the answers gathered so far are written first);
   /// false when the connection closed first, or its peer did (the request is then not run).
   private func takeBudget(_ bytes: Int) -> Bool {
+    if frameTaken > 0 {
+      // Taken while the frame was read.
+      assert(frameTaken == bytes, "the frame's bytes taken are its own")
+      frameTaken = 0
+      return true
+    }
     flush()
     let socket = self.socket
     return server.ingestBudget.take(bytes) { socket.isShut || UnixSocket.peerClosed(socket.fd) }

@@ -72,7 +72,7 @@ struct Audienced: AsyncParsableCommand {
   @Option(
     name: .customLong("max-ingest-bytes"),
     parsing: .unconditional,
-    help: "Bytes of ingest requests held at once across connections, until the store has answered each; past it, a connection sending more waits, unread (one request alone always goes through).")
+    help: "Bytes of ingest requests held at once across connections, until the store has answered each, and of frames of 64 KiB or more while they are read; past it, a connection sending more waits, unread (one request alone always goes through).")
   var maxIngestBytes: Int = 64 << 20
 
   @Option(

@@ -120,6 +120,133 @@ struct IngestBudgetTests {
     #expect(seen > 0 && seen <= limit, "peak \(seen), limit \(limit)")
   }
 
+  /// The frame of an Ingest of `batch(tag, bytes: 250_000)` (about 218 KB).
+  static func largeFrame(_ tag: Int, id: UInt64 = 2) -> [UInt8] {
+    var buffer = ByteBuffer()
+    WireCodec.encode(WireRequest(id: id, body: .ingest(batch(tag, bytes: 250_000))), into: &buffer)
+    return Array(buffer.readableBytesView)
+  }
+
+  /// The next response on `socket`, read on a thread of its own: blocked in a test's task for
+  /// seconds, the read starved the other tests' tasks (idle clients were closed).
+  static func response(_ socket: RawSocket) async -> WireResponse? {
+    await onThread { (try? socket.readResponse()) ?? nil }
+  }
+
+  /// Polls `done` for up to 10 s; records a failure naming `what` if it never held.
+  static func until(_ budget: IngestBudget, _ what: String, _ done: () -> Bool) async throws {
+    for _ in 0..<1_000 where !done() { try await Task.sleep(for: .milliseconds(10)) }
+    #expect(done(), "\(what): held \(budget.held), waiting \(budget.waiting)")
+  }
+
+  /// A frame of 64 KiB or more counts as its bytes arrive: every connection may be reading a
+  /// frame of up to `--max-frame-bytes`, and 100 connections each sending all but the last byte
+  /// of a 4 MiB frame held 435 MiB, whatever the budget. A frame that is not an ingest gives its
+  /// bytes back once handled.
+  @Test func aLargeFrameCountsAgainstTheBudgetAsItArrives() async throws {
+    let frame = Self.largeFrame(7)
+    try await withInProcessServer(SlowStore(delay: .zero), configure: { $0.maxIngestBytes = 1 << 20 }) { server, path, _ in
+      let budget = server.ingestBudget
+      let a = try RawSocket(path: path)
+      try a.hello()
+      a.send(Array(frame[..<150_000]))
+      try await Self.until(budget, "the frame's bytes received") { budget.held == 150_000 }
+      a.send(Array(frame[150_000...]))
+      #expect((await Self.response(a))?.status.code == .ok)
+      try await Self.until(budget, "all given back") { budget.held == 0 }
+      // One that does not decode gives its bytes back.
+      var junk: [UInt8] = [0, 1, 0, 0]  // 65,536 bytes follow
+      junk += [UInt8](repeating: 0xFF, count: 65_536)
+      a.send(Array(junk[..<1_000]))
+      try await Task.sleep(for: .milliseconds(50))
+      a.send(Array(junk[1_000...]))
+      #expect((await Self.response(a))?.status.code == .invalidArgument)
+      try await Self.until(budget, "the junk frame given back") { budget.held == 0 }
+    }
+  }
+
+  /// Headers alone hold nothing: room was once taken for a whole frame from its header, and a
+  /// few 4-byte headers of 4 MiB frames stopped every ingest until `--frame-timeout`.
+  @Test func headersAloneHoldNoRoom() async throws {
+    try await withInProcessServer(SlowStore(delay: .zero), configure: { $0.maxIngestBytes = 1 << 20 }) { server, path, _ in
+      var idle: [RawSocket] = []
+      for _ in 0..<8 {
+        let r = try RawSocket(path: path)
+        try r.hello()
+        r.send([0, 0x40, 0, 0])  // a 4 MiB frame, and nothing of it
+        idle.append(r)
+      }
+      try await Task.sleep(for: .milliseconds(200))
+      #expect(server.ingestBudget.held == 0)
+      let client = try await AudienceClient.connect(socketPath: path)
+      let started = ContinuousClock.now
+      #expect(try await client.ingest(Self.batch(1, bytes: 150_000)).accepted == 600)
+      #expect(ContinuousClock.now - started < .seconds(5), "the ingest waited behind headers")
+      await client.close()
+      _ = idle
+    }
+    // Nor is a frame larger than the budget, which goes through alone, held back by one (it
+    // waited for the header's --frame-timeout: only a frame holding bytes may pass the limit).
+    try await withInProcessServer(SlowStore(delay: .zero), configure: { $0.maxIngestBytes = 100_000 }) { server, path, _ in
+      let stalled = try RawSocket(path: path)
+      try stalled.hello()
+      stalled.send([0, 0x0F, 0x42, 0x40, 0x0A])  // a 1,000,000-byte frame, one byte of it
+      try await Task.sleep(for: .milliseconds(200))
+      let client = try await AudienceClient.connect(socketPath: path)
+      let started = ContinuousClock.now
+      #expect(try await client.ingest(Self.batch(2, bytes: 1_000_000)).accepted == 4000)
+      #expect(ContinuousClock.now - started < .seconds(5), "the large ingest waited behind a stalled header")
+      #expect(server.ingestBudget.held == 0)
+      await client.close()
+      _ = stalled
+    }
+  }
+
+  /// Partly read frames that fill the budget do not stall one another: the frame begun first
+  /// reads on past the limit, the others wait; and a wait for room does not count against the
+  /// waiting frame's `--frame-timeout` (it closed a connection whose peer sent promptly). Here
+  /// the first frame's peer stops: once its frame times out, the second reads on and is answered.
+  @Test func partlyReadFramesThatFillTheBudgetDoNotStall() async throws {
+    let config: (inout ServerConfiguration) -> Void = {
+      $0.maxIngestBytes = 100_000
+      $0.frameTimeout = .seconds(3)
+    }
+    try await withInProcessServer(SlowStore(delay: .zero), configure: config) { server, path, _ in
+      let budget = server.ingestBudget
+      let (fa, fb) = (Self.largeFrame(1), Self.largeFrame(2))
+      let a = try RawSocket(path: path), b = try RawSocket(path: path)
+      try a.hello()
+      try b.hello()
+      // Both past the budget: a (begun first) takes all it sent, b waits.
+      a.send(Array(fa[..<200_000]))
+      try await Self.until(budget, "a's bytes taken") { budget.held == 200_000 }
+      b.send(Array(fb[..<200_000]))
+      try await Self.until(budget, "b waits") { budget.waiting == 1 }
+      // a's peer stops: its frame times out, and b reads on.
+      #expect((await Self.response(a))?.status.code == .deadlineExceeded)
+      try await Self.until(budget, "b reads on") { budget.waiting == 0 }
+      // b's frame began more than --frame-timeout ago, most of it spent waiting for room.
+      try await Task.sleep(for: .milliseconds(500))
+      b.send(Array(fb[200_000...]))
+      #expect((await Self.response(b))?.status.code == .ok)
+      try await Self.until(budget, "all given back") { budget.held == 0 }
+      // And when both peers send on, both are answered (the first past the limit, alone).
+      let c = try RawSocket(path: path), d = try RawSocket(path: path)
+      try c.hello()
+      try d.hello()
+      let (fc, fd) = (Self.largeFrame(3), Self.largeFrame(4))
+      c.send(Array(fc[..<200_000]))
+      try await Self.until(budget, "c's bytes taken") { budget.held == 200_000 }
+      d.send(Array(fd[..<200_000]))
+      try await Self.until(budget, "d waits") { budget.waiting == 1 }
+      d.send(Array(fd[200_000...]))
+      c.send(Array(fc[200_000...]))
+      #expect((await Self.response(c))?.status.code == .ok)
+      #expect((await Self.response(d))?.status.code == .ok)
+      try await Self.until(budget, "all given back") { budget.held == 0 }
+    }
+  }
+
   /// First come, first served: a request waiting for room is not passed by later ones that
   /// would fit (a large frame starved while small ones kept filling the room as it freed).
   @Test func aLargeRequestIsNotStarvedBySmallOnes() {

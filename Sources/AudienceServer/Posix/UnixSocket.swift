@@ -40,6 +40,13 @@ enum UnixSocket {
   /// Closes a descriptor.
   static func close(_ fd: Int32) { _ = Glibc.close(fd) }
 
+  /// Waits at most `milliseconds` for bytes (or the end of the stream) to arrive; false when
+  /// none did.
+  static func waitReadable(_ fd: Int32, milliseconds: Int32) -> Bool {
+    var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+    return poll(&p, 1, milliseconds) == 1
+  }
+
   /// Whether the peer closed its end outright (POLLHUP), without reading: a peer that only shut
   /// down its sending side (`shutdown(SHUT_WR)`) still reads its answers, and is not gone.
   static func peerClosed(_ fd: Int32) -> Bool {
@@ -131,14 +138,15 @@ enum UnixSocket {
   /// What a read got.
   enum Received { case bytes, timedOut, closed }
 
-  /// Reads what has arrived (at most what `buffer` can take beyond `room` more bytes), blocking
-  /// until something does, the receive timeout passes, or the connection ends.
-  static func receive(_ fd: Int32, into buffer: inout ByteBuffer, room: Int) -> Received {
+  /// Reads what has arrived (at most `atMost` bytes, and what `buffer` can take once it has room
+  /// for `room` more), blocking until something does, the receive timeout passes, or the
+  /// connection ends.
+  static func receive(_ fd: Int32, into buffer: inout ByteBuffer, room: Int, atMost: Int = .max) -> Received {
     while true {
       var result = 0
       var failure: Int32 = 0
       buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { raw in
-        result = read(fd, raw.baseAddress, raw.count)
+        result = read(fd, raw.baseAddress, min(raw.count, atMost))
         failure = result < 0 ? errno : 0
         return max(result, 0)
       }
