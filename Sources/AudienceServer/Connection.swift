@@ -68,7 +68,26 @@ final class Connection: @unchecked Sendable {
         server.ingestBudget.give(frame.taken)
       }
     }
-    while !closing, socket.waitToRead(maxRunning: server.configuration.maxInFlightPerConnection) {
+    while !closing {
+      let maxRunning = server.configuration.maxInFlightPerConnection
+      if largeFrame != nil {
+        // Part way through a frame whose bytes hold budget: its clock must run while its peer
+        // does not take its responses (it held room until --idle-timeout), and stop while the
+        // server's own requests hold the reader.
+        let since = ContinuousClock.now
+        switch socket.waitToRead(maxRunning: maxRunning, milliseconds: 1_000) {
+        case .mayRead: break
+        case .shut: return
+        case .peerNotReading:
+          checkTimeouts()
+          continue
+        case .requestsRunning:
+          pauseFrameClock(since)
+          continue
+        }
+      } else if !socket.waitToRead(maxRunning: maxRunning) {
+        return
+      }
       makeRoom()
       // The next read: of a large frame begun, as much of it as the budget makes room for.
       var chunk = Self.plainRead
@@ -155,9 +174,17 @@ final class Connection: @unchecked Sendable {
     guard server.ingestBudget.takeForFrame(largeFrame!.place, first + bytes, unless: { socket.isShut || UnixSocket.peerClosed(socket.fd) })
     else { return .gone }
     largeFrame!.taken += first
-    // A wait for room is the server's, not the peer's: the frame's clock starts again.
-    if ContinuousClock.now - started > .milliseconds(100) { partialSince = nil }
+    // A wait for room is the server's, not the peer's.
+    pauseFrameClock(started)
     return .taken(bytes)
+  }
+
+  /// The frame's clock (`--frame-timeout`) does not count the time since `since`: the server
+  /// held the reader (it closed a connection whose peer sent promptly but waited for room).
+  private func pauseFrameClock(_ since: ContinuousClock.Instant) {
+    let now = ContinuousClock.now
+    if let started = partialSince { partialSince = started + (now - since) }
+    lastCheck = now
   }
 
   /// Room the buffer makes before a read: 64 KiB, or the rest of a large frame begun (a read

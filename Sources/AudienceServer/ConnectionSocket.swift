@@ -232,6 +232,19 @@ final class ConnectionSocket: Sendable {
     state.wait(until: { $0.shut || ($0.running < maxRunning && $0.queuedBytes <= highWater) }) { !$0.shut }
   }
 
+  /// Why the reader may not read yet (`waitToRead(maxRunning:milliseconds:)`).
+  enum ReadWait { case mayRead, shut, peerNotReading, requestsRunning }
+
+  /// `waitToRead` for at most `milliseconds`; when the time passed, whether the peer holds the
+  /// reader (it does not take its responses) or the server does (its requests are running).
+  func waitToRead(maxRunning: Int, milliseconds: Int) -> ReadWait {
+    let waited = state.wait(until: { $0.shut || ($0.running < maxRunning && $0.queuedBytes <= highWater) }, milliseconds: milliseconds) {
+      !$0.shut
+    }
+    if let waited { return waited ? .mayRead : .shut }
+    return state.withLock { $0.queuedBytes > highWater ? .peerNotReading : .requestsRunning }
+  }
+
   /// Blocks the reader while the queue is past the high-water mark. False once shut down.
   func waitForRoom() -> Bool {
     state.wait(until: { $0.shut || $0.queuedBytes <= highWater }) { !$0.shut }

@@ -247,6 +247,45 @@ struct IngestBudgetTests {
     }
   }
 
+  /// A peer part way through a large frame that does not take its responses (its reader stopped
+  /// with them queued) is closed at `--frame-timeout`: the bytes it sent hold budget, and it held
+  /// them, and every other ingest waiting for room, until `--idle-timeout`.
+  @Test func aPartFrameWhosePeerTakesNoResponsesTimesOut() async throws {
+    let config: (inout ServerConfiguration) -> Void = {
+      $0.maxIngestBytes = 200_000
+      $0.frameTimeout = .seconds(2)
+      $0.idleTimeout = .seconds(60)
+      $0.maxBufferedBytes = 65_536
+      $0.maxRecordsPerBatch = 100_000
+    }
+    try await withInProcessServer(SlowStore(delay: .zero), configure: config) { server, path, _ in
+      // Ingests whose records are all refused: answers of about 800 KB each, never read.
+      let refused = (0..<10_000).map { _ in RawRecord(cookie: "", phoneNumber: String(repeating: "x", count: 30)) }
+      var bytes: [UInt8] = []
+      for i in 0..<10 {
+        var b = ByteBuffer()
+        WireCodec.encode(WireRequest(id: UInt64(20 + i), body: .ingest(refused)), into: &b)
+        bytes += b.readableBytesView
+      }
+      var large = ByteBuffer()
+      WireCodec.encode(WireRequest(id: 9, body: .ingest(Self.batch(9, bytes: 1_000_000))), into: &large)
+      bytes += Array(large.readableBytesView)[..<250_000]
+      let x = try RawSocket(path: path)
+      try x.hello()
+      let all = bytes
+      let sending = Task.detached { await onThread { x.send(all) } }
+      try await Task.sleep(for: .milliseconds(1_500))
+      let client = try await AudienceClient.connect(socketPath: path)
+      let started = ContinuousClock.now
+      #expect(try await client.ingest([RawRecord(cookie: "small")]).accepted == 1)
+      #expect(ContinuousClock.now - started < .seconds(15), "waited \(ContinuousClock.now - started)")
+      await client.close()
+      shutdown(x.fd, Int32(SHUT_RDWR))
+      await sending.value
+      try await Self.until(server.ingestBudget, "all given back") { server.ingestBudget.held == 0 }
+    }
+  }
+
   /// First come, first served: a request waiting for room is not passed by later ones that
   /// would fit (a large frame starved while small ones kept filling the room as it freed).
   @Test func aLargeRequestIsNotStarvedBySmallOnes() {
