@@ -182,9 +182,9 @@ final class Connection: @unchecked Sendable {
   /// The frame's clock (`--frame-timeout`) does not count the time since `since`: the server
   /// held the reader (it closed a connection whose peer sent promptly but waited for room).
   private func pauseFrameClock(_ since: ContinuousClock.Instant) {
-    let now = ContinuousClock.now
-    if let started = partialSince { partialSince = started + (now - since) }
-    lastCheck = now
+    // Only the clock moves: a check may follow at once (setting the last check's time here
+    // kept a peer trickling a large frame from ever being checked).
+    if let started = partialSince { partialSince = started + (ContinuousClock.now - since) }
   }
 
   /// Room the buffer makes before a read: 64 KiB, or the rest of a large frame begun (a read

@@ -286,6 +286,28 @@ struct IngestBudgetTests {
     }
   }
 
+  /// A large frame trickled faster than once a second is still cut off at `--frame-timeout`
+  /// (each piece took room and paused the frame's clock, and marked the connection checked, so
+  /// it never was: the connection stayed open for good).
+  @Test func aLargeFrameTrickledIsStillCutOff() async throws {
+    try await withInProcessServer(SlowStore(delay: .zero), configure: { $0.frameTimeout = .seconds(2) }) { server, path, _ in
+      let frame = Self.largeFrame(5)
+      let x = try RawSocket(path: path)
+      try x.hello()
+      x.send(Array(frame[..<100_000]))
+      let started = ContinuousClock.now
+      var at = 100_000
+      while ContinuousClock.now - started < .seconds(8), !x.serverSentOrClosed() {
+        x.send([frame[at]])
+        at += 1
+        try await Task.sleep(for: .milliseconds(300))
+      }
+      #expect(ContinuousClock.now - started < .seconds(8), "the trickling connection stayed open")
+      #expect((await Self.response(x))?.status.code == .deadlineExceeded)
+      try await Self.until(server.ingestBudget, "its bytes given back") { server.ingestBudget.held == 0 }
+    }
+  }
+
   /// First come, first served: a request waiting for room is not passed by later ones that
   /// would fit (a large frame starved while small ones kept filling the room as it freed).
   @Test func aLargeRequestIsNotStarvedBySmallOnes() {

@@ -49,6 +49,13 @@ final class RawSocket: @unchecked Sendable {
     return try WireCodec.decodeResponse(ByteBuffer(bytes: payload))
   }
 
+  /// True when the server has sent something or closed (a response waits, or read returns 0),
+  /// without reading it: never blocks.
+  func serverSentOrClosed() -> Bool {
+    var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+    return poll(&p, 1, 0) == 1
+  }
+
   /// True when the server closed its side (read returns 0).
   func isClosedByPeer() -> Bool {
     var b: UInt8 = 0
