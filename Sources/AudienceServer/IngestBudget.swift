@@ -33,7 +33,9 @@ final class IngestBudget: Sendable {
   /// Requests waiting for room now.
   var waiting: Int { state.withLock { $0.waiting.count } }
 
-  /// Takes `bytes`, waiting while they do not fit or an earlier request waits; false when
+  /// Takes `bytes`, waiting while they do not fit or an earlier request waits (more than the
+  /// budget: until nothing is held but frames being read, which a peer that stops part way
+  /// holds until `--frame-timeout`, and every request behind waited as long); false when
   /// `gone()` became true first (the connection closed, or the server is closing it). Called on
   /// a connection's thread.
   /// - Parameters:
@@ -90,7 +92,8 @@ final class IngestBudget: Sendable {
       let taken = state.wait(
         until: { s in
           (frame != nil && s.reading.first == frame && s.held == s.partial)
-            || (s.waiting.first == ticket && (s.held == 0 || s.held + bytes <= limit))
+            || (s.waiting.first == ticket
+              && (s.held == 0 || s.held + bytes <= limit || (frame == nil && bytes > limit && s.held == s.partial)))
         }, milliseconds: 50
       ) { s -> Bool in
         s.waiting.removeAll { $0 == ticket }
