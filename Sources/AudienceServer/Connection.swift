@@ -14,35 +14,38 @@ import NIOCore
 ///   `maxInFlightPerConnection` at once, past which the thread stops reading (backpressure);
 /// - Watch runs as a task that streams events until cancelled (not counted as in flight).
 ///
+/// How reads count against the server's ingest budget is in Connection+Budget.swift; an ingest
+/// stream's committer in Connection+Committer.swift (the members they share are internal).
+///
 /// Everything but `streams` (shared with the committers) is this thread's alone.
 final class Connection: @unchecked Sendable {
   let socket: ConnectionSocket
-  private let server: AudienceServer
-  private let router: RequestRouter
-  private let context: ConnectionContext
+  let server: AudienceServer
+  let router: RequestRouter
+  let context: ConnectionContext
   private let logger: Logger
   private var decoder: FrameDecoder
   private var machine: ConnectionStateMachine
-  private var inbound: ByteBuffer
+  var inbound: ByteBuffer
   private var outgoing: ByteBuffer
   /// Bytes received so far, and bytes of the frames cut so far (below while a frame is partial).
   private var received = 0
   private var frameBytes = 0
   private var lastBytes = 0
   private var lastActivity = ContinuousClock.now
-  private var partialSince: ContinuousClock.Instant?
+  var partialSince: ContinuousClock.Instant?
   /// `frameBytes` when `partialSince` was set: which frame the clock is timing.
   private var partialFrameStart = 0
   private var lastCheck = ContinuousClock.now
   private var closing = false
   /// The frame of 64 KiB or more being read, once its header was: its place among the server's
   /// (`IngestBudget.beginFrame`) and the bytes of it taken from the ingest budget as they came.
-  private var largeFrame: (place: UInt64, taken: Int)?
+  var largeFrame: (place: UInt64, taken: Int)?
   /// The bytes of the frame being handled already in the budget (taken while it was read): its
   /// request keeps them (`takeBudget`), or `handle` gives them back.
-  private var frameTaken = 0
+  var frameTaken = 0
   /// Each waiting batch carries its validation, started as it was accepted.
-  private let streams = Guarded(IngestStreams<Task<RequestRouter.PreparedBatch, Never>>())
+  let streams = Guarded(IngestStreams<Task<RequestRouter.PreparedBatch, Never>>())
   private static let allocator = ByteBufferAllocator()
 
   init(server: AudienceServer, socket: ConnectionSocket, context: ConnectionContext, logger: Logger) {
@@ -136,55 +139,6 @@ final class Connection: @unchecked Sendable {
     context.stopAllWatches()
     socket.waitUntilIdle()
     socket.closeWhenWritten()
-  }
-
-  /// Frames at least this long count against the server's ingest budget as they are read.
-  static let largeFrameBytes = 64 << 10
-  /// The most one read takes of a large frame (room taken from the budget before it).
-  static let largeFrameRead = 256 << 10
-  /// The most one read takes otherwise.
-  static let plainRead = 64 << 10
-
-  /// The bytes still to come of a frame of `largeFrameBytes` or more whose header was read.
-  private var largeFrameRemaining: Int? {
-    guard let length = inbound.getInteger(at: inbound.readerIndex, endianness: .big, as: UInt32.self).map(Int.init),
-      length <= server.configuration.maxFrameBytes, 4 + length >= Self.largeFrameBytes, 4 + length > inbound.readableBytes
-    else { return nil }
-    return 4 + length - inbound.readableBytes
-  }
-
-  enum Chunk { case taken(Int), nothingArrived, gone }
-
-  /// Waits (a second at most) for more of the large frame being read, then takes room for the
-  /// next read of it from the server's ingest budget, waiting (unread) while there is none: a
-  /// thousand connections each reading a 4 MiB frame held 4 GiB, whatever the budget. Room is
-  /// asked for once bytes have arrived, and what the read does not use is given back, so only
-  /// bytes received are held: a peer that sends a header and stops holds nothing (room taken
-  /// for the whole frame from its header let a few 4-byte headers stop every ingest).
-  private func takeChunk(of remaining: Int) -> Chunk {
-    if largeFrame == nil { largeFrame = (server.ingestBudget.beginFrame(), 0) }
-    guard UnixSocket.waitReadable(socket.fd, milliseconds: 1_000) else { return .nothingArrived }
-    // What the read that brought its header brought of it is counted with its first room (the
-    // buffer holds this frame alone: the frames before it were handled).
-    let first = inbound.readableBytes - largeFrame!.taken
-    let bytes = min(remaining, Self.largeFrameRead)
-    let started = ContinuousClock.now
-    flush()
-    let socket = self.socket
-    guard server.ingestBudget.takeForFrame(largeFrame!.place, first + bytes, unless: { socket.isShut || UnixSocket.peerClosed(socket.fd) })
-    else { return .gone }
-    largeFrame!.taken += first
-    // A wait for room is the server's, not the peer's.
-    pauseFrameClock(started)
-    return .taken(bytes)
-  }
-
-  /// The frame's clock (`--frame-timeout`) does not count the time since `since`: the server
-  /// held the reader (it closed a connection whose peer sent promptly but waited for room).
-  private func pauseFrameClock(_ since: ContinuousClock.Instant) {
-    // Only the clock moves: a check may follow at once (setting the last check's time here
-    // kept a peer trickling a large frame from ever being checked).
-    if let started = partialSince { partialSince = started + (ContinuousClock.now - since) }
   }
 
   /// Room the buffer makes before a read: 64 KiB, or the rest of a large frame begun (a read
@@ -291,42 +245,6 @@ final class Connection: @unchecked Sendable {
     }
   }
 
-  /// How many times its size a frame may take while protobuf-c unpacks it (20-37 measured for
-  /// millions of tiny fields: unknown ones, empty interests; 22 for compact records).
-  static let unpackFactor = 40
-
-  /// Unpacks a frame of `largeFrameBytes` or more only with room in the server's budget for
-  /// what protobuf-c may take doing it (`unpackFactor` times its size; alone, when that is more
-  /// than the budget), given back once unpacked: 8 connections each sending a 4 MiB request of
-  /// tiny unknown fields took over 1 GB at once. The frame's own bytes go back first (an ingest
-  /// takes them again when it is dispatched). Smaller frames unpack without it.
-  private func roomToUnpack(_ bytes: Int, _ unpack: () throws -> WireRequest) throws -> WireRequest {
-    guard bytes >= Self.largeFrameBytes else { return try unpack() }
-    if frameTaken > 0 {
-      server.ingestBudget.give(frameTaken)
-      frameTaken = 0
-    }
-    let room = bytes * Self.unpackFactor
-    guard takeBudget(room) else { throw WireStatus(.unavailable, "the connection closed while its request waited for room") }
-    defer { server.ingestBudget.give(room) }
-    return try unpack()
-  }
-
-  /// Takes an ingest request's bytes from the server's budget, waiting while they do not fit
-  /// (this connection reads nothing meanwhile; the answers gathered so far are written first);
-  /// false when the connection closed first, or its peer did (the request is then not run).
-  private func takeBudget(_ bytes: Int) -> Bool {
-    if frameTaken > 0 {
-      // Taken while the frame was read.
-      assert(frameTaken == bytes, "the frame's bytes taken are its own")
-      frameTaken = 0
-      return true
-    }
-    flush()
-    let socket = self.socket
-    return server.ingestBudget.take(bytes) { socket.isShut || UnixSocket.peerClosed(socket.fd) }
-  }
-
   private func dispatch(_ request: WireRequest, bytes: Int) {
     switch request.body {
     case .cancel(let target):
@@ -408,89 +326,12 @@ final class Connection: @unchecked Sendable {
     }
   }
 
-  /// Commits an ingest stream's waiting batches, all that are waiting each time, in order, until
-  /// none is left; acknowledges each batch once durable (one flush per commit). With the embedded
-  /// store the next group is queued while the previous one is being committed (two at most), so
-  /// its writer goes from one to the next without waiting for this task; with any other store
-  /// one group at a time. Groups are answered in the order they were queued, whatever order the
-  /// store reports them in.
-  private func startCommitter(stream: UInt64, generation: UInt64) {
-    let (router, context, socket, streams, budget) = (self.router, self.context, self.socket, self.streams, server.ingestBudget)
-    let writer = ResponseWriter(socket: socket)
-    let depth = router.queued == nil ? 1 : 2
-    typealias Group = [IngestStreams<Task<RequestRouter.PreparedBatch, Never>>.Waiting]
-    context.begin()
-    Task {
-      defer { context.end() }
-      let (results, sink) = AsyncStream.makeStream(of: (Int, Result<[IngestSummary], any Error>).self)
-      var next = results.makeAsyncIterator()
-      // Only the batches' request ids: a batch's validated records are the store's once queued
-      // (holding its task would keep them shared, and the store would copy them to move them).
-      var queued: [(index: Int, ids: [UInt64], bytes: Int)] = []
-      var reported: [Int: Result<[IngestSummary], any Error>] = [:]
-      var count = 0
-
-      /// Answers a committed group's batches; after a failure, the stream's waiting batches too.
-      func answer(_ ids: [UInt64], bytes: Int, _ result: Result<[IngestSummary], any Error>) {
-        var responses: [WireResponse]
-        var done = bytes
-        switch result {
-        case .success(let summaries):
-          responses = zip(ids, summaries).map { WireResponse(id: $0, body: .ingest($1)) }
-        case .failure(let error):
-          // The stream closes: its batches still waiting fail too, later ones are refused.
-          let rest = streams.withLock { $0.fail(stream, generation) }
-          for r in rest { r.prepared.cancel() }
-          done += rest.reduce(0) { $0 + $1.bytes }
-          responses = (ids + rest.map(\.id)).map { RequestRouter.failure($0, error) }
-        }
-        budget.give(done)
-        // Counted as acknowledged before the client can see the acknowledgements, so a client
-        // that sends on receipt is within its window.
-        streams.withLock { $0.acknowledged(stream, generation, responses.count) }
-        // Queued before they stop counting as running: a reader that saw the peer leave waits
-        // for nothing to run, then closes once the queue is written.
-        writer.post(responses)
-        socket.finished(responses.count)
-      }
-
-      /// Waits for the store to report a group, then answers every group reported, in order.
-      func settle() async {
-        guard let (index, result) = await next.next() else { return }
-        reported[index] = result
-        while let first = queued.first, let result = reported.removeValue(forKey: first.index) {
-          queued.removeFirst()
-          answer(first.ids, bytes: first.bytes, result)
-        }
-      }
-
-      while true {
-        var batches: Group = streams.withLock { $0.take(stream, generation, finishing: queued.isEmpty) }
-        if batches.isEmpty {
-          if queued.isEmpty { return }
-          await settle()
-          continue
-        }
-        var validated: [RequestRouter.PreparedBatch] = []
-        validated.reserveCapacity(batches.count)
-        for waiting in batches { validated.append(await waiting.prepared.value) }
-        let index = count
-        count += 1
-        queued.append((index, batches.map(\.id), batches.reduce(0) { $0 + $1.bytes }))
-        // The tasks go before the store takes their records (each task keeps its value).
-        batches.removeAll()
-        router.queueIngest(consume validated) { sink.yield((index, $0)) }
-        while queued.count >= depth { await settle() }
-      }
-    }
-  }
-
   private func write(_ response: WireResponse) {
     WireCodec.encode(response, into: &outgoing)
   }
 
   /// Writes the burst's responses.
-  private func flush() {
+  func flush() {
     guard outgoing.readableBytes > 0 else { return }
     socket.sendNow(outgoing)
     if outgoing.capacity > 1 << 20 { outgoing = Self.allocator.buffer(capacity: 16 << 10) } else { outgoing.clear() }
