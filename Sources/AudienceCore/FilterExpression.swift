@@ -131,20 +131,30 @@ private struct Parser {
     guard i < chars.count, chars[i] == ":" else { throw error("expected \":\" after \"\(field)\"") }
     i += 1
     let valueStart = i
-    let (value, alternatives) = try readValue()
+    let (value, alternatives, empty) = try readValue()
     guard !value.isEmpty else { throw error("expected a value for \(field)", at: valueStart) }
-    return try kind.filter(value, alternatives: alternatives) { message throws(AudienceError) in
+    let filter = try kind.filter(value, alternatives: alternatives) { message throws(AudienceError) in
       throw error("\(field): \(message)", at: valueStart)
     }
+    // `country:USA,` or `interest:AI,,ML`: a typo or a list built with nothing in it, which would
+    // otherwise be read as the alternatives that are there. (`income:50,000` is an amount.)
+    if let empty, filter.takesAlternatives {
+      throw error("\(field): an empty alternative (nothing between two commas, or after the last one)", at: empty)
+    }
+    return filter
   }
 
   /// A quoted string (with `\"` and `\\` escapes) or a bare run up to a space or parenthesis,
   /// or both one after the other (`"03/10/2025 15:30"..`, `.."03/10/2025 15:30"`): the value, and
   /// its alternatives, split at the commas outside quotes (`"Washington, D.C.",Boston` is two).
-  mutating func readValue() throws(AudienceError) -> (value: String, alternatives: [String]) {
+  /// - Returns: also where the first empty alternative ends (its comma, or the value's end),
+  ///   if there is one and there is a comma (`""` alone is one empty value, not a list).
+  mutating func readValue() throws(AudienceError) -> (value: String, alternatives: [String], emptyAt: Int?) {
     var out = ""
     var alternatives: [String] = []
     var current = ""
+    var emptyAt: Int?
+    var commas = false
     while i < chars.count, !chars[i].isWhitespace, chars[i] != "(", chars[i] != ")" {
       if chars[i] == "\"" {
         let open = i
@@ -160,7 +170,8 @@ private struct Parser {
       } else {
         out.append(chars[i])
         if chars[i] == "," {
-          if !current.isEmpty { alternatives.append(current) }
+          if !current.isEmpty { alternatives.append(current) } else if emptyAt == nil { emptyAt = i }
+          commas = true
           current = ""
         } else {
           current.append(chars[i])
@@ -168,8 +179,8 @@ private struct Parser {
         i += 1
       }
     }
-    if !current.isEmpty { alternatives.append(current) }
-    return (out, alternatives)
+    if !current.isEmpty { alternatives.append(current) } else if emptyAt == nil { emptyAt = i }
+    return (out, alternatives, commas ? emptyAt : nil)
   }
 }
 
@@ -283,5 +294,15 @@ private enum Field {
   private static func money(_ s: String) -> Int64? {
     guard let v = amount(s)?.rounded() else { return nil }
     return v < 9e18 ? Int64(v) : nil
+  }
+}
+
+extension Filter {
+  /// Whether the predicate reads a bare value's commas as alternatives (not an amount's).
+  fileprivate var takesAlternatives: Bool {
+    switch self {
+    case .field, .interestsAny, .category, .incomeLabel: true
+    default: false
+    }
   }
 }

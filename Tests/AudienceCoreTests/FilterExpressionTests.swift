@@ -52,6 +52,8 @@ struct FilterExpressionTests {
     // whole, commas included: an empty segment).
     #expect(try FilterExpression.parse(#"city:"Washington, D.C.",Boston"#) == .strings(.city, ["Washington, D.C.", "Boston"]))
     #expect(try FilterExpression.parse(#"interest:"Gaming",AI"#) == .interests(any: ["gaming", "ai"]))
+    // An amount's commas are not alternatives.
+    #expect(try FilterExpression.parse("income:50,000..") == .income(min: 50_000, max: nil))
   }
 
   /// Each error says where (the column, with the expression and a caret) and what was expected.
@@ -73,6 +75,13 @@ struct FilterExpressionTests {
     ("income:100k..50k", "column 8: income: 100k..50k is an empty range: 100k is past 50k"),
     ("created:2025-03-10..2025-03-09", "column 9: created: 2025-03-10..2025-03-09 is an empty range"),
     (#"created:"03/10/2025 15:30"#, "column 9: unterminated quoted value"),
+    // An empty alternative was dropped: `country:USA,` matched USA alone.
+    ("country:USA,", "column 13: country: an empty alternative (nothing between two commas, or after the last one)"),
+    ("interest:AI,,ML and age:30", "column 13: interest: an empty alternative"),
+    (",", "column 1: expected a predicate"),
+    ("category:,Tech", "column 10: category: an empty alternative"),
+    (#"city:"",Boston"#, "column 8: city: an empty alternative"),
+    ("income:High,", "column 13: income: an empty alternative"),
   ])
   func errorsSayWhereAndWhat(_ input: String, _ expected: String) {
     do {
