@@ -3,7 +3,7 @@ import AudienceWire
 import NIOCore
 
 /// How a connection's reads count against the server's ingest budget (`IngestBudget`): a frame
-/// of 64 KiB or more as its bytes arrive, room for protobuf-c to unpack one, an ingest's bytes
+/// of 64 KiB or more as its bytes arrive, room for protobuf-c to unpack one of 4 KiB or more, an ingest's bytes
 /// until the store answers it (docs/PROTOCOL.md).
 extension Connection {
   /// Frames at least this long count against the server's ingest budget as they are read.
@@ -56,14 +56,18 @@ extension Connection {
   /// How many times its size a frame may take while protobuf-c unpacks it (20-37 measured for
   /// millions of tiny fields: unknown ones, empty interests; 22 for compact records).
   static let unpackFactor = 40
+  /// Frames at least this long are unpacked only with room for them (`roomToUnpack`). Below it,
+  /// all connections unpacking at once take at most `--max-connections` x 4 KiB x 37 (155 MB at
+  /// 1,024; 2.4 GB when this was 64 KiB); a query's frame is seldom this long.
+  static let unpackCountsFrom = 4 << 10
 
-  /// Unpacks a frame of `largeFrameBytes` or more only with room in the server's budget for
+  /// Unpacks a frame of `unpackCountsFrom` or more only with room in the server's budget for
   /// what protobuf-c may take doing it (`unpackFactor` times its size; alone, when that is more
   /// than the budget), given back once unpacked: 8 connections each sending a 4 MiB request of
   /// tiny unknown fields took over 1 GB at once. The frame's own bytes go back first (an ingest
   /// takes them again when it is dispatched). Smaller frames unpack without it.
   func roomToUnpack(_ bytes: Int, _ unpack: () throws -> WireRequest) throws -> WireRequest {
-    guard bytes >= Self.largeFrameBytes else { return try unpack() }
+    guard bytes >= Self.unpackCountsFrom else { return try unpack() }
     if frameTaken > 0 {
       server.ingestBudget.give(frameTaken)
       frameTaken = 0

@@ -308,51 +308,6 @@ struct IngestBudgetTests {
     }
   }
 
-  /// protobuf-c may take 20-37 times a frame while unpacking it (millions of tiny unknown
-  /// fields): a large frame it unpacks waits for room for that, alone when it is more than the
-  /// budget (8 connections each sending a 4 MiB request of tiny fields took over 1 GB at once);
-  /// but not for frames being read, which a peer that stops part way holds until
-  /// `--frame-timeout` (it waited that long, and every ingest behind it).
-  @Test func aLargeFrameForProtobufCWaitsForRoomToUnpack() async throws {
-    // A Health request with 99 KB of unknown fields: 40 times that, 4 MB, is more than the budget.
-    var health = ByteBuffer()
-    WireCodec.encode(WireRequest(id: 5, body: .health), into: &health)
-    var payload = Array(health.readableBytesView.dropFirst(4))
-    for _ in 0..<33_000 { payload += [0xA0, 0x06, 0x00] }  // field 100, varint 0
-    let n = payload.count
-    let healthFrame = [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] + payload
-    let gate = SlowStore.Gate()
-    try await withInProcessServer(SlowStore(delay: .zero, gate: gate), configure: { $0.maxIngestBytes = 1 << 20 }) { server, path, _ in
-      let budget = server.ingestBudget
-      // An ingest the store has not answered holds room: the Health frame waits for it.
-      let client = try await AudienceClient.connect(socketPath: path)
-      let first = Task { try await client.ingest(Self.batch(1, bytes: 150_000)) }
-      try await Self.until(budget, "the ingest's bytes held") { budget.held > 100_000 }
-      let b = try RawSocket(path: path)
-      try b.hello()
-      b.send(healthFrame)
-      try await Self.until(budget, "the Health frame waits for room to unpack") { budget.waiting == 1 }
-      gate.open()
-      #expect(try await first.value.accepted == 600)
-      #expect((await Self.response(b))?.status.code == .ok)
-      try await Self.until(budget, "all given back") { budget.held == 0 }
-      // A frame being read that its peer stopped sending does not hold it back.
-      let frame = Self.largeFrame(8)
-      let a = try RawSocket(path: path)
-      try a.hello()
-      a.send(Array(frame[..<150_000]))
-      try await Self.until(budget, "a's bytes taken") { budget.held == 150_000 }
-      let started = ContinuousClock.now
-      b.send(healthFrame)
-      #expect((await Self.response(b))?.status.code == .ok)
-      #expect(ContinuousClock.now - started < .seconds(5), "the Health frame waited for a stalled frame")
-      a.send(Array(frame[150_000...]))
-      #expect((await Self.response(a))?.status.code == .ok)
-      try await Self.until(budget, "all given back") { budget.held == 0 }
-      await client.close()
-    }
-  }
-
   /// First come, first served: a request waiting for room is not passed by later ones that
   /// would fit (a large frame starved while small ones kept filling the room as it freed).
   @Test func aLargeRequestIsNotStarvedBySmallOnes() {
