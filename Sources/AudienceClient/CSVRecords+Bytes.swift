@@ -8,8 +8,13 @@ extension CSVRecords {
   /// else (a NUL, an age like `25.0` or ` 25`, an income like `50000.0`, a Python list, a list
   /// with whitespace at its ends) goes through `record(_:mayHoldNUL:)`, so both read every row
   /// alike (`CSVRecordsBytesTests`). Lists are split by the one splitter (`RecordJSON.listItems`).
-  /// - Throws: what `record(_:mayHoldNUL:)` throws for the row.
-  public func encode(_ row: borrowing CSVByteRow, into builder: inout EncodedRecords.Builder) throws(AudienceError) {
+  /// - Parameters:
+  ///   - checking: when given, the record is added only if it normalizes (what the server would
+  ///     refuse of it is refused here, with the normalizer's message).
+  /// - Throws: what `record(_:mayHoldNUL:)` throws for the row, or `checking` for its record.
+  public func encode(
+    _ row: borrowing CSVByteRow, into builder: inout EncodedRecords.Builder, checking: RecordNormalizer? = nil
+  ) throws(AudienceError) {
     if row.count > width {
       let extra = copy row
       try checkWidth(extra.count) { String(decoding: extra[$0], as: UTF8.self) }
@@ -22,9 +27,12 @@ extension CSVRecords {
     // A row the parser found unreadable (bad UTF-8) is the caller's to report; if it is passed
     // anyway, `record` reads it as strings do (U+FFFD), not its raw bytes.
     if !row.hasNUL, row.error == nil, read(row, into: &r) {
+      if let checking { _ = try checking.normalize(r) }
       builder.append(r)
     } else {
-      builder.append(try record(row.fields, mayHoldNUL: row.hasNUL))
+      let record = try record(row.fields, mayHoldNUL: row.hasNUL)
+      if let checking { _ = try checking.normalize(record) }
+      builder.append(record)
     }
   }
 

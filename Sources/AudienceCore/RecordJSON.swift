@@ -32,7 +32,7 @@ public enum RecordJSON {
     case nil, .null?: break
     case .array(let xs)?:
       r.interests = try xs.enumerated().map { (i, x) throws(AudienceError) in try text(x, "data.interests[\(i)]") }
-    case .string(let s)?: r.interests = splitList(s)
+    case .string(let s)?: r.interests = interestList(s)
     default: throw .invalidField("data.interests", "must be a list of strings")
     }
     return try r.refusingNUL()

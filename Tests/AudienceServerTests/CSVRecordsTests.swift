@@ -40,6 +40,10 @@ struct CSVRecordsTests {
   ] as [(String, [String])])
   func interestListsAreSplit(text: String, interests: [String]) throws {
     #expect(try Self.record(interests: text).interests == interests, "\(text)")
+    // A JSON line's interests written as one string read alike: pandas' read_csv then to_json
+    // writes "['Gaming']", which was stored as the one interest "['Gaming']".
+    let json = JSONValue.object([("cookie", .string("c1")), ("interests", .string(text))])
+    #expect(try RecordJSON.record(from: json).interests == interests, "\(text)")
   }
 
   /// Incomes pandas wrote as decimals lose their ".0"; any other text stays as written.

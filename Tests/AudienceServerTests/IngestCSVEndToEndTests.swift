@@ -113,6 +113,37 @@ struct IngestCSVEndToEndTests {
     #expect(await server.stop() == 0)
   }
 
+  /// --max-errors stops at the line for what the server would refuse too (an age past 130, an
+  /// empty cookie): such rows were counted when their batch was answered, so a batch of 500
+  /// rows with 50 of them gave 50 rejections at --max-errors 1, and a second file was read on
+  /// past the limit.
+  @Test func maxErrorsStopsAtTheLineTheServerWouldRefuse() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let path = server.directory + "/ages.csv"
+    let rows = (0..<500).map { "z\($0),\($0 % 10 == 1 ? 200 : 30)" }
+    try ("cookie,age\n" + rows.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    let run = try CLI.run(["ingest", path, "--max-errors", "1", "--json"], socket: server.socketPath)
+    let summary = try CLI.json(run)
+    #expect(summary["rejected"] == .int(1), "\(run.stdout)")
+    #expect(summary["accepted"] == .int(1), "\(run.stdout)")
+    #expect(summary["stopped_early"] == .bool(true), "\(run.stdout)")
+    guard case .array(let errors)? = summary["errors"] else { Issue.record("no errors"); return }
+    #expect(errors.map { $0["line"] } == [.int(3)])
+    #expect("\(errors)".contains("outside 0...130"), "\(errors)")
+    // Two files: two empty cookies in the first, then a bad age in the second is the third.
+    let a = server.directory + "/ma.jsonl", b = server.directory + "/mb.csv"
+    try "{\"cookie\":\"a1\"}\n{\"cookie\":\"\"}\n{\"cookie\":\"a2\"}\n{\"cookie\":\" \"}\n".write(
+      toFile: a, atomically: true, encoding: .utf8)
+    try "cookie,age\nb1,1\nb2,x\nb3,3\nb4,y\nb5,5\n".write(toFile: b, atomically: true, encoding: .utf8)
+    let two = try CLI.json(try CLI.run(["ingest", a, b, "--max-errors", "3", "--json"], socket: server.socketPath))
+    #expect(two["rejected"] == .int(3) && two["accepted"] == .int(3) && two["stopped_early"] == .bool(true), "\(two)")
+    #expect(try CLI.run(["user", "b1"], socket: server.socketPath).status == 0)
+    #expect(try CLI.run(["user", "b3"], socket: server.socketPath).status == 3)
+    #expect(await server.stop() == 0)
+  }
+
   /// A last record reaching --max-errors is no early stop: nothing was left unsent, and the
   /// summary said "stopped_early": true (and "stopped after 1 error"). A line after it is one.
   @Test func theLastRecordReachingMaxErrorsIsNoEarlyStop() async throws {

@@ -11,6 +11,11 @@ final class BatchSender {
   let maxBatchBytes: Int
   /// --max-errors: once this many records were rejected, no further batch is sent.
   let maxErrors: Int?
+  /// With --max-errors, each record is normalized before it is sent, so that what the server
+  /// would refuse of it is counted as its line is read, not once a batch is answered (a batch
+  /// of 1,000 rows went on past the limit). Its limits are the loosest: what only the server's
+  /// configuration refuses (a field's length, a blocked cookie) is still refused by the server.
+  let precheck: RecordNormalizer?
   private var lines: [(line: Int, file: String?)] = []
   /// The records of the batch being filled, encoded as they come.
   private var records = EncodedRecords.Builder()
@@ -25,6 +30,14 @@ final class BatchSender {
     self.batchSize = batchSize
     self.maxBatchBytes = maxBatchBytes
     self.maxErrors = maxErrors
+    precheck = maxErrors == nil ? nil : RecordNormalizer(limits: Self.loosestLimits)
+  }
+
+  /// Limits no server is looser than: no field length or interest count bound, nothing blocked.
+  static var loosestLimits: RecordLimits {
+    var limits = RecordLimits(maxFieldBytes: .max, maxInterestsPerRecord: .max)
+    limits.blockedIdentifiers = []
+    return limits
   }
 
   /// Keeps the batch being filled within `maxBatchBytes` once a record was added to it: a record
@@ -57,13 +70,20 @@ final class BatchSender {
   /// Parses one line; a line that is not a record is counted as rejected at once.
   func add(line: Int, file: String?, text: String, into tally: inout IngestTally) async throws {
     // The common line is encoded from its bytes (`RecordJSON.read`); any other is parsed whole.
-    let encoded = text.withUTF8InPlace { bytes in
+    let encoded = text.withUTF8InPlace { bytes -> Result<Bool, AudienceError> in
       var fields = RawRecordBytes()
-      guard RecordJSON.read(bytes, into: &fields) else { return false }
+      guard RecordJSON.read(bytes, into: &fields) else { return .success(false) }
+      if let precheck {
+        do throws(AudienceError) { _ = try precheck.normalize(fields) } catch { return .failure(error) }
+      }
       records.append(fields)
-      return true
+      return .success(true)
     }
-    if encoded {
+    if case .failure(let error) = encoded {
+      tally.reject(line: line, file: file, message: error.message)
+      return
+    }
+    if case .success(true) = encoded {
       if fit(line: line, file: file, into: &tally) { lines.append((line, file)) }
       try await sendFull(into: &tally)
       return
@@ -85,6 +105,12 @@ final class BatchSender {
 
   /// Queues one record; sends a batch when it is full.
   func add(line: Int, file: String?, record: consuming RawRecord, into tally: inout IngestTally) async throws {
+    if let precheck {
+      do throws(AudienceError) { _ = try precheck.normalize(record) } catch {
+        tally.reject(line: line, file: file, message: error.message)
+        return
+      }
+    }
     records.append(record)
     if fit(line: line, file: file, into: &tally) { lines.append((line, file)) }
     try await sendFull(into: &tally)
@@ -99,7 +125,7 @@ final class BatchSender {
   /// batch waits for `sendQueued`.
   func queue(_ row: borrowing CSVByteRow, _ mapping: CSVRecords, file: String?, into tally: inout IngestTally) {
     do {
-      try mapping.encode(row, into: &records)
+      try mapping.encode(row, into: &records, checking: precheck)
     } catch {
       tally.reject(line: row.line, file: file, message: error.message)
       return

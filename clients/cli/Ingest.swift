@@ -11,7 +11,8 @@ struct Ingest: AsyncParsableCommand {
     discussion: """
       `audience ingest --record JSON` sends one record; `audience ingest FILE...` streams JSON lines \
       (one record per line, the original {"data": {...}} shape or the bare object; dotted keys \
-      such as "location.city", as pandas' to_json writes them, are read where they point) or CSV (a header \
+      such as "location.city", as pandas' to_json writes them, are read where they point; interests \
+      written as one string are read as in CSV) or CSV (a header \
       row naming the columns: cookie, email, phone_number, created_at, state, country, city, age, \
       gender, income, education, interests, or the dotted names pandas writes such as \
       location.city and demographics.age; interests separated by ; or |, or a list as Python \
@@ -54,7 +55,7 @@ struct Ingest: AsyncParsableCommand {
   @Option(parsing: .unconditional, help: "Batches in flight on the ingest stream (0: the server's default, 32).") var window: Int = 0
   @Option(
     name: .customLong("max-errors"),
-    parsing: .unconditional, help: "Stop after this many rejected records. Batches then go one at a time; after a record the server rejects, the rest of its batch is kept and no other batch is sent.")
+    parsing: .unconditional, help: "Stop after this many rejected records. Each record is then checked as it is read, so the run stops at the line that reaches the limit; what only the server's settings refuse (a field past its length limit, a blocked cookie) is known when its batch is answered: the rest of that batch is kept and no other batch is sent.")
   var maxErrors: Int?
 
   func validate() throws {

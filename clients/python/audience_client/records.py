@@ -198,12 +198,65 @@ def record_to_proto(record):
     if _missing(interests):
         interests = []
     elif isinstance(interests, str):
-        interests = [x for x in interests.replace("|", ";").split(";") if x.strip()]
+        interests = interest_list(interests)
     elif isinstance(interests, dict) or not hasattr(interests, "__iter__"):
         raise ValueError("data.interests: must be a list of strings (or one string separated by ; or |)")
     # A list, a tuple, a numpy array or a pandas Series; gaps in it are dropped.
     r.interests.extend(_text(x, "data.interests") for x in interests if not _missing(x))
     return r
+
+
+def _split_list(s):
+    return [x for x in s.replace("|", ";").split(";") if x.strip()]
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
+
+
+def interest_list(s):
+    """Interests written as one string, read as the CLI reads them (RecordJSON.interestList):
+    `Tech;Gaming`, `Tech|Gaming`, or a list as Python writes one, `['Tech', 'Rock & Roll']`
+    (what pandas' read_csv then to_json writes), with Python's escapes; brackets around items
+    without quotes hold a plain list."""
+    t = s.strip()
+    if not (len(t) >= 2 and t[0] == "[" and t[-1] == "]"):
+        return _split_list(t)
+    inner = t[1:-1]
+    if "'" not in inner and '"' not in inner:
+        if ";" in inner or "|" in inner:
+            return _split_list(inner)
+        return [x for x in inner.split(",") if x.strip()]
+    items, current, quote, i = [], "", None, 0
+    while i < len(inner):
+        c = inner[i]
+        i += 1
+        if quote is not None:
+            if c == quote:
+                quote = None
+            elif c == "\\" and i < len(inner):
+                e = inner[i]
+                i += 1
+                width = {"x": 2, "u": 4, "U": 8}.get(e)
+                if width is None:
+                    current += _ESCAPES.get(e, "\\" + e)
+                    continue
+                digits = inner[i:i + width]
+                i += len(digits)
+                try:
+                    current += chr(int(digits, 16))
+                except ValueError:
+                    current += "\\" + e + digits
+            else:
+                current += c
+        elif c in "'\"":
+            quote = c
+        elif c == ",":
+            items.append(current.strip())
+            current = ""
+        else:
+            current += c
+    items.append(current.strip())
+    return [x for x in items if x]
 
 
 def _object(value, field):

@@ -251,6 +251,23 @@ def test_gaps_and_numbers_as_pandas_and_numpy_write_them(server):
         assert "nan" not in c.analyze(no_kmeans=True)["countries"]
 
 
+def test_interests_written_as_one_string_are_read_as_the_cli_reads_them(server):
+    # pandas' read_csv then to_json writes interests as the string "['Tech', 'AI']": it was
+    # stored as one interest with that text.
+    with Client(server) as c:
+        s = c.ingest([
+            {"data": {"cookie": "s1", "interests": "['Tech', 'Rock & Roll']"}},
+            {"data": {"cookie": "s2", "interests": "[]"}},
+            {"data": {"cookie": "s3", "interests": "Tech;AI|Music"}},
+            {"data": {"cookie": "s4", "interests": "['it\\'s', 'caf\\xe9']"}},
+        ])
+        assert (s["accepted"], s["rejected"]) == (4, 0), s
+        assert c.get_user("s1")["data"]["interests"] == ["Tech", "Rock & Roll"]
+        assert c.get_user("s2")["data"]["interests"] == []
+        assert c.get_user("s3")["data"]["interests"] == ["Tech", "AI", "Music"]
+        assert c.get_user("s4")["data"]["interests"] == ["it's", "caf\xe9"]
+
+
 def test_filter_keywords_refuse_what_the_cli_refuses(server):
     with Client(server) as c:
         for bad in [{"income_min": 50000.5}, {"income_min": "50k"}, {"age_max": "30"}, {"gender": ""},
