@@ -34,6 +34,10 @@ public struct CSVParser: Sendable {
   /// Carriage returns right after what closed a quoted field (skipped; kept to read the bytes
   /// again as the file had them).
   var returnsAfterQuote = 0
+  /// A carriage return outside quotes, dropped if a line break follows it (CRLF) and kept in
+  /// the field otherwise (a bare one inside `Ber\rlin` was dropped, changing the value; kept, it
+  /// is refused as a control character, as inside quotes).
+  private var pendingCR = false
   /// Where, in `field`, a doubled quote (`""`) of the file was kept as one: the field's bytes
   /// as the file had them are needed to read them again (`reread`).
   var undoubled: [Int] = []
@@ -109,12 +113,12 @@ public struct CSVParser: Sendable {
     while i < n {
       // Not at a carriage return: the general path drops it and the row starts after it (a run
       // of them would otherwise be scanned to the line's end once per byte).
-      if state == .fieldStart, ends.isEmpty, bytes[i] != 0x0D, let next = wholeLine(bytes, from: i, rows) {
+      if state == .fieldStart, !pendingCR, ends.isEmpty, bytes[i] != 0x0D, let next = wholeLine(bytes, from: i, rows) {
         i = next
         continue
       }
       switch state {
-      case .fieldStart where bytes[i] != 0x22 && bytes[i] != 0x2C && bytes[i] != 0x0A && bytes[i] != 0x0D:
+      case .fieldStart where !pendingCR && bytes[i] != 0x22 && bytes[i] != 0x2C && bytes[i] != 0x0A && bytes[i] != 0x0D:
         // An unquoted field that ends (with a comma or a line break) in this chunk becomes a
         // string straight from the chunk's bytes, not copied into `field` first.
         var j = i + 1
@@ -135,7 +139,7 @@ public struct CSVParser: Sendable {
           finishRow(rows)
         }
         i = j + 1
-      case .unquoted, .quoted:
+      case .unquoted where !pendingCR, .quoted:
         // A run of plain bytes: up to the next byte that means something in this state.
         let quoted = state == .quoted
         var j = i
@@ -175,6 +179,7 @@ public struct CSVParser: Sendable {
 
   /// The end of the file: passes the last row, if it did not end with a line break, to `rows`.
   public mutating func finish(rows: (borrowing CSVByteRow) -> Void) {
+    pendingCR = false  // the last line's CR
     if !started {
       started = true
       for h in bom { step(h, rows) }
@@ -196,6 +201,13 @@ public struct CSVParser: Sendable {
   }
 
   mutating func step(_ b: UInt8, _ rows: (borrowing CSVByteRow) -> Void) {
+    if pendingCR {
+      pendingCR = false
+      if b != 0x0A {
+        append(0x0D)
+        if state == .fieldStart { state = .unquoted }
+      }
+    }
     switch state {
     case .skipping:
       if b == 0x0A {
@@ -208,7 +220,7 @@ public struct CSVParser: Sendable {
         state = .quoted
         quoteLine = line
       case 0x2C: endField()
-      case 0x0D: break
+      case 0x0D: pendingCR = true
       case 0x0A:
         line += 1
         if ends.isEmpty { rowLine = line } else { endRow(rows) }
@@ -222,7 +234,7 @@ public struct CSVParser: Sendable {
       case 0x0A:
         line += 1
         endRow(rows)
-      case 0x0D: break
+      case 0x0D: pendingCR = true
       case 0x22: fail("a quote inside an unquoted field (quote the whole field and double the quote)")
       default: append(b)
       }

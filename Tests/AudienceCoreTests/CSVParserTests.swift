@@ -146,6 +146,17 @@ struct CSVParserTests {
     #expect(again[1] == CSVRow(line: 2, fields: ["2", "\rD"]), "\(again)")
   }
 
+  /// A carriage return outside quotes ends a line only before a line break (CRLF); elsewhere it
+  /// is part of the field, as inside quotes (`Ber\rlin` was read as "Berlin").
+  @Test(arguments: [1, 2, 3, 64])
+  func aBareCarriageReturnIsKept(chunk: Int) {
+    let rows = Self.parsed("c,city\r\ncrx1,Ber\rlin\r\ncrx2,\rx,\r\r\ncrx3,end\r", chunk: chunk)
+    #expect(rows == [
+      CSVRow(line: 1, fields: ["c", "city"]), CSVRow(line: 2, fields: ["crx1", "Ber\rlin"]),
+      CSVRow(line: 3, fields: ["crx2", "\rx", "\r"]), CSVRow(line: 4, fields: ["crx3", "end"]),
+    ], "\(rows)")
+  }
+
   /// Rows holding a NUL byte are flagged as they are parsed (quoted or not, in any field), so
   /// only those need their fields searched for it; the flag does not carry over to the next row.
   @Test func aNULByteFlagsItsRowOnly() {
