@@ -188,6 +188,16 @@ struct IngestInputErrorsTests {
     let messages = Self.errors(summary).compactMap { e -> String? in if case .string(let m)? = e["message"] { m } else { nil } }
     #expect(messages.contains("the lines end with a carriage return alone (CR); end them with LF or CRLF"), "\(messages)")
     #expect(messages.contains { $0.hasPrefix("header: ") && $0.hasSuffix("; the file is not read") && !$0.contains("read as rows") }, "\(messages)")
+    // An empty CSV file, or one of a byte order mark and blank lines, has no header: it was
+    // taken for a file of no records, exit 0.
+    let empty = server.directory + "/empty.csv", bom = server.directory + "/bom.csv"
+    try Self.write([], empty)
+    try Self.write([0xEF, 0xBB, 0xBF, 0x0D, 0x0A, 0x0A], bom)
+    let none = try CLI.run(["ingest", empty, bom, "--json"], socket: server.socketPath)
+    #expect(none.status == 1, "\(none.stderr)")
+    let noHeader = try CLI.json(none)
+    #expect(noHeader["failed_files"] == .int(2), "\(none.stdout)")
+    #expect("\(Self.errors(noHeader))".contains("no header row: the file is empty (blank lines or a byte order mark alone)"), "\(none.stdout)")
   }
 
   /// What only the server's settings refuse (a blocked cookie) is known when its batch is

@@ -369,6 +369,10 @@ struct Ingest: AsyncParsableCommand {
       } else {
         parser.finish(rows: take)
         done = true
+        // Not even a header: an export that wrote nothing was taken for a file without records.
+        if columns == nil, headerError == nil {
+          headerError = FileError(line: 0, message: "no header row: the file is empty" + (reader.bytesRead > 0 ? " (blank lines or a byte order mark alone)" : ""))
+        }
       }
       if let headerError { throw headerError }
       // As when each batch went out as it filled: the batches completed before a --max-errors
