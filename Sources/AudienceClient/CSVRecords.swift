@@ -28,8 +28,12 @@ public struct CSVRecords: Sendable {
   /// - Throws: `invalidArgument` when there is no `cookie` column or a column appears twice.
   public init(header: [String]) throws(AudienceError) {
     var found: [Column: Int] = [:]
+    var groups: [String] = []
     for (i, name) in header.enumerated() {
       var key = name.trimmingWhitespace().lowercased()
+      if key == "location" || key == "demographics" || key == "data.location" || key == "data.demographics" {
+        groups.append(name)
+      }
       for prefix in ["data.", "location.", "demographics."] where key.hasPrefix(prefix) {
         key.removeFirst(prefix.count)
       }
@@ -49,6 +53,18 @@ public struct CSVRecords: Sendable {
     names = columns.map { header[$0.1] }
     cookieColumn = found[.cookie]!
     cookieName = Array(header[cookieColumn].utf8)
+    groupColumns = groups
+  }
+
+  /// Columns named for a group of fields (`location`, `demographics`): a DataFrame of the
+  /// records' `data` objects, not normalized, writes each as one column of dictionaries, which
+  /// is not read; the caller warns of them.
+  public let groupColumns: [String]
+
+  /// What to say of a `groupColumns` column.
+  public static func groupWarning(_ name: String) -> String {
+    let example = name.trimmingWhitespace().lowercased().hasSuffix("location") ? "location.city" : "demographics.age"
+    return "column \"\(name)\" is not read: write each of its fields as a column of its own, such as \(example) (pandas: pd.json_normalize)"
   }
 
   /// Whether a field's bytes are `name`, a byte order mark before it allowed (the header of a

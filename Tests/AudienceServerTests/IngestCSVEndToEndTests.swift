@@ -233,4 +233,23 @@ struct IngestCSVEndToEndTests {
     #expect(try CLI.json(try CLI.run(["health", "--json"], socket: server.socketPath))["profiles"] == .int(2))
     #expect(await server.stop() == 0)
   }
+
+  /// A DataFrame of the records' `data` objects, not normalized, writes `location` and
+  /// `demographics` as columns of dictionaries: they were ignored without a word (city and age
+  /// lost, exit 0); each is now a warning naming the column.
+  @Test func groupColumnsAreWarnedOf() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    let r = try CLI.run(
+      ["ingest", "-", "--format", "csv", "--json"], socket: server.socketPath,
+      stdin: "cookie,location,demographics\ng1,\"{'city': 'Nice'}\",\"{'age': 30}\"\n")
+    let summary = try CLI.json(r)
+    #expect(summary["accepted"] == .int(1), "\(r.stdout)")
+    guard case .array(let warnings)? = summary["warnings"] else { Issue.record("no warnings: \(r.stdout)"); return }
+    #expect(warnings.count == 2 && warnings.allSatisfy { $0["line"] == .int(1) }, "\(warnings)")
+    #expect("\(warnings)".contains("column \\\"location\\\" is not read") || "\(warnings)".contains("column \"location\" is not read"), "\(warnings)")
+    #expect("\(warnings)".contains("demographics.age"), "\(warnings)")
+    #expect(await server.stop() == 0)
+  }
 }

@@ -329,7 +329,11 @@ struct Ingest: AsyncParsableCommand {
             headerError = FileError(line: row.line, message: "header: \(said); the file is not read")
             return
           }
-          do { columns = try CSVRecords(header: row.fields) } catch {
+          do {
+            let read = try CSVRecords(header: row.fields)
+            for group in read.groupColumns { summary.warn(line: row.line, file: name, message: CSVRecords.groupWarning(group)) }
+            columns = read
+          } catch {
             headerError = FileError(line: row.line, message: error.message)
           }
           return
