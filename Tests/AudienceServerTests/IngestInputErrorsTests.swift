@@ -39,6 +39,16 @@ struct IngestInputErrorsTests {
     #expect(Self.errors(summary).first?["message"] == .string("the line is not valid UTF-8"))
     #expect(try CLI.run(["user", "bom1", "--json"], socket: server.socketPath).status == 0)
     #expect(try CLI.run(["user", "bad\u{FFFD}", "--json"], socket: server.socketPath).status == 3)
+    // Files joined with `cat`: the second's byte order mark starts a later line (it was
+    // "invalid JSON at column 1"). A short array on a line says it is one; CSV read as JSON
+    // lines says to give --format csv.
+    let joined = server.directory + "/joined.jsonl"
+    try Self.write(Array(#"{"cookie":"j1"}"#.utf8) + [0x0A, 0xEF, 0xBB, 0xBF] + Array(#"{"cookie":"bom2"}"#.utf8) + Array("\n[{\"cookie\":\"a\"}]\n".utf8), joined)
+    let two = try CLI.json(try CLI.run(["ingest", joined, "--json"], socket: server.socketPath))
+    #expect(two["accepted"] == .int(2), "\(two)")
+    #expect("\(Self.errors(two))".contains("a JSON array, not a record object"), "\(two)")
+    let csv = try CLI.json(try CLI.run(["ingest", "-", "--json"], socket: server.socketPath, stdin: "cookie,age\nc1,3\n"))
+    #expect("\(Self.errors(csv))".contains("if this is CSV, give --format csv"), "\(csv)")
     #expect(await server.stop() == 0)
   }
 

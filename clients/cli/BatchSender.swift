@@ -91,10 +91,16 @@ final class BatchSender {
     let record: RawRecord
     do {
       let json = try JSONValue(parsing: text)
+      if case .array = json {
+        tally.reject(line: line, file: file, message: "a JSON array, not a record object: ingest takes JSON lines, one object per line (pandas: to_json(orient=\"records\", lines=True))")
+        return
+      }
       record = try RecordJSON.record(from: json)
       for message in RecordJSON.misplacedFields(in: json) { tally.warn(line: line, file: file, message: message) }
     } catch let e as JSONParseError {
-      tally.reject(line: line, file: file, message: e.description)
+      // A CSV file read as JSON lines (standard input without --format csv): say so on its first line.
+      let csv = line == 1 && !text.hasPrefix("{") && !text.hasPrefix("[") && text.contains(",")
+      tally.reject(line: line, file: file, message: e.description + (csv ? "; if this is CSV, give --format csv" : ""))
       return
     } catch let e as AudienceError {
       tally.reject(line: line, file: file, message: e.message)

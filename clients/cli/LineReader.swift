@@ -137,7 +137,8 @@ final class LineReader {
     if count > 0, line[count - 1] == 0x0D { count -= 1 }
     return line.withUnsafeBufferPointer { all -> Line in
       var bytes = UnsafeBufferPointer(rebasing: all[..<count])
-      if lineNumber == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = UnsafeBufferPointer(rebasing: bytes[3...]) }
+      // A byte order mark starts no JSON: the first line's, or a later file's joined with `cat`.
+      if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = UnsafeBufferPointer(rebasing: bytes[3...]) }
       let text = String(decoding: bytes, as: UTF8.self)
       // Decoding repairs invalid UTF-8, so a line that decodes to other bytes was not UTF-8.
       return text.utf8.count == bytes.count && text.utf8.elementsEqual(bytes) ? .text(text) : .notUTF8
