@@ -162,9 +162,12 @@ extension AudienceError {
     guard let first = holders.first else { return nil }
     let list = holders.joined(separator: ", ") + (more ? " and others" : "")
     let why = blocked ? "it is on --blocked-identifiers now" : "the cookie was split off its profile, or the identifier cap refused the link"
+    // Cookies that carry it may be different people: one command each (a helper ran the one
+    // suggested and was left with the other cookie's record, email and all).
+    let each = holders.count > 1 || more ? "; each of those cookies may be a different person: run it for each" : ""
     return AudienceError(
       .failedPrecondition,
-      "\(email) is linked to no person, but records of cookie \(list) carry it (\(why)): `audience \(command) --cookie \(first)` is about that cookie's person, with all of its records"
+      "\(email) is linked to no person, but records of cookie \(list) carry it (\(why)): `audience \(command) --cookie \(first)` is about that cookie's person, with all of its records\(each)"
     )
   }
 }

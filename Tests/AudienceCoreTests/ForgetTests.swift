@@ -38,4 +38,14 @@ struct ForgetTests {
       #expect(g.profileID(of: .cookie(gone.cookies[0])) != nil)
     }
   }
+
+  /// An email carried by the records of several cookies, linked to no person: those cookies
+  /// may be different people, and the refusal says to run the command for each.
+  @Test func anUnlinkedEmailOfSeveralCookiesSaysToRunTheCommandForEach() throws {
+    let one = try #require(AudienceError.unlinkedEmail("t@x.com", holders: ["k1"], more: false, blocked: true, command: "forget"))
+    #expect(!one.message.contains("for each"))
+    let two = try #require(AudienceError.unlinkedEmail("t@x.com", holders: ["k1", "k2"], more: false, blocked: true, command: "forget"))
+    #expect(two.message.hasSuffix("each of those cookies may be a different person: run it for each"), "\(two.message)")
+    #expect(AudienceError.unlinkedEmail("t@x.com", holders: [], more: false, blocked: false, command: "forget") == nil)
+  }
 }
