@@ -97,9 +97,16 @@ struct SplitEndToEndTests {
     guard case .enter(_, let entered)? = try await events.next() else { Issue.record("the watch did not see c1 enter"); return }
     #expect(entered.cookie == "c1")
 
+    #expect(try CLI.json(split)["unlinked_emails"] == .array([]))
+
     let unknown = try CLI.run(["split", "nobody"], socket: server.socketPath)
     #expect(unknown.status == 3)
     #expect(unknown.stderr.contains("NOT_FOUND"))
+
+    // A cookie alone in its profile keeps no email after a split: said, not left to be found.
+    _ = try await client.ingest([RawRecord(cookie: "lone", email: "lone@x.com", createdAt: "2025-03-05T10:00:00")])
+    let lone = try CLI.run(["split", "lone"], socket: server.socketPath)
+    #expect(lone.status == 0 && lone.stdout.contains("unlinked:  lone@x.com (held by no profile now"), "\(lone.stdout)")
 
     let before = try await client.user(cookie: "kiosk")
     await client.close()

@@ -29,7 +29,9 @@ struct Split: AsyncParsableCommand {
       arrives later (durable: it survives restarts). The profile it was in is rebuilt from its \
       records; it falls apart where only that cookie held it together. Prints the profiles it \
       became, the cookie's own first ({"profiles": [...]} with --json). Exits 3 for an unknown \
-      cookie. `audience history` shows the links this removed.
+      cookie. `audience history` shows the links this removed. Emails that no profile holds \
+      after it (a cookie alone in its profile keeps none) are listed as unlinked \
+      ("unlinked_emails" with --json): their records are then reached by cookie.
       """)
 
   @OptionGroup var global: GlobalOptions
@@ -41,14 +43,26 @@ struct Split: AsyncParsableCommand {
 
   func run() async throws {
     try await Output.withClient(global) { client in
+      // The emails before, to say which the split left to no profile (a cookie alone in its
+      // profile lost its email without a word). Unknown cookie: the split says so.
+      let before = (try? await client.user(cookie: cookie))?.summary.emails ?? []
       let profiles = try await client.split(cookie: cookie)
+      let kept = Set(profiles.flatMap(\.emails))
+      let unlinked = before.filter { !kept.contains($0) }
       if global.json {
-        Output.stdout(JSONValue.object([("profiles", .array(profiles.map { RecordJSON.json($0) }))]).serialized())
+        Output.stdout(
+          JSONValue.object([
+            ("profiles", .array(profiles.map { RecordJSON.json($0) })), ("unlinked_emails", .array(unlinked.map { .string($0) })),
+          ]).serialized())
       } else {
         for (i, p) in profiles.enumerated() {
           Output.stdout(
             (i == 0 ? "split off: " : "remains:   ") + "profile #\(p.id): \(p.records) record(s), cookies "
               + p.cookies.joined(separator: ", ") + (p.emails.isEmpty ? "" : ", emails \(p.emails.joined(separator: ", "))"))
+        }
+        if !unlinked.isEmpty {
+          Output.stdout(
+            "unlinked:  \(unlinked.joined(separator: ", ")) (held by no profile now; the records are reached by cookie: audience forget --cookie \(cookie))")
         }
       }
     }
