@@ -192,7 +192,7 @@ struct InterestCapped: FilterSubject {
 
   init(_ profile: Profile, cap: Int) {
     self.profile = profile
-    kept = Set(profile.interests.values.sorted { $0.precedes($1) }.suffix(cap).map(\.spelling.asciiFastLowercased))
+    kept = Set(profile.interests.shown(cap: cap).map(\.spelling.asciiFastLowercased))
   }
 
   var ageValue: Int? { profile.ageValue }

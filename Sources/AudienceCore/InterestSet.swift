@@ -14,6 +14,12 @@ struct InterestSet: Sendable, Sequence {
   private var entries: [InterestSource] = []
   /// Position of each folded form, once there are `indexedFrom` entries.
   private var positions: [String: Int]?
+  /// Once the set holds more interests than its profile shows, the ones it shows (`shown(cap:)`,
+  /// `cap` being this many), oldest first, kept up to date as interests are added: each record
+  /// applied sorted every interest to find them, and a cookie sending 50 new interests a record
+  /// made ingest quadratic (8,000 records took 40 s, and Health waited on the graph meanwhile).
+  /// Nil when not kept (`keepShown`), or after an entry it held became older.
+  private var newest: [InterestSource]?
 
   var count: Int { entries.count }
   var isEmpty: Bool { entries.isEmpty }
@@ -36,6 +42,7 @@ struct InterestSet: Sendable, Sequence {
     get { position(of: spelling).map { entries[$0] } }
     set {
       if let at = position(of: spelling) {
+        newest = nil
         guard let newValue else { remove(at: at); return }
         entries[at] = newValue
         return
@@ -49,13 +56,58 @@ struct InterestSet: Sendable, Sequence {
   /// search for the lookup and the change.
   mutating func keepEarliest(_ source: InterestSource) {
     if let at = position(of: source.spelling) {
-      if !entries[at].precedes(source) { entries[at] = source }
+      if !entries[at].precedes(source) {
+        forgetShown(ifHolding: entries[at])
+        entries[at] = source
+      }
       return
     }
     append(source)
   }
 
+  /// The `cap` entries seen last (by `InterestSource.precedes`), oldest first: all of them when
+  /// there are no more than `cap`.
+  func shown(cap: Int) -> [InterestSource] {
+    if let newest, newest.count == cap, entries.count > cap { return newest }
+    return Self.newest(cap, of: entries)
+  }
+
+  /// Keeps `shown(cap:)` from now on, while there are more than `cap` entries (a profile showing
+  /// `cap` interests); sorts them when it was not kept.
+  mutating func keepShown(cap: Int) {
+    guard entries.count > cap, cap > 0 else {
+      newest = nil
+      return
+    }
+    if let newest, newest.count == cap { return }
+    newest = Self.newest(cap, of: entries)
+  }
+
+  private static func newest(_ cap: Int, of entries: [InterestSource]) -> [InterestSource] {
+    cap <= 0 ? [] : Array(entries.sorted { $0.precedes($1) }.suffix(cap))
+  }
+
+  /// An entry becomes older (or goes): if it was shown, the next newest is not known here.
+  private mutating func forgetShown(ifHolding old: InterestSource) {
+    if let first = newest?.first, !old.precedes(first) { newest = nil }
+  }
+
+  /// A new entry: shown if it is newer than the oldest shown, which then goes.
+  private mutating func admit(_ source: InterestSource) {
+    guard var kept = newest, let first = kept.first, first.precedes(source) else { return }
+    newest = nil  // not shared while changed
+    var low = 0, high = kept.count
+    while low < high {
+      let mid = (low + high) / 2
+      if kept[mid].precedes(source) { low = mid + 1 } else { high = mid }
+    }
+    kept.insert(source, at: low)
+    kept.removeFirst()
+    newest = kept
+  }
+
   private mutating func append(_ source: InterestSource) {
+    admit(source)
     entries.append(source)
     if positions != nil {
       positions![source.spelling.asciiFastLowercased] = entries.count - 1

@@ -193,10 +193,7 @@ public struct Profile: Sendable {
   }
 
   /// Interests in first-seen order; past `cap` the oldest are dropped.
-  func interestList(cap: Int) -> [String] {
-    let ordered = interests.values.sorted { $0.precedes($1) }
-    return ordered.suffix(cap).map(\.spelling)
-  }
+  func interestList(cap: Int) -> [String] { interests.shown(cap: cap).map(\.spelling) }
 
   /// The merged view in the record shape.
   /// - Parameters:

@@ -65,4 +65,29 @@ struct InterestSetTests {
       #expect(s.asciiFastLowercased == s.lowercased(), "\(s)")
     }
   }
+
+  /// What a profile shows past its cap, kept up to date as interests are added (sorting them
+  /// all for each record made a cookie of many interests quadratic), is always the newest `cap`
+  /// entries: new ones, earlier sources of shown ones, a set made or changed while not kept.
+  @Test func theShownInterestsAreTheNewest() async {
+    await propertyCheck(count: 100, input: Gen.int(in: 0...1_000_000), Gen.int(in: 1...200)) { seed, n in
+      var rng = SplitMix64(seed: UInt64(seed))
+      var set = InterestSet()
+      let cap = Int.random(in: 1...12, using: &rng)
+      func expected() -> [String] { Array(set.values.sorted { $0.precedes($1) }.suffix(cap)).map(\.spelling) }
+      for step in 0..<n {
+        let name = "i\(Int.random(in: 0..<60, using: &rng))"
+        // Records arrive out of order: earlier sources replace later ones.
+        let key = RecordKey(createdAt: Timestamp(seconds: Int64.random(in: 0..<50, using: &rng)), seq: UInt64(step))
+        switch Int.random(in: 0..<20, using: &rng) {
+        case 0: set[spelling: name] = nil
+        case 1: set[spelling: name] = InterestSource(spelling: name, key: key, position: 0)
+        default: set.keepEarliest(InterestSource(spelling: name, key: key, position: Int.random(in: 0..<3, using: &rng)))
+        }
+        if Int.random(in: 0..<3, using: &rng) > 0 { set.keepShown(cap: cap) }
+        #expect(set.shown(cap: cap).map(\.spelling) == expected(), "seed \(seed) step \(step)")
+        #expect(set.shown(cap: cap + 1).map(\.spelling) == Array(set.values.sorted { $0.precedes($1) }.suffix(cap + 1)).map(\.spelling))
+      }
+    }
+  }
 }

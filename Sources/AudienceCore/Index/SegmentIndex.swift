@@ -217,10 +217,15 @@ struct SegmentIndex: Sendable {
 extension Profile {
   /// What the segment index holds of this profile. Mutating only so that a profile in the graph's
   /// array is read in place: a copy would retain each of its strings and arrays.
-  mutating func indexRow(interestCap: Int) -> SegmentIndex.Row { SegmentIndex.Row(self, interestCap: interestCap) }
+  /// Keeps the interests it shows from then on (`InterestSet.keepShown`).
+  mutating func indexRow(interestCap: Int) -> SegmentIndex.Row {
+    interests.keepShown(cap: interestCap)
+    return SegmentIndex.Row(self, interestCap: interestCap)
+  }
 
   /// The index change bringing this profile's entry up to date.
   mutating func indexChange(interestCap: Int) -> IndexChange {
-    IndexChange(update: SegmentIndex.Row(self, interestCap: interestCap))
+    interests.keepShown(cap: interestCap)
+    return IndexChange(update: SegmentIndex.Row(self, interestCap: interestCap))
   }
 }
