@@ -52,10 +52,12 @@ public final class AudienceServer: Service {
   public func run() async throws {
     let path = configuration.socketPath
     let listener: Listener
+    /// The socket file this server bound, removed at the end only if still there.
+    var boundFile: (device: UInt64, inode: UInt64)?
     if let fd = configuration.inheritedSocket {
       // Socket activation: systemd bound the socket (and owns its file).
       UnixSocket.adopt(listening: fd)
-      listener = try Listener(fd: fd)
+      listener = try Listener(fd: fd, logger: logger)
       logger.info(
         "listening on the socket systemd passed", metadata: ["audience.socket": "\(path)", "audience.store": "\(router.store.kind)"])
     } else {
@@ -66,7 +68,8 @@ public final class AudienceServer: Service {
       do {
         try SocketFile.setMode(path, configuration.socketMode)
         try SocketFile.setOwner(path, uid: configuration.socketOwner, gid: configuration.socketGroup)
-        listener = try Listener(fd: fd)
+        listener = try Listener(fd: fd, logger: logger)
+        boundFile = SocketFile.identity(path)
       } catch {
         // Nobody will accept on it: leave no socket file behind for clients to hang on.
         UnixSocket.close(fd)
@@ -75,7 +78,7 @@ public final class AudienceServer: Service {
       }
       logger.info("listening", metadata: ["audience.socket": "\(path)", "audience.store": "\(router.store.kind)"])
     }
-    defer { if configuration.inheritedSocket == nil { SocketFile.remove(path) } }
+    defer { if configuration.inheritedSocket == nil { SocketFile.remove(path, ifStill: boundFile) } }
     for waiter in bound.withLock({ w -> [CheckedContinuation<Void, Never>] in defer { w = nil }; return w ?? [] }) {
       waiter.resume()
     }

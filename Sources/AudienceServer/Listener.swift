@@ -1,4 +1,5 @@
 import AudienceCore
+import Logging
 import Synchronization
 internal import CSystemCalls
 internal import Glibc
@@ -10,11 +11,14 @@ final class Listener: Sendable {
   private let wake: (read: Int32, write: Int32)
   /// Set, under this lock, when the accepting thread closes the pipe: `stop()` then does nothing.
   private let closed = Mutex(false)
+  private let logger: Logger
 
   /// - Parameters:
   ///   - fd: a bound, listening, non-blocking socket; closed when accepting stops.
-  init(fd: Int32) throws(AudienceError) {
+  ///   - logger: where running out of descriptors is said.
+  init(fd: Int32, logger: Logger = Logger(label: "audienced")) throws(AudienceError) {
     self.fd = fd
+    self.logger = logger
     var ends: [Int32] = [0, 0]
     // Close-on-exec from the start (atomically: a thread spawning a process meanwhile cannot
     // pass them on).
@@ -59,6 +63,7 @@ final class Listener: Sendable {
       }
     }
     var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
+    var lastSaid: ContinuousClock.Instant?
     while true {
       fds[0].revents = 0
       fds[1].revents = 0
@@ -69,7 +74,14 @@ final class Listener: Sendable {
       if connection >= 0 {
         accepted(connection)
       } else if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM {
-        // Out of descriptors or memory: let connections close before accepting again.
+        // Out of descriptors or memory: let connections close before accepting again. Said (every
+        // 10 s at most): clients waited unanswered, and nothing told the operator why.
+        let error = String(cString: strerror(errno))
+        if lastSaid.map({ ContinuousClock.now - $0 > .seconds(10) }) ?? true {
+          lastSaid = .now
+          logger.warning(
+            "cannot accept connections: \(error); new clients wait until connections close (raise the open files limit, LimitNOFILE or ulimit -n)")
+        }
         usleep(10_000)
       }
     }

@@ -52,4 +52,19 @@ enum SocketFile {
   }
 
   static func remove(_ path: String) { unlink(path) }
+
+  /// The device and inode of the file at `path`, nil when there is none.
+  static func identity(_ path: String) -> (device: UInt64, inode: UInt64)? {
+    var st = stat()
+    guard lstat(path, &st) == 0 else { return nil }
+    return (UInt64(st.st_dev), UInt64(st.st_ino))
+  }
+
+  /// Removes the socket file at `path` only if it is still the one this server bound: while it
+  /// drained, another server may have put its own there (it saw no server listening), and a
+  /// shutdown removed that one, leaving it running where no client could reach it.
+  static func remove(_ path: String, ifStill bound: (device: UInt64, inode: UInt64)?) {
+    guard let bound, let now = identity(path), now == bound else { return }
+    unlink(path)
+  }
 }

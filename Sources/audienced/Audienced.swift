@@ -133,6 +133,9 @@ struct Audienced: AsyncParsableCommand {
     help: "Stop (gracefully, as on SIGTERM) when the process that started the server ends: for test harnesses and scripts.")
   var exitWithParent = false
 
+  static let minFrameBytes = 4 << 10
+  static let maxFrameBytesLimit = 1 << 30
+
   func run() async throws {
     // First: the sooner it is read, the smaller the window in which a parent could die unseen.
     let parent = getppid()
@@ -155,6 +158,11 @@ struct Audienced: AsyncParsableCommand {
                           ("--max-buffered-bytes", maxBufferedBytes), ("--max-ingest-bytes", maxIngestBytes),
                           ("--mongo-threads", mongoThreads)] where value < 1 {
       throw ValidationError("\(name): must be at least 1")
+    }
+    // Below a few KiB no client's Hello fits; past 1 GiB a frame's buffer (its length and 4) could
+    // pass what a buffer holds: a peer's header of 2^32 - 1 crashed a server run with that limit.
+    guard (Self.minFrameBytes...Self.maxFrameBytesLimit).contains(maxFrameBytes) else {
+      throw ValidationError("--max-frame-bytes: \(maxFrameBytes) is not within \(Self.minFrameBytes) to \(Self.maxFrameBytesLimit) (1 GiB)")
     }
     LoggingSystem.bootstrap { label in
       var handler = StreamLogHandler.standardError(label: label)
@@ -223,6 +231,10 @@ struct Audienced: AsyncParsableCommand {
         blockedIdentifiers.split(separator: ",").map { String($0).trimmingWhitespace().lowercased() }.filter { !$0.isEmpty })
     }
     let logger = Logger(label: "audienced")
+    // Whoever reads stderr may go (`audienced | head`, a logger that exits): the next log line's
+    // SIGPIPE ended the server on the spot, without a graceful stop. Writes then fail instead.
+    signal(SIGPIPE, SIG_IGN)
+    OpenFiles.raiseLimit(for: maxConnections, logger: logger)
     var services = try buildServices(config: config, logger: logger).map {
       ServiceGroupConfiguration.ServiceConfiguration(service: $0)
     }

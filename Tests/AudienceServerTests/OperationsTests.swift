@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+
+/// How audienced behaves towards its operator: flags, signals, descriptors, its socket file.
+@Suite("Operations")
+struct OperationsTests {
+  /// A frame limit of 2^32 - 1 (a length's "no limit") let one peer's header crash the server;
+  /// one below a Hello refused every client. Both are usage errors now.
+  @Test(arguments: ["4294967295", "1", "4095", "1073741825"])
+  func aFrameLimitOutOfRangeIsRefused(_ value: String) throws {
+    let (status, errors) = try HelpTextTests.refusal("audienced", ["--max-frame-bytes", value])
+    #expect(status == 64, "\(value): \(errors)")
+    #expect(errors.contains("--max-frame-bytes: \(value) is not within 4096 to 1073741824"), "\(errors)")
+  }
+
+  /// Starts audienced with `stderr`, waits for its socket; nil when it did not start.
+  static func start(_ dir: String, stderr: Any, prefix: [String] = []) throws -> Process? {
+    let p = Process()
+    let audienced = ServerProcess.binDirectory + "/audienced"
+    p.executableURL = URL(fileURLWithPath: prefix.first ?? audienced)
+    p.arguments = Array(prefix.dropFirst()) + (prefix.isEmpty ? [] : [audienced])
+      + ["--socket", dir + "/s.sock", "--data-dir", dir + "/data", "--exit-with-parent"]
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = stderr
+    try p.run()
+    for _ in 0..<300 where !FileManager.default.fileExists(atPath: dir + "/s.sock") && p.isRunning { usleep(20_000) }
+    return FileManager.default.fileExists(atPath: dir + "/s.sock") ? p : nil
+  }
+
+  static func stop(_ p: Process) -> Int32 {
+    kill(p.processIdentifier, SIGTERM)
+    p.waitUntilExit()
+    return p.terminationStatus
+  }
+
+  /// `audienced 2>&1 | head -2`: once the reader of its log went, the next line's SIGPIPE ended
+  /// the server at once (exit by signal, socket file left, no snapshot).
+  @Test func aLogReaderThatGoesDoesNotEndTheServer() throws {
+    let dir = TemporaryDirectories.make()
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let pipe = Pipe()
+    let p = try #require(try Self.start(dir, stderr: pipe))
+    try pipe.fileHandleForReading.close()
+    #expect(Self.stop(p) == 0)
+    #expect(p.terminationReason == .exit)
+    #expect(!FileManager.default.fileExists(atPath: dir + "/s.sock"))
+  }
+
+  /// Another server may put its socket where this one's was while this one drains (it sees no
+  /// server listening): the shutdown removed it, leaving that server unreachable.
+  @Test func theSocketFileIsRemovedOnlyIfItIsStillTheServers() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    try FileManager.default.removeItem(atPath: server.socketPath)
+    #expect(FileManager.default.createFile(atPath: server.socketPath, contents: Data("another's".utf8)))
+    #expect(await server.stop() == 0)
+    #expect(FileManager.default.fileExists(atPath: server.socketPath))
+  }
+
+  /// systemd gives services a soft limit of 1,024 open files, the default --max-connections:
+  /// past it, clients waited unanswered and nothing was said. The soft limit is raised.
+  @Test func theOpenFilesLimitIsRaisedForTheConnections() throws {
+    let dir = TemporaryDirectories.make()
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let p = try #require(try Self.start(dir, stderr: FileHandle.nullDevice, prefix: ["/usr/bin/prlimit", "--nofile=256:4096"]))
+    let limits = try String(contentsOfFile: "/proc/\(p.processIdentifier)/limits", encoding: .utf8)
+    let line = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") }.map(String.init) ?? ""
+    let soft = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).first.flatMap { Int($0) }
+    #expect(soft == 1_024 + 64, "\(line)")
+    #expect(Self.stop(p) == 0)
+  }
+}
