@@ -4,6 +4,7 @@ import itertools
 import os
 import socket
 import struct
+import threading
 import warnings
 
 from ._proto import envelope_pb2, rpc_pb2
@@ -53,7 +54,9 @@ _REQUEST_BYTES = 64
 class Client:
     """Connects to audienced and checks the protocol version.
 
-    socket_path defaults to $AUDIENCE_SOCKET, then ./audience.sock.
+    socket_path defaults to $AUDIENCE_SOCKET, then ./audience.sock. One client may be shared by
+    threads: its requests take turns on the connection (each call, each ingest, each page of
+    iter_users), so none reads another's response.
     """
 
     def __init__(self, socket_path=None, timeout=60.0, client_name="audience-python"):
@@ -66,12 +69,15 @@ class Client:
         except OSError as e:
             self._sock.close()
             raise AudienceError("UNAVAILABLE", f"cannot connect to {path}: {e} (is audienced running?)") from None
+        self._lock = threading.RLock()
+        self._closed = False
         self._next_id = 1
         self._awaited = set()  # ids of requests whose responses are kept when read for another
         self._kept = {}        # those responses, by id
         self.server = self._call("hello", rpc_pb2.HelloRequest(protocol_version=PROTOCOL_VERSION, client_name=client_name))
 
     def close(self):
+        self._closed = True
         self._sock.close()
 
     def __enter__(self):
@@ -97,6 +103,8 @@ class Client:
 
     def _send(self, method, body, timeout_ms=0):
         """Sends one request; returns its id."""
+        if self._closed:
+            raise AudienceError("UNAVAILABLE", "the client is closed")
         request_id = self._next_id
         self._next_id += 1
         req = envelope_pb2.Request(id=request_id, timeout_ms=timeout_ms)
@@ -113,9 +121,11 @@ class Client:
         timeout, a frame past its limit), else UNAVAILABLE naming the socket error."""
         if isinstance(error, socket.timeout):
             return AudienceError("DEADLINE_EXCEEDED", f"no answer from the server within {self._sock.gettimeout()} s")
+        if self._closed:
+            return AudienceError("UNAVAILABLE", "the client is closed")
+        data = b""
         try:
             self._sock.settimeout(0.5)
-            data = b""
             while True:
                 chunk = self._sock.recv(1 << 16)
                 if not chunk:
@@ -145,7 +155,11 @@ class Client:
                 return self._kept.pop(request_id)
         while True:
             (length,) = struct.unpack(">I", self._recv_exactly(4))
-            resp = envelope_pb2.Response.FromString(self._recv_exactly(length))
+            payload = self._recv_exactly(length)
+            try:
+                resp = envelope_pb2.Response.FromString(payload)
+            except Exception as e:  # protobuf's DecodeError: the stream is out of step
+                raise AudienceError("INTERNAL", f"a response of {length} bytes is not a valid protobuf ({e})") from None
             if resp.id == 0 and resp.status.code != 0:
                 raise AudienceError(_code_name(resp.status.code), resp.status.message)
             if resp.id in wanted:
@@ -160,8 +174,9 @@ class Client:
         return getattr(resp, method)
 
     def _call(self, method, body, timeout_ms=0):
-        request_id = self._send(method, body, timeout_ms)
-        return self._body(self._receive((request_id,)), method)
+        with self._lock:
+            request_id = self._send(method, body, timeout_ms)
+            return self._body(self._receive((request_id,)), method)
 
     # -- methods ----------------------------------------------------------------------------
 
@@ -231,10 +246,13 @@ class Client:
                 unread = [w for w in summary["warnings"] if "is not read" in w["message"]]
                 if unread:
                     warnings.warn(f"{len(unread)} field(s) were not read (the first: record {unread[0]['index']}: "
-                                  f"{unread[0]['message']}); see the summary's \"warnings\"", stacklevel=3)
+                                  f"{unread[0]['message']}); see the summary's \"warnings\"", stacklevel=4)
             return summary
 
-        pending_batches = batches()
+        with self._lock:
+            return self._ingest(batches(), count, done, window)
+
+    def _ingest(self, pending_batches, count, done, window):
         try:
             first = next(pending_batches, None)
             second = next(pending_batches, None)
@@ -262,9 +280,28 @@ class Client:
                 sequence += 1
 
             batch = first
-            for following in itertools.chain([second], pending_batches):
-                send(batch, False)
-                batch = following
+            try:
+                for following in itertools.chain([second], pending_batches):
+                    send(batch, False)
+                    batch = following
+            except AudienceError:
+                raise
+            except BaseException as e:
+                # The input failed (or Ctrl-C): the batch read before it is sent as the last,
+                # and what was sent is waited for, so the server closes the stream; left open,
+                # four such streams refused every later ingest on this connection. The error
+                # goes on, with what was stored.
+                try:
+                    send(batch, True)
+                    while pending:
+                        wait_one()
+                except AudienceError:
+                    pass
+                try:
+                    e.summary = done()
+                except AttributeError:
+                    pass
+                raise
             send(batch, True)
             while pending:
                 wait_one()
@@ -306,18 +343,20 @@ class Client:
         as soon as a page arrives, so the server prepares it while this one is read; other
         calls on this client may be made meanwhile."""
         req = self._cohort_request(cookie, page_size, None, False, where, filters)
-        request_id = self._send("query_cohort", req)
-        self._awaited.add(request_id)
+        with self._lock:
+            request_id = self._send("query_cohort", req)
+            self._awaited.add(request_id)
         try:
             while request_id is not None:
-                resp = self._receive((request_id,))
-                self._awaited.discard(request_id)
-                resp = self._body(resp, "query_cohort")
-                request_id = None
-                if resp.next_cursor:
-                    req.cursor = resp.next_cursor
-                    request_id = self._send("query_cohort", req)
-                    self._awaited.add(request_id)
+                with self._lock:
+                    resp = self._receive((request_id,))
+                    self._awaited.discard(request_id)
+                    resp = self._body(resp, "query_cohort")
+                    request_id = None
+                    if resp.next_cursor:
+                        req.cursor = resp.next_cursor
+                        request_id = self._send("query_cohort", req)
+                        self._awaited.add(request_id)
                 for u in resp.users:
                     yield record_from_proto(u)
         finally:

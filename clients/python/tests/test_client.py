@@ -72,6 +72,59 @@ def test_records_the_client_cannot_send_are_rejected_by_index_and_the_stream_goe
         assert c.health()["records"] == 48
 
 
+def test_an_input_that_fails_part_way_finishes_its_stream(server):
+    # The records' iterable raising (or Ctrl-C) left the stream open: after four, every ingest of
+    # more than one batch on the connection was refused (RESOURCE_EXHAUSTED).
+    def failing(attempt):
+        for i in range(2_500):
+            yield {"cookie": f"f{attempt}-{i}"}
+        raise RuntimeError("the input broke")
+
+    with Client(server) as c:
+        for attempt in range(6):
+            with pytest.raises(RuntimeError, match="the input broke") as e:
+                c.ingest(failing(attempt), batch_size=500)
+            # What was sent before the failure was waited for, and is counted.
+            assert e.value.summary["accepted"] == 2_000, e.value.summary
+        s = c.ingest([{"cookie": f"after-{i}"} for i in range(5_000)], batch_size=500)
+        assert s["accepted"] == 5_000
+        assert c.health()["records"] == 6 * 2_000 + 5_000
+
+
+def test_a_client_shared_by_threads_gets_its_own_answers(server):
+    # Threads sharing a client read each other's responses: a false DEADLINE_EXCEEDED, or a
+    # frame read in pieces by two threads (protobuf's DecodeError).
+    import threading
+    with Client(server, timeout=10) as c:
+        c.ingest([{"cookie": f"t{i}", "demographics": {"age": 20 + i}} for i in range(6)])
+        failures = []
+
+        def work(n):
+            try:
+                for _ in range(40):
+                    assert c.get_user(f"t{n}")["data"]["demographics"]["age"] == 20 + n
+                    assert c.query_cohort(count_only=True, age_min=20 + n, age_max=20 + n)["total"] == 1
+                    assert sum(1 for _ in c.iter_users(page_size=2)) == 6
+            except Exception as e:  # noqa: BLE001 (reported below)
+                failures.append(repr(e))
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert failures == []
+
+
+def test_a_closed_client_says_so():
+    with audienced() as sock:
+        c = Client(sock)
+        c.close()
+        for call in (c.health, lambda: c.ingest([{"cookie": "x"}]), lambda: c.query_cohort(count_only=True)):
+            with pytest.raises(AudienceError, match="UNAVAILABLE: the client is closed"):
+                call()
+
+
 def test_batches_fit_the_frame_limit_and_a_larger_record_is_rejected():
     with audienced("--max-frame-bytes", "65536") as sock, Client(sock) as c:
         wide = "x" * 1000
