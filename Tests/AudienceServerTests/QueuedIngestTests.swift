@@ -128,6 +128,9 @@ struct QueuedIngestTests {
         return
       }
       #expect(h.status == "degraded: writes are failing (storage write failed: disk full)")
+      // `audience health || alert` sees it: exit 1 (it was 0), the status printed.
+      let cli = try CLI.run(["health"], socket: path)
+      #expect(cli.status == 1 && cli.stdout.hasPrefix("degraded: writes are failing"), "\(cli)")
     } }
   }
 }

@@ -10,7 +10,7 @@ struct Audience: AsyncParsableCommand {
       Every subcommand takes --socket PATH (env AUDIENCE_SOCKET, default ./audience.sock) and \
       --json for machine-readable output on stdout (messages go to stderr).
 
-      Exit codes: 0 success; 1 some records were rejected or the request failed; \
+      Exit codes: 0 success; 1 some records were rejected, the request failed, or health found the server degraded; \
       3 not found; 4 the server is unavailable; 64 bad usage; 66 an input file cannot be opened; \
       130 an ingest was interrupted; 141 the reader of standard output went away (SIGPIPE). See README.md, "Scripting the CLI".
       """,

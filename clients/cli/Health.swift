@@ -7,7 +7,12 @@ import AudienceCore
 /// `audience health`
 struct Health: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Check that the server answers, and show its version and counts.")
+    abstract: "Check that the server answers, and show its version and counts.",
+    discussion: """
+      Prints the server's status ("serving", or "degraded: ..." while its writes fail, such as on \
+      a full disk: reads go on), version and counts ({"status", ...} with --json). Exits 0 when \
+      serving, 1 when degraded, 4 when the server is down or does not answer within --timeout.
+      """)
 
   @OptionGroup var global: GlobalOptions
   @Option(parsing: .unconditional, help: "Seconds to wait for the answer, then exit 4 (0: no limit).") var timeout: Double = 10
@@ -27,8 +32,10 @@ struct Health: AsyncParsableCommand {
         Glibc.exit(4)
       }
     }
+    var serving = true
     try await Output.withClient(global) { client in
       let h = try await client.health()
+      serving = h.status == "serving"
       let json = JSONValue.object([
         ("status", .string(h.status)), ("server_version", .string(h.serverVersion)),
         ("protocol_version", .int(Int64(client.server.protocolVersion))), ("store", .string(h.store)),
@@ -44,5 +51,7 @@ struct Health: AsyncParsableCommand {
             + "\(h.stats.repeatedEmails) repeated emails, up \(h.uptimeSeconds)s, \(h.connections) connection(s)")
       }
     }
+    // `audience health || alert` must see a full disk (it exited 0).
+    if !serving { throw ExitCode(1) }
   }
 }
