@@ -113,6 +113,12 @@ extension EmbeddedStore {
   /// see the records only once they are durable; if the write fails, the graph is rebuilt from
   /// the database and the group fails.
   func commit(_ batch: consuming [Pending]) {
+    // Checked before anything is applied (a failed write rebuilds the graph from the database).
+    if let gone = databaseFileGone() {
+      lastWriteFailure.withLock { $0 = gone.message }
+      for p in batch { p.done?(.failure(gone)) }
+      return
+    }
     commitsMade.add(1, ordering: .relaxed)
     let now = clock()
     let nowText: [UInt8] = {

@@ -19,6 +19,8 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   let logger: Logger
   let db: SQLiteDatabase
   let directory: String
+  /// The device and inode of `audience.db` as opened (`checkDatabaseFile`).
+  let databaseFile: (device: UInt64, inode: UInt64)?
   /// The data directory, held (flock) while the store is open; and `audience.lock`, as older
   /// builds lock it (-1 when it cannot be opened).
   private let lock: Int32
@@ -215,6 +217,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
     }
     self.db = db
     self.directory = directory
+    self.databaseFile = Self.fileIdentity(dbPath)
     self.writer = Mutex(WriterState())
     self.pool = NIOThreadPool(numberOfThreads: 1)
     pool.start()

@@ -70,4 +70,23 @@ struct OperationsTests {
     #expect(soft == 1_024 + 64, "\(line)")
     #expect(Self.stop(p) == 0)
   }
+
+  /// The data directory removed while the server ran: ingests were acknowledged into a database
+  /// file no one could open again, and the next start had none of them. They are refused now,
+  /// and Health says why.
+  @Test func aDatabaseFileRemovedWhileRunningRefusesWrites() async throws {
+    let server = ServerProcess()
+    try await server.start()
+    defer { server.removeFiles() }
+    #expect(try CLI.run(["ingest", "--record", #"{"cookie":"before"}"#], socket: server.socketPath).status == 0)
+    try FileManager.default.removeItem(atPath: server.dataDirectory)
+    let after = try CLI.run(["ingest", "--record", #"{"cookie":"after"}"#, "--json"], socket: server.socketPath)
+    #expect(after.status != 0, "\(after)")
+    #expect(after.stdout.contains("was removed or replaced while audienced ran"), "\(after)")
+    let health = try CLI.run(["health"], socket: server.socketPath)
+    #expect(health.status == 1 && health.stdout.contains("degraded: writes are failing"), "\(health)")
+    // Reads go on.
+    #expect(try CLI.run(["user", "before"], socket: server.socketPath).status == 0)
+    await server.stop()
+  }
 }
