@@ -50,7 +50,13 @@ public final class AudienceClient: Sendable {
       if case .unixDomainSocketPathTooLong? = error as? SocketAddressError {
         throw WireStatus(.invalidArgument, "cannot connect to \(socketPath): \(Self.describe(error))")
       }
-      throw WireStatus(.unavailable, "cannot connect to \(socketPath): \(Self.describe(error)) (is audienced running?)")
+      // Permission denied: the server may well be running; the socket's mode or group keeps
+      // this user out ("is audienced running?" sent people looking for the wrong problem).
+      let denied = (error as? IOError)?.errnoCode == EACCES
+      throw WireStatus(
+        .unavailable,
+        "cannot connect to \(socketPath): \(Self.describe(error))"
+          + (denied ? " (the socket's mode or group does not let this user connect: see audienced --socket-mode and --socket-group)" : " (is audienced running?)"))
     }
     let hello = try await Self.send(
       WireRequest(id: 0, body: .hello(protocolVersion: audienceProtocolVersion, clientName: clientName)), on: channel,

@@ -1,5 +1,6 @@
 internal import CSQLite
 import AudienceCore
+internal import Glibc
 
 /// One SQLite connection. Owns its `sqlite3*`; `close()` must be called (after every
 /// statement is finalized) before the last reference goes.
@@ -22,9 +23,21 @@ final class SQLiteDatabase: @unchecked Sendable {
     guard rc == SQLITE_OK, let db else {
       let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
       sqlite3_close_v2(db)
-      throw AudienceError(.unavailable, "cannot open database \(path): \(message)")
+      throw AudienceError(.unavailable, "cannot open database \(path): \(message)\(Self.accessProblem(path))")
     }
     handle = db
+  }
+
+  /// Why the file or its directory cannot be opened for writing, when the system says so
+  /// (SQLite says only "unable to open database file"), for the error: empty otherwise.
+  static func accessProblem(_ path: String) -> String {
+    let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+    if access(path, F_OK) == 0 {
+      if access(path, R_OK | W_OK) != 0 { return " (\(path): \(String(cString: strerror(errno))) for this user)" }
+    } else if access(directory.isEmpty ? "." : directory, W_OK | X_OK) != 0 {
+      return " (\(directory.isEmpty ? "." : directory): \(String(cString: strerror(errno))) for this user)"
+    }
+    return ""
   }
 
   /// Process-wide settings, made once before the first connection: no memory statistics (they

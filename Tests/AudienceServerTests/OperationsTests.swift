@@ -89,4 +89,24 @@ struct OperationsTests {
     #expect(try CLI.run(["user", "before"], socket: server.socketPath).status == 0)
     await server.stop()
   }
+
+  /// A data directory this user cannot write: SQLite said only "unable to open database file".
+  @Test(.enabled(if: getuid() == 0, "setpriv needs root (CI runs as root)"))
+  func aDataDirectoryThatCannotBeWrittenSaysPermissionDenied() throws {
+    let dir = TemporaryDirectories.make()
+    try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+    _ = chmod(dir, 0o777)
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+    p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", ServerProcess.binDirectory + "/audienced",
+      "--socket", dir + "/s.sock", "--data-dir", dir + "/data"]
+    let err = Pipe()
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = err
+    try p.run()
+    let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    #expect(p.terminationStatus != 0)
+    #expect(message.contains("\(dir)/data: Permission denied for this user"), "\(message)")
+  }
 }

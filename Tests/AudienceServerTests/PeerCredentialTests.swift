@@ -68,6 +68,8 @@ struct PeerCredentialTests {
     let denied = try CLI.run(["health"], socket: closed.socketPath, user: "nobody")
     #expect(denied.status != 0)
     #expect(denied.stderr.lowercased().contains("permission denied"), "\(denied.stderr)")
+    // The server is running: the hint is about the socket's mode, not "is audienced running?".
+    #expect(denied.stderr.contains("does not let this user connect") && !denied.stderr.contains("is audienced running"), "\(denied.stderr)")
     #expect(await closed.stop() == 0)
 
     // --socket-group lets that group's members in (mode 660 still keeps everyone else out).
