@@ -39,6 +39,23 @@ def _counts(xs):
     return {x.name: x.count for x in xs}
 
 
+def _text(name, value, required=False):
+    """A string argument, checked before it reaches protobuf (which said "bad argument type for
+    built-in operation", naming nothing)."""
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected a string, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _count(name, value):
+    """A whole number argument of 0 or more (protobuf said "Value out of range: -1")."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name}: expected a whole number of 0 or more, got {value!r}")
+    return value
+
+
 def _varint_len(n):
     length = 1
     while n >= 0x80:
@@ -68,7 +85,9 @@ class Client:
             self._sock.connect(path)
         except OSError as e:
             self._sock.close()
-            raise AudienceError("UNAVAILABLE", f"cannot connect to {path}: {e} (is audienced running?)") from None
+            hint = ("the socket's mode or group does not let this user connect: see audienced --socket-mode and --socket-group"
+                    if isinstance(e, PermissionError) else "is audienced running?")
+            raise AudienceError("UNAVAILABLE", f"cannot connect to {path}: {e} ({hint})") from None
         self._lock = threading.RLock()
         self._closed = False
         self._next_id = 1
@@ -195,6 +214,10 @@ class Client:
         "warnings": [{"index", "message"}], when present, names a known field where the record's
         shape does not read it (an age under location: its value is not stored; a Python
         warning says so too) and a link the identifier cap refused."""
+        if isinstance(records, (dict, str, bytes)):
+            # A dict was iterated by its keys ("data: must be an object").
+            raise TypeError(f"records: expected a list (or any iterable) of records, got one {type(records).__name__}: "
+                            "ingest([record])")
         summary = {"accepted": 0, "rejected": 0, "duplicates": 0, "errors": []}
         max_records = max(1, min(batch_size, self.server.max_records_per_batch or batch_size))
         max_bytes = (self.server.max_frame_bytes or (4 << 20)) - _REQUEST_BYTES
@@ -312,15 +335,15 @@ class Client:
 
     def get_user(self, cookie):
         """{"data": {...}, "profile": {...}}; AudienceError NOT_FOUND for an unknown cookie."""
-        resp = self._call("get_user", rpc_pb2.GetUserRequest(cookie=cookie))
+        resp = self._call("get_user", rpc_pb2.GetUserRequest(cookie=_text("cookie", cookie, required=True)))
         out = record_from_proto(resp.data)
         out["profile"] = _summary(resp.profile)
         return out
 
     @staticmethod
     def _cohort_request(cookie, limit, cursor, count_only, where, filters):
-        req = rpc_pb2.QueryCohortRequest(cookie=cookie or "", limit=limit, cursor=cursor or "", count_only=count_only,
-                                         where=where or "")
+        req = rpc_pb2.QueryCohortRequest(cookie=_text("cookie", cookie), limit=_count("limit", limit),
+                                         cursor=_text("cursor", cursor), count_only=count_only, where=_text("where", where))
         f = build_filter(**filters)
         if f is not None:
             req.filter.CopyFrom(f)
@@ -367,9 +390,11 @@ class Client:
     def analyze(self, cookie=None, top_n=20, age_bins=20, k=3, kmeans_features=("age",), no_kmeans=False, where=None,
                 **filters):
         """The notebook's figures, shaped as `audience analyze --json`."""
-        req = rpc_pb2.AnalyzeRequest(cookie=cookie or "", top_n=top_n, age_bins=age_bins, k=k, no_kmeans=no_kmeans,
-                                     where=where or "")
-        req.kmeans_features.extend(kmeans_features)
+        req = rpc_pb2.AnalyzeRequest(cookie=_text("cookie", cookie), top_n=_count("top_n", top_n),
+                                     age_bins=_count("age_bins", age_bins), k=_count("k", k), no_kmeans=no_kmeans,
+                                     where=_text("where", where))
+        # One feature may be given as a string ("age" was read as the features "a", "g", "e").
+        req.kmeans_features.extend([kmeans_features] if isinstance(kmeans_features, str) else kmeans_features)
         f = build_filter(**filters)
         if f is not None:
             req.filter.CopyFrom(f)
@@ -414,7 +439,7 @@ class Client:
         try:
             request_id = stream._next_id
             stream._next_id += 1
-            body = rpc_pb2.WatchRequest(where=where or "")
+            body = rpc_pb2.WatchRequest(where=_text("where", where))
             f = build_filter(**filters)
             if f is not None:
                 body.filter.CopyFrom(f)
@@ -453,7 +478,7 @@ class Client:
     def _person(self, cookie, email):
         if (cookie is None) == (email is None):
             raise TypeError("give cookie= or email= (one of them)")
-        return rpc_pb2.PersonRef(cookie=cookie or "", email=email or "")
+        return rpc_pb2.PersonRef(cookie=_text("cookie", cookie), email=_text("email", email))
 
     def forget(self, cookie=None, email=None):
         """Erases the person behind a cookie or an email (every record of their profile);
@@ -478,7 +503,7 @@ class Client:
     def split(self, cookie):
         """Detaches a wrongly merged cookie into a profile of its own (durably: its records no
         longer link their emails); returns the profiles its old profile became, its own first."""
-        r = self._call("split", rpc_pb2.SplitRequest(cookie=cookie))
+        r = self._call("split", rpc_pb2.SplitRequest(cookie=_text("cookie", cookie, required=True)))
         return [_summary(p) for p in r.profiles]
 
     def health(self):

@@ -1,5 +1,6 @@
 """Filter trees from keyword arguments (the CLI's cohort flags)."""
 
+import math
 import numbers
 
 from ._proto import rpc_pb2
@@ -10,10 +11,19 @@ FILTER_KEYS = {
 }
 
 
-def _list(v):
+def _list(v, key):
     if isinstance(v, str):
         return [x.strip() for x in v.split(",") if x.strip()]
-    return [str(x) for x in v]
+    if isinstance(v, (bytes, dict)) or not hasattr(v, "__iter__"):
+        # np.nan said "'float' object is not iterable".
+        raise ValueError(f"{key}: {v!r} is not a value (give a string or a list of strings)")
+    out = []
+    for x in v:
+        # None was sent as "None"; "" and NaN matched no one without a word.
+        if x is None or (isinstance(x, float) and math.isnan(x)) or (isinstance(x, str) and not x.strip()):
+            raise ValueError(f"{key}: {list(v)!r} holds an empty or missing value")
+        out.append(str(x))
+    return out
 
 
 def _whole(v, key):
@@ -48,19 +58,19 @@ def build_filter(**kw):
         parts.append(f)
     for key in ["interests", "interests_all", "interests_none", "gender", "country", "state", "city", "education"]:
         v = kw.get(key)
-        if v is not None and (len(_list(v)) == 0 if not isinstance(v, str) else not v.strip()):
+        if v is not None and (len(_list(v, key)) == 0 if not isinstance(v, str) else not v.strip()):
             # As the CLI's --gender '': an empty value is a mistake, not "no filter".
             raise ValueError(f"{key}: empty (pass None, or leave it out, for no filter)")
     for key, field in [("interests", "interests_any"), ("interests_all", "interests_all"),
                        ("interests_none", "interests_none")]:
         if kw.get(key) is not None:
             f = rpc_pb2.Filter()
-            getattr(f, field).values.extend(_list(kw[key]))
+            getattr(f, field).values.extend(_list(kw[key], key))
             parts.append(f)
     for key in ["gender", "country", "state", "city", "education"]:
         if kw.get(key) is not None:
             f = rpc_pb2.Filter()
-            getattr(f, key).values.extend(_list(kw[key]) if not isinstance(kw[key], str) else [kw[key]])
+            getattr(f, key).values.extend(_list(kw[key], key) if not isinstance(kw[key], str) else [kw[key]])
             parts.append(f)
     if not parts:
         return None

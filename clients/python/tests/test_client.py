@@ -116,6 +116,28 @@ def test_a_client_shared_by_threads_gets_its_own_answers(server):
         assert failures == []
 
 
+def test_arguments_of_the_wrong_kind_are_named(server):
+    # They reached protobuf, which said "bad argument type for built-in operation" or "Value out
+    # of range: -1", naming nothing; np.nan said "'float' object is not iterable", None in a
+    # list was sent as "None", "age" as features was "a", "g", "e".
+    with Client(server) as c:
+        c.ingest([{"cookie": "w1", "demographics": {"age": 30}}])
+        for call, kind, message in [
+            (lambda: c.get_user(5), TypeError, "cookie: expected a string, got int 5"),
+            (lambda: c.query_cohort(where=5), TypeError, "where: expected a string"),
+            (lambda: c.query_cohort(cursor=5), TypeError, "cursor: expected a string"),
+            (lambda: c.query_cohort(limit=-1), ValueError, "limit: expected a whole number of 0 or more, got -1"),
+            (lambda: c.analyze(age_bins=-1), ValueError, "age_bins: expected a whole number"),
+            (lambda: c.query_cohort(country=float("nan")), ValueError, "country: nan is not a value"),
+            (lambda: c.query_cohort(country=["USA", None]), ValueError, "country: \\['USA', None\\] holds an empty or missing"),
+            (lambda: c.query_cohort(interests_all=["Gaming", ""]), ValueError, "interests_all: .* holds an empty"),
+            (lambda: c.ingest({"data": {"cookie": "x"}}), TypeError, "records: expected a list .* ingest\\(\\[record\\]\\)"),
+        ]:
+            with pytest.raises(kind, match=message):
+                call()
+        assert c.analyze(kmeans_features="age", k=1)["kmeans"]["features"] == ["age"]
+
+
 def test_a_closed_client_says_so():
     with audienced() as sock:
         c = Client(sock)
