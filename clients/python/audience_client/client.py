@@ -93,6 +93,7 @@ class Client:
         self._next_id = 1
         self._awaited = set()  # ids of requests whose responses are kept when read for another
         self._kept = {}        # those responses, by id
+        self._salvaged = {}    # responses read after the connection broke (`_lost`), by id
         self.server = self._call("hello", rpc_pb2.HelloRequest(protocol_version=PROTOCOL_VERSION, client_name=client_name))
 
     def close(self):
@@ -163,6 +164,8 @@ class Client:
             data = data[4 + length:]
             if resp.id == 0 and resp.status.code != 0:
                 return AudienceError(_code_name(resp.status.code), resp.status.message)
+            # Answers that came before the end (an ingest's acknowledgements): kept for the summary.
+            self._salvaged[resp.id] = resp
         return AudienceError("UNAVAILABLE", f"connection lost: {error}")
 
     def _receive(self, wanted):
@@ -276,6 +279,17 @@ class Client:
             return self._ingest(batches(), count, done, window)
 
     def _ingest(self, pending_batches, count, done, window):
+        pending = {}  # request id -> the indexes of its records
+
+        def salvage():
+            """The acknowledgements read after the connection broke (`_lost`), in order: they
+            were durable, and were dropped from the summary (12,000 records stored, 0 counted)."""
+            for rid in sorted(pending):
+                resp = self._salvaged.pop(rid, None)
+                if resp is None or (resp.HasField("status") and resp.status.code != 0):
+                    break
+                count(resp.ingest, pending.pop(rid))
+
         try:
             first = next(pending_batches, None)
             second = next(pending_batches, None)
@@ -285,7 +299,6 @@ class Client:
                 return done()
             stream = self._next_id
             granted = max(1, self._call("ingest_stream", rpc_pb2.IngestStreamRequest(window=window)).window)
-            pending = {}  # request id -> the indexes of its records
             sequence = 0
 
             def wait_one():
@@ -330,6 +343,7 @@ class Client:
                 wait_one()
             return done()
         except AudienceError as e:
+            salvage()
             e.summary = done()
             raise
 

@@ -1,10 +1,12 @@
+import os
+import pathlib
 import time
 
 import pytest
 
 from audience_client import AudienceError, Client
 
-from .conftest import audienced
+from .conftest import BIN_DIR, audienced
 
 SEED = {"data": {"cookie": "user_cookie_id", "email": "User@Example.com", "phone_number": "1234567890",
                  "created_at": "03/10/2025 15:30",
@@ -136,6 +138,47 @@ def test_arguments_of_the_wrong_kind_are_named(server):
             with pytest.raises(kind, match=message):
                 call()
         assert c.analyze(kmeans_features="age", k=1)["kmeans"]["features"] == ["age"]
+
+
+def test_a_server_stopped_mid_ingest_leaves_a_summary_of_what_it_stored(tmp_path):
+    # The acknowledgements still unread when the connection broke were dropped: 12,000 records
+    # stored, 0 counted. Counted now, the summary is what the restarted server holds.
+    import signal
+    import subprocess
+    import threading
+    binary = str(pathlib.Path(BIN_DIR) / "audienced")
+    sock, data = str(tmp_path / "s.sock"), str(tmp_path / "data")
+    records = [{"cookie": f"m{i}", "email": f"m{i}@x.com", "demographics": {"age": i % 90}} for i in range(150_000)]
+
+    def start():
+        p = subprocess.Popen([binary, "--socket", sock, "--data-dir", data, "--exit-with-parent"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(500):
+            if os.path.exists(sock):
+                try:
+                    Client(sock).close()
+                    return p
+                except AudienceError:
+                    pass
+            time.sleep(0.02)
+        raise AssertionError("audienced did not start")
+
+    p = start()
+    with Client(sock) as c:
+        stored_at_start = c.health()["records"]
+        threading.Timer(0.4, lambda: p.send_signal(signal.SIGTERM)).start()
+        try:
+            summary = c.ingest(records, batch_size=500)
+        except AudienceError as e:
+            summary = e.summary
+    p.wait(timeout=30)
+    p = start()
+    try:
+        with Client(sock) as c:
+            assert summary["accepted"] == c.health()["records"] - stored_at_start, summary
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=30)
 
 
 def test_a_closed_client_says_so():
