@@ -107,6 +107,12 @@ extension ServerConfiguration {
       return "cannot use socket path \(path): its directory \(directory): \(String(cString: strerror(errno)))"
     }
     guard (st.st_mode & S_IFMT) == S_IFDIR else { return "cannot use socket path \(path): \(directory) is not a directory" }
+    // What binding would refuse, said before the store opens (it created the data directory and
+    // took and saved again its snapshot, only to stop here).
+    if lstat(path, &st) == 0 {
+      guard (st.st_mode & S_IFMT) == S_IFSOCK else { return "\(path) exists and is not a socket; refusing to replace it" }
+      if SocketFile.isAnswering(path) { return "another server is already listening on \(path)" }
+    }
     return nil
   }
 }

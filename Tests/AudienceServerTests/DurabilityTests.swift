@@ -96,6 +96,8 @@ struct DurabilityTests {
     p.waitUntilExit()
     #expect(p.terminationStatus != 0)
     #expect(text.contains("already listening"))
+    // Said before its store opened: its data directory was made, and left, for nothing.
+    #expect(!FileManager.default.fileExists(atPath: server.directory + "/data2"))
     let c = try await server.client()
     #expect(try await c.health().status == "serving")
     await c.close()
