@@ -57,7 +57,7 @@ enum RecordBatches {
 
   static let insertSQL = "INSERT INTO record_batches (first_seq, last_seq, count, records) VALUES (?, ?, ?, ?)"
 
-  static let selectAllSQL = "SELECT records FROM record_batches ORDER BY first_seq"
+  static let selectAllSQL = "SELECT records, first_seq FROM record_batches ORDER BY first_seq"
 
   /// Inserts a row.
   /// - Parameters:
@@ -77,7 +77,15 @@ enum RecordBatches {
   static func forEach(in db: SQLiteDatabase, _ body: (consuming StoredRecord) throws(AudienceError) -> Void) throws(AudienceError) {
     let select = try db.prepare(selectAllSQL)
     while try select.step() {
-      for stored in try decode(select.bytes(0)) { try body(stored) }
+      let records: [StoredRecord]
+      do { records = try decode(select.bytes(0)) } catch {
+        // Which row, and that it is the data, not the server (INTERNAL said "a bug").
+        throw AudienceError(
+          .unavailable,
+          "\(db.path): the record_batches row first_seq=\(select.int64(1) ?? -1) cannot be read: \(error.message) "
+            + "(the database was edited or is damaged: restore it from a backup, docs/OPERATIONS.md)")
+      }
+      for stored in records { try body(stored) }
     }
   }
 

@@ -1,4 +1,6 @@
+import AudienceCore
 import Foundation
+import Logging
 import Testing
 
 @testable import AudienceStore
@@ -30,5 +32,24 @@ struct DatabaseCheckTests {
     count.reset()
     let found = try #require(EmbeddedStore.quickCheck(db))
     #expect(found.contains("invalid page number") || found.contains("overflow"), "\(found)")
+  }
+
+  /// A row that is not the records' JSON was INTERNAL ("a bug: please report it"), naming no row.
+  @Test func aRowThatCannotBeReadIsNamed() async throws {
+    let dir = TemporaryDirectory()
+    let store = try EmbeddedStore(directory: dir.path, logger: Logger(label: "test"))
+    await store.close()
+    do {
+      let db = try SQLiteDatabase(path: dir.path + "/audience.db")
+      defer { db.close() }
+      try db.execute("INSERT INTO record_batches (first_seq, last_seq, count, records) VALUES (5, 5, 1, '[[5, oops')")
+    }
+    do {
+      _ = try EmbeddedStore(directory: dir.path, logger: Logger(label: "test"))
+      Issue.record("opened")
+    } catch let error as AudienceError {
+      #expect(error.code == .unavailable)
+      #expect(error.message.contains("the record_batches row first_seq=5 cannot be read"), "\(error.message)")
+    }
   }
 }
