@@ -198,6 +198,11 @@ struct IngestInputErrorsTests {
     let messages = Self.errors(summary).compactMap { e -> String? in if case .string(let m)? = e["message"] { m } else { nil } }
     #expect(messages.contains("the lines end with a carriage return alone (CR); end them with LF or CRLF"), "\(messages)")
     #expect(messages.contains { $0.hasPrefix("header: ") && $0.hasSuffix("; the file is not read") && !$0.contains("read as rows") }, "\(messages)")
+    // A CR as JSON's whitespace on the first line is no CR-ended file (the whole file was refused).
+    let white = server.directory + "/white.jsonl"
+    try Self.write(Array("{\"cookie\":\"w1\",\r\"email\":\"w1@x.com\"}\n{\"cookie\":\"w2\"}\n".utf8), white)
+    let both = try CLI.json(try CLI.run(["ingest", white, "--json"], socket: server.socketPath))
+    #expect(both["accepted"] == .int(2), "\(both)")
     // An empty CSV file, or one of a byte order mark and blank lines, has no header: it was
     // taken for a file of no records, exit 0.
     let empty = server.directory + "/empty.csv", bom = server.directory + "/bom.csv"

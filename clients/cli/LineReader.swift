@@ -30,8 +30,7 @@ final class LineReader {
   private var any = false
   /// Said `quiet` since the last bytes came: the next wait is for bytes alone.
   private var saidQuiet = false
-  /// The first line holds a carriage return not followed by a line feed: the file's lines end
-  /// with CR alone.
+  /// The first line holds a carriage return followed by `{`: the file's lines end with CR alone.
   private(set) var firstLineHasLoneCR = false
   private var lastWasCR = false
 
@@ -113,10 +112,12 @@ final class LineReader {
         first = chunk[start..<stop].first { ![0x20, 0x09, 0xEF, 0xBB, 0xBF].contains($0) }
       }
       if lineNumber == 0 {
-        // The first line: a carriage return followed by anything but a line feed means the
-        // lines end with CR alone (old Mac files), and the whole file is this one line.
+        // The first line: a carriage return followed by the start of another record means the
+        // lines end with CR alone (old Mac files), and the whole file is this one line. (A CR
+        // before anything else is JSON's whitespace: `{"cookie": "x",\r"email": ...}` was
+        // refused as a file of CR-ended lines.)
         for b in chunk[start..<stop] {
-          if lastWasCR && b != 0x0A { firstLineHasLoneCR = true }
+          if lastWasCR && b == UInt8(ascii: "{") { firstLineHasLoneCR = true }
           lastWasCR = b == 0x0D
         }
       }
