@@ -235,6 +235,21 @@ struct Audienced: AsyncParsableCommand {
     // SIGPIPE ended the server on the spot, without a graceful stop. Writes then fail instead.
     signal(SIGPIPE, SIG_IGN)
     OpenFiles.raiseLimit(for: maxConnections, logger: logger)
+    do {
+      try await serve(config: config, logger: logger, parent: parent)
+    } catch let error as AudienceError {
+      // For the operator, what went wrong, without the protocol's status code
+      // ("Error: UNAVAILABLE: cannot open data directory ...").
+      throw StartupFailure(description: error.message)
+    }
+  }
+
+  /// What stopped the server, as said on stderr (exit 1).
+  struct StartupFailure: Error, CustomStringConvertible {
+    var description: String
+  }
+
+  private func serve(config: AudiencedConfig, logger: Logger, parent: pid_t) async throws {
     var services = try buildServices(config: config, logger: logger).map {
       ServiceGroupConfiguration.ServiceConfiguration(service: $0)
     }
