@@ -96,17 +96,22 @@ struct OperationsTests {
     let dir = TemporaryDirectories.make()
     try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
     _ = chmod(dir, 0o777)
+    let (status, message) = try Self.audiencedAsNobody(["--socket", dir + "/s.sock", "--data-dir", dir + "/data"])
+    #expect(status != 0)
+    #expect(message.contains("\(dir)/data: Permission denied for this user"), "\(message)")
+  }
+
+  /// Runs audienced as the user nobody (setpriv: needs root) until it exits; its status and stderr.
+  static func audiencedAsNobody(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-    p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", ServerProcess.binDirectory + "/audienced",
-      "--socket", dir + "/s.sock", "--data-dir", dir + "/data"]
+    p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", ServerProcess.binDirectory + "/audienced"] + arguments
     let err = Pipe()
     p.standardOutput = FileHandle.nullDevice
     p.standardError = err
     try p.run()
     let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     p.waitUntilExit()
-    #expect(p.terminationStatus != 0)
-    #expect(message.contains("\(dir)/data: Permission denied for this user"), "\(message)")
+    return (p.terminationStatus, message)
   }
 }
