@@ -34,10 +34,11 @@ public struct CSVParser: Sendable {
   /// Carriage returns right after what closed a quoted field (skipped; kept to read the bytes
   /// again as the file had them).
   var returnsAfterQuote = 0
-  /// A carriage return outside quotes, dropped if a line break follows it (CRLF) and kept in
-  /// the field otherwise (a bare one inside `Ber\rlin` was dropped, changing the value; kept, it
-  /// is refused as a control character, as inside quotes).
-  private var pendingCR = false
+  /// Carriage returns outside quotes not yet placed: dropped if a line break follows them (CRLF,
+  /// and CR CR LF, which Python's csv module writes on Windows to a file opened without
+  /// `newline=''`), kept in the field otherwise (a bare one inside `Ber\rlin` was dropped,
+  /// changing the value; kept, it is refused as a control character, as inside quotes).
+  private var pendingCR = 0
   /// Where, in `field`, a doubled quote (`""`) of the file was kept as one: the field's bytes
   /// as the file had them are needed to read them again (`reread`).
   var undoubled: [Int] = []
@@ -113,12 +114,12 @@ public struct CSVParser: Sendable {
     while i < n {
       // Not at a carriage return: the general path drops it and the row starts after it (a run
       // of them would otherwise be scanned to the line's end once per byte).
-      if state == .fieldStart, !pendingCR, ends.isEmpty, bytes[i] != 0x0D, let next = wholeLine(bytes, from: i, rows) {
+      if state == .fieldStart, pendingCR == 0, ends.isEmpty, bytes[i] != 0x0D, let next = wholeLine(bytes, from: i, rows) {
         i = next
         continue
       }
       switch state {
-      case .fieldStart where !pendingCR && bytes[i] != 0x22 && bytes[i] != 0x2C && bytes[i] != 0x0A && bytes[i] != 0x0D:
+      case .fieldStart where pendingCR == 0 && bytes[i] != 0x22 && bytes[i] != 0x2C && bytes[i] != 0x0A && bytes[i] != 0x0D:
         // An unquoted field that ends (with a comma or a line break) in this chunk becomes a
         // string straight from the chunk's bytes, not copied into `field` first.
         var j = i + 1
@@ -139,7 +140,7 @@ public struct CSVParser: Sendable {
           finishRow(rows)
         }
         i = j + 1
-      case .unquoted where !pendingCR, .quoted:
+      case .unquoted where pendingCR == 0, .quoted:
         // A run of plain bytes: up to the next byte that means something in this state.
         let quoted = state == .quoted
         var j = i
@@ -179,7 +180,7 @@ public struct CSVParser: Sendable {
 
   /// The end of the file: passes the last row, if it did not end with a line break, to `rows`.
   public mutating func finish(rows: (borrowing CSVByteRow) -> Void) {
-    pendingCR = false  // the last line's CR
+    pendingCR = 0  // the last line's CRs
     if !started {
       started = true
       for h in bom { step(h, rows) }
@@ -201,11 +202,12 @@ public struct CSVParser: Sendable {
   }
 
   mutating func step(_ b: UInt8, _ rows: (borrowing CSVByteRow) -> Void) {
-    if pendingCR {
-      pendingCR = false
-      if b != 0x0A {
-        append(0x0D)
+    if pendingCR > 0 && b != 0x0D {
+      let crs = pendingCR
+      pendingCR = 0
+      if b != 0x0A && (state == .fieldStart || state == .unquoted) {
         if state == .fieldStart { state = .unquoted }
+        for _ in 0..<crs where state == .unquoted { append(0x0D) }
       }
     }
     switch state {
@@ -220,7 +222,7 @@ public struct CSVParser: Sendable {
         state = .quoted
         quoteLine = line
       case 0x2C: endField()
-      case 0x0D: pendingCR = true
+      case 0x0D: pendingCR += 1
       case 0x0A:
         line += 1
         if ends.isEmpty { rowLine = line } else { endRow(rows) }
@@ -234,7 +236,7 @@ public struct CSVParser: Sendable {
       case 0x0A:
         line += 1
         endRow(rows)
-      case 0x0D: pendingCR = true
+      case 0x0D: pendingCR += 1
       case 0x22: fail("a quote inside an unquoted field (quote the whole field and double the quote)")
       default: append(b)
       }
@@ -360,6 +362,7 @@ public struct CSVParser: Sendable {
     hasNUL = false
     rowLine = line
     state = .fieldStart
+    pendingCR = 0
   }
 
   /// Marks the row broken and skips to the end of its line.
@@ -368,5 +371,6 @@ public struct CSVParser: Sendable {
     field.removeAll(keepingCapacity: true)
     undoubled.removeAll(keepingCapacity: true)
     state = .skipping
+    pendingCR = 0
   }
 }

@@ -83,10 +83,15 @@ public protocol ProfileStore: Sendable {
   /// Why the last write failed, while no write has succeeded since (a full disk); nil when
   /// writes succeed. Health says so.
   var writeFailure: String? { get }
+
+  /// What Health says after "degraded: " (writes failing, a damaged database); nil when serving.
+  var degradation: String? { get }
 }
 
 extension ProfileStore {
   public var writeFailure: String? { nil }
+  /// By default, that writes fail and why.
+  public var degradation: String? { writeFailure.map { "writes are failing (\($0))" } }
 }
 
 /// A store whose reads are answered from memory at once: the server then answers them on the

@@ -161,7 +161,7 @@ public struct RequestRouter: Sendable {
   private func health(_ stats: StoreStats) -> HealthInfo {
     let elapsed = ContinuousClock.now - startedAt
     // "serving", or what a monitor should see while writes fail (a full disk): reads go on.
-    let status = store.writeFailure.map { "degraded: writes are failing (\($0))" } ?? "serving"
+    let status = store.degradation.map { "degraded: \($0)" } ?? "serving"
     return HealthInfo(
       status: status, serverVersion: configuration.serverVersion, store: store.kind, stats: stats,
       uptimeSeconds: UInt64(max(0, elapsed.components.seconds)), connections: connectionCount())

@@ -42,7 +42,12 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   let lastWriteFailure = Mutex<String?>(nil)
   /// What SQLite's quick_check found wrong with the database after a restore (`loadRecords`).
   let databaseDamage = Mutex<String?>(nil)
-  public var writeFailure: String? { lastWriteFailure.withLock { $0 } ?? databaseDamage.withLock { $0 } }
+  public var writeFailure: String? { lastWriteFailure.withLock { $0 } }
+  /// Failing writes, or else damage `checkDatabase` found (writes go on then).
+  public var degradation: String? {
+    if let failure = writeFailure { return "writes are failing (\(failure))" }
+    return databaseDamage.withLock { $0 }
+  }
   /// Set when a failed write left a graph that could not be rebuilt from the database: the graph
   /// may hold records the database does not, so from then on every read and write fails with
   /// this error until a restart (`withLiveGraph`, the leader's loop).

@@ -14,7 +14,7 @@ enum OpenFiles {
   static func raiseLimit(for maxConnections: Int, logger: Logger) {
     var limit = rlimit()
     guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
-    let needed = rlim_t(maxConnections + reserve)
+    let needed = rlim_t(min(maxConnections, 1 << 30) + reserve)  // no overflow for --max-connections 2^63 - 1
     guard limit.rlim_cur < needed else { return }
     let raised = rlimit(rlim_cur: min(limit.rlim_max, needed), rlim_max: limit.rlim_max)
     if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), [raised]) != 0 { return warn(limit.rlim_cur, maxConnections, logger) }

@@ -203,6 +203,11 @@ struct IngestInputErrorsTests {
     try Self.write(Array("{\"cookie\":\"w1\",\r\"email\":\"w1@x.com\"}\n{\"cookie\":\"w2\"}\n".utf8), white)
     let both = try CLI.json(try CLI.run(["ingest", white, "--json"], socket: server.socketPath))
     #expect(both["accepted"] == .int(2), "\(both)")
+    // CSV lines ended by CR CR LF (Python's csv module on Windows) are lines, not CR-ended ones.
+    let crcrlf = server.directory + "/crcrlf.csv"
+    try Self.write(Array("cookie,city\r\r\nk1,Oslo\r\r\nk2,\r\r\n".utf8), crcrlf)
+    let windows = try CLI.json(try CLI.run(["ingest", crcrlf, "--json"], socket: server.socketPath))
+    #expect(windows["accepted"] == .int(2) && windows["rejected"] == .int(0), "\(windows)")
     // An empty CSV file, or one of a byte order mark and blank lines, has no header: it was
     // taken for a file of no records, exit 0.
     let empty = server.directory + "/empty.csv", bom = server.directory + "/bom.csv"

@@ -85,6 +85,11 @@ struct OperationsTests {
     #expect(after.stdout.contains("was removed or replaced while audienced ran"), "\(after)")
     let health = try CLI.run(["health"], socket: server.socketPath)
     #expect(health.status == 1 && health.stdout.contains("degraded: writes are failing"), "\(health)")
+    // Erasures and splits too: they succeeded, and cleared Health.
+    let forget = try CLI.run(["forget", "--cookie", "before"], socket: server.socketPath)
+    #expect(forget.status != 0 && forget.stderr.contains("was removed or replaced"), "\(forget)")
+    #expect(try CLI.run(["split", "before"], socket: server.socketPath).status != 0)
+    #expect(try CLI.run(["health"], socket: server.socketPath).status == 1)
     // Reads go on.
     #expect(try CLI.run(["user", "before"], socket: server.socketPath).status == 0)
     await server.stop()

@@ -228,7 +228,9 @@ struct Ingest: AsyncParsableCommand {
   static func endsLinesWithCRAlone(_ chunk: ArraySlice<UInt8>) -> Bool {
     let firstLine = chunk.prefix { $0 != 0x0A }
     guard let cr = firstLine.firstIndex(of: 0x0D) else { return false }
-    return cr != firstLine.endIndex - 1 || firstLine.endIndex == chunk.endIndex
+    // CR CR LF (Python's csv module on Windows, a file opened without newline='') ends lines too.
+    let run = firstLine[cr...].allSatisfy { $0 == 0x0D }
+    return !run || firstLine.endIndex == chunk.endIndex
   }
 
   /// A file given that cannot be opened (exit 66, sysexits' EX_NOINPUT) or whose format cannot be

@@ -90,6 +90,7 @@ class Client:
             raise AudienceError("UNAVAILABLE", f"cannot connect to {path}: {e} ({hint})") from None
         self._lock = threading.RLock()
         self._closed = False
+        self._closed_why = None
         self._next_id = 1
         self._awaited = set()  # ids of requests whose responses are kept when read for another
         self._kept = {}        # those responses, by id
@@ -108,13 +109,24 @@ class Client:
 
     # -- transport --------------------------------------------------------------------------
 
-    def _recv_exactly(self, n):
+    def _broken(self):
+        """Ctrl-C (or any exception) part way through a frame: the next bytes would be read or
+        written out of step with the frames, so the connection is closed."""
+        self._closed_why = "it was interrupted part way through a frame; make a new Client"
+        self.close()
+
+    def _recv_exactly(self, n, mid_frame=False):
+        """n bytes; `mid_frame`: the frame's length was read already."""
         chunks = []
         while n:
             try:
                 chunk = self._sock.recv(min(n, 1 << 20))
             except OSError as e:
                 raise self._lost(e) from None
+            except BaseException:
+                if chunks or mid_frame:
+                    self._broken()
+                raise
             if not chunk:
                 raise AudienceError("UNAVAILABLE", "connection closed by the server")
             chunks.append(chunk)
@@ -124,7 +136,7 @@ class Client:
     def _send(self, method, body, timeout_ms=0):
         """Sends one request; returns its id."""
         if self._closed:
-            raise AudienceError("UNAVAILABLE", "the client is closed")
+            raise AudienceError("UNAVAILABLE", f"the client is closed{'' if self._closed_why is None else ': ' + self._closed_why}")
         request_id = self._next_id
         self._next_id += 1
         req = envelope_pb2.Request(id=request_id, timeout_ms=timeout_ms)
@@ -134,6 +146,9 @@ class Client:
             self._sock.sendall(struct.pack(">I", len(payload)) + payload)
         except OSError as e:
             raise self._lost(e) from None
+        except BaseException:
+            self._broken()
+            raise
         return request_id
 
     def _lost(self, error):
@@ -177,7 +192,7 @@ class Client:
                 return self._kept.pop(request_id)
         while True:
             (length,) = struct.unpack(">I", self._recv_exactly(4))
-            payload = self._recv_exactly(length)
+            payload = self._recv_exactly(length, mid_frame=True)
             try:
                 resp = envelope_pb2.Response.FromString(payload)
             except Exception as e:  # protobuf's DecodeError: the stream is out of step
@@ -232,7 +247,18 @@ class Client:
         def batches():
             """(indexes, records) of the records that can be sent, in batches that fit."""
             indexes, batch, size = [], [], 0
-            for index, record in enumerate(records):
+            records_read = iter(records)
+            failure = None
+            for index in itertools.count():
+                # The input's own failure (or Ctrl-C while it is read) ends the batches after the
+                # records read before it: they are sent, then the failure is raised.
+                try:
+                    record = next(records_read)
+                except StopIteration:
+                    break
+                except BaseException as e:
+                    failure = e
+                    break
                 try:
                     proto = record_to_proto(record)
                 except ValueError as e:
@@ -254,6 +280,8 @@ class Client:
                 size += n
             if batch:
                 yield indexes, batch
+            if failure is not None:
+                raise failure
 
         def count(resp, indexes):
             summary["accepted"] += resp.accepted
@@ -292,7 +320,17 @@ class Client:
 
         try:
             first = next(pending_batches, None)
-            second = next(pending_batches, None)
+            try:
+                second = next(pending_batches, None)
+            except BaseException as e:
+                # The input failed after one batch: it goes as a plain Ingest, then the failure.
+                if first:
+                    try:
+                        count(self._call("ingest", rpc_pb2.IngestRequest(records=first[1])), first[0])
+                    except AudienceError:
+                        pass
+                e.summary = done()
+                raise
             if second is None:  # one batch: a plain Ingest request
                 if first:
                     count(self._call("ingest", rpc_pb2.IngestRequest(records=first[1])), first[0])
@@ -326,13 +364,15 @@ class Client:
                 # The input failed (or Ctrl-C): the batch read before it is sent as the last,
                 # and what was sent is waited for, so the server closes the stream; left open,
                 # four such streams refused every later ingest on this connection. The error
-                # goes on, with what was stored.
-                try:
-                    send(batch, True)
-                    while pending:
-                        wait_one()
-                except AudienceError:
-                    pass
+                # goes on, with what was stored. (Interrupted part way through a frame, the
+                # connection is closed instead: `_broken`.)
+                if not self._closed:
+                    try:
+                        send(batch, True)
+                        while pending:
+                            wait_one()
+                    except AudienceError:
+                        salvage()
                 try:
                     e.summary = done()
                 except AttributeError:
@@ -398,8 +438,9 @@ class Client:
                     yield record_from_proto(u)
         finally:
             if request_id is not None:  # given up on: its response is dropped when it comes
-                self._awaited.discard(request_id)
-                self._kept.pop(request_id, None)
+                with self._lock:
+                    self._awaited.discard(request_id)
+                    self._kept.pop(request_id, None)
 
     def analyze(self, cookie=None, top_n=20, age_bins=20, k=3, kmeans_features=("age",), no_kmeans=False, where=None,
                 **filters):

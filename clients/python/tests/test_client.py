@@ -86,11 +86,16 @@ def test_an_input_that_fails_part_way_finishes_its_stream(server):
         for attempt in range(6):
             with pytest.raises(RuntimeError, match="the input broke") as e:
                 c.ingest(failing(attempt), batch_size=500)
-            # What was sent before the failure was waited for, and is counted.
-            assert e.value.summary["accepted"] == 2_000, e.value.summary
+            # Every record read before the failure was sent and waited for, and is counted (the
+            # batch being filled was lost).
+            assert e.value.summary["accepted"] == 2_500, e.value.summary
         s = c.ingest([{"cookie": f"after-{i}"} for i in range(5_000)], batch_size=500)
         assert s["accepted"] == 5_000
-        assert c.health()["records"] == 6 * 2_000 + 5_000
+        # Failing before a second batch: the records read go as one plain Ingest (nothing was sent).
+        with pytest.raises(RuntimeError, match="the input broke") as e:
+            c.ingest(failing(9), batch_size=5_000)
+        assert e.value.summary["accepted"] == 2_500, e.value.summary
+        assert c.health()["records"] == 7 * 2_500 + 5_000
 
 
 def test_a_client_shared_by_threads_gets_its_own_answers(server):
