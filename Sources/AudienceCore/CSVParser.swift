@@ -206,6 +206,8 @@ public struct CSVParser: Sendable {
       let crs = pendingCR
       pendingCR = 0
       if b != 0x0A && (state == .fieldStart || state == .unquoted) {
+        // Said as it is ("a quote inside an unquoted field" named a field that looks quoted).
+        if state == .fieldStart && b == 0x22 { return fail("a carriage return before a field's opening quote") }
         if state == .fieldStart { state = .unquoted }
         for _ in 0..<crs where state == .unquoted { append(0x0D) }
       }

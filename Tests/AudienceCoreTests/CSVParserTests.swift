@@ -159,6 +159,16 @@ struct CSVParserTests {
     ], "\(rows)")
   }
 
+  /// A carriage return before a quoted field is refused for what it is (the field was read as
+  /// `Oslo` when every CR outside quotes was dropped).
+  @Test(arguments: [1, 64])
+  func aCarriageReturnBeforeAQuoteIsSaid(chunk: Int) {
+    let rows = Self.parsed("c,city\nw5,\r\"Oslo\"\nw6,Bergen\n", chunk: chunk)
+    #expect(rows.map(\.line) == [1, 2, 3], "\(rows)")
+    #expect(rows[1].error == "a carriage return before a field's opening quote", "\(rows)")
+    #expect(rows[2] == CSVRow(line: 3, fields: ["w6", "Bergen"]))
+  }
+
   /// Rows holding a NUL byte are flagged as they are parsed (quoted or not, in any field), so
   /// only those need their fields searched for it; the flag does not carry over to the next row.
   @Test func aNULByteFlagsItsRowOnly() {
