@@ -109,10 +109,6 @@ extension ServerConfiguration {
     guard (st.st_mode & S_IFMT) == S_IFDIR else { return "cannot use socket path \(path): \(directory) is not a directory" }
     // What binding would refuse, said before the store opens (it created the data directory and
     // took and saved again its snapshot, only to stop here).
-    if lstat(path, &st) == 0 {
-      guard (st.st_mode & S_IFMT) == S_IFSOCK else { return "\(path) exists and is not a socket; refusing to replace it" }
-      if SocketFile.isAnswering(path) { return "another server is already listening on \(path)" }
-    }
-    return nil
+    return SocketFile.problem(at: path)
   }
 }

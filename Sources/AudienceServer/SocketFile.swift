@@ -6,15 +6,18 @@ enum SocketFile {
   /// Removes a stale socket file; refuses when another server answers on it or the path
   /// is not a socket.
   static func prepare(_ path: String) throws {
-    var st = stat()
-    guard lstat(path, &st) == 0 else { return }
-    guard (st.st_mode & S_IFMT) == S_IFSOCK else {
-      throw AudienceError(.failedPrecondition, "\(path) exists and is not a socket; refusing to replace it")
-    }
-    if isAnswering(path) {
-      throw AudienceError(.failedPrecondition, "another server is already listening on \(path)")
-    }
+    if let problem = problem(at: path) { throw AudienceError(.failedPrecondition, problem) }
     unlink(path)
+  }
+
+  /// Why the file at `path` may not be replaced by a new socket (it is not a socket, or a server
+  /// answers on it); nil when there is none or it is a stale socket. Also checked before the
+  /// store opens (`ServerConfiguration.socketPathProblem`).
+  static func problem(at path: String) -> String? {
+    var st = stat()
+    guard lstat(path, &st) == 0 else { return nil }
+    guard (st.st_mode & S_IFMT) == S_IFSOCK else { return "\(path) exists and is not a socket; refusing to replace it" }
+    return isAnswering(path) ? "another server is already listening on \(path)" : nil
   }
 
   static func isAnswering(_ path: String) -> Bool {

@@ -115,7 +115,6 @@ extension EmbeddedStore {
   func commit(_ batch: consuming [Pending]) {
     // Checked before anything is applied (a failed write rebuilds the graph from the database).
     if let gone = databaseFileGone() {
-      lastWriteFailure.withLock { $0 = gone.message }
       for p in batch { p.done?(.failure(gone)) }
       return
     }

@@ -14,14 +14,17 @@ extension EmbeddedStore {
   /// Why nothing may be written: `audience.db` is no longer the file the store opened (the data
   /// directory was removed, or the file replaced, while the server ran). The store's connection
   /// still wrote to the file it opened, which no one could open again: ingests were
-  /// acknowledged, and the next start had none of them. Nil while it is the same file.
+  /// acknowledged, and the next start had none of them. Nil while it is the same file; else the
+  /// refusal, noted as the last write failure (Health says it).
   func databaseFileGone() -> AudienceError? {
     guard let opened = databaseFile else { return nil }
     if let now = Self.fileIdentity(db.path), now == opened { return nil }
-    return AudienceError(
+    let gone = AudienceError(
       .unavailable,
       "storage write failed: the database file \(db.path) was removed or replaced while audienced ran; nothing more is written "
         + "(stop audienced, restore the data directory from a backup, and start it again)")
+    lastWriteFailure.withLock { $0 = gone.message }
+    return gone
   }
 
   /// What SQLite's `quick_check` finds wrong with `db` (its first few problems), nil when it is

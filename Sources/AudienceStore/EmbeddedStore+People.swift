@@ -12,10 +12,7 @@ extension EmbeddedStore {
   /// Deletes a person's rows durably, then drops the profile from the graph and every watch.
   func erase(_ f: PendingForget) {
     // As a commit: written to a file no one can open again, it would also have cleared Health.
-    if let gone = databaseFileGone() {
-      lastWriteFailure.withLock { $0 = gone.message }
-      return f.continuation.resume(throwing: gone)
-    }
+    if let gone = databaseFileGone() { return f.continuation.resume(throwing: gone) }
     // An email on stored records that links no person is not "nobody": say whose records hold it.
     if let refusal = withGraph(settling: false, { g in g.profileID(of: f.person) == nil ? g.unlinkedEmail(f.person, command: "forget") : nil }) {
       return f.continuation.resume(throwing: refusal)
@@ -128,10 +125,7 @@ extension EmbeddedStore {
   /// Records a split durably (after the records committed so far), then applies it to the graph
   /// and every watch.
   func split(_ s: PendingSplit) {
-    if let gone = databaseFileGone() {
-      lastWriteFailure.withLock { $0 = gone.message }
-      return s.continuation.resume(throwing: gone)
-    }
+    if let gone = databaseFileGone() { return s.continuation.resume(throwing: gone) }
     let state = withGraph { g -> (lastSeq: UInt64, profile: ProfileID, before: Bool, seqs: [UInt64])? in
       g.profileID(of: .cookie(s.cookie)).map { id in
         let before = g.splitCookies.contains(s.cookie)

@@ -19,6 +19,27 @@ struct UnpackRoomTests {
     return [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] + payload
   }
 
+  /// Runs `body` once an ingest of about `ingestBytes` holds room the store has not given back
+  /// (`gate` closed, a budget of 1 MiB) and a Health frame sent on `b` waits for room to unpack.
+  static func withHealthWaitingBehindAnIngest(
+    ingestBytes: Int, held: Int, health: [UInt8],
+    _ body: (_ server: AudienceServer, _ path: String, _ b: RawSocket, _ gate: SlowStore.Gate, _ ingest: Task<IngestSummary, any Error>) async throws -> Void
+  ) async throws {
+    let gate = SlowStore.Gate()
+    try await withInProcessServer(SlowStore(delay: .zero, gate: gate), configure: { $0.maxIngestBytes = 1 << 20 }) { server, path, _ in
+      let budget = server.ingestBudget
+      let client = try await AudienceClient.connect(socketPath: path)
+      let ingest = Task { try await client.ingest(IngestBudgetTests.batch(1, bytes: ingestBytes)) }
+      try await IngestBudgetTests.until(budget, "the ingest's bytes held") { budget.held > held }
+      let b = try RawSocket(path: path)
+      try b.hello()
+      b.send(health)
+      try await IngestBudgetTests.until(budget, "the Health frame waits for room to unpack") { budget.waiting == 1 }
+      try await body(server, path, b, gate, ingest)
+      await client.close()
+    }
+  }
+
   /// protobuf-c may take 20-37 times a frame while unpacking it (millions of tiny unknown
   /// fields): a large frame it unpacks waits for room for that, alone when it is more than the
   /// budget (8 connections each sending a 4 MiB request of tiny fields took over 1 GB at once);
@@ -27,17 +48,9 @@ struct UnpackRoomTests {
   @Test func aLargeFrameForProtobufCWaitsForRoomToUnpack() async throws {
     // A Health request with 99 KB of unknown fields: 40 times that, 4 MB, is more than the budget.
     let healthFrame = Self.health(unknownFields: 33_000)
-    let gate = SlowStore.Gate()
-    try await withInProcessServer(SlowStore(delay: .zero, gate: gate), configure: { $0.maxIngestBytes = 1 << 20 }) { server, path, _ in
+    // An ingest the store has not answered holds room: the Health frame waits for it.
+    try await Self.withHealthWaitingBehindAnIngest(ingestBytes: 150_000, held: 100_000, health: healthFrame) { server, path, b, gate, first in
       let budget = server.ingestBudget
-      // An ingest the store has not answered holds room: the Health frame waits for it.
-      let client = try await AudienceClient.connect(socketPath: path)
-      let first = Task { try await client.ingest(IngestBudgetTests.batch(1, bytes: 150_000)) }
-      try await IngestBudgetTests.until(budget, "the ingest's bytes held") { budget.held > 100_000 }
-      let b = try RawSocket(path: path)
-      try b.hello()
-      b.send(healthFrame)
-      try await IngestBudgetTests.until(budget, "the Health frame waits for room to unpack") { budget.waiting == 1 }
       gate.open()
       #expect(try await first.value.accepted == 600)
       #expect((await IngestBudgetTests.response(b))?.status.code == .ok)
@@ -55,7 +68,6 @@ struct UnpackRoomTests {
       a.send(Array(frame[150_000...]))
       #expect((await IngestBudgetTests.response(a))?.status.code == .ok)
       try await IngestBudgetTests.until(budget, "all given back") { budget.held == 0 }
-      await client.close()
     }
   }
 
@@ -64,17 +76,10 @@ struct UnpackRoomTests {
   @Test func aSmallFrameForProtobufCWaitsForRoomToUnpackToo() async throws {
     // 12 KB of unknown fields: room for 40 times that, 480 KB, does not fit beside the 787 KB
     // ingest frame in a budget of 1 MiB.
-    let healthFrame = Self.health(unknownFields: 4_000)
-    let gate = SlowStore.Gate()
-    try await withInProcessServer(SlowStore(delay: .zero, gate: gate), configure: { $0.maxIngestBytes = 1 << 20 }) { server, path, _ in
+    try await Self.withHealthWaitingBehindAnIngest(
+      ingestBytes: 900_000, held: 700_000, health: Self.health(unknownFields: 4_000)
+    ) { server, path, b, gate, first in
       let budget = server.ingestBudget
-      let client = try await AudienceClient.connect(socketPath: path)
-      let first = Task { try await client.ingest(IngestBudgetTests.batch(1, bytes: 900_000)) }
-      try await IngestBudgetTests.until(budget, "the ingest's bytes held") { budget.held > 700_000 }
-      let b = try RawSocket(path: path)
-      try b.hello()
-      b.send(healthFrame)
-      try await IngestBudgetTests.until(budget, "the Health frame waits for room to unpack") { budget.waiting == 1 }
       // A Health frame under 4 KiB goes ahead.
       let c = try RawSocket(path: path)
       try c.hello()
@@ -84,7 +89,6 @@ struct UnpackRoomTests {
       #expect(try await first.value.accepted == 3_600)
       #expect((await IngestBudgetTests.response(b))?.status.code == .ok)
       try await IngestBudgetTests.until(budget, "all given back") { budget.held == 0 }
-      await client.close()
     }
   }
 }

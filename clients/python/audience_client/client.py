@@ -318,6 +318,16 @@ class Client:
                     break
                 count(resp.ingest, pending.pop(rid))
 
+        def plain(batch):
+            count(self._call("ingest", rpc_pb2.IngestRequest(records=batch[1])), batch[0])
+
+        def with_summary(e):
+            """`e` (the input's failure, or the server's) with what was stored."""
+            try:
+                e.summary = done()
+            except AttributeError:  # an exception that takes no attributes
+                pass
+
         try:
             first = next(pending_batches, None)
             try:
@@ -326,14 +336,14 @@ class Client:
                 # The input failed after one batch: it goes as a plain Ingest, then the failure.
                 if first:
                     try:
-                        count(self._call("ingest", rpc_pb2.IngestRequest(records=first[1])), first[0])
+                        plain(first)
                     except AudienceError:
                         pass
-                e.summary = done()
+                with_summary(e)
                 raise
             if second is None:  # one batch: a plain Ingest request
                 if first:
-                    count(self._call("ingest", rpc_pb2.IngestRequest(records=first[1])), first[0])
+                    plain(first)
                 return done()
             stream = self._next_id
             granted = max(1, self._call("ingest_stream", rpc_pb2.IngestStreamRequest(window=window)).window)
@@ -373,10 +383,7 @@ class Client:
                             wait_one()
                     except AudienceError:
                         salvage()
-                try:
-                    e.summary = done()
-                except AttributeError:
-                    pass
+                with_summary(e)
                 raise
             send(batch, True)
             while pending:
@@ -384,7 +391,7 @@ class Client:
             return done()
         except AudienceError as e:
             salvage()
-            e.summary = done()
+            with_summary(e)
             raise
 
     def get_user(self, cookie):
