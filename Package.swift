@@ -97,7 +97,7 @@ let package = Package(
     .executableTarget(
       name: "audienced",
       dependencies: [
-        "AudienceCore", "AudienceServer", "AudienceStore", "AudienceMongo",
+        "AudienceCore", "AudienceServer", "AudienceStore", "AudienceMongo", "CSystemCalls",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

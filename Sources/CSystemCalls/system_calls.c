@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -18,4 +19,22 @@ int audience_stdout_write(const void *bytes, size_t n, int flush) {
   if (n > 0 && fwrite(bytes, 1, n, stdout) != n) return errno ? errno : EIO;
   if (flush && fflush(stdout) != 0) return errno ? errno : EIO;
   return ferror(stdout) ? (errno ? errno : EIO) : 0;
+}
+
+static void audience_startup_signal(int sig) {
+  static const char term[] = "audienced: stopped by SIGTERM while starting, before it served; nothing acknowledged is lost (the next start opens the store again)\n";
+  static const char intr[] = "audienced: stopped by SIGINT while starting, before it served; nothing acknowledged is lost (the next start opens the store again)\n";
+  static const char hup[] = "audienced: stopped by SIGHUP while starting, before it served; nothing acknowledged is lost (the next start opens the store again)\n";
+  const char *line = sig == SIGTERM ? term : sig == SIGINT ? intr : hup;
+  size_t n = sig == SIGTERM ? sizeof term - 1 : sig == SIGINT ? sizeof intr - 1 : sizeof hup - 1;
+  ssize_t written = write(2, line, n);
+  (void)written;
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+void audience_log_startup_signals(void) {
+  signal(SIGTERM, audience_startup_signal);
+  signal(SIGINT, audience_startup_signal);
+  signal(SIGHUP, audience_startup_signal);
 }

@@ -4,6 +4,7 @@ import AudienceCore
 import AudienceMongo
 import AudienceServer
 import AudienceStore
+import CSystemCalls
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -235,6 +236,9 @@ struct Audienced: AsyncParsableCommand {
     // SIGPIPE ended the server on the spot, without a graceful stop. Writes then fail instead.
     signal(SIGPIPE, SIG_IGN)
     OpenFiles.raiseLimit(for: maxConnections, logger: logger)
+    // Opening the store can take a while (a replay after a crash): a stop meanwhile is said on
+    // stderr. The service group's graceful stop replaces this once it runs.
+    audience_log_startup_signals()
     do {
       try await serve(config: config, logger: logger, parent: parent)
     } catch let error as AudienceError {

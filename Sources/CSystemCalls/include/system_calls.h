@@ -22,4 +22,10 @@ int audience_set_thread_nice(int nice);
    Swift 6 does not let code read). */
 int audience_stdout_write(const void *bytes, size_t n, int flush);
 
+/* Until the server's graceful stop takes over (while its store opens and replays its records),
+   SIGTERM, SIGINT and SIGHUP end it as before (their default action, so the exit status still
+   says which signal), but first write a line saying so to stderr: a stop during a long start
+   was silent. Only async-signal-safe calls (write, signal, raise). */
+void audience_log_startup_signals(void);
+
 #endif
