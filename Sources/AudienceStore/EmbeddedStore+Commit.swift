@@ -61,6 +61,20 @@ extension EmbeddedStore {
     }
   }
 
+  /// `withLiveGraph` for a read that only looks: it shares the lock with other such reads
+  /// (`GraphLock`). One that needs the segment index while the `indexer` thread is behind (during
+  /// and just after a bulk load) takes the lock alone to settle it first, as before.
+  func readLiveGraph<T>(settling: Bool = true, _ body: (borrowing IdentityGraph) throws(AudienceError) -> T) throws(AudienceError) -> T {
+    let shared = try graph.withSharedLock { g throws(AudienceError) -> T? in
+      // `indexBehind` is written only with the lock held alone.
+      if settling && indexBehind != nil { return nil }
+      if let lost = graphLost.withLock({ $0 }) { throw lost }
+      return try body(g)
+    }
+    if let shared { return shared }
+    return try withLiveGraph(settling: settling) { g throws(AudienceError) -> T in try body(g) }
+  }
+
   /// Waits for the `indexer` thread to apply every index change handed to it, and puts the index
   /// back into the graph. Called under the graph lock.
   func settleIndex(_ g: inout IdentityGraph) {

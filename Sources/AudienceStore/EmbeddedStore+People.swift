@@ -119,7 +119,7 @@ extension EmbeddedStore {
       state.splits.append(PendingSplit(cookie: cookie, continuation: continuation))
     }
     guard let result else { return nil }
-    return try withLiveGraph(settling: false) { g in result.profiles.compactMap { g.summary(of: $0) } }
+    return try readLiveGraph(settling: false) { g in result.profiles.compactMap { g.summary(of: $0) } }
   }
 
   /// Records a split durably (after the records committed so far), then applies it to the graph
@@ -202,7 +202,7 @@ extension EmbeddedStore {
 
   public func export(_ person: PersonRef) async throws -> PersonExport? {
     try await recordsLoaded()
-    return try withLiveGraph(settling: false) { g throws(AudienceError) in
+    return try readLiveGraph(settling: false) { g throws(AudienceError) in
       if let export = g.export(person) { return export }
       if let refusal = g.unlinkedEmail(person, command: "export") { throw refusal }
       return nil
@@ -211,7 +211,7 @@ extension EmbeddedStore {
 
   public func history(_ person: PersonRef) async throws -> PersonHistory? {
     try await recordsLoaded()
-    return try withLiveGraph(settling: false) { g throws(AudienceError) in
+    return try readLiveGraph(settling: false) { g throws(AudienceError) in
       if let history = g.history(person) { return history }
       if let refusal = g.unlinkedEmail(person, command: "history") { throw refusal }
       return nil

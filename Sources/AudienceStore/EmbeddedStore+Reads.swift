@@ -4,12 +4,12 @@ import Synchronization
 
 /// The reads: profiles, cohorts, stamps, analytics and counts, each under the graph's lock (and,
 /// for those that use the segment index, once the index thread has caught up), and refused once
-/// the graph is lost (`withLiveGraph`).
+/// the graph is lost (`readLiveGraph`).
 extension EmbeddedStore {
   public func user(cookie: String) async throws -> UserView? { try userNow(cookie: cookie) }
 
   public func userNow(cookie: String) throws(AudienceError) -> UserView? {
-    try withLiveGraph(settling: false) { $0.user(cookie: cookie) }
+    try readLiveGraph(settling: false) { $0.user(cookie: cookie) }
   }
 
   public func queryCohort(_ query: CohortQuery, categories: InterestCategories) async throws -> CohortPage {
@@ -20,21 +20,21 @@ extension EmbeddedStore {
   public func queryCohortNow(_ query: CohortQuery, categories: InterestCategories) throws(AudienceError) -> CohortPage {
     // A cookie's cohort lists its raw records (routers ask `rawRecordsLoadedNow` first).
     if query.cookie != nil, let failure = waitForRecords() { throw failure }
-    return try withLiveGraph { g throws(AudienceError) in try g.query(query, categories: categories) }
+    return try readLiveGraph { g throws(AudienceError) in try g.query(query, categories: categories) }
   }
 
   public var rawRecordsLoadedNow: Bool { recordsReady.load(ordering: .acquiring) }
 
   public func userStampNow(cookie: String) throws(AudienceError) -> ProfileStamp? {
-    try withLiveGraph(settling: false) { $0.stamp(cookie: cookie) }
+    try readLiveGraph(settling: false) { $0.stamp(cookie: cookie) }
   }
 
   public func queryStampsNow(_ query: CohortQuery, categories: InterestCategories) throws(AudienceError) -> StampedPage {
-    try withLiveGraph { g throws(AudienceError) in try g.queryStamps(query, categories: categories) }
+    try readLiveGraph { g throws(AudienceError) in try g.queryStamps(query, categories: categories) }
   }
 
   public func stampedViewsNow(_ ids: [ProfileID]) throws(AudienceError) -> [StampedView?] {
-    try withLiveGraph(settling: false) { $0.stampedViews(ids) }
+    try readLiveGraph(settling: false) { $0.stampedViews(ids) }
   }
 
   /// On a thread of NIO's blocking pool, not one of Swift's cooperative threads: an analysis
@@ -49,7 +49,7 @@ extension EmbeddedStore {
     return try await withTaskCancellationHandler {
       try await NIOThreadPool.singleton.runIfActive { () throws -> AudienceReport in
         if cancelled.withLock({ $0 }) { throw CancellationError() }
-        return try self.withLiveGraph { g throws(AudienceError) in try g.analyze(query, categories: categories) }
+        return try self.readLiveGraph { g throws(AudienceError) in try g.analyze(query, categories: categories) }
       }
     } onCancel: {
       cancelled.withLock { $0 = true }
@@ -59,6 +59,6 @@ extension EmbeddedStore {
   public func stats() async throws -> StoreStats { try statsNow() }
 
   public func statsNow() throws(AudienceError) -> StoreStats {
-    try withLiveGraph(settling: false) { StoreStats(profiles: $0.profileCount, records: $0.recordCount, repeatedEmails: $0.repeatedEmailCount) }
+    try readLiveGraph(settling: false) { StoreStats(profiles: $0.profileCount, records: $0.recordCount, repeatedEmails: $0.repeatedEmailCount) }
   }
 }

@@ -25,7 +25,8 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   /// builds lock it (-1 when it cannot be opened).
   private let lock: Int32
   private let lockFile: Int32
-  let graph: Mutex<IdentityGraph>
+  /// Shared by reads that only look (`readLiveGraph`), held alone by everything else.
+  let graph: GraphLock
   /// Whether the start restored the shutdown snapshot (else it replayed the records).
   let restoredFromSnapshot: Bool
   /// Entered while a restored graph's raw records load in the background (`loadRecords`).
@@ -207,7 +208,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
       try db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '\(RecordBatches.schemaVersion)')")
       let (g, loader) = try Self.restoreOrReplay(db, directory: directory, limits: limits, logger: logger, reading: recordsReading)
       self.restoredFromSnapshot = loader != nil
-      self.graph = Mutex(g)
+      self.graph = GraphLock(g)
       recordsLoader = loader
       if loader != nil { recordsReady.store(false, ordering: .relaxed) }
       self.insert = try db.prepare(RecordBatches.insertSQL)

@@ -21,6 +21,15 @@ int audience_stdout_write(const void *bytes, size_t n, int flush) {
   return ferror(stdout) ? (errno ? errno : EIO) : 0;
 }
 
+int audience_rwlock_init_writers_first(pthread_rwlock_t *lock) {
+  pthread_rwlockattr_t attr;
+  pthread_rwlockattr_init(&attr);
+  pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  int result = pthread_rwlock_init(lock, &attr);
+  pthread_rwlockattr_destroy(&attr);
+  return result;
+}
+
 static void audience_startup_signal(int sig) {
   static const char term[] = "audienced: stopped by SIGTERM while starting, before it served; nothing acknowledged is lost (the next start opens the store again)\n";
   static const char intr[] = "audienced: stopped by SIGINT while starting, before it served; nothing acknowledged is lost (the next start opens the store again)\n";

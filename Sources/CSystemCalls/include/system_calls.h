@@ -1,6 +1,7 @@
 #ifndef AUDIENCE_SYSTEM_CALLS_H
 #define AUDIENCE_SYSTEM_CALLS_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 /* Linux calls that Swift's Glibc module does not show (they are GNU extensions, declared only
@@ -21,6 +22,11 @@ int audience_set_thread_nice(int nice);
    flush is not 0. Returns 0, or the errno of the failure (stdout is a mutable C global, which
    Swift 6 does not let code read). */
 int audience_stdout_write(const void *bytes, size_t n, int flush);
+
+/* pthread_rwlock_init with writers first (PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP): once a
+   writer waits, new readers wait behind it, so a stream of readers cannot hold writers off for
+   ever (glibc's default prefers readers). Returns pthread_rwlock_init's result. */
+int audience_rwlock_init_writers_first(pthread_rwlock_t *lock);
 
 /* Until the server's graceful stop takes over (while its store opens and replays its records),
    SIGTERM, SIGINT and SIGHUP end it as before (their default action, so the exit status still
