@@ -82,7 +82,12 @@ struct ReportBuilder {
     var r = AudienceReport(total: total)
     r.countries = Self.sorted(countries)
     r.states = Self.sorted(states, limit: query.topN)
-    r.cities = Self.sorted(cities, limit: query.topN)
+    // A profile without a city counts as "Unknown" (an "Unknown" city in that entry too), as
+    // after the notebook's fillna({'data.location.city': 'Unknown'}).
+    var cityCounts = cities
+    let withCity = cities.values.reduce(0, +)
+    if total > withCity { cityCounts["Unknown", default: 0] += total - withCity }
+    r.cities = Self.sorted(cityCounts, limit: query.topN)
     r.genders = Self.sorted(genders)
     r.education = Self.sorted(education)
     // A label spelled as a band or as "Unknown" (pandas' fillna writes it) counts in that entry:

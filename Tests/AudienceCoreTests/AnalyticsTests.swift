@@ -102,6 +102,14 @@ struct AnalyticsTests {
     #expect(r.incomeBands.map(\.count).reduce(0, +) == r.total)
   }
 
+  /// A profile without a city counts as "Unknown", as after the notebook's fillna (it did for
+  /// income, not for cities).
+  @Test func aMissingCityCountsAsUnknown() throws {
+    let g = F.graph([F.record("a", nil, city: "Paris"), F.record("b", nil, city: "Unknown"), F.record("c", nil, country: "USA")])
+    let r = try g.analyze(AnalyzeQuery(k: 1), categories: .standard)
+    #expect(r.cities == [NamedCount("Unknown", 2), NamedCount("Paris", 1)])
+  }
+
   @Test func kmeansIsDeterministicAndFindsSeparatedClusters() {
     let points: [[Double]] = [[0], [1], [2], [10], [11], [12], [20], [21]]
     let w = [Double](repeating: 1, count: points.count)
