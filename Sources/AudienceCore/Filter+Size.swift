@@ -1,6 +1,7 @@
 /// How large a filter may be. A filter is evaluated under the store's lock, and a predicate on a
 /// range (`created`, `seen`, `income`, `age`) reads a column of every profile: a request of a
-/// hundred thousand such predicates (half a megabyte) held every other client for seconds. The
+/// hundred thousand such predicates (half a megabyte) held every other client for seconds
+/// (reads now share the embedded store's lock, but writes still wait for the reads under way). The
 /// limits are far above any real segment, and a list of values (`country:A,B,C`) is one node.
 extension Filter {
   /// Most nodes: predicates, and the `and`/`or`/`not` around them.

@@ -100,7 +100,9 @@ extension EmbeddedStore {
     let commits = commitsMade.load(ordering: .relaxed)
     DispatchQueue.global().asyncAfter(deadline: .now() + Self.catchUpAfter) { [weak self] in
       guard let self, self.commitsMade.load(ordering: .relaxed) == commits else { return }
-      self.graph.withLock { _ in
+      // Shared: `indexBehind` is only read here (taken alone, this waited for long reads, and
+      // every read after it waited too).
+      self.graph.withSharedLock { _ in
         guard let behind = self.indexBehind else { return }
         self.indexer.submit { state in
           if case .active = state { behind.index.catchUp() }

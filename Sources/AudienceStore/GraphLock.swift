@@ -27,15 +27,23 @@ final class GraphLock: @unchecked Sendable {
 
   /// Runs `body` with the graph to itself.
   func withLock<T, E: Error>(_ body: (inout IdentityGraph) throws(E) -> T) throws(E) -> T {
-    pthread_rwlock_wrlock(lock)
+    // EDEADLK (this thread holds it already) would run the body unlocked.
+    precondition(pthread_rwlock_wrlock(lock) == 0, "the graph's lock taken again by the thread holding it")
     defer { pthread_rwlock_unlock(lock) }
     return try body(&graph.pointee)
   }
 
   /// Runs `body` with the graph shared with other readers: it must not write it.
   func withSharedLock<T, E: Error>(_ body: (borrowing IdentityGraph) throws(E) -> T) throws(E) -> T {
-    pthread_rwlock_rdlock(lock)
+    precondition(pthread_rwlock_rdlock(lock) == 0, "the graph's lock taken again by the thread holding it")
     defer { pthread_rwlock_unlock(lock) }
     return try body(graph.pointee)
+  }
+
+  /// Whether a reader arriving now would wait: a writer holds the lock or waits for it (for tests).
+  var readersWait: Bool {
+    guard pthread_rwlock_tryrdlock(lock) == 0 else { return true }
+    pthread_rwlock_unlock(lock)
+    return false
   }
 }

@@ -31,9 +31,9 @@ int audience_rwlock_init_writers_first(pthread_rwlock_t *lock) {
 }
 
 static void audience_startup_signal(int sig) {
-  static const char term[] = "audienced: stopped by SIGTERM while starting, before it served; nothing acknowledged is lost (the next start opens the store again)\n";
-  static const char intr[] = "audienced: stopped by SIGINT while starting, before it served; nothing acknowledged is lost (the next start opens the store again)\n";
-  static const char hup[] = "audienced: stopped by SIGHUP while starting, before it served; nothing acknowledged is lost (the next start opens the store again)\n";
+  static const char term[] = "audienced: stopped by SIGTERM while starting (before its graceful stop was ready); nothing acknowledged is lost (the next start opens the store again)\n";
+  static const char intr[] = "audienced: stopped by SIGINT while starting (before its graceful stop was ready); nothing acknowledged is lost (the next start opens the store again)\n";
+  static const char hup[] = "audienced: stopped by SIGHUP while starting (before its graceful stop was ready); nothing acknowledged is lost (the next start opens the store again)\n";
   const char *line = sig == SIGTERM ? term : sig == SIGINT ? intr : hup;
   size_t n = sig == SIGTERM ? sizeof term - 1 : sig == SIGINT ? sizeof intr - 1 : sizeof hup - 1;
   ssize_t written = write(2, line, n);

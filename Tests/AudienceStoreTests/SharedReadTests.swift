@@ -46,8 +46,10 @@ struct SharedReadTests {
     let release = DispatchSemaphore(value: 0)
     Self.holdARead(store, release: release)
     let write = Task { try await store.ingest([Record(cookie: "b")]) }
-    // Long enough for the commit to be waiting for the lock.
-    try await Task.sleep(for: .milliseconds(500))
+    // Until the commit waits for the lock (readers arriving now would wait behind it).
+    let until = ContinuousClock.now + .seconds(30)
+    while !store.graph.readersWait && ContinuousClock.now < until { try await Task.sleep(for: .milliseconds(5)) }
+    #expect(store.graph.readersWait, "the commit never waited for the lock")
     let seen = Mutex<Int?>(nil)
     let later = DispatchSemaphore(value: 0)
     Thread {

@@ -37,4 +37,4 @@ def test_a_stop_while_the_store_opens_is_said(tmp_path):
         db.close()
     # The default action still ends it (the status says SIGTERM), with a line first.
     assert server.returncode == -signal.SIGTERM, err
-    assert "stopped by SIGTERM while starting, before it served; nothing acknowledged is lost" in err, err
+    assert "stopped by SIGTERM while starting (before its graceful stop was ready); nothing acknowledged is lost" in err, err
