@@ -63,4 +63,62 @@ struct SharedReadTests {
     #expect(seen.withLock { $0 } == 1)
     await store.close()
   }
+
+  /// Reads of every kind on four threads while ingests (large enough to hand the index to its
+  /// thread), forgets and splits go on; then, quiet, the reads agree with each other. Run under
+  /// `swift test --sanitize=thread` it shows races between shared readers and writers.
+  @Test func readsAndWritesAtOnce() async throws {
+    let dir = TemporaryDirectory()
+    let store = try EmbeddedStore(directory: dir.path, logger: Logger(label: "test"))
+    func record(_ i: Int) -> Record {
+      Record(
+        cookie: "c\(i)", email: "e\(i % 700)@x.com", createdAt: Timestamp(seconds: Int64(1_700_000_000 + i)),
+        location: Location(country: ["USA", "India", "France"][i % 3], city: i % 5 == 0 ? nil : "City\(i % 9)"),
+        demographics: Demographics(age: 18 + i % 60, income: "\(20_000 + i % 90 * 1_000)"), interests: ["Tech", "Gaming", "Golf"].suffix(i % 3 + 1))
+    }
+    _ = try await store.ingest((0..<600).map(record))
+    let stop = Atomic<Bool>(false)
+    let reads = Atomic<Int>(0)
+    let failures = Mutex<[String]>([])
+    let done = DispatchSemaphore(value: 0)
+    for t in 0..<4 {
+      Thread {
+        var i = t
+        while !stop.load(ordering: .relaxed) {
+          i += 1
+          do {
+            _ = try store.userNow(cookie: "c\(i % 3000)")
+            _ = try store.statsNow()
+            let page = try store.queryCohortNow(CohortQuery(filter: .field(.country, ["USA"]), limit: 5), categories: .standard)
+            if page.users.count > page.total { failures.withLock { $0.append("page of \(page.users.count) > total \(page.total)") } }
+            _ = try store.queryStampsNow(CohortQuery(limit: 3), categories: .standard)
+            _ = try store.stampedViewsNow([i % 50])
+          } catch {
+            failures.withLock { $0.append("\(error)") }
+          }
+          reads.add(1, ordering: .relaxed)
+        }
+        done.signal()
+      }.start()
+    }
+    for round in 1...6 {
+      _ = try await store.ingest((round * 600..<round * 600 + 600).map(record))
+      _ = try await store.analyze(AnalyzeQuery(k: 2), categories: .standard)
+      _ = try await store.export(.cookie("c\(round)"))
+      _ = try await store.history(.cookie("c\(round + 10)"))
+      _ = try await store.forget(.cookie("c\(round * 7)"))
+      _ = try await store.split(cookie: "c\(round * 11)")
+    }
+    stop.store(true, ordering: .relaxed)
+    for _ in 0..<4 { done.wait() }
+    #expect(failures.withLock { $0 } == [])
+    #expect(reads.load(ordering: .relaxed) > 0)
+    // Quiet: the count, a full page and the analysis agree.
+    let count = try store.queryCohortNow(CohortQuery(countOnly: true), categories: .standard).total
+    let all = try store.queryCohortNow(CohortQuery(limit: 10_000), categories: .standard)
+    let report = try await store.analyze(AnalyzeQuery(k: 2), categories: .standard)
+    let profiles = try store.statsNow().profiles
+    #expect(all.users.count == count && report.total == count && profiles == count)
+    await store.close()
+  }
 }
