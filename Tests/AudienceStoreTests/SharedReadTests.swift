@@ -46,8 +46,11 @@ struct SharedReadTests {
     let release = DispatchSemaphore(value: 0)
     Self.holdARead(store, release: release)
     let write = Task { try await store.ingest([Record(cookie: "b")]) }
-    // Until the commit waits for the lock (readers arriving now would wait behind it).
-    let until = ContinuousClock.now + .seconds(30)
+    // Until the commit waits for the lock (readers arriving now would wait behind it). Its
+    // leader runs on the shared thread pool, which other suites running at once can keep busy
+    // for tens of seconds on two cores: the wait is long, and only a lock that lets readers pass
+    // a waiting writer uses it all.
+    let until = ContinuousClock.now + .seconds(300)
     while !store.graph.readersWait && ContinuousClock.now < until { try await Task.sleep(for: .milliseconds(5)) }
     #expect(store.graph.readersWait, "the commit never waited for the lock")
     let seen = Mutex<Int?>(nil)
