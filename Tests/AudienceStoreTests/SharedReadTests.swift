@@ -31,7 +31,7 @@ struct SharedReadTests {
       _ = try? store.queryCohortNow(CohortQuery(), categories: .standard)
       answered.signal()
     }.start()
-    let inTime = answered.wait(timeout: .now() + 10) == .success
+    let inTime = answered.wait(timeout: .now() + 60) == .success
     release.signal()
     #expect(inTime, "a lookup waited for a read under way")
     if !inTime { answered.wait() }
