@@ -90,8 +90,10 @@ public protocol ProfileStore: Sendable {
 
 extension ProfileStore {
   public var writeFailure: String? { nil }
-  /// By default, that writes fail and why.
-  public var degradation: String? { writeFailure.map { "writes are failing (\($0))" } }
+  /// That writes fail and why, as Health says it (nil while they succeed).
+  public var failingWrites: String? { writeFailure.map { "writes are failing (\($0))" } }
+  /// By default, `failingWrites`.
+  public var degradation: String? { failingWrites }
 }
 
 /// A store whose reads are answered from memory at once: the server then answers them on the

@@ -2,9 +2,9 @@ public import AudienceCore
 import NIOPosix
 import Synchronization
 
-/// The reads: profiles, cohorts, stamps, analytics and counts, each under the graph's lock (and,
-/// for those that use the segment index, once the index thread has caught up), and refused once
-/// the graph is lost (`readLiveGraph`).
+/// The reads: profiles, cohorts, stamps, analytics and counts, each sharing the graph's lock with
+/// the other reads (and, for those that use the segment index, once the index thread has caught
+/// up), and refused once the graph is lost (`readLiveGraph`).
 extension EmbeddedStore {
   public func user(cookie: String) async throws -> UserView? { try userNow(cookie: cookie) }
 

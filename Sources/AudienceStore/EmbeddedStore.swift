@@ -45,10 +45,7 @@ public final class EmbeddedStore: ImmediateProfileReads, QueuedIngest, Service {
   let databaseDamage = Mutex<String?>(nil)
   public var writeFailure: String? { lastWriteFailure.withLock { $0 } }
   /// Failing writes, or else damage `checkDatabase` found (writes go on then).
-  public var degradation: String? {
-    if let failure = writeFailure { return "writes are failing (\(failure))" }
-    return databaseDamage.withLock { $0 }
-  }
+  public var degradation: String? { failingWrites ?? databaseDamage.withLock { $0 } }
   /// Set when a failed write left a graph that could not be rebuilt from the database: the graph
   /// may hold records the database does not, so from then on every read and write fails with
   /// this error until a restart (`withLiveGraph`, the leader's loop).

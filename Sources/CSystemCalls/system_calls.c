@@ -31,11 +31,17 @@ int audience_rwlock_init_writers_first(pthread_rwlock_t *lock) {
 }
 
 static void audience_startup_signal(int sig) {
-  static const char term[] = "audienced: stopped by SIGTERM while starting (before its graceful stop was ready); nothing acknowledged is lost (the next start opens the store again)\n";
-  static const char intr[] = "audienced: stopped by SIGINT while starting (before its graceful stop was ready); nothing acknowledged is lost (the next start opens the store again)\n";
-  static const char hup[] = "audienced: stopped by SIGHUP while starting (before its graceful stop was ready); nothing acknowledged is lost (the next start opens the store again)\n";
-  const char *line = sig == SIGTERM ? term : sig == SIGINT ? intr : hup;
-  size_t n = sig == SIGTERM ? sizeof term - 1 : sig == SIGINT ? sizeof intr - 1 : sizeof hup - 1;
+  static const char before[] = "audienced: stopped by ";
+  static const char after[] = " while starting (before its graceful stop was ready); nothing acknowledged is lost (the next start opens the store again)\n";
+  const char *name = sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "SIGHUP";
+  size_t length = 0;
+  while (name[length]) length++;
+  /* One write of the whole line (three could interleave with another writer's). */
+  char line[sizeof before + sizeof after + 8];
+  size_t n = 0;
+  for (size_t i = 0; i < sizeof before - 1; i++) line[n++] = before[i];
+  for (size_t i = 0; i < length; i++) line[n++] = name[i];
+  for (size_t i = 0; i < sizeof after - 1; i++) line[n++] = after[i];
   ssize_t written = write(2, line, n);
   (void)written;
   signal(sig, SIG_DFL);
